@@ -1,0 +1,54 @@
+# `make demo` and `make test` work on a fresh machine: each sets everything up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CHROMIUM ?= /usr/bin/chromium
+export GEOWIDGET_CHROMIUM := $(CHROMIUM)
+
+.PHONY: setup demo test test-py test-js lint bench clean
+
+setup: $(VENV)/.installed geowidget/static/widgets.js $(CHROMIUM)
+
+# torch and torchvision are pinned: those two releases import together and install from local disk.
+$(VENV)/.installed: pyproject.toml geowidget/static/widgets.js
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1" -e ".[dev]"
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+geowidget/static/widgets.js: node_modules/.installed $(shell find js/src -type f 2>/dev/null) esbuild.config.mjs
+	npm run build
+
+$(CHROMIUM):
+	command -v apt-get >/dev/null || { echo "Chromium missing at $(CHROMIUM) and no apt-get: install Chromium and set CHROMIUM=" >&2; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+lint: setup
+	$(VENV)/bin/ruff check geowidget tests benchmarks
+	npm run typecheck
+
+test-py: setup
+	$(VENV)/bin/pytest
+
+test-js: setup
+	npm test
+
+test: setup
+	$(VENV)/bin/ruff check geowidget tests benchmarks
+	npm run typecheck
+	npm test
+	$(VENV)/bin/pytest
+
+demo: setup
+	$(VENV)/bin/geowidget demo
+
+bench: setup
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules geowidget/static/*.js .pytest_cache

@@ -1,0 +1,4 @@
+"""The torch engine: features, geometry, margins, pruning, corruptions, scores, embeddings.
+
+Pure torch and numpy; nothing here imports the widget stack.
+"""
