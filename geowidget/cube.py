@@ -1,0 +1,432 @@
+"""GeometryCube: the one data structure between the engine and the views.
+
+A cube holds per-sample geometry over four labelled dimensions:
+
+- ``model``: M models (names plus free-form descriptors such as architecture or training);
+- ``layer``: L layer names;
+- ``condition``: K evaluation conditions, each a (sparsity, benchmark, severity) triple.
+  ``benchmark="clean"`` (severity 0) is the uncorrupted data. A Study evaluates clean data
+  at every sparsity and each corruption at sparsity 0, so conditions are the computed
+  combinations only, with no empty cells;
+- ``sample``: N probe samples (ids, labels, optional thumbnails).
+
+Arrays:
+
+- ``angle``, ``angle_pred``, ``avh``, ``angle_gap`` (radians, AVH unitless), ``norm`` and
+  ``margin`` (signed): float32 ``[M, L, K, N]``;
+- ``pred`` (int32), ``correct`` (bool), ``logit_margin`` (float32): ``[M, K, N]``; they come
+  from the logits, so they do not depend on the layer.
+
+Per-sample scores (robustness, vulnerability, breakdown sparsity, PIE) are derived from
+``pred`` and ``correct`` on demand (see :mod:`geowidget.engine.scores`), never stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+LAYER_METRICS = ("angle", "angle_pred", "avh", "angle_gap", "norm", "margin")
+OUTPUTS = ("pred", "correct", "logit_margin")
+CONDITION_DIMS = ("sparsity", "benchmark", "severity")
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One evaluation condition: the pruning sparsity and the benchmark (corruption) applied."""
+
+    sparsity: float = 0.0
+    benchmark: str = "clean"
+    severity: int = 0
+
+    @property
+    def label(self) -> str:
+        bench = self.benchmark if self.benchmark == "clean" else f"{self.benchmark}-{self.severity}"
+        return f"{bench}@{self.sparsity:g}"
+
+
+@dataclass(frozen=True)
+class CubeSlice:
+    """Per-sample arrays ``[N]`` of one (model, layer, condition) cell of a cube."""
+
+    model: str
+    layer: str
+    condition: Condition
+    angle: np.ndarray
+    angle_pred: np.ndarray
+    avh: np.ndarray
+    angle_gap: np.ndarray
+    norm: np.ndarray
+    margin: np.ndarray
+    pred: np.ndarray
+    correct: np.ndarray
+    logit_margin: np.ndarray
+    labels: np.ndarray
+    sample_ids: np.ndarray
+
+
+@dataclass(eq=False)
+class GeometryCube:
+    """Per-sample geometry labelled by (model, layer, condition, sample); see the module doc.
+
+    Examples
+    --------
+    >>> cube = GeometryCube.from_slices(...)            # doctest: +SKIP
+    >>> s = cube.slice(model="lenet", layer="fc1", sparsity=0.5)   # doctest: +SKIP
+    >>> s.angle.shape                                   # doctest: +SKIP
+    (1500,)
+    """
+
+    models: list[str]
+    layers: list[str]
+    conditions: list[Condition]
+    labels: np.ndarray
+    class_names: list[str]
+    angle: np.ndarray
+    angle_pred: np.ndarray
+    avh: np.ndarray
+    angle_gap: np.ndarray
+    norm: np.ndarray
+    margin: np.ndarray
+    pred: np.ndarray
+    correct: np.ndarray
+    logit_margin: np.ndarray
+    sample_ids: np.ndarray | None = None
+    model_info: list[dict[str, Any]] = field(default_factory=list)
+    dataset: str = ""
+    images: np.ndarray | None = None  # uint8 [N, H, W] or [N, H, W, 3], for thumbnails
+
+    def __post_init__(self) -> None:
+        self.models = [str(m) for m in self.models]
+        self.layers = [str(v) for v in self.layers]
+        self.conditions = [
+            c if isinstance(c, Condition) else Condition(*c) for c in self.conditions
+        ]
+        self.class_names = [str(c) for c in self.class_names]
+        self.labels = np.asarray(self.labels, dtype=np.int32)
+        n = self.labels.shape[0]
+        if self.sample_ids is None:
+            self.sample_ids = np.arange(n, dtype=np.int64)
+        self.sample_ids = np.asarray(self.sample_ids, dtype=np.int64)
+        if not self.model_info:
+            self.model_info = [{} for _ in self.models]
+        m, ly, k = len(self.models), len(self.layers), len(self.conditions)
+        _check_unique("models", self.models)
+        _check_unique("layers", self.layers)
+        _check_unique("conditions", [c.label for c in self.conditions])
+        for name in LAYER_METRICS:
+            setattr(self, name, _as_shape(name, getattr(self, name), (m, ly, k, n), np.float32))
+        self.pred = _as_shape("pred", self.pred, (m, k, n), np.int32)
+        self.correct = _as_shape("correct", self.correct, (m, k, n), np.bool_)
+        self.logit_margin = _as_shape("logit_margin", self.logit_margin, (m, k, n), np.float32)
+        if self.sample_ids.shape != (n,):
+            raise ValueError(f"sample_ids has shape {self.sample_ids.shape}, expected ({n},)")
+        if len(self.model_info) != m:
+            raise ValueError(f"model_info has {len(self.model_info)} entries for {m} models")
+        if n and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
+            raise ValueError(
+                f"labels must lie in [0, {len(self.class_names)}) for the "
+                f"{len(self.class_names)} class names, got range "
+                f"[{self.labels.min()}, {self.labels.max()}]"
+            )
+        if self.images is not None:
+            self.images = np.asarray(self.images)
+            if self.images.dtype != np.uint8 or self.images.shape[0] != n:
+                raise ValueError(
+                    f"images must be uint8 with {n} rows, got {self.images.dtype} "
+                    f"{self.images.shape}"
+                )
+
+    # ------------------------------------------------------------------ coordinates
+    @property
+    def shape(self) -> dict[str, int]:
+        return {
+            "model": len(self.models),
+            "layer": len(self.layers),
+            "condition": len(self.conditions),
+            "sample": len(self.labels),
+        }
+
+    @property
+    def sparsities(self) -> list[float]:
+        """Sparsity levels with a clean condition, ascending."""
+        return sorted({c.sparsity for c in self.conditions if c.benchmark == "clean"})
+
+    @property
+    def benchmarks(self) -> list[str]:
+        """Benchmark names in first-seen order, ``"clean"`` included."""
+        return list(dict.fromkeys(c.benchmark for c in self.conditions))
+
+    def model_index(self, model: str | int) -> int:
+        return _index("model", self.models, model)
+
+    def layer_index(self, layer: str | int) -> int:
+        return _index("layer", self.layers, layer)
+
+    def condition_index(
+        self, sparsity: float = 0.0, benchmark: str = "clean", severity: int | None = None
+    ) -> int:
+        """Index of the condition; ``severity=None`` is allowed when only one matches."""
+        hits = [
+            i
+            for i, c in enumerate(self.conditions)
+            if np.isclose(c.sparsity, sparsity)
+            and c.benchmark == benchmark
+            and (severity is None or c.severity == severity)
+        ]
+        if len(hits) == 1:
+            return hits[0]
+        valid = ", ".join(c.label for c in self.conditions)
+        what = f"sparsity={sparsity!r}, benchmark={benchmark!r}, severity={severity!r}"
+        if not hits:
+            raise KeyError(f"no condition with {what}; valid conditions: {valid}")
+        raise KeyError(f"{len(hits)} conditions match {what}; pass severity. Valid: {valid}")
+
+    # ------------------------------------------------------------------ selection
+    def slice(
+        self,
+        model: str | int = 0,
+        layer: str | int = 0,
+        sparsity: float = 0.0,
+        benchmark: str = "clean",
+        severity: int | None = None,
+    ) -> CubeSlice:
+        """Per-sample arrays of one (model, layer, condition) cell."""
+        mi, li = self.model_index(model), self.layer_index(layer)
+        ki = self.condition_index(sparsity, benchmark, severity)
+        metric = {name: getattr(self, name)[mi, li, ki] for name in LAYER_METRICS}
+        output = {name: getattr(self, name)[mi, ki] for name in OUTPUTS}
+        return CubeSlice(
+            model=self.models[mi],
+            layer=self.layers[li],
+            condition=self.conditions[ki],
+            labels=self.labels,
+            sample_ids=self.sample_ids,
+            **metric,
+            **output,
+        )
+
+    def sel(
+        self,
+        model: str | int | Sequence[str | int] | None = None,
+        layer: str | int | Sequence[str | int] | None = None,
+        sparsity: float | Sequence[float] | None = None,
+        benchmark: str | Sequence[str] | None = None,
+        sample: Sequence[int] | np.ndarray | None = None,
+    ) -> GeometryCube:
+        """A sub-cube; each argument is one value or a list, ``None`` keeps everything.
+
+        ``sample`` takes positions (not ids). Dimensions are kept even when one value is
+        chosen, so the result has the same array layout as the original.
+        """
+        mi = self._pick(model, self.model_index, len(self.models))
+        li = self._pick(layer, self.layer_index, len(self.layers))
+        sp = None if sparsity is None else np.atleast_1d(np.asarray(sparsity, dtype=float))
+        bm = None if benchmark is None else {benchmark} if isinstance(benchmark, str) else set(benchmark)
+        if bm is not None and (unknown := bm - set(self.benchmarks)):
+            raise KeyError(f"unknown benchmark(s) {sorted(unknown)}; valid: {self.benchmarks}")
+        if sp is not None and (
+            unknown := [s for s in sp if not np.isclose(s, self.sparsity_values).any()]
+        ):
+            raise KeyError(f"unknown sparsity {unknown}; valid: {sorted(set(self.sparsity_values))}")
+        ki = [
+            i
+            for i, c in enumerate(self.conditions)
+            if (sp is None or np.isclose(c.sparsity, sp).any())
+            and (bm is None or c.benchmark in bm)
+        ]
+        if not ki:
+            raise KeyError("the selection keeps no condition")
+        si = np.arange(len(self.labels)) if sample is None else np.asarray(sample, dtype=np.int64)
+        metric = {name: getattr(self, name)[np.ix_(mi, li, ki, si)] for name in LAYER_METRICS}
+        output = {name: getattr(self, name)[np.ix_(mi, ki, si)] for name in OUTPUTS}
+        return replace(
+            self,
+            models=[self.models[i] for i in mi],
+            model_info=[self.model_info[i] for i in mi],
+            layers=[self.layers[i] for i in li],
+            conditions=[self.conditions[i] for i in ki],
+            labels=self.labels[si],
+            sample_ids=self.sample_ids[si],
+            images=None if self.images is None else self.images[si],
+            **metric,
+            **output,
+        )
+
+    @property
+    def sparsity_values(self) -> np.ndarray:
+        return np.array([c.sparsity for c in self.conditions], dtype=float)
+
+    @staticmethod
+    def _pick(value: Any, index: Any, size: int) -> list[int]:
+        if value is None:
+            return list(range(size))
+        if isinstance(value, str | int | np.integer):
+            return [index(value)]
+        return [index(v) for v in value]
+
+    # ------------------------------------------------------------------ scores
+    def correlations(self, target: str = "robustness", **kwargs: Any) -> Any:
+        """The paper's table: per model, r between (angle, norm, margin) and the target.
+
+        See :func:`geowidget.engine.scores.correlations` for the arguments.
+        """
+        from geowidget.engine.scores import correlations
+
+        return correlations(self, target=target, **kwargs)
+
+    # ------------------------------------------------------------------ tables and files
+    def to_pandas(self) -> Any:
+        """Long format: one row per (model, layer, condition, sample)."""
+        import pandas as pd
+
+        m, ly, k, n = (len(self.models), len(self.layers), len(self.conditions), len(self.labels))
+        mi, li, ki, si = (a.ravel() for a in np.indices((m, ly, k, n)))
+        table: dict[str, Any] = {
+            "model": pd.Categorical.from_codes(mi, self.models),
+            "layer": pd.Categorical.from_codes(li, self.layers),
+            "sparsity": self.sparsity_values[ki],
+            "benchmark": np.array([c.benchmark for c in self.conditions], dtype=object)[ki],
+            "severity": np.array([c.severity for c in self.conditions], dtype=np.int32)[ki],
+            "sample": self.sample_ids[si],
+            "label": self.labels[si],
+        }
+        for name in LAYER_METRICS:
+            table[name] = getattr(self, name).ravel()
+        for name in OUTPUTS:
+            table[name] = getattr(self, name)[mi, ki, si]
+        return pd.DataFrame(table)
+
+    def to_parquet(self, path: str) -> None:
+        """Write the long table plus the metadata needed for a lossless round trip."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(self.to_pandas(), preserve_index=False)
+        meta = {
+            "version": _FORMAT_VERSION,
+            "models": self.models,
+            "layers": self.layers,
+            "conditions": [[c.sparsity, c.benchmark, c.severity] for c in self.conditions],
+            "labels": self.labels.tolist(),
+            "sample_ids": self.sample_ids.tolist(),
+            "class_names": self.class_names,
+            "model_info": self.model_info,
+            "dataset": self.dataset,
+        }
+        if self.images is not None:
+            meta["images"] = {
+                "shape": list(self.images.shape),
+                "data": base64.b64encode(np.ascontiguousarray(self.images).tobytes()).decode(),
+            }
+        schema_meta = dict(table.schema.metadata or {})
+        schema_meta[b"geowidget"] = json.dumps(meta).encode()
+        pq.write_table(table.replace_schema_metadata(schema_meta), path, compression="zstd")
+
+    @classmethod
+    def from_parquet(cls, path: str) -> GeometryCube:
+        """Read a file written by :meth:`to_parquet`."""
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        raw = (table.schema.metadata or {}).get(b"geowidget")
+        if raw is None:
+            raise ValueError(f"{path!r} is a Parquet file but not a geowidget cube")
+        meta = json.loads(raw)
+        if meta.get("version") != _FORMAT_VERSION:
+            raise ValueError(f"{path!r} has cube format {meta.get('version')}, expected 1")
+        m, ly = len(meta["models"]), len(meta["layers"])
+        k, n = len(meta["conditions"]), len(meta["labels"])
+        arrays = {
+            name: table.column(name).to_numpy().reshape(m, ly, k, n) for name in LAYER_METRICS
+        }
+        for name in OUTPUTS:
+            arrays[name] = table.column(name).to_numpy().reshape(m, ly, k, n)[:, 0]
+        images = None
+        if "images" in meta:
+            raw_img = base64.b64decode(meta["images"]["data"])
+            images = np.frombuffer(raw_img, dtype=np.uint8).reshape(meta["images"]["shape"]).copy()
+        return cls(
+            models=meta["models"],
+            layers=meta["layers"],
+            conditions=[Condition(float(s), str(b), int(v)) for s, b, v in meta["conditions"]],
+            labels=np.asarray(meta["labels"]),
+            sample_ids=np.asarray(meta["sample_ids"]),
+            class_names=meta["class_names"],
+            model_info=meta["model_info"],
+            dataset=meta["dataset"],
+            images=images,
+            **arrays,
+        )
+
+    # ------------------------------------------------------------------ assembly
+    @classmethod
+    def concat_models(cls, cubes: Iterable[GeometryCube]) -> GeometryCube:
+        """Stack cubes that share layers, conditions and samples along the model axis."""
+        cubes = list(cubes)
+        if not cubes:
+            raise ValueError("concat_models needs at least one cube")
+        first = cubes[0]
+        for c in cubes[1:]:
+            if c.layers != first.layers or c.conditions != first.conditions:
+                raise ValueError("cubes differ in layers or conditions; cannot stack models")
+            if not np.array_equal(c.sample_ids, first.sample_ids):
+                raise ValueError("cubes differ in samples; cannot stack models")
+        stacked = {
+            name: np.concatenate([getattr(c, name) for c in cubes])
+            for name in LAYER_METRICS + OUTPUTS
+        }
+        return replace(
+            first,
+            models=[m for c in cubes for m in c.models],
+            model_info=[i for c in cubes for i in c.model_info],
+            **stacked,
+        )
+
+    def equals(self, other: GeometryCube) -> bool:
+        """Exact equality of every field (NaNs compare equal)."""
+        for f in fields(self):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                if a is None or b is None or a.shape != b.shape or a.dtype != b.dtype:
+                    return False
+                if not np.array_equal(a, b, equal_nan=a.dtype.kind == "f"):
+                    return False
+            elif a != b:
+                return False
+        return True
+
+    def __repr__(self) -> str:
+        dims = ", ".join(f"{k}: {v}" for k, v in self.shape.items())
+        return f"GeometryCube({dims}; dataset={self.dataset!r}, models={self.models})"
+
+
+def _as_shape(name: str, value: Any, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.shape != shape:
+        raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
+    return arr.astype(dtype, copy=False)
+
+
+def _check_unique(what: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    dupes = [x for x in names if x in seen or seen.add(x)]
+    if dupes:
+        raise ValueError(f"{what} must be unique, got duplicates {sorted(set(dupes))}")
+
+
+def _index(what: str, names: list[str], key: str | int) -> int:
+    if isinstance(key, int | np.integer) and not isinstance(key, bool):
+        if not -len(names) <= key < len(names):
+            raise KeyError(f"{what} index {key} out of range for {len(names)} {what}s")
+        return int(key) % len(names)
+    try:
+        return names.index(key)
+    except ValueError:
+        raise KeyError(f"unknown {what} {key!r}; valid: {names}") from None
