@@ -1,0 +1,411 @@
+"""Pruning: importance scores, masks for many sparsity levels from one sort, and applying them.
+
+Five methods (``METHODS``):
+
+- ``"global_magnitude"``: L1 unstructured pruning, the smallest ``|w|`` over all prunable
+  weights together (Han et al. 2015);
+- ``"layerwise_magnitude"``: the smallest ``|w|`` within each layer, the same fraction per layer;
+- ``"random"``: seeded uniform scores, ranked globally (the usual baseline);
+- ``"snip"``: gradient-based connection sensitivity ``|w * dL/dw|`` of the cross-entropy loss on a
+  calibration batch (Lee et al., SNIP, ICLR 2019), ranked globally;
+- ``"structured_l2"``: whole output channels of convolutions, ranked by the L2 norm of their
+  filters within each layer (Li et al. 2017). Sparsity then counts channels, not weights.
+
+Prunable weights are the ``weight`` of every ``nn.Linear`` and ``nn.Conv1d/2d/3d`` (only the
+convolutions for ``"structured_l2"``), or of the modules named in ``layers``. Biases and
+normalisation layers are never pruned.
+
+Masks for every level come from a single sort of the scores: each weight (or channel) gets a
+rank, and level ``s`` prunes the ``round(s * n)`` lowest ranks. So masks are nested (a weight
+pruned at 30 % stays pruned at 50 %), and the measured sparsity equals the requested one within
+one weight (one channel for ``"structured_l2"``). Layer-wise methods split the count between
+layers by largest remainders, so each layer is also within one unit of ``s``.
+
+:func:`pruned` swaps masked weights into a model inside a ``with`` block and restores the
+original tensors bit for bit on exit, even after an exception. Nesting is refused, so masks
+never compound.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+METHODS = ("global_magnitude", "layerwise_magnitude", "random", "snip", "structured_l2")
+_PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_ACTIVE = "_geowidget_pruned"
+
+
+def check_method(method: str) -> str:
+    """Return ``method`` if it is a known pruning method, else raise a ValueError listing them."""
+    if method not in METHODS:
+        raise ValueError(f"unknown pruning method {method!r}; valid methods: {list(METHODS)}")
+    return method
+
+
+def check_sparsity(sparsity: Any) -> float:
+    """Return ``sparsity`` as a float in [0, 1), else raise a ValueError naming it."""
+    try:
+        value = float(sparsity)
+    except (TypeError, ValueError):
+        raise TypeError(f"sparsity must be a number in [0, 1), got {sparsity!r}") from None
+    if not 0.0 <= value < 1.0 or math.isnan(value):
+        raise ValueError(f"sparsity must lie in [0, 1), got {sparsity!r}")
+    return value
+
+
+def prunable_parameters(
+    model: nn.Module, layers: Sequence[str] | None = None, *, structured: bool = False
+) -> list[str]:
+    """Names of the weight parameters a method would prune, in module order.
+
+    Parameters
+    ----------
+    model : nn.Module
+    layers : sequence of str, optional
+        Module names to prune. ``None`` takes every Linear and Conv module (only Convs when
+        ``structured``).
+    structured : bool
+        Restrict to convolutions (channel pruning).
+
+    Returns
+    -------
+    list of str
+        Parameter names such as ``"conv1.weight"``.
+    """
+    kinds = _CONV if structured else _PRUNABLE
+    modules = dict(model.named_modules())
+    if layers is None:
+        names = [n for n, m in modules.items() if isinstance(m, kinds) and m.weight is not None]
+        if not names:
+            what = "convolution" if structured else "Linear or Conv"
+            raise ValueError(f"model {type(model).__name__} has no {what} layer to prune")
+        return [f"{n}.weight" for n in names]
+    valid = [n for n, m in modules.items() if isinstance(m, kinds)]
+    out = []
+    for name in layers:
+        if name not in valid:
+            raise ValueError(f"layer {name!r} cannot be pruned; valid layers: {valid}")
+        out.append(f"{name}.weight")
+    return out
+
+
+def prune_scores(
+    model: nn.Module,
+    method: str = "global_magnitude",
+    *,
+    data: Any = None,
+    layers: Sequence[str] | None = None,
+    seed: int = 0,
+    calibration_size: int = 256,
+) -> dict[str, torch.Tensor]:
+    """Importance score of every prunable weight (higher = kept longer).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Not modified (the gradient for ``"snip"`` is taken with ``torch.autograd.grad`` in eval
+        mode, so ``.grad`` and batch-norm statistics are untouched).
+    method : str
+        One of ``METHODS``.
+    data : optional
+        Calibration data for ``"snip"``: anything :func:`geowidget.engine.batches.iter_batches`
+        accepts, with labels. The first ``calibration_size`` samples are used.
+    layers : sequence of str, optional
+        Module names to prune; default every Linear/Conv (Conv only for ``"structured_l2"``).
+    seed : int
+        Seed of the ``"random"`` scores.
+    calibration_size : int
+        Samples in the SNIP calibration batch.
+
+    Returns
+    -------
+    dict of str to Tensor
+        Float64 scores, on the CPU, shaped like each weight; for ``"structured_l2"`` one score per
+        output channel, shape ``[C_out]`` (the L2 norm of that channel's filter).
+    """
+    check_method(method)
+    names = prunable_parameters(model, layers, structured=method == "structured_l2")
+    params = {n: model.get_parameter(n) for n in names}
+    if method in ("global_magnitude", "layerwise_magnitude"):
+        return {n: p.detach().abs().double().cpu() for n, p in params.items()}
+    if method == "structured_l2":
+        return {n: p.detach().double().flatten(1).norm(dim=1).cpu() for n, p in params.items()}
+    if method == "random":
+        gen = torch.Generator().manual_seed(int(seed))
+        return {
+            n: torch.rand(p.shape, generator=gen, dtype=torch.float64) for n, p in params.items()
+        }
+    return _snip_scores(model, params, data, calibration_size)
+
+
+def _snip_scores(
+    model: nn.Module, params: dict[str, nn.Parameter], data: Any, calibration_size: int
+) -> dict[str, torch.Tensor]:
+    if data is None:
+        raise ValueError("method 'snip' needs calibration data: pass data=(inputs, labels)")
+    from geowidget.engine.batches import iter_batches
+
+    device = next(iter(params.values())).device
+    xs, ys, got = [], [], 0
+    for xb, yb in iter_batches(data, batch_size=calibration_size, device=device):
+        if yb is None:
+            raise ValueError("method 'snip' needs labelled calibration data, got inputs only")
+        xs.append(xb)
+        ys.append(yb)
+        got += len(xb)
+        if got >= calibration_size:
+            break
+    x, y = torch.cat(xs)[:calibration_size], torch.cat(ys)[:calibration_size]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            out = model(x)
+            loss = nn.functional.cross_entropy(out, y.long())
+            grads = torch.autograd.grad(loss, list(params.values()))
+    finally:
+        model.train(was_training)
+    return {
+        n: (p.detach().double() * g.double()).abs().cpu()
+        for (n, p), g in zip(params.items(), grads, strict=True)
+    }
+
+
+def _largest_remainder(total: int, sizes: Sequence[int], fraction: float) -> list[int]:
+    """Split ``total`` (= round(fraction * sum(sizes))) into per-group counts near fraction*size."""
+    exact = [fraction * s for s in sizes]
+    counts = [min(int(math.floor(e)), s) for e, s in zip(exact, sizes, strict=True)]
+    order = sorted(range(len(sizes)), key=lambda i: (-(exact[i] - counts[i]), i))
+    for i in order[: max(total - sum(counts), 0)]:
+        counts[i] += 1
+    return counts
+
+
+@dataclass
+class PruningPlan:
+    """Ranks of every prunable unit from one sort of the scores; gives masks for any level.
+
+    Build with :meth:`PruningPlan.from_model`. ``ranks[name]`` holds, for each weight (or each
+    output channel when ``structured``), its 0-based rank within its group (the whole model
+    for global methods, its layer for layer-wise ones). Level ``s`` prunes the units whose rank
+    is below that group's count.
+    """
+
+    method: str
+    names: list[str]
+    shapes: list[torch.Size]
+    ranks: dict[str, torch.Tensor]
+    groups: list[list[str]]
+    structured: bool = False
+
+    @classmethod
+    def from_model(
+        cls,
+        model: nn.Module,
+        method: str = "global_magnitude",
+        *,
+        data: Any = None,
+        layers: Sequence[str] | None = None,
+        seed: int = 0,
+        calibration_size: int = 256,
+    ) -> PruningPlan:
+        """Score the model's weights with ``method`` and rank them (see :func:`prune_scores`)."""
+        scores = prune_scores(
+            model, method, data=data, layers=layers, seed=seed, calibration_size=calibration_size
+        )
+        names = list(scores)
+        shapes = [model.get_parameter(n).shape for n in names]
+        per_layer = method in ("layerwise_magnitude", "structured_l2")
+        groups = [[n] for n in names] if per_layer else [names]
+        ranks: dict[str, torch.Tensor] = {}
+        for group in groups:
+            flat = torch.cat([scores[n].reshape(-1) for n in group])
+            if torch.isnan(flat).any():
+                raise ValueError(f"pruning scores of {group} contain NaN; check the weights")
+            order = torch.argsort(flat, stable=True)
+            rank = torch.empty_like(order)
+            rank[order] = torch.arange(len(order))
+            start = 0
+            for n in group:
+                size = scores[n].numel()
+                ranks[n] = rank[start : start + size].reshape(scores[n].shape)
+                start += size
+        return cls(method, names, shapes, ranks, groups, structured=method == "structured_l2")
+
+    def counts(self, sparsity: float) -> dict[str, int]:
+        """Units pruned per group at ``sparsity``, keyed by the group's first parameter name."""
+        s = check_sparsity(sparsity)
+        sizes = [sum(self.ranks[n].numel() for n in g) for g in self.groups]
+        total = int(round(s * sum(sizes)))
+        counts = _largest_remainder(total, sizes, s)
+        return {g[0]: c for g, c in zip(self.groups, counts, strict=True)}
+
+    def masks(self, sparsity: float) -> dict[str, torch.Tensor]:
+        """Boolean keep-masks (True = kept) shaped like each weight, on the CPU."""
+        counts = self.counts(sparsity)
+        out = {}
+        for group in self.groups:
+            k = counts[group[0]]
+            for n, shape in zip(self.names, self.shapes, strict=True):
+                if n not in group:
+                    continue
+                keep = self.ranks[n] >= k
+                if self.structured:
+                    keep = keep.reshape(-1, *([1] * (len(shape) - 1))).expand(shape).clone()
+                out[n] = keep
+        return out
+
+
+def prune_masks(
+    model: nn.Module,
+    sparsities: float | Iterable[float],
+    method: str = "global_magnitude",
+    *,
+    data: Any = None,
+    layers: Sequence[str] | None = None,
+    seed: int = 0,
+    calibration_size: int = 256,
+) -> dict[str, torch.Tensor] | dict[float, dict[str, torch.Tensor]]:
+    """Keep-masks for one or several sparsity levels, all from one sort of the scores.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Not modified.
+    sparsities : float or iterable of float
+        Fraction of prunable weights (channels for ``"structured_l2"``) to remove, each in [0, 1).
+    method : str
+        One of ``METHODS`` (see the module doc).
+    data, layers, seed, calibration_size
+        See :func:`prune_scores`.
+
+    Returns
+    -------
+    dict
+        For one float, ``{param_name: bool Tensor}`` (True = kept); for several,
+        ``{sparsity: {param_name: bool Tensor}}``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(10, 10), torch.nn.ReLU(), torch.nn.Linear(10, 2))
+    >>> masks = prune_masks(net, [0.5, 0.9])
+    >>> int(sum((~m).sum() for m in masks[0.5].values()))
+    60
+    """
+    single = isinstance(sparsities, int | float)
+    levels = [check_sparsity(s) for s in ([sparsities] if single else list(sparsities))]
+    plan = PruningPlan.from_model(
+        model, method, data=data, layers=layers, seed=seed, calibration_size=calibration_size
+    )
+    if single:
+        return plan.masks(levels[0])
+    return {s: plan.masks(s) for s in levels}
+
+
+def measured_sparsity(masks: dict[str, torch.Tensor]) -> float:
+    """Fraction of the masked weights that are pruned (False)."""
+    total = sum(m.numel() for m in masks.values())
+    if total == 0:
+        raise ValueError("masks are empty")
+    return float(sum(int((~m.bool()).sum()) for m in masks.values())) / total
+
+
+@contextmanager
+def pruned(model: nn.Module, masks: dict[str, torch.Tensor]) -> Iterator[nn.Module]:
+    """Zero the masked weights of ``model`` inside a ``with`` block, then restore them bit for bit.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Modified in place only inside the block; on exit (also after an exception) every masked
+        parameter is copied back from a saved clone.
+    masks : dict of str to bool Tensor
+        ``{param_name: keep_mask}`` as returned by :func:`prune_masks` (True = kept). Each mask
+        has its parameter's shape.
+
+    Yields
+    ------
+    nn.Module
+        The same ``model``, with pruned weights set to 0.
+
+    Raises
+    ------
+    RuntimeError
+        When the model is already inside a ``pruned`` block (masks never compound).
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(4, 2)
+    >>> keep = {"weight": torch.tensor([[True, False, True, False]] * 2)}
+    >>> with pruned(net, keep) as p:
+    ...     int((p.weight == 0).sum())
+    4
+    """
+    if getattr(model, _ACTIVE, False):
+        raise RuntimeError("model is already pruned by an enclosing `pruned` block; masks "
+                           "never compound, so exit that block first")
+    params = {}
+    for name, mask in masks.items():
+        try:
+            p = model.get_parameter(name)
+        except AttributeError:
+            valid = [n for n, _ in model.named_parameters()]
+            raise ValueError(f"mask for unknown parameter {name!r}; valid: {valid}") from None
+        if tuple(mask.shape) != tuple(p.shape):
+            raise ValueError(
+                f"mask for {name!r} has shape {tuple(mask.shape)}, parameter has {tuple(p.shape)}"
+            )
+        params[name] = p
+    saved = {n: p.detach().clone() for n, p in params.items()}
+    object.__setattr__(model, _ACTIVE, True)
+    try:
+        with torch.no_grad():
+            for name, p in params.items():
+                p.masked_fill_(~masks[name].to(device=p.device, dtype=torch.bool), 0.0)
+        yield model
+    finally:
+        with torch.no_grad():
+            for name, p in params.items():
+                p.copy_(saved[name])
+        object.__setattr__(model, _ACTIVE, False)
+
+
+def pruning_sweep(
+    model: nn.Module,
+    sparsities: Iterable[float],
+    method: str = "global_magnitude",
+    *,
+    data: Any = None,
+    layers: Sequence[str] | None = None,
+    seed: int = 0,
+    calibration_size: int = 256,
+) -> Iterator[tuple[float, nn.Module]]:
+    """Yield ``(sparsity, pruned_model)`` for each level; the model is restored between levels.
+
+    One scoring pass and one sort serve every level. Use the yielded model before advancing
+    the iterator; after the loop (or on ``break``) the model is exactly as before.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(10, 2)
+    >>> [int((m.weight == 0).sum()) for s, m in pruning_sweep(net, [0.0, 0.5])]
+    [0, 10]
+    """
+    levels = [check_sparsity(s) for s in sparsities]
+    plan = PruningPlan.from_model(
+        model, method, data=data, layers=layers, seed=seed, calibration_size=calibration_size
+    )
+    for s in levels:
+        with pruned(model, plan.masks(s)) as m:
+            yield s, m
