@@ -1,0 +1,317 @@
+"""Feature extraction from named layers in one pass over the data.
+
+Layers are named as ``torchvision.models.feature_extraction.get_graph_node_names`` names
+them (torch.fx node names such as ``"layer3"``, ``"flatten"`` or ``"layer1.0.add"``).
+Plain module names (``model.named_modules()``) work too, and are captured with forward
+hooks, which also works for models that torch.fx cannot trace. Only graph nodes that are
+not modules need tracing. A module name followed by ``":input"`` (``"fc:input"``) captures
+that module's input: the penultimate features are ``"<head>:input"``.
+
+Features are flattened to ``[N, D]`` and written into preallocated CPU tensors; no other
+activations are kept. The model runs in eval mode under ``torch.no_grad()``; its per-module
+train/eval flags and its hooks are restored afterwards, even after an exception.
+"""
+
+from __future__ import annotations
+
+import difflib
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+from geowidget.engine.batches import count_samples, iter_batches, resolve_device
+
+
+def get_layer_names(model: nn.Module) -> list[str]:
+    """Every valid layer name: module names, then graph node names if the model traces.
+
+    Examples
+    --------
+    >>> import torchvision
+    >>> "layer3" in get_layer_names(torchvision.models.resnet18())
+    True
+    """
+    names = [n for n, _ in model.named_modules() if n]
+    return names + [n for n in _graph_node_names(model) if n not in set(names)]
+
+
+def _graph_node_names(model: nn.Module) -> list[str]:
+    from torchvision.models.feature_extraction import get_graph_node_names
+
+    try:
+        _, eval_nodes = get_graph_node_names(model)
+    except Exception:  # noqa: BLE001 -- any tracing failure means "no graph names"
+        return []
+    return [n for n in eval_nodes if n not in ("x", "input")]
+
+
+def _unknown_layer_error(model: nn.Module, layer: Any, valid: Sequence[str]) -> ValueError:
+    close = difflib.get_close_matches(str(layer), valid, n=5, cutoff=0.4)
+    hint = f" Closest valid names: {close}." if close else ""
+    shown = list(valid)[:40]
+    more = f" (and {len(valid) - 40} more)" if len(valid) > 40 else ""
+    return ValueError(
+        f"layer {layer!r} does not exist in {type(model).__name__}.{hint} "
+        f"Valid names: {shown}{more}. See geowidget.get_layer_names(model)."
+    )
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode inside the block; every module's own train/eval flag is restored after."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
+class _Capture:
+    """Writes one layer's flattened output (or input) into a preallocated buffer."""
+
+    def __init__(self, name: str, n: int | None, dtype: torch.dtype | None) -> None:
+        self.name, self.n, self.dtype = name, n, dtype
+        self.out: torch.Tensor | None = None
+        self.parts: list[torch.Tensor] = []  # only when the sample count is unknown
+        self.calls = 0
+        self.warned = False
+
+    def take(self, value: Any, start: int) -> None:
+        if isinstance(value, tuple | list):
+            value = value[0]
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"layer {self.name!r} produced {type(value).__name__}, not a Tensor")
+        self.calls += 1
+        flat = value.detach().reshape(len(value), -1)
+        if self.dtype is not None:
+            flat = flat.to(self.dtype)
+        if self.n is None:
+            # copy now: a later in-place op (ReLU(inplace=True)) would overwrite it
+            self.parts.append(flat.to("cpu", copy=True))
+            return
+        if self.out is None:
+            self.out = torch.empty((self.n, flat.shape[1]), dtype=flat.dtype)
+        elif flat.shape[1] != self.out.shape[1]:
+            raise ValueError(
+                f"layer {self.name!r} changed width from {self.out.shape[1]} to {flat.shape[1]} "
+                "between batches; inputs must share one shape"
+            )
+        self.out[start : start + len(flat)].copy_(flat)
+
+    def end_batch(self) -> None:
+        if self.calls == 0:
+            raise RuntimeError(
+                f"layer {self.name!r} did not run in the forward pass, so it has no features"
+            )
+        if self.calls > 1 and not self.warned:
+            warnings.warn(
+                f"module {self.name!r} ran {self.calls} times in one forward pass; its features "
+                "are from the last call. Use the torch.fx node names (see get_layer_names) to "
+                "pick one call.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            self.warned = True
+        self.calls = 0
+
+    def result(self) -> torch.Tensor:
+        if self.n is None:
+            return torch.cat(self.parts)
+        assert self.out is not None
+        return self.out
+
+
+def _logits_of(output: Any) -> torch.Tensor:
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, dict) and "logits" in output:
+        return output["logits"]
+    if hasattr(output, "logits"):
+        return output.logits
+    if isinstance(output, tuple | list) and output and isinstance(output[0], torch.Tensor):
+        return output[0]
+    raise TypeError(f"cannot read logits from a model output of type {type(output).__name__}")
+
+
+def capture(
+    model: nn.Module,
+    data: Any,
+    targets: Sequence[tuple[str, str]],
+    *,
+    batch_size: int = 256,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    dtype: torch.dtype | None = None,
+    desc: str = "features",
+) -> tuple[dict[tuple[str, str], torch.Tensor], torch.Tensor | None, torch.Tensor]:
+    """Capture ``(layer, "output" | "input")`` targets, labels and logits in one pass.
+
+    The engine's shared forward loop; :func:`extract_features` is its public face.
+    """
+    from tqdm.auto import tqdm
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    dev = resolve_device(device)
+    modules = dict(model.named_modules())
+    n = count_samples(data)
+    if n == 0:
+        raise ValueError("data is empty: it has 0 samples")
+    # Hooks are cheapest and work on untraceable models, so they are used unless a target is
+    # a graph node with no module. Tracing inlines non-leaf modules (their hooks never fire),
+    # so once tracing is needed every output target goes through the graph.
+    needs_graph = any(name not in modules for name, kind in targets if kind == "output")
+    graph_only = [name for name, kind in targets if kind == "output"] if needs_graph else []
+    traced, output_key = _traced(model, graph_only) if graph_only else (None, "")
+
+    caps = {key: _Capture(key[0], n, dtype) for key in targets}
+    labels: list[torch.Tensor] = []
+    logits_cap = _Capture("<logits>", n, dtype)
+    handles = []
+    model_device = next((p.device for p in model.parameters()), None)
+    try:
+        with evaluating(model), torch.no_grad():
+            if model_device is not None and model_device != dev:
+                raise ValueError(
+                    f"model is on {model_device} but device={str(dev)!r}; move the model with "
+                    f"model.to({str(dev)!r}) or pass device={str(model_device)!r}"
+                )
+            start = 0
+            for (name, kind), cap in caps.items():
+                if kind == "input" or name not in graph_only:
+                    handles.append(_hook(modules[name], kind, cap, lambda: start))
+            total = None if n is None else -(-n // batch_size)
+            batches = iter_batches(data, batch_size, dev)
+            for xb, yb in tqdm(batches, total=total, desc=desc, disable=not progress, leave=False):
+                if traced is not None:
+                    out = traced(xb)
+                    for name in graph_only:
+                        caps[(name, "output")].take(out[name], start)
+                    output = out[output_key]
+                else:
+                    output = model(xb)
+                logits_cap.take(_logits_of(output), start)
+                for cap in caps.values():
+                    cap.end_batch()
+                if yb is not None:
+                    labels.append(yb.detach().to("cpu"))
+                start += len(xb)
+    finally:
+        for h in handles:
+            h.remove()
+    label_t = torch.cat(labels) if labels else None
+    if label_t is not None and len(label_t) != start:
+        raise ValueError(f"only some batches carried labels ({len(label_t)} of {start} samples)")
+    return {key: cap.result() for key, cap in caps.items()}, label_t, logits_cap.result()
+
+
+def _hook(module: nn.Module, kind: str, cap: _Capture, start: Any) -> Any:
+    if kind == "output":
+        return module.register_forward_hook(lambda _m, _i, out: cap.take(out, start()))
+    if kind == "input":
+        return module.register_forward_pre_hook(lambda _m, inp: cap.take(inp, start()))
+    raise ValueError(f"capture kind must be 'output' or 'input', got {kind!r}")
+
+
+def _traced(model: nn.Module, nodes: list[str]) -> tuple[nn.Module, str]:
+    """A graph module returning the requested nodes (cloned) plus the model's output, and
+    the key under which it returns the output."""
+    from torchvision.models.feature_extraction import create_feature_extractor
+
+    valid = get_layer_names(model)
+    for name in nodes:
+        if name not in valid:
+            raise _unknown_layer_error(model, name, valid)
+    graph_nodes = _graph_node_names(model)
+    return_nodes = {graph_nodes[-1]: "__output__"}
+    return_nodes.update({name: name for name in nodes})
+    with evaluating(model):
+        gm = create_feature_extractor(model, return_nodes=return_nodes)
+    graph = gm.graph
+    output = next(node for node in graph.nodes if node.op == "output")
+    returned = dict(output.args[0])
+    # Clone each returned node right where it is computed: a later in-place op would change it.
+    for key, node in returned.items():
+        with graph.inserting_after(node):
+            returned[key] = graph.call_method("clone", (node,))
+    output.args = (returned,)
+    graph.lint()
+    gm.recompile()
+    return gm.eval(), return_nodes[graph_nodes[-1]]
+
+
+def extract_features(
+    model: nn.Module,
+    data: Any,
+    layers: str | Sequence[str],
+    *,
+    batch_size: int = 256,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    return_outputs: bool = False,
+    dtype: torch.dtype | None = None,
+) -> Any:
+    """Features of named layers for every sample, in one pass over ``data``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Any classifier. It is not changed: its train/eval flags and hooks are restored.
+    data : Tensor, (inputs, labels), Dataset or DataLoader
+        See :mod:`geowidget.engine.batches`. Order is kept.
+    layers : str or list of str
+        Graph node names as in ``get_graph_node_names`` or module names; see
+        :func:`get_layer_names`. Unknown names raise ``ValueError`` listing the closest.
+    batch_size, device, progress
+        Batching, ``"auto" | "cpu" | "cuda"``, and a tqdm progress bar.
+    return_outputs : bool
+        Also return the labels (None when the data has none) and logits of the same pass.
+    dtype : torch.dtype, optional
+        Cast features to this dtype (for example ``torch.float64``).
+
+    Returns
+    -------
+    dict[str, Tensor[N, D]] or (dict, Tensor[N] | None, Tensor[N, C])
+        Flattened features on the CPU, keyed by the requested names.
+
+    Examples
+    --------
+    >>> import torch, torchvision
+    >>> model = torchvision.models.resnet18(num_classes=10)
+    >>> feats = extract_features(model, torch.randn(4, 3, 64, 64), ["layer3", "avgpool"],
+    ...                          progress=False)
+    >>> feats["avgpool"].shape
+    torch.Size([4, 512])
+    """
+    names = [layers] if isinstance(layers, str) else list(layers)
+    if not names:
+        raise ValueError("layers is empty; pass at least one layer name")
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"layer names must be strings, got {name!r}")
+    targets = [_target(model, name) for name in dict.fromkeys(names)]
+    feats, labels, logits = capture(
+        model, data, targets, batch_size=batch_size, device=device, progress=progress, dtype=dtype
+    )
+    feats = {name: feats[target] for name, target in zip(dict.fromkeys(names), targets, strict=True)}
+    return (feats, labels, logits) if return_outputs else feats
+
+
+def _target(model: nn.Module, name: str) -> tuple[str, str]:
+    """``(module_or_node, "output" | "input")`` for a layer name; unknown names raise."""
+    modules = dict(model.named_modules())
+    base, _, kind = name.partition(":")
+    if kind:
+        if kind != "input" or base not in modules:
+            valid = [f"{n}:input" for n in modules if n]
+            raise _unknown_layer_error(model, name, valid)
+        return base, "input"
+    if name not in modules and name not in get_layer_names(model):
+        raise _unknown_layer_error(model, name, get_layer_names(model))
+    return name, "output"

@@ -1,0 +1,320 @@
+"""Per-sample geometry of features against a linear head: angles, norms and margins.
+
+For features h and a linear head z = W h + b (C classes):
+
+- ``angle``: the angle (radians, in [0, pi]) between h and the class direction u_y of the
+  TRUE class, computed as 2 atan2(|h^ - u^|, |h^ + u^|), accurate near 0 and pi;
+- ``angle_pred``: the same to the predicted class's direction;
+- ``avh``: Angular Visual Hardness, angle / sum over all classes c of angle(h, u_c);
+- ``angle_gap``: angle - min over c != y of angle(h, u_c) (negative: closer to another class);
+- ``norm``: |h|_2 (|[h, 1]|_2 with ``direction="weight_aug"``);
+- ``margin``: min over j != y of (z_y - z_j) / |W_y - W_j|_2, the signed L2 distance in
+  feature space to the decision boundary. For a correctly classified sample it is exactly the
+  smallest change of h that changes the prediction; it is negative for misclassified ones.
+  Every competitor counts, not only the runner-up. A competitor whose row equals W_y has no
+  boundary with y and is skipped; with none left the margin is NaN;
+- ``logit_margin``: z_y - max over j != y of z_j;
+- ``pred`` and ``correct``.
+
+The whole computation is one N x D x C GEMM plus the C x C Gram matrix of W, chunked over N.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+DIRECTIONS = ("weight", "weight_aug", "mean", "probe")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Per-sample geometry, every field a ``[N]`` tensor (see the module doc for units)."""
+
+    angle: torch.Tensor
+    angle_pred: torch.Tensor
+    avh: torch.Tensor
+    angle_gap: torch.Tensor
+    norm: torch.Tensor
+    margin: torch.Tensor
+    logit_margin: torch.Tensor
+    pred: torch.Tensor
+    correct: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.angle)
+
+    def to_numpy(self) -> dict[str, np.ndarray]:
+        """Every field as a numpy array, on the CPU."""
+        return {f.name: getattr(self, f.name).detach().cpu().numpy() for f in fields(self)}
+
+    def to_pandas(self):  # noqa: ANN201 -- pandas is imported lazily
+        import pandas as pd
+
+        return pd.DataFrame(self.to_numpy())
+
+
+def _check_float(name: str, t: torch.Tensor) -> None:
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+
+
+def _validate(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    weight: torch.Tensor | None,
+    bias: torch.Tensor | None,
+) -> None:
+    _check_float("features", features)
+    if features.ndim != 2:
+        raise ValueError(f"features must have shape [N, D], got {tuple(features.shape)}")
+    n, d = features.shape
+    if n == 0:
+        raise ValueError("features is empty (N = 0); geometry needs at least one sample")
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
+    if labels.dtype.is_floating_point or labels.dtype == torch.bool or labels.is_complex():
+        raise TypeError(f"labels must be an integer tensor, got dtype {labels.dtype}")
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},) to match features, got {tuple(labels.shape)}")
+    if labels.device != features.device:
+        raise ValueError(f"labels are on {labels.device} but features are on {features.device}")
+    bad = ~torch.isfinite(features)
+    if bad.any():
+        rows = bad.any(dim=1).nonzero().flatten()
+        raise ValueError(
+            f"features contain NaN or Inf in {len(rows)} rows (first: {rows[:5].tolist()}); "
+            "geometry needs finite features"
+        )
+    if weight is None:
+        return
+    _check_float("weight", weight)
+    if weight.ndim != 2 or weight.shape[1] != d:
+        raise ValueError(f"weight must have shape [C, {d}] to match features, got {tuple(weight.shape)}")
+    c = weight.shape[0]
+    if c < 2:
+        raise ValueError(f"geometry needs at least 2 classes, weight has {c} row")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is None:
+            continue
+        _check_float(name, t)
+        if t.device != features.device:
+            raise ValueError(f"{name} is on {t.device} but features are on {features.device}")
+        if t.dtype != features.dtype:
+            raise TypeError(
+                f"{name} has dtype {t.dtype} but features have {features.dtype}; cast one of them"
+            )
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} contains NaN or Inf")
+    if bias is not None and bias.shape != (c,):
+        raise ValueError(f"bias must have shape ({c},), got {tuple(bias.shape)}")
+    lo, hi = int(labels.min()), int(labels.max())
+    if lo < 0 or hi >= c:
+        raise ValueError(f"labels must lie in [0, {c}) for {c} classes, got range [{lo}, {hi}]")
+
+
+def pair_distances(weight: torch.Tensor) -> torch.Tensor:
+    """|W_i - W_j|_2 for all class pairs, from the Gram matrix (float64, exact zeros kept).
+
+    Pairs that the Gram form cannot resolve (nearly equal rows) are recomputed directly, so
+    identical rows give exactly 0.
+    """
+    w = weight.detach().to(torch.float64)
+    gram = w @ w.T
+    sq = gram.diagonal()
+    d2 = (sq[:, None] + sq[None, :] - 2 * gram).clamp_min(0)
+    suspect = d2 <= 1e-8 * (sq[:, None] + sq[None, :]).clamp_min(1e-300)
+    suspect.fill_diagonal_(False)
+    if suspect.any():
+        i, j = suspect.nonzero(as_tuple=True)
+        d2[i, j] = (w[i] - w[j]).pow(2).sum(dim=1)
+    d2.fill_diagonal_(0)
+    return d2.sqrt()
+
+
+def angle_between(h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Row-wise angle (radians) between ``h`` and ``u`` as 2 atan2(|h^-u^|, |h^+u^|).
+
+    NaN where either vector has zero norm.
+    """
+    hn = h / h.norm(dim=-1, keepdim=True)
+    un = u / u.norm(dim=-1, keepdim=True)
+    return 2 * torch.atan2((hn - un).norm(dim=-1), (hn + un).norm(dim=-1))
+
+
+def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Class mean minus global mean, ``[C, D]`` (the neural-collapse class directions)."""
+    sums = torch.zeros(num_classes, features.shape[1], dtype=features.dtype, device=features.device)
+    sums.index_add_(0, labels, features)
+    counts = torch.bincount(labels, minlength=num_classes).to(features.dtype)
+    if (counts == 0).any():
+        missing = (counts == 0).nonzero().flatten().tolist()
+        warnings.warn(
+            f"classes {missing} have no samples; their mean directions are NaN",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return sums / counts[:, None] - features.mean(dim=0)
+
+
+def geometry(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    weight: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    *,
+    direction: str = "weight",
+    class_directions: torch.Tensor | None = None,
+    normalize_norm: bool = False,
+    chunk_size: int | None = None,
+) -> Geometry:
+    """Angles, norms and exact margins of ``features`` against a linear head.
+
+    Parameters
+    ----------
+    features : Tensor[N, D]
+        Floating point; dtype and device are kept (float64 stays float64, CUDA works).
+    labels : Tensor[N]
+        Integer true classes in ``[0, C)``.
+    weight, bias : Tensor[C, D], Tensor[C], optional
+        The linear head ``z = features @ weight.T + bias``. It defines logits, predictions
+        and margins. Not needed with ``direction="probe"``.
+    direction : {"weight", "weight_aug", "mean", "probe"}
+        Class directions for the angles: rows of ``weight``; ``[W_c, b_c]`` against
+        ``[h, 1]`` (so that z_c = |u~_c| |h~| cos(angle) exactly, and ``norm`` is |[h, 1]|);
+        class mean minus global mean; or a linear probe fitted on these features by
+        :func:`geowidget.engine.probe.linear_probe`, which then is also the head.
+    class_directions : Tensor[C, D], optional
+        Explicit directions; overrides ``direction``'s choice of directions.
+    normalize_norm : bool
+        Divide ``norm`` by sqrt(trace Cov(h)) over these samples, for comparing models.
+    chunk_size : int, optional
+        Samples per chunk; the default bounds working memory to about 256 MB.
+
+    Returns
+    -------
+    Geometry
+        ``[N]`` tensors; angles in radians. Zero-norm features get NaN angles and a warning.
+
+    Examples
+    --------
+    >>> import torch
+    >>> h = torch.tensor([[1.0, 0.0], [0.0, 2.0]]); w = torch.eye(2)
+    >>> g = geometry(h, torch.tensor([0, 0]), w)
+    >>> g.angle.tolist(), g.margin.tolist()
+    ([0.0, 1.5707963705062866], [0.7071067690849304, -1.4142135381698608])
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    if direction == "probe":
+        if weight is not None or bias is not None:
+            raise ValueError(
+                "direction='probe' fits its own head; pass weight=None and bias=None, or use "
+                "direction='weight' with your probe's weight"
+            )
+        _validate(features, labels, None, None)
+        from geowidget.engine.probe import linear_probe
+
+        weight, bias = linear_probe(features, labels)
+    if weight is None:
+        raise ValueError(f"direction={direction!r} needs the head's weight [C, D]")
+    _validate(features, labels, weight, bias)
+
+    work = features.dtype if features.dtype in (torch.float32, torch.float64) else torch.float32
+    h_all = features.to(work)
+    w = weight.to(work)
+    b = None if bias is None else bias.to(work)
+    n, d = h_all.shape
+    c = w.shape[0]
+    labels = labels.to(torch.long)
+
+    if class_directions is not None:
+        _check_float("class_directions", class_directions)
+        if class_directions.shape != (c, d):
+            raise ValueError(
+                f"class_directions must have shape ({c}, {d}), got {tuple(class_directions.shape)}"
+            )
+        u = class_directions.to(device=h_all.device, dtype=work)
+    elif direction == "mean":
+        u = class_means(h_all, labels, c)
+    elif direction == "weight_aug":
+        u = torch.cat([w, (b if b is not None else w.new_zeros(c))[:, None]], dim=1)
+    else:  # weight, and probe (whose head is the probe)
+        u = w
+    u_norm = u.norm(dim=1)
+    dead = (u_norm == 0).nonzero().flatten()
+    if len(dead):
+        warnings.warn(
+            f"class directions {dead.tolist()} have zero norm; angles to them are NaN",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    pair_dist = pair_distances(w).to(work)  # [C, C]
+    no_boundary = pair_dist == 0
+
+    if chunk_size is None:
+        chunk_size = max(256, (1 << 25) // max(c + d, 1))
+    fields_out: dict[str, list[torch.Tensor]] = {f.name: [] for f in fields(Geometry)}
+    shared_gemm = u is w
+    for start in range(0, n, chunk_size):
+        h = h_all[start : start + chunk_size]
+        y = labels[start : start + chunk_size]
+        rows = torch.arange(len(h), device=h.device)
+        hu = torch.cat([h, h.new_ones(len(h), 1)], dim=1) if direction == "weight_aug" else h
+        # One GEMM gives the logits; with weight directions it also gives every cosine.
+        hw = h @ w.T
+        z = hw + b if b is not None else hw
+        if direction == "weight_aug" and class_directions is None:
+            dots = z
+        else:
+            dots = hw if shared_gemm else hu @ u.T
+        h_norm = hu.norm(dim=1)
+        cos = (dots / (h_norm[:, None] * u_norm[None, :])).clamp(-1, 1)
+        theta_all = torch.arccos(cos)  # [n, C]; exact forms replace the ones that matter
+
+        pred = z.argmax(dim=1)
+        theta_y = angle_between(hu, u[y])
+        theta_p = torch.where(pred == y, theta_y, angle_between(hu, u[pred]))
+        others = theta_all.clone()
+        others[rows, y] = math.inf
+        theta_all[rows, y] = theta_y
+        fields_out["angle"].append(theta_y)
+        fields_out["angle_pred"].append(theta_p)
+        fields_out["avh"].append(theta_y / theta_all.sum(dim=1))
+        fields_out["angle_gap"].append(theta_y - others.min(dim=1).values)
+        fields_out["norm"].append(h_norm)
+
+        z_y = z[rows, y]
+        gap = z_y[:, None] - z  # [n, C]
+        dist = pair_dist[y]  # [n, C]
+        ratio = gap / dist
+        ratio[no_boundary[y]] = math.inf  # skips j == y too (distance 0)
+        margin = ratio.min(dim=1).values
+        margin[torch.isinf(margin)] = math.nan
+        fields_out["margin"].append(margin)
+        gap[rows, y] = math.inf
+        fields_out["logit_margin"].append(gap.min(dim=1).values)
+        fields_out["pred"].append(pred)
+        fields_out["correct"].append(pred == y)
+
+    out = {k: torch.cat(v) for k, v in fields_out.items()}
+    zero = out["norm"] == 0
+    if zero.any():
+        warnings.warn(
+            f"{int(zero.sum())} of {n} feature vectors have zero norm (dead units or heavy "
+            "pruning); their angles and AVH are NaN",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    if normalize_norm:
+        scale = h_all.var(dim=0, unbiased=True).sum().sqrt() if n > 1 else h_all.new_tensor(1.0)
+        out["norm"] = out["norm"] / scale
+    if features.dtype not in (torch.float32, torch.float64):
+        out = {k: v.to(features.dtype) if v.is_floating_point() else v for k, v in out.items()}
+    return Geometry(**out)

@@ -1,0 +1,93 @@
+"""Finding a classifier's final linear head, and geometry straight from a model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from geowidget.engine.features import extract_features
+from geowidget.engine.geometry import Geometry, geometry
+
+HEAD_NAMES = ("fc", "classifier", "head", "heads", "last_linear", "linear", "out")
+
+
+def find_head(model: nn.Module) -> tuple[str, nn.Linear, str]:
+    """The final ``nn.Linear`` of a classifier: ``(module name, module, penultimate layer)``.
+
+    Looks at the attributes named in ``HEAD_NAMES`` (torchvision and timm conventions),
+    taking the last Linear inside one that is a container; then at the last Linear the
+    model registers. The penultimate features are that Linear's input, named
+    ``"<head>:input"`` for :func:`extract_features`.
+
+    Examples
+    --------
+    >>> import torchvision
+    >>> find_head(torchvision.models.resnet18())
+    ('fc', Linear(in_features=512, out_features=1000, bias=True), 'fc:input')
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    named = dict(model.named_modules())
+    for attr in HEAD_NAMES:
+        module = getattr(model, attr, None)
+        if isinstance(module, nn.Linear):
+            return attr, module, f"{attr}:input"
+        if isinstance(module, nn.Module):
+            inner = [(f"{attr}.{n}", m) for n, m in module.named_modules() if isinstance(m, nn.Linear)]
+            if inner:
+                name = inner[-1][0].rstrip(".")
+                return name, inner[-1][1], f"{name}:input"
+    linears = [(n, m) for n, m in named.items() if isinstance(m, nn.Linear)]
+    if linears:
+        name, module = linears[-1]
+        return name, module, f"{name}:input"
+    children = [n for n, _ in model.named_children()]
+    raise ValueError(
+        f"{type(model).__name__} has no final nn.Linear: looked for attributes {list(HEAD_NAMES)} "
+        f"and for any nn.Linear among its {len(named) - 1} modules (top-level: {children}). "
+        "Pass features and the head's weight to geowidget.geometry() directly."
+    )
+
+
+def geometry_from_model(
+    model: nn.Module,
+    data: Any,
+    layer: str | None = None,
+    *,
+    direction: str | None = None,
+    batch_size: int = 256,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    dtype: torch.dtype | None = None,
+) -> Geometry:
+    """Geometry of ``data`` in ``model``: at the penultimate layer by default.
+
+    With ``layer=None`` the features are the input of the final Linear (see
+    :func:`find_head`) and that Linear is the head (``direction="weight"`` unless given).
+    With a named ``layer`` there is no head, so a linear probe is fitted on that layer's
+    features (``direction="probe"``). Predictions for intermediate layers are the probe's.
+    Labels come from ``data``, which must carry them.
+
+    Examples
+    --------
+    >>> import torch, torchvision
+    >>> model = torchvision.models.resnet18(num_classes=3)
+    >>> x, y = torch.randn(6, 3, 32, 32), torch.tensor([0, 1, 2, 0, 1, 2])
+    >>> geometry_from_model(model, (x, y), progress=False).margin.shape
+    torch.Size([6])
+    """
+    head, name = (find_head(model)[1:]) if layer is None else (None, layer)
+    out, labels, _ = extract_features(
+        model, data, [name], batch_size=batch_size, device=device,
+        progress=progress, return_outputs=True, dtype=dtype,
+    )
+    if labels is None:
+        raise ValueError("data carries no labels; pass an (inputs, labels) pair or a labelled Dataset")
+    h = out[name]
+    if head is not None:
+        w = head.weight.detach().to("cpu", h.dtype)
+        b = None if head.bias is None else head.bias.detach().to("cpu", h.dtype)
+        return geometry(h, labels, w, b, direction=direction or "weight")
+    return geometry(h, labels, direction=direction or "probe")

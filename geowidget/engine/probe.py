@@ -1,0 +1,90 @@
+"""Linear probes: class directions for layers that have no linear head of their own.
+
+A probe is a multinomial logistic regression fitted on one layer's features. Its weight rows
+serve as class directions (``geometry(..., direction="probe")``) and, with its bias, as the
+linear head whose decision boundaries define that layer's margins.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def linear_probe(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    num_classes: int | None = None,
+    l2: float = 1e-4,
+    max_iter: int = 200,
+    tol: float = 1e-9,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fit softmax regression ``z = W h + b`` by full-batch L-BFGS.
+
+    The objective is mean cross-entropy + ``l2``/2 * |W|_F^2 (the bias is not penalised).
+    Features are standardised for conditioning while fitting and the solution is mapped back,
+    so the returned head acts on the raw features. Deterministic: no random initialisation.
+
+    Parameters
+    ----------
+    features : Tensor[N, D]
+        Floating point; the result has the same dtype and device.
+    labels : Tensor[N]
+        Integer classes in ``[0, num_classes)``.
+    num_classes : int, optional
+        Defaults to ``labels.max() + 1``.
+    l2 : float
+        Ridge penalty on the standardised weights.
+    max_iter, tol
+        L-BFGS iteration limit and gradient tolerance.
+
+    Returns
+    -------
+    weight : Tensor[C, D]
+    bias : Tensor[C]
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.tensor([[0.0, 1.0], [1.0, 0.0], [0.1, 0.9], [0.9, 0.2]])
+    >>> w, b = linear_probe(x, torch.tensor([0, 1, 0, 1]))
+    >>> (x @ w.T + b).argmax(1).tolist()
+    [0, 1, 0, 1]
+    """
+    if not isinstance(features, torch.Tensor) or not features.is_floating_point():
+        raise TypeError(f"features must be a floating-point tensor, got {getattr(features, 'dtype', type(features))}")
+    if features.ndim != 2 or len(features) == 0:
+        raise ValueError(f"features must have shape [N, D] with N > 0, got {tuple(features.shape)}")
+    if labels.shape != (len(features),):
+        raise ValueError(f"labels must have shape ({len(features)},), got {tuple(labels.shape)}")
+    if l2 < 0:
+        raise ValueError(f"l2 must be >= 0, got {l2!r}")
+    labels = labels.to(device=features.device, dtype=torch.long)
+    c = int(labels.max()) + 1 if num_classes is None else num_classes
+    if c < 2:
+        raise ValueError(f"a probe needs at least 2 classes, got {c}")
+    if int(labels.min()) < 0 or int(labels.max()) >= c:
+        raise ValueError(f"labels must lie in [0, {c}), got [{int(labels.min())}, {int(labels.max())}]")
+
+    x = features.detach().to(torch.float64)
+    mean = x.mean(dim=0)
+    std = x.std(dim=0, unbiased=False).clamp_min(1e-12)
+    xs = (x - mean) / std
+    w = torch.zeros(c, x.shape[1], dtype=torch.float64, device=x.device, requires_grad=True)
+    b = torch.zeros(c, dtype=torch.float64, device=x.device, requires_grad=True)
+    opt = torch.optim.LBFGS(
+        [w, b], lr=1.0, max_iter=max_iter, tolerance_grad=tol, tolerance_change=1e-12,
+        history_size=20, line_search_fn="strong_wolfe",
+    )
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(xs @ w.T + b, labels) + 0.5 * l2 * (w * w).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    w_raw = (w.detach() / std).to(features.dtype)
+    b_raw = (b.detach() - (w.detach() / std) @ mean).to(features.dtype)
+    return w_raw, b_raw
