@@ -1,0 +1,57 @@
+// Histogram binning for the margin view: equal-width bins, NaN counted apart.
+
+export interface Histogram {
+  edges: Float64Array; // bins + 1
+  counts: Int32Array; // bins
+  missing: number; // NaN or infinite values skipped
+}
+
+/** Equal-width bins over [lo, hi]; a value equal to hi falls in the last bin, values outside are dropped. */
+export function histogram(
+  values: ArrayLike<number>,
+  bins: number,
+  lo: number,
+  hi: number,
+  mask?: ArrayLike<number>,
+): Histogram {
+  if (!(bins >= 1) || !Number.isInteger(bins)) throw new Error(`bins must be a positive integer, got ${bins}`);
+  if (!(hi > lo)) { hi = lo + 1; }
+  const edges = new Float64Array(bins + 1);
+  for (let i = 0; i <= bins; i++) edges[i] = lo + ((hi - lo) * i) / bins;
+  const counts = new Int32Array(bins);
+  let missing = 0;
+  const w = (hi - lo) / bins;
+  for (let i = 0; i < values.length; i++) {
+    if (mask && !mask[i]) continue;
+    const v = values[i];
+    if (!Number.isFinite(v)) { missing++; continue; }
+    if (v < lo || v > hi) continue;
+    let b = Math.floor((v - lo) / w);
+    if (b >= bins) b = bins - 1;
+    counts[b]++;
+  }
+  return { edges, counts, missing };
+}
+
+/** Indices whose value lies in [a, b] (order of a, b does not matter), respecting the mask. */
+export function inRange(values: ArrayLike<number>, a: number, b: number, mask?: ArrayLike<number>): number[] {
+  const lo = Math.min(a, b), hi = Math.max(a, b);
+  const out: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    if (mask && !mask[i]) continue;
+    const v = values[i];
+    if (v >= lo && v <= hi) out.push(i);
+  }
+  return out;
+}
+
+/** A range [lo', hi'] containing [lo, hi] whose `bins` equal bins put 0 on an edge, so the
+ * negative (misclassified) side is set apart. */
+export function zeroAlignedRange(lo: number, hi: number, bins: number): [number, number] {
+  if (!(hi > lo)) return [lo - 0.5, hi + 0.5];
+  if (lo >= 0 || hi <= 0 || bins < 2) return [lo, hi];
+  const nNeg = Math.min(bins - 1, Math.max(1, Math.round((bins * -lo) / (hi - lo))));
+  const nPos = bins - nNeg;
+  const w = Math.max(-lo / nNeg, hi / nPos);
+  return [-nNeg * w, nPos * w];
+}

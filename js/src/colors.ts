@@ -1,0 +1,83 @@
+// Colour scales: colour-blind-safe categorical palettes (Paul Tol's muted, bright and light
+// schemes, 20 distinct colours with greys left out) and continuous viridis / diverging maps.
+
+export type RGB = [number, number, number];
+
+export const CATEGORICAL: string[] = [
+  // Tol bright (7, grey dropped)
+  "#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377",
+  // Tol muted (9, pale grey dropped)
+  "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
+  // Tol light (subset not already close to the above)
+  "#EE8866", "#FFAABB", "#BBCC33", "#AAAA00", "#77AADD", "#EEDD88",
+];
+export const MISSING = "#9A9A9A";
+
+const VIRIDIS = [
+  "#440154", "#482878", "#3E4989", "#31688E", "#26828E",
+  "#1F9E89", "#35B779", "#6ECE58", "#B5DE2B", "#FDE725",
+];
+// Tol's BuRd diverging scheme (colour-blind safe), negative -> red side.
+const DIVERGING = [
+  "#B2182B", "#D6604D", "#F4A582", "#FDDBC7", "#F7F7F7",
+  "#D1E5F0", "#92C5DE", "#4393C3", "#2166AC",
+];
+
+export function hexToRgb(hex: string): RGB {
+  let h = hex.trim().replace(/^#/, "");
+  if (h.length === 3) h = h.split("").map((c) => c + c).join("");
+  if (!/^[0-9a-fA-F]{6}$/.test(h)) throw new Error(`not a hex colour: ${JSON.stringify(hex)}`);
+  return [parseInt(h.slice(0, 2), 16), parseInt(h.slice(2, 4), 16), parseInt(h.slice(4, 6), 16)];
+}
+
+/** Colour of category `i`; cycles when there are more categories than colours. */
+export function categorical(i: number, palette: string[] = CATEGORICAL): RGB {
+  const p = palette.length ? palette : CATEGORICAL;
+  return hexToRgb(p[((i % p.length) + p.length) % p.length]);
+}
+
+function ramp(stops: string[], t: number): RGB {
+  if (!Number.isFinite(t)) return hexToRgb(MISSING);
+  const x = Math.min(1, Math.max(0, t)) * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(x));
+  const f = x - i;
+  const a = hexToRgb(stops[i]);
+  const b = hexToRgb(stops[i + 1]);
+  return [0, 1, 2].map((c) => Math.round(a[c] + (b[c] - a[c]) * f)) as RGB;
+}
+
+export const viridis = (t: number): RGB => ramp(VIRIDIS, t);
+export const diverging = (t: number): RGB => ramp(DIVERGING, t);
+
+export type ScaleKind = "categorical" | "continuous" | "diverging";
+
+/** A 256-entry RGBA lookup table for a continuous map (uploaded as a texture). */
+export function lut(kind: ScaleKind, n = 256): Uint8Array {
+  const out = new Uint8Array(n * 4);
+  for (let i = 0; i < n; i++) {
+    const c = kind === "diverging" ? diverging(i / (n - 1)) : viridis(i / (n - 1));
+    out.set([c[0], c[1], c[2], 255], i * 4);
+  }
+  return out;
+}
+
+/** Finite [min, max] of values (ignoring NaN); [0, 1] when there is none. */
+export function extent(values: ArrayLike<number>, mask?: ArrayLike<number>): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    if (mask && !mask[i]) continue;
+    const v = values[i];
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  if (!(lo <= hi)) return [0, 1];
+  if (lo === hi) return [lo - 0.5, hi + 0.5];
+  return [lo, hi];
+}
+
+/** Domain for a diverging map: symmetric about zero. */
+export function symmetric([lo, hi]: [number, number]): [number, number] {
+  const m = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
+  return [-m, m];
+}

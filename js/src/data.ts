@@ -1,0 +1,78 @@
+// Decoded view data shared by the point views: metadata, slab arrays and the slice store.
+
+import { decode, encode, type Encoded, type WireArray } from "./codec";
+import type { Model } from "./model";
+import { SliceStore, type Shape4 } from "./store";
+import type { Atlas, AtlasInfo } from "./thumbs";
+
+export interface Condition {
+  label: string;
+  sparsity: number;
+  benchmark: string;
+  severity: number;
+}
+
+export interface Meta {
+  models: string[];
+  layers: string[];
+  conditions: Condition[];
+  class_names: string[];
+  shape: Shape4;
+  lazy: boolean;
+  thumbs: AtlasInfo | null;
+  color_fields?: string[];
+  color_kinds?: Record<string, "categorical" | "continuous" | "diverging">;
+  custom_dims?: "n" | "mlkn" | null;
+  [key: string]: unknown;
+}
+
+export interface ViewData {
+  meta: Meta;
+  arrays: Record<string, WireArray>;
+  store: SliceStore;
+  labels: Int32Array;
+  ids: Int32Array;
+  atlas: Atlas | null;
+}
+
+export function readData(model: Model): ViewData {
+  const meta = model.get("_meta") as Meta;
+  const raw = (model.get("_arrays") ?? {}) as Record<string, Encoded>;
+  const arrays: Record<string, WireArray> = {};
+  for (const [k, v] of Object.entries(raw)) arrays[k] = decode(v).data;
+  const shape = (meta.shape ?? [1, 1, 1, 0]) as Shape4;
+  const atlas = meta.thumbs && arrays.atlas ? { info: meta.thumbs, data: arrays.atlas as Uint8Array } : null;
+  return {
+    meta,
+    arrays,
+    store: new SliceStore(shape, !!meta.lazy, arrays),
+    labels: (arrays.labels as Int32Array) ?? new Int32Array(0),
+    ids: (arrays.ids as Int32Array) ?? new Int32Array(0),
+    atlas,
+  };
+}
+
+/** Selected ids from the model's `selected` trait. */
+export function readSelected(model: Model): Int32Array {
+  const v = model.get("selected") as Encoded | null;
+  if (!v) return new Int32Array(0);
+  const d = decode(v).data;
+  return d instanceof Int32Array ? d : Int32Array.from(d);
+}
+
+export function writeSelected(model: Model, ids: ArrayLike<number>): void {
+  model.set("selected", encode(Int32Array.from(ids)));
+  model.save_changes();
+}
+
+/** Benchmark label of a condition without the sparsity, e.g. "fog-3" or "clean". */
+export function benchLabel(c: Condition): string {
+  return c.benchmark === "clean" ? "clean" : `${c.benchmark}-${c.severity}`;
+}
+
+/** Condition index for (sparsity, benchmark label); falls back to the first with that benchmark. */
+export function findCondition(conds: Condition[], sparsity: number, bench: string): number {
+  let i = conds.findIndex((c) => benchLabel(c) === bench && Math.abs(c.sparsity - sparsity) < 1e-9);
+  if (i < 0) i = conds.findIndex((c) => benchLabel(c) === bench);
+  return Math.max(0, i);
+}

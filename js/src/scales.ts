@@ -1,0 +1,81 @@
+// Scales and the fixed frames that map data to CSS pixels. The polar frame is documented so
+// that tests can recompute where a point must land:
+//   R = 1.05 * max finite rho (1 when none); pad = 28 px;
+//   s = min((W - 2 pad) / (2 R), (H - 2 pad) / R);
+//   px = W / 2 + s * rho * cos(theta),  py = H - pad - s * rho * sin(theta)   (before pan / zoom)
+
+export const PAD = 28;
+
+export interface Camera {
+  // CSS pixels per data unit and the CSS pixel where data (0, 0) lands.
+  scale: number;
+  ox: number;
+  oy: number;
+}
+
+export function polarCamera(width: number, height: number, rmax: number): Camera {
+  const R = rmax > 0 && Number.isFinite(rmax) ? 1.05 * rmax : 1;
+  const s = Math.max(1e-9, Math.min((width - 2 * PAD) / (2 * R), (height - 2 * PAD) / R));
+  return { scale: s, ox: width / 2, oy: height - PAD };
+}
+
+/** Frame for x/y data (model map): fit [x0, x1] x [y0, y1] with equal aspect. */
+export function xyCamera(width: number, height: number, x: ArrayLike<number>, y: ArrayLike<number>): Camera {
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    if (!Number.isFinite(x[i]) || !Number.isFinite(y[i])) continue;
+    x0 = Math.min(x0, x[i]); x1 = Math.max(x1, x[i]);
+    y0 = Math.min(y0, y[i]); y1 = Math.max(y1, y[i]);
+  }
+  if (!(x0 <= x1)) { x0 = -1; x1 = 1; y0 = -1; y1 = 1; }
+  const dx = Math.max(x1 - x0, 1e-9), dy = Math.max(y1 - y0, 1e-9);
+  const s = Math.min((width - 2 * PAD) / dx, (height - 2 * PAD) / dy);
+  const scale = Number.isFinite(s) && s > 0 ? s : 1;
+  return { scale, ox: width / 2 - scale * (x0 + x1) / 2, oy: height / 2 + scale * (y0 + y1) / 2 };
+}
+
+export function toScreen(cam: Camera, x: number, y: number): [number, number] {
+  return [cam.ox + cam.scale * x, cam.oy - cam.scale * y];
+}
+
+export function toData(cam: Camera, px: number, py: number): [number, number] {
+  return [(px - cam.ox) / cam.scale, (cam.oy - py) / cam.scale];
+}
+
+/** Zoom by `factor` about the CSS pixel (px, py). */
+export function zoomAt(cam: Camera, factor: number, px: number, py: number): Camera {
+  return { scale: cam.scale * factor, ox: px + (cam.ox - px) * factor, oy: py + (cam.oy - py) * factor };
+}
+
+export function pan(cam: Camera, dx: number, dy: number): Camera {
+  return { scale: cam.scale, ox: cam.ox + dx, oy: cam.oy + dy };
+}
+
+/** "Nice" tick values covering [lo, hi] with about `count` steps (1, 2, 5 x 10^k). */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo) || !Number.isFinite(lo) || !Number.isFinite(hi)) return [];
+  const raw = (hi - lo) / Math.max(1, count);
+  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const norm = raw / mag;
+  const step = (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
+  const out: number[] = [];
+  const first = Math.ceil(lo / step - 1e-9);
+  for (let i = first; i * step <= hi + step * 1e-9; i++) {
+    const v = i * step;
+    out.push(Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12)));
+  }
+  return out;
+}
+
+export function formatNumber(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2);
+  return Number(v.toPrecision(4)).toString();
+}
+
+/** Linear map from [d0, d1] to [r0, r1]. */
+export function linear(d0: number, d1: number, r0: number, r1: number): (v: number) => number {
+  const k = d1 === d0 ? 0 : (r1 - r0) / (d1 - d0);
+  return (v) => r0 + (v - d0) * k;
+}
