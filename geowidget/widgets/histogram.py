@@ -1,0 +1,132 @@
+"""MarginHistogram: the signed-margin distribution, with the misclassified side set apart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import traitlets as t
+
+from geowidget.widgets.base import DEFAULT_BUDGET, GeoView
+from geowidget.widgets.polar import build_slab
+
+GROUPS = ("class", "none", "model", "sparsity")
+
+
+class MarginHistogram(GeoView):
+    """Histogram of the signed margin m, per class or overlaid for several models or levels.
+
+    Bins are equal width with a bin edge on m = 0; the negative (misclassified) side is
+    shaded. Brushing an x range in the browser selects the samples of the shown cell whose
+    margin lies in it (``widget.selected`` gets their sample ids).
+
+    Parameters
+    ----------
+    cube : GeometryCube, optional
+        Or plain arrays as keywords: ``margin`` (and ``angle``, ``norm`` if at hand),
+        ``labels``, ``pred``, ``class_names``, ``sample_ids``.
+    group_by : {"class", "none", "model", "sparsity"}
+        One histogram per class, one for all samples, one per model (same layer and
+        condition), or one per sparsity level (same model, layer and benchmark).
+    bins : int
+        Number of bins (1 to 1000).
+    model, layer, sparsity, benchmark : optional
+        The initial cell.
+    budget : int
+        Bytes above which slices are fetched on demand (64 MB).
+    """
+
+    group_by = t.Unicode("class").tag(sync=True)
+    bins = t.Int(40).tag(sync=True)
+
+    def __init__(
+        self,
+        cube: Any = None,
+        *,
+        group_by: str = "class",
+        bins: int = 40,
+        model: str | int | None = None,
+        layer: str | int | None = None,
+        sparsity: float | None = None,
+        benchmark: str | None = None,
+        budget: int = DEFAULT_BUDGET,
+        **kwargs: Any,
+    ) -> None:
+        if cube is None and "margin" in kwargs:
+            n = len(np.asarray(kwargs["margin"]))
+            kwargs.setdefault("angle", np.full(n, np.nan, np.float32))
+            kwargs.setdefault("norm", np.full(n, np.nan, np.float32))
+        slab = build_slab(cube, kwargs)
+        super().__init__(**kwargs)
+        self._kind = "histogram"
+        self._set_slab(slab, budget, {}, {})
+        picks = self._pick(model, layer, sparsity, benchmark)
+        with self.hold_sync():
+            for key, value in picks.items():
+                setattr(self, key, value)
+            self.group_by = group_by
+            self.bins = bins
+
+    @t.validate("group_by")
+    def _valid_group(self, proposal: Any) -> str:
+        if proposal["value"] not in GROUPS:
+            raise ValueError(f"group_by must be one of {list(GROUPS)}, got {proposal['value']!r}")
+        return proposal["value"]
+
+    @t.validate("bins")
+    def _valid_bins(self, proposal: Any) -> int:
+        if not 1 <= proposal["value"] <= 1000:
+            raise ValueError(f"bins must lie in 1..1000, got {proposal['value']}")
+        return proposal["value"]
+
+    def select_range(self, low: float, high: float) -> np.ndarray:
+        """Select (as a brush in the browser does) the samples of the shown cell with
+        ``low <= m <= high`` among the shown classes; returns and sets their sample ids."""
+        slab = self._slab
+        assert slab is not None
+        m = slab.metrics["margin"][self.model, self.layer, self.condition]
+        lo, hi = min(low, high), max(low, high)
+        keep = (m >= lo) & (m <= hi)
+        if self.classes:
+            keep &= np.isin(slab.labels, self.classes)
+        self.selected = slab.sample_ids[keep]
+        return self.selected
+
+    def groups(self) -> dict[str, np.ndarray]:
+        """The margin arrays drawn now, by legend name (finite values, shown classes)."""
+        slab = self._slab
+        assert slab is not None
+        meta, mg = self._meta, slab.metrics["margin"]
+        mi, li, ki = self.model, self.layer, self.condition
+        shown = np.isin(slab.labels, self.classes) if self.classes else np.ones(slab.n, bool)
+        out: dict[str, np.ndarray] = {}
+        if self.group_by == "model":
+            for i, name in enumerate(meta["models"]):
+                out[name] = mg[i, li, ki][shown]
+        elif self.group_by == "sparsity":
+            bench = meta["conditions"][ki]["benchmark"]
+            for i, c in enumerate(meta["conditions"]):
+                if c["benchmark"] == bench:
+                    out[f"sparsity {c['sparsity']}"] = mg[mi, li, i][shown]
+        elif self.group_by == "class":
+            for c, name in enumerate(meta["class_names"]):
+                if self.classes and c not in self.classes:
+                    continue
+                out[name] = mg[mi, li, ki][slab.labels == c]
+        else:
+            out["all"] = mg[mi, li, ki][shown]
+        return {k: v[np.isfinite(v)] for k, v in out.items()}
+
+    def to_plotly(self) -> Any:
+        """A plotly Figure of the current histograms (overlaid), for PNG or SVG export."""
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        for name, values in self.groups().items():
+            fig.add_trace(go.Histogram(x=values, name=name, nbinsx=self.bins, opacity=0.6))
+        fig.add_vline(x=0, line_dash="dash")
+        fig.add_vrect(x0=min([v.min() for v in self.groups().values() if v.size] + [0]), x1=0,
+                      fillcolor="red", opacity=0.08, line_width=0,
+                      annotation_text="misclassified (m < 0)")
+        fig.update_layout(barmode="overlay", xaxis_title="margin m (signed)", yaxis_title="count")
+        return fig

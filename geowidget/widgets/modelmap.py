@@ -1,0 +1,211 @@
+"""ModelMap: models placed by a 2-D layout of their geometric embedding, with MST edges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import traitlets as t
+
+from geowidget.widgets.base import GeoView
+from geowidget.widgets.codec import as_numpy
+from geowidget.widgets.polar import robustness_of
+
+BY = ("model", "condition", "model_condition")
+
+
+def _accuracy(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
+    acc = np.full(len(info), np.nan, np.float32)
+    for i, d in enumerate(info):
+        mi, ki = d.get("_m", -1), d.get("_k", -1)
+        if mi >= 0 and ki >= 0:
+            acc[i] = cube.correct[mi, ki].mean()
+        elif mi >= 0:
+            acc[i] = cube.correct[mi].mean()
+        elif ki >= 0:
+            acc[i] = cube.correct[:, ki].mean()
+    return acc
+
+
+def _layout_from_cube(cube: Any, by: str, method: str, layer: Any) -> tuple[Any, ...]:
+    try:
+        from geowidget.engine.embedding import distances, layout, model_embedding, mst
+    except ImportError as err:
+        raise ValueError(
+            "ModelMap(cube) needs geowidget.engine.embedding (model_embedding, distances, "
+            "layout, mst); it is not importable here, so pass xy= and edges= explicitly"
+        ) from err
+    emb = model_embedding(cube, by=by, layer=layer)
+    d = distances(emb)
+    return emb.labels, list(getattr(emb, "info", [{} for _ in emb.labels])), layout(
+        d, method=method), mst(d)
+
+
+class ModelMap(GeoView):
+    """Each point is a model (or model at a sparsity level, or benchmark) in a 2-D layout.
+
+    Positions come from :func:`geowidget.engine.embedding.layout` of the model geometric
+    embedding, and the minimum-spanning-tree edges are drawn. Clicking a point sets
+    ``active`` and, in linked views, makes that model (and condition) current.
+
+    Parameters
+    ----------
+    cube : GeometryCube, optional
+        Positions are computed from it unless ``xy`` is given.
+    xy : array-like [P, 2], optional
+        Explicit positions (any units).
+    edges : array-like of int [E, 2], optional
+        Point index pairs to connect (e.g. MST edges).
+    names : list of str, optional
+        Point labels (rendered as text).
+    color : dict of str to array-like [P], optional
+        Colour fields; float arrays get a colour scale, string arrays categories. From a
+        cube, ``accuracy``, ``robustness`` (when the scores module is available) and ``method``
+        (``model_info["pruning"]`` or ``["method"]``) are filled in.
+    color_by : str, optional
+        The initial colour field.
+    by : {"model", "condition", "model_condition"}
+        What a point is, when computing from a cube.
+    method : {"mds", "pca", "tsne", "umap"}
+        Layout method when computing from a cube.
+    point_model, point_condition : array-like of int [P], optional
+        The model / condition index each point stands for (-1: none), used for linking.
+    """
+
+    color_by = t.Unicode("").tag(sync=True)
+    active = t.Int(-1).tag(sync=True)
+
+    def __init__(
+        self,
+        cube: Any = None,
+        *,
+        xy: Any = None,
+        edges: Any = None,
+        names: list[str] | None = None,
+        color: dict[str, Any] | None = None,
+        color_by: str | None = None,
+        by: str = "model",
+        method: str = "mds",
+        layer: Any = None,
+        point_model: Any = None,
+        point_condition: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._kind = "modelmap"
+        if by not in BY:
+            raise ValueError(f"by must be one of {list(BY)}, got {by!r}")
+        colors: dict[str, Any] = dict(color or {})
+        info: list[dict[str, Any]] = []
+        if xy is None:
+            if cube is None:
+                raise ValueError("pass a GeometryCube, or xy= positions (and optionally edges=)")
+            labels, info, xy, edges_c = _layout_from_cube(cube, by, method, layer)
+            names = list(labels) if names is None else names
+            edges = edges_c if edges is None else edges
+        pos = as_numpy(xy).astype(np.float64)
+        if pos.ndim != 2 or pos.shape[1] != 2:
+            raise ValueError(f"xy must have shape [P, 2], got {pos.shape}")
+        p = pos.shape[0]
+        names = [str(i) for i in range(p)] if names is None else [str(x) for x in names]
+        if len(names) != p:
+            raise ValueError(f"names has {len(names)} entries for {p} points; lengths must match")
+        e = np.zeros((0, 2), np.int64) if edges is None else as_numpy(edges).astype(np.int64)
+        if e.size and (e.ndim != 2 or e.shape[1] != 2):
+            raise ValueError(f"edges must have shape [E, 2], got {e.shape}")
+        e = e.reshape(-1, 2)
+        if e.size and (e.min() < 0 or e.max() >= p):
+            raise ValueError(f"edges refer to points {e.min()}..{e.max()}, valid: 0..{p - 1}")
+        pm = np.full(p, -1, np.int64)
+        pk = np.full(p, -1, np.int64)
+        if cube is not None and info:
+            for i, d in enumerate(info):
+                if "model" in d and d["model"] in cube.models:
+                    pm[i] = cube.models.index(d["model"])
+                if "sparsity" in d or "benchmark" in d:
+                    try:
+                        pk[i] = cube.condition_index(float(d.get("sparsity", 0.0)),
+                                                     str(d.get("benchmark", "clean")))
+                    except KeyError:
+                        pk[i] = -1
+                d["_m"], d["_k"] = int(pm[i]), int(pk[i])
+            colors.setdefault("accuracy", _accuracy(cube, info))
+            rob = robustness_of(cube)
+            if rob is not None:
+                colors.setdefault("robustness", np.array(
+                    [np.nanmean(rob[d["_m"]]) if d["_m"] >= 0 else np.nan for d in info]))
+            methods = [str(cube.model_info[d["_m"]].get("pruning", cube.model_info[d["_m"]].get(
+                "method", "")) if d["_m"] >= 0 else "") for d in info]
+            if any(methods):
+                colors.setdefault("method", np.array(methods))
+        if point_model is not None:
+            pm = as_numpy(point_model).astype(np.int64)
+        if point_condition is not None:
+            pk = as_numpy(point_condition).astype(np.int64)
+        for what, arr in (("point_model", pm), ("point_condition", pk)):
+            if arr.shape != (p,):
+                raise ValueError(f"{what} has shape {arr.shape}, expected ({p},)")
+        arrays: dict[str, np.ndarray] = {"x": pos[:, 0], "y": pos[:, 1], "edges": e,
+                                         "pm": pm, "pk": pk}
+        kinds: dict[str, str] = {}
+        cat_names: dict[str, list[str]] = {}
+        for field, value in colors.items():
+            arr = np.asarray(value)
+            if arr.shape != (p,):
+                raise ValueError(f"color field {field!r} has shape {arr.shape}, expected ({p},)")
+            if arr.dtype.kind in "USO":
+                uniq = list(dict.fromkeys(arr.astype(str).tolist()))
+                arrays[f"c_{field}"] = np.array([uniq.index(v) for v in arr.astype(str)], np.float32)
+                kinds[field], cat_names[field] = "categorical", uniq
+            elif arr.dtype.kind in "fiub":
+                arrays[f"c_{field}"] = arr.astype(np.float32)
+                kinds[field] = "continuous"
+            else:
+                raise TypeError(f"color field {field!r} has unsupported dtype {arr.dtype}")
+        fields = list(colors)
+        self._names = names
+        self._xy = pos
+        self._edges = e
+        self._colors = colors
+        with self.hold_sync():
+            self._meta = {"names": names, "color_fields": fields, "color_kinds": kinds,
+                          "category_names": cat_names, "models": [], "layers": [],
+                          "conditions": [], "class_names": []}
+            self._arrays = arrays
+            self.color_by = color_by if color_by is not None else (fields[0] if fields else "")
+
+    @t.validate("color_by")
+    def _valid_color(self, proposal: Any) -> str:
+        fields = self._meta.get("color_fields", [])
+        if proposal["value"] and proposal["value"] not in fields:
+            raise ValueError(f"unknown colour field {proposal['value']!r}; valid fields: {fields}")
+        return proposal["value"]
+
+    @t.validate("active")
+    def _valid_active(self, proposal: Any) -> int:
+        p = len(self._meta.get("names", []))
+        if not -1 <= proposal["value"] < p:
+            raise ValueError(f"active must be -1 (none) or a point index 0..{p - 1}, "
+                             f"got {proposal['value']}")
+        return proposal["value"]
+
+    def to_plotly(self) -> Any:
+        """A plotly Figure: points, MST edges and labels, coloured by the current field."""
+        import plotly.graph_objects as go
+
+        fig = go.Figure()
+        xs, ys = [], []
+        for a, b in self._edges:
+            xs += [self._xy[a, 0], self._xy[b, 0], None]
+            ys += [self._xy[a, 1], self._xy[b, 1], None]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "#999"}, name="MST"))
+        marker: dict[str, Any] = {"size": 12}
+        if self.color_by:
+            value = np.asarray(self._colors[self.color_by])
+            if value.dtype.kind in "fiub":
+                marker.update(color=value, colorscale="Viridis", showscale=True)
+        fig.add_trace(go.Scatter(x=self._xy[:, 0], y=self._xy[:, 1], mode="markers+text",
+                                 text=self._names, textposition="top right", marker=marker,
+                                 name="models"))
+        fig.update_yaxes(scaleanchor="x")
+        return fig

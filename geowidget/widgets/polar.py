@@ -1,0 +1,226 @@
+"""PolarPlot: the angle–norm half-disc, one point per sample."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import traitlets as t
+
+from geowidget.widgets.base import DEFAULT_BUDGET, GeoView
+from geowidget.widgets.codec import as_numpy
+from geowidget.widgets.data import Slab, slab_from_arrays, slab_from_cube
+
+BASE_FIELDS = ("class", "correct", "pred", "margin", "angle", "norm")
+ANGLE_TO = ("true", "pred")
+
+
+def robustness_of(cube: Any) -> np.ndarray | None:
+    """Per-sample robustness ``[M, N]`` from the scores module, or None when unavailable."""
+    if cube is None:
+        return None
+    try:
+        from geowidget.engine.scores import robustness
+    except ImportError:
+        return None
+    try:
+        return np.asarray(robustness(cube), dtype=np.float32)
+    except (ValueError, KeyError):
+        return None
+
+
+def build_slab(data: Any, kwargs: dict[str, Any]) -> Slab:
+    """A slab from a GeometryCube or from the plain-array keyword arguments (consumed)."""
+    array_keys = ("angle", "norm", "margin", "labels", "pred", "angle_pred", "class_names",
+                  "sample_ids", "images")
+    given = {k: kwargs.pop(k) for k in array_keys if k in kwargs}
+    thumbnails = kwargs.pop("thumbnails", True)
+    if data is not None:
+        from geowidget.cube import GeometryCube
+
+        if not isinstance(data, GeometryCube):
+            raise TypeError(
+                f"the first argument must be a GeometryCube, got {type(data).__name__}; "
+                "for plain arrays pass angle=..., norm=..., labels=... as keywords"
+            )
+        if given:
+            raise ValueError(f"pass either a GeometryCube or arrays, not both (got {sorted(given)})")
+        slab = slab_from_cube(data)
+    elif "angle" not in given or "norm" not in given:
+        raise ValueError("pass a GeometryCube, or at least angle=... and norm=... arrays")
+    else:
+        slab = slab_from_arrays(**given)
+    if not thumbnails:
+        slab.images = None
+    return slab
+
+
+class PolarPlot(GeoView):
+    """Angle–norm polar plot: sample ``i`` sits at angle θ_i and radius ρ_i on a half disc.
+
+    The class direction points right (θ = 0); θ runs counter-clockwise to 180 degrees. Points
+    are drawn with WebGL2 (Canvas2D where there is no GL); switching model, layer, condition,
+    classes or colour happens in the browser.
+
+    Parameters
+    ----------
+    cube : GeometryCube, optional
+        The data; or pass plain arrays as keywords ``angle`` (radians), ``norm``, ``margin``,
+        ``labels``, ``pred``, ``angle_pred``, ``class_names``, ``sample_ids``, ``images``.
+    color : str or array-like, default "class"
+        A field name (``class``, ``correct``, ``pred``, ``margin``, ``angle``, ``norm``, and
+        ``robustness`` when the scores module can compute it from a cube) or a per-sample array
+        ``[N]`` or ``[M, L, K, N]``: float values get a colour bar, integer values categories.
+        NaN values are drawn as a "missing" category and counted in the legend.
+    angle_to : {"true", "pred"}
+        Measure θ to the true class direction or to the predicted class direction.
+    normalize : bool
+        Divide ρ by the largest finite ρ of the shown slice, so the disc has radius 1.
+    model, layer : str or int, optional
+        Initial model and layer (name or index).
+    sparsity, benchmark : optional
+        Initial condition.
+    classes : list of int, optional
+        Classes to show (all by default).
+    palette : list of str, optional
+        CSS colours for the categories, replacing the colour-blind-safe default.
+    budget : int
+        Bytes above which slices are fetched on demand instead of sent at once (64 MB).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> w = PolarPlot(angle=np.array([0.1, 2.0]), norm=np.array([1.0, 3.0]), labels=[0, 1],
+    ...               class_names=["cat", "dog"])
+    >>> w.color_by
+    'class'
+    """
+
+    color_by = t.Unicode("class").tag(sync=True)
+    angle_to = t.Unicode("true").tag(sync=True)
+    normalize = t.Bool(False).tag(sync=True)
+    point_size = t.Float(3.0).tag(sync=True)
+
+    def __init__(
+        self,
+        cube: Any = None,
+        *,
+        color: Any = "class",
+        angle_to: str = "true",
+        normalize: bool = False,
+        model: str | int | None = None,
+        layer: str | int | None = None,
+        sparsity: float | None = None,
+        benchmark: str | None = None,
+        budget: int = DEFAULT_BUDGET,
+        **kwargs: Any,
+    ) -> None:
+        slab = build_slab(cube, kwargs)
+        super().__init__(**kwargs)
+        self._kind = "polar"
+        m, ly, k, n = slab.shape
+        fields = list(BASE_FIELDS)
+        kinds = {"class": "categorical", "correct": "categorical", "pred": "categorical",
+                 "margin": "diverging", "angle": "continuous", "norm": "continuous"}
+        extra: dict[str, np.ndarray] = {}
+        rob = robustness_of(slab.cube)
+        if rob is not None and rob.shape == (m, n):
+            fields.append("robustness")
+            kinds["robustness"] = "continuous"
+            extra["robustness"] = rob
+        custom_dims = None
+        if not isinstance(color, str):
+            arr = as_numpy(color)
+            if arr.shape == (n,):
+                custom_dims = "n"
+            elif arr.shape == (m, ly, k, n):
+                custom_dims = "mlkn"
+            else:
+                raise ValueError(
+                    f"color array has shape {arr.shape}; expected ({n},) or {(m, ly, k, n)} "
+                    "(one value per sample, optionally per model, layer, condition)"
+                )
+            if arr.dtype.kind == "f":
+                kinds["custom"] = "continuous"
+                extra["custom"] = arr.astype(np.float32)
+            elif arr.dtype.kind in "iub":
+                kinds["custom"] = "categorical"
+                extra["custom"] = arr.astype(np.float32)
+            else:
+                raise TypeError(f"color array must be numeric, got dtype {arr.dtype}")
+            fields.append("custom")
+            color = "custom"
+        meta = {"color_fields": fields, "color_kinds": kinds, "custom_dims": custom_dims}
+        self._set_slab(slab, budget, meta, extra)
+        picks = self._pick(model, layer, sparsity, benchmark)
+        with self.hold_sync():
+            for key, value in picks.items():
+                setattr(self, key, value)
+            self.color_by = color
+            self.angle_to = angle_to
+            self.normalize = normalize
+
+    @t.validate("color_by")
+    def _valid_color(self, proposal: Any) -> str:
+        fields = self._meta.get("color_fields", list(BASE_FIELDS))
+        if proposal["value"] not in fields:
+            raise ValueError(f"unknown colour field {proposal['value']!r}; valid fields: {fields}")
+        return proposal["value"]
+
+    @t.validate("angle_to")
+    def _valid_angle_to(self, proposal: Any) -> str:
+        if proposal["value"] not in ANGLE_TO:
+            raise ValueError(f"angle_to must be one of {list(ANGLE_TO)}, got {proposal['value']!r}")
+        return proposal["value"]
+
+    # ---------------------------------------------------------------- current view
+    def current(self) -> dict[str, np.ndarray]:
+        """The arrays of the shown slice: ``theta`` (radians), ``rho``, ``margin``, ``label``,
+        ``pred``, ``ids``, and ``visible`` (class filter and finite position), each ``[N]``."""
+        slab = self._slab
+        assert slab is not None
+        m, ly, k = self.model, self.layer, self.condition
+        theta = slab.metrics["angle_pred" if self.angle_to == "pred" else "angle"][m, ly, k]
+        rho = slab.metrics["norm"][m, ly, k].astype(np.float64)
+        if self.normalize and np.isfinite(rho).any():
+            top = np.nanmax(np.where(np.isfinite(rho), rho, np.nan))
+            rho = rho / top if top > 0 else rho
+        visible = np.isfinite(theta) & np.isfinite(rho)
+        if self.classes:
+            visible &= np.isin(slab.labels, self.classes)
+        return {"theta": theta.astype(np.float64), "rho": rho,
+                "margin": slab.metrics["margin"][m, ly, k], "label": slab.labels,
+                "pred": slab.pred[m, k], "ids": slab.sample_ids, "visible": visible}
+
+    def to_plotly(self) -> Any:
+        """A plotly Figure of the current view (one trace per class), for PNG or SVG export.
+
+        Returns
+        -------
+        plotly.graph_objects.Figure
+            ``Scatterpolar`` traces with θ in degrees on a 0–180 degree sector.
+        """
+        import plotly.graph_objects as go
+
+        cur = self.current()
+        names = self._meta["class_names"]
+        fig = go.Figure()
+        vis = cur["visible"]
+        sel = set(self.selected.tolist())
+        for c in np.unique(cur["label"][vis]):
+            mask = vis & (cur["label"] == c)
+            fig.add_trace(go.Scatterpolar(
+                theta=np.degrees(cur["theta"][mask]), r=cur["rho"][mask], mode="markers",
+                name=names[int(c)], marker={"size": 4},
+                customdata=cur["ids"][mask],
+                selectedpoints=[i for i, s in enumerate(cur["ids"][mask]) if s in sel] or None,
+            ))
+        meta = self._meta
+        title = (f"{meta['models'][self.model]} · {meta['layers'][self.layer]} · "
+                 f"{meta['conditions'][self.condition]['label']}")
+        fig.update_layout(
+            title=title,
+            polar={"sector": [0, 180], "angularaxis": {"rotation": 0, "direction": "counterclockwise"},
+                   "radialaxis": {"title": {"text": "ρ (L2 norm)"}}},
+        )
+        return fig

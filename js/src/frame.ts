@@ -1,0 +1,210 @@
+// A plot frame shared by the views: toolbar, canvas + SVG overlay, legend, tooltip, message,
+// theme following, HiDPI sizing, and pan / zoom / box / lasso interaction.
+
+import { h, s, ensureStyle } from "./dom";
+import type { Point } from "./selection";
+import { resolveTheme, watchTheme, type Theme } from "./theme";
+
+export type Tool = "lasso" | "box" | "pan";
+
+export interface FrameHooks {
+  onZoom?(factor: number, x: number, y: number): void;
+  onPan?(dx: number, dy: number): void;
+  onPolygon?(poly: Point[]): void;
+  onClick?(x: number, y: number): void;
+  onHover?(x: number, y: number): void;
+  onLeave?(): void;
+  onResize?(): void;
+  onTheme?(): void;
+}
+
+export class Frame {
+  readonly root: HTMLDivElement;
+  readonly bar: HTMLDivElement;
+  readonly plot: HTMLDivElement;
+  readonly canvas: HTMLCanvasElement;
+  readonly svg: SVGSVGElement;
+  readonly overlay: SVGGElement;
+  readonly lassoPath: SVGPathElement;
+  readonly legend: HTMLDivElement;
+  readonly tip: HTMLDivElement;
+  readonly msg: HTMLDivElement;
+  tool: Tool = "lasso";
+  theme: Theme;
+  width = 400;
+  height = 300;
+  private cleanups: (() => void)[] = [];
+  private toolButtons = new Map<Tool, HTMLButtonElement>();
+
+  constructor(el: HTMLElement, themeSetting: string, height: number, private hooks: FrameHooks, tools: Tool[] = ["lasso", "box", "pan"]) {
+    ensureStyle(el);
+    this.root = h("div", { class: "gw-root" });
+    this.bar = h("div", { class: "gw-bar" });
+    this.plot = h("div", { class: "gw-plot" });
+    this.canvas = h("canvas", { class: "gw-canvas" });
+    this.svg = s("svg");
+    this.overlay = s("g");
+    this.lassoPath = s("path", { fill: "rgba(120,120,120,0.15)", stroke: "currentColor", "stroke-dasharray": "4 3" });
+    this.svg.append(this.overlay, this.lassoPath);
+    this.tip = h("div", { class: "gw-tip" });
+    this.msg = h("div", { class: "gw-msg" });
+    this.legend = h("div", { class: "gw-legend" });
+    this.plot.append(this.canvas, this.svg, this.tip, this.msg);
+    this.root.append(this.bar, this.plot, this.legend);
+    el.append(this.root);
+    this.height = height;
+    this.theme = resolveTheme(themeSetting, el);
+    this.applyTheme();
+    for (const t of tools) {
+      const b = h("button", { "data-tool": t, title: t === "pan" ? "pan (wheel zooms)" : `${t} select` }, t);
+      b.addEventListener("click", () => this.setTool(t));
+      this.toolButtons.set(t, b);
+      this.bar.append(b);
+    }
+    if (tools.length) {
+      const reset = h("button", { "data-tool": "reset", title: "reset view" }, "reset");
+      reset.addEventListener("click", () => this.hooks.onResize?.());
+      this.bar.append(reset);
+    }
+    this.setTool(tools[0] ?? "lasso");
+    this.measure();
+    this.bindPointer();
+    if (typeof ResizeObserver !== "undefined") {
+      const ro = new ResizeObserver(() => { if (this.measure()) this.hooks.onResize?.(); });
+      ro.observe(this.root);
+      this.cleanups.push(() => ro.disconnect());
+    }
+    this.cleanups.push(watchTheme(() => { this.theme = resolveTheme(themeSetting, el); this.applyTheme(); this.hooks.onTheme?.(); }));
+  }
+
+  setThemeSetting(setting: string): void {
+    this.theme = resolveTheme(setting, this.root);
+    this.applyTheme();
+  }
+
+  private applyTheme(): void {
+    const t = this.theme;
+    this.root.style.setProperty("--gw-bg", t.bg);
+    this.root.style.setProperty("--gw-fg", t.fg);
+    this.root.style.setProperty("--gw-grid", t.grid);
+    this.root.style.setProperty("--gw-muted", t.muted);
+    this.root.style.color = t.fg;
+    this.root.dataset.theme = t.dark ? "dark" : "light";
+  }
+
+  /** Returns true when the size changed. */
+  measure(): boolean {
+    const w = Math.max(200, Math.floor(this.root.clientWidth - 8) || 480);
+    const changed = w !== this.width || this.plot.style.height !== `${this.height}px`;
+    this.width = w;
+    this.plot.style.width = `${w}px`;
+    this.plot.style.height = `${this.height}px`;
+    this.svg.setAttribute("width", String(w));
+    this.svg.setAttribute("height", String(this.height));
+    return changed;
+  }
+
+  get dpr(): number {
+    return typeof window !== "undefined" ? window.devicePixelRatio || 1 : 1;
+  }
+
+  setTool(t: Tool): void {
+    this.tool = t;
+    for (const [k, b] of this.toolButtons) b.classList.toggle("on", k === t);
+    this.plot.style.cursor = t === "pan" ? "grab" : "crosshair";
+  }
+
+  message(text: string): void {
+    this.msg.textContent = text;
+    this.msg.style.display = text ? "block" : "none";
+  }
+
+  showTip(x: number, y: number, lines: string[], extra?: HTMLElement): void {
+    this.tip.replaceChildren();
+    this.tip.append(h("div", {}, lines.join("\n")));
+    if (extra) this.tip.append(extra);
+    this.tip.style.display = "block";
+    const left = Math.min(x + 12, this.width - 160);
+    this.tip.style.left = `${Math.max(0, left)}px`;
+    this.tip.style.top = `${Math.max(0, y + 12)}px`;
+  }
+
+  hideTip(): void {
+    this.tip.style.display = "none";
+  }
+
+  private local(e: MouseEvent): Point {
+    const r = this.plot.getBoundingClientRect();
+    return [e.clientX - r.left, e.clientY - r.top];
+  }
+
+  private bindPointer(): void {
+    let drag: { start: Point; last: Point; poly: Point[]; moved: boolean } | null = null;
+    let hoverPending = false;
+    let hoverAt: Point = [0, 0];
+    const down = (e: PointerEvent) => {
+      if (e.button !== 0) return;
+      const p = this.local(e);
+      drag = { start: p, last: p, poly: [p], moved: false };
+      this.plot.setPointerCapture?.(e.pointerId);
+      this.hideTip();
+    };
+    const move = (e: PointerEvent) => {
+      const p = this.local(e);
+      if (!drag) {
+        hoverAt = p;
+        if (!hoverPending) {
+          hoverPending = true;
+          requestAnimationFrame(() => { hoverPending = false; this.hooks.onHover?.(hoverAt[0], hoverAt[1]); });
+        }
+        return;
+      }
+      if (Math.hypot(p[0] - drag.start[0], p[1] - drag.start[1]) > 3) drag.moved = true;
+      const tool = e.shiftKey ? "pan" : this.tool;
+      if (tool === "pan") {
+        this.hooks.onPan?.(p[0] - drag.last[0], p[1] - drag.last[1]);
+      } else if (tool === "lasso") {
+        drag.poly.push(p);
+        this.lassoPath.setAttribute("d", `M${drag.poly.map((q) => q.join(",")).join("L")}Z`);
+      } else {
+        const [a, b] = [drag.start, p];
+        drag.poly = [a, [b[0], a[1]], b, [a[0], b[1]]];
+        this.lassoPath.setAttribute("d", `M${drag.poly.map((q) => q.join(",")).join("L")}Z`);
+      }
+      drag.last = p;
+    };
+    const up = (e: PointerEvent) => {
+      if (!drag) return;
+      const d = drag;
+      drag = null;
+      this.lassoPath.setAttribute("d", "");
+      const tool = e.shiftKey ? "pan" : this.tool;
+      if (!d.moved) { this.hooks.onClick?.(d.start[0], d.start[1]); return; }
+      if (tool !== "pan" && d.poly.length >= 3) this.hooks.onPolygon?.(d.poly);
+    };
+    const wheel = (e: WheelEvent) => {
+      if (!this.hooks.onZoom) return;
+      e.preventDefault();
+      const p = this.local(e);
+      this.hooks.onZoom(Math.exp(-e.deltaY * 0.0015), p[0], p[1]);
+    };
+    const leave = () => { this.hideTip(); this.hooks.onLeave?.(); };
+    this.plot.addEventListener("pointerdown", down);
+    this.plot.addEventListener("pointermove", move);
+    this.plot.addEventListener("pointerup", up);
+    this.plot.addEventListener("wheel", wheel, { passive: false });
+    this.plot.addEventListener("pointerleave", leave);
+    this.cleanups.push(() => {
+      this.plot.removeEventListener("pointerdown", down);
+      this.plot.removeEventListener("pointermove", move);
+      this.plot.removeEventListener("pointerup", up);
+      this.plot.removeEventListener("wheel", wheel);
+      this.plot.removeEventListener("pointerleave", leave);
+    });
+  }
+
+  destroy(): void {
+    for (const c of this.cleanups.splice(0)) c();
+    this.root.remove();
+  }
+}

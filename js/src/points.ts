@@ -1,0 +1,347 @@
+// The point layer: WebGL2 with a Canvas2D fallback. Attributes are bound straight to the slab
+// buffers at a byte offset, so switching a slice re-points attributes instead of re-uploading.
+// In polar mode the vertex shader turns (theta, rho) into x, y.
+
+import { categorical, hexToRgb, lut, MISSING, type RGB, type ScaleKind, diverging, viridis } from "./colors";
+import type { Camera } from "./scales";
+
+export type ColorMode = "category" | "correct" | "continuous" | "custom-category";
+
+export interface AttrRef {
+  key: string; // GPU buffer key
+  data: Float32Array | Int32Array | Uint8Array; // the full buffer the key holds
+  offset: number; // element offset of this slice
+}
+
+export interface DrawSpec {
+  n: number;
+  polar: boolean;
+  rscale: number; // multiplies rho in polar mode
+  x: AttrRef; // theta (radians) or x
+  y: AttrRef; // rho or y
+  label: AttrRef | null; // int32 classes, for the class mask (null: all visible)
+  cat: AttrRef | null; // int32 category (label or pred) for category / correct modes
+  val: AttrRef | null; // float32 value for continuous / custom-category modes
+  sel: Uint8Array | null; // per point 0/1, null when nothing is selected
+  mode: ColorMode;
+  scale: ScaleKind; // for continuous
+  domain: [number, number];
+  palette: string[]; // categorical colours
+  classVisible: Uint8Array; // per class 0/1
+  camera: Camera;
+  size: number; // CSS px
+  ok: string;
+  bad: string;
+}
+
+const VS = `#version 300 es
+precision highp float; precision highp int; precision highp sampler2D;
+layout(location=0) in float a_x; layout(location=1) in float a_y;
+layout(location=2) in int a_label; layout(location=3) in int a_cat;
+layout(location=4) in float a_val; layout(location=5) in float a_sel;
+uniform int u_polar; uniform float u_rscale; uniform vec2 u_view; uniform vec3 u_cam;
+uniform float u_size; uniform int u_mode; uniform vec2 u_domain; uniform int u_hasSel;
+uniform int u_useLabel; uniform int u_classW; uniform int u_npal;
+uniform sampler2D u_classes; uniform sampler2D u_lut; uniform sampler2D u_pal;
+uniform vec3 u_missing; uniform vec3 u_ok; uniform vec3 u_bad;
+out vec4 v_color;
+bool bad(float v) { return (floatBitsToUint(v) & 0x7f800000u) == 0x7f800000u; }
+vec4 classTexel(int i) { return texelFetch(u_classes, ivec2(i % u_classW, i / u_classW), 0); }
+void main() {
+  float x = a_x; float y = a_y;
+  if (u_polar == 1) { float r = a_y * u_rscale; x = r * cos(a_x); y = r * sin(a_x); }
+  bool vis = !(bad(a_x) || bad(a_y));
+  if (u_useLabel == 1 && a_label >= 0) vis = vis && classTexel(a_label).a > 0.5;
+  vec3 c = u_missing;
+  if (u_mode == 0) { c = a_cat >= 0 ? classTexel(a_cat).rgb : u_missing; }
+  else if (u_mode == 1) { c = a_label == a_cat ? u_ok : u_bad; }
+  else if (u_mode == 2) {
+    if (!bad(a_val)) { float t = clamp((a_val - u_domain.x) / (u_domain.y - u_domain.x), 0.0, 1.0);
+      c = texelFetch(u_lut, ivec2(int(t * 255.0 + 0.5), 0), 0).rgb; }
+  } else {
+    if (!bad(a_val)) { int k = int(a_val); k = ((k % u_npal) + u_npal) % u_npal; c = texelFetch(u_pal, ivec2(k, 0), 0).rgb; }
+  }
+  float alpha = 1.0;
+  if (u_hasSel == 1 && a_sel < 0.5) { c = mix(c, vec3(0.6), 0.6); alpha = 0.35; }
+  v_color = vec4(c, alpha);
+  vec2 px = vec2(u_cam.y + u_cam.x * x, u_cam.z - u_cam.x * y);
+  gl_Position = vis ? vec4(px.x / u_view.x * 2.0 - 1.0, 1.0 - px.y / u_view.y * 2.0, a_sel * -0.5, 1.0) : vec4(9.0, 9.0, 9.0, 1.0);
+  gl_PointSize = vis ? u_size : 0.0;
+}`;
+
+const FS = `#version 300 es
+precision mediump float;
+in vec4 v_color; out vec4 o;
+void main() { o = vec4(v_color.rgb * v_color.a, v_color.a); }`;
+
+const CLASS_W = 4096;
+
+/** CPU colour of point i (Canvas2D fallback and tests); null when hidden. */
+export function pointColor(spec: DrawSpec, i: number, lutFn?: (t: number) => RGB): RGB | null {
+  const x = spec.x.data[spec.x.offset + i];
+  const y = spec.y.data[spec.y.offset + i];
+  if (!Number.isFinite(x) || !Number.isFinite(y)) return null;
+  const label = spec.label ? spec.label.data[spec.label.offset + i] : -1;
+  if (label >= 0 && !spec.classVisible[label]) return null;
+  const missing = hexToRgb(MISSING);
+  if (spec.mode === "category") {
+    const c = spec.cat ? spec.cat.data[spec.cat.offset + i] : 0;
+    return c >= 0 ? categorical(c, spec.palette) : missing;
+  }
+  if (spec.mode === "correct") {
+    const c = spec.cat ? spec.cat.data[spec.cat.offset + i] : 0;
+    return hexToRgb(label === c ? spec.ok : spec.bad);
+  }
+  const v = spec.val ? spec.val.data[spec.val.offset + i] : NaN;
+  if (!Number.isFinite(v)) return missing;
+  if (spec.mode === "custom-category") return categorical(Math.trunc(v), spec.palette);
+  const t = (v - spec.domain[0]) / (spec.domain[1] - spec.domain[0]);
+  return (lutFn ?? (spec.scale === "diverging" ? diverging : viridis))(Math.min(1, Math.max(0, t)));
+}
+
+/** Screen position (CSS px) of point i; null when not finite. */
+export function pointScreen(spec: DrawSpec, i: number): [number, number] | null {
+  let x = spec.x.data[spec.x.offset + i];
+  let y = spec.y.data[spec.y.offset + i];
+  if (!Number.isFinite(x) || !Number.isFinite(y)) return null;
+  if (spec.polar) { const r = y * spec.rscale; const t = x; x = r * Math.cos(t); y = r * Math.sin(t); }
+  return [spec.camera.ox + spec.camera.scale * x, spec.camera.oy - spec.camera.scale * y];
+}
+
+export class PointLayer {
+  readonly canvas: HTMLCanvasElement;
+  readonly gl: WebGL2RenderingContext | null;
+  private ctx2d: CanvasRenderingContext2D | null = null;
+  private prog: WebGLProgram | null = null;
+  private vao: WebGLVertexArrayObject | null = null;
+  private buffers = new Map<string, { buf: WebGLBuffer; data: ArrayBufferView }>();
+  private selBuf: WebGLBuffer | null = null;
+  private tex: Record<string, WebGLTexture> = {};
+  private lutKind: ScaleKind | null = null;
+  private uniforms = new Map<string, WebGLUniformLocation | null>();
+  width = 0;
+  height = 0;
+  dpr = 1;
+  uploads = 0;
+
+  constructor(canvas: HTMLCanvasElement, opts: { forceCanvas2d?: boolean } = {}) {
+    this.canvas = canvas;
+    const force = opts.forceCanvas2d ?? (globalThis as { __geowidgetCanvas2d?: boolean }).__geowidgetCanvas2d ?? false;
+    const gl = force
+      ? null
+      : (canvas.getContext("webgl2", { preserveDrawingBuffer: true, antialias: false, premultipliedAlpha: true }) as WebGL2RenderingContext | null);
+    this.gl = gl;
+    if (gl) this.initGL(gl);
+    else this.ctx2d = canvas.getContext("2d");
+  }
+
+  get backend(): "webgl2" | "canvas2d" {
+    return this.gl ? "webgl2" : "canvas2d";
+  }
+
+  private initGL(gl: WebGL2RenderingContext): void {
+    const compile = (type: number, src: string) => {
+      const s = gl.createShader(type)!;
+      gl.shaderSource(s, src);
+      gl.compileShader(s);
+      if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) throw new Error(`shader: ${gl.getShaderInfoLog(s)}`);
+      return s;
+    };
+    const p = gl.createProgram()!;
+    gl.attachShader(p, compile(gl.VERTEX_SHADER, VS));
+    gl.attachShader(p, compile(gl.FRAGMENT_SHADER, FS));
+    gl.linkProgram(p);
+    if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(`link: ${gl.getProgramInfoLog(p)}`);
+    this.prog = p;
+    this.vao = gl.createVertexArray();
+    this.selBuf = gl.createBuffer();
+    for (const name of ["classes", "lut", "pal"]) {
+      const t = gl.createTexture()!;
+      gl.bindTexture(gl.TEXTURE_2D, t);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+      this.tex[name] = t;
+    }
+  }
+
+  private u(name: string): WebGLUniformLocation | null {
+    if (!this.uniforms.has(name)) this.uniforms.set(name, this.gl!.getUniformLocation(this.prog!, name));
+    return this.uniforms.get(name)!;
+  }
+
+  /** Size the drawing buffer for CSS size w x h at the device pixel ratio (HiDPI). */
+  resize(w: number, h: number, dpr: number): void {
+    this.width = w; this.height = h; this.dpr = dpr;
+    this.canvas.style.width = `${w}px`;
+    this.canvas.style.height = `${h}px`;
+    this.canvas.width = Math.max(1, Math.round(w * dpr));
+    this.canvas.height = Math.max(1, Math.round(h * dpr));
+  }
+
+  /** Upload a buffer once per (key, array) pair; returns the GL buffer. */
+  private buffer(ref: AttrRef): WebGLBuffer {
+    const gl = this.gl!;
+    const hit = this.buffers.get(ref.key);
+    if (hit && hit.data === ref.data) return hit.buf;
+    const buf = hit?.buf ?? gl.createBuffer()!;
+    gl.bindBuffer(gl.ARRAY_BUFFER, buf);
+    gl.bufferData(gl.ARRAY_BUFFER, ref.data, gl.STATIC_DRAW);
+    this.uploads++;
+    this.buffers.set(ref.key, { buf, data: ref.data });
+    return buf;
+  }
+
+  private uploadTextures(spec: DrawSpec): void {
+    const gl = this.gl!;
+    const nClass = Math.max(spec.classVisible.length, 1);
+    const h = Math.ceil(nClass / CLASS_W);
+    const w = Math.min(nClass, CLASS_W);
+    const classes = new Uint8Array(w * h * 4);
+    for (let i = 0; i < nClass; i++) {
+      const c = categorical(i, spec.palette);
+      classes.set([c[0], c[1], c[2], spec.classVisible[i] ?? 1 ? 255 : 0], i * 4);
+    }
+    gl.activeTexture(gl.TEXTURE0);
+    gl.bindTexture(gl.TEXTURE_2D, this.tex.classes);
+    gl.pixelStorei(gl.UNPACK_ALIGNMENT, 1);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, w, h, 0, gl.RGBA, gl.UNSIGNED_BYTE, classes);
+    gl.activeTexture(gl.TEXTURE1);
+    gl.bindTexture(gl.TEXTURE_2D, this.tex.lut);
+    if (this.lutKind !== spec.scale) {
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, 256, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, lut(spec.scale));
+      this.lutKind = spec.scale;
+    }
+    const pal = spec.palette.length ? spec.palette : null;
+    const npal = pal ? pal.length : 20;
+    const palData = new Uint8Array(npal * 4);
+    for (let i = 0; i < npal; i++) {
+      const c = categorical(i, spec.palette);
+      palData.set([c[0], c[1], c[2], 255], i * 4);
+    }
+    gl.activeTexture(gl.TEXTURE2);
+    gl.bindTexture(gl.TEXTURE_2D, this.tex.pal);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, npal, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, palData);
+    gl.uniform1i(this.u("u_classes"), 0);
+    gl.uniform1i(this.u("u_lut"), 1);
+    gl.uniform1i(this.u("u_pal"), 2);
+    gl.uniform1i(this.u("u_classW"), CLASS_W);
+    gl.uniform1i(this.u("u_npal"), npal);
+  }
+
+  draw(spec: DrawSpec, background: string): void {
+    if (this.gl) this.drawGL(spec, background);
+    else this.draw2d(spec, background);
+  }
+
+  private drawGL(spec: DrawSpec, background: string): void {
+    const gl = this.gl!;
+    gl.viewport(0, 0, this.canvas.width, this.canvas.height);
+    const bg = hexToRgb(background);
+    gl.clearColor(bg[0] / 255, bg[1] / 255, bg[2] / 255, 1);
+    gl.clear(gl.COLOR_BUFFER_BIT);
+    if (spec.n === 0) return;
+    gl.useProgram(this.prog);
+    gl.bindVertexArray(this.vao);
+    gl.enable(gl.BLEND);
+    gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
+    const bindF = (loc: number, ref: AttrRef | null, fallback = 0) => {
+      if (!ref) { gl.disableVertexAttribArray(loc); gl.vertexAttrib1f(loc, fallback); return; }
+      gl.bindBuffer(gl.ARRAY_BUFFER, this.buffer(ref));
+      gl.enableVertexAttribArray(loc);
+      gl.vertexAttribPointer(loc, 1, gl.FLOAT, false, 0, ref.offset * 4);
+    };
+    const bindI = (loc: number, ref: AttrRef | null) => {
+      if (!ref) { gl.disableVertexAttribArray(loc); gl.vertexAttribI4i(loc, -1, 0, 0, 0); return; }
+      gl.bindBuffer(gl.ARRAY_BUFFER, this.buffer(ref));
+      gl.enableVertexAttribArray(loc);
+      gl.vertexAttribIPointer(loc, 1, gl.INT, 0, ref.offset * 4);
+    };
+    bindF(0, spec.x);
+    bindF(1, spec.y);
+    bindI(2, spec.label);
+    bindI(3, spec.cat);
+    bindF(4, spec.val, NaN);
+    if (spec.sel) {
+      gl.bindBuffer(gl.ARRAY_BUFFER, this.selBuf);
+      gl.bufferData(gl.ARRAY_BUFFER, spec.sel, gl.DYNAMIC_DRAW);
+      gl.enableVertexAttribArray(5);
+      gl.vertexAttribPointer(5, 1, gl.UNSIGNED_BYTE, false, 0, 0);
+    } else {
+      gl.disableVertexAttribArray(5);
+      gl.vertexAttrib1f(5, 0);
+    }
+    this.uploadTextures(spec);
+    const mode = { category: 0, correct: 1, continuous: 2, "custom-category": 3 }[spec.mode];
+    gl.uniform1i(this.u("u_polar"), spec.polar ? 1 : 0);
+    gl.uniform1f(this.u("u_rscale"), spec.rscale);
+    gl.uniform2f(this.u("u_view"), this.width, this.height);
+    gl.uniform3f(this.u("u_cam"), spec.camera.scale, spec.camera.ox, spec.camera.oy);
+    gl.uniform1f(this.u("u_size"), spec.size * this.dpr);
+    gl.uniform1i(this.u("u_mode"), mode);
+    gl.uniform2f(this.u("u_domain"), spec.domain[0], spec.domain[1]);
+    gl.uniform1i(this.u("u_hasSel"), spec.sel ? 1 : 0);
+    gl.uniform1i(this.u("u_useLabel"), spec.label ? 1 : 0);
+    const m = hexToRgb(MISSING), ok = hexToRgb(spec.ok), bad = hexToRgb(spec.bad);
+    gl.uniform3f(this.u("u_missing"), m[0] / 255, m[1] / 255, m[2] / 255);
+    gl.uniform3f(this.u("u_ok"), ok[0] / 255, ok[1] / 255, ok[2] / 255);
+    gl.uniform3f(this.u("u_bad"), bad[0] / 255, bad[1] / 255, bad[2] / 255);
+    gl.drawArrays(gl.POINTS, 0, spec.n);
+    gl.bindVertexArray(null);
+  }
+
+  private draw2d(spec: DrawSpec, background: string): void {
+    const ctx = this.ctx2d;
+    if (!ctx) return;
+    const W = this.canvas.width, H = this.canvas.height;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = background;
+    ctx.fillRect(0, 0, W, H);
+    if (spec.n === 0) return;
+    const img = ctx.getImageData(0, 0, W, H);
+    const px = img.data;
+    const s = Math.max(1, Math.round(spec.size * this.dpr));
+    const half = s / 2;
+    const paint = (wantSelected: boolean) => {
+      for (let i = 0; i < spec.n; i++) {
+        const selected = spec.sel ? spec.sel[i] === 1 : false;
+        if (selected !== wantSelected) continue;
+        const c = pointColor(spec, i);
+        const p = pointScreen(spec, i);
+        if (!c || !p) continue;
+        let col = c;
+        let a = 1;
+        if (spec.sel && !selected) { col = c.map((v) => v * 0.4 + 0.6 * 153) as RGB; a = 0.35; }
+        const x0 = Math.round(p[0] * this.dpr - half), y0 = Math.round(p[1] * this.dpr - half);
+        for (let dy = 0; dy < s; dy++) {
+          const yy = y0 + dy;
+          if (yy < 0 || yy >= H) continue;
+          for (let dx = 0; dx < s; dx++) {
+            const xx = x0 + dx;
+            if (xx < 0 || xx >= W) continue;
+            const o = (yy * W + xx) * 4;
+            for (let ch = 0; ch < 3; ch++) px[o + ch] = Math.round(col[ch] * a + px[o + ch] * (1 - a));
+            px[o + 3] = 255;
+          }
+        }
+      }
+    };
+    paint(false);
+    if (spec.sel) paint(true);
+    ctx.putImageData(img, 0, 0);
+  }
+
+  destroy(): void {
+    const gl = this.gl;
+    if (gl) {
+      for (const { buf } of this.buffers.values()) gl.deleteBuffer(buf);
+      if (this.selBuf) gl.deleteBuffer(this.selBuf);
+      for (const t of Object.values(this.tex)) gl.deleteTexture(t);
+      if (this.prog) gl.deleteProgram(this.prog);
+      if (this.vao) gl.deleteVertexArray(this.vao);
+      gl.getExtension("WEBGL_lose_context")?.loseContext();
+    }
+    this.buffers.clear();
+  }
+}

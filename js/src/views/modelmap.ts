@@ -1,0 +1,163 @@
+// ModelMap: one point per model (or model at a sparsity level, or benchmark), placed by a 2-D
+// layout of the model geometric embedding, with minimum-spanning-tree edges. Clicking a point
+// makes it the active model in the linked views.
+
+import { publish, subscribe, type BusEvent } from "../bus";
+import { categorical, extent } from "../colors";
+import { decode, type Encoded } from "../codec";
+import { s, select } from "../dom";
+import { Frame } from "../frame";
+import type { Model } from "../model";
+import { PointLayer, pointScreen, type DrawSpec } from "../points";
+import { formatNumber, pan, xyCamera, zoomAt, type Camera } from "../scales";
+import { nearest } from "../selection";
+
+interface MapMeta {
+  names: string[];
+  color_fields: string[];
+  color_kinds: Record<string, "categorical" | "continuous">;
+  category_names: Record<string, string[]>;
+}
+
+export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanvas2d?: boolean } = {}): { dispose(): void } {
+  const meta = model.get("_meta") as MapMeta;
+  const raw = (model.get("_arrays") ?? {}) as Record<string, Encoded>;
+  const arr: Record<string, Float32Array | Int32Array | Uint8Array> = {};
+  for (const [k, v] of Object.entries(raw)) arr[k] = decode(v).data;
+  const x = arr.x as Float32Array, y = arr.y as Float32Array;
+  const P = x ? x.length : 0;
+  const edges = (arr.edges as Int32Array) ?? new Int32Array(0);
+  const link = String(model.get("_link") ?? "");
+  let camera: Camera | null = null;
+  let raf = 0;
+  let spec: DrawSpec | null = null;
+
+  const frame = new Frame(el, model.get("theme"), model.get("height"), {
+    onZoom: (f, px, py) => { camera = zoomAt(camera ?? fit(), f, px, py); schedule(); },
+    onPan: (dx, dy) => { camera = pan(camera ?? fit(), dx, dy); schedule(); },
+    onClick: (px, py) => {
+      if (!spec) return;
+      const i = nearest(P, (j) => pointScreen(spec!, j), px, py, 10);
+      if (i >= 0) activate(i);
+    },
+    onHover: (px, py) => {
+      if (!spec) return;
+      const i = nearest(P, (j) => pointScreen(spec!, j), px, py, 10);
+      if (i < 0) { frame.hideTip(); return; }
+      const lines = [meta.names[i]];
+      for (const f of meta.color_fields) {
+        const v = arr[`c_${f}`]?.[i];
+        if (v === undefined) continue;
+        lines.push(meta.color_kinds[f] === "categorical" ? `${f}: ${meta.category_names[f]?.[v] ?? v}` : `${f}: ${formatNumber(v)}`);
+      }
+      frame.showTip(px, py, lines);
+    },
+    onResize: () => { camera = null; layer.resize(frame.width, frame.height, frame.dpr); schedule(); },
+    onTheme: () => schedule(),
+  }, ["pan"]);
+  frame.root.dataset.kind = "modelmap";
+  const layer = new PointLayer(frame.canvas, opts);
+  layer.resize(frame.width, frame.height, frame.dpr);
+  if (model.get("show_controls") && meta.color_fields.length) {
+    frame.bar.prepend(select("color", meta.color_fields.map((f) => ({ value: f, text: f })), model.get("color_by"), (v) => { model.set("color_by", v); model.save_changes(); }));
+  }
+
+  function fit(): Camera {
+    return xyCamera(frame.width, frame.height, x ?? [], y ?? []);
+  }
+
+  function schedule(): void {
+    if (raf) return;
+    raf = requestAnimationFrame(() => { raf = 0; draw(); });
+  }
+
+  function activate(i: number): void {
+    model.set("active", i);
+    model.save_changes();
+    const pm = arr.pm?.[i] ?? -1, pk = arr.pk?.[i] ?? -1;
+    const detail: Record<string, unknown> = {};
+    if (pm >= 0) detail.model = pm;
+    if (pk >= 0) detail.condition = pk;
+    publish(link, { type: "pick", source: listener, detail });
+  }
+
+  function draw(): void {
+    frame.setThemeSetting(model.get("theme"));
+    if (P === 0) { layer.draw(emptySpec(), frame.theme.bg); frame.message("no models to show"); return; }
+    frame.message("");
+    const field = model.get("color_by") as string;
+    const val = arr[`c_${field}`] as Float32Array | undefined;
+    const kind = meta.color_kinds[field];
+    const cam = camera ?? fit();
+    const active = model.get("active") as number;
+    const sel = new Uint8Array(P);
+    if (active >= 0 && active < P) sel[active] = 1;
+    spec = {
+      n: P, polar: false, rscale: 1,
+      x: { key: "x", data: x, offset: 0 }, y: { key: "y", data: y, offset: 0 },
+      label: null, cat: null,
+      val: val ? { key: `c_${field}`, data: val, offset: 0 } : null,
+      sel: active >= 0 ? sel : null,
+      mode: kind === "categorical" ? "custom-category" : "continuous",
+      scale: "continuous",
+      domain: val ? extent(val) : [0, 1],
+      palette: (model.get("palette") as string[]) ?? [],
+      classVisible: new Uint8Array([1]),
+      camera: cam, size: 10, ok: "#4477AA", bad: "#EE6677",
+    };
+    if (!val) { spec.mode = "custom-category"; spec.val = { key: "zeros", data: new Float32Array(P), offset: 0 }; }
+    layer.draw(spec, frame.theme.bg);
+    const g = frame.overlay;
+    g.replaceChildren();
+    for (let e = 0; e + 1 < edges.length; e += 2) {
+      const a = pointScreen(spec, edges[e]), b = pointScreen(spec, edges[e + 1]);
+      if (a && b) g.append(s("line", { x1: a[0], y1: a[1], x2: b[0], y2: b[1], stroke: frame.theme.muted, "stroke-width": 1.2 }));
+    }
+    for (let i = 0; i < P; i++) {
+      const p = pointScreen(spec, i);
+      if (p) g.append(s("text", { x: p[0] + 8, y: p[1] - 6, "font-weight": i === active ? "bold" : "normal" }, meta.names[i]));
+    }
+    frame.legend.replaceChildren();
+    if (kind === "categorical" && val) {
+      (meta.category_names[field] ?? []).forEach((name, c) => {
+        const it = document.createElement("span"); it.className = "item";
+        const sw = document.createElement("span"); sw.className = "sw";
+        const rgb = categorical(c, spec!.palette); sw.style.background = `rgb(${rgb.join(",")})`;
+        const t = document.createElement("span"); t.textContent = name;
+        it.append(sw, t); frame.legend.append(it);
+      });
+    } else if (val) {
+      const t = document.createElement("span");
+      t.textContent = `${field}: ${formatNumber(spec.domain[0])} (dark) … ${formatNumber(spec.domain[1])} (light)`;
+      frame.legend.append(t);
+    }
+    frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
+  }
+
+  function emptySpec(): DrawSpec {
+    const z = new Float32Array(0);
+    return { n: 0, polar: false, rscale: 1, x: { key: "e", data: z, offset: 0 }, y: { key: "e", data: z, offset: 0 }, label: null, cat: null, val: null, sel: null, mode: "category", scale: "continuous", domain: [0, 1], palette: [], classVisible: new Uint8Array(1), camera: { scale: 1, ox: 0, oy: 0 }, size: 3, ok: "#000000", bad: "#000000" };
+  }
+
+  const listener = (e: BusEvent) => {
+    if (e.type !== "pick" || typeof e.detail.model !== "number") return;
+    let best = -1;
+    for (let i = 0; i < P; i++) {
+      if (arr.pm?.[i] !== e.detail.model) continue;
+      if (typeof e.detail.condition === "number" && arr.pk && arr.pk[i] >= 0 && arr.pk[i] !== e.detail.condition) continue;
+      best = i; break;
+    }
+    if (best >= 0 && best !== model.get("active")) { model.set("active", best); model.save_changes(); }
+  };
+  const unsub = subscribe(link, listener);
+  const events: [string, () => void][] = [["change:color_by", schedule], ["change:active", schedule], ["change:palette", schedule], ["change:theme", schedule]];
+  for (const [ev, fn] of events) model.on(ev, fn);
+  draw();
+  return {
+    dispose() {
+      if (raf) cancelAnimationFrame(raf);
+      for (const [ev, fn] of events) model.off(ev, fn);
+      unsub(); layer.destroy(); frame.destroy();
+    },
+  };
+}

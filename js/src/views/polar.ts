@@ -1,0 +1,387 @@
+// PolarPlot: samples at (theta, rho) on a half disc, class direction pointing right.
+
+import { publish, shared, subscribe, type BusEvent } from "../bus";
+import { categorical, diverging as divergingAt, extent, MISSING, symmetric, viridis as viridisAt, type ScaleKind } from "../colors";
+import { readData, readSelected, writeSelected, type ViewData } from "../data";
+import { h, s, select } from "../dom";
+import { Frame } from "../frame";
+import type { Model } from "../model";
+import { PointLayer, pointScreen, type AttrRef, type ColorMode, type DrawSpec } from "../points";
+import { formatNumber, niceTicks, pan, polarCamera, zoomAt, type Camera } from "../scales";
+import { idMask, nearest, selectPolygon } from "../selection";
+import type { Cell, SliceReply } from "../store";
+import { drawTile, type Atlas } from "../thumbs";
+import { cellPickers } from "./pickers";
+
+export interface PolarHandle {
+  spec(): DrawSpec | null;
+  layer: PointLayer;
+  frame: Frame;
+  draw(): void;
+  data: ViewData;
+}
+
+const OK = "#4477AA";
+const BAD = "#EE6677";
+
+export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d?: boolean } = {}): { dispose(): void; handle: PolarHandle } {
+  const data = readData(model);
+  const { meta, store, labels, ids } = data;
+  const n = meta.shape[3];
+  let camera: Camera | null = null; // null: fitted frame
+  let selMask: Uint8Array | null = null;
+  let hasSel = false;
+  let raf = 0;
+  let current: DrawSpec | null = null;
+  const link = String(model.get("_link") ?? "");
+
+  const frame = new Frame(el, model.get("theme"), model.get("height"), {
+    onZoom: (f, x, y) => { camera = zoomAt(camera ?? fitted(), f, x, y); schedule(); },
+    onPan: (dx, dy) => { camera = pan(camera ?? fitted(), dx, dy); schedule(); },
+    onPolygon: (poly) => {
+      const spec = current;
+      if (!spec) return;
+      const idx = selectPolygon(spec.n, (i) => pointScreen(spec, i), poly);
+      const chosen = idx.filter((i) => visibleClass(i)).map((i) => ids[i]);
+      setSelection(chosen, true);
+    },
+    onClick: () => { if (hasSel) setSelection([], true); },
+    onHover: (x, y) => hover(x, y),
+    onResize: () => { camera = null; layer.resize(frame.width, frame.height, frame.dpr); schedule(); },
+    onTheme: () => schedule(),
+  });
+  frame.root.dataset.kind = "polar";
+  const layer = new PointLayer(frame.canvas, opts);
+  frame.root.dataset.backend = layer.backend;
+  layer.resize(frame.width, frame.height, frame.dpr);
+
+  // ---------------------------------------------------------------- controls
+  const pickers = model.get("show_controls") ? cellPickers(model, meta, frame.bar, () => {}) : null;
+  if (model.get("show_controls")) {
+    const fields = meta.color_fields ?? ["class"];
+    frame.bar.append(select("color", fields.map((f) => ({ value: f, text: f })), model.get("color_by"), (v) => { model.set("color_by", v); model.save_changes(); }));
+    frame.bar.append(select("angle to", [{ value: "true", text: "true class" }, { value: "pred", text: "predicted" }], model.get("angle_to"), (v) => { model.set("angle_to", v); model.save_changes(); }));
+    const lab = h("label", { class: "gw-picker" });
+    const box = h("input", { type: "checkbox", "data-picker": "normalize" });
+    box.checked = !!model.get("normalize");
+    box.addEventListener("change", () => { model.set("normalize", box.checked); model.save_changes(); });
+    lab.append(box, h("span", {}, "normalise ρ"));
+    frame.bar.append(lab);
+  }
+
+  function visibleClass(i: number): boolean {
+    const cls = model.get("classes") as number[];
+    return !cls || cls.length === 0 || cls.includes(labels[i]);
+  }
+
+  function fitted(): Camera {
+    const spec = buildSpec();
+    return polarCamera(frame.width, frame.height, spec ? rmaxOf(spec) : 1);
+  }
+
+  function rmaxOf(spec: DrawSpec): number {
+    if (model.get("normalize")) return 1;
+    let m = 0;
+    const y = spec.y;
+    for (let i = 0; i < spec.n; i++) { const v = y.data[y.offset + i]; if (v > m && Number.isFinite(v)) m = v; }
+    return m;
+  }
+
+  function cell(): Cell | undefined {
+    const m = model.get("model"), l = model.get("layer"), k = model.get("condition");
+    const c = store.get(m, l, k);
+    if (!c) {
+      const req = store.request(m, l, k);
+      if (req) model.send(req);
+    }
+    return c;
+  }
+
+  function ref(key: string, c: Cell, name: "angle" | "angle_pred" | "norm" | "margin" | "pred"): AttrRef {
+    if (c.metricOffset >= 0) {
+      const full = data.arrays[name] as Float32Array | Int32Array;
+      return { key, data: full, offset: name === "pred" ? c.predOffset : c.metricOffset };
+    }
+    return { key, data: c[name], offset: 0 };
+  }
+
+  function colorSpec(c: Cell): { mode: ColorMode; cat: AttrRef | null; val: AttrRef | null; scale: ScaleKind } {
+    const field = model.get("color_by") as string;
+    const kinds = meta.color_kinds ?? {};
+    const labelRef: AttrRef = { key: "labels", data: labels, offset: 0 };
+    if (field === "class") return { mode: "category", cat: labelRef, val: null, scale: "continuous" };
+    if (field === "pred") return { mode: "category", cat: ref("pred", c, "pred"), val: null, scale: "continuous" };
+    if (field === "correct") return { mode: "correct", cat: ref("pred", c, "pred"), val: null, scale: "continuous" };
+    if (field === "margin") return { mode: "continuous", cat: null, val: ref("margin", c, "margin"), scale: "diverging" };
+    if (field === "angle") return { mode: "continuous", cat: null, val: ref(model.get("angle_to") === "pred" ? "angle_pred" : "angle", c, model.get("angle_to") === "pred" ? "angle_pred" : "angle"), scale: "continuous" };
+    if (field === "norm") return { mode: "continuous", cat: null, val: ref("norm", c, "norm"), scale: "continuous" };
+    if (field === "robustness" && data.arrays.robustness) {
+      return { mode: "continuous", cat: null, val: { key: "robustness", data: data.arrays.robustness, offset: model.get("model") * n }, scale: "continuous" };
+    }
+    if (field === "custom" && data.arrays.custom) {
+      const off = meta.custom_dims === "mlkn" && c.metricOffset >= 0 ? c.metricOffset : 0;
+      const mode: ColorMode = kinds.custom === "categorical" ? "custom-category" : "continuous";
+      return { mode, cat: null, val: { key: "custom", data: data.arrays.custom, offset: off }, scale: "continuous" };
+    }
+    return { mode: "category", cat: labelRef, val: null, scale: "continuous" };
+  }
+
+  function classVisible(): Uint8Array {
+    const nc = Math.max(1, meta.class_names.length);
+    const cls = model.get("classes") as number[];
+    const out = new Uint8Array(nc);
+    if (!cls || cls.length === 0) out.fill(1);
+    else for (const c of cls) if (c >= 0 && c < nc) out[c] = 1;
+    return out;
+  }
+
+  function buildSpec(): DrawSpec | null {
+    const c = cell();
+    if (!c) return null;
+    const angleName = model.get("angle_to") === "pred" ? "angle_pred" : "angle";
+    const col = colorSpec(c);
+    const spec: DrawSpec = {
+      n,
+      polar: true,
+      rscale: 1,
+      x: ref(angleName, c, angleName),
+      y: ref("norm", c, "norm"),
+      label: { key: "labels", data: labels, offset: 0 },
+      cat: col.cat,
+      val: col.val,
+      sel: hasSel ? selMask : null,
+      mode: col.mode,
+      scale: col.scale,
+      domain: [0, 1],
+      palette: (model.get("palette") as string[]) ?? [],
+      classVisible: classVisible(),
+      camera: { scale: 1, ox: 0, oy: 0 },
+      size: model.get("point_size") ?? 3,
+      ok: OK,
+      bad: BAD,
+    };
+    const rmax = rmaxOf({ ...spec, rscale: 1 });
+    if (model.get("normalize")) {
+      let m = 0;
+      for (let i = 0; i < n; i++) { const v = spec.y.data[spec.y.offset + i]; if (v > m && Number.isFinite(v)) m = v; }
+      spec.rscale = m > 0 ? 1 / m : 1;
+    }
+    if (col.val && col.mode === "continuous") {
+      const v = col.val;
+      const view = v.data.subarray(v.offset, v.offset + n) as Float32Array;
+      const ext = extent(view);
+      spec.domain = col.scale === "diverging" ? symmetric(ext) : ext;
+    }
+    spec.camera = camera ?? polarCamera(frame.width, frame.height, model.get("normalize") ? 1 : rmax);
+    return spec;
+  }
+
+  // ---------------------------------------------------------------- drawing
+  function schedule(): void {
+    if (raf) return;
+    raf = requestAnimationFrame(() => { raf = 0; draw(); });
+  }
+
+  function draw(): void {
+    frame.setThemeSetting(model.get("theme"));
+    if (n === 0) {
+      layer.draw({ ...emptySpec() }, frame.theme.bg);
+      drawGrid(polarCamera(frame.width, frame.height, 1), 1);
+      frame.message("no samples to show (empty arrays)");
+      frame.legend.replaceChildren();
+      return;
+    }
+    const spec = buildSpec();
+    if (!spec) { frame.message("loading slice…"); return; }
+    frame.message("");
+    current = spec;
+    layer.draw(spec, frame.theme.bg);
+    drawGrid(spec.camera, model.get("normalize") ? 1 : rmaxOf(spec));
+    drawLegend(spec);
+    frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
+  }
+
+  function emptySpec(): DrawSpec {
+    const z = new Float32Array(0);
+    return { n: 0, polar: true, rscale: 1, x: { key: "e", data: z, offset: 0 }, y: { key: "e", data: z, offset: 0 }, label: null, cat: null, val: null, sel: null, mode: "category", scale: "continuous", domain: [0, 1], palette: [], classVisible: new Uint8Array(1), camera: { scale: 1, ox: 0, oy: 0 }, size: 3, ok: OK, bad: BAD };
+  }
+
+  function drawGrid(cam: Camera, rmax: number): void {
+    const g = frame.overlay;
+    g.replaceChildren();
+    const col = frame.theme.grid;
+    const R = (rmax > 0 ? rmax : 1) * 1.05;
+    const [ox, oy, sc] = [cam.ox, cam.oy, cam.scale];
+    const rings = niceTicks(0, R, 4).filter((r) => r > 0);
+    for (const r of rings) {
+      const pr = r * sc;
+      g.append(s("path", { d: `M${ox + pr},${oy} A${pr},${pr} 0 0 0 ${ox - pr},${oy}`, fill: "none", stroke: col, "stroke-width": 1 }));
+      g.append(s("text", { x: ox + pr + 2, y: oy + 12, "text-anchor": "middle" }, formatNumber(r)));
+    }
+    for (let deg = 0; deg <= 180; deg += 30) {
+      const t = (deg * Math.PI) / 180;
+      const x1 = ox + R * sc * Math.cos(t), y1 = oy - R * sc * Math.sin(t);
+      g.append(s("line", { x1: ox, y1: oy, x2: x1, y2: y1, stroke: col, "stroke-width": deg % 90 === 0 ? 1.2 : 0.6 }));
+      g.append(s("text", { x: ox + (R * sc + 12) * Math.cos(t), y: oy - (R * sc + 8) * Math.sin(t) + 3, "text-anchor": "middle" }, `${deg}°`));
+    }
+    g.append(s("text", { x: ox, y: oy + 24, "text-anchor": "middle" }, "ρ (L2 norm) · θ to class direction →"));
+  }
+
+  function drawLegend(spec: DrawSpec): void {
+    const L = frame.legend;
+    L.replaceChildren();
+    const field = model.get("color_by") as string;
+    // missing: NaN position, or NaN colour value, among shown classes
+    let missing = 0;
+    const vis = spec.classVisible;
+    for (let i = 0; i < n; i++) {
+      if (!vis[labels[i]]) continue;
+      const x = spec.x.data[spec.x.offset + i], y = spec.y.data[spec.y.offset + i];
+      const v = spec.val ? spec.val.data[spec.val.offset + i] : 0;
+      if (!Number.isFinite(x) || !Number.isFinite(y) || !Number.isFinite(v)) missing++;
+    }
+    const item = (color: string, text: string, onClick?: () => void, off = false) => {
+      const it = h("span", { class: off ? "item off" : "item" });
+      const sw = h("span", { class: "sw" });
+      sw.style.background = color;
+      it.append(sw, h("span", {}, text));
+      if (onClick) it.addEventListener("click", onClick);
+      L.append(it);
+      return it;
+    };
+    const rgb = (c: [number, number, number]) => `rgb(${c[0]},${c[1]},${c[2]})`;
+    if (field === "class" || field === "pred") {
+      const counts = new Int32Array(meta.class_names.length);
+      const src = spec.cat!;
+      for (let i = 0; i < n; i++) { const c = src.data[src.offset + i]; if (c >= 0 && c < counts.length) counts[c]++; }
+      meta.class_names.forEach((name, c) => {
+        const it = item(rgb(categorical(c, spec.palette)), `${name} (${counts[c]})`, () => toggleClass(c), !vis[c]);
+        it.dataset.class = String(c);
+      });
+    } else if (field === "correct") {
+      let ok = 0, bad = 0;
+      for (let i = 0; i < n; i++) { if (!vis[labels[i]]) continue; if (spec.cat!.data[spec.cat!.offset + i] === labels[i]) ok++; else bad++; }
+      item(OK, `correct (${ok})`);
+      item(BAD, `incorrect (${bad})`);
+    } else if (spec.mode === "custom-category") {
+      const counts = new Map<number, number>();
+      for (let i = 0; i < n; i++) { const v = spec.val!.data[spec.val!.offset + i]; if (Number.isFinite(v)) counts.set(Math.trunc(v), (counts.get(Math.trunc(v)) ?? 0) + 1); }
+      for (const [k, c] of Array.from(counts).sort((a, b) => a[0] - b[0])) item(rgb(categorical(k, spec.palette)), `${k} (${c})`);
+    } else {
+      const bar = h("canvas", { class: "gw-colorbar", width: "160", height: "10" });
+      const ctx = bar.getContext("2d");
+      if (ctx) {
+        for (let x = 0; x < 160; x++) {
+          const t = x / 159;
+          const val = spec.domain[0] + t * (spec.domain[1] - spec.domain[0]);
+          const fake: DrawSpec = { ...spec, n: 1, x: { key: "", data: new Float32Array([0]), offset: 0 }, y: { key: "", data: new Float32Array([1]), offset: 0 }, label: null, val: { key: "", data: new Float32Array([val]), offset: 0 } };
+          const c = colorOfSpec(fake);
+          ctx.fillStyle = rgb(c);
+          ctx.fillRect(x, 0, 1, 10);
+        }
+      }
+      L.append(h("span", {}, `${field} ${formatNumber(spec.domain[0])}`), bar, h("span", {}, formatNumber(spec.domain[1])));
+    }
+    if (missing > 0) {
+      const it = item(MISSING, `missing (${missing})`);
+      it.dataset.missing = String(missing);
+    }
+  }
+
+  function colorOfSpec(spec: DrawSpec): [number, number, number] {
+    const t = (spec.val!.data[0] - spec.domain[0]) / (spec.domain[1] - spec.domain[0]);
+    return spec.scale === "diverging" ? divergingAt(t) : viridisAt(t);
+  }
+
+  function toggleClass(c: number): void {
+    const nc = meta.class_names.length;
+    let cls = (model.get("classes") as number[]).slice();
+    if (cls.length === 0) cls = Array.from({ length: nc }, (_, i) => i);
+    cls = cls.includes(c) ? cls.filter((x) => x !== c) : [...cls, c].sort((a, b) => a - b);
+    if (cls.length === nc) cls = [];
+    model.set("classes", cls);
+    model.save_changes();
+  }
+
+  // ---------------------------------------------------------------- selection, hover
+  function applySelected(sel: ArrayLike<number>): void {
+    hasSel = sel.length > 0;
+    selMask = hasSel ? idMask(ids, sel) : null;
+    frame.root.dataset.selected = String(sel.length);
+    schedule();
+  }
+
+  function setSelection(chosen: number[], broadcast: boolean): void {
+    writeSelected(model, chosen);
+    applySelected(chosen);
+    if (broadcast) publish(link, { type: "select", source: busListener, detail: { ids: Int32Array.from(chosen) } });
+  }
+
+  function hover(x: number, y: number): void {
+    const spec = current;
+    if (!spec) return;
+    const i = nearest(spec.n, (j) => (visibleClass(j) ? pointScreen(spec, j) : null), x, y, 8);
+    if (i < 0) { frame.hideTip(); return; }
+    const c = cell();
+    if (!c) return;
+    const theta = (model.get("angle_to") === "pred" ? c.angle_pred : c.angle)[i];
+    const pred = c.pred[i];
+    const lines = [
+      `sample ${ids[i]}`,
+      `class: ${meta.class_names[labels[i]] ?? labels[i]}`,
+      `pred: ${meta.class_names[pred] ?? pred}`,
+      `θ = ${formatNumber((theta * 180) / Math.PI)}°`,
+      `ρ = ${formatNumber(c.norm[i])}`,
+      `m = ${formatNumber(c.margin[i])}`,
+    ];
+    const atlas = data.atlas ?? (shared(link, "atlas") as Atlas | undefined) ?? null;
+    let thumb: HTMLCanvasElement | undefined;
+    if (atlas) { thumb = h("canvas"); drawTile(thumb, atlas, i, 3); }
+    frame.showTip(x, y, lines, thumb);
+    publish(link, { type: "focus", source: busListener, detail: { index: i, id: ids[i], label: labels[i], pred, theta, rho: c.norm[i], margin: c.margin[i], names: meta.class_names } });
+  }
+
+  // ---------------------------------------------------------------- wiring
+  const busListener = (e: BusEvent) => {
+    if (e.type === "select") { const sel = e.detail.ids as Int32Array; writeSelected(model, sel); applySelected(sel); }
+    if (e.type === "pick") {
+      for (const key of ["model", "layer", "condition"]) if (typeof e.detail[key] === "number") model.set(key, e.detail[key]);
+      model.save_changes();
+      pickers?.sync();
+      schedule();
+    }
+  };
+  const unsub = subscribe(link, busListener);
+  const onCell = () => { pickers?.sync(); schedule(); };
+  const onPickChange = () => { onCell(); publish(link, { type: "pick", source: busListener, detail: { model: model.get("model"), layer: model.get("layer"), condition: model.get("condition") } }); };
+  const onStyle = () => schedule();
+  const onSel = () => applySelected(readSelected(model));
+  const onMsg = (msg: SliceReply, buffers: DataView[]) => {
+    if (!msg || msg.type !== "slice") return;
+    if (store.receive(msg, buffers)) schedule();
+  };
+  const events: [string, (...a: any[]) => void][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
+    ["change:model", onPickChange], ["change:layer", onPickChange], ["change:condition", onPickChange],
+    ["change:color_by", onStyle], ["change:angle_to", onStyle], ["change:normalize", () => { camera = null; schedule(); }],
+    ["change:classes", onStyle], ["change:palette", onStyle], ["change:theme", onStyle], ["change:point_size", onStyle],
+    ["change:selected", onSel], ["msg:custom", onMsg],
+  ];
+  for (const [ev, fn] of events) model.on(ev, fn);
+  applySelected(readSelected(model));
+  draw();
+
+  const handle: PolarHandle = { spec: () => current, layer, frame, draw, data };
+  (frame.root as unknown as { __geowidget: PolarHandle }).__geowidget = handle;
+  return {
+    handle,
+    dispose() {
+      if (raf) cancelAnimationFrame(raf);
+      for (const [ev, fn] of events) model.off(ev, fn);
+      unsub();
+      pickers?.dispose();
+      layer.destroy();
+      frame.destroy();
+    },
+  };
+}
+

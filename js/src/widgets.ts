@@ -1,0 +1,20 @@
+// The one ES module every geowidget view loads (anywidget `_esm`); `_kind` picks the renderer.
+
+import type { Model } from "./model";
+import { RENDERERS } from "./registry";
+export { standalone } from "./standalone";
+
+export function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
+  const kind = String(model.get("_kind"));
+  const r = RENDERERS[kind];
+  if (!r) {
+    const msg = document.createElement("div");
+    msg.textContent = `geowidget: unknown view kind ${JSON.stringify(kind)}; valid: ${Object.keys(RENDERERS).join(", ")}`;
+    el.append(msg);
+    return () => msg.remove();
+  }
+  const view = r(model, el);
+  return () => view.dispose();
+}
+
+export default { render };

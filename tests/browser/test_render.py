@@ -1,0 +1,177 @@
+"""Rendering in real Chromium: pixel readback, slice switching, selection, exported HTML."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fixtures.synthetic import make_cube
+from gw_page import (
+    canvas_digest,
+    drag,
+    hex_rgb,
+    open_html,
+    plot_box,
+    polar_xy,
+    read_pixels,
+    selected_ids,
+)
+
+import geowidget as gw
+
+PALETTE = ["#4477AA", "#EE6677", "#228833", "#CCBB44"]  # first colours of js/src/colors.ts
+THETA = np.radians([10.0, 60.0, 120.0, 170.0])
+RHO = np.array([1.0, 2.0, 3.0, 4.0])
+
+
+def four_points(**kw):
+    return gw.PolarPlot(angle=THETA, norm=RHO, labels=[0, 1, 2, 3], point_size=8.0,
+                        class_names=["a", "b", "c", "d"], **kw)
+
+
+def check_four_points(page):
+    _, _, w, h = plot_box(page)
+    xs, ys = polar_xy(THETA, RHO, w, h, RHO.max())
+    got = read_pixels(page, list(zip(xs, ys, strict=True)))
+    for rgba, colour in zip(got, PALETTE, strict=True):
+        assert np.abs(np.array(rgba[:3]) - hex_rgb(colour)).max() <= 3, (rgba, colour)
+    # mirrored positions (180 - theta) hold no point: background
+    mx, my = polar_xy(np.pi - THETA, RHO, w, h, RHO.max())
+    for rgba in read_pixels(page, list(zip(mx, my, strict=True))):
+        assert rgba[:3] == [255, 255, 255]
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_points_land_where_the_polar_frame_says(browser, tmp_path, scale):
+    ctx = browser.new_context(viewport={"width": 700, "height": 700}, device_scale_factor=scale)
+    page = ctx.new_page()
+    open_html(page, four_points().to_html(tmp_path / "p.html"))
+    backend = page.evaluate("document.querySelector('.gw-root[data-kind=polar]').dataset.backend")
+    assert backend == "webgl2"
+    size = page.evaluate("[document.querySelector('.gw-root canvas').width,"
+                         " document.querySelector('.gw-root canvas').clientWidth]")
+    assert size[0] == size[1] * scale  # HiDPI drawing buffer
+    check_four_points(page)
+    ctx.close()
+
+
+def test_canvas2d_fallback_draws_the_same(browser, tmp_path):
+    ctx = browser.new_context(viewport={"width": 700, "height": 700})
+    ctx.add_init_script("globalThis.__geowidgetCanvas2d = true")
+    page = ctx.new_page()
+    open_html(page, four_points().to_html(tmp_path / "p.html"))
+    assert page.evaluate("document.querySelector('.gw-root').dataset.backend") == "canvas2d"
+    check_four_points(page)
+    ctx.close()
+
+
+def test_slice_switch_redraws_in_the_browser(page, tmp_path):
+    cube = make_cube(m=2, layers=2, n=40)
+    w = gw.PolarPlot(cube, point_size=6.0)
+    open_html(page, w.to_html(tmp_path / "s.html"))
+    before = canvas_digest(page)
+    page.select_option("select[data-picker=layer]", "1")
+    page.wait_for_function("Number(document.querySelector('.gw-root').dataset.drawn) >= 2")
+    after = canvas_digest(page)
+    assert before[0] != after[0]
+    assert after[1] > 0
+    # sample 0 of layer 1 is now drawn where the frame puts it
+    _, _, pw, ph = plot_box(page)
+    theta, rho = cube.angle[0, 1, 0], cube.norm[0, 1, 0]
+    x, y = polar_xy(theta[:1], rho[:1], pw, ph, rho.max())
+    (rgba,) = read_pixels(page, [(x[0], y[0])])
+    assert rgba[:3] != [255, 255, 255]
+    # the picker's change reached the model (saved for the kernel)
+    assert page.evaluate("Object.values(window.geowidget.models)[0].get('layer')") == 1
+    assert page.errors == []
+
+
+def test_box_and_lasso_selection_set_selected(page, tmp_path):
+    cube = make_cube(m=1, layers=1, n=80, classes=4)
+    w = gw.PolarPlot(cube)
+    open_html(page, w.to_html(tmp_path / "b.html"))
+    left, top, pw, ph = plot_box(page)
+    xs, ys = polar_xy(cube.angle[0, 0, 0], cube.norm[0, 0, 0], pw, ph, cube.norm[0, 0, 0].max())
+    # box over the right half
+    x0, y0, x1, y1 = pw / 2 + 5, 10, pw - 10, ph - 10
+    page.click("button[data-tool=box]")
+    drag(page, [(left + x0, top + y0), (left + x1, top + y1)])
+    inside = (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
+    expect = sorted(cube.sample_ids[inside].tolist())
+    assert len(expect) > 5
+    assert sorted(selected_ids(page)) == expect
+    assert page.evaluate("document.querySelector('.gw-root').dataset.selected") == str(len(expect))
+    # lasso: a triangle, checked against a crossing-number test written here
+    page.click("button[data-tool=lasso]")
+    tri = [(pw * 0.2, ph * 0.9), (pw * 0.5, ph * 0.1), (pw * 0.8, ph * 0.9)]
+    drag(page, [(left + x, top + y) for x, y in [*tri, tri[0]]])
+    (ax, ay), (bx, by), (cx, cy) = tri
+
+    def side(px, py, qx, qy, rx, ry):
+        return (qx - px) * (ry - py) - (qy - py) * (rx - px)
+
+    d1, d2, d3 = side(ax, ay, bx, by, xs, ys), side(bx, by, cx, cy, xs, ys), side(cx, cy, ax, ay, xs, ys)
+    inside = ~(((d1 < 0) | (d2 < 0) | (d3 < 0)) & ((d1 > 0) | (d2 > 0) | (d3 > 0)))
+    got = sorted(selected_ids(page))
+    assert got == sorted(cube.sample_ids[inside].tolist())
+    # a click on empty space clears
+    page.mouse.click(left + 3, top + 3)
+    assert selected_ids(page) == []
+
+
+def test_selection_set_in_python_is_highlighted(browser, tmp_path):
+    ctx = browser.new_context(viewport={"width": 700, "height": 700})
+    page = ctx.new_page()
+    w = four_points()
+    w.selected = [1]
+    open_html(page, w.to_html(tmp_path / "h.html"))
+    _, _, pw, ph = plot_box(page)
+    xs, ys = polar_xy(THETA, RHO, pw, ph, RHO.max())
+    got = read_pixels(page, list(zip(xs, ys, strict=True)))
+    assert np.abs(np.array(got[1][:3]) - hex_rgb(PALETTE[1])).max() <= 3  # selected: full colour
+    for i in (0, 2, 3):  # others dimmed
+        assert np.abs(np.array(got[i][:3]) - hex_rgb(PALETTE[i])).max() > 20
+    ctx.close()
+
+
+def test_nan_empty_and_names_as_text(page, tmp_path):
+    w = gw.PolarPlot(angle=[0.1, 0.2, np.nan, 1.0], norm=[1, np.nan, 2, 3], labels=[0, 1, 1, 0],
+                     class_names=["<img src=x onerror=window.pwned=1>", "b&amp;"])
+    open_html(page, w.to_html(tmp_path / "n.html"))
+    legend = page.inner_text(".gw-legend")
+    assert "missing (2)" in legend
+    assert "<img src=x onerror=window.pwned=1> (2)" in legend
+    assert "b&amp; (2)" in legend
+    assert page.evaluate("document.querySelectorAll('.gw-legend img').length") == 0
+    assert page.evaluate("window.pwned === undefined")
+    empty = gw.PolarPlot(angle=np.zeros(0), norm=np.zeros(0))
+    page.goto(empty.to_html(tmp_path / "e.html").as_uri())
+    page.wait_for_selector(".gw-msg")
+    assert page.inner_text(".gw-msg") == "no samples to show (empty arrays)"
+
+
+def test_explorer_html_is_linked_without_a_kernel(page, tmp_path):
+    cube = make_cube(m=2, layers=1, n=60, classes=3)
+    ex = gw.Explorer(cube, xy=[[0.0, 0.0], [1.0, 1.0]], edges=[[0, 1]])
+    open_html(page, ex.to_html(tmp_path / "x.html"))
+    page.wait_for_selector(".gw-root[data-kind=histogram]")
+    left, top, pw, ph = plot_box(page)
+    page.click(".gw-root[data-kind=polar] button[data-tool=box]")
+    drag(page, [(left + 10, top + 10), (left + pw - 10, top + ph / 2)])
+    n_sel = len(selected_ids(page, "polar"))
+    assert n_sel > 0
+    assert sorted(selected_ids(page, "histogram")) == sorted(selected_ids(page, "polar"))
+    assert page.inner_text(".gw-panel-count") == f"{n_sel} selected"
+    # hover a point: the sample panel shows it
+    xs, ys = polar_xy(cube.angle[0, 0, 0], cube.norm[0, 0, 0], pw, ph, cube.norm[0, 0, 0].max())
+    page.mouse.move(left + xs[5], top + ys[5])
+    page.wait_for_function("document.querySelector('.gw-root[data-kind=panel]').dataset.focus")
+    assert "sample" in page.inner_text(".gw-panel-text")
+    assert page.is_visible(".gw-tip")
+    # clicking net1 on the model map makes it the active model in the polar plot
+    ml, mt, mw, mh = plot_box(page, "modelmap")
+    sc = min(mw - 56, mh - 56)  # equal-aspect fit of the unit square (js/src/scales.ts xyCamera)
+    page.click(".gw-root[data-kind=modelmap] .gw-plot",
+               position={"x": mw / 2 + sc / 2, "y": mh / 2 - sc / 2})
+    assert page.evaluate(
+        "document.querySelector('.gw-root[data-kind=polar] select[data-picker=model]').value") == "1"
+    assert page.errors == []
