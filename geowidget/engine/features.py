@@ -43,7 +43,8 @@ def _graph_node_names(model: nn.Module) -> list[str]:
     from torchvision.models.feature_extraction import get_graph_node_names
 
     try:
-        _, eval_nodes = get_graph_node_names(model)
+        with evaluating(model):  # tracing flips train/eval on every submodule
+            _, eval_nodes = get_graph_node_names(model)
     except Exception:  # noqa: BLE001 -- any tracing failure means "no graph names"
         return []
     return [n for n in eval_nodes if n not in ("x", "input")]
@@ -168,7 +169,6 @@ def capture(
     # so once tracing is needed every output target goes through the graph.
     needs_graph = any(name not in modules for name, kind in targets if kind == "output")
     graph_only = [name for name, kind in targets if kind == "output"] if needs_graph else []
-    traced, output_key = _traced(model, graph_only) if graph_only else (None, "")
 
     caps = {key: _Capture(key[0], n, dtype) for key in targets}
     labels: list[torch.Tensor] = []
@@ -177,6 +177,8 @@ def capture(
     model_device = next((p.device for p in model.parameters()), None)
     try:
         with evaluating(model), torch.no_grad():
+            # tracing toggles train/eval on shared submodules, so it happens inside the guard
+            traced, output_key = _traced(model, graph_only) if graph_only else (None, "")
             if model_device is not None and model_device != dev:
                 raise ValueError(
                     f"model is on {model_device} but device={str(dev)!r}; move the model with "
@@ -231,8 +233,7 @@ def _traced(model: nn.Module, nodes: list[str]) -> tuple[nn.Module, str]:
     graph_nodes = _graph_node_names(model)
     return_nodes = {graph_nodes[-1]: "__output__"}
     return_nodes.update({name: name for name in nodes})
-    with evaluating(model):
-        gm = create_feature_extractor(model, return_nodes=return_nodes)
+    gm = create_feature_extractor(model, return_nodes=return_nodes)
     graph = gm.graph
     output = next(node for node in graph.nodes if node.op == "output")
     returned = dict(output.args[0])
@@ -289,6 +290,8 @@ def extract_features(
     >>> feats["avgpool"].shape
     torch.Size([4, 512])
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     names = [layers] if isinstance(layers, str) else list(layers)
     if not names:
         raise ValueError("layers is empty; pass at least one layer name")
