@@ -101,10 +101,10 @@ class Explorer(ipw.VBox):
         self._links.append(t.link((self.class_picker, "value"), (self.polar, "classes"),
                                   transform=(list, tuple)))
         self._links.append(t.link((self.polar, "classes"), (self.histogram, "classes")))
-        for v in views[1:]:
-            self._links.append(t.link((self.polar, "selected"), (v, "selected")))
-        self._links.append(t.link((self.polar, "selected"), (self.panel, "selected")))
-        self._links.append(t.dlink((self.polar, "selected"), (self, "selected")))
+        self._selection_views = [*views, self.panel]
+        self._syncing = False
+        for v in self._selection_views:
+            v.observe(self._on_selected, "selected")
         if self.modelmap is not None:
             self.modelmap.observe(self._on_active, "active")
         bar = ipw.HBox([*self.controls.values(), self.color_picker])
@@ -114,6 +114,20 @@ class Explorer(ipw.VBox):
             children.append(self.modelmap)
         children.append(row)
         super().__init__(children=children)
+
+    def _on_selected(self, change: dict[str, Any]) -> None:
+        """Keep every view's selection equal (arrays, so traitlets.link cannot compare them)."""
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            new = change["new"]
+            for v in self._selection_views:
+                if v is not change["owner"] and not np.array_equal(v.selected, new):
+                    v.selected = new
+            self.selected = new
+        finally:
+            self._syncing = False
 
     def _on_active(self, change: dict[str, Any]) -> None:
         mm = self.modelmap

@@ -1,0 +1,324 @@
+"""Python side of the widgets: traits, selection sync (front end simulated), slicing, bad input."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sys
+import types
+
+import numpy as np
+import pytest
+from fixtures.synthetic import make_cube
+
+import geowidget as gw
+from geowidget.widgets.codec import decode, encode
+from geowidget.widgets.data import MAX_POINTS, sprite_atlas
+
+
+def arrays(w):
+    """Decode the synced `_arrays` trait exactly as it is serialised for the browser."""
+    state = w.get_state("_arrays")["_arrays"]
+    return {k: decode({**v, "buffer": bytes(v["buffer"])}) for k, v in state.items()}
+
+
+class Recorder:
+    def __init__(self, widget):
+        self.msgs = []
+        widget.comm.send = lambda data=None, metadata=None, buffers=None: self.msgs.append(
+            (data, buffers))
+
+
+# ---------------------------------------------------------------------------- data on the wire
+def test_cube_slab_is_sent_once_in_c_order_and_wire_dtypes():
+    cube = make_cube(m=2, layers=2, n=30)
+    w = gw.PolarPlot(cube)
+    a = arrays(w)
+    assert a["angle"].dtype == np.float32 and a["angle"].shape == (2, 2, 3, 30)
+    assert a["pred"].dtype == np.int32 and a["pred"].shape == (2, 3, 30)
+    assert a["labels"].dtype == np.int32 and a["ids"].dtype == np.int32
+    for m, ly, k in [(0, 0, 0), (1, 1, 2), (1, 0, 1)]:
+        c = cube.conditions[k]
+        s = cube.slice(m, ly, c.sparsity, c.benchmark, c.severity)
+        flat = a["angle"].reshape(-1)[((m * 2 + ly) * 3 + k) * 30:][:30]  # js/src/store.ts offset
+        np.testing.assert_array_equal(flat, s.angle)
+        np.testing.assert_array_equal(a["norm"][m, ly, k], s.norm)
+        np.testing.assert_array_equal(a["pred"][m, k], s.pred)
+    np.testing.assert_array_equal(a["ids"], cube.sample_ids)
+    assert w._meta["shape"] == [2, 2, 3, 30] and w._meta["lazy"] is False
+    # 4 bytes per point per metric (+ per-sample labels and ids)
+    assert a["angle"].nbytes == 4 * cube.angle.size
+
+
+def test_thumbnail_atlas_tiles_match_the_images():
+    imgs = (np.arange(7 * 5 * 4) % 251).astype(np.uint8).reshape(7, 5, 4)
+    atlas, info = sprite_atlas(imgs)
+    assert info == {"cols": 3, "h": 5, "w": 4, "channels": 1}
+    assert atlas.shape == (15, 12, 1)
+    for i in range(7):
+        r, c = divmod(i, 3)
+        np.testing.assert_array_equal(atlas[r * 5:(r + 1) * 5, c * 4:(c + 1) * 4, 0], imgs[i])
+    w = gw.PolarPlot(make_cube(n=10))
+    assert arrays(w)["atlas"].dtype == np.uint8 and w._meta["thumbs"]["cols"] == 4
+
+
+def test_pickers_by_name_and_hold_sync_batches_updates():
+    cube = make_cube()
+    w = gw.PolarPlot(cube, model="net1", layer="layer1", sparsity=0.5)
+    assert (w.model, w.layer, w.condition) == (1, 1, 1)
+    w2 = gw.PolarPlot(cube, benchmark="fog-3")
+    assert w2.condition == 2
+    rec = Recorder(w)
+    with w.hold_sync():
+        w.model, w.layer, w.condition = 0, 0, 2
+    assert len(rec.msgs) == 1
+    assert rec.msgs[0][0]["state"] == {"model": 0, "layer": 0, "condition": 2}
+
+
+# ---------------------------------------------------------------------------- selection
+def test_selection_from_the_frontend_reaches_python():
+    cube = make_cube(n=20)
+    w = gw.PolarPlot(cube)
+    seen = []
+    w.observe(lambda ch: seen.append(ch["new"].tolist()), "selected")
+    ids = np.array([1003, 1001, 1003], np.int32)
+    # what the browser sends: {buffer, dtype, shape} with the bytes as a memoryview
+    w.set_state({"selected": {"buffer": memoryview(ids.tobytes()), "dtype": "int32",
+                              "shape": [3]}})
+    assert w.selected.tolist() == [1001, 1003]
+    assert seen == [[1001, 1003]]
+
+
+def test_selection_from_python_is_encoded_for_the_browser():
+    w = gw.PolarPlot(make_cube(n=20))
+    rec = Recorder(w)
+    w.selected = [1005, 1002]
+    (data, buffers), = rec.msgs
+    sent = data["state"]["selected"]
+    assert sent["dtype"] == "int32" and sent["shape"] == [2]
+    assert np.frombuffer(bytes(buffers[0]), np.int32).tolist() == [1002, 1005]
+
+
+def test_selection_rejects_unknown_ids_and_non_integers():
+    w = gw.PolarPlot(make_cube(n=10))
+    with pytest.raises(ValueError, match=r"1 unknown sample id\(s\), e.g. \[5\]; valid ids are"):
+        w.selected = [1000, 5]
+    with pytest.raises(ValueError, match=r"integer sample ids"):
+        w.selected = [1000.5]
+
+
+# ---------------------------------------------------------------------------- lazy slices
+def test_above_the_budget_slices_are_served_on_demand():
+    cube = make_cube(m=2, layers=2, n=50)
+    w = gw.PolarPlot(cube, budget=1000)
+    assert w._meta["lazy"] is True
+    assert set(arrays(w)) == {"labels", "ids", "atlas"}
+    sent = []
+    w.send = lambda content, buffers=None: sent.append((content, buffers))
+    w._on_custom_msg(w, {"type": "slice", "req": 7, "m": 1, "l": 0, "k": 2}, [])
+    (content, bufs), = sent
+    assert content["req"] == 7 and content["names"] == ["angle", "angle_pred", "norm", "margin",
+                                                        "pred"]
+    got = {n: decode({**s, "buffer": bytes(b)}) for n, s, b in
+           zip(content["names"], content["specs"], bufs, strict=True)}
+    np.testing.assert_array_equal(got["angle"], cube.angle[1, 0, 2])
+    np.testing.assert_array_equal(got["pred"], cube.pred[1, 2])
+    w._on_custom_msg(w, {"type": "slice", "req": 8, "m": 5, "l": 0, "k": 0}, [])
+    assert sent[-1][0]["error"] == "slice (5, 0, 0) out of range for shape [2, 2, 3]"
+    # exported HTML has no kernel: every slice is embedded
+    state = gw.widgets.base.export_state([w])["models"][w.model_id]
+    assert state["state"]["_meta"]["lazy"] is False
+    assert "angle" in state["state"]["_arrays"]
+
+
+# ---------------------------------------------------------------------------- colour
+def test_colour_fields_custom_arrays_and_robustness(monkeypatch):
+    cube = make_cube(m=2, n=12)
+    fake = types.ModuleType("geowidget.engine.scores")
+    fake.robustness = lambda c: c.correct.mean(axis=1)  # [M, N]
+    monkeypatch.setitem(sys.modules, "geowidget.engine.scores", fake)
+    w = gw.PolarPlot(cube, color="robustness")
+    assert w.color_by == "robustness" and "robustness" in w._meta["color_fields"]
+    np.testing.assert_allclose(arrays(w)["robustness"], cube.correct.mean(axis=1))
+    v = np.linspace(0, 1, 12)
+    w2 = gw.PolarPlot(cube, color=v)
+    assert w2.color_by == "custom" and w2._meta["color_kinds"]["custom"] == "continuous"
+    np.testing.assert_array_equal(arrays(w2)["custom"], v.astype(np.float32))
+    w3 = gw.PolarPlot(cube, color=np.arange(12) % 2)
+    assert w3._meta["color_kinds"]["custom"] == "categorical"
+
+
+# ---------------------------------------------------------------------------- bad input
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(ValueError, match=r"norm has 2 values but angle has 3; lengths must match"):
+        gw.PolarPlot(angle=[0.1, 0.2, 0.3], norm=[1, 2])
+    with pytest.raises(ValueError, match=r"labels has 1 values but angle has 2"):
+        gw.PolarPlot(angle=[0.1, 0.2], norm=[1, 2], labels=[0])
+    fields = r"\['class', 'correct', 'pred', 'margin', 'angle', 'norm'\]"
+    with pytest.raises(ValueError, match=r"unknown colour field 'robustnes'; valid fields: " + fields):
+        gw.PolarPlot(angle=[0.1], norm=[1.0], color="robustnes")
+    w = gw.PolarPlot(angle=[0.1], norm=[1.0])
+    with pytest.raises(ValueError, match=r"valid fields"):
+        w.color_by = "x"
+    with pytest.raises(ValueError, match=r"angle_to must be one of \['true', 'pred'\], got 'false'"):
+        w.angle_to = "false"
+    with pytest.raises(ValueError, match=r"unknown class index\(es\) \[4\]"):
+        w.classes = [4]
+    with pytest.raises(ValueError, match=r"theme 'blue' is not one of"):
+        w.theme = "blue"
+    with pytest.raises(ValueError, match=r"color array has shape \(3,\); expected \(1,\)"):
+        gw.PolarPlot(angle=[0.1], norm=[1.0], color=np.zeros(3))
+    with pytest.raises(ValueError, match=r"only 1 class_names were given"):
+        gw.PolarPlot(angle=[0.1, 0.2], norm=[1, 1], labels=[0, 1], class_names=["a"])
+    with pytest.raises(TypeError, match=r"must be a GeometryCube, got dict"):
+        gw.PolarPlot({"angle": 1})
+    with pytest.raises(ValueError, match=r"at least angle=... and norm=..."):
+        gw.PolarPlot(angle=[0.1])
+    with pytest.raises(ValueError, match=r"budget must be a positive number of bytes, got 0"):
+        gw.PolarPlot(angle=[0.1], norm=[1.0], budget=0)
+    cube = make_cube()
+    with pytest.raises(ValueError, match=r"unknown model 'resnet'; valid: \['net0', 'net1'\]"):
+        gw.PolarPlot(cube, model="resnet")
+    with pytest.raises(ValueError, match=r"no condition with sparsity=0.9, benchmark='clean'; valid:"):
+        gw.PolarPlot(cube, sparsity=0.9)
+    with pytest.raises(ValueError, match=r"layer index 7 out of range; valid: 0..1"):
+        gw.PolarPlot(cube).layer = 7
+    with pytest.raises(ValueError, match=r"images must be uint8"):
+        gw.PolarPlot(angle=[0.1], norm=[1.0], images=np.zeros((1, 4, 4)))
+    with pytest.raises(ValueError, match=r"group_by must be one of"):
+        gw.MarginHistogram(cube, group_by="layer")
+    with pytest.raises(ValueError, match=r"bins must lie in 1..1000, got 0"):
+        gw.MarginHistogram(cube, bins=0)
+
+
+def test_more_than_2_to_the_24_points_is_refused_with_advice():
+    big = np.broadcast_to(np.float32(0.5), (MAX_POINTS + 1,))
+    with pytest.raises(ValueError, match=r"16,777,217 points is more than the 16,777,216 \(2\*\*24\)"
+                                         r" a view can draw; subsample first"):
+        gw.PolarPlot(angle=big, norm=big)
+
+
+def test_empty_arrays_make_an_empty_plot():
+    w = gw.PolarPlot(angle=np.zeros(0), norm=np.zeros(0))
+    assert w._meta["shape"] == [1, 1, 1, 0]
+    assert arrays(w)["angle"].size == 0
+    h = gw.MarginHistogram(margin=np.zeros(0))
+    assert list(h.groups()) == ["0"] and h.groups()["0"].shape == (0,)
+
+
+# ---------------------------------------------------------------------------- views
+def test_histogram_groups_and_brush_match_brute_force():
+    cube = make_cube(m=2, n=40, classes=3)
+    h = gw.MarginHistogram(cube, group_by="class")
+    g = h.groups()
+    for c in range(3):
+        expect = [cube.margin[0, 0, 0, i] for i in range(40) if cube.labels[i] == c]
+        np.testing.assert_array_equal(g[f"class<{c}>"], expect)
+    h.group_by = "model"
+    assert list(h.groups()) == ["net0", "net1"]
+    h.group_by = "sparsity"
+    assert list(h.groups()) == ["sparsity 0.0", "sparsity 0.5"]
+    h.classes = [1, 2]
+    ids = h.select_range(0.8, -0.2)
+    expect = [cube.sample_ids[i] for i in range(40)
+              if -0.2 <= cube.margin[0, 0, 0, i] <= 0.8 and cube.labels[i] in (1, 2)]
+    assert ids.tolist() == sorted(expect)
+
+
+def test_polar_to_plotly_matches_the_current_view():
+    cube = make_cube(n=30, classes=3)
+    w = gw.PolarPlot(cube, layer=1, sparsity=0.5)
+    w.classes = [0, 2]
+    fig = w.to_plotly()
+    assert [t.name for t in fig.data] == ["class<0>", "class<2>"]
+    mask = cube.labels == 2
+    np.testing.assert_allclose(fig.data[1].theta, np.degrees(cube.angle[0, 1, 1][mask]), rtol=1e-6)
+    np.testing.assert_allclose(fig.data[1].r, cube.norm[0, 1, 1][mask], rtol=1e-6)
+    assert list(fig.layout.polar.sector) == [0, 180]
+    w.normalize = True
+    fig2 = w.to_plotly()
+    assert max(max(t.r) for t in fig2.data) <= 1.0 + 1e-9
+    assert max(max(t.r) for t in fig2.data) == pytest.approx(
+        cube.norm[0, 1, 1][np.isin(cube.labels, [0, 2])].max() / cube.norm[0, 1, 1].max())
+    w.angle_to = "pred"
+    np.testing.assert_allclose(w.to_plotly().data[0].theta,
+                               np.degrees(cube.angle_pred[0, 1, 1][cube.labels == 0]), rtol=1e-6)
+
+
+def test_histogram_and_modelmap_to_plotly():
+    cube = make_cube(n=30)
+    fig = gw.MarginHistogram(cube, group_by="none").to_plotly()
+    np.testing.assert_array_equal(fig.data[0].x, cube.margin[0, 0, 0])
+    mm = gw.ModelMap(xy=[[0, 0], [3, 4], [1, 1]], edges=[[0, 1], [1, 2]], names=["a", "b", "c"],
+                     color={"accuracy": [0.9, 0.8, 0.7], "method": ["rand", "mag", "rand"]})
+    f = mm.to_plotly()
+    assert list(f.data[0].x) == [0, 3, None, 3, 1, None]
+    assert list(f.data[1].text) == ["a", "b", "c"]
+    a = arrays(mm)
+    assert a["c_method"].tolist() == [0, 1, 0]
+    assert mm._meta["category_names"]["method"] == ["rand", "mag"]
+    assert mm.color_by == "accuracy"
+
+
+def test_modelmap_bad_input():
+    with pytest.raises(ValueError, match=r"xy must have shape \[P, 2\], got \(3,\)"):
+        gw.ModelMap(xy=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"edges refer to points 0..5, valid: 0..1"):
+        gw.ModelMap(xy=[[0, 0], [1, 1]], edges=[[0, 5]])
+    with pytest.raises(ValueError, match=r"names has 1 entries for 2 points"):
+        gw.ModelMap(xy=[[0, 0], [1, 1]], names=["a"])
+    with pytest.raises(ValueError, match=r"unknown colour field 'speed'; valid fields: \['acc'\]"):
+        gw.ModelMap(xy=[[0, 0], [1, 1]], color={"acc": [1, 2]}, color_by="speed")
+    with pytest.raises(ValueError, match=r"active must be -1 \(none\) or a point index 0..1, got 2"):
+        gw.ModelMap(xy=[[0, 0], [1, 1]]).active = 2
+    with pytest.raises(ValueError, match=r"pass a GeometryCube, or xy="):
+        gw.ModelMap()
+
+
+def test_explorer_links_controls_views_and_selection():
+    cube = make_cube(m=2, n=24)
+    ex = gw.Explorer(cube, xy=[[0, 0], [1, 1]], edges=[[0, 1]])
+    assert [v._kind for v in ex.views()] == ["polar", "histogram", "modelmap", "panel"]
+    assert len({v._link for v in ex.views()}) == 1 and ex.polar._link
+    assert "atlas" not in arrays(ex.polar) and "atlas" in arrays(ex.panel)  # thumbnails sent once
+    ex.controls["layer"].value = 1
+    assert ex.polar.layer == 1 and ex.histogram.layer == 1
+    ex.polar.selected = [1004, 1007]
+    assert ex.histogram.selected.tolist() == [1004, 1007] and ex.selected.tolist() == [1004, 1007]
+    ex.modelmap.active = 1  # a click in the map
+    assert ex.polar.model == 1 and ex.histogram.model == 1
+    ex.class_picker.value = (0, 2)
+    assert ex.polar.classes == [0, 2] and ex.histogram.classes == [0, 2]
+    with pytest.raises(TypeError, match=r"Explorer needs a GeometryCube, got list"):
+        gw.Explorer([1])
+
+
+def test_to_html_embeds_bundle_and_state_offline(tmp_path):
+    w = gw.PolarPlot(angle=[0.1, 0.2], norm=[1.0, 2.0], labels=[0, 1],
+                     class_names=["</script><b>x", "ok"])
+    path = w.to_html(tmp_path / "w.html", title="<t>")
+    page = path.read_text()
+    assert "<title>&lt;t&gt;</title>" in page
+    assert "http://" not in page and "https://" not in page.split('id="geowidget-esm"')[0]
+    raw = re.search(r'id="geowidget-state">(.*?)</script>', page, re.S).group(1)
+    assert "</script><b>" not in raw
+    state = json.loads(raw)
+    (entry,) = state["models"].values()
+    assert entry["state"]["_meta"]["class_names"][0] == "</script><b>x"
+    idx = entry["buffer_paths"].index(["_arrays", "norm", "buffer"])
+    assert np.frombuffer(base64.b64decode(entry["buffers"][idx]), np.float32).tolist() == [1.0, 2.0]
+    esm = re.search(r'id="geowidget-esm">(.*?)</script>', page, re.S).group(1)
+    assert b"standalone" in base64.b64decode(esm)
+
+
+def test_sample_ids_outside_int32_are_rejected():
+    with pytest.raises(ValueError, match=r"outside the int32 range"):
+        gw.PolarPlot(angle=[0.1], norm=[1.0], sample_ids=[2**40])
+
+
+def test_encode_round_trips_selected_trait():
+    w = gw.PolarPlot(angle=[0.1, 0.2], norm=[1.0, 2.0])
+    enc = encode(np.array([1], np.int64))
+    w.set_state({"selected": {**enc, "buffer": memoryview(bytes(enc["buffer"]))}})
+    assert w.selected.tolist() == [1]
