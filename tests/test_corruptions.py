@@ -1,0 +1,249 @@
+"""Corruptions, checked against numpy/scipy/PIL/colorsys versions and closed forms."""
+
+from __future__ import annotations
+
+import colorsys
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from scipy import ndimage, stats
+
+from geowidget.datasets import load_mnist
+from geowidget.engine.corruptions import (
+    CORRUPTIONS,
+    IMAGENET_C,
+    MNIST_C,
+    _mix32,
+    _Stream,
+    corrupt,
+    resolve_corruptions,
+)
+
+
+@pytest.fixture(scope="module")
+def digits() -> torch.Tensor:
+    return load_mnist().images[:6]
+
+
+def test_hash_matches_uint32_reference() -> None:
+    gen = np.random.default_rng(0)
+    values = gen.integers(0, 2**32, size=200, dtype=np.uint64)
+
+    def ref(x: int) -> int:
+        x ^= x >> 16
+        x = (x * 0x7FEB352D) & 0xFFFFFFFF
+        x ^= x >> 15
+        x = (x * 0x846CA68B) & 0xFFFFFFFF
+        return x ^ (x >> 16)
+
+    as_i32 = torch.tensor(values.astype(np.int64)).where(
+        torch.tensor(values < 2**31), torch.tensor(values.astype(np.int64) - 2**32)
+    ).to(torch.int32)
+    got = _mix32(as_i32).to(torch.int64) & 0xFFFFFFFF
+    assert got.tolist() == [ref(int(v)) for v in values]
+
+
+def test_uniform_and_normal_moments() -> None:
+    s = _Stream(0, "t", torch.arange(50))
+    u = s.uniform((2000,), 0).double()
+    z = s.normal((2000,), 2).double()
+    assert abs(float(u.mean()) - 0.5) < 0.003 and abs(float(u.var()) - 1 / 12) < 0.001
+    assert abs(float(z.mean())) < 0.01 and abs(float(z.std()) - 1) < 0.01
+    assert stats.kstest(z.flatten()[:20000].numpy(), "norm").pvalue > 0.001
+
+
+@pytest.mark.parametrize("lam", [0.7, 3.0, 9.5, 10.0, 40.0, 300.0])
+def test_poisson_matches_scipy_distribution(lam: float) -> None:
+    s = _Stream(1, "p", torch.arange(40))
+    k = s.poisson(torch.full((40, 1000), lam), 0).flatten().numpy()
+    assert abs(k.mean() - lam) < 4 * np.sqrt(lam / k.size)
+    assert abs(k.var() / lam - 1) < 0.05
+    # chi-square against the exact pmf on bins with enough mass
+    lo, hi = int(stats.poisson.ppf(0.01, lam)), int(stats.poisson.ppf(0.99, lam))
+    edges = np.arange(lo, hi + 2)
+    observed = np.histogram(k, bins=edges - 0.5)[0]
+    expected = stats.poisson.pmf(edges[:-1], lam) * k.size
+    keep = expected > 20
+    chi2 = ((observed[keep] - expected[keep]) ** 2 / expected[keep]).sum()
+    assert stats.chi2.sf(chi2, keep.sum() - 1) > 1e-4
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in CORRUPTIONS.items() if not c.colour_only))
+def test_every_corruption_is_per_image_and_in_range(name: str, digits: torch.Tensor) -> None:
+    full = corrupt(digits, name, 4, seed=5)
+    part = corrupt(digits[3:5], name, 4, seed=5, index=[3, 4])
+    assert full.shape == digits.shape and full.dtype == torch.float32
+    assert float(full.min()) >= 0 and float(full.max()) <= 1
+    torch.testing.assert_close(full[3:5], part, rtol=0, atol=1e-5)
+    assert float((full - digits).abs().mean()) > 1e-4
+    again = corrupt(digits, name, 4, seed=5)
+    assert torch.equal(full, again)
+
+
+def test_randomness_depends_on_seed_and_image(digits: torch.Tensor) -> None:
+    same = digits[:1].expand(4, 1, 28, 28)
+    a = corrupt(same, "gaussian_noise", 3, seed=0)
+    b = corrupt(same, "gaussian_noise", 3, seed=1)
+    assert not torch.equal(a[0], a[1])  # different images, different noise
+    assert not torch.equal(a, b)
+
+
+def test_gaussian_noise_std() -> None:
+    x = torch.full((20, 1, 32, 32), 0.5)
+    y = corrupt(x, "gaussian_noise", 2, preset="imagenet")  # c = .12, clipping negligible
+    assert abs(float((y - x).std()) - 0.12) < 0.12 * 0.02
+    assert abs(float((y - x).mean())) < 0.003
+
+
+def test_shot_noise_is_poisson_over_c() -> None:
+    x = torch.full((10, 1, 40, 40), 0.4)
+    y = corrupt(x, "shot_noise", 3, preset="imagenet")  # c = 12 photons
+    counts = (y * 12).round()
+    assert torch.allclose(y * 12, counts, atol=1e-4)
+    assert abs(float(counts.mean()) - 4.8) < 0.15 and abs(float(counts.var()) - 4.8) < 0.4
+
+
+def test_impulse_noise_fraction() -> None:
+    x = torch.full((10, 3, 40, 40), 0.5)
+    y = corrupt(x, "impulse_noise", 5, preset="imagenet")  # amount .27
+    hit = y != 0.5
+    assert abs(float(hit.float().mean()) - 0.27) < 0.01
+    assert abs(float((y[hit] == 1).float().mean()) - 0.5) < 0.02
+
+
+def test_gaussian_blur_matches_scipy(digits: torch.Tensor) -> None:
+    y = corrupt(digits, "gaussian_blur", 5, preset="cifar")  # sigma 1
+    ref = np.stack([ndimage.gaussian_filter(im[0], 1.0, mode="nearest", truncate=4.0)
+                    for im in digits.numpy()])
+    np.testing.assert_allclose(y[:, 0].numpy(), ref, atol=1e-5)
+
+
+def test_defocus_matches_scipy_convolution(digits: torch.Tensor) -> None:
+    radius, alias = 1.5, 0.1  # CIFAR-10-C severity 5
+    yy, xx = np.mgrid[-8:9, -8:9]
+    disk = ((xx**2 + yy**2) <= radius**2).astype(np.float64)
+    disk /= disk.sum()
+    g = np.exp(-0.5 * np.arange(-1, 2) ** 2 / alias**2)
+    g /= g.sum()
+    disk = ndimage.convolve1d(ndimage.convolve1d(disk, g, axis=0, mode="mirror"), g, axis=1,
+                              mode="mirror")
+    ref = np.stack([ndimage.convolve(im[0].astype(np.float64), disk, mode="mirror")
+                    for im in digits.numpy()])
+    y = corrupt(digits, "defocus_blur", 5)
+    np.testing.assert_allclose(y[:, 0].numpy(), np.clip(ref, 0, 1), atol=1e-5)
+
+
+def test_contrast_brightness_closed_form(digits: torch.Tensor) -> None:
+    mean = digits.mean(dim=(2, 3), keepdim=True)
+    torch.testing.assert_close(corrupt(digits, "contrast", 2), (digits - mean) * 0.5 + mean)
+    torch.testing.assert_close(
+        corrupt(digits, "brightness", 5, preset="imagenet"), (digits + 0.5).clamp(0, 1)
+    )
+
+
+def test_brightness_and_saturate_match_colorsys() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 5, 5, generator=gen)
+    x[0, :, 0, 0] = 0.3  # a grey pixel: hue 0 (red) when saturated
+    x[0, :, 0, 1] = 0.0  # black
+    for name, sev, fn in [
+        ("saturate", 5, lambda h, s, v: (h, min(max(s * 20 + 0.2, 0), 1), v)),
+        ("saturate", 1, lambda h, s, v: (h, s * 0.3, v)),
+        ("brightness", 3, lambda h, s, v: (h, s, min(v + 0.3, 1))),
+    ]:
+        y = corrupt(x, name, sev, preset="imagenet")
+        for n in range(2):
+            for i in range(5):
+                for j in range(5):
+                    hsv = fn(*colorsys.rgb_to_hsv(*x[n, :, i, j].tolist()))
+                    ref = colorsys.hsv_to_rgb(*hsv)
+                    np.testing.assert_allclose(y[n, :, i, j].numpy(), ref, atol=1e-5)
+
+
+def test_pixelate_matches_pil_box(digits: torch.Tensor) -> None:
+    y = corrupt(digits, "pixelate", 5)  # c = .65 -> 18 pixels
+    for im, out in zip(digits.numpy(), y.numpy(), strict=True):
+        pil = Image.fromarray(im[0], mode="F").resize((18, 18), Image.BOX).resize((28, 28),
+                                                                                 Image.BOX)
+        np.testing.assert_allclose(out[0], np.asarray(pil), atol=1e-5)
+
+
+def test_jpeg_close_to_pil(digits: torch.Tensor) -> None:
+    y = corrupt(digits, "jpeg_compression", 5, preset="imagenet")  # quality 7
+    errs = []
+    for im, out in zip(digits.numpy(), y.numpy(), strict=True):
+        buf = io.BytesIO()
+        Image.fromarray(np.round(im[0] * 255).astype(np.uint8)).save(buf, "JPEG", quality=7)
+        ref = np.asarray(Image.open(buf), dtype=np.float32) / 255
+        errs.append(np.abs(out[0] - ref).mean())
+        assert np.abs(out[0] - im[0]).mean() > 0.02  # it really compresses
+    assert max(errs) < 0.01  # libjpeg's integer DCT and rounding differ slightly
+
+
+def test_rotate_matches_scipy(digits: torch.Tensor) -> None:
+    y = corrupt(digits, "rotate", 5).numpy()  # 1 radian, random direction per image
+    c = 13.5
+    for im, out in zip(digits.numpy(), y, strict=True):
+        best = np.inf
+        for a in (1.0, -1.0):
+            # output (row, col) reads input at R(a) about the centre, in (col, row) order
+            rot = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])  # (row, col)
+            ref = ndimage.affine_transform(im[0].astype(np.float64), rot,
+                                           offset=np.array([c, c]) - rot @ np.array([c, c]),
+                                           order=1, cval=0.0)
+            best = min(best, np.abs(out[0] - ref).max())
+        assert best < 1e-5
+
+
+def test_translate_and_stripe(digits: torch.Tensor) -> None:
+    y = corrupt(digits, "translate", 5)
+    shifts = [ndimage.shift(digits[i, 0].numpy(), (-dy, -dx), order=0, cval=0)
+              for i in range(6) for dy in (-5, 5) for dx in (-5, 5)]
+    for i in range(6):
+        assert min(np.abs(y[i, 0].numpy() - shifts[4 * i + k]).max() for k in range(4)) < 1e-6
+    s = corrupt(digits, "stripe", 3)
+    torch.testing.assert_close(s[..., :7], 1 - digits[..., :7])
+    torch.testing.assert_close(s[..., 7:21], digits[..., 7:21])
+
+
+def test_suites_and_listing() -> None:
+    assert {"rotate", "shear", "scale", "translate", "stripe", "dotted_line", "zigzag",
+            "canny_edges", "spatter"} <= set(MNIST_C)
+    assert "saturate" in IMAGENET_C and "saturate" not in resolve_corruptions("imagenet-c", 1)
+    assert resolve_corruptions(["fog", "zigzag"], 1) == ["fog", "zigzag"]
+
+
+def test_bad_input_messages(digits: torch.Tensor) -> None:
+    with pytest.raises(ValueError, match="unknown corruption 'frost'.*gaussian_noise"):
+        corrupt(digits, "frost", 1)
+    with pytest.raises(ValueError, match=r"severity must be one of \[1, 2, 3, 4, 5\], got 6"):
+        corrupt(digits, "fog", 6)
+    with pytest.raises(ValueError, match="needs colour images"):
+        corrupt(digits, "saturate", 1)
+    with pytest.raises(ValueError, match="needs colour images"):
+        resolve_corruptions(["saturate"], 1)
+    with pytest.raises(ValueError, match=r"C = 1 or 3"):
+        corrupt(torch.zeros(2, 2, 8, 8), "fog", 1)
+    with pytest.raises(ValueError, match=r"index must have shape \(6,\)"):
+        corrupt(digits, "fog", 1, index=[1, 2])
+
+
+@pytest.mark.slow
+def test_accuracy_falls_as_severity_rises() -> None:
+    from geowidget.zoo.models import mlp
+    from geowidget.zoo.training import accuracy, train_classifier
+
+    train, test = load_mnist().split(0.2, seed=0)
+    model = train_classifier(mlp(64, seed=0), train.images, train.labels, epochs=6, lr=3e-3)
+    x, y = test.images[:600], test.labels[:600]
+    clean = accuracy(model, x, y)
+    assert clean > 0.85
+    for name, preset in [("gaussian_noise", "imagenet"), ("rotate", "auto"),
+                         ("contrast", "imagenet"), ("translate", "auto")]:
+        accs = [accuracy(model, corrupt(x, name, s, preset=preset), y) for s in range(1, 6)]
+        assert accs[0] <= clean + 0.01, (name, clean, accs)
+        assert all(b <= a + 0.015 for a, b in zip(accs, accs[1:], strict=False)), (name, accs)
+        assert accs[-1] < accs[0] - 0.1, (name, accs)
