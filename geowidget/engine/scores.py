@@ -1,0 +1,372 @@
+"""Per-sample robustness and pruning scores from a GeometryCube, and the paper's correlation table.
+
+All scores are derived from the cube's ``pred`` and ``correct`` arrays ``[M, K, N]``:
+
+- robustness ``R(x)``: the fraction of corrupted conditions (every corruption and severity,
+  evaluated on the dense model) under which ``x`` is classified correctly;
+  :func:`robustness_per_benchmark` gives the same fraction per corruption, over severities;
+- pruning vulnerability ``V(x)``: the fraction of pruned levels (sparsity > 0, clean data)
+  at which the pruned model's prediction differs from the dense model's;
+- breakdown sparsity ``s*(x)``: the lowest sparsity at which the prediction flips (or, with
+  ``criterion="error"``, becomes wrong), ``inf`` when it never does;
+- PIE flag (Hooker et al. 2019, "What do compressed deep neural networks forget?"): the
+  pruned prediction differs from the dense one; over a population of models, the modal
+  pruned label differs from the modal dense label.
+
+:func:`correlations` gives, per model, Pearson or Spearman r between the sample geometry
+(angle, L2 norm, margin at the dense model on clean data) and R or V, with percentile
+bootstrap confidence intervals: the table of "Understanding Robustness Lottery"
+(arXiv:2206.07918).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from geowidget.cube import GeometryCube
+
+TARGETS = ("robustness", "vulnerability")
+CORR_METHODS = ("pearson", "spearman")
+GEOMETRY_COLUMNS = {"rc-angle": "angle", "rc-l2": "norm", "rc-margin": "margin"}
+
+
+def _dense_index(cube: GeometryCube) -> int:
+    try:
+        return cube.condition_index(0.0, "clean", 0)
+    except KeyError:
+        raise ValueError(
+            "the cube has no dense clean condition (sparsity 0, benchmark 'clean'); "
+            f"conditions: {[c.label for c in cube.conditions]}"
+        ) from None
+
+
+def _corrupted(cube: GeometryCube, sparsity: float = 0.0) -> list[int]:
+    return [
+        i
+        for i, c in enumerate(cube.conditions)
+        if c.benchmark != "clean" and np.isclose(c.sparsity, sparsity)
+    ]
+
+
+def _pruned(cube: GeometryCube, benchmark: str = "clean") -> list[tuple[float, int]]:
+    return sorted(
+        (c.sparsity, i)
+        for i, c in enumerate(cube.conditions)
+        if c.benchmark == benchmark and c.sparsity > 0
+    )
+
+
+def robustness(cube: GeometryCube, *, sparsity: float = 0.0) -> np.ndarray:
+    """Per-sample robustness ``R(x)``: fraction of (corruption, severity) pairs classified right.
+
+    Parameters
+    ----------
+    cube : GeometryCube
+        Must hold corrupted conditions at ``sparsity``.
+    sparsity : float
+        The model's sparsity (0 = dense).
+
+    Returns
+    -------
+    ndarray
+        Float64 ``[M, N]`` in [0, 1].
+    """
+    idx = _corrupted(cube, sparsity)
+    if not idx:
+        raise ValueError(
+            f"the cube has no corrupted condition at sparsity {sparsity:g}; run a Study with "
+            "corruptions=... to compute robustness"
+        )
+    return cube.correct[:, idx, :].mean(axis=1, dtype=np.float64)
+
+
+def robustness_per_benchmark(cube: GeometryCube, *, sparsity: float = 0.0) -> dict[str, np.ndarray]:
+    """Robustness per corruption: ``{benchmark: [M, N]}``, the fraction over its severities."""
+    idx = _corrupted(cube, sparsity)
+    if not idx:
+        raise ValueError(f"the cube has no corrupted condition at sparsity {sparsity:g}")
+    out: dict[str, np.ndarray] = {}
+    for name in dict.fromkeys(cube.conditions[i].benchmark for i in idx):
+        sel = [i for i in idx if cube.conditions[i].benchmark == name]
+        out[name] = cube.correct[:, sel, :].mean(axis=1, dtype=np.float64)
+    return out
+
+
+def vulnerability(cube: GeometryCube, *, benchmark: str = "clean") -> np.ndarray:
+    """Per-sample pruning vulnerability ``V(x)``: fraction of pruned levels that flip the label.
+
+    Returns
+    -------
+    ndarray
+        Float64 ``[M, N]`` in [0, 1]: over the sparsity levels > 0, how often the pruned
+        prediction differs from the dense (sparsity 0) prediction.
+    """
+    dense = _dense_index(cube) if benchmark == "clean" else cube.condition_index(0.0, benchmark)
+    levels = _pruned(cube, benchmark)
+    if not levels:
+        raise ValueError(
+            "the cube has no pruned condition (sparsity > 0); run a Study with sparsities=... "
+            "to compute vulnerability"
+        )
+    idx = [i for _, i in levels]
+    flips = cube.pred[:, idx, :] != cube.pred[:, dense : dense + 1, :]
+    return flips.mean(axis=1, dtype=np.float64)
+
+
+def breakdown_sparsity(cube: GeometryCube, *, criterion: str = "flip") -> np.ndarray:
+    """Lowest sparsity at which a sample breaks, per model: ``[M, N]`` float64, ``inf`` if never.
+
+    Parameters
+    ----------
+    criterion : str
+        ``"flip"``: the pruned prediction differs from the dense one; ``"error"``: the pruned
+        prediction is wrong (samples wrong at the dense model break at sparsity 0).
+    """
+    if criterion not in ("flip", "error"):
+        raise ValueError(f"criterion must be 'flip' or 'error', got {criterion!r}")
+    dense = _dense_index(cube)
+    levels = _pruned(cube)
+    if not levels:
+        raise ValueError("the cube has no pruned condition (sparsity > 0)")
+    m, n = cube.pred.shape[0], cube.pred.shape[2]
+    out = np.full((m, n), np.inf)
+    if criterion == "error":
+        out[~cube.correct[:, dense, :]] = 0.0
+    for s, i in reversed(levels):  # ascending overwrite from the top keeps the lowest
+        broke = (cube.pred[:, i] != cube.pred[:, dense]) if criterion == "flip" else (
+            ~cube.correct[:, i]
+        )
+        out = np.where(broke & (out != 0.0), s, out)
+    return out
+
+
+def _mode(labels: np.ndarray) -> np.ndarray:
+    """Modal label along axis 0 (ties to the smallest label)."""
+    top = int(labels.max()) + 1 if labels.size else 1
+    counts = np.stack([(labels == c).sum(axis=0) for c in range(top)])
+    return counts.argmax(axis=0)
+
+
+def pie(
+    cube: GeometryCube, *, sparsity: float | None = None, population: bool = False
+) -> np.ndarray:
+    """Pruning Identified Exemplars (Hooker et al. 2019).
+
+    Parameters
+    ----------
+    sparsity : float, optional
+        The pruned level; default the highest in the cube.
+    population : bool
+        False: per model, the pruned prediction differs from the dense one (``[M, N]`` bool).
+        True: treat the cube's models as one population, as Hooker et al.: the modal label of
+        the pruned models differs from the modal label of the dense models (``[N]`` bool).
+    """
+    dense = _dense_index(cube)
+    levels = _pruned(cube)
+    if not levels:
+        raise ValueError("the cube has no pruned condition (sparsity > 0)")
+    if sparsity is None:
+        idx = levels[-1][1]
+    else:
+        hits = [i for s, i in levels if np.isclose(s, sparsity)]
+        if not hits:
+            raise ValueError(f"no pruned level {sparsity!r}; valid: {[s for s, _ in levels]}")
+        idx = hits[0]
+    if population:
+        return _mode(cube.pred[:, idx]) != _mode(cube.pred[:, dense])
+    return cube.pred[:, idx] != cube.pred[:, dense]
+
+
+# ---------------------------------------------------------------------------- correlations
+def _rank(a: np.ndarray) -> np.ndarray:
+    """Average ranks along the last axis (ties share their mean rank), like scipy's rankdata."""
+    order = np.argsort(a, axis=-1, kind="stable")
+    sorted_a = np.take_along_axis(a, order, axis=-1)
+    n = a.shape[-1]
+    ranks_sorted = np.broadcast_to(np.arange(1, n + 1, dtype=np.float64), a.shape).copy()
+    # average ties: for each run of equal values, replace by the mean rank
+    new = np.ones(a.shape, dtype=bool)
+    new[..., 1:] = sorted_a[..., 1:] != sorted_a[..., :-1]
+    group = np.cumsum(new, axis=-1) - 1
+    flat_group = group + (np.arange(int(np.prod(a.shape[:-1]))).reshape(a.shape[:-1])[..., None]
+                          * n)
+    sums = np.bincount(flat_group.ravel(), weights=ranks_sorted.ravel())
+    counts = np.bincount(flat_group.ravel())
+    mean_rank = (sums / np.maximum(counts, 1))[flat_group]
+    out = np.empty_like(mean_rank)
+    np.put_along_axis(out, order, mean_rank, axis=-1)
+    return out
+
+
+def _pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    xc = x - x.mean(axis=-1, keepdims=True)
+    yc = y - y.mean(axis=-1, keepdims=True)
+    den = np.sqrt((xc * xc).sum(axis=-1) * (yc * yc).sum(axis=-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (xc * yc).sum(axis=-1) / den
+    return np.where(den > 0, r, np.nan)
+
+
+def correlation(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    method: str = "pearson",
+    ci: float = 0.95,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """``(r, lo, hi)``: Pearson or Spearman r with a percentile bootstrap CI.
+
+    Samples with a NaN in ``x`` or ``y`` are dropped. r is NaN when either is constant.
+    The bootstrap resamples (x, y) pairs ``n_boot`` times with ``numpy.random.default_rng(seed)``;
+    ``ci=None`` or ``n_boot=0`` skips it (lo, hi = NaN).
+    """
+    if method not in CORR_METHODS:
+        raise ValueError(f"unknown correlation method {method!r}; valid: {list(CORR_METHODS)}")
+    if ci is not None and not 0.0 < ci < 1.0:
+        raise ValueError(f"ci must lie in (0, 1), got {ci!r}")
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if x.size < 3:
+        return np.nan, np.nan, np.nan
+    prep = _rank if method == "spearman" else (lambda a: a)
+    r = float(_pearson_rows(prep(x), prep(y)))
+    if ci is None or n_boot == 0:
+        return r, np.nan, np.nan
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.size, size=(n_boot, x.size))
+    rb = _pearson_rows(prep(x[idx]), prep(y[idx]))
+    rb = rb[np.isfinite(rb)]
+    if rb.size == 0:
+        return r, np.nan, np.nan
+    alpha = (1 - ci) / 2
+    lo, hi = np.quantile(rb, [alpha, 1 - alpha])
+    return r, float(lo), float(hi)
+
+
+class CorrelationTable(pd.DataFrame):
+    """The paper's table: one row per model; ``rc-angle``, ``rc-l2``, ``rc-margin`` with CIs.
+
+    A pandas DataFrame (index: model) with columns ``rc-angle``, ``rc-angle lo``,
+    ``rc-angle hi`` (and the same for ``rc-l2`` and ``rc-margin``) and ``n`` (samples used).
+    ``attrs`` records the target, method, ci, layer and bootstrap size. In a notebook it
+    renders as a coloured table of ``r [lo, hi]``.
+    """
+
+    @property
+    def _constructor(self) -> type:
+        return CorrelationTable
+
+    def _repr_html_(self) -> str:  # noqa: D401 -- notebook hook
+        a = self.attrs
+        cols = [c for c in GEOMETRY_COLUMNS if c in self.columns]
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+        rows = []
+        for model, row in self.iterrows():
+            cells = []
+            for c in cols:
+                r, lo, hi = row[c], row.get(f"{c} lo", np.nan), row.get(f"{c} hi", np.nan)
+                colour = _diverging(r)
+                ci_txt = "" if not np.isfinite(lo) else f" <small>[{lo:+.2f}, {hi:+.2f}]</small>"
+                txt = "n/a" if not np.isfinite(r) else f"<b>{r:+.2f}</b>{ci_txt}"
+                cells.append(f'<td style="background:{colour};text-align:center">{txt}</td>')
+            n = int(row["n"]) if "n" in row and np.isfinite(row["n"]) else 0
+            rows.append(f"<tr><th>{html.escape(str(model))}</th>{''.join(cells)}<td>{n}</td></tr>")
+        ci = a.get("ci")
+        caption = (
+            f"{html.escape(str(a.get('method', '')).title())} r between sample geometry "
+            f"(layer {html.escape(str(a.get('layer', '')))}) and "
+            f"{html.escape(str(a.get('target', '')))}"
+            + (f"; {ci:.0%} bootstrap CI ({a.get('n_boot')} resamples)" if ci else "")
+        )
+        return (
+            '<table class="geowidget-correlations" style="border-collapse:collapse">'
+            f"<caption style='caption-side:top;text-align:left'>{caption}</caption>"
+            f"<thead><tr><th>model</th>{head}<th>n</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+
+
+def _diverging(r: float) -> str:
+    """Blue for negative, red for positive r, white at 0 (alpha grows with |r|)."""
+    if not np.isfinite(r):
+        return "#eeeeee"
+    rgb = (214, 39, 40) if r > 0 else (31, 119, 180)
+    return f"rgba({rgb[0]},{rgb[1]},{rgb[2]},{min(abs(r), 1.0) * 0.6:.2f})"
+
+
+def correlations(
+    cube: GeometryCube,
+    target: str = "robustness",
+    method: str = "pearson",
+    ci: float | None = 0.95,
+    layer: str | int | None = None,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    correct_only: bool = False,
+) -> CorrelationTable:
+    """Per model, r between (angle, L2 norm, margin) and robustness or pruning vulnerability.
+
+    Parameters
+    ----------
+    cube : GeometryCube
+    target : str
+        ``"robustness"`` (:func:`robustness`) or ``"vulnerability"`` (:func:`vulnerability`).
+    method : str
+        ``"pearson"`` or ``"spearman"``.
+    ci : float or None
+        Confidence level of the percentile bootstrap interval; None skips the bootstrap.
+    layer : str or int, optional
+        Layer whose geometry is used; default the cube's last layer (a Study lists the
+        penultimate layer last).
+    n_boot : int
+        Bootstrap resamples.
+    seed : int
+        Seed of the bootstrap.
+    correct_only : bool
+        Use only samples the dense model classifies correctly on clean data.
+
+    Returns
+    -------
+    CorrelationTable
+        Index: models. Columns ``rc-angle``, ``rc-l2``, ``rc-margin`` (angle in radians to the
+        true class direction, L2 norm of the features, signed margin; all at sparsity 0 on
+        clean data), each with ``lo`` and ``hi`` columns, and ``n``.
+
+    Examples
+    --------
+    >>> table = cube.correlations(target="robustness", method="spearman")  # doctest: +SKIP
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; valid targets: {list(TARGETS)}")
+    if method not in CORR_METHODS:
+        raise ValueError(f"unknown correlation method {method!r}; valid: {list(CORR_METHODS)}")
+    li = len(cube.layers) - 1 if layer is None else cube.layer_index(layer)
+    dense = _dense_index(cube)
+    y_all = robustness(cube) if target == "robustness" else vulnerability(cube)
+    rows = []
+    for mi, model in enumerate(cube.models):
+        keep = cube.correct[mi, dense] if correct_only else np.ones(len(cube.labels), bool)
+        row: dict[str, Any] = {"model": model}
+        for col, metric in GEOMETRY_COLUMNS.items():
+            x = getattr(cube, metric)[mi, li, dense][keep]
+            r, lo, hi = correlation(x, y_all[mi][keep], method=method, ci=ci, n_boot=n_boot,
+                                    seed=seed)
+            row[col], row[f"{col} lo"], row[f"{col} hi"] = r, lo, hi
+        x_ok = np.isfinite(cube.angle[mi, li, dense]) & np.isfinite(cube.norm[mi, li, dense])
+        row["n"] = int((keep & x_ok & np.isfinite(cube.margin[mi, li, dense])).sum())
+        rows.append(row)
+    table = CorrelationTable(pd.DataFrame(rows).set_index("model"))
+    table.attrs.update(
+        target=target, method=method, ci=ci, layer=cube.layers[li], n_boot=n_boot,
+        correct_only=correct_only,
+    )
+    return table
