@@ -4,7 +4,7 @@ import type { Model } from "./model";
 import { RENDERERS } from "./registry";
 export { standalone } from "./standalone";
 
-export function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
+function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
   const kind = String(model.get("_kind"));
   const r = RENDERERS[kind];
   if (!r) {
