@@ -37,7 +37,8 @@ def test_cube_slab_is_sent_once_in_c_order_and_wire_dtypes():
     a = arrays(w)
     assert a["angle"].dtype == np.float32 and a["angle"].shape == (2, 2, 3, 30)
     assert a["pred"].dtype == np.int32 and a["pred"].shape == (2, 3, 30)
-    assert a["labels"].dtype == np.int32 and a["ids"].dtype == np.int32
+    assert a["labels"].dtype == np.uint8 and "ids" not in a  # ids are the range 1000..1029
+    assert w._meta["ids_start"] == 1000
     for m, ly, k in [(0, 0, 0), (1, 1, 2), (1, 0, 1)]:
         c = cube.conditions[k]
         s = cube.slice(m, ly, c.sparsity, c.benchmark, c.severity)
@@ -45,10 +46,18 @@ def test_cube_slab_is_sent_once_in_c_order_and_wire_dtypes():
         np.testing.assert_array_equal(flat, s.angle)
         np.testing.assert_array_equal(a["norm"][m, ly, k], s.norm)
         np.testing.assert_array_equal(a["pred"][m, k], s.pred)
-    np.testing.assert_array_equal(a["ids"], cube.sample_ids)
+    np.testing.assert_array_equal(a["labels"], cube.labels)
     assert w._meta["shape"] == [2, 2, 3, 30] and w._meta["lazy"] is False
     # 4 bytes per point per metric (+ per-sample labels and ids)
     assert a["angle"].nbytes == 4 * cube.angle.size
+
+
+def test_per_sample_overhead_ids_and_wide_labels():
+    w = gw.PolarPlot(angle=[0.1, 0.2, 0.3], norm=[1, 2, 3], sample_ids=[5, 9, 2])
+    a = arrays(w)
+    assert a["ids"].tolist() == [5, 9, 2] and w._meta["ids_start"] is None
+    w2 = gw.PolarPlot(angle=[0.1, 0.2], norm=[1, 2], labels=[0, 299])
+    assert arrays(w2)["labels"].dtype == np.int32 and arrays(w2)["labels"].tolist() == [0, 299]
 
 
 def test_thumbnail_atlas_tiles_match_the_images():
@@ -113,7 +122,7 @@ def test_above_the_budget_slices_are_served_on_demand():
     cube = make_cube(m=2, layers=2, n=50)
     w = gw.PolarPlot(cube, budget=1000)
     assert w._meta["lazy"] is True
-    assert set(arrays(w)) == {"labels", "ids", "atlas"}
+    assert set(arrays(w)) - {"robustness"} == {"labels", "atlas"}  # no slab arrays
     sent = []
     w.send = lambda content, buffers=None: sent.append((content, buffers))
     w._on_custom_msg(w, {"type": "slice", "req": 7, "m": 1, "l": 0, "k": 2}, [])

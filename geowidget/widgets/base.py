@@ -22,7 +22,12 @@ import numpy as np
 import traitlets as t
 from ipywidgets.widgets.widget import _remove_buffers
 
-from geowidget.widgets.codec import array_serialization, arrays_serialization, encode
+from geowidget.widgets.codec import (
+    array_serialization,
+    arrays_serialization,
+    encode,
+    wire_array,
+)
 from geowidget.widgets.data import Slab, sprite_atlas
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -70,10 +75,18 @@ class GeoView(anywidget.AnyWidget):
         self._slab = slab
         m, ly, k, n = slab.shape
         lazy = slab.nbytes() > budget
+        # per-sample overhead kept small: uint8 labels for < 256 classes, and ids that are a
+        # contiguous range are sent as their start only
+        small = len(slab.class_names) <= 255
         arrays: dict[str, np.ndarray] = {
-            "labels": slab.labels,
-            "ids": slab.sample_ids,
+            "labels": slab.labels.astype(np.uint8) if small else slab.labels,
         }
+        ids = wire_array(slab.sample_ids, "sample_ids")  # int32 on the wire, range-checked
+        ids_start = int(ids[0]) if n and np.array_equal(ids, ids[0] + np.arange(n)) else None
+        if n == 0:
+            ids_start = 0
+        if ids_start is None:
+            arrays["ids"] = ids
         if not lazy:
             for name, value in slab.metrics.items():
                 arrays[name] = value
@@ -88,6 +101,7 @@ class GeoView(anywidget.AnyWidget):
             "lazy": bool(lazy),
             "metrics": list(slab.metrics),
             "thumbs": None,
+            "ids_start": ids_start,
         }
         if slab.images is not None and n:
             atlas, info = sprite_atlas(slab.images)

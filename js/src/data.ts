@@ -23,6 +23,7 @@ export interface Meta {
   color_fields?: string[];
   color_kinds?: Record<string, "categorical" | "continuous" | "diverging">;
   custom_dims?: "n" | "mlkn" | null;
+  ids_start?: number | null;
   [key: string]: unknown;
 }
 
@@ -30,7 +31,7 @@ export interface ViewData {
   meta: Meta;
   arrays: Record<string, WireArray>;
   store: SliceStore;
-  labels: Int32Array;
+  labels: Int32Array | Uint8Array;
   ids: Int32Array;
   atlas: Atlas | null;
 }
@@ -46,10 +47,16 @@ export function readData(model: Model): ViewData {
     meta,
     arrays,
     store: new SliceStore(shape, !!meta.lazy, arrays),
-    labels: (arrays.labels as Int32Array) ?? new Int32Array(0),
-    ids: (arrays.ids as Int32Array) ?? new Int32Array(0),
+    labels: (arrays.labels as Int32Array | Uint8Array) ?? new Int32Array(0),
+    ids: (arrays.ids as Int32Array) ?? rangeIds(meta.ids_start ?? 0, shape[3]),
     atlas,
   };
+}
+
+function rangeIds(start: number, n: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = start + i;
+  return out;
 }
 
 /** Selected ids from the model's `selected` trait. */

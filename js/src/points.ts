@@ -37,7 +37,7 @@ export interface DrawSpec {
 const VS = `#version 300 es
 precision highp float; precision highp int; precision highp sampler2D;
 layout(location=0) in float a_x; layout(location=1) in float a_y;
-layout(location=2) in int a_label; layout(location=3) in int a_cat;
+layout(location=2) in uint a_label; layout(location=3) in uint a_cat;
 layout(location=4) in float a_val; layout(location=5) in float a_sel;
 uniform int u_polar; uniform float u_rscale; uniform vec2 u_view; uniform vec3 u_cam;
 uniform float u_size; uniform int u_mode; uniform vec2 u_domain; uniform int u_hasSel;
@@ -51,9 +51,9 @@ void main() {
   float x = a_x; float y = a_y;
   if (u_polar == 1) { float r = a_y * u_rscale; x = r * cos(a_x); y = r * sin(a_x); }
   bool vis = !(bad(a_x) || bad(a_y));
-  if (u_useLabel == 1 && a_label >= 0) vis = vis && classTexel(a_label).a > 0.5;
+  if (u_useLabel == 1) vis = vis && classTexel(int(a_label)).a > 0.5;
   vec3 c = u_missing;
-  if (u_mode == 0) { c = a_cat >= 0 ? classTexel(a_cat).rgb : u_missing; }
+  if (u_mode == 0) { c = a_cat != 0xFFFFFFFFu ? classTexel(int(a_cat)).rgb : u_missing; }
   else if (u_mode == 1) { c = a_label == a_cat ? u_ok : u_bad; }
   else if (u_mode == 2) {
     if (!bad(a_val)) { float t = clamp((a_val - u_domain.x) / (u_domain.y - u_domain.x), 0.0, 1.0);
@@ -253,10 +253,12 @@ export class PointLayer {
       gl.vertexAttribPointer(loc, 1, gl.FLOAT, false, 0, ref.offset * 4);
     };
     const bindI = (loc: number, ref: AttrRef | null) => {
-      if (!ref) { gl.disableVertexAttribArray(loc); gl.vertexAttribI4i(loc, -1, 0, 0, 0); return; }
+      if (!ref) { gl.disableVertexAttribArray(loc); gl.vertexAttribI4ui(loc, 0xffffffff, 0, 0, 0); return; }
       gl.bindBuffer(gl.ARRAY_BUFFER, this.buffer(ref));
       gl.enableVertexAttribArray(loc);
-      gl.vertexAttribIPointer(loc, 1, gl.INT, 0, ref.offset * 4);
+      const u8 = ref.data instanceof Uint8Array;
+      // class indices are >= 0, so int32 bits read as uint32 are the same numbers
+      gl.vertexAttribIPointer(loc, 1, u8 ? gl.UNSIGNED_BYTE : gl.UNSIGNED_INT, 0, ref.offset * (u8 ? 1 : 4));
     };
     bindF(0, spec.x);
     bindF(1, spec.y);

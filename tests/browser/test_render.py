@@ -175,3 +175,20 @@ def test_explorer_html_is_linked_without_a_kernel(page, tmp_path):
     assert page.evaluate(
         "document.querySelector('.gw-root[data-kind=polar] select[data-picker=model]').value") == "1"
     assert page.errors == []
+
+
+@pytest.mark.parametrize(("color", "expect"), [
+    ("correct", ["#4477AA", "#EE6677", "#4477AA", "#EE6677"]),  # ok / bad colours in polar.ts
+    ("pred", [PALETTE[0], PALETTE[0], PALETTE[2], PALETTE[0]]),
+])
+def test_colour_by_correct_and_pred(browser, tmp_path, color, expect):
+    ctx = browser.new_context(viewport={"width": 700, "height": 700})
+    page = ctx.new_page()
+    w = gw.PolarPlot(angle=THETA, norm=RHO, labels=[0, 1, 2, 3], pred=[0, 0, 2, 0],
+                     point_size=8.0, color=color)
+    open_html(page, w.to_html(tmp_path / "c.html"))
+    _, _, pw, ph = plot_box(page)
+    xs, ys = polar_xy(THETA, RHO, pw, ph, RHO.max())
+    for rgba, colour in zip(read_pixels(page, list(zip(xs, ys, strict=True))), expect, strict=True):
+        assert np.abs(np.array(rgba[:3]) - hex_rgb(colour)).max() <= 3, (rgba, colour)
+    ctx.close()
