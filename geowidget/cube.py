@@ -232,9 +232,10 @@ class GeometryCube:
         if bm is not None and (unknown := bm - set(self.benchmarks)):
             raise KeyError(f"unknown benchmark(s) {sorted(unknown)}; valid: {self.benchmarks}")
         if sp is not None and (
-            unknown := [s for s in sp if not np.isclose(s, self.sparsity_values).any()]
+            unknown := [float(s) for s in sp if not np.isclose(s, self.sparsity_values).any()]
         ):
-            raise KeyError(f"unknown sparsity {unknown}; valid: {sorted(set(self.sparsity_values))}")
+            valid = sorted({float(s) for s in self.sparsity_values})
+            raise KeyError(f"unknown sparsity {unknown}; valid: {valid}")
         ki = [
             i
             for i, c in enumerate(self.conditions)
@@ -280,6 +281,33 @@ class GeometryCube:
         from geowidget.engine.scores import correlations
 
         return correlations(self, target=target, **kwargs)
+
+    def scores(self) -> Any:
+        """Per-sample scores, one row per (model, sample): a pandas DataFrame.
+
+        Columns ``robustness`` and one ``robustness:<benchmark>`` per corruption (when the cube
+        has corrupted conditions), ``vulnerability``, ``breakdown_sparsity`` and ``pie`` (at
+        the highest sparsity) when it has pruned ones. See :mod:`geowidget.engine.scores`.
+        """
+        import pandas as pd
+
+        from geowidget.engine import scores as sc
+
+        m, n = len(self.models), len(self.labels)
+        table: dict[str, Any] = {
+            "model": pd.Categorical.from_codes(np.repeat(np.arange(m), n), self.models),
+            "sample": np.tile(self.sample_ids, m),
+            "label": np.tile(self.labels, m),
+        }
+        if any(c.benchmark != "clean" and c.sparsity == 0 for c in self.conditions):
+            table["robustness"] = sc.robustness(self).ravel()
+            for name, value in sc.robustness_per_benchmark(self).items():
+                table[f"robustness:{name}"] = value.ravel()
+        if any(c.benchmark == "clean" and c.sparsity > 0 for c in self.conditions):
+            table["vulnerability"] = sc.vulnerability(self).ravel()
+            table["breakdown_sparsity"] = sc.breakdown_sparsity(self).ravel()
+            table["pie"] = sc.pie(self).ravel()
+        return pd.DataFrame(table)
 
     # ------------------------------------------------------------------ tables and files
     def to_pandas(self) -> Any:

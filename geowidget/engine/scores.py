@@ -325,8 +325,8 @@ def correlations(
     ci : float or None
         Confidence level of the percentile bootstrap interval; None skips the bootstrap.
     layer : str or int, optional
-        Layer whose geometry is used; default the cube's last layer (a Study lists the
-        penultimate layer last).
+        Layer whose geometry is used; default ``"penultimate"`` when the cube has it (a Study's
+        name for the input of the final Linear), else the cube's last layer.
     n_boot : int
         Bootstrap resamples.
     seed : int
@@ -349,7 +349,9 @@ def correlations(
         raise ValueError(f"unknown target {target!r}; valid targets: {list(TARGETS)}")
     if method not in CORR_METHODS:
         raise ValueError(f"unknown correlation method {method!r}; valid: {list(CORR_METHODS)}")
-    li = len(cube.layers) - 1 if layer is None else cube.layer_index(layer)
+    if layer is None:
+        layer = "penultimate" if "penultimate" in cube.layers else len(cube.layers) - 1
+    li = cube.layer_index(layer)
     dense = _dense_index(cube)
     y_all = robustness(cube) if target == "robustness" else vulnerability(cube)
     rows = []

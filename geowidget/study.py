@@ -1,0 +1,570 @@
+"""Study: sweep models over pruning levels and corruptions, and collect a GeometryCube.
+
+A study evaluates every model on the clean data at every sparsity level, and on every
+(corruption, severity) at sparsity 0 (the dense model). At each of these conditions it
+records, per sample and layer, the geometry (angle, norm, margin, ...) and, per sample, the
+prediction, so that :mod:`geowidget.engine.scores` can derive robustness and pruning
+vulnerability.
+
+The work is split into units, each a pure function of (model, sparsity, benchmark,
+severity, shard): :meth:`Study.units` lists them and :meth:`Study.run_unit` computes one, so
+another backend can distribute them. With ``cache_dir`` every finished unit is written at
+once (atomically, with a SHA-256 checksum); a re-run, even after ``kill -9``, loads what is
+there and computes only what is missing, and a corrupt file is detected and recomputed.
+Cache keys include fingerprints of the model weights and of the data, so changed inputs never
+reuse stale results.
+
+Layers: ``layers=None`` takes the penultimate layer, the input of the model's final Linear
+(found by :func:`geowidget.engine.head.find_head`), labelled ``"penultimate"`` in the cube;
+its geometry uses the model's real head (pruned with the rest of the model). Other layers
+have no head, so they use a linear probe (:func:`geowidget.engine.probe.linear_probe`) fitted
+once per model on the dense model's clean features and reused for every condition. Fitting
+per condition would rotate the class directions with each corruption or pruning level, hide
+the very shift being measured and make conditions incomparable; fitting once keeps one fixed
+reference frame per (model, layer), as the real head does for the penultimate layer.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
+from geowidget.engine.corruptions import SEVERITIES, corrupt, resolve_corruptions
+from geowidget.engine.pruning import PruningPlan, check_method, check_sparsity, pruned
+
+PENULTIMATE = "penultimate"
+_CACHE_VERSION = 1
+_MAGIC = b"GWU1"
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One unit of work: a model at one condition on one shard of samples ``[start, stop)``."""
+
+    model: str
+    sparsity: float
+    benchmark: str
+    severity: int
+    start: int
+    stop: int
+
+    @property
+    def condition(self) -> Condition:
+        return Condition(self.sparsity, self.benchmark, self.severity)
+
+
+def _sha(*parts: Any) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        if isinstance(p, torch.Tensor):
+            t = p.detach().cpu().contiguous()
+            h.update(str((t.dtype, tuple(t.shape))).encode())
+            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        else:
+            h.update(json.dumps(p, sort_keys=True, default=str).encode())
+        h.update(b"|")
+    return h.hexdigest()
+
+
+def _materialise(data: Any, what: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    from geowidget.engine.batches import iter_batches
+
+    xs, ys = [], []
+    for xb, yb in iter_batches(data, batch_size=4096, device="cpu"):
+        xs.append(xb)
+        ys.append(yb)
+    if any(y is None for y in ys) and not all(y is None for y in ys):
+        raise ValueError(f"{what}: only some batches carry labels")
+    x = torch.cat(xs)
+    y = None if ys[0] is None else torch.cat(ys).long()
+    return x, y
+
+
+class Study:
+    """Evaluate models over pruning levels and corruptions; :meth:`run` returns a GeometryCube.
+
+    Parameters
+    ----------
+    models : dict of str to nn.Module, or list of nn.Module
+        Classifiers with the same number of classes. A list is named ``model0, model1, ...``.
+        They are never modified (pruning swaps weights in and restores them bit for bit; a model
+        on another device than ``device`` is copied).
+    data : (inputs, labels), ImageData, Dataset or DataLoader
+        The probe set, with labels. Inputs ``[N, C, H, W]`` in [0, 1] when corruptions are
+        generated.
+    layers : list of str, optional
+        Layers to measure. ``None`` takes the penultimate layer only (label ``"penultimate"``);
+        a list may include ``"penultimate"`` and any name :func:`geowidget.get_layer_names`
+        lists, which use a linear probe (see the module doc).
+    sparsities : sequence of float
+        Pruning levels in [0, 1); 0 (the dense model) is always included.
+    pruning : str
+        Method of :func:`geowidget.engine.pruning.prune_masks`.
+    corruptions : str, list of str, or dict, optional
+        ``"mnist-c"``, ``"imagenet-c"``, a list of corruption names (generated by
+        :func:`geowidget.engine.corruptions.corrupt`), or a dict of ready-made corrupted copies
+        of ``data``: ``{name: data}`` or ``{name: {severity: data}}`` (for example ImageNet-C
+        folders loaded as Datasets), each with the same samples in the same order.
+    severities : sequence of int
+        Severities of generated corruptions, from 1 to 5.
+    batch_size : int
+        Forward-pass batch size.
+    device : str
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+    cache_dir : str or Path, optional
+        Where finished units are written; a re-run computes only the missing ones.
+    seed : int
+        Seed of corruptions and of random pruning.
+    shard_size : int
+        Samples per unit of work.
+    progress : bool
+        Show a tqdm progress bar over units (works in notebooks).
+    calibration_size : int
+        Calibration samples for gradient-based pruning (``"snip"``).
+
+    Examples
+    --------
+    >>> cube = Study({"lenet": net}, (x, y), sparsities=(0, .5, .9),        # doctest: +SKIP
+    ...              corruptions=["rotate", "fog"], severities=(1, 3, 5)).run()
+    >>> cube.correlations(target="robustness")                               # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        models: Mapping[str, nn.Module] | Sequence[nn.Module],
+        data: Any,
+        *,
+        layers: Sequence[str] | None = None,
+        sparsities: Iterable[float] = (0, 0.1, 0.3, 0.5, 0.7, 0.9),
+        pruning: str = "global_magnitude",
+        corruptions: str | Sequence[str] | Mapping[str, Any] | None = None,
+        severities: Iterable[int] = SEVERITIES,
+        batch_size: int = 256,
+        device: str | torch.device = "auto",
+        cache_dir: str | os.PathLike | None = None,
+        seed: int = 0,
+        shard_size: int = 4096,
+        progress: bool = True,
+        calibration_size: int = 256,
+    ) -> None:
+        from geowidget.engine.batches import resolve_device
+
+        self.models = self._check_models(models)
+        self.pruning = check_method(pruning)
+        levels = sorted({0.0, *(check_sparsity(s) for s in sparsities)})
+        self.sparsities = levels
+        self.severities = self._check_severities(severities)
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if not isinstance(shard_size, int) or shard_size < 1:
+            raise ValueError(f"shard_size must be a positive int, got {shard_size!r}")
+        self.batch_size, self.shard_size = batch_size, shard_size
+        self.device = resolve_device(device)
+        self.seed, self.progress = int(seed), bool(progress)
+        self.calibration_size = int(calibration_size)
+        self.cache_dir = None if cache_dir is None else Path(cache_dir)
+
+        self.x, y = _materialise(data, "data")
+        if y is None:
+            raise ValueError(
+                "data has no labels; a Study needs (inputs, labels), an ImageData, or a "
+                "Dataset/DataLoader yielding (x, y)"
+            )
+        self.y = y
+        self.n = len(self.y)
+        self.dataset = str(getattr(data, "name", ""))
+        self.num_classes = self._check_classes()
+        self.class_names = self._class_names(data)
+        self.layers = [PENULTIMATE] if layers is None else self._check_layers(layers)
+        self._ready = {name: self._on_device(m) for name, m in self.models.items()}
+        self._heads = {name: self._head(m) for name, m in self._ready.items()}
+        self.benchmarks = self._check_corruptions(corruptions)
+        self.data_fp = _sha(self.x, self.y)
+        self.model_fp = {name: _sha(*m.state_dict().values()) for name, m in self._ready.items()}
+        self._plans: dict[str, PruningPlan] = {}
+        self._probes: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
+        self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
+
+    # ------------------------------------------------------------------ validation
+    @staticmethod
+    def _check_models(models: Any) -> dict[str, nn.Module]:
+        if isinstance(models, nn.Module):
+            models = [models]
+        if isinstance(models, Mapping):
+            named = {str(k): v for k, v in models.items()}
+        elif isinstance(models, Sequence):
+            named = {f"model{i}": m for i, m in enumerate(models)}
+        else:
+            raise TypeError(
+                f"models must be a dict of name to nn.Module or a list, got {type(models).__name__}"
+            )
+        if not named:
+            raise ValueError("models is empty; pass at least one model, e.g. {'lenet': net}")
+        for k, m in named.items():
+            if not isinstance(m, nn.Module):
+                raise TypeError(f"model {k!r} must be a torch.nn.Module, got {type(m).__name__}")
+        return named
+
+    @staticmethod
+    def _check_severities(severities: Iterable[int]) -> list[int]:
+        out = []
+        for s in severities:
+            if isinstance(s, bool) or s not in SEVERITIES:
+                raise ValueError(f"severities must be in {list(SEVERITIES)}, got {s!r}")
+            out.append(int(s))
+        if not out:
+            raise ValueError("severities is empty; pass e.g. (1, 2, 3, 4, 5)")
+        return sorted(set(out))
+
+    def _check_classes(self) -> int:
+        counts = {}
+        probe = self.x[:1]
+        for name, m in self.models.items():
+            dev = next((p.device for p in m.parameters()), torch.device("cpu"))
+            was = m.training
+            m.eval()
+            try:
+                with torch.no_grad():
+                    out = m(probe.to(dev))
+            finally:
+                m.train(was)
+            if isinstance(out, tuple | list):
+                out = out[0]
+            counts[name] = int(out.shape[-1])
+        if len(set(counts.values())) > 1:
+            raise ValueError(
+                f"models have different numbers of classes {counts}; a Study compares models "
+                "over the same classes"
+            )
+        c = next(iter(counts.values()))
+        if int(self.y.min()) < 0 or int(self.y.max()) >= c:
+            raise ValueError(
+                f"labels must lie in [0, {c}) for {c}-class models, got range "
+                f"[{int(self.y.min())}, {int(self.y.max())}]"
+            )
+        return c
+
+    def _class_names(self, data: Any) -> list[str]:
+        names = getattr(data, "class_names", None) or getattr(data, "classes", None)
+        if names is not None and len(names) == self.num_classes:
+            return [str(c) for c in names]
+        return [str(c) for c in range(self.num_classes)]
+
+    def _check_layers(self, layers: Sequence[str]) -> list[str]:
+        from geowidget.engine.features import get_layer_names
+
+        if isinstance(layers, str):
+            layers = [layers]
+        out = list(dict.fromkeys(layers))
+        if not out:
+            raise ValueError("layers is empty; pass None for the penultimate layer")
+        for name, m in self.models.items():
+            valid = set(get_layer_names(m)) | {n for n, _ in m.named_modules() if n}
+            for layer in out:
+                if layer != PENULTIMATE and layer not in valid and not layer.endswith(":input"):
+                    raise ValueError(
+                        f"layer {layer!r} not in model {name!r}; valid: "
+                        f"{[PENULTIMATE, *get_layer_names(m)]}"
+                    )
+        return out
+
+    def _check_corruptions(self, spec: Any) -> list[tuple[str, int, Any]]:
+        """``[(benchmark, severity, source)]``; source is None for generated corruptions."""
+        if spec is None:
+            return []
+        if isinstance(spec, Mapping):
+            out = []
+            for name, value in spec.items():
+                if name == "clean":
+                    raise ValueError("'clean' is reserved for the uncorrupted data")
+                items = value.items() if isinstance(value, Mapping) else [(1, value)]
+                for sev, d in items:
+                    x, y = _materialise(d, f"corruption {name!r}")
+                    if len(x) != self.n or x.shape[1:] != self.x.shape[1:]:
+                        raise ValueError(
+                            f"corrupted data {name!r} has inputs {tuple(x.shape)}, expected "
+                            f"{tuple(self.x.shape)} (the same samples as data)"
+                        )
+                    if y is not None and not torch.equal(y, self.y):
+                        raise ValueError(
+                            f"corrupted data {name!r} has other labels than data; it must hold "
+                            "the same samples in the same order"
+                        )
+                    out.append((str(name), int(sev), x))
+            return out
+        channels = self.x.shape[1] if self.x.ndim == 4 else 1
+        names = resolve_corruptions(spec, channels)
+        if self.x.ndim != 4 or channels not in (1, 3):
+            raise ValueError(
+                f"generated corruptions need images [N, 1 or 3, H, W], got {tuple(self.x.shape)}"
+            )
+        return [(c, s, None) for c in names for s in self.severities]
+
+    # ------------------------------------------------------------------ models
+    def _on_device(self, model: nn.Module) -> nn.Module:
+        dev = next((p.device for p in model.parameters()), self.device)
+        if dev == self.device:
+            return model
+        return copy.deepcopy(model).to(self.device)
+
+    def _head(self, model: nn.Module) -> tuple[str, nn.Linear, str] | None:
+        from geowidget.engine.head import find_head
+
+        if PENULTIMATE not in self.layers and not any(v.endswith(":input") for v in self.layers):
+            return None
+        return find_head(model)
+
+    def _layer_target(self, model_name: str, layer: str) -> str:
+        head = self._heads[model_name]
+        return head[2] if layer == PENULTIMATE else layer
+
+    def _uses_head(self, model_name: str, layer: str) -> bool:
+        head = self._heads[model_name]
+        return head is not None and self._layer_target(model_name, layer) == head[2]
+
+    # ------------------------------------------------------------------ units
+    @property
+    def conditions(self) -> list[Condition]:
+        clean = [Condition(s, "clean", 0) for s in self.sparsities]
+        return clean + [Condition(0.0, b, s) for b, s, _ in self.benchmarks]
+
+    def units(self) -> list[WorkUnit]:
+        """Every unit of work, in execution order (model, then level, then benchmark, shard)."""
+        shards = [(a, min(a + self.shard_size, self.n)) for a in range(0, self.n, self.shard_size)]
+        return [
+            WorkUnit(m, c.sparsity, c.benchmark, c.severity, a, b)
+            for m in self.models
+            for c in self.conditions
+            for a, b in shards
+        ]
+
+    def _unit_key(self, unit: WorkUnit) -> str:
+        return _sha(
+            _CACHE_VERSION, self.model_fp[unit.model], self.data_fp, self.layers, self.pruning,
+            self.seed, self.batch_size, self.device.type, self.calibration_size,
+            unit.sparsity, unit.benchmark, unit.severity, unit.start, unit.stop,
+            self._source_fp(unit.benchmark, unit.severity),
+        )
+
+    def _source_fp(self, benchmark: str, severity: int) -> str:
+        for b, s, src in self.benchmarks:
+            if b == benchmark and s == severity and src is not None:
+                if not hasattr(self, "_src_fp"):
+                    self._src_fp: dict[tuple[str, int], str] = {}
+                return self._src_fp.setdefault((b, s), _sha(src))
+        return "generated"
+
+    def _inputs(self, unit: WorkUnit) -> torch.Tensor:
+        x = self.x[unit.start : unit.stop]
+        if unit.benchmark == "clean":
+            return x
+        for b, s, src in self.benchmarks:
+            if b == unit.benchmark and s == unit.severity:
+                if src is not None:
+                    return src[unit.start : unit.stop]
+                index = torch.arange(unit.start, unit.stop)
+                return corrupt(x, b, s, seed=self.seed, index=index).to(x.dtype)
+        raise KeyError(f"unknown benchmark {unit.benchmark!r}-{unit.severity}")
+
+    def _plan(self, name: str) -> PruningPlan:
+        if name not in self._plans:
+            self._plans[name] = PruningPlan.from_model(
+                self._ready[name], self.pruning, data=(self.x, self.y), seed=self.seed,
+                calibration_size=self.calibration_size,
+            )
+        return self._plans[name]
+
+    def _probe(self, name: str, layer: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Probe head of an intermediate layer, fitted on the dense model's clean features."""
+        key = (name, layer)
+        if key in self._probes:
+            return self._probes[key]
+        path = self._cache_path(_sha("probe", _CACHE_VERSION, self.model_fp[name], self.data_fp,
+                                     layer, self.batch_size, self.device.type))
+        cached = self._load(path)
+        if cached is not None:
+            w, b = torch.from_numpy(cached["weight"]), torch.from_numpy(cached["bias"])
+        else:
+            from geowidget.engine.features import extract_features
+            from geowidget.engine.probe import linear_probe
+
+            feats = extract_features(
+                self._ready[name], (self.x, self.y), [layer], batch_size=self.batch_size,
+                device=self.device, progress=False,
+            )[layer]
+            w, b = linear_probe(feats.float(), self.y, num_classes=self.num_classes)
+            w, b = w.cpu(), b.cpu()
+            self._save(path, {"weight": w.numpy(), "bias": b.numpy()})
+        self._probes[key] = (w, b)
+        return w, b
+
+    def run_unit(self, unit: WorkUnit) -> dict[str, np.ndarray]:
+        """Compute one unit: ``{metric: [L, n]}`` for layer metrics and ``[n]`` for outputs."""
+        model = self._ready[unit.model]
+        if unit.sparsity > 0:
+            with pruned(model, self._plan(unit.model).masks(unit.sparsity)):
+                return self._evaluate(unit)
+        return self._evaluate(unit)
+
+    def _evaluate(self, unit: WorkUnit) -> dict[str, np.ndarray]:
+        from geowidget.engine.features import extract_features
+        from geowidget.engine.geometry import geometry
+
+        name = unit.model
+        model = self._ready[name]
+        probes = {
+            layer: self._probe(name, layer)
+            for layer in self.layers
+            if not self._uses_head(name, layer)
+        } if unit.sparsity == 0 and unit.benchmark == "clean" else None
+        x, y = self._inputs(unit), self.y[unit.start : unit.stop]
+        targets = list(dict.fromkeys(self._layer_target(name, v) for v in self.layers))
+        feats, _, logits = extract_features(
+            model, (x, y), targets, batch_size=self.batch_size, device=self.device,
+            progress=False, return_outputs=True,
+        )
+        out: dict[str, list[np.ndarray]] = {k: [] for k in LAYER_METRICS}
+        for layer in self.layers:
+            h = feats[self._layer_target(name, layer)].float()
+            if self._uses_head(name, layer):
+                head = self._heads[name][1]
+                w = head.weight.detach().float().cpu()
+                b = None if head.bias is None else head.bias.detach().float().cpu()
+            else:
+                w, b = probes[layer] if probes is not None else self._probe(name, layer)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # NaN angles are recorded
+                g = geometry(h.cpu(), y, w, b).to_numpy()
+            for k in LAYER_METRICS:
+                out[k].append(g[k].astype(np.float32))
+        z = logits.double().cpu()
+        pred = z.argmax(dim=1)
+        zy = z.gather(1, y[:, None])
+        others = z.scatter(1, y[:, None], float("-inf"))
+        result = {k: np.stack(v) for k, v in out.items()}
+        result["pred"] = pred.numpy().astype(np.int32)
+        result["correct"] = (pred == y).numpy()
+        result["logit_margin"] = (zy[:, 0] - others.max(dim=1).values).numpy().astype(np.float32)
+        return result
+
+    # ------------------------------------------------------------------ cache
+    def _cache_path(self, key: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        return self.cache_dir / key[:2] / f"{key}.gwu"
+
+    def _load(self, path: Path | None) -> dict[str, np.ndarray] | None:
+        if path is None or not path.exists():
+            return None
+        raw = path.read_bytes()
+        digest, payload = raw[4:68], raw[68:]
+        ok = raw[:4] == _MAGIC and hashlib.sha256(payload).hexdigest().encode() == digest
+        if ok:
+            try:
+                with np.load(io.BytesIO(payload), allow_pickle=False) as z:
+                    return {k: z[k] for k in z.files}
+            except Exception:  # noqa: BLE001 -- any unreadable payload is recomputed
+                ok = False
+        warnings.warn(f"cache file {path.name} is corrupt (checksum mismatch); recomputing",
+                      RuntimeWarning, stacklevel=3)
+        self.stats["corrupt"] += 1
+        return None
+
+    @staticmethod
+    def _save(path: Path | None, arrays: dict[str, np.ndarray]) -> None:
+        if path is None:
+            return
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        payload = buf.getvalue()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(_MAGIC + hashlib.sha256(payload).hexdigest().encode() + payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> GeometryCube:
+        """Compute (or load from the cache) every unit and assemble the cube."""
+        from tqdm.auto import tqdm
+
+        self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
+        conds = self.conditions
+        m, ly, k, n = len(self.models), len(self.layers), len(conds), self.n
+        arrays = {name: np.full((m, ly, k, n), np.nan, np.float32) for name in LAYER_METRICS}
+        arrays["pred"] = np.zeros((m, k, n), np.int32)
+        arrays["correct"] = np.zeros((m, k, n), bool)
+        arrays["logit_margin"] = np.zeros((m, k, n), np.float32)
+        model_pos = {name: i for i, name in enumerate(self.models)}
+        cond_pos = {c: i for i, c in enumerate(conds)}
+        units = self.units()
+        bar = tqdm(units, desc="study", disable=not self.progress, unit="unit")
+        for unit in bar:
+            bar.set_postfix_str(
+                f"{unit.model} s={unit.sparsity:g} {unit.condition.label.split('@')[0]}",
+                refresh=False,
+            )
+            path = self._cache_path(self._unit_key(unit))
+            res = self._load(path)
+            if res is None:
+                res = self.run_unit(unit)
+                self._save(path, res)
+                self.stats["computed"] += 1
+            else:
+                self.stats["cached"] += 1
+            mi, ki, sl = model_pos[unit.model], cond_pos[unit.condition], slice(unit.start,
+                                                                                unit.stop)
+            for name in LAYER_METRICS:
+                arrays[name][mi, :, ki, sl] = res[name]
+            for name in ("pred", "correct", "logit_margin"):
+                arrays[name][mi, ki, sl] = res[name]
+        bar.close()
+        return GeometryCube(
+            models=list(self.models),
+            layers=self.layers,
+            conditions=conds,
+            labels=self.y.numpy(),
+            class_names=self.class_names,
+            model_info=[self._info(name) for name in self.models],
+            dataset=self.dataset,
+            images=self._thumbnails(),
+            **arrays,
+        )
+
+    def _info(self, name: str) -> dict[str, Any]:
+        model = self.models[name]
+        head = self._heads[name]
+        return {
+            "architecture": type(model).__name__,
+            "parameters": int(sum(p.numel() for p in model.parameters())),
+            "pruning": self.pruning,
+            "penultimate": None if head is None else head[2],
+            "probe_layers": [v for v in self.layers if not self._uses_head(name, v)],
+            "fingerprint": self.model_fp[name][:16],
+        }
+
+    def _thumbnails(self) -> np.ndarray | None:
+        x = self.x
+        if x.ndim != 4 or x.shape[1] not in (1, 3) or max(x.shape[-2:]) > 64:
+            return None
+        lo, hi = float(x.min()), float(x.max())
+        if lo < 0 or hi > 1:
+            x = (x - lo) / max(hi - lo, 1e-12)
+        img = (x.clamp(0, 1) * 255).round().to(torch.uint8)
+        return img[:, 0].numpy() if img.shape[1] == 1 else img.permute(0, 2, 3, 1).numpy()
