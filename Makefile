@@ -38,8 +38,8 @@ test-py: setup
 test-js: setup
 	npm test
 
+# ruff runs inside pytest (tests/test_lint.py), so a lint failure fails the suite.
 test: setup
-	$(VENV)/bin/ruff check geowidget tests benchmarks
 	npm run typecheck
 	npm test
 	$(VENV)/bin/pytest
