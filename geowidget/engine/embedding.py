@@ -1,0 +1,677 @@
+"""Geometric embeddings of models (and of benchmarks), their distances, 2-D layouts and MST.
+
+A model's *geometric embedding* (DESIGN.md) is its per-sample geometry on a shared probe
+set of N samples, flattened to one vector ``[t(θ), t(ρ), t(m)]`` of 3N numbers, where
+``t`` is a within-point transform:
+
+- ``"zscore"``: each feature block is standardised over the N samples (mean 0, std 1);
+- ``"rank"``: each block is replaced by its ranks (ties averaged), standardised the same
+  way, so that the squared euclidean distance between two blocks is ``2N (1 - ρ_s)``
+  with ``ρ_s`` their Spearman correlation.
+
+A *point* of an embedding is a model (``by="model"``), a condition (sparsity, benchmark,
+severity; ``by="condition"``, one vector concatenated over all models) or a
+(model, condition) pair (``by="model_condition"``: pruning trajectories, or an embedding
+per (model, benchmark)). :func:`benchmark_similarity` turns the condition embedding into
+the corruption-by-corruption similarity matrix.
+
+:func:`distances` gives euclidean or ``1 - Spearman`` distances, :func:`layout` places the
+points in 2-D (classical MDS, PCA, t-SNE or UMAP; deterministic for a seed) and :func:`mst`
+returns the minimum-spanning-tree edges. Beyond ``max_points`` (2,000) points, distances
+and layouts work on the first 50 principal components of the embedding, so thousands of
+models stay fast.
+
+Examples
+--------
+>>> emb = model_embedding(cube)                         # doctest: +SKIP
+>>> d = distances(emb)                                  # doctest: +SKIP
+>>> xy, edges = layout(d, "mds"), mst(d)                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from geowidget.cube import LAYER_METRICS, GeometryCube
+
+FEATURES = (*LAYER_METRICS, "logit_margin")
+TRANSFORMS = ("zscore", "rank")
+GROUPINGS = ("model", "condition", "model_condition")
+METRICS = ("euclidean", "spearman")
+METHODS = ("mds", "pca", "tsne", "umap")
+MAX_POINTS = 2000
+REDUCED_DIMS = 50
+
+
+@dataclass
+class Embedding:
+    """Points (models, conditions or both) as rows of transformed per-sample geometry.
+
+    Attributes
+    ----------
+    matrix : ndarray, float64 ``[P, F * N]``
+        Row p is point p: F feature blocks of N samples each, in ``features`` order.
+    labels : list of str
+        One label per point (model name, condition label or ``"model | condition"``).
+    info : list of dict
+        Per point: ``model`` (or ``models``), ``sparsity``, ``benchmark``, ``severity`` and
+        the model's descriptors from ``cube.model_info``.
+    features : tuple of str
+        Feature names, one block each.
+    transform : str
+        ``"zscore"`` or ``"rank"``.
+    layer : str
+        The cube layer the geometry comes from.
+    sample_ids : ndarray, int64 ``[N]``
+        Probe samples used (samples that were NaN in some point are dropped).
+    """
+
+    matrix: np.ndarray
+    labels: list[str]
+    info: list[dict[str, Any]]
+    features: tuple[str, ...]
+    transform: str
+    layer: str
+    sample_ids: np.ndarray
+    by: str = "model"
+    dropped: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_points(self) -> int:
+        return self.matrix.shape[0]
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.sample_ids)
+
+    def block(self, feature: str) -> np.ndarray:
+        """The ``[P, N]`` columns of one feature (or ``[P, models * N]`` for conditions)."""
+        if feature not in self.features:
+            raise KeyError(f"unknown feature {feature!r}; this embedding has {self.features}")
+        width = self.matrix.shape[1] // len(self.features)
+        i = self.features.index(feature)
+        return self.matrix[:, i * width : (i + 1) * width]
+
+
+# ---------------------------------------------------------------------------- transforms
+def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise (x - mean) / std over the last axis; returns (z, zero_std_rows)."""
+    mean = x.mean(axis=-1, keepdims=True)
+    centred = x - mean
+    std = np.sqrt((centred**2).mean(axis=-1, keepdims=True))
+    zero = std[..., 0] == 0
+    return np.divide(centred, std, out=np.zeros_like(centred), where=std > 0), zero
+
+
+def transform_values(values: np.ndarray, transform: str = "zscore") -> np.ndarray:
+    """Transform each row of ``values`` ``[..., N]`` over its N samples (float64 out).
+
+    ``"zscore"``: (x - mean) / std (population std). ``"rank"``: average ranks, then
+    standardised. A constant row (std 0) becomes all zeros, with a warning.
+
+    Examples
+    --------
+    >>> transform_values(np.array([[1.0, 2.0, 3.0]]), "zscore").round(3)
+    array([[-1.225,  0.   ,  1.225]])
+    """
+    if transform not in TRANSFORMS:
+        raise ValueError(f"unknown transform {transform!r}; valid: {list(TRANSFORMS)}")
+    x = np.asarray(values, dtype=np.float64)
+    if transform == "rank":
+        from scipy.stats import rankdata
+
+        x = rankdata(x, axis=-1, method="average")
+    z, zero = _standardise(x)
+    if zero.any():
+        warnings.warn(
+            f"{int(zero.sum())} feature block(s) are constant over the samples; their "
+            "transformed values are set to 0 (they carry no information)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return z
+
+
+# ---------------------------------------------------------------------------- embedding
+def _as_list(value: Any) -> list[Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, str | int | float | np.integer | np.floating):
+        return [value]
+    return list(value)
+
+
+def _select_conditions(
+    cube: GeometryCube, sparsity: Any, benchmark: Any, severity: Any
+) -> list[int]:
+    sp, bm, sv = _as_list(sparsity), _as_list(benchmark), _as_list(severity)
+    if bm is not None and (unknown := sorted(set(bm) - set(cube.benchmarks))):
+        raise KeyError(f"unknown benchmark(s) {unknown}; valid: {cube.benchmarks}")
+    if sp is not None:
+        have = sorted({c.sparsity for c in cube.conditions})
+        if unknown := [s for s in sp if not np.isclose(s, have).any()]:
+            raise KeyError(f"unknown sparsity {unknown}; valid: {have}")
+    picked = [
+        i
+        for i, c in enumerate(cube.conditions)
+        if (sp is None or np.isclose(c.sparsity, sp).any())
+        and (bm is None or c.benchmark in bm)
+        and (sv is None or c.severity in sv)
+    ]
+    if not picked:
+        valid = ", ".join(c.label for c in cube.conditions)
+        raise KeyError(
+            f"no condition has sparsity={sparsity!r}, benchmark={benchmark!r}, "
+            f"severity={severity!r}; valid conditions: {valid}"
+        )
+    return picked
+
+
+def _values(cube: GeometryCube, feature: str, li: int) -> np.ndarray:
+    """``[M, K, N]`` values of one feature at layer index ``li``."""
+    if feature == "logit_margin":
+        return cube.logit_margin
+    return getattr(cube, feature)[:, li]
+
+
+def model_embedding(
+    cube: GeometryCube,
+    *,
+    features: Sequence[str] = ("angle", "norm", "margin"),
+    transform: str = "zscore",
+    layer: str | int | None = None,
+    by: str = "model",
+    sparsity: float | Sequence[float] | None = 0.0,
+    benchmark: str | Sequence[str] | None = "clean",
+    severity: int | Sequence[int] | None = None,
+    models: Sequence[str | int] | None = None,
+    delta: bool = False,
+) -> Embedding:
+    """Geometric embedding of the models (or conditions) of a cube.
+
+    Parameters
+    ----------
+    cube : GeometryCube
+        Per-sample geometry; every point uses the same N probe samples.
+    features : sequence of str
+        Per-sample quantities, each one block of N columns: any of ``angle``,
+        ``angle_pred``, ``avh``, ``angle_gap`` (radians), ``norm``, ``margin`` (signed,
+        feature units) or ``logit_margin``.
+    transform : {"zscore", "rank"}
+        Within-point transform of each block over the samples (see the module doc).
+    layer : str or int, optional
+        Cube layer; default the last one (usually the penultimate layer, the head's input).
+    by : {"model", "condition", "model_condition"}
+        Points: one per model (needs exactly one selected condition), one per condition
+        (blocks concatenated over the selected models: ``[K, F * M * N]``), or one per
+        (model, condition) pair (``[M * K, F * N]``).
+    sparsity, benchmark, severity : value, list or None
+        Select conditions; ``None`` keeps all values of that dimension.
+    models : list, optional
+        Names or indices of the models to use; default all.
+    delta : bool
+        Embed the change from the clean, dense condition (``x - x_clean@0``) instead of
+        ``x``, per model and sample: isolates what a corruption or sparsity does.
+
+    Returns
+    -------
+    Embedding
+        ``matrix`` float64 ``[P, ...]``, ``labels`` and ``info`` per point.
+
+    Notes
+    -----
+    Samples that are NaN (undefined angle or margin, e.g. a zero feature vector) in any
+    selected point are dropped from every point, with a warning, so that all points stay
+    comparable; ``Embedding.dropped`` counts them.
+
+    Examples
+    --------
+    >>> emb = model_embedding(cube, transform="rank")                 # doctest: +SKIP
+    >>> emb.matrix.shape        # 3 features x N samples per model    # doctest: +SKIP
+    (12, 4500)
+    """
+    if not isinstance(cube, GeometryCube):
+        raise TypeError(f"cube must be a GeometryCube, got {type(cube).__name__}")
+    features = tuple(features) if not isinstance(features, str) else (features,)
+    if not features:
+        raise ValueError(f"features must name at least one of {list(FEATURES)}")
+    if bad := [f for f in features if f not in FEATURES]:
+        raise ValueError(f"unknown feature(s) {bad}; valid: {list(FEATURES)}")
+    if len(set(features)) != len(features):
+        raise ValueError(f"features must be unique, got {list(features)}")
+    if transform not in TRANSFORMS:
+        raise ValueError(f"unknown transform {transform!r}; valid: {list(TRANSFORMS)}")
+    if by not in GROUPINGS:
+        raise ValueError(f"unknown by={by!r}; valid: {list(GROUPINGS)}")
+    li = cube.layer_index(len(cube.layers) - 1 if layer is None else layer)
+    mi = (
+        list(range(len(cube.models)))
+        if models is None
+        else [cube.model_index(m) for m in _as_list(models) or []]
+    )
+    if not mi:
+        raise ValueError("models selects no model")
+    ki = _select_conditions(cube, sparsity, benchmark, severity)
+    if by == "model" and len(ki) != 1:
+        labels = [cube.conditions[k].label for k in ki]
+        raise ValueError(
+            f"by='model' needs exactly one condition, but sparsity={sparsity!r}, "
+            f"benchmark={benchmark!r}, severity={severity!r} select {len(ki)}: {labels}; "
+            "narrow the selection or use by='model_condition'"
+        )
+    if delta:
+        try:
+            k0 = cube.condition_index(0.0, "clean", 0)
+        except KeyError:
+            raise ValueError(
+                "delta=True needs the clean condition at sparsity 0 in the cube"
+            ) from None
+    # raw values [F, M, K, N]
+    raw = np.stack(
+        [_values(cube, f, li)[np.ix_(mi, ki)].astype(np.float64) for f in features]
+    )
+    if delta:
+        base = np.stack([_values(cube, f, li)[mi, k0].astype(np.float64) for f in features])
+        raw = raw - base[:, :, None, :]
+    finite = np.isfinite(raw).all(axis=(0, 1, 2))
+    dropped = int((~finite).sum())
+    if dropped == raw.shape[-1]:
+        raise ValueError("every sample is NaN or infinite in some selected point")
+    if dropped:
+        warnings.warn(
+            f"dropped {dropped} of {raw.shape[-1]} samples that are NaN or infinite in some "
+            "selected point (undefined angle or margin, e.g. a zero feature vector)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        raw = raw[..., finite]
+    z = transform_values(raw, transform)  # [F, M, K, N']
+    n_m, n_k = len(mi), len(ki)
+    if by == "condition":
+        # point = condition; columns: feature-major, then model, then sample
+        matrix = np.ascontiguousarray(z.transpose(2, 0, 1, 3).reshape(n_k, -1))
+        labels = [cube.conditions[k].label for k in ki]
+        info = [
+            {**_condition_info(cube, k), "models": [cube.models[m] for m in mi]} for k in ki
+        ]
+    else:
+        # point = (model, condition), model-major
+        matrix = np.ascontiguousarray(z.transpose(1, 2, 0, 3).reshape(n_m * n_k, -1))
+        info = [
+            {**cube.model_info[m], "model": cube.models[m], **_condition_info(cube, k)}
+            for m in mi
+            for k in ki
+        ]
+        if by == "model":
+            labels = [cube.models[m] for m in mi]
+        else:
+            labels = [f"{cube.models[m]} | {cube.conditions[k].label}" for m in mi for k in ki]
+    return Embedding(
+        matrix=matrix,
+        labels=labels,
+        info=info,
+        features=features,
+        transform=transform,
+        layer=cube.layers[li],
+        sample_ids=np.asarray(cube.sample_ids)[finite],
+        by=by,
+        dropped=dropped,
+    )
+
+
+def _condition_info(cube: GeometryCube, k: int) -> dict[str, Any]:
+    c = cube.conditions[k]
+    return {"sparsity": c.sparsity, "benchmark": c.benchmark, "severity": c.severity,
+            "condition": c.label}
+
+
+# ---------------------------------------------------------------------------- distances
+def _matrix_of(data: Embedding | np.ndarray, what: str = "embedding") -> np.ndarray:
+    x = data.matrix if isinstance(data, Embedding) else data
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{what} must be an Embedding or a numpy array, got {type(x).__name__}")
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{what} matrix must be 2-D [points, columns], got shape {x.shape}")
+    x = np.asarray(x, dtype=np.float64)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{what} matrix contains NaN or infinite values")
+    return x
+
+
+def reduce(matrix: np.ndarray, n_components: int = REDUCED_DIMS, seed: int = 0) -> np.ndarray:
+    """Scores of the rows of ``matrix`` on its first ``n_components`` principal components.
+
+    Randomised SVD with a fixed seed (deterministic); euclidean distances between rows are
+    kept up to the variance in the dropped components.
+    """
+    from sklearn.utils.extmath import randomized_svd
+
+    x = _matrix_of(matrix)
+    x = x - x.mean(axis=0)
+    k = min(n_components, *x.shape)
+    u, s, _ = randomized_svd(x, k, n_iter=4, random_state=seed)
+    return u * s
+
+
+def distances(
+    embedding: Embedding | np.ndarray,
+    metric: str = "euclidean",
+    *,
+    max_points: int = MAX_POINTS,
+) -> np.ndarray:
+    """Pairwise distances between the points (rows) of an embedding.
+
+    Parameters
+    ----------
+    embedding : Embedding or ndarray ``[P, D]``
+        Points as rows.
+    metric : {"euclidean", "spearman"}
+        Euclidean distance between rows (in transformed units), or ``1 - r_s`` with
+        ``r_s`` the Spearman correlation between two rows (range [0, 2]).
+    max_points : int
+        With more points than this, rows are first reduced to their first 50 principal
+        components (:func:`reduce`) so that the cost stays ``O(P^2 * 50)``. For
+        ``"spearman"`` the reduction is applied to the standardised ranks.
+
+    Returns
+    -------
+    ndarray, float64 ``[P, P]``
+        Symmetric, zero diagonal, non-negative.
+
+    Examples
+    --------
+    >>> distances(np.array([[0.0, 0.0], [3.0, 4.0]]))
+    array([[0., 5.],
+           [5., 0.]])
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; valid: {list(METRICS)}")
+    x = _matrix_of(embedding)
+    p, d = x.shape
+    if metric == "spearman":
+        from scipy.stats import rankdata
+
+        r, zero = _standardise(rankdata(x, axis=1, method="average"))
+        if zero.any():
+            raise ValueError(
+                f"Spearman distance is undefined for constant rows: {np.flatnonzero(zero)[:10]}"
+            )
+        if p > max_points:
+            r = reduce(r)  # PCA keeps inner products up to the dropped variance
+        out = 1.0 - np.clip(r @ r.T / d, -1.0, 1.0)
+    else:
+        if p > max_points:
+            x = reduce(x)
+        x = x - x.mean(axis=0)  # centring improves the accuracy of the Gram identity
+        sq = np.einsum("ij,ij->i", x, x)
+        scale = sq[:, None] + sq[None, :]
+        d2 = scale - 2.0 * (x @ x.T)
+        # the Gram identity loses relative accuracy for near-identical rows: redo those exactly
+        ii, jj = np.nonzero(np.triu(d2 <= 1e-6 * scale, k=1))
+        for a in range(0, len(ii), 4096):
+            i, j = ii[a : a + 4096], jj[a : a + 4096]
+            d2[i, j] = d2[j, i] = np.einsum("ij,ij->i", x[i] - x[j], x[i] - x[j])
+        out = np.sqrt(np.maximum(d2, 0.0))
+    out = (out + out.T) / 2.0
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
+def _check_distances(d: Any) -> np.ndarray:
+    if isinstance(d, Embedding):
+        raise TypeError("expected a distance matrix; compute one with distances(embedding)")
+    d = np.asarray(d, dtype=np.float64)
+    if d.ndim != 2 or d.shape[0] != d.shape[1] or d.shape[0] == 0:
+        raise ValueError(f"distances must be a square [P, P] matrix, got shape {d.shape}")
+    if not np.isfinite(d).all():
+        raise ValueError("distances contain NaN or infinite values")
+    if (d < 0).any():
+        raise ValueError(f"distances must be >= 0, found {d.min()!r}")
+    scale = max(1.0, float(np.abs(d).max()))
+    if not np.allclose(d, d.T, atol=1e-9 * scale) or np.abs(np.diag(d)).max() > 1e-9 * scale:
+        raise ValueError("distances must be symmetric with a zero diagonal")
+    return d
+
+
+# ---------------------------------------------------------------------------- layout
+def _fix_signs(xy: np.ndarray) -> np.ndarray:
+    """Make each axis's largest-magnitude coordinate positive (removes the SVD sign)."""
+    for j in range(xy.shape[1]):
+        i = int(np.argmax(np.abs(xy[:, j])))
+        if xy[i, j] < 0:
+            xy[:, j] = -xy[:, j]
+    return xy
+
+
+def classical_mds(d: np.ndarray, n_components: int = 2) -> np.ndarray:
+    """Torgerson (classical) MDS: top eigenvectors of the double-centred ``-D²/2``.
+
+    Exact for euclidean distances (it recovers the points up to rotation), deterministic.
+    """
+    from scipy.linalg import eigh
+
+    d = _check_distances(d)
+    p = d.shape[0]
+    b = -0.5 * d**2
+    b -= b.mean(axis=0, keepdims=True)
+    b -= b.mean(axis=1, keepdims=True)
+    k = min(n_components, p)
+    vals, vecs = eigh(b, subset_by_index=[p - k, p - 1])
+    vals, vecs = vals[::-1], vecs[:, ::-1]
+    xy = vecs * np.sqrt(np.maximum(vals, 0.0))
+    if k < n_components:
+        xy = np.hstack([xy, np.zeros((p, n_components - k))])
+    return _fix_signs(xy)
+
+
+def layout(
+    distances: np.ndarray | Embedding,
+    method: str = "mds",
+    seed: int = 0,
+    *,
+    perplexity: float | None = None,
+    max_points: int = MAX_POINTS,
+) -> np.ndarray:
+    """2-D positions of the points; deterministic for a given ``seed``.
+
+    Parameters
+    ----------
+    distances : ndarray ``[P, P]`` or Embedding
+        A distance matrix (from :func:`distances`), or the embedding itself. ``"pca"``
+        needs the embedding; the other methods accept either (an embedding is turned into
+        euclidean distances, after PCA to 50 dimensions beyond ``max_points`` points).
+    method : {"mds", "pca", "tsne", "umap"}
+        Classical (Torgerson) MDS, the first two principal components, t-SNE on the
+        precomputed distances (scikit-learn), or UMAP (needs ``umap-learn``).
+    seed : int
+        Random state of t-SNE and UMAP (MDS and PCA are exact, signs fixed).
+    perplexity : float, optional
+        t-SNE perplexity; default ``min(30, (P - 1) / 3)``.
+
+    Returns
+    -------
+    ndarray, float64 ``[P, 2]``
+
+    Examples
+    --------
+    >>> d = distances(np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0]]))
+    >>> np.round(layout(d, "mds"), 6)[:, 0]
+    array([ 5.,  0., -5.])
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown layout method {method!r}; valid: {list(METHODS)}")
+    if method == "umap":
+        try:
+            import umap  # noqa: F401
+        except ImportError as err:
+            raise ImportError(
+                "layout(method='umap') needs the optional package umap-learn "
+                "(pip install umap-learn); use method='mds', 'pca' or 'tsne' without it"
+            ) from err
+    if method == "pca":
+        if not isinstance(distances, Embedding) and not (
+            isinstance(distances, np.ndarray) and distances.ndim == 2
+            and distances.shape[0] != distances.shape[1]
+        ):
+            raise TypeError(
+                "layout(method='pca') needs the embedding (or its [P, D] matrix), not a "
+                "distance matrix; pass the Embedding, or use method='mds'"
+            )
+        x = _matrix_of(distances)
+        if x.shape[0] == 1:
+            return np.zeros((1, 2))
+        xc = x - x.mean(axis=0)
+        if x.shape[0] > max_points:
+            return _fix_signs(reduce(xc, 2))
+        u, s, _ = np.linalg.svd(xc, full_matrices=False)
+        xy = u[:, :2] * s[:2]
+        if xy.shape[1] < 2:
+            xy = np.hstack([xy, np.zeros((xy.shape[0], 2 - xy.shape[1]))])
+        return _fix_signs(xy)
+    if isinstance(distances, Embedding):
+        d = globals()["distances"](distances, "euclidean", max_points=max_points)
+    else:
+        d = _check_distances(distances)
+    p = d.shape[0]
+    if p <= 2 or method == "mds":
+        return classical_mds(d)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perp = perplexity if perplexity is not None else min(30.0, (p - 1) / 3.0)
+        if not 0 < perp < p:
+            raise ValueError(f"perplexity must be in (0, {p}) for {p} points, got {perp!r}")
+        tsne = TSNE(
+            n_components=2, perplexity=perp, metric="precomputed", init="random",
+            random_state=seed, method="barnes_hut",
+        )
+        return np.asarray(tsne.fit_transform(d), dtype=np.float64)
+    import umap
+
+    reducer = umap.UMAP(n_components=2, metric="precomputed", random_state=seed,
+                        n_neighbors=min(15, p - 1))
+    return np.asarray(reducer.fit_transform(d), dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------- MST
+def mst(distances: np.ndarray) -> np.ndarray:
+    """Edges of a minimum spanning tree of the complete graph with these distances.
+
+    Prim's algorithm on the dense matrix, ``O(P^2)``. Zero distances (identical models)
+    are real edges, unlike in sparse-graph routines that read 0 as "no edge". Ties are
+    broken by the lowest index, so the tree is deterministic.
+
+    Parameters
+    ----------
+    distances : ndarray ``[P, P]``
+        Symmetric, zero diagonal, non-negative.
+
+    Returns
+    -------
+    ndarray, int64 ``[P - 1, 2]``
+        Edge endpoints ``(parent, child)``, in the order Prim's algorithm adds them.
+
+    Examples
+    --------
+    >>> mst(np.array([[0, 1, 4], [1, 0, 2], [4, 2, 0]]))
+    array([[0, 1],
+           [1, 2]])
+    """
+    d = _check_distances(distances)
+    p = d.shape[0]
+    edges = np.empty((max(p - 1, 0), 2), dtype=np.int64)
+    if p <= 1:
+        return edges
+    in_tree = np.zeros(p, dtype=bool)
+    in_tree[0] = True
+    best = d[0].copy()
+    parent = np.zeros(p, dtype=np.int64)
+    for e in range(p - 1):
+        cand = np.where(in_tree, np.inf, best)
+        j = int(np.argmin(cand))
+        edges[e] = parent[j], j
+        in_tree[j] = True
+        closer = d[j] < best
+        parent[closer] = j
+        best = np.minimum(best, d[j])
+    return edges
+
+
+# ---------------------------------------------------------------------------- benchmarks
+def benchmark_similarity(
+    cube: GeometryCube,
+    *,
+    features: Sequence[str] = ("angle", "norm", "margin"),
+    transform: str = "zscore",
+    layer: str | int | None = None,
+    sparsity: float = 0.0,
+    benchmarks: Sequence[str] | None = None,
+    models: Sequence[str | int] | None = None,
+    delta: bool = True,
+) -> Any:
+    """Corruption-by-corruption similarity: Pearson r between benchmark embeddings.
+
+    Each benchmark is one point whose vector concatenates, over every model and every
+    severity it was evaluated at, the transformed per-sample geometry (by default its
+    change from the clean data, ``delta=True``, so that what all benchmarks share, the
+    samples' own difficulty, does not dominate). Benchmarks that distort images alike
+    (e.g. Gaussian and zoom blur) get a similarity near 1.
+
+    Parameters
+    ----------
+    cube : GeometryCube
+        Needs the benchmarks at ``sparsity``, each with the same set of severities.
+    benchmarks : list of str, optional
+        Which ones; default every benchmark but ``"clean"``.
+    features, transform, layer, models, delta
+        As in :func:`model_embedding`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``[B, B]`` symmetric matrix of correlations in [-1, 1], indexed by benchmark.
+    """
+    import pandas as pd
+
+    names = [b for b in cube.benchmarks if b != "clean"] if benchmarks is None else list(
+        benchmarks
+    )
+    if len(names) < 2:
+        raise ValueError(f"benchmark_similarity needs at least 2 benchmarks, got {names}")
+    severities = {
+        b: sorted(
+            c.severity
+            for c in cube.conditions
+            if c.benchmark == b and np.isclose(c.sparsity, sparsity)
+        )
+        for b in names
+    }
+    if missing := [b for b, s in severities.items() if not s]:
+        raise KeyError(f"benchmark(s) {missing} have no condition at sparsity {sparsity!r}")
+    if len({tuple(s) for s in severities.values()}) != 1:
+        raise ValueError(f"benchmarks must share their severities, got {severities}")
+    emb = model_embedding(
+        cube, features=features, transform=transform, layer=layer, by="condition",
+        sparsity=sparsity, benchmark=names, models=models, delta=delta,
+    )
+    # group the condition points by benchmark: concatenate their rows
+    rows = {b: [] for b in names}
+    for vec, inf in zip(emb.matrix, emb.info, strict=True):
+        rows[inf["benchmark"]].append((inf["severity"], vec))
+    x = np.stack([np.concatenate([v for _, v in sorted(rows[b], key=lambda t: t[0])])
+                  for b in names])
+    z, zero = _standardise(x)
+    if zero.any():
+        raise ValueError(
+            f"benchmark(s) {[names[i] for i in np.flatnonzero(zero)]} leave the geometry "
+            "unchanged; their similarity is undefined"
+        )
+    corr = np.clip(z @ z.T / z.shape[1], -1.0, 1.0)
+    np.fill_diagonal(corr, 1.0)
+    return pd.DataFrame(corr, index=names, columns=names)

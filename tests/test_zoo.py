@@ -1,0 +1,205 @@
+"""The demo zoo: architectures, seeded training, MPT-like subnetworks, shipped weights."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from geowidget import zoo
+from geowidget.zoo.build import WEIGHTS_DIR, spec, train_one
+from geowidget.zoo.models import build_model, lenet, mlp, wide_cnn
+from geowidget.zoo.mpt import find_subnetwork, topk_mask, weight_density
+from geowidget.zoo.training import accuracy, train_classifier
+
+
+@pytest.fixture(scope="module")
+def probe():
+    return zoo.probe_data()
+
+
+@pytest.fixture(scope="module")
+def small_train():
+    data = zoo.train_data()  # sorted by class: take every 6th digit for a balanced subset
+    return data.images[::6], data.labels[::6]
+
+
+# ------------------------------------------------------------------ architectures
+@pytest.mark.parametrize("build", [lambda: mlp(32, seed=0), lambda: lenet(seed=0),
+                                   lambda: wide_cnn(8, seed=0)])
+def test_penultimate_layer_feeds_the_head(build):
+    model = build()
+    seen = {}
+    pen = model.get_submodule(model.penultimate_layer)
+    h1 = pen.register_forward_hook(lambda m, i, o: seen.__setitem__("pen", o.clone()))
+    h2 = model.fc.register_forward_pre_hook(lambda m, i: seen.__setitem__("fc_in", i[0].clone()))
+    out = model(torch.rand(3, 1, 28, 28))
+    h1.remove()
+    h2.remove()
+    assert out.shape == (3, 10)
+    assert torch.equal(seen["pen"].flatten(1), seen["fc_in"])
+    assert seen["pen"].shape == (3, model.fc.in_features)
+
+
+def test_seeded_construction_is_reproducible_and_leaves_global_rng():
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a, b = wide_cnn(8, seed=4), wide_cnn(8, seed=4)
+    assert torch.equal(torch.rand(1), before)  # global RNG untouched
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    assert not torch.equal(mlp(16, seed=0).fc.weight, mlp(16, seed=1).fc.weight)
+
+
+def test_architecture_errors_name_the_bad_value():
+    with pytest.raises(ValueError, match=r"width must be a positive int, got 0"):
+        mlp(0)
+    with pytest.raises(ValueError, match=r"unknown architecture 'resnet'.*'lenet'"):
+        build_model("resnet")
+    with pytest.raises(ValueError, match="lenet has a fixed width"):
+        build_model("lenet", 64)
+
+
+# ------------------------------------------------------------------ training
+def test_training_is_deterministic_and_learns(small_train, probe):
+    x, y = small_train
+    a = train_classifier(mlp(32, seed=0), x, y, epochs=5, batch_size=32, seed=5)
+    b = train_classifier(mlp(32, seed=0), x, y, epochs=5, batch_size=32, seed=5)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    assert not a.training
+    assert len(a.train_history) == 5 and a.train_history[4] < a.train_history[0]
+    # accuracy() against a direct count
+    pred = a(probe.images).argmax(1)
+    assert accuracy(a, *probe.as_pair()) == pytest.approx(float((pred == probe.labels).float().mean()))
+    assert accuracy(a, *probe.as_pair()) > 0.6  # chance is 0.1
+
+
+def test_noise_and_seed_change_the_result(small_train):
+    x, y = small_train
+    x, y = x[:128], y[:128]
+    base = train_classifier(mlp(16, seed=0), x, y, epochs=1, seed=0)
+    noisy = train_classifier(mlp(16, seed=0), x, y, epochs=1, seed=0, noise_std=0.3)
+    other = train_classifier(mlp(16, seed=0), x, y, epochs=1, seed=1)
+    assert not torch.equal(base.fc.weight, noisy.fc.weight)
+    assert not torch.equal(base.fc.weight, other.fc.weight)
+
+
+def test_training_errors():
+    x = torch.rand(4, 1, 28, 28)
+    with pytest.raises(ValueError, match=r"labels must have shape \(4,\).*got \(3,\)"):
+        train_classifier(mlp(8), x, torch.zeros(3, dtype=torch.long))
+    with pytest.raises(TypeError, match="labels must be an integer tensor, got dtype torch.float32"):
+        train_classifier(mlp(8), x, torch.zeros(4))
+    with pytest.raises(ValueError, match="noise_std must be >= 0, got -1"):
+        train_classifier(mlp(8), x, torch.zeros(4, dtype=torch.long), noise_std=-1)
+    with pytest.raises(ValueError, match="epochs must be a positive int, got 0"):
+        train_classifier(mlp(8), x, torch.zeros(4, dtype=torch.long), epochs=0)
+
+
+# ------------------------------------------------------------------ MPT-like subnetworks
+def test_topk_mask_matches_a_brute_force_ranking():
+    gen = torch.Generator().manual_seed(0)
+    scores = torch.randn(7, 11, generator=gen)
+    for keep in (0.1, 0.5, 0.93):
+        mask = topk_mask(scores, keep).numpy()
+        k = int(np.ceil(keep * scores.numel()))
+        mags = np.abs(scores.numpy()).ravel()
+        threshold = np.sort(mags)[::-1][k - 1]
+        assert mask.sum() == k
+        np.testing.assert_array_equal(mask.ravel() == 1, mags >= threshold)
+
+
+def test_subnetwork_keeps_random_binary_weights_and_learns(small_train, probe):
+    x, y = small_train
+    net = find_subnetwork(mlp(64, seed=0), x, y, keep=0.3, epochs=5, seed=0)
+    assert weight_density(net) == pytest.approx(0.3, abs=1e-3)
+    for layer in (net.fc1, net.fc2, net.fc):
+        w = layer.weight.detach()
+        k = int(np.ceil(0.3 * w.numel()))
+        assert int((w != 0).sum()) == k  # exactly keep per layer
+        magnitudes = w[w != 0].abs()
+        # biprop: one alpha per layer; signed-constant init: alpha = sqrt(2 / fan_in)
+        assert torch.allclose(magnitudes, torch.full_like(magnitudes, (2 / w.shape[1]) ** 0.5))
+        assert torch.count_nonzero(layer.bias) == 0
+    # the random weights were never trained, yet the subnetwork classifies well above chance
+    assert accuracy(net, *probe.as_pair()) > 0.5
+    # same seed, same subnetwork
+    again = find_subnetwork(mlp(64, seed=0), x, y, keep=0.3, epochs=5, seed=0)
+    assert torch.equal(again.fc1.weight, net.fc1.weight)
+
+
+def test_subnetwork_non_binary_keeps_original_weights(small_train):
+    x, y = small_train
+    base = lenet(seed=0)
+    net = find_subnetwork(base, x[:128], y[:128], keep=0.5, binary=False, init="model", epochs=1)
+    for name in ("conv1", "conv2", "fc1", "fc2", "fc"):
+        w, w0 = net.get_submodule(name).weight, base.get_submodule(name).weight
+        kept = w != 0
+        assert torch.equal(w[kept], w0[kept])  # kept weights are the model's own, untouched
+        assert int(kept.sum()) == int(np.ceil(0.5 * w.numel()))
+
+
+def test_subnetwork_errors():
+    x, y = torch.rand(4, 1, 28, 28), torch.zeros(4, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"keep must be in \(0, 1\], got 0"):
+        find_subnetwork(mlp(8), x, y, keep=0)
+    with pytest.raises(ValueError, match="unknown init 'xavier'"):
+        find_subnetwork(mlp(8), x, y, init="xavier")
+    with pytest.raises(ValueError, match="no nn.Linear or nn.Conv2d"):
+        find_subnetwork(torch.nn.Flatten(), x, y)
+
+
+# ------------------------------------------------------------------ shipped zoo
+def test_shipped_zoo_is_complete_small_and_loads_safely():
+    names = zoo.names()
+    archs = {zoo.info(n)["arch"] for n in names}
+    assert archs == {"mlp", "lenet", "wide_cnn"}
+    for arch in archs:  # two seeds each
+        seeds = {zoo.info(n)["seed"] for n in names if zoo.info(n)["arch"] == arch
+                 and zoo.info(n)["training"] == "standard"}
+        assert len(seeds) >= 2
+    trainings = [zoo.info(n)["training"] for n in names]
+    assert trainings.count("noise") >= 1 and trainings.count("mpt") == 1
+    total = sum((WEIGHTS_DIR / f"{n}.pt").stat().st_size for n in names)
+    assert total <= 10 * 2**20
+    for n in names:
+        state = torch.load(WEIGHTS_DIR / f"{n}.pt", weights_only=True)
+        assert all(isinstance(v, torch.Tensor) for v in state.values())
+    with pytest.raises(KeyError, match="unknown zoo model 'vgg'; valid: .*'lenet-s0'"):
+        zoo.load("vgg")
+
+
+def test_shipped_models_match_their_manifest(probe):
+    manifest = json.loads((WEIGHTS_DIR / "manifest.json").read_text())
+    for name, model in zoo.load_all().items():
+        assert not model.training
+        assert model.zoo_info["arch"] == manifest[name]["arch"]
+        assert accuracy(model, *probe.as_pair()) == pytest.approx(
+            manifest[name]["test_accuracy"], abs=1e-4
+        )
+        assert manifest[name]["test_accuracy"] > 0.85
+        assert weight_density(model) == pytest.approx(manifest[name]["density"], abs=1e-4)
+    mpt = zoo.load("wide_cnn-mpt-s0")
+    assert weight_density(mpt) == pytest.approx(0.5, abs=1e-3)
+
+
+def test_rebuilding_a_recipe_reproduces_the_shipped_weights():
+    recipe = spec("mlp-s0")
+    data = zoo.train_data()
+    model = train_one(recipe, *data.as_pair())
+    shipped = zoo.load("mlp-s0")
+    for (k, a), b in zip(model.state_dict().items(), shipped.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-4, msg=k)
+
+
+def test_cli_lists_the_zoo(capsys):
+    from geowidget.zoo.__main__ import main
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == len(zoo.names())
+    assert out[0].startswith("mlp-s0") and "acc=0." in out[0]
