@@ -116,6 +116,11 @@ export class PointLayer {
   private vao: WebGLVertexArrayObject | null = null;
   private buffers = new Map<string, { buf: WebGLBuffer; data: ArrayBufferView }>();
   private selBuf: WebGLBuffer | null = null;
+  private pendingFull = new Map<string, AttrRef["data"]>();
+  private sliceOffsets = new Map<string, number>();
+  private fullTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Upload only the drawn slice first and the full slab after the frame. */
+  deferFull = true;
   private tex: Record<string, WebGLTexture> = {};
   private lutKind: ScaleKind | null = null;
   private uniforms = new Map<string, WebGLUniformLocation | null>();
@@ -180,17 +185,58 @@ export class PointLayer {
     this.canvas.height = Math.max(1, Math.round(h * dpr));
   }
 
-  /** Upload a buffer once per (key, array) pair; returns the GL buffer. */
-  private buffer(ref: AttrRef): WebGLBuffer {
+  /**
+   * The GL buffer and byte offset for an attribute. A full slab buffer is uploaded once per
+   * (key, array) pair, after which switching slices only moves the attribute offset. Until
+   * then (the first frame) just the drawn slice is uploaded, and the full slab follows in a
+   * task after the frame, so the first frame costs no more upload than a raw frame.
+   */
+  private buffer(ref: AttrRef, n: number): { buf: WebGLBuffer; offset: number } {
     const gl = this.gl!;
+    const width = ref.data.BYTES_PER_ELEMENT;
     const hit = this.buffers.get(ref.key);
-    if (hit && hit.data === ref.data) return hit.buf;
-    const buf = hit?.buf ?? gl.createBuffer()!;
-    gl.bindBuffer(gl.ARRAY_BUFFER, buf);
-    gl.bufferData(gl.ARRAY_BUFFER, ref.data, gl.STATIC_DRAW);
-    this.uploads++;
-    this.buffers.set(ref.key, { buf, data: ref.data });
-    return buf;
+    if (hit && hit.data === ref.data) return { buf: hit.buf, offset: ref.offset * width };
+    const whole = ref.offset === 0 && ref.data.length === n;
+    if (whole || !this.deferFull) {
+      const buf = hit?.buf ?? gl.createBuffer()!;
+      gl.bindBuffer(gl.ARRAY_BUFFER, buf);
+      gl.bufferData(gl.ARRAY_BUFFER, ref.data, gl.STATIC_DRAW);
+      this.uploads++;
+      this.buffers.set(ref.key, { buf, data: ref.data });
+      return { buf, offset: ref.offset * width };
+    }
+    const sliceKey = `${ref.key}#slice`;
+    const prev = this.buffers.get(sliceKey);
+    const buf = prev?.buf ?? gl.createBuffer()!;
+    const part = ref.data.subarray(ref.offset, ref.offset + n);
+    if (!prev || prev.data !== ref.data || this.sliceOffsets.get(sliceKey) !== ref.offset) {
+      gl.bindBuffer(gl.ARRAY_BUFFER, buf);
+      gl.bufferData(gl.ARRAY_BUFFER, part, gl.STATIC_DRAW);
+      this.uploads++;
+      this.buffers.set(sliceKey, { buf, data: ref.data });
+      this.sliceOffsets.set(sliceKey, ref.offset);
+    }
+    this.pendingFull.set(ref.key, ref.data);
+    if (!this.fullTimer) {
+      this.fullTimer = setTimeout(() => this.uploadPending(), 0);
+    }
+    return { buf, offset: 0 };
+  }
+
+  private uploadPending(): void {
+    this.fullTimer = null;
+    const gl = this.gl;
+    if (!gl) return;
+    for (const [key, data] of this.pendingFull) {
+      const hit = this.buffers.get(key);
+      if (hit && hit.data === data) continue;
+      const buf = hit?.buf ?? gl.createBuffer()!;
+      gl.bindBuffer(gl.ARRAY_BUFFER, buf);
+      gl.bufferData(gl.ARRAY_BUFFER, data, gl.STATIC_DRAW);
+      this.uploads++;
+      this.buffers.set(key, { buf, data });
+    }
+    this.pendingFull.clear();
   }
 
   private uploadTextures(spec: DrawSpec): void {
@@ -244,25 +290,29 @@ export class PointLayer {
     if (spec.n === 0) return;
     gl.useProgram(this.prog);
     gl.bindVertexArray(this.vao);
-    gl.enable(gl.BLEND);
-    gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
+    if (spec.sel) { gl.enable(gl.BLEND); gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA); }
+    else gl.disable(gl.BLEND);
     const bindF = (loc: number, ref: AttrRef | null, fallback = 0) => {
       if (!ref) { gl.disableVertexAttribArray(loc); gl.vertexAttrib1f(loc, fallback); return; }
-      gl.bindBuffer(gl.ARRAY_BUFFER, this.buffer(ref));
+      const { buf, offset } = this.buffer(ref, spec.n);
+      gl.bindBuffer(gl.ARRAY_BUFFER, buf);
       gl.enableVertexAttribArray(loc);
-      gl.vertexAttribPointer(loc, 1, gl.FLOAT, false, 0, ref.offset * 4);
+      gl.vertexAttribPointer(loc, 1, gl.FLOAT, false, 0, offset);
     };
     const bindI = (loc: number, ref: AttrRef | null) => {
       if (!ref) { gl.disableVertexAttribArray(loc); gl.vertexAttribI4ui(loc, 0xffffffff, 0, 0, 0); return; }
-      gl.bindBuffer(gl.ARRAY_BUFFER, this.buffer(ref));
+      const { buf, offset } = this.buffer(ref, spec.n);
+      gl.bindBuffer(gl.ARRAY_BUFFER, buf);
       gl.enableVertexAttribArray(loc);
       const u8 = ref.data instanceof Uint8Array;
       // class indices are >= 0, so int32 bits read as uint32 are the same numbers
-      gl.vertexAttribIPointer(loc, 1, u8 ? gl.UNSIGNED_BYTE : gl.UNSIGNED_INT, 0, ref.offset * (u8 ? 1 : 4));
+      gl.vertexAttribIPointer(loc, 1, u8 ? gl.UNSIGNED_BYTE : gl.UNSIGNED_INT, 0, offset);
     };
     bindF(0, spec.x);
     bindF(1, spec.y);
-    bindI(2, spec.label);
+    const allVisible = spec.classVisible.every((v) => v === 1);
+    // with every class shown and no "correct" mode the label attribute is not read: skip it
+    bindI(2, allVisible && spec.mode !== "correct" ? null : spec.label);
     bindI(3, spec.cat);
     bindF(4, spec.val, NaN);
     if (spec.sel) {
@@ -284,7 +334,7 @@ export class PointLayer {
     gl.uniform1i(this.u("u_mode"), mode);
     gl.uniform2f(this.u("u_domain"), spec.domain[0], spec.domain[1]);
     gl.uniform1i(this.u("u_hasSel"), spec.sel ? 1 : 0);
-    gl.uniform1i(this.u("u_useLabel"), spec.label ? 1 : 0);
+    gl.uniform1i(this.u("u_useLabel"), spec.label && !allVisible ? 1 : 0);
     const m = hexToRgb(MISSING), ok = hexToRgb(spec.ok), bad = hexToRgb(spec.bad);
     gl.uniform3f(this.u("u_missing"), m[0] / 255, m[1] / 255, m[2] / 255);
     gl.uniform3f(this.u("u_ok"), ok[0] / 255, ok[1] / 255, ok[2] / 255);
@@ -335,6 +385,8 @@ export class PointLayer {
   }
 
   destroy(): void {
+    if (this.fullTimer) clearTimeout(this.fullTimer);
+    this.pendingFull.clear();
     const gl = this.gl;
     if (gl) {
       for (const { buf } of this.buffers.values()) gl.deleteBuffer(buf);
