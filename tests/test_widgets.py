@@ -331,3 +331,22 @@ def test_encode_round_trips_selected_trait():
     enc = encode(np.array([1], np.int64))
     w.set_state({"selected": {**enc, "buffer": memoryview(bytes(enc["buffer"]))}})
     assert w.selected.tolist() == [1]
+
+
+def test_modelmap_from_a_cube_uses_the_embedding_engine():
+    emb_mod = pytest.importorskip("geowidget.engine.embedding")
+    cube = make_cube(m=4, n=40)
+    mm = gw.ModelMap(cube)
+    emb = emb_mod.model_embedding(cube, by="model")
+    d = emb_mod.distances(emb)
+    a = arrays(mm)
+    np.testing.assert_allclose(np.c_[a["x"], a["y"]], emb_mod.layout(d, method="mds"), rtol=1e-6,
+                               atol=1e-6)
+    np.testing.assert_array_equal(a["edges"], emb_mod.mst(d))
+    assert mm._meta["names"] == cube.models and a["pm"].tolist() == [0, 1, 2, 3]
+    # accuracy of each model on its embedded condition (clean, dense), by brute force
+    for i in range(4):
+        expect = sum(bool(cube.correct[i, 0, j]) for j in range(40)) / 40
+        assert a["c_accuracy"][i] == pytest.approx(expect)
+    assert mm._meta["category_names"]["method"] == ["random", "magnitude"]
+    assert a["c_method"].tolist() == [0, 1, 0, 1]

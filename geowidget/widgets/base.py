@@ -309,6 +309,7 @@ const url = URL.createObjectURL(new Blob([bytes], {{ type: "text/javascript" }})
 const mod = await import(url);
 const state = JSON.parse(document.getElementById("geowidget-state").textContent);
 window.geowidget = await mod.standalone(document.getElementById("geowidget-root"), state);
+window.geowidget.render = mod.default.render;
 </script>
 </body></html>
 """

@@ -192,3 +192,72 @@ def test_colour_by_correct_and_pred(browser, tmp_path, color, expect):
     for rgba, colour in zip(read_pixels(page, list(zip(xs, ys, strict=True))), expect, strict=True):
         assert np.abs(np.array(rgba[:3]) - hex_rgb(colour)).max() <= 3, (rgba, colour)
     ctx.close()
+
+
+def test_dark_theme_zoom_and_tooltip(browser, tmp_path):
+    ctx = browser.new_context(viewport={"width": 700, "height": 700})
+    page = ctx.new_page()
+    cube = make_cube(m=1, layers=1, n=30)
+    w = gw.PolarPlot(cube, theme="dark", point_size=6.0)
+    open_html(page, w.to_html(tmp_path / "d.html"))
+    (bg,) = read_pixels(page, [(3, 3)])
+    assert bg[:3] == [17, 17, 17]  # the dark theme background (js/src/theme.ts)
+    # JupyterLab's own switch: with theme="auto" the view follows body[data-jp-theme-light]
+    w2 = gw.PolarPlot(cube)
+    page.goto(w2.to_html(tmp_path / "a.html").as_uri())
+    page.wait_for_selector(".gw-root[data-drawn]")
+    page.evaluate("document.body.setAttribute('data-jp-theme-light', 'false')")
+    page.wait_for_function("document.querySelector('.gw-root').dataset.theme === 'dark'")
+    page.wait_for_timeout(100)
+    assert read_pixels(page, [(3, 3)])[0][:3] == [17, 17, 17]
+    # wheel zoom about the centre: a point's distance from the cursor doubles (exp(693e-3 * 1.0))
+    left, top, pw, ph = plot_box(page)
+    xs, ys = polar_xy(cube.angle[0, 0, 0], cube.norm[0, 0, 0], pw, ph, cube.norm[0, 0, 0].max())
+    cx, cy = pw / 2, ph / 2
+    page.mouse.move(left + cx, top + cy)
+    before = canvas_digest(page)
+    page.mouse.wheel(0, -462.1)  # factor exp(462.1 * 0.0015) = 2.0 (js/src/frame.ts)
+    page.wait_for_function("Number(document.querySelector('.gw-root').dataset.drawn) >= 3")
+    assert canvas_digest(page)[0] != before[0]
+    i = int(np.argmin((xs - cx) ** 2 + (ys - cy) ** 2))
+    zx, zy = cx + 2 * (xs[i] - cx), cy + 2 * (ys[i] - cy)
+    (rgba,) = read_pixels(page, [(zx, zy)])
+    assert rgba[:3] != [17, 17, 17]
+    # tooltip of that point
+    page.mouse.move(left + zx, top + zy)
+    page.wait_for_selector(".gw-tip", state="visible")
+    tip = page.inner_text(".gw-tip")
+    c = cube.slice()
+    assert f"sample {cube.sample_ids[i]}" in tip
+    assert f"class: {cube.class_names[cube.labels[i]]}" in tip
+    assert f"pred: {cube.class_names[c.pred[i]]}" in tip
+    assert f"θ = {float(np.degrees(c.angle[i])):.4g}°" in tip
+    assert f"ρ = {float(c.norm[i]):.4g}" in tip and f"m = {float(c.margin[i]):.4g}" in tip
+    assert page.locator(".gw-tip canvas").count() == 1  # thumbnail from the atlas
+    ctx.close()
+
+
+def test_two_views_of_one_model_and_cleanup(page, tmp_path):
+    w = gw.PolarPlot(make_cube(m=1, layers=2, n=30))
+    open_html(page, w.to_html(tmp_path / "t.html"))
+    n_handlers = page.evaluate("""() => {
+        const m = Object.values(window.geowidget.models)[0];
+        const el = document.createElement('div'); el.id = 'second'; document.body.append(el);
+        window.disposeSecond = window.geowidget.render({ model: m, el });
+        let n = 0; for (const s of m.handlers.values()) n += s.size; return n; }""")
+    page.wait_for_function("document.querySelectorAll('.gw-root[data-drawn]').length === 2")
+    gl = "document.querySelector('#second canvas').getContext('webgl2')"
+    assert page.evaluate(f"{gl}.isContextLost()") is False
+    page.select_option(".gw-standalone-view select[data-picker=layer]", "1")
+    page.wait_for_function(
+        "Number(document.querySelector('#second .gw-root').dataset.drawn) >= 2")  # both follow
+    left = page.evaluate("""() => {
+        const c = document.querySelector('#second canvas'); const g = c.getContext('webgl2');
+        window.disposeSecond();
+        const m = Object.values(window.geowidget.models)[0];
+        let n = 0; for (const s of m.handlers.values()) n += s.size;
+        return [g.isContextLost(), document.querySelectorAll('#second .gw-root').length, n]; }""")
+    assert left == [True, 0, n_handlers // 2]
+    page.select_option(".gw-standalone-view select[data-picker=layer]", "0")
+    page.wait_for_function("Number(document.querySelector('.gw-root').dataset.drawn) >= 3")
+    assert page.errors == []
