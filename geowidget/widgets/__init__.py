@@ -3,9 +3,21 @@
 Every view loads the one bundled module ``geowidget/static/widgets.js``.
 """
 
+from geowidget.widgets.attribution import AttributionView
 from geowidget.widgets.explorer import Explorer, SamplePanel
 from geowidget.widgets.histogram import MarginHistogram
 from geowidget.widgets.modelmap import ModelMap
+from geowidget.widgets.parallel import ParallelCoordinates
 from geowidget.widgets.polar import PolarPlot
+from geowidget.widgets.sidebyside import SideBySide
 
-__all__ = ["Explorer", "MarginHistogram", "ModelMap", "PolarPlot", "SamplePanel"]
+__all__ = [
+    "AttributionView",
+    "Explorer",
+    "MarginHistogram",
+    "ModelMap",
+    "ParallelCoordinates",
+    "PolarPlot",
+    "SamplePanel",
+    "SideBySide",
+]

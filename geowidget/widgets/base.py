@@ -51,6 +51,7 @@ class GeoView(anywidget.AnyWidget):
     _meta = t.Dict().tag(sync=True)
     _arrays = t.Dict().tag(sync=True, **arrays_serialization)
     _link = t.Unicode("").tag(sync=True)
+    _link_keys = t.List(t.Unicode(), ["model", "layer", "condition"]).tag(sync=True)
 
     selected = t.Any(np.zeros(0, np.int64)).tag(sync=True, **array_serialization)
     model = t.Int(0).tag(sync=True)

@@ -261,3 +261,49 @@ def test_two_views_of_one_model_and_cleanup(page, tmp_path):
     page.select_option(".gw-standalone-view select[data-picker=layer]", "0")
     page.wait_for_function("Number(document.querySelector('.gw-root').dataset.drawn) >= 3")
     assert page.errors == []
+
+
+def test_parallel_coordinates_brush_and_attribution_heatmap(page, tmp_path):
+    cube = make_cube(m=1, layers=1, n=40)
+    pc = gw.ParallelCoordinates(cube)
+    open_html(page, pc.to_html(tmp_path / "pc.html"), kind="parallel")
+    left, top, pw, ph = plot_box(page, "parallel")
+    assert canvas_digest(page, "parallel")[1] > 0
+    # brush the middle of the last axis (m): x of the last axis is pw - 28 - 20
+    ax = pw - 28 - 20
+    page.click(".gw-root[data-kind=parallel] button[data-tool=box]")
+    drag(page, [(left + ax - 5, top + ph * 0.35), (left + ax + 5, top + ph * 0.7)])
+    ranges = page.evaluate("Object.values(window.geowidget.models)[0].get('ranges')")
+    assert list(ranges) == ["m"]
+    got = sorted(selected_ids(page, "parallel"))
+    assert got == pc.select_ranges(ranges).tolist() and len(got) > 0
+    # attribution heatmap: the red end of the diverging map where delta is most negative
+    d = np.zeros((4, 4))
+    d[0, 0], d[3, 3] = -1.0, 1.0
+    av = gw.AttributionView(image=np.full((4, 4), 0.5), delta_angle=d, delta_margin=-d)
+    page.goto(av.to_html(tmp_path / "av.html").as_uri())
+    page.wait_for_selector(".gw-root[data-kind=attribution][data-drawn]")
+    px = page.evaluate("""() => { const c = document.querySelector('.gw-root canvas');
+        const g = c.getContext('2d'); return [0, 15].map((i) =>
+        Array.from(g.getImageData(i % 4, Math.floor(i / 4), 1, 1).data)); }""")
+    grey = 0  # the image is constant, so display_image maps it to 0
+    red, blue = hex_rgb("#B2182B"), hex_rgb("#2166AC")
+    for got_px, colour in zip(px, (red, blue), strict=True):
+        expect = [round(grey * 0.4 + c * 0.6) for c in colour]
+        assert np.abs(np.array(got_px[:3]) - expect).max() <= 1, (got_px, expect)
+
+
+def test_side_by_side_html_links_selection(page, tmp_path):
+    cube = make_cube(m=2, layers=1, n=40)
+    sbs = gw.SideBySide(cube, models=(0, 1))
+    open_html(page, sbs.to_html(tmp_path / "sbs.html"))
+    page.wait_for_function("document.querySelectorAll('.gw-root[data-drawn]').length === 2")
+    left, top, pw, ph = plot_box(page)
+    page.click(".gw-root[data-kind=polar] button[data-tool=box]")
+    drag(page, [(left + 10, top + 10), (left + pw / 2, top + ph - 10)])
+    counts = page.evaluate(
+        "Array.from(document.querySelectorAll('.gw-root')).map((r) => r.dataset.selected)")
+    assert counts[0] == counts[1] and int(counts[0]) > 0
+    models = page.evaluate("Array.from(document.querySelectorAll("
+                           "'select[data-picker=model]')).map((s) => s.value)")
+    assert models == ["0", "1"]  # the model is not linked, only the samples

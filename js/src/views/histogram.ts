@@ -194,7 +194,7 @@ export function renderHistogram(model: Model, el: HTMLElement): { dispose(): voi
   const listener = (e: BusEvent) => {
     if (e.type === "select") setSel(e.detail.ids as Int32Array, false);
     if (e.type === "pick") {
-      for (const key of ["model", "layer", "condition"]) if (typeof e.detail[key] === "number") model.set(key, e.detail[key]);
+      for (const key of (model.get("_link_keys") as string[] | undefined) ?? ["model", "layer", "condition"]) if (typeof e.detail[key] === "number") model.set(key, e.detail[key]);
       model.save_changes(); pickers?.sync(); schedule();
     }
   };

@@ -345,7 +345,7 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
   const busListener = (e: BusEvent) => {
     if (e.type === "select") { const sel = e.detail.ids as Int32Array; writeSelected(model, sel); applySelected(sel); }
     if (e.type === "pick") {
-      for (const key of ["model", "layer", "condition"]) if (typeof e.detail[key] === "number") model.set(key, e.detail[key]);
+      for (const key of (model.get("_link_keys") as string[] | undefined) ?? ["model", "layer", "condition"]) if (typeof e.detail[key] === "number") model.set(key, e.detail[key]);
       model.save_changes();
       pickers?.sync();
       schedule();

@@ -1,0 +1,126 @@
+"""ParallelCoordinates: robustness on each benchmark, then θ, ρ and m, one line per sample."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import traitlets as t
+
+from geowidget.widgets.base import DEFAULT_BUDGET, GeoView
+from geowidget.widgets.codec import as_numpy
+from geowidget.widgets.polar import build_slab
+
+
+class ParallelCoordinates(GeoView):
+    """n + 3 axes: robustness R(x) on each of n benchmarks, then θ (degrees), ρ and m.
+
+    Dragging along an axis in the browser brushes a range (``ranges[axis] = [lo, hi]``); the
+    samples inside every brushed range become ``selected``.
+
+    Parameters
+    ----------
+    cube : GeometryCube, optional
+        Robustness axes come from :func:`geowidget.engine.scores.robustness_per_benchmark`
+        (when the cube holds corrupted conditions); θ, ρ and m from the shown cell.
+    axes : dict of str to array-like [N], optional
+        Extra (or, without a cube, all) axes, in order.
+    labels, class_names, sample_ids : optional
+        Per-sample classes and ids when no cube is given.
+    model, layer, sparsity, benchmark : optional
+        The initial cell.
+    """
+
+    ranges = t.Dict().tag(sync=True)
+
+    def __init__(
+        self,
+        cube: Any = None,
+        *,
+        axes: dict[str, Any] | None = None,
+        model: str | int | None = None,
+        layer: str | int | None = None,
+        sparsity: float | None = None,
+        benchmark: str | None = None,
+        budget: int = DEFAULT_BUDGET,
+        **kwargs: Any,
+    ) -> None:
+        plain = dict(axes or {})
+        if cube is None:
+            if not plain:
+                raise ValueError("pass a GeometryCube or axes={name: values}")
+            n = len(as_numpy(next(iter(plain.values()))))
+            nan = np.full(n, np.nan, np.float32)
+            kwargs.setdefault("angle", nan)
+            kwargs.setdefault("norm", nan)
+        slab = build_slab(cube, kwargs)
+        super().__init__(**kwargs)
+        self._kind = "parallel"
+        n = slab.n
+        specs: list[dict[str, Any]] = []
+        extra: dict[str, np.ndarray] = {}
+        if cube is not None:
+            try:
+                from geowidget.engine.scores import robustness_per_benchmark
+
+                per = robustness_per_benchmark(cube)
+            except (ImportError, ValueError):
+                per = {}
+            for i, (name, value) in enumerate(per.items()):
+                extra[f"rob_{i}"] = np.asarray(value, np.float32)
+                specs.append({"name": f"R({name})", "source": "rob", "key": f"rob_{i}"})
+            specs += [{"name": "θ (deg)", "source": "metric", "key": "angle", "degrees": True},
+                      {"name": "ρ", "source": "metric", "key": "norm"},
+                      {"name": "m", "source": "metric", "key": "margin"}]
+        for i, (name, value) in enumerate(plain.items()):
+            arr = as_numpy(value)
+            if arr.shape != (n,):
+                raise ValueError(f"axis {name!r} has shape {arr.shape}; expected ({n},), "
+                                 "one value per sample")
+            extra[f"ax_{i}"] = arr.astype(np.float32)
+            specs.append({"name": str(name), "source": "plain", "key": f"ax_{i}"})
+        self._set_slab(slab, budget, {"axes": specs}, extra)
+        picks = self._pick(model, layer, sparsity, benchmark)
+        with self.hold_sync():
+            for key, value in picks.items():
+                setattr(self, key, value)
+
+    @t.validate("ranges")
+    def _valid_ranges(self, proposal: Any) -> dict[str, list[float]]:
+        names = [a["name"] for a in self._meta.get("axes", [])]
+        out = {}
+        for key, value in proposal["value"].items():
+            if key not in names:
+                raise ValueError(f"unknown axis {key!r}; valid axes: {names}")
+            if len(value) != 2:
+                raise ValueError(f"range of {key!r} must be [low, high], got {value!r}")
+            out[key] = [float(value[0]), float(value[1])]
+        return out
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The values on each axis for the shown cell, by axis name (``[N]`` each)."""
+        slab = self._slab
+        assert slab is not None
+        m, ly, k = self.model, self.layer, self.condition
+        out: dict[str, np.ndarray] = {}
+        for spec in self._meta["axes"]:
+            if spec["source"] == "rob":
+                out[spec["name"]] = np.asarray(self._arrays[spec["key"]])[m]
+            elif spec["source"] == "plain":
+                out[spec["name"]] = np.asarray(self._arrays[spec["key"]])
+            else:
+                v = slab.metrics[spec["key"]][m, ly, k].astype(np.float32)
+                out[spec["name"]] = np.degrees(v) if spec.get("degrees") else v
+        return out
+
+    def select_ranges(self, ranges: dict[str, Any]) -> np.ndarray:
+        """Brush from Python: set ``ranges`` and select the samples inside all of them."""
+        self.ranges = ranges
+        cols = self.columns()
+        keep = np.ones(self._slab.n if self._slab else 0, bool)
+        for name, (lo, hi) in self.ranges.items():
+            v = cols[name]
+            keep &= (v >= min(lo, hi)) & (v <= max(lo, hi))
+        ids = self._slab.sample_ids[keep] if self.ranges else np.zeros(0, np.int64)
+        self.selected = ids
+        return self.selected

@@ -1,0 +1,103 @@
+"""ParallelCoordinates, SideBySide and AttributionView (issue 5 views), Python side."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from fixtures.synthetic import make_cube
+
+import geowidget as gw
+
+
+def test_parallel_axes_columns_and_brushing_match_brute_force():
+    scores = pytest.importorskip("geowidget.engine.scores")
+    cube = make_cube(m=2, layers=2, n=50)
+    pc = gw.ParallelCoordinates(cube, layer=1)
+    names = [a["name"] for a in pc._meta["axes"]]
+    assert names == ["R(fog)", "θ (deg)", "ρ", "m"]
+    cols = pc.columns()
+    rob = scores.robustness_per_benchmark(cube)["fog"]
+    np.testing.assert_allclose(cols["R(fog)"], rob[0], rtol=1e-6)
+    np.testing.assert_allclose(cols["θ (deg)"], np.degrees(cube.angle[0, 1, 0]), rtol=1e-5)
+    ids = pc.select_ranges({"θ (deg)": [120, 30], "m": [-0.5, 1.0]})
+    expect = [cube.sample_ids[i] for i in range(50)
+              if 30 <= np.degrees(float(cube.angle[0, 1, 0, i])) <= 120
+              and -0.5 <= cube.margin[0, 1, 0, i] <= 1.0]
+    assert ids.tolist() == sorted(expect)
+    with pytest.raises(ValueError, match=r"unknown axis 'theta'; valid axes: \['R\(fog\)'"):
+        pc.ranges = {"theta": [0, 1]}
+
+
+def test_parallel_from_plain_axes_and_bad_input():
+    pc = gw.ParallelCoordinates(axes={"a": [1.0, 2.0, 3.0], "b": [0.0, 5.0, 1.0]})
+    assert [a["name"] for a in pc._meta["axes"]] == ["a", "b"]
+    assert pc.select_ranges({"a": [1.5, 3.0], "b": [0.5, 2.0]}).tolist() == [2]
+    with pytest.raises(ValueError, match=r"axis 'b' has shape \(2,\); expected \(3,\)"):
+        gw.ParallelCoordinates(axes={"a": [1.0, 2.0, 3.0], "b": [0.0, 5.0]})
+    with pytest.raises(ValueError, match=r"pass a GeometryCube or axes="):
+        gw.ParallelCoordinates()
+
+
+def test_side_by_side_links_layer_condition_and_selection():
+    cube = make_cube(m=2, layers=2, n=20)
+    sbs = gw.SideBySide(cube, models=("net0", "net1"))
+    assert (sbs.left.model, sbs.right.model) == (0, 1)
+    assert sbs.left._link == sbs.right._link and sbs.left._link_keys == ["layer", "condition"]
+    sbs.left.layer = 1
+    assert sbs.right.layer == 1
+    sbs.right.selected = [1003]
+    assert sbs.left.selected.tolist() == [1003] and sbs.selected.tolist() == [1003]
+    dense_pruned = gw.SideBySide(cube, models=(0, 0), sparsities=(0.0, 0.5))
+    assert (dense_pruned.left.condition, dense_pruned.right.condition) == (0, 1)
+    dense_pruned.left.condition = 2
+    assert dense_pruned.right.condition == 1  # conditions stay apart
+    with pytest.raises(ValueError, match=r"models must name two models"):
+        gw.SideBySide(cube, models=(0,))
+
+
+def _tiny_model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 12), torch.nn.ReLU(),
+                               torch.nn.Linear(12, 3))
+
+
+def test_attribution_view_sends_the_engine_maps_and_follows_selection():
+    attribution = pytest.importorskip("geowidget.engine.attribution")
+    model = _tiny_model()
+    images = torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    labels = torch.tensor([0, 1, 2, 0, 1])
+    av = gw.AttributionView(model, images, labels, sample=2, patch=3, stride=1)
+    occ = attribution.occlusion(model, images[2], 2, patch=3, stride=1)
+    np.testing.assert_allclose(av.maps["angle"], np.degrees(occ.delta_angle_map.numpy()),
+                               rtol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(av.maps["margin"], occ.delta_margin_map.numpy(), rtol=1e-6,
+                               equal_nan=True)
+    assert av._meta["base_pred"] == int(occ.base_pred) and av._meta["label"] == 2
+    img = np.asarray(av._arrays["image"])
+    assert img.dtype == np.uint8 and img.shape == (8, 8) and img.min() == 0 and img.max() == 255
+    av.selected = [4]
+    assert av.sample == 4
+    occ4 = attribution.occlusion(model, images[4], 1, patch=3, stride=1)
+    np.testing.assert_allclose(av.maps["margin"], occ4.delta_margin_map.numpy(), rtol=1e-6,
+                               equal_nan=True)
+    av.patch = 8  # one patch covering the whole image
+    assert np.isfinite(av.maps["angle"]).all()
+    with pytest.raises(ValueError, match=r"patch must be >= 1 pixel, got 0"):
+        av.patch = 0
+    with pytest.raises(ValueError, match=r"sample index 9 out of range; valid: 0..4"):
+        av.sample = 9
+    with pytest.raises(ValueError, match=r"field must be one of \['angle', 'margin'\]"):
+        av.field = "norm"
+
+
+def test_attribution_view_from_precomputed_maps_and_bad_input():
+    av = gw.AttributionView(image=np.arange(6.0).reshape(2, 3), delta_angle=np.ones((2, 3)),
+                            delta_margin=np.zeros((2, 3)))
+    assert np.asarray(av._arrays["image"]).tolist() == [[0, 51, 102], [153, 204, 255]]
+    np.testing.assert_allclose(av.maps["angle"], np.degrees(np.ones((2, 3))))
+    with pytest.raises(ValueError, match=r"must match the image \(2, 3\)"):
+        gw.AttributionView(image=np.zeros((2, 3)), delta_angle=np.ones((3, 3)),
+                           delta_margin=np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"with a model, pass images"):
+        gw.AttributionView(_tiny_model())
