@@ -198,6 +198,7 @@ class Study:
         self._plans: dict[str, PruningPlan] = {}
         self._probes: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
         self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
+        self._corrupted: dict[tuple[str, int, int, int], torch.Tensor] = {}
 
     # ------------------------------------------------------------------ validation
     @staticmethod
@@ -376,8 +377,16 @@ class Study:
             if b == unit.benchmark and s == unit.severity:
                 if src is not None:
                     return src[unit.start : unit.stop]
-                index = torch.arange(unit.start, unit.stop)
-                return corrupt(x, b, s, seed=self.seed, index=index).to(x.dtype)
+                key = (b, s, unit.start, unit.stop)
+                if key not in self._corrupted:
+                    index = torch.arange(unit.start, unit.stop)
+                    self._corrupted[key] = corrupt(x, b, s, seed=self.seed, index=index).to(x.dtype)
+                    # keep corrupted shards for the next model, within about 512 MB
+                    while sum(v.numel() * v.element_size() for v in self._corrupted.values()) > (
+                        512 << 20
+                    ) and len(self._corrupted) > 1:
+                        self._corrupted.pop(next(iter(self._corrupted)))
+                return self._corrupted[key]
         raise KeyError(f"unknown benchmark {unit.benchmark!r}-{unit.severity}")
 
     def _plan(self, name: str) -> PruningPlan:
