@@ -288,13 +288,14 @@ def test_modelmap_bad_input():
 def test_explorer_links_controls_views_and_selection():
     cube = make_cube(m=2, n=24)
     ex = gw.Explorer(cube, xy=[[0, 0], [1, 1]], edges=[[0, 1]])
-    assert [v._kind for v in ex.views()] == ["polar", "histogram", "modelmap", "panel"]
+    assert [v._kind for v in ex.views()] == ["polar", "histogram", "parallel", "modelmap", "panel"]
     assert len({v._link for v in ex.views()}) == 1 and ex.polar._link
     assert "atlas" not in arrays(ex.polar) and "atlas" in arrays(ex.panel)  # thumbnails sent once
     ex.controls["layer"].value = 1
     assert ex.polar.layer == 1 and ex.histogram.layer == 1
     ex.polar.selected = [1004, 1007]
     assert ex.histogram.selected.tolist() == [1004, 1007] and ex.selected.tolist() == [1004, 1007]
+    assert ex.parallel.selected.tolist() == [1004, 1007]
     ex.modelmap.active = 1  # a click in the map
     assert ex.polar.model == 1 and ex.histogram.model == 1
     ex.class_picker.value = (0, 2)

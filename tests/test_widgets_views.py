@@ -101,3 +101,13 @@ def test_attribution_view_from_precomputed_maps_and_bad_input():
                            delta_margin=np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"with a model, pass images"):
         gw.AttributionView(_tiny_model())
+
+
+def test_explorer_with_a_model_shows_attribution_of_the_selected_sample():
+    pytest.importorskip("geowidget.engine.attribution")
+    cube = make_cube(m=1, n=6, classes=3)
+    inputs = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    ex = gw.Explorer(cube, model=_tiny_model(), inputs=inputs)
+    assert ex.attribution is not None and ex.attribution in ex.views()
+    ex.polar.selected = [1004]  # sample ids of the synthetic cube start at 1000
+    assert ex.attribution.sample == 4 and ex.attribution._meta["sample_id"] == 1004

@@ -50,6 +50,8 @@ class AttributionView(GeoView):
     image, delta_angle, delta_margin : array-like [H, W], optional
         Precomputed maps instead of a model (Δθ in radians).
     class_names : list of str, optional
+    sample_ids : array-like of int [N], optional
+        Ids that ``selected`` refers to (default ``0..N-1``).
     """
 
     sample = t.Int(0).tag(sync=True)
@@ -62,7 +64,8 @@ class AttributionView(GeoView):
     def __init__(self, model: Any = None, images: Any = None, labels: Any = None, *,
                  sample: int = 0, patch: int = 4, stride: int = 2, layer: str | None = None,
                  image: Any = None, delta_angle: Any = None, delta_margin: Any = None,
-                 class_names: list[str] | None = None, **kwargs: Any) -> None:
+                 class_names: list[str] | None = None, sample_ids: Any = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._kind = "attribution"
         self._model, self._layer = model, layer
@@ -74,6 +77,8 @@ class AttributionView(GeoView):
             if len(self._labels) != len(images):
                 raise ValueError(f"labels has {len(self._labels)} values for {len(images)} "
                                  "images; lengths must match")
+            self._ids = (np.arange(len(self._labels)) if sample_ids is None
+                         else np.asarray(as_numpy(sample_ids), np.int64))
             with self.hold_sync():
                 self.patch, self.stride, self.sample = patch, stride, sample
             self._compute()
@@ -105,9 +110,9 @@ class AttributionView(GeoView):
     @t.observe("selected")
     def _follow_selection(self, change: dict[str, Any]) -> None:
         if getattr(self, "_model", None) is not None and len(change["new"]):
-            first = int(change["new"][0])
-            if 0 <= first < len(self._labels):
-                self.sample = first
+            hits = np.flatnonzero(self._ids == int(change["new"][0]))
+            if hits.size:
+                self.sample = int(hits[0])
 
     def _compute(self) -> None:
         from geowidget.engine.attribution import occlusion
@@ -116,7 +121,7 @@ class AttributionView(GeoView):
         image = self._images[i]
         occ = occlusion(self._model, image, int(self._labels[i]), patch=self.patch,
                         stride=self.stride, layer=self._layer)
-        meta = {"sample_id": i, "label": int(self._labels[i]), "base_pred": int(occ.base_pred),
+        meta = {"sample_id": int(self._ids[i]), "label": int(self._labels[i]), "base_pred": int(occ.base_pred),
                 "base_angle_deg": float(np.degrees(occ.base_angle)),
                 "base_margin": float(occ.base_margin)}
         self._show(display_image(as_numpy(image)), as_numpy(occ.delta_angle_map),

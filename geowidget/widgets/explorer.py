@@ -10,10 +10,12 @@ import ipywidgets as ipw
 import numpy as np
 import traitlets as t
 
+from geowidget.widgets.attribution import AttributionView
 from geowidget.widgets.base import GeoView, new_link_id, write_html
 from geowidget.widgets.data import sprite_atlas
 from geowidget.widgets.histogram import MarginHistogram
 from geowidget.widgets.modelmap import ModelMap
+from geowidget.widgets.parallel import ParallelCoordinates
 from geowidget.widgets.polar import PolarPlot
 
 
@@ -48,17 +50,21 @@ class Explorer(ipw.VBox):
     xy, edges : array-like, optional
         Model-map positions ``[M, 2]`` and edges ``[E, 2]``; computed from the cube with the
         comparison engine when not given. Without either, the model map is left out.
+    model, inputs : torch.nn.Module and Tensor [N, C, H, W], optional
+        With both, an AttributionView shows occlusion maps of the first selected sample.
     **kwargs
         Passed to :class:`PolarPlot` (e.g. ``color=``, ``model=``, ``layer=``).
 
     Attributes
     ----------
-    polar, histogram, modelmap, panel : the views (``modelmap`` may be None)
+    polar, histogram, parallel, modelmap, attribution, panel : the views (``modelmap`` and
+        ``attribution`` may be None)
     """
 
     selected = t.Any(np.zeros(0, np.int64))
 
-    def __init__(self, cube: Any, *, xy: Any = None, edges: Any = None, **kwargs: Any) -> None:
+    def __init__(self, cube: Any, *, xy: Any = None, edges: Any = None, model: Any = None,
+                 inputs: Any = None, **kwargs: Any) -> None:
         from geowidget.cube import GeometryCube
 
         if not isinstance(cube, GeometryCube):
@@ -67,6 +73,13 @@ class Explorer(ipw.VBox):
         self.polar = PolarPlot(cube, show_controls=False, thumbnails=False, _link=link, **kwargs)
         self.histogram = MarginHistogram(cube, show_controls=False, thumbnails=False, _link=link,
                                          height=220)
+        self.parallel = ParallelCoordinates(cube, show_controls=False, thumbnails=False,
+                                            _link=link, height=240)
+        self.attribution: AttributionView | None = None
+        if model is not None and inputs is not None:
+            self.attribution = AttributionView(model, inputs, cube.labels,
+                                               class_names=cube.class_names,
+                                               sample_ids=cube.sample_ids, _link=link)
         self.modelmap: ModelMap | None = None
         try:
             if xy is not None:
@@ -77,7 +90,7 @@ class Explorer(ipw.VBox):
         except ValueError:
             self.modelmap = None
         self.panel = SamplePanel(cube, _link=link)
-        views: list[GeoView] = [self.polar, self.histogram]
+        views: list[GeoView] = [self.polar, self.histogram, self.parallel]
         meta = self.polar._meta
         self.controls = {
             "model": ipw.Dropdown(options=[(m, i) for i, m in enumerate(meta["models"])],
@@ -101,7 +114,10 @@ class Explorer(ipw.VBox):
         self._links.append(t.link((self.class_picker, "value"), (self.polar, "classes"),
                                   transform=(list, tuple)))
         self._links.append(t.link((self.polar, "classes"), (self.histogram, "classes")))
+        self._links.append(t.link((self.polar, "classes"), (self.parallel, "classes")))
         self._selection_views = [*views, self.panel]
+        if self.attribution is not None:
+            self._selection_views.append(self.attribution)
         self._syncing = False
         for v in self._selection_views:
             v.observe(self._on_selected, "selected")
@@ -109,7 +125,9 @@ class Explorer(ipw.VBox):
             self.modelmap.observe(self._on_active, "active")
         bar = ipw.HBox([*self.controls.values(), self.color_picker])
         row = ipw.HBox([self.class_picker, self.panel])
-        children: list[Any] = [bar, self.polar, ipw.HBox([self.histogram])]
+        children: list[Any] = [bar, self.polar, ipw.HBox([self.histogram]), self.parallel]
+        if self.attribution is not None:
+            children.append(self.attribution)
         if self.modelmap is not None:
             children.append(self.modelmap)
         children.append(row)
@@ -142,9 +160,11 @@ class Explorer(ipw.VBox):
 
     def views(self) -> list[GeoView]:
         """The anywidget views in page order."""
-        out: list[GeoView] = [self.polar, self.histogram]
+        out: list[GeoView] = [self.polar, self.histogram, self.parallel]
         if self.modelmap is not None:
             out.append(self.modelmap)
+        if self.attribution is not None:
+            out.append(self.attribution)
         return [*out, self.panel]
 
     def to_html(self, path: str | Path, title: str = "geowidget explorer") -> Path:
