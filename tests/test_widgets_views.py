@@ -111,3 +111,30 @@ def test_explorer_with_a_model_shows_attribution_of_the_selected_sample():
     assert ex.attribution is not None and ex.attribution in ex.views()
     ex.polar.selected = [1004]  # sample ids of the synthetic cube start at 1000
     assert ex.attribution.sample == 4 and ex.attribution._meta["sample_id"] == 1004
+
+
+def test_views_to_plotly():
+    cube = make_cube(m=2, n=20)
+    pc = gw.ParallelCoordinates(cube)
+    pc.ranges = {"m": [0.0, 1.0]}
+    fig = pc.to_plotly()
+    dims = fig.data[0].dimensions
+    assert [d.label for d in dims][-3:] == ["θ (deg)", "ρ", "m"]
+    np.testing.assert_allclose(dims[-1].values, cube.margin[0, 0, 0])
+    assert list(dims[-1].constraintrange) == [0.0, 1.0]
+    sbs = gw.SideBySide(cube, models=(0, 1))
+    f2 = sbs.to_plotly()
+    assert {t.subplot for t in f2.data} == {"polar", "polar2"}
+    np.testing.assert_allclose(f2.data[-1].r, cube.norm[1, 0, 0][cube.labels == 2], rtol=1e-6)
+    av = gw.AttributionView(image=np.zeros((2, 2)), delta_angle=np.array([[0.0, 0.1], [0, 0]]),
+                            delta_margin=np.array([[0.0, -2.0], [0, 0]]))
+    av.field = "margin"
+    h = av.to_plotly().data[0]
+    assert h.zmin == -2.0 and h.zmax == 2.0 and h.z[0][1] == -2.0
+
+
+def test_palette_must_be_hex():
+    w = gw.PolarPlot(angle=[0.1], norm=[1.0], palette=["#112233", "#abc"])
+    assert w.palette == ["#112233", "#abc"]
+    with pytest.raises(ValueError, match=r"palette colours must be hex strings.*got \['red'\]"):
+        w.palette = ["#000000", "red"]

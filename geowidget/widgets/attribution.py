@@ -140,3 +140,15 @@ class AttributionView(GeoView):
                           "conditions": []}
             self._arrays = {"image": img, "delta": np.stack([self.maps["angle"],
                                                              self.maps["margin"]])}
+
+    def to_plotly(self) -> Any:
+        """The shown map (``field``) as a plotly heatmap, symmetric about zero."""
+        import plotly.graph_objects as go
+
+        z = self.maps[self.field]
+        lim = float(np.nanmax(np.abs(z))) if np.isfinite(z).any() else 1.0
+        fig = go.Figure(go.Heatmap(z=z, colorscale="RdBu", zmin=-lim, zmax=lim,
+                                   colorbar={"title": {"text": "Δθ (deg)" if self.field ==
+                                                       "angle" else "Δm"}}))
+        fig.update_yaxes(autorange="reversed", scaleanchor="x")
+        return fig

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from geowidget.widgets.data import Slab, sprite_atlas
 STATIC = Path(__file__).resolve().parent.parent / "static"
 ESM_PATH = STATIC / "widgets.js"
 DEFAULT_BUDGET = 64 * 2**20
+_HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 
 
 def _read_esm() -> str:
@@ -189,6 +191,14 @@ class GeoView(anywidget.AnyWidget):
         bad = [c for c in proposal["value"] if not 0 <= c < len(names)]
         if bad:
             raise ValueError(f"unknown class index(es) {bad}; valid: 0..{len(names) - 1} {names}")
+        return list(proposal["value"])
+
+    @t.validate("palette")
+    def _valid_palette(self, proposal: Any) -> list[str]:
+        bad = [c for c in proposal["value"] if not _HEX.fullmatch(str(c))]
+        if bad:
+            raise ValueError(f"palette colours must be hex strings like '#1b9e77' or '#abc', "
+                             f"got {bad}")
         return list(proposal["value"])
 
     @t.validate("theme")

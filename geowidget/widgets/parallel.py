@@ -124,3 +124,16 @@ class ParallelCoordinates(GeoView):
         ids = self._slab.sample_ids[keep] if self.ranges else np.zeros(0, np.int64)
         self.selected = ids
         return self.selected
+
+    def to_plotly(self) -> Any:
+        """A plotly ``Parcoords`` Figure of the shown cell, with the brushed ranges."""
+        import plotly.graph_objects as go
+
+        dims = []
+        for name, values in self.columns().items():
+            dim: dict[str, Any] = {"label": name, "values": values}
+            if name in self.ranges:
+                dim["constraintrange"] = sorted(self.ranges[name])
+            dims.append(dim)
+        labels = self._slab.labels if self._slab is not None else None
+        return go.Figure(go.Parcoords(dimensions=dims, line={"color": labels}))

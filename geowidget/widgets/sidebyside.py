@@ -64,3 +64,16 @@ class SideBySide(ipw.HBox):
     def to_html(self, path: Any, title: str = "geowidget side by side") -> Any:
         """Both views in one standalone HTML file (see :meth:`PolarPlot.to_html`)."""
         return write_html([self.left, self.right], path, title)
+
+    def to_plotly(self) -> Any:
+        """Both polar plots as one plotly Figure with two polar subplots."""
+        from plotly.subplots import make_subplots
+
+        left, right = self.left.to_plotly(), self.right.to_plotly()
+        fig = make_subplots(rows=1, cols=2, specs=[[{"type": "polar"}, {"type": "polar"}]],
+                            subplot_titles=[left.layout.title.text, right.layout.title.text])
+        for col, part in ((1, left), (2, right)):
+            for trace in part.data:
+                fig.add_trace(trace, row=1, col=col)
+        fig.update_polars(sector=[0, 180])
+        return fig
