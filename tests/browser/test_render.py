@@ -307,3 +307,19 @@ def test_side_by_side_html_links_selection(page, tmp_path):
     models = page.evaluate("Array.from(document.querySelectorAll("
                            "'select[data-picker=model]')).map((s) => s.value)")
     assert models == ["0", "1"]  # the model is not linked, only the samples
+
+
+def test_picker_traffic_is_debounced(page, tmp_path):
+    w = gw.PolarPlot(make_cube(m=1, layers=2, n=20))
+    open_html(page, w.to_html(tmp_path / "deb.html"))
+    saves = page.evaluate("""async () => {
+        const m = Object.values(window.geowidget.models)[0];
+        const sel = document.querySelector('select[data-picker=layer]');
+        const before = m.saves;
+        for (const v of ['1', '0', '1', '0', '1']) {
+          sel.value = v; sel.dispatchEvent(new Event('change'));
+        }
+        const burst = m.saves - before;
+        await new Promise((r) => setTimeout(r, 300));
+        return [burst, m.saves - before, m.get('layer')]; }""")
+    assert saves == [0, 1, 1]  # five changes drawn locally, one save to the kernel
