@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+import torch
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import cdist
 from scipy.stats import spearmanr
@@ -302,3 +303,91 @@ def test_benchmark_similarity_groups_planted_families():
     assert sim.loc["blur", "zoom"] > sim.loc["blur", "noise"] + 0.5
     with pytest.raises(ValueError, match="at least 2 benchmarks"):
         benchmark_similarity(cube, benchmarks=["blur"])
+
+
+def test_benchmark_similarity_matches_a_loop():
+    cube, v = _condition_cube(seed=3)
+    sim = benchmark_similarity(cube, benchmarks=["noise", "zoom"])
+    vecs = []
+    for bench, ks in (("noise", (7, 8)), ("zoom", (5, 6))):
+        parts = []
+        for k in ks:  # severities in order; then feature, model, sample
+            assert cube.conditions[k].benchmark == bench
+            for f in range(3):
+                for m in range(3):
+                    x = v[m, k, :, f].astype(np.float64) - v[m, 0, :, f]
+                    parts.append((x - x.mean()) / x.std())
+        vecs.append(np.concatenate(parts))
+    assert sim.loc["noise", "zoom"] == pytest.approx(np.corrcoef(vecs)[0, 1], abs=1e-10)
+
+
+# ------------------------------------------------------------------ on the bundled zoo
+def _penultimate_angles(model, images: torch.Tensor, labels: torch.Tensor) -> np.ndarray:
+    """Brute force: hook the head's input, arccos of the float64 cosine to W_y."""
+    seen = {}
+    hook = model.fc.register_forward_pre_hook(lambda m, i: seen.__setitem__("h", i[0].clone()))
+    with torch.no_grad():
+        model(images)
+    hook.remove()
+    h = seen["h"].double()
+    u = model.fc.weight.detach().double()[labels]
+    cos = (h * u).sum(1) / (h.norm(dim=1) * u.norm(dim=1))
+    return np.degrees(np.arccos(cos.clamp(-1, 1).numpy()))
+
+
+def test_mpt_like_model_has_larger_and_tighter_angles_than_regular_models():
+    from geowidget import zoo
+
+    probe = zoo.probe_data()
+    stats = {}
+    for name in ("wide_cnn-s0", "wide_cnn-s1", "wide_cnn-mpt-s0"):
+        a = _penultimate_angles(zoo.load(name), probe.images, probe.labels)
+        stats[name] = (a.mean(), a.std())
+    mpt_mean, mpt_std = stats.pop("wide_cnn-mpt-s0")
+    # the paper's finding: a large mean angle with a small variance (degrees)
+    for mean, std in stats.values():
+        assert mpt_mean > mean + 1.0
+        assert mpt_std < std - 0.3
+
+
+def _zoo_cube(names, conditions, labels, geos) -> GeometryCube:
+    """Cube from per-model, per-condition geometry dicts (``Geometry.to_numpy()``)."""
+    arrays = {f: np.stack([[g[f] for g in row] for row in geos])[:, None]
+              for f in LAYER_METRICS}
+    outputs = {f: np.stack([[g[f] for g in row] for row in geos])
+               for f in ("pred", "correct", "logit_margin")}
+    return GeometryCube(models=names, layers=["fc:input"], conditions=conditions,
+                        labels=labels, class_names=[str(i) for i in range(10)],
+                        **arrays, **outputs)
+
+
+def test_benchmark_similarity_on_the_zoo_puts_the_blur_family_together():
+    from geowidget import zoo
+    from geowidget.engine.corruptions import corrupt
+    from geowidget.engine.head import geometry_from_model
+
+    probe = zoo.probe_data().subset(np.arange(0, 1500, 10))
+    blur = ["gaussian_blur", "defocus_blur", "motion_blur", "zoom_blur"]
+    others = ["gaussian_noise", "impulse_noise", "contrast", "fog", "rotate"]
+    keys = [("clean", 0)] + [(c, s) for c in blur + others for s in (3, 5)]
+    images = torch.cat([probe.images if c == "clean" else corrupt(probe.images, c, s)
+                        for c, s in keys])
+    n = len(probe)
+    geos = []
+    for name in ("lenet-s0", "wide_cnn-s0"):  # all conditions in one pass per model
+        g = geometry_from_model(zoo.load(name), (images, probe.labels.repeat(len(keys))),
+                                progress=False).to_numpy()
+        geos.append([{f: v[k * n : (k + 1) * n] for f, v in g.items()} for k in range(len(keys))])
+    cube = _zoo_cube(["lenet-s0", "wide_cnn-s0"], [Condition(0.0, c, s) for c, s in keys],
+                     probe.labels.numpy(), geos)
+    sim = benchmark_similarity(cube)
+    s = sim.to_numpy()
+    names = list(sim.index)
+    bi, oi = [names.index(b) for b in blur], [names.index(o) for o in others]
+    within = s[np.ix_(bi, bi)][~np.eye(len(bi), dtype=bool)].mean()
+    across = s[np.ix_(bi, oi)].mean()
+    assert within > across + 0.1
+    # Gaussian and defocus blur are near-duplicate benchmarks: each is the other's nearest
+    off = s - 2 * np.eye(len(names))
+    g, dfc = names.index("gaussian_blur"), names.index("defocus_blur")
+    assert s[g, dfc] > 0.9 and off[g].argmax() == dfc and off[dfc].argmax() == g
