@@ -253,3 +253,11 @@ def test_bad_input_names_the_value(kwargs, error, message):
         warnings.simplefilter("ignore")
         with pytest.raises(error, match=message):
             geometry(**args)
+
+
+def test_mismatched_devices_name_both_devices():
+    h, y, w, b = random_problem(n=8, c=3, dtype=torch.float32)
+    with pytest.raises(ValueError, match="weight is on meta but features are on cpu"):
+        geometry(h, y, w.to("meta"), b)
+    with pytest.raises(ValueError, match="labels are on meta but features are on cpu"):
+        geometry(h, y.to("meta"), w, b)
