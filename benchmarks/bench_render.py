@@ -121,17 +121,23 @@ window.run = async (N, withPlotly) => {
   sync(canvas);
   out.ours_first_ms = now() - t;
   const root = el.querySelector(".gw-root");
-  const switches = [];
+  // slice switches interleaved with raw frames, so load on a shared machine hits both alike
+  const switches = [], pairs = [];
   for (let k = 0; k < 6; k++) {
+    await frame();
+    let t0 = now(); rawFrame(raw, x, y, N, true); const r = now() - t0;
     await frame();
     const before = Number(root.dataset.drawn);
     t = now();
     model.set("layer", (k + 1) % 2);
     while (Number(root.dataset.drawn) === before) await frame();
     sync(canvas);
-    switches.push(now() - t);
+    const sw = now() - t;
+    switches.push(sw); pairs.push(sw / r);
   }
   out.ours_switch_ms = Math.min(...switches);
+  pairs.sort((a, b) => a - b);
+  out.switch_ratio_median = (pairs[2] + pairs[3]) / 2;
   out.backend = root.dataset.backend;
   dispose();
   if (withPlotly) {
@@ -239,7 +245,8 @@ def main() -> None:
           f" redraw without upload {r['raw_redraw_ms']:.1f} ms")
     print(f"ours: first frame {r['ours_first_ms']:8.1f} ms, slice switch {r['ours_switch_ms']:.1f} ms")
     print(f"first frame / raw frame   = {r['ours_first_ms'] / raw:5.2f}   (target <= 2)")
-    print(f"slice switch / raw frame  = {r['ours_switch_ms'] / raw:5.2f}   (target <= 1.3)")
+    print(f"slice switch / raw frame  = {r['ours_switch_ms'] / raw:5.2f}   (target <= 1.3; median of"
+          f" 6 interleaved pairs {r['switch_ratio_median']:.2f})")
     if with_plotly:
         print(f"plotly scatterpolargl: first frame {r['plotly_first_ms']:.1f} ms,"
               f" restyle {r['plotly_restyle_ms']:.1f} ms")

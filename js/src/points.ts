@@ -44,7 +44,7 @@ uniform float u_size; uniform int u_mode; uniform vec2 u_domain; uniform int u_h
 uniform int u_useLabel; uniform int u_classW; uniform int u_npal;
 uniform sampler2D u_classes; uniform sampler2D u_lut; uniform sampler2D u_pal;
 uniform vec3 u_missing; uniform vec3 u_ok; uniform vec3 u_bad;
-out vec4 v_color;
+flat out vec4 v_color;
 bool bad(float v) { return (floatBitsToUint(v) & 0x7f800000u) == 0x7f800000u; }
 vec4 classTexel(int i) { return texelFetch(u_classes, ivec2(i % u_classW, i / u_classW), 0); }
 void main() {
@@ -71,7 +71,7 @@ void main() {
 
 const FS = `#version 300 es
 precision mediump float;
-in vec4 v_color; out vec4 o;
+flat in vec4 v_color; out vec4 o;
 void main() { o = vec4(v_color.rgb * v_color.a, v_color.a); }`;
 
 const CLASS_W = 4096;
