@@ -1,16 +1,31 @@
 """The ``geowidget`` command line.
 
-- ``geowidget demo``: geometry of a bundled MNIST model on real held-out digits, as a table.
+- ``geowidget demo``: build (or read from the cache) the demo study of the bundled zoo, then
+  start JupyterLab on ``quickstart.ipynb`` on 127.0.0.1 and print its URL (no browser opens).
+- ``geowidget report --out report.html [--zoo demo | --study cube.parquet]``: one standalone,
+  interactive HTML report (Explorer, correlation tables, model map), no JupyterLab needed.
+- ``geowidget study --models ... --data ... --out cube.parquet``: run a Study from the shell.
+- ``geowidget summary [--model NAME]``: per-class angle, norm and margin of one zoo model.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
+import secrets
+import socket
+import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+DATA_NAMES = ("mnist-probe", "mnist", "digits")
 
 
-def demo(args: argparse.Namespace) -> int:
+# ---------------------------------------------------------------------- summary
+def summary(args: argparse.Namespace) -> int:
     """Per-class summary of angle, norm and margin for one bundled model."""
     import numpy as np
 
@@ -21,7 +36,7 @@ def demo(args: argparse.Namespace) -> int:
     data = zoo.probe_data()
     geo = geometry_from_model(model, data.as_pair(), progress=not args.quiet).to_numpy()
     labels = data.labels.numpy()
-    print(f"geowidget demo: {args.model} on {len(labels)} held-out MNIST digits "
+    print(f"geowidget summary: {args.model} on {len(labels)} held-out MNIST digits "
           f"(accuracy {geo['correct'].mean():.3f})")
     print("angle: to the true class's weight row, degrees; margin: signed L2 distance to the "
           "decision boundary in feature space")
@@ -41,15 +56,282 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+# ---------------------------------------------------------------------- demo
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def lab_command(notebooks: Path, port: int, token: str) -> list[str]:
+    """The JupyterLab command line of ``geowidget demo`` (loopback only, no browser)."""
+    cmd = [
+        sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+        f"--port={port}", f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={notebooks}", "--LabApp.default_url=/lab/tree/quickstart.ipynb",
+        "--LabServerApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.news_url=",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    return cmd
+
+
+def demo(args: argparse.Namespace) -> int:
+    """Build or load the demo cube, then start JupyterLab on the quickstart notebook."""
+    from geowidget.demo import cube_path, demo_cube, notebooks_dir
+
+    cached = cube_path().exists()
+    print("geowidget demo: " + ("reading the cached demo study" if cached else
+                                "building the demo study (about a minute, cached afterwards)"),
+          flush=True)
+    cube = demo_cube(progress=not args.quiet)
+    print(f"{cube!r}\ncached at {cube_path()}", flush=True)
+    notebooks = Path(args.notebooks).resolve() if args.notebooks else notebooks_dir()
+    if not (notebooks / "quickstart.ipynb").exists():
+        raise FileNotFoundError(f"no quickstart.ipynb in {str(notebooks)!r}")
+    port = args.port or _free_port()
+    token = secrets.token_hex(16)
+    url = f"http://127.0.0.1:{port}/lab/tree/quickstart.ipynb?token={token}"
+    cmd = lab_command(notebooks, port, token)
+    if args.no_lab:
+        print(f"JupyterLab command: {' '.join(cmd)}")
+        print(f"URL: {url}")
+        return 0
+    proc = subprocess.Popen(cmd, cwd=notebooks)
+    print(f"JupyterLab is starting on 127.0.0.1:{port}; open this URL in a browser:\n"
+          f"    {url}\n(Ctrl+C stops it)", flush=True)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        return 0
+
+
+# ---------------------------------------------------------------------- report
+def report(args: argparse.Namespace) -> int:
+    """Write the standalone HTML report of the demo zoo or of a saved cube."""
+    from geowidget.report import write_report
+
+    if args.study:
+        from geowidget.cube import GeometryCube
+
+        path = Path(args.study)
+        if not path.exists():
+            raise FileNotFoundError(f"--study {str(path)!r} does not exist")
+        cube = GeometryCube.from_parquet(str(path))
+        title = args.title or f"geowidget report: {path.name}"
+    else:
+        if args.zoo != "demo":
+            raise ValueError(f"--zoo {args.zoo!r} is not known; valid: 'demo'")
+        from geowidget.demo import demo_cube
+
+        cube = demo_cube(progress=not args.quiet)
+        title = args.title or "geowidget report: the demo zoo on held-out MNIST"
+    out = write_report(cube, args.out, title=title, n_boot=args.n_boot)
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB): {cube!r}")
+    return 0
+
+
+# ---------------------------------------------------------------------- study
+def load_model(spec: str) -> tuple[str, Any]:
+    """``(name, model)`` from a ``--models`` entry.
+
+    Forms: a zoo name (``lenet-s0``); ``module:factory`` called with no arguments
+    (``torchvision.models:resnet18``); a TorchScript file (``net.pt``, from
+    ``torch.jit.save``). Any form may be prefixed with ``name=``.
+    """
+    import torch
+
+    from geowidget import zoo
+
+    name, _, target = spec.rpartition("=")
+    if target in zoo.names():
+        return name or target, zoo.load(target)
+    if target.endswith((".pt", ".pth")) and Path(target).exists():
+        model = torch.jit.load(target, map_location="cpu")
+        return name or Path(target).stem, model.eval()
+    if ":" in target:
+        module_name, _, attr = target.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as err:
+            raise ValueError(f"--models {spec!r}: cannot import {target!r} ({err})") from err
+        model = factory()
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"--models {spec!r}: {target}() returned {type(model).__name__}, "
+                            "not a torch.nn.Module")
+        return name or attr, model.eval()
+    raise ValueError(
+        f"--models {spec!r} is not a zoo model, a TorchScript file or module:factory; "
+        f"zoo models: {zoo.names()}; 'zoo' takes them all"
+    )
+
+
+def load_data(spec: str, samples: int | None) -> Any:
+    """The probe set of ``--data``: a bundled name, or a ``.pt`` / ``.npz`` file.
+
+    Bundled: ``mnist-probe`` (the 1,500 MNIST digits the zoo never trained on),
+    ``mnist`` (all 5,000), ``digits`` (scikit-learn's 1,797 8x8 digits). Files hold images
+    ``[N, C, H, W]`` in [0, 1] and integer labels ``[N]``: a ``.pt`` file with a dict
+    ``{"images", "labels"}`` (read with ``weights_only=True``) or an ``.npz`` with arrays
+    ``images`` and ``labels``. ``samples`` keeps the first ``samples // C`` of each class.
+    """
+    import numpy as np
+    import torch
+
+    from geowidget.datasets import DIGIT_NAMES, ImageData, load_digits, load_mnist
+
+    if spec == "mnist-probe":
+        from geowidget import zoo
+
+        data = zoo.probe_data()
+    elif spec == "mnist":
+        data = load_mnist()
+    elif spec == "digits":
+        data = load_digits()
+    elif spec.endswith((".pt", ".npz")):
+        path = Path(spec)
+        if not path.exists():
+            raise FileNotFoundError(f"--data {spec!r} does not exist")
+        if spec.endswith(".pt"):
+            raw = torch.load(path, map_location="cpu", weights_only=True)
+        else:
+            with np.load(path, allow_pickle=False) as z:
+                raw = {k: torch.from_numpy(z[k]) for k in z.files}
+        if not isinstance(raw, dict) or not {"images", "labels"} <= set(raw):
+            raise ValueError(f"--data {spec!r} must hold 'images' and 'labels', got "
+                             f"{sorted(raw) if isinstance(raw, dict) else type(raw).__name__}")
+        images, labels = torch.as_tensor(raw["images"]).float(), torch.as_tensor(raw["labels"])
+        classes = int(labels.max()) + 1 if len(labels) else 0
+        names = DIGIT_NAMES if classes == 10 else [str(c) for c in range(classes)]
+        data = ImageData(images, labels.long(), names, path.stem)
+    else:
+        raise ValueError(f"--data {spec!r} is not one of {list(DATA_NAMES)} or a .pt/.npz file")
+    if samples is None:
+        return data
+    labels = data.labels.numpy()
+    classes = np.unique(labels)
+    per = samples // len(classes)
+    if samples < 1 or per < 1:
+        raise ValueError(f"--samples must be at least the number of classes ({len(classes)}), "
+                         f"got {samples}")
+    index = np.concatenate([np.flatnonzero(labels == c)[:per] for c in classes])
+    return data.subset(np.sort(index), f"first{per}perclass")
+
+
+def study(args: argparse.Namespace) -> int:
+    """Run a Study and write its cube as Parquet."""
+    from geowidget import zoo
+    from geowidget.study import Study
+
+    specs = [s for item in args.models for s in item.split(",") if s]
+    if specs == ["zoo"]:
+        specs = zoo.names()
+    models = dict(load_model(s) for s in specs)
+    if len(models) != len(specs):
+        raise ValueError(f"--models gives duplicate names: {specs}")
+    data = load_data(args.data, args.samples)
+    corruptions: Any = args.corruptions
+    if corruptions and len(corruptions) == 1 and corruptions[0] in ("mnist-c", "imagenet-c"):
+        corruptions = corruptions[0]
+    out = Path(args.out)
+    if out.suffix != ".parquet":
+        raise ValueError(f"--out must end in .parquet, got {str(out)!r}")
+    st = Study(
+        models, data, layers=args.layers, sparsities=args.sparsities, pruning=args.pruning,
+        corruptions=corruptions or None, severities=args.severities,
+        batch_size=args.batch_size, device=args.device, cache_dir=args.cache_dir,
+        seed=args.seed, progress=not args.quiet,
+    )
+    cube = st.run()
+    cube.to_parquet(str(out))
+    print(f"wrote {out}: {cube!r} ({st.stats['computed']} units computed, "
+          f"{st.stats['cached']} from the cache)")
+    for target in ("robustness", "vulnerability"):
+        try:
+            table = cube.correlations(target=target, ci=None)
+        except (ValueError, KeyError):
+            continue
+        cols = ["rc-angle", "rc-l2", "rc-margin"]
+        print(f"Pearson r with {target}:")
+        print(table[cols].to_string(float_format=lambda v: f"{v:+.3f}"))
+    return 0
+
+
+# ---------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``geowidget`` (one sub-command per verb)."""
     parser = argparse.ArgumentParser(prog="geowidget", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p_demo = sub.add_parser("demo", help="geometry of a bundled model, as a table")
-    p_demo.add_argument("--model", default="lenet-s0", help="a name from geowidget.zoo.names()")
-    p_demo.add_argument("--quiet", action="store_true", help="no progress bar")
-    p_demo.set_defaults(func=demo)
+
+    p = sub.add_parser("demo", help="build the demo study and start JupyterLab on quickstart")
+    p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    p.add_argument("--notebooks", default=None, help="folder with quickstart.ipynb")
+    p.add_argument("--no-lab", action="store_true",
+                   help="build the study, print the JupyterLab command and URL, do not start")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=demo)
+
+    p = sub.add_parser("report", help="write a standalone interactive HTML report")
+    p.add_argument("--out", required=True, help="output .html file")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--zoo", default="demo", help="the bundled demo study (default)")
+    group.add_argument("--study", default=None, help="a cube written by `geowidget study`")
+    p.add_argument("--title", default=None, help="page title")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=report)
+
+    p = sub.add_parser("study", help="run a Study and write its cube as Parquet")
+    p.add_argument("--models", nargs="+", required=True,
+                   help="zoo names, 'zoo' (all), module:factory or TorchScript .pt files; "
+                        "optionally name=...")
+    p.add_argument("--data", default="mnist-probe",
+                   help=f"one of {', '.join(DATA_NAMES)}, or a .pt/.npz file with images "
+                        "and labels")
+    p.add_argument("--out", required=True, help="output .parquet file")
+    p.add_argument("--samples", type=int, default=None,
+                   help="keep this many samples, balanced over classes")
+    p.add_argument("--layers", nargs="+", default=None, help="layers (default: penultimate)")
+    p.add_argument("--sparsities", nargs="*", type=float, default=[0.5, 0.9],
+                   help="pruning levels besides 0")
+    p.add_argument("--pruning", default="global_magnitude", help="pruning method")
+    p.add_argument("--corruptions", nargs="*", default=[],
+                   help="corruption names, or mnist-c / imagenet-c")
+    p.add_argument("--severities", nargs="+", type=int, default=[1, 3, 5],
+                   help="corruption severities (1-5)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--cache-dir", default=None, help="resumable unit cache")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=study)
+
+    p = sub.add_parser("summary", help="per-class geometry of one bundled model, as a table")
+    p.add_argument("--model", default="lenet-s0", help="a name from geowidget.zoo.names()")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=summary)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``geowidget`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    Bad input (unknown models, files, corruptions ...) prints ``geowidget: error: ...`` and
+    returns 2.
+    """
+    parser = build_parser()
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
+        parser.exit(2, f"geowidget {args.command}: error: {err}\n")
+    return 2
 
 
 if __name__ == "__main__":

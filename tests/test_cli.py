@@ -11,8 +11,8 @@ from geowidget import zoo
 from geowidget.cli import main
 
 
-def test_demo_prints_accuracy_and_mean_margin_of_the_bundled_model(capsys):
-    assert main(["demo", "--quiet", "--model", "mlp-s0"]) == 0
+def test_summary_prints_accuracy_and_mean_margin_of_the_bundled_model(capsys):
+    assert main(["summary", "--quiet", "--model", "mlp-s0"]) == 0
     out = capsys.readouterr().out
     row = re.search(r"^\s+all\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+(-?[\d.]+)", out, re.M)
     assert row, out
