@@ -85,13 +85,16 @@ export class SliceStore {
     return cell;
   }
 
-  /** Build the request for a missing cell (lazy mode); undefined when cached or already pending. */
+  /** Build the request for a missing cell (lazy mode); undefined when it is cached or already
+   * pending (a pending request then counts as the latest, so its reply redraws). */
   request(m: number, l: number, k: number): { type: "slice"; req: number; m: number; l: number; k: number } | undefined {
     metricOffset(this.shape, m, l, k);
     const key = SliceStore.key(m, l, k);
+    if (this.cache.has(key)) return undefined;
+    const pending = this.pending.get(key);
+    if (pending !== undefined) { this.latestReq = pending; return undefined; }
     const req = this.nextReq++;
     this.latestReq = req;
-    if (this.cache.has(key)) return undefined;
     this.pending.set(key, req);
     return { type: "slice", req, m, l, k };
   }
@@ -115,7 +118,9 @@ export class SliceStore {
       metricOffset: -1,
       predOffset: -1,
     });
-    const fresh = msg.req === this.latestReq;
+    // redraw for the latest request, or when nothing else is outstanding; an older reply
+    // while a newer request is pending is cached but not drawn (stale replies are dropped)
+    const fresh = msg.req === this.latestReq || this.pending.size === 0;
     if (!fresh) this.dropped++;
     return fresh;
   }

@@ -52,6 +52,19 @@ describe("slicing", () => {
     expect(store.request(0, 1, 0)).toBeUndefined();
   });
 
+  it("does not repeat a pending request, and its reply then redraws", () => {
+    const store = new SliceStore([1, 3, 1, 2], true, {});
+    const a = store.request(0, 0, 0)!;
+    const b = store.request(0, 1, 0)!;
+    expect(store.request(0, 0, 0)).toBeUndefined(); // back to A: A is still pending
+    expect(store.latestReq).toBe(a.req);
+    const specs = [...["angle", "angle_pred", "norm", "margin"].map(() => ({ dtype: "float32", shape: [2] })), { dtype: "int32", shape: [2] }];
+    const names = ["angle", "angle_pred", "norm", "margin", "pred"];
+    const bufs = [...[0, 1, 2, 3].map(() => new DataView(new Float32Array(2).buffer)), new DataView(new Int32Array(2).buffer)];
+    expect(store.receive({ type: "slice", req: b.req, m: 0, l: 1, k: 0, names, specs }, bufs)).toBe(false);
+    expect(store.receive({ type: "slice", req: a.req, m: 0, l: 0, k: 0, names, specs }, bufs)).toBe(true);
+  });
+
   it("finds conditions by sparsity and benchmark", () => {
     const conds: Condition[] = [
       { label: "clean@0", sparsity: 0, benchmark: "clean", severity: 0 },
