@@ -323,3 +323,20 @@ def test_picker_traffic_is_debounced(page, tmp_path):
         await new Promise((r) => setTimeout(r, 300));
         return [burst, m.saves - before, m.get('layer')]; }""")
     assert saves == [0, 1, 1]  # five changes drawn locally, one save to the kernel
+
+
+def test_legend_toggles_classes(browser, tmp_path):
+    ctx = browser.new_context(viewport={"width": 700, "height": 700})
+    page = ctx.new_page()
+    open_html(page, four_points().to_html(tmp_path / "lg.html"))
+    page.click(".gw-legend .item[data-class='1']")
+    page.wait_for_function("Number(document.querySelector('.gw-root').dataset.drawn) >= 2")
+    classes = page.evaluate("Object.values(window.geowidget.models)[0].get('classes')")
+    assert classes == [0, 2, 3]
+    _, _, pw, ph = plot_box(page)
+    xs, ys = polar_xy(THETA, RHO, pw, ph, RHO.max())
+    got = read_pixels(page, list(zip(xs, ys, strict=True)))
+    assert got[1][:3] == [255, 255, 255]  # class 1 hidden
+    assert np.abs(np.array(got[2][:3]) - hex_rgb(PALETTE[2])).max() <= 3
+    assert "off" in page.get_attribute(".gw-legend .item[data-class='1']", "class")
+    ctx.close()
