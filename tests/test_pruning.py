@@ -181,3 +181,18 @@ def test_bad_method_lists_valid_ones() -> None:
         prune_masks(nn.Linear(3, 2), 0.5, "structured_l2")
     with pytest.raises(ValueError, match="cannot be pruned; valid layers"):
         prune_masks(small_cnn(), 0.5, layers=["1"])
+
+
+def test_sweep_weights_equal_masked_originals_and_restore_on_break() -> None:
+    net = small_cnn()
+    original = {n: bits(p).clone() for n, p in net.named_parameters()}
+    levels = [0.2, 0.6, 0.4, 0.9]
+    plan = PruningPlan.from_model(net, "random", seed=2)
+    for i, (s, m) in enumerate(pruning_sweep(net, levels, "random", seed=2)):
+        for name, keep in plan.masks(s).items():
+            orig = original[name].view(torch.float32)
+            expected = torch.where(keep, orig, torch.zeros_like(orig))
+            assert torch.equal(bits(m.get_parameter(name)), bits(expected))
+        if i == 2:
+            break
+    assert all(torch.equal(bits(p), original[n]) for n, p in net.named_parameters())

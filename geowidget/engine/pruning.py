@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -205,6 +205,8 @@ class PruningPlan:
     ranks: dict[str, torch.Tensor]
     groups: list[list[str]]
     structured: bool = False
+    by_rank: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False)
+    """Per parameter: its ranks in ascending order and the flat weight indices holding them."""
 
     @classmethod
     def from_model(
@@ -226,19 +228,25 @@ class PruningPlan:
         per_layer = method in ("layerwise_magnitude", "structured_l2")
         groups = [[n] for n in names] if per_layer else [names]
         ranks: dict[str, torch.Tensor] = {}
+        by_rank: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         for group in groups:
             flat = torch.cat([scores[n].reshape(-1) for n in group])
             if torch.isnan(flat).any():
                 raise ValueError(f"pruning scores of {group} contain NaN; check the weights")
-            order = torch.argsort(flat, stable=True)
+            order = torch.argsort(flat, stable=True)  # the one sort
             rank = torch.empty_like(order)
             rank[order] = torch.arange(len(order))
-            start = 0
-            for n in group:
-                size = scores[n].numel()
+            sizes = torch.tensor([scores[n].numel() for n in group])
+            offsets = torch.cumsum(sizes, 0) - sizes
+            owner = torch.searchsorted(offsets, order, right=True) - 1  # parameter of each rank
+            for j, n in enumerate(group):
+                start, size = int(offsets[j]), int(sizes[j])
                 ranks[n] = rank[start : start + size].reshape(scores[n].shape)
-                start += size
-        return cls(method, names, shapes, ranks, groups, structured=method == "structured_l2")
+                ranks_sorted = torch.nonzero(owner == j).flatten()  # ascending ranks of n
+                by_rank[n] = (ranks_sorted, order[ranks_sorted] - start)
+        plan = cls(method, names, shapes, ranks, groups, structured=method == "structured_l2")
+        plan.by_rank = by_rank
+        return plan
 
     def counts(self, sparsity: float) -> dict[str, int]:
         """Units pruned per group at ``sparsity``, keyed by the group's first parameter name."""
@@ -390,10 +398,13 @@ def pruning_sweep(
     seed: int = 0,
     calibration_size: int = 256,
 ) -> Iterator[tuple[float, nn.Module]]:
-    """Yield ``(sparsity, pruned_model)`` for each level; the model is restored between levels.
+    """Yield ``(sparsity, pruned_model)`` for each level; the model is restored at the end.
 
-    One scoring pass and one sort serve every level. Use the yielded model before advancing
-    the iterator; after the loop (or on ``break``) the model is exactly as before.
+    One scoring pass and one sort serve every level. Each level's weights equal the original
+    weights with that level's mask applied (levels never compound): going up in sparsity
+    zeroes only the newly pruned weights (masks are nested), going down restores the saved
+    originals first. Use the yielded model before advancing the iterator; after the loop (or
+    on ``break`` or an exception) the model is bit for bit as before.
 
     Examples
     --------
@@ -406,6 +417,37 @@ def pruning_sweep(
     plan = PruningPlan.from_model(
         model, method, data=data, layers=layers, seed=seed, calibration_size=calibration_size
     )
-    for s in levels:
-        with pruned(model, plan.masks(s)) as m:
-            yield s, m
+    if plan.structured or not all(model.get_parameter(n).is_contiguous() for n in plan.names):
+        for s in levels:
+            with pruned(model, plan.masks(s)) as m:
+                yield s, m
+        return
+    if getattr(model, _ACTIVE, False):
+        raise RuntimeError("model is already pruned by an enclosing `pruned` block; masks "
+                           "never compound, so exit that block first")
+    params = {n: model.get_parameter(n) for n in plan.names}
+    order = {n: (r, i.to(params[n].device)) for n, (r, i) in plan.by_rank.items()}
+    saved = {n: p.detach().clone() for n, p in params.items()}
+    done = dict.fromkeys(plan.names, 0)  # weights zeroed so far per parameter
+    object.__setattr__(model, _ACTIVE, True)
+    try:
+        for s in levels:
+            counts = plan.counts(s)
+            with torch.no_grad():
+                for group in plan.groups:
+                    k = counts[group[0]]
+                    for n in group:
+                        sorted_ranks, idx = order[n]
+                        c = int(torch.searchsorted(sorted_ranks, k))
+                        flat = params[n].view(-1)
+                        if c < done[n]:
+                            params[n].copy_(saved[n])
+                            done[n] = 0
+                        flat.index_fill_(0, idx[done[n] : c], 0.0)
+                        done[n] = c
+            yield s, model
+    finally:
+        with torch.no_grad():
+            for n, p in params.items():
+                p.copy_(saved[n])
+        object.__setattr__(model, _ACTIVE, False)
