@@ -82,6 +82,14 @@ def test_rank_transform_gives_spearman_through_euclidean(cube):
         assert np.sum((a - b) ** 2) == pytest.approx(2 * n * (1 - rho), rel=1e-9)
 
 
+def test_large_p_mds_uses_lanczos_and_matches_the_dense_solver():
+    pts = np.random.default_rng(9).normal(size=(700, 4)) * [5, 2, 1, 0.5]
+    xy = classical_mds(distances(pts))
+    xc = pts - pts.mean(0)
+    u, s, _ = np.linalg.svd(xc, full_matrices=False)
+    np.testing.assert_allclose(np.abs(xy), np.abs(u[:, :2] * s[:2]), atol=1e-8)
+
+
 def test_constant_block_warns_and_is_zero():
     with pytest.warns(RuntimeWarning, match="1 feature block"):
         z = transform_values(np.array([[2.0, 2.0, 2.0], [1.0, 2.0, 3.0]]))

@@ -124,9 +124,7 @@ def transform_values(values: np.ndarray, transform: str = "zscore") -> np.ndarra
         raise ValueError(f"unknown transform {transform!r}; valid: {list(TRANSFORMS)}")
     x = np.asarray(values, dtype=np.float64)
     if transform == "rank":
-        from scipy.stats import rankdata
-
-        x = rankdata(x, axis=-1, method="average")
+        x = rank_rows(x)
     z, zero = _standardise(x)
     if zero.any():
         warnings.warn(
@@ -136,6 +134,19 @@ def transform_values(values: np.ndarray, transform: str = "zscore") -> np.ndarra
             stacklevel=3,
         )
     return z
+
+
+def rank_rows(x: np.ndarray) -> np.ndarray:
+    """Average ranks (1-based, ties share their mean rank) along the last axis, float64.
+
+    Examples
+    --------
+    >>> rank_rows(np.array([[3.0, 1.0, 3.0, 2.0]]))
+    array([[3.5, 1. , 3.5, 2. ]])
+    """
+    from scipy.stats import rankdata
+
+    return rankdata(np.asarray(x, dtype=np.float64), axis=-1, method="average")
 
 
 # ---------------------------------------------------------------------------- embedding
@@ -395,23 +406,21 @@ def distances(
     x = _matrix_of(embedding)
     p, d = x.shape
     if metric == "spearman":
-        from scipy.stats import rankdata
-
-        r, zero = _standardise(rankdata(x, axis=1, method="average"))
+        r, zero = _standardise(rank_rows(x))
         if zero.any():
             raise ValueError(
                 f"Spearman distance is undefined for constant rows: {np.flatnonzero(zero)[:10]}"
             )
         if p > max_points:
             r = reduce(r)  # PCA keeps inner products up to the dropped variance
-        out = 1.0 - np.clip(r @ r.T / d, -1.0, 1.0)
+        out = 1.0 - np.clip(_gram(r) / d, -1.0, 1.0)
     else:
         if p > max_points:
             x = reduce(x)
         x = x - x.mean(axis=0)  # centring improves the accuracy of the Gram identity
         sq = np.einsum("ij,ij->i", x, x)
         scale = sq[:, None] + sq[None, :]
-        d2 = scale - 2.0 * (x @ x.T)
+        d2 = scale - 2.0 * _gram(x)
         # the Gram identity loses relative accuracy for near-identical rows: redo those exactly
         ii, jj = np.nonzero(np.triu(d2 <= 1e-6 * scale, k=1))
         for a in range(0, len(ii), 4096):
@@ -421,6 +430,14 @@ def distances(
     out = (out + out.T) / 2.0
     np.fill_diagonal(out, 0.0)
     return out
+
+
+def _gram(x: np.ndarray) -> np.ndarray:
+    """``x @ x.T`` in float64 through torch's (multithreaded) GEMM."""
+    import torch
+
+    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
+    return (t @ t.T).numpy()
 
 
 def _check_distances(d: Any) -> np.ndarray:
@@ -462,7 +479,15 @@ def classical_mds(d: np.ndarray, n_components: int = 2) -> np.ndarray:
     b -= b.mean(axis=0, keepdims=True)
     b -= b.mean(axis=1, keepdims=True)
     k = min(n_components, p)
-    vals, vecs = eigh(b, subset_by_index=[p - k, p - 1])
+    if p > 500 and k < p - 1:
+        # Lanczos: O(P^2) per iteration instead of the O(P^3) dense solver; fixed start vector
+        from scipy.sparse.linalg import eigsh
+
+        vals, vecs = eigsh(b, k=k, which="LA", v0=np.ones(p) / np.sqrt(p), tol=1e-10)
+        order = np.argsort(vals)
+        vals, vecs = vals[order], vecs[:, order]
+    else:
+        vals, vecs = eigh(b, subset_by_index=[p - k, p - 1])
     vals, vecs = vals[::-1], vecs[:, ::-1]
     xy = vecs * np.sqrt(np.maximum(vals, 0.0))
     if k < n_components:
