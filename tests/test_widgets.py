@@ -351,3 +351,18 @@ def test_modelmap_from_a_cube_uses_the_embedding_engine():
         assert a["c_accuracy"][i] == pytest.approx(expect)
     assert mm._meta["category_names"]["method"] == ["random", "magnitude"]
     assert a["c_method"].tolist() == [0, 1, 0, 1]
+
+
+def test_modelmap_pruning_trajectories():
+    pytest.importorskip("geowidget.engine.embedding")
+    cube = make_cube(m=3, n=30)
+    mm = gw.ModelMap(cube, by="model_condition")
+    a = arrays(mm)
+    assert mm._meta["names"][:2] == ["net0 | clean@0", "net0 | clean@0.5"]
+    assert a["paths"].tolist() == [0, 1, -1, 2, 3, -1, 4, 5, -1]  # each model, sparsity up
+    assert a["c_sparsity"].tolist() == [0, 0.5] * 3
+    for i in range(6):  # accuracy of (model, condition), brute force
+        m, k = int(a["pm"][i]), int(a["pk"][i])
+        assert a["c_accuracy"][i] == pytest.approx(np.mean([bool(x) for x in cube.correct[m, k]]))
+    with pytest.raises(ValueError, match=r"paths refer to points \[0, 7\]; valid: 0..1"):
+        gw.ModelMap(xy=[[0, 0], [1, 1]], paths=[[0, 7]])

@@ -27,7 +27,8 @@ def _accuracy(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
     return acc
 
 
-def _layout_from_cube(cube: Any, by: str, method: str, layer: Any) -> tuple[Any, ...]:
+def _layout_from_cube(cube: Any, by: str, method: str, layer: Any,
+                      select: dict[str, Any]) -> tuple[Any, ...]:
     try:
         from geowidget.engine.embedding import distances, layout, model_embedding, mst
     except ImportError as err:
@@ -35,7 +36,7 @@ def _layout_from_cube(cube: Any, by: str, method: str, layer: Any) -> tuple[Any,
             "ModelMap(cube) needs geowidget.engine.embedding (model_embedding, distances, "
             "layout, mst); it is not importable here, so pass xy= and edges= explicitly"
         ) from err
-    emb = model_embedding(cube, by=by, layer=layer)
+    emb = model_embedding(cube, by=by, layer=layer, **select)
     d = distances(emb)
     return emb.labels, list(getattr(emb, "info", [{} for _ in emb.labels])), layout(
         d, method=method), mst(d)
@@ -70,6 +71,12 @@ class ModelMap(GeoView):
         Layout method when computing from a cube.
     point_model, point_condition : array-like of int [P], optional
         The model / condition index each point stands for (-1: none), used for linking.
+    paths : list of list of int, optional
+        Point index sequences drawn as arrows (e.g. one model's pruning trajectory). With
+        ``by="model_condition"`` each model's points are joined in order of sparsity.
+    sparsity, benchmark : optional
+        Condition selection passed to ``model_embedding`` when computing from a cube; for
+        ``by="model_condition"`` the default is every sparsity of the clean benchmark.
     """
 
     color_by = t.Unicode("").tag(sync=True)
@@ -89,6 +96,9 @@ class ModelMap(GeoView):
         layer: Any = None,
         point_model: Any = None,
         point_condition: Any = None,
+        paths: list[list[int]] | None = None,
+        sparsity: Any = "default",
+        benchmark: Any = "clean",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -100,7 +110,10 @@ class ModelMap(GeoView):
         if xy is None:
             if cube is None:
                 raise ValueError("pass a GeometryCube, or xy= positions (and optionally edges=)")
-            labels, info, xy, edges_c = _layout_from_cube(cube, by, method, layer)
+            if sparsity == "default":
+                sparsity = None if by == "model_condition" else 0.0
+            select = {"sparsity": sparsity, "benchmark": benchmark}
+            labels, info, xy, edges_c = _layout_from_cube(cube, by, method, layer, select)
             names = list(labels) if names is None else names
             edges = edges_c if edges is None else edges
         pos = as_numpy(xy).astype(np.float64)
@@ -138,6 +151,12 @@ class ModelMap(GeoView):
                 "method", "")) if d["_m"] >= 0 else "") for d in info]
             if any(methods):
                 colors.setdefault("method", np.array(methods))
+            if by == "model_condition" and paths is None:
+                sp = [float(d.get("sparsity", 0.0)) for d in info]
+                paths = [sorted(np.flatnonzero(pm == mi).tolist(), key=lambda i: sp[i])
+                         for mi in range(len(cube.models))]
+                paths = [q for q in paths if len(q) > 1]
+                colors.setdefault("sparsity", np.array(sp))
         if point_model is not None:
             pm = as_numpy(point_model).astype(np.int64)
         if point_condition is not None:
@@ -145,8 +164,16 @@ class ModelMap(GeoView):
         for what, arr in (("point_model", pm), ("point_condition", pk)):
             if arr.shape != (p,):
                 raise ValueError(f"{what} has shape {arr.shape}, expected ({p},)")
+        flat: list[int] = []
+        for q in paths or []:
+            q = [int(i) for i in q]
+            if any(not 0 <= i < p for i in q):
+                raise ValueError(f"paths refer to points {q}; valid: 0..{p - 1}")
+            flat += [*q, -1]
+        self._paths = [list(q) for q in paths or []]
         arrays: dict[str, np.ndarray] = {"x": pos[:, 0], "y": pos[:, 1], "edges": e,
-                                         "pm": pm, "pk": pk}
+                                         "pm": pm, "pk": pk,
+                                         "paths": np.asarray(flat, np.int64)}
         kinds: dict[str, str] = {}
         cat_names: dict[str, list[str]] = {}
         for field, value in colors.items():

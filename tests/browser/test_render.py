@@ -340,3 +340,12 @@ def test_legend_toggles_classes(browser, tmp_path):
     assert np.abs(np.array(got[2][:3]) - hex_rgb(PALETTE[2])).max() <= 3
     assert "off" in page.get_attribute(".gw-legend .item[data-class='1']", "class")
     ctx.close()
+
+
+def test_modelmap_draws_trajectories(page, tmp_path):
+    pytest.importorskip("geowidget.engine.embedding")
+    mm = gw.ModelMap(make_cube(m=3, n=30), by="model_condition", color_by="sparsity")
+    open_html(page, mm.to_html(tmp_path / "mm.html"), kind="modelmap")
+    assert page.locator("path.gw-traj").count() == 3
+    assert canvas_digest(page, "modelmap")[1] > 0
+    assert page.locator(".gw-root[data-kind=modelmap] svg text", has_text="net2 | clean@0.5").count() == 1

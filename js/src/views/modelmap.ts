@@ -31,6 +31,7 @@ export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanva
   let camera: Camera | null = null;
   let raf = 0;
   let spec: DrawSpec | null = null;
+  const uid = Math.random().toString(36).slice(2);
 
   const frame = new Frame(el, model.get("theme"), model.get("height"), {
     onZoom: (f, px, py) => { camera = zoomAt(camera ?? fit(), f, px, py); schedule(); },
@@ -109,6 +110,23 @@ export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanva
     layer.draw(spec, frame.theme.bg);
     const g = frame.overlay;
     g.replaceChildren();
+    // trajectories (e.g. one model as sparsity grows), with an arrow at the end
+    const defs = s("defs");
+    const marker = s("marker", { id: `gw-arrow-${uid}`, viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
+    marker.append(s("path", { d: "M0,0L10,5L0,10z", fill: frame.theme.fg }));
+    defs.append(marker);
+    g.append(defs);
+    const paths = (arr.paths as Int32Array) ?? new Int32Array(0);
+    let run: string[] = [];
+    for (let j = 0; j < paths.length; j++) {
+      if (paths[j] < 0) {
+        if (run.length > 1) g.append(s("path", { class: "gw-traj", d: `M${run.join("L")}`, fill: "none", stroke: frame.theme.fg, "stroke-width": 1.5, "marker-end": `url(#gw-arrow-${uid})` }));
+        run = [];
+        continue;
+      }
+      const q = pointScreen(spec, paths[j]);
+      if (q) run.push(`${q[0]},${q[1]}`);
+    }
     for (let e = 0; e + 1 < edges.length; e += 2) {
       const a = pointScreen(spec, edges[e]), b = pointScreen(spec, edges[e + 1]);
       if (a && b) g.append(s("line", { x1: a[0], y1: a[1], x2: b[0], y2: b[1], stroke: frame.theme.muted, "stroke-width": 1.2 }));
