@@ -1,0 +1,79 @@
+"""Occlusion attribution for one 28x28 MNIST sample (patch 4, stride 2: 13 x 13 positions).
+
+Ours builds every occluded copy at once and sends them through the model in one batched
+forward; the baseline is the loop the issue rules out: one forward per patch position
+(same feature hook and geometry per position). Prints both times and ours / loop.
+
+Run: python benchmarks/bench_occlusion.py [--models lenet-s0,wide_cnn-s0 --patch 4 --stride 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import best_time, report  # noqa: E402
+
+from geowidget import zoo  # noqa: E402
+from geowidget.engine.attribution import occlusion, patch_positions  # noqa: E402
+from geowidget.engine.features import extract_features  # noqa: E402
+from geowidget.engine.geometry import geometry  # noqa: E402
+
+
+def loop_occlusion(model, image, label, patch, stride):  # noqa: ANN001, ANN201
+    """Baseline: one extract_features + geometry call per patch position."""
+    w, b = model.fc.weight.detach(), model.fc.bias.detach()
+    y = torch.tensor([label])
+
+    def geo(x: torch.Tensor) -> tuple[float, float]:
+        h = extract_features(model, x[None], ["fc:input"], progress=False, device="cpu")
+        g = geometry(h["fc:input"], y, w, b)
+        return float(g.angle[0]), float(g.margin[0])
+
+    base = geo(image)
+    tops = patch_positions(image.shape[1], patch, stride)
+    lefts = patch_positions(image.shape[2], patch, stride)
+    out = torch.zeros(len(tops), len(lefts), 2)
+    for i, t in enumerate(tops.tolist()):
+        for j, left in enumerate(lefts.tolist()):
+            x = image.clone()
+            x[:, t : t + patch, left : left + patch] = 0.0
+            a, m = geo(x)
+            out[i, j, 0], out[i, j, 1] = a - base[0], m - base[1]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", default="lenet-s0,wide_cnn-s0")
+    parser.add_argument("--patch", type=int, default=4)
+    parser.add_argument("--stride", type=int, default=2)
+    args = parser.parse_args()
+    probe = zoo.probe_data()
+    image, label = probe.images[37], int(probe.labels[37])
+    n_pos = len(patch_positions(28, args.patch, args.stride)) ** 2
+    print(f"occlusion benchmark: one 28x28 sample, patch {args.patch}, stride {args.stride} "
+          f"({n_pos} positions), {torch.get_num_threads()} threads")
+    for name in args.models.split(","):
+        model = zoo.load(name)
+        ours = occlusion(model, image, label, patch=args.patch, stride=args.stride)
+        t_ours = best_time(lambda m=model: occlusion(m, image, label, patch=args.patch,
+                                                     stride=args.stride), repeat=5)
+        loop_occlusion(model, image, label, args.patch, args.stride)  # warm-up
+        start = time.perf_counter()  # the loop is slow: one timed run
+        ref = loop_occlusion(model, image, label, args.patch, args.stride)
+        t_loop = time.perf_counter() - start
+        err = float((ours.delta_angle - ref[..., 0]).abs().max())
+        report(f"{name}: batched occlusion, one forward (s)", t_ours)
+        report(f"{name}: loop of {n_pos + 1} single forwards (s)", t_loop)
+        report(f"{name}: ratio ours / loop", t_ours / t_loop, "< 0.2")
+        print(f"{name}: max |delta angle| difference ours vs loop: {err:.2e} rad (target < 1e-4)")
+
+
+if __name__ == "__main__":
+    main()
