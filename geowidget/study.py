@@ -380,7 +380,8 @@ class Study:
                 key = (b, s, unit.start, unit.stop)
                 if key not in self._corrupted:
                     index = torch.arange(unit.start, unit.stop)
-                    self._corrupted[key] = corrupt(x, b, s, seed=self.seed, index=index).to(x.dtype)
+                    xc = corrupt(x.to(self.device), b, s, seed=self.seed, index=index)
+                    self._corrupted[key] = xc.cpu().to(x.dtype)
                     # keep corrupted shards for the next model, within about 512 MB
                     while sum(v.numel() * v.element_size() for v in self._corrupted.values()) > (
                         512 << 20
@@ -435,11 +436,6 @@ class Study:
 
         name = unit.model
         model = self._ready[name]
-        probes = {
-            layer: self._probe(name, layer)
-            for layer in self.layers
-            if not self._uses_head(name, layer)
-        } if unit.sparsity == 0 and unit.benchmark == "clean" else None
         x, y = self._inputs(unit), self.y[unit.start : unit.stop]
         targets = list(dict.fromkeys(self._layer_target(name, v) for v in self.layers))
         feats, _, logits = extract_features(
@@ -454,7 +450,7 @@ class Study:
                 w = head.weight.detach().float().cpu()
                 b = None if head.bias is None else head.bias.detach().float().cpu()
             else:
-                w, b = probes[layer] if probes is not None else self._probe(name, layer)
+                w, b = self._probe(name, layer)  # fitted on the dense model's clean data
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # NaN angles are recorded
                 g = geometry(h.cpu(), y, w, b).to_numpy()

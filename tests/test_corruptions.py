@@ -247,3 +247,14 @@ def test_accuracy_falls_as_severity_rises() -> None:
         assert accs[0] <= clean + 0.01, (name, clean, accs)
         assert all(b <= a + 0.015 for a, b in zip(accs, accs[1:], strict=False)), (name, accs)
         assert accs[-1] < accs[0] - 0.1, (name, accs)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", sorted(CORRUPTIONS))
+def test_gpu_matches_cpu(name: str) -> None:
+    x = load_mnist().images[:8].expand(8, 3, 28, 28).contiguous()
+    cpu = corrupt(x, name, 3, seed=1)
+    gpu = corrupt(x.cuda(), name, 3, seed=1)
+    assert gpu.device.type == "cuda"
+    # the counter-based generator gives the same random numbers on both devices
+    assert float((gpu.cpu() - cpu).abs().mean()) < 1e-3
