@@ -258,3 +258,70 @@ def test_gpu_matches_cpu(name: str) -> None:
     assert gpu.device.type == "cuda"
     # the counter-based generator gives the same random numbers on both devices
     assert float((gpu.cpu() - cpu).abs().mean()) < 1e-3
+
+
+def _scipy_affine(img: np.ndarray, mat_xy: np.ndarray) -> np.ndarray:
+    """Output pixel (col, row) reads input at ``mat_xy @ (col, row)`` about the centre."""
+    c = (np.array(img.shape, dtype=float) - 1) / 2  # (row, col) centre
+    mat_rc = mat_xy[::-1, ::-1]  # the same map in (row, col) order
+    return ndimage.affine_transform(img.astype(np.float64), mat_rc, offset=c - mat_rc @ c,
+                                    order=1, cval=0.0)
+
+
+def test_shear_and_scale_match_scipy(digits: torch.Tensor) -> None:
+    sheared = corrupt(digits, "shear", 4).numpy()  # 0.8 rad, random sign
+    scaled = corrupt(digits, "scale", 5).numpy()  # 1 / 0.5
+    for im, sh, sc in zip(digits.numpy(), sheared, scaled, strict=True):
+        refs = [_scipy_affine(im[0], np.array([[1, -np.sin(a)], [0, np.cos(a)]]))
+                for a in (0.8, -0.8)]
+        assert min(np.abs(sh[0] - r).max() for r in refs) < 1e-5
+        np.testing.assert_allclose(sc[0], _scipy_affine(im[0], np.eye(2) * 2.0), atol=1e-5)
+
+
+def test_zoom_blur_matches_scipy_zoom(digits: torch.Tensor) -> None:
+    y = corrupt(digits, "zoom_blur", 2)  # CIFAR-10-C: arange(1, 1.11, .01)
+    for im, out in zip(digits.numpy()[:, 0].astype(np.float64), y.numpy(), strict=True):
+        acc = im.copy()
+        factors = np.arange(1, 1.11, 0.01)
+        for z in factors:  # ImageNet-C's clipped_zoom
+            ch = int(np.ceil(28 / z))
+            top = (28 - ch) // 2
+            big = ndimage.zoom(im[top : top + ch, top : top + ch], (z, z), order=1)
+            trim = (big.shape[0] - 28) // 2
+            acc += big[trim : trim + 28, trim : trim + 28]
+        np.testing.assert_allclose(out[0], np.clip(acc / (len(factors) + 1), 0, 1), atol=1e-5)
+
+
+def test_motion_blur_matches_loop(digits: torch.Tensor) -> None:
+    y = corrupt(digits[:2], "motion_blur", 5)  # CIFAR-10-C (9, 2.5)
+    angles = _Stream(0, "motion_blur", torch.arange(2)).per_image(0)[:, 0].double() * 90 - 45
+    taps = 2 * 9 + 1
+    w = np.exp(-np.arange(taps) ** 2 / (2 * 2.5**2))
+    w /= w.sum()
+    for n in range(2):
+        a = np.deg2rad(float(angles[n]) + 90)
+        img = digits[n, 0].double().numpy()
+        ref = np.zeros_like(img)
+        for r in range(28):
+            for c in range(28):
+                for i in range(taps):
+                    rr = min(max(r + int(np.ceil(i * np.sin(a) - 0.5)), 0), 27)
+                    cc = min(max(c + int(np.ceil(i * np.cos(a) - 0.5)), 0), 27)
+                    ref[r, c] += w[i] * img[rr, cc]
+        np.testing.assert_allclose(y[n, 0].numpy(), ref, atol=1e-5)
+
+
+def test_dotted_line_leaves_gaps_and_canny_finds_square_edges(digits: torch.Tensor) -> None:
+    y = corrupt(digits, "dotted_line", 5)
+    gaps = (torch.arange(28) // 2) % 2 == 0
+    torch.testing.assert_close(y[..., gaps], digits[..., gaps])
+    assert float((y[..., ~gaps] - digits[..., ~gaps]).abs().sum()) > 1.0
+    square = torch.zeros(1, 1, 28, 28)
+    square[..., 8:20, 8:20] = 1.0
+    edges = corrupt(square, "canny_edges", 5)[0, 0]
+    assert set(edges.unique().tolist()) == {0.0, 1.0}
+    ring = torch.zeros(28, 28, dtype=torch.bool)
+    ring[6:22, 6:22] = True
+    ring[10:18, 10:18] = False
+    assert not bool(edges[~ring].any())  # nothing far from the border
+    assert int(edges[ring].sum()) >= 4 * 10  # and the four sides are found
