@@ -34,14 +34,16 @@ export interface DrawSpec {
   bad: string;
 }
 
-const VS = `#version 300 es
+// The vertex shader is specialised per (polar, colour mode, class mask, selection) with
+// #defines, so the common case runs no untaken branches (cheaper under software GL).
+const VS_BODY = `
 precision highp float; precision highp int; precision highp sampler2D;
 layout(location=0) in float a_x; layout(location=1) in float a_y;
 layout(location=2) in uint a_label; layout(location=3) in uint a_cat;
 layout(location=4) in float a_val; layout(location=5) in float a_sel;
-uniform int u_polar; uniform float u_rscale; uniform vec2 u_view; uniform vec3 u_cam;
-uniform float u_size; uniform int u_mode; uniform vec2 u_domain; uniform int u_hasSel;
-uniform int u_useLabel; uniform int u_classW; uniform int u_npal;
+uniform float u_rscale; uniform vec2 u_view; uniform vec3 u_cam;
+uniform float u_size; uniform vec2 u_domain;
+uniform int u_classW; uniform int u_npal;
 uniform sampler2D u_classes; uniform sampler2D u_lut; uniform sampler2D u_pal;
 uniform vec3 u_missing; uniform vec3 u_ok; uniform vec3 u_bad;
 flat out vec4 v_color;
@@ -49,25 +51,43 @@ bool bad(float v) { return (floatBitsToUint(v) & 0x7f800000u) == 0x7f800000u; }
 vec4 classTexel(int i) { return texelFetch(u_classes, ivec2(i % u_classW, i / u_classW), 0); }
 void main() {
   float x = a_x; float y = a_y;
-  if (u_polar == 1) { float r = a_y * u_rscale; x = r * cos(a_x); y = r * sin(a_x); }
+#if POLAR
+  float r = a_y * u_rscale; x = r * cos(a_x); y = r * sin(a_x);
+#endif
   bool vis = !(bad(a_x) || bad(a_y));
-  if (u_useLabel == 1) vis = vis && classTexel(int(a_label)).a > 0.5;
+#if USE_LABEL
+  vis = vis && classTexel(int(a_label)).a > 0.5;
+#endif
   vec3 c = u_missing;
-  if (u_mode == 0) { c = a_cat != 0xFFFFFFFFu ? classTexel(int(a_cat)).rgb : u_missing; }
-  else if (u_mode == 1) { c = a_label == a_cat ? u_ok : u_bad; }
-  else if (u_mode == 2) {
-    if (!bad(a_val)) { float t = clamp((a_val - u_domain.x) / (u_domain.y - u_domain.x), 0.0, 1.0);
-      c = texelFetch(u_lut, ivec2(int(t * 255.0 + 0.5), 0), 0).rgb; }
-  } else {
-    if (!bad(a_val)) { int k = int(a_val); k = ((k % u_npal) + u_npal) % u_npal; c = texelFetch(u_pal, ivec2(k, 0), 0).rgb; }
-  }
+#if MODE == 0
+  c = a_cat != 0xFFFFFFFFu ? classTexel(int(a_cat)).rgb : u_missing;
+#elif MODE == 1
+  c = a_label == a_cat ? u_ok : u_bad;
+#elif MODE == 2
+  if (!bad(a_val)) { float t = clamp((a_val - u_domain.x) / (u_domain.y - u_domain.x), 0.0, 1.0);
+    c = texelFetch(u_lut, ivec2(int(t * 255.0 + 0.5), 0), 0).rgb; }
+#else
+  if (!bad(a_val)) { int k = int(a_val); k = ((k % u_npal) + u_npal) % u_npal; c = texelFetch(u_pal, ivec2(k, 0), 0).rgb; }
+#endif
   float alpha = 1.0;
-  if (u_hasSel == 1 && a_sel < 0.5) { c = mix(c, vec3(0.6), 0.6); alpha = 0.35; }
+  float z = 0.0;
+#if HAS_SEL
+  if (a_sel < 0.5) { c = mix(c, vec3(0.6), 0.6); alpha = 0.35; } else { z = -0.5; }
+#endif
   v_color = vec4(c, alpha);
   vec2 px = vec2(u_cam.y + u_cam.x * x, u_cam.z - u_cam.x * y);
-  gl_Position = vis ? vec4(px.x / u_view.x * 2.0 - 1.0, 1.0 - px.y / u_view.y * 2.0, a_sel * -0.5, 1.0) : vec4(9.0, 9.0, 9.0, 1.0);
+  gl_Position = vis ? vec4(px.x / u_view.x * 2.0 - 1.0, 1.0 - px.y / u_view.y * 2.0, z, 1.0) : vec4(9.0, 9.0, 9.0, 1.0);
   gl_PointSize = vis ? u_size : 0.0;
 }`;
+
+export function vertexShader(polar: boolean, mode: number, useLabel: boolean, hasSel: boolean): string {
+  return `#version 300 es
+#define POLAR ${polar ? 1 : 0}
+#define MODE ${mode}
+#define USE_LABEL ${useLabel ? 1 : 0}
+#define HAS_SEL ${hasSel ? 1 : 0}
+${VS_BODY}`;
+}
 
 const FS = `#version 300 es
 precision mediump float;
@@ -113,6 +133,7 @@ export class PointLayer {
   readonly gl: WebGL2RenderingContext | null;
   private ctx2d: CanvasRenderingContext2D | null = null;
   private prog: WebGLProgram | null = null;
+  private programs = new Map<string, WebGLProgram>();
   private vao: WebGLVertexArrayObject | null = null;
   private buffers = new Map<string, { buf: WebGLBuffer; data: ArrayBufferView }>();
   private selBuf: WebGLBuffer | null = null;
@@ -123,7 +144,7 @@ export class PointLayer {
   deferFull = true;
   private tex: Record<string, WebGLTexture> = {};
   private lutKind: ScaleKind | null = null;
-  private uniforms = new Map<string, WebGLUniformLocation | null>();
+  private uniformsByProg = new Map<WebGLProgram, Map<string, WebGLUniformLocation | null>>();
   width = 0;
   height = 0;
   dpr = 1;
@@ -145,19 +166,6 @@ export class PointLayer {
   }
 
   private initGL(gl: WebGL2RenderingContext): void {
-    const compile = (type: number, src: string) => {
-      const s = gl.createShader(type)!;
-      gl.shaderSource(s, src);
-      gl.compileShader(s);
-      if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) throw new Error(`shader: ${gl.getShaderInfoLog(s)}`);
-      return s;
-    };
-    const p = gl.createProgram()!;
-    gl.attachShader(p, compile(gl.VERTEX_SHADER, VS));
-    gl.attachShader(p, compile(gl.FRAGMENT_SHADER, FS));
-    gl.linkProgram(p);
-    if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(`link: ${gl.getProgramInfoLog(p)}`);
-    this.prog = p;
     this.vao = gl.createVertexArray();
     this.selBuf = gl.createBuffer();
     for (const name of ["classes", "lut", "pal"]) {
@@ -171,9 +179,32 @@ export class PointLayer {
     }
   }
 
+  /** The program for one shader variant, compiled on first use. */
+  private program(key: string, vs: string): WebGLProgram {
+    const hit = this.programs.get(key);
+    if (hit) return hit;
+    const gl = this.gl!;
+    const compile = (type: number, src: string) => {
+      const sh = gl.createShader(type)!;
+      gl.shaderSource(sh, src);
+      gl.compileShader(sh);
+      if (!gl.getShaderParameter(sh, gl.COMPILE_STATUS)) throw new Error(`shader: ${gl.getShaderInfoLog(sh)}`);
+      return sh;
+    };
+    const p = gl.createProgram()!;
+    gl.attachShader(p, compile(gl.VERTEX_SHADER, vs));
+    gl.attachShader(p, compile(gl.FRAGMENT_SHADER, FS));
+    gl.linkProgram(p);
+    if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(`link: ${gl.getProgramInfoLog(p)}`);
+    this.programs.set(key, p);
+    return p;
+  }
+
   private u(name: string): WebGLUniformLocation | null {
-    if (!this.uniforms.has(name)) this.uniforms.set(name, this.gl!.getUniformLocation(this.prog!, name));
-    return this.uniforms.get(name)!;
+    let per = this.uniformsByProg.get(this.prog!);
+    if (!per) { per = new Map(); this.uniformsByProg.set(this.prog!, per); }
+    if (!per.has(name)) per.set(name, this.gl!.getUniformLocation(this.prog!, name));
+    return per.get(name)!;
   }
 
   /** Size the drawing buffer for CSS size w x h at the device pixel ratio (HiDPI). */
@@ -288,6 +319,11 @@ export class PointLayer {
     gl.clearColor(bg[0] / 255, bg[1] / 255, bg[2] / 255, 1);
     gl.clear(gl.COLOR_BUFFER_BIT);
     if (spec.n === 0) return;
+    const mode = { category: 0, correct: 1, continuous: 2, "custom-category": 3 }[spec.mode];
+    const allVisible = spec.classVisible.every((v) => v === 1);
+    const useLabel = !!spec.label && !allVisible;
+    const variant = `${spec.polar ? 1 : 0}${mode}${useLabel ? 1 : 0}${spec.sel ? 1 : 0}`;
+    this.prog = this.program(variant, vertexShader(spec.polar, mode, useLabel, !!spec.sel));
     gl.useProgram(this.prog);
     gl.bindVertexArray(this.vao);
     if (spec.sel) { gl.enable(gl.BLEND); gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA); }
@@ -310,7 +346,6 @@ export class PointLayer {
     };
     bindF(0, spec.x);
     bindF(1, spec.y);
-    const allVisible = spec.classVisible.every((v) => v === 1);
     // with every class shown and no "correct" mode the label attribute is not read: skip it
     bindI(2, allVisible && spec.mode !== "correct" ? null : spec.label);
     bindI(3, spec.cat);
@@ -325,16 +360,11 @@ export class PointLayer {
       gl.vertexAttrib1f(5, 0);
     }
     this.uploadTextures(spec);
-    const mode = { category: 0, correct: 1, continuous: 2, "custom-category": 3 }[spec.mode];
-    gl.uniform1i(this.u("u_polar"), spec.polar ? 1 : 0);
     gl.uniform1f(this.u("u_rscale"), spec.rscale);
     gl.uniform2f(this.u("u_view"), this.width, this.height);
     gl.uniform3f(this.u("u_cam"), spec.camera.scale, spec.camera.ox, spec.camera.oy);
     gl.uniform1f(this.u("u_size"), spec.size * this.dpr);
-    gl.uniform1i(this.u("u_mode"), mode);
     gl.uniform2f(this.u("u_domain"), spec.domain[0], spec.domain[1]);
-    gl.uniform1i(this.u("u_hasSel"), spec.sel ? 1 : 0);
-    gl.uniform1i(this.u("u_useLabel"), spec.label && !allVisible ? 1 : 0);
     const m = hexToRgb(MISSING), ok = hexToRgb(spec.ok), bad = hexToRgb(spec.bad);
     gl.uniform3f(this.u("u_missing"), m[0] / 255, m[1] / 255, m[2] / 255);
     gl.uniform3f(this.u("u_ok"), ok[0] / 255, ok[1] / 255, ok[2] / 255);
@@ -392,7 +422,8 @@ export class PointLayer {
       for (const { buf } of this.buffers.values()) gl.deleteBuffer(buf);
       if (this.selBuf) gl.deleteBuffer(this.selBuf);
       for (const t of Object.values(this.tex)) gl.deleteTexture(t);
-      if (this.prog) gl.deleteProgram(this.prog);
+      for (const p of this.programs.values()) gl.deleteProgram(p);
+      this.programs.clear();
       if (this.vao) gl.deleteVertexArray(this.vao);
       gl.getExtension("WEBGL_lose_context")?.loseContext();
     }
