@@ -349,3 +349,22 @@ def test_modelmap_draws_trajectories(page, tmp_path):
     assert page.locator("path.gw-traj").count() == 3
     assert canvas_digest(page, "modelmap")[1] > 0
     assert page.locator(".gw-root[data-kind=modelmap] svg text", has_text="net2 | clean@0.5").count() == 1
+
+
+@pytest.mark.parametrize(("kwargs", "expect", "tol"), [
+    # margin: diverging map symmetric about 0 (Tol BuRd ends, white-ish middle)
+    ({"margin": [-1.0, 0.0, 1.0, -1.0], "color": "margin"},
+     ["#B2182B", "#F7F7F7", "#2166AC", "#B2182B"], 6),
+    # integer colour array: categories, cycling after 20 colours
+    ({"color": np.array([0, 5, 21, 1])}, [PALETTE[0], "#AA3377", PALETTE[1], PALETTE[1]], 3),
+])
+def test_continuous_and_custom_category_colours(browser, tmp_path, kwargs, expect, tol):
+    ctx = browser.new_context(viewport={"width": 700, "height": 700})
+    page = ctx.new_page()
+    w = gw.PolarPlot(angle=THETA, norm=RHO, labels=[0, 1, 2, 3], point_size=8.0, **kwargs)
+    open_html(page, w.to_html(tmp_path / "k.html"))
+    _, _, pw, ph = plot_box(page)
+    xs, ys = polar_xy(THETA, RHO, pw, ph, RHO.max())
+    for rgba, colour in zip(read_pixels(page, list(zip(xs, ys, strict=True))), expect, strict=True):
+        assert np.abs(np.array(rgba[:3]) - hex_rgb(colour)).max() <= tol, (rgba, colour)
+    ctx.close()
