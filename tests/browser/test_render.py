@@ -368,3 +368,21 @@ def test_continuous_and_custom_category_colours(browser, tmp_path, kwargs, expec
     for rgba, colour in zip(read_pixels(page, list(zip(xs, ys, strict=True))), expect, strict=True):
         assert np.abs(np.array(rgba[:3]) - hex_rgb(colour)).max() <= tol, (rgba, colour)
     ctx.close()
+
+
+def test_angle_to_pred_and_normalised_radius(browser, tmp_path):
+    ctx = browser.new_context(viewport={"width": 700, "height": 700})
+    page = ctx.new_page()
+    theta_pred = np.pi - THETA
+    w = gw.PolarPlot(angle=THETA, angle_pred=theta_pred, norm=RHO, labels=[0, 1, 2, 3],
+                     point_size=8.0, angle_to="pred", normalize=True)
+    open_html(page, w.to_html(tmp_path / "ap.html"))
+    _, _, pw, ph = plot_box(page)
+    xs, ys = polar_xy(theta_pred, RHO / RHO.max(), pw, ph, 1.0)
+    for rgba, colour in zip(read_pixels(page, list(zip(xs, ys, strict=True))), PALETTE,
+                            strict=True):
+        assert np.abs(np.array(rgba[:3]) - hex_rgb(colour)).max() <= 3
+    rings = page.evaluate("Array.from(document.querySelectorAll('.gw-root svg text'))"
+                          ".map((t) => t.textContent)")
+    assert "1" in rings and "0.2" in rings and "4" not in rings  # radius rings of rho / max
+    ctx.close()
