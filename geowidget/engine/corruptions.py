@@ -118,7 +118,7 @@ class _Stream:
         width = flat.shape[1]
         out = torch.zeros(flat.numel(), dtype=torch.float64, device=flat.device)
         lam_all = flat.reshape(-1)
-        where_small = torch.nonzero(lam_all < 10).flatten()
+        where_small = torch.nonzero((lam_all > 0) & (lam_all < 10)).flatten()  # Poisson(0) = 0
         where_big = torch.nonzero(lam_all >= 10).flatten()
         # inversion by multiplication: count uniforms until their product drops to exp(-lam)
         pos, enlam = where_small, torch.exp(-lam_all[where_small])
