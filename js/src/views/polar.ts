@@ -320,7 +320,8 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
   function hover(x: number, y: number): void {
     const spec = current;
     if (!spec) return;
-    const i = nearest(spec.n, (j) => (visibleClass(j) ? pointScreen(spec, j) : null), x, y, 8);
+    const shown = spec.classVisible;
+    const i = nearest(spec.n, (j) => (shown[labels[j]] ? pointScreen(spec, j) : null), x, y, 8);
     if (i < 0) { frame.hideTip(); return; }
     const c = cell();
     if (!c) return;
