@@ -141,9 +141,9 @@ def report(args: argparse.Namespace) -> int:
 def load_model(spec: str) -> tuple[str, Any]:
     """``(name, model)`` from a ``--models`` entry.
 
-    Forms: a zoo name (``lenet-s0``); ``module:factory`` called with no arguments
-    (``torchvision.models:resnet18``); a TorchScript file (``net.pt``, from
-    ``torch.jit.save``). Any form may be prefixed with ``name=``.
+    Forms: a zoo name (``lenet-s0``); ``module:factory``, called with no arguments
+    (``torchvision.models:resnet18``), optionally followed by ``@weights.pt``, a state dict
+    read with ``torch.load(..., weights_only=True)``. Any form may be prefixed with ``name=``.
     """
     import torch
 
@@ -152,10 +152,8 @@ def load_model(spec: str) -> tuple[str, Any]:
     name, _, target = spec.rpartition("=")
     if target in zoo.names():
         return name or target, zoo.load(target)
-    if target.endswith((".pt", ".pth")) and Path(target).exists():
-        model = torch.jit.load(target, map_location="cpu")
-        return name or Path(target).stem, model.eval()
     if ":" in target:
+        target, _, weights = target.partition("@")
         module_name, _, attr = target.partition(":")
         try:
             factory = getattr(importlib.import_module(module_name), attr)
@@ -165,9 +163,14 @@ def load_model(spec: str) -> tuple[str, Any]:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"--models {spec!r}: {target}() returned {type(model).__name__}, "
                             "not a torch.nn.Module")
+        if weights:
+            if not Path(weights).exists():
+                raise FileNotFoundError(f"--models {spec!r}: weights {weights!r} do not exist")
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            model.load_state_dict(state)
         return name or attr, model.eval()
     raise ValueError(
-        f"--models {spec!r} is not a zoo model, a TorchScript file or module:factory; "
+        f"--models {spec!r} is not a zoo model or module:factory[@weights.pt]; "
         f"zoo models: {zoo.names()}; 'zoo' takes them all"
     )
 
@@ -289,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("study", help="run a Study and write its cube as Parquet")
     p.add_argument("--models", nargs="+", required=True,
-                   help="zoo names, 'zoo' (all), module:factory or TorchScript .pt files; "
+                   help="zoo names, 'zoo' (all), or module:factory[@weights.pt]; "
                         "optionally name=...")
     p.add_argument("--data", default="mnist-probe",
                    help=f"one of {', '.join(DATA_NAMES)}, or a .pt/.npz file with images "

@@ -160,6 +160,9 @@ def write_report(
     from geowidget.cube import GeometryCube
     from geowidget.widgets.base import write_html
 
+    out = Path(path)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"report path must end in .html or .htm, got {str(out)!r}")
     if isinstance(cube, str | Path):
         cube = GeometryCube.from_parquet(str(cube))
     if not isinstance(cube, GeometryCube):
@@ -169,9 +172,6 @@ def write_report(
         )
     if not isinstance(n_boot, int | np.integer) or n_boot < 1:
         raise ValueError(f"n_boot must be a positive int, got {n_boot!r}")
-    out = Path(path)
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise ValueError(f"report path must end in .html or .htm, got {str(out)!r}")
     section, views = report_html(cube, title=title, n_boot=int(n_boot))
     write_html(views, out, title, show_controls=True)
     page = out.read_text(encoding="utf-8")

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from geowidget import zoo
 from geowidget.cli import main
+from geowidget.cube import GeometryCube
+from geowidget.study import Study
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_summary_prints_accuracy_and_mean_margin_of_the_bundled_model(capsys):
@@ -35,3 +48,229 @@ def test_summary_prints_accuracy_and_mean_margin_of_the_bundled_model(capsys):
         ratio[(y == j).numpy()] = np.inf
         margins = np.minimum(margins, ratio)
     assert float(row.group(5)) == round(margins.mean(), 3)
+
+
+# ---------------------------------------------------------------------- shared demo cache
+# Every test file that needs the demo study points GEOWIDGET_CACHE at the same folder under the
+# session's base temp dir, so the study is computed once per test session.
+@pytest.fixture(scope="module")
+def demo_cache(tmp_path_factory):
+    from geowidget.demo import CACHE_ENV, demo_cube
+
+    path = tmp_path_factory.getbasetemp() / "gw-demo-cache"
+    old = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(path)
+    cube = demo_cube(progress=False)
+    yield path, cube
+    if old is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = old
+
+
+# ---------------------------------------------------------------------- study
+STUDY_ARGS = ["--models", "mlp-s0", "lenet-s0", "--samples", "200", "--sparsities", "0.5", "0.8",
+              "--corruptions", "rotate", "brightness", "--severities", "2", "4"]
+
+
+@pytest.fixture(scope="module")
+def cli_cube(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study") / "cube.parquet"
+    assert main(["study", *STUDY_ARGS, "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_study_cube_matches_the_python_api(cli_cube):
+    from geowidget.demo import probe_subset
+
+    cube = GeometryCube.from_parquet(str(cli_cube))
+    data = probe_subset(200)  # the first 20 held-out digits of each class
+    api = Study({"mlp-s0": zoo.load("mlp-s0"), "lenet-s0": zoo.load("lenet-s0")}, data,
+                sparsities=(0.5, 0.8), corruptions=["rotate", "brightness"], severities=(2, 4),
+                progress=False).run()
+    assert cube.shape == {"model": 2, "layer": 1, "condition": 7, "sample": 200}
+    assert np.array_equal(cube.labels, data.labels.numpy())
+    assert [c.label for c in cube.conditions] == [c.label for c in api.conditions]
+    for target in ("robustness", "vulnerability"):
+        for method in ("pearson", "spearman"):
+            a = cube.correlations(target=target, method=method, n_boot=200)
+            b = api.correlations(target=target, method=method, n_boot=200)
+            assert list(a.index) == ["mlp-s0", "lenet-s0"]
+            np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=0, atol=1e-12)
+    # and the numbers are the paper's quantities: Pearson r by hand for one model and metric
+    rob = np.mean([api.correct[1, k] for k, c in enumerate(api.conditions)
+                   if c.benchmark != "clean"], axis=0)
+    r = np.corrcoef(api.margin[1, 0, 0], rob)[0, 1]
+    assert np.isclose(cube.correlations(ci=None).loc["lenet-s0", "rc-margin"], r, atol=1e-10)
+
+
+def test_study_prints_a_progress_bar_and_the_table(tmp_path, capsys):
+    out = tmp_path / "c.parquet"
+    assert main(["study", "--models", "m=mlp-s0", "--samples", "50", "--sparsities", "0.5",
+                 "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert re.search(r"study: 100%.*2/2", captured.err), captured.err  # tqdm over 2 units
+    assert "Pearson r with vulnerability" in captured.out
+    cube = GeometryCube.from_parquet(str(out))
+    assert cube.models == ["m"] and cube.shape["sample"] == 50
+    row = re.search(r"^m\s+(\S+)\s+(\S+)\s+(\S+)$", captured.out, re.M)
+    got = [float(v) for v in row.groups()]
+    want = cube.correlations(target="vulnerability", ci=None).loc["m"]
+    assert got == [round(want[c], 3) for c in ("rc-angle", "rc-l2", "rc-margin")]
+
+
+def test_study_reads_a_data_file_and_a_factory_with_weights(tmp_path, monkeypatch):
+    data = zoo.probe_data().subset(np.arange(0, 1500, 50))
+    torch.save({"images": data.images, "labels": data.labels}, tmp_path / "d.pt")
+    torch.save(zoo.load("mlp-s0").state_dict(), tmp_path / "w.pt")
+    (tmp_path / "mynets.py").write_text(
+        "from geowidget.zoo.models import build_model\n\n"
+        "def mlp():\n    return build_model('mlp', 128)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "c.parquet"
+    assert main(["study", "--models", f"net=mynets:mlp@{tmp_path / 'w.pt'}", "--data",
+                 str(tmp_path / "d.pt"), "--sparsities", "--out", str(out), "--quiet"]) == 0
+    cube = GeometryCube.from_parquet(str(out))
+    with torch.no_grad():
+        pred = zoo.load("mlp-s0")(data.images).argmax(1).numpy()
+    assert cube.models == ["net"] and cube.shape["condition"] == 1
+    assert np.array_equal(cube.pred[0, 0], pred)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["study", "--models", "resnet9000", "--out", "x.parquet"],
+     "'resnet9000' is not a zoo model or module:factory[@weights.pt]"),
+    (["study", "--models", "mlp-s0", "--data", "cifar", "--out", "x.parquet"],
+     "--data 'cifar' is not one of ['mnist-probe', 'mnist', 'digits']"),
+    (["study", "--models", "mlp-s0", "--out", "x.csv"], "--out must end in .parquet"),
+    (["study", "--models", "mlp-s0", "--corruptions", "snow", "--out", "x.parquet"],
+     "unknown corruption 'snow'"),
+    (["report", "--study", "missing.parquet", "--out", "r.html"],
+     "--study 'missing.parquet' does not exist"),
+    (["report", "--zoo", "imagenet", "--out", "r.html"], "--zoo 'imagenet' is not known"),
+])
+def test_bad_input_exits_2_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as err:
+        main(argv)
+    assert err.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- report
+def test_report_of_a_saved_study_holds_its_tables_and_views(cli_cube, tmp_path, capsys):
+    out = tmp_path / "r.html"
+    assert main(["report", "--study", str(cli_cube), "--out", str(out), "--n-boot", "50"]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    page = out.read_text()
+    cube = GeometryCube.from_parquet(str(cli_cube))
+    tables = re.findall(r'<table class="geowidget-correlations".*?</table>', page, re.S)
+    assert len(tables) == 4  # robustness and vulnerability, Pearson and Spearman
+    first = cube.correlations(target="robustness", method="pearson", n_boot=50)
+    shown = [float(v) for v in re.findall(r"<b>([+-][\d.]+)</b>", tables[0])]
+    want = [round(first.loc[m, c], 2) for m in cube.models
+            for c in ("rc-angle", "rc-l2", "rc-margin")]
+    assert shown == want
+    acc = re.search(r'<table class="gw-accuracy">.*?</table>', page, re.S).group(0)
+    cells = [float(v) for v in re.findall(r"<td>([\d.]+)</td>", acc)]
+    assert cells == [round(v, 3) for v in cube.correct.mean(axis=2).ravel()]
+    state = json.loads(re.search(r'id="geowidget-state">(.*?)</script>', page, re.S).group(1))
+    kinds = [state["models"][v]["state"]["_kind"] for v in state["views"]]
+    assert kinds == ["polar", "histogram", "parallel", "modelmap", "panel"]
+    assert all(state["models"][v]["state"]["show_controls"] for v in state["views"])
+
+
+def test_write_report_rejects_bad_input(tmp_path):
+    from geowidget.report import write_report
+
+    with pytest.raises(TypeError, match="cube must be a GeometryCube or the path"):
+        write_report({"not": "a cube"}, tmp_path / "r.html")
+    with pytest.raises(ValueError, match="report path must end in .html"):
+        write_report(tmp_path / "c.parquet", tmp_path / "r.pdf")
+
+
+def test_report_of_the_demo_zoo_uses_the_cached_study(demo_cache, tmp_path, capsys):
+    _, cube = demo_cache
+    out = tmp_path / "demo.html"
+    assert main(["report", "--out", str(out), "--n-boot", "20", "--quiet"]) == 0
+    assert repr(cube) in capsys.readouterr().out
+    page = out.read_text()
+    assert page.count('class="geowidget-correlations"') == 4
+    for name in cube.models:
+        assert f"<th>{name}</th>" in page
+
+
+# ---------------------------------------------------------------------- demo
+def test_demo_cube_is_cached_and_keyed_by_its_configuration(demo_cache):
+    from dataclasses import replace
+
+    from geowidget.demo import DEFAULT, cube_path, demo_cube
+
+    root, cube = demo_cache
+    assert cube_path().parent == root / "demo" and cube_path().exists()
+    again = demo_cube(progress=False)
+    assert again.equals(cube)
+    assert cube.models == list(DEFAULT.models) and cube.shape["sample"] == DEFAULT.samples
+    assert cube_path(replace(DEFAULT, samples=100)) != cube_path()
+    assert np.bincount(cube.labels).tolist() == [DEFAULT.samples // 10] * 10
+    # the cube's clean accuracy is that of the shipped weights on the same digits
+    from geowidget.demo import probe_subset
+
+    data = probe_subset(DEFAULT.samples)
+    with torch.no_grad():
+        pred = zoo.load("lenet-s0")(data.images).argmax(1).numpy()
+    assert np.array_equal(cube.pred[cube.models.index("lenet-s0"), 0], pred)
+
+
+def test_demo_config_is_validated():
+    from dataclasses import replace
+
+    from geowidget.demo import DEFAULT, check_config, probe_subset
+
+    with pytest.raises(ValueError, match=r"unknown zoo model\(s\) \['vgg'\]; valid: \["):
+        check_config(replace(DEFAULT, models=("vgg",)))
+    with pytest.raises(ValueError, match="samples must be a multiple of 10 from 10 to 1500"):
+        probe_subset(505)
+
+
+def test_demo_no_lab_prints_the_loopback_url(demo_cache, capsys):
+    assert main(["demo", "--no-lab", "--port", "8123", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^URL: http://127\.0\.0\.1:8123/lab/tree/quickstart\.ipynb\?token=[0-9a-f]{32}$",
+                     out, re.M), out
+    assert "--no-browser" in out and "--ip=127.0.0.1" in out
+
+
+def test_demo_starts_jupyterlab_on_the_quickstart_notebook(demo_cache):
+    root, _ = demo_cache
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "GEOWIDGET_CACHE": str(root), "JUPYTER_RUNTIME_DIR": str(root / "rt"),
+           "JUPYTER_CONFIG_DIR": str(root / "cfg")}
+    proc = subprocess.Popen([sys.executable, "-m", "geowidget.cli", "demo", "--port", str(port),
+                             "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True, env=env, cwd=ROOT)
+    try:
+        url = None
+        for line in proc.stdout:
+            if "/lab/tree/quickstart.ipynb?token=" in line:
+                url = line.strip()
+                break
+        assert url and url.startswith(f"http://127.0.0.1:{port}/"), url
+        token = url.rsplit("token=", 1)[1]
+        api = f"http://127.0.0.1:{port}/api/contents/quickstart.ipynb?token={token}&content=0"
+        deadline, reply = time.time() + 120, None
+        while time.time() < deadline and reply is None:
+            try:
+                reply = json.loads(urllib.request.urlopen(api, timeout=5).read())
+            except OSError:
+                assert proc.poll() is None, "JupyterLab exited"
+                time.sleep(0.5)
+        assert reply is not None and reply["name"] == "quickstart.ipynb"
+        assert reply["type"] == "notebook"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
