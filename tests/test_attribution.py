@@ -47,18 +47,18 @@ def _reference(model, image, label, patch, stride, fill):
     return base, d_angle, d_margin
 
 
-@pytest.mark.parametrize("name", ["lenet-s0", "mlp-s0"])
-def test_batched_occlusion_matches_a_loop_of_forwards(probe, name):
+@pytest.mark.parametrize(("name", "stride", "side"), [("lenet-s0", 3, 9), ("mlp-s0", 2, 13)])
+def test_batched_occlusion_matches_a_loop_of_forwards(probe, name, stride, side):
     model = zoo.load(name)
     image, label = probe.images[37], int(probe.labels[37])
-    occ = occlusion(model, image, label, patch=4, stride=2, fill=0.5)
-    base, d_angle, d_margin = _reference(model, image, label, 4, 2, 0.5)
-    assert occ.delta_angle.shape == (13, 13) and occ.delta_angle_map.shape == (28, 28)
+    occ = occlusion(model, image, label, patch=4, stride=stride, fill=0.5)
+    base, d_angle, d_margin = _reference(model, image, label, 4, stride, 0.5)
+    assert occ.delta_angle.shape == (side, side) and occ.delta_angle_map.shape == (28, 28)
     assert occ.base_angle == pytest.approx(base[0], abs=1e-4)
     assert occ.base_margin == pytest.approx(base[1], rel=1e-4, abs=1e-4)
     np.testing.assert_allclose(occ.delta_angle.numpy(), d_angle, atol=2e-4)
     np.testing.assert_allclose(occ.delta_margin.numpy(), d_margin, rtol=1e-3, atol=2e-4)
-    assert np.abs(d_angle).max() > 0.05  # occluding the digit does move the features
+    assert np.abs(d_angle).max() > 0.02  # occluding the digit does move the features
     assert occ.layer == "fc:input" and occ.label == label
 
 
