@@ -646,7 +646,8 @@ def benchmark_similarity(
     severity it was evaluated at, the transformed per-sample geometry (by default its
     change from the clean data, ``delta=True``, so that what all benchmarks share, the
     samples' own difficulty, does not dominate). Benchmarks that distort images alike
-    (e.g. Gaussian and zoom blur) get a similarity near 1.
+    (on the bundled MNIST zoo, Gaussian and defocus blur: r = 0.99) get a similarity
+    near 1.
 
     Parameters
     ----------
