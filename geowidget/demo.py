@@ -16,7 +16,7 @@ Examples
 >>> from geowidget.demo import demo_cube
 >>> cube = demo_cube(progress=False)                       # doctest: +SKIP
 >>> cube.shape                                             # doctest: +SKIP
-{'model': 4, 'layer': 1, 'condition': 11, 'sample': 500}
+{'model': 4, 'layer': 1, 'condition': 7, 'sample': 500}
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class DemoConfig:
     sparsities: tuple[float, ...] = (0.5, 0.9)
     pruning: str = "global_magnitude"
     corruptions: tuple[str, ...] = ("gaussian_noise", "rotate", "fog", "brightness")
-    severities: tuple[int, ...] = (2, 4)
+    severities: tuple[int, ...] = (3,)
     seed: int = 0
 
     def fingerprint(self) -> str:

@@ -1,0 +1,140 @@
+"""Every notebook in notebooks/ runs in a fresh kernel; its outputs are checked.
+
+Each notebook ends with a cell that asserts its key numbers against an independent
+computation (a loop, a direct forward pass, a hand-written distance) and prints them; the
+tests here parse those printed numbers too. Cells that need the internet are tagged
+``skip-execution`` and are not run.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+NAMES = ["quickstart", "robustness", "pruning", "model-zoo", "bring-your-own"]
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+@pytest.fixture(scope="module")
+def demo_cache(tmp_path_factory):
+    """The demo study, computed once per session (the same folder as tests/test_cli.py's)."""
+    from geowidget.demo import CACHE_ENV, demo_cube
+
+    path = tmp_path_factory.getbasetemp() / "gw-demo-cache"
+    old = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(path)
+    demo_cube(progress=False)
+    yield path
+    if old is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = old
+
+
+def run(name: str) -> nbformat.NotebookNode:
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    client = NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client.execute()  # raises CellExecutionError, with the traceback, when a cell fails
+    return nb
+
+
+def stdout(cell: nbformat.NotebookNode) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream" and o.get("name") == "stdout")
+
+
+def widgets(nb: nbformat.NotebookNode) -> int:
+    return sum(WIDGET in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+               for o in c.get("outputs", []))
+
+
+def skipped(cell: nbformat.NotebookNode) -> bool:
+    return "skip-execution" in cell.get("metadata", {}).get("tags", [])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebooks_are_stored_without_outputs(name):
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(c.outputs == [] and c.execution_count is None for c in code)
+
+
+def test_internet_cells_are_tagged_and_only_those():
+    for name in NAMES:
+        nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        for cell in nb.cells:
+            online = bool(re.search(r"weights=(?!None)[A-Z]|IMAGENET|ImageFolder", cell.source))
+            if cell.cell_type == "code":
+                assert skipped(cell) == online, (name, cell.source[:80])
+    byo = nbformat.read(NOTEBOOKS / "bring-your-own.ipynb", as_version=4)
+    assert sum(skipped(c) for c in byo.cells) == 2
+
+
+def test_quickstart_polar_plot_is_five_lines():
+    nb = nbformat.read(NOTEBOOKS / "quickstart.ipynb", as_version=4)
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    lines = [v for v in first.source.splitlines() if v.strip()]
+    assert len(first.source.splitlines()) <= 5 and "PolarPlot" in lines[-1]
+
+
+def test_quickstart(demo_cache):
+    nb = run("quickstart")
+    out = stdout(nb.cells[-1])
+    acc = ast.literal_eval(re.search(r"clean accuracy: (\{.*\})", out).group(1))
+    assert set(acc) == {"mlp-s0", "lenet-s0", "wide_cnn-s0", "wide_cnn-mpt-s0"}
+    assert all(0.8 < a <= 1 for a in acc.values())
+    angle = float(re.search(r"mean angle \(degrees\): ([\d.]+)", out).group(1))
+    assert 0 < angle < 180
+    assert widgets(nb) == 2  # the polar plot and the Explorer
+    assert re.search(r"(\d+) selected; histogram has \1", "".join(stdout(c) for c in nb.cells))
+
+
+def test_robustness(demo_cache):
+    nb = run("robustness")
+    rows = re.findall(r"^(\S+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)$", stdout(nb.cells[-1]),
+                      re.M)
+    table = {m: [float(v) for v in r] for m, *r in rows}
+    assert len(table) == 4
+    assert all(r[0] < -0.2 and r[2] > 0.2 for r in table.values()), table  # angle -, margin +
+    assert widgets(nb) == 3  # corruption strips, polar by robustness, parallel coordinates
+
+
+def test_pruning(demo_cache):
+    nb = run("pruning")
+    out = stdout(nb.cells[-1])
+    acc = ast.literal_eval(out.strip().splitlines()[-1])
+    assert set(acc) == {"random", "global_magnitude", "snip"}
+    assert acc["global_magnitude"] > acc["random"] + 0.2
+    assert "plot shows condition clean@0.9" in "".join(stdout(c) for c in nb.cells)
+    assert widgets(nb) == 2  # slider + plot, side by side
+
+
+def test_model_zoo(demo_cache):
+    nb = run("model-zoo")
+    out = stdout(nb.cells[-1])
+    d = float(re.search(r"d\(wide_cnn, mpt\) = ([\d.]+)", out).group(1))
+    edges = ast.literal_eval(re.search(r"MST edges: (\[.*\])", out).group(1))
+    assert d > 0 and len(edges) == 3
+    assert widgets(nb) == 2  # the model map, side by side
+
+
+def test_bring_your_own(demo_cache):
+    nb = run("bring-your-own")
+    for cell in nb.cells:
+        if cell.cell_type == "code" and skipped(cell):
+            assert cell.outputs == [] and cell.execution_count is None
+    out = stdout(nb.cells[[i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                           and not skipped(c)][-1]])
+    acc = float(re.search(r"accuracy of the untrained ResNet-18: ([\d.]+)", out).group(1))
+    assert 0 <= acc <= 1
+    assert widgets(nb) == 1
