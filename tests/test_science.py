@@ -24,8 +24,8 @@ def cube():
 
     train, test = load_mnist().split(0.3, seed=0)
     models = {
-        f"mlp{w}": train_classifier(mlp(w, seed=i), train.images, train.labels, epochs=4, lr=3e-3)
-        for i, w in enumerate((64, 128))
+        f"mlp{w}": train_classifier(mlp(w, seed=i), train.images, train.labels, epochs=3, lr=3e-3)
+        for i, w in enumerate((32, 64))
     }
     probe = test.subset(torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:600])
     return Study(
