@@ -111,16 +111,30 @@ window.run = async (N, withPlotly) => {
                norm: enc(d.norm, [1, L, 1, N]), margin: enc(d.margin, [1, L, 1, N]), pred: enc(d.pred, [1, 1, N]) },
   };
   const el = document.getElementById("ours");
-  // warm-up view (shader compile), then the timed first frame in a fresh view
+  // warm-up view (shader compile), then timed first frames of fresh views, each paired with a
+  // raw frame measured just before it (the pairs cancel load on a shared machine)
   const warm = widgets.render({ model: new Model({ ...state }), el });
+  sync(el.querySelector("canvas"));  // let the warm-up draw finish, as the raw warm-up does
   warm();
-  const model = new Model({ ...state });
-  let t = now();
-  const dispose = widgets.render({ model, el });
-  out.ours_first_js_ms = now() - t;  // decode views, DOM, GL setup, upload, draw calls issued
-  const canvas = el.querySelector("canvas");
-  sync(canvas);
-  out.ours_first_ms = now() - t;
+  const firsts = [], firstPairs = [], firstJs = [];
+  let model, dispose, canvas, t;
+  for (let k = 0; k < 3; k++) {
+    if (dispose) dispose();
+    await frame();
+    let t0 = now(); rawFrame(raw, x, y, N, true); const r = now() - t0;
+    model = new Model({ ...state });
+    t = now();
+    dispose = widgets.render({ model, el });
+    firstJs.push(now() - t);  // decode views, DOM, GL setup, upload, draw calls issued
+    canvas = el.querySelector("canvas");
+    sync(canvas);
+    const f = now() - t;
+    firsts.push(f); firstPairs.push(f / r);
+  }
+  firstPairs.sort((a, b) => a - b);
+  out.ours_first_ms = Math.min(...firsts);
+  out.ours_first_js_ms = Math.min(...firstJs);
+  out.first_ratio_median = firstPairs[1];
   const root = el.querySelector(".gw-root");
   // slice switches interleaved with raw frames, so load on a shared machine hits both alike
   const switches = [], pairs = [];
@@ -246,9 +260,10 @@ def main() -> None:
           f" redraw without upload {r['raw_redraw_ms']:.1f} ms")
     print(f"ours: first frame {r['ours_first_ms']:8.1f} ms (of which {r['ours_first_js_ms']:.1f} ms"
           f" until the draw is issued), slice switch {r['ours_switch_ms']:.1f} ms")
-    print(f"first frame / raw frame   = {r['ours_first_ms'] / raw:5.2f}   (target <= 2)")
-    print(f"slice switch / raw frame  = {r['ours_switch_ms'] / raw:5.2f}   (target <= 1.3; median of"
-          f" 6 interleaved pairs {r['switch_ratio_median']:.2f})")
+    print(f"first frame / raw frame   = {r['first_ratio_median']:5.2f}   (target <= 2; median of 3"
+          f" interleaved pairs; best / best {r['ours_first_ms'] / raw:.2f})")
+    print(f"slice switch / raw frame  = {r['switch_ratio_median']:5.2f}   (target <= 1.3; median of"
+          f" 6 interleaved pairs; best / best {r['ours_switch_ms'] / raw:.2f})")
     if with_plotly:
         print(f"plotly scatterpolargl: first frame {r['plotly_first_ms']:.1f} ms,"
               f" restyle {r['plotly_restyle_ms']:.1f} ms")

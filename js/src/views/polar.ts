@@ -32,6 +32,8 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
   let selMask: Uint8Array | null = null;
   let hasSel = false;
   let raf = 0;
+  let soon = false;
+  let disposed = false;
   let current: DrawSpec | null = null;
   const link = String(model.get("_link") ?? "");
 
@@ -177,9 +179,22 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
   }
 
   // ---------------------------------------------------------------- drawing
+  // Pointer-driven redraws (pan, zoom, resize) wait for an animation frame; data and style
+  // changes (pickers, selection, colour) draw at the end of the current task, coalesced, so a
+  // slice switch does not wait for the next frame.
   function schedule(): void {
-    if (raf) return;
+    if (raf || soon) return;
     raf = requestAnimationFrame(() => { raf = 0; draw(); });
+  }
+
+  function scheduleSoon(): void {
+    if (soon) return;
+    soon = true;
+    queueMicrotask(() => {
+      soon = false;
+      if (raf) { cancelAnimationFrame(raf); raf = 0; }
+      if (!disposed) draw();
+    });
   }
 
   function draw(): void {
@@ -308,7 +323,7 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
     hasSel = sel.length > 0;
     selMask = hasSel ? idMask(ids, sel) : null;
     frame.root.dataset.selected = String(sel.length);
-    schedule();
+    scheduleSoon();
   }
 
   function setSelection(chosen: number[], broadcast: boolean): void {
@@ -349,21 +364,21 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
       for (const key of (model.get("_link_keys") as string[] | undefined) ?? ["model", "layer", "condition"]) if (typeof e.detail[key] === "number") model.set(key, e.detail[key]);
       model.save_changes();
       pickers?.sync();
-      schedule();
+      scheduleSoon();
     }
   };
   const unsub = subscribe(link, busListener);
-  const onCell = () => { pickers?.sync(); schedule(); };
+  const onCell = () => { pickers?.sync(); scheduleSoon(); };
   const onPickChange = () => { onCell(); publish(link, { type: "pick", source: busListener, detail: { model: model.get("model"), layer: model.get("layer"), condition: model.get("condition") } }); };
-  const onStyle = () => schedule();
+  const onStyle = () => scheduleSoon();
   const onSel = () => applySelected(readSelected(model));
   const onMsg = (msg: SliceReply, buffers: DataView[]) => {
     if (!msg || msg.type !== "slice") return;
-    if (store.receive(msg, buffers)) schedule();
+    if (store.receive(msg, buffers)) scheduleSoon();
   };
   const events: [string, (...a: any[]) => void][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
     ["change:model", onPickChange], ["change:layer", onPickChange], ["change:condition", onPickChange],
-    ["change:color_by", onStyle], ["change:angle_to", onStyle], ["change:normalize", () => { camera = null; schedule(); }],
+    ["change:color_by", onStyle], ["change:angle_to", onStyle], ["change:normalize", () => { camera = null; scheduleSoon(); }],
     ["change:classes", onStyle], ["change:palette", onStyle], ["change:theme", onStyle], ["change:point_size", onStyle],
     ["change:selected", onSel], ["msg:custom", onMsg],
   ];
@@ -376,6 +391,7 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
   return {
     handle,
     dispose() {
+      disposed = true;
       if (raf) cancelAnimationFrame(raf);
       for (const [ev, fn] of events) model.off(ev, fn);
       unsub();
