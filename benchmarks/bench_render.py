@@ -94,8 +94,8 @@ window.run = async (N, withPlotly) => {
   const raw = document.getElementById("raw");
   rawFrame(raw, x, y, N, true);  // warm up (shader compile)
   const rawUp = [], rawDraw = [];
-  for (let k = 0; k < 5; k++) { let t = now(); rawFrame(raw, x, y, N, true); rawUp.push(now() - t); }
-  for (let k = 0; k < 5; k++) { let t = now(); rawFrame(raw, x, y, N, false); rawDraw.push(now() - t); }
+  for (let k = 0; k < 3; k++) { let t = now(); rawFrame(raw, x, y, N, true); rawUp.push(now() - t); }
+  for (let k = 0; k < 3; k++) { let t = now(); rawFrame(raw, x, y, N, false); rawDraw.push(now() - t); }
   out.raw_frame_ms = Math.min(...rawUp); out.raw_redraw_ms = Math.min(...rawDraw);
   // ours
   const dv = (a) => new DataView(a.buffer, a.byteOffset, a.byteLength);
