@@ -240,7 +240,10 @@ def main() -> None:
     if not BUNDLE.exists():
         sys.exit("geowidget/static/widgets.js is missing: run `npm run build`")
     with_plotly = PLOTLY.exists() and not args.no_plotly
-    chromium = os.environ.get("GEOWIDGET_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    chromium = (os.environ.get("GEOWIDGET_CHROMIUM") or shutil.which("chromium")
+                or shutil.which("chromium-browser"))
+    if not chromium:
+        sys.exit("no Chromium found: install it or set GEOWIDGET_CHROMIUM")
     from playwright.sync_api import sync_playwright
 
     srv, port = serve()

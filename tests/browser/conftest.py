@@ -25,7 +25,7 @@ CHROMIUM_ARGS = [
 
 def chromium_path() -> str | None:
     for cand in (os.environ.get("GEOWIDGET_CHROMIUM"), shutil.which("chromium"),
-                 shutil.which("chromium-browser"), "/usr/bin/chromium"):
+                 shutil.which("chromium-browser")):
         if cand and Path(cand).exists():
             return cand
     return None
