@@ -44,8 +44,10 @@ test: setup
 	npm test
 	$(VENV)/bin/pytest
 
+# builds the demo study once (cached under $$GEOWIDGET_CACHE or ~/.cache/geowidget), then starts
+# JupyterLab on notebooks/quickstart.ipynb on 127.0.0.1 (no browser) and prints the URL
 demo: setup
-	$(VENV)/bin/geowidget demo
+	$(VENV)/bin/geowidget demo --notebooks notebooks
 
 bench: setup
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done

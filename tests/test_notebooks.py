@@ -69,15 +69,17 @@ def test_notebooks_are_stored_without_outputs(name):
     assert code and all(c.outputs == [] and c.execution_count is None for c in code)
 
 
-def test_internet_cells_are_tagged_and_only_those():
+def test_internet_cells_are_tagged():
+    tagged = {}
     for name in NAMES:
         nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
         for cell in nb.cells:
             online = bool(re.search(r"weights=(?!None)[A-Z]|IMAGENET|ImageFolder", cell.source))
-            if cell.cell_type == "code":
-                assert skipped(cell) == online, (name, cell.source[:80])
-    byo = nbformat.read(NOTEBOOKS / "bring-your-own.ipynb", as_version=4)
-    assert sum(skipped(c) for c in byo.cells) == 2
+            if cell.cell_type == "code" and online:
+                assert skipped(cell), (name, cell.source[:80])
+        tagged[name] = sum(skipped(c) for c in nb.cells)
+    # only the pretrained-ImageNet-C recipe at the end of bring-your-own needs the internet
+    assert tagged == {**dict.fromkeys(NAMES, 0), "bring-your-own": 2}
 
 
 def test_quickstart_polar_plot_is_five_lines():
