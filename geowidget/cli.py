@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import secrets
 import socket
@@ -98,6 +99,12 @@ def demo(args: argparse.Namespace) -> int:
         print(f"JupyterLab command: {' '.join(cmd)}")
         print(f"URL: {url}")
         return 0
+    if importlib.util.find_spec("jupyterlab") is None:
+        raise FileNotFoundError(
+            "JupyterLab is not installed in this environment; `pip install jupyterlab` "
+            "(or `pip install geowidget[dev]`), or open the report instead: "
+            "`geowidget report --out report.html`"
+        )
     proc = subprocess.Popen(cmd, cwd=notebooks)
     print(f"JupyterLab is starting on 127.0.0.1:{port}; open this URL in a browser:\n"
           f"    {url}\n(Ctrl+C stops it)", flush=True)
@@ -269,7 +276,12 @@ def study(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``geowidget`` (one sub-command per verb)."""
-    parser = argparse.ArgumentParser(prog="geowidget", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="geowidget",
+        description="Compare neural-network classifiers by the geometry of their latent "
+                    "features.\n\n" + "\n".join(__doc__.splitlines()[2:]).replace("``", ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="build the demo study and start JupyterLab on quickstart")
