@@ -94,5 +94,19 @@ def test_fixture_notebook_in_jupyterlab(browser, jupyter_lab):
     assert len([x for x in m.group(2).split(",") if x.strip()]) == n_sel
     assert int(m.group(3)) == n_hist
     assert m.group(4) == "1"
+    # setting `selected` from Python highlights those samples in the browser
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")  # new cell below, in command mode
+    page.wait_for_timeout(300)
+    page.keyboard.press("Enter")  # edit mode
+    page.keyboard.type("w.selected = [3, 5, 7]")
+    page.keyboard.press("Shift+Enter")
+    try:
+        page.wait_for_function(
+            "document.querySelector('.gw-root[data-kind=polar]').dataset.selected === '3'",
+            timeout=30000)
+    except Exception:
+        page.screenshot(path=str(jupyter_lab["root"] / "failed_set.png"), full_page=True)
+        raise
     assert not [e for e in errors if "geowidget" in e or "gw-" in e]
     ctx.close()
