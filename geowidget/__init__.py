@@ -30,6 +30,8 @@ _EXPORTS: dict[str, str] = {
     "distances": "geowidget.engine.embedding",
     "layout": "geowidget.engine.embedding",
     "mst": "geowidget.engine.embedding",
+    "Embedding": "geowidget.engine.embedding",
+    "benchmark_similarity": "geowidget.engine.embedding",
     "occlusion": "geowidget.engine.attribution",
     # data structures and studies
     "GeometryCube": "geowidget.cube",
