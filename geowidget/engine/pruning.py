@@ -128,14 +128,16 @@ def prune_scores(
     Returns
     -------
     dict of str to Tensor
-        Float64 scores, on the CPU, shaped like each weight; for ``"structured_l2"`` one score per
-        output channel, shape ``[C_out]`` (the L2 norm of that channel's filter).
+        Scores on the CPU, shaped like each weight (float32 ``|w|`` for magnitude methods,
+        float64 otherwise); for ``"structured_l2"`` one score per output channel, shape
+        ``[C_out]`` (the L2 norm of that channel's filter).
     """
     check_method(method)
     names = prunable_parameters(model, layers, structured=method == "structured_l2")
     params = {n: model.get_parameter(n) for n in names}
     if method in ("global_magnitude", "layerwise_magnitude"):
-        return {n: p.detach().abs().double().cpu() for n, p in params.items()}
+        # |w| in float32 is exact for float32/16 weights, so ranks match float64's
+        return {n: p.detach().abs().to(_score_dtype(p)).cpu() for n, p in params.items()}
     if method == "structured_l2":
         return {n: p.detach().double().flatten(1).norm(dim=1).cpu() for n, p in params.items()}
     if method == "random":
@@ -144,6 +146,10 @@ def prune_scores(
             n: torch.rand(p.shape, generator=gen, dtype=torch.float64) for n, p in params.items()
         }
     return _snip_scores(model, params, data, calibration_size)
+
+
+def _score_dtype(p: torch.Tensor) -> torch.dtype:
+    return torch.float64 if p.dtype == torch.float64 else torch.float32
 
 
 def _snip_scores(
@@ -191,22 +197,23 @@ def _largest_remainder(total: int, sizes: Sequence[int], fraction: float) -> lis
 
 @dataclass
 class PruningPlan:
-    """Ranks of every prunable unit from one sort of the scores; gives masks for any level.
+    """One sort of the scores of every prunable unit; gives masks for any sparsity level.
 
-    Build with :meth:`PruningPlan.from_model`. ``ranks[name]`` holds, for each weight (or each
-    output channel when ``structured``), its 0-based rank within its group (the whole model
-    for global methods, its layer for layer-wise ones). Level ``s`` prunes the units whose rank
-    is below that group's count.
+    Build with :meth:`PruningPlan.from_model`. ``orders[g]`` is the stable argsort of the
+    scores of group ``g`` (the whole model for global methods, one layer for layer-wise ones),
+    over the concatenated flat scores of its parameters. ``ranks[name]`` then holds, for each
+    weight (or each output channel when ``structured``), its 0-based rank within its group;
+    level ``s`` prunes the units whose rank is below that group's count.
     """
 
     method: str
     names: list[str]
     shapes: list[torch.Size]
-    ranks: dict[str, torch.Tensor]
     groups: list[list[str]]
+    orders: list[torch.Tensor]
+    unit_shapes: dict[str, torch.Size]
     structured: bool = False
-    by_rank: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, repr=False)
-    """Per parameter: its ranks in ascending order and the flat weight indices holding them."""
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_model(
@@ -219,7 +226,7 @@ class PruningPlan:
         seed: int = 0,
         calibration_size: int = 256,
     ) -> PruningPlan:
-        """Score the model's weights with ``method`` and rank them (see :func:`prune_scores`)."""
+        """Score the model's weights with ``method`` and sort them (see :func:`prune_scores`)."""
         scores = prune_scores(
             model, method, data=data, layers=layers, seed=seed, calibration_size=calibration_size
         )
@@ -227,31 +234,59 @@ class PruningPlan:
         shapes = [model.get_parameter(n).shape for n in names]
         per_layer = method in ("layerwise_magnitude", "structured_l2")
         groups = [[n] for n in names] if per_layer else [names]
-        ranks: dict[str, torch.Tensor] = {}
-        by_rank: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        orders = []
         for group in groups:
             flat = torch.cat([scores[n].reshape(-1) for n in group])
             if torch.isnan(flat).any():
                 raise ValueError(f"pruning scores of {group} contain NaN; check the weights")
-            order = torch.argsort(flat, stable=True)  # the one sort
-            rank = torch.empty_like(order)
-            rank[order] = torch.arange(len(order))
-            sizes = torch.tensor([scores[n].numel() for n in group])
-            offsets = torch.cumsum(sizes, 0) - sizes
-            owner = torch.searchsorted(offsets, order, right=True) - 1  # parameter of each rank
-            for j, n in enumerate(group):
-                start, size = int(offsets[j]), int(sizes[j])
-                ranks[n] = rank[start : start + size].reshape(scores[n].shape)
-                ranks_sorted = torch.nonzero(owner == j).flatten()  # ascending ranks of n
-                by_rank[n] = (ranks_sorted, order[ranks_sorted] - start)
-        plan = cls(method, names, shapes, ranks, groups, structured=method == "structured_l2")
-        plan.by_rank = by_rank
-        return plan
+            orders.append(torch.argsort(flat, stable=True))  # the one sort
+        return cls(method, names, shapes, groups, orders,
+                   {n: scores[n].shape for n in names}, structured=method == "structured_l2")
+
+    def _sizes(self, group: list[str]) -> list[int]:
+        return [math.prod(self.unit_shapes[n]) for n in group]
+
+    @property
+    def ranks(self) -> dict[str, torch.Tensor]:
+        """Rank of every unit within its group, shaped like its scores."""
+        if "ranks" not in self._cache:
+            ranks = {}
+            for group, order in zip(self.groups, self.orders, strict=True):
+                rank = torch.empty_like(order)
+                rank[order] = torch.arange(len(order))
+                start = 0
+                for n, size in zip(group, self._sizes(group), strict=True):
+                    ranks[n] = rank[start : start + size].reshape(self.unit_shapes[n])
+                    start += size
+            self._cache["ranks"] = ranks
+        return self._cache["ranks"]
+
+    @property
+    def by_rank(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Per parameter: its ranks in ascending order, and the flat indices that hold them."""
+        if "by_rank" not in self._cache:
+            out = {}
+            for group, order in zip(self.groups, self.orders, strict=True):
+                sizes = self._sizes(group)
+                if len(group) == 1:
+                    out[group[0]] = (torch.arange(len(order)), order)
+                    continue
+                owner_of_position = torch.repeat_interleave(
+                    torch.arange(len(group)), torch.tensor(sizes)
+                )
+                owner = owner_of_position[order]  # parameter holding each rank
+                start = 0
+                for j, (n, size) in enumerate(zip(group, sizes, strict=True)):
+                    ranks_sorted = torch.nonzero(owner == j).flatten()
+                    out[n] = (ranks_sorted, order[ranks_sorted] - start)
+                    start += size
+            self._cache["by_rank"] = out
+        return self._cache["by_rank"]
 
     def counts(self, sparsity: float) -> dict[str, int]:
         """Units pruned per group at ``sparsity``, keyed by the group's first parameter name."""
         s = check_sparsity(sparsity)
-        sizes = [sum(self.ranks[n].numel() for n in g) for g in self.groups]
+        sizes = [sum(self._sizes(g)) for g in self.groups]
         total = int(round(s * sum(sizes)))
         counts = _largest_remainder(total, sizes, s)
         return {g[0]: c for g, c in zip(self.groups, counts, strict=True)}
