@@ -15,9 +15,11 @@ import importlib
 import importlib.util
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -108,15 +110,27 @@ def demo(args: argparse.Namespace) -> int:
     proc = subprocess.Popen(cmd, cwd=notebooks)
     print(f"JupyterLab is starting on 127.0.0.1:{port}; open this URL in a browser:\n"
           f"    {url}\n(Ctrl+C stops it)", flush=True)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # a SIGTERM to this process stops JupyterLab too, instead of orphaning it
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return proc.wait()
     except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         return 0
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 # ---------------------------------------------------------------------- report

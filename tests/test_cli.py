@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -249,7 +250,7 @@ def test_demo_starts_jupyterlab_on_the_quickstart_notebook(demo_cache):
            "JUPYTER_CONFIG_DIR": str(root / "cfg")}
     proc = subprocess.Popen([sys.executable, "-m", "geowidget.cli", "demo", "--port", str(port),
                              "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, env=env, cwd=ROOT)
+                            text=True, env=env, cwd=ROOT, start_new_session=True)
     try:
         url = None
         for line in proc.stdout:
@@ -268,9 +269,21 @@ def test_demo_starts_jupyterlab_on_the_quickstart_notebook(demo_cache):
                 time.sleep(0.5)
         assert reply is not None and reply["name"] == "quickstart.ipynb"
         assert reply["type"] == "notebook"
-    finally:
+        # stopping `geowidget demo` stops its JupyterLab too
         proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
+        assert proc.wait(timeout=30) == 0
+        deadline, alive = time.time() + 20, True
+        while alive and time.time() < deadline:
+            try:
+                urllib.request.urlopen(api, timeout=2)
+                time.sleep(0.5)
+            except OSError:
+                alive = False
+        assert not alive, "JupyterLab still answers after geowidget demo was stopped"
+    finally:
+        if proc.poll() is None:
             proc.kill()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # nothing of the session may outlive the test
+        except ProcessLookupError:
+            pass
