@@ -135,3 +135,22 @@ def test_linear_probe_matches_sklearn_logistic_regression():
     np.testing.assert_allclose(p_ours, sk.predict_proba((x - mean) / std), atol=1e-4)
     np.testing.assert_array_equal(z_ours.argmax(1), z_sk.argmax(1))
     assert w.dtype == torch.float64 and w.shape == (3, 5)
+
+
+def test_wide_features_use_the_dual_form_and_reach_the_same_optimum():
+    """D > N: the probe solves over the samples' span; sklearn solves the primal problem."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((60, 400))
+    y = np.repeat([0, 1, 2], 20)
+    x[:, :3] += 2.0 * np.eye(3)[y]
+    l2 = 0.1
+    w, b = linear_probe(torch.tensor(x), torch.tensor(y), l2=l2)
+    mean, std = x.mean(0), x.std(0)
+    xs = (x - mean) / std
+    sk = LogisticRegression(C=1.0 / (60 * l2), tol=1e-10, max_iter=10000).fit(xs, y)
+    z = x @ w.numpy().T + b.numpy()
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    np.testing.assert_allclose(p, sk.predict_proba(xs), atol=1e-4)
+    # and the weights themselves, mapped to standardised units
+    np.testing.assert_allclose(w.numpy() * std, sk.coef_, atol=1e-3 * np.abs(sk.coef_).max())

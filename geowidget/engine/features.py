@@ -226,11 +226,7 @@ def _traced(model: nn.Module, nodes: list[str]) -> tuple[nn.Module, str]:
     the key under which it returns the output."""
     from torchvision.models.feature_extraction import create_feature_extractor
 
-    valid = get_layer_names(model)
-    for name in nodes:
-        if name not in valid:
-            raise _unknown_layer_error(model, name, valid)
-    graph_nodes = _graph_node_names(model)
+    graph_nodes = _graph_node_names(model)  # names were validated by extract_features
     return_nodes = {graph_nodes[-1]: "__output__"}
     return_nodes.update({name: name for name in nodes})
     gm = create_feature_extractor(model, return_nodes=return_nodes)

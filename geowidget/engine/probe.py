@@ -67,24 +67,33 @@ def linear_probe(
         raise ValueError(f"labels must lie in [0, {c}), got [{int(labels.min())}, {int(labels.max())}]")
 
     x = features.detach().to(torch.float64)
+    n, d = x.shape
     mean = x.mean(dim=0)
     std = x.std(dim=0, unbiased=False).clamp_min(1e-12)
     xs = (x - mean) / std
-    w = torch.zeros(c, x.shape[1], dtype=torch.float64, device=x.device, requires_grad=True)
+    # Wide layers (D > N, e.g. conv feature maps): the ridge solution lies in the span of the
+    # samples (representer theorem), w = a @ xs, so solve for a [C, N] with the Gram matrix.
+    dual = d > n and l2 > 0
+    basis = xs @ xs.T if dual else xs
+    coef = torch.zeros(c, basis.shape[1], dtype=torch.float64, device=x.device, requires_grad=True)
     b = torch.zeros(c, dtype=torch.float64, device=x.device, requires_grad=True)
     opt = torch.optim.LBFGS(
-        [w, b], lr=1.0, max_iter=max_iter, tolerance_grad=tol, tolerance_change=1e-12,
+        [coef, b], lr=1.0, max_iter=max_iter, tolerance_grad=tol, tolerance_change=1e-12,
         history_size=20, line_search_fn="strong_wolfe",
     )
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(xs @ w.T + b, labels) + 0.5 * l2 * (w * w).sum()
+        z = basis @ coef.T
+        # |w|^2 = |a xs|^2 = sum(a * (a K)) in the dual form
+        penalty = (coef * (coef @ basis)).sum() if dual else (coef * coef).sum()
+        loss = torch.nn.functional.cross_entropy(z + b, labels) + 0.5 * l2 * penalty
         loss.backward()
         return loss
 
     with torch.enable_grad():
         opt.step(closure)
-    w_raw = (w.detach() / std).to(features.dtype)
-    b_raw = (b.detach() - (w.detach() / std) @ mean).to(features.dtype)
+    w = coef.detach() @ xs if dual else coef.detach()
+    w_raw = (w / std).to(features.dtype)
+    b_raw = (b.detach() - (w / std) @ mean).to(features.dtype)
     return w_raw, b_raw
