@@ -211,3 +211,16 @@ def test_model_is_restored_after_an_exception():
     with warnings.catch_warnings(), pytest.raises(RuntimeError):
         extract_features(model, bad, ["fc1", "act"], progress=False)
     assert_unchanged(model, before)
+
+
+def test_traced_graph_is_reused_and_follows_replaced_modules():
+    torch.manual_seed(7)
+    model = Reused()
+    x = torch.randn(3, 4)
+    first = extract_features(model, x, ["block_1"], progress=False)["block_1"]
+    again = extract_features(model, x, ["block_1"], progress=False)["block_1"]
+    torch.testing.assert_close(first, again)
+    model.block = nn.Linear(4, 4)  # a new module: the cached graph must not be used
+    with torch.no_grad():
+        want = model.block(torch.relu(model.block(x)))
+    torch.testing.assert_close(extract_features(model, x, ["block_1"], progress=False)["block_1"], want)

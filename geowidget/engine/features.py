@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import warnings
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -39,7 +40,24 @@ def get_layer_names(model: nn.Module) -> list[str]:
     return names + [n for n in _graph_node_names(model) if n not in set(names)]
 
 
+# Tracing costs far more than a small forward pass, so its results are kept per model (weakly,
+# so a model can still be freed) and keyed by its modules: replacing one invalidates the entry.
+_trace_cache: weakref.WeakKeyDictionary[nn.Module, dict[Any, Any]] = weakref.WeakKeyDictionary()
+
+
+def _cached(model: nn.Module, key: Any, make: Any) -> Any:
+    layout = tuple((n, id(m)) for n, m in model.named_modules())
+    entries = _trace_cache.setdefault(model, {})
+    if (layout, key) not in entries:
+        entries[(layout, key)] = make()
+    return entries[(layout, key)]
+
+
 def _graph_node_names(model: nn.Module) -> list[str]:
+    return list(_cached(model, "names", lambda: _trace_node_names(model)))
+
+
+def _trace_node_names(model: nn.Module) -> list[str]:
     from torchvision.models.feature_extraction import get_graph_node_names
 
     try:
@@ -222,6 +240,10 @@ def _hook(module: nn.Module, kind: str, cap: _Capture, start: Any) -> Any:
 
 
 def _traced(model: nn.Module, nodes: list[str]) -> tuple[nn.Module, str]:
+    return _cached(model, ("graph", tuple(nodes)), lambda: _trace_graph(model, nodes))
+
+
+def _trace_graph(model: nn.Module, nodes: list[str]) -> tuple[nn.Module, str]:
     """A graph module returning the requested nodes (cloned) plus the model's output, and
     the key under which it returns the output."""
     from torchvision.models.feature_extraction import create_feature_extractor
