@@ -3,7 +3,8 @@
 For features h and a linear head z = W h + b (C classes):
 
 - ``angle``: the angle (radians, in [0, pi]) between h and the class direction u_y of the
-  TRUE class, computed as 2 atan2(|h^ - u^|, |h^ + u^|), accurate near 0 and pi;
+  TRUE class. It is arccos of the GEMM's cosine where that is well conditioned (|cos| <= 0.9)
+  and 2 atan2(|h^ - u^|, |h^ + u^|) from the vectors near 0 and pi, where arccos loses digits;
 - ``angle_pred``: the same to the predicted class's direction;
 - ``avh``: Angular Visual Hardness, angle / sum over all classes c of angle(h, u_c);
 - ``angle_gap``: angle - min over c != y of angle(h, u_c) (negative: closer to another class);
@@ -65,6 +66,15 @@ def _check_float(name: str, t: torch.Tensor) -> None:
         raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
 
 
+def _check_finite(features: torch.Tensor) -> None:
+    rows = (~torch.isfinite(features).all(dim=1)).nonzero().flatten()
+    if len(rows):
+        raise ValueError(
+            f"features contain NaN or Inf in {len(rows)} rows (first: {rows[:5].tolist()}); "
+            "geometry needs finite features"
+        )
+
+
 def _validate(
     features: torch.Tensor,
     labels: torch.Tensor,
@@ -85,13 +95,6 @@ def _validate(
         raise ValueError(f"labels must have shape ({n},) to match features, got {tuple(labels.shape)}")
     if labels.device != features.device:
         raise ValueError(f"labels are on {labels.device} but features are on {features.device}")
-    bad = ~torch.isfinite(features)
-    if bad.any():
-        rows = bad.any(dim=1).nonzero().flatten()
-        raise ValueError(
-            f"features contain NaN or Inf in {len(rows)} rows (first: {rows[:5].tolist()}); "
-            "geometry needs finite features"
-        )
     if weight is None:
         return
     _check_float("weight", weight)
@@ -146,6 +149,22 @@ def angle_between(h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     hn = h / h.norm(dim=-1, keepdim=True)
     un = u / u.norm(dim=-1, keepdim=True)
     return 2 * torch.atan2((hn - un).norm(dim=-1), (hn + un).norm(dim=-1))
+
+
+# Beyond this |cos|, arccos of a GEMM cosine loses digits (d theta = d cos / sin theta), so
+# those angles are recomputed from the vectors with the atan2 form.
+_FLAT_COS = 0.9
+
+
+def _exact_where_flat(
+    theta: torch.Tensor, cos: torch.Tensor, h: torch.Tensor, u: torch.Tensor, cls: torch.Tensor
+) -> torch.Tensor:
+    """``theta`` with entries near 0 or pi (or undefined) recomputed by :func:`angle_between`."""
+    redo = (~(cos.abs() <= _FLAT_COS)).nonzero().flatten()  # NaN cosines are redone too
+    if len(redo):
+        theta = theta.clone()
+        theta[redo] = angle_between(h[redo], u[cls[redo]])
+    return theta
 
 
 def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -219,6 +238,7 @@ def geometry(
                 "direction='weight' with your probe's weight"
             )
         _validate(features, labels, None, None)
+        _check_finite(features)
         from geowidget.engine.probe import linear_probe
 
         weight, bias = linear_probe(features, labels)
@@ -255,9 +275,19 @@ def geometry(
             RuntimeWarning,
             stacklevel=2,
         )
-    pair_dist = pair_distances(w).to(work)  # [C, C]
-    no_boundary = pair_dist == 0
+    pair_dist = pair_distances(w)  # [C, C], float64
+    # 1 / |W_y - W_j|, NaN where there is no boundary (j == y, or identical rows): NaN ratios
+    # are turned into +inf below, so those competitors are skipped without a masked gather.
+    inv_dist = torch.where(pair_dist > 0, 1.0 / pair_dist, math.nan).to(work)
 
+    # Row norms, computed once: they are also the finiteness check (NaN/Inf rows give
+    # non-finite norms), far cheaper than isfinite over every entry.
+    h_norm_all = h_all.norm(dim=1)
+    if direction == "weight_aug":
+        h_norm_all = (h_norm_all.square() + 1).sqrt()
+    if not torch.isfinite(h_norm_all).all():
+        _check_finite(h_all)
+        raise ValueError(f"feature norms overflow {work}; rescale the features or use float64")
     if chunk_size is None:
         chunk_size = max(256, (1 << 25) // max(c + d, 1))
     fields_out: dict[str, list[torch.Tensor]] = {f.name: [] for f in fields(Geometry)}
@@ -268,33 +298,35 @@ def geometry(
         rows = torch.arange(len(h), device=h.device)
         hu = torch.cat([h, h.new_ones(len(h), 1)], dim=1) if direction == "weight_aug" else h
         # One GEMM gives the logits; with weight directions it also gives every cosine.
-        hw = h @ w.T
-        z = hw + b if b is not None else hw
+        # Big [n, C] buffers are few and updated in place: on the CPU each new one costs
+        # about as much as an arithmetic pass over it.
+        z = h @ w.T
         if direction == "weight_aug" and class_directions is None:
-            dots = z
+            z.add_(b)  # the augmented dot product is the logit itself
+            cos = z / (h_norm_all[start : start + len(h), None] * u_norm[None, :])
         else:
-            dots = hw if shared_gemm else hu @ u.T
-        h_norm = hu.norm(dim=1)
-        cos = (dots / (h_norm[:, None] * u_norm[None, :])).clamp(-1, 1)
-        theta_all = torch.arccos(cos)  # [n, C]; exact forms replace the ones that matter
-
+            dots = z if shared_gemm else hu @ u.T
+            cos = dots / (h_norm_all[start : start + len(h), None] * u_norm[None, :])
+            if b is not None:
+                z.add_(b)
+        h_norm = h_norm_all[start : start + len(h)]
         pred = z.argmax(dim=1)
-        theta_y = angle_between(hu, u[y])
-        theta_p = torch.where(pred == y, theta_y, angle_between(hu, u[pred]))
-        others = theta_all.clone()
-        others[rows, y] = math.inf
+        cos_y, cos_p = cos[rows, y], cos[rows, pred]
+        theta_all = cos.clamp_(-1, 1).arccos_()  # [n, C], in place of the cosines
+        theta_y = _exact_where_flat(theta_all[rows, y], cos_y, hu, u, y)
+        theta_p = _exact_where_flat(theta_all[rows, pred], cos_p, hu, u, pred)
+        theta_all[rows, y] = math.inf
+        nearest_other = theta_all.min(dim=1).values
         theta_all[rows, y] = theta_y
         fields_out["angle"].append(theta_y)
         fields_out["angle_pred"].append(theta_p)
         fields_out["avh"].append(theta_y / theta_all.sum(dim=1))
-        fields_out["angle_gap"].append(theta_y - others.min(dim=1).values)
+        fields_out["angle_gap"].append(theta_y - nearest_other)
         fields_out["norm"].append(h_norm)
 
-        z_y = z[rows, y]
-        gap = z_y[:, None] - z  # [n, C]
-        dist = pair_dist[y]  # [n, C]
-        ratio = gap / dist
-        ratio[no_boundary[y]] = math.inf  # skips j == y too (distance 0)
+        z_y = z[rows, y]  # advanced indexing copies, so z can be overwritten next
+        gap = z.neg_().add_(z_y[:, None])  # z_y - z_j, in place of z
+        ratio = inv_dist[y].mul_(gap).nan_to_num_(nan=math.inf)
         margin = ratio.min(dim=1).values
         margin[torch.isinf(margin)] = math.nan
         fields_out["margin"].append(margin)
