@@ -73,7 +73,7 @@ def _sha(*parts: Any) -> str:
         if isinstance(p, torch.Tensor):
             t = p.detach().cpu().contiguous()
             h.update(str((t.dtype, tuple(t.shape))).encode())
-            h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
         else:
             h.update(json.dumps(p, sort_keys=True, default=str).encode())
         h.update(b"|")

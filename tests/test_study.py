@@ -242,3 +242,16 @@ def test_bad_input_messages(setup) -> None:
         Study(models, (x, y), corruptions={"c": (x, y.flip(0))})
     with pytest.raises(TypeError, match="model 'a' must be a torch.nn.Module"):
         Study({"a": 3}, (x, y))
+
+
+def test_batchnorm_model_runs_and_matches_a_direct_forward(tmp_path) -> None:
+    """BatchNorm keeps a 0-d buffer (num_batches_tracked); fingerprinting must handle it."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10)
+    ).eval()
+    x, y = torch.rand(40, 1, 28, 28), torch.arange(40) % 10
+    cube = Study({"bn": model}, (x, y), sparsities=(0,), cache_dir=tmp_path, progress=False).run()
+    with torch.no_grad():
+        pred = model(x).argmax(1).numpy()
+    np.testing.assert_array_equal(cube.pred[0, 0], pred)
