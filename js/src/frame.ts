@@ -29,6 +29,7 @@ export class Frame {
   readonly legend: HTMLDivElement;
   readonly tip: HTMLDivElement;
   readonly msg: HTMLDivElement;
+  private raf = 0;
   tool: Tool = "lasso";
   theme: Theme;
   width = 400;
@@ -203,7 +204,26 @@ export class Frame {
     });
   }
 
+  /** Coalesces redraw requests into one per animation frame; destroy() cancels a pending one. */
+  requestDraw(draw: () => void): void {
+    if (this.raf) return;
+    this.raf = requestAnimationFrame(() => { this.raf = 0; draw(); });
+  }
+
+  /** Sizes the canvas for a 2-D context at the device pixel ratio, fills the background and
+   * clears the overlay: the start of every Canvas2D view's draw. */
+  clear2d(ctx: CanvasRenderingContext2D): void {
+    const W = this.width, H = this.height, dpr = this.dpr;
+    this.canvas.width = Math.round(W * dpr); this.canvas.height = Math.round(H * dpr);
+    this.canvas.style.width = `${W}px`; this.canvas.style.height = `${H}px`;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.fillStyle = this.theme.bg;
+    ctx.fillRect(0, 0, W, H);
+    this.overlay.replaceChildren();
+  }
+
   destroy(): void {
+    if (this.raf) cancelAnimationFrame(this.raf);
     for (const c of this.cleanups.splice(0)) c();
     this.root.remove();
   }

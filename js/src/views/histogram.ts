@@ -20,7 +20,6 @@ export function renderHistogram(model: Model, el: HTMLElement): { dispose(): voi
   const { meta, store, labels, ids } = data;
   const n = meta.shape[3];
   const link = String(model.get("_link") ?? "");
-  let raf = 0;
   let scaleX: ((v: number) => number) | null = null;
   let invX: ((px: number) => number) | null = null;
   let selected: Int32Array = readSelected(model);
@@ -96,20 +95,14 @@ export function renderHistogram(model: Model, el: HTMLElement): { dispose(): voi
   }
 
   function schedule(): void {
-    if (raf) return;
-    raf = requestAnimationFrame(() => { raf = 0; draw(); });
+    frame.requestDraw(draw);
   }
 
   function draw(): void {
     frame.setThemeSetting(model.get("theme"));
-    const W = frame.width, H = frame.height, dpr = frame.dpr;
-    frame.canvas.width = Math.round(W * dpr); frame.canvas.height = Math.round(H * dpr);
-    frame.canvas.style.width = `${W}px`; frame.canvas.style.height = `${H}px`;
+    const W = frame.width, H = frame.height;
     if (!ctx) return;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.fillStyle = frame.theme.bg;
-    ctx.fillRect(0, 0, W, H);
-    frame.overlay.replaceChildren();
+    frame.clear2d(ctx);
     frame.legend.replaceChildren();
     if (n === 0) { frame.message("no samples to show (empty arrays)"); return; }
     const gs = groups();
@@ -211,7 +204,6 @@ export function renderHistogram(model: Model, el: HTMLElement): { dispose(): voi
   draw();
   return {
     dispose() {
-      if (raf) cancelAnimationFrame(raf);
       for (const [ev, fn] of events) model.off(ev, fn);
       unsub(); pickers?.dispose(); frame.destroy();
     },

@@ -29,7 +29,6 @@ export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanva
   const edges = (arr.edges as Int32Array) ?? new Int32Array(0);
   const link = String(model.get("_link") ?? "");
   let camera: Camera | null = null;
-  let raf = 0;
   let spec: DrawSpec | null = null;
   const uid = Math.random().toString(36).slice(2);
 
@@ -68,8 +67,7 @@ export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanva
   }
 
   function schedule(): void {
-    if (raf) return;
-    raf = requestAnimationFrame(() => { raf = 0; draw(); });
+    frame.requestDraw(draw);
   }
 
   function activate(i: number): void {
@@ -173,7 +171,6 @@ export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanva
   draw();
   return {
     dispose() {
-      if (raf) cancelAnimationFrame(raf);
       for (const [ev, fn] of events) model.off(ev, fn);
       unsub(); layer.destroy(); frame.destroy();
     },

@@ -41,7 +41,6 @@ export function renderParallel(model: Model, el: HTMLElement): { dispose(): void
   const n = meta.shape[3];
   const axes = (meta.axes as AxisSpec[]) ?? [];
   const link = String(model.get("_link") ?? "");
-  let raf = 0;
   let selected = readSelected(model);
   let geom: { x: number[]; lo: number[]; hi: number[]; top: number; bottom: number } | null = null;
 
@@ -96,19 +95,14 @@ export function renderParallel(model: Model, el: HTMLElement): { dispose(): void
   }
 
   function schedule(): void {
-    if (raf) return;
-    raf = requestAnimationFrame(() => { raf = 0; draw(); });
+    frame.requestDraw(draw);
   }
 
   function draw(): void {
     frame.setThemeSetting(model.get("theme"));
-    const W = frame.width, H = frame.height, dpr = frame.dpr;
-    frame.canvas.width = Math.round(W * dpr); frame.canvas.height = Math.round(H * dpr);
-    frame.canvas.style.width = `${W}px`; frame.canvas.style.height = `${H}px`;
+    const W = frame.width, H = frame.height;
     if (!ctx) return;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.fillStyle = frame.theme.bg; ctx.fillRect(0, 0, W, H);
-    frame.overlay.replaceChildren();
+    frame.clear2d(ctx);
     if (n === 0 || axes.length === 0) { frame.message("no samples to show (empty arrays)"); return; }
     const cols = columns();
     if (!cols) { frame.message("loading slice…"); return; }
@@ -181,7 +175,6 @@ export function renderParallel(model: Model, el: HTMLElement): { dispose(): void
   draw();
   return {
     dispose() {
-      if (raf) cancelAnimationFrame(raf);
       for (const [ev, fn] of events) model.off(ev, fn);
       unsub(); pickers?.dispose(); frame.destroy();
     },
