@@ -261,3 +261,19 @@ def test_mismatched_devices_name_both_devices():
         geometry(h, y, w.to("meta"), b)
     with pytest.raises(ValueError, match="labels are on meta but features are on cpu"):
         geometry(h, y.to("meta"), w, b)
+
+
+def test_float32_angles_are_accurate_at_every_angle():
+    """float32 angles against a float64 reference, mid-range and near 0 and pi alike.
+
+    Mid-range angles come from arccos of the GEMM cosine (well conditioned there and more
+    accurate in float32 than the atan2 form); near 0 and pi they come from the atan2 form.
+    """
+    h, y, w, b = random_problem(n=400, d=512, c=20, seed=10)
+    # plant samples nearly parallel and anti-parallel to their class row
+    h[:50] = w[y[:50]] * 2.0 + 1e-5 * h[:50]
+    h[50:100] = -w[y[50:100]] * 0.5 + 1e-5 * h[50:100]
+    want = geometry(h, y, w, b).angle.numpy()
+    got = geometry(h.float(), y, w.float(), b.float()).angle.double().numpy()
+    assert np.nanmax(np.abs(got - want)) < 1e-6
+    assert want[:50].max() < 1e-3 and want[50:100].min() > np.pi - 1e-3
