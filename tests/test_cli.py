@@ -51,24 +51,6 @@ def test_summary_prints_accuracy_and_mean_margin_of_the_bundled_model(capsys):
     assert float(row.group(5)) == round(margins.mean(), 3)
 
 
-# ---------------------------------------------------------------------- shared demo cache
-# Every test file that needs the demo study points GEOWIDGET_CACHE at the same folder under the
-# session's base temp dir, so the study is computed once per test session.
-@pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory):
-    from geowidget.demo import CACHE_ENV, demo_cube
-
-    path = tmp_path_factory.getbasetemp() / "gw-demo-cache"
-    old = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = str(path)
-    cube = demo_cube(progress=False)
-    yield path, cube
-    if old is None:
-        os.environ.pop(CACHE_ENV, None)
-    else:
-        os.environ[CACHE_ENV] = old
-
-
 # ---------------------------------------------------------------------- study
 STUDY_ARGS = ["--models", "mlp-s0", "lenet-s0", "--samples", "200", "--sparsities", "0.5", "0.8",
               "--corruptions", "rotate", "brightness", "--severities", "2", "4"]

@@ -9,7 +9,6 @@ tests here parse those printed numbers too. Cells that need the internet are tag
 from __future__ import annotations
 
 import ast
-import os
 import re
 from pathlib import Path
 
@@ -21,22 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["quickstart", "robustness", "pruning", "model-zoo", "bring-your-own"]
 WIDGET = "application/vnd.jupyter.widget-view+json"
-
-
-@pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory):
-    """The demo study, computed once per session (the same folder as tests/test_cli.py's)."""
-    from geowidget.demo import CACHE_ENV, demo_cube
-
-    path = tmp_path_factory.getbasetemp() / "gw-demo-cache"
-    old = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = str(path)
-    demo_cube(progress=False)
-    yield path
-    if old is None:
-        os.environ.pop(CACHE_ENV, None)
-    else:
-        os.environ[CACHE_ENV] = old
 
 
 def run(name: str) -> nbformat.NotebookNode:

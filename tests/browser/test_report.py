@@ -19,22 +19,6 @@ KINDS = ("polar", "histogram", "parallel", "modelmap")
 
 
 @pytest.fixture(scope="module")
-def demo_cache(tmp_path_factory):
-    """The demo study, computed once per session (the same folder as tests/test_cli.py's)."""
-    from geowidget.demo import CACHE_ENV, demo_cube
-
-    path = tmp_path_factory.getbasetemp() / "gw-demo-cache"
-    old = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = str(path)
-    cube = demo_cube(progress=False)
-    yield cube
-    if old is None:
-        os.environ.pop(CACHE_ENV, None)
-    else:
-        os.environ[CACHE_ENV] = old
-
-
-@pytest.fixture(scope="module")
 def report(demo_cache, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report") / "report.html"
     assert main(["report", "--out", str(out), "--n-boot", "100", "--quiet"]) == 0
@@ -47,7 +31,7 @@ def drawn(page, kind: str) -> int:
 
 
 def test_report_renders_every_view_and_a_picker_redraws(browser, report, demo_cache):
-    cube = demo_cache
+    cube = demo_cache.cube
     ctx = browser.new_context(viewport={"width": 1000, "height": 1000})
     page = ctx.new_page()
     errors: list[str] = []
