@@ -195,13 +195,13 @@ def capture(
     model_device = next((p.device for p in model.parameters()), None)
     try:
         with evaluating(model), torch.no_grad():
-            # tracing toggles train/eval on shared submodules, so it happens inside the guard
-            traced, output_key = _traced(model, graph_only) if graph_only else (None, "")
             if model_device is not None and model_device != dev:
                 raise ValueError(
                     f"model is on {model_device} but device={str(dev)!r}; move the model with "
                     f"model.to({str(dev)!r}) or pass device={str(model_device)!r}"
                 )
+            # tracing toggles train/eval on shared submodules, so it happens inside the guard
+            traced, output_key = _traced(model, graph_only) if graph_only else (None, "")
             start = 0
             for (name, kind), cap in caps.items():
                 if kind == "input" or name not in graph_only:
