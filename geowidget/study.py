@@ -3,7 +3,7 @@
 A study evaluates every model on the clean data at every sparsity level, and on every
 (corruption, severity) at sparsity 0 (the dense model). At each of these conditions it
 records, per sample and layer, the geometry (angle, norm, margin, ...) and, per sample, the
-prediction, so that :mod:`geowidget.engine.scores` can derive robustness and pruning
+prediction, so that :mod:`geowidget.analysis.scores` can derive robustness and pruning
 vulnerability.
 
 The work is split into units, each a pure function of (model, sparsity, benchmark,
