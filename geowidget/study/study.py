@@ -27,7 +27,9 @@ head does for the penultimate layer.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -35,7 +37,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
+from geowidget.cube import LAYER_METRICS, OUTPUTS, Condition, GeometryCube
+from geowidget.cube_format import CubeWriter
 from geowidget.engine.corruptions import SEVERITIES, resolve_corruptions
 from geowidget.engine.pruning import check_method, check_sparsity
 from geowidget.study.runners import LocalRunner, Task, WorkerSpec
@@ -92,6 +95,17 @@ class Study:
         Calibration samples (the first ones) for gradient-based pruning (``"snip"``).
     probe_samples : int
         Samples (the first ones) the linear probes of intermediate layers are fitted on.
+    backend : {"local", "ray"}
+        Where units run: in this process, or on Ray actors (``pip install 'geowidget[ray]'``)
+        that load each model once and write finished units straight to the store. Both give
+        the identical cube.
+    ray_address : str, optional
+        With ``backend="ray"``: ``None`` uses the running Ray or starts a local cluster;
+        ``"auto"`` joins the cluster started on this machine (``ray start --head``);
+        ``"host:6379"`` or ``"ray://host:10001"`` a remote one. Joining a cluster needs a
+        ``cache_dir`` that every node reaches (shared storage or a ``pyarrow.fs`` URI).
+    ray_remote_args : dict, optional
+        Resources of each Ray actor, e.g. ``{"num_gpus": 1}`` (default ``{"num_cpus": 1}``).
 
     Examples
     --------
@@ -118,9 +132,13 @@ class Study:
         progress: bool = True,
         calibration_size: int = 256,
         probe_samples: int = 10_000,
+        backend: str = "local",
+        ray_address: str | None = None,
+        ray_remote_args: Mapping[str, Any] | None = None,
     ) -> None:
         from geowidget.engine.batches import resolve_device
 
+        self.runner = self._check_backend(backend, ray_address, ray_remote_args, cache_dir)
         self.models = self._check_models(models)
         self.pruning = check_method(pruning)
         self.sparsities = sorted({0.0, *(check_sparsity(s) for s in sparsities)})
@@ -132,7 +150,13 @@ class Study:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         self.batch_size, self.shard_size = batch_size, shard_size
         self.calibration_size, self.probe_samples = calibration_size, probe_samples
-        self.device = resolve_device(device)
+        if self.runner.name == "ray" and device == "auto":
+            # the actors' device, not this process's: a GPU when the actors ask for one
+            gpus = float((ray_remote_args or {}).get("num_gpus", 0) or 0)
+            device = "cuda" if gpus > 0 else "cpu"
+            self.device = torch.device(device)
+        else:
+            self.device = resolve_device(device)
         self.seed, self.progress = int(seed), bool(progress)
         self.store = None if cache_dir is None else UnitStore(cache_dir)
         if self.store is not None:
@@ -152,6 +176,32 @@ class Study:
         self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
 
     # ------------------------------------------------------------------ validation
+    @staticmethod
+    def _check_backend(backend: Any, address: Any, remote_args: Any, cache_dir: Any) -> Any:
+        from geowidget.study.runners import RayRunner, import_ray
+
+        if backend == "local":
+            for name, value in (("ray_address", address), ("ray_remote_args", remote_args)):
+                if value is not None:
+                    raise ValueError(f"{name}={value!r} is only used with backend='ray', but "
+                                     "backend='local'")
+            return LocalRunner()
+        if backend != "ray":
+            raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+        import_ray()
+        if address is not None and not isinstance(address, str):
+            raise TypeError(f"ray_address must be a str or None, got {type(address).__name__}")
+        if address is not None and cache_dir is None:
+            raise ValueError(
+                f"backend='ray' with ray_address={address!r} needs cache_dir: a unit store that "
+                "every node of the cluster can reach (a shared path, or a pyarrow.fs URI such "
+                "as 's3://bucket/study')"
+            )
+        if remote_args is not None and not isinstance(remote_args, Mapping):
+            raise TypeError(f"ray_remote_args must be a dict such as {{'num_gpus': 1}}, got "
+                            f"{type(remote_args).__name__}")
+        return RayRunner(address, remote_args)
+
     @staticmethod
     def _check_models(models: Any) -> dict[str, nn.Module]:
         if isinstance(models, nn.Module):
@@ -368,7 +418,8 @@ class Study:
                 copies[(b, s)] = other.inputs
             yield shard, copies
 
-    def _tasks(self, spec: WorkerSpec, cube: _CubeBuilder, bar: Any) -> Iterator[Task]:
+    def _tasks(self, spec: WorkerSpec, cube: _CubeBuilder | _DatasetBuilder, bar: Any
+               ) -> Iterator[Task]:
         """Pending tasks, shard by shard; units already in the store go straight to the cube."""
         model_keys = self._model_keys(spec)
         for shard, copies in self._shards():
@@ -387,7 +438,7 @@ class Study:
                     if arrays is None:
                         pending.append((unit, key))
                         continue
-                    cube.add(unit, arrays)
+                    cube.add(unit, key, arrays)
                     self.stats["cached"] += 1
                     bar.update(1)
                 if pending:
@@ -411,29 +462,62 @@ class Study:
         raise KeyError(f"no shard starts at sample {unit.start}; shards: {self.reader.bounds}")
 
     # ------------------------------------------------------------------ run
-    def run(self) -> GeometryCube:
-        """Compute (or load from the store) every unit and assemble the cube."""
+    def run(self, out: str | os.PathLike | None = None) -> GeometryCube:
+        """Compute (or load from the store) every unit and assemble the cube.
+
+        Parameters
+        ----------
+        out : str or PathLike, optional
+            Write the cube to this directory (or ``pyarrow.fs`` URI) as a partitioned
+            dataset and return it opened (:meth:`GeometryCube.open`): the results are never
+            all in memory, only one (model, condition) partition at a time. Without it, the
+            cube is assembled in memory.
+
+        Returns
+        -------
+        GeometryCube
+        """
         from tqdm.auto import tqdm
 
         self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
-        corrupt_before = 0
+        with self._unit_store(needed=out is not None) as store:
+            store_was, self.store = self.store, store
+            try:
+                corrupt_before = 0 if store is None else store.corrupt
+                cube = _CubeBuilder(self) if out is None else _DatasetBuilder(self, out, store)
+                spec = self._worker_spec()
+                total = len(self.reader.bounds) * len(self.conditions) * len(self.models)
+                with tqdm(total=total, desc="study",
+                          disable=not self.progress, unit="unit") as bar:
+                    tasks = self._tasks(spec, cube, bar)
+                    for unit, key, arrays in self.runner.run(spec, tasks, store):
+                        if arrays is None and cube.needs_arrays:  # a remote worker wrote them
+                            arrays = store.load(key)
+                            if arrays is None:
+                                raise RuntimeError(f"unit {unit} was reported done but its "
+                                                   f"file in {store!r} cannot be read")
+                        cube.add(unit, key, arrays)
+                        self.stats["computed"] += 1
+                        bar.update(1)
+                result = cube.build()
+                if store is not None:
+                    self.stats["corrupt"] = store.corrupt - corrupt_before
+            finally:
+                self.store = store_was
+        return result
+
+    @contextlib.contextmanager
+    def _unit_store(self, needed: bool) -> Iterator[UnitStore | None]:
+        """The store of this run: ``cache_dir``, else a temporary one when the run needs one
+        (workers in other processes, or a cube written to disk from the store)."""
         if self.store is not None:
             self.store.remove_orphans()
-            corrupt_before = self.store.corrupt
-        spec = self._worker_spec()
-        cube = _CubeBuilder(self)
-        runner = LocalRunner()
-        with tqdm(total=len(self.units()), desc="study", disable=not self.progress,
-                  unit="unit") as bar:
-            for unit, key, arrays in runner.run(spec, self._tasks(spec, cube, bar), self.store):
-                if arrays is None:  # written by a remote worker
-                    arrays = self.store.load(key)
-                cube.add(unit, arrays)
-                self.stats["computed"] += 1
-                bar.update(1)
-        if self.store is not None:
-            self.stats["corrupt"] = self.store.corrupt - corrupt_before
-        return cube.build()
+            yield self.store
+        elif needed or self.runner.name == "ray":
+            with tempfile.TemporaryDirectory(prefix="geowidget-units-") as tmp:
+                yield UnitStore(tmp)
+        else:
+            yield None
 
     def _info(self, name: str) -> dict[str, Any]:
         model = self.models[name]
@@ -449,7 +533,9 @@ class Study:
 
 
 class _CubeBuilder:
-    """The cube's arrays, filled unit by unit and sample by sample as they arrive."""
+    """The cube's arrays in memory, filled unit by unit and sample by sample as they arrive."""
+
+    needs_arrays = True
 
     def __init__(self, study: Study) -> None:
         self.study = study
@@ -472,7 +558,7 @@ class _CubeBuilder:
                 self.images = np.zeros((self.study.n, *thumbs.shape[1:]), np.uint8)
             self.images[shard.start : shard.stop] = thumbs
 
-    def add(self, unit: WorkUnit, arrays: dict[str, np.ndarray]) -> None:
+    def add(self, unit: WorkUnit, key: str, arrays: dict[str, np.ndarray]) -> None:
         mi, ki = self.model_pos[unit.model], self.cond_pos[unit.condition]
         sl = slice(unit.start, unit.stop)
         for name in LAYER_METRICS:
@@ -493,6 +579,62 @@ class _CubeBuilder:
             images=self.images,
             **self.arrays,
         )
+
+
+class _DatasetBuilder:
+    """Writes the cube as a dataset: samples as they stream by, partitions from the store.
+
+    During the run it keeps only the store keys of the finished units (and the labels); at
+    the end it reads each (model, condition)'s units back, one partition at a time.
+    """
+
+    needs_arrays = False
+
+    def __init__(self, study: Study, out: str | os.PathLike, store: UnitStore) -> None:
+        self.study, self.store = study, store
+        self.writer = CubeWriter(out, {
+            "models": list(study.models), "layers": study.layers,
+            "conditions": [[c.sparsity, c.benchmark, c.severity] for c in study.conditions],
+            "class_names": study.class_names, "model_info": [], "dataset": study.dataset,
+            "n": study.n,
+        })
+        self.location = out
+        self.labels = np.zeros(study.n, np.int64)
+        self.keys: dict[tuple[int, int], list[tuple[int, str]]] = {}
+        self.model_pos = {name: i for i, name in enumerate(study.models)}
+        self.cond_pos = {c: i for i, c in enumerate(study.conditions)}
+        self._images = contextlib.ExitStack()
+        self._image_stream: Any = None
+
+    def add_samples(self, shard: Shard) -> None:
+        self.labels[shard.start : shard.stop] = shard.labels.numpy()
+        thumbs = thumbnails(shard.inputs)
+        if thumbs is not None:
+            if self._image_stream is None:
+                shape = (self.study.n, *thumbs.shape[1:])
+                self._image_stream = self._images.enter_context(self.writer.image_stream(shape))
+            self._image_stream.write(np.ascontiguousarray(thumbs).tobytes())
+
+    def add(self, unit: WorkUnit, key: str, arrays: dict[str, np.ndarray] | None) -> None:
+        cell = (self.model_pos[unit.model], self.cond_pos[unit.condition])
+        self.keys.setdefault(cell, []).append((unit.start, key))
+
+    def build(self) -> GeometryCube:
+        st = self.study
+        self._images.close()
+        self.writer.write_samples(self.labels, np.arange(st.n))
+        for (mi, ki), parts in sorted(self.keys.items()):
+            units = [self.store.load(key) for _, key in sorted(parts)]
+            if any(u is None for u in units):
+                raise RuntimeError(f"a unit of {st.conditions[ki].label} of model "
+                                   f"{list(st.models)[mi]!r} cannot be read back from {self.store!r}")
+            metrics = {name: np.concatenate([u[name] for u in units], axis=1)
+                       for name in LAYER_METRICS}
+            outputs = {name: np.concatenate([u[name] for u in units]) for name in OUTPUTS}
+            self.writer.write_partition(mi, ki, metrics, outputs)
+        self.writer.meta["model_info"] = [st._info(name) for name in st.models]
+        self.writer.finish()
+        return GeometryCube.open(self.location)
 
 
 def thumbnails(x: torch.Tensor) -> np.ndarray | None:
