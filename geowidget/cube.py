@@ -35,11 +35,12 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from geowidget.cube_format import CubeReader, CubeWriter, column
+if TYPE_CHECKING:  # pyarrow is imported only when a cube is saved or opened
+    from geowidget.cube_format import CubeReader
 
 LAYER_METRICS = ("angle", "angle_pred", "avh", "angle_gap", "norm", "margin")
 OUTPUTS = ("pred", "correct", "logit_margin")
@@ -116,6 +117,8 @@ class _DatasetArrays:
         return self.block(name, list(range(m)), list(range(len(self.layers))), list(range(k)))
 
     def block(self, name: str, mi: list[int], li: list[int], ki: list[int]) -> np.ndarray:
+        from geowidget.cube_format import column
+
         layered = name in LAYER_METRICS
         shape = (len(mi), len(li), len(ki), self.n) if layered else (len(mi), len(ki), self.n)
         out = np.empty(shape, _DTYPES[name])
@@ -276,7 +279,7 @@ class GeometryCube:
     @property
     def images(self) -> np.ndarray | None:
         """uint8 thumbnails ``[N, H, W]`` or ``[N, H, W, 3]`` (memory-mapped when opened), or None."""
-        if isinstance(self._images, CubeReader):
+        if hasattr(self._images, "read_images"):  # an opened cube's reader: map them now
             self._images = self._images.read_images()
         return self._images
 
@@ -426,6 +429,8 @@ class GeometryCube:
     def cell(self, model: int, layer: int, condition: int) -> CubeSlice:
         """The cell at positions ``(model, layer, condition)``, as :meth:`slice` gives it."""
         if isinstance(self._arrays, _DatasetArrays):
+            from geowidget.cube_format import column
+
             cols = [column(name, self.layers[layer]) for name in LAYER_METRICS] + list(OUTPUTS)
             got = self._arrays.reader.read_partition(model, condition, cols)
             arrays = {name: got[col] for name, col in zip(ARRAYS, cols, strict=True)}
@@ -577,6 +582,8 @@ class GeometryCube:
         or a ``pyarrow.fs`` URI. An opened cube is copied partition by partition, so saving
         never needs the whole cube in memory.
         """
+        from geowidget.cube_format import CubeWriter
+
         writer = CubeWriter(path, self._meta())
         writer.write_samples(self.labels, self.sample_ids)
         if self.images is not None:
@@ -603,6 +610,8 @@ class GeometryCube:
         ValueError
             ``path`` is not a geowidget cube, or partitions are missing (named).
         """
+        from geowidget.cube_format import CubeReader
+
         reader = CubeReader(path)
         meta = reader.meta
         cube = cls.__new__(cls)

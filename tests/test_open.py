@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -13,14 +11,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
+from fixtures.memory import peak_rss_mb
 from test_cube import CONDS, make_cube
 
 from geowidget.analysis.scores import correlations, robustness
 from geowidget.cube import LAYER_METRICS, OUTPUTS, GeometryCube
 from geowidget.cube_format import CubeReader, CubeWriter, column, partition_name
 from geowidget.study import Study
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -215,19 +212,3 @@ def test_open_and_one_slice_stay_within_300_mb(tmp_path) -> None:
     peak_mb = peak_rss_mb(code)
     assert peak_mb < 300, f"open + one slice peaked at {peak_mb:.0f} MB"
 
-
-def peak_rss_mb(code: str) -> float:
-    """Peak resident memory (MB) of ``code`` run in a fresh interpreter.
-
-    Read from the kernel's high-water mark (VmHWM), which starts afresh at exec; the rusage
-    maximum would also count the pytest process the child was forked from.
-    """
-    probe = code + textwrap.dedent("""
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                print("PEAK", int(line.split()[1]))
-    """)
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         cwd=ROOT, check=True)
-    peak = [int(line.split()[1]) for line in out.stdout.splitlines() if line.startswith("PEAK")]
-    return peak[0] / 1024

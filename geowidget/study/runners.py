@@ -21,7 +21,7 @@ import os
 import socket
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -29,8 +29,10 @@ from torch import nn
 
 from geowidget.engine.batches import resolve_device
 from geowidget.engine.pruning import PruningPlan
-from geowidget.study.store import UnitStore
 from geowidget.study.units import WorkUnit, evaluate_unit, unit_inputs
+
+if TYPE_CHECKING:
+    from geowidget.study.store import UnitStore
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ class LocalRunner:
         worker = Worker(spec, store)
         for task in tasks:
             yield from worker.run(task)
+            del task  # its shard is freed before the next one is read
 
 
 def _on_device(model: nn.Module, device: torch.device, own: bool) -> nn.Module:

@@ -31,20 +31,21 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from geowidget.cube import LAYER_METRICS, OUTPUTS, Condition, GeometryCube
-from geowidget.cube_format import CubeWriter
 from geowidget.engine.corruptions import SEVERITIES, resolve_corruptions
 from geowidget.engine.pruning import check_method, check_sparsity
 from geowidget.study.runners import LocalRunner, Task, WorkerSpec
 from geowidget.study.shards import Shard, ShardReader
-from geowidget.study.store import UnitStore, fingerprint
-from geowidget.study.units import PENULTIMATE, WorkUnit
+from geowidget.study.units import PENULTIMATE, WorkUnit, fingerprint
+
+if TYPE_CHECKING:
+    from geowidget.study.store import UnitStore
 
 _KEY_VERSION = 2
 _THUMBNAIL_MAX = 64  # pixels; larger images get no thumbnails
@@ -158,8 +159,11 @@ class Study:
         else:
             self.device = resolve_device(device)
         self.seed, self.progress = int(seed), bool(progress)
-        self.store = None if cache_dir is None else UnitStore(cache_dir)
-        if self.store is not None:
+        self.store = None
+        if cache_dir is not None:
+            from geowidget.study.store import UnitStore
+
+            self.store = UnitStore(cache_dir)
             self.store.check_writable()
 
         self.reader = ShardReader(data, shard_size, "data")
@@ -417,6 +421,7 @@ class Study:
                     )
                 copies[(b, s)] = other.inputs
             yield shard, copies
+            shard = copies = other = None  # not kept alive while the next shard is read
 
     def _tasks(self, spec: WorkerSpec, cube: _CubeBuilder | _DatasetBuilder, bar: Any
                ) -> Iterator[Task]:
@@ -445,6 +450,7 @@ class Study:
                     units, keys = zip(*pending, strict=True)
                     yield Task(units, keys, shard.inputs if source is None else source,
                                shard.labels, given=source is not None)
+            shard = copies = source = None  # not kept alive while the next shard is read
 
     def run_unit(self, unit: WorkUnit) -> dict[str, np.ndarray]:
         """Compute one unit in this process (reads the data up to the unit's shard)."""
@@ -514,6 +520,8 @@ class Study:
             self.store.remove_orphans()
             yield self.store
         elif needed or self.runner.name == "ray":
+            from geowidget.study.store import UnitStore
+
             with tempfile.TemporaryDirectory(prefix="geowidget-units-") as tmp:
                 yield UnitStore(tmp)
         else:
@@ -591,6 +599,8 @@ class _DatasetBuilder:
     needs_arrays = False
 
     def __init__(self, study: Study, out: str | os.PathLike, store: UnitStore) -> None:
+        from geowidget.cube_format import CubeWriter
+
         self.study, self.store = study, store
         self.writer = CubeWriter(out, {
             "models": list(study.models), "layers": study.layers,
@@ -637,18 +647,26 @@ class _DatasetBuilder:
         return GeometryCube.open(self.location)
 
 
-def thumbnails(x: torch.Tensor) -> np.ndarray | None:
+def thumbnails(x: torch.Tensor, chunk: int = 1024) -> np.ndarray | None:
     """uint8 thumbnails ``[n, H, W]`` or ``[n, H, W, 3]`` of images ``[n, 1 or 3, H, W]``.
 
-    Images in [0, 1] map to 0..255; an image with values outside [0, 1] (normalised inputs)
-    is scaled by its own range. None for inputs that are not small images (over 64 pixels).
+    Images in [0, 1] map to 0..255 (rounded half up); an image with values outside [0, 1]
+    (normalised inputs) is scaled by its own range. None for inputs that are not small images
+    (over 64 pixels). Converted ``chunk`` images at a time, so the float temporaries stay small.
     """
     if x.ndim != 4 or x.shape[1] not in (1, 3) or max(x.shape[-2:]) > _THUMBNAIL_MAX:
         return None
-    x = x.float()
-    lo = x.amin(dim=(1, 2, 3), keepdim=True)
-    hi = x.amax(dim=(1, 2, 3), keepdim=True)
-    outside = (lo < 0) | (hi > 1)
-    x = torch.where(outside, (x - lo) / (hi - lo).clamp_min(1e-12), x)
-    img = (x.clamp(0, 1) * 255).round().to(torch.uint8)
-    return img[:, 0].numpy() if img.shape[1] == 1 else img.permute(0, 2, 3, 1).numpy()
+    n, c, h, w = x.shape
+    out = np.empty((n, h, w, c), np.uint8)
+    lo, hi = torch.aminmax(x) if n else (torch.zeros(()), torch.zeros(()))
+    in_range = bool(lo >= 0) and bool(hi <= 1)
+    for a in range(0, n, chunk):
+        xc = x[a : a + chunk].float()
+        if not in_range:  # each image by its own range
+            lo = xc.amin(dim=(1, 2, 3), keepdim=True)
+            hi = xc.amax(dim=(1, 2, 3), keepdim=True)
+            outside = (lo < 0) | (hi > 1)
+            xc = torch.where(outside, (xc - lo) / (hi - lo).clamp_min(1e-12), xc)
+        img = (xc * 255).add_(0.5).to(torch.uint8)  # in [0.5, 255.5]: truncation rounds
+        out[a : a + chunk] = img.permute(0, 2, 3, 1).numpy()
+    return out[..., 0] if c == 1 else out
