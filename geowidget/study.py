@@ -164,8 +164,8 @@ class Study:
         from geowidget.engine.batches import resolve_device
 
         self.models = self._check_models(models)
-        self.pruning = check_method(pruning)
-        levels = sorted({0.0, *(check_sparsity(s) for s in sparsities)})
+        self.pruning = check_method(pruning, "Study", "pruning")
+        levels = sorted({0.0, *(check_sparsity(s, "Study", "sparsities") for s in sparsities)})
         self.sparsities = levels
         self.severities = self._check_severities(severities)
         if not isinstance(batch_size, int) or batch_size < 1:
