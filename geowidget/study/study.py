@@ -122,8 +122,8 @@ class Study:
         from geowidget.engine.batches import resolve_device
 
         self.models = self._check_models(models)
-        self.pruning = check_method(pruning)
-        self.sparsities = sorted({0.0, *(check_sparsity(s) for s in sparsities)})
+        self.pruning = check_method(pruning, "Study", "pruning")
+        self.sparsities = sorted({0.0, *(check_sparsity(s, "Study", "sparsities") for s in sparsities)})
         self.severities = self._check_severities(severities)
         for name, value in (("batch_size", batch_size), ("shard_size", shard_size),
                             ("calibration_size", calibration_size),
