@@ -26,12 +26,12 @@ _EXPORTS: dict[str, str] = {
     "pruned": "geowidget.engine.pruning",
     "corrupt": "geowidget.engine.corruptions",
     "CORRUPTIONS": "geowidget.engine.corruptions",
-    "model_embedding": "geowidget.engine.embedding",
-    "distances": "geowidget.engine.embedding",
-    "layout": "geowidget.engine.embedding",
-    "mst": "geowidget.engine.embedding",
-    "Embedding": "geowidget.engine.embedding",
-    "benchmark_similarity": "geowidget.engine.embedding",
+    "model_embedding": "geowidget.analysis.embedding",
+    "distances": "geowidget.analysis.embedding",
+    "layout": "geowidget.analysis.embedding",
+    "mst": "geowidget.analysis.embedding",
+    "Embedding": "geowidget.analysis.embedding",
+    "benchmark_similarity": "geowidget.analysis.embedding",
     "occlusion": "geowidget.engine.attribution",
     # data structures and studies
     "GeometryCube": "geowidget.cube",
@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "ParallelCoordinates": "geowidget.widgets",
     "AttributionView": "geowidget.widgets",
     "SideBySide": "geowidget.widgets",
+    "link": "geowidget.widgets",
 }
 
 __all__ = sorted(_EXPORTS)
