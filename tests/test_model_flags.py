@@ -111,6 +111,9 @@ OPERATIONS = [
     ("pruning_sweep structured", lambda m, d: run_all_levels(m, d, "structured_l2")),
     ("occlusion", lambda m, d: gw.occlusion(m, d[0][-1], 1, patch=3, stride=2,
                                             batch_size=8)),
+    ("Study", lambda m, d: gw.Study({"net": m}, d, sparsities=(0.5,), pruning="snip",
+                                    calibration_size=8, shard_size=6, batch_size=4,
+                                    progress=False).run()),
 ]
 
 
