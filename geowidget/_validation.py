@@ -273,14 +273,38 @@ class Matches(Constraint):
         return ["not-valid", 3]
 
 
+class AnyOf(Constraint):
+    """Any one of several constraints (for the items of a :class:`ListOf`)."""
+
+    def __init__(self, *constraints: Any) -> None:
+        self.constraints = [make_constraint(c) for c in constraints]
+
+    def convert(self, value: Any) -> Any:
+        for c in self.constraints:
+            try:
+                return c.convert(value)
+            except _Mismatch:
+                pass
+        raise _Mismatch
+
+    def __str__(self) -> str:
+        names = [str(c) for c in self.constraints]
+        return f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+
+    def invalid_examples(self) -> list[Any]:
+        return [v for c in self.constraints for v in c.invalid_examples()]
+
+
 class ListOf(Constraint):
     """A list (or any iterable but a string or mapping) whose items meet ``item``.
 
-    Converted to a list of converted items.
+    Converted to a list of converted items. ``item`` may be a list of constraints, any of
+    which an item may meet.
     """
 
     def __init__(self, item: Constraint | Any, min_len: int = 1) -> None:
-        self.item, self.min_len = make_constraint(item), min_len
+        self.item = AnyOf(*item) if isinstance(item, list) else make_constraint(item)
+        self.min_len = min_len
 
     def convert(self, value: Any) -> Any:
         if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
