@@ -441,14 +441,18 @@ class Array(Constraint):
         return value
 
     def _check_values(self, value: Any) -> None:
+        # One pass: the extremes are NaN when any value is (both libraries propagate NaN),
+        # and infinite when any value is, so they alone settle finiteness and range.
         flat = value.reshape(-1)
-        bad = ~(np.isfinite(flat) if isinstance(flat, np.ndarray) else flat.isfinite())
-        if bad.any():
-            raise _Mismatch(f"it holds {int(bad.sum())} NaN or infinite values")
-        if self.low is not None or self.high is not None:
+        if isinstance(flat, np.ndarray):
             lo, hi = float(flat.min()), float(flat.max())
-            if (self.low is not None and lo < self.low) or (self.high is not None and hi > self.high):
-                raise _Mismatch(f"its values span [{lo:g}, {hi:g}]")
+        else:
+            lo, hi = (float(t) for t in flat.aminmax())
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            bad = ~(np.isfinite(flat) if isinstance(flat, np.ndarray) else flat.isfinite())
+            raise _Mismatch(f"it holds {int(bad.sum())} NaN or infinite values")
+        if (self.low is not None and lo < self.low) or (self.high is not None and hi > self.high):
+            raise _Mismatch(f"its values span [{lo:g}, {hi:g}]")
 
     def __str__(self) -> str:
         kind = {"torch": "torch.Tensor", "numpy": "numpy array", None: "tensor or array"}
