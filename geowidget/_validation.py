@@ -447,9 +447,9 @@ class Array(Constraint):
         if isinstance(flat, np.ndarray):
             lo, hi = float(flat.min()), float(flat.max())
         else:
-            lo, hi = (float(t) for t in flat.aminmax())
+            lo, hi = (float(t) for t in flat.detach().aminmax())
         if not (math.isfinite(lo) and math.isfinite(hi)):
-            bad = ~(np.isfinite(flat) if isinstance(flat, np.ndarray) else flat.isfinite())
+            bad = ~(np.isfinite(flat) if isinstance(flat, np.ndarray) else flat.detach().isfinite())
             raise _Mismatch(f"it holds {int(bad.sum())} NaN or infinite values")
         if (self.low is not None and lo < self.low) or (self.high is not None and hi > self.high):
             raise _Mismatch(f"its values span [{lo:g}, {hi:g}]")
