@@ -74,6 +74,11 @@ VALID = {
     gw.Study: lambda: (({"net": net()}, (X, Y)), {"progress": False}),
     correlations: lambda: ((tiny_cube(),), {}),
     GeometryCube.sel: lambda: ((tiny_cube(),), {}),
+    gw.model_embedding: lambda: ((tiny_cube(),), {}),
+    gw.distances: lambda: ((np.random.default_rng(0).normal(size=(4, 3)),), {}),
+    gw.layout: lambda: ((np.ones((3, 3)) - np.eye(3),), {}),
+    gw.mst: lambda: ((np.ones((3, 3)) - np.eye(3),), {}),
+    gw.benchmark_similarity: lambda: ((tiny_cube(),), {}),
     ImageData.split: lambda: ((IMAGES,), {}),
     ImageData.subset: lambda: ((IMAGES, [0, 1]), {}),
 }
@@ -84,7 +89,7 @@ NO_PARAMETERS = {"load_mnist", "load_digits"}
 NOT_DECLARED_HERE = {
     "PolarPlot", "MarginHistogram", "ModelMap", "Explorer", "ParallelCoordinates",
     "AttributionView", "SideBySide", "GeometryCube", "Geometry", "Embedding", "CORRUPTIONS",
-    "model_embedding", "distances", "layout", "mst", "benchmark_similarity", "link",
+    "link",
 }
 
 
