@@ -252,19 +252,18 @@ class SampleView(GeoView):
         self._sample_ids = np.zeros(0, np.int64)
         super().__init__(**kwargs)
 
-    def _set_sample_ids(self, ids: np.ndarray) -> tuple[dict[str, np.ndarray], int | None]:
-        """Index the view's sample ids; returns what to send: ``{"ids": ...}`` and None, or no
-        array and the first id when the ids are a contiguous range (the usual case)."""
+    def _wire_ids(self, ids: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Index the view's sample ids, and say how they travel: the arrays to send
+        (``{"ids": ...}``, or none when the ids are a contiguous range, the usual case) and the
+        metadata (``n``, and ``ids_start`` for a range)."""
         ids = np.asarray(ids, np.int64)
         self._ids = check_sample_ids(ids)
         wire_array(ids, "sample_ids")  # int32 on the wire: range-checked here, at the boundary
         self._sample_ids = ids
         n = ids.size
-        if n == 0:
-            return {}, 0
-        if ids[-1] - ids[0] == n - 1 and np.all(np.diff(ids) == 1):
-            return {}, int(ids[0])
-        return {"ids": ids}, None
+        if n == 0 or (ids[-1] - ids[0] == n - 1 and np.all(np.diff(ids) == 1)):
+            return {}, {"n": n, "ids_start": int(ids[0]) if n else 0}
+        return {"ids": ids}, {"n": n, "ids_start": None}
 
     @property
     def sample_ids(self) -> np.ndarray:
@@ -320,7 +319,7 @@ class SlabView(SampleView):
         if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget <= 0:
             raise ValueError(f"The 'budget' parameter of {type(self).__name__} must be a "
                              f"positive int (bytes). Got {short(budget)} instead.")
-        id_arrays, ids_start = self._set_sample_ids(slab.sample_ids)
+        id_arrays, id_meta = self._wire_ids(slab.sample_ids)
         self._slab = slab
         m, ly, k, n = slab.shape
         lazy = slab.nbytes() > budget
@@ -343,7 +342,7 @@ class SlabView(SampleView):
             "lazy": bool(lazy),
             "slab": slab.dims(),
             "thumbs": None,
-            "ids_start": ids_start,
+            **id_meta,
         }
         if slab.images is not None and n:
             atlas, info = sprite_atlas(slab.images)

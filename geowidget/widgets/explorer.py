@@ -28,14 +28,13 @@ class SamplePanel(SampleView):
 
     def __init__(self, cube: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        arrays, ids_start = self._set_sample_ids(cube.sample_ids)
+        arrays, id_meta = self._wire_ids(cube.sample_ids)
         arrays["labels"] = np.asarray(cube.labels, np.int32)
         thumbs = None
         if cube.images is not None and len(cube.labels):
             arrays["atlas"], thumbs = sprite_atlas(cube.images)
         with self.hold_sync():
-            self._meta = {"class_names": list(cube.class_names), "thumbs": thumbs,
-                          "ids_start": ids_start}
+            self._meta = {"class_names": list(cube.class_names), "thumbs": thumbs, **id_meta}
             self._arrays = arrays
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 PAD = 28  # js/src/scales.ts
 
@@ -43,19 +46,7 @@ def read_pixels(page, points, kind="polar"):
 
 
 def canvas_digest(page, kind="polar"):
-    return page.evaluate(
-        """(kind) => {
-          const c = document.querySelector(`.gw-root[data-kind=${kind}] canvas`);
-          const t = document.createElement('canvas'); t.width = c.width; t.height = c.height;
-          const g = t.getContext('2d'); g.drawImage(c, 0, 0);
-          const d = g.getImageData(0, 0, t.width, t.height).data;
-          let h = 0, ink = 0;
-          for (let i = 0; i < d.length; i += 4) {
-            h = (h * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) >>> 0;
-            if (d[i] < 250 || d[i + 1] < 250 || d[i + 2] < 250) ink++;
-          }
-          return [h, ink];
-        }""", kind)
+    return digest_of(page, f".gw-root[data-kind={kind}]")
 
 
 def selected_ids(page, kind="polar"):
@@ -83,3 +74,101 @@ def drag(page, points):
 def hex_rgb(h):
     h = h.lstrip("#")
     return [int(h[i:i + 2], 16) for i in (0, 2, 4)]
+
+
+# ---------------------------------------------------------------------------- by root selector
+def root_of(kind, link):
+    """CSS selector of the view of ``kind`` in the group linked by ``link``."""
+    return f".gw-root[data-kind={kind}][data-link='{link}']"
+
+
+def drawn_count(page, root):
+    return page.evaluate(f"Number(document.querySelector(\"{root}\")?.dataset.drawn || 0)")
+
+
+def wait_drawn(page, root, more_than=0, timeout=30000):
+    page.wait_for_function(
+        f"Number(document.querySelector(\"{root}\")?.dataset.drawn || 0) > {more_than}",
+        timeout=timeout)
+
+
+# (hash, pixels with ink) of the first canvas in a root, read back from its drawing buffer
+_DIGEST = """(root) => {
+  const c = document.querySelector(root + ' canvas');
+  const t = document.createElement('canvas'); t.width = c.width; t.height = c.height;
+  const g = t.getContext('2d'); g.drawImage(c, 0, 0);
+  const d = g.getImageData(0, 0, t.width, t.height).data;
+  let h = 0, ink = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    h = (h * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) >>> 0;
+    if (d[i] < 250 || d[i + 1] < 250 || d[i + 2] < 250) ink++;
+  }
+  return [h, ink];
+}"""
+
+
+def digest_of(page, root):
+    """(hash, pixels with ink) of the first canvas in ``root``."""
+    return page.evaluate(_DIGEST, root)
+
+
+def wait_digest_change(page, root, old_hash, timeout=30000):
+    """Wait until the first canvas in ``root`` shows another picture; returns its digest."""
+    page.wait_for_function(f"([root, h]) => ({_DIGEST})(root)[0] !== h", arg=[root, old_hash],
+                           timeout=timeout)
+    return digest_of(page, root)
+
+
+def box_of(page, root, part=".gw-plot"):
+    """(left, top, width, height) of ``root part`` in page CSS px, scrolled into view."""
+    page.locator(f"{root} {part}").first.scroll_into_view_if_needed()
+    return page.evaluate(
+        """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+                      return [r.left, r.top, r.width, r.height]; }""", f"{root} {part}")
+
+
+def dataset(page, root, key):
+    return page.evaluate(f"document.querySelector(\"{root}\")?.dataset.{key} ?? null")
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    """A notebook of code cells (no outputs) at ``path``."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def run_all_in_lab(browser, lab: dict, name: str, ready: str, viewport=(1200, 1000)):
+    """Open notebook ``name`` (in the Lab root) in JupyterLab, run all cells from the menu and
+    wait for ``ready`` (a CSS selector). Returns the page; ``page.errors`` collects page errors."""
+    ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = ctx.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    # a workspace of its own, reset: only this notebook is open (not those of earlier tests)
+    page.goto(f"{lab['url']}/lab/workspaces/{Path(name).stem}/tree/{name}?reset"
+              f"&token={lab['token']}")
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=90000)
+    select = page.locator(".jp-Dialog button:has-text('Select')")
+    try:  # JupyterLab may ask which kernel to start
+        select.wait_for(timeout=3000)
+        select.click()
+    except PlaywrightTimeout:
+        pass
+    # the kernel is connected and idle (status bar), then Run -> Run All Cells via the menu
+    page.wait_for_function("document.querySelector('.jp-StatusBar-Widget, #jp-main-statusbar')"
+                           " && document.body.innerText.includes('| Idle')", timeout=90000)
+    page.wait_for_timeout(1000)
+    page.click("li.lm-MenuBar-item:has-text('Run')")
+    page.click("li.lm-Menu-item:has-text('Run All Cells')")
+    try:
+        page.wait_for_selector(ready, timeout=120000)
+    except Exception:
+        page.screenshot(path=str(lab["root"] / f"failed-{name}.png"), full_page=True)
+        raise
+    return page
