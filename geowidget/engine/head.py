@@ -17,9 +17,11 @@ def find_head(model: nn.Module) -> tuple[str, nn.Linear, str]:
     """The final ``nn.Linear`` of a classifier: ``(module name, module, penultimate layer)``.
 
     Looks at the attributes named in ``HEAD_NAMES`` (torchvision and timm conventions),
-    taking the last Linear inside one that is a container; then at the last Linear the
-    model registers. The penultimate features are that Linear's input, named
-    ``"<head>:input"`` for :func:`extract_features`.
+    taking the last Linear inside one that is a container (a torchvision ViT's
+    ``heads.head``); then at the last Linear the model registers. A head attribute that is
+    ``nn.Identity`` (timm's ``num_classes=0``) means the head was removed, which is an
+    error rather than a reason to take a Linear inside the last block. The penultimate
+    features are that Linear's input, named ``"<head>:input"`` for :func:`extract_features`.
 
     Examples
     --------
@@ -32,6 +34,12 @@ def find_head(model: nn.Module) -> tuple[str, nn.Linear, str]:
     named = dict(model.named_modules())
     for attr in HEAD_NAMES:
         module = getattr(model, attr, None)
+        if isinstance(module, nn.Identity):
+            raise ValueError(
+                f"{type(model).__name__}.{attr} is nn.Identity: the model has no classification "
+                "head (timm models built with num_classes=0 drop it); build it with the number "
+                "of classes, or pass features and a weight to geowidget.geometry()"
+            )
         if isinstance(module, nn.Linear):
             return attr, module, f"{attr}:input"
         if isinstance(module, nn.Module):
@@ -61,6 +69,7 @@ def geometry_from_model(
     device: str | torch.device = "auto",
     progress: bool = True,
     dtype: torch.dtype | None = None,
+    tokens: str | None = None,
 ) -> Geometry:
     """Geometry of ``data`` in ``model``: at the penultimate layer by default.
 
@@ -68,7 +77,8 @@ def geometry_from_model(
     :func:`find_head`) and that Linear is the head (``direction="weight"`` unless given).
     With a named ``layer`` there is no head, so a linear probe is fitted on that layer's
     features (``direction="probe"``). Predictions for intermediate layers are the probe's.
-    Labels come from ``data``, which must carry them.
+    Labels come from ``data``, which must carry them. ``tokens`` reduces a transformer
+    layer's tokens (``"cls"``, ``"mean"``; see :func:`extract_features`).
 
     Examples
     --------
@@ -81,7 +91,7 @@ def geometry_from_model(
     head, name = (find_head(model)[1:]) if layer is None else (None, layer)
     out, labels, _ = extract_features(
         model, data, [name], batch_size=batch_size, device=device,
-        progress=progress, return_outputs=True, dtype=dtype,
+        progress=progress, return_outputs=True, dtype=dtype, tokens=tokens,
     )
     if labels is None:
         raise ValueError("data carries no labels; pass an (inputs, labels) pair or a labelled Dataset")
