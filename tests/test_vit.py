@@ -190,16 +190,21 @@ def test_tokens_for_a_layer_without_tokens_is_an_error(vit, images):
 
 
 def test_tokens_argument_errors(vit, images):
-    with pytest.raises(ValueError, match=r"tokens must be one of \['cls', 'mean', 'flatten'\], "
-                       r"got 'first'"):
+    expected = (r"The 'tokens' parameter of extract_features must be None, one of \['cls', "
+                r"'mean', 'flatten'\] or a dict mapping a str to one of \['cls', 'mean', "
+                r"'flatten'\]\. Got {} instead")
+    with pytest.raises(ValueError, match=expected.format("'first'")):
         extract_features(vit, images, BLOCKS[:1], tokens="first", progress=False)
-    with pytest.raises(ValueError, match=r"tokens\['encoder'\] must be one of .*got 'max'"):
+    with pytest.raises(ValueError, match=expected.format(r"\{'encoder': 'max'\}")):
         extract_features(vit, images, ["encoder"], tokens={"encoder": "max"}, progress=False)
-    with pytest.raises(ValueError, match=r"tokens names layers \['encoder'\] that are not among "
-                       r"the requested layers \['encoder.ln'\]"):
-        extract_features(vit, images, ["encoder.ln"], tokens={"encoder": "cls"}, progress=False)
-    with pytest.raises(TypeError, match="tokens must be None, one of"):
+    with pytest.raises(TypeError, match=expected.format(r"\['cls'\]")):
         extract_features(vit, images, ["encoder"], tokens=["cls"], progress=False)
+    with pytest.raises(ValueError, match=r"The 'tokens' parameter of extract_features must be a "
+                       r"dict over the requested layers \['encoder.ln'\]\. Got \{'encoder': "
+                       r"'cls'\} instead \(\['encoder'\] are not among them\)"):
+        extract_features(vit, images, ["encoder.ln"], tokens={"encoder": "cls"}, progress=False)
+    with pytest.raises(ValueError, match="The 'tokens' parameter of geometry_from_model"):
+        geometry_from_model(vit, (images, torch.zeros(12, dtype=torch.long)), tokens="max")
 
 
 def test_timm_without_class_token_or_head():

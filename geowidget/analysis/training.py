@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from geowidget.engine.scores import GEOMETRY_COLUMNS, CorrelationTable, correlation, robustness
+from geowidget.analysis.scores import GEOMETRY_COLUMNS, CorrelationTable, correlation, robustness
 
 if TYPE_CHECKING:
     from geowidget.cube import GeometryCube
@@ -194,7 +194,7 @@ def forgetting_correlations(
         ``"spearman"`` (default: forgetting counts are small integers with many ties) or
         ``"pearson"``.
     ci, n_boot, seed
-        Percentile bootstrap, as :func:`geowidget.engine.scores.correlation`.
+        Percentile bootstrap, as :func:`geowidget.analysis.scores.correlation`.
     layer : str or int, optional
         Layer of the geometry; default ``"penultimate"`` when present, else the last.
 

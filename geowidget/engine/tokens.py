@@ -39,7 +39,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from geowidget._validation import DictOf, Options, invalid
+
 TOKEN_MODES = ("cls", "mean", "flatten")
+# the declaration of ``tokens=`` for validate_params: one mode, or a mode per layer
+TOKENS = [None, Options(*TOKEN_MODES), DictOf(str, Options(*TOKEN_MODES))]
 
 
 @dataclass(frozen=True)
@@ -63,37 +67,18 @@ def token_layout(model: nn.Module) -> TokenLayout:
 
 
 def check_tokens(
-    tokens: str | Mapping[str, str] | None, layers: Iterable[str]
+    tokens: str | Mapping[str, str] | None, layers: Iterable[str], caller: str = "extract_features"
 ) -> tuple[str | None, dict[str, str]]:
-    """Validate ``tokens=``: ``(default for every token layer, {layer: mode} set per layer)``.
-
-    A string applies to every layer whose output has tokens; a dict names layers of
-    ``layers`` one by one.
-    """
-    layers = list(layers)
-    if tokens is None:
-        return None, {}
-    if isinstance(tokens, str):
-        _check_mode(tokens, "tokens")
+    """``tokens=`` (validated by :data:`TOKENS`) as ``(default for every token layer,
+    {layer: mode} set per layer)``; a dict may name only layers of ``layers``."""
+    if tokens is None or isinstance(tokens, str):
         return tokens, {}
-    if not isinstance(tokens, Mapping):
-        raise TypeError(
-            "tokens must be None, one of "
-            f"{list(TOKEN_MODES)}, or a dict of layer name to mode; got {type(tokens).__name__}"
-        )
+    layers = list(layers)
     unknown = [k for k in tokens if k not in layers]
     if unknown:
-        raise ValueError(
-            f"tokens names layers {unknown} that are not among the requested layers {layers}"
-        )
-    for layer, mode in tokens.items():
-        _check_mode(mode, f"tokens[{layer!r}]")
+        raise invalid(caller, "tokens", f"a dict over the requested layers {layers}", tokens,
+                      f"{unknown} are not among them")
     return None, dict(tokens)
-
-
-def _check_mode(mode: object, what: str) -> None:
-    if not isinstance(mode, str) or mode not in TOKEN_MODES:
-        raise ValueError(f"{what} must be one of {list(TOKEN_MODES)}, got {mode!r}")
 
 
 def reduce_tokens(value: torch.Tensor, mode: str, layout: TokenLayout) -> torch.Tensor:
