@@ -115,8 +115,9 @@ class GeometryTracker:
         run: str | None = None,
         batch_size: int = 256,
     ) -> None:
-        from geowidget.engine.features import evaluating
+        from geowidget.engine.model_state import evaluating
         from geowidget.study import Study
+        from geowidget.study.study import thumbnails
 
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -134,6 +135,8 @@ class GeometryTracker:
                 batch_size=batch_size, device=device, progress=False,
                 shard_size=_count(probe_data),
             )
+        x, y = self._study.reader.head(self._study.n)
+        self._labels, self._images = y.numpy(), thumbnails(x)
         self._records: list[tuple[int, dict[str, np.ndarray], dict[str, Any]]] = []
         self._last: int | None = None
 
@@ -173,21 +176,17 @@ class GeometryTracker:
         return True
 
     def _record(self, step: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        from geowidget.study import WorkUnit, _sha
+        from geowidget.study import WorkUnit
+        from geowidget.study.store import fingerprint
 
         study, name = self._study, self.run
         with preserved_rng():
-            study._ready[name] = self._on_current_device(study)
-            study.model_fp[name] = _sha(*self.model.state_dict().values())
-            study._probes.clear()  # probes belong to one checkpoint
+            # the model as it is now: its device (it may have moved) and its weights
+            study.device = next((p.device for p in self.model.parameters()), study.device)
+            study.model_fp[name] = fingerprint(*self.model.state_dict().values())
             arrays = study.run_unit(WorkUnit(name, 0.0, "clean", 0, 0, study.n))
         info = {**study._info(name), RUN_KEY: self.run, STEP_KEY: step}
         return arrays, info
-
-    def _on_current_device(self, study: Any) -> nn.Module:
-        device = next((p.device for p in self.model.parameters()), study.device)
-        study.device = device
-        return self.model
 
     def cube(self) -> GeometryCube:
         """The recorded steps as a GeometryCube: one model ``"<run>/<step>"`` per step.
@@ -209,11 +208,11 @@ class GeometryTracker:
             models=[step_model_name(self.run, s) for s in self.steps],
             layers=study.layers,
             conditions=[Condition()],
-            labels=study.y.numpy(),
+            labels=self._labels,
             class_names=study.class_names,
             model_info=[dict(info) for _, _, info in self._records],
             dataset=study.dataset,
-            images=study._thumbnails(),
+            images=self._images,
             **arrays,
         )
 
