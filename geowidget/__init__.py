@@ -33,6 +33,10 @@ _EXPORTS: dict[str, str] = {
     "Embedding": "geowidget.engine.embedding",
     "benchmark_similarity": "geowidget.engine.embedding",
     "occlusion": "geowidget.engine.attribution",
+    # analyses
+    "project": "geowidget.analysis.projection",
+    "distortion": "geowidget.analysis.projection",
+    "Distortion": "geowidget.analysis.projection",
     # data structures and studies
     "GeometryCube": "geowidget.cube",
     "Study": "geowidget.study",
