@@ -3,7 +3,7 @@
 A study evaluates every model on the clean data at every sparsity level, and on every
 (corruption, severity) at sparsity 0 (the dense model). At each of these conditions it
 records, per sample and layer, the geometry (angle, norm, margin, ...) and, per sample, the
-prediction, so that :mod:`geowidget.engine.scores` can derive robustness and pruning
+prediction, so that :mod:`geowidget.analysis.scores` can derive robustness and pruning
 vulnerability.
 
 The work is split into units, each a pure function of (model, sparsity, benchmark,
@@ -164,8 +164,8 @@ class Study:
         from geowidget.engine.batches import resolve_device
 
         self.models = self._check_models(models)
-        self.pruning = check_method(pruning)
-        levels = sorted({0.0, *(check_sparsity(s) for s in sparsities)})
+        self.pruning = check_method(pruning, "Study", "pruning")
+        levels = sorted({0.0, *(check_sparsity(s, "Study", "sparsities") for s in sparsities)})
         self.sparsities = levels
         self.severities = self._check_severities(severities)
         if not isinstance(batch_size, int) or batch_size < 1:

@@ -228,11 +228,13 @@ def test_bad_input_messages(setup) -> None:
         Study({"a": models["net0"], "b": TinyNet(classes=3)}, (x, y))
     with pytest.raises(ValueError, match="data has no labels"):
         Study(models, x)
-    with pytest.raises(ValueError, match=r"sparsity must lie in \[0, 1\), got 1.0"):
+    with pytest.raises(ValueError, match=r"'sparsities' .* Study must be a float in \[0, 1\)\. "
+                                         r"Got 1.0 instead"):
         Study(models, (x, y), sparsities=(0.5, 1.0))
-    with pytest.raises(ValueError, match="unknown pruning method 'magnitude'.*global_magnitude"):
+    with pytest.raises(ValueError, match="'pruning' .* Study must be one of .*global_magnitude.*"
+                                         "Got 'magnitude'"):
         Study(models, (x, y), pruning="magnitude")
-    with pytest.raises(ValueError, match="unknown corruption 'snow'.*valid corruptions"):
+    with pytest.raises(ValueError, match="'corruptions' .* Study .*item 0 \\('snow'\\)"):
         Study(models, (x, y), corruptions=["snow"])
     with pytest.raises(ValueError, match=r"severities must be in \[1, 2, 3, 4, 5\], got 0"):
         Study(models, (x, y), corruptions="mnist-c", severities=(0,))

@@ -144,9 +144,9 @@ def test_above_the_budget_slices_are_served_on_demand():
 # ---------------------------------------------------------------------------- colour
 def test_colour_fields_custom_arrays_and_robustness(monkeypatch):
     cube = make_cube(m=2, n=12)
-    fake = types.ModuleType("geowidget.engine.scores")
+    fake = types.ModuleType("geowidget.analysis.scores")
     fake.robustness = lambda c: c.correct.mean(axis=1)  # [M, N]
-    monkeypatch.setitem(sys.modules, "geowidget.engine.scores", fake)
+    monkeypatch.setitem(sys.modules, "geowidget.analysis.scores", fake)
     w = gw.PolarPlot(cube, color="robustness")
     assert w.color_by == "robustness" and "robustness" in w._meta["color_fields"]
     np.testing.assert_allclose(arrays(w)["robustness"], cube.correct.mean(axis=1))
@@ -335,7 +335,7 @@ def test_encode_round_trips_selected_trait():
 
 
 def test_modelmap_from_a_cube_uses_the_embedding_engine():
-    emb_mod = pytest.importorskip("geowidget.engine.embedding")
+    emb_mod = pytest.importorskip("geowidget.analysis.embedding")
     cube = make_cube(m=4, n=40)
     mm = gw.ModelMap(cube)
     emb = emb_mod.model_embedding(cube, by="model")
@@ -354,7 +354,7 @@ def test_modelmap_from_a_cube_uses_the_embedding_engine():
 
 
 def test_modelmap_pruning_trajectories():
-    pytest.importorskip("geowidget.engine.embedding")
+    pytest.importorskip("geowidget.analysis.embedding")
     cube = make_cube(m=3, n=30)
     mm = gw.ModelMap(cube, by="model_condition")
     a = arrays(mm)

@@ -33,6 +33,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from geowidget._validation import (
+    SEED,
+    Array,
+    Interval,
+    ListOf,
+    Options,
+    check,
+    invalid,
+    validate_params,
+)
+
 SEVERITIES = (1, 2, 3, 4, 5)
 _M32 = 0xFFFFFFFF
 
@@ -854,35 +865,46 @@ MNIST_C = (
 SUITES = {"imagenet-c": IMAGENET_C, "mnist-c": MNIST_C}
 
 
-def resolve_corruptions(spec: str | list[str] | tuple[str, ...], channels: int = 3) -> list[str]:
+def resolve_corruptions(
+    spec: str | list[str] | tuple[str, ...],
+    channels: int = 3,
+    *,
+    caller: str = "Study",
+    param: str = "corruptions",
+) -> list[str]:
     """Corruption names for a suite name (``"mnist-c"``, ``"imagenet-c"``) or a list of names.
 
     Colour-only corruptions are dropped from suites when ``channels != 3``; naming one
-    explicitly for grey images raises.
+    explicitly for grey images raises. Errors name ``param`` of ``caller``.
     """
-    if isinstance(spec, str):
-        if spec in SUITES:
-            return [c for c in SUITES[spec] if channels == 3 or not CORRUPTIONS[c].colour_only]
-        spec = [spec]
-    names = list(spec)
+    names = check(caller, param, spec, [Options(*SUITES), Options(*CORRUPTIONS),
+                                        ListOf(Options(*CORRUPTIONS))])
+    if isinstance(names, str):
+        if names in SUITES:
+            return [c for c in SUITES[names] if channels == 3 or not CORRUPTIONS[c].colour_only]
+        names = [names]
     for name in names:
-        check_corruption(name)
         if CORRUPTIONS[name].colour_only and channels != 3:
-            raise ValueError(f"corruption {name!r} needs colour images (3 channels), "
-                             f"got {channels} channel(s)")
+            raise invalid(caller, param, "corruptions for grey images", spec,
+                          f"{name!r} needs colour images (3 channels), got {channels}")
     return names
 
 
-def check_corruption(name: str) -> Corruption:
-    """The :class:`Corruption` called ``name``, or a ValueError listing the valid names."""
-    if not isinstance(name, str) or name not in CORRUPTIONS:
-        raise ValueError(
-            f"unknown corruption {name!r}; valid corruptions: {sorted(CORRUPTIONS)} "
-            f"or a suite {sorted(SUITES)}"
-        )
-    return CORRUPTIONS[name]
+_IMAGES = Array(
+    ("N", "C", "H", "W"), ("N", "H", "W"), dtype="floating", low=0, high=1, nonempty=False,
+    hint="8-bit images become floats in [0, 1] with images.float() / 255",
+)
 
 
+@validate_params({
+    "images": [_IMAGES],
+    "name": [Options(*CORRUPTIONS)],
+    "severity": [Interval(int, 1, 5)],
+    "seed": SEED,
+    "index": [None, Array(("N",), dtype="integer", library=None, nonempty=False),
+              ListOf(Interval(int, 0, None), min_len=0)],
+    "preset": [Options("auto", "imagenet", "cifar")],
+})
 def corrupt(
     images: torch.Tensor,
     name: str,
@@ -898,6 +920,8 @@ def corrupt(
     ----------
     images : Tensor
         ``[N, C, H, W]`` (or ``[N, H, W]``) floats in [0, 1], C = 1 or 3, on any device.
+        Other ranges (8-bit images, normalised ones) and NaN are refused, since every
+        corruption's parameters assume [0, 1].
     name : str
         A key of ``CORRUPTIONS``.
     severity : int
@@ -924,26 +948,18 @@ def corrupt(
     >>> float(y.std()), tuple(y.shape)
     (0.0, (2, 1, 28, 28))
     """
-    spec = check_corruption(name)
-    if isinstance(severity, bool) or severity not in SEVERITIES:
-        raise ValueError(f"severity must be one of {list(SEVERITIES)}, got {severity!r}")
-    if preset not in ("auto", "imagenet", "cifar"):
-        raise ValueError(f"preset must be 'auto', 'imagenet' or 'cifar', got {preset!r}")
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
+    spec = CORRUPTIONS[name]
     squeeze = images.ndim == 3
     x = images[:, None] if squeeze else images
-    if x.ndim != 4 or x.shape[1] not in (1, 3):
-        raise ValueError(
-            f"images must be [N, C, H, W] with C = 1 or 3 (or [N, H, W]), got {tuple(images.shape)}"
-        )
+    if x.shape[1] not in (1, 3):
+        raise invalid("corrupt", "images", "[N, C, H, W] with C = 1 or 3 channels, or [N, H, W]",
+                      images)
     if spec.colour_only and x.shape[1] != 3:
-        raise ValueError(f"corruption {name!r} needs colour images (3 channels), "
-                         f"got {x.shape[1]} channel(s)")
+        raise invalid("corrupt", "images", f"colour images (3 channels) for {name!r}", images)
     n = x.shape[0]
     idx = torch.arange(n) if index is None else torch.as_tensor(np.asarray(index))
     if idx.shape != (n,):
-        raise ValueError(f"index must have shape ({n},), got {tuple(idx.shape)}")
+        raise invalid("corrupt", "index", f"of shape ({n},), one position per image", index)
     if preset == "auto":
         preset = "cifar" if max(x.shape[-2:]) <= 64 else "imagenet"
     if n == 0:

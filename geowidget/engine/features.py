@@ -17,16 +17,28 @@ from __future__ import annotations
 import difflib
 import warnings
 import weakref
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from geowidget._validation import (
+    DATA,
+    DEVICE,
+    MODEL,
+    POSITIVE_INT,
+    Boolean,
+    Instance,
+    ListOf,
+    invalid,
+    validate_params,
+)
 from geowidget.engine.batches import count_samples, iter_batches, resolve_device
+from geowidget.engine.model_state import evaluating
 
 
+@validate_params({"model": MODEL})
 def get_layer_names(model: nn.Module) -> list[str]:
     """Every valid layer name: module names, then graph node names if the model traces.
 
@@ -68,27 +80,18 @@ def _trace_node_names(model: nn.Module) -> list[str]:
     return [n for n in eval_nodes if n not in ("x", "input")]
 
 
-def _unknown_layer_error(model: nn.Module, layer: Any, valid: Sequence[str]) -> ValueError:
+def _unknown_layer_error(
+    model: nn.Module, layer: Any, valid: Sequence[str], caller: str = "extract_features",
+    param: str = "layers",
+) -> ValueError:
     close = difflib.get_close_matches(str(layer), valid, n=5, cutoff=0.4)
-    hint = f" Closest valid names: {close}." if close else ""
+    hint = f"closest valid names: {close}; " if close else ""
     shown = list(valid)[:40]
     more = f" (and {len(valid) - 40} more)" if len(valid) > 40 else ""
-    return ValueError(
-        f"layer {layer!r} does not exist in {type(model).__name__}.{hint} "
-        f"Valid names: {shown}{more}. See geowidget.get_layer_names(model)."
+    return invalid(
+        caller, param, f"a layer name of this {type(model).__name__}", layer,
+        f"{hint}valid names: {shown}{more}; see geowidget.get_layer_names(model)",
     )
-
-
-@contextmanager
-def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode inside the block; every module's own train/eval flag is restored after."""
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, flag in flags:
-            m.training = flag
 
 
 class _Capture:
@@ -196,9 +199,10 @@ def capture(
     try:
         with evaluating(model), torch.no_grad():
             if model_device is not None and model_device != dev:
-                raise ValueError(
-                    f"model is on {model_device} but device={str(dev)!r}; move the model with "
-                    f"model.to({str(dev)!r}) or pass device={str(model_device)!r}"
+                raise invalid(
+                    "extract_features", "device", f"the model's device {str(model_device)!r}",
+                    device, f"move the model with model.to({str(dev)!r}) or pass "
+                    f"device={str(model_device)!r}",
                 )
             # tracing toggles train/eval on shared submodules, so it happens inside the guard
             traced, output_key = _traced(model, graph_only) if graph_only else (None, "")
@@ -265,6 +269,16 @@ def _trace_graph(model: nn.Module, nodes: list[str]) -> tuple[nn.Module, str]:
     return gm.eval(), return_nodes[graph_nodes[-1]]
 
 
+@validate_params({
+    "model": MODEL,
+    "data": DATA,
+    "layers": [str, ListOf(str)],
+    "batch_size": POSITIVE_INT,
+    "device": DEVICE,
+    "progress": [Boolean()],
+    "return_outputs": [Boolean()],
+    "dtype": [None, Instance("torch.dtype")],
+})
 def extract_features(
     model: nn.Module,
     data: Any,
@@ -308,14 +322,7 @@ def extract_features(
     >>> feats["avgpool"].shape
     torch.Size([4, 512])
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    names = [layers] if isinstance(layers, str) else list(layers)
-    if not names:
-        raise ValueError("layers is empty; pass at least one layer name")
-    for name in names:
-        if not isinstance(name, str):
-            raise TypeError(f"layer names must be strings, got {name!r}")
+    names = [layers] if isinstance(layers, str) else layers
     targets = [_target(model, name) for name in dict.fromkeys(names)]
     feats, labels, logits = capture(
         model, data, targets, batch_size=batch_size, device=device, progress=progress, dtype=dtype

@@ -7,12 +7,24 @@ from typing import Any
 import torch
 from torch import nn
 
+from geowidget._validation import (
+    DATA,
+    DEVICE,
+    MODEL,
+    POSITIVE_INT,
+    Boolean,
+    Instance,
+    Options,
+    invalid,
+    validate_params,
+)
 from geowidget.engine.features import extract_features
-from geowidget.engine.geometry import Geometry, geometry
+from geowidget.engine.geometry import DIRECTIONS, Geometry, geometry
 
 HEAD_NAMES = ("fc", "classifier", "head", "heads", "last_linear", "linear", "out")
 
 
+@validate_params({"model": MODEL})
 def find_head(model: nn.Module) -> tuple[str, nn.Linear, str]:
     """The final ``nn.Linear`` of a classifier: ``(module name, module, penultimate layer)``.
 
@@ -27,8 +39,6 @@ def find_head(model: nn.Module) -> tuple[str, nn.Linear, str]:
     >>> find_head(torchvision.models.resnet18())
     ('fc', Linear(in_features=512, out_features=1000, bias=True), 'fc:input')
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     named = dict(model.named_modules())
     for attr in HEAD_NAMES:
         module = getattr(model, attr, None)
@@ -51,6 +61,16 @@ def find_head(model: nn.Module) -> tuple[str, nn.Linear, str]:
     )
 
 
+@validate_params({
+    "model": MODEL,
+    "data": DATA,
+    "layer": [None, str],
+    "direction": [None, Options(*DIRECTIONS)],
+    "batch_size": POSITIVE_INT,
+    "device": DEVICE,
+    "progress": [Boolean()],
+    "dtype": [None, Instance("torch.dtype")],
+})
 def geometry_from_model(
     model: nn.Module,
     data: Any,
@@ -84,7 +104,8 @@ def geometry_from_model(
         progress=progress, return_outputs=True, dtype=dtype,
     )
     if labels is None:
-        raise ValueError("data carries no labels; pass an (inputs, labels) pair or a labelled Dataset")
+        raise invalid("geometry_from_model", "data", "labelled: an (inputs, labels) pair or a "
+                      "Dataset of (x, y)", data, "it carries no labels")
     h = out[name]
     if head is not None:
         w = head.weight.detach().to("cpu", h.dtype)

@@ -30,10 +30,10 @@ def _accuracy(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
 def _layout_from_cube(cube: Any, by: str, method: str, layer: Any,
                       select: dict[str, Any]) -> tuple[Any, ...]:
     try:
-        from geowidget.engine.embedding import distances, layout, model_embedding, mst
+        from geowidget.analysis.embedding import distances, layout, model_embedding, mst
     except ImportError as err:
         raise ValueError(
-            "ModelMap(cube) needs geowidget.engine.embedding (model_embedding, distances, "
+            "ModelMap(cube) needs geowidget.analysis.embedding (model_embedding, distances, "
             "layout, mst); it is not importable here, so pass xy= and edges= explicitly"
         ) from err
     emb = model_embedding(cube, by=by, layer=layer, **select)
@@ -45,7 +45,7 @@ def _layout_from_cube(cube: Any, by: str, method: str, layer: Any,
 class ModelMap(GeoView):
     """Each point is a model (or model at a sparsity level, or benchmark) in a 2-D layout.
 
-    Positions come from :func:`geowidget.engine.embedding.layout` of the model geometric
+    Positions come from :func:`geowidget.analysis.embedding.layout` of the model geometric
     embedding, and the minimum-spanning-tree edges are drawn. Clicking a point sets
     ``active`` and, in linked views, makes that model (and condition) current.
 

@@ -20,7 +20,7 @@ def robustness_of(cube: Any) -> np.ndarray | None:
     if cube is None:
         return None
     try:
-        from geowidget.engine.scores import robustness
+        from geowidget.analysis.scores import robustness
     except ImportError:
         return None
     try:
