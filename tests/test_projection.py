@@ -81,16 +81,21 @@ def test_same_seed_same_positions(method):
 
 def test_project_bad_input():
     x = clusters()
-    with pytest.raises(ValueError, match=r"method must be one of \['pca', 'tsne', 'umap'\], got 'mds'"):
+    with pytest.raises(ValueError, match=r"'method' parameter of project must be one of "
+                       r"\['pca', 'tsne', 'umap'\]. Got 'mds' instead"):
         gw.project(x, "mds")
     bad = x.copy()
     bad[7, 2] = np.nan
-    with pytest.raises(ValueError, match=r"features has 1 row\(s\) with NaN or infinite values, e.g. rows \[7\]"):
+    with pytest.raises(ValueError, match=r"'features' parameter of project must be finite.*"
+                       r"1 rows hold NaN or Inf, first: \[7\]"):
         gw.project(bad, "pca")
-    with pytest.raises(ValueError, match=r"features must be a 2-D array \[N, D\], got shape \(120,\)"):
+    with pytest.raises(ValueError, match=r"'features' parameter of project must be a tensor or "
+                       r"array \[N, D\]. Got a numpy.ndarray of shape \(120,\)"):
         gw.project(x[:, 0], "pca")
-    with pytest.raises(ValueError, match="seed must be a non-negative int, got -1"):
+    with pytest.raises(ValueError, match=r"'seed' parameter of project must be an int in \[0, inf\)"):
         gw.project(x, "tsne", seed=-1)
+    with pytest.raises(ValueError, match="must be an array with at least 3 rows"):
+        gw.project(x[:2], "pca")
 
 
 def test_missing_backend_names_the_extra(monkeypatch):
@@ -175,19 +180,23 @@ def test_distortion_repr():
 def test_distortion_bad_input():
     x = clusters(n=40, d=4)
     xy = gw.project(x)
-    with pytest.raises(ValueError, match=r"k must satisfy 1 <= k < N / 2 = 20 for N = 40 samples, got k=40"):
+    with pytest.raises(ValueError, match=r"'k' parameter of distortion must be an int in "
+                       r"\[1, N / 2\) = \[1, 20\) for N = 40 samples. Got 40 instead"):
         gw.distortion(x, xy, k=40)
-    with pytest.raises(ValueError, match="got k=20"):
+    with pytest.raises(ValueError, match="Got 20 instead"):
         gw.distortion(x, xy, k=20)
-    with pytest.raises(ValueError, match="got k=0"):
+    with pytest.raises(ValueError, match=r"'k' parameter of distortion must be an int in \[1, inf\)"
+                       r". Got 0 instead"):
         gw.distortion(x, xy, k=0)
-    with pytest.raises(TypeError, match="k must be an int, got 2.5"):
+    with pytest.raises(TypeError, match="Got 2.5 instead"):
         gw.distortion(x, xy, k=2.5)
     bad = x.copy()
     bad[0, 0] = np.nan
-    with pytest.raises(ValueError, match=r"features has 1 row\(s\) with NaN"):
+    with pytest.raises(ValueError, match=r"'features' parameter of distortion must be finite"):
         gw.distortion(bad, xy)
-    with pytest.raises(ValueError, match=r"xy must have shape \(40, 2\) to match features, got \(39, 2\)"):
+    with pytest.raises(ValueError, match=r"'xy' parameter of distortion must be of shape \(40, 2\) "
+                       r"to match features. Got a numpy.ndarray of shape \(39, 2\)"):
         gw.distortion(x, xy[:-1])
-    with pytest.raises(ValueError, match=r"angle must have shape \(40,\), one value per sample"):
+    with pytest.raises(ValueError, match=r"'angle' parameter of distortion must be of shape "
+                       r"\(40,\), one value per sample"):
         gw.distortion(x, xy, angle=np.zeros(3))

@@ -47,27 +47,26 @@ from typing import Any
 
 import numpy as np
 
+from geowidget._validation import Array, Interval, Options, invalid, validate_params
+
 METHODS = ("pca", "tsne", "umap")
 # method -> (module it needs, the extra that installs it)
 _BACKENDS = {"tsne": ("openTSNE", "tsne"), "umap": ("umap", "umap")}
 _BLOCK_BYTES = 32 * 2**20  # one block of distance rows, float64
 
 
-def _features(features: Any, name: str = "features") -> np.ndarray:
-    """``features`` as a finite float64 ``[N, D]`` array (torch tensors via ``__array__``)."""
-    x = np.asarray(features)
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array [N, D], got shape {x.shape}")
+def _features(caller: str, name: str, value: Any) -> np.ndarray:
+    """``value`` (numpy or torch, declared ``_FEATURES``) as a finite float64 array."""
+    x = np.asarray(value)
     if x.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be numeric, got dtype {x.dtype}")
+        raise invalid(caller, name, "numeric", value, f"its dtype is {x.dtype}")
     x = x.astype(np.float64, copy=False)
     bad = ~np.isfinite(x).all(axis=1)
     if bad.any():
         rows = np.flatnonzero(bad)
-        raise ValueError(
-            f"{name} has {rows.size} row(s) with NaN or infinite values, e.g. rows "
-            f"{rows[:5].tolist()}; drop or fix those samples first"
-        )
+        raise invalid(caller, name, "finite", value,
+                      f"{rows.size} rows hold NaN or Inf, first: {rows[:5].tolist()}; drop or "
+                      "fix those samples first")
     return x
 
 
@@ -80,16 +79,22 @@ def _require(method: str) -> None:
         )
 
 
+@validate_params({
+    "features": [Array(("N", "D"), library=None)],
+    "method": [Options(*METHODS)],
+    "seed": [Interval(int, 0, None)],
+})
 def project(features: Any, method: str = "pca", seed: int = 0, **kwargs: Any) -> np.ndarray:
     """Project features to 2-D positions with PCA, t-SNE or UMAP.
 
     Parameters
     ----------
-    features : array-like [N, D]
-        One row per sample (numpy, or a CPU torch tensor). Must be finite.
+    features : ndarray or Tensor [N, D]
+        One row per sample (numpy, or a CPU torch tensor), N >= 3. Must be finite.
     method : {"pca", "tsne", "umap"}
-        ``"pca"``: the scores on the first two principal components (exact, by SVD of the
-        centred features; each component's sign makes its largest loading positive).
+        ``"pca"``: the scores on the first two principal components (exact: the top
+        eigenvectors of the centred features' smaller Gram matrix, as an SVD would give;
+        each component's sign makes its largest loading positive).
         ``"tsne"``: openTSNE (FFT-accelerated; faster than scikit-learn's Barnes-Hut here,
         see ``benchmarks/bench_project.py``), perplexity ``min(30, (N - 1) / 3)``, PCA
         initialisation; needs ``geowidget[tsne]``. ``"umap"``: umap-learn with
@@ -111,33 +116,37 @@ def project(features: Any, method: str = "pca", seed: int = 0, **kwargs: Any) ->
     >>> project(x, "pca").shape
     (100, 2)
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    x = _features(features)
-    n = x.shape[0]
-    if n < 3:
-        raise ValueError(f"features must have at least 3 rows to project, got {n}")
+    x = _features("project", "features", features)
+    if x.shape[0] < 3:
+        raise invalid("project", "features", "an array with at least 3 rows", features)
     if method == "pca":
         if kwargs:
             raise TypeError(f"method='pca' takes no extra arguments, got {sorted(kwargs)}")
         return _pca(x)
     _require(method)
     if method == "tsne":
-        return _tsne(x, int(seed), kwargs)
-    return _umap(x, int(seed), kwargs)
+        return _tsne(x, seed, kwargs)
+    return _umap(x, seed, kwargs)
 
 
 def _pca(x: np.ndarray) -> np.ndarray:
+    from scipy.linalg import eigh
+
     xc = x - x.mean(axis=0)
-    u, s, vt = np.linalg.svd(xc, full_matrices=False)
-    k = min(2, s.size)
+    n, d = xc.shape
+    k = min(2, n, d)
+    # top eigenvectors of the smaller Gram matrix: one GEMM, no full SVD of [N, D]
+    if d <= n:
+        _, loadings = eigh(xc.T @ xc, subset_by_index=[d - k, d - 1])
+        loadings = loadings[:, ::-1]
+    else:
+        lam, u = eigh(xc @ xc.T, subset_by_index=[n - k, n - 1])
+        loadings = xc.T @ (u[:, ::-1] / np.sqrt(np.maximum(lam[::-1], np.finfo(float).tiny)))
     # deterministic signs: the largest |loading| of each component is positive
-    signs = np.sign(vt[np.arange(k), np.abs(vt[:k]).argmax(axis=1)])
+    signs = np.sign(loadings[np.abs(loadings).argmax(axis=0), np.arange(k)])
     signs[signs == 0] = 1.0
-    xy = np.zeros((x.shape[0], 2))
-    xy[:, :k] = u[:, :k] * (s[:k] * signs)
+    xy = np.zeros((n, 2))
+    xy[:, :k] = xc @ (loadings * signs)
     return xy.astype(np.float32)
 
 
@@ -227,6 +236,13 @@ class Distortion:
         )
 
 
+@validate_params({
+    "features": [Array(("N", "D"), library=None)],
+    "xy": [Array(("N", 2), library=None)],
+    "k": [Interval(int, 1, None)],
+    "angle": [None, Array(("N",), library=None)],
+    "margin": [None, Array(("N",), library=None)],
+})
 def distortion(
     features: Any,
     xy: Any,
@@ -239,14 +255,14 @@ def distortion(
 
     Parameters
     ----------
-    features : array-like [N, D]
+    features : ndarray or Tensor [N, D]
         The features that were projected (finite).
-    xy : array-like [N, 2]
+    xy : ndarray or Tensor [N, 2]
         Their 2-D positions, e.g. from :func:`project`.
     k : int
         Neighbourhood size, ``1 <= k < N / 2`` (the range where trustworthiness lies in
         [0, 1]).
-    angle, margin : array-like [N], optional
+    angle, margin : ndarray or Tensor [N], optional
         Per-sample angle to the true class direction (radians) and signed margin. NaN
         values (undefined geometry) are left out of the correlation and of the neighbour
         means.
@@ -265,18 +281,14 @@ def distortion(
     >>> round(distortion(x, plane, k=10).continuity, 6)
     1.0
     """
-    x = _features(features)
-    pos = _features(xy, "xy")
+    x = _features("distortion", "features", features)
+    pos = _features("distortion", "xy", xy)
     n = x.shape[0]
-    if pos.shape != (n, 2):
-        raise ValueError(f"xy must have shape ({n}, 2) to match features, got {pos.shape}")
-    if isinstance(k, bool) or not isinstance(k, int | np.integer):
-        raise TypeError(f"k must be an int, got {k!r}")
-    if not 1 <= k < n / 2:
-        raise ValueError(
-            f"k must satisfy 1 <= k < N / 2 = {n / 2:g} for N = {n} samples, got k={k}"
-        )
-    k = int(k)
+    if pos.shape[0] != n:
+        raise invalid("distortion", "xy", f"of shape ({n}, 2) to match features", xy)
+    if not k < n / 2:
+        raise invalid("distortion", "k", f"an int in [1, N / 2) = [1, {n / 2:g}) for N = {n} "
+                      "samples", k)
     values = {name: _per_sample(name, v, n) for name, v in (("angle", angle), ("margin", margin))}
     nbr_xy, _ = neighbours_and_ranks(pos, k)
     nbr_x, rank_x = neighbours_and_ranks(x, k, nbr_xy)
@@ -295,10 +307,9 @@ def distortion(
 def _per_sample(name: str, value: Any, n: int) -> np.ndarray | None:
     if value is None:
         return None
-    v = np.asarray(value, dtype=np.float64)
-    if v.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},), one value per sample, got {v.shape}")
-    return v
+    if value.shape[0] != n:
+        raise invalid("distortion", name, f"of shape ({n},), one value per sample", value)
+    return np.asarray(value, dtype=np.float64)
 
 
 def neighbours_and_ranks(
