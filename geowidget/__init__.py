@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "project": "geowidget.analysis.projection",
     "distortion": "geowidget.analysis.projection",
     "Distortion": "geowidget.analysis.projection",
+    "evaluation_grid": "geowidget.analysis.evaluation",
     # data structures and studies
     "GeometryCube": "geowidget.cube",
     "Study": "geowidget.study",
