@@ -106,6 +106,7 @@ window.run = async (N, withPlotly) => {
     normalize: false, point_size: 2, selected: null,
     _meta: { models: ["m"], layers: ["l0", "l1"], conditions: [{ label: "clean@0", sparsity: 0, benchmark: "clean", severity: 0 }],
              class_names: Array.from({ length: 10 }, (_, i) => String(i)), shape: [1, L, 1, N], lazy: false, thumbs: null,
+             slab: { angle: "mlkn", angle_pred: "mlkn", norm: "mlkn", margin: "mlkn", pred: "mkn" },
              color_fields: ["class"], color_kinds: { class: "categorical" }, ids_start: 0 },
     _arrays: { labels: enc(d.labels, [N]), angle: enc(d.angle, [1, L, 1, N]), angle_pred: enc(d.angle, [1, L, 1, N]),
                norm: enc(d.norm, [1, L, 1, N]), margin: enc(d.margin, [1, L, 1, N]), pred: enc(d.pred, [1, 1, N]) },

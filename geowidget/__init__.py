@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "ParallelCoordinates": "geowidget.widgets",
     "AttributionView": "geowidget.widgets",
     "SideBySide": "geowidget.widgets",
+    "link": "geowidget.widgets",
 }
 
 __all__ = sorted(_EXPORTS)

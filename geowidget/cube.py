@@ -327,7 +327,7 @@ class GeometryCube:
         """
         import pandas as pd
 
-        from geowidget.analysis import scores as sc
+        import geowidget.analysis.scores as sc
 
         m, n = len(self.models), len(self.labels)
         table: dict[str, Any] = {

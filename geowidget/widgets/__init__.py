@@ -6,6 +6,7 @@ Every view loads the one bundled module ``geowidget/static/widgets.js``.
 from geowidget.widgets.attribution import AttributionView
 from geowidget.widgets.explorer import Explorer, SamplePanel
 from geowidget.widgets.histogram import MarginHistogram
+from geowidget.widgets.link import Link, link
 from geowidget.widgets.modelmap import ModelMap
 from geowidget.widgets.parallel import ParallelCoordinates
 from geowidget.widgets.polar import PolarPlot
@@ -14,10 +15,12 @@ from geowidget.widgets.sidebyside import SideBySide
 __all__ = [
     "AttributionView",
     "Explorer",
+    "Link",
     "MarginHistogram",
     "ModelMap",
     "ParallelCoordinates",
     "PolarPlot",
     "SamplePanel",
     "SideBySide",
+    "link",
 ]

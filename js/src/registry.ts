@@ -1,5 +1,6 @@
 // Renderer registry: `_kind` -> view.
 
+import type { Invoke } from "./invoke";
 import type { Model } from "./model";
 import { renderAttribution } from "./views/attribution";
 import { renderHistogram } from "./views/histogram";
@@ -8,7 +9,15 @@ import { renderPanel } from "./views/panel";
 import { renderParallel } from "./views/parallel";
 import { renderPolar } from "./views/polar";
 
-export type Renderer = (model: Model, el: HTMLElement) => { dispose(): void };
+/** What the host gives a view besides its model and element. */
+export interface ViewContext {
+  /** Request / response with the kernel (or the page's stand-in for it). */
+  invoke?: Invoke;
+  /** Draw points with Canvas2D even where WebGL2 exists (tests, benchmarks). */
+  forceCanvas2d?: boolean;
+}
+
+export type Renderer = (model: Model, el: HTMLElement, ctx: ViewContext) => { dispose(): void };
 
 export const RENDERERS: Record<string, Renderer> = {
   polar: renderPolar,

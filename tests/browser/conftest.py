@@ -42,10 +42,11 @@ def pytest_collection_modifyitems(items):
 def bundle() -> Path:
     """The built JS bundle; built with npm when missing."""
     out = ROOT / "geowidget" / "static" / "widgets.js"
-    if not out.exists() and shutil.which("npm"):
+    css = out.with_suffix(".css")
+    if not (out.exists() and css.exists()) and shutil.which("npm"):
         subprocess.run(["npm", "run", "build"], cwd=ROOT, check=True, capture_output=True)
-    if not out.exists():
-        pytest.fail("geowidget/static/widgets.js is missing; run `npm run build`")
+    if not (out.exists() and css.exists()):
+        pytest.fail("geowidget/static/widgets.js or widgets.css is missing; run `npm run build`")
     return out
 
 

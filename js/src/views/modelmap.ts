@@ -2,13 +2,13 @@
 // layout of the model geometric embedding, with minimum-spanning-tree edges. Clicking a point
 // makes it the active model in the linked views.
 
-import { publish, subscribe, type BusEvent } from "../bus";
 import { categorical, extent } from "../colors";
-import { decode, type Encoded } from "../codec";
 import { s, select } from "../dom";
 import { Frame } from "../frame";
+import { linkView } from "../link";
 import type { Model } from "../model";
 import { PointLayer, pointScreen, type DrawSpec } from "../points";
+import type { ViewContext } from "../registry";
 import { formatNumber, pan, xyCamera, zoomAt, type Camera } from "../scales";
 import { nearest } from "../selection";
 
@@ -19,15 +19,28 @@ interface MapMeta {
   category_names: Record<string, string[]>;
 }
 
-export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanvas2d?: boolean } = {}): { dispose(): void } {
-  const meta = model.get("_meta") as MapMeta;
-  const raw = (model.get("_arrays") ?? {}) as Record<string, Encoded>;
-  const arr: Record<string, Float32Array | Int32Array | Uint8Array> = {};
-  for (const [k, v] of Object.entries(raw)) arr[k] = decode(v).data;
+export function renderModelMap(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
+  const link = linkView(model, {
+    redraw: () => draw(),
+    // a point stands for a model (and a condition): follow the picks of linked views
+    onPick: (detail) => {
+      if (typeof detail.model !== "number") return true;
+      let best = -1;
+      for (let i = 0; i < P; i++) {
+        if (arr.pm?.[i] !== detail.model) continue;
+        if (typeof detail.condition === "number" && arr.pk && arr.pk[i] >= 0 && arr.pk[i] !== detail.condition) continue;
+        best = i; break;
+      }
+      if (best >= 0 && best !== model.get("active")) { model.set("active", best); model.save_changes(); }
+      return true;
+    },
+    onError: (msg) => frame.notice(msg),
+  }, { invoke: ctx.invoke, redrawOn: ["color_by", "active", "palette"] });
+  const meta = link.data.meta as unknown as MapMeta;
+  const arr = link.data.arrays;
   const x = arr.x as Float32Array, y = arr.y as Float32Array;
   const P = x ? x.length : 0;
   const edges = (arr.edges as Int32Array) ?? new Int32Array(0);
-  const link = String(model.get("_link") ?? "");
   let camera: Camera | null = null;
   let spec: DrawSpec | null = null;
   const uid = Math.random().toString(36).slice(2);
@@ -56,7 +69,8 @@ export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanva
     onTheme: () => schedule(),
   }, ["pan"]);
   frame.root.dataset.kind = "modelmap";
-  const layer = new PointLayer(frame.canvas, opts);
+  frame.root.dataset.link = link.link;
+  const layer = new PointLayer(frame.canvas, ctx);
   layer.resize(frame.width, frame.height, frame.dpr);
   if (model.get("show_controls") && meta.color_fields.length) {
     frame.bar.prepend(select("color", meta.color_fields.map((f) => ({ value: f, text: f })), model.get("color_by"), (v) => { model.set("color_by", v); model.save_changes(); }));
@@ -77,7 +91,7 @@ export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanva
     const detail: Record<string, unknown> = {};
     if (pm >= 0) detail.model = pm;
     if (pk >= 0) detail.condition = pk;
-    publish(link, { type: "pick", source: listener, detail });
+    link.pick(detail);
   }
 
   function draw(): void {
@@ -155,24 +169,10 @@ export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanva
     return { n: 0, polar: false, rscale: 1, x: { key: "e", data: z, offset: 0 }, y: { key: "e", data: z, offset: 0 }, label: null, cat: null, val: null, sel: null, mode: "category", scale: "continuous", domain: [0, 1], palette: [], classVisible: new Uint8Array(1), camera: { scale: 1, ox: 0, oy: 0 }, size: 3, ok: "#000000", bad: "#000000" };
   }
 
-  const listener = (e: BusEvent) => {
-    if (e.type !== "pick" || typeof e.detail.model !== "number") return;
-    let best = -1;
-    for (let i = 0; i < P; i++) {
-      if (arr.pm?.[i] !== e.detail.model) continue;
-      if (typeof e.detail.condition === "number" && arr.pk && arr.pk[i] >= 0 && arr.pk[i] !== e.detail.condition) continue;
-      best = i; break;
-    }
-    if (best >= 0 && best !== model.get("active")) { model.set("active", best); model.save_changes(); }
-  };
-  const unsub = subscribe(link, listener);
-  const events: [string, () => void][] = [["change:color_by", schedule], ["change:active", schedule], ["change:palette", schedule], ["change:theme", schedule]];
-  for (const [ev, fn] of events) model.on(ev, fn);
   draw();
   return {
     dispose() {
-      for (const [ev, fn] of events) model.off(ev, fn);
-      unsub(); layer.destroy(); frame.destroy();
+      link.dispose(); layer.destroy(); frame.destroy();
     },
   };
 }

@@ -2,15 +2,13 @@
 // polyline per sample; dragging along an axis brushes a range, and samples inside every
 // brushed range are selected.
 
-import { publish, subscribe, type BusEvent } from "../bus";
 import { categorical } from "../colors";
-import { readData, readSelected, writeSelected } from "../data";
 import { s } from "../dom";
 import { Frame } from "../frame";
 import type { Model } from "../model";
+import type { ViewContext } from "../registry";
 import { formatNumber, PAD } from "../scales";
-import { idMask } from "../selection";
-import { cellPickers } from "./pickers";
+import { linkFrame } from "./framed";
 
 export interface AxisSpec {
   name: string;
@@ -35,13 +33,7 @@ export function brushed(columns: ArrayLike<number>[], ranges: ([number, number] 
   return out;
 }
 
-export function renderParallel(model: Model, el: HTMLElement): { dispose(): void } {
-  const data = readData(model);
-  const { meta, store, labels, ids } = data;
-  const n = meta.shape[3];
-  const axes = (meta.axes as AxisSpec[]) ?? [];
-  const link = String(model.get("_link") ?? "");
-  let selected = readSelected(model);
+export function renderParallel(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
   let geom: { x: number[]; lo: number[]; hi: number[]; top: number; bottom: number } | null = null;
 
   const frame = new Frame(el, model.get("theme"), model.get("height"), {
@@ -58,21 +50,25 @@ export function renderParallel(model: Model, el: HTMLElement): { dispose(): void
       applyRanges();
     },
     onClick: () => { model.set("ranges", {}); applyRanges(); },
-    onResize: () => schedule(),
-    onTheme: () => schedule(),
+    onResize: () => link.schedule(),
+    onTheme: () => link.schedule(),
   }, ["box"]);
   frame.root.dataset.kind = "parallel";
-  const ctx = frame.canvas.getContext("2d");
-  const pickers = model.get("show_controls") ? cellPickers(model, meta, frame.bar, () => {}) : null;
+  const g2d = frame.canvas.getContext("2d");
+  const link = linkFrame(model, frame, ctx, { redraw: draw }, ["classes", "palette", "ranges"]);
+  const data = link.data;
+  const { meta, labels, ids } = data;
+  const n = meta.shape[3];
+  const axes = (meta.axes as AxisSpec[]) ?? [];
 
   function columns(): Float32Array[] | null {
-    const m = model.get("model"), l = model.get("layer"), k = model.get("condition");
-    const cell = store.get(m, l, k);
-    if (!cell) { const req = store.request(m, l, k); if (req) model.send(req); return null; }
+    const m = model.get("model");
+    const cell = link.cell();
+    if (!cell) return null;
     return axes.map((ax) => {
       if (ax.source === "rob") return (data.arrays[ax.key] as Float32Array).subarray(m * n, (m + 1) * n);
       if (ax.source === "plain") return data.arrays[ax.key] as Float32Array;
-      const v = cell[ax.key as "angle" | "norm" | "margin"];
+      const v = cell.get(ax.key);
       if (!ax.degrees) return v;
       const out = new Float32Array(n);
       for (let i = 0; i < n; i++) out[i] = (v[i] * 180) / Math.PI;
@@ -87,25 +83,19 @@ export function renderParallel(model: Model, el: HTMLElement): { dispose(): void
     const ranges = axes.map((ax) => (r[ax.name] ? [r[ax.name][0], r[ax.name][1]] as [number, number] : null));
     const any = ranges.some((x) => x);
     const chosen = any ? brushed(cols, ranges, n).map((i) => ids[i]) : [];
-    selected = Int32Array.from(chosen);
-    writeSelected(model, selected);
-    frame.root.dataset.selected = String(selected.length);
-    publish(link, { type: "select", source: listener, detail: { ids: selected } });
-    schedule();
-  }
-
-  function schedule(): void {
-    frame.requestDraw(draw);
+    model.save_changes(); // the ranges, with the selection
+    link.select(chosen);
   }
 
   function draw(): void {
     frame.setThemeSetting(model.get("theme"));
     const W = frame.width, H = frame.height;
+    const ctx = g2d;
     if (!ctx) return;
+    const cols = n === 0 || axes.length === 0 ? [] : columns();
+    if (!cols) { frame.message(link.status()); return; }
     frame.clear2d(ctx);
     if (n === 0 || axes.length === 0) { frame.message("no samples to show (empty arrays)"); return; }
-    const cols = columns();
-    if (!cols) { frame.message("loading slice…"); return; }
     frame.message("");
     const top = PAD + 8, bottom = H - PAD;
     const x = axes.map((_, a) => PAD + 20 + (a * (W - 2 * PAD - 40)) / Math.max(1, axes.length - 1));
@@ -119,7 +109,7 @@ export function renderParallel(model: Model, el: HTMLElement): { dispose(): void
     });
     geom = { x, lo, hi, top, bottom };
     const y = (a: number, v: number) => bottom - ((v - lo[a]) / (hi[a] - lo[a])) * (bottom - top);
-    const mask = selected.length ? idMask(ids, selected) : null;
+    const mask = link.selectionMask();
     const pal = (model.get("palette") as string[]) ?? [];
     const cls = model.get("classes") as number[];
     const pass = (wantSel: boolean) => {
@@ -158,25 +148,11 @@ export function renderParallel(model: Model, el: HTMLElement): { dispose(): void
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
   }
 
-  const listener = (e: BusEvent) => {
-    if (e.type === "select") { selected = e.detail.ids as Int32Array; writeSelected(model, selected); frame.root.dataset.selected = String(selected.length); schedule(); }
-    if (e.type === "pick") {
-      const keys = (model.get("_link_keys") as string[]) ?? ["model", "layer", "condition"];
-      for (const key of keys) if (typeof e.detail[key] === "number") model.set(key, e.detail[key]);
-      model.save_changes(); pickers?.sync(); schedule();
-    }
-  };
-  const unsub = subscribe(link, listener);
-  const onSel = () => { selected = readSelected(model); frame.root.dataset.selected = String(selected.length); schedule(); };
-  const onPick = () => { pickers?.sync(); schedule(); };
-  const events: [string, () => void][] = [["change:model", onPick], ["change:layer", onPick], ["change:condition", onPick],
-    ["change:classes", schedule], ["change:theme", schedule], ["change:ranges", schedule], ["change:selected", onSel]];
-  for (const [ev, fn] of events) model.on(ev, fn);
   draw();
   return {
     dispose() {
-      for (const [ev, fn] of events) model.off(ev, fn);
-      unsub(); pickers?.dispose(); frame.destroy();
+      link.dispose();
+      frame.destroy();
     },
   };
 }

@@ -1,17 +1,18 @@
 // PolarPlot: samples at (theta, rho) on a half disc, class direction pointing right.
 
-import { publish, shared, subscribe, type BusEvent } from "../bus";
 import { categorical, diverging as divergingAt, extent, MISSING, symmetric, viridis as viridisAt, type ScaleKind } from "../colors";
-import { readData, readSelected, writeSelected, type ViewData } from "../data";
+import type { ViewData } from "../data";
 import { h, s, select } from "../dom";
 import { Frame } from "../frame";
+import type { LinkedView } from "../link";
 import type { Model } from "../model";
 import { PointLayer, pointScreen, type AttrRef, type ColorMode, type DrawSpec } from "../points";
+import type { ViewContext } from "../registry";
 import { formatNumber, niceTicks, pan, polarCamera, zoomAt, type Camera } from "../scales";
-import { idMask, nearest, selectPolygon } from "../selection";
-import type { Cell, SliceReply } from "../store";
-import { drawTile, type Atlas } from "../thumbs";
-import { cellPickers } from "./pickers";
+import { nearest, selectPolygon } from "../selection";
+import type { Cell } from "../store";
+import { drawTile } from "../thumbs";
+import { linkFrame } from "./framed";
 
 export interface PolarHandle {
   spec(): DrawSpec | null;
@@ -19,23 +20,15 @@ export interface PolarHandle {
   frame: Frame;
   draw(): void;
   data: ViewData;
+  link: LinkedView;
 }
 
 const OK = "#4477AA";
 const BAD = "#EE6677";
 
-export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d?: boolean } = {}): { dispose(): void; handle: PolarHandle } {
-  const data = readData(model);
-  const { meta, store, labels, ids } = data;
-  const n = meta.shape[3];
+export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void; handle: PolarHandle } {
   let camera: Camera | null = null; // null: fitted frame
-  let selMask: Uint8Array | null = null;
-  let hasSel = false;
-  let raf = 0;
-  let soon = false;
-  let disposed = false;
   let current: DrawSpec | null = null;
-  const link = String(model.get("_link") ?? "");
 
   const frame = new Frame(el, model.get("theme"), model.get("height"), {
     onZoom: (f, x, y) => { camera = zoomAt(camera ?? fitted(), f, x, y); schedule(); },
@@ -45,20 +38,26 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
       if (!spec) return;
       const idx = selectPolygon(spec.n, (i) => pointScreen(spec, i), poly);
       const chosen = idx.filter((i) => visibleClass(i)).map((i) => ids[i]);
-      setSelection(chosen, true);
+      link.select(chosen);
     },
-    onClick: () => { if (hasSel) setSelection([], true); },
+    onClick: () => { if (link.selected().length) link.select([]); },
     onHover: (x, y) => hover(x, y),
     onResize: () => { camera = null; layer.resize(frame.width, frame.height, frame.dpr); schedule(); },
-    onTheme: () => schedule(),
+    onTheme: () => link.schedule(),
   });
   frame.root.dataset.kind = "polar";
-  const layer = new PointLayer(frame.canvas, opts);
+  const layer = new PointLayer(frame.canvas, ctx);
   frame.root.dataset.backend = layer.backend;
   layer.resize(frame.width, frame.height, frame.dpr);
+  const link = linkFrame(model, frame, ctx, {
+    redraw: draw,
+    onChange: (name) => { if (name === "normalize") camera = null; },
+  }, ["color_by", "angle_to", "normalize", "classes", "palette", "point_size"]);
+  const data = link.data;
+  const { meta, labels, ids } = data;
+  const n = meta.shape[3];
 
   // ---------------------------------------------------------------- controls
-  const pickers = model.get("show_controls") ? cellPickers(model, meta, frame.bar, () => {}) : null;
   if (model.get("show_controls")) {
     const fields = meta.color_fields ?? ["class"];
     frame.bar.append(select("color", fields.map((f) => ({ value: f, text: f })), model.get("color_by"), (v) => { model.set("color_by", v); model.save_changes(); }));
@@ -90,40 +89,28 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
   }
 
   function cell(): Cell | undefined {
-    const m = model.get("model"), l = model.get("layer"), k = model.get("condition");
-    const c = store.get(m, l, k);
-    if (!c) {
-      const req = store.request(m, l, k);
-      if (req) model.send(req);
-    }
-    return c;
-  }
-
-  function ref(key: string, c: Cell, name: "angle" | "angle_pred" | "norm" | "margin" | "pred"): AttrRef {
-    if (c.metricOffset >= 0) {
-      const full = data.arrays[name] as Float32Array | Int32Array;
-      return { key, data: full, offset: name === "pred" ? c.predOffset : c.metricOffset };
-    }
-    return { key, data: c[name], offset: 0 };
+    return link.cell();
   }
 
   function colorSpec(c: Cell): { mode: ColorMode; cat: AttrRef | null; val: AttrRef | null; scale: ScaleKind } {
     const field = model.get("color_by") as string;
     const kinds = meta.color_kinds ?? {};
     const labelRef: AttrRef = { key: "labels", data: labels, offset: 0 };
+    const angle = model.get("angle_to") === "pred" ? "angle_pred" : "angle";
     if (field === "class") return { mode: "category", cat: labelRef, val: null, scale: "continuous" };
-    if (field === "pred") return { mode: "category", cat: ref("pred", c, "pred"), val: null, scale: "continuous" };
-    if (field === "correct") return { mode: "correct", cat: ref("pred", c, "pred"), val: null, scale: "continuous" };
-    if (field === "margin") return { mode: "continuous", cat: null, val: ref("margin", c, "margin"), scale: "diverging" };
-    if (field === "angle") return { mode: "continuous", cat: null, val: ref(model.get("angle_to") === "pred" ? "angle_pred" : "angle", c, model.get("angle_to") === "pred" ? "angle_pred" : "angle"), scale: "continuous" };
-    if (field === "norm") return { mode: "continuous", cat: null, val: ref("norm", c, "norm"), scale: "continuous" };
+    if (field === "pred") return { mode: "category", cat: c.ref("pred"), val: null, scale: "continuous" };
+    if (field === "correct") return { mode: "correct", cat: c.ref("pred"), val: null, scale: "continuous" };
+    if (field === "margin") return { mode: "continuous", cat: null, val: c.ref("margin"), scale: "diverging" };
+    if (field === "angle") return { mode: "continuous", cat: null, val: c.ref(angle), scale: "continuous" };
+    if (field === "norm") return { mode: "continuous", cat: null, val: c.ref("norm"), scale: "continuous" };
     if (field === "robustness" && data.arrays.robustness) {
       return { mode: "continuous", cat: null, val: { key: "robustness", data: data.arrays.robustness, offset: model.get("model") * n }, scale: "continuous" };
     }
-    if (field === "custom" && data.arrays.custom) {
-      const off = meta.custom_dims === "mlkn" && c.metricOffset >= 0 ? c.metricOffset : 0;
+    if (field === "custom" && (c.has("custom") || data.arrays.custom)) {
+      // a custom colour per cell travels with the cell; one per sample is sent once
+      const val: AttrRef = c.has("custom") ? c.ref("custom") : { key: "custom", data: data.arrays.custom, offset: 0 };
       const mode: ColorMode = kinds.custom === "categorical" ? "custom-category" : "continuous";
-      return { mode, cat: null, val: { key: "custom", data: data.arrays.custom, offset: off }, scale: "continuous" };
+      return { mode, cat: null, val, scale: "continuous" };
     }
     return { mode: "category", cat: labelRef, val: null, scale: "continuous" };
   }
@@ -146,12 +133,12 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
       n,
       polar: true,
       rscale: 1,
-      x: ref(angleName, c, angleName),
-      y: ref("norm", c, "norm"),
+      x: c.ref(angleName),
+      y: c.ref("norm"),
       label: { key: "labels", data: labels, offset: 0 },
       cat: col.cat,
       val: col.val,
-      sel: hasSel ? selMask : null,
+      sel: link.selectionMask(),
       mode: col.mode,
       scale: col.scale,
       domain: [0, 1],
@@ -180,21 +167,10 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
 
   // ---------------------------------------------------------------- drawing
   // Pointer-driven redraws (pan, zoom, resize) wait for an animation frame; data and style
-  // changes (pickers, selection, colour) draw at the end of the current task, coalesced, so a
+  // changes (pickers, selection, colour) draw at the end of the current task (linkView), so a
   // slice switch does not wait for the next frame.
   function schedule(): void {
-    if (raf || soon) return;
-    raf = requestAnimationFrame(() => { raf = 0; draw(); });
-  }
-
-  function scheduleSoon(): void {
-    if (soon) return;
-    soon = true;
-    queueMicrotask(() => {
-      soon = false;
-      if (raf) { cancelAnimationFrame(raf); raf = 0; }
-      if (!disposed) draw();
-    });
+    frame.requestDraw(draw);
   }
 
   function draw(): void {
@@ -207,7 +183,7 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
       return;
     }
     const spec = buildSpec();
-    if (!spec) { frame.message("loading slice…"); return; }
+    if (!spec) { frame.message(link.status()); return; }
     frame.message("");
     current = spec;
     layer.draw(spec, frame.theme.bg);
@@ -318,20 +294,7 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
     model.save_changes();
   }
 
-  // ---------------------------------------------------------------- selection, hover
-  function applySelected(sel: ArrayLike<number>): void {
-    hasSel = sel.length > 0;
-    selMask = hasSel ? idMask(ids, sel) : null;
-    frame.root.dataset.selected = String(sel.length);
-    scheduleSoon();
-  }
-
-  function setSelection(chosen: number[], broadcast: boolean): void {
-    writeSelected(model, chosen);
-    applySelected(chosen);
-    if (broadcast) publish(link, { type: "select", source: busListener, detail: { ids: Int32Array.from(chosen) } });
-  }
-
+  // ---------------------------------------------------------------- hover
   function hover(x: number, y: number): void {
     const spec = current;
     if (!spec) return;
@@ -340,62 +303,32 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
     if (i < 0) { frame.hideTip(); return; }
     const c = cell();
     if (!c) return;
-    const theta = (model.get("angle_to") === "pred" ? c.angle_pred : c.angle)[i];
-    const pred = c.pred[i];
+    const theta = c.get(model.get("angle_to") === "pred" ? "angle_pred" : "angle")[i];
+    const pred = c.get<Int32Array>("pred")[i];
+    const rho = c.get("norm")[i], margin = c.get("margin")[i];
     const lines = [
       `sample ${ids[i]}`,
       `class: ${meta.class_names[labels[i]] ?? labels[i]}`,
       `pred: ${meta.class_names[pred] ?? pred}`,
       `θ = ${formatNumber((theta * 180) / Math.PI)}°`,
-      `ρ = ${formatNumber(c.norm[i])}`,
-      `m = ${formatNumber(c.margin[i])}`,
+      `ρ = ${formatNumber(rho)}`,
+      `m = ${formatNumber(margin)}`,
     ];
-    const atlas = data.atlas ?? (shared(link, "atlas") as Atlas | undefined) ?? null;
+    const atlas = link.atlas();
     let thumb: HTMLCanvasElement | undefined;
     if (atlas) { thumb = h("canvas"); drawTile(thumb, atlas, i, 3); }
     frame.showTip(x, y, lines, thumb);
-    publish(link, { type: "focus", source: busListener, detail: { index: i, id: ids[i], label: labels[i], pred, theta, rho: c.norm[i], margin: c.margin[i], names: meta.class_names } });
+    link.focus({ index: i, id: ids[i], label: labels[i], pred, theta, rho, margin, names: meta.class_names });
   }
 
-  // ---------------------------------------------------------------- wiring
-  const busListener = (e: BusEvent) => {
-    if (e.type === "select") { const sel = e.detail.ids as Int32Array; writeSelected(model, sel); applySelected(sel); }
-    if (e.type === "pick") {
-      for (const key of (model.get("_link_keys") as string[] | undefined) ?? ["model", "layer", "condition"]) if (typeof e.detail[key] === "number") model.set(key, e.detail[key]);
-      model.save_changes();
-      pickers?.sync();
-      scheduleSoon();
-    }
-  };
-  const unsub = subscribe(link, busListener);
-  const onCell = () => { pickers?.sync(); scheduleSoon(); };
-  const onPickChange = () => { onCell(); publish(link, { type: "pick", source: busListener, detail: { model: model.get("model"), layer: model.get("layer"), condition: model.get("condition") } }); };
-  const onStyle = () => scheduleSoon();
-  const onSel = () => applySelected(readSelected(model));
-  const onMsg = (msg: SliceReply, buffers: DataView[]) => {
-    if (!msg || msg.type !== "slice") return;
-    if (store.receive(msg, buffers)) scheduleSoon();
-  };
-  const events: [string, (...a: any[]) => void][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
-    ["change:model", onPickChange], ["change:layer", onPickChange], ["change:condition", onPickChange],
-    ["change:color_by", onStyle], ["change:angle_to", onStyle], ["change:normalize", () => { camera = null; scheduleSoon(); }],
-    ["change:classes", onStyle], ["change:palette", onStyle], ["change:theme", onStyle], ["change:point_size", onStyle],
-    ["change:selected", onSel], ["msg:custom", onMsg],
-  ];
-  for (const [ev, fn] of events) model.on(ev, fn);
-  applySelected(readSelected(model));
   draw();
 
-  const handle: PolarHandle = { spec: () => current, layer, frame, draw, data };
+  const handle: PolarHandle = { spec: () => current, layer, frame, draw, data, link };
   (frame.root as unknown as { __geowidget: PolarHandle }).__geowidget = handle;
   return {
     handle,
     dispose() {
-      disposed = true;
-      if (raf) cancelAnimationFrame(raf);
-      for (const [ev, fn] of events) model.off(ev, fn);
-      unsub();
-      pickers?.dispose();
+      link.dispose();
       layer.destroy();
       frame.destroy();
     },
