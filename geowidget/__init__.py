@@ -52,6 +52,8 @@ _EXPORTS: dict[str, str] = {
     "AttributionView": "geowidget.widgets",
     "SideBySide": "geowidget.widgets",
     "link": "geowidget.widgets",
+    "EvaluationTable": "geowidget.widgets",
+    "ProjectionView": "geowidget.widgets",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -53,7 +53,7 @@ def test_layout_rows_and_columns():
     g = evaluation_grid(cube)
     assert [(r["model"], r["sparsity"]) for r in g.rows][:4] == [
         ("net0", 0.0), ("net0", 0.5), ("net0", 0.9), ("net1", 0.0)]
-    assert g.rows[4]["label"] == "net1 · magnitude 50%" and g.rows[3]["label"] == "net1 · 0%"
+    assert g.rows[4]["label"] == "net1 · magnitude 50%" and g.rows[3]["label"] == "net1 · dense"
     assert [r["group"] for r in g.rows] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
     # clean first, then each benchmark with its severities side by side, ascending
     assert [c["label"] for c in g.columns] == ["clean", "fog-1", "fog-3", "noise-2"]
@@ -165,3 +165,53 @@ def test_bad_input():
         evaluation_grid(cube, layer="c")
     with pytest.raises(TypeError, match="'cube' parameter of evaluation_grid must be"):
         evaluation_grid({"models": []})
+
+
+# ---------------------------------------------------------------- the widget
+def test_table_widget_sends_the_grid_and_follows_picks():
+    import geowidget as gw
+    from geowidget.widgets.codec import arrays_serialization
+
+    cube = grid_cube()
+    table = gw.EvaluationTable(cube, quantity="angle", sort_rows="accuracy")
+    polar = gw.PolarPlot(cube)
+    linked = gw.link(table, polar)
+    g = table.grid
+    np.testing.assert_array_equal(table._arrays["counts"], g.counts)
+    assert table._arrays["counts"].dtype == np.uint8  # 50 samples: one byte per count
+    np.testing.assert_array_equal(table._arrays["rows:accuracy"], g.row_orders["accuracy"])
+    assert table._meta["conditions"] == polar._meta["conditions"]
+    # a click (selected_cell) sets the model and condition here and in the linked polar plot
+    r, c = 4, 1  # net1 at sparsity 0.5, fog-1
+    table.selected_cell = [r, c]
+    assert (table.model, table.condition) == (1, CONDITIONS.index(Condition(0.5, "fog", 1)))
+    assert (polar.model, polar.condition) == (table.model, table.condition)
+    assert table.cell_info()["accuracy"] == pytest.approx(g.accuracy[r, c])
+    # a pick in the polar plot selects the matching cell
+    polar.condition = CONDITIONS.index(Condition(0.0, "noise", 2))
+    polar.model = 2
+    assert table.selected_cell == [6, 3]
+    # another quantity recomputes the histograms (in Python, once)
+    table.quantity = "norm"
+    assert table.grid.quantity == "norm" and table._meta["quantity"] == "norm"
+    payload = arrays_serialization["to_json"](table._arrays)
+    assert sum(len(v["buffer"]) for v in payload.values()) < 4096
+    linked.unlink()
+
+
+def test_table_widget_bad_input():
+    import geowidget as gw
+
+    cube = grid_cube()
+    with pytest.raises(ValueError, match="'quantity' parameter of evaluation_grid must be one of"):
+        gw.EvaluationTable(cube, quantity="loss")
+    table = gw.EvaluationTable(cube)
+    with pytest.raises(ValueError, match=r"'quantity' trait of an EvaluationTable instance expected any of"):
+        table.quantity = "loss"
+    with pytest.raises(ValueError, match=r"'selected_cell' trait of EvaluationTable must be a cell "
+                       r"the cube evaluated \(this one is empty\)"):
+        table.selected_cell = [1, 2]
+    with pytest.raises(ValueError, match=r"row < 9 and column < 4"):
+        table.selected_cell = [9, 0]
+    with pytest.raises(TypeError, match="must be a GeometryCube"):
+        gw.EvaluationTable(np.zeros(3))

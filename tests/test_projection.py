@@ -6,6 +6,7 @@ import importlib.util
 
 import numpy as np
 import pytest
+from fixtures.synthetic import make_cube
 from scipy.stats import rankdata
 from sklearn.manifold import trustworthiness
 
@@ -200,3 +201,29 @@ def test_distortion_bad_input():
     with pytest.raises(ValueError, match=r"'angle' parameter of distortion must be of shape "
                        r"\(40,\), one value per sample"):
         gw.distortion(x, xy, angle=np.zeros(3))
+
+
+# ---------------------------------------------------------------- the view
+def test_projection_view_positions_and_errors():
+    cube = make_cube(m=2, layers=2, n=30)
+    xy = np.random.default_rng(0).normal(size=(2, 2, 30, 2))
+    view = gw.ProjectionView(cube, method="pca", xy=xy, color="margin")
+    np.testing.assert_array_equal(view._arrays["proj_x"], xy[..., 0].astype(np.float32))
+    np.testing.assert_array_equal(view._arrays["proj_y"], xy[..., 1].astype(np.float32))
+    assert view._meta["projection"] == "pca" and view.color_by == "margin"
+    view.model, view.layer = 1, 1
+    np.testing.assert_array_equal(view.positions, xy[1, 1].astype(np.float32))
+    assert view.to_plotly().data[0].type == "scattergl"
+    polar = gw.PolarPlot(cube)
+    gw.link(view, polar)
+    view.selected = [1003, 1010]
+    np.testing.assert_array_equal(polar.selected, [1003, 1010])  # linked by selection
+    with pytest.raises(ValueError, match=r"The 'method' parameter of ProjectionView must name a "
+                       r"projection the cube holds: \[\]. Got 'umap' instead"):
+        gw.ProjectionView(cube)
+    with pytest.raises(ValueError, match=r"'xy' parameter of ProjectionView must have shape "
+                       r"\(2, 2, 30, 2\)"):
+        gw.ProjectionView(cube, xy=xy[0])
+    single = gw.ProjectionView(angle=np.ones(5), norm=np.ones(5), xy=np.zeros((5, 2)),
+                               method="tsne")
+    assert single._arrays["proj_x"].shape == (1, 1, 5)

@@ -196,7 +196,8 @@ def _rows(cube: GeometryCube) -> list[dict[str, Any]]:
     for m, name in enumerate(cube.models):
         method = str(cube.model_info[m].get("pruning", "")) if pruned else ""
         for s in levels:
-            tail = f" · {method} {s:.0%}" if method and s > 0 else f" · {s:.0%}" if pruned else ""
+            level = "dense" if s == 0 else f"{method} {s:.0%}".strip()
+            tail = f" · {level}" if pruned else ""
             rows.append({"model": name, "model_index": m, "sparsity": float(s),
                          "method": method, "label": name + tail, "group": m})
     return rows

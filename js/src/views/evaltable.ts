@@ -6,15 +6,22 @@
 // Cell (r, c) of the grid: accuracy[r * C + c] (NaN: not evaluated), counts[(r * C + c) * B + b]
 // for the B bins whose edges are edges[c * (B + 1) + b] (shared by the column).
 
+import { decode, type Encoded, type WireArray } from "../codec";
 import { viridis, type RGB } from "../colors";
+import { h, select } from "../dom";
+import { Frame } from "../frame";
+import type { Model } from "../model";
+import type { ViewContext } from "../registry";
+import { formatNumber } from "../scales";
 import type { Theme } from "../theme";
+import { linkFrame } from "./framed";
 
 export interface Grid {
   rows: number;
   cols: number;
   bins: number;
   accuracy: Float32Array;
-  counts: Uint16Array | Uint32Array;
+  counts: Uint8Array | Uint16Array | Uint32Array | Int32Array;
   edges: Float32Array;
   rowLabels: string[];
   colLabels: string[];
@@ -266,4 +273,192 @@ export function drawGrid(ctx: CanvasRenderingContext2D, g: Grid, L: Placed, o: D
     ctx.lineWidth = width;
     ctx.strokeRect(L.x(cell.col) + 0.5, L.y(cell.row) + 0.5, W - 1, H - 1);
   }
+}
+
+// ---------------------------------------------------------------------------- the view
+
+/** What tests and the benchmark read from a rendered table (on `root.__geowidget`). */
+export interface EvalTableHandle {
+  grid: Grid;
+  layout(): Placed;
+  draw(): void;
+  frame: Frame;
+  /** CSS px of the centre of cell (row, col) in the frame's plot, scrolled into view. */
+  cellPoint(row: number, col: number): [number, number];
+}
+
+function orderOf(arrays: Record<string, WireArray>, kind: "rows" | "columns", name: string, n: number): ArrayLike<number> {
+  const a = arrays[`${kind}:${name}`];
+  return a && a.length === n ? a : Array.from({ length: n }, (_, i) => i);
+}
+
+export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void; handle: EvalTableHandle } {
+  let hovered: { row: number; col: number } | null = null;
+  let placed: Placed | null = null;
+  const frame = new Frame(el, model.get("theme"), model.get("height"), {
+    onClick: (x, y) => click(x, y),
+    onHover: (x, y) => hover(x, y),
+    onLeave: () => { if (hovered) { hovered = null; link.schedule(); } },
+    onResize: () => link.schedule(),
+    onTheme: () => link.schedule(),
+  }, []);
+  frame.setTool("pan"); // no lasso outline while dragging: a drag does nothing here
+  frame.plot.style.cursor = "pointer";
+  frame.root.dataset.kind = "evaltable";
+  const scroller = h("div");
+  scroller.style.cssText = "position:absolute;inset:0;overflow:auto";
+  scroller.append(frame.canvas);
+  frame.plot.prepend(scroller);
+  const canvas2d = frame.canvas.getContext("2d");
+  let grid = readGrid();
+  const link = linkFrame(model, frame, ctx, {
+    redraw: draw,
+    onChange: (name) => { if (name === "_arrays" || name === "_meta") grid = readGrid(); },
+  }, ["_arrays", "_meta", "sort_rows", "sort_columns", "selected_cell"]);
+
+  if (model.get("show_controls")) {
+    const meta = model.get("_meta") as { row_orders?: string[]; column_orders?: string[] };
+    const pick = (label: string, key: string, options: string[]) => {
+      frame.bar.append(select(label, options.map((v) => ({ value: v, text: v })), String(model.get(key)), (v) => { model.set(key, v); model.save_changes(); }));
+    };
+    pick("rows by", "sort_rows", meta.row_orders ?? ["cube"]);
+    pick("columns by", "sort_columns", meta.column_orders ?? ["cube"]);
+    pick("histogram", "quantity", ["margin", "angle", "norm", "robustness"]);
+  }
+
+  function readGrid(): Grid & { arrays: Record<string, WireArray>; rowModel: Int32Array; condition: Int32Array; quantity: string } {
+    const meta = model.get("_meta") as {
+      shape: [number, number, number]; rows: { label: string; group: number }[];
+      columns: { label: string; group: number; benchmark: string; severity: number }[]; column_groups: string[]; quantity: string;
+    };
+    const raw = (model.get("_arrays") ?? {}) as Record<string, Encoded>;
+    const arrays: Record<string, WireArray> = {};
+    for (const [k, v] of Object.entries(raw)) arrays[k] = decode(v).data;
+    const [rows, cols, bins] = meta.shape;
+    return {
+      rows, cols, bins, arrays,
+      accuracy: arrays.accuracy as Float32Array,
+      counts: arrays.counts as Uint8Array | Int32Array,
+      edges: arrays.edges as Float32Array,
+      rowModel: arrays.row_model as Int32Array,
+      condition: arrays.condition as Int32Array,
+      rowLabels: meta.rows.map((r) => r.label),
+      colLabels: meta.columns.map((c) => (c.benchmark === "clean" ? "" : String(c.severity))),
+      rowGroups: meta.rows.map((r) => r.group),
+      colGroups: meta.columns.map((c) => c.group),
+      colGroupLabels: meta.column_groups,
+      quantity: meta.quantity,
+    };
+  }
+
+  function labelWidth(): number {
+    if (!canvas2d) return 120;
+    canvas2d.font = "11px system-ui, sans-serif";
+    let w = 40;
+    for (const t of grid.rowLabels) w = Math.max(w, canvas2d.measureText(t).width);
+    return Math.min(220, Math.ceil(w) + 10);
+  }
+
+  function layout(): Placed {
+    const rowOrder = orderOf(grid.arrays, "rows", String(model.get("sort_rows")), grid.rows);
+    const colOrder = orderOf(grid.arrays, "columns", String(model.get("sort_columns")), grid.cols);
+    return layoutGrid(grid, frame.width - 2, labelWidth(), rowOrder, colOrder);
+  }
+
+  function selectedCell(): { row: number; col: number } | null {
+    const sc = model.get("selected_cell") as number[] | undefined;
+    if (sc && sc.length === 2 && sc[0] < grid.rows && sc[1] < grid.cols) return { row: sc[0], col: sc[1] };
+    // no click yet: the cell of the linked model and condition, when the table has it
+    const m = model.get("model"), k = model.get("condition");
+    for (let r = 0; r < grid.rows; r++) {
+      if (grid.rowModel[r] !== m) continue;
+      for (let c = 0; c < grid.cols; c++) if (grid.condition[r * grid.cols + c] === k) return { row: r, col: c };
+    }
+    return null;
+  }
+
+  function draw(): void {
+    frame.setThemeSetting(model.get("theme"));
+    const L = (placed = layout());
+    const wanted = Math.min(Number(model.get("height")) || 380, L.height + 4);
+    if (frame.height !== wanted) { frame.height = wanted; frame.measure(); }
+    if (!canvas2d) { frame.message("no Canvas2D in this browser"); return; }
+    if (!grid.rows || !grid.cols) frame.message("no models or conditions to show");
+    else frame.message("");
+    const dpr = frame.dpr;
+    frame.canvas.width = Math.round(L.width * dpr); frame.canvas.height = Math.round(L.height * dpr);
+    frame.canvas.style.width = `${L.width}px`; frame.canvas.style.height = `${L.height}px`;
+    canvas2d.setTransform(dpr, 0, 0, dpr, 0, 0);
+    canvas2d.fillStyle = frame.theme.bg;
+    canvas2d.fillRect(0, 0, L.width, L.height);
+    const domain = accuracyDomain(grid.accuracy);
+    drawGrid(canvas2d, grid, L, { theme: frame.theme, domain, colMax: columnMax(grid), selected: selectedCell(), hovered });
+    drawLegend(domain);
+    frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
+  }
+
+  function drawLegend(domain: [number, number]): void {
+    const bar = h("canvas", { class: "gw-colorbar", width: "120", height: "10" });
+    const c2 = bar.getContext("2d");
+    if (c2) for (let x = 0; x < 120; x++) { const c = viridis(x / 119); c2.fillStyle = `rgb(${c[0]},${c[1]},${c[2]})`; c2.fillRect(x, 0, 1, 10); }
+    frame.legend.replaceChildren(
+      h("span", {}, `accuracy ${(100 * domain[0]).toFixed(1)}%`), bar, h("span", {}, `${(100 * domain[1]).toFixed(1)}%`),
+      h("span", {}, ` · bars: ${grid.quantity} (bins shared per column) · empty: not evaluated`),
+    );
+  }
+
+  function at(x: number, y: number): { row: number; col: number } | null {
+    return placed ? hitCell(grid, placed, x + scroller.scrollLeft, y + scroller.scrollTop) : null;
+  }
+
+  function click(x: number, y: number): void {
+    const cell = at(x, y);
+    if (!cell) return;
+    const k = grid.condition[cell.row * grid.cols + cell.col];
+    if (k < 0) { frame.notice("this model was not evaluated under this condition"); return; }
+    model.set("selected_cell", [cell.row, cell.col]);
+    model.set("model", grid.rowModel[cell.row]);
+    model.set("condition", k);
+    model.save_changes();
+  }
+
+  function hover(x: number, y: number): void {
+    const cell = at(x, y);
+    const same = cell && hovered && cell.row === hovered.row && cell.col === hovered.col;
+    if (!same) { hovered = cell; link.schedule(); }
+    if (!cell) { frame.hideTip(); return; }
+    const i = cell.row * grid.cols + cell.col, B = grid.bins;
+    const acc = grid.accuracy[i];
+    const col = (model.get("_meta") as { columns: { benchmark: string; severity: number }[] }).columns[cell.col];
+    const lines = [`${grid.rowLabels[cell.row]}`, `${col.benchmark}${col.benchmark === "clean" ? "" : ` severity ${col.severity}`}`];
+    if (!Number.isFinite(acc)) lines.push("not evaluated");
+    else {
+      let total = 0;
+      for (let b = 0; b < B; b++) total += grid.counts[i * B + b];
+      lines.push(`accuracy ${(100 * acc).toFixed(2)}%`, `${grid.quantity}: ${total} samples`);
+      const e = grid.edges, base = cell.col * (B + 1);
+      for (let b = 0; b < B; b++) lines.push(`  [${formatNumber(e[base + b])}, ${formatNumber(e[base + b + 1])}${b === B - 1 ? "]" : ")"}  ${grid.counts[i * B + b]}`);
+    }
+    frame.showTip(x, y, lines);
+  }
+
+  draw();
+  const handle: EvalTableHandle = {
+    grid, layout: () => placed ?? layout(), draw, frame,
+    cellPoint(row, col) {
+      const L = placed ?? layout();
+      const cx = L.x(col) + L.cellW / 2, cy = L.y(row) + L.cellH / 2;
+      scroller.scrollLeft = Math.max(0, cx - frame.width / 2);
+      scroller.scrollTop = Math.max(0, cy - frame.height / 2);
+      return [cx - scroller.scrollLeft, cy - scroller.scrollTop];
+    },
+  };
+  (frame.root as unknown as { __geowidget: EvalTableHandle }).__geowidget = handle;
+  return {
+    handle,
+    dispose() {
+      link.dispose();
+      frame.destroy();
+    },
+  };
 }
