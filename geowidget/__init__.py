@@ -33,6 +33,11 @@ _EXPORTS: dict[str, str] = {
     "Embedding": "geowidget.analysis.embedding",
     "benchmark_similarity": "geowidget.analysis.embedding",
     "occlusion": "geowidget.engine.attribution",
+    # analyses
+    "project": "geowidget.analysis.projection",
+    "distortion": "geowidget.analysis.projection",
+    "Distortion": "geowidget.analysis.projection",
+    "evaluation_grid": "geowidget.analysis.evaluation",
     # data structures and studies
     "GeometryCube": "geowidget.cube",
     "Study": "geowidget.study",
@@ -48,6 +53,8 @@ _EXPORTS: dict[str, str] = {
     "AttributionView": "geowidget.widgets",
     "SideBySide": "geowidget.widgets",
     "link": "geowidget.widgets",
+    "EvaluationTable": "geowidget.widgets",
+    "ProjectionView": "geowidget.widgets",
 }
 
 __all__ = sorted(_EXPORTS)
