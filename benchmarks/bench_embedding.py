@@ -22,8 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import best_time, report  # noqa: E402
 
+from geowidget.analysis.embedding import distances, layout, model_embedding, mst  # noqa: E402
 from geowidget.cube import LAYER_METRICS, GeometryCube  # noqa: E402
-from geowidget.engine.embedding import distances, layout, model_embedding, mst  # noqa: E402
 
 
 def synthetic_cube(m: int, n: int, seed: int = 0) -> GeometryCube:

@@ -18,7 +18,7 @@ Arrays:
   from the logits, so they do not depend on the layer.
 
 Per-sample scores (robustness, vulnerability, breakdown sparsity, PIE) are derived from
-``pred`` and ``correct`` on demand (see :mod:`geowidget.engine.scores`), never stored.
+``pred`` and ``correct`` on demand (see :mod:`geowidget.analysis.scores`), never stored.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ LAYER_METRICS = ("angle", "angle_pred", "avh", "angle_gap", "norm", "margin")
 OUTPUTS = ("pred", "correct", "logit_margin")
 CONDITION_DIMS = ("sparsity", "benchmark", "severity")
 _FORMAT_VERSION = 1
+SPARSITY_TOL = 1e-6  # sparsities closer than this are the same level
 
 
 @dataclass(frozen=True)
@@ -169,17 +170,65 @@ class GeometryCube:
     def layer_index(self, layer: str | int) -> int:
         return _index("layer", self.layers, layer)
 
+    @property
+    def corruptions(self) -> list[str]:
+        """Benchmark names other than ``"clean"``, in first-seen order."""
+        return [b for b in self.benchmarks if b != "clean"]
+
+    def find_conditions(
+        self,
+        sparsity: float | Sequence[float] | None = None,
+        benchmark: str | Sequence[str] | None = None,
+        severity: int | Sequence[int] | None = None,
+    ) -> list[int]:
+        """Positions of the conditions that match every given dimension, in cube order.
+
+        This is the cube's one condition lookup: every selection by condition (here, in the
+        analyses and in the views) goes through it.
+
+        Parameters
+        ----------
+        sparsity, benchmark, severity : value, sequence of values, or None
+            ``None`` matches every value of that dimension. Sparsities match within
+            ``SPARSITY_TOL`` (0.3 finds a level stored as 0.30000001).
+
+        Returns
+        -------
+        list of int
+            Possibly empty when each value exists but not in this combination.
+
+        Raises
+        ------
+        KeyError
+            A value that no condition has, naming the valid ones.
+        """
+        sp, bm, sv = _as_values(sparsity), _as_values(benchmark), _as_values(severity)
+        if bm is not None and (unknown := sorted({str(b) for b in bm} - set(self.benchmarks))):
+            raise KeyError(f"unknown benchmark(s) {unknown}; valid: {self.benchmarks}")
+        if sp is not None:
+            have = sorted({c.sparsity for c in self.conditions})
+            if unknown := [float(s) for s in sp if not any(_same_sparsity(s, h) for h in have)]:
+                raise KeyError(f"unknown sparsity {unknown}; valid: {have}")
+        if sv is not None:
+            have_sv = sorted({c.severity for c in self.conditions})
+            if unknown := [v for v in sv if v not in have_sv]:
+                raise KeyError(f"unknown severity {unknown}; valid: {have_sv}")
+        return [
+            i
+            for i, c in enumerate(self.conditions)
+            if (sp is None or any(_same_sparsity(c.sparsity, s) for s in sp))
+            and (bm is None or c.benchmark in bm)
+            and (sv is None or c.severity in sv)
+        ]
+
     def condition_index(
         self, sparsity: float = 0.0, benchmark: str = "clean", severity: int | None = None
     ) -> int:
-        """Index of the condition; ``severity=None`` is allowed when only one matches."""
-        hits = [
-            i
-            for i, c in enumerate(self.conditions)
-            if np.isclose(c.sparsity, sparsity)
-            and c.benchmark == benchmark
-            and (severity is None or c.severity == severity)
-        ]
+        """Index of the one matching condition; ``severity=None`` is allowed when only one matches."""
+        try:
+            hits = self.find_conditions(sparsity, benchmark, severity)
+        except KeyError:
+            hits = []
         if len(hits) == 1:
             return hits[0]
         valid = ", ".join(c.label for c in self.conditions)
@@ -219,29 +268,16 @@ class GeometryCube:
         sparsity: float | Sequence[float] | None = None,
         benchmark: str | Sequence[str] | None = None,
         sample: Sequence[int] | np.ndarray | None = None,
+        severity: int | Sequence[int] | None = None,
     ) -> GeometryCube:
         """A sub-cube; each argument is one value or a list, ``None`` keeps everything.
 
-        ``sample`` takes positions (not ids). Dimensions are kept even when one value is
+        Conditions are chosen with :meth:`find_conditions`. ``sample`` takes positions (not ids). Dimensions are kept even when one value is
         chosen, so the result has the same array layout as the original.
         """
         mi = self._pick(model, self.model_index, len(self.models))
         li = self._pick(layer, self.layer_index, len(self.layers))
-        sp = None if sparsity is None else np.atleast_1d(np.asarray(sparsity, dtype=float))
-        bm = None if benchmark is None else {benchmark} if isinstance(benchmark, str) else set(benchmark)
-        if bm is not None and (unknown := bm - set(self.benchmarks)):
-            raise KeyError(f"unknown benchmark(s) {sorted(unknown)}; valid: {self.benchmarks}")
-        if sp is not None and (
-            unknown := [float(s) for s in sp if not np.isclose(s, self.sparsity_values).any()]
-        ):
-            valid = sorted({float(s) for s in self.sparsity_values})
-            raise KeyError(f"unknown sparsity {unknown}; valid: {valid}")
-        ki = [
-            i
-            for i, c in enumerate(self.conditions)
-            if (sp is None or np.isclose(c.sparsity, sp).any())
-            and (bm is None or c.benchmark in bm)
-        ]
+        ki = self.find_conditions(sparsity, benchmark, severity)
         if not ki:
             raise KeyError("the selection keeps no condition")
         si = np.arange(len(self.labels)) if sample is None else np.asarray(sample, dtype=np.int64)
@@ -276,9 +312,9 @@ class GeometryCube:
     def correlations(self, target: str = "robustness", **kwargs: Any) -> Any:
         """The paper's table: per model, r between (angle, norm, margin) and the target.
 
-        See :func:`geowidget.engine.scores.correlations` for the arguments.
+        See :func:`geowidget.analysis.scores.correlations` for the arguments.
         """
-        from geowidget.engine.scores import correlations
+        from geowidget.analysis.scores import correlations
 
         return correlations(self, target=target, **kwargs)
 
@@ -287,11 +323,11 @@ class GeometryCube:
 
         Columns ``robustness`` and one ``robustness:<benchmark>`` per corruption (when the cube
         has corrupted conditions), ``vulnerability``, ``breakdown_sparsity`` and ``pie`` (at
-        the highest sparsity) when it has pruned ones. See :mod:`geowidget.engine.scores`.
+        the highest sparsity) when it has pruned ones. See :mod:`geowidget.analysis.scores`.
         """
         import pandas as pd
 
-        from geowidget.engine import scores as sc
+        import geowidget.analysis.scores as sc
 
         m, n = len(self.models), len(self.labels)
         table: dict[str, Any] = {
@@ -299,11 +335,11 @@ class GeometryCube:
             "sample": np.tile(self.sample_ids, m),
             "label": np.tile(self.labels, m),
         }
-        if any(c.benchmark != "clean" and c.sparsity == 0 for c in self.conditions):
+        if self.corruptions:
             table["robustness"] = sc.robustness(self).ravel()
             for name, value in sc.robustness_per_benchmark(self).items():
                 table[f"robustness:{name}"] = value.ravel()
-        if any(c.benchmark == "clean" and c.sparsity > 0 for c in self.conditions):
+        if any(s > 0 for s in self.sparsities):
             table["vulnerability"] = sc.vulnerability(self).ravel()
             table["breakdown_sparsity"] = sc.breakdown_sparsity(self).ravel()
             table["pie"] = sc.pie(self).ravel()
@@ -447,6 +483,18 @@ def _check_unique(what: str, names: list[str]) -> None:
     dupes = [x for x in names if x in seen or seen.add(x)]
     if dupes:
         raise ValueError(f"{what} must be unique, got duplicates {sorted(set(dupes))}")
+
+
+def _as_values(value: Any) -> list[Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, str | int | float | np.integer | np.floating):
+        return [value]
+    return list(value)
+
+
+def _same_sparsity(a: float, b: float) -> bool:
+    return abs(float(a) - float(b)) <= SPARSITY_TOL
 
 
 def _index(what: str, names: list[str], key: str | int) -> int:

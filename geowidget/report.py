@@ -58,9 +58,9 @@ def correlation_tables(
         Empty when it has neither.
     """
     targets = []
-    if any(c.benchmark != "clean" and c.sparsity == 0 for c in cube.conditions):
+    if cube.corruptions:
         targets.append("robustness")
-    if any(c.benchmark == "clean" and c.sparsity > 0 for c in cube.conditions):
+    if any(s > 0 for s in cube.sparsities):
         targets.append("vulnerability")
     return {
         f"{target}/{method}": cube.correlations(target=target, method=method, n_boot=n_boot,

@@ -11,8 +11,7 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import cdist
 from scipy.stats import spearmanr
 
-from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
-from geowidget.engine.embedding import (
+from geowidget.analysis.embedding import (
     Embedding,
     benchmark_similarity,
     classical_mds,
@@ -22,6 +21,7 @@ from geowidget.engine.embedding import (
     mst,
     transform_values,
 )
+from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
 
 
 def make_cube(values: np.ndarray, conditions=None, seed: int = 0) -> GeometryCube:

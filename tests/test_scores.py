@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
-from geowidget.engine.scores import (
+from geowidget.analysis.scores import (
     CorrelationTable,
     _rank,
     breakdown_sparsity,
@@ -18,6 +17,7 @@ from geowidget.engine.scores import (
     robustness_per_benchmark,
     vulnerability,
 )
+from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
 
 SPARSITIES = [0.0, 0.3, 0.6, 0.9]
 BENCH = [("fog", 1), ("fog", 2), ("rotate", 1), ("rotate", 2), ("rotate", 3)]

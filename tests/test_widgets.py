@@ -199,9 +199,9 @@ def test_request_ids_are_bounded_and_unknown_commands_answered():
 # ---------------------------------------------------------------------------- colour
 def test_colour_fields_custom_arrays_and_robustness(monkeypatch):
     cube = make_cube(m=2, n=12)
-    fake = types.ModuleType("geowidget.engine.scores")
+    fake = types.ModuleType("geowidget.analysis.scores")
     fake.robustness = lambda c: c.correct.mean(axis=1)  # [M, N]
-    monkeypatch.setitem(sys.modules, "geowidget.engine.scores", fake)
+    monkeypatch.setitem(sys.modules, "geowidget.analysis.scores", fake)
     w = gw.PolarPlot(cube, color="robustness")
     assert w.color_by == "robustness" and "robustness" in w._meta["color_fields"]
     np.testing.assert_allclose(arrays(w)["robustness"], cube.correct.mean(axis=1))
@@ -360,7 +360,8 @@ def test_modelmap_bad_input():
 def test_explorer_links_controls_views_and_selection():
     cube = make_cube(m=2, n=24)
     ex = gw.Explorer(cube, xy=[[0, 0], [1, 1]], edges=[[0, 1]])
-    assert [v._kind for v in ex.views()] == ["polar", "histogram", "parallel", "modelmap", "panel"]
+    assert [v._kind for v in ex.views()] == ["evaltable", "polar", "histogram", "parallel",
+                                            "modelmap", "panel"]
     assert len({v._link for v in ex.views()}) == 1 and ex.polar._link
     assert "atlas" not in arrays(ex.polar) and "atlas" in arrays(ex.panel)  # thumbnails sent once
     ex.controls["layer"].value = 1
@@ -407,7 +408,7 @@ def test_encode_round_trips_selected_trait():
 
 
 def test_modelmap_from_a_cube_uses_the_embedding_engine():
-    import geowidget.engine.embedding as emb_mod
+    import geowidget.analysis.embedding as emb_mod
 
     cube = make_cube(m=4, n=40)
     mm = gw.ModelMap(cube)

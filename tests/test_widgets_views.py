@@ -11,7 +11,7 @@ import geowidget as gw
 
 
 def test_parallel_axes_columns_and_brushing_match_brute_force():
-    from geowidget.engine import scores
+    from geowidget.analysis import scores
 
     cube = make_cube(m=2, layers=2, n=50)
     pc = gw.ParallelCoordinates(cube, layer=1)

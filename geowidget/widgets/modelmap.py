@@ -29,7 +29,7 @@ def _accuracy(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
 
 def _layout_from_cube(cube: Any, by: str, method: str, layer: Any,
                       select: dict[str, Any]) -> tuple[Any, ...]:
-    from geowidget.engine.embedding import distances, layout, model_embedding, mst
+    from geowidget.analysis.embedding import distances, layout, model_embedding, mst
 
     emb = model_embedding(cube, by=by, layer=layer, **select)
     d = distances(emb)
@@ -40,7 +40,7 @@ def _layout_from_cube(cube: Any, by: str, method: str, layer: Any,
 class ModelMap(GeoView):
     """Each point is a model (or model at a sparsity level, or benchmark) in a 2-D layout.
 
-    Positions come from :func:`geowidget.engine.embedding.layout` of the model geometric
+    Positions come from :func:`geowidget.analysis.embedding.layout` of the model geometric
     embedding, and the minimum-spanning-tree edges are drawn. Clicking a point sets
     ``active`` and, in linked views, makes that model (and condition) current.
 

@@ -21,7 +21,7 @@ class ParallelCoordinates(SlabView):
     Parameters
     ----------
     cube : GeometryCube, optional
-        Robustness axes come from :func:`geowidget.engine.scores.robustness_per_benchmark`
+        Robustness axes come from :func:`geowidget.analysis.scores.robustness_per_benchmark`
         (when the cube holds corrupted conditions); θ, ρ and m from the shown cell.
     axes : dict of str to array-like [N], optional
         Extra (or, without a cube, all) axes, in order.
@@ -61,7 +61,7 @@ class ParallelCoordinates(SlabView):
         specs: list[dict[str, Any]] = []
         extra: dict[str, np.ndarray] = {}
         if cube is not None:
-            from geowidget.engine.scores import robustness_per_benchmark
+            from geowidget.analysis.scores import robustness_per_benchmark
 
             try:
                 per = robustness_per_benchmark(cube)

@@ -22,7 +22,7 @@ def robustness_of(cube: Any) -> np.ndarray | None:
     """Per-sample robustness ``[M, N]`` of a cube with corrupted conditions, else None."""
     if cube is None:
         return None
-    from geowidget.engine.scores import robustness
+    from geowidget.analysis.scores import robustness
 
     try:
         return np.asarray(robustness(cube), dtype=np.float32)

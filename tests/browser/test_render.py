@@ -343,7 +343,7 @@ def test_legend_toggles_classes(browser, tmp_path):
 
 
 def test_modelmap_draws_trajectories(page, tmp_path):
-    pytest.importorskip("geowidget.engine.embedding")
+    pytest.importorskip("geowidget.analysis.embedding")
     mm = gw.ModelMap(make_cube(m=3, n=30), by="model_condition", color_by="sparsity")
     open_html(page, mm.to_html(tmp_path / "mm.html"), kind="modelmap")
     assert page.locator("path.gw-traj").count() == 3

@@ -8,7 +8,7 @@ import type { LinkedView } from "../link";
 import type { Model } from "../model";
 import { PointLayer, pointScreen, type AttrRef, type ColorMode, type DrawSpec } from "../points";
 import type { ViewContext } from "../registry";
-import { formatNumber, niceTicks, pan, polarCamera, zoomAt, type Camera } from "../scales";
+import { formatNumber, niceTicks, pan, polarCamera, xyCamera, zoomAt, type Camera } from "../scales";
 import { nearest, selectPolygon } from "../selection";
 import type { Cell } from "../store";
 import { drawTile } from "../thumbs";
@@ -23,10 +23,19 @@ export interface PolarHandle {
   link: LinkedView;
 }
 
+/** Positions other than (θ, ρ): the same view drawing samples at given x, y instead
+ * (ProjectionView), with the same colours, selection, hover and links. */
+export interface Positions {
+  kind: string;
+  /** x and y of model m, layer l, each [N] at an element offset of its array. */
+  refs(m: number, l: number): [AttrRef, AttrRef];
+  caption: string;
+}
+
 const OK = "#4477AA";
 const BAD = "#EE6677";
 
-export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void; handle: PolarHandle } {
+export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}, positions?: Positions): { dispose(): void; handle: PolarHandle } {
   let camera: Camera | null = null; // null: fitted frame
   let current: DrawSpec | null = null;
 
@@ -45,7 +54,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     onResize: () => { camera = null; layer.resize(frame.width, frame.height, frame.dpr); schedule(); },
     onTheme: () => link.schedule(),
   });
-  frame.root.dataset.kind = "polar";
+  frame.root.dataset.kind = positions?.kind ?? "polar";
   const layer = new PointLayer(frame.canvas, ctx);
   frame.root.dataset.backend = layer.backend;
   layer.resize(frame.width, frame.height, frame.dpr);
@@ -67,7 +76,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     box.checked = !!model.get("normalize");
     box.addEventListener("change", () => { model.set("normalize", box.checked); model.save_changes(); });
     lab.append(box, h("span", {}, "normalise ρ"));
-    frame.bar.append(lab);
+    if (!positions) frame.bar.append(lab);
   }
 
   function visibleClass(i: number): boolean {
@@ -77,7 +86,13 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
 
   function fitted(): Camera {
     const spec = buildSpec();
+    if (positions) return spec ? xyFit(spec) : xyCamera(frame.width, frame.height, [], []);
     return polarCamera(frame.width, frame.height, spec ? rmaxOf(spec) : 1);
+  }
+
+  function xyFit(spec: DrawSpec): Camera {
+    const view = (r: AttrRef) => r.data.subarray(r.offset, r.offset + spec.n);
+    return xyCamera(frame.width, frame.height, view(spec.x), view(spec.y));
   }
 
   function rmaxOf(spec: DrawSpec): number {
@@ -129,12 +144,13 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     if (!c) return null;
     const angleName = model.get("angle_to") === "pred" ? "angle_pred" : "angle";
     const col = colorSpec(c);
+    const xy = positions?.refs(model.get("model"), model.get("layer"));
     const spec: DrawSpec = {
       n,
-      polar: true,
+      polar: !positions,
       rscale: 1,
-      x: c.ref(angleName),
-      y: c.ref("norm"),
+      x: xy ? xy[0] : c.ref(angleName),
+      y: xy ? xy[1] : c.ref("norm"),
       label: { key: "labels", data: labels, offset: 0 },
       cat: col.cat,
       val: col.val,
@@ -149,20 +165,29 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
       ok: OK,
       bad: BAD,
     };
+    if (positions) {
+      setDomain(spec, col);
+      spec.camera = camera ?? xyFit(spec);
+      return spec;
+    }
     const rmax = rmaxOf({ ...spec, rscale: 1 });
     if (model.get("normalize")) {
       let m = 0;
       for (let i = 0; i < n; i++) { const v = spec.y.data[spec.y.offset + i]; if (v > m && Number.isFinite(v)) m = v; }
       spec.rscale = m > 0 ? 1 / m : 1;
     }
+    setDomain(spec, col);
+    spec.camera = camera ?? polarCamera(frame.width, frame.height, model.get("normalize") ? 1 : rmax);
+    return spec;
+  }
+
+  function setDomain(spec: DrawSpec, col: { val: AttrRef | null; mode: ColorMode; scale: ScaleKind }): void {
     if (col.val && col.mode === "continuous") {
       const v = col.val;
       const view = v.data.subarray(v.offset, v.offset + n) as Float32Array;
       const ext = extent(view);
       spec.domain = col.scale === "diverging" ? symmetric(ext) : ext;
     }
-    spec.camera = camera ?? polarCamera(frame.width, frame.height, model.get("normalize") ? 1 : rmax);
-    return spec;
   }
 
   // ---------------------------------------------------------------- drawing
@@ -187,7 +212,8 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     frame.message("");
     current = spec;
     layer.draw(spec, frame.theme.bg);
-    drawGrid(spec.camera, model.get("normalize") ? 1 : rmaxOf(spec));
+    if (positions) drawCaption(positions.caption);
+    else drawGrid(spec.camera, model.get("normalize") ? 1 : rmaxOf(spec));
     drawLegend(spec);
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
   }
@@ -195,6 +221,10 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
   function emptySpec(): DrawSpec {
     const z = new Float32Array(0);
     return { n: 0, polar: true, rscale: 1, x: { key: "e", data: z, offset: 0 }, y: { key: "e", data: z, offset: 0 }, label: null, cat: null, val: null, sel: null, mode: "category", scale: "continuous", domain: [0, 1], palette: [], classVisible: new Uint8Array(1), camera: { scale: 1, ox: 0, oy: 0 }, size: 3, ok: OK, bad: BAD };
+  }
+
+  function drawCaption(text: string): void {
+    frame.overlay.replaceChildren(s("text", { x: 6, y: frame.height - 6 }, text));
   }
 
   function drawGrid(cam: Camera, rmax: number): void {

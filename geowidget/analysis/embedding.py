@@ -1,6 +1,6 @@
 """Geometric embeddings of models (and of benchmarks), their distances, 2-D layouts and MST.
 
-A model's *geometric embedding* (DESIGN.md) is its per-sample geometry on a shared probe
+A model's *geometric embedding* is its per-sample geometry on a shared probe
 set of N samples, flattened to one vector ``[t(θ), t(ρ), t(m)]`` of 3N numbers, where
 ``t`` is a within-point transform:
 
@@ -150,31 +150,10 @@ def rank_rows(x: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- embedding
-def _as_list(value: Any) -> list[Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, str | int | float | np.integer | np.floating):
-        return [value]
-    return list(value)
-
-
 def _select_conditions(
     cube: GeometryCube, sparsity: Any, benchmark: Any, severity: Any
 ) -> list[int]:
-    sp, bm, sv = _as_list(sparsity), _as_list(benchmark), _as_list(severity)
-    if bm is not None and (unknown := sorted(set(bm) - set(cube.benchmarks))):
-        raise KeyError(f"unknown benchmark(s) {unknown}; valid: {cube.benchmarks}")
-    if sp is not None:
-        have = sorted({c.sparsity for c in cube.conditions})
-        if unknown := [s for s in sp if not np.isclose(s, have).any()]:
-            raise KeyError(f"unknown sparsity {unknown}; valid: {have}")
-    picked = [
-        i
-        for i, c in enumerate(cube.conditions)
-        if (sp is None or np.isclose(c.sparsity, sp).any())
-        and (bm is None or c.benchmark in bm)
-        and (sv is None or c.severity in sv)
-    ]
+    picked = cube.find_conditions(sparsity, benchmark, severity)
     if not picked:
         valid = ", ".join(c.label for c in cube.conditions)
         raise KeyError(
@@ -264,7 +243,7 @@ def model_embedding(
     mi = (
         list(range(len(cube.models)))
         if models is None
-        else [cube.model_index(m) for m in _as_list(models) or []]
+        else [cube.model_index(m) for m in ([models] if isinstance(models, str | int) else models)]
     )
     if not mi:
         raise ValueError("models selects no model")
@@ -433,11 +412,9 @@ def distances(
 
 
 def _gram(x: np.ndarray) -> np.ndarray:
-    """``x @ x.T`` in float64 through torch's (multithreaded) GEMM."""
-    import torch
-
-    t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
-    return (t @ t.T).numpy()
+    """``x @ x.T`` in float64 through numpy's (multithreaded BLAS) GEMM."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    return x @ x.T
 
 
 def _check_distances(d: Any) -> np.ndarray:
@@ -671,11 +648,8 @@ def benchmark_similarity(
     if len(names) < 2:
         raise ValueError(f"benchmark_similarity needs at least 2 benchmarks, got {names}")
     severities = {
-        b: sorted(
-            c.severity
-            for c in cube.conditions
-            if c.benchmark == b and np.isclose(c.sparsity, sparsity)
-        )
+        b: sorted(cube.conditions[i].severity
+                  for i in cube.find_conditions(sparsity=sparsity, benchmark=b))
         for b in names
     }
     if missing := [b for b, s in severities.items() if not s]:

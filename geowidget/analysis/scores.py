@@ -46,19 +46,13 @@ def _dense_index(cube: GeometryCube) -> int:
 
 
 def _corrupted(cube: GeometryCube, sparsity: float = 0.0) -> list[int]:
-    return [
-        i
-        for i, c in enumerate(cube.conditions)
-        if c.benchmark != "clean" and np.isclose(c.sparsity, sparsity)
-    ]
+    return cube.find_conditions(sparsity=sparsity, benchmark=cube.corruptions)
 
 
 def _pruned(cube: GeometryCube, benchmark: str = "clean") -> list[tuple[float, int]]:
-    return sorted(
-        (c.sparsity, i)
-        for i, c in enumerate(cube.conditions)
-        if c.benchmark == benchmark and c.sparsity > 0
-    )
+    """``(sparsity, index)`` of the pruned levels (sparsity > 0) of a benchmark, ascending."""
+    levels = ((cube.conditions[i].sparsity, i) for i in cube.find_conditions(benchmark=benchmark))
+    return sorted(level for level in levels if level[0] > 0)
 
 
 def robustness(cube: GeometryCube, *, sparsity: float = 0.0) -> np.ndarray:
@@ -92,7 +86,7 @@ def robustness_per_benchmark(cube: GeometryCube, *, sparsity: float = 0.0) -> di
         raise ValueError(f"the cube has no corrupted condition at sparsity {sparsity:g}")
     out: dict[str, np.ndarray] = {}
     for name in dict.fromkeys(cube.conditions[i].benchmark for i in idx):
-        sel = [i for i in idx if cube.conditions[i].benchmark == name]
+        sel = cube.find_conditions(sparsity=sparsity, benchmark=name)
         out[name] = cube.correct[:, sel, :].mean(axis=1, dtype=np.float64)
     return out
 
@@ -173,7 +167,7 @@ def pie(
     if sparsity is None:
         idx = levels[-1][1]
     else:
-        hits = [i for s, i in levels if np.isclose(s, sparsity)]
+        hits = [i for _, i in levels if i in cube.find_conditions(sparsity=sparsity)]
         if not hits:
             raise ValueError(f"no pruned level {sparsity!r}; valid: {[s for s, _ in levels]}")
         idx = hits[0]

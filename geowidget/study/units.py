@@ -1,0 +1,162 @@
+"""Work units: a model at one condition on one shard of samples, and the pure function that runs one.
+
+A :class:`WorkUnit` names what to compute; :func:`evaluate_unit` computes it from its
+arguments alone (the model, the unit's inputs and labels, the class directions of each
+layer, the pruning masks), so any worker process, local or on a Ray cluster, can run any
+unit and get the same arrays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from geowidget.cube import LAYER_METRICS, Condition
+from geowidget.engine.corruptions import corrupt
+from geowidget.engine.features import extract_features
+from geowidget.engine.geometry import geometry
+from geowidget.engine.pruning import pruned
+
+PENULTIMATE = "penultimate"
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One unit of work: a model at one condition on one shard of samples ``[start, stop)``."""
+
+    model: str
+    sparsity: float
+    benchmark: str
+    severity: int
+    start: int
+    stop: int
+
+    @property
+    def condition(self) -> Condition:
+        return Condition(self.sparsity, self.benchmark, self.severity)
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.condition.label} [{self.start}:{self.stop}]"
+
+
+def unit_inputs(
+    unit: WorkUnit, clean: torch.Tensor, *, seed: int, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """The unit's inputs from the clean shard: generated corruptions are applied here.
+
+    Parameters
+    ----------
+    unit : WorkUnit
+        ``benchmark="clean"`` returns ``clean`` itself; any other benchmark is a corruption
+        name of :func:`geowidget.engine.corruptions.corrupt`, generated at ``unit.severity``.
+    clean : Tensor
+        The shard's clean inputs ``[stop - start, C, H, W]`` in [0, 1].
+    seed : int
+        Seed of the corruption; an image's noise depends only on (seed, name, its position in
+        the whole data set), so shards can be corrupted anywhere, in any order.
+    """
+    if unit.benchmark == "clean":
+        return clean
+    index = torch.arange(unit.start, unit.stop)
+    out = corrupt(clean.to(device), unit.benchmark, unit.severity, seed=seed, index=index)
+    return out.cpu().to(clean.dtype)
+
+
+def evaluate_unit(
+    unit: WorkUnit,
+    model: nn.Module,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    layers: Mapping[str, str],
+    head: str | None = None,
+    probes: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+    masks: Mapping[str, torch.Tensor] | None = None,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+) -> dict[str, np.ndarray]:
+    """Per-sample geometry and outputs of one unit; depends on its arguments only.
+
+    Parameters
+    ----------
+    unit : WorkUnit
+        Its sparsity must match ``masks`` (none at sparsity 0).
+    model : nn.Module
+        The dense model on ``device``. Pruned weights are zeroed inside this call and restored
+        bit for bit before it returns.
+    inputs, labels : Tensor
+        The unit's inputs (already corrupted, see :func:`unit_inputs`) and int labels ``[n]``.
+    layers : mapping of str to str
+        Cube layer name to the node :func:`geowidget.engine.features.extract_features` reads
+        (``"penultimate"`` maps to ``"<head>:input"``).
+    head : str, optional
+        Module name of the model's final Linear: the class directions of every layer that
+        has no probe, read after pruning (a pruned head is the head the pruned model uses).
+    probes : mapping of str to (weight, bias), optional
+        Class directions ``[C, D]`` and biases ``[C]`` of the layers measured with a probe.
+    masks : mapping of str to bool Tensor, optional
+        Keep-masks of the unit's sparsity (:meth:`geowidget.engine.pruning.PruningPlan.masks`).
+    batch_size : int
+        Forward-pass batch size.
+    device : torch.device or str
+        Where the forward passes run.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``angle``, ``angle_pred``, ``avh``, ``angle_gap``, ``norm``, ``margin``: float32
+        ``[L, n]`` in the order of ``layers`` (radians; norm and margin in feature units);
+        ``pred`` int32 ``[n]``, ``correct`` bool ``[n]``, ``logit_margin`` float32 ``[n]``.
+    """
+    if (unit.sparsity > 0) != bool(masks):
+        raise ValueError(f"unit {unit} at sparsity {unit.sparsity:g} got "
+                         f"{'no' if not masks else 'pruning'} masks")
+    context = pruned(model, dict(masks)) if masks else contextlib.nullcontext(model)
+    with context:
+        return _evaluate(model, inputs, labels, layers, head, probes or {}, batch_size, device)
+
+
+def _evaluate(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    layers: Mapping[str, str],
+    head: str | None,
+    probes: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+    batch_size: int,
+    device: Any,
+) -> dict[str, np.ndarray]:
+    targets = list(dict.fromkeys(layers.values()))
+    feats, _, logits = extract_features(
+        model, (inputs, labels), targets, batch_size=batch_size, device=device,
+        progress=False, return_outputs=True,
+    )
+    out: dict[str, list[np.ndarray]] = {k: [] for k in LAYER_METRICS}
+    for layer, node in layers.items():
+        if layer in probes:
+            w, b = probes[layer]
+        else:
+            linear = model.get_submodule(head)
+            w = linear.weight.detach().float().cpu()
+            b = None if linear.bias is None else linear.bias.detach().float().cpu()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # NaN angles are recorded
+            g = geometry(feats[node].float().cpu(), labels, w, b).to_numpy()
+        for k in LAYER_METRICS:
+            out[k].append(g[k].astype(np.float32))
+    z = logits.double().cpu()
+    pred = z.argmax(dim=1)
+    zy = z.gather(1, labels[:, None])
+    others = z.scatter(1, labels[:, None], float("-inf"))
+    result = {k: np.stack(v) for k, v in out.items()}
+    result["pred"] = pred.numpy().astype(np.int32)
+    result["correct"] = (pred == labels).numpy()
+    result["logit_margin"] = (zy[:, 0] - others.max(dim=1).values).numpy().astype(np.float32)
+    return result
