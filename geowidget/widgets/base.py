@@ -36,13 +36,20 @@ import traitlets as t
 from anywidget.experimental import command
 from ipywidgets.widgets.widget import _remove_buffers
 
+from geowidget._validation import describe
 from geowidget.widgets.codec import (
     array_serialization,
     arrays_serialization,
     encode,
     wire_array,
 )
-from geowidget.widgets.data import IdIndex, Slab, check_sample_ids, sprite_atlas
+from geowidget.widgets.data import (
+    IdIndex,
+    Slab,
+    check_sample_ids,
+    sorted_unique,
+    sprite_atlas,
+)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 ESM_PATH = STATIC / "widgets.js"
@@ -67,12 +74,6 @@ class as_is(str):  # noqa: N801 (reads as a function at the call site)
         return str(self)
 
 
-def short(value: Any, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters, for error messages about untrusted input."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
-
-
 # ---------------------------------------------------------------------------- traits
 class TraitValueError(t.TraitError, ValueError):
     """An invalid trait value. As a ``TraitError`` it makes traitlets roll the change back;
@@ -82,7 +83,7 @@ class TraitValueError(t.TraitError, ValueError):
 def invalid(owner: Any, name: str, expected: str, got: Any) -> TraitValueError:
     """The error for trait ``name`` of ``owner``: what was expected and what came."""
     return TraitValueError(f"The {name!r} trait of {type(owner).__name__} must be {expected}. "
-                           f"Got {short(got)} instead.")
+                           f"Got {describe(got)} instead.")
 
 
 class _Checked:
@@ -97,14 +98,23 @@ class _Checked:
             raise TraitValueError(str(err)) from None
 
 
+def _bounds(trait: Any, noun: str) -> str:
+    lo = "-inf" if trait.min is None else f"{trait.min:g}"
+    hi = "inf" if trait.max is None else f"{trait.max:g}"
+    return f"{noun} in [{lo}, {hi}]"
+
+
 class Int(_Checked, t.Int):
     """``traitlets.Int`` (with ``min`` / ``max``) raising :class:`TraitValueError`."""
 
     def validate(self, obj: Any, value: Any) -> Any:
-        if isinstance(value, bool):  # a bool is an int to Python, never an index or a size
-            raise invalid(obj, self.name, "an int", value)
         if isinstance(value, np.integer):
             value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or \
+                (self.min is not None and value < self.min) or \
+                (self.max is not None and value > self.max):
+            # a bool is an int to Python, but never an index or a size
+            raise invalid(obj, self.name, _bounds(self, "an int"), value)
         return super().validate(obj, value)
 
 
@@ -112,22 +122,50 @@ class Float(_Checked, t.Float):
     """``traitlets.Float`` (with ``min`` / ``max``) that also refuses NaN and infinities."""
 
     def validate(self, obj: Any, value: Any) -> Any:
-        value = super().validate(obj, value)
-        if not math.isfinite(value):
-            raise invalid(obj, self.name, "a finite number", value)
-        return value
+        number = value if isinstance(value, int | float | np.number) else None
+        if number is None or isinstance(value, bool) or not math.isfinite(number) or \
+                (self.min is not None and number < self.min) or \
+                (self.max is not None and number > self.max):
+            raise invalid(obj, self.name, _bounds(self, "a finite number"), value)
+        return super().validate(obj, float(number))
 
 
 class Enum(_Checked, t.Enum):
     """``traitlets.Enum`` raising :class:`TraitValueError`."""
 
+    def validate(self, obj: Any, value: Any) -> Any:
+        if not isinstance(value, str | int | float) or value not in self.values:
+            raise invalid(obj, self.name, f"one of {list(self.values)}", value)
+        return value
+
 
 class Bool(_Checked, t.Bool):
-    """``traitlets.Bool`` raising :class:`TraitValueError`."""
+    """``traitlets.Bool`` raising :class:`TraitValueError` (numpy bools accepted)."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if not isinstance(value, bool | np.bool_):
+            raise invalid(obj, self.name, "a bool", value)
+        return bool(value)
 
 
 class List(_Checked, t.List):
-    """``traitlets.List`` raising :class:`TraitValueError` (also for a bad element)."""
+    """``traitlets.List`` raising :class:`TraitValueError`; ``items`` says what each element
+    must be (e.g. ``"ints >= 0"``)."""
+
+    def __init__(self, trait: Any = None, items: str = "values", **kwargs: Any) -> None:
+        super().__init__(trait, **kwargs)
+        self.items = items
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise invalid(obj, self.name, f"a list of {self.items}", value)
+        if self._trait is not None:
+            for v in value:
+                try:
+                    self._trait.validate(obj, v)
+                except t.TraitError:
+                    raise invalid(obj, self.name, f"a list of {self.items}", value) from None
+        return super().validate(obj, list(value))
 
 
 class Dict(_Checked, t.Dict):
@@ -204,9 +242,9 @@ class GeoView(anywidget.AnyWidget):
             problem = None
             if not isinstance(rid, str) or len(rid) > MAX_REQUEST_ID:
                 problem = (f"a request id must be a string of at most {MAX_REQUEST_ID} "
-                           f"characters, got {short(rid, 40)}")
+                           f"characters, got {describe(rid)}")
             elif name not in commands:
-                problem = f"unknown command {short(name, 40)}; valid: {sorted(commands)}"
+                problem = f"unknown command {describe(name)}; valid: {sorted(commands)}"
             if problem:
                 self.send({"id": rid[:MAX_REQUEST_ID] if isinstance(rid, str) else None,
                            "kind": "anywidget-command-response",
@@ -285,9 +323,9 @@ class SampleView(GeoView):
                           as_is(f"an array of dtype {arr.dtype}"))
         if arr.dtype.kind == "f" and arr.size and not np.all(np.mod(arr, 1) == 0):
             raise invalid(self, "selected", "integer sample ids", arr[np.mod(arr, 1) != 0][:5])
-        ids = arr.astype(np.int64, copy=False).ravel()
+        ids = (arr if arr.dtype in (np.int32, np.int64) else arr.astype(np.int64)).ravel()
         if self._ids is None:
-            return np.unique(ids)
+            return sorted_unique(ids.astype(np.int64))
         out, unknown = self._ids.canonical(ids)
         if unknown.size:
             raise invalid(
@@ -306,7 +344,7 @@ class SlabView(SampleView):
     model = Int(0, min=0).tag(sync=True)
     layer = Int(0, min=0).tag(sync=True)
     condition = Int(0, min=0).tag(sync=True)
-    classes = List(Int(min=0)).tag(sync=True)
+    classes = List(Int(min=0), items="class indices (ints >= 0)").tag(sync=True)
     palette = Colors().tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -316,9 +354,6 @@ class SlabView(SampleView):
     # ---------------------------------------------------------------- data
     def _set_slab(self, slab: Slab, budget: int, extra_meta: dict[str, Any],
                   extra_arrays: dict[str, np.ndarray]) -> None:
-        if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget <= 0:
-            raise ValueError(f"The 'budget' parameter of {type(self).__name__} must be a "
-                             f"positive int (bytes). Got {short(budget)} instead.")
         id_arrays, id_meta = self._wire_ids(slab.sample_ids)
         self._slab = slab
         m, ly, k, n = slab.shape
@@ -381,13 +416,13 @@ class SlabView(SampleView):
             raise ValueError(f"this {type(self).__name__} holds no data")
         if not isinstance(msg, dict):
             raise TypeError(f"a slice request is {{'m': int, 'l': int, 'k': int}}, got "
-                            f"{short(msg, 40)}")
+                            f"{describe(msg)}")
         out = []
         for key, size in zip("mlk", self._slab.shape[:3], strict=False):
             v = msg.get(key)
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < size:
                 raise IndexError(f"slice request index {key!r} must be an int in 0..{size - 1}, "
-                                 f"got {short(v, 40)}")
+                                 f"got {describe(v)}")
             out.append(v)
         return out[0], out[1], out[2]
 
@@ -418,7 +453,9 @@ class SlabView(SampleView):
 
     @t.validate("classes")
     def _valid_classes(self, proposal: Any) -> list[int]:
-        names = self._meta.get("class_names", [])
+        names = self._meta.get("class_names")
+        if names is None:  # before the data: checked again once it is set
+            return sorted(set(proposal["value"]))
         bad = [c for c in proposal["value"] if not c < len(names)]
         if bad:
             raise invalid(self, "classes", f"class indices in 0..{len(names) - 1} {names[:8]}",
@@ -444,7 +481,7 @@ class SlabView(SampleView):
             else:
                 raise ValueError(f"The {key!r} parameter of {type(self).__name__} must be one of "
                                  f"{names} or an index in 0..{len(names) - 1}. Got "
-                                 f"{short(value)} instead.")
+                                 f"{describe(value)} instead.")
         if sparsity is not None or benchmark is not None:
             conds = meta["conditions"]
             bench = "clean" if benchmark is None else benchmark
@@ -462,6 +499,8 @@ class SlabView(SampleView):
 
     def _apply_picks(self, picks: dict[str, int], **traits: Any) -> None:
         with self.hold_sync():
+            for key in ("model", "layer", "condition", "classes"):
+                setattr(self, key, getattr(self, key))  # given before the data: check them now
             for key, value in {**picks, **traits}.items():
                 setattr(self, key, value)
 

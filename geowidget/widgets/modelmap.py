@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
+from geowidget._validation import Options, validate_params
 from geowidget.widgets.base import Colors, GeoView, Int, invalid
 from geowidget.widgets.codec import as_numpy
 from geowidget.widgets.polar import robustness_of
@@ -79,6 +80,10 @@ class ModelMap(GeoView):
     active = Int(-1, min=-1).tag(sync=True)
     palette = Colors().tag(sync=True)
 
+    @validate_params({
+        "by": [Options(*BY)],
+        "method": [Options("mds", "pca", "tsne", "umap")],
+    })
     def __init__(
         self,
         cube: Any = None,
@@ -99,9 +104,6 @@ class ModelMap(GeoView):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if by not in BY:
-            raise ValueError(f"The 'by' parameter of ModelMap must be one of {list(BY)}. "
-                             f"Got {by!r} instead.")
         colors: dict[str, Any] = dict(color or {})
         info: list[dict[str, Any]] = []
         if xy is None:
@@ -205,6 +207,7 @@ class ModelMap(GeoView):
                           "category_names": cat_names}
             self._arrays = arrays
             self.color_by = color_by if color_by is not None else (fields[0] if fields else "")
+            self.active = self.active  # given before the points: check it now
 
     @t.validate("color_by")
     def _valid_color(self, proposal: Any) -> str:

@@ -7,12 +7,21 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
+from geowidget._validation import POSITIVE_INT, Interval, validate_params
 from geowidget.widgets.base import DEFAULT_BUDGET, Bool, Enum, Float, SlabView, invalid
 from geowidget.widgets.codec import as_numpy
 from geowidget.widgets.data import Slab, slab_from_arrays, slab_from_cube
 
 BASE_FIELDS = ("class", "correct", "pred", "margin", "angle", "norm")
 ANGLE_TO = ("true", "pred")
+# the constructor parameters of the slab views that pick a cell, and the byte budget
+CELL_PARAMS: dict[str, list] = {
+    "model": [None, str, Interval(int, 0, None)],
+    "layer": [None, str, Interval(int, 0, None)],
+    "sparsity": [None, Interval(float, 0, 1)],
+    "benchmark": [None, str],
+    "budget": POSITIVE_INT,
+}
 # the plain-array keywords of the slab views, and `thumbnails` (send the images or not)
 ARRAY_KEYWORDS = ("angle", "norm", "margin", "labels", "pred", "angle_pred", "class_names",
                   "sample_ids", "images", "thumbnails")
@@ -102,6 +111,7 @@ class PolarPlot(SlabView):
     normalize = Bool(False).tag(sync=True)
     point_size = Float(3.0, min=0.5, max=64.0).tag(sync=True)
 
+    @validate_params(CELL_PARAMS)
     def __init__(
         self,
         cube: Any = None,
