@@ -152,10 +152,14 @@ export class PointLayer {
 
   constructor(canvas: HTMLCanvasElement, opts: { forceCanvas2d?: boolean } = {}) {
     this.canvas = canvas;
-    const force = opts.forceCanvas2d ?? (globalThis as { __geowidgetCanvas2d?: boolean }).__geowidgetCanvas2d ?? false;
-    const gl = force
-      ? null
-      : (canvas.getContext("webgl2", { preserveDrawingBuffer: true, antialias: false, premultipliedAlpha: true }) as WebGL2RenderingContext | null);
+    let gl: WebGL2RenderingContext | null = null;
+    if (!opts.forceCanvas2d) {
+      try {
+        gl = canvas.getContext("webgl2", { preserveDrawingBuffer: true, antialias: false, premultipliedAlpha: true }) as WebGL2RenderingContext | null;
+      } catch {
+        gl = null; // a client without WebGL2 (or with it blocked): draw with Canvas2D
+      }
+    }
     this.gl = gl;
     if (gl) this.initGL(gl);
     else this.ctx2d = canvas.getContext("2d");

@@ -54,7 +54,10 @@ def bundle() -> Path:
 def browser(bundle):
     path = chromium_path()
     if path is None:
-        pytest.skip("no Chromium found; set GEOWIDGET_CHROMIUM")
+        message = "no Chromium found: install it (make setup does) or set GEOWIDGET_CHROMIUM"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{message}; under CI the browser tests must run, not skip")
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -54,13 +54,33 @@ def test_points_land_where_the_polar_frame_says(browser, tmp_path, scale):
     ctx.close()
 
 
-def test_canvas2d_fallback_draws_the_same(browser, tmp_path):
+# A client without WebGL: every WebGL context request fails, as in a browser with WebGL
+# disabled or blocklisted.
+NO_WEBGL = """
+const getContext = HTMLCanvasElement.prototype.getContext;
+HTMLCanvasElement.prototype.getContext = function (type, ...rest) {
+  if (String(type).startsWith("webgl")) return null;
+  return getContext.call(this, type, ...rest);
+};
+"""
+
+
+@pytest.mark.parametrize("failure", ["null", "throws"])
+def test_without_webgl_the_canvas2d_fallback_draws_the_same(browser, tmp_path, failure):
     ctx = browser.new_context(viewport={"width": 700, "height": 700})
-    ctx.add_init_script("globalThis.__geowidgetCanvas2d = true")
+    ctx.add_init_script(NO_WEBGL if failure == "null" else
+                        NO_WEBGL.replace("return null;", "throw new Error('no WebGL here');"))
     page = ctx.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
     open_html(page, four_points().to_html(tmp_path / "p.html"))
     assert page.evaluate("document.querySelector('.gw-root').dataset.backend") == "canvas2d"
     check_four_points(page)
+    # the model map draws its points with the same layer
+    mm = gw.ModelMap(xy=[[0.0, 0.0], [1.0, 1.0]], names=["a", "b"])
+    open_html(page, mm.to_html(tmp_path / "m.html"), kind="modelmap")
+    assert canvas_digest(page, "modelmap")[1] > 0
+    assert errors == []
     ctx.close()
 
 
@@ -343,7 +363,6 @@ def test_legend_toggles_classes(browser, tmp_path):
 
 
 def test_modelmap_draws_trajectories(page, tmp_path):
-    pytest.importorskip("geowidget.analysis.embedding")
     mm = gw.ModelMap(make_cube(m=3, n=30), by="model_condition", color_by="sparsity")
     open_html(page, mm.to_html(tmp_path / "mm.html"), kind="modelmap")
     assert page.locator("path.gw-traj").count() == 3
