@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
+from geowidget.engine.checkpoints import RUN_KEY, STEP_KEY, as_run, expand_runs
 from geowidget.engine.corruptions import SEVERITIES, resolve_corruptions
 from geowidget.engine.pruning import check_method, check_sparsity
 from geowidget.study.runners import LocalRunner, Task, WorkerSpec
@@ -54,6 +55,11 @@ class Study:
     ----------
     models : dict of str to nn.Module, or list of nn.Module
         Classifiers with the same number of classes. A list is named ``model0, model1, ...``.
+        A value may also be a training run: ``Checkpoints(model, ["ckpt_00.pt", ...])`` or a
+        ``(model, checkpoints)`` pair, with checkpoints as paths or state dicts (see
+        :class:`geowidget.engine.checkpoints.Checkpoints`). Each checkpoint becomes a model
+        ``"<run>/<step>"`` with ``run`` and ``step`` in its ``model_info``, as
+        :class:`geowidget.GeometryTracker` records them.
         They are never modified (pruning swaps weights in and restores them bit for bit; a model
         on another device than ``device`` is copied).
     data : (inputs, labels), ImageData, Dataset or DataLoader
@@ -92,6 +98,10 @@ class Study:
         Calibration samples (the first ones) for gradient-based pruning (``"snip"``).
     probe_samples : int
         Samples (the first ones) the linear probes of intermediate layers are fitted on.
+    tokens : {"cls", "mean", "flatten"} or dict of str to str, optional
+        How a transformer layer's token output ``[N, T, D]`` becomes one vector per sample
+        (see :func:`geowidget.extract_features`): a string for every layer but
+        ``"penultimate"`` (the head's input has no tokens), or a dict per layer name.
 
     Examples
     --------
@@ -118,10 +128,12 @@ class Study:
         progress: bool = True,
         calibration_size: int = 256,
         probe_samples: int = 10_000,
+        tokens: str | Mapping[str, str] | None = None,
     ) -> None:
         from geowidget.engine.batches import resolve_device
 
-        self.models = self._check_models(models)
+        # a run of checkpoints becomes one model per step, "<run>/<step>"
+        self.models, self.runs = expand_runs(self._check_models(models))
         self.pruning = check_method(pruning, "Study", "pruning")
         self.sparsities = sorted({0.0, *(check_sparsity(s, "Study", "sparsities") for s in sparsities)})
         self.severities = self._check_severities(severities)
@@ -145,6 +157,7 @@ class Study:
         self.num_classes = self._check_classes(first_x)
         self.class_names = self._class_names(data)
         self.layers = [PENULTIMATE] if layers is None else self._check_layers(layers)
+        self.tokens = self._check_tokens(tokens)
         self._heads = {name: self._head(m) for name, m in self.models.items()}
         self.benchmarks = self._check_corruptions(corruptions, first_x)
         self.model_fp = {name: fingerprint(*m.state_dict().values())
@@ -167,8 +180,10 @@ class Study:
         if not named:
             raise ValueError("models is empty; pass at least one model, e.g. {'lenet': net}")
         for k, m in named.items():
-            if not isinstance(m, nn.Module):
-                raise TypeError(f"model {k!r} must be a torch.nn.Module, got {type(m).__name__}")
+            if not isinstance(m, nn.Module) and as_run(m) is None:
+                raise TypeError(f"model {k!r} must be a torch.nn.Module or a run of checkpoints "
+                                f"(Checkpoints(model, [...]) or (model, [...])), got "
+                                f"{type(m).__name__}")
         return named
 
     @staticmethod
@@ -235,6 +250,21 @@ class Study:
                     )
         return out
 
+    def _check_tokens(self, tokens: Any) -> dict[str, str]:
+        """``{layer: mode}`` over the study's layers (a string: all but the penultimate)."""
+        from geowidget._validation import check
+        from geowidget.engine.tokens import TOKENS, check_tokens
+
+        tokens = check("Study", "tokens", tokens, TOKENS)
+        default, per_layer = check_tokens(tokens, self.layers, "Study")
+        if default is not None:
+            return {v: default for v in self.layers if v != PENULTIMATE}
+        return per_layer
+
+    def _node_tokens(self, name: str) -> dict[str, str]:
+        """The model's ``{node: mode}`` for extract_features."""
+        return {self._layer_target(name, v): mode for v, mode in self.tokens.items()}
+
     def _check_corruptions(self, spec: Any, first: torch.Tensor) -> list[tuple[str, int, Any]]:
         """``[(benchmark, severity, reader)]``; the reader is None for generated corruptions."""
         if spec is None:
@@ -287,13 +317,16 @@ class Study:
         from geowidget.engine.features import extract_features
         from geowidget.engine.probe import linear_probe
 
+        mode = self.tokens.get(layer)
         key = fingerprint("probe", _KEY_VERSION, self.model_fp[name], layer, *head,
-                          self.batch_size, self.device.type)
+                          self.batch_size, self.device.type,
+                          *(() if mode is None else (mode,)))
         cached = None if self.store is None else self.store.load(key)
         if cached is not None:
             return torch.from_numpy(cached["weight"]), torch.from_numpy(cached["bias"])
         feats = extract_features(self.models[name], head, [layer], batch_size=self.batch_size,
-                                 device=self.device, progress=False)[layer]
+                                 device=self.device, progress=False,
+                                 tokens=None if mode is None else {layer: mode})[layer]
         w, b = linear_probe(feats.float(), head[1], num_classes=self.num_classes)
         w, b = w.cpu(), b.cpu()
         if self.store is not None:
@@ -320,6 +353,7 @@ class Study:
             calibration_size=self.calibration_size,
             batch_size=self.batch_size,
             device=str(self.device),
+            tokens={name: self._node_tokens(name) for name in self.models} if self.tokens else None,
         )
 
     # ------------------------------------------------------------------ units
@@ -347,6 +381,7 @@ class Study:
                 *(t for layer in sorted(probes) for t in probes[layer]),
                 self.pruning, self.seed, self.batch_size, self.device.type,
                 *(spec.calibration or ()),
+                *(() if not self.tokens else (self.tokens,)),  # no change to older keys
             )
         return keys
 
@@ -445,6 +480,8 @@ class Study:
             "penultimate": None if head is None else head[2],
             "probe_layers": [v for v in self.layers if not self._uses_head(name, v)],
             "fingerprint": self.model_fp[name][:16],
+            **({RUN_KEY: self.runs[name][0], STEP_KEY: self.runs[name][1]}
+               if name in self.runs else {}),
         }
 
 
