@@ -6,6 +6,7 @@ Every view loads the one bundled module ``geowidget/static/widgets.js``.
 from geowidget.widgets.attribution import AttributionView
 from geowidget.widgets.explorer import Explorer, SamplePanel
 from geowidget.widgets.histogram import MarginHistogram
+from geowidget.widgets.layerprofile import LayerProfile
 from geowidget.widgets.link import Link, link
 from geowidget.widgets.modelmap import ModelMap
 from geowidget.widgets.parallel import ParallelCoordinates
@@ -15,6 +16,7 @@ from geowidget.widgets.sidebyside import SideBySide
 __all__ = [
     "AttributionView",
     "Explorer",
+    "LayerProfile",
     "Link",
     "MarginHistogram",
     "ModelMap",

@@ -4,6 +4,7 @@ import type { Invoke } from "./invoke";
 import type { Model } from "./model";
 import { renderAttribution } from "./views/attribution";
 import { renderHistogram } from "./views/histogram";
+import { renderLayerProfile } from "./views/layerprofile";
 import { renderModelMap } from "./views/modelmap";
 import { renderPanel } from "./views/panel";
 import { renderParallel } from "./views/parallel";
@@ -26,4 +27,5 @@ export const RENDERERS: Record<string, Renderer> = {
   panel: renderPanel,
   parallel: renderParallel,
   attribution: renderAttribution,
+  layerprofile: renderLayerProfile,
 };
