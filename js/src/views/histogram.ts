@@ -9,6 +9,7 @@ import type { ViewContext } from "../registry";
 import { formatNumber, linear, niceTicks, PAD } from "../scales";
 import { histogram, inRange, zeroAlignedRange, type Histogram } from "../binning";
 import { linkFrame } from "./framed";
+import { stepSlider } from "./steps";
 
 interface Group { name: string; values: Float32Array; mask: Uint8Array | null; color: [number, number, number] }
 
@@ -36,6 +37,7 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
     if (meta.conditions.length > 1) groups.push({ value: "sparsity", text: "levels" });
     frame.bar.append(select("group", groups, model.get("group_by"), (v) => { model.set("group_by", v); model.save_changes(); }));
   }
+  const steps = model.get("show_controls") ? stepSlider(model, meta, frame.bar) : null;
 
   function classMask(): Uint8Array | null {
     const cls = model.get("classes") as number[];
@@ -166,6 +168,7 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
   draw();
   return {
     dispose() {
+      steps?.dispose();
       link.dispose();
       frame.destroy();
     },

@@ -13,6 +13,7 @@ import { nearest, selectPolygon } from "../selection";
 import type { Cell } from "../store";
 import { drawTile } from "../thumbs";
 import { linkFrame } from "./framed";
+import { stepSlider } from "./steps";
 
 export interface PolarHandle {
   spec(): DrawSpec | null;
@@ -78,6 +79,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     lab.append(box, h("span", {}, "normalise ρ"));
     if (!positions) frame.bar.append(lab);
   }
+  const steps = model.get("show_controls") ? stepSlider(model, meta, frame.bar) : null;
 
   function visibleClass(i: number): boolean {
     const cls = model.get("classes") as number[];
@@ -358,6 +360,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
   return {
     handle,
     dispose() {
+      steps?.dispose();
       link.dispose();
       layer.destroy();
       frame.destroy();
