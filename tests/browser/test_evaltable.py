@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
-from gw_page import read_pixels
+from gw_page import open_lab_notebook, read_pixels, rerun_last_cell
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
@@ -113,42 +113,19 @@ gw.link(table, polar)""",
 ]
 
 
-def _run_last(page) -> str:
-    cell = page.locator(".jp-Notebook .jp-CodeCell").last
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.press("Control+Enter")
-    page.wait_for_function(
-        """() => { const cells = document.querySelectorAll('.jp-Notebook .jp-CodeCell');
-                   const c = cells[cells.length - 1];
-                   const o = c.querySelector('.jp-OutputArea-output');
-                   return o && /CHECK/.test(o.textContent)
-                     && /\\[\\d+\\]/.test(c.querySelector('.jp-InputPrompt').textContent); }""",
-        timeout=60000)
-    return cell.locator(".jp-OutputArea-output").inner_text()
-
-
 def test_cell_click_reaches_python_and_the_linked_polar(browser, jupyter_lab):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src.format(tests=str(TESTS))) for src in NOTEBOOK]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, jupyter_lab["root"] / "evaltable.ipynb")
-    ctx = browser.new_context(viewport={"width": 1200, "height": 1000})
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{jupyter_lab['url']}/lab/tree/evaltable.ipynb?token={jupyter_lab['token']}")
-    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=90000)
-    page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=90000)
-    page.wait_for_timeout(1000)
-    page.click("li.lm-MenuBar-item:has-text('Run')")
-    page.click("li.lm-Menu-item:has-text('Run All Cells')")
+    ctx, page, errors = open_lab_notebook(browser, jupyter_lab, "evaltable.ipynb")
     try:
         wait_drawn(page, "evaltable", timeout=90000)
         wait_drawn(page, "polar", timeout=30000)
     except Exception:
         page.screenshot(path=str(jupyter_lab["root"] / "evaltable-failed.png"), full_page=True)
         raise
-    assert "CHECK [] 0 0" in _run_last(page)
+    assert "CHECK [] 0 0" in rerun_last_cell(page)
     cube = grid_cube(m=3)  # the kernel's cube, rebuilt here from the same seed
     grid = gw.evaluation_grid(cube)
     r, c = 4, 1  # net1 at sparsity 0.5 under fog-1
@@ -164,7 +141,7 @@ def test_cell_click_reaches_python_and_the_linked_polar(browser, jupyter_lab):
     sparsity = polar.locator("select[data-picker=sparsity]").input_value()
     assert float(sparsity) == cube.conditions[condition].sparsity
     page.wait_for_timeout(500)  # saves reach the kernel
-    out = _run_last(page)
+    out = rerun_last_cell(page)
     assert f"CHECK [{r}, {c}] {model} {condition}" in out, out
     assert not [e for e in errors if "geowidget" in e or "gw-" in e]
     ctx.close()
