@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     # data structures and studies
     "GeometryCube": "geowidget.cube",
     "Study": "geowidget.study",
+    "GeometryTracker": "geowidget.tracker",
     "load_mnist": "geowidget.datasets",
     "load_digits": "geowidget.datasets",
     # widgets
