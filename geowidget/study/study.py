@@ -49,6 +49,7 @@ from geowidget._validation import (
     invalid,
     validate_params,
 )
+from geowidget.analysis.projection import METHODS as PROJECTIONS
 from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
 from geowidget.engine.checkpoints import RUN_KEY, STEP_KEY, Checkpoints, as_run, expand_runs
 from geowidget.engine.corruptions import SEVERITIES, resolve_corruptions
@@ -121,6 +122,11 @@ class Study:
         How a transformer layer's token output ``[N, T, D]`` becomes one vector per sample
         (see :func:`geowidget.extract_features`): a string for every layer but
         ``"penultimate"`` (the head's input has no tokens), or a dict per layer name.
+    projections : sequence of {"pca", "tsne", "umap"}
+        2-D maps of each model's clean, dense features at each layer, stored in the cube's
+        ``projections`` for :class:`geowidget.ProjectionView`; computed with
+        :func:`geowidget.project` (seeded with ``seed``) after the units, and kept in the
+        unit store like them.
 
     Examples
     --------
@@ -145,6 +151,7 @@ class Study:
         "progress": [Boolean()],
         "calibration_size": POSITIVE_INT,
         "probe_samples": POSITIVE_INT,
+        "projections": [ListOf(Options(*PROJECTIONS), min_len=0)],
     })
     def __init__(
         self,
@@ -165,6 +172,7 @@ class Study:
         calibration_size: int = 256,
         probe_samples: int = 10_000,
         tokens: str | Mapping[str, str] | None = None,
+        projections: Sequence[str] = (),
     ) -> None:
         from geowidget.engine.batches import resolve_device
 
@@ -185,6 +193,7 @@ class Study:
         self.severities = sorted(set(severities))
         self.batch_size, self.shard_size = batch_size, shard_size
         self.calibration_size, self.probe_samples = calibration_size, probe_samples
+        self.projections = list(dict.fromkeys(projections))
         self.device = resolve_device(device)
         self.seed, self.progress = int(seed), bool(progress)
         self.store = None if cache_dir is None else UnitStore(cache_dir)
@@ -472,7 +481,43 @@ class Study:
                 bar.update(1)
         if self.store is not None:
             self.stats["corrupt"] = self.store.corrupt - corrupt_before
-        return cube.build()
+        return cube.build(self._projections())
+
+    def _projections(self) -> dict[str, np.ndarray]:
+        """Per method, positions float32 ``[M, L, N, 2]`` of every model's clean, dense
+        features at every layer; from the unit store when they are there."""
+        if not self.projections:
+            return {}
+        from geowidget.analysis.projection import project
+        from geowidget.engine.features import extract_features
+
+        m, ly = len(self.models), len(self.layers)
+        out = {k: np.full((m, ly, self.n, 2), np.nan, np.float32) for k in self.projections}
+        data_fp = fingerprint(*(fingerprint(s.inputs, s.labels) for s in self.reader))
+        for mi, (name, model) in enumerate(self.models.items()):
+            nodes = {layer: self._layer_target(name, layer) for layer in self.layers}
+            keys = {(layer, k): fingerprint("projection", _KEY_VERSION, self.model_fp[name],
+                                            data_fp, nodes[layer], k, self.seed,
+                                            self.batch_size, self.device.type)
+                    for layer in self.layers for k in self.projections}
+            found = {key: None if self.store is None else self.store.load(fp)
+                     for key, fp in keys.items()}
+            missing = sorted({layer for (layer, _), v in found.items() if v is None})
+            feats: dict[str, list[torch.Tensor]] = {nodes[v]: [] for v in missing}
+            for shard in self.reader if missing else ():
+                got = extract_features(model, (shard.inputs, shard.labels), list(feats),
+                                       batch_size=self.batch_size, device=self.device,
+                                       progress=False)
+                for node, value in got.items():
+                    feats[node].append(value)
+            for (layer, k), arrays in found.items():
+                if arrays is None:
+                    x = torch.cat(feats[nodes[layer]]).double().numpy()
+                    arrays = {"xy": project(x, k, seed=self.seed)}
+                    if self.store is not None:
+                        self.store.save(keys[(layer, k)], arrays)
+                out[k][mi, self.layers.index(layer)] = arrays["xy"]
+        return out
 
     def _info(self, name: str) -> dict[str, Any]:
         model = self.models[name]
@@ -521,7 +566,7 @@ class _CubeBuilder:
         for name in ("pred", "correct", "logit_margin"):
             self.arrays[name][mi, ki, sl] = arrays[name]
 
-    def build(self) -> GeometryCube:
+    def build(self, projections: dict[str, np.ndarray]) -> GeometryCube:
         st = self.study
         return GeometryCube(
             models=list(st.models),
@@ -532,6 +577,7 @@ class _CubeBuilder:
             model_info=[st._info(name) for name in st.models],
             dataset=st.dataset,
             images=self.images,
+            projections=projections,
             **self.arrays,
         )
 

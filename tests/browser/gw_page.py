@@ -172,3 +172,39 @@ def run_all_in_lab(browser, lab: dict, name: str, ready: str, viewport=(1200, 10
         page.screenshot(path=str(lab["root"] / f"failed-{name}.png"), full_page=True)
         raise
     return page
+
+
+def open_lab_notebook(browser, lab, name, viewport=(1200, 1000)):
+    """Open notebook ``name`` (in the lab's root) in JupyterLab and run all its cells.
+
+    Returns (context, page, errors): page errors are collected in ``errors``.
+    """
+    ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{lab['url']}/lab/tree/{name}?token={lab['token']}")
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=90000)
+    # the kernel is connected and idle (status bar), then Run -> Run All Cells via the menu
+    page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=90000)
+    page.wait_for_timeout(1000)
+    page.click("li.lm-MenuBar-item:has-text('Run')")
+    page.click("li.lm-Menu-item:has-text('Run All Cells')")
+    return ctx, page, errors
+
+
+def rerun_last_cell(page, timeout=60000):
+    """Run the notebook's last cell again and return its output, once it has a new prompt
+    number (so an old output is never read)."""
+    cell = page.locator(".jp-Notebook .jp-CodeCell").last
+    before = cell.locator(".jp-InputPrompt").inner_text()
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function(
+        """(before) => { const cells = document.querySelectorAll('.jp-Notebook .jp-CodeCell');
+                   const c = cells[cells.length - 1];
+                   const p = c.querySelector('.jp-InputPrompt').textContent;
+                   return /\\[\\d+\\]/.test(p) && p !== before
+                     && c.querySelector('.jp-OutputArea-output'); }""",
+        arg=before, timeout=timeout)
+    return cell.locator(".jp-OutputArea-output").inner_text()
