@@ -109,7 +109,11 @@ export class Frame {
     return changed;
   }
 
+  /** Device px per CSS px while a view draws for an export (png.ts); null: the screen's. */
+  pixelRatio: number | null = null;
+
   get dpr(): number {
+    if (this.pixelRatio) return this.pixelRatio;
     return typeof window !== "undefined" ? window.devicePixelRatio || 1 : 1;
   }
 

@@ -7,6 +7,7 @@ import { s, select } from "../dom";
 import { Frame } from "../frame";
 import { linkView } from "../link";
 import type { Model } from "../model";
+import { attachPng } from "../png";
 import { PointLayer, pointScreen, type DrawSpec } from "../points";
 import type { ViewContext } from "../registry";
 import { formatNumber, pan, xyCamera, zoomAt, type Camera } from "../scales";
@@ -96,6 +97,7 @@ export function renderModelMap(model: Model, el: HTMLElement, ctx: ViewContext =
 
   function draw(): void {
     frame.setThemeSetting(model.get("theme"));
+    layer.resize(frame.width, frame.height, frame.dpr);
     if (P === 0) { layer.draw(emptySpec(), frame.theme.bg); frame.message("no models to show"); return; }
     frame.message("");
     const field = model.get("color_by") as string;
@@ -170,9 +172,10 @@ export function renderModelMap(model: Model, el: HTMLElement, ctx: ViewContext =
   }
 
   draw();
+  const detachPng = attachPng(model, frame, draw);
   return {
     dispose() {
-      link.dispose(); layer.destroy(); frame.destroy();
+      detachPng(); link.dispose(); layer.destroy(); frame.destroy();
     },
   };
 }
