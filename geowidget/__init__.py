@@ -33,9 +33,15 @@ _EXPORTS: dict[str, str] = {
     "Embedding": "geowidget.analysis.embedding",
     "benchmark_similarity": "geowidget.analysis.embedding",
     "occlusion": "geowidget.engine.attribution",
+    # analyses
+    "project": "geowidget.analysis.projection",
+    "distortion": "geowidget.analysis.projection",
+    "Distortion": "geowidget.analysis.projection",
+    "evaluation_grid": "geowidget.analysis.evaluation",
     # data structures and studies
     "GeometryCube": "geowidget.cube",
     "Study": "geowidget.study",
+    "GeometryTracker": "geowidget.tracker",
     "load_mnist": "geowidget.datasets",
     "load_digits": "geowidget.datasets",
     # widgets
@@ -47,6 +53,8 @@ _EXPORTS: dict[str, str] = {
     "AttributionView": "geowidget.widgets",
     "SideBySide": "geowidget.widgets",
     "link": "geowidget.widgets",
+    "EvaluationTable": "geowidget.widgets",
+    "ProjectionView": "geowidget.widgets",
 }
 
 __all__ = sorted(_EXPORTS)

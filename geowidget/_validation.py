@@ -59,7 +59,9 @@ def describe(value: Any) -> str:
         kind = f"{type(value).__module__.split('.')[0]}.{type(value).__name__}"
         return f"a {kind} of shape {tuple(value.shape)} and dtype {value.dtype}"
     text = repr(value)
-    if "\n" in text or (len(text) > 80 and not isinstance(value, str | bytes | list | tuple)):
+    if isinstance(value, str | bytes):  # paths and names in full, unless absurdly long
+        return text if len(text) <= 300 else f"{text[:60]}... ({len(value)} characters)"
+    if "\n" in text or (len(text) > 80 and not isinstance(value, list | tuple)):
         return f"an object of type {type(value).__name__}"
     return text if len(text) <= 80 else f"{text[:60]}... ({len(value)} items)"
 
@@ -436,8 +438,8 @@ class Array(Constraint):
             words.append(" or ".join("[" + ", ".join(map(str, s)) + "]" for s in self.shapes))
         if self.low is not None or self.high is not None:
             lo = "-inf" if self.low is None else f"{self.low:g}"
-            hi = "inf" if self.high is None else f"{self.high:g}"
-            words.append(f"with values in [{lo}, {hi}]")
+            hi = "inf)" if self.high is None else f"{self.high:g}]"
+            words.append(f"with values in [{lo}, {hi}")
         return _with_article(" ".join(words))
 
     def invalid_examples(self) -> list[Any]:
@@ -469,18 +471,32 @@ class Array(Constraint):
         return out
 
 
-class OutputFile(Constraint):
-    """A file path that can be written: its folder exists, and it is not a folder itself."""
+class _File(Constraint):
+    """A file path (str or PathLike), optionally with one of the given suffixes."""
 
     def __init__(self, *suffixes: str) -> None:
         self.suffixes = suffixes
 
-    def convert(self, value: Any) -> Any:
+    def path(self, value: Any) -> Path:
         if not isinstance(value, str | os.PathLike):
             raise _Mismatch
         path = Path(value)
         if self.suffixes and path.suffix not in self.suffixes:
             raise _Mismatch(f"it does not end in {' or '.join(self.suffixes)}")
+        return path
+
+    def ends(self) -> str:
+        return f" ending in {' or '.join(self.suffixes)}" if self.suffixes else ""
+
+    def invalid_examples(self) -> list[Any]:
+        return [3, "missing-folder-for-geowidget-tests/file" + (self.suffixes or ("",))[0]]
+
+
+class OutputFile(_File):
+    """A file path that can be written: its folder exists, and it is not a folder itself."""
+
+    def convert(self, value: Any) -> Any:
+        path = self.path(value)
         folder = path.parent if str(path.parent) else Path(".")
         if path.is_dir():
             raise _Mismatch("it is a folder")
@@ -491,11 +507,20 @@ class OutputFile(Constraint):
         return value
 
     def __str__(self) -> str:
-        ends = f" ending in {' or '.join(self.suffixes)}" if self.suffixes else ""
-        return f"a writable file path{ends} in an existing folder"
+        return f"a writable file path{self.ends()} in an existing folder"
 
-    def invalid_examples(self) -> list[Any]:
-        return [3, "missing-folder-for-geowidget-tests/out" + (self.suffixes or ("",))[0]]
+
+class InputFile(_File):
+    """An existing file, optionally with one of the given suffixes."""
+
+    def convert(self, value: Any) -> Any:
+        path = self.path(value)
+        if not path.is_file():
+            raise _Mismatch("it is a folder" if path.is_dir() else "it does not exist")
+        return value
+
+    def __str__(self) -> str:
+        return f"an existing file{self.ends()}"
 
 
 class Folder(Constraint):
@@ -534,17 +559,25 @@ def make_constraint(constraint: Any) -> Constraint:
 
 
 # ---------------------------------------------------------------------------- checking
-def invalid(caller: str, name: str, expected: str, value: Any, detail: str = "") -> InvalidParameterError:
+def invalid(
+    caller: str, name: str, expected: str, value: Any, detail: str = "", *,
+    what: str = "parameter",
+) -> InvalidParameterError:
     """The error for parameter ``name`` of ``caller``: it must be ``expected``, got ``value``."""
-    got = describe(value)
     tail = f" ({detail})" if detail else ""
     return InvalidParameterError(
-        f"The {name!r} parameter of {caller} must be {expected}. Got {got} instead{tail}."
+        f"The {name!r} {what} of {caller} must be {expected}. Got {describe(value)} instead{tail}."
     )
 
 
-def check(caller: str, name: str, value: Any, constraints: list[Any]) -> Any:
-    """Return ``value`` (converted by the first constraint it meets), or raise the one error."""
+def check(
+    caller: str, name: str, value: Any, constraints: list[Any], *, what: str = "parameter"
+) -> Any:
+    """Return ``value`` (converted by the first constraint it meets), or raise the one error.
+
+    ``what`` names the kind of input in the message: ``"parameter"``, ``"option"`` (command
+    line) or ``"entry"`` (a field of a file).
+    """
     made = [make_constraint(c) for c in constraints]
     details = []
     for c in made:
@@ -553,9 +586,9 @@ def check(caller: str, name: str, value: Any, constraints: list[Any]) -> Any:
         except _Mismatch as err:
             if err.detail:
                 details.append(err.detail + (f"; {c.hint}" if getattr(c, "hint", "") else ""))
-    expected = ", ".join(map(str, made[:-1])) + " or " + str(made[-1]) if len(made) > 1 else str(
-        made[0])
-    raise invalid(caller, name, expected, value, details[0] if details else "")
+    names = [str(c) for c in made]
+    expected = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+    raise invalid(caller, name, expected, value, details[0] if details else "", what=what)
 
 
 def validate_params(constraints: dict[str, list[Any]]) -> Callable[[Callable], Callable]:

@@ -35,9 +35,23 @@ import numpy as np
 import torch
 from torch import nn
 
+from geowidget._validation import (
+    DATA,
+    DEVICE,
+    POSITIVE_INT,
+    SEED,
+    Boolean,
+    DictOf,
+    Instance,
+    Interval,
+    ListOf,
+    Options,
+    validate_params,
+)
 from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
 from geowidget.engine.corruptions import SEVERITIES, resolve_corruptions
-from geowidget.engine.pruning import check_method, check_sparsity
+from geowidget.engine.model_state import evaluating
+from geowidget.engine.pruning import METHODS, SPARSITY
 from geowidget.study.runners import LocalRunner, Task, WorkerSpec
 from geowidget.study.shards import Shard, ShardReader
 from geowidget.study.store import UnitStore, fingerprint
@@ -100,6 +114,23 @@ class Study:
     >>> cube.correlations(target="robustness")                               # doctest: +SKIP
     """
 
+    @validate_params({
+        "models": [Instance("torch.nn.Module"),
+                   DictOf(object, "torch.nn.Module", min_len=1),
+                   ListOf("torch.nn.Module")],
+        "data": DATA,
+        "layers": [None, str, ListOf(str)],
+        "sparsities": [ListOf(SPARSITY, min_len=0)],
+        "pruning": [Options(*METHODS)],
+        "severities": [ListOf(Interval(int, 1, 5))],
+        "batch_size": POSITIVE_INT,
+        "device": DEVICE,
+        "seed": SEED,
+        "shard_size": POSITIVE_INT,
+        "progress": [Boolean()],
+        "calibration_size": POSITIVE_INT,
+        "probe_samples": POSITIVE_INT,
+    })
     def __init__(
         self,
         models: Mapping[str, nn.Module] | Sequence[nn.Module],
@@ -121,15 +152,14 @@ class Study:
     ) -> None:
         from geowidget.engine.batches import resolve_device
 
-        self.models = self._check_models(models)
-        self.pruning = check_method(pruning, "Study", "pruning")
-        self.sparsities = sorted({0.0, *(check_sparsity(s, "Study", "sparsities") for s in sparsities)})
-        self.severities = self._check_severities(severities)
-        for name, value in (("batch_size", batch_size), ("shard_size", shard_size),
-                            ("calibration_size", calibration_size),
-                            ("probe_samples", probe_samples)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if isinstance(models, nn.Module):
+            models = [models]
+        self.models = (dict(zip(map(str, models), models.values(), strict=True))
+                       if isinstance(models, Mapping)
+                       else {f"model{i}": m for i, m in enumerate(models)})
+        self.pruning = pruning
+        self.sparsities = sorted({0.0, *sparsities})
+        self.severities = sorted(set(severities))
         self.batch_size, self.shard_size = batch_size, shard_size
         self.calibration_size, self.probe_samples = calibration_size, probe_samples
         self.device = resolve_device(device)
@@ -152,47 +182,12 @@ class Study:
         self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
 
     # ------------------------------------------------------------------ validation
-    @staticmethod
-    def _check_models(models: Any) -> dict[str, nn.Module]:
-        if isinstance(models, nn.Module):
-            models = [models]
-        if isinstance(models, Mapping):
-            named = {str(k): v for k, v in models.items()}
-        elif isinstance(models, Sequence):
-            named = {f"model{i}": m for i, m in enumerate(models)}
-        else:
-            raise TypeError(
-                f"models must be a dict of name to nn.Module or a list, got {type(models).__name__}"
-            )
-        if not named:
-            raise ValueError("models is empty; pass at least one model, e.g. {'lenet': net}")
-        for k, m in named.items():
-            if not isinstance(m, nn.Module):
-                raise TypeError(f"model {k!r} must be a torch.nn.Module, got {type(m).__name__}")
-        return named
-
-    @staticmethod
-    def _check_severities(severities: Iterable[int]) -> list[int]:
-        out = []
-        for s in severities:
-            if isinstance(s, bool) or s not in SEVERITIES:
-                raise ValueError(f"severities must be in {list(SEVERITIES)}, got {s!r}")
-            out.append(int(s))
-        if not out:
-            raise ValueError("severities is empty; pass e.g. (1, 2, 3, 4, 5)")
-        return sorted(set(out))
-
     def _check_classes(self, probe: torch.Tensor) -> int:
         counts = {}
         for name, m in self.models.items():
             dev = next((p.device for p in m.parameters()), torch.device("cpu"))
-            was = m.training
-            m.eval()
-            try:
-                with torch.no_grad():
-                    out = m(probe.to(dev))
-            finally:
-                m.train(was)
+            with evaluating(m), torch.no_grad():  # each module's own flag comes back
+                out = m(probe.to(dev))
             if isinstance(out, tuple | list):
                 out = out[0]
             counts[name] = int(out.shape[-1])

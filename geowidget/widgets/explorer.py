@@ -13,6 +13,7 @@ import traitlets as t
 from geowidget.widgets.attribution import AttributionView
 from geowidget.widgets.base import GeoView, SampleView, write_html
 from geowidget.widgets.data import sprite_atlas
+from geowidget.widgets.evaluation import EvaluationTable
 from geowidget.widgets.histogram import MarginHistogram
 from geowidget.widgets.link import link
 from geowidget.widgets.modelmap import ModelMap
@@ -56,8 +57,8 @@ class Explorer(ipw.VBox):
 
     Attributes
     ----------
-    polar, histogram, parallel, modelmap, attribution, panel : the views (``modelmap`` and
-        ``attribution`` may be None)
+    table, polar, histogram, parallel, modelmap, attribution, panel : the views
+        (``modelmap`` and ``attribution`` may be None); the evaluation table is at the top
     link : Link
         The link between the views.
     selected : numpy.ndarray
@@ -72,6 +73,7 @@ class Explorer(ipw.VBox):
 
         if not isinstance(cube, GeometryCube):
             raise TypeError(f"Explorer needs a GeometryCube, got {type(cube).__name__}")
+        self.table = EvaluationTable(cube, height=300)
         self.polar = PolarPlot(cube, show_controls=False, thumbnails=False, **kwargs)
         self.histogram = MarginHistogram(cube, show_controls=False, thumbnails=False, height=220)
         self.parallel = ParallelCoordinates(cube, show_controls=False, thumbnails=False,
@@ -112,7 +114,7 @@ class Explorer(ipw.VBox):
         self._controls.append(t.dlink((self.link, "selected"), (self, "selected")))
         bar = ipw.HBox([*self.controls.values(), self.color_picker])
         row = ipw.HBox([self.class_picker, self.panel])
-        children: list[Any] = [bar, self.polar, ipw.HBox([self.histogram]), self.parallel]
+        children: list[Any] = [self.table, bar, self.polar, ipw.HBox([self.histogram]), self.parallel]
         if self.attribution is not None:
             children.append(self.attribution)
         if self.modelmap is not None:
@@ -122,7 +124,7 @@ class Explorer(ipw.VBox):
 
     def views(self) -> list[GeoView]:
         """The anywidget views in page order."""
-        out: list[GeoView] = [self.polar, self.histogram, self.parallel]
+        out: list[GeoView] = [self.table, self.polar, self.histogram, self.parallel]
         if self.modelmap is not None:
             out.append(self.modelmap)
         if self.attribution is not None:

@@ -9,7 +9,7 @@ import type { Model } from "../model";
 import { DEFAULT_THRESHOLD, type DensitySetting } from "../density";
 import { PointLayer, pointScreen, pointsInView, type AttrRef, type ColorMode, type DrawSpec } from "../points";
 import type { ViewContext } from "../registry";
-import { formatNumber, niceTicks, pan, polarCamera, polarSector, sectorCamera, zoomAt, type Camera, type Sector } from "../scales";
+import { formatNumber, niceTicks, pan, polarCamera, polarSector, sectorCamera, xyCamera, zoomAt, type Camera, type Sector } from "../scales";
 import { nearest, selectPolygon } from "../selection";
 import type { Cell } from "../store";
 import { drawTile } from "../thumbs";
@@ -30,12 +30,21 @@ export interface PolarHandle {
   link: LinkedView;
 }
 
+/** Positions other than (θ, ρ): the same view drawing samples at given x, y instead
+ * (ProjectionView), with the same colours, selection, hover and links. */
+export interface Positions {
+  kind: string;
+  /** x and y of model m, layer l, each [N] at an element offset of its array. */
+  refs(m: number, l: number): [AttrRef, AttrRef];
+  caption: string;
+}
+
 const OK = "#4477AA";
 const BAD = "#EE6677";
 
-export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void; handle: PolarHandle } {
+export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}, positions?: Positions): { dispose(): void; handle: PolarHandle } {
   let camera: Camera | null = null; // null: a fitted frame (`fit`)
-  let fit: "data" | "disc" = "data"; // around the data's range, or the full half disc
+  let fit: "data" | "disc" = "data"; // polar: around the data's range, or the full half disc
   let current: DrawSpec | null = null;
 
   const frame = new Frame(el, model.get("theme"), model.get("height"), {
@@ -51,13 +60,15 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     onClick: () => { if (link.selected().length) link.select([]); },
     onHover: (x, y) => hover(x, y),
     onResize: () => { camera = null; layer.resize(frame.width, frame.height, frame.dpr); schedule(); },
-    onReset: () => { camera = null; fit = "disc"; schedule(); },
+    onReset: () => { camera = null; if (!positions) fit = "disc"; schedule(); },
     onTheme: () => link.schedule(),
   });
-  const fitButton = h("button", { "data-tool": "fit", title: "zoom to the data's angle and radius range" }, "fit");
-  fitButton.addEventListener("click", () => { camera = null; fit = "data"; schedule(); });
-  frame.bar.querySelector("button[data-tool=reset]")?.before(fitButton);
-  frame.root.dataset.kind = "polar";
+  if (!positions) {
+    const fitButton = h("button", { "data-tool": "fit", title: "zoom to the data's angle and radius range" }, "fit");
+    fitButton.addEventListener("click", () => { camera = null; fit = "data"; schedule(); });
+    frame.bar.querySelector("button[data-tool=reset]")?.before(fitButton);
+  }
+  frame.root.dataset.kind = positions?.kind ?? "polar";
   const layer = new PointLayer(frame.canvas, ctx);
   frame.root.dataset.backend = layer.backend;
   layer.resize(frame.width, frame.height, frame.dpr);
@@ -79,7 +90,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     box.checked = !!model.get("normalize");
     box.addEventListener("change", () => { model.set("normalize", box.checked); model.save_changes(); });
     lab.append(box, h("span", {}, "normalise ρ"));
-    frame.bar.append(lab);
+    if (!positions) frame.bar.append(lab);
   }
 
   function visibleClass(i: number): boolean {
@@ -89,7 +100,13 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
 
   function fitted(): Camera {
     const spec = buildSpec();
+    if (positions) return spec ? xyFit(spec) : xyCamera(frame.width, frame.height, [], []);
     return spec ? spec.camera : polarCamera(frame.width, frame.height, 1);
+  }
+
+  function xyFit(spec: DrawSpec): Camera {
+    const view = (r: AttrRef) => r.data.subarray(r.offset, r.offset + spec.n);
+    return xyCamera(frame.width, frame.height, view(spec.x), view(spec.y));
   }
 
   // the data range of a cell, remembered while the cell, angle, classes and scaling stay
@@ -166,12 +183,13 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     if (!c) return null;
     const angleName = model.get("angle_to") === "pred" ? "angle_pred" : "angle";
     const col = colorSpec(c);
+    const xy = positions?.refs(model.get("model"), model.get("layer"));
     const spec: DrawSpec = {
       n,
-      polar: true,
+      polar: !positions,
       rscale: 1,
-      x: c.ref(angleName),
-      y: c.ref("norm"),
+      x: xy ? xy[0] : c.ref(angleName),
+      y: xy ? xy[1] : c.ref("norm"),
       label: { key: "labels", data: labels, offset: 0 },
       cat: col.cat,
       val: col.val,
@@ -186,24 +204,31 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
       ok: OK,
       bad: BAD,
     };
-    if (model.get("normalize")) {
-      let m = 0;
-      for (let i = 0; i < n; i++) { const v = spec.y.data[spec.y.offset + i]; if (v > m && Number.isFinite(v)) m = v; }
-      spec.rscale = m > 0 ? 1 / m : 1;
-    }
     spec.density = (model.get("density") as DensitySetting | undefined) ?? "auto";
     spec.threshold = (model.get("density_threshold") as number | undefined) ?? DEFAULT_THRESHOLD;
+    setDomain(spec, col);
+    if (positions) {
+      spec.camera = camera ?? xyFit(spec);
+    } else {
+      if (model.get("normalize")) {
+        let m = 0;
+        for (let i = 0; i < n; i++) { const v = spec.y.data[spec.y.offset + i]; if (v > m && Number.isFinite(v)) m = v; }
+        spec.rscale = m > 0 ? 1 / m : 1;
+      }
+      spec.camera = camera ?? fittedCamera(sectorOf(dataRange(spec)));
+    }
+    // every visible point is inside a fitted frame; after a zoom or pan, count them
+    spec.inView = camera ? pointsInView(spec, frame.width, frame.height) : dataRange(spec).count;
+    return spec;
+  }
+
+  function setDomain(spec: DrawSpec, col: { val: AttrRef | null; mode: ColorMode; scale: ScaleKind }): void {
     if (col.val && col.mode === "continuous") {
       const v = col.val;
       const view = v.data.subarray(v.offset, v.offset + n) as Float32Array;
       const ext = extent(view);
       spec.domain = col.scale === "diverging" ? symmetric(ext) : ext;
     }
-    const range = dataRange(spec);
-    spec.camera = camera ?? fittedCamera(sectorOf(range));
-    // every visible point is inside a fitted frame; after a zoom or pan, count them
-    spec.inView = camera ? pointsInView(spec, frame.width, frame.height) : range.count;
-    return spec;
   }
 
   // ---------------------------------------------------------------- drawing
@@ -229,7 +254,8 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     frame.message("");
     current = spec;
     layer.draw(spec, frame.theme.bg);
-    drawGrid(spec.camera, sectorOf(dataRange(spec)));
+    if (positions) drawCaption(positions.caption);
+    else drawGrid(spec.camera, sectorOf(dataRange(spec)));
     drawLegend(spec);
     frame.root.dataset.mode = layer.plan.mode;
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
@@ -238,6 +264,10 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
   function emptySpec(): DrawSpec {
     const z = new Float32Array(0);
     return { n: 0, polar: true, rscale: 1, x: { key: "e", data: z, offset: 0 }, y: { key: "e", data: z, offset: 0 }, label: null, cat: null, val: null, sel: null, mode: "category", scale: "continuous", domain: [0, 1], palette: [], classVisible: new Uint8Array(1), camera: { scale: 1, ox: 0, oy: 0 }, size: 3, ok: OK, bad: BAD };
+  }
+
+  function drawCaption(text: string): void {
+    frame.overlay.replaceChildren(s("text", { x: 6, y: frame.height - 6 }, text));
   }
 
   // The grid of the shown sector: rings at nice radii, spokes at nice angles (every 30 degrees
@@ -343,6 +373,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
       L.append(h("span", { class: "gw-note", "data-density": String(plan.bin) },
         `density: each ${formatNumber(plan.bin)} px bin shows its points' mean colour, opacity by log(count)`));
     }
+    if (positions) return;
     const to = model.get("angle_to") === "pred" ? "predicted" : "true";
     L.append(h("span", { class: "gw-note" }, `θ: angle to the ${to} class direction · ρ: L2 norm${model.get("normalize") ? " / max" : ""}`));
   }
