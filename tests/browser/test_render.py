@@ -167,7 +167,7 @@ def test_explorer_html_is_linked_without_a_kernel(page, tmp_path):
     page.mouse.move(left + xs[5], top + ys[5])
     page.wait_for_function("document.querySelector('.gw-root[data-kind=panel]').dataset.focus")
     assert "sample" in page.inner_text(".gw-panel-text")
-    assert page.is_visible(".gw-tip")
+    assert page.is_visible(".gw-root[data-kind=polar] .gw-tip")
     # clicking net1 on the model map makes it the active model in the polar plot
     ml, mt, mw, mh = plot_box(page, "modelmap")
     sc = min(mw - 56, mh - 56)  # equal-aspect fit of the unit square (js/src/scales.ts xyCamera)
