@@ -43,6 +43,13 @@ function overlayImageUrl(frame: Frame, scale: number): string {
     to[i].setAttribute("font-size", cs.fontSize);
     to[i].setAttribute("font-family", cs.fontFamily);
     to[i].setAttribute("font-weight", cs.fontWeight);
+    if (cs.paintOrder && cs.paintOrder !== "normal") {
+      // the halo behind labels (widgets.css)
+      to[i].setAttribute("paint-order", cs.paintOrder);
+      to[i].setAttribute("stroke", cs.stroke);
+      to[i].setAttribute("stroke-width", cs.strokeWidth);
+      to[i].setAttribute("stroke-linejoin", cs.strokeLinejoin);
+    }
   });
   copy.setAttribute("xmlns", "http://www.w3.org/2000/svg");
   copy.setAttribute("viewBox", `0 0 ${frame.width} ${frame.height}`);

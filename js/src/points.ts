@@ -4,7 +4,7 @@
 // with an opacity that adapts to the points in view, or, above a threshold, in density mode
 // (density.ts); a selection is drawn on top of the rest, at full colour.
 
-import { categorical, hexToRgb, lut, MISSING, type RGB, type ScaleKind, diverging, viridis } from "./colors";
+import { categorical, hexToRgb, lut, MISSING, type RGB, type ScaleKind } from "./colors";
 import { binGrid as binGridOf, binPoints, densityPlan, DEFAULT_THRESHOLD, GpuDensity, shadeBins, type Bins, type DensityPlan, type DensitySetting } from "./density";
 import type { Camera } from "./scales";
 

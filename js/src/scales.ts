@@ -120,3 +120,14 @@ export function linear(d0: number, d1: number, r0: number, r1: number): (v: numb
   const k = d1 === d0 ? 0 : (r1 - r0) / (d1 - d0);
   return (v) => r0 + (v - d0) * k;
 }
+
+/** `text`, cut with an ellipsis to fit `max` px in the context's font. */
+export function fitText(ctx: { measureText(t: string): { width: number } }, text: string, max: number): string {
+  if (ctx.measureText(text).width <= max) return text;
+  let lo = 0, hi = text.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (ctx.measureText(`${text.slice(0, mid)}…`).width <= max) lo = mid; else hi = mid - 1;
+  }
+  return `${text.slice(0, lo)}…`;
+}

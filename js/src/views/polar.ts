@@ -1,12 +1,13 @@
 // PolarPlot: samples at (theta, rho) on a half disc, class direction pointing right.
 
-import { categorical, diverging as divergingAt, extent, MISSING, symmetric, viridis as viridisAt, type ScaleKind } from "../colors";
+import { categorical, extent, MISSING, paletteFor, symmetric, type ScaleKind } from "../colors";
 import type { ViewData } from "../data";
 import { h, s, select } from "../dom";
 import { Frame } from "../frame";
 import type { LinkedView } from "../link";
 import type { Model } from "../model";
 import { DEFAULT_THRESHOLD, type DensitySetting } from "../density";
+import { colorBar } from "../legend";
 import { PointLayer, pointScreen, pointsInView, type AttrRef, type ColorMode, type DrawSpec } from "../points";
 import type { ViewContext } from "../registry";
 import { formatNumber, niceTicks, pan, polarCamera, polarSector, sectorCamera, xyCamera, zoomAt, type Camera, type Sector } from "../scales";
@@ -197,7 +198,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
       mode: col.mode,
       scale: col.scale,
       domain: [0, 1],
-      palette: (model.get("palette") as string[]) ?? [],
+      palette: paletteFor(model.get("palette") as string[], frame.theme),
       classVisible: classVisible(),
       camera: { scale: 1, ox: 0, oy: 0 },
       size: model.get("point_size") ?? 3,
@@ -350,19 +351,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
       for (let i = 0; i < n; i++) { const v = spec.val!.data[spec.val!.offset + i]; if (Number.isFinite(v)) counts.set(Math.trunc(v), (counts.get(Math.trunc(v)) ?? 0) + 1); }
       for (const [k, c] of Array.from(counts).sort((a, b) => a[0] - b[0])) item(rgb(categorical(k, spec.palette)), `${k} (${c})`);
     } else {
-      const bar = h("canvas", { class: "gw-colorbar", width: "160", height: "10" });
-      const ctx = bar.getContext("2d");
-      if (ctx) {
-        for (let x = 0; x < 160; x++) {
-          const t = x / 159;
-          const val = spec.domain[0] + t * (spec.domain[1] - spec.domain[0]);
-          const fake: DrawSpec = { ...spec, n: 1, x: { key: "", data: new Float32Array([0]), offset: 0 }, y: { key: "", data: new Float32Array([1]), offset: 0 }, label: null, val: { key: "", data: new Float32Array([val]), offset: 0 } };
-          const c = colorOfSpec(fake);
-          ctx.fillStyle = rgb(c);
-          ctx.fillRect(x, 0, 1, 10);
-        }
-      }
-      L.append(h("span", {}, `${field} ${formatNumber(spec.domain[0])}`), bar, h("span", {}, formatNumber(spec.domain[1])));
+      L.append(colorBar(field, spec.domain, spec.scale));
     }
     if (missing > 0) {
       const it = item(MISSING, `missing (${missing})`);
@@ -376,11 +365,6 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     if (positions) return;
     const to = model.get("angle_to") === "pred" ? "predicted" : "true";
     L.append(h("span", { class: "gw-note" }, `θ: angle to the ${to} class direction · ρ: L2 norm${model.get("normalize") ? " / max" : ""}`));
-  }
-
-  function colorOfSpec(spec: DrawSpec): [number, number, number] {
-    const t = (spec.val!.data[0] - spec.domain[0]) / (spec.domain[1] - spec.domain[0]);
-    return spec.scale === "diverging" ? divergingAt(t) : viridisAt(t);
   }
 
   function toggleClass(c: number): void {
