@@ -76,7 +76,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
   const link = linkFrame(model, frame, ctx, {
     redraw: draw,
     onChange: (name) => { if (name === "normalize") camera = null; },
-  }, ["color_by", "angle_to", "normalize", "classes", "palette", "point_size"]);
+  }, ["color_by", "angle_to", "normalize", "classes", "palette", "point_size", "density", "density_threshold"]);
   const data = link.data;
   const { meta, labels, ids } = data;
   const n = meta.shape[3];
