@@ -15,7 +15,11 @@ Arrays:
 - ``angle``, ``angle_pred``, ``avh``, ``angle_gap`` (radians, AVH unitless), ``norm`` and
   ``margin`` (signed): float32 ``[M, L, K, N]``;
 - ``pred`` (int32), ``correct`` (bool), ``logit_margin`` (float32): ``[M, K, N]``; they come
-  from the logits, so they do not depend on the layer.
+  from the logits, so they do not depend on the layer;
+- ``projections``: optional 2-D maps of each model's clean, dense features per layer, by
+  method (``{"pca": float32 [M, L, N, 2], "umap": ...}``, NaN where not computed), for
+  :class:`~geowidget.widgets.ProjectionView`. They are positions, not geometry: a projection
+  distorts distances (:func:`geowidget.distortion` measures how much).
 
 Per-sample scores (robustness, vulnerability, breakdown sparsity, PIE) are derived from
 ``pred`` and ``correct`` on demand (see :mod:`geowidget.analysis.scores`), never stored.
@@ -121,6 +125,7 @@ class GeometryCube:
     model_info: list[dict[str, Any]] = field(default_factory=list)
     dataset: str = ""
     images: np.ndarray | None = None  # uint8 [N, H, W] or [N, H, W, 3], for thumbnails
+    projections: dict[str, np.ndarray] = field(default_factory=dict)  # {method: [M, L, N, 2]}
 
     def __post_init__(self) -> None:
         self.models = [str(m) for m in self.models]
@@ -155,6 +160,10 @@ class GeometryCube:
                 f"{len(self.class_names)} class names, got range "
                 f"[{self.labels.min()}, {self.labels.max()}]"
             )
+        self.projections = {
+            str(method): _as_shape(f"projections[{method!r}]", xy, (m, ly, n, 2), np.float32)
+            for method, xy in dict(self.projections).items()
+        }
         if self.images is not None:
             self.images = np.asarray(self.images)
             if self.images.dtype != np.uint8 or self.images.shape[0] != n:
@@ -320,6 +329,7 @@ class GeometryCube:
             labels=self.labels[si],
             sample_ids=self.sample_ids[si],
             images=None if self.images is None else self.images[si],
+            projections={k: xy[np.ix_(mi, li, si)] for k, xy in self.projections.items()},
             **metric,
             **output,
         )
@@ -410,6 +420,9 @@ class GeometryCube:
             table[name] = getattr(self, name).ravel()
         for name in OUTPUTS:
             table[name] = getattr(self, name)[mi, ki, si]
+        for method, xy in self.projections.items():  # the same position at every condition
+            for axis, coord in enumerate("xy"):
+                table[f"projection:{method}:{coord}"] = xy[mi, li, si, axis]
         return pd.DataFrame(table)
 
     def to_parquet(self, path: str) -> None:
@@ -428,6 +441,7 @@ class GeometryCube:
             "class_names": self.class_names,
             "model_info": self.model_info,
             "dataset": self.dataset,
+            "projections": list(self.projections),
         }
         if self.images is not None:
             meta["images"] = {
@@ -476,6 +490,12 @@ class GeometryCube:
         for name in OUTPUTS:
             arrays[name] = columns[name].reshape(m, ly, k, n)[:, 0]
         try:
+            projections = {
+                method: np.stack([
+                    _column(table, f"projection:{method}:{coord}", "floating", where)
+                    .reshape(m, ly, k, n)[:, :, 0] for coord in "xy"], axis=-1)
+                for method in meta.get("projections", [])
+            }
             images = None
             if "images" in meta:
                 raw_img = base64.b64decode(meta["images"]["data"], validate=True)
@@ -491,6 +511,7 @@ class GeometryCube:
                 model_info=meta["model_info"],
                 dataset=meta["dataset"],
                 images=images,
+                projections=projections,
                 **arrays,
             )
         except (ValueError, TypeError, KeyError) as err:
@@ -513,10 +534,16 @@ class GeometryCube:
             name: np.concatenate([getattr(c, name) for c in cubes])
             for name in LAYER_METRICS + OUTPUTS
         }
+        # a projection some cubes lack is NaN for their models
+        methods = dict.fromkeys(k for c in cubes for k in c.projections)
+        projections = {k: np.concatenate([
+            c.projections.get(k, np.full((len(c.models), len(c.layers), len(c.labels), 2),
+                                         np.nan, np.float32)) for c in cubes]) for k in methods}
         return replace(
             first,
             models=[m for c in cubes for m in c.models],
             model_info=[i for c in cubes for i in c.model_info],
+            projections=projections,
             **stacked,
         )
 
@@ -524,10 +551,11 @@ class GeometryCube:
         """Exact equality of every field (NaNs compare equal)."""
         for f in fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
-            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-                if a is None or b is None or a.shape != b.shape or a.dtype != b.dtype:
+            if f.name == "projections":
+                if list(a) != list(b) or not all(_same_array(a[k], b[k]) for k in a):
                     return False
-                if not np.array_equal(a, b, equal_nan=a.dtype.kind == "f"):
+            elif isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                if not _same_array(a, b):
                     return False
             elif a != b:
                 return False
@@ -536,6 +564,13 @@ class GeometryCube:
     def __repr__(self) -> str:
         dims = ", ".join(f"{k}: {v}" for k, v in self.shape.items())
         return f"GeometryCube({dims}; dataset={self.dataset!r}, models={self.models})"
+
+
+def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Same shape, dtype and values (NaNs compare equal)."""
+    if a is None or b is None or a.shape != b.shape or a.dtype != b.dtype:
+        return a is None and b is None
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
 
 
 def _as_shape(name: str, value: Any, shape: tuple[int, ...], dtype: Any) -> np.ndarray:

@@ -13,7 +13,9 @@ import traitlets as t
 from geowidget.widgets.attribution import AttributionView
 from geowidget.widgets.base import GeoView, SampleView, write_html
 from geowidget.widgets.data import sprite_atlas
+from geowidget.widgets.evaluation import EvaluationTable
 from geowidget.widgets.histogram import MarginHistogram
+from geowidget.widgets.layerprofile import LayerProfile
 from geowidget.widgets.link import link
 from geowidget.widgets.modelmap import ModelMap
 from geowidget.widgets.parallel import ParallelCoordinates
@@ -28,14 +30,13 @@ class SamplePanel(SampleView):
 
     def __init__(self, cube: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        arrays, ids_start = self._set_sample_ids(cube.sample_ids)
+        arrays, id_meta = self._wire_ids(cube.sample_ids)
         arrays["labels"] = np.asarray(cube.labels, np.int32)
         thumbs = None
         if cube.images is not None and len(cube.labels):
             arrays["atlas"], thumbs = sprite_atlas(cube.images)
         with self.hold_sync():
-            self._meta = {"class_names": list(cube.class_names), "thumbs": thumbs,
-                          "ids_start": ids_start}
+            self._meta = {"class_names": list(cube.class_names), "thumbs": thumbs, **id_meta}
             self._arrays = arrays
 
 
@@ -56,8 +57,9 @@ class Explorer(ipw.VBox):
 
     Attributes
     ----------
-    polar, histogram, parallel, modelmap, attribution, panel : the views (``modelmap`` and
-        ``attribution`` may be None)
+    table, polar, histogram, parallel, profile, modelmap, attribution, panel : the views
+        (the evaluation table is at the top; ``profile``, a LayerProfile, only when the cube
+        has two or more layers; ``modelmap`` and ``attribution`` may be None)
     link : Link
         The link between the views.
     selected : numpy.ndarray
@@ -72,10 +74,14 @@ class Explorer(ipw.VBox):
 
         if not isinstance(cube, GeometryCube):
             raise TypeError(f"Explorer needs a GeometryCube, got {type(cube).__name__}")
+        self.table = EvaluationTable(cube, height=300)
         self.polar = PolarPlot(cube, show_controls=False, thumbnails=False, **kwargs)
         self.histogram = MarginHistogram(cube, show_controls=False, thumbnails=False, height=220)
         self.parallel = ParallelCoordinates(cube, show_controls=False, thumbnails=False,
                                             height=240)
+        self.profile: LayerProfile | None = None
+        if len(cube.layers) > 1:
+            self.profile = LayerProfile(cube, show_controls=False, thumbnails=False, height=240)
         self.attribution: AttributionView | None = None
         if net is not None and inputs is not None:
             self.attribution = AttributionView(net, inputs, cube.labels,
@@ -112,7 +118,10 @@ class Explorer(ipw.VBox):
         self._controls.append(t.dlink((self.link, "selected"), (self, "selected")))
         bar = ipw.HBox([*self.controls.values(), self.color_picker])
         row = ipw.HBox([self.class_picker, self.panel])
-        children: list[Any] = [bar, self.polar, ipw.HBox([self.histogram]), self.parallel]
+        children: list[Any] = [self.table, bar, self.polar, ipw.HBox([self.histogram]),
+                               self.parallel]
+        if self.profile is not None:
+            children.append(self.profile)
         if self.attribution is not None:
             children.append(self.attribution)
         if self.modelmap is not None:
@@ -122,7 +131,9 @@ class Explorer(ipw.VBox):
 
     def views(self) -> list[GeoView]:
         """The anywidget views in page order."""
-        out: list[GeoView] = [self.polar, self.histogram, self.parallel]
+        out: list[GeoView] = [self.table, self.polar, self.histogram, self.parallel]
+        if self.profile is not None:
+            out.append(self.profile)
         if self.modelmap is not None:
             out.append(self.modelmap)
         if self.attribution is not None:

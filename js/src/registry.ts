@@ -3,11 +3,14 @@
 import type { Invoke } from "./invoke";
 import type { Model } from "./model";
 import { renderAttribution } from "./views/attribution";
+import { renderEvalTable } from "./views/evaltable";
 import { renderHistogram } from "./views/histogram";
+import { renderLayerProfile } from "./views/layerprofile";
 import { renderModelMap } from "./views/modelmap";
 import { renderPanel } from "./views/panel";
 import { renderParallel } from "./views/parallel";
 import { renderPolar } from "./views/polar";
+import { renderProjection } from "./views/projection";
 
 /** What the host gives a view besides its model and element. */
 export interface ViewContext {
@@ -26,4 +29,7 @@ export const RENDERERS: Record<string, Renderer> = {
   panel: renderPanel,
   parallel: renderParallel,
   attribution: renderAttribution,
+  evaltable: renderEvalTable,
+  projection: renderProjection,
+  layerprofile: renderLayerProfile,
 };
