@@ -218,31 +218,9 @@ def report(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- study
 def _torch_file(path: Path, option: str, spec: str) -> Any:
-    """``torch.load(path, weights_only=True)``, with errors that name the file."""
-    import pickle
-    import zipfile
+    from geowidget.engine.torch_files import read_torch_file
 
-    import torch
-
-    with open(path, "rb") as f:
-        # torch.save writes a zip archive (a bare pickle in its legacy format)
-        from_torch = zipfile.is_zipfile(f) or f.seek(0) == 0 and f.read(1) == b"\x80"
-    if not from_torch:
-        raise ValueError(f"{option} {spec!r}: {str(path)!r} is not a file written by torch.save")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # torch's own message suggests weights_only=False, which would run the file's code
-        raise ValueError(
-            f"{option} {spec!r}: {str(path)!r} is not a plain tensor or state dict; it holds "
-            "other pickled Python objects, which geowidget does not load. Save only tensors "
-            "(and dicts or lists of them) with torch.save"
-        ) from None
-    except Exception as err:  # noqa: BLE001 -- any unreadable file gets the same message
-        raise ValueError(
-            f"{option} {spec!r}: {str(path)!r} is not a file written by torch.save "
-            f"({type(err).__name__})"
-        ) from None
+    return read_torch_file(path, f"{option} {spec!r}")
 
 
 def load_model(spec: str) -> tuple[str, Any]:
