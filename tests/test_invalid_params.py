@@ -72,6 +72,8 @@ VALID = {
     gw.corrupt: lambda: ((torch.rand(2, 1, 8, 8), "fog"), {}),
     gw.occlusion: lambda: ((net(), X[0], 1), {"patch": 1}),
     gw.Study: lambda: (({"net": net()}, (X, Y)), {"progress": False}),
+    gw.GeometryTracker: lambda: ((net(), (X, Y)), {}),
+    gw.Checkpoints: lambda: ((net(), [net().state_dict()]), {}),
     correlations: lambda: ((tiny_cube(),), {}),
     GeometryCube.sel: lambda: ((tiny_cube(),), {}),
     ImageData.split: lambda: ((IMAGES,), {}),
@@ -85,6 +87,7 @@ NOT_DECLARED_HERE = {
     "PolarPlot", "MarginHistogram", "ModelMap", "Explorer", "ParallelCoordinates",
     "AttributionView", "SideBySide", "GeometryCube", "Geometry", "Embedding", "CORRUPTIONS",
     "model_embedding", "distances", "layout", "mst", "benchmark_similarity", "link",
+    "LayerProfile",
 }
 
 

@@ -31,6 +31,18 @@ from typing import Any
 import torch
 from torch import nn
 
+from geowidget._validation import (
+    MODEL,
+    DictOf,
+    Instance,
+    Interval,
+    ListOf,
+    invalid,
+    validate_params,
+)
+
+# a checkpoint: a state dict, or the path of a torch.save file
+CHECKPOINT = Instance(Mapping, str, os.PathLike)
 _WRAPPER_KEYS = ("model", "state_dict", "model_state_dict")
 
 
@@ -49,40 +61,30 @@ class Checkpoints:
         Strictly increasing. Not allowed with a dict, whose keys are the steps.
     """
 
+    @validate_params({
+        "model": MODEL,
+        "checkpoints": [ListOf(CHECKPOINT), DictOf(Interval(int, None, None), CHECKPOINT, 1)],
+        "steps": [None, ListOf(Interval(int, None, None))],
+    })
     def __init__(
         self,
         model: nn.Module,
         checkpoints: Sequence[Any] | Mapping[int, Any],
         steps: Sequence[int] | None = None,
     ) -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if isinstance(checkpoints, Mapping):
             if steps is not None:
-                raise ValueError("steps is given twice: as the keys of checkpoints and as steps")
+                raise invalid("Checkpoints", "steps", "None when checkpoints is a dict (its "
+                              "keys are the steps)", steps)
             steps, items = list(checkpoints), list(checkpoints.values())
-        elif isinstance(checkpoints, Sequence) and not isinstance(checkpoints, str | bytes):
+        else:
             items = list(checkpoints)
             steps = list(range(len(items))) if steps is None else list(steps)
-        else:
-            raise TypeError(
-                "checkpoints must be a list of state dicts or paths, or a dict of step to one; "
-                f"got {type(checkpoints).__name__}"
-            )
-        if not items:
-            raise ValueError("checkpoints is empty; a run needs at least one checkpoint")
         if len(steps) != len(items):
-            raise ValueError(f"steps has {len(steps)} entries for {len(items)} checkpoints")
-        for s in steps:
-            if isinstance(s, bool) or not isinstance(s, int):
-                raise TypeError(f"steps must be ints (training steps or epochs), got {s!r}")
+            raise invalid("Checkpoints", "steps", f"one step per checkpoint ({len(items)})",
+                          steps, f"it has {len(steps)}")
         if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
-            raise ValueError(f"steps must be strictly increasing, got {list(steps)}")
-        for i, item in enumerate(items):
-            if not isinstance(item, Mapping | str | os.PathLike):
-                raise TypeError(
-                    f"checkpoint {i} must be a state dict or a path, got {type(item).__name__}"
-                )
+            raise invalid("Checkpoints", "steps", "strictly increasing", steps)
         self.model, self.steps, self._items = model, [int(s) for s in steps], items
 
     def __len__(self) -> int:
