@@ -95,10 +95,13 @@ def project(features: Any, method: str = "pca", seed: int = 0, **kwargs: Any) ->
         ``"pca"``: the scores on the first two principal components (exact: the top
         eigenvectors of the centred features' smaller Gram matrix, as an SVD would give;
         each component's sign makes its largest loading positive).
-        ``"tsne"``: openTSNE (FFT-accelerated; faster than scikit-learn's Barnes-Hut here,
-        see ``benchmarks/bench_project.py``), perplexity ``min(30, (N - 1) / 3)``, PCA
-        initialisation; needs ``geowidget[tsne]``. ``"umap"``: umap-learn with
-        ``n_neighbors=min(15, N - 1)``; needs ``geowidget[umap]``.
+        ``"tsne"``: openTSNE (faster than scikit-learn's ``TSNE`` here, see
+        ``benchmarks/bench_project.py``; Barnes-Hut below 10,000 samples, FFT above),
+        perplexity ``min(30, (N - 1) / 3)``, PCA initialisation; needs ``geowidget[tsne]``.
+        ``"umap"``: umap-learn with ``n_neighbors=min(15, N - 1)``; needs
+        ``geowidget[umap]``. Both run on one thread by default, so that the same seed gives
+        the same positions (umap-learn does so itself with a seed); pass ``n_jobs=-1`` for
+        speed.
     seed : int
         Random seed of t-SNE and UMAP; the same seed gives the same positions.
     **kwargs
@@ -157,7 +160,7 @@ def _tsne(x: np.ndarray, seed: int, kwargs: dict[str, Any]) -> np.ndarray:
     # Barnes-Hut below 10,000 samples: the FFT grid has a fixed cost that dominates small N
     options = {"perplexity": min(30.0, (n - 1) / 3), "initialization": "pca",
                "negative_gradient_method": "bh" if n < 10_000 else "fft",
-               "n_jobs": -1, "random_state": seed, "verbose": False}
+               "n_jobs": 1, "random_state": seed, "verbose": False}
     options.update(kwargs)
     return np.asarray(openTSNE.TSNE(n_components=2, **options).fit(x), dtype=np.float32)
 
