@@ -14,16 +14,18 @@ draw 1,000,000 points, and wait for the GPU (readPixels). Run:
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import os
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import serve_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "geowidget" / "static" / "widgets.js"
@@ -181,27 +183,13 @@ window.ready = true;
 """
 
 
-def serve() -> tuple[http.server.ThreadingHTTPServer, int]:
+def serve() -> tuple[Any, int]:
     files = {"/bench.html": ("text/html", PAGE.encode()),
              "/widgets.js": ("text/javascript", BUNDLE.read_bytes())}
     if PLOTLY.exists():
         files["/plotly.min.js"] = ("text/javascript", PLOTLY.read_bytes())
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            kind, body = files.get(self.path, ("text/plain", b""))
-            self.send_response(200 if self.path in files else 404)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv, srv.server_address[1]
+    return serve_files(files)
 
 
 def bytes_per_value(n: int = 200_000) -> tuple[float, int, int]:
