@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import serve_files  # noqa: E402
+from timing import PAGE_MODEL_JS, serve_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "geowidget" / "static" / "widgets.js"
@@ -49,14 +49,7 @@ function b64(s) {
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return new DataView(out.buffer);
 }
-class Model {
-  constructor(a) { this.a = a; this.h = new Map(); }
-  get(k) { return this.a[k]; }
-  set(k, v) { this.a[k] = v; for (const f of this.h.get("change:" + k) ?? []) f(); }
-  on(e, f) { if (!this.h.has(e)) this.h.set(e, new Set()); this.h.get(e).add(f); }
-  off(e, f) { this.h.get(e)?.delete(f); }
-  save_changes() {} send() {}
-}
+/*MODEL*/
 function stateOf(saved) {
   const state = structuredClone(saved.state);
   saved.buffer_paths.forEach((path, i) => {
@@ -163,7 +156,7 @@ def table_state(models: int, benchmarks: int, samples: int) -> tuple[dict, int]:
 
 
 def serve() -> tuple[Any, int]:
-    files = {"/bench.html": ("text/html", PAGE.encode()),
+    files = {"/bench.html": ("text/html", PAGE.replace("/*MODEL*/", PAGE_MODEL_JS).encode()),
              "/widgets.js": ("text/javascript", BUNDLE.read_bytes())}
 
     return serve_files(files)

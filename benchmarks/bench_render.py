@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import serve_files  # noqa: E402
+from timing import PAGE_MODEL_JS, serve_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "geowidget" / "static" / "widgets.js"
@@ -50,14 +50,7 @@ function makeData(N, L) {
   for (let i = 0; i < N; i++) { labels[i] = i % 10; pred[i] = rnd() < 0.9 ? i % 10 : (i + 1) % 10; }
   return { angle, norm, labels, pred, margin: norm };
 }
-class Model {
-  constructor(a) { this.a = a; this.h = new Map(); }
-  get(k) { return this.a[k]; }
-  set(k, v) { this.a[k] = v; for (const f of this.h.get("change:" + k) ?? []) f(); }
-  on(e, f) { if (!this.h.has(e)) this.h.set(e, new Set()); this.h.get(e).add(f); }
-  off(e, f) { this.h.get(e)?.delete(f); }
-  save_changes() {} send() {}
-}
+/*MODEL*/
 function sync(canvas) {
   const gl = canvas.getContext("webgl2");
   const px = new Uint8Array(4); gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
@@ -184,7 +177,7 @@ window.ready = true;
 
 
 def serve() -> tuple[Any, int]:
-    files = {"/bench.html": ("text/html", PAGE.encode()),
+    files = {"/bench.html": ("text/html", PAGE.replace("/*MODEL*/", PAGE_MODEL_JS).encode()),
              "/widgets.js": ("text/javascript", BUNDLE.read_bytes())}
     if PLOTLY.exists():
         files["/plotly.min.js"] = ("text/javascript", PLOTLY.read_bytes())

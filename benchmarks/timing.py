@@ -8,6 +8,17 @@ import threading
 import time
 from collections.abc import Callable
 
+# anywidget's model interface over a plain object, for pages that render views directly
+PAGE_MODEL_JS = """class Model {
+  constructor(a) { this.a = a; this.h = new Map(); }
+  get(k) { return this.a[k]; }
+  set(k, v) { this.a[k] = v; for (const f of this.h.get("change:" + k) ?? []) f(); }
+  on(e, f) { if (!this.h.has(e)) this.h.set(e, new Set()); this.h.get(e).add(f); }
+  off(e, f) { this.h.get(e)?.delete(f); }
+  save_changes() {} send() {}
+}
+"""
+
 
 def best_time(fn: Callable[[], object], repeat: int = 3, warmup: int = 1) -> float:
     """Best wall-clock seconds of ``repeat`` calls, after ``warmup`` untimed calls."""
