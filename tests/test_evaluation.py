@@ -206,7 +206,7 @@ def test_table_widget_bad_input():
     with pytest.raises(ValueError, match="'quantity' parameter of evaluation_grid must be one of"):
         gw.EvaluationTable(cube, quantity="loss")
     table = gw.EvaluationTable(cube)
-    with pytest.raises(ValueError, match=r"'quantity' trait of an EvaluationTable instance expected any of"):
+    with pytest.raises(ValueError, match=r"The 'quantity' trait of EvaluationTable must be one of"):
         table.quantity = "loss"
     with pytest.raises(ValueError, match=r"'selected_cell' trait of EvaluationTable must be a cell "
                        r"the cube evaluated \(this one is empty\)"):

@@ -227,14 +227,14 @@ def test_bad_inputs_raise_clear_errors():
     w = gw.PolarPlot(angle=[0.1], norm=[1.0])
     with pytest.raises(ValueError, match=r"must be one of"):
         w.color_by = "x"
-    with pytest.raises(ValueError, match=r"'angle_to' trait of a PolarPlot instance expected any "
-                                         r"of \['true', 'pred'\], not the str 'false'"):
+    with pytest.raises(ValueError, match=r"The 'angle_to' trait of PolarPlot must be one of "
+                                         r"\['true', 'pred'\]. Got 'false' instead."):
         w.angle_to = "false"
     with pytest.raises(ValueError, match=r"'classes' trait of PolarPlot must be class indices in "
                                          r"0..0 \['0'\]. Got \[4\] instead"):
         w.classes = [4]
-    with pytest.raises(ValueError, match=r"'theme' trait of a PolarPlot instance expected any of "
-                                         r"\['auto', 'light', 'dark'\], not the str 'blue'"):
+    with pytest.raises(ValueError, match=r"The 'theme' trait of PolarPlot must be one of "
+                                         r"\['auto', 'light', 'dark'\]. Got 'blue' instead."):
         w.theme = "blue"
     with pytest.raises(ValueError, match=r"The 'color' parameter of PolarPlot must be a field name "
                                          r"or an array of shape \(1,\) or \(1, 1, 1, 1\)"):
@@ -245,8 +245,8 @@ def test_bad_inputs_raise_clear_errors():
         gw.PolarPlot({"angle": 1})
     with pytest.raises(ValueError, match=r"at least angle=... and norm=..."):
         gw.PolarPlot(angle=[0.1])
-    with pytest.raises(ValueError, match=r"The 'budget' parameter of PolarPlot must be a positive "
-                                         r"int \(bytes\). Got 0 instead."):
+    with pytest.raises(ValueError, match=r"The 'budget' parameter of PolarPlot must be an int in "
+                                         r"\[1, inf\). Got 0 instead."):
         gw.PolarPlot(angle=[0.1], norm=[1.0], budget=0)
     cube = make_cube()
     with pytest.raises(ValueError, match=r"The 'model' parameter of PolarPlot must be one of "
@@ -259,11 +259,11 @@ def test_bad_inputs_raise_clear_errors():
         gw.PolarPlot(cube).layer = 7
     with pytest.raises(ValueError, match=r"images must be uint8"):
         gw.PolarPlot(angle=[0.1], norm=[1.0], images=np.zeros((1, 4, 4)))
-    with pytest.raises(ValueError, match=r"'group_by' trait of a MarginHistogram instance expected "
-                                         r"any of \['class', 'none', 'model', 'sparsity'\]"):
+    with pytest.raises(ValueError, match=r"The 'group_by' trait of MarginHistogram must be one of "
+                                         r"\['class', 'none', 'model', 'sparsity'\]. Got 'layer'"):
         gw.MarginHistogram(cube, group_by="layer")
-    with pytest.raises(ValueError, match=r"'bins' trait of a MarginHistogram instance should not "
-                                         r"be less than 1, but a value of 0 was specified"):
+    with pytest.raises(ValueError, match=r"The 'bins' trait of MarginHistogram must be an int in "
+                                         r"\[1, 1000\]. Got 0 instead."):
         gw.MarginHistogram(cube, bins=0)
 
 
@@ -361,7 +361,7 @@ def test_explorer_links_controls_views_and_selection():
     cube = make_cube(m=2, n=24)
     ex = gw.Explorer(cube, xy=[[0, 0], [1, 1]], edges=[[0, 1]])
     assert [v._kind for v in ex.views()] == ["evaltable", "polar", "histogram", "parallel",
-                                            "modelmap", "panel"]
+                                            "layerprofile", "modelmap", "panel"]  # 2 layers
     assert len({v._link for v in ex.views()}) == 1 and ex.polar._link
     assert "atlas" not in arrays(ex.polar) and "atlas" in arrays(ex.panel)  # thumbnails sent once
     ex.controls["layer"].value = 1

@@ -89,14 +89,14 @@ def test_attribution_view_sends_the_engine_maps_and_follows_selection():
                                equal_nan=True)
     av.patch = 8  # one patch covering the whole image
     assert np.isfinite(av.maps["angle"]).all()
-    with pytest.raises(ValueError, match=r"'patch' trait of an AttributionView instance should not "
-                                         r"be less than 1, but a value of 0 was specified"):
+    with pytest.raises(ValueError, match=r"The 'patch' trait of AttributionView must be an int in "
+                                         r"\[1, inf\]. Got 0 instead."):
         av.patch = 0
     with pytest.raises(ValueError, match=r"The 'sample' trait of AttributionView must be a position "
                                          r"in 0..4. Got 9 instead."):
         av.sample = 9
-    with pytest.raises(ValueError, match=r"'field' trait of an AttributionView instance expected any"
-                                         r" of \['angle', 'margin'\]"):
+    with pytest.raises(ValueError, match=r"The 'field' trait of AttributionView must be one of "
+                                         r"\['angle', 'margin'\]. Got 'norm' instead."):
         av.field = "norm"
     assert not av.has_trait("model")  # the classifier is `net`: no clash with linked pickers
 

@@ -70,6 +70,8 @@ class AttributionView(SampleView):
                  class_names: list[str] | None = None, sample_ids: Any = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._id_arrays: dict[str, np.ndarray] = {}
+        self._id_meta: dict[str, Any] = {}
         self._net, self._layer = net, layer
         self._class_names = class_names
         if net is not None:
@@ -80,8 +82,9 @@ class AttributionView(SampleView):
             if len(self._labels) != len(images):
                 raise ValueError(f"labels has {len(self._labels)} values for {len(images)} "
                                  "images; lengths must match")
-            self._set_sample_ids(np.arange(len(self._labels)) if sample_ids is None
-                                 else np.asarray(as_numpy(sample_ids), np.int64))
+            self._id_arrays, self._id_meta = self._wire_ids(
+                np.arange(len(self._labels)) if sample_ids is None
+                else np.asarray(as_numpy(sample_ids), np.int64))
             with self.hold_sync():
                 self.patch, self.stride, self.sample = patch, stride, sample
             self._compute()
@@ -128,9 +131,9 @@ class AttributionView(SampleView):
         self.maps = {"angle": np.degrees(d_angle.astype(np.float64)),
                      "margin": d_margin.astype(np.float64)}
         with self.hold_sync():
-            self._meta = {**meta, "patch": self.patch, "stride": self.stride,
+            self._meta = {**meta, **self._id_meta, "patch": self.patch, "stride": self.stride,
                           "class_names": self._class_names or []}
-            self._arrays = {"image": img, "delta": np.stack([self.maps["angle"],
+            self._arrays = {**self._id_arrays, "image": img, "delta": np.stack([self.maps["angle"],
                                                              self.maps["margin"]])}
 
     def to_plotly(self) -> Any:

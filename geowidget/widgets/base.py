@@ -36,13 +36,21 @@ import traitlets as t
 from anywidget.experimental import command
 from ipywidgets.widgets.widget import _remove_buffers
 
+from geowidget._validation import describe
+from geowidget.widgets import png as png_export
 from geowidget.widgets.codec import (
     array_serialization,
     arrays_serialization,
     encode,
     wire_array,
 )
-from geowidget.widgets.data import IdIndex, Slab, check_sample_ids, sprite_atlas
+from geowidget.widgets.data import (
+    IdIndex,
+    Slab,
+    check_sample_ids,
+    sorted_unique,
+    sprite_atlas,
+)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 ESM_PATH = STATIC / "widgets.js"
@@ -67,12 +75,6 @@ class as_is(str):  # noqa: N801 (reads as a function at the call site)
         return str(self)
 
 
-def short(value: Any, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters, for error messages about untrusted input."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
-
-
 # ---------------------------------------------------------------------------- traits
 class TraitValueError(t.TraitError, ValueError):
     """An invalid trait value. As a ``TraitError`` it makes traitlets roll the change back;
@@ -82,7 +84,7 @@ class TraitValueError(t.TraitError, ValueError):
 def invalid(owner: Any, name: str, expected: str, got: Any) -> TraitValueError:
     """The error for trait ``name`` of ``owner``: what was expected and what came."""
     return TraitValueError(f"The {name!r} trait of {type(owner).__name__} must be {expected}. "
-                           f"Got {short(got)} instead.")
+                           f"Got {describe(got)} instead.")
 
 
 class _Checked:
@@ -97,14 +99,23 @@ class _Checked:
             raise TraitValueError(str(err)) from None
 
 
+def _bounds(trait: Any, noun: str) -> str:
+    lo = "-inf" if trait.min is None else f"{trait.min:g}"
+    hi = "inf" if trait.max is None else f"{trait.max:g}"
+    return f"{noun} in [{lo}, {hi}]"
+
+
 class Int(_Checked, t.Int):
     """``traitlets.Int`` (with ``min`` / ``max``) raising :class:`TraitValueError`."""
 
     def validate(self, obj: Any, value: Any) -> Any:
-        if isinstance(value, bool):  # a bool is an int to Python, never an index or a size
-            raise invalid(obj, self.name, "an int", value)
         if isinstance(value, np.integer):
             value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or \
+                (self.min is not None and value < self.min) or \
+                (self.max is not None and value > self.max):
+            # a bool is an int to Python, but never an index or a size
+            raise invalid(obj, self.name, _bounds(self, "an int"), value)
         return super().validate(obj, value)
 
 
@@ -112,22 +123,50 @@ class Float(_Checked, t.Float):
     """``traitlets.Float`` (with ``min`` / ``max``) that also refuses NaN and infinities."""
 
     def validate(self, obj: Any, value: Any) -> Any:
-        value = super().validate(obj, value)
-        if not math.isfinite(value):
-            raise invalid(obj, self.name, "a finite number", value)
-        return value
+        number = value if isinstance(value, int | float | np.number) else None
+        if number is None or isinstance(value, bool) or not math.isfinite(number) or \
+                (self.min is not None and number < self.min) or \
+                (self.max is not None and number > self.max):
+            raise invalid(obj, self.name, _bounds(self, "a finite number"), value)
+        return super().validate(obj, float(number))
 
 
 class Enum(_Checked, t.Enum):
     """``traitlets.Enum`` raising :class:`TraitValueError`."""
 
+    def validate(self, obj: Any, value: Any) -> Any:
+        if not isinstance(value, str | int | float) or value not in self.values:
+            raise invalid(obj, self.name, f"one of {list(self.values)}", value)
+        return value
+
 
 class Bool(_Checked, t.Bool):
-    """``traitlets.Bool`` raising :class:`TraitValueError`."""
+    """``traitlets.Bool`` raising :class:`TraitValueError` (numpy bools accepted)."""
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if not isinstance(value, bool | np.bool_):
+            raise invalid(obj, self.name, "a bool", value)
+        return bool(value)
 
 
 class List(_Checked, t.List):
-    """``traitlets.List`` raising :class:`TraitValueError` (also for a bad element)."""
+    """``traitlets.List`` raising :class:`TraitValueError`; ``items`` says what each element
+    must be (e.g. ``"ints >= 0"``)."""
+
+    def __init__(self, trait: Any = None, items: str = "values", **kwargs: Any) -> None:
+        super().__init__(trait, **kwargs)
+        self.items = items
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise invalid(obj, self.name, f"a list of {self.items}", value)
+        if self._trait is not None:
+            for v in value:
+                try:
+                    self._trait.validate(obj, v)
+                except t.TraitError:
+                    raise invalid(obj, self.name, f"a list of {self.items}", value) from None
+        return super().validate(obj, list(value))
 
 
 class Dict(_Checked, t.Dict):
@@ -172,6 +211,7 @@ class GeoView(anywidget.AnyWidget):
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) "
                             f"{unknown}; valid: {self._keywords()}")
+        self._png = png_export.PngRequests()
         super().__init__(**kwargs)
 
     @classmethod
@@ -196,6 +236,8 @@ class GeoView(anywidget.AnyWidget):
             self.log.warning("geowidget: refused a state update from the browser: %s", err)
 
     def _handle_custom_msg(self, content: Any, buffers: list) -> None:
+        if isinstance(content, dict) and self._png.on_message(content, buffers):
+            return  # views announcing themselves, and PNG replies (to_png)
         # anywidget answers commands; requests it would drop or echo unbounded get an error
         # reply here, so every request from the browser is answered with a bounded id
         if isinstance(content, dict) and content.get("kind") == "anywidget-command":
@@ -204,9 +246,9 @@ class GeoView(anywidget.AnyWidget):
             problem = None
             if not isinstance(rid, str) or len(rid) > MAX_REQUEST_ID:
                 problem = (f"a request id must be a string of at most {MAX_REQUEST_ID} "
-                           f"characters, got {short(rid, 40)}")
+                           f"characters, got {describe(rid)}")
             elif name not in commands:
-                problem = f"unknown command {short(name, 40)}; valid: {sorted(commands)}"
+                problem = f"unknown command {describe(name)}; valid: {sorted(commands)}"
             if problem:
                 self.send({"id": rid[:MAX_REQUEST_ID] if isinstance(rid, str) else None,
                            "kind": "anywidget-command-response",
@@ -240,6 +282,67 @@ class GeoView(anywidget.AnyWidget):
         """
         return write_html([self], path, title)
 
+    def to_png(self, path: str | Path, scale: float = 3.0, *, via: str = "auto",
+               timeout: float = 60.0) -> png_export.PngExport:
+        """Write the current view as a PNG, drawn by its renderer at ``scale`` x its size.
+
+        The view is redrawn with ``scale`` device pixels per CSS pixel (points, density bins
+        and lines at that resolution, axes and text as vectors) on an opaque background of its
+        theme, with its legend; at ``scale=3`` a view 800 CSS px wide gives a 2400 px image.
+
+        Where it is drawn (``via``):
+
+        - ``"browser"``: by the browser that shows the view, as it is on screen (zoom, picks,
+          selection). The kernel reads the answer between cells, so the file is written once
+          the calling cell has finished: read ``result()`` in a later cell.
+        - ``"chromium"``: by the same renderer in headless Chromium (playwright), from the
+          view's state (its traits; a zoom made in a browser is not part of it), laid out
+          840 CSS px wide. Done when ``to_png`` returns.
+        - ``"auto"``: the browser when one shows the view, else Chromium.
+
+        The path is checked before anything is drawn.
+
+        Parameters
+        ----------
+        path : str or Path
+            The PNG file to write; its directory must exist and be writable.
+        scale : float
+            Device pixels per CSS pixel, in (0, 10].
+        via : {"auto", "browser", "chromium"}
+            Where to draw it (above).
+        timeout : float
+            Seconds to wait for the renderer.
+
+        Returns
+        -------
+        PngExport
+            A ``concurrent.futures.Future``: ``result()`` is the written path; ``size`` is
+            (width, height) in pixels once written.
+        """
+        owner = type(self).__name__
+        scale = png_export.check_scale(scale, owner)
+        if via not in png_export.VIAS:
+            raise ValueError(f"The 'via' parameter of {owner}.to_png must be one of "
+                             f"{list(png_export.VIAS)}. Got {describe(via)} instead.")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) \
+                or not math.isfinite(timeout) or timeout <= 0:
+            raise ValueError(f"The 'timeout' parameter of {owner}.to_png must be a positive "
+                             f"number of seconds. Got {describe(timeout)} instead.")
+        if via == "browser" and self._png.views == 0:
+            raise RuntimeError(f"{owner}.to_png(via='browser'): no browser shows this view; "
+                               "display it first, or use via='chromium'")
+        target, tmp = png_export.open_target(path, owner)
+        export = png_export.PngExport(target, tmp, scale, owner)
+        if via == "browser" or (via == "auto" and self._png.views > 0):
+            self._png.request(self, export, timeout)
+            return export
+        try:
+            export._finish(png_export.render_headless(self, scale, timeout))
+        except Exception as err:
+            export._finish(error=str(err))
+        export.result()  # a headless export fails here, at once
+        return export
+
 
 # ---------------------------------------------------------------------------- sample views
 class SampleView(GeoView):
@@ -252,19 +355,18 @@ class SampleView(GeoView):
         self._sample_ids = np.zeros(0, np.int64)
         super().__init__(**kwargs)
 
-    def _set_sample_ids(self, ids: np.ndarray) -> tuple[dict[str, np.ndarray], int | None]:
-        """Index the view's sample ids; returns what to send: ``{"ids": ...}`` and None, or no
-        array and the first id when the ids are a contiguous range (the usual case)."""
+    def _wire_ids(self, ids: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Index the view's sample ids, and say how they travel: the arrays to send
+        (``{"ids": ...}``, or none when the ids are a contiguous range, the usual case) and the
+        metadata (``n``, and ``ids_start`` for a range)."""
         ids = np.asarray(ids, np.int64)
         self._ids = check_sample_ids(ids)
         wire_array(ids, "sample_ids")  # int32 on the wire: range-checked here, at the boundary
         self._sample_ids = ids
         n = ids.size
-        if n == 0:
-            return {}, 0
-        if ids[-1] - ids[0] == n - 1 and np.all(np.diff(ids) == 1):
-            return {}, int(ids[0])
-        return {"ids": ids}, None
+        if n == 0 or (ids[-1] - ids[0] == n - 1 and np.all(np.diff(ids) == 1)):
+            return {}, {"n": n, "ids_start": int(ids[0]) if n else 0}
+        return {"ids": ids}, {"n": n, "ids_start": None}
 
     @property
     def sample_ids(self) -> np.ndarray:
@@ -286,9 +388,9 @@ class SampleView(GeoView):
                           as_is(f"an array of dtype {arr.dtype}"))
         if arr.dtype.kind == "f" and arr.size and not np.all(np.mod(arr, 1) == 0):
             raise invalid(self, "selected", "integer sample ids", arr[np.mod(arr, 1) != 0][:5])
-        ids = arr.astype(np.int64, copy=False).ravel()
+        ids = (arr if arr.dtype in (np.int32, np.int64) else arr.astype(np.int64)).ravel()
         if self._ids is None:
-            return np.unique(ids)
+            return sorted_unique(ids.astype(np.int64))
         out, unknown = self._ids.canonical(ids)
         if unknown.size:
             raise invalid(
@@ -307,7 +409,7 @@ class SlabView(SampleView):
     model = Int(0, min=0).tag(sync=True)
     layer = Int(0, min=0).tag(sync=True)
     condition = Int(0, min=0).tag(sync=True)
-    classes = List(Int(min=0)).tag(sync=True)
+    classes = List(Int(min=0), items="class indices (ints >= 0)").tag(sync=True)
     palette = Colors().tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -317,10 +419,7 @@ class SlabView(SampleView):
     # ---------------------------------------------------------------- data
     def _set_slab(self, slab: Slab, budget: int, extra_meta: dict[str, Any],
                   extra_arrays: dict[str, np.ndarray]) -> None:
-        if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget <= 0:
-            raise ValueError(f"The 'budget' parameter of {type(self).__name__} must be a "
-                             f"positive int (bytes). Got {short(budget)} instead.")
-        id_arrays, ids_start = self._set_sample_ids(slab.sample_ids)
+        id_arrays, id_meta = self._wire_ids(slab.sample_ids)
         self._slab = slab
         m, ly, k, n = slab.shape
         lazy = slab.nbytes() > budget
@@ -343,7 +442,7 @@ class SlabView(SampleView):
             "lazy": bool(lazy),
             "slab": slab.dims(),
             "thumbs": None,
-            "ids_start": ids_start,
+            **id_meta,
         }
         if slab.images is not None and n:
             atlas, info = sprite_atlas(slab.images)
@@ -382,13 +481,13 @@ class SlabView(SampleView):
             raise ValueError(f"this {type(self).__name__} holds no data")
         if not isinstance(msg, dict):
             raise TypeError(f"a slice request is {{'m': int, 'l': int, 'k': int}}, got "
-                            f"{short(msg, 40)}")
+                            f"{describe(msg)}")
         out = []
         for key, size in zip("mlk", self._slab.shape[:3], strict=False):
             v = msg.get(key)
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < size:
                 raise IndexError(f"slice request index {key!r} must be an int in 0..{size - 1}, "
-                                 f"got {short(v, 40)}")
+                                 f"got {describe(v)}")
             out.append(v)
         return out[0], out[1], out[2]
 
@@ -419,7 +518,9 @@ class SlabView(SampleView):
 
     @t.validate("classes")
     def _valid_classes(self, proposal: Any) -> list[int]:
-        names = self._meta.get("class_names", [])
+        names = self._meta.get("class_names")
+        if names is None:  # before the data: checked again once it is set
+            return sorted(set(proposal["value"]))
         bad = [c for c in proposal["value"] if not c < len(names)]
         if bad:
             raise invalid(self, "classes", f"class indices in 0..{len(names) - 1} {names[:8]}",
@@ -445,7 +546,7 @@ class SlabView(SampleView):
             else:
                 raise ValueError(f"The {key!r} parameter of {type(self).__name__} must be one of "
                                  f"{names} or an index in 0..{len(names) - 1}. Got "
-                                 f"{short(value)} instead.")
+                                 f"{describe(value)} instead.")
         if sparsity is not None or benchmark is not None:
             conds = meta["conditions"]
             bench = "clean" if benchmark is None else benchmark
@@ -463,6 +564,8 @@ class SlabView(SampleView):
 
     def _apply_picks(self, picks: dict[str, int], **traits: Any) -> None:
         with self.hold_sync():
+            for key in ("model", "layer", "condition", "classes"):
+                setattr(self, key, getattr(self, key))  # given before the data: check them now
             for key, value in {**picks, **traits}.items():
                 setattr(self, key, value)
 

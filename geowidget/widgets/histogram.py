@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
+from geowidget._validation import validate_params
 from geowidget.widgets.base import DEFAULT_BUDGET, Enum, Int, SlabView
-from geowidget.widgets.polar import ARRAY_KEYWORDS, build_slab
+from geowidget.widgets.polar import ARRAY_KEYWORDS, CELL_PARAMS, build_slab
 
 GROUPS = ("class", "none", "model", "sparsity")
 
@@ -41,6 +42,7 @@ class MarginHistogram(SlabView):
     group_by = Enum(GROUPS, "class").tag(sync=True)
     bins = Int(40, min=1, max=1000).tag(sync=True)
 
+    @validate_params(CELL_PARAMS)
     def __init__(
         self,
         cube: Any = None,

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
+from geowidget._validation import Options, validate_params
 from geowidget.widgets.base import Colors, GeoView, Int, invalid
 from geowidget.widgets.codec import as_numpy
 from geowidget.widgets.polar import robustness_of
@@ -35,6 +36,20 @@ def _layout_from_cube(cube: Any, by: str, method: str, layer: Any,
     d = distances(emb)
     return emb.labels, list(getattr(emb, "info", [{} for _ in emb.labels])), layout(
         d, method=method), mst(d)
+
+
+def run_paths(cube: Any, point_model: np.ndarray) -> list[list[int]]:
+    """Each training run in the cube (see :mod:`geowidget.analysis.training`) as the path of
+    its points in step order; none when the cube holds no run."""
+    from geowidget.analysis.training import runs
+
+    try:
+        members = runs(cube)
+    except ValueError:  # no model has a run and a step
+        return []
+    where = {int(m): i for i, m in enumerate(point_model) if m >= 0}
+    paths = [[where[m] for m in idx if m in where] for idx in members.values()]
+    return [q for q in paths if len(q) > 1]
 
 
 class ModelMap(GeoView):
@@ -68,7 +83,9 @@ class ModelMap(GeoView):
         The model / condition index each point stands for (-1: none), used for linking.
     paths : list of list of int, optional
         Point index sequences drawn as arrows (e.g. one model's pruning trajectory). With
-        ``by="model_condition"`` each model's points are joined in order of sparsity.
+        ``by="model_condition"`` each model's points are joined in order of sparsity; with
+        ``by="model"`` each training run's checkpoints (models with ``run`` and ``step`` in
+        their ``model_info``) are joined in order of step, and a ``step`` colour is added.
     sparsity, benchmark : optional
         Condition selection passed to ``model_embedding`` when computing from a cube; for
         ``by="model_condition"`` the default is every sparsity of the clean benchmark.
@@ -79,6 +96,10 @@ class ModelMap(GeoView):
     active = Int(-1, min=-1).tag(sync=True)
     palette = Colors().tag(sync=True)
 
+    @validate_params({
+        "by": [Options(*BY)],
+        "method": [Options("mds", "pca", "tsne", "umap")],
+    })
     def __init__(
         self,
         cube: Any = None,
@@ -99,9 +120,6 @@ class ModelMap(GeoView):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if by not in BY:
-            raise ValueError(f"The 'by' parameter of ModelMap must be one of {list(BY)}. "
-                             f"Got {by!r} instead.")
         colors: dict[str, Any] = dict(color or {})
         info: list[dict[str, Any]] = []
         if xy is None:
@@ -157,6 +175,12 @@ class ModelMap(GeoView):
                 "method", "")) if d["_m"] >= 0 else "") for d in info]
             if any(methods):
                 colors.setdefault("method", np.array(methods))
+            if by == "model" and paths is None:
+                paths = run_paths(cube, pm)
+                if paths:
+                    colors.setdefault("step", np.array(
+                        [float(cube.model_info[d["_m"]].get("step", np.nan)) if d["_m"] >= 0
+                         else np.nan for d in info]))
             if by == "model_condition" and paths is None:
                 sp = [float(d.get("sparsity", 0.0)) for d in info]
                 paths = [sorted(np.flatnonzero(pm == mi).tolist(), key=lambda i: sp[i])
@@ -205,6 +229,7 @@ class ModelMap(GeoView):
                           "category_names": cat_names}
             self._arrays = arrays
             self.color_by = color_by if color_by is not None else (fields[0] if fields else "")
+            self.active = self.active  # given before the points: check it now
 
     @t.validate("color_by")
     def _valid_color(self, proposal: Any) -> str:

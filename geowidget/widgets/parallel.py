@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
+from geowidget._validation import validate_params
 from geowidget.widgets.base import DEFAULT_BUDGET, Dict, SlabView, invalid
 from geowidget.widgets.codec import as_numpy
-from geowidget.widgets.polar import ARRAY_KEYWORDS, build_slab
+from geowidget.widgets.polar import ARRAY_KEYWORDS, CELL_PARAMS, build_slab
 
 
 class ParallelCoordinates(SlabView):
@@ -35,6 +36,7 @@ class ParallelCoordinates(SlabView):
     _kind = t.Unicode("parallel").tag(sync=True)
     ranges = Dict().tag(sync=True)
 
+    @validate_params({**CELL_PARAMS, "axes": [None, dict]})
     def __init__(
         self,
         cube: Any = None,

@@ -7,12 +7,21 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
-from geowidget.widgets.base import DEFAULT_BUDGET, Bool, Enum, Float, SlabView, invalid
+from geowidget._validation import POSITIVE_INT, Interval, validate_params
+from geowidget.widgets.base import DEFAULT_BUDGET, Bool, Enum, Float, Int, SlabView, invalid
 from geowidget.widgets.codec import as_numpy
 from geowidget.widgets.data import Slab, slab_from_arrays, slab_from_cube
 
 BASE_FIELDS = ("class", "correct", "pred", "margin", "angle", "norm")
 ANGLE_TO = ("true", "pred")
+# the constructor parameters of the slab views that pick a cell, and the byte budget
+CELL_PARAMS: dict[str, list] = {
+    "model": [None, str, Interval(int, 0, None)],
+    "layer": [None, str, Interval(int, 0, None)],
+    "sparsity": [None, Interval(float, 0, 1)],
+    "benchmark": [None, str],
+    "budget": POSITIVE_INT,
+}
 # the plain-array keywords of the slab views, and `thumbnails` (send the images or not)
 ARRAY_KEYWORDS = ("angle", "norm", "margin", "labels", "pred", "angle_pred", "class_names",
                   "sample_ids", "images", "thumbnails")
@@ -85,6 +94,13 @@ class PolarPlot(SlabView):
         CSS colours for the categories, replacing the colour-blind-safe default.
     budget : int
         Bytes above which slices are fetched on demand instead of sent at once (64 MB).
+    density : {"auto", "on", "off"}
+        Density mode: points are binned in the browser (bins of ``point_size`` CSS px), each bin
+        drawn in the mean colour of its points at an opacity that grows with log(count).
+        ``"auto"`` switches it on when more than ``density_threshold`` points are in view;
+        below that, points are drawn with an opacity that adapts to their number and the zoom.
+    density_threshold : int
+        Points in view above which ``density="auto"`` bins them (100,000).
 
     Examples
     --------
@@ -101,7 +117,10 @@ class PolarPlot(SlabView):
     angle_to = Enum(ANGLE_TO, "true").tag(sync=True)
     normalize = Bool(False).tag(sync=True)
     point_size = Float(3.0, min=0.5, max=64.0).tag(sync=True)
+    density = Enum(("auto", "on", "off"), "auto").tag(sync=True)
+    density_threshold = Int(100_000, min=0).tag(sync=True)
 
+    @validate_params(CELL_PARAMS)
     def __init__(
         self,
         cube: Any = None,

@@ -24,6 +24,7 @@ export interface Meta {
   color_fields?: string[];
   color_kinds?: Record<string, "categorical" | "continuous" | "diverging">;
   ids_start?: number | null;
+  n?: number; // sample views: the number of samples
   [key: string]: unknown;
 }
 
@@ -41,7 +42,7 @@ export function readData(model: Model): ViewData {
   const arrays: Record<string, WireArray> = {};
   for (const [k, v] of Object.entries(raw)) arrays[k] = decode(v).data;
   const labels = (arrays.labels as Int32Array | Uint8Array) ?? new Int32Array(0);
-  const n = meta.shape ? meta.shape[3] : labels.length;
+  const n = meta.shape ? meta.shape[3] : meta.n ?? labels.length;
   const atlas = meta.thumbs && arrays.atlas ? { info: meta.thumbs, data: arrays.atlas as Uint8Array } : null;
   return {
     meta,

@@ -25,8 +25,10 @@ export function renderAttribution(model: Model, el: HTMLElement, ctx: ViewContex
   const link = linkView(model, {
     redraw: draw,
     onError: (msg) => { note.textContent = msg; },
+    onSelect: (sel) => { root.dataset.selected = String(sel.length); },
   }, { invoke: ctx.invoke, redrawOn: ["_arrays", "field", "opacity", "scale"] });
   root.dataset.link = link.link;
+  root.dataset.selected = String(link.selected().length);
 
   bar.append(select("map", [{ value: "angle", text: "Δθ (degrees)" }, { value: "margin", text: "Δm" }], model.get("field"), (v) => { model.set("field", v); model.save_changes(); }));
   const num = (key: string, label: string) => {

@@ -20,6 +20,7 @@ export function renderPanel(model: Model, el: HTMLElement, ctx: ViewContext = {}
   const link = linkView(model, {
     redraw: () => { count.textContent = `${link.selected().length} selected`; },
     onFocus: (d) => show(d),
+    onSelect: (sel) => { root.dataset.selected = String(sel.length); },
   }, { invoke: ctx.invoke });
   const data = link.data;
   root.dataset.link = link.link;
@@ -40,5 +41,6 @@ export function renderPanel(model: Model, el: HTMLElement, ctx: ViewContext = {}
     root.dataset.focus = String(d.id);
   };
   count.textContent = `${link.selected().length} selected`;
+  root.dataset.selected = String(link.selected().length);
   return { dispose() { link.dispose(); root.remove(); } };
 }
