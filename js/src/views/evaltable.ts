@@ -1,7 +1,7 @@
 // The evaluation table's grid: layout, Canvas2D drawing and hit testing, apart from any widget
 // so that tests and the benchmark can drive it directly. Everything is drawn on one canvas
-// (no DOM per cell, no SVG), so 200 x 80 cells with histograms stay one frame and the canvas
-// is the picture `to_png` takes.
+// (no DOM per cell, no SVG), so 200 x 80 cells with histograms stay one frame, and `to_png`
+// takes the table as shown (the window of it the view shows, when it scrolls).
 //
 // Cell (r, c) of the grid: accuracy[r * C + c] (NaN: not evaluated), counts[(r * C + c) * B + b]
 // for the B bins whose edges are edges[c * (B + 1) + b] (shared by the column).
@@ -393,14 +393,19 @@ export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext 
     mark(selectBox, sel);
     selectBox.dataset.selectedCell = sel ? `${sel.row},${sel.col}` : "";
     const dpr = frame.dpr;
+    // a PNG export (png.ts) takes the plot as shown: the window the scroller shows now, drawn
+    // into a canvas of the plot's size at the export's scale; the next draw restores it all
+    const exporting = frame.pixelRatio !== null;
     const key = [model.get("sort_rows"), model.get("sort_columns"), frame.theme.bg, L.width, dpr].join("|");
-    if (key !== painted) {
-      painted = key;
-      frame.canvas.width = Math.round(L.width * dpr); frame.canvas.height = Math.round(L.height * dpr);
-      frame.canvas.style.width = `${L.width}px`; frame.canvas.style.height = `${L.height}px`;
-      canvas2d.setTransform(dpr, 0, 0, dpr, 0, 0);
+    if (exporting || key !== painted) {
+      painted = exporting ? "" : key;
+      const [w, hgt] = exporting ? [frame.width, frame.height] : [L.width, L.height];
+      const [dx, dy] = exporting ? [scroller.scrollLeft, scroller.scrollTop] : [0, 0];
+      frame.canvas.width = Math.round(w * dpr); frame.canvas.height = Math.round(hgt * dpr);
+      if (!exporting) { frame.canvas.style.width = `${w}px`; frame.canvas.style.height = `${hgt}px`; }
+      canvas2d.setTransform(dpr, 0, 0, dpr, -dx * dpr, -dy * dpr);
       canvas2d.fillStyle = frame.theme.bg;
-      canvas2d.fillRect(0, 0, L.width, L.height);
+      canvas2d.fillRect(dx, dy, w, hgt);
       const domain = accuracyDomain(grid.accuracy);
       drawGrid(canvas2d, grid, L, { theme: frame.theme, domain, colMax: columnMax(grid) });
       drawLegend(domain);
