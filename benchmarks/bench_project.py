@@ -71,7 +71,7 @@ def main() -> None:
             with threadpool_limits(1):
                 sk_s = seconds(lambda: sklearn_tsne(x))
         else:
-            open_s = seconds(lambda: project(x, "tsne", n_jobs=-1))
+            open_s = seconds(lambda: project(x, "tsne", options={"n_jobs": -1}))
             sk_s = seconds(lambda: sklearn_tsne(x))
         report(f"t-SNE seconds, openTSNE (gw.project), {threads}", open_s)
         report(f"t-SNE seconds, scikit-learn TSNE, {threads}", sk_s)

@@ -76,6 +76,9 @@ VALID = {
     GeometryCube.sel: lambda: ((tiny_cube(),), {}),
     ImageData.split: lambda: ((IMAGES,), {}),
     ImageData.subset: lambda: ((IMAGES, [0, 1]), {}),
+    gw.project: lambda: ((H.numpy(),), {}),
+    gw.distortion: lambda: ((H.numpy(), H.numpy()[:, :2]), {"k": 2}),
+    gw.evaluation_grid: lambda: ((tiny_cube(),), {}),
 }
 
 # Public functions of the package that take no user parameters to check.
@@ -85,6 +88,7 @@ NOT_DECLARED_HERE = {
     "PolarPlot", "MarginHistogram", "ModelMap", "Explorer", "ParallelCoordinates",
     "AttributionView", "SideBySide", "GeometryCube", "Geometry", "Embedding", "CORRUPTIONS",
     "model_embedding", "distances", "layout", "mst", "benchmark_similarity", "link",
+    "EvaluationTable", "ProjectionView", "Distortion",
 }
 
 
