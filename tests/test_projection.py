@@ -97,6 +97,9 @@ def test_project_bad_input():
         gw.project(x, "tsne", seed=-1)
     with pytest.raises(ValueError, match="must be an array with at least 3 rows"):
         gw.project(x[:2], "pca")
+    with pytest.raises(ValueError, match=r"'options' parameter of project must be None or empty "
+                       r"for method='pca'. Got \{'perplexity': 5\} instead"):
+        gw.project(x, "pca", options={"perplexity": 5})
 
 
 def test_missing_backend_names_the_extra(monkeypatch):
