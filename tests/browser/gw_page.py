@@ -153,22 +153,27 @@ def run_all_in_lab(browser, lab: dict, name: str, ready: str, viewport=(1200, 10
     # a workspace of its own, reset: only this notebook is open (not those of earlier tests)
     page.goto(f"{lab['url']}/lab/workspaces/{Path(name).stem}/tree/{name}?reset"
               f"&token={lab['token']}")
-    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=90000)
-    select = page.locator(".jp-Dialog button:has-text('Select')")
-    try:  # JupyterLab may ask which kernel to start
-        select.wait_for(timeout=3000)
-        select.click()
-    except PlaywrightTimeout:
-        pass
-    # the kernel is connected and idle (status bar), then Run -> Run All Cells via the menu
-    page.wait_for_function("document.querySelector('.jp-StatusBar-Widget, #jp-main-statusbar')"
-                           " && document.body.innerText.includes('| Idle')", timeout=90000)
-    page.wait_for_timeout(1000)
-    page.click("li.lm-MenuBar-item:has-text('Run')")
-    page.click("li.lm-Menu-item:has-text('Run All Cells')")
     try:
+        run_all(page)
         page.wait_for_selector(ready, timeout=120000)
     except Exception:
         page.screenshot(path=str(lab["root"] / f"failed-{name}.png"), full_page=True)
         raise
     return page
+
+
+def run_all(page, before_run=None):
+    """In JupyterLab or Notebook 7 with a notebook open: once its kernel is idle, Run -> Run
+    All Cells from the menu (calling ``before_run()`` just before)."""
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=90000)
+    select = page.locator(".jp-Dialog button:has-text('Select')")
+    try:  # the app may ask which kernel to start
+        select.wait_for(timeout=3000)
+        select.click()
+    except PlaywrightTimeout:
+        pass
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status=idle]", timeout=90000)
+    if before_run is not None:
+        before_run()
+    page.click("li.lm-MenuBar-item:has-text('Run')")
+    page.click("li.lm-Menu-item:has-text('Run All Cells')")
