@@ -42,11 +42,13 @@ _EXPORTS: dict[str, str] = {
     "GeometryCube": "geowidget.cube",
     "Study": "geowidget.study",
     "GeometryTracker": "geowidget.tracker",
+    "Checkpoints": "geowidget.engine.checkpoints",
     "load_mnist": "geowidget.datasets",
     "load_digits": "geowidget.datasets",
     # widgets
     "PolarPlot": "geowidget.widgets",
     "MarginHistogram": "geowidget.widgets",
+    "LayerProfile": "geowidget.widgets",
     "ModelMap": "geowidget.widgets",
     "Explorer": "geowidget.widgets",
     "ParallelCoordinates": "geowidget.widgets",

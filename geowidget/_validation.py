@@ -273,14 +273,38 @@ class Matches(Constraint):
         return ["not-valid", 3]
 
 
+class AnyOf(Constraint):
+    """Any one of several constraints (for the items of a :class:`ListOf`)."""
+
+    def __init__(self, *constraints: Any) -> None:
+        self.constraints = [make_constraint(c) for c in constraints]
+
+    def convert(self, value: Any) -> Any:
+        for c in self.constraints:
+            try:
+                return c.convert(value)
+            except _Mismatch:
+                pass
+        raise _Mismatch
+
+    def __str__(self) -> str:
+        names = [str(c) for c in self.constraints]
+        return f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+
+    def invalid_examples(self) -> list[Any]:
+        return [v for c in self.constraints for v in c.invalid_examples()]
+
+
 class ListOf(Constraint):
     """A list (or any iterable but a string or mapping) whose items meet ``item``.
 
-    Converted to a list of converted items.
+    Converted to a list of converted items. ``item`` may be a list of constraints, any of
+    which an item may meet.
     """
 
     def __init__(self, item: Constraint | Any, min_len: int = 1) -> None:
-        self.item, self.min_len = make_constraint(item), min_len
+        self.item = AnyOf(*item) if isinstance(item, list) else make_constraint(item)
+        self.min_len = min_len
 
     def convert(self, value: Any) -> Any:
         if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
@@ -417,14 +441,18 @@ class Array(Constraint):
         return value
 
     def _check_values(self, value: Any) -> None:
+        # One pass: the extremes are NaN when any value is (both libraries propagate NaN),
+        # and infinite when any value is, so they alone settle finiteness and range.
         flat = value.reshape(-1)
-        bad = ~(np.isfinite(flat) if isinstance(flat, np.ndarray) else flat.isfinite())
-        if bad.any():
-            raise _Mismatch(f"it holds {int(bad.sum())} NaN or infinite values")
-        if self.low is not None or self.high is not None:
+        if isinstance(flat, np.ndarray):
             lo, hi = float(flat.min()), float(flat.max())
-            if (self.low is not None and lo < self.low) or (self.high is not None and hi > self.high):
-                raise _Mismatch(f"its values span [{lo:g}, {hi:g}]")
+        else:
+            lo, hi = (float(t) for t in flat.detach().aminmax())
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            bad = ~(np.isfinite(flat) if isinstance(flat, np.ndarray) else flat.detach().isfinite())
+            raise _Mismatch(f"it holds {int(bad.sum())} NaN or infinite values")
+        if (self.low is not None and lo < self.low) or (self.high is not None and hi > self.high):
+            raise _Mismatch(f"its values span [{lo:g}, {hi:g}]")
 
     def __str__(self) -> str:
         kind = {"torch": "torch.Tensor", "numpy": "numpy array", None: "tensor or array"}

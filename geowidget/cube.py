@@ -15,7 +15,11 @@ Arrays:
 - ``angle``, ``angle_pred``, ``avh``, ``angle_gap`` (radians, AVH unitless), ``norm`` and
   ``margin`` (signed): float32 ``[M, L, K, N]``;
 - ``pred`` (int32), ``correct`` (bool), ``logit_margin`` (float32): ``[M, K, N]``; they come
-  from the logits, so they do not depend on the layer.
+  from the logits, so they do not depend on the layer;
+- ``projections``: optional 2-D maps of each model's clean, dense features per layer, by
+  method (``{"pca": float32 [M, L, N, 2], "umap": ...}``, NaN where not computed), for
+  :class:`~geowidget.widgets.ProjectionView`. They are positions, not geometry: a projection
+  distorts distances (:func:`geowidget.distortion` measures how much).
 
 Per-sample scores (robustness, vulnerability, breakdown sparsity, PIE) are derived from
 ``pred`` and ``correct`` on demand (see :mod:`geowidget.analysis.scores`), never stored.
@@ -30,6 +34,15 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
+
+from geowidget._validation import (
+    Array,
+    Boolean,
+    Interval,
+    ListOf,
+    invalid,
+    validate_params,
+)
 
 LAYER_METRICS = ("angle", "angle_pred", "avh", "angle_gap", "norm", "margin")
 OUTPUTS = ("pred", "correct", "logit_margin")
@@ -72,6 +85,9 @@ class CubeSlice:
     sample_ids: np.ndarray
 
 
+_POSITION = Interval(int, None, None)  # an index along a dimension (negative from the end)
+
+
 @dataclass(eq=False)
 class GeometryCube:
     """Per-sample geometry labelled by (model, layer, condition, sample); see the module doc.
@@ -102,6 +118,7 @@ class GeometryCube:
     model_info: list[dict[str, Any]] = field(default_factory=list)
     dataset: str = ""
     images: np.ndarray | None = None  # uint8 [N, H, W] or [N, H, W, 3], for thumbnails
+    projections: dict[str, np.ndarray] = field(default_factory=dict)  # {method: [M, L, N, 2]}
 
     def __post_init__(self) -> None:
         self.models = [str(m) for m in self.models]
@@ -136,6 +153,10 @@ class GeometryCube:
                 f"{len(self.class_names)} class names, got range "
                 f"[{self.labels.min()}, {self.labels.max()}]"
             )
+        self.projections = {
+            str(method): _as_shape(f"projections[{method!r}]", xy, (m, ly, n, 2), np.float32)
+            for method, xy in dict(self.projections).items()
+        }
         if self.images is not None:
             self.images = np.asarray(self.images)
             if self.images.dtype != np.uint8 or self.images.shape[0] != n:
@@ -261,6 +282,17 @@ class GeometryCube:
             **output,
         )
 
+    @validate_params({
+        "model": [None, str, _POSITION, ListOf([str, _POSITION])],
+        "layer": [None, str, _POSITION, ListOf([str, _POSITION])],
+        "sparsity": [None, Interval(float, 0, 1, closed="left"),
+                     ListOf(Interval(float, 0, 1, closed="left"))],
+        "benchmark": [None, str, ListOf(str)],
+        "sample": [None, Array(("N",), dtype="bool", library="numpy", nonempty=False),
+                   Array(("K",), dtype="integer", library="numpy"), ListOf(Boolean()),
+                   ListOf(_POSITION)],
+        "severity": [None, Interval(int, 0, 5), ListOf(Interval(int, 0, 5))],
+    })
     def sel(
         self,
         model: str | int | Sequence[str | int] | None = None,
@@ -272,15 +304,16 @@ class GeometryCube:
     ) -> GeometryCube:
         """A sub-cube; each argument is one value or a list, ``None`` keeps everything.
 
-        Conditions are chosen with :meth:`find_conditions`. ``sample`` takes positions (not ids). Dimensions are kept even when one value is
-        chosen, so the result has the same array layout as the original.
+        Conditions are chosen with :meth:`find_conditions`. ``sample`` takes integer positions
+        (not ids) or a boolean mask over the samples. Dimensions are kept even when one value
+        is chosen, so the result has the same array layout as the original.
         """
         mi = self._pick(model, self.model_index, len(self.models))
         li = self._pick(layer, self.layer_index, len(self.layers))
         ki = self.find_conditions(sparsity, benchmark, severity)
         if not ki:
             raise KeyError("the selection keeps no condition")
-        si = np.arange(len(self.labels)) if sample is None else np.asarray(sample, dtype=np.int64)
+        si = self._samples(sample)
         metric = {name: getattr(self, name)[np.ix_(mi, li, ki, si)] for name in LAYER_METRICS}
         output = {name: getattr(self, name)[np.ix_(mi, ki, si)] for name in OUTPUTS}
         return replace(
@@ -292,6 +325,7 @@ class GeometryCube:
             labels=self.labels[si],
             sample_ids=self.sample_ids[si],
             images=None if self.images is None else self.images[si],
+            projections={k: xy[np.ix_(mi, li, si)] for k, xy in self.projections.items()},
             **metric,
             **output,
         )
@@ -307,6 +341,23 @@ class GeometryCube:
         if isinstance(value, str | int | np.integer):
             return [index(value)]
         return [index(v) for v in value]
+
+    def _samples(self, sample: Any) -> np.ndarray:
+        """Positions of the selected samples: all, a boolean mask, or integer positions."""
+        n = len(self.labels)
+        if sample is None:
+            return np.arange(n)
+        arr = np.asarray(sample)
+        if arr.dtype == np.bool_:
+            if arr.shape != (n,):
+                raise invalid("GeometryCube.sel", "sample", f"a boolean mask of length {n}",
+                              sample, f"it has length {len(arr)}")
+            return np.flatnonzero(arr)
+        arr = arr.astype(np.int64)
+        if arr.size and (arr.min() < -n or arr.max() >= n):
+            raise invalid("GeometryCube.sel", "sample", f"positions in [-{n}, {n})", sample,
+                          f"they span [{arr.min()}, {arr.max()}]")
+        return arr % max(n, 1)
 
     # ------------------------------------------------------------------ scores
     def correlations(self, target: str = "robustness", **kwargs: Any) -> Any:
@@ -365,6 +416,9 @@ class GeometryCube:
             table[name] = getattr(self, name).ravel()
         for name in OUTPUTS:
             table[name] = getattr(self, name)[mi, ki, si]
+        for method, xy in self.projections.items():  # the same position at every condition
+            for axis, coord in enumerate("xy"):
+                table[f"projection:{method}:{coord}"] = xy[mi, li, si, axis]
         return pd.DataFrame(table)
 
     def to_parquet(self, path: str) -> None:
@@ -383,6 +437,7 @@ class GeometryCube:
             "class_names": self.class_names,
             "model_info": self.model_info,
             "dataset": self.dataset,
+            "projections": list(self.projections),
         }
         if self.images is not None:
             meta["images"] = {
@@ -395,39 +450,68 @@ class GeometryCube:
 
     @classmethod
     def from_parquet(cls, path: str) -> GeometryCube:
-        """Read a file written by :meth:`to_parquet`."""
+        """Read a file written by :meth:`to_parquet`.
+
+        Every way a file can be broken (truncated, not Parquet, metadata that is not JSON,
+        misses a field or disagrees with the rows, a column of the wrong type) raises a
+        ``ValueError`` that names the file.
+        """
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pq.read_table(path)
-        raw = (table.schema.metadata or {}).get(b"geowidget")
-        if raw is None:
-            raise ValueError(f"{path!r} is a Parquet file but not a geowidget cube")
-        meta = json.loads(raw)
-        if meta.get("version") != _FORMAT_VERSION:
-            raise ValueError(f"{path!r} has cube format {meta.get('version')}, expected 1")
+        where = f"cube file {str(path)!r}"
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError) as err:
+            if isinstance(err, FileNotFoundError):
+                raise
+            raise ValueError(f"{where} is not a readable Parquet file ({err})") from None
+        meta = _cube_metadata(table, where)
         m, ly = len(meta["models"]), len(meta["layers"])
         k, n = len(meta["conditions"]), len(meta["labels"])
-        arrays = {
-            name: table.column(name).to_numpy().reshape(m, ly, k, n) for name in LAYER_METRICS
-        }
+        if table.num_rows != m * ly * k * n:
+            raise ValueError(
+                f"{where} has {table.num_rows} rows but its metadata describes {m} models x "
+                f"{ly} layers x {k} conditions x {n} samples = {m * ly * k * n}"
+            )
+        columns = {name: _column(table, name, "floating", where) for name in LAYER_METRICS}
+        columns["pred"] = _column(table, "pred", "integer", where)
+        columns["correct"] = _column(table, "correct", "bool", where)
+        columns["logit_margin"] = _column(table, "logit_margin", "floating", where)
+        sample = _column(table, "sample", "integer", where)
+        if not np.array_equal(sample, np.tile(np.asarray(meta["sample_ids"]), m * ly * k)):
+            raise ValueError(f"{where}: its 'sample' column disagrees with the sample_ids of its "
+                             "metadata (rows out of order, or from another cube)")
+        arrays = {name: columns[name].reshape(m, ly, k, n) for name in LAYER_METRICS}
         for name in OUTPUTS:
-            arrays[name] = table.column(name).to_numpy().reshape(m, ly, k, n)[:, 0]
-        images = None
-        if "images" in meta:
-            raw_img = base64.b64decode(meta["images"]["data"])
-            images = np.frombuffer(raw_img, dtype=np.uint8).reshape(meta["images"]["shape"]).copy()
-        return cls(
-            models=meta["models"],
-            layers=meta["layers"],
-            conditions=[Condition(float(s), str(b), int(v)) for s, b, v in meta["conditions"]],
-            labels=np.asarray(meta["labels"]),
-            sample_ids=np.asarray(meta["sample_ids"]),
-            class_names=meta["class_names"],
-            model_info=meta["model_info"],
-            dataset=meta["dataset"],
-            images=images,
-            **arrays,
-        )
+            arrays[name] = columns[name].reshape(m, ly, k, n)[:, 0]
+        try:
+            projections = {
+                method: np.stack([
+                    _column(table, f"projection:{method}:{coord}", "floating", where)
+                    .reshape(m, ly, k, n)[:, :, 0] for coord in "xy"], axis=-1)
+                for method in meta.get("projections", [])
+            }
+            images = None
+            if "images" in meta:
+                raw_img = base64.b64decode(meta["images"]["data"], validate=True)
+                images = np.frombuffer(raw_img, dtype=np.uint8).reshape(
+                    meta["images"]["shape"]).copy()
+            return cls(
+                models=meta["models"],
+                layers=meta["layers"],
+                conditions=[Condition(float(s), str(b), int(v)) for s, b, v in meta["conditions"]],
+                labels=np.asarray(meta["labels"]),
+                sample_ids=np.asarray(meta["sample_ids"]),
+                class_names=meta["class_names"],
+                model_info=meta["model_info"],
+                dataset=meta["dataset"],
+                images=images,
+                projections=projections,
+                **arrays,
+            )
+        except (ValueError, TypeError, KeyError) as err:
+            raise ValueError(f"{where} holds an inconsistent cube: {err}") from None
 
     # ------------------------------------------------------------------ assembly
     @classmethod
@@ -446,10 +530,16 @@ class GeometryCube:
             name: np.concatenate([getattr(c, name) for c in cubes])
             for name in LAYER_METRICS + OUTPUTS
         }
+        # a projection some cubes lack is NaN for their models
+        methods = dict.fromkeys(k for c in cubes for k in c.projections)
+        projections = {k: np.concatenate([
+            c.projections.get(k, np.full((len(c.models), len(c.layers), len(c.labels), 2),
+                                         np.nan, np.float32)) for c in cubes]) for k in methods}
         return replace(
             first,
             models=[m for c in cubes for m in c.models],
             model_info=[i for c in cubes for i in c.model_info],
+            projections=projections,
             **stacked,
         )
 
@@ -457,10 +547,11 @@ class GeometryCube:
         """Exact equality of every field (NaNs compare equal)."""
         for f in fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
-            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-                if a is None or b is None or a.shape != b.shape or a.dtype != b.dtype:
+            if f.name == "projections":
+                if list(a) != list(b) or not all(_same_array(a[k], b[k]) for k in a):
                     return False
-                if not np.array_equal(a, b, equal_nan=a.dtype.kind == "f"):
+            elif isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                if not _same_array(a, b):
                     return False
             elif a != b:
                 return False
@@ -471,11 +562,67 @@ class GeometryCube:
         return f"GeometryCube({dims}; dataset={self.dataset!r}, models={self.models})"
 
 
+def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Same shape, dtype and values (NaNs compare equal)."""
+    if a is None or b is None or a.shape != b.shape or a.dtype != b.dtype:
+        return a is None and b is None
+    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+
+
 def _as_shape(name: str, value: Any, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     arr = np.asarray(value)
     if arr.shape != shape:
         raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
     return arr.astype(dtype, copy=False)
+
+
+_META_FIELDS = {"models": list, "layers": list, "conditions": list, "labels": list,
+                "sample_ids": list, "class_names": list, "model_info": list, "dataset": str}
+
+
+def _cube_metadata(table: Any, where: str) -> dict[str, Any]:
+    """The cube's metadata from a Parquet table's schema, every field checked."""
+    raw = (table.schema.metadata or {}).get(b"geowidget")
+    if raw is None:
+        raise ValueError(f"{where} is a Parquet file but not a geowidget cube")
+    try:
+        meta = json.loads(raw)
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+        raise ValueError(f"{where}: its geowidget metadata is not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{where}: its geowidget metadata is a {type(meta).__name__}, not an "
+                         "object")
+    if meta.get("version") != _FORMAT_VERSION:
+        raise ValueError(f"{where} has cube format {meta.get('version')!r}, expected "
+                         f"{_FORMAT_VERSION}")
+    for key, kind in _META_FIELDS.items():
+        if not isinstance(meta.get(key), kind):
+            raise ValueError(f"{where}: its metadata field {key!r} should be a {kind.__name__}, "
+                             f"got {type(meta.get(key)).__name__}")
+    if not all(isinstance(c, list) and len(c) == 3 for c in meta["conditions"]):
+        raise ValueError(f"{where}: its metadata conditions must be [sparsity, benchmark, "
+                         "severity] triples")
+    if len(meta["sample_ids"]) != len(meta["labels"]):
+        raise ValueError(f"{where}: its metadata has {len(meta['labels'])} labels but "
+                         f"{len(meta['sample_ids'])} sample ids")
+    return meta
+
+
+def _column(table: Any, name: str, kind: str, where: str) -> np.ndarray:
+    """Column ``name`` as numpy, checked to hold ``kind`` values ("floating", "integer", "bool")."""
+    import pyarrow as pa
+
+    if name not in table.column_names:
+        raise ValueError(f"{where} has no column {name!r}")
+    column = table.column(name)
+    ok = {"floating": pa.types.is_floating, "integer": pa.types.is_integer,
+          "bool": pa.types.is_boolean}[kind](column.type)
+    if not ok:
+        raise ValueError(f"{where}: its column {name!r} holds {column.type}, expected {kind} "
+                         "values")
+    if column.null_count and kind != "floating":  # NaN floats are written as nulls
+        raise ValueError(f"{where}: its column {name!r} has {column.null_count} missing values")
+    return column.to_numpy()
 
 
 def _check_unique(what: str, names: list[str]) -> None:

@@ -47,13 +47,7 @@ import torch
 from torch import nn
 
 from geowidget.cube import LAYER_METRICS, OUTPUTS, Condition, GeometryCube
-
-RUN_KEY, STEP_KEY = "run", "step"
-
-
-def step_model_name(run: str, step: int) -> str:
-    """The cube's name of a run's checkpoint at ``step``: ``"<run>/<step>"``."""
-    return f"{run}/{step}"
+from geowidget.engine.checkpoints import step_model_name
 
 
 @contextlib.contextmanager
@@ -185,7 +179,8 @@ class GeometryTracker:
             study.device = next((p.device for p in self.model.parameters()), study.device)
             study.model_fp[name] = fingerprint(*self.model.state_dict().values())
             arrays = study.run_unit(WorkUnit(name, 0.0, "clean", 0, 0, study.n))
-        info = {**study._info(name), RUN_KEY: self.run, STEP_KEY: step}
+        study.runs[name] = (self.run, step)  # described as a Study describes a run's checkpoint
+        info = study._info(name)
         return arrays, info
 
     def cube(self) -> GeometryCube:

@@ -227,3 +227,66 @@ def test_projection_view_positions_and_errors():
     single = gw.ProjectionView(angle=np.ones(5), norm=np.ones(5), xy=np.zeros((5, 2)),
                                method="tsne")
     assert single._arrays["proj_x"].shape == (1, 1, 5)
+
+
+# ---------------------------------------------------------------- stored in the cube
+def test_cube_projections_select_concat_and_parquet_round_trip(tmp_path):
+    from dataclasses import replace
+
+    from geowidget.cube import GeometryCube
+
+    rng = np.random.default_rng(1)
+    pca = rng.normal(size=(2, 2, 30, 2))
+    pca[1, 0, 3] = np.nan  # not computed for this sample: kept as NaN
+    cube = replace(make_cube(m=2, layers=2, n=30), projections={"pca": pca})
+    assert cube.projections["pca"].dtype == np.float32
+    sub = cube.sel(model="net1", layer=["layer1", "layer0"], sample=[5, 3])
+    np.testing.assert_array_equal(sub.projections["pca"],
+                                  cube.projections["pca"][[1]][:, [1, 0]][:, :, [5, 3]])
+    path = tmp_path / "cube.parquet"
+    cube.to_parquet(str(path))
+    back = GeometryCube.from_parquet(str(path))
+    assert back.equals(cube) and list(back.projections) == ["pca"]
+    assert not back.equals(replace(cube, projections={}))
+    other = replace(cube.sel(model="net0"), models=["other"], projections={})
+    both = GeometryCube.concat_models([cube, other])
+    assert both.projections["pca"].shape == (3, 2, 30, 2)
+    assert np.isnan(both.projections["pca"][2]).all()  # the cube without it: NaN
+    with pytest.raises(ValueError, match=r"projections\['pca'\] has shape \(2, 2, 29, 2\), "
+                       r"expected \(2, 2, 30, 2\)"):
+        replace(cube, projections={"pca": pca[:, :, 1:]})
+
+
+def test_study_stores_projections_of_the_clean_dense_features(tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from geowidget.analysis import projection as pj
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 8), nn.ReLU(),
+                        nn.Linear(8, 3))
+    x = torch.rand(90, 1, 4, 4)
+    y = torch.arange(90) % 3
+    kw = {"layers": ["penultimate", "2"], "sparsities": (0.5,), "projections": ("pca", "umap"),
+          "progress": False, "shard_size": 40, "cache_dir": tmp_path / "store"}
+    cube = gw.Study({"net": net}, (x, y), **kw).run()
+    assert sorted(cube.projections) == ["pca", "umap"]
+    feats = gw.extract_features(net, x, ["5:input", "2"], progress=False)
+    for li, node in enumerate(["5:input", "2"]):
+        f = feats[node].double().numpy()
+        np.testing.assert_array_equal(cube.projections["pca"][0, li], gw.project(f, "pca"))
+        np.testing.assert_array_equal(cube.projections["umap"][0, li],
+                                      gw.project(f, "umap", seed=0))
+    view = gw.ProjectionView(cube, method="umap")
+    np.testing.assert_array_equal(view.positions, cube.projections["umap"][0, 0])
+    with pytest.raises(ValueError, match=r"must name a projection the cube holds: \['pca', "
+                       r"'umap'\]. Got 'tsne' instead"):
+        gw.ProjectionView(cube, method="tsne")
+    # a re-run reads them from the unit store: no projection is computed again
+    monkeypatch.setattr(pj, "project", lambda *a, **k: pytest.fail("projected again"))
+    again = gw.Study({"net": net}, (x, y), **kw).run()
+    assert again.equals(cube)
+    with pytest.raises(ValueError, match=r"'projections' parameter of Study must be a list, "
+                       r"each one of \['pca', 'tsne', 'umap'\]"):
+        gw.Study({"net": net}, (x, y), projections=("mds",))

@@ -146,3 +146,50 @@ def test_bad_input(data):
         GeometryTracker("net", (x, y))
     with pytest.raises(ValueError, match="layer 'body.9' not in model"):
         GeometryTracker(Net(), (x, y), layers=["body.9"])
+
+
+def test_the_trackers_cube_equals_a_study_over_the_same_checkpoints(data, tmp_path):
+    from geowidget.engine.checkpoints import Checkpoints
+    from geowidget.study import Study
+
+    x, y = data
+    torch.manual_seed(0)
+    model = Net()
+    layers = ["penultimate", "body.1"]
+    tracker = GeometryTracker(model, (x, y), layers=layers, every=3, run="net")
+    snapshots = train(model, x, y, 5, tracker)
+    assert tracker.steps == [0, 3]
+    paths = []
+    for step in tracker.steps:  # saved as a training script would save them
+        paths.append(tmp_path / f"ckpt_{step:02d}.pt")
+        torch.save(snapshots[step], paths[-1])
+    study = Study({"net": Checkpoints(Net(), paths, steps=tracker.steps)}, (x, y), layers=layers,
+                  sparsities=(0,), progress=False)
+    cube = study.run()
+    assert cube.models == ["net/0", "net/3"]
+    assert cube.equals(tracker.cube())
+    # the (model, checkpoints) shorthand, with state dicts, gives the same cube
+    pair = Study({"net": (Net(), {s: snapshots[s] for s in tracker.steps})}, (x, y),
+                 layers=layers, sparsities=(0,), progress=False).run()
+    assert pair.equals(cube)
+
+
+def test_a_study_refuses_runs_that_do_not_fit(data):
+    from geowidget.study import Study
+
+    x, y = data
+    good = Net().state_dict()
+    bad = dict(good)
+    bad["body.9.weight"] = bad.pop("body.1.weight")
+    with pytest.raises(ValueError, match=r"checkpoint 1 at step 1 does not fit Net: missing keys "
+                       r"\['body.1.weight'\]; unexpected keys \['body.9.weight'\]"):
+        Study({"net": (Net(), [good, bad])}, (x, y), progress=False)
+    other = Net()
+    other.fc = nn.Linear(32, 6)
+    with pytest.raises(ValueError, match=r"the run's checkpoints disagree in their number of "
+                       r"classes \(fc.weight rows\): checkpoint 0 at step 0 has 4, checkpoint 1 "
+                       r"at step 1 has 6"):
+        Study({"net": (Net(), [good, other.state_dict()])}, (x, y), progress=False)
+    with pytest.raises(TypeError, match="model 'net' must be a torch.nn.Module or a run of "
+                       "checkpoints"):
+        Study({"net": ["ckpt_00.pt"]}, (x, y), progress=False)

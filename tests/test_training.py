@@ -130,3 +130,15 @@ def test_bad_input(cube):
         tr.runs(twice)
     with pytest.raises(ValueError, match=r"correct must be \[S, N\] with one row per step"):
         tr.learning_step_of(np.ones((3, 4), bool), np.arange(2))
+
+
+def test_model_map_draws_each_run_as_a_path_in_step_order(cube):
+    from geowidget.widgets import ModelMap
+
+    view = ModelMap(cube)
+    # points are the cube's models in order; runs a: models 0, 4, 2, 6 and b: 1, 3, 5
+    assert view._paths == [[0, 4, 2, 6], [1, 3, 5]]
+    steps = view._arrays["c_step"]
+    np.testing.assert_array_equal(steps, [s for _, s in MEMBERS])
+    plain = ModelMap(make_cube(m=3))
+    assert plain._paths == [] and "step" not in plain._meta["color_fields"]

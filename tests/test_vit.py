@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -240,3 +241,48 @@ def test_sequence_first_outputs_are_rejected():
     with pytest.raises(ValueError, match=r"layer 'encoder' output has shape \(4, 5, 8\), whose "
                        r"first axis is not the batch of 5 samples"):
         extract_features(SequenceFirst(), x, ["encoder"], tokens="cls", progress=False)
+
+
+# ------------------------------------------------------------------ in a Study
+def test_a_study_of_vits_matches_the_engine(vit, images):
+    from geowidget.engine.geometry import geometry
+    from geowidget.engine.probe import linear_probe
+    from geowidget.study import Study
+
+    labels = torch.arange(12) % 5
+    cube = Study({"vit": vit}, (images, labels), layers=[BLOCKS[1], "penultimate"],
+                 tokens="cls", sparsities=(0,), progress=False).run()
+    feats, _, logits = extract_features(vit, (images, labels), [BLOCKS[1], "heads.head:input"],
+                                        tokens={BLOCKS[1]: "cls"}, progress=False,
+                                        return_outputs=True)
+    w, b = linear_probe(feats[BLOCKS[1]], labels, num_classes=5)
+    block = geometry(feats[BLOCKS[1]], labels, w, b)
+    head = vit.heads.head
+    pen = geometry(feats["heads.head:input"], labels, head.weight.detach(), head.bias.detach())
+    np.testing.assert_allclose(cube.angle[0, 0, 0], block.angle.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(cube.margin[0, 1, 0], pen.margin.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(cube.correct[0, 0], (logits.argmax(1) == labels).numpy())
+    assert np.array_equal(cube.margin[0, 1, 0] > 0, cube.correct[0, 0])
+    with pytest.raises(ValueError, match=r"tokens\['heads.head:input'\]='cls' was given, but "
+                       r"layer 'heads.head:input' outputs shape"):
+        Study({"vit": vit}, (images, labels), tokens={"penultimate": "cls"}, sparsities=(0,),
+              progress=False).run()
+    with pytest.raises(ValueError, match=r"The 'tokens' parameter of Study must be a dict over "
+                       r"the requested layers \['penultimate'\]"):
+        Study({"vit": vit}, (images, labels), tokens={BLOCKS[0]: "cls"}, progress=False)
+
+
+def test_a_study_of_a_timm_vit():
+    from geowidget.study import Study
+
+    torch.manual_seed(0)
+    model = timm.models.vision_transformer.VisionTransformer(
+        img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=4, num_classes=5)
+    x = torch.randn(10, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    y = torch.arange(10) % 5
+    cube = Study([model], (x, y), sparsities=(0,), progress=False).run()
+    with torch.no_grad():
+        correct = (model.eval()(x).argmax(1) == y).numpy()
+    assert cube.model_info[0]["penultimate"] == "head:input"
+    np.testing.assert_array_equal(cube.correct[0, 0], correct)
+    assert np.array_equal(cube.margin[0, 0, 0] > 0, correct)

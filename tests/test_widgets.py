@@ -361,7 +361,7 @@ def test_explorer_links_controls_views_and_selection():
     cube = make_cube(m=2, n=24)
     ex = gw.Explorer(cube, xy=[[0, 0], [1, 1]], edges=[[0, 1]])
     assert [v._kind for v in ex.views()] == ["evaltable", "polar", "histogram", "parallel",
-                                            "modelmap", "panel"]
+                                            "layerprofile", "modelmap", "panel"]  # 2 layers
     assert len({v._link for v in ex.views()}) == 1 and ex.polar._link
     assert "atlas" not in arrays(ex.polar) and "atlas" in arrays(ex.panel)  # thumbnails sent once
     ex.controls["layer"].value = 1

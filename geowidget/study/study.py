@@ -46,9 +46,12 @@ from geowidget._validation import (
     Interval,
     ListOf,
     Options,
+    invalid,
     validate_params,
 )
+from geowidget.analysis.projection import METHODS as PROJECTIONS
 from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
+from geowidget.engine.checkpoints import RUN_KEY, STEP_KEY, Checkpoints, as_run, expand_runs
 from geowidget.engine.corruptions import SEVERITIES, resolve_corruptions
 from geowidget.engine.model_state import evaluating
 from geowidget.engine.pruning import METHODS, SPARSITY
@@ -61,6 +64,10 @@ _KEY_VERSION = 2
 _THUMBNAIL_MAX = 64  # pixels; larger images get no thumbnails
 
 
+# a model, or a run of checkpoints: Checkpoints(model, [...]) or a (model, [...]) pair
+RUN_OR_MODEL = Instance("torch.nn.Module", Checkpoints, tuple)
+
+
 class Study:
     """Evaluate models over pruning levels and corruptions; :meth:`run` returns a GeometryCube.
 
@@ -68,6 +75,11 @@ class Study:
     ----------
     models : dict of str to nn.Module, or list of nn.Module
         Classifiers with the same number of classes. A list is named ``model0, model1, ...``.
+        A value may also be a training run: ``Checkpoints(model, ["ckpt_00.pt", ...])`` or a
+        ``(model, checkpoints)`` pair, with checkpoints as paths or state dicts (see
+        :class:`geowidget.engine.checkpoints.Checkpoints`). Each checkpoint becomes a model
+        ``"<run>/<step>"`` with ``run`` and ``step`` in its ``model_info``, as
+        :class:`geowidget.GeometryTracker` records them.
         They are never modified (pruning swaps weights in and restores them bit for bit; a model
         on another device than ``device`` is copied).
     data : (inputs, labels), ImageData, Dataset or DataLoader
@@ -106,6 +118,15 @@ class Study:
         Calibration samples (the first ones) for gradient-based pruning (``"snip"``).
     probe_samples : int
         Samples (the first ones) the linear probes of intermediate layers are fitted on.
+    tokens : {"cls", "mean", "flatten"} or dict of str to str, optional
+        How a transformer layer's token output ``[N, T, D]`` becomes one vector per sample
+        (see :func:`geowidget.extract_features`): a string for every layer but
+        ``"penultimate"`` (the head's input has no tokens), or a dict per layer name.
+    projections : sequence of {"pca", "tsne", "umap"}
+        2-D maps of each model's clean, dense features at each layer, stored in the cube's
+        ``projections`` for :class:`geowidget.ProjectionView`; computed with
+        :func:`geowidget.project` (seeded with ``seed``) after the units, and kept in the
+        unit store like them.
 
     Examples
     --------
@@ -116,8 +137,8 @@ class Study:
 
     @validate_params({
         "models": [Instance("torch.nn.Module"),
-                   DictOf(object, "torch.nn.Module", min_len=1),
-                   ListOf("torch.nn.Module")],
+                   DictOf(object, RUN_OR_MODEL, min_len=1),
+                   ListOf(RUN_OR_MODEL)],
         "data": DATA,
         "layers": [None, str, ListOf(str)],
         "sparsities": [ListOf(SPARSITY, min_len=0)],
@@ -130,6 +151,7 @@ class Study:
         "progress": [Boolean()],
         "calibration_size": POSITIVE_INT,
         "probe_samples": POSITIVE_INT,
+        "projections": [ListOf(Options(*PROJECTIONS), min_len=0)],
     })
     def __init__(
         self,
@@ -149,19 +171,29 @@ class Study:
         progress: bool = True,
         calibration_size: int = 256,
         probe_samples: int = 10_000,
+        tokens: str | Mapping[str, str] | None = None,
+        projections: Sequence[str] = (),
     ) -> None:
         from geowidget.engine.batches import resolve_device
 
         if isinstance(models, nn.Module):
             models = [models]
-        self.models = (dict(zip(map(str, models), models.values(), strict=True))
-                       if isinstance(models, Mapping)
-                       else {f"model{i}": m for i, m in enumerate(models)})
+        named = (dict(zip(map(str, models), models.values(), strict=True))
+                 if isinstance(models, Mapping)
+                 else {f"model{i}": m for i, m in enumerate(models)})
+        for key, value in named.items():
+            if not isinstance(value, nn.Module) and as_run(value) is None:
+                raise invalid("Study", "models", "a torch.nn.Module or a run of checkpoints "
+                              "(Checkpoints(model, [...]) or a (model, [...]) pair)", value,
+                              f"the value of {key!r}")
+        # a run of checkpoints becomes one model per step, "<run>/<step>"
+        self.models, self.runs = expand_runs(named)
         self.pruning = pruning
         self.sparsities = sorted({0.0, *sparsities})
         self.severities = sorted(set(severities))
         self.batch_size, self.shard_size = batch_size, shard_size
         self.calibration_size, self.probe_samples = calibration_size, probe_samples
+        self.projections = list(dict.fromkeys(projections))
         self.device = resolve_device(device)
         self.seed, self.progress = int(seed), bool(progress)
         self.store = None if cache_dir is None else UnitStore(cache_dir)
@@ -175,6 +207,7 @@ class Study:
         self.num_classes = self._check_classes(first_x)
         self.class_names = self._class_names(data)
         self.layers = [PENULTIMATE] if layers is None else self._check_layers(layers)
+        self.tokens = self._check_tokens(tokens)
         self._heads = {name: self._head(m) for name, m in self.models.items()}
         self.benchmarks = self._check_corruptions(corruptions, first_x)
         self.model_fp = {name: fingerprint(*m.state_dict().values())
@@ -230,6 +263,21 @@ class Study:
                     )
         return out
 
+    def _check_tokens(self, tokens: Any) -> dict[str, str]:
+        """``{layer: mode}`` over the study's layers (a string: all but the penultimate)."""
+        from geowidget._validation import check
+        from geowidget.engine.tokens import TOKENS, check_tokens
+
+        tokens = check("Study", "tokens", tokens, TOKENS)
+        default, per_layer = check_tokens(tokens, self.layers, "Study")
+        if default is not None:
+            return {v: default for v in self.layers if v != PENULTIMATE}
+        return per_layer
+
+    def _node_tokens(self, name: str) -> dict[str, str]:
+        """The model's ``{node: mode}`` for extract_features."""
+        return {self._layer_target(name, v): mode for v, mode in self.tokens.items()}
+
     def _check_corruptions(self, spec: Any, first: torch.Tensor) -> list[tuple[str, int, Any]]:
         """``[(benchmark, severity, reader)]``; the reader is None for generated corruptions."""
         if spec is None:
@@ -282,13 +330,16 @@ class Study:
         from geowidget.engine.features import extract_features
         from geowidget.engine.probe import linear_probe
 
+        mode = self.tokens.get(layer)
         key = fingerprint("probe", _KEY_VERSION, self.model_fp[name], layer, *head,
-                          self.batch_size, self.device.type)
+                          self.batch_size, self.device.type,
+                          *(() if mode is None else (mode,)))
         cached = None if self.store is None else self.store.load(key)
         if cached is not None:
             return torch.from_numpy(cached["weight"]), torch.from_numpy(cached["bias"])
         feats = extract_features(self.models[name], head, [layer], batch_size=self.batch_size,
-                                 device=self.device, progress=False)[layer]
+                                 device=self.device, progress=False,
+                                 tokens=None if mode is None else {layer: mode})[layer]
         w, b = linear_probe(feats.float(), head[1], num_classes=self.num_classes)
         w, b = w.cpu(), b.cpu()
         if self.store is not None:
@@ -315,6 +366,7 @@ class Study:
             calibration_size=self.calibration_size,
             batch_size=self.batch_size,
             device=str(self.device),
+            tokens={name: self._node_tokens(name) for name in self.models} if self.tokens else None,
         )
 
     # ------------------------------------------------------------------ units
@@ -342,6 +394,7 @@ class Study:
                 *(t for layer in sorted(probes) for t in probes[layer]),
                 self.pruning, self.seed, self.batch_size, self.device.type,
                 *(spec.calibration or ()),
+                *(() if not self.tokens else (self.tokens,)),  # no change to older keys
             )
         return keys
 
@@ -428,7 +481,43 @@ class Study:
                 bar.update(1)
         if self.store is not None:
             self.stats["corrupt"] = self.store.corrupt - corrupt_before
-        return cube.build()
+        return cube.build(self._projections())
+
+    def _projections(self) -> dict[str, np.ndarray]:
+        """Per method, positions float32 ``[M, L, N, 2]`` of every model's clean, dense
+        features at every layer; from the unit store when they are there."""
+        if not self.projections:
+            return {}
+        from geowidget.analysis.projection import project
+        from geowidget.engine.features import extract_features
+
+        m, ly = len(self.models), len(self.layers)
+        out = {k: np.full((m, ly, self.n, 2), np.nan, np.float32) for k in self.projections}
+        data_fp = fingerprint(*(fingerprint(s.inputs, s.labels) for s in self.reader))
+        for mi, (name, model) in enumerate(self.models.items()):
+            nodes = {layer: self._layer_target(name, layer) for layer in self.layers}
+            keys = {(layer, k): fingerprint("projection", _KEY_VERSION, self.model_fp[name],
+                                            data_fp, nodes[layer], k, self.seed,
+                                            self.batch_size, self.device.type)
+                    for layer in self.layers for k in self.projections}
+            found = {key: None if self.store is None else self.store.load(fp)
+                     for key, fp in keys.items()}
+            missing = sorted({layer for (layer, _), v in found.items() if v is None})
+            feats: dict[str, list[torch.Tensor]] = {nodes[v]: [] for v in missing}
+            for shard in self.reader if missing else ():
+                got = extract_features(model, (shard.inputs, shard.labels), list(feats),
+                                       batch_size=self.batch_size, device=self.device,
+                                       progress=False)
+                for node, value in got.items():
+                    feats[node].append(value)
+            for (layer, k), arrays in found.items():
+                if arrays is None:
+                    x = torch.cat(feats[nodes[layer]]).double().numpy()
+                    arrays = {"xy": project(x, k, seed=self.seed)}
+                    if self.store is not None:
+                        self.store.save(keys[(layer, k)], arrays)
+                out[k][mi, self.layers.index(layer)] = arrays["xy"]
+        return out
 
     def _info(self, name: str) -> dict[str, Any]:
         model = self.models[name]
@@ -440,6 +529,8 @@ class Study:
             "penultimate": None if head is None else head[2],
             "probe_layers": [v for v in self.layers if not self._uses_head(name, v)],
             "fingerprint": self.model_fp[name][:16],
+            **({RUN_KEY: self.runs[name][0], STEP_KEY: self.runs[name][1]}
+               if name in self.runs else {}),
         }
 
 
@@ -475,7 +566,7 @@ class _CubeBuilder:
         for name in ("pred", "correct", "logit_margin"):
             self.arrays[name][mi, ki, sl] = arrays[name]
 
-    def build(self) -> GeometryCube:
+    def build(self, projections: dict[str, np.ndarray]) -> GeometryCube:
         st = self.study
         return GeometryCube(
             models=list(st.models),
@@ -486,6 +577,7 @@ class _CubeBuilder:
             model_info=[st._info(name) for name in st.models],
             dataset=st.dataset,
             images=self.images,
+            projections=projections,
             **self.arrays,
         )
 

@@ -7,6 +7,7 @@ from geowidget.widgets.attribution import AttributionView
 from geowidget.widgets.evaluation import EvaluationTable
 from geowidget.widgets.explorer import Explorer, SamplePanel
 from geowidget.widgets.histogram import MarginHistogram
+from geowidget.widgets.layerprofile import LayerProfile
 from geowidget.widgets.link import Link, link
 from geowidget.widgets.modelmap import ModelMap
 from geowidget.widgets.parallel import ParallelCoordinates
@@ -18,6 +19,7 @@ __all__ = [
     "AttributionView",
     "EvaluationTable",
     "Explorer",
+    "LayerProfile",
     "Link",
     "MarginHistogram",
     "ModelMap",

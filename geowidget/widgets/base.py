@@ -37,6 +37,7 @@ from anywidget.experimental import command
 from ipywidgets.widgets.widget import _remove_buffers
 
 from geowidget._validation import describe
+from geowidget.widgets import png as png_export
 from geowidget.widgets.codec import (
     array_serialization,
     arrays_serialization,
@@ -210,6 +211,7 @@ class GeoView(anywidget.AnyWidget):
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) "
                             f"{unknown}; valid: {self._keywords()}")
+        self._png = png_export.PngRequests()
         super().__init__(**kwargs)
 
     @classmethod
@@ -234,6 +236,8 @@ class GeoView(anywidget.AnyWidget):
             self.log.warning("geowidget: refused a state update from the browser: %s", err)
 
     def _handle_custom_msg(self, content: Any, buffers: list) -> None:
+        if isinstance(content, dict) and self._png.on_message(content, buffers):
+            return  # views announcing themselves, and PNG replies (to_png)
         # anywidget answers commands; requests it would drop or echo unbounded get an error
         # reply here, so every request from the browser is answered with a bounded id
         if isinstance(content, dict) and content.get("kind") == "anywidget-command":
@@ -277,6 +281,67 @@ class GeoView(anywidget.AnyWidget):
             The written file.
         """
         return write_html([self], path, title)
+
+    def to_png(self, path: str | Path, scale: float = 3.0, *, via: str = "auto",
+               timeout: float = 60.0) -> png_export.PngExport:
+        """Write the current view as a PNG, drawn by its renderer at ``scale`` x its size.
+
+        The view is redrawn with ``scale`` device pixels per CSS pixel (points, density bins
+        and lines at that resolution, axes and text as vectors) on an opaque background of its
+        theme, with its legend; at ``scale=3`` a view 800 CSS px wide gives a 2400 px image.
+
+        Where it is drawn (``via``):
+
+        - ``"browser"``: by the browser that shows the view, as it is on screen (zoom, picks,
+          selection). The kernel reads the answer between cells, so the file is written once
+          the calling cell has finished: read ``result()`` in a later cell.
+        - ``"chromium"``: by the same renderer in headless Chromium (playwright), from the
+          view's state (its traits; a zoom made in a browser is not part of it), laid out
+          840 CSS px wide. Done when ``to_png`` returns.
+        - ``"auto"``: the browser when one shows the view, else Chromium.
+
+        The path is checked before anything is drawn.
+
+        Parameters
+        ----------
+        path : str or Path
+            The PNG file to write; its directory must exist and be writable.
+        scale : float
+            Device pixels per CSS pixel, in (0, 10].
+        via : {"auto", "browser", "chromium"}
+            Where to draw it (above).
+        timeout : float
+            Seconds to wait for the renderer.
+
+        Returns
+        -------
+        PngExport
+            A ``concurrent.futures.Future``: ``result()`` is the written path; ``size`` is
+            (width, height) in pixels once written.
+        """
+        owner = type(self).__name__
+        scale = png_export.check_scale(scale, owner)
+        if via not in png_export.VIAS:
+            raise ValueError(f"The 'via' parameter of {owner}.to_png must be one of "
+                             f"{list(png_export.VIAS)}. Got {describe(via)} instead.")
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) \
+                or not math.isfinite(timeout) or timeout <= 0:
+            raise ValueError(f"The 'timeout' parameter of {owner}.to_png must be a positive "
+                             f"number of seconds. Got {describe(timeout)} instead.")
+        if via == "browser" and self._png.views == 0:
+            raise RuntimeError(f"{owner}.to_png(via='browser'): no browser shows this view; "
+                               "display it first, or use via='chromium'")
+        target, tmp = png_export.open_target(path, owner)
+        export = png_export.PngExport(target, tmp, scale, owner)
+        if via == "browser" or (via == "auto" and self._png.views > 0):
+            self._png.request(self, export, timeout)
+            return export
+        try:
+            export._finish(png_export.render_headless(self, scale, timeout))
+        except Exception as err:
+            export._finish(error=str(err))
+        export.result()  # a headless export fails here, at once
+        return export
 
 
 # ---------------------------------------------------------------------------- sample views

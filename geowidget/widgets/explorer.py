@@ -15,6 +15,7 @@ from geowidget.widgets.base import GeoView, SampleView, write_html
 from geowidget.widgets.data import sprite_atlas
 from geowidget.widgets.evaluation import EvaluationTable
 from geowidget.widgets.histogram import MarginHistogram
+from geowidget.widgets.layerprofile import LayerProfile
 from geowidget.widgets.link import link
 from geowidget.widgets.modelmap import ModelMap
 from geowidget.widgets.parallel import ParallelCoordinates
@@ -56,8 +57,9 @@ class Explorer(ipw.VBox):
 
     Attributes
     ----------
-    table, polar, histogram, parallel, modelmap, attribution, panel : the views
-        (``modelmap`` and ``attribution`` may be None); the evaluation table is at the top
+    table, polar, histogram, parallel, profile, modelmap, attribution, panel : the views
+        (the evaluation table is at the top; ``profile``, a LayerProfile, only when the cube
+        has two or more layers; ``modelmap`` and ``attribution`` may be None)
     link : Link
         The link between the views.
     selected : numpy.ndarray
@@ -77,6 +79,9 @@ class Explorer(ipw.VBox):
         self.histogram = MarginHistogram(cube, show_controls=False, thumbnails=False, height=220)
         self.parallel = ParallelCoordinates(cube, show_controls=False, thumbnails=False,
                                             height=240)
+        self.profile: LayerProfile | None = None
+        if len(cube.layers) > 1:
+            self.profile = LayerProfile(cube, show_controls=False, thumbnails=False, height=240)
         self.attribution: AttributionView | None = None
         if net is not None and inputs is not None:
             self.attribution = AttributionView(net, inputs, cube.labels,
@@ -113,7 +118,10 @@ class Explorer(ipw.VBox):
         self._controls.append(t.dlink((self.link, "selected"), (self, "selected")))
         bar = ipw.HBox([*self.controls.values(), self.color_picker])
         row = ipw.HBox([self.class_picker, self.panel])
-        children: list[Any] = [self.table, bar, self.polar, ipw.HBox([self.histogram]), self.parallel]
+        children: list[Any] = [self.table, bar, self.polar, ipw.HBox([self.histogram]),
+                               self.parallel]
+        if self.profile is not None:
+            children.append(self.profile)
         if self.attribution is not None:
             children.append(self.attribution)
         if self.modelmap is not None:
@@ -124,6 +132,8 @@ class Explorer(ipw.VBox):
     def views(self) -> list[GeoView]:
         """The anywidget views in page order."""
         out: list[GeoView] = [self.table, self.polar, self.histogram, self.parallel]
+        if self.profile is not None:
+            out.append(self.profile)
         if self.modelmap is not None:
             out.append(self.modelmap)
         if self.attribution is not None:

@@ -38,6 +38,20 @@ def _layout_from_cube(cube: Any, by: str, method: str, layer: Any,
         d, method=method), mst(d)
 
 
+def run_paths(cube: Any, point_model: np.ndarray) -> list[list[int]]:
+    """Each training run in the cube (see :mod:`geowidget.analysis.training`) as the path of
+    its points in step order; none when the cube holds no run."""
+    from geowidget.analysis.training import runs
+
+    try:
+        members = runs(cube)
+    except ValueError:  # no model has a run and a step
+        return []
+    where = {int(m): i for i, m in enumerate(point_model) if m >= 0}
+    paths = [[where[m] for m in idx if m in where] for idx in members.values()]
+    return [q for q in paths if len(q) > 1]
+
+
 class ModelMap(GeoView):
     """Each point is a model (or model at a sparsity level, or benchmark) in a 2-D layout.
 
@@ -69,7 +83,9 @@ class ModelMap(GeoView):
         The model / condition index each point stands for (-1: none), used for linking.
     paths : list of list of int, optional
         Point index sequences drawn as arrows (e.g. one model's pruning trajectory). With
-        ``by="model_condition"`` each model's points are joined in order of sparsity.
+        ``by="model_condition"`` each model's points are joined in order of sparsity; with
+        ``by="model"`` each training run's checkpoints (models with ``run`` and ``step`` in
+        their ``model_info``) are joined in order of step, and a ``step`` colour is added.
     sparsity, benchmark : optional
         Condition selection passed to ``model_embedding`` when computing from a cube; for
         ``by="model_condition"`` the default is every sparsity of the clean benchmark.
@@ -159,6 +175,12 @@ class ModelMap(GeoView):
                 "method", "")) if d["_m"] >= 0 else "") for d in info]
             if any(methods):
                 colors.setdefault("method", np.array(methods))
+            if by == "model" and paths is None:
+                paths = run_paths(cube, pm)
+                if paths:
+                    colors.setdefault("step", np.array(
+                        [float(cube.model_info[d["_m"]].get("step", np.nan)) if d["_m"] >= 0
+                         else np.nan for d in info]))
             if by == "model_condition" and paths is None:
                 sp = [float(d.get("sparsity", 0.0)) for d in info]
                 paths = [sorted(np.flatnonzero(pm == mi).tolist(), key=lambda i: sp[i])

@@ -8,7 +8,7 @@ import numpy as np
 import traitlets as t
 
 from geowidget._validation import POSITIVE_INT, Interval, validate_params
-from geowidget.widgets.base import DEFAULT_BUDGET, Bool, Enum, Float, SlabView, invalid
+from geowidget.widgets.base import DEFAULT_BUDGET, Bool, Enum, Float, Int, SlabView, invalid
 from geowidget.widgets.codec import as_numpy
 from geowidget.widgets.data import Slab, slab_from_arrays, slab_from_cube
 
@@ -94,6 +94,13 @@ class PolarPlot(SlabView):
         CSS colours for the categories, replacing the colour-blind-safe default.
     budget : int
         Bytes above which slices are fetched on demand instead of sent at once (64 MB).
+    density : {"auto", "on", "off"}
+        Density mode: points are binned in the browser (bins of ``point_size`` CSS px), each bin
+        drawn in the mean colour of its points at an opacity that grows with log(count).
+        ``"auto"`` switches it on when more than ``density_threshold`` points are in view;
+        below that, points are drawn with an opacity that adapts to their number and the zoom.
+    density_threshold : int
+        Points in view above which ``density="auto"`` bins them (100,000).
 
     Examples
     --------
@@ -110,6 +117,8 @@ class PolarPlot(SlabView):
     angle_to = Enum(ANGLE_TO, "true").tag(sync=True)
     normalize = Bool(False).tag(sync=True)
     point_size = Float(3.0, min=0.5, max=64.0).tag(sync=True)
+    density = Enum(("auto", "on", "off"), "auto").tag(sync=True)
+    density_threshold = Int(100_000, min=0).tag(sync=True)
 
     @validate_params(CELL_PARAMS)
     def __init__(

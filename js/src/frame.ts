@@ -15,6 +15,8 @@ export interface FrameHooks {
   onHover?(x: number, y: number): void;
   onLeave?(): void;
   onResize?(): void;
+  /** The toolbar's reset button (the fitted frame, by default the same as a resize). */
+  onReset?(): void;
   onTheme?(): void;
 }
 
@@ -66,7 +68,7 @@ export class Frame {
     }
     if (tools.length) {
       const reset = h("button", { "data-tool": "reset", title: "reset view" }, "reset");
-      reset.addEventListener("click", () => this.hooks.onResize?.());
+      reset.addEventListener("click", () => (this.hooks.onReset ?? this.hooks.onResize)?.());
       this.bar.append(reset);
     }
     this.setTool(tools[0] ?? "lasso");
@@ -107,7 +109,11 @@ export class Frame {
     return changed;
   }
 
+  /** Device px per CSS px while a view draws for an export (png.ts); null: the screen's. */
+  pixelRatio: number | null = null;
+
   get dpr(): number {
+    if (this.pixelRatio) return this.pixelRatio;
     return typeof window !== "undefined" ? window.devicePixelRatio || 1 : 1;
   }
 

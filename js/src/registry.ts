@@ -5,6 +5,7 @@ import type { Model } from "./model";
 import { renderAttribution } from "./views/attribution";
 import { renderEvalTable } from "./views/evaltable";
 import { renderHistogram } from "./views/histogram";
+import { renderLayerProfile } from "./views/layerprofile";
 import { renderModelMap } from "./views/modelmap";
 import { renderPanel } from "./views/panel";
 import { renderParallel } from "./views/parallel";
@@ -30,4 +31,5 @@ export const RENDERERS: Record<string, Renderer> = {
   attribution: renderAttribution,
   evaltable: renderEvalTable,
   projection: renderProjection,
+  layerprofile: renderLayerProfile,
 };

@@ -18,6 +18,42 @@ def polar_xy(theta, rho, width, height, rmax):
     return width / 2 + s * rho * np.cos(theta), height - PAD - s * rho * np.sin(theta)
 
 
+def polar_sector(theta, rho):
+    """Independent recomputation of the sector the polar plot fits around the data
+    (js/src/scales.ts polarSector): (t0, t1, r0, r1)."""
+    theta, rho = np.asarray(theta, float), np.asarray(rho, float)
+    ok = np.isfinite(theta) & np.isfinite(rho)
+    if not ok.any() or not rho[ok].max() > 0:
+        return 0.0, np.pi, 0.0, 1.05 * rho[ok].max() if ok.any() and rho[ok].max() > 0 else 1.0
+    tmin, tmax = max(0.0, theta[ok].min()), min(np.pi, theta[ok].max())
+    rmin, rmax = max(0.0, rho[ok].min()), rho[ok].max()
+    dt = max(np.radians(2), 0.05 * (tmax - tmin))
+    dr = max(0.02 * rmax, 0.05 * (rmax - rmin))
+    t0, t1 = max(0.0, tmin - dt), min(np.pi, tmax + dt)
+    if t1 - t0 > np.radians(150):
+        t0, t1 = 0.0, np.pi
+    r0, r1 = max(0.0, rmin - dr), rmax + dr
+    if r0 < 0.15 * r1:
+        r0 = 0.0
+    return t0, t1, r0, r1
+
+
+def sector_xy(theta, rho, width, height, data=None):
+    """CSS px of points (theta, rho) in the polar plot's default frame: the sector around
+    ``data`` = (all theta, all rho) of the shown points (the points themselves by default)."""
+    t0, t1, r0, r1 = polar_sector(*(data if data is not None else (theta, rho)))
+    xs = [r * np.cos(t) for t in (t0, t1) for r in (r0, r1)]
+    ys = [r * np.sin(t) for t in (t0, t1) for r in (r0, r1)]
+    if t0 <= np.pi / 2 <= t1:
+        xs.append(0.0)
+        ys.append(r1)
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    s = min((width - 2 * PAD) / (x1 - x0), (height - 2 * PAD) / (y1 - y0))
+    theta, rho = np.asarray(theta, float), np.asarray(rho, float)
+    x, y = rho * np.cos(theta), rho * np.sin(theta)
+    return width / 2 + s * (x - (x0 + x1) / 2), height / 2 - s * (y - (y0 + y1) / 2)
+
+
 def open_html(page, path, kind="polar", drawn=1):
     page.goto(path.as_uri())
     page.wait_for_function(
@@ -144,17 +180,11 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
 
 
 def run_all_in_lab(browser, lab: dict, name: str, ready: str, viewport=(1200, 1000)):
-    """Open notebook ``name`` (in the Lab root) in JupyterLab, run all cells from the menu and
-    wait for ``ready`` (a CSS selector). Returns the page; ``page.errors`` collects page errors."""
-    ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-    page = ctx.new_page()
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    # a workspace of its own, reset: only this notebook is open (not those of earlier tests)
-    page.goto(f"{lab['url']}/lab/workspaces/{Path(name).stem}/tree/{name}?reset"
-              f"&token={lab['token']}")
+    """:func:`open_lab_notebook`, then wait for ``ready`` (a CSS selector). Returns the page;
+    ``page.errors`` collects page errors."""
+    _, page, errors = open_lab_notebook(browser, lab, name, viewport)
+    page.errors = errors
     try:
-        run_all(page)
         page.wait_for_selector(ready, timeout=120000)
     except Exception:
         page.screenshot(path=str(lab["root"] / f"failed-{name}.png"), full_page=True)
@@ -177,3 +207,36 @@ def run_all(page, before_run=None):
         before_run()
     page.click("li.lm-MenuBar-item:has-text('Run')")
     page.click("li.lm-Menu-item:has-text('Run All Cells')")
+
+
+def open_lab_notebook(browser, lab, name, viewport=(1200, 1000)):
+    """Open notebook ``name`` (in the lab's root) in JupyterLab, in a reset workspace of its
+    own (only this notebook open), and run all its cells.
+
+    Returns (context, page, errors): page errors are collected in ``errors``.
+    """
+    ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{lab['url']}/lab/workspaces/{Path(name).stem}/tree/{name}?reset"
+              f"&token={lab['token']}")
+    run_all(page)
+    return ctx, page, errors
+
+
+def rerun_last_cell(page, timeout=60000):
+    """Run the notebook's last cell again and return its output, once it has a new prompt
+    number (so an old output is never read)."""
+    cell = page.locator(".jp-Notebook .jp-CodeCell").last
+    before = cell.locator(".jp-InputPrompt").inner_text()
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function(
+        """(before) => { const cells = document.querySelectorAll('.jp-Notebook .jp-CodeCell');
+                   const c = cells[cells.length - 1];
+                   const p = c.querySelector('.jp-InputPrompt').textContent;
+                   return /\\[\\d+\\]/.test(p) && p !== before
+                     && c.querySelector('.jp-OutputArea-output'); }""",
+        arg=before, timeout=timeout)
+    return cell.locator(".jp-OutputArea-output").inner_text()

@@ -1,7 +1,7 @@
 // MarginHistogram: margin distributions per class, or overlaid for several models or levels.
 // The negative (misclassified) side is shaded apart; brushing an x range selects those samples.
 
-import { categorical } from "../colors";
+import { categorical, paletteFor } from "../colors";
 import { h, s, select } from "../dom";
 import { Frame } from "../frame";
 import type { Model } from "../model";
@@ -9,6 +9,7 @@ import type { ViewContext } from "../registry";
 import { formatNumber, linear, niceTicks, PAD } from "../scales";
 import { histogram, inRange, zeroAlignedRange, type Histogram } from "../binning";
 import { linkFrame } from "./framed";
+import { stepSlider } from "./steps";
 
 interface Group { name: string; values: Float32Array; mask: Uint8Array | null; color: [number, number, number] }
 
@@ -36,6 +37,7 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
     if (meta.conditions.length > 1) groups.push({ value: "sparsity", text: "levels" });
     frame.bar.append(select("group", groups, model.get("group_by"), (v) => { model.set("group_by", v); model.save_changes(); }));
   }
+  const steps = model.get("show_controls") ? stepSlider(model, meta, frame.bar) : null;
 
   function classMask(): Uint8Array | null {
     const cls = model.get("classes") as number[];
@@ -52,7 +54,7 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
   function groups(): Group[] | null {
     const m = model.get("model"), l = model.get("layer"), k = model.get("condition");
     const by = model.get("group_by") as string;
-    const pal = (model.get("palette") as string[]) ?? [];
+    const pal = paletteFor(model.get("palette") as string[], frame.theme);
     const mask = classMask();
     const out: Group[] = [];
     if (by === "model") {
@@ -106,9 +108,9 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
     [lo, hi] = zeroAlignedRange(lo, hi, bins);
     const hists: Histogram[] = gs.map((g) => histogram(g.values, bins, lo, hi, g.mask ?? undefined));
     const ymax = Math.max(1, ...hists.map((hh) => Math.max(...Array.from(hh.counts))));
-    const x = linear(lo, hi, PAD + 10, W - PAD);
+    const x = linear(lo, hi, PAD + 20, W - PAD);
     const y = linear(0, ymax, H - PAD, PAD);
-    invX = linear(PAD + 10, W - PAD, lo, hi);
+    invX = linear(PAD + 20, W - PAD, lo, hi);
     // the misclassified side
     if (lo < 0) {
       ctx.fillStyle = frame.theme.dark ? "rgba(238,102,119,0.16)" : "rgba(238,102,119,0.12)";
@@ -117,8 +119,11 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
     gs.forEach((g, gi) => {
       const hh = hists[gi];
       const [r, gg, b] = g.color;
-      ctx.fillStyle = `rgba(${r},${gg},${b},${gs.length > 1 ? 0.35 : 0.8})`;
+      // one group: solid; a few: translucent; many (per class): outlines, which stay apart
+      const fill = gs.length === 1 ? 0.8 : gs.length <= 3 ? 0.3 : 0.05;
+      ctx.fillStyle = `rgba(${r},${gg},${b},${fill})`;
       ctx.strokeStyle = `rgb(${r},${gg},${b})`;
+      ctx.lineWidth = gs.length > 3 ? 1.5 : 1;
       ctx.beginPath();
       ctx.moveTo(x(hh.edges[0]), y(0));
       for (let i = 0; i < bins; i++) { ctx.lineTo(x(hh.edges[i]), y(hh.counts[i])); ctx.lineTo(x(hh.edges[i + 1]), y(hh.counts[i])); }
@@ -149,9 +154,10 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
       g.append(s("line", { x1: x(0), y1: PAD - 4, x2: x(0), y2: y(0), stroke: frame.theme.fg, "stroke-dasharray": "3 2" }));
       g.append(s("text", { x: (x(lo) + x(0)) / 2, y: PAD - 6, "text-anchor": "middle" }, "misclassified (m < 0)"));
     }
-    for (const t of niceTicks(lo, hi, 6)) g.append(s("text", { x: x(t), y: y(0) + 12, "text-anchor": "middle" }, formatNumber(t)));
-    for (const t of niceTicks(0, ymax, 4)) g.append(s("text", { x: PAD + 6, y: y(t) + 3, "text-anchor": "end" }, formatNumber(t)));
-    g.append(s("text", { x: W / 2, y: H - 4, "text-anchor": "middle" }, "margin m (signed)"));
+    for (const t of niceTicks(lo, hi, 6)) g.append(s("text", { x: x(t), y: y(0) + 12, "text-anchor": "middle", class: "gw-tick" }, formatNumber(t)));
+    for (const t of niceTicks(0, ymax, 4)) g.append(s("text", { x: PAD + 14, y: y(t) + 3, "text-anchor": "end", class: "gw-tick" }, formatNumber(t)));
+    g.append(s("text", { x: W / 2, y: H - 4, "text-anchor": "middle", class: "gw-axis-title" }, "margin m (signed)"));
+    g.append(s("text", { x: 10, y: PAD + (H - 2 * PAD) / 2, "text-anchor": "middle", class: "gw-axis-title", transform: `rotate(-90 10 ${PAD + (H - 2 * PAD) / 2})` }, "samples"));
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
     frame.root.dataset.range = `${lo},${hi}`;
   }
@@ -166,6 +172,7 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
   draw();
   return {
     dispose() {
+      steps?.dispose();
       link.dispose();
       frame.destroy();
     },

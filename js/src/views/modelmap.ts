@@ -2,11 +2,14 @@
 // layout of the model geometric embedding, with minimum-spanning-tree edges. Clicking a point
 // makes it the active model in the linked views.
 
-import { categorical, extent } from "../colors";
+import { categorical, extent, paletteFor } from "../colors";
 import { s, select } from "../dom";
 import { Frame } from "../frame";
 import { linkView } from "../link";
 import type { Model } from "../model";
+import { attachPng } from "../png";
+import { placeLabels, type LabelRequest } from "../labels";
+import { colorBar } from "../legend";
 import { PointLayer, pointScreen, type DrawSpec } from "../points";
 import type { ViewContext } from "../registry";
 import { formatNumber, pan, xyCamera, zoomAt, type Camera } from "../scales";
@@ -42,6 +45,7 @@ export function renderModelMap(model: Model, el: HTMLElement, ctx: ViewContext =
   const P = x ? x.length : 0;
   const edges = (arr.edges as Int32Array) ?? new Int32Array(0);
   let camera: Camera | null = null;
+  const measure = document.createElement("canvas").getContext("2d")!;
   let spec: DrawSpec | null = null;
   const uid = Math.random().toString(36).slice(2);
 
@@ -96,6 +100,7 @@ export function renderModelMap(model: Model, el: HTMLElement, ctx: ViewContext =
 
   function draw(): void {
     frame.setThemeSetting(model.get("theme"));
+    layer.resize(frame.width, frame.height, frame.dpr);
     if (P === 0) { layer.draw(emptySpec(), frame.theme.bg); frame.message("no models to show"); return; }
     frame.message("");
     const field = model.get("color_by") as string;
@@ -114,7 +119,7 @@ export function renderModelMap(model: Model, el: HTMLElement, ctx: ViewContext =
       mode: kind === "categorical" ? "custom-category" : "continuous",
       scale: "continuous",
       domain: val ? extent(val) : [0, 1],
-      palette: (model.get("palette") as string[]) ?? [],
+      palette: paletteFor(model.get("palette") as string[], frame.theme),
       classVisible: new Uint8Array([1]),
       camera: cam, size: 10, ok: "#4477AA", bad: "#EE6677",
     };
@@ -143,10 +148,7 @@ export function renderModelMap(model: Model, el: HTMLElement, ctx: ViewContext =
       const a = pointScreen(spec, edges[e]), b = pointScreen(spec, edges[e + 1]);
       if (a && b) g.append(s("line", { x1: a[0], y1: a[1], x2: b[0], y2: b[1], stroke: frame.theme.muted, "stroke-width": 1.2 }));
     }
-    for (let i = 0; i < P; i++) {
-      const p = pointScreen(spec, i);
-      if (p) g.append(s("text", { x: p[0] + 8, y: p[1] - 6, "font-weight": i === active ? "bold" : "normal" }, meta.names[i]));
-    }
+    drawLabels(g, active);
     frame.legend.replaceChildren();
     if (kind === "categorical" && val) {
       (meta.category_names[field] ?? []).forEach((name, c) => {
@@ -157,11 +159,33 @@ export function renderModelMap(model: Model, el: HTMLElement, ctx: ViewContext =
         it.append(sw, t); frame.legend.append(it);
       });
     } else if (val) {
-      const t = document.createElement("span");
-      t.textContent = `${field}: ${formatNumber(spec.domain[0])} (dark) … ${formatNumber(spec.domain[1])} (light)`;
-      frame.legend.append(t);
+      frame.legend.append(colorBar(field, spec.domain, "continuous"));
     }
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
+  }
+
+  // Names next to their points where they fit (labels.ts), the active model's first, then in
+  // order; the others show on hover. The root counts them in data-labels-hidden.
+  function drawLabels(g: SVGGElement, active: number): void {
+    const family = getComputedStyle(frame.svg).fontFamily || "sans-serif";
+    measure.font = `10px ${family}`;
+    const bold = `bold 10px ${family}`;
+    const requests: LabelRequest[] = meta.names.map((name, i) => {
+      const p = pointScreen(spec!, i) ?? [NaN, NaN];
+      if (i === active) measure.font = bold;
+      const w = measure.measureText(name).width;
+      if (i === active) measure.font = `10px ${family}`;
+      return { x: p[0], y: p[1], w, h: 12, r: spec!.size / 2 };
+    });
+    const order = Array.from({ length: P }, (_, i) => i);
+    if (active >= 0 && active < P) order.sort((a, b) => (a === active ? -1 : b === active ? 1 : a - b));
+    const placed = placeLabels(requests, order, { x: 0, y: 0, w: frame.width, h: frame.height });
+    let hidden = 0;
+    placed.forEach((pl, i) => {
+      if (!pl) { hidden++; return; }
+      g.append(s("text", { x: pl.tx, y: pl.ty, class: "gw-label", "font-weight": i === active ? "bold" : "normal" }, meta.names[i]));
+    });
+    frame.root.dataset.labelsHidden = String(hidden);
   }
 
   function emptySpec(): DrawSpec {
@@ -170,9 +194,10 @@ export function renderModelMap(model: Model, el: HTMLElement, ctx: ViewContext =
   }
 
   draw();
+  const detachPng = attachPng(model, frame, draw);
   return {
     dispose() {
-      link.dispose(); layer.destroy(); frame.destroy();
+      detachPng(); link.dispose(); layer.destroy(); frame.destroy();
     },
   };
 }

@@ -1,21 +1,30 @@
 // PolarPlot: samples at (theta, rho) on a half disc, class direction pointing right.
 
-import { categorical, diverging as divergingAt, extent, MISSING, symmetric, viridis as viridisAt, type ScaleKind } from "../colors";
+import { categorical, extent, MISSING, paletteFor, symmetric, type ScaleKind } from "../colors";
 import type { ViewData } from "../data";
 import { h, s, select } from "../dom";
 import { Frame } from "../frame";
 import type { LinkedView } from "../link";
 import type { Model } from "../model";
-import { PointLayer, pointScreen, type AttrRef, type ColorMode, type DrawSpec } from "../points";
+import { DEFAULT_THRESHOLD, type DensitySetting } from "../density";
+import { colorBar } from "../legend";
+import { PointLayer, pointScreen, pointsInView, type AttrRef, type ColorMode, type DrawSpec } from "../points";
 import type { ViewContext } from "../registry";
-import { formatNumber, niceTicks, pan, polarCamera, xyCamera, zoomAt, type Camera } from "../scales";
+import { formatNumber, niceTicks, pan, polarCamera, polarSector, sectorCamera, xyCamera, zoomAt, type Camera, type Sector } from "../scales";
 import { nearest, selectPolygon } from "../selection";
 import type { Cell } from "../store";
 import { drawTile } from "../thumbs";
 import { linkFrame } from "./framed";
+import { stepSlider } from "./steps";
+
+/** The data's angle and radius ranges in the shown cell (visible classes, finite points), and
+ * how many points that is. */
+export interface PolarRange { theta: [number, number]; rho: [number, number]; count: number }
 
 export interface PolarHandle {
   spec(): DrawSpec | null;
+  /** The data range of the shown cell and the sector the fitted frame shows. */
+  range(): { data: PolarRange; sector: Sector; view: "data" | "disc" | "free" } | null;
   layer: PointLayer;
   frame: Frame;
   draw(): void;
@@ -36,7 +45,8 @@ const OK = "#4477AA";
 const BAD = "#EE6677";
 
 export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}, positions?: Positions): { dispose(): void; handle: PolarHandle } {
-  let camera: Camera | null = null; // null: fitted frame
+  let camera: Camera | null = null; // null: a fitted frame (`fit`)
+  let fit: "data" | "disc" = "data"; // polar: around the data's range, or the full half disc
   let current: DrawSpec | null = null;
 
   const frame = new Frame(el, model.get("theme"), model.get("height"), {
@@ -52,8 +62,14 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     onClick: () => { if (link.selected().length) link.select([]); },
     onHover: (x, y) => hover(x, y),
     onResize: () => { camera = null; layer.resize(frame.width, frame.height, frame.dpr); schedule(); },
+    onReset: () => { camera = null; if (!positions) fit = "disc"; schedule(); },
     onTheme: () => link.schedule(),
   });
+  if (!positions) {
+    const fitButton = h("button", { "data-tool": "fit", title: "zoom to the data's angle and radius range" }, "fit");
+    fitButton.addEventListener("click", () => { camera = null; fit = "data"; schedule(); });
+    frame.bar.querySelector("button[data-tool=reset]")?.before(fitButton);
+  }
   frame.root.dataset.kind = positions?.kind ?? "polar";
   const layer = new PointLayer(frame.canvas, ctx);
   frame.root.dataset.backend = layer.backend;
@@ -61,7 +77,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
   const link = linkFrame(model, frame, ctx, {
     redraw: draw,
     onChange: (name) => { if (name === "normalize") camera = null; },
-  }, ["color_by", "angle_to", "normalize", "classes", "palette", "point_size"]);
+  }, ["color_by", "angle_to", "normalize", "classes", "palette", "point_size", "density", "density_threshold"]);
   const data = link.data;
   const { meta, labels, ids } = data;
   const n = meta.shape[3];
@@ -78,6 +94,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     lab.append(box, h("span", {}, "normalise ρ"));
     if (!positions) frame.bar.append(lab);
   }
+  const steps = model.get("show_controls") ? stepSlider(model, meta, frame.bar) : null;
 
   function visibleClass(i: number): boolean {
     const cls = model.get("classes") as number[];
@@ -87,7 +104,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
   function fitted(): Camera {
     const spec = buildSpec();
     if (positions) return spec ? xyFit(spec) : xyCamera(frame.width, frame.height, [], []);
-    return polarCamera(frame.width, frame.height, spec ? rmaxOf(spec) : 1);
+    return spec ? spec.camera : polarCamera(frame.width, frame.height, 1);
   }
 
   function xyFit(spec: DrawSpec): Camera {
@@ -95,12 +112,37 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     return xyCamera(frame.width, frame.height, view(spec.x), view(spec.y));
   }
 
-  function rmaxOf(spec: DrawSpec): number {
-    if (model.get("normalize")) return 1;
-    let m = 0;
-    const y = spec.y;
-    for (let i = 0; i < spec.n; i++) { const v = y.data[y.offset + i]; if (v > m && Number.isFinite(v)) m = v; }
-    return m;
+  // the data range of a cell, remembered while the cell, angle, classes and scaling stay
+  let rangeKey = "";
+  let rangeData: unknown = null;
+  let rangeValue: PolarRange = { theta: [0, 0], rho: [0, 0], count: 0 };
+  function dataRange(spec: DrawSpec): PolarRange {
+    const key = `${spec.x.key}|${spec.x.offset}|${spec.y.offset}|${spec.rscale}|${Array.from(spec.classVisible).join("")}`;
+    if (key === rangeKey && rangeData === spec.x.data) return rangeValue;
+    const { x, y } = spec;
+    const vis = spec.classVisible;
+    let t0 = Infinity, t1 = -Infinity, r0 = Infinity, r1 = -Infinity, count = 0;
+    for (let i = 0; i < spec.n; i++) {
+      const t = x.data[x.offset + i], r = y.data[y.offset + i];
+      if (!Number.isFinite(t) || !Number.isFinite(r) || !vis[labels[i]]) continue;
+      count++;
+      if (t < t0) t0 = t;
+      if (t > t1) t1 = t;
+      if (r < r0) r0 = r;
+      if (r > r1) r1 = r;
+    }
+    rangeKey = key; rangeData = spec.x.data;
+    rangeValue = count ? { theta: [t0, t1], rho: [r0 * spec.rscale, r1 * spec.rscale], count } : { theta: [0, 0], rho: [0, 0], count: 0 };
+    return rangeValue;
+  }
+
+  function sectorOf(r: PolarRange): Sector {
+    if (fit === "disc" || r.count === 0) return { t0: 0, t1: Math.PI, r0: 0, r1: r.count ? 1.05 * r.rho[1] : 1 };
+    return polarSector(Math.max(0, r.theta[0]), Math.min(Math.PI, r.theta[1]), Math.max(0, r.rho[0]), r.rho[1]);
+  }
+
+  function fittedCamera(sec: Sector): Camera {
+    return fit === "disc" ? polarCamera(frame.width, frame.height, sec.r1 / 1.05) : sectorCamera(frame.width, frame.height, sec);
   }
 
   function cell(): Cell | undefined {
@@ -158,26 +200,28 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
       mode: col.mode,
       scale: col.scale,
       domain: [0, 1],
-      palette: (model.get("palette") as string[]) ?? [],
+      palette: paletteFor(model.get("palette") as string[], frame.theme),
       classVisible: classVisible(),
       camera: { scale: 1, ox: 0, oy: 0 },
       size: model.get("point_size") ?? 3,
       ok: OK,
       bad: BAD,
     };
-    if (positions) {
-      setDomain(spec, col);
-      spec.camera = camera ?? xyFit(spec);
-      return spec;
-    }
-    const rmax = rmaxOf({ ...spec, rscale: 1 });
-    if (model.get("normalize")) {
-      let m = 0;
-      for (let i = 0; i < n; i++) { const v = spec.y.data[spec.y.offset + i]; if (v > m && Number.isFinite(v)) m = v; }
-      spec.rscale = m > 0 ? 1 / m : 1;
-    }
+    spec.density = (model.get("density") as DensitySetting | undefined) ?? "auto";
+    spec.threshold = (model.get("density_threshold") as number | undefined) ?? DEFAULT_THRESHOLD;
     setDomain(spec, col);
-    spec.camera = camera ?? polarCamera(frame.width, frame.height, model.get("normalize") ? 1 : rmax);
+    if (positions) {
+      spec.camera = camera ?? xyFit(spec);
+    } else {
+      if (model.get("normalize")) {
+        let m = 0;
+        for (let i = 0; i < n; i++) { const v = spec.y.data[spec.y.offset + i]; if (v > m && Number.isFinite(v)) m = v; }
+        spec.rscale = m > 0 ? 1 / m : 1;
+      }
+      spec.camera = camera ?? fittedCamera(sectorOf(dataRange(spec)));
+    }
+    // every visible point is inside a fitted frame; after a zoom or pan, count them
+    spec.inView = camera ? pointsInView(spec, frame.width, frame.height) : dataRange(spec).count;
     return spec;
   }
 
@@ -200,9 +244,10 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
 
   function draw(): void {
     frame.setThemeSetting(model.get("theme"));
+    layer.resize(frame.width, frame.height, frame.dpr);
     if (n === 0) {
       layer.draw({ ...emptySpec() }, frame.theme.bg);
-      drawGrid(polarCamera(frame.width, frame.height, 1), 1);
+      drawGrid(polarCamera(frame.width, frame.height, 1), { t0: 0, t1: Math.PI, r0: 0, r1: 1 });
       frame.message("no samples to show (empty arrays)");
       frame.legend.replaceChildren();
       return;
@@ -213,8 +258,9 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     current = spec;
     layer.draw(spec, frame.theme.bg);
     if (positions) drawCaption(positions.caption);
-    else drawGrid(spec.camera, model.get("normalize") ? 1 : rmaxOf(spec));
+    else drawGrid(spec.camera, sectorOf(dataRange(spec)));
     drawLegend(spec);
+    frame.root.dataset.mode = layer.plan.mode;
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
   }
 
@@ -227,25 +273,43 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     frame.overlay.replaceChildren(s("text", { x: 6, y: frame.height - 6 }, text));
   }
 
-  function drawGrid(cam: Camera, rmax: number): void {
+  // The grid of the shown sector: rings at nice radii, spokes at nice angles (every 30 degrees
+  // on the half disc), the sector's edges a little stronger, labels outside the sector.
+  function drawGrid(cam: Camera, sec: Sector): void {
     const g = frame.overlay;
     g.replaceChildren();
     const col = frame.theme.grid;
-    const R = (rmax > 0 ? rmax : 1) * 1.05;
-    const [ox, oy, sc] = [cam.ox, cam.oy, cam.scale];
-    const rings = niceTicks(0, R, 4).filter((r) => r > 0);
+    const { ox, oy, scale: sc } = cam;
+    const at = (r: number, t: number): [number, number] => [ox + r * sc * Math.cos(t), oy - r * sc * Math.sin(t)];
+    const arc = (r: number, width: number) => {
+      const [ax, ay] = at(r, sec.t0), [bx, by] = at(r, sec.t1), pr = r * sc;
+      g.append(s("path", { d: `M${ax},${ay} A${pr},${pr} 0 0 0 ${bx},${by}`, fill: "none", stroke: col, "stroke-width": width }));
+    };
+    const spoke = (t: number, width: number) => {
+      const [ax, ay] = at(sec.r0, t), [bx, by] = at(sec.r1, t);
+      g.append(s("line", { x1: ax, y1: ay, x2: bx, y2: by, stroke: col, "stroke-width": width }));
+    };
+    const rings = niceTicks(sec.r0, sec.r1, 4).filter((r) => r > sec.r0 && r < sec.r1);
+    // ring labels sit outside the t0 edge, along its outward normal
+    const nx = Math.sin(sec.t0), ny = Math.cos(sec.t0);
     for (const r of rings) {
-      const pr = r * sc;
-      g.append(s("path", { d: `M${ox + pr},${oy} A${pr},${pr} 0 0 0 ${ox - pr},${oy}`, fill: "none", stroke: col, "stroke-width": 1 }));
-      g.append(s("text", { x: ox + pr + 2, y: oy + 12, "text-anchor": "middle" }, formatNumber(r)));
+      arc(r, 0.6);
+      const [x, y] = at(r, sec.t0);
+      g.append(s("text", { x: x + 11 * nx, y: y + 11 * ny + 3, "text-anchor": "middle", class: "gw-tick" }, formatNumber(r)));
     }
-    for (let deg = 0; deg <= 180; deg += 30) {
+    arc(sec.r1, 1);
+    if (sec.r0 > 0) arc(sec.r0, 1);
+    const d0 = (sec.t0 * 180) / Math.PI, d1 = (sec.t1 * 180) / Math.PI;
+    const degs = d1 - d0 >= 150 ? [0, 30, 60, 90, 120, 150, 180] : niceTicks(d0, d1, 4);
+    for (const deg of degs) {
+      if (deg < d0 - 1e-6 || deg > d1 + 1e-6) continue;
       const t = (deg * Math.PI) / 180;
-      const x1 = ox + R * sc * Math.cos(t), y1 = oy - R * sc * Math.sin(t);
-      g.append(s("line", { x1: ox, y1: oy, x2: x1, y2: y1, stroke: col, "stroke-width": deg % 90 === 0 ? 1.2 : 0.6 }));
-      g.append(s("text", { x: ox + (R * sc + 12) * Math.cos(t), y: oy - (R * sc + 8) * Math.sin(t) + 3, "text-anchor": "middle" }, `${deg}°`));
+      spoke(t, 0.6);
+      const [x, y] = at(sec.r1 + 14 / sc, t);
+      g.append(s("text", { x, y: y + 3, "text-anchor": "middle", class: "gw-tick" }, `${formatNumber(deg)}°`));
     }
-    g.append(s("text", { x: ox, y: oy + 24, "text-anchor": "middle" }, "ρ (L2 norm) · θ to class direction →"));
+    spoke(sec.t0, 1);
+    spoke(sec.t1, 1);
   }
 
   function drawLegend(spec: DrawSpec): void {
@@ -289,29 +353,20 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
       for (let i = 0; i < n; i++) { const v = spec.val!.data[spec.val!.offset + i]; if (Number.isFinite(v)) counts.set(Math.trunc(v), (counts.get(Math.trunc(v)) ?? 0) + 1); }
       for (const [k, c] of Array.from(counts).sort((a, b) => a[0] - b[0])) item(rgb(categorical(k, spec.palette)), `${k} (${c})`);
     } else {
-      const bar = h("canvas", { class: "gw-colorbar", width: "160", height: "10" });
-      const ctx = bar.getContext("2d");
-      if (ctx) {
-        for (let x = 0; x < 160; x++) {
-          const t = x / 159;
-          const val = spec.domain[0] + t * (spec.domain[1] - spec.domain[0]);
-          const fake: DrawSpec = { ...spec, n: 1, x: { key: "", data: new Float32Array([0]), offset: 0 }, y: { key: "", data: new Float32Array([1]), offset: 0 }, label: null, val: { key: "", data: new Float32Array([val]), offset: 0 } };
-          const c = colorOfSpec(fake);
-          ctx.fillStyle = rgb(c);
-          ctx.fillRect(x, 0, 1, 10);
-        }
-      }
-      L.append(h("span", {}, `${field} ${formatNumber(spec.domain[0])}`), bar, h("span", {}, formatNumber(spec.domain[1])));
+      L.append(colorBar(field, spec.domain, spec.scale));
     }
     if (missing > 0) {
       const it = item(MISSING, `missing (${missing})`);
       it.dataset.missing = String(missing);
     }
-  }
-
-  function colorOfSpec(spec: DrawSpec): [number, number, number] {
-    const t = (spec.val!.data[0] - spec.domain[0]) / (spec.domain[1] - spec.domain[0]);
-    return spec.scale === "diverging" ? divergingAt(t) : viridisAt(t);
+    const plan = layer.plan;
+    if (plan.mode === "density") {
+      L.append(h("span", { class: "gw-note", "data-density": String(plan.bin) },
+        `density: each ${formatNumber(plan.bin)} px bin shows its points' mean colour, opacity by log(count)`));
+    }
+    if (positions) return;
+    const to = model.get("angle_to") === "pred" ? "predicted" : "true";
+    L.append(h("span", { class: "gw-note" }, `θ: angle to the ${to} class direction · ρ: L2 norm${model.get("normalize") ? " / max" : ""}`));
   }
 
   function toggleClass(c: number): void {
@@ -353,11 +408,15 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
 
   draw();
 
-  const handle: PolarHandle = { spec: () => current, layer, frame, draw, data, link };
+  const handle: PolarHandle = {
+    spec: () => current, layer, frame, draw, data, link,
+    range: () => current ? { data: dataRange(current), sector: sectorOf(dataRange(current)), view: camera ? "free" : fit } : null,
+  };
   (frame.root as unknown as { __geowidget: PolarHandle }).__geowidget = handle;
   return {
     handle,
     dispose() {
+      steps?.dispose();
       link.dispose();
       layer.destroy();
       frame.destroy();
