@@ -8,7 +8,7 @@ export GEOWIDGET_CHROMIUM := $(CHROMIUM)
 
 .PHONY: setup demo test test-py test-js lint bench clean
 
-setup: $(VENV)/.installed geowidget/static/widgets.js $(CHROMIUM)
+setup: $(VENV)/.installed geowidget/static/widgets.js geowidget/static/widgets.css $(CHROMIUM)
 
 # torch and torchvision are pinned: those two releases import together and install from local disk.
 $(VENV)/.installed: pyproject.toml geowidget/static/widgets.js
@@ -23,6 +23,10 @@ node_modules/.installed: package.json package-lock.json
 
 geowidget/static/widgets.js: node_modules/.installed $(shell find js/src -type f 2>/dev/null) esbuild.config.mjs
 	npm run build
+
+# built with widgets.js (one esbuild run writes both)
+geowidget/static/widgets.css: geowidget/static/widgets.js
+	test -f $@ || npm run build
 
 $(CHROMIUM):
 	command -v apt-get >/dev/null || { echo "Chromium missing at $(CHROMIUM) and no apt-get: install Chromium and set CHROMIUM=" >&2; exit 1; }

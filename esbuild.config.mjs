@@ -1,14 +1,15 @@
-// Bundles js/src/widgets.ts into one self-contained ES module that every widget's _esm points at.
+// Bundles js/src/widgets.ts into one self-contained ES module that every widget's _esm points
+// at, and js/src/widgets.css into the styles every widget's _css points at.
 import * as esbuild from "esbuild";
 
 const options = {
-  entryPoints: ["js/src/widgets.ts"],
+  entryPoints: ["js/src/widgets.ts", "js/src/widgets.css"],
   bundle: true,
   format: "esm",
   target: "es2020",
   minify: true,
   sourcemap: false,
-  outfile: "geowidget/static/widgets.js",
+  outdir: "geowidget/static",
   logLevel: "info",
 };
 

@@ -33,19 +33,30 @@ _EXPORTS: dict[str, str] = {
     "Embedding": "geowidget.analysis.embedding",
     "benchmark_similarity": "geowidget.analysis.embedding",
     "occlusion": "geowidget.engine.attribution",
+    # analyses
+    "project": "geowidget.analysis.projection",
+    "distortion": "geowidget.analysis.projection",
+    "Distortion": "geowidget.analysis.projection",
+    "evaluation_grid": "geowidget.analysis.evaluation",
     # data structures and studies
     "GeometryCube": "geowidget.cube",
     "Study": "geowidget.study",
+    "GeometryTracker": "geowidget.tracker",
+    "Checkpoints": "geowidget.engine.checkpoints",
     "load_mnist": "geowidget.datasets",
     "load_digits": "geowidget.datasets",
     # widgets
     "PolarPlot": "geowidget.widgets",
     "MarginHistogram": "geowidget.widgets",
+    "LayerProfile": "geowidget.widgets",
     "ModelMap": "geowidget.widgets",
     "Explorer": "geowidget.widgets",
     "ParallelCoordinates": "geowidget.widgets",
     "AttributionView": "geowidget.widgets",
     "SideBySide": "geowidget.widgets",
+    "link": "geowidget.widgets",
+    "EvaluationTable": "geowidget.widgets",
+    "ProjectionView": "geowidget.widgets",
 }
 
 __all__ = sorted(_EXPORTS)

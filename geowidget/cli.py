@@ -25,7 +25,67 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from geowidget._validation import (
+    DEVICE,
+    Folder,
+    InputFile,
+    Interval,
+    Options,
+    OutputFile,
+    check,
+    invalid,
+)
+
 DATA_NAMES = ("mnist-probe", "mnist", "digits")
+POSITIVE = Interval(int, 1, None)
+
+# Each command's options, declared once: checked before the command does any work, and the
+# source of tests/test_invalid_params.py's generated cases. Options that need the engine
+# (pruning methods, corruption names) are declared by functions, so `--help` stays light.
+OPTIONS: dict[str, dict[str, list[Any]]] = {
+    "demo": {"port": [Interval(int, 0, 65535)]},
+    "report": {
+        "out": [OutputFile(".html")],
+        "study": [None, InputFile(".parquet")],
+        "zoo": [Options("demo")],
+        "n_boot": [POSITIVE],
+    },
+    "study": {
+        "out": [OutputFile(".parquet")],
+        "cache_dir": [None, Folder()],
+        "data": [Options(*DATA_NAMES), InputFile(".pt", ".npz")],
+        "samples": [None, POSITIVE],
+        "batch_size": [POSITIVE],
+        "device": DEVICE,
+        "severities": [Interval(int, 1, 5)],
+        "sparsities": [Interval(float, 0, 1, closed="left")],
+        "tokens": [None, Options("cls", "mean", "flatten")],
+    },
+    "summary": {},
+}
+
+
+def _engine_options(command: str) -> dict[str, list[Any]]:
+    if command == "study":
+        from geowidget.engine.corruptions import CORRUPTIONS, SUITES
+        from geowidget.engine.pruning import METHODS
+
+        return {"pruning": [Options(*METHODS)],
+                "corruptions": [Options(*SUITES, *CORRUPTIONS)]}
+    if command == "summary":
+        from geowidget import zoo
+
+        return {"model": [Options(*zoo.names())]}
+    return {}
+
+
+def check_options(command: str, args: argparse.Namespace) -> None:
+    """Check every declared option of ``command`` (each item of a list option), or raise."""
+    for dest, constraints in {**OPTIONS[command], **_engine_options(command)}.items():
+        value = getattr(args, dest)
+        for item in value if isinstance(value, list) else [value]:
+            check(f"geowidget {command}", "--" + dest.replace("_", "-"), item, constraints,
+                  what="option")
 
 
 # ---------------------------------------------------------------------- summary
@@ -33,6 +93,7 @@ def summary(args: argparse.Namespace) -> int:
     """Per-class summary of angle, norm and margin for one bundled model."""
     import numpy as np
 
+    check_options("summary", args)
     from geowidget import zoo
     from geowidget.engine.head import geometry_from_model
 
@@ -83,6 +144,7 @@ def lab_command(notebooks: Path, port: int, token: str) -> list[str]:
 
 def demo(args: argparse.Namespace) -> int:
     """Build or load the demo cube, then start JupyterLab on the quickstart notebook."""
+    check_options("demo", args)
     from geowidget.demo import cube_path, demo_cube, notebooks_dir
 
     cached = cube_path().exists()
@@ -137,19 +199,16 @@ def _interrupt(signum: int, frame: Any) -> None:
 # ---------------------------------------------------------------------- report
 def report(args: argparse.Namespace) -> int:
     """Write the standalone HTML report of the demo zoo or of a saved cube."""
+    check_options("report", args)
     from geowidget.report import write_report
 
     if args.study:
         from geowidget.cube import GeometryCube
 
         path = Path(args.study)
-        if not path.exists():
-            raise FileNotFoundError(f"--study {str(path)!r} does not exist")
         cube = GeometryCube.from_parquet(str(path))
         title = args.title or f"geowidget report: {path.name}"
     else:
-        if args.zoo != "demo":
-            raise ValueError(f"--zoo {args.zoo!r} is not known; valid: 'demo'")
         from geowidget.demo import demo_cube
 
         cube = demo_cube(progress=not args.quiet)
@@ -160,12 +219,20 @@ def report(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------- study
+def _torch_file(path: Path, option: str, spec: str) -> Any:
+    from geowidget.engine.torch_files import read_torch_file
+
+    return read_torch_file(path, f"{option} {spec!r}")
+
+
 def load_model(spec: str) -> tuple[str, Any]:
     """``(name, model)`` from a ``--models`` entry.
 
-    Forms: a zoo name (``lenet-s0``); ``module:factory``, called with no arguments
-    (``torchvision.models:resnet18``), optionally followed by ``@weights.pt``, a state dict
-    read with ``torch.load(..., weights_only=True)``. Any form may be prefixed with ``name=``.
+    Forms: a zoo name (``lenet-s0``) or zoo training run (``lenet-run-s2``);
+    ``module:factory``, called with no arguments (``torchvision.models:resnet18``), optionally
+    followed by ``@weights.pt``, a state dict read with ``torch.load(..., weights_only=True)``,
+    or by ``@ckpts/*.pt``, a training run: every matching checkpoint, ordered by the last
+    number in its file name, which is its step. Any form may be prefixed with ``name=``.
     """
     import torch
 
@@ -174,8 +241,12 @@ def load_model(spec: str) -> tuple[str, Any]:
     name, _, target = spec.rpartition("=")
     if target in zoo.names():
         return name or target, zoo.load(target)
+    if target in zoo.runs():
+        return name or target, zoo.load_run(target)
     if ":" in target:
         target, _, weights = target.partition("@")
+        if weights and any(c in weights for c in "*?["):
+            return name or target.partition(":")[2], _checkpoint_run(spec, target, weights)
         module_name, _, attr = target.partition(":")
         try:
             factory = getattr(importlib.import_module(module_name), attr)
@@ -186,10 +257,18 @@ def load_model(spec: str) -> tuple[str, Any]:
             raise TypeError(f"--models {spec!r}: {target}() returned {type(model).__name__}, "
                             "not a torch.nn.Module")
         if weights:
-            if not Path(weights).exists():
+            if not Path(weights).is_file():
                 raise FileNotFoundError(f"--models {spec!r}: weights {weights!r} do not exist")
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-            model.load_state_dict(state)
+            state = _torch_file(Path(weights), "--models", spec)
+            if not isinstance(state, dict):
+                raise ValueError(f"--models {spec!r}: {weights!r} holds a "
+                                 f"{type(state).__name__}, not a state dict")
+            try:
+                model.load_state_dict(state)
+            except RuntimeError as err:
+                first = str(err).strip().splitlines()[0]
+                raise ValueError(f"--models {spec!r}: {weights!r} does not fit {target}() "
+                                 f"({first})") from None
         return name or attr, model.eval()
     raise ValueError(
         f"--models {spec!r} is not a zoo model or module:factory[@weights.pt]; "
@@ -197,19 +276,84 @@ def load_model(spec: str) -> tuple[str, Any]:
     )
 
 
+def _checkpoint_run(spec: str, target: str, pattern: str) -> Any:
+    """``module:factory@ckpts/*.pt``: a Checkpoints run of the factory's architecture."""
+    import glob
+    import re
+
+    from geowidget.engine.checkpoints import Checkpoints
+
+    files = glob.glob(pattern)
+    if not files:
+        raise FileNotFoundError(f"--models {spec!r}: no checkpoint file matches {pattern!r}")
+    numbers = [re.findall(r"\d+", Path(f).stem) for f in files]
+    if not all(numbers) or len({int(n[-1]) for n in numbers}) != len(files):
+        raise ValueError(f"--models {spec!r}: every checkpoint's file name must end in its step, "
+                         f"a number of its own (ckpt_00.pt, ckpt_10.pt, ...); got "
+                         f"{sorted(Path(f).name for f in files)}")
+    order = sorted(zip((int(n[-1]) for n in numbers), files, strict=True))
+    _, model = load_model(target)
+    return Checkpoints(model, [f for _, f in order], steps=[s for s, _ in order])
+
+
+def _read_data_file(spec: str) -> Any:
+    """An :class:`ImageData` from a ``.pt`` or ``.npz`` file, every entry checked."""
+    import numpy as np
+    import torch
+
+    from geowidget._validation import Array
+    from geowidget.datasets import DIGIT_NAMES, ImageData
+
+    path = Path(spec)
+    if path.suffix == ".pt":
+        raw = _torch_file(path, "--data", spec)
+    else:
+        import zipfile
+
+        if not zipfile.is_zipfile(path):
+            raise ValueError(f"--data {spec!r} is not an .npz archive written by numpy.savez")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                raw = {k: torch.from_numpy(z[k]) for k in z.files}
+        except Exception as err:  # noqa: BLE001 -- object arrays, truncated or foreign files
+            # numpy's own message suggests allow_pickle=True, which would run the file's code
+            raise ValueError(f"--data {spec!r} does not hold plain numeric arrays only "
+                             f"({type(err).__name__}); object arrays are not loaded") from None
+    if not isinstance(raw, dict) or not {"images", "labels"} <= set(raw):
+        got = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
+        raise ValueError(f"--data {spec!r} must hold 'images' and 'labels', got {got}")
+    where = f"the --data file {spec!r}"
+    images = raw["images"]
+    if isinstance(images, torch.Tensor) and images.dtype == torch.uint8:
+        images = images.float() / 255  # 8-bit images: the usual storage, unambiguous
+    images = check(where, "images", images, [Array(
+        ("N", "C", "H", "W"), ("N", "H", "W"), dtype="floating", low=0, high=1,
+        hint="store 8-bit images as uint8, or floats in [0, 1]")], what="entry")
+    if images.ndim == 3:
+        images = images[:, None]  # [N, H, W]: grey images
+    labels = check(where, "labels", raw["labels"], [Array(("N",), dtype="integer", low=0)],
+                   what="entry")
+    if len(labels) != len(images):
+        raise invalid(where, "labels", f"one label per image ({len(images)})", labels,
+                      what="entry")
+    classes = int(labels.max()) + 1
+    names = DIGIT_NAMES if classes == 10 else [str(c) for c in range(classes)]
+    return ImageData(images.float(), labels.long(), names, path.stem)
+
+
 def load_data(spec: str, samples: int | None) -> Any:
     """The probe set of ``--data``: a bundled name, or a ``.pt`` / ``.npz`` file.
 
     Bundled: ``mnist-probe`` (the 1,500 MNIST digits the zoo never trained on),
     ``mnist`` (all 5,000), ``digits`` (scikit-learn's 1,797 8x8 digits). Files hold images
-    ``[N, C, H, W]`` in [0, 1] and integer labels ``[N]``: a ``.pt`` file with a dict
-    ``{"images", "labels"}`` (read with ``weights_only=True``) or an ``.npz`` with arrays
-    ``images`` and ``labels``. ``samples`` keeps the first ``samples // C`` of each class.
+    ``[N, C, H, W]`` or ``[N, H, W]`` (grey), floats in [0, 1] or uint8, and integer labels
+    ``[N]``: a ``.pt`` file with a dict ``{"images", "labels"}`` (read with
+    ``weights_only=True``) or an ``.npz`` with arrays ``images`` and ``labels``. ``samples``
+    keeps the first ``samples // C`` of each of the C classes.
     """
     import numpy as np
-    import torch
 
-    from geowidget.datasets import DIGIT_NAMES, ImageData, load_digits, load_mnist
+    from geowidget.datasets import load_digits, load_mnist
 
     if spec == "mnist-probe":
         from geowidget import zoo
@@ -220,37 +364,50 @@ def load_data(spec: str, samples: int | None) -> Any:
     elif spec == "digits":
         data = load_digits()
     elif spec.endswith((".pt", ".npz")):
-        path = Path(spec)
-        if not path.exists():
-            raise FileNotFoundError(f"--data {spec!r} does not exist")
-        if spec.endswith(".pt"):
-            raw = torch.load(path, map_location="cpu", weights_only=True)
-        else:
-            with np.load(path, allow_pickle=False) as z:
-                raw = {k: torch.from_numpy(z[k]) for k in z.files}
-        if not isinstance(raw, dict) or not {"images", "labels"} <= set(raw):
-            raise ValueError(f"--data {spec!r} must hold 'images' and 'labels', got "
-                             f"{sorted(raw) if isinstance(raw, dict) else type(raw).__name__}")
-        images, labels = torch.as_tensor(raw["images"]).float(), torch.as_tensor(raw["labels"])
-        classes = int(labels.max()) + 1 if len(labels) else 0
-        names = DIGIT_NAMES if classes == 10 else [str(c) for c in range(classes)]
-        data = ImageData(images, labels.long(), names, path.stem)
+        data = _read_data_file(spec)
     else:
         raise ValueError(f"--data {spec!r} is not one of {list(DATA_NAMES)} or a .pt/.npz file")
     if samples is None:
         return data
     labels = data.labels.numpy()
-    classes = np.unique(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    most = len(classes) * int(counts.min())
+    if not len(classes) <= samples <= most:
+        raise invalid(
+            "geowidget study", "--samples", f"an int in [{len(classes)}, {most}] for --data "
+            f"{spec!r}", samples,
+            f"{len(classes)} classes, the smallest with {counts.min()} samples", what="option",
+        )
     per = samples // len(classes)
-    if samples < 1 or per < 1:
-        raise ValueError(f"--samples must be at least the number of classes ({len(classes)}), "
-                         f"got {samples}")
     index = np.concatenate([np.flatnonzero(labels == c)[:per] for c in classes])
     return data.subset(np.sort(index), f"first{per}perclass")
 
 
+def _check_models_run(models: dict[str, Any], data: Any, spec: str) -> None:
+    """Run each model on one input, so that a shape mismatch is named before the study."""
+    import torch
+
+    from geowidget.engine.checkpoints import as_run
+    from geowidget.engine.model_state import evaluating
+
+    x = data.images[:1]
+    for name, value in models.items():
+        run = as_run(value)
+        model = value if run is None else run.model  # a run: its architecture
+        try:
+            with evaluating(model), torch.no_grad():
+                model(x)
+        except Exception as err:  # noqa: BLE001 -- any failure here is a mismatch to report
+            first = (str(err).strip().splitlines() or [""])[0]
+            raise ValueError(
+                f"--models {name!r} cannot run on --data {spec!r} images of shape "
+                f"{list(x.shape[1:])} ({type(err).__name__}: {first})"
+            ) from None
+
+
 def study(args: argparse.Namespace) -> int:
     """Run a Study and write its cube as Parquet."""
+    check_options("study", args)  # every option, before any work
     from geowidget import zoo
     from geowidget.study import Study
 
@@ -261,17 +418,16 @@ def study(args: argparse.Namespace) -> int:
     if len(models) != len(specs):
         raise ValueError(f"--models gives duplicate names: {specs}")
     data = load_data(args.data, args.samples)
+    _check_models_run(models, data, args.data)
     corruptions: Any = args.corruptions
     if corruptions and len(corruptions) == 1 and corruptions[0] in ("mnist-c", "imagenet-c"):
         corruptions = corruptions[0]
     out = Path(args.out)
-    if out.suffix != ".parquet":
-        raise ValueError(f"--out must end in .parquet, got {str(out)!r}")
     st = Study(
         models, data, layers=args.layers, sparsities=args.sparsities, pruning=args.pruning,
         corruptions=corruptions or None, severities=args.severities,
         batch_size=args.batch_size, device=args.device, cache_dir=args.cache_dir,
-        seed=args.seed, progress=not args.quiet, backend=args.backend,
+        seed=args.seed, progress=not args.quiet, tokens=args.tokens, backend=args.backend,
         ray_address=args.ray_address,
         ray_remote_args=None if args.ray_num_gpus is None else {"num_gpus": args.ray_num_gpus},
     )
@@ -328,7 +484,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "and labels")
     p.add_argument("--out", required=True, help="output .parquet file")
     p.add_argument("--samples", type=int, default=None,
-                   help="keep this many samples, balanced over classes")
+                   help="keep this many samples, balanced over classes (rounded down to a "
+                        "multiple of the number of classes)")
     p.add_argument("--layers", nargs="+", default=None, help="layers (default: penultimate)")
     p.add_argument("--sparsities", nargs="*", type=float, default=[0.5, 0.9],
                    help="pruning levels besides 0")
@@ -342,6 +499,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", default=None,
                    help="resumable unit store: a directory or a pyarrow.fs URI (s3://...)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tokens", default=None,
+                   help="transformer layers: reduce tokens by 'cls', 'mean' or 'flatten'")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="run units in this process, or on Ray actors")
     p.add_argument("--ray-address", default=None,

@@ -15,7 +15,11 @@ Arrays:
 - ``angle``, ``angle_pred``, ``avh``, ``angle_gap`` (radians, AVH unitless), ``norm`` and
   ``margin`` (signed): float32 ``[M, L, K, N]``;
 - ``pred`` (int32), ``correct`` (bool), ``logit_margin`` (float32): ``[M, K, N]``; they come
-  from the logits, so they do not depend on the layer.
+  from the logits, so they do not depend on the layer;
+- ``projections``: optional 2-D maps of each model's clean, dense features per layer, by
+  method (``{"pca": float32 [M, L, N, 2], "umap": ...}``, NaN where not computed), for
+  :class:`~geowidget.widgets.ProjectionView`. They are positions, not geometry: a projection
+  distorts distances (:func:`geowidget.distortion` measures how much).
 
 A cube lives in memory, or on disk as a partitioned dataset (:meth:`GeometryCube.save`, one
 Parquet file per (model, condition); see :mod:`geowidget.cube_format`) that
@@ -31,6 +35,7 @@ Per-sample scores (robustness, vulnerability, breakdown sparsity, PIE) are deriv
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Iterable, Sequence
@@ -39,6 +44,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from geowidget._validation import (
+    Array,
+    Boolean,
+    Interval,
+    ListOf,
+    invalid,
+    validate_params,
+)
+
 if TYPE_CHECKING:  # pyarrow is imported only when a cube is saved or opened
     from geowidget.cube_format import CubeReader
 
@@ -46,7 +60,7 @@ LAYER_METRICS = ("angle", "angle_pred", "avh", "angle_gap", "norm", "margin")
 OUTPUTS = ("pred", "correct", "logit_margin")
 ARRAYS = LAYER_METRICS + OUTPUTS
 CONDITION_DIMS = ("sparsity", "benchmark", "severity")
-_FORMAT_VERSION = 2  # of the single-file Parquet form (to_parquet); version 1 is still read
+_FORMAT_VERSION = 1  # of the single-file Parquet form (to_parquet)
 SPARSITY_TOL = 1e-6  # sparsities closer than this are the same level
 _DTYPES = {**dict.fromkeys(LAYER_METRICS, np.float32), "pred": np.int32, "correct": np.bool_,
            "logit_margin": np.float32}
@@ -84,6 +98,16 @@ class CubeSlice:
     logit_margin: np.ndarray
     labels: np.ndarray
     sample_ids: np.ndarray
+
+
+_POSITION = Interval(int, None, None)  # an index along a dimension (negative from the end)
+# How a condition is chosen, one value or a list each (see GeometryCube.find_conditions).
+CONDITION_CONSTRAINTS = {
+    "sparsity": [None, Interval(float, 0, 1, closed="left"),
+                 ListOf(Interval(float, 0, 1, closed="left"))],
+    "benchmark": [None, str, ListOf(str)],
+    "severity": [None, Interval(int, 0, 5), ListOf(Interval(int, 0, 5))],
+}
 
 
 class _MemoryArrays:
@@ -158,6 +182,8 @@ class GeometryCube:
         Name of the probe set.
     images : uint8 array ``[N, H, W]`` or ``[N, H, W, 3]``, optional
         Thumbnails.
+    projections : dict of str to array ``[M, L, N, 2]``, optional
+        2-D positions of each model's clean, dense features per layer, by method.
 
     Examples
     --------
@@ -189,6 +215,7 @@ class GeometryCube:
         model_info: Sequence[dict[str, Any]] | None = None,
         dataset: str = "",
         images: Any = None,
+        projections: dict[str, Any] | None = None,
     ) -> None:
         self._set_coordinates(models, layers, conditions, labels, class_names, sample_ids,
                               model_info, dataset)
@@ -202,6 +229,10 @@ class GeometryCube:
         }
         self._arrays: _MemoryArrays | _DatasetArrays = _MemoryArrays(arrays)
         self._images = _check_images(images, n)
+        self.projections = {
+            str(method): _as_shape(f"projections[{method!r}]", xy, (m, ly, n, 2), np.float32)
+            for method, xy in dict(projections or {}).items()
+        }
 
     def _set_coordinates(self, models: Any, layers: Any, conditions: Any, labels: Any,
                          class_names: Any, sample_ids: Any, model_info: Any, dataset: Any) -> None:
@@ -447,6 +478,14 @@ class GeometryCube:
             **arrays,
         )
 
+    @validate_params({
+        "model": [None, str, _POSITION, ListOf([str, _POSITION])],
+        "layer": [None, str, _POSITION, ListOf([str, _POSITION])],
+        "sample": [None, Array(("N",), dtype="bool", library="numpy", nonempty=False),
+                   Array(("K",), dtype="integer", library="numpy"), ListOf(Boolean()),
+                   ListOf(_POSITION)],
+        **CONDITION_CONSTRAINTS,
+    })
     def sel(
         self,
         model: str | int | Sequence[str | int] | None = None,
@@ -458,16 +497,17 @@ class GeometryCube:
     ) -> GeometryCube:
         """A sub-cube in memory; each argument is one value or a list, ``None`` keeps everything.
 
-        Conditions are chosen with :meth:`find_conditions`. ``sample`` takes positions (not
-        ids). Dimensions are kept even when one value is chosen, so the result has the same
-        array layout as the original. An opened cube reads only the selected partitions.
+        Conditions are chosen with :meth:`find_conditions`. ``sample`` takes integer positions
+        (not ids) or a boolean mask over the samples. Dimensions are kept even when one value
+        is chosen, so the result has the same array layout as the original. An opened cube
+        reads only the selected partitions.
         """
         mi = self._pick(model, self.model_index, len(self.models))
         li = self._pick(layer, self.layer_index, len(self.layers))
         ki = self.find_conditions(sparsity, benchmark, severity)
         if not ki:
             raise KeyError("the selection keeps no condition")
-        si = np.arange(len(self.labels)) if sample is None else np.asarray(sample, dtype=np.int64)
+        si = self._samples(sample)
         images = self.images
         return GeometryCube(
             models=[self.models[i] for i in mi],
@@ -479,6 +519,7 @@ class GeometryCube:
             model_info=[self.model_info[i] for i in mi],
             dataset=self.dataset,
             images=None if images is None else images[si],
+            projections={k: xy[np.ix_(mi, li, si)] for k, xy in self.projections.items()},
             **{name: self.values(name, mi, li, ki, si) for name in ARRAYS},
         )
 
@@ -493,6 +534,23 @@ class GeometryCube:
         if isinstance(value, str | int | np.integer):
             return [index(value)]
         return [index(v) for v in value]
+
+    def _samples(self, sample: Any) -> np.ndarray:
+        """Positions of the selected samples: all, a boolean mask, or integer positions."""
+        n = len(self.labels)
+        if sample is None:
+            return np.arange(n)
+        arr = np.asarray(sample)
+        if arr.dtype == np.bool_:
+            if arr.shape != (n,):
+                raise invalid("GeometryCube.sel", "sample", f"a boolean mask of length {n}",
+                              sample, f"it has length {len(arr)}")
+            return np.flatnonzero(arr)
+        arr = arr.astype(np.int64)
+        if arr.size and (arr.min() < -n or arr.max() >= n):
+            raise invalid("GeometryCube.sel", "sample", f"positions in [-{n}, {n})", sample,
+                          f"they span [{arr.min()}, {arr.max()}]")
+        return arr % max(n, 1)
 
     # ------------------------------------------------------------------ scores
     def correlations(self, target: str = "robustness", **kwargs: Any) -> Any:
@@ -561,6 +619,9 @@ class GeometryCube:
         for name in names:
             values = self.values(name)
             table[name] = values.ravel() if name in LAYER_METRICS else values[mi, ki, si]
+        for method, xy in self.projections.items():  # the same position at every condition
+            for axis, coord in enumerate("xy"):
+                table[f"projection:{method}:{coord}"] = xy[mi, li, si, axis]
         return pd.DataFrame(table)
 
     def _meta(self) -> dict[str, Any]:
@@ -588,6 +649,8 @@ class GeometryCube:
         writer.write_samples(self.labels, self.sample_ids)
         if self.images is not None:
             writer.write_images(self.images)
+        for method, xy in self.projections.items():
+            writer.write_projection(method, xy)
         for mi in range(len(self.models)):
             for ki in range(len(self.conditions)):
                 metrics = {name: self.values(name, [mi], None, [ki])[0, :, 0]
@@ -622,6 +685,7 @@ class GeometryCube:
                               meta["model_info"], meta["dataset"])
         cube._arrays = _DatasetArrays(reader, cube.layers)
         cube._images = reader if meta.get("images") is not None else None
+        cube.projections = reader.read_projections()
         return cube
 
     def load(self) -> GeometryCube:
@@ -631,71 +695,98 @@ class GeometryCube:
     def to_parquet(self, path: str) -> None:
         """Write one Parquet file: the long table plus the metadata for a lossless round trip.
 
-        For small cubes; large ones go to a partitioned dataset with :meth:`save`. Labels and
-        sample ids are the table's own columns; thumbnails, when there are any, are stored as
-        raw bytes in the schema metadata (key ``geowidget.images``).
+        For small cubes: the labels, sample ids and thumbnails go into the schema metadata.
+        Large cubes go to a partitioned dataset with :meth:`save`.
         """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(self.to_pandas(), preserve_index=False)
-        meta = {**self._meta(), "version": _FORMAT_VERSION}
+        meta = {
+            "version": _FORMAT_VERSION,
+            "models": self.models,
+            "layers": self.layers,
+            "conditions": [[c.sparsity, c.benchmark, c.severity] for c in self.conditions],
+            "labels": self.labels.tolist(),
+            "sample_ids": self.sample_ids.tolist(),
+            "class_names": self.class_names,
+            "model_info": self.model_info,
+            "dataset": self.dataset,
+            "projections": list(self.projections),
+        }
+        if self.images is not None:
+            meta["images"] = {
+                "shape": list(self.images.shape),
+                "data": base64.b64encode(np.ascontiguousarray(self.images).tobytes()).decode(),
+            }
         schema_meta = dict(table.schema.metadata or {})
-        images = self.images
-        if images is not None:
-            meta["images"] = {"shape": list(images.shape)}
-            schema_meta[b"geowidget.images"] = np.ascontiguousarray(images, np.uint8).tobytes()
         schema_meta[b"geowidget"] = json.dumps(meta).encode()
         pq.write_table(table.replace_schema_metadata(schema_meta), path, compression="zstd")
 
     @classmethod
     def from_parquet(cls, path: str) -> GeometryCube:
-        """Read a file written by :meth:`to_parquet` (this version or the first)."""
-        import base64
+        """Read a file written by :meth:`to_parquet`.
 
+        Every way a file can be broken (truncated, not Parquet, metadata that is not JSON,
+        misses a field or disagrees with the rows, a column of the wrong type) raises a
+        ``ValueError`` that names the file.
+        """
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pq.read_table(path)
-        schema_meta = table.schema.metadata or {}
-        raw = schema_meta.get(b"geowidget")
-        if raw is None:
-            raise ValueError(f"{path!r} is a Parquet file but not a geowidget cube")
-        meta = json.loads(raw)
-        version = meta.get("version")
-        if version not in (1, _FORMAT_VERSION):
-            raise ValueError(f"{path!r} has cube format {version}, expected 1 or "
-                             f"{_FORMAT_VERSION}")
-        m, ly, k = len(meta["models"]), len(meta["layers"]), len(meta["conditions"])
-        n = table.num_rows // max(m * ly * k, 1)
-        arrays = {
-            name: table.column(name).to_numpy().reshape(m, ly, k, n) for name in LAYER_METRICS
-        }
+        where = f"cube file {str(path)!r}"
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError) as err:
+            if isinstance(err, FileNotFoundError):
+                raise
+            raise ValueError(f"{where} is not a readable Parquet file ({err})") from None
+        meta = _cube_metadata(table, where)
+        m, ly = len(meta["models"]), len(meta["layers"])
+        k, n = len(meta["conditions"]), len(meta["labels"])
+        if table.num_rows != m * ly * k * n:
+            raise ValueError(
+                f"{where} has {table.num_rows} rows but its metadata describes {m} models x "
+                f"{ly} layers x {k} conditions x {n} samples = {m * ly * k * n}"
+            )
+        columns = {name: _column(table, name, "floating", where) for name in LAYER_METRICS}
+        columns["pred"] = _column(table, "pred", "integer", where)
+        columns["correct"] = _column(table, "correct", "bool", where)
+        columns["logit_margin"] = _column(table, "logit_margin", "floating", where)
+        sample = _column(table, "sample", "integer", where)
+        if not np.array_equal(sample, np.tile(np.asarray(meta["sample_ids"]), m * ly * k)):
+            raise ValueError(f"{where}: its 'sample' column disagrees with the sample_ids of its "
+                             "metadata (rows out of order, or from another cube)")
+        arrays = {name: columns[name].reshape(m, ly, k, n) for name in LAYER_METRICS}
         for name in OUTPUTS:
-            arrays[name] = table.column(name).to_numpy().reshape(m, ly, k, n)[:, 0]
-        images = None
-        if version == 1:
-            labels, sample_ids = np.asarray(meta["labels"]), np.asarray(meta["sample_ids"])
+            arrays[name] = columns[name].reshape(m, ly, k, n)[:, 0]
+        try:
+            projections = {
+                method: np.stack([
+                    _column(table, f"projection:{method}:{coord}", "floating", where)
+                    .reshape(m, ly, k, n)[:, :, 0] for coord in "xy"], axis=-1)
+                for method in meta.get("projections", [])
+            }
+            images = None
             if "images" in meta:
-                images = np.frombuffer(base64.b64decode(meta["images"]["data"]), np.uint8)
-        else:
-            labels = table.column("label").to_numpy()[:n]
-            sample_ids = table.column("sample").to_numpy()[:n]
-            if "images" in meta:
-                images = np.frombuffer(schema_meta[b"geowidget.images"], np.uint8)
-        if images is not None:
-            images = images.reshape(meta["images"]["shape"]).copy()
-        return cls(
-            models=meta["models"],
-            layers=meta["layers"],
-            conditions=[Condition(float(s), str(b), int(v)) for s, b, v in meta["conditions"]],
-            labels=labels,
-            sample_ids=sample_ids,
-            class_names=meta["class_names"],
-            model_info=meta["model_info"],
-            dataset=meta["dataset"],
-            images=images,
-            **arrays,
-        )
+                raw_img = base64.b64decode(meta["images"]["data"], validate=True)
+                images = np.frombuffer(raw_img, dtype=np.uint8).reshape(
+                    meta["images"]["shape"]).copy()
+            return cls(
+                models=meta["models"],
+                layers=meta["layers"],
+                conditions=[Condition(float(s), str(b), int(v)) for s, b, v in meta["conditions"]],
+                labels=np.asarray(meta["labels"]),
+                sample_ids=np.asarray(meta["sample_ids"]),
+                class_names=meta["class_names"],
+                model_info=meta["model_info"],
+                dataset=meta["dataset"],
+                images=images,
+                projections=projections,
+                **arrays,
+            )
+        except (ValueError, TypeError, KeyError) as err:
+            raise ValueError(f"{where} holds an inconsistent cube: {err}") from None
 
     # ------------------------------------------------------------------ assembly
     @classmethod
@@ -710,6 +801,11 @@ class GeometryCube:
                 raise ValueError("cubes differ in layers or conditions; cannot stack models")
             if not np.array_equal(c.sample_ids, first.sample_ids):
                 raise ValueError("cubes differ in samples; cannot stack models")
+        # a projection some cubes lack is NaN for their models
+        methods = dict.fromkeys(k for c in cubes for k in c.projections)
+        projections = {k: np.concatenate([
+            c.projections.get(k, np.full((len(c.models), len(c.layers), len(c.labels), 2),
+                                         np.nan, np.float32)) for c in cubes]) for k in methods}
         return cls(
             models=[m for c in cubes for m in c.models],
             layers=first.layers,
@@ -720,6 +816,7 @@ class GeometryCube:
             model_info=[i for c in cubes for i in c.model_info],
             dataset=first.dataset,
             images=first.images,
+            projections=projections,
             **{name: np.concatenate([c.values(name) for c in cubes]) for name in ARRAYS},
         )
 
@@ -732,7 +829,10 @@ class GeometryCube:
         same = (self.models == other.models and self.layers == other.layers
                 and self.conditions == other.conditions and self.class_names == other.class_names
                 and self.model_info == other.model_info and self.dataset == other.dataset)
-        if not same:
+        if not same or list(self.projections) != list(other.projections):
+            return False
+        if not all(_same_array(np.asarray(xy), np.asarray(other.projections[k]))
+                   for k, xy in self.projections.items()):
             return False
         for a, b in ((self.labels, other.labels), (self.sample_ids, other.sample_ids),
                      (self.images, other.images)):
@@ -775,6 +875,55 @@ def _as_shape(name: str, value: Any, shape: tuple[int, ...], dtype: Any) -> np.n
     if arr.shape != shape:
         raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
     return arr.astype(dtype, copy=False)
+
+
+_META_FIELDS = {"models": list, "layers": list, "conditions": list, "labels": list,
+                "sample_ids": list, "class_names": list, "model_info": list, "dataset": str}
+
+
+def _cube_metadata(table: Any, where: str) -> dict[str, Any]:
+    """The cube's metadata from a Parquet table's schema, every field checked."""
+    raw = (table.schema.metadata or {}).get(b"geowidget")
+    if raw is None:
+        raise ValueError(f"{where} is a Parquet file but not a geowidget cube")
+    try:
+        meta = json.loads(raw)
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+        raise ValueError(f"{where}: its geowidget metadata is not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{where}: its geowidget metadata is a {type(meta).__name__}, not an "
+                         "object")
+    if meta.get("version") != _FORMAT_VERSION:
+        raise ValueError(f"{where} has cube format {meta.get('version')!r}, expected "
+                         f"{_FORMAT_VERSION}")
+    for key, kind in _META_FIELDS.items():
+        if not isinstance(meta.get(key), kind):
+            raise ValueError(f"{where}: its metadata field {key!r} should be a {kind.__name__}, "
+                             f"got {type(meta.get(key)).__name__}")
+    if not all(isinstance(c, list) and len(c) == 3 for c in meta["conditions"]):
+        raise ValueError(f"{where}: its metadata conditions must be [sparsity, benchmark, "
+                         "severity] triples")
+    if len(meta["sample_ids"]) != len(meta["labels"]):
+        raise ValueError(f"{where}: its metadata has {len(meta['labels'])} labels but "
+                         f"{len(meta['sample_ids'])} sample ids")
+    return meta
+
+
+def _column(table: Any, name: str, kind: str, where: str) -> np.ndarray:
+    """Column ``name`` as numpy, checked to hold ``kind`` values ("floating", "integer", "bool")."""
+    import pyarrow as pa
+
+    if name not in table.column_names:
+        raise ValueError(f"{where} has no column {name!r}")
+    column = table.column(name)
+    ok = {"floating": pa.types.is_floating, "integer": pa.types.is_integer,
+          "bool": pa.types.is_boolean}[kind](column.type)
+    if not ok:
+        raise ValueError(f"{where}: its column {name!r} holds {column.type}, expected {kind} "
+                         "values")
+    if column.null_count and kind != "floating":  # NaN floats are written as nulls
+        raise ValueError(f"{where}: its column {name!r} has {column.null_count} missing values")
+    return column.to_numpy()
 
 
 def _check_unique(what: str, names: list[str]) -> None:

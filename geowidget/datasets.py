@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from geowidget._validation import Array, Interval, ListOf, validate_params
+
 DIGIT_NAMES = [str(d) for d in range(10)]
 
 
@@ -29,10 +31,12 @@ class ImageData:
     def __len__(self) -> int:
         return len(self.labels)
 
+    @validate_params({
+        "test_fraction": [Interval(float, 0, 1, closed="neither")],
+        "seed": [Interval(int, 0, None)],
+    })
     def split(self, test_fraction: float = 0.3, seed: int = 0) -> tuple[ImageData, ImageData]:
         """Stratified, seeded split into ``(train, test)``."""
-        if not 0.0 < test_fraction < 1.0:
-            raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
         gen = np.random.default_rng(seed)
         labels = self.labels.numpy()
         test_idx = []
@@ -44,7 +48,13 @@ class ImageData:
         train = np.setdiff1d(np.arange(len(labels)), test)
         return self.subset(train, "train"), self.subset(test, "test")
 
+    @validate_params({
+        "index": [Array(("K",), dtype="integer", library=None, nonempty=False),
+                  ListOf(Interval(int, None, None), min_len=0)],
+        "part": [str],
+    })
     def subset(self, index: np.ndarray, part: str = "subset") -> ImageData:
+        """The samples at positions ``index`` (integers; a boolean mask is refused)."""
         index_t = torch.as_tensor(np.asarray(index), dtype=torch.long)
         return ImageData(
             self.images[index_t], self.labels[index_t], self.class_names, f"{self.name}:{part}"

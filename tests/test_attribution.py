@@ -113,7 +113,8 @@ def test_patch_positions_cover_every_pixel():
 def test_intermediate_layer_needs_directions(probe):
     model = zoo.load("lenet-s0")
     image, label = probe.images[0], int(probe.labels[0])
-    with pytest.raises(ValueError, match="layer='relu3' is not the head's input.*weight="):
+    with pytest.raises(ValueError, match="'weight' .* layer='relu3', which is not the head's "
+                                         "input.*pass weight="):
         occlusion(model, image, label, layer="relu3")
     w = torch.randn(10, 120, generator=torch.Generator().manual_seed(0))
     occ = occlusion(model, image, label, layer="relu3", weight=w)
@@ -123,11 +124,12 @@ def test_intermediate_layer_needs_directions(probe):
 def test_occlusion_errors(probe):
     model = zoo.load("mlp-s0")
     image = probe.images[0]
-    with pytest.raises(ValueError, match="patch must be at most the image side 28, got 30"):
+    with pytest.raises(ValueError, match="'patch' .* must be at most the image side 28. Got 30"):
         occlusion(model, image, 0, patch=30)
-    with pytest.raises(ValueError, match="stride must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"'stride' .* must be an int in \[1, inf\). Got 0"):
         occlusion(model, image, 0, stride=0)
-    with pytest.raises(ValueError, match=r"label must be in \[0, 10\), got 12"):
+    with pytest.raises(ValueError, match=r"'label' .* must be a class in \[0, 10\). Got 12"):
         occlusion(model, image, 12)
-    with pytest.raises(ValueError, match=r"image must be \[C, H, W\].*got shape \(28, 28\)"):
+    with pytest.raises(ValueError, match=r"'image' .* \[C, H, W\] or \[1, C, H, W\]\. Got a "
+                                         r"torch.Tensor of shape \(28, 28\)"):
         occlusion(model, image[0], 0)

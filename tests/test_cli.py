@@ -124,19 +124,137 @@ def test_study_reads_a_data_file_and_a_factory_with_weights(tmp_path, monkeypatc
     (["study", "--models", "resnet9000", "--out", "x.parquet"],
      "'resnet9000' is not a zoo model or module:factory[@weights.pt]"),
     (["study", "--models", "mlp-s0", "--data", "cifar", "--out", "x.parquet"],
-     "--data 'cifar' is not one of ['mnist-probe', 'mnist', 'digits']"),
-    (["study", "--models", "mlp-s0", "--out", "x.csv"], "--out must end in .parquet"),
+     "The '--data' option of geowidget study must be one of ['mnist-probe', 'mnist', 'digits'] "
+     "or an existing file ending in .pt or .npz. Got 'cifar' instead (it does not end in .pt "
+     "or .npz)."),
+    (["study", "--models", "mlp-s0", "--out", "x.csv"],
+     "The '--out' option of geowidget study must be a writable file path ending in .parquet in "
+     "an existing folder. Got 'x.csv' instead (it does not end in .parquet)."),
     (["study", "--models", "mlp-s0", "--corruptions", "snow", "--out", "x.parquet"],
-     "unknown corruption 'snow'"),
+     "The '--corruptions' option of geowidget study must be one of ['imagenet-c', 'mnist-c', "
+     "'gaussian_noise'"),
+    (["study", "--models", "mlp-s0", "--samples", "5000", "--out", "x.parquet"],
+     "The '--samples' option of geowidget study must be an int in [10, 1500] for --data "
+     "'mnist-probe'. Got 5000 instead (10 classes, the smallest with 150 samples)."),
+    (["study", "--models", "mlp-s0", "--batch-size", "0", "--out", "x.parquet"],
+     "The '--batch-size' option of geowidget study must be an int in [1, inf). Got 0 instead."),
     (["report", "--study", "missing.parquet", "--out", "r.html"],
-     "--study 'missing.parquet' does not exist"),
-    (["report", "--zoo", "imagenet", "--out", "r.html"], "--zoo 'imagenet' is not known"),
+     "The '--study' option of geowidget report must be None or an existing file ending in "
+     ".parquet. Got 'missing.parquet' instead (it does not exist)."),
+    (["report", "--zoo", "imagenet", "--out", "r.html"],
+     "The '--zoo' option of geowidget report must be one of ['demo']. Got 'imagenet' instead."),
 ])
 def test_bad_input_exits_2_with_a_message(argv, message, capsys):
     with pytest.raises(SystemExit) as err:
         main(argv)
     assert err.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def _fail_if_called(*args, **kwargs):
+    raise AssertionError("work began before the options were checked")
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["--cache-dir", "{file}"], "The '--cache-dir' option of geowidget study must be None or a "
+                                "writable folder path (existing, or one that can be created). "
+                                "Got '{file}' instead (it is a file, not a folder)."),
+    (["--cache-dir", "{file}/sub"], "Got '{file}/sub' instead ('{file}' on its way is a file"),
+    (["--out", "{tmp}/missing/c.parquet"], "The '--out' option of geowidget study must be a "
+                                           "writable file path ending in .parquet in an existing "
+                                           "folder. Got '{tmp}/missing/c.parquet' instead (its "
+                                           "folder '{tmp}/missing' does not exist)."),
+    (["--out", "{tmp}"], "(it does not end in .parquet)"),
+])
+def test_outputs_are_checked_before_any_work(option, message, tmp_path, monkeypatch, capsys):
+    (tmp_path / "f").write_text("a file")
+    fill = {"file": str(tmp_path / "f"), "tmp": str(tmp_path)}
+    argv = ["study", "--models", "mlp-s0", "--out", str(tmp_path / "c.parquet")]
+    argv += [o.format(**fill) for o in option]
+    monkeypatch.setattr("geowidget.cli.load_model", _fail_if_called)
+    monkeypatch.setattr("geowidget.cli.load_data", _fail_if_called)
+    with pytest.raises(SystemExit) as err:
+        main(argv)
+    assert err.value.code == 2
+    assert message.format(**fill) in capsys.readouterr().err
+
+
+def _hostile_pickle_file(path: Path) -> None:
+    class Payload:  # unpickling it would run a command
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    torch.save({"images": torch.zeros(2, 1, 28, 28), "labels": torch.zeros(2), "x": Payload()},
+               path)
+
+
+def test_data_and_weights_files_that_are_not_plain_tensors_are_named(tmp_path, capsys):
+    _hostile_pickle_file(tmp_path / "evil.pt")
+    (tmp_path / "random.pt").write_bytes(np.random.default_rng(0).bytes(4096))
+    (tmp_path / "random.npz").write_bytes(np.random.default_rng(1).bytes(4096))
+    np.savez(tmp_path / "objects.npz", images=np.array([object()]), labels=np.arange(1))
+    cases = {
+        "evil.pt": "--data '{p}': '{p}' is not a plain tensor or state dict; it holds other "
+                   "pickled Python objects, which geowidget does not load.",
+        "random.pt": "--data '{p}': '{p}' is not a file written by torch.save",
+        "random.npz": "--data '{p}' is not an .npz archive written by numpy.savez",
+        "objects.npz": "--data '{p}' does not hold plain numeric arrays only",
+    }
+    for name, message in cases.items():
+        path = str(tmp_path / name)
+        with pytest.raises(SystemExit):
+            main(["study", "--models", "mlp-s0", "--data", path, "--out", str(tmp_path / "c.parquet")])
+        err = capsys.readouterr().err
+        assert message.format(p=path) in err, err
+        assert "weights_only=False" not in err and "allow_pickle" not in err
+    weights = str(tmp_path / "evil.pt")
+    with pytest.raises(SystemExit):
+        main(["study", "--models", f"m=geowidget.zoo.models:lenet@{weights}",
+              "--out", str(tmp_path / "c.parquet")])
+    err = capsys.readouterr().err
+    assert f"'{weights}' is not a plain tensor or state dict" in err
+    assert "weights_only=False" not in err
+
+
+@pytest.mark.parametrize(("entries", "message"), [
+    ({"images": torch.rand(6, 784)},
+     "The 'images' entry of the --data file '{p}' must be a floating-point torch.Tensor "
+     "[N, C, H, W] or [N, H, W] with values in [0, 1]. Got a torch.Tensor of shape (6, 784) and "
+     "dtype torch.float32 instead (it has 2 dimensions"),
+    ({"images": torch.linspace(0, 255, 6 * 784).reshape(6, 1, 28, 28)},
+     "instead (its values span [0, 255]; store 8-bit images as uint8, or floats in [0, 1])."),
+    ({"labels": torch.tensor([0.0, 1.3, 2, 3, 4, 5])},
+     "The 'labels' entry of the --data file '{p}' must be an integer torch.Tensor [N] with values "
+     "in [0, inf). Got a torch.Tensor of shape (6,) and dtype torch.float32 instead (its dtype "
+     "torch.float32 is not integer)."),
+    ({"labels": torch.arange(5)}, "The 'labels' entry of the --data file '{p}' must be one label "
+                                  "per image (6)."),
+    ({"images": torch.rand(6, 1, 32, 32)},
+     "--models 'mlp-s0' cannot run on --data '{p}' images of shape [1, 32, 32] (RuntimeError: "),
+])
+def test_data_file_entries_are_checked(entries, message, tmp_path, capsys):
+    path = tmp_path / "d.pt"
+    torch.save({"images": torch.rand(6, 1, 28, 28), "labels": torch.arange(6), **entries}, path)
+    with pytest.raises(SystemExit):
+        main(["study", "--models", "mlp-s0", "--data", str(path), "--out",
+              str(tmp_path / "c.parquet"), "--quiet"])
+    assert message.format(p=path) in capsys.readouterr().err
+
+
+def test_grey_images_without_a_channel_axis_and_8_bit_images_are_read(tmp_path):
+    data = zoo.probe_data().subset(np.arange(0, 1500, 100))
+    torch.save({"images": data.images[:, 0], "labels": data.labels}, tmp_path / "nhw.pt")
+    np.savez(tmp_path / "u8.npz", images=(data.images.numpy() * 255).round().astype(np.uint8),
+             labels=data.labels.numpy())
+    for name in ("nhw.pt", "u8.npz"):
+        out = tmp_path / f"{name}.parquet"
+        assert main(["study", "--models", "mlp-s0", "--data", str(tmp_path / name),
+                     "--sparsities", "--out", str(out), "--quiet"]) == 0
+        cube = GeometryCube.from_parquet(str(out))
+        with torch.no_grad():
+            pred = zoo.load("mlp-s0")(data.images).argmax(1).numpy()
+        assert np.array_equal(cube.pred[0, 0], pred), name
+        assert np.array_equal(cube.labels, data.labels.numpy())
 
 
 # ---------------------------------------------------------------------- report
@@ -269,3 +387,32 @@ def test_demo_starts_jupyterlab_on_the_quickstart_notebook(demo_cache):
             os.killpg(proc.pid, signal.SIGKILL)  # nothing of the session may outlive the test
         except ProcessLookupError:
             pass
+
+
+def test_study_of_a_run_of_checkpoint_files(tmp_path, capsys):
+    from geowidget.zoo.models import lenet
+
+    for step in (0, 5, 12):  # numbered as a training script numbers them (12 after 5)
+        torch.save(lenet(seed=step).state_dict(), tmp_path / f"ckpt_{step}.pt")
+    out = tmp_path / "run.parquet"
+    assert main(["study", "--models", f"net=geowidget.zoo.models:lenet@{tmp_path}/ckpt_*.pt",
+                 "--samples", "30", "--sparsities", "--out", str(out), "--quiet"]) == 0
+    cube = GeometryCube.from_parquet(str(out))
+    assert cube.models == ["net/0", "net/5", "net/12"]
+    assert [(i["run"], i["step"]) for i in cube.model_info] == [("net", 0), ("net", 5),
+                                                                 ("net", 12)]
+    data = zoo.probe_data()
+    keep = np.concatenate([np.flatnonzero(data.labels.numpy() == c)[:3] for c in range(10)])
+    for mi, step in enumerate((0, 5, 12)):
+        with torch.no_grad():
+            pred = lenet(seed=step).eval()(data.images[keep]).argmax(1).numpy()
+        np.testing.assert_array_equal(cube.pred[mi, 0], pred)
+    with pytest.raises(SystemExit):
+        main(["study", "--models", f"geowidget.zoo.models:lenet@{tmp_path}/none_*.pt",
+              "--out", str(out)])
+    assert "no checkpoint file matches" in capsys.readouterr().err
+    torch.save(lenet().state_dict(), tmp_path / "ckpt_final.pt")
+    with pytest.raises(SystemExit):
+        main(["study", "--models", f"geowidget.zoo.models:lenet@{tmp_path}/ckpt_*.pt",
+              "--out", str(out)])
+    assert "every checkpoint's file name must end in its step" in capsys.readouterr().err

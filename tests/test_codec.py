@@ -90,8 +90,13 @@ def test_torch_tensors_cpu_grad_and_noncontiguous():
 
 
 def test_decode_checks_size_dtype_and_keys():
-    with pytest.raises(ValueError, match=r"holds 2 float32 values but shape \[3\] needs 3"):
+    with pytest.raises(ValueError, match=r"buffer holds 8 bytes but shape \[3\] of float32 needs 12"):
         decode({"buffer": b"\x00" * 8, "dtype": "float32", "shape": [3]})
+    with pytest.raises(ValueError, match=r"buffer holds 3 bytes but shape \[1\] of int32 needs 4"):
+        decode({"buffer": b"\x00" * 3, "dtype": "int32", "shape": [1]})
+    for bad in ([-1], ["2"], None, [1.5]):
+        with pytest.raises(ValueError, match=r"shape must be a list of ints >= 0"):
+            decode({"buffer": b"", "dtype": "uint8", "shape": bad})
     with pytest.raises(ValueError, match=r"unknown wire dtype 'float64'"):
         decode({"buffer": b"", "dtype": "float64", "shape": [0]})
     with pytest.raises(ValueError, match=r"needs keys buffer, dtype, shape; got \['buffer'\]"):

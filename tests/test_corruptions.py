@@ -217,18 +217,35 @@ def test_suites_and_listing() -> None:
 
 
 def test_bad_input_messages(digits: torch.Tensor) -> None:
-    with pytest.raises(ValueError, match="unknown corruption 'frost'.*gaussian_noise"):
+    with pytest.raises(ValueError, match="'name' parameter of corrupt must be one of "
+                                         r"\[.*'gaussian_noise'.*Got 'frost' instead"):
         corrupt(digits, "frost", 1)
-    with pytest.raises(ValueError, match=r"severity must be one of \[1, 2, 3, 4, 5\], got 6"):
+    with pytest.raises(ValueError, match=r"'severity' .* must be an int in \[1, 5\]\. Got 6"):
         corrupt(digits, "fog", 6)
-    with pytest.raises(ValueError, match="needs colour images"):
+    with pytest.raises(TypeError, match=r"'severity' .* must be an int in \[1, 5\]\. Got 3.0"):
+        corrupt(digits, "fog", 3.0)
+    assert torch.equal(corrupt(digits, "fog", np.int64(3)), corrupt(digits, "fog", 3))
+    with pytest.raises(ValueError, match="colour images .* for 'saturate'"):
         corrupt(digits, "saturate", 1)
-    with pytest.raises(ValueError, match="needs colour images"):
+    with pytest.raises(ValueError, match="'corruptions' parameter of Study .*'saturate' needs "
+                                         "colour images"):
         resolve_corruptions(["saturate"], 1)
     with pytest.raises(ValueError, match=r"C = 1 or 3"):
         corrupt(torch.zeros(2, 2, 8, 8), "fog", 1)
-    with pytest.raises(ValueError, match=r"index must have shape \(6,\)"):
+    with pytest.raises(ValueError, match=r"'index' .* of shape \(6,\)"):
         corrupt(digits, "fog", 1, index=[1, 2])
+    # other ranges than [0, 1] would give garbage: 8-bit images, [0, 255] floats, NaN pixels
+    hint = r"8-bit images become floats in \[0, 1\] with images.float\(\) / 255"
+    with pytest.raises(TypeError, match=r"'images' .* floating-point torch.Tensor .* with values "
+                                        r"in \[0, 1\]\..*dtype torch.uint8 is not floating-point; "
+                                        + hint):
+        corrupt((digits * 255).to(torch.uint8), "fog", 1)
+    with pytest.raises(ValueError, match=r"its values span \[0, 255\]; " + hint):
+        corrupt(digits * 255, "fog", 1)
+    nan = digits.clone()
+    nan[0, 0, 3, :3] = float("nan")
+    with pytest.raises(ValueError, match="'images' .* holds 3 NaN or infinite values"):
+        corrupt(nan, "fog", 1)
 
 
 @pytest.mark.slow

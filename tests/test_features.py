@@ -187,20 +187,26 @@ def test_find_head_on_torchvision_conventions():
 
 def test_errors_name_the_bad_value(resnet):
     x = torch.randn(2, 3, 32, 32)
-    with pytest.raises(ValueError, match=r"layer 'layer33' does not exist.*Closest valid names: \['layer3'"):
+    with pytest.raises(ValueError, match=r"^The 'layers' parameter of extract_features must be a "
+                       r"layer name of this ResNet\. Got 'layer33' instead \(closest valid "
+                       r"names: \['layer3'"):
         extract_features(resnet, x, ["layer33"], progress=False)
-    with pytest.raises(ValueError, match="'fc:output' does not exist"):
+    with pytest.raises(ValueError, match="'layers' .* Got 'fc:output' instead"):
         extract_features(resnet, x, ["fc:output"], progress=False)
     with pytest.raises(ValueError, match="empty"):
         extract_features(resnet, torch.randn(0, 3, 32, 32), ["layer3"], progress=False)
-    with pytest.raises(ValueError, match="layers is empty"):
+    with pytest.raises(ValueError, match=r"'layers' .* non-empty list.*Got \[\] instead"):
         extract_features(resnet, x, [], progress=False)
+    with pytest.raises(TypeError, match=r"'layers' .* must be a str or a non-empty list, each a "
+                                        r"str\. Got 3 instead"):
+        extract_features(resnet, x, 3, progress=False)
     conv_only = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
     with pytest.raises(ValueError, match=r"no final nn.Linear.*top-level: \['0', '1'\]"):
         find_head(conv_only)
-    with pytest.raises(ValueError, match="carries no labels"):
+    with pytest.raises(ValueError, match="'data' .* must be labelled.*carries no labels"):
         geometry_from_model(InplaceNet(), torch.randn(3, 6), progress=False)
-    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+    with pytest.raises(TypeError, match="'model' parameter of extract_features must be a "
+                                        "torch.nn.Module. Got 'resnet' instead"):
         extract_features("resnet", x, ["layer3"], progress=False)
 
 

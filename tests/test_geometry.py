@@ -232,17 +232,35 @@ def test_cuda_device_is_kept():
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"features": torch.randn(5, 3, 2)}, ValueError, r"features must have shape \[N, D\]"),
-        ({"labels": torch.tensor([0, 1, 9, 0, 1])}, ValueError, r"labels must lie in \[0, 3\).*\[0, 9\]"),
-        ({"labels": torch.tensor([0, 1, 2])}, ValueError, r"labels must have shape \(5,\)"),
-        ({"labels": torch.zeros(5)}, TypeError, "labels must be an integer tensor"),
-        ({"features": torch.tensor([[1.0, float("nan")]] * 5)}, ValueError, "NaN or Inf in 5 rows"),
-        ({"features": torch.ones(5, 2, dtype=torch.int64)}, TypeError, "floating-point.*int64"),
+        ({"features": torch.randn(5, 3, 2)}, ValueError,
+         r"'features' parameter of geometry must be a floating-point torch.Tensor \[N, D\]\. "
+         r"Got a torch.Tensor of shape \(5, 3, 2\) .*\(it has 3 dimensions\)"),
+        ({"labels": torch.tensor([0, 1, 9, 0, 1])}, ValueError,
+         r"'labels' parameter of geometry must be class indices in \[0, 3\) .*span \[0, 9\]"),
+        ({"labels": torch.tensor([0, 1, 2])}, ValueError,
+         r"'labels' parameter of geometry must be of shape \(5,\) to match features"),
+        ({"labels": torch.zeros(5)}, TypeError,
+         r"'labels' .* must be an integer torch.Tensor \[N\]\..*torch.float32 is not integer"),
+        ({"features": torch.tensor([[1.0, float("nan")]] * 5)}, ValueError,
+         r"'features' .* must be finite\..*5 rows hold NaN or Inf"),
+        ({"features": torch.ones(5, 2, dtype=torch.int64)}, TypeError,
+         "floating-point.*dtype torch.int64 is not floating-point"),
         ({"weight": torch.randn(1, 2)}, ValueError, "at least 2 classes"),
-        ({"weight": torch.randn(3, 4)}, ValueError, r"weight must have shape \[C, 2\]"),
-        ({"weight": torch.randn(3, 2, dtype=torch.float64)}, TypeError, "weight has dtype torch.float64"),
-        ({"features": torch.randn(0, 2), "labels": torch.zeros(0, dtype=torch.long)}, ValueError, "empty"),
-        ({"direction": "cosine"}, ValueError, "direction must be one of"),
+        ({"weight": torch.randn(3, 4)}, ValueError, r"'weight' .* must be of shape \[C, 2\]"),
+        ({"weight": torch.randn(3, 2, dtype=torch.float64)}, TypeError,
+         r"'weight' .* must be of the features' dtype torch.float32.*dtype torch.float64"),
+        ({"weight": torch.full((3, 2), float("inf"))}, ValueError,
+         r"'weight' .* finite .*6 NaN or infinite values"),
+        ({"features": torch.randn(0, 2), "labels": torch.zeros(0, dtype=torch.long)}, ValueError,
+         r"'features' .*\(it is empty\)"),
+        ({"direction": "cosine"}, ValueError,
+         r"'direction' parameter of geometry must be one of \['weight', 'weight_aug', 'mean', "
+         r"'probe'\]. Got 'cosine' instead"),
+        ({"chunk_size": 0}, ValueError,
+         r"^The 'chunk_size' parameter of geometry must be None or an int in \[1, inf\)\. "
+         r"Got 0 instead\.$"),
+        ({"chunk_size": -5}, ValueError, r"'chunk_size' .* Got -5 instead"),
+        ({"normalize_norm": "yes"}, TypeError, r"'normalize_norm' .* must be a bool"),
     ],
 )
 def test_bad_input_names_the_value(kwargs, error, message):
@@ -257,9 +275,9 @@ def test_bad_input_names_the_value(kwargs, error, message):
 
 def test_mismatched_devices_name_both_devices():
     h, y, w, b = random_problem(n=8, c=3, dtype=torch.float32)
-    with pytest.raises(ValueError, match="weight is on meta but features are on cpu"):
+    with pytest.raises(ValueError, match="'weight' .* on the features' device cpu.*it is on meta"):
         geometry(h, y, w.to("meta"), b)
-    with pytest.raises(ValueError, match="labels are on meta but features are on cpu"):
+    with pytest.raises(ValueError, match="'labels' .* on the features' device cpu.*it is on meta"):
         geometry(h, y.to("meta"), w, b)
 
 
@@ -277,3 +295,15 @@ def test_float32_angles_are_accurate_at_every_angle():
     got = geometry(h.float(), y, w.float(), b.float()).angle.double().numpy()
     assert np.nanmax(np.abs(got - want)) < 1e-6
     assert want[:50].max() < 1e-3 and want[50:100].min() > np.pi - 1e-3
+
+
+def test_outputs_never_require_grad_even_for_a_parameter_head():
+    fc = torch.nn.Linear(4, 3)
+    h = torch.randn(6, 4, requires_grad=True)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    for direction in ("weight", "weight_aug", "mean"):
+        g = geometry(h, y, fc.weight, fc.bias, direction=direction)
+        for name, value in g.to_numpy().items():
+            assert not getattr(g, name).requires_grad, (direction, name)
+            assert value.shape == (6,)
+    assert fc.weight.grad is None and h.grad is None

@@ -108,14 +108,23 @@ def test_k_is_clamped_and_bad_input_raises():
     a = layer_margin(model, (x, y), "body", k=50, progress=False)
     b = layer_margin(model, (x, y), "body", k=2, progress=False)
     torch.testing.assert_close(a, b)
-    with pytest.raises(ValueError, match="k must be a positive int, got 0"):
+    with pytest.raises(ValueError, match=r"'k' parameter of layer_margin must be an int in "
+                                         r"\[1, inf\)\. Got 0 instead"):
         layer_margin(model, (x, y), "body", k=0)
-    with pytest.raises(ValueError, match="layer 'bodyy' does not exist.*Closest valid names"):
+    with pytest.raises(ValueError, match="'layer' .* Got 'bodyy' instead.*closest valid names"):
         layer_margin(model, (x, y), "bodyy")
-    with pytest.raises(ValueError, match="needs labels"):
+    with pytest.raises(TypeError, match="'layer' parameter of layer_margin must be a str. Got 1"):
+        layer_margin(model, (x, y), 1)
+    with pytest.raises(TypeError, match=r"'eps' .* must be a float in \[0, inf\)\. Got 'a'"):
+        layer_margin(model, (x, y), "body", eps="a")
+    with pytest.raises(ValueError, match=r"'batch_size' .* Got 0 instead"):
+        layer_margin(model, (x, y), "body", batch_size=0)
+    with pytest.raises(ValueError, match="'data' .* must be labelled.*carries no labels"):
         layer_margin(model, x, "body", progress=False)
-    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"labelled with classes in \[0, 3\).*span \[0, 7\]"):
         layer_margin(model, (x, torch.tensor([0, 1, 7, 0, 1])), "body", progress=False)
+    with pytest.raises(ValueError, match=r"labelled with integer classes.*torch.float32"):
+        layer_margin(model, (x, y.float() + 0.4), "body", progress=False)
 
 
 def test_linear_probe_matches_sklearn_logistic_regression():

@@ -57,6 +57,9 @@ EXCEPTIONS = {
     ("geowidget.cube", "geowidget.analysis.scores"),
     # AttributionView(model=...) computes occlusion maps for the sample the user picks.
     ("geowidget.widgets.attribution", "geowidget.engine.attribution"),
+    # Study(projections=...) maps the features it extracts to 2-D with the analysis' project
+    # (numpy only: no cube, no widgets, no torch), so the one projection serves both.
+    ("geowidget.study.study", "geowidget.analysis.projection"),
 }
 
 

@@ -167,19 +167,22 @@ def test_plan_counts_split_by_largest_remainder() -> None:
 
 @pytest.mark.parametrize("bad", [1.0, -0.1, 1.5, float("nan")])
 def test_bad_sparsity(bad: float) -> None:
-    with pytest.raises(ValueError, match=r"sparsity must lie in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"'sparsities' parameter of prune_masks must be a float in "
+                                         r"\[0, 1\) or a non-empty list, each a float in \[0, 1\)\."
+                                         r".*item 1 \((1\.0|-0\.1|1\.5|nan)\)"):
         prune_masks(small_cnn(), [0.1, bad])
 
 
 def test_bad_method_lists_valid_ones() -> None:
-    with pytest.raises(ValueError, match="unknown pruning method 'l0'.*global_magnitude"):
+    with pytest.raises(ValueError, match="'method' parameter of prune_masks must be one of "
+                                         r"\['global_magnitude'.*Got 'l0' instead"):
         prune_masks(small_cnn(), 0.5, "l0")
     assert "snip" in METHODS
-    with pytest.raises(ValueError, match="needs calibration data"):
+    with pytest.raises(ValueError, match="'data' .* labelled calibration data.*method='snip'"):
         prune_masks(small_cnn(), 0.5, "snip")
-    with pytest.raises(ValueError, match="no convolution layer"):
+    with pytest.raises(ValueError, match="convolution layer to prune.*Linear has none"):
         prune_masks(nn.Linear(3, 2), 0.5, "structured_l2")
-    with pytest.raises(ValueError, match="cannot be pruned; valid layers"):
+    with pytest.raises(ValueError, match="'1' is not one; valid layers"):
         prune_masks(small_cnn(), 0.5, layers=["1"])
 
 
@@ -196,3 +199,62 @@ def test_sweep_weights_equal_masked_originals_and_restore_on_break() -> None:
         if i == 2:
             break
     assert all(torch.equal(bits(p), original[n]) for n, p in net.named_parameters())
+
+
+def test_sparsities_as_numpy_and_torch_scalars_or_lists_of_them() -> None:
+    import numpy as np
+
+    net = small_cnn()
+    want = prune_masks(net, 0.5)
+    for value in (np.float32(0.5), np.float64(0.5), torch.tensor(0.5), np.array(0.5)):
+        got = prune_masks(net, value)
+        assert list(got) == list(want) and all(torch.equal(got[n], want[n]) for n in want)
+    levels = prune_masks(net, np.array([0.25, 0.5]))
+    assert list(levels) == [0.25, 0.5] and all(type(s) is float for s in levels)
+    assert all(torch.equal(levels[0.5][n], want[n]) for n in want)
+
+
+@pytest.mark.parametrize(("args", "error", "message"), [
+    ((small_cnn(), "half"), TypeError,
+     r"^The 'sparsities' parameter of prune_masks must be a float in \[0, 1\) or a non-empty "
+     r"list, each a float in \[0, 1\)\. Got 'half' instead\.$"),
+    ((small_cnn(), []), ValueError, r"'sparsities' .* Got \[\] instead \(it has 0 items\)"),
+    (("net", 0.5), TypeError, r"'model' parameter of prune_masks must be a torch.nn.Module\. "
+                              r"Got 'net' instead"),
+    ((small_cnn(), 0.5, "global_magnitude", {"seed": 1.5}), TypeError, r"'seed' .* Got 1.5"),
+    ((small_cnn(), 0.5, "snip", {"data": batch(), "calibration_size": 0}), ValueError,
+     r"'calibration_size' parameter of prune_masks must be an int in \[1, inf\)\. Got 0"),
+    ((small_cnn(), 0.5, "global_magnitude", {"layers": "0"}), TypeError,
+     r"'layers' .* must be None or a non-empty list, each a str\. Got '0' instead"),
+])
+def test_bad_arguments_name_the_parameter(args, error, message) -> None:
+    kwargs = args[-1] if isinstance(args[-1], dict) else {}
+    with pytest.raises(error, match=message):
+        prune_masks(*(args[:-1] if kwargs else args), **kwargs)
+
+
+def test_snip_with_a_frozen_weight_says_what_to_change() -> None:
+    net = small_cnn()
+    net[3].weight.requires_grad_(False)
+    with pytest.raises(ValueError, match=r"'model' .* weights require grad with method='snip'.*"
+                                         r"\['3.weight'\] are frozen: unfreeze them with "
+                                         r"p.requires_grad_\(True\) while scoring, or leave their "
+                                         r"modules out with layers="):
+        prune_masks(net, 0.5, "snip", data=batch())
+    assert not net[3].weight.requires_grad
+    # leaving the frozen layer out works
+    masks = prune_masks(net, 0.5, "snip", data=batch(), layers=["0", "7", "9"])
+    assert list(masks) == ["0.weight", "7.weight", "9.weight"]
+
+
+def test_pruned_refuses_masks_that_are_not_boolean_or_do_not_fit() -> None:
+    net = small_cnn()
+    with pytest.raises(TypeError, match=r"'masks' parameter of pruned must be a dict mapping a "
+                                        r"str to a boolean torch.Tensor.*dtype torch.float32"):
+        pruned(net, {"0.weight": torch.ones(6, 1, 3, 3)})
+    with pytest.raises(ValueError, match=r"'masks' .* keyed by parameter names.*'0.bias2'"):
+        with pruned(net, {"0.bias2": torch.ones(6, dtype=torch.bool)}):
+            pass
+    with pytest.raises(ValueError, match=r"'0.weight' has shape \(6,\), its parameter"):
+        with pruned(net, {"0.weight": torch.ones(6, dtype=torch.bool)}):
+            pass

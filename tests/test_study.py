@@ -219,26 +219,32 @@ def test_user_supplied_corrupted_data(setup) -> None:
 
 def test_bad_input_messages(setup) -> None:
     models, (x, y) = setup
-    with pytest.raises(ValueError, match="models is empty"):
+    with pytest.raises(ValueError, match=r"'models' parameter of Study must be a torch.nn.Module, "
+                                         r"a non-empty dict .* Got \{\} instead"):
         Study({}, (x, y))
     with pytest.raises(ValueError, match=r"different numbers of classes \{'a': 10, 'b': 3\}"):
         Study({"a": models["net0"], "b": TinyNet(classes=3)}, (x, y))
     with pytest.raises(ValueError, match="data has no labels"):
         Study(models, x)
-    with pytest.raises(ValueError, match=r"sparsity must lie in \[0, 1\), got 1.0"):
+    with pytest.raises(ValueError, match=r"'sparsities' .* Study must be a list, each a float in "
+                                         r"\[0, 1\)\. Got \(0.5, 1.0\) instead \(item 1 \(1.0\)"):
         Study(models, (x, y), sparsities=(0.5, 1.0))
-    with pytest.raises(ValueError, match="unknown pruning method 'magnitude'.*global_magnitude"):
+    with pytest.raises(ValueError, match="'pruning' .* Study must be one of .*global_magnitude.*"
+                                         "Got 'magnitude'"):
         Study(models, (x, y), pruning="magnitude")
-    with pytest.raises(ValueError, match="unknown corruption 'snow'.*valid corruptions"):
+    with pytest.raises(ValueError, match="'corruptions' .* Study .*item 0 \\('snow'\\)"):
         Study(models, (x, y), corruptions=["snow"])
-    with pytest.raises(ValueError, match=r"severities must be in \[1, 2, 3, 4, 5\], got 0"):
+    with pytest.raises(ValueError, match=r"'severities' .* each an int in \[1, 5\]\. Got \(0,\)"):
         Study(models, (x, y), corruptions="mnist-c", severities=(0,))
     with pytest.raises(ValueError, match="layer 'nope' not in model 'net0'; valid"):
         Study(models, (x, y), layers=["nope"])
     with pytest.raises(ValueError, match=r"other labels than data in samples 0..120"):
         Study(models, (x, y), corruptions={"c": (x, y.flip(0))}, progress=False).run()
-    with pytest.raises(TypeError, match="model 'a' must be a torch.nn.Module"):
+    with pytest.raises(TypeError, match="its value of 'a' \\(3\\) is not a torch.nn.Module"):
         Study({"a": 3}, (x, y))
+    with pytest.raises(ValueError, match=r"^The 'calibration_size' parameter of Study must be an "
+                                         r"int in \[1, inf\)\. Got 0 instead\.$"):
+        Study(models, (x, y), pruning="snip", calibration_size=0)
 
 
 def test_batchnorm_model_runs_and_matches_a_direct_forward(tmp_path) -> None:

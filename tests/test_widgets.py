@@ -111,10 +111,15 @@ def test_selection_from_python_is_encoded_for_the_browser():
 
 def test_selection_rejects_unknown_ids_and_non_integers():
     w = gw.PolarPlot(make_cube(n=10))
-    with pytest.raises(ValueError, match=r"1 unknown sample id\(s\), e.g. \[5\]; valid ids are"):
+    with pytest.raises(ValueError, match=r"The 'selected' trait of PolarPlot must be ids of this "
+                                         r"view's samples \(10 of them, e.g. \[1000, 1001, 1002, "
+                                         r"1003, 1004\]\). Got 1 unknown sample id\(s\), e.g. \[5\]"):
         w.selected = [1000, 5]
     with pytest.raises(ValueError, match=r"integer sample ids"):
         w.selected = [1000.5]
+    with pytest.raises(ValueError, match=r"an int array of sample ids. Got an array of dtype <U1"):
+        w.selected = ["a"]
+    assert w.selected.tolist() == []  # every refused value left the selection as it was
 
 
 # ---------------------------------------------------------------------------- lazy slices
@@ -123,22 +128,72 @@ def test_above_the_budget_slices_are_served_on_demand():
     w = gw.PolarPlot(cube, budget=1000)
     assert w._meta["lazy"] is True
     assert set(arrays(w)) - {"robustness"} == {"labels", "atlas"}  # no slab arrays
-    sent = []
-    w.send = lambda content, buffers=None: sent.append((content, buffers))
-    w._on_custom_msg(w, {"type": "slice", "req": 7, "m": 1, "l": 0, "k": 2}, [])
-    (content, bufs), = sent
-    assert content["req"] == 7 and content["names"] == ["angle", "angle_pred", "norm", "margin",
-                                                        "pred"]
+    content, bufs = w._slice({"m": 1, "l": 0, "k": 2}, [])
+    assert content["cell"] == [1, 0, 2]
+    assert content["names"] == ["angle", "angle_pred", "norm", "margin", "pred"]
     got = {n: decode({**s, "buffer": bytes(b)}) for n, s, b in
            zip(content["names"], content["specs"], bufs, strict=True)}
     np.testing.assert_array_equal(got["angle"], cube.angle[1, 0, 2])
     np.testing.assert_array_equal(got["pred"], cube.pred[1, 2])
-    w._on_custom_msg(w, {"type": "slice", "req": 8, "m": 5, "l": 0, "k": 0}, [])
-    assert sent[-1][0]["error"] == "slice (5, 0, 0) out of range for shape [2, 2, 3]"
-    # exported HTML has no kernel: every slice is embedded
+    # exported HTML has no kernel: the page answers _slice from the slab saved beside the view
     state = gw.widgets.base.export_state([w])["models"][w.model_id]
-    assert state["state"]["_meta"]["lazy"] is False
-    assert "angle" in state["state"]["_arrays"]
+    assert state["state"]["_meta"]["lazy"] is True
+    assert "angle" not in state["state"]["_arrays"]
+    idx = state["buffer_paths"].index(["_slab", "norm", "buffer"])
+    np.testing.assert_array_equal(
+        np.frombuffer(base64.b64decode(state["buffers"][idx]), np.float32).reshape(2, 2, 3, 50),
+        cube.norm)
+
+
+@pytest.mark.parametrize(("msg", "error"), [
+    ({"m": 5, "l": 0, "k": 0}, r"IndexError: slice request index 'm' must be an int in 0..1, got 5"),
+    ({"m": "0", "l": 0, "k": 0}, r"index 'm' must be an int in 0..1, got '0'"),
+    ({"m": None, "l": 0, "k": 0}, r"index 'm' must be an int in 0..1, got None"),
+    ({"m": 0, "l": float("nan"), "k": 0}, r"index 'l' must be an int in 0..1, got nan"),
+    ({"m": 0, "l": 0, "k": float("inf")}, r"index 'k' must be an int in 0..2, got inf"),
+    ({"m": 0, "l": 0, "k": 10**30}, r"index 'k' must be an int in 0..2, got 10000"),
+    ({"m": [0], "l": 0, "k": 0}, r"index 'm' must be an int in 0..1, got \[0\]"),
+    ({"m": True, "l": 0, "k": 0}, r"index 'm' must be an int in 0..1, got True"),
+    ("slice", r"TypeError: a slice request is \{'m': int, 'l': int, 'k': int\}, got 'slice'"),
+    (None, r"a slice request is .* got None"),
+])
+def test_every_slice_request_gets_a_reply(msg, error):
+    w = gw.PolarPlot(make_cube(m=2, layers=2, n=10), budget=100)
+    rec = Recorder(w)
+    # as the browser sends it: anywidget's command message, answered by anywidget's dispatcher
+    w._handle_custom_msg({"id": "req-1", "kind": "anywidget-command", "name": "_slice",
+                          "msg": msg}, [])
+    (data, buffers), = rec.msgs
+    content = data["content"]
+    assert content["id"] == "req-1" and content["kind"] == "anywidget-command-response"
+    assert re.search(error, content["response"]["error"]), content["response"]["error"]
+    assert not buffers
+
+
+def test_request_ids_are_bounded_and_unknown_commands_answered():
+    w = gw.PolarPlot(make_cube(n=10), budget=100)
+    rec = Recorder(w)
+    huge = "x" * 10_000_000
+    w._handle_custom_msg({"id": huge, "kind": "anywidget-command", "name": "_slice",
+                          "msg": {"m": 0, "l": 0, "k": 0}}, [])
+    w._handle_custom_msg({"id": ["a"], "kind": "anywidget-command", "name": "_slice", "msg": {}},
+                         [])
+    w._handle_custom_msg({"id": "r2", "kind": "anywidget-command", "name": "drop_tables",
+                          "msg": {}}, [])
+    (big, _), (listed, _), (unknown, _) = rec.msgs
+    assert len(json.dumps(big)) < 500  # the id is not echoed in full
+    assert big["content"]["id"] == "x" * 64
+    assert "a request id must be a string of at most 64 characters, got 'xxxx" in \
+        big["content"]["response"]["error"]
+    assert listed["content"]["id"] is None
+    assert unknown["content"]["id"] == "r2"
+    assert unknown["content"]["response"]["error"] == ("unknown command 'drop_tables'; valid: "
+                                                      "['_slice']")
+    # a well-formed request still works after the bad ones
+    w._handle_custom_msg({"id": "r3", "kind": "anywidget-command", "name": "_slice",
+                          "msg": {"m": 0, "l": 1, "k": 2}}, [])
+    data, buffers = rec.msgs[-1]
+    assert data["content"]["response"]["cell"] == [0, 1, 2] and len(buffers) == 5
 
 
 # ---------------------------------------------------------------------------- colour
@@ -150,6 +205,7 @@ def test_colour_fields_custom_arrays_and_robustness(monkeypatch):
     w = gw.PolarPlot(cube, color="robustness")
     assert w.color_by == "robustness" and "robustness" in w._meta["color_fields"]
     np.testing.assert_allclose(arrays(w)["robustness"], cube.correct.mean(axis=1))
+    monkeypatch.undo()
     v = np.linspace(0, 1, 12)
     w2 = gw.PolarPlot(cube, color=v)
     assert w2.color_by == "custom" and w2._meta["color_kinds"]["custom"] == "continuous"
@@ -165,18 +221,23 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match=r"labels has 1 values but angle has 2"):
         gw.PolarPlot(angle=[0.1, 0.2], norm=[1, 2], labels=[0])
     fields = r"\['class', 'correct', 'pred', 'margin', 'angle', 'norm'\]"
-    with pytest.raises(ValueError, match=r"unknown colour field 'robustnes'; valid fields: " + fields):
+    with pytest.raises(ValueError, match=r"The 'color_by' trait of PolarPlot must be one of "
+                                         + fields + r". Got 'robustnes' instead."):
         gw.PolarPlot(angle=[0.1], norm=[1.0], color="robustnes")
     w = gw.PolarPlot(angle=[0.1], norm=[1.0])
-    with pytest.raises(ValueError, match=r"valid fields"):
+    with pytest.raises(ValueError, match=r"must be one of"):
         w.color_by = "x"
-    with pytest.raises(ValueError, match=r"angle_to must be one of \['true', 'pred'\], got 'false'"):
+    with pytest.raises(ValueError, match=r"The 'angle_to' trait of PolarPlot must be one of "
+                                         r"\['true', 'pred'\]. Got 'false' instead."):
         w.angle_to = "false"
-    with pytest.raises(ValueError, match=r"unknown class index\(es\) \[4\]"):
+    with pytest.raises(ValueError, match=r"'classes' trait of PolarPlot must be class indices in "
+                                         r"0..0 \['0'\]. Got \[4\] instead"):
         w.classes = [4]
-    with pytest.raises(ValueError, match=r"theme 'blue' is not one of"):
+    with pytest.raises(ValueError, match=r"The 'theme' trait of PolarPlot must be one of "
+                                         r"\['auto', 'light', 'dark'\]. Got 'blue' instead."):
         w.theme = "blue"
-    with pytest.raises(ValueError, match=r"color array has shape \(3,\); expected \(1,\)"):
+    with pytest.raises(ValueError, match=r"The 'color' parameter of PolarPlot must be a field name "
+                                         r"or an array of shape \(1,\) or \(1, 1, 1, 1\)"):
         gw.PolarPlot(angle=[0.1], norm=[1.0], color=np.zeros(3))
     with pytest.raises(ValueError, match=r"only 1 class_names were given"):
         gw.PolarPlot(angle=[0.1, 0.2], norm=[1, 1], labels=[0, 1], class_names=["a"])
@@ -184,20 +245,25 @@ def test_bad_inputs_raise_clear_errors():
         gw.PolarPlot({"angle": 1})
     with pytest.raises(ValueError, match=r"at least angle=... and norm=..."):
         gw.PolarPlot(angle=[0.1])
-    with pytest.raises(ValueError, match=r"budget must be a positive number of bytes, got 0"):
+    with pytest.raises(ValueError, match=r"The 'budget' parameter of PolarPlot must be an int in "
+                                         r"\[1, inf\). Got 0 instead."):
         gw.PolarPlot(angle=[0.1], norm=[1.0], budget=0)
     cube = make_cube()
-    with pytest.raises(ValueError, match=r"unknown model 'resnet'; valid: \['net0', 'net1'\]"):
+    with pytest.raises(ValueError, match=r"The 'model' parameter of PolarPlot must be one of "
+                                         r"\['net0', 'net1'\] or an index. Got 'resnet' instead."):
         gw.PolarPlot(cube, model="resnet")
     with pytest.raises(ValueError, match=r"no condition with sparsity=0.9, benchmark='clean'; valid:"):
         gw.PolarPlot(cube, sparsity=0.9)
-    with pytest.raises(ValueError, match=r"layer index 7 out of range; valid: 0..1"):
+    with pytest.raises(ValueError, match=r"The 'layer' trait of PolarPlot must be an index in 0..1 "
+                                         r"\(layers \['layer0', 'layer1'\]\). Got 7 instead."):
         gw.PolarPlot(cube).layer = 7
     with pytest.raises(ValueError, match=r"images must be uint8"):
         gw.PolarPlot(angle=[0.1], norm=[1.0], images=np.zeros((1, 4, 4)))
-    with pytest.raises(ValueError, match=r"group_by must be one of"):
+    with pytest.raises(ValueError, match=r"The 'group_by' trait of MarginHistogram must be one of "
+                                         r"\['class', 'none', 'model', 'sparsity'\]. Got 'layer'"):
         gw.MarginHistogram(cube, group_by="layer")
-    with pytest.raises(ValueError, match=r"bins must lie in 1..1000, got 0"):
+    with pytest.raises(ValueError, match=r"The 'bins' trait of MarginHistogram must be an int in "
+                                         r"\[1, 1000\]. Got 0 instead."):
         gw.MarginHistogram(cube, bins=0)
 
 
@@ -271,15 +337,21 @@ def test_histogram_and_modelmap_to_plotly():
 
 
 def test_modelmap_bad_input():
-    with pytest.raises(ValueError, match=r"xy must have shape \[P, 2\], got \(3,\)"):
+    with pytest.raises(ValueError, match=r"The 'xy' parameter of ModelMap must have shape \[P, 2\]. "
+                                         r"Got shape \(3,\) instead."):
         gw.ModelMap(xy=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"must hold finite positions. Got NaN or infinite values "
+                                         r"in row\(s\) \[1\] instead."):
+        gw.ModelMap(xy=[[0, 0], [np.nan, 1]])
     with pytest.raises(ValueError, match=r"edges refer to points 0..5, valid: 0..1"):
         gw.ModelMap(xy=[[0, 0], [1, 1]], edges=[[0, 5]])
     with pytest.raises(ValueError, match=r"names has 1 entries for 2 points"):
         gw.ModelMap(xy=[[0, 0], [1, 1]], names=["a"])
-    with pytest.raises(ValueError, match=r"unknown colour field 'speed'; valid fields: \['acc'\]"):
+    with pytest.raises(ValueError, match=r"The 'color_by' trait of ModelMap must be one of "
+                                         r"\['acc'\]. Got 'speed' instead."):
         gw.ModelMap(xy=[[0, 0], [1, 1]], color={"acc": [1, 2]}, color_by="speed")
-    with pytest.raises(ValueError, match=r"active must be -1 \(none\) or a point index 0..1, got 2"):
+    with pytest.raises(ValueError, match=r"The 'active' trait of ModelMap must be -1 \(none\) or a "
+                                         r"point index in 0..1. Got 2 instead."):
         gw.ModelMap(xy=[[0, 0], [1, 1]]).active = 2
     with pytest.raises(ValueError, match=r"pass a GeometryCube, or xy="):
         gw.ModelMap()
@@ -288,7 +360,8 @@ def test_modelmap_bad_input():
 def test_explorer_links_controls_views_and_selection():
     cube = make_cube(m=2, n=24)
     ex = gw.Explorer(cube, xy=[[0, 0], [1, 1]], edges=[[0, 1]])
-    assert [v._kind for v in ex.views()] == ["polar", "histogram", "parallel", "modelmap", "panel"]
+    assert [v._kind for v in ex.views()] == ["evaltable", "polar", "histogram", "parallel",
+                                            "layerprofile", "modelmap", "panel"]  # 2 layers
     assert len({v._link for v in ex.views()}) == 1 and ex.polar._link
     assert "atlas" not in arrays(ex.polar) and "atlas" in arrays(ex.panel)  # thumbnails sent once
     ex.controls["layer"].value = 1
@@ -335,7 +408,8 @@ def test_encode_round_trips_selected_trait():
 
 
 def test_modelmap_from_a_cube_uses_the_embedding_engine():
-    emb_mod = pytest.importorskip("geowidget.analysis.embedding")
+    import geowidget.analysis.embedding as emb_mod
+
     cube = make_cube(m=4, n=40)
     mm = gw.ModelMap(cube)
     emb = emb_mod.model_embedding(cube, by="model")
@@ -354,7 +428,6 @@ def test_modelmap_from_a_cube_uses_the_embedding_engine():
 
 
 def test_modelmap_pruning_trajectories():
-    pytest.importorskip("geowidget.analysis.embedding")
     cube = make_cube(m=3, n=30)
     mm = gw.ModelMap(cube, by="model_condition")
     a = arrays(mm)

@@ -11,7 +11,8 @@ import geowidget as gw
 
 
 def test_parallel_axes_columns_and_brushing_match_brute_force():
-    scores = pytest.importorskip("geowidget.analysis.scores")
+    from geowidget.analysis import scores
+
     cube = make_cube(m=2, layers=2, n=50)
     pc = gw.ParallelCoordinates(cube, layer=1)
     names = [a["name"] for a in pc._meta["axes"]]
@@ -25,8 +26,11 @@ def test_parallel_axes_columns_and_brushing_match_brute_force():
               if 30 <= np.degrees(float(cube.angle[0, 1, 0, i])) <= 120
               and -0.5 <= cube.margin[0, 1, 0, i] <= 1.0]
     assert ids.tolist() == sorted(expect)
-    with pytest.raises(ValueError, match=r"unknown axis 'theta'; valid axes: \['R\(fog\)'"):
+    with pytest.raises(ValueError, match=r"The 'ranges' trait of ParallelCoordinates must be a dict "
+                                         r"keyed by axis names \['R\(fog\)'.*Got 'theta' instead"):
         pc.ranges = {"theta": [0, 1]}
+    with pytest.raises(ValueError, match=r"finite \[low, high\] for axis 'm'"):
+        pc.ranges = {"m": [0, float("nan")]}
 
 
 def test_parallel_from_plain_axes_and_bad_input():
@@ -43,7 +47,8 @@ def test_side_by_side_links_layer_condition_and_selection():
     cube = make_cube(m=2, layers=2, n=20)
     sbs = gw.SideBySide(cube, models=("net0", "net1"))
     assert (sbs.left.model, sbs.right.model) == (0, 1)
-    assert sbs.left._link == sbs.right._link and sbs.left._link_keys == ["layer", "condition"]
+    assert sbs.left._link == sbs.right._link == sbs.link.id
+    assert sbs.left._link_keys == ["layer", "condition", "classes"]
     sbs.left.layer = 1
     assert sbs.right.layer == 1
     sbs.right.selected = [1003]
@@ -63,7 +68,8 @@ def _tiny_model():
 
 
 def test_attribution_view_sends_the_engine_maps_and_follows_selection():
-    attribution = pytest.importorskip("geowidget.engine.attribution")
+    from geowidget.engine import attribution
+
     model = _tiny_model()
     images = torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(1))
     labels = torch.tensor([0, 1, 2, 0, 1])
@@ -83,12 +89,16 @@ def test_attribution_view_sends_the_engine_maps_and_follows_selection():
                                equal_nan=True)
     av.patch = 8  # one patch covering the whole image
     assert np.isfinite(av.maps["angle"]).all()
-    with pytest.raises(ValueError, match=r"patch must be >= 1 pixel, got 0"):
+    with pytest.raises(ValueError, match=r"The 'patch' trait of AttributionView must be an int in "
+                                         r"\[1, inf\]. Got 0 instead."):
         av.patch = 0
-    with pytest.raises(ValueError, match=r"sample index 9 out of range; valid: 0..4"):
+    with pytest.raises(ValueError, match=r"The 'sample' trait of AttributionView must be a position "
+                                         r"in 0..4. Got 9 instead."):
         av.sample = 9
-    with pytest.raises(ValueError, match=r"field must be one of \['angle', 'margin'\]"):
+    with pytest.raises(ValueError, match=r"The 'field' trait of AttributionView must be one of "
+                                         r"\['angle', 'margin'\]. Got 'norm' instead."):
         av.field = "norm"
+    assert not av.has_trait("model")  # the classifier is `net`: no clash with linked pickers
 
 
 def test_attribution_view_from_precomputed_maps_and_bad_input():
@@ -99,15 +109,14 @@ def test_attribution_view_from_precomputed_maps_and_bad_input():
     with pytest.raises(ValueError, match=r"must match the image \(2, 3\)"):
         gw.AttributionView(image=np.zeros((2, 3)), delta_angle=np.ones((3, 3)),
                            delta_margin=np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"with a model, pass images"):
+    with pytest.raises(ValueError, match=r"with a classifier \(net\), pass images"):
         gw.AttributionView(_tiny_model())
 
 
 def test_explorer_with_a_model_shows_attribution_of_the_selected_sample():
-    pytest.importorskip("geowidget.engine.attribution")
     cube = make_cube(m=1, n=6, classes=3)
     inputs = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(2))
-    ex = gw.Explorer(cube, model=_tiny_model(), inputs=inputs)
+    ex = gw.Explorer(cube, net=_tiny_model(), inputs=inputs)
     assert ex.attribution is not None and ex.attribution in ex.views()
     ex.polar.selected = [1004]  # sample ids of the synthetic cube start at 1000
     assert ex.attribution.sample == 4 and ex.attribution._meta["sample_id"] == 1004
@@ -136,5 +145,6 @@ def test_views_to_plotly():
 def test_palette_must_be_hex():
     w = gw.PolarPlot(angle=[0.1], norm=[1.0], palette=["#112233", "#abc"])
     assert w.palette == ["#112233", "#abc"]
-    with pytest.raises(ValueError, match=r"palette colours must be hex strings.*got \['red'\]"):
+    with pytest.raises(ValueError, match=r"The 'palette' trait of PolarPlot must be a list of hex "
+                                         r"colours like '#1b9e77' or '#abc'. Got \['red'\] instead."):
         w.palette = ["#000000", "red"]

@@ -27,10 +27,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from geowidget._validation import (
+    SEED,
+    Boolean,
+    Instance,
+    Interval,
+    Options,
+    invalid,
+    validate_params,
+)
+
 if TYPE_CHECKING:
     from geowidget.cube import GeometryCube
 
-TARGETS = ("robustness", "vulnerability")
+TARGETS = ("robustness", "vulnerability", "pruning_robustness")
 CORR_METHODS = ("pearson", "spearman")
 GEOMETRY_COLUMNS = {"rc-angle": "angle", "rc-l2": "norm", "rc-margin": "margin"}
 
@@ -141,6 +151,21 @@ def breakdown_sparsity(cube: GeometryCube, *, criterion: str = "flip") -> np.nda
     for j in reversed(range(len(levels))):  # ascending overwrite from the top keeps the lowest
         out = np.where(broke[:, j] & (out != 0.0), levels[j][0], out)
     return out
+
+
+def pruning_robustness(cube: GeometryCube) -> np.ndarray:
+    """Highest sparsity up to which a sample stays correct, per model: ``[M, N]`` float64.
+
+    The largest level s of the cube's clean conditions (0 and every pruned level) such that
+    the sample is classified correctly at s and at every level below it; 0 when the dense
+    model or the first pruned level already errs. High values: robust to pruning (the
+    opposite direction of :func:`vulnerability`, so its correlations have the signs of the
+    paper's pruning table directly).
+    """
+    broke = breakdown_sparsity(cube, criterion="error")  # lowest level where it is wrong
+    levels = np.array([0.0] + [s for s, _ in _pruned(cube)])
+    below = np.searchsorted(levels, broke, side="left") - 1  # last level under the breakdown
+    return levels[np.clip(below, 0, None)]
 
 
 def _mode(labels: np.ndarray) -> np.ndarray:
@@ -301,6 +326,16 @@ def _diverging(r: float) -> str:
     return f"rgba({rgb[0]},{rgb[1]},{rgb[2]},{min(abs(r), 1.0) * 0.6:.2f})"
 
 
+@validate_params({
+    "cube": [Instance("geowidget.cube.GeometryCube")],
+    "target": [Options(*TARGETS)],
+    "method": [Options(*CORR_METHODS)],
+    "ci": [None, Interval(float, 0, 1, closed="neither")],
+    "layer": [None, str, Interval(int, None, None)],
+    "n_boot": [Interval(int, 0, None)],
+    "seed": SEED,
+    "correct_only": [Boolean()],
+})
 def correlations(
     cube: GeometryCube,
     target: str = "robustness",
@@ -318,7 +353,8 @@ def correlations(
     ----------
     cube : GeometryCube
     target : str
-        ``"robustness"`` (:func:`robustness`) or ``"vulnerability"`` (:func:`vulnerability`).
+        ``"robustness"`` (:func:`robustness`), ``"vulnerability"`` (:func:`vulnerability`) or
+        ``"pruning_robustness"`` (:func:`pruning_robustness`).
     method : str
         ``"pearson"`` or ``"spearman"``.
     ci : float or None
@@ -327,7 +363,7 @@ def correlations(
         Layer whose geometry is used; default ``"penultimate"`` when the cube has it (a Study's
         name for the input of the final Linear), else the cube's last layer.
     n_boot : int
-        Bootstrap resamples.
+        Bootstrap resamples; at least 1 unless ``ci=None``.
     seed : int
         Seed of the bootstrap.
     correct_only : bool
@@ -344,15 +380,15 @@ def correlations(
     --------
     >>> table = cube.correlations(target="robustness", method="spearman")  # doctest: +SKIP
     """
-    if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}; valid targets: {list(TARGETS)}")
-    if method not in CORR_METHODS:
-        raise ValueError(f"unknown correlation method {method!r}; valid: {list(CORR_METHODS)}")
+    if ci is not None and n_boot == 0:
+        raise invalid("correlations", "n_boot", "at least 1 when ci is given (ci=None skips "
+                      "the bootstrap)", n_boot)
     if layer is None:
         layer = "penultimate" if "penultimate" in cube.layers else len(cube.layers) - 1
     li = cube.layer_index(layer)
     dense = _dense_index(cube)
-    y_all = robustness(cube) if target == "robustness" else vulnerability(cube)
+    y_all = {"robustness": robustness, "vulnerability": vulnerability,
+             "pruning_robustness": pruning_robustness}[target](cube)
     rows = []
     geo = {metric: cube.values(metric, layer=[li], condition=[dense])[:, 0, 0]
            for metric in GEOMETRY_COLUMNS.values()}  # [M, N] each, one partition per model

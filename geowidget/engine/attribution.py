@@ -26,10 +26,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-import numpy as np
 import torch
 from torch import nn
 
+from geowidget._validation import (
+    DEVICE,
+    MODEL,
+    POSITIVE_INT,
+    Array,
+    Interval,
+    invalid,
+    validate_params,
+)
 from geowidget.engine.features import extract_features
 from geowidget.engine.geometry import geometry
 from geowidget.engine.head import find_head
@@ -101,12 +109,6 @@ def patch_positions(size: int, patch: int, stride: int) -> torch.Tensor:
     return torch.tensor(starts, dtype=torch.long)
 
 
-def _check_int(name: str, value: object, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
-
 def occluded_batch(
     image: torch.Tensor,
     tops: torch.Tensor,
@@ -128,6 +130,19 @@ def occluded_batch(
     return torch.where(mask, fill_t, image.unsqueeze(0))
 
 
+@validate_params({
+    "model": MODEL,
+    "image": [Array(("C", "H", "W"), (1, "C", "H", "W"), finite=True)],
+    "label": [Interval(int, 0, None)],
+    "patch": POSITIVE_INT,
+    "stride": POSITIVE_INT,
+    "layer": [None, str],
+    "fill": [Interval(float, None, None)],
+    "weight": [None, Array(("C", "D"), dtype="floating", finite=True)],
+    "bias": [None, Array(("C",), dtype="floating", finite=True)],
+    "batch_size": POSITIVE_INT,
+    "device": DEVICE,
+})
 def occlusion(
     model: nn.Module,
     image: torch.Tensor,
@@ -174,38 +189,29 @@ def occlusion(
     Occlusion
         Deltas per position and per pixel; see :class:`Occlusion`.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(image, torch.Tensor):
-        raise TypeError(f"image must be a torch.Tensor, got {type(image).__name__}")
-    if image.ndim == 4 and image.shape[0] == 1:
+    if image.ndim == 4:
         image = image[0]
-    if image.ndim != 3:
-        raise ValueError(f"image must be [C, H, W] or [1, C, H, W], got shape {tuple(image.shape)}")
     image = image.detach().cpu()
     if not image.dtype.is_floating_point:
         image = image.float()
     _, h, w = image.shape
-    patch = _check_int("patch", patch)
-    stride = _check_int("stride", stride)
-    batch_size = _check_int("batch_size", batch_size)
     if patch > min(h, w):
-        raise ValueError(f"patch must be at most the image side {min(h, w)}, got {patch}")
-    label = _check_int("label", label, low=0)
+        raise invalid("occlusion", "patch", f"at most the image side {min(h, w)}", patch)
     if layer is None:
         _, head, layer = find_head(model)
         if weight is None:
             weight = head.weight.detach()
             bias = None if head.bias is None else head.bias.detach()
     elif weight is None:
-        raise ValueError(
-            f"layer={layer!r} is not the head's input, so it has no class directions; pass "
-            "weight= (and bias=), e.g. from geowidget.linear_probe on that layer's features, "
-            "or leave layer=None"
+        raise invalid(
+            "occlusion", "weight", f"the class directions [C, D] at layer={layer!r}, which is "
+            "not the head's input", weight,
+            "pass weight= (and bias=), e.g. from geowidget.linear_probe on that layer's "
+            "features, or leave layer=None",
         )
     num_classes = weight.shape[0]
     if label >= num_classes:
-        raise ValueError(f"label must be in [0, {num_classes}), got {label}")
+        raise invalid("occlusion", "label", f"a class in [0, {num_classes})", label)
     tops, lefts = patch_positions(h, patch, stride), patch_positions(w, patch, stride)
     n_pos = len(tops) * len(lefts)
     # the intact image first, then every occluded copy, chunked into batches

@@ -33,6 +33,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from geowidget._validation import (
+    SEED,
+    Array,
+    Interval,
+    ListOf,
+    Options,
+    check,
+    invalid,
+    validate_params,
+)
+
 SEVERITIES = (1, 2, 3, 4, 5)
 _M32 = 0xFFFFFFFF
 
@@ -496,19 +507,42 @@ def pixelate(x: torch.Tensor, c: float, s: _Stream) -> torch.Tensor:
 
 
 def elastic_transform(x: torch.Tensor, c: tuple[float, float, float], s: _Stream) -> torch.Tensor:
-    """Random affine jitter, then an elastic displacement field.
+    """Random affine jitter (when ``jitter > 0``), then an elastic displacement field.
 
     c = (alpha, sigma, jitter) as fractions of the image size: three points at the centre
     +- size // 3 move by uniform(-jitter, jitter) pixels and define the affine map (reflect-101
     border); then each pixel moves by ``alpha * gaussian(uniform(-1, 1), sigma)`` in x and y
     (reflect border, truncate 3), bilinear.
-    ImageNet-C (of 244): (2, .7, .1), (2, .08, .2), (.05, .01, .02), (.07, .01, .02),
-    (.12, .01, .02). CIFAR-10-C (of 32): (0, 0, .08), (.05, .2, .07), (.08, .06, .06),
-    (.1, .04, .05), (.1, .03, .03).
+
+    ImageNet preset: the ``imagecorruptions`` package's (Michaelis et al. 2019) field, which
+    scales with the image and has no affine part: ``250 a * gaussian(uniform(-.005 size,
+    .005 size), .01 size)`` for a = .05, .065, .085, .1, .12, i.e. alpha = 1.25 a, sigma = .01,
+    jitter = 0. (``make_imagenet_c.py`` instead uses (2, .7, .1), (2, .08, .2), (.05, .01, .02),
+    (.07, .01, .02), (.12, .01, .02) of 244 pixels; its affine jitter of up to 24 and 49 pixels
+    at severities 1-2 changes an image 3 times as much as the package does.)
+    CIFAR-10-C (of 32): (0, 0, .08), (.05, .2, .07), (.08, .06, .06), (.1, .04, .05),
+    (.1, .03, .03).
     """
     n, _, h, w = x.shape
     size = float(min(h, w))
     alpha, sigma, jitter = c[0] * size, c[1] * size, c[2] * size
+    if jitter > 0:
+        x = _jitter_affine(x, jitter, s)
+    if alpha == 0:
+        return x
+    dx = _gaussian(s.uniform((h, w), 1) * 2 - 1, sigma, "reflect", truncate=3.0) * alpha
+    dy = _gaussian(s.uniform((h, w), 2) * 2 - 1, sigma, "reflect", truncate=3.0) * alpha
+    ys, xs = torch.meshgrid(
+        torch.arange(h, dtype=x.dtype, device=x.device),
+        torch.arange(w, dtype=x.dtype, device=x.device),
+        indexing="ij",
+    )
+    return _sample(x, xs + dx, ys + dy, "reflection")
+
+
+def _jitter_affine(x: torch.Tensor, jitter: float, s: _Stream) -> torch.Tensor:
+    """The affine map moving three points around the centre by uniform(-jitter, jitter) px."""
+    n, _, h, w = x.shape
     cx, cy = float(w // 2), float(h // 2)
     sq = min(h, w) // 3
     pts1 = torch.tensor(
@@ -520,15 +554,7 @@ def elastic_transform(x: torch.Tensor, c: tuple[float, float, float], s: _Stream
     fwd = torch.linalg.solve(src[None].expand(n, 3, 3), pts2).transpose(1, 2)  # [N, 2, 3]
     lin_inv = torch.linalg.inv(fwd[:, :, :2])
     inv = torch.cat([lin_inv, -(lin_inv @ fwd[:, :, 2:])], dim=2)
-    x = _affine_sample(x, inv.float(), "reflection")
-    dx = _gaussian(s.uniform((h, w), 1) * 2 - 1, sigma, "reflect", truncate=3.0) * alpha
-    dy = _gaussian(s.uniform((h, w), 2) * 2 - 1, sigma, "reflect", truncate=3.0) * alpha
-    ys, xs = torch.meshgrid(
-        torch.arange(h, dtype=x.dtype, device=x.device),
-        torch.arange(w, dtype=x.dtype, device=x.device),
-        indexing="ij",
-    )
-    return _sample(x, xs + dx, ys + dy, "reflection")
+    return _affine_sample(x, inv.float(), "reflection")
 
 
 def _plasma(s: _Stream, n: int, mapsize: int, decay: float, draw: int) -> torch.Tensor:
@@ -821,8 +847,7 @@ CORRUPTIONS: dict[str, Corruption] = {
         Corruption("pixelate", "digital", pixelate, {
             "imagenet": (.6, .5, .4, .3, .25), "cifar": (.95, .9, .85, .75, .65)}),
         Corruption("elastic_transform", "digital", elastic_transform, {
-            "imagenet": ((2, .7, .1), (2, .08, .2), (.05, .01, .02), (.07, .01, .02),
-                         (.12, .01, .02)),
+            "imagenet": tuple((1.25 * a, .01, 0) for a in (.05, .065, .085, .1, .12)),
             "cifar": ((0, 0, .08), (.05, .2, .07), (.08, .06, .06), (.1, .04, .05),
                       (.1, .03, .03))}),
         Corruption("fog", "weather", fog, {
@@ -854,35 +879,46 @@ MNIST_C = (
 SUITES = {"imagenet-c": IMAGENET_C, "mnist-c": MNIST_C}
 
 
-def resolve_corruptions(spec: str | list[str] | tuple[str, ...], channels: int = 3) -> list[str]:
+def resolve_corruptions(
+    spec: str | list[str] | tuple[str, ...],
+    channels: int = 3,
+    *,
+    caller: str = "Study",
+    param: str = "corruptions",
+) -> list[str]:
     """Corruption names for a suite name (``"mnist-c"``, ``"imagenet-c"``) or a list of names.
 
     Colour-only corruptions are dropped from suites when ``channels != 3``; naming one
-    explicitly for grey images raises.
+    explicitly for grey images raises. Errors name ``param`` of ``caller``.
     """
-    if isinstance(spec, str):
-        if spec in SUITES:
-            return [c for c in SUITES[spec] if channels == 3 or not CORRUPTIONS[c].colour_only]
-        spec = [spec]
-    names = list(spec)
+    names = check(caller, param, spec, [Options(*SUITES), Options(*CORRUPTIONS),
+                                        ListOf(Options(*CORRUPTIONS))])
+    if isinstance(names, str):
+        if names in SUITES:
+            return [c for c in SUITES[names] if channels == 3 or not CORRUPTIONS[c].colour_only]
+        names = [names]
     for name in names:
-        check_corruption(name)
         if CORRUPTIONS[name].colour_only and channels != 3:
-            raise ValueError(f"corruption {name!r} needs colour images (3 channels), "
-                             f"got {channels} channel(s)")
+            raise invalid(caller, param, "corruptions for grey images", spec,
+                          f"{name!r} needs colour images (3 channels), got {channels}")
     return names
 
 
-def check_corruption(name: str) -> Corruption:
-    """The :class:`Corruption` called ``name``, or a ValueError listing the valid names."""
-    if not isinstance(name, str) or name not in CORRUPTIONS:
-        raise ValueError(
-            f"unknown corruption {name!r}; valid corruptions: {sorted(CORRUPTIONS)} "
-            f"or a suite {sorted(SUITES)}"
-        )
-    return CORRUPTIONS[name]
+_IMAGES = Array(
+    ("N", "C", "H", "W"), ("N", "H", "W"), dtype="floating", low=0, high=1, nonempty=False,
+    hint="8-bit images become floats in [0, 1] with images.float() / 255",
+)
 
 
+@validate_params({
+    "images": [_IMAGES],
+    "name": [Options(*CORRUPTIONS)],
+    "severity": [Interval(int, 1, 5)],
+    "seed": SEED,
+    "index": [None, Array(("N",), dtype="integer", library=None, nonempty=False),
+              ListOf(Interval(int, 0, None), min_len=0)],
+    "preset": [Options("auto", "imagenet", "cifar")],
+})
 def corrupt(
     images: torch.Tensor,
     name: str,
@@ -898,6 +934,8 @@ def corrupt(
     ----------
     images : Tensor
         ``[N, C, H, W]`` (or ``[N, H, W]``) floats in [0, 1], C = 1 or 3, on any device.
+        Other ranges (8-bit images, normalised ones) and NaN are refused, since every
+        corruption's parameters assume [0, 1].
     name : str
         A key of ``CORRUPTIONS``.
     severity : int
@@ -924,26 +962,18 @@ def corrupt(
     >>> float(y.std()), tuple(y.shape)
     (0.0, (2, 1, 28, 28))
     """
-    spec = check_corruption(name)
-    if isinstance(severity, bool) or severity not in SEVERITIES:
-        raise ValueError(f"severity must be one of {list(SEVERITIES)}, got {severity!r}")
-    if preset not in ("auto", "imagenet", "cifar"):
-        raise ValueError(f"preset must be 'auto', 'imagenet' or 'cifar', got {preset!r}")
-    if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a torch.Tensor, got {type(images).__name__}")
+    spec = CORRUPTIONS[name]
     squeeze = images.ndim == 3
     x = images[:, None] if squeeze else images
-    if x.ndim != 4 or x.shape[1] not in (1, 3):
-        raise ValueError(
-            f"images must be [N, C, H, W] with C = 1 or 3 (or [N, H, W]), got {tuple(images.shape)}"
-        )
+    if x.shape[1] not in (1, 3):
+        raise invalid("corrupt", "images", "[N, C, H, W] with C = 1 or 3 channels, or [N, H, W]",
+                      images)
     if spec.colour_only and x.shape[1] != 3:
-        raise ValueError(f"corruption {name!r} needs colour images (3 channels), "
-                         f"got {x.shape[1]} channel(s)")
+        raise invalid("corrupt", "images", f"colour images (3 channels) for {name!r}", images)
     n = x.shape[0]
     idx = torch.arange(n) if index is None else torch.as_tensor(np.asarray(index))
     if idx.shape != (n,):
-        raise ValueError(f"index must have shape ({n},), got {tuple(idx.shape)}")
+        raise invalid("corrupt", "index", f"of shape ({n},), one position per image", index)
     if preset == "auto":
         preset = "cifar" if max(x.shape[-2:]) <= 64 else "imagenet"
     if n == 0:

@@ -8,7 +8,8 @@ not modules need tracing. A module name followed by ``":input"`` (``"fc:input"``
 that module's input: the penultimate features are ``"<head>:input"``.
 
 Features are flattened to ``[N, D]`` and written into preallocated CPU tensors; no other
-activations are kept. The model runs in eval mode under ``torch.no_grad()``; its per-module
+activations are kept. Transformer token outputs ``[N, T, D]`` are reduced first, as
+``tokens=`` says per layer (see :mod:`geowidget.engine.tokens`). The model runs in eval mode under ``torch.no_grad()``; its per-module
 train/eval flags and its hooks are restored afterwards, even after an exception.
 """
 
@@ -17,27 +18,72 @@ from __future__ import annotations
 import difflib
 import warnings
 import weakref
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
+from geowidget._validation import (
+    DATA,
+    DEVICE,
+    MODEL,
+    POSITIVE_INT,
+    Boolean,
+    Instance,
+    ListOf,
+    invalid,
+    validate_params,
+)
 from geowidget.engine.batches import count_samples, iter_batches, resolve_device
+from geowidget.engine.model_state import evaluating
+from geowidget.engine.tokens import (
+    TOKEN_MODES,
+    TOKENS,
+    TokenLayout,
+    check_tokens,
+    reduce_tokens,
+    token_layout,
+)
 
 
-def get_layer_names(model: nn.Module) -> list[str]:
+@validate_params({"model": MODEL, "blocks": [Boolean()]})
+def get_layer_names(model: nn.Module, *, blocks: bool = False) -> list[str]:
     """Every valid layer name: module names, then graph node names if the model traces.
+
+    With ``blocks=True``, only the model's repeated blocks, in order: the children of an
+    ``nn.Sequential`` or ``nn.ModuleList`` whose type (a module with submodules) occurs at
+    least twice there, outermost only. These are a transformer's encoder blocks
+    (torchvision ``encoder.layers.encoder_layer_0``, timm ``blocks.0``) and a ResNet's
+    residual blocks (``layer1.0``): the natural layers for geometry through depth.
 
     Examples
     --------
     >>> import torchvision
     >>> "layer3" in get_layer_names(torchvision.models.resnet18())
     True
+    >>> get_layer_names(torchvision.models.resnet18(), blocks=True)[:3]
+    ['layer1.0', 'layer1.1', 'layer2.0']
     """
+    if blocks:
+        return _block_names(model)
     names = [n for n, _ in model.named_modules() if n]
     return names + [n for n in _graph_node_names(model) if n not in set(names)]
+
+
+def _block_names(model: nn.Module) -> list[str]:
+    found: list[str] = []
+    for name, module in model.named_modules():
+        if not isinstance(module, nn.Sequential | nn.ModuleList):
+            continue
+        if any(name == b or name.startswith(f"{b}.") for b in found):
+            continue  # inside a block already listed
+        children = list(module.named_children())
+        types = [type(c) for _, c in children]
+        for child, sub in children:
+            if types.count(type(sub)) > 1 and next(sub.children(), None) is not None:
+                found.append(f"{name}.{child}" if name else child)
+    return found
 
 
 # Tracing costs far more than a small forward pass, so its results are kept per model (weakly,
@@ -68,46 +114,57 @@ def _trace_node_names(model: nn.Module) -> list[str]:
     return [n for n in eval_nodes if n not in ("x", "input")]
 
 
-def _unknown_layer_error(model: nn.Module, layer: Any, valid: Sequence[str]) -> ValueError:
+def _unknown_layer_error(
+    model: nn.Module, layer: Any, valid: Sequence[str], caller: str = "extract_features",
+    param: str = "layers",
+) -> ValueError:
     close = difflib.get_close_matches(str(layer), valid, n=5, cutoff=0.4)
-    hint = f" Closest valid names: {close}." if close else ""
+    hint = f"closest valid names: {close}; " if close else ""
     shown = list(valid)[:40]
     more = f" (and {len(valid) - 40} more)" if len(valid) > 40 else ""
-    return ValueError(
-        f"layer {layer!r} does not exist in {type(model).__name__}.{hint} "
-        f"Valid names: {shown}{more}. See geowidget.get_layer_names(model)."
+    return invalid(
+        caller, param, f"a layer name of this {type(model).__name__}", layer,
+        f"{hint}valid names: {shown}{more}; see geowidget.get_layer_names(model)",
     )
 
 
-@contextmanager
-def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode inside the block; every module's own train/eval flag is restored after."""
-    flags = [(m, m.training) for m in model.modules()]
-    model.eval()
-    try:
-        yield model
-    finally:
-        for m, flag in flags:
-            m.training = flag
-
-
 class _Capture:
-    """Writes one layer's flattened output (or input) into a preallocated buffer."""
+    """Writes one layer's flattened output (or input) into a preallocated buffer.
 
-    def __init__(self, name: str, n: int | None, dtype: torch.dtype | None) -> None:
+    ``tokens`` reduces a token output ``[N, T, D]``; ``per_layer`` says it was set for this
+    layer by name, so a layer without tokens is an error rather than a no-op.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        n: int | None,
+        dtype: torch.dtype | None,
+        tokens: str | None = None,
+        per_layer: bool = False,
+        layout: TokenLayout | None = None,
+    ) -> None:
         self.name, self.n, self.dtype = name, n, dtype
+        self.tokens, self.per_layer, self.layout = tokens, per_layer, layout
+        self.has_tokens = False
         self.out: torch.Tensor | None = None
         self.parts: list[torch.Tensor] = []  # only when the sample count is unknown
         self.calls = 0
         self.warned = False
 
-    def take(self, value: Any, start: int) -> None:
+    def take(self, value: Any, start: int, size: int | None = None) -> None:
         if isinstance(value, tuple | list):
             value = value[0]
         if not isinstance(value, torch.Tensor):
             raise TypeError(f"layer {self.name!r} produced {type(value).__name__}, not a Tensor")
+        if size is not None and (value.ndim == 0 or len(value) != size):
+            raise ValueError(
+                f"layer {self.name!r} output has shape {tuple(value.shape)}, whose first axis is "
+                f"not the batch of {size} samples (a sequence-first transformer layer?); "
+                "capture a layer whose output is batch-first"
+            )
         self.calls += 1
-        flat = value.detach().reshape(len(value), -1)
+        flat = self._per_sample(value.detach())
         if self.dtype is not None:
             flat = flat.to(self.dtype)
         if self.n is None:
@@ -122,6 +179,27 @@ class _Capture:
                 "between batches; inputs must share one shape"
             )
         self.out[start : start + len(flat)].copy_(flat)
+
+    def _per_sample(self, value: torch.Tensor) -> torch.Tensor:
+        """``[N, D]``: token outputs reduced as ``tokens`` says, anything else flattened."""
+        if value.ndim == 3:
+            self.has_tokens = True
+            if self.tokens is None:
+                raise ValueError(
+                    f"layer {self.name!r} outputs tokens of shape {tuple(value.shape)} "
+                    "([N, T, D]); say how to reduce them to one vector per sample with "
+                    f"tokens= one of {list(TOKEN_MODES)}, for this layer alone: "
+                    f"tokens={{{self.name!r}: 'cls'}}"
+                )
+            assert self.layout is not None
+            return reduce_tokens(value, self.tokens, self.layout)
+        if self.per_layer:
+            raise ValueError(
+                f"tokens[{self.name!r}]={self.tokens!r} was given, but layer {self.name!r} "
+                f"outputs shape {tuple(value.shape)}, not tokens [N, T, D]; leave it out of "
+                "tokens="
+            )
+        return value.reshape(len(value), -1)
 
     def end_batch(self) -> None:
         if self.calls == 0:
@@ -168,12 +246,15 @@ def capture(
     progress: bool = True,
     dtype: torch.dtype | None = None,
     desc: str = "features",
+    tokens: str | None = None,
+    target_tokens: Mapping[tuple[str, str], str] | None = None,
 ) -> tuple[dict[tuple[str, str], torch.Tensor], torch.Tensor | None, torch.Tensor]:
     """Capture ``(layer, "output" | "input")`` targets, labels and logits in one pass.
 
     The engine's shared forward loop; :func:`extract_features` is its public face.
+    ``tokens`` reduces every token output, ``target_tokens`` the outputs of named targets.
     """
-    from tqdm.auto import tqdm
+    from geowidget.engine.progress import progress as progress_bar
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -188,7 +269,13 @@ def capture(
     needs_graph = any(name not in modules for name, kind in targets if kind == "output")
     graph_only = [name for name, kind in targets if kind == "output"] if needs_graph else []
 
-    caps = {key: _Capture(key[0], n, dtype) for key in targets}
+    target_tokens = dict(target_tokens or {})
+    layout = token_layout(model) if tokens is not None or target_tokens else None
+    caps = {
+        key: _Capture(key[0] if key[1] == "output" else f"{key[0]}:input", n, dtype,
+                      target_tokens.get(key, tokens), key in target_tokens, layout)
+        for key in targets
+    }
     labels: list[torch.Tensor] = []
     logits_cap = _Capture("<logits>", n, dtype)
     handles = []
@@ -196,29 +283,38 @@ def capture(
     try:
         with evaluating(model), torch.no_grad():
             if model_device is not None and model_device != dev:
-                raise ValueError(
-                    f"model is on {model_device} but device={str(dev)!r}; move the model with "
-                    f"model.to({str(dev)!r}) or pass device={str(model_device)!r}"
+                raise invalid(
+                    "extract_features", "device", f"the model's device {str(model_device)!r}",
+                    device, f"move the model with model.to({str(dev)!r}) or pass "
+                    f"device={str(model_device)!r}",
                 )
             # tracing toggles train/eval on shared submodules, so it happens inside the guard
             traced, output_key = _traced(model, graph_only) if graph_only else (None, "")
-            start = 0
+            start, size = 0, 0
             for (name, kind), cap in caps.items():
                 if kind == "input" or name not in graph_only:
-                    handles.append(_hook(modules[name], kind, cap, lambda: start))
+                    handles.append(_hook(modules[name], kind, cap, lambda: (start, size)))
             total = None if n is None else -(-n // batch_size)
             batches = iter_batches(data, batch_size, dev)
-            for xb, yb in tqdm(batches, total=total, desc=desc, disable=not progress, leave=False):
+            for xb, yb in progress_bar(batches, total=total, desc=desc, disable=not progress):
+                size = len(xb)
                 if traced is not None:
                     out = traced(xb)
                     for name in graph_only:
-                        caps[(name, "output")].take(out[name], start)
+                        caps[(name, "output")].take(out[name], start, size)
                     output = out[output_key]
                 else:
                     output = model(xb)
-                logits_cap.take(_logits_of(output), start)
+                logits_cap.take(_logits_of(output), start, size)
                 for cap in caps.values():
                     cap.end_batch()
+                if start == 0 and tokens is not None and not any(
+                    c.has_tokens for c in caps.values()
+                ):
+                    raise ValueError(
+                        f"tokens={tokens!r} was given, but none of the layers "
+                        f"{[c.name for c in caps.values()]} outputs tokens [N, T, D]; drop tokens="
+                    )
                 if yb is not None:
                     labels.append(yb.detach().to("cpu"))
                 start += len(xb)
@@ -231,11 +327,12 @@ def capture(
     return {key: cap.result() for key, cap in caps.items()}, label_t, logits_cap.result()
 
 
-def _hook(module: nn.Module, kind: str, cap: _Capture, start: Any) -> Any:
+def _hook(module: nn.Module, kind: str, cap: _Capture, position: Any) -> Any:
+    """A hook writing into ``cap`` at ``position() = (start, batch size)``."""
     if kind == "output":
-        return module.register_forward_hook(lambda _m, _i, out: cap.take(out, start()))
+        return module.register_forward_hook(lambda _m, _i, out: cap.take(out, *position()))
     if kind == "input":
-        return module.register_forward_pre_hook(lambda _m, inp: cap.take(inp, start()))
+        return module.register_forward_pre_hook(lambda _m, inp: cap.take(inp, *position()))
     raise ValueError(f"capture kind must be 'output' or 'input', got {kind!r}")
 
 
@@ -265,6 +362,17 @@ def _trace_graph(model: nn.Module, nodes: list[str]) -> tuple[nn.Module, str]:
     return gm.eval(), return_nodes[graph_nodes[-1]]
 
 
+@validate_params({
+    "model": MODEL,
+    "data": DATA,
+    "layers": [str, ListOf(str)],
+    "batch_size": POSITIVE_INT,
+    "device": DEVICE,
+    "progress": [Boolean()],
+    "return_outputs": [Boolean()],
+    "dtype": [None, Instance("torch.dtype")],
+    "tokens": TOKENS,
+})
 def extract_features(
     model: nn.Module,
     data: Any,
@@ -275,6 +383,7 @@ def extract_features(
     progress: bool = True,
     return_outputs: bool = False,
     dtype: torch.dtype | None = None,
+    tokens: str | Mapping[str, str] | None = None,
 ) -> Any:
     """Features of named layers for every sample, in one pass over ``data``.
 
@@ -293,6 +402,12 @@ def extract_features(
         Also return the labels (None when the data has none) and logits of the same pass.
     dtype : torch.dtype, optional
         Cast features to this dtype (for example ``torch.float64``).
+    tokens : {"cls", "mean", "flatten"} or dict of str to str, optional
+        How a transformer layer's token output ``[N, T, D]`` becomes ``[N, D]``: the class
+        token, the mean of the patch tokens, or all tokens flattened (see
+        :mod:`geowidget.engine.tokens`). A string applies to every layer with a token output;
+        a dict sets it per layer (``{"encoder.layers.encoder_layer_3": "cls"}``). A 3-D output
+        without a choice, or a dict entry for a layer without tokens, raises ``ValueError``.
 
     Returns
     -------
@@ -308,17 +423,13 @@ def extract_features(
     >>> feats["avgpool"].shape
     torch.Size([4, 512])
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    names = [layers] if isinstance(layers, str) else list(layers)
-    if not names:
-        raise ValueError("layers is empty; pass at least one layer name")
-    for name in names:
-        if not isinstance(name, str):
-            raise TypeError(f"layer names must be strings, got {name!r}")
+    names = [layers] if isinstance(layers, str) else layers
+    default_tokens, layer_tokens = check_tokens(tokens, names)
     targets = [_target(model, name) for name in dict.fromkeys(names)]
+    target_tokens = {_target(model, name): mode for name, mode in layer_tokens.items()}
     feats, labels, logits = capture(
-        model, data, targets, batch_size=batch_size, device=device, progress=progress, dtype=dtype
+        model, data, targets, batch_size=batch_size, device=device, progress=progress,
+        dtype=dtype, tokens=default_tokens, target_tokens=target_tokens,
     )
     feats = {name: feats[target] for name, target in zip(dict.fromkeys(names), targets, strict=True)}
     return (feats, labels, logits) if return_outputs else feats

@@ -29,6 +29,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
+from geowidget._validation import Array, Boolean, Interval, Options, invalid, validate_params
+
 DIRECTIONS = ("weight", "weight_aug", "mean", "probe")
 
 
@@ -59,67 +61,51 @@ class Geometry:
         return pd.DataFrame(self.to_numpy())
 
 
-def _check_float(name: str, t: torch.Tensor) -> None:
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
-    if not t.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
-
-
 def _check_finite(features: torch.Tensor) -> None:
     rows = (~torch.isfinite(features).all(dim=1)).nonzero().flatten()
     if len(rows):
-        raise ValueError(
-            f"features contain NaN or Inf in {len(rows)} rows (first: {rows[:5].tolist()}); "
-            "geometry needs finite features"
+        raise invalid(
+            "geometry", "features", "finite", features,
+            f"{len(rows)} rows hold NaN or Inf, first: {rows[:5].tolist()}",
         )
 
 
-def _validate(
+def _check_together(
     features: torch.Tensor,
     labels: torch.Tensor,
     weight: torch.Tensor | None,
     bias: torch.Tensor | None,
+    class_directions: torch.Tensor | None,
 ) -> None:
-    _check_float("features", features)
-    if features.ndim != 2:
-        raise ValueError(f"features must have shape [N, D], got {tuple(features.shape)}")
+    """Checks that relate parameters: shapes, devices, dtypes and the label range."""
     n, d = features.shape
-    if n == 0:
-        raise ValueError("features is empty (N = 0); geometry needs at least one sample")
-    if not isinstance(labels, torch.Tensor):
-        raise TypeError(f"labels must be a torch.Tensor, got {type(labels).__name__}")
-    if labels.dtype.is_floating_point or labels.dtype == torch.bool or labels.is_complex():
-        raise TypeError(f"labels must be an integer tensor, got dtype {labels.dtype}")
     if labels.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},) to match features, got {tuple(labels.shape)}")
-    if labels.device != features.device:
-        raise ValueError(f"labels are on {labels.device} but features are on {features.device}")
+        raise invalid("geometry", "labels", f"of shape ({n},) to match features", labels)
+    others = {"labels": labels, "weight": weight, "bias": bias,
+              "class_directions": class_directions}
+    for name, t in others.items():
+        if t is not None and t.device != features.device:
+            raise invalid("geometry", name, f"on the features' device {features.device}", t,
+                          f"it is on {t.device}")
     if weight is None:
         return
-    _check_float("weight", weight)
-    if weight.ndim != 2 or weight.shape[1] != d:
-        raise ValueError(f"weight must have shape [C, {d}] to match features, got {tuple(weight.shape)}")
     c = weight.shape[0]
+    if weight.shape[1] != d:
+        raise invalid("geometry", "weight", f"of shape [C, {d}] to match features", weight)
     if c < 2:
-        raise ValueError(f"geometry needs at least 2 classes, weight has {c} row")
+        raise invalid("geometry", "weight", "of shape [C, D] with at least 2 classes C", weight)
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is None:
-            continue
-        _check_float(name, t)
-        if t.device != features.device:
-            raise ValueError(f"{name} is on {t.device} but features are on {features.device}")
-        if t.dtype != features.dtype:
-            raise TypeError(
-                f"{name} has dtype {t.dtype} but features have {features.dtype}; cast one of them"
-            )
-        if not torch.isfinite(t).all():
-            raise ValueError(f"{name} contains NaN or Inf")
+        if t is not None and t.dtype != features.dtype:
+            raise invalid("geometry", name, f"of the features' dtype {features.dtype}", t,
+                          "cast one of them")
     if bias is not None and bias.shape != (c,):
-        raise ValueError(f"bias must have shape ({c},), got {tuple(bias.shape)}")
+        raise invalid("geometry", "bias", f"of shape ({c},) for {c} classes", bias)
+    if class_directions is not None and class_directions.shape != (c, d):
+        raise invalid("geometry", "class_directions", f"of shape ({c}, {d})", class_directions)
     lo, hi = int(labels.min()), int(labels.max())
     if lo < 0 or hi >= c:
-        raise ValueError(f"labels must lie in [0, {c}) for {c} classes, got range [{lo}, {hi}]")
+        raise invalid("geometry", "labels", f"class indices in [0, {c}) for {c} classes", labels,
+                      f"they span [{lo}, {hi}]")
 
 
 def pair_distances(weight: torch.Tensor) -> torch.Tensor:
@@ -184,6 +170,16 @@ def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) 
     return sums / counts[:, None] - features.mean(dim=0)
 
 
+@validate_params({
+    "features": [Array(("N", "D"), dtype="floating")],
+    "labels": [Array(("N",), dtype="integer")],
+    "weight": [None, Array(("C", "D"), dtype="floating", finite=True)],
+    "bias": [None, Array(("C",), dtype="floating", finite=True)],
+    "direction": [Options(*DIRECTIONS)],
+    "class_directions": [None, Array(("C", "D"), dtype="floating", finite=True)],
+    "normalize_norm": [Boolean()],
+    "chunk_size": [None, Interval(int, 1, None)],
+})
 def geometry(
     features: torch.Tensor,
     labels: torch.Tensor,
@@ -231,22 +227,27 @@ def geometry(
     >>> g.angle.tolist(), g.margin.tolist()
     ([0.0, 1.5707963705062866], [0.7071067690849304, -1.4142135381698608])
     """
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    # Results never carry an autograd graph, even when the head is a model's Parameter.
+    features, labels = features.detach(), labels.detach()
+    weight, bias = (None if t is None else t.detach() for t in (weight, bias))
+    if class_directions is not None:
+        class_directions = class_directions.detach()
     if direction == "probe":
         if weight is not None or bias is not None:
-            raise ValueError(
-                "direction='probe' fits its own head; pass weight=None and bias=None, or use "
-                "direction='weight' with your probe's weight"
+            raise invalid(
+                "geometry", "weight", "None with direction='probe', which fits its own head",
+                weight if weight is not None else bias,
+                "or use direction='weight' with your probe's weight",
             )
-        _validate(features, labels, None, None)
+        _check_together(features, labels, None, None, None)
         _check_finite(features)
         from geowidget.engine.probe import linear_probe
 
         weight, bias = linear_probe(features, labels)
     if weight is None:
-        raise ValueError(f"direction={direction!r} needs the head's weight [C, D]")
-    _validate(features, labels, weight, bias)
+        raise invalid("geometry", "weight", f"the head's weight [C, D] with direction="
+                      f"{direction!r}", weight)
+    _check_together(features, labels, weight, bias, class_directions)
 
     work = features.dtype if features.dtype in (torch.float32, torch.float64) else torch.float32
     h_all = features.to(work)
@@ -257,11 +258,6 @@ def geometry(
     labels = labels.to(torch.long)
 
     if class_directions is not None:
-        _check_float("class_directions", class_directions)
-        if class_directions.shape != (c, d):
-            raise ValueError(
-                f"class_directions must have shape ({c}, {d}), got {tuple(class_directions.shape)}"
-            )
         u = class_directions.to(device=h_all.device, dtype=work)
     elif direction == "mean":
         u = class_means(h_all, labels, c)
@@ -289,7 +285,8 @@ def geometry(
         h_norm_all = (h_norm_all.square() + 1).sqrt()
     if not torch.isfinite(h_norm_all).all():
         _check_finite(h_all)
-        raise ValueError(f"feature norms overflow {work}; rescale the features or use float64")
+        raise invalid("geometry", "features", f"small enough for their norms to fit {work}",
+                      features, "rescale them or use float64")
     if chunk_size is None:
         chunk_size = max(256, (1 << 25) // max(c + d, 1))
     fields_out: dict[str, list[torch.Tensor]] = {f.name: [] for f in fields(Geometry)}

@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import nn
 
+from geowidget._validation import (
+    DATA,
+    DEVICE,
+    MODEL,
+    POSITIVE_INT,
+    Boolean,
+    Instance,
+    Options,
+    invalid,
+    validate_params,
+)
 from geowidget.engine.features import extract_features
-from geowidget.engine.geometry import Geometry, geometry
+from geowidget.engine.geometry import DIRECTIONS, Geometry, geometry
+from geowidget.engine.tokens import TOKENS
 
 HEAD_NAMES = ("fc", "classifier", "head", "heads", "last_linear", "linear", "out")
 
 
+@validate_params({"model": MODEL})
 def find_head(model: nn.Module) -> tuple[str, nn.Linear, str]:
     """The final ``nn.Linear`` of a classifier: ``(module name, module, penultimate layer)``.
 
     Looks at the attributes named in ``HEAD_NAMES`` (torchvision and timm conventions),
-    taking the last Linear inside one that is a container; then at the last Linear the
-    model registers. The penultimate features are that Linear's input, named
-    ``"<head>:input"`` for :func:`extract_features`.
+    taking the last Linear inside one that is a container (a torchvision ViT's
+    ``heads.head``); then at the last Linear the model registers. A head attribute that is
+    ``nn.Identity`` (timm's ``num_classes=0``) means the head was removed, which is an
+    error rather than a reason to take a Linear inside the last block. The penultimate
+    features are that Linear's input, named ``"<head>:input"`` for :func:`extract_features`.
 
     Examples
     --------
@@ -27,11 +43,15 @@ def find_head(model: nn.Module) -> tuple[str, nn.Linear, str]:
     >>> find_head(torchvision.models.resnet18())
     ('fc', Linear(in_features=512, out_features=1000, bias=True), 'fc:input')
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     named = dict(model.named_modules())
     for attr in HEAD_NAMES:
         module = getattr(model, attr, None)
+        if isinstance(module, nn.Identity):
+            raise ValueError(
+                f"{type(model).__name__}.{attr} is nn.Identity: the model has no classification "
+                "head (timm models built with num_classes=0 drop it); build it with the number "
+                "of classes, or pass features and a weight to geowidget.geometry()"
+            )
         if isinstance(module, nn.Linear):
             return attr, module, f"{attr}:input"
         if isinstance(module, nn.Module):
@@ -51,6 +71,17 @@ def find_head(model: nn.Module) -> tuple[str, nn.Linear, str]:
     )
 
 
+@validate_params({
+    "model": MODEL,
+    "data": DATA,
+    "layer": [None, str],
+    "direction": [None, Options(*DIRECTIONS)],
+    "batch_size": POSITIVE_INT,
+    "device": DEVICE,
+    "progress": [Boolean()],
+    "dtype": [None, Instance("torch.dtype")],
+    "tokens": TOKENS,
+})
 def geometry_from_model(
     model: nn.Module,
     data: Any,
@@ -61,6 +92,7 @@ def geometry_from_model(
     device: str | torch.device = "auto",
     progress: bool = True,
     dtype: torch.dtype | None = None,
+    tokens: str | Mapping[str, str] | None = None,
 ) -> Geometry:
     """Geometry of ``data`` in ``model``: at the penultimate layer by default.
 
@@ -68,7 +100,8 @@ def geometry_from_model(
     :func:`find_head`) and that Linear is the head (``direction="weight"`` unless given).
     With a named ``layer`` there is no head, so a linear probe is fitted on that layer's
     features (``direction="probe"``). Predictions for intermediate layers are the probe's.
-    Labels come from ``data``, which must carry them.
+    Labels come from ``data``, which must carry them. ``tokens`` reduces a transformer
+    layer's tokens (``"cls"``, ``"mean"``; see :func:`extract_features`).
 
     Examples
     --------
@@ -81,10 +114,11 @@ def geometry_from_model(
     head, name = (find_head(model)[1:]) if layer is None else (None, layer)
     out, labels, _ = extract_features(
         model, data, [name], batch_size=batch_size, device=device,
-        progress=progress, return_outputs=True, dtype=dtype,
+        progress=progress, return_outputs=True, dtype=dtype, tokens=tokens,
     )
     if labels is None:
-        raise ValueError("data carries no labels; pass an (inputs, labels) pair or a labelled Dataset")
+        raise invalid("geometry_from_model", "data", "labelled: an (inputs, labels) pair or a "
+                      "Dataset of (x, y)", data, "it carries no labels")
     h = out[name]
     if head is not None:
         w = head.weight.detach().to("cpu", h.dtype)

@@ -16,12 +16,33 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from geowidget._validation import (
+    DATA,
+    DEVICE,
+    MODEL,
+    POSITIVE_INT,
+    Boolean,
+    Interval,
+    invalid,
+    validate_params,
+)
 from geowidget.engine.batches import count_samples, iter_batches, resolve_device
-from geowidget.engine.features import _logits_of, _unknown_layer_error, evaluating
+from geowidget.engine.features import _logits_of, _unknown_layer_error
+from geowidget.engine.model_state import evaluating
+from geowidget.engine.progress import progress as progress_bar
 
 
+@validate_params({
+    "model": MODEL,
+    "data": DATA,
+    "layer": [str],
+    "k": POSITIVE_INT,
+    "eps": [Interval(float, 0, None)],
+    "batch_size": POSITIVE_INT,
+    "device": DEVICE,
+    "progress": [Boolean()],
+})
 def layer_margin(
     model: nn.Module,
     data: Any,
@@ -62,15 +83,11 @@ def layer_margin(
     >>> layer_margin(model, (x, y), "1:input", k=2, progress=False).shape
     torch.Size([5])
     """
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
-    if eps < 0:
-        raise ValueError(f"eps must be >= 0, got {eps!r}")
     modules = dict(model.named_modules())
     base, _, kind = layer.partition(":")
     if base not in modules or kind not in ("", "input"):
         valid = [n for n in modules if n] + [f"{n}:input" for n in modules if n]
-        raise _unknown_layer_error(model, layer, valid)
+        raise _unknown_layer_error(model, layer, valid, "layer_margin", "layer")
     dev = resolve_device(device)
     n = count_samples(data)
     margins: list[torch.Tensor] = []
@@ -91,16 +108,27 @@ def layer_margin(
     total = None if n is None else -(-n // batch_size)
     try:
         with evaluating(model), torch.enable_grad():
-            for xb, yb in tqdm(
+            for xb, yb in progress_bar(
                 iter_batches(data, batch_size, dev), total=total, desc="layer margin",
-                disable=not progress, leave=False,
+                disable=not progress,
             ):
                 if yb is None:
-                    raise ValueError("layer_margin needs labels; pass an (inputs, labels) pair")
+                    raise invalid("layer_margin", "data", "labelled: an (inputs, labels) pair "
+                                  "or a Dataset of (x, y)", data, "it carries no labels")
                 leaf.clear()
                 z = _logits_of(model(xb))
                 if "h" not in leaf:
                     raise RuntimeError(f"layer {layer!r} did not run in the forward pass")
+                c = z.shape[1]
+                if c < 2:
+                    raise invalid("layer_margin", "model", "a classifier with at least 2 "
+                                  "outputs", model, f"it has {c}")
+                if yb.dtype.is_floating_point or yb.dtype == torch.bool:
+                    raise invalid("layer_margin", "data", "labelled with integer classes", data,
+                                  f"its labels have dtype {yb.dtype}")
+                if int(yb.min()) < 0 or int(yb.max()) >= c:
+                    raise invalid("layer_margin", "data", f"labelled with classes in [0, {c})",
+                                  data, f"labels span [{int(yb.min())}, {int(yb.max())}]")
                 margins.append(_batch_margin(z, yb.to(torch.long), leaf["h"], k, eps))
     finally:
         handle.remove()
@@ -110,12 +138,7 @@ def layer_margin(
 def _batch_margin(
     z: torch.Tensor, y: torch.Tensor, h: torch.Tensor, k: int, eps: float
 ) -> torch.Tensor:
-    c = z.shape[1]
-    if c < 2:
-        raise ValueError(f"the model has {c} output class; margins need at least 2")
-    if int(y.min()) < 0 or int(y.max()) >= c:
-        raise ValueError(f"labels must lie in [0, {c}), got [{int(y.min())}, {int(y.max())}]")
-    k = min(k, c - 1)
+    k = min(k, z.shape[1] - 1)
     rows = torch.arange(len(y), device=y.device)
     masked = z.detach().clone()
     masked[rows, y] = -torch.inf

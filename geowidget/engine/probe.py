@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import torch
 
+from geowidget._validation import Array, Interval, invalid, validate_params
 
+
+@validate_params({
+    "features": [Array(("N", "D"), dtype="floating", finite=True)],
+    "labels": [Array(("N",), dtype="integer")],
+    "num_classes": [None, Interval(int, 2, None)],
+    "l2": [Interval(float, 0, None)],
+    "max_iter": [Interval(int, 1, None)],
+    "tol": [Interval(float, 0, None)],
+})
 def linear_probe(
     features: torch.Tensor,
     labels: torch.Tensor,
@@ -51,20 +61,18 @@ def linear_probe(
     >>> (x @ w.T + b).argmax(1).tolist()
     [0, 1, 0, 1]
     """
-    if not isinstance(features, torch.Tensor) or not features.is_floating_point():
-        raise TypeError(f"features must be a floating-point tensor, got {getattr(features, 'dtype', type(features))}")
-    if features.ndim != 2 or len(features) == 0:
-        raise ValueError(f"features must have shape [N, D] with N > 0, got {tuple(features.shape)}")
     if labels.shape != (len(features),):
-        raise ValueError(f"labels must have shape ({len(features)},), got {tuple(labels.shape)}")
-    if l2 < 0:
-        raise ValueError(f"l2 must be >= 0, got {l2!r}")
+        raise invalid("linear_probe", "labels", f"of shape ({len(features)},) to match features",
+                      labels)
     labels = labels.to(device=features.device, dtype=torch.long)
-    c = int(labels.max()) + 1 if num_classes is None else num_classes
+    lo, hi = int(labels.min()), int(labels.max())
+    c = hi + 1 if num_classes is None else num_classes
     if c < 2:
-        raise ValueError(f"a probe needs at least 2 classes, got {c}")
-    if int(labels.min()) < 0 or int(labels.max()) >= c:
-        raise ValueError(f"labels must lie in [0, {c}), got [{int(labels.min())}, {int(labels.max())}]")
+        raise invalid("linear_probe", "labels", "of at least 2 classes", labels,
+                      f"they span [{lo}, {hi}]")
+    if lo < 0 or hi >= c:
+        raise invalid("linear_probe", "labels", f"class indices in [0, {c})", labels,
+                      f"they span [{lo}, {hi}]")
 
     x = features.detach().to(torch.float64)
     n, d = x.shape

@@ -29,6 +29,7 @@ never compound.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,28 +38,48 @@ from typing import Any
 import torch
 from torch import nn
 
+from geowidget._validation import (
+    DATA,
+    MODEL,
+    POSITIVE_INT,
+    SEED,
+    Array,
+    DictOf,
+    Interval,
+    ListOf,
+    Options,
+    check,
+    invalid,
+    validate_params,
+)
+from geowidget.engine.model_state import evaluating, preserved
+
 METHODS = ("global_magnitude", "layerwise_magnitude", "random", "snip", "structured_l2")
 _PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-_ACTIVE = "_geowidget_pruned"
+# Models inside a `pruned` block or a sweep, kept outside the model so nothing is left on it.
+_ACTIVE: weakref.WeakSet[nn.Module] = weakref.WeakSet()
+
+SPARSITY = Interval(float, 0, 1, closed="left")
+# The parameters every scoring entry point shares (prune_scores, prune_masks, sweeps, plans).
+_SCORING = {
+    "model": MODEL,
+    "method": [Options(*METHODS)],
+    "data": [None, *DATA],
+    "layers": [None, ListOf(str)],
+    "seed": SEED,
+    "calibration_size": POSITIVE_INT,
+}
 
 
-def check_method(method: str) -> str:
-    """Return ``method`` if it is a known pruning method, else raise a ValueError listing them."""
-    if method not in METHODS:
-        raise ValueError(f"unknown pruning method {method!r}; valid methods: {list(METHODS)}")
-    return method
+def check_method(method: str, caller: str = "prune_masks", name: str = "method") -> str:
+    """Return ``method`` if it is a known pruning method, else raise naming the valid ones."""
+    return check(caller, name, method, _SCORING["method"])
 
 
-def check_sparsity(sparsity: Any) -> float:
-    """Return ``sparsity`` as a float in [0, 1), else raise a ValueError naming it."""
-    try:
-        value = float(sparsity)
-    except (TypeError, ValueError):
-        raise TypeError(f"sparsity must be a number in [0, 1), got {sparsity!r}") from None
-    if not 0.0 <= value < 1.0 or math.isnan(value):
-        raise ValueError(f"sparsity must lie in [0, 1), got {sparsity!r}")
-    return value
+def check_sparsity(sparsity: Any, caller: str = "prune_masks", name: str = "sparsity") -> float:
+    """Return ``sparsity`` as a float in [0, 1) (numpy and torch scalars too), else raise."""
+    return check(caller, name, sparsity, [SPARSITY])
 
 
 def prunable_parameters(
@@ -86,17 +107,21 @@ def prunable_parameters(
         names = [n for n, m in modules.items() if isinstance(m, kinds) and m.weight is not None]
         if not names:
             what = "convolution" if structured else "Linear or Conv"
-            raise ValueError(f"model {type(model).__name__} has no {what} layer to prune")
+            raise invalid("prune_masks", "model", f"a model with a {what} layer to prune",
+                          model, f"{type(model).__name__} has none")
         return [f"{n}.weight" for n in names]
     valid = [n for n, m in modules.items() if isinstance(m, kinds)]
     out = []
     for name in layers:
         if name not in valid:
-            raise ValueError(f"layer {name!r} cannot be pruned; valid layers: {valid}")
+            what = "convolution" if structured else "Linear or Conv"
+            raise invalid("prune_masks", "layers", f"names of {what} modules of this model",
+                          layers, f"{name!r} is not one; valid layers: {valid}")
         out.append(f"{name}.weight")
     return out
 
 
+@validate_params(_SCORING)
 def prune_scores(
     model: nn.Module,
     method: str = "global_magnitude",
@@ -132,7 +157,6 @@ def prune_scores(
         float64 otherwise); for ``"structured_l2"`` one score per output channel, shape
         ``[C_out]`` (the L2 norm of that channel's filter).
     """
-    check_method(method)
     names = prunable_parameters(model, layers, structured=method == "structured_l2")
     params = {n: model.get_parameter(n) for n in names}
     if method in ("global_magnitude", "layerwise_magnitude"):
@@ -156,29 +180,37 @@ def _snip_scores(
     model: nn.Module, params: dict[str, nn.Parameter], data: Any, calibration_size: int
 ) -> dict[str, torch.Tensor]:
     if data is None:
-        raise ValueError("method 'snip' needs calibration data: pass data=(inputs, labels)")
+        raise invalid("prune_masks", "data", "labelled calibration data (inputs, labels) with "
+                      "method='snip'", data)
+    frozen = [n for n, p in params.items() if not p.requires_grad]
+    if frozen:
+        raise invalid(
+            "prune_masks", "model", "a model whose pruned weights require grad with "
+            "method='snip' (the score is |w * dL/dw|)", model,
+            f"{frozen} are frozen: unfreeze them with p.requires_grad_(True) while scoring, or "
+            "leave their modules out with layers=[...]",
+        )
     from geowidget.engine.batches import iter_batches
 
     device = next(iter(params.values())).device
     xs, ys, got = [], [], 0
     for xb, yb in iter_batches(data, batch_size=calibration_size, device=device):
         if yb is None:
-            raise ValueError("method 'snip' needs labelled calibration data, got inputs only")
+            raise invalid("prune_masks", "data", "labelled calibration data (inputs, labels) "
+                          "with method='snip'", data, "it has inputs only")
         xs.append(xb)
         ys.append(yb)
         got += len(xb)
         if got >= calibration_size:
             break
     x, y = torch.cat(xs)[:calibration_size], torch.cat(ys)[:calibration_size]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.enable_grad():
-            out = model(x)
-            loss = nn.functional.cross_entropy(out, y.long())
-            grads = torch.autograd.grad(loss, list(params.values()))
-    finally:
-        model.train(was_training)
+    if y.dtype.is_floating_point or y.dtype == torch.bool:
+        raise invalid("prune_masks", "data", "labelled with integer classes", data,
+                      f"its labels have dtype {y.dtype}")
+    with evaluating(model), torch.enable_grad():
+        out = model(x)
+        loss = nn.functional.cross_entropy(out, y.long())
+        grads = torch.autograd.grad(loss, list(params.values()))
     return {
         n: (p.detach().double() * g.double()).abs().cpu()
         for (n, p), g in zip(params.items(), grads, strict=True)
@@ -216,6 +248,7 @@ class PruningPlan:
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
+    @validate_params(_SCORING)
     def from_model(
         cls,
         model: nn.Module,
@@ -307,6 +340,7 @@ class PruningPlan:
         return out
 
 
+@validate_params({**_SCORING, "sparsities": [SPARSITY, ListOf(SPARSITY)]})
 def prune_masks(
     model: nn.Module,
     sparsities: float | Iterable[float],
@@ -325,6 +359,7 @@ def prune_masks(
         Not modified.
     sparsities : float or iterable of float
         Fraction of prunable weights (channels for ``"structured_l2"``) to remove, each in [0, 1).
+        numpy and torch scalars count as floats.
     method : str
         One of ``METHODS`` (see the module doc).
     data, layers, seed, calibration_size
@@ -344,8 +379,8 @@ def prune_masks(
     >>> int(sum((~m).sum() for m in masks[0.5].values()))
     60
     """
-    single = isinstance(sparsities, int | float)
-    levels = [check_sparsity(s) for s in ([sparsities] if single else list(sparsities))]
+    single = isinstance(sparsities, float)  # the declaration made lists of everything else
+    levels = [sparsities] if single else sparsities
     plan = PruningPlan.from_model(
         model, method, data=data, layers=layers, seed=seed, calibration_size=calibration_size
     )
@@ -362,6 +397,7 @@ def measured_sparsity(masks: dict[str, torch.Tensor]) -> float:
     return float(sum(int((~m.bool()).sum()) for m in masks.values())) / total
 
 
+@validate_params({"model": MODEL, "masks": [DictOf(str, Array(dtype="bool"))]})
 @contextmanager
 def pruned(model: nn.Module, masks: dict[str, torch.Tensor]) -> Iterator[nn.Module]:
     """Zero the masked weights of ``model`` inside a ``with`` block, then restore them bit for bit.
@@ -394,35 +430,38 @@ def pruned(model: nn.Module, masks: dict[str, torch.Tensor]) -> Iterator[nn.Modu
     ...     int((p.weight == 0).sum())
     4
     """
-    if getattr(model, _ACTIVE, False):
-        raise RuntimeError("model is already pruned by an enclosing `pruned` block; masks "
-                           "never compound, so exit that block first")
+    _refuse_nesting(model)
     params = {}
     for name, mask in masks.items():
         try:
             p = model.get_parameter(name)
         except AttributeError:
             valid = [n for n, _ in model.named_parameters()]
-            raise ValueError(f"mask for unknown parameter {name!r}; valid: {valid}") from None
+            raise invalid("pruned", "masks", "keyed by parameter names of the model", masks,
+                          f"{name!r} is not one; valid: {valid}") from None
         if tuple(mask.shape) != tuple(p.shape):
-            raise ValueError(
-                f"mask for {name!r} has shape {tuple(mask.shape)}, parameter has {tuple(p.shape)}"
-            )
+            raise invalid("pruned", "masks", "masks shaped like their parameters", masks,
+                          f"{name!r} has shape {tuple(mask.shape)}, its parameter "
+                          f"{tuple(p.shape)}")
         params[name] = p
-    saved = {n: p.detach().clone() for n, p in params.items()}
-    object.__setattr__(model, _ACTIVE, True)
-    try:
-        with torch.no_grad():
-            for name, p in params.items():
-                p.masked_fill_(~masks[name].to(device=p.device, dtype=torch.bool), 0.0)
-        yield model
-    finally:
-        with torch.no_grad():
-            for name, p in params.items():
-                p.copy_(saved[name])
-        object.__setattr__(model, _ACTIVE, False)
+    with preserved(model, params=params):
+        _ACTIVE.add(model)
+        try:
+            with torch.no_grad():
+                for name, p in params.items():
+                    p.masked_fill_(~masks[name].to(device=p.device), 0.0)
+            yield model
+        finally:
+            _ACTIVE.discard(model)
 
 
+def _refuse_nesting(model: nn.Module) -> None:
+    if model in _ACTIVE:
+        raise RuntimeError("model is already pruned by an enclosing `pruned` block; masks "
+                           "never compound, so exit that block first")
+
+
+@validate_params({**_SCORING, "sparsities": [ListOf(SPARSITY, min_len=0)]})
 def pruning_sweep(
     model: nn.Module,
     sparsities: Iterable[float],
@@ -448,7 +487,7 @@ def pruning_sweep(
     >>> [int((m.weight == 0).sum()) for s, m in pruning_sweep(net, [0.0, 0.5])]
     [0, 10]
     """
-    levels = [check_sparsity(s) for s in sparsities]
+    levels = sparsities
     plan = PruningPlan.from_model(
         model, method, data=data, layers=layers, seed=seed, calibration_size=calibration_size
     )
@@ -457,32 +496,27 @@ def pruning_sweep(
             with pruned(model, plan.masks(s)) as m:
                 yield s, m
         return
-    if getattr(model, _ACTIVE, False):
-        raise RuntimeError("model is already pruned by an enclosing `pruned` block; masks "
-                           "never compound, so exit that block first")
+    _refuse_nesting(model)
     params = {n: model.get_parameter(n) for n in plan.names}
     order = {n: (r, i.to(params[n].device)) for n, (r, i) in plan.by_rank.items()}
-    saved = {n: p.detach().clone() for n, p in params.items()}
     done = dict.fromkeys(plan.names, 0)  # weights zeroed so far per parameter
-    object.__setattr__(model, _ACTIVE, True)
-    try:
-        for s in levels:
-            counts = plan.counts(s)
-            with torch.no_grad():
-                for group in plan.groups:
-                    k = counts[group[0]]
-                    for n in group:
-                        sorted_ranks, idx = order[n]
-                        c = int(torch.searchsorted(sorted_ranks, k))
-                        flat = params[n].view(-1)
-                        if c < done[n]:
-                            params[n].copy_(saved[n])
-                            done[n] = 0
-                        flat.index_fill_(0, idx[done[n] : c], 0.0)
-                        done[n] = c
-            yield s, model
-    finally:
-        with torch.no_grad():
-            for n, p in params.items():
-                p.copy_(saved[n])
-        object.__setattr__(model, _ACTIVE, False)
+    with preserved(model, params=plan.names) as saved:
+        _ACTIVE.add(model)
+        try:
+            for s in levels:
+                counts = plan.counts(s)
+                with torch.no_grad():
+                    for group in plan.groups:
+                        k = counts[group[0]]
+                        for n in group:
+                            sorted_ranks, idx = order[n]
+                            c = int(torch.searchsorted(sorted_ranks, k))
+                            flat = params[n].view(-1)
+                            if c < done[n]:
+                                params[n].copy_(saved[n])
+                                done[n] = 0
+                            flat.index_fill_(0, idx[done[n] : c], 0.0)
+                            done[n] = c
+                yield s, model
+        finally:
+            _ACTIVE.discard(model)

@@ -71,6 +71,7 @@ class WorkerSpec:
     calibration_size: int
     batch_size: int
     device: str
+    tokens: dict[str, dict[str, str]] | None = None  # per model, {node: "cls" | "mean"}
 
 
 class Worker:
@@ -123,6 +124,7 @@ class Worker:
             unit, self.models[unit.model], inputs, labels, layers=spec.layers[unit.model],
             head=spec.heads[unit.model], probes=spec.probes.get(unit.model), masks=masks,
             batch_size=spec.batch_size, device=self.device,
+            tokens=(spec.tokens or {}).get(unit.model),
         )
 
 

@@ -37,10 +37,27 @@ import numpy as np
 import torch
 from torch import nn
 
+from geowidget._validation import (
+    DATA,
+    DEVICE,
+    POSITIVE_INT,
+    SEED,
+    Boolean,
+    DictOf,
+    Instance,
+    Interval,
+    ListOf,
+    Options,
+    invalid,
+    validate_params,
+)
+from geowidget.analysis.projection import METHODS as PROJECTIONS
 from geowidget.cube import LAYER_METRICS, OUTPUTS, Condition, GeometryCube
+from geowidget.engine.checkpoints import RUN_KEY, STEP_KEY, Checkpoints, as_run, expand_runs
 from geowidget.engine.corruptions import SEVERITIES, resolve_corruptions
-from geowidget.engine.pruning import check_method, check_sparsity
-from geowidget.study.runners import LocalRunner, Task, WorkerSpec
+from geowidget.engine.model_state import evaluating
+from geowidget.engine.pruning import METHODS, SPARSITY
+from geowidget.study.runners import LocalRunner, RayRunner, Task, WorkerSpec
 from geowidget.study.shards import Shard, ShardReader
 from geowidget.study.units import PENULTIMATE, WorkUnit, fingerprint
 
@@ -51,6 +68,10 @@ _KEY_VERSION = 2
 _THUMBNAIL_MAX = 64  # pixels; larger images get no thumbnails
 
 
+# a model, or a run of checkpoints: Checkpoints(model, [...]) or a (model, [...]) pair
+RUN_OR_MODEL = Instance("torch.nn.Module", Checkpoints, tuple)
+
+
 class Study:
     """Evaluate models over pruning levels and corruptions; :meth:`run` returns a GeometryCube.
 
@@ -58,6 +79,11 @@ class Study:
     ----------
     models : dict of str to nn.Module, or list of nn.Module
         Classifiers with the same number of classes. A list is named ``model0, model1, ...``.
+        A value may also be a training run: ``Checkpoints(model, ["ckpt_00.pt", ...])`` or a
+        ``(model, checkpoints)`` pair, with checkpoints as paths or state dicts (see
+        :class:`geowidget.engine.checkpoints.Checkpoints`). Each checkpoint becomes a model
+        ``"<run>/<step>"`` with ``run`` and ``step`` in its ``model_info``, as
+        :class:`geowidget.GeometryTracker` records them.
         They are never modified (pruning swaps weights in and restores them bit for bit; a model
         on another device than ``device`` is copied).
     data : (inputs, labels), ImageData, Dataset or DataLoader
@@ -96,6 +122,15 @@ class Study:
         Calibration samples (the first ones) for gradient-based pruning (``"snip"``).
     probe_samples : int
         Samples (the first ones) the linear probes of intermediate layers are fitted on.
+    tokens : {"cls", "mean", "flatten"} or dict of str to str, optional
+        How a transformer layer's token output ``[N, T, D]`` becomes one vector per sample
+        (see :func:`geowidget.extract_features`): a string for every layer but
+        ``"penultimate"`` (the head's input has no tokens), or a dict per layer name.
+    projections : sequence of {"pca", "tsne", "umap"}
+        2-D maps of each model's clean, dense features at each layer, stored in the cube's
+        ``projections`` for :class:`geowidget.ProjectionView`; computed with
+        :func:`geowidget.project` (seeded with ``seed``) after the units, and kept in the
+        unit store like them.
     backend : {"local", "ray"}
         Where units run: in this process, or on Ray actors (``pip install 'geowidget[ray]'``)
         that load each model once and write finished units straight to the store. Both give
@@ -115,6 +150,27 @@ class Study:
     >>> cube.correlations(target="robustness")                               # doctest: +SKIP
     """
 
+    @validate_params({
+        "models": [Instance("torch.nn.Module"),
+                   DictOf(object, RUN_OR_MODEL, min_len=1),
+                   ListOf(RUN_OR_MODEL)],
+        "data": DATA,
+        "layers": [None, str, ListOf(str)],
+        "sparsities": [ListOf(SPARSITY, min_len=0)],
+        "pruning": [Options(*METHODS)],
+        "severities": [ListOf(Interval(int, 1, 5))],
+        "batch_size": POSITIVE_INT,
+        "device": DEVICE,
+        "seed": SEED,
+        "shard_size": POSITIVE_INT,
+        "progress": [Boolean()],
+        "calibration_size": POSITIVE_INT,
+        "probe_samples": POSITIVE_INT,
+        "projections": [ListOf(Options(*PROJECTIONS), min_len=0)],
+        "backend": [Options("local", "ray")],
+        "ray_address": [None, str],
+        "ray_remote_args": [None, DictOf(str, object)],
+    })
     def __init__(
         self,
         models: Mapping[str, nn.Module] | Sequence[nn.Module],
@@ -133,6 +189,8 @@ class Study:
         progress: bool = True,
         calibration_size: int = 256,
         probe_samples: int = 10_000,
+        tokens: str | Mapping[str, str] | None = None,
+        projections: Sequence[str] = (),
         backend: str = "local",
         ray_address: str | None = None,
         ray_remote_args: Mapping[str, Any] | None = None,
@@ -140,22 +198,29 @@ class Study:
         from geowidget.engine.batches import resolve_device
 
         self.runner = self._check_backend(backend, ray_address, ray_remote_args, cache_dir)
-        self.models = self._check_models(models)
-        self.pruning = check_method(pruning)
-        self.sparsities = sorted({0.0, *(check_sparsity(s) for s in sparsities)})
-        self.severities = self._check_severities(severities)
-        for name, value in (("batch_size", batch_size), ("shard_size", shard_size),
-                            ("calibration_size", calibration_size),
-                            ("probe_samples", probe_samples)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+        if isinstance(models, nn.Module):
+            models = [models]
+        named = (dict(zip(map(str, models), models.values(), strict=True))
+                 if isinstance(models, Mapping)
+                 else {f"model{i}": m for i, m in enumerate(models)})
+        for key, value in named.items():
+            if not isinstance(value, nn.Module) and as_run(value) is None:
+                raise invalid("Study", "models", "a torch.nn.Module or a run of checkpoints "
+                              "(Checkpoints(model, [...]) or a (model, [...]) pair)", value,
+                              f"the value of {key!r}")
+        # a run of checkpoints becomes one model per step, "<run>/<step>"
+        self.models, self.runs = expand_runs(named)
+        self.pruning = pruning
+        self.sparsities = sorted({0.0, *sparsities})
+        self.severities = sorted(set(severities))
         self.batch_size, self.shard_size = batch_size, shard_size
         self.calibration_size, self.probe_samples = calibration_size, probe_samples
+        self.projections = list(dict.fromkeys(projections))
         if self.runner.name == "ray" and device == "auto":
             # the actors' device, not this process's: a GPU when the actors ask for one
             gpus = float((ray_remote_args or {}).get("num_gpus", 0) or 0)
-            device = "cuda" if gpus > 0 else "cpu"
-            self.device = torch.device(device)
+            self.device = torch.device("cuda" if gpus > 0 else "cpu")
         else:
             self.device = resolve_device(device)
         self.seed, self.progress = int(seed), bool(progress)
@@ -173,6 +238,7 @@ class Study:
         self.num_classes = self._check_classes(first_x)
         self.class_names = self._class_names(data)
         self.layers = [PENULTIMATE] if layers is None else self._check_layers(layers)
+        self.tokens = self._check_tokens(tokens)
         self._heads = {name: self._head(m) for name, m in self.models.items()}
         self.benchmarks = self._check_corruptions(corruptions, first_x)
         self.model_fp = {name: fingerprint(*m.state_dict().values())
@@ -181,72 +247,29 @@ class Study:
 
     # ------------------------------------------------------------------ validation
     @staticmethod
-    def _check_backend(backend: Any, address: Any, remote_args: Any, cache_dir: Any) -> Any:
-        from geowidget.study.runners import RayRunner, import_ray
+    def _check_backend(backend: str, address: str | None, remote_args: Any, cache_dir: Any
+                       ) -> LocalRunner | RayRunner:
+        from geowidget.study.runners import import_ray
 
         if backend == "local":
             for name, value in (("ray_address", address), ("ray_remote_args", remote_args)):
                 if value is not None:
-                    raise ValueError(f"{name}={value!r} is only used with backend='ray', but "
-                                     "backend='local'")
+                    raise invalid("Study", name, "None with backend='local' (it is used only "
+                                  "with backend='ray')", value)
             return LocalRunner()
-        if backend != "ray":
-            raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
         import_ray()
-        if address is not None and not isinstance(address, str):
-            raise TypeError(f"ray_address must be a str or None, got {type(address).__name__}")
         if address is not None and cache_dir is None:
-            raise ValueError(
-                f"backend='ray' with ray_address={address!r} needs cache_dir: a unit store that "
-                "every node of the cluster can reach (a shared path, or a pyarrow.fs URI such "
-                "as 's3://bucket/study')"
-            )
-        if remote_args is not None and not isinstance(remote_args, Mapping):
-            raise TypeError(f"ray_remote_args must be a dict such as {{'num_gpus': 1}}, got "
-                            f"{type(remote_args).__name__}")
+            raise invalid("Study", "cache_dir", f"a unit store that every node of the cluster "
+                          f"can reach (a shared path, or a pyarrow.fs URI such as "
+                          f"'s3://bucket/study') when ray_address={address!r}", cache_dir)
         return RayRunner(address, remote_args)
-
-    @staticmethod
-    def _check_models(models: Any) -> dict[str, nn.Module]:
-        if isinstance(models, nn.Module):
-            models = [models]
-        if isinstance(models, Mapping):
-            named = {str(k): v for k, v in models.items()}
-        elif isinstance(models, Sequence):
-            named = {f"model{i}": m for i, m in enumerate(models)}
-        else:
-            raise TypeError(
-                f"models must be a dict of name to nn.Module or a list, got {type(models).__name__}"
-            )
-        if not named:
-            raise ValueError("models is empty; pass at least one model, e.g. {'lenet': net}")
-        for k, m in named.items():
-            if not isinstance(m, nn.Module):
-                raise TypeError(f"model {k!r} must be a torch.nn.Module, got {type(m).__name__}")
-        return named
-
-    @staticmethod
-    def _check_severities(severities: Iterable[int]) -> list[int]:
-        out = []
-        for s in severities:
-            if isinstance(s, bool) or s not in SEVERITIES:
-                raise ValueError(f"severities must be in {list(SEVERITIES)}, got {s!r}")
-            out.append(int(s))
-        if not out:
-            raise ValueError("severities is empty; pass e.g. (1, 2, 3, 4, 5)")
-        return sorted(set(out))
 
     def _check_classes(self, probe: torch.Tensor) -> int:
         counts = {}
         for name, m in self.models.items():
             dev = next((p.device for p in m.parameters()), torch.device("cpu"))
-            was = m.training
-            m.eval()
-            try:
-                with torch.no_grad():
-                    out = m(probe.to(dev))
-            finally:
-                m.train(was)
+            with evaluating(m), torch.no_grad():  # each module's own flag comes back
+                out = m(probe.to(dev))
             if isinstance(out, tuple | list):
                 out = out[0]
             counts[name] = int(out.shape[-1])
@@ -288,6 +311,21 @@ class Study:
                         f"{[PENULTIMATE, *get_layer_names(m)]}"
                     )
         return out
+
+    def _check_tokens(self, tokens: Any) -> dict[str, str]:
+        """``{layer: mode}`` over the study's layers (a string: all but the penultimate)."""
+        from geowidget._validation import check
+        from geowidget.engine.tokens import TOKENS, check_tokens
+
+        tokens = check("Study", "tokens", tokens, TOKENS)
+        default, per_layer = check_tokens(tokens, self.layers, "Study")
+        if default is not None:
+            return {v: default for v in self.layers if v != PENULTIMATE}
+        return per_layer
+
+    def _node_tokens(self, name: str) -> dict[str, str]:
+        """The model's ``{node: mode}`` for extract_features."""
+        return {self._layer_target(name, v): mode for v, mode in self.tokens.items()}
 
     def _check_corruptions(self, spec: Any, first: torch.Tensor) -> list[tuple[str, int, Any]]:
         """``[(benchmark, severity, reader)]``; the reader is None for generated corruptions."""
@@ -341,13 +379,16 @@ class Study:
         from geowidget.engine.features import extract_features
         from geowidget.engine.probe import linear_probe
 
+        mode = self.tokens.get(layer)
         key = fingerprint("probe", _KEY_VERSION, self.model_fp[name], layer, *head,
-                          self.batch_size, self.device.type)
+                          self.batch_size, self.device.type,
+                          *(() if mode is None else (mode,)))
         cached = None if self.store is None else self.store.load(key)
         if cached is not None:
             return torch.from_numpy(cached["weight"]), torch.from_numpy(cached["bias"])
         feats = extract_features(self.models[name], head, [layer], batch_size=self.batch_size,
-                                 device=self.device, progress=False)[layer]
+                                 device=self.device, progress=False,
+                                 tokens=None if mode is None else {layer: mode})[layer]
         w, b = linear_probe(feats.float(), head[1], num_classes=self.num_classes)
         w, b = w.cpu(), b.cpu()
         if self.store is not None:
@@ -374,6 +415,7 @@ class Study:
             calibration_size=self.calibration_size,
             batch_size=self.batch_size,
             device=str(self.device),
+            tokens={name: self._node_tokens(name) for name in self.models} if self.tokens else None,
         )
 
     # ------------------------------------------------------------------ units
@@ -401,6 +443,7 @@ class Study:
                 *(t for layer in sorted(probes) for t in probes[layer]),
                 self.pruning, self.seed, self.batch_size, self.device.type,
                 *(spec.calibration or ()),
+                *(() if not self.tokens else (self.tokens,)),  # no change to older keys
             )
         return keys
 
@@ -505,7 +548,7 @@ class Study:
                         cube.add(unit, key, arrays)
                         self.stats["computed"] += 1
                         bar.update(1)
-                result = cube.build()
+                result = cube.build(self._projections())
                 if store is not None:
                     self.stats["corrupt"] = store.corrupt - corrupt_before
             finally:
@@ -527,6 +570,42 @@ class Study:
         else:
             yield None
 
+    def _projections(self) -> dict[str, np.ndarray]:
+        """Per method, positions float32 ``[M, L, N, 2]`` of every model's clean, dense
+        features at every layer; from the unit store when they are there."""
+        if not self.projections:
+            return {}
+        from geowidget.analysis.projection import project
+        from geowidget.engine.features import extract_features
+
+        m, ly = len(self.models), len(self.layers)
+        out = {k: np.full((m, ly, self.n, 2), np.nan, np.float32) for k in self.projections}
+        data_fp = fingerprint(*(fingerprint(s.inputs, s.labels) for s in self.reader))
+        for mi, (name, model) in enumerate(self.models.items()):
+            nodes = {layer: self._layer_target(name, layer) for layer in self.layers}
+            keys = {(layer, k): fingerprint("projection", _KEY_VERSION, self.model_fp[name],
+                                            data_fp, nodes[layer], k, self.seed,
+                                            self.batch_size, self.device.type)
+                    for layer in self.layers for k in self.projections}
+            found = {key: None if self.store is None else self.store.load(fp)
+                     for key, fp in keys.items()}
+            missing = sorted({layer for (layer, _), v in found.items() if v is None})
+            feats: dict[str, list[torch.Tensor]] = {nodes[v]: [] for v in missing}
+            for shard in self.reader if missing else ():
+                got = extract_features(model, (shard.inputs, shard.labels), list(feats),
+                                       batch_size=self.batch_size, device=self.device,
+                                       progress=False)
+                for node, value in got.items():
+                    feats[node].append(value)
+            for (layer, k), arrays in found.items():
+                if arrays is None:
+                    x = torch.cat(feats[nodes[layer]]).double().numpy()
+                    arrays = {"xy": project(x, k, seed=self.seed)}
+                    if self.store is not None:
+                        self.store.save(keys[(layer, k)], arrays)
+                out[k][mi, self.layers.index(layer)] = arrays["xy"]
+        return out
+
     def _info(self, name: str) -> dict[str, Any]:
         model = self.models[name]
         head = self._heads[name]
@@ -537,6 +616,8 @@ class Study:
             "penultimate": None if head is None else head[2],
             "probe_layers": [v for v in self.layers if not self._uses_head(name, v)],
             "fingerprint": self.model_fp[name][:16],
+            **({RUN_KEY: self.runs[name][0], STEP_KEY: self.runs[name][1]}
+               if name in self.runs else {}),
         }
 
 
@@ -574,7 +655,7 @@ class _CubeBuilder:
         for name in ("pred", "correct", "logit_margin"):
             self.arrays[name][mi, ki, sl] = arrays[name]
 
-    def build(self) -> GeometryCube:
+    def build(self, projections: dict[str, np.ndarray]) -> GeometryCube:
         st = self.study
         return GeometryCube(
             models=list(st.models),
@@ -585,6 +666,7 @@ class _CubeBuilder:
             model_info=[st._info(name) for name in st.models],
             dataset=st.dataset,
             images=self.images,
+            projections=projections,
             **self.arrays,
         )
 
@@ -629,9 +711,11 @@ class _DatasetBuilder:
         cell = (self.model_pos[unit.model], self.cond_pos[unit.condition])
         self.keys.setdefault(cell, []).append((unit.start, key))
 
-    def build(self) -> GeometryCube:
+    def build(self, projections: dict[str, np.ndarray]) -> GeometryCube:
         st = self.study
         self._images.close()
+        for method, xy in projections.items():
+            self.writer.write_projection(method, xy)
         self.writer.write_samples(self.labels, np.arange(st.n))
         for (mi, ki), parts in sorted(self.keys.items()):
             units = [self.store.load(key) for _, key in sorted(parts)]

@@ -99,6 +99,7 @@ def evaluate_unit(
     masks: Mapping[str, torch.Tensor] | None = None,
     batch_size: int = 256,
     device: torch.device | str = "cpu",
+    tokens: Mapping[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-sample geometry and outputs of one unit; depends on its arguments only.
 
@@ -125,6 +126,9 @@ def evaluate_unit(
         Forward-pass batch size.
     device : torch.device or str
         Where the forward passes run.
+    tokens : mapping of str to str, optional
+        How the token output of a node (a value of ``layers``) becomes one vector per sample
+        (``"cls"``, ``"mean"``; see :func:`geowidget.engine.features.extract_features`).
 
     Returns
     -------
@@ -138,7 +142,8 @@ def evaluate_unit(
                          f"{'no' if not masks else 'pruning'} masks")
     context = pruned(model, dict(masks)) if masks else contextlib.nullcontext(model)
     with context:
-        return _evaluate(model, inputs, labels, layers, head, probes or {}, batch_size, device)
+        return _evaluate(model, inputs, labels, layers, head, probes or {}, batch_size, device,
+                         tokens)
 
 
 def _evaluate(
@@ -150,11 +155,12 @@ def _evaluate(
     probes: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
     batch_size: int,
     device: Any,
+    tokens: Mapping[str, str] | None = None,
 ) -> dict[str, np.ndarray]:
     targets = list(dict.fromkeys(layers.values()))
     feats, _, logits = extract_features(
         model, (inputs, labels), targets, batch_size=batch_size, device=device,
-        progress=False, return_outputs=True,
+        progress=False, return_outputs=True, tokens=dict(tokens) if tokens else None,
     )
     out: dict[str, list[np.ndarray]] = {k: [] for k in LAYER_METRICS}
     for layer, node in layers.items():

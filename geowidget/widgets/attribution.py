@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
-from geowidget.widgets.base import GeoView
+from geowidget.widgets.base import Enum, Float, Int, SampleView, invalid
 from geowidget.widgets.codec import as_numpy
 
 FIELDS = ("angle", "margin")
@@ -26,17 +26,19 @@ def display_image(image: np.ndarray) -> np.ndarray:
     return np.round(scaled * 255).astype(np.uint8)
 
 
-class AttributionView(GeoView):
+class AttributionView(SampleView):
     """Occlusion maps of Δθ (degrees) and Δm for one sample, drawn over its image.
 
-    With a model, maps are computed by :func:`geowidget.engine.attribution.occlusion` (one
-    batched pass) whenever ``sample``, ``patch`` or ``stride`` changes; or pass precomputed
-    maps. Setting ``selected`` (e.g. linked from another view) shows its first sample.
+    With a classifier, maps are computed by :func:`geowidget.engine.attribution.occlusion`
+    (one batched pass) whenever ``sample``, ``patch`` or ``stride`` changes; or pass
+    precomputed maps. Setting ``selected`` (e.g. linked from another view) shows its first
+    sample.
 
     Parameters
     ----------
-    model : torch.nn.Module, optional
-        The classifier.
+    net : torch.nn.Module, optional
+        The classifier (named ``net`` so it does not clash with the ``model`` index that
+        linked views share).
     images : array-like or Tensor [N, C, H, W], optional
         Inputs in the model's units.
     labels : array-like of int [N], optional
@@ -48,69 +50,63 @@ class AttributionView(GeoView):
     layer : str, optional
         Feature layer passed to ``occlusion``.
     image, delta_angle, delta_margin : array-like [H, W], optional
-        Precomputed maps instead of a model (Δθ in radians).
+        Precomputed maps instead of a classifier (Δθ in radians).
     class_names : list of str, optional
     sample_ids : array-like of int [N], optional
         Ids that ``selected`` refers to (default ``0..N-1``).
     """
 
-    sample = t.Int(0).tag(sync=True)
-    patch = t.Int(4).tag(sync=True)
-    stride = t.Int(2).tag(sync=True)
-    field = t.Unicode("angle").tag(sync=True)
-    opacity = t.Float(0.6).tag(sync=True)
-    scale = t.Int(10).tag(sync=True)
+    _kind = t.Unicode("attribution").tag(sync=True)
+    sample = Int(0, min=0).tag(sync=True)
+    patch = Int(4, min=1).tag(sync=True)
+    stride = Int(2, min=1).tag(sync=True)
+    field = Enum(FIELDS, "angle").tag(sync=True)
+    opacity = Float(0.6, min=0.0, max=1.0).tag(sync=True)
+    scale = Int(10, min=1, max=64).tag(sync=True)
 
-    def __init__(self, model: Any = None, images: Any = None, labels: Any = None, *,
+    def __init__(self, net: Any = None, images: Any = None, labels: Any = None, *,
                  sample: int = 0, patch: int = 4, stride: int = 2, layer: str | None = None,
                  image: Any = None, delta_angle: Any = None, delta_margin: Any = None,
                  class_names: list[str] | None = None, sample_ids: Any = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._kind = "attribution"
-        self._model, self._layer = model, layer
+        self._id_arrays: dict[str, np.ndarray] = {}
+        self._id_meta: dict[str, Any] = {}
+        self._net, self._layer = net, layer
         self._class_names = class_names
-        if model is not None:
+        if net is not None:
             if images is None or labels is None:
-                raise ValueError("with a model, pass images [N, C, H, W] and labels [N]")
+                raise ValueError("with a classifier (net), pass images [N, C, H, W] and "
+                                 "labels [N]")
             self._images, self._labels = images, np.asarray(as_numpy(labels), np.int64)
             if len(self._labels) != len(images):
                 raise ValueError(f"labels has {len(self._labels)} values for {len(images)} "
                                  "images; lengths must match")
-            self._ids = (np.arange(len(self._labels)) if sample_ids is None
-                         else np.asarray(as_numpy(sample_ids), np.int64))
+            self._id_arrays, self._id_meta = self._wire_ids(
+                np.arange(len(self._labels)) if sample_ids is None
+                else np.asarray(as_numpy(sample_ids), np.int64))
             with self.hold_sync():
                 self.patch, self.stride, self.sample = patch, stride, sample
             self._compute()
             self.observe(lambda _: self._compute(), ["sample", "patch", "stride"])
         else:
             if image is None or delta_angle is None or delta_margin is None:
-                raise ValueError("pass a model with images and labels, or image=, delta_angle= "
-                                 "and delta_margin= maps")
+                raise ValueError("pass a classifier (net) with images and labels, or image=, "
+                                 "delta_angle= and delta_margin= maps")
             self._show(display_image(as_numpy(image)), as_numpy(delta_angle),
                        as_numpy(delta_margin), {"sample_id": sample})
 
     @t.validate("sample")
     def _valid_sample(self, proposal: Any) -> int:
         n = len(getattr(self, "_labels", [])) or 1
-        return self._check_index("sample", proposal["value"], n)
-
-    @t.validate("patch", "stride")
-    def _valid_size(self, proposal: Any) -> int:
-        if proposal["value"] < 1:
-            raise ValueError(f"{proposal['trait'].name} must be >= 1 pixel, got {proposal['value']}")
-        return proposal["value"]
-
-    @t.validate("field")
-    def _valid_field(self, proposal: Any) -> str:
-        if proposal["value"] not in FIELDS:
-            raise ValueError(f"field must be one of {list(FIELDS)}, got {proposal['value']!r}")
+        if not proposal["value"] < n:
+            raise invalid(self, "sample", f"a position in 0..{n - 1}", proposal["value"])
         return proposal["value"]
 
     @t.observe("selected")
     def _follow_selection(self, change: dict[str, Any]) -> None:
-        if getattr(self, "_model", None) is not None and len(change["new"]):
-            hits = np.flatnonzero(self._ids == int(change["new"][0]))
+        if getattr(self, "_net", None) is not None and len(change["new"]):
+            hits = np.flatnonzero(self._sample_ids == int(change["new"][0]))
             if hits.size:
                 self.sample = int(hits[0])
 
@@ -119,9 +115,9 @@ class AttributionView(GeoView):
 
         i = self.sample
         image = self._images[i]
-        occ = occlusion(self._model, image, int(self._labels[i]), patch=self.patch,
+        occ = occlusion(self._net, image, int(self._labels[i]), patch=self.patch,
                         stride=self.stride, layer=self._layer)
-        meta = {"sample_id": int(self._ids[i]), "label": int(self._labels[i]), "base_pred": int(occ.base_pred),
+        meta = {"sample_id": int(self._sample_ids[i]), "label": int(self._labels[i]), "base_pred": int(occ.base_pred),
                 "base_angle_deg": float(np.degrees(occ.base_angle)),
                 "base_margin": float(occ.base_margin)}
         self._show(display_image(as_numpy(image)), as_numpy(occ.delta_angle_map),
@@ -135,10 +131,9 @@ class AttributionView(GeoView):
         self.maps = {"angle": np.degrees(d_angle.astype(np.float64)),
                      "margin": d_margin.astype(np.float64)}
         with self.hold_sync():
-            self._meta = {**meta, "patch": self.patch, "stride": self.stride,
-                          "class_names": self._class_names or [], "models": [], "layers": [],
-                          "conditions": []}
-            self._arrays = {"image": img, "delta": np.stack([self.maps["angle"],
+            self._meta = {**meta, **self._id_meta, "patch": self.patch, "stride": self.stride,
+                          "class_names": self._class_names or []}
+            self._arrays = {**self._id_arrays, "image": img, "delta": np.stack([self.maps["angle"],
                                                              self.maps["margin"]])}
 
     def to_plotly(self) -> Any:

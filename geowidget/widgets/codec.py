@@ -133,17 +133,21 @@ def decode(payload: dict[str, Any]) -> np.ndarray:
     dtype = payload["dtype"]
     if dtype not in WIRE_DTYPES:
         raise ValueError(f"unknown wire dtype {dtype!r}; valid: {list(WIRE_DTYPES)}")
-    shape = tuple(int(s) for s in payload["shape"])
+    raw_shape = payload["shape"]
+    if not isinstance(raw_shape, list | tuple) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in raw_shape):
+        raise ValueError(f"an encoded array's shape must be a list of ints >= 0, got "
+                         f"{str(raw_shape)[:80]}")
+    shape = tuple(raw_shape)
     buf = payload["buffer"]
     if isinstance(buf, memoryview):
         buf = buf.cast("B") if buf.format != "B" or buf.ndim != 1 else buf
-    flat = np.frombuffer(buf, dtype=np.dtype(dtype).newbyteorder("<"))
-    if flat.size != int(np.prod(shape)):
-        raise ValueError(
-            f"buffer holds {flat.size} {dtype} values but shape {list(shape)} needs "
-            f"{int(np.prod(shape))}"
-        )
-    return flat.reshape(shape)
+    width = np.dtype(dtype).itemsize
+    need = int(np.prod(shape)) * width
+    if len(buf) != need:
+        raise ValueError(f"buffer holds {len(buf)} bytes but shape {list(shape)} of {dtype} "
+                         f"needs {need}")
+    return np.frombuffer(buf, dtype=np.dtype(dtype).newbyteorder("<")).reshape(shape)
 
 
 def array_to_json(value: Any, widget: Any = None) -> dict[str, Any] | None:

@@ -7,13 +7,14 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
-from geowidget.widgets.base import DEFAULT_BUDGET, GeoView
-from geowidget.widgets.polar import build_slab
+from geowidget._validation import validate_params
+from geowidget.widgets.base import DEFAULT_BUDGET, Enum, Int, SlabView
+from geowidget.widgets.polar import ARRAY_KEYWORDS, CELL_PARAMS, build_slab
 
 GROUPS = ("class", "none", "model", "sparsity")
 
 
-class MarginHistogram(GeoView):
+class MarginHistogram(SlabView):
     """Histogram of the signed margin m, per class or overlaid for several models or levels.
 
     Bins are equal width with a bin edge on m = 0; the negative (misclassified) side is
@@ -36,9 +37,12 @@ class MarginHistogram(GeoView):
         Bytes above which slices are fetched on demand (64 MB).
     """
 
-    group_by = t.Unicode("class").tag(sync=True)
-    bins = t.Int(40).tag(sync=True)
+    _more_keywords = ARRAY_KEYWORDS
+    _kind = t.Unicode("histogram").tag(sync=True)
+    group_by = Enum(GROUPS, "class").tag(sync=True)
+    bins = Int(40, min=1, max=1000).tag(sync=True)
 
+    @validate_params(CELL_PARAMS)
     def __init__(
         self,
         cube: Any = None,
@@ -58,33 +62,16 @@ class MarginHistogram(GeoView):
             kwargs.setdefault("norm", np.full(n, np.nan, np.float32))
         slab = build_slab(cube, kwargs)
         super().__init__(**kwargs)
-        self._kind = "histogram"
         self._set_slab(slab, budget, {}, {})
         picks = self._pick(model, layer, sparsity, benchmark)
-        with self.hold_sync():
-            for key, value in picks.items():
-                setattr(self, key, value)
-            self.group_by = group_by
-            self.bins = bins
-
-    @t.validate("group_by")
-    def _valid_group(self, proposal: Any) -> str:
-        if proposal["value"] not in GROUPS:
-            raise ValueError(f"group_by must be one of {list(GROUPS)}, got {proposal['value']!r}")
-        return proposal["value"]
-
-    @t.validate("bins")
-    def _valid_bins(self, proposal: Any) -> int:
-        if not 1 <= proposal["value"] <= 1000:
-            raise ValueError(f"bins must lie in 1..1000, got {proposal['value']}")
-        return proposal["value"]
+        self._apply_picks(picks, group_by=group_by, bins=bins)
 
     def select_range(self, low: float, high: float) -> np.ndarray:
         """Select (as a brush in the browser does) the samples of the shown cell with
         ``low <= m <= high`` among the shown classes; returns and sets their sample ids."""
         slab = self._slab
         assert slab is not None
-        m = slab.metrics["margin"][self.model, self.layer, self.condition]
+        m = self.cell()["margin"]
         lo, hi = min(low, high), max(low, high)
         keep = (m >= lo) & (m <= hi)
         if self.classes:
@@ -96,25 +83,29 @@ class MarginHistogram(GeoView):
         """The margin arrays drawn now, by legend name (finite values, shown classes)."""
         slab = self._slab
         assert slab is not None
-        meta, mg = self._meta, slab.metrics["margin"]
+        meta = self._meta
         mi, li, ki = self.model, self.layer, self.condition
+
+        def margin(m: int, k: int) -> np.ndarray:
+            return slab.cell(m, li, k)["margin"]
+
         shown = np.isin(slab.labels, self.classes) if self.classes else np.ones(slab.n, bool)
         out: dict[str, np.ndarray] = {}
         if self.group_by == "model":
             for i, name in enumerate(meta["models"]):
-                out[name] = mg[i, li, ki][shown]
+                out[name] = margin(i, ki)[shown]
         elif self.group_by == "sparsity":
             bench = meta["conditions"][ki]["benchmark"]
             for i, c in enumerate(meta["conditions"]):
                 if c["benchmark"] == bench:
-                    out[f"sparsity {c['sparsity']}"] = mg[mi, li, i][shown]
+                    out[f"sparsity {c['sparsity']}"] = margin(mi, i)[shown]
         elif self.group_by == "class":
             for c, name in enumerate(meta["class_names"]):
                 if self.classes and c not in self.classes:
                     continue
-                out[name] = mg[mi, li, ki][slab.labels == c]
+                out[name] = margin(mi, ki)[slab.labels == c]
         else:
-            out["all"] = mg[mi, li, ki][shown]
+            out["all"] = margin(mi, ki)[shown]
         return {k: v[np.isfinite(v)] for k, v in out.items()}
 
     def to_plotly(self) -> Any:

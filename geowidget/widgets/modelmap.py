@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
-from geowidget.widgets.base import GeoView
+from geowidget._validation import Options, validate_params
+from geowidget.widgets.base import Colors, GeoView, Int, invalid
 from geowidget.widgets.codec import as_numpy
 from geowidget.widgets.polar import robustness_of
 
@@ -29,17 +30,26 @@ def _accuracy(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
 
 def _layout_from_cube(cube: Any, by: str, method: str, layer: Any,
                       select: dict[str, Any]) -> tuple[Any, ...]:
-    try:
-        from geowidget.analysis.embedding import distances, layout, model_embedding, mst
-    except ImportError as err:
-        raise ValueError(
-            "ModelMap(cube) needs geowidget.analysis.embedding (model_embedding, distances, "
-            "layout, mst); it is not importable here, so pass xy= and edges= explicitly"
-        ) from err
+    from geowidget.analysis.embedding import distances, layout, model_embedding, mst
+
     emb = model_embedding(cube, by=by, layer=layer, **select)
     d = distances(emb)
     return emb.labels, list(getattr(emb, "info", [{} for _ in emb.labels])), layout(
         d, method=method), mst(d)
+
+
+def run_paths(cube: Any, point_model: np.ndarray) -> list[list[int]]:
+    """Each training run in the cube (see :mod:`geowidget.analysis.training`) as the path of
+    its points in step order; none when the cube holds no run."""
+    from geowidget.analysis.training import runs
+
+    try:
+        members = runs(cube)
+    except ValueError:  # no model has a run and a step
+        return []
+    where = {int(m): i for i, m in enumerate(point_model) if m >= 0}
+    paths = [[where[m] for m in idx if m in where] for idx in members.values()]
+    return [q for q in paths if len(q) > 1]
 
 
 class ModelMap(GeoView):
@@ -73,15 +83,23 @@ class ModelMap(GeoView):
         The model / condition index each point stands for (-1: none), used for linking.
     paths : list of list of int, optional
         Point index sequences drawn as arrows (e.g. one model's pruning trajectory). With
-        ``by="model_condition"`` each model's points are joined in order of sparsity.
+        ``by="model_condition"`` each model's points are joined in order of sparsity; with
+        ``by="model"`` each training run's checkpoints (models with ``run`` and ``step`` in
+        their ``model_info``) are joined in order of step, and a ``step`` colour is added.
     sparsity, benchmark : optional
         Condition selection passed to ``model_embedding`` when computing from a cube; for
         ``by="model_condition"`` the default is every sparsity of the clean benchmark.
     """
 
+    _kind = t.Unicode("modelmap").tag(sync=True)
     color_by = t.Unicode("").tag(sync=True)
-    active = t.Int(-1).tag(sync=True)
+    active = Int(-1, min=-1).tag(sync=True)
+    palette = Colors().tag(sync=True)
 
+    @validate_params({
+        "by": [Options(*BY)],
+        "method": [Options("mds", "pca", "tsne", "umap")],
+    })
     def __init__(
         self,
         cube: Any = None,
@@ -102,9 +120,6 @@ class ModelMap(GeoView):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._kind = "modelmap"
-        if by not in BY:
-            raise ValueError(f"by must be one of {list(BY)}, got {by!r}")
         colors: dict[str, Any] = dict(color or {})
         info: list[dict[str, Any]] = []
         if xy is None:
@@ -116,9 +131,18 @@ class ModelMap(GeoView):
             labels, info, xy, edges_c = _layout_from_cube(cube, by, method, layer, select)
             names = list(labels) if names is None else names
             edges = edges_c if edges is None else edges
-        pos = as_numpy(xy).astype(np.float64)
+        pos = as_numpy(xy)
+        if pos.dtype.kind not in "fiu":
+            raise TypeError(f"The 'xy' parameter of ModelMap must be numeric positions [P, 2]. "
+                            f"Got dtype {pos.dtype} instead.")
+        pos = pos.astype(np.float64)
         if pos.ndim != 2 or pos.shape[1] != 2:
-            raise ValueError(f"xy must have shape [P, 2], got {pos.shape}")
+            raise ValueError(f"The 'xy' parameter of ModelMap must have shape [P, 2]. Got shape "
+                             f"{pos.shape} instead.")
+        bad = np.flatnonzero(~np.isfinite(pos).all(axis=1))
+        if bad.size:
+            raise ValueError(f"The 'xy' parameter of ModelMap must hold finite positions. Got "
+                             f"NaN or infinite values in row(s) {bad[:5].tolist()} instead.")
         p = pos.shape[0]
         names = [str(i) for i in range(p)] if names is None else [str(x) for x in names]
         if len(names) != p:
@@ -151,6 +175,12 @@ class ModelMap(GeoView):
                 "method", "")) if d["_m"] >= 0 else "") for d in info]
             if any(methods):
                 colors.setdefault("method", np.array(methods))
+            if by == "model" and paths is None:
+                paths = run_paths(cube, pm)
+                if paths:
+                    colors.setdefault("step", np.array(
+                        [float(cube.model_info[d["_m"]].get("step", np.nan)) if d["_m"] >= 0
+                         else np.nan for d in info]))
             if by == "model_condition" and paths is None:
                 sp = [float(d.get("sparsity", 0.0)) for d in info]
                 paths = [sorted(np.flatnonzero(pm == mi).tolist(), key=lambda i: sp[i])
@@ -196,25 +226,47 @@ class ModelMap(GeoView):
         self._colors = colors
         with self.hold_sync():
             self._meta = {"names": names, "color_fields": fields, "color_kinds": kinds,
-                          "category_names": cat_names, "models": [], "layers": [],
-                          "conditions": [], "class_names": []}
+                          "category_names": cat_names}
             self._arrays = arrays
             self.color_by = color_by if color_by is not None else (fields[0] if fields else "")
+            self.active = self.active  # given before the points: check it now
 
     @t.validate("color_by")
     def _valid_color(self, proposal: Any) -> str:
         fields = self._meta.get("color_fields", [])
         if proposal["value"] and proposal["value"] not in fields:
-            raise ValueError(f"unknown colour field {proposal['value']!r}; valid fields: {fields}")
+            raise invalid(self, "color_by", f"one of {fields}", proposal["value"])
         return proposal["value"]
 
     @t.validate("active")
     def _valid_active(self, proposal: Any) -> int:
         p = len(self._meta.get("names", []))
-        if not -1 <= proposal["value"] < p:
-            raise ValueError(f"active must be -1 (none) or a point index 0..{p - 1}, "
-                             f"got {proposal['value']}")
+        if not proposal["value"] < p:
+            raise invalid(self, "active", f"-1 (none) or a point index in 0..{p - 1}",
+                          proposal["value"])
         return proposal["value"]
+
+    # ---------------------------------------------------------------- linking
+    def pick_of(self, point: int) -> dict[str, int]:
+        """The ``model`` and ``condition`` that point ``point`` stands for (what a click on it
+        makes current in linked views); empty for -1."""
+        if point < 0:
+            return {}
+        out = {"model": int(self._arrays["pm"][point]),
+               "condition": int(self._arrays["pk"][point])}
+        return {k: v for k, v in out.items() if v >= 0}
+
+    def point_of(self, picks: dict[str, int]) -> int:
+        """The first point standing for ``picks["model"]`` (and its condition, when points
+        stand for conditions), or -1."""
+        pm, pk = self._arrays["pm"], self._arrays["pk"]
+        for i in range(len(pm)):
+            if pm[i] != picks.get("model", -2):
+                continue
+            if "condition" in picks and pk[i] >= 0 and pk[i] != picks["condition"]:
+                continue
+            return i
+        return -1
 
     def to_plotly(self) -> Any:
         """A plotly Figure: points, MST edges and labels, coloured by the current field."""

@@ -7,12 +7,13 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
-from geowidget.widgets.base import DEFAULT_BUDGET, GeoView
+from geowidget._validation import validate_params
+from geowidget.widgets.base import DEFAULT_BUDGET, Dict, SlabView, invalid
 from geowidget.widgets.codec import as_numpy
-from geowidget.widgets.polar import build_slab
+from geowidget.widgets.polar import ARRAY_KEYWORDS, CELL_PARAMS, build_slab
 
 
-class ParallelCoordinates(GeoView):
+class ParallelCoordinates(SlabView):
     """n + 3 axes: robustness R(x) on each of n benchmarks, then θ (degrees), ρ and m.
 
     Dragging along an axis in the browser brushes a range (``ranges[axis] = [lo, hi]``); the
@@ -31,8 +32,11 @@ class ParallelCoordinates(GeoView):
         The initial cell.
     """
 
-    ranges = t.Dict().tag(sync=True)
+    _more_keywords = ARRAY_KEYWORDS
+    _kind = t.Unicode("parallel").tag(sync=True)
+    ranges = Dict().tag(sync=True)
 
+    @validate_params({**CELL_PARAMS, "axes": [None, dict]})
     def __init__(
         self,
         cube: Any = None,
@@ -55,16 +59,15 @@ class ParallelCoordinates(GeoView):
             kwargs.setdefault("norm", nan)
         slab = build_slab(cube, kwargs)
         super().__init__(**kwargs)
-        self._kind = "parallel"
         n = slab.n
         specs: list[dict[str, Any]] = []
         extra: dict[str, np.ndarray] = {}
         if cube is not None:
-            try:
-                from geowidget.analysis.scores import robustness_per_benchmark
+            from geowidget.analysis.scores import robustness_per_benchmark
 
+            try:
                 per = robustness_per_benchmark(cube)
-            except (ImportError, ValueError):
+            except ValueError:  # no corrupted conditions: no robustness axes
                 per = {}
             for i, (name, value) in enumerate(per.items()):
                 extra[f"rob_{i}"] = np.asarray(value, np.float32)
@@ -80,10 +83,7 @@ class ParallelCoordinates(GeoView):
             extra[f"ax_{i}"] = arr.astype(np.float32)
             specs.append({"name": str(name), "source": "plain", "key": f"ax_{i}"})
         self._set_slab(slab, budget, {"axes": specs}, extra)
-        picks = self._pick(model, layer, sparsity, benchmark)
-        with self.hold_sync():
-            for key, value in picks.items():
-                setattr(self, key, value)
+        self._apply_picks(self._pick(model, layer, sparsity, benchmark))
 
     @t.validate("ranges")
     def _valid_ranges(self, proposal: Any) -> dict[str, list[float]]:
@@ -91,17 +91,21 @@ class ParallelCoordinates(GeoView):
         out = {}
         for key, value in proposal["value"].items():
             if key not in names:
-                raise ValueError(f"unknown axis {key!r}; valid axes: {names}")
-            if len(value) != 2:
-                raise ValueError(f"range of {key!r} must be [low, high], got {value!r}")
-            out[key] = [float(value[0]), float(value[1])]
+                raise invalid(self, "ranges", f"a dict keyed by axis names {names}", key)
+            try:
+                lo, hi = (float(v) for v in value)
+            except (TypeError, ValueError):
+                raise invalid(self, "ranges", f"[low, high] numbers for axis {key!r}",
+                              value) from None
+            if not (np.isfinite(lo) and np.isfinite(hi)):
+                raise invalid(self, "ranges", f"finite [low, high] for axis {key!r}", value)
+            out[key] = [lo, hi]
         return out
 
     def columns(self) -> dict[str, np.ndarray]:
         """The values on each axis for the shown cell, by axis name (``[N]`` each)."""
-        slab = self._slab
-        assert slab is not None
-        m, ly, k = self.model, self.layer, self.condition
+        m = self.model
+        cell = self.cell()
         out: dict[str, np.ndarray] = {}
         for spec in self._meta["axes"]:
             if spec["source"] == "rob":
@@ -109,7 +113,7 @@ class ParallelCoordinates(GeoView):
             elif spec["source"] == "plain":
                 out[spec["name"]] = np.asarray(self._arrays[spec["key"]])
             else:
-                v = slab.metrics[spec["key"]][m, ly, k].astype(np.float32)
+                v = cell[spec["key"]].astype(np.float32)
                 out[spec["name"]] = np.degrees(v) if spec.get("degrees") else v
         return out
 

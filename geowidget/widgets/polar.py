@@ -7,33 +7,41 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
-from geowidget.widgets.base import DEFAULT_BUDGET, GeoView
+from geowidget._validation import POSITIVE_INT, Interval, validate_params
+from geowidget.widgets.base import DEFAULT_BUDGET, Bool, Enum, Float, Int, SlabView, invalid
 from geowidget.widgets.codec import as_numpy
 from geowidget.widgets.data import Slab, slab_from_arrays, slab_from_cube
 
 BASE_FIELDS = ("class", "correct", "pred", "margin", "angle", "norm")
 ANGLE_TO = ("true", "pred")
+# the constructor parameters of the slab views that pick a cell, and the byte budget
+CELL_PARAMS: dict[str, list] = {
+    "model": [None, str, Interval(int, 0, None)],
+    "layer": [None, str, Interval(int, 0, None)],
+    "sparsity": [None, Interval(float, 0, 1)],
+    "benchmark": [None, str],
+    "budget": POSITIVE_INT,
+}
+# the plain-array keywords of the slab views, and `thumbnails` (send the images or not)
+ARRAY_KEYWORDS = ("angle", "norm", "margin", "labels", "pred", "angle_pred", "class_names",
+                  "sample_ids", "images", "thumbnails")
 
 
 def robustness_of(cube: Any) -> np.ndarray | None:
-    """Per-sample robustness ``[M, N]`` from the scores module, or None when unavailable."""
+    """Per-sample robustness ``[M, N]`` of a cube with corrupted conditions, else None."""
     if cube is None:
         return None
-    try:
-        from geowidget.analysis.scores import robustness
-    except ImportError:
-        return None
+    from geowidget.analysis.scores import robustness
+
     try:
         return np.asarray(robustness(cube), dtype=np.float32)
-    except (ValueError, KeyError):
+    except (ValueError, KeyError):  # no corrupted conditions: nothing to show
         return None
 
 
 def build_slab(data: Any, kwargs: dict[str, Any]) -> Slab:
     """A slab from a GeometryCube or from the plain-array keyword arguments (consumed)."""
-    array_keys = ("angle", "norm", "margin", "labels", "pred", "angle_pred", "class_names",
-                  "sample_ids", "images")
-    given = {k: kwargs.pop(k) for k in array_keys if k in kwargs}
+    given = {k: kwargs.pop(k) for k in ARRAY_KEYWORDS[:-1] if k in kwargs}
     thumbnails = kwargs.pop("thumbnails", True)
     if data is not None:
         from geowidget.cube import GeometryCube
@@ -55,7 +63,7 @@ def build_slab(data: Any, kwargs: dict[str, Any]) -> Slab:
     return slab
 
 
-class PolarPlot(GeoView):
+class PolarPlot(SlabView):
     """Angle–norm polar plot: sample ``i`` sits at angle θ_i and radius ρ_i on a half disc.
 
     The class direction points right (θ = 0); θ runs counter-clockwise to 180 degrees. Points
@@ -86,6 +94,13 @@ class PolarPlot(GeoView):
         CSS colours for the categories, replacing the colour-blind-safe default.
     budget : int
         Bytes above which slices are fetched on demand instead of sent at once (64 MB).
+    density : {"auto", "on", "off"}
+        Density mode: points are binned in the browser (bins of ``point_size`` CSS px), each bin
+        drawn in the mean colour of its points at an opacity that grows with log(count).
+        ``"auto"`` switches it on when more than ``density_threshold`` points are in view;
+        below that, points are drawn with an opacity that adapts to their number and the zoom.
+    density_threshold : int
+        Points in view above which ``density="auto"`` bins them (100,000).
 
     Examples
     --------
@@ -96,11 +111,16 @@ class PolarPlot(GeoView):
     'class'
     """
 
+    _more_keywords = ARRAY_KEYWORDS
+    _kind = t.Unicode("polar").tag(sync=True)
     color_by = t.Unicode("class").tag(sync=True)
-    angle_to = t.Unicode("true").tag(sync=True)
-    normalize = t.Bool(False).tag(sync=True)
-    point_size = t.Float(3.0).tag(sync=True)
+    angle_to = Enum(ANGLE_TO, "true").tag(sync=True)
+    normalize = Bool(False).tag(sync=True)
+    point_size = Float(3.0, min=0.5, max=64.0).tag(sync=True)
+    density = Enum(("auto", "on", "off"), "auto").tag(sync=True)
+    density_threshold = Int(100_000, min=0).tag(sync=True)
 
+    @validate_params(CELL_PARAMS)
     def __init__(
         self,
         cube: Any = None,
@@ -117,7 +137,6 @@ class PolarPlot(GeoView):
     ) -> None:
         slab = build_slab(cube, kwargs)
         super().__init__(**kwargs)
-        self._kind = "polar"
         m, ly, k, n = slab.shape
         fields = list(BASE_FIELDS)
         kinds = {"class": "categorical", "correct": "categorical", "pred": "categorical",
@@ -128,49 +147,35 @@ class PolarPlot(GeoView):
             fields.append("robustness")
             kinds["robustness"] = "continuous"
             extra["robustness"] = rob
-        custom_dims = None
         if not isinstance(color, str):
             arr = as_numpy(color)
+            if arr.dtype.kind not in "fiub":
+                raise TypeError(f"The 'color' parameter of PolarPlot must be a field name or a "
+                                f"numeric array. Got an array of dtype {arr.dtype} instead.")
+            kinds["custom"] = "continuous" if arr.dtype.kind == "f" else "categorical"
+            values = arr.astype(np.float32)
             if arr.shape == (n,):
-                custom_dims = "n"
+                extra["custom"] = values  # one value per sample, whatever the cell
             elif arr.shape == (m, ly, k, n):
-                custom_dims = "mlkn"
+                slab.extra["custom"] = ("mlkn", values)  # per cell: sent with the cell
             else:
                 raise ValueError(
-                    f"color array has shape {arr.shape}; expected ({n},) or {(m, ly, k, n)} "
-                    "(one value per sample, optionally per model, layer, condition)"
+                    f"The 'color' parameter of PolarPlot must be a field name or an array of "
+                    f"shape ({n},) or {(m, ly, k, n)} (one value per sample, optionally per "
+                    f"model, layer, condition). Got shape {arr.shape} instead."
                 )
-            if arr.dtype.kind == "f":
-                kinds["custom"] = "continuous"
-                extra["custom"] = arr.astype(np.float32)
-            elif arr.dtype.kind in "iub":
-                kinds["custom"] = "categorical"
-                extra["custom"] = arr.astype(np.float32)
-            else:
-                raise TypeError(f"color array must be numeric, got dtype {arr.dtype}")
             fields.append("custom")
             color = "custom"
-        meta = {"color_fields": fields, "color_kinds": kinds, "custom_dims": custom_dims}
+        meta = {"color_fields": fields, "color_kinds": kinds}
         self._set_slab(slab, budget, meta, extra)
         picks = self._pick(model, layer, sparsity, benchmark)
-        with self.hold_sync():
-            for key, value in picks.items():
-                setattr(self, key, value)
-            self.color_by = color
-            self.angle_to = angle_to
-            self.normalize = normalize
+        self._apply_picks(picks, color_by=color, angle_to=angle_to, normalize=normalize)
 
     @t.validate("color_by")
     def _valid_color(self, proposal: Any) -> str:
         fields = self._meta.get("color_fields", list(BASE_FIELDS))
         if proposal["value"] not in fields:
-            raise ValueError(f"unknown colour field {proposal['value']!r}; valid fields: {fields}")
-        return proposal["value"]
-
-    @t.validate("angle_to")
-    def _valid_angle_to(self, proposal: Any) -> str:
-        if proposal["value"] not in ANGLE_TO:
-            raise ValueError(f"angle_to must be one of {list(ANGLE_TO)}, got {proposal['value']!r}")
+            raise invalid(self, "color_by", f"one of {fields}", proposal["value"])
         return proposal["value"]
 
     # ---------------------------------------------------------------- current view
@@ -179,9 +184,9 @@ class PolarPlot(GeoView):
         ``pred``, ``ids``, and ``visible`` (class filter and finite position), each ``[N]``."""
         slab = self._slab
         assert slab is not None
-        m, ly, k = self.model, self.layer, self.condition
-        theta = slab.metrics["angle_pred" if self.angle_to == "pred" else "angle"][m, ly, k]
-        rho = slab.metrics["norm"][m, ly, k].astype(np.float64)
+        cell = self.cell()
+        theta = cell["angle_pred" if self.angle_to == "pred" else "angle"]
+        rho = cell["norm"].astype(np.float64)
         if self.normalize and np.isfinite(rho).any():
             top = np.nanmax(np.where(np.isfinite(rho), rho, np.nan))
             rho = rho / top if top > 0 else rho
@@ -189,8 +194,8 @@ class PolarPlot(GeoView):
         if self.classes:
             visible &= np.isin(slab.labels, self.classes)
         return {"theta": theta.astype(np.float64), "rho": rho,
-                "margin": slab.metrics["margin"][m, ly, k], "label": slab.labels,
-                "pred": slab.pred[m, k], "ids": slab.sample_ids, "visible": visible}
+                "margin": cell["margin"], "label": slab.labels,
+                "pred": cell["pred"], "ids": slab.sample_ids, "visible": visible}
 
     def to_plotly(self) -> Any:
         """A plotly Figure of the current view (one trace per class), for PNG or SVG export.

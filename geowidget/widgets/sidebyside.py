@@ -9,7 +9,8 @@ import ipywidgets as ipw
 import numpy as np
 import traitlets as t
 
-from geowidget.widgets.base import new_link_id, write_html
+from geowidget.widgets.base import write_html
+from geowidget.widgets.link import link
 from geowidget.widgets.polar import PolarPlot
 
 
@@ -35,31 +36,14 @@ class SideBySide(ipw.HBox):
                  sparsities: tuple[float, float] | None = None, **kwargs: Any) -> None:
         if len(models) != 2:
             raise ValueError(f"models must name two models, got {models!r}")
-        link = new_link_id()
-        keys = ["layer"] if sparsities is not None else ["layer", "condition"]
+        keys = ["layer", "classes"] if sparsities is not None else ["layer", "condition",
+                                                                    "classes"]
         sp = sparsities or (None, None)
-        self.left = PolarPlot(cube, model=models[0], sparsity=sp[0], _link=link,
-                              _link_keys=keys, **kwargs)
-        self.right = PolarPlot(cube, model=models[1], sparsity=sp[1], _link=link,
-                               _link_keys=keys, **kwargs)
-        self._links = [t.link((self.left, k), (self.right, k)) for k in keys]
-        self._links.append(t.link((self.left, "classes"), (self.right, "classes")))
-        self._syncing = False
-        for v in (self.left, self.right):
-            v.observe(self._on_selected, "selected")
+        self.left = PolarPlot(cube, model=models[0], sparsity=sp[0], **kwargs)
+        self.right = PolarPlot(cube, model=models[1], sparsity=sp[1], **kwargs)
+        self.link = link(self.left, self.right, keys=keys)
+        self._mirror = t.dlink((self.link, "selected"), (self, "selected"))
         super().__init__(children=[self.left, self.right])
-
-    def _on_selected(self, change: dict[str, Any]) -> None:
-        if self._syncing:
-            return
-        self._syncing = True
-        try:
-            other = self.right if change["owner"] is self.left else self.left
-            if not np.array_equal(other.selected, change["new"]):
-                other.selected = change["new"]
-            self.selected = change["new"]
-        finally:
-            self._syncing = False
 
     def to_html(self, path: Any, title: str = "geowidget side by side") -> Any:
         """Both views in one standalone HTML file (see :meth:`PolarPlot.to_html`)."""

@@ -81,3 +81,39 @@ export function symmetric([lo, hi]: [number, number]): [number, number] {
   const m = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
   return [-m, m];
 }
+
+function linear(c: number): number {
+  const v = c / 255;
+  return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+}
+
+/** WCAG contrast ratio of two colours (1 to 21). */
+export function contrast(a: RGB, b: RGB): number {
+  const lum = (c: RGB) => 0.2126 * linear(c[0]) + 0.7152 * linear(c[1]) + 0.0722 * linear(c[2]);
+  const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}
+
+const toHex = (c: RGB) => `#${c.map((v) => v.toString(16).padStart(2, "0")).join("")}`;
+
+/**
+ * The categorical palette (the view's own, or the default) for a theme. On a dark background
+ * each colour under 3:1 contrast with it (WCAG's minimum for graphics; Tol's darkest colours,
+ * indigo and wine, are near 1.5:1 on near-black) is mixed with white just enough to reach it,
+ * so it keeps its hue. The light theme keeps the colours as they are.
+ */
+export function paletteFor(palette: string[] | undefined, theme: { dark: boolean; bg: string }): string[] {
+  const p = palette && palette.length ? palette : CATEGORICAL;
+  if (!theme.dark) return p;
+  const bg = hexToRgb(theme.bg);
+  return p.map((hex) => {
+    const c = hexToRgb(hex);
+    let t = 0;
+    let out = c;
+    while (contrast(out, bg) < 3 && t < 1) {
+      t += 0.05;
+      out = c.map((v) => Math.round(v + (255 - v) * t)) as RGB;
+    }
+    return toHex(out);
+  });
+}

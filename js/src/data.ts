@@ -1,8 +1,8 @@
-// Decoded view data shared by the point views: metadata, slab arrays and the slice store.
+// Decoded view data shared by the sample views: metadata, arrays, labels, ids, thumbnails.
 
 import { decode, encode, type Encoded, type WireArray } from "./codec";
 import type { Model } from "./model";
-import { SliceStore, type Shape4 } from "./store";
+import type { Dims, Shape4 } from "./store";
 import type { Atlas, AtlasInfo } from "./thumbs";
 
 export interface Condition {
@@ -19,36 +19,36 @@ export interface Meta {
   class_names: string[];
   shape: Shape4;
   lazy: boolean;
+  slab?: Record<string, Dims>; // slab views: the per-cell arrays and their dims
   thumbs: AtlasInfo | null;
   color_fields?: string[];
   color_kinds?: Record<string, "categorical" | "continuous" | "diverging">;
-  custom_dims?: "n" | "mlkn" | null;
   ids_start?: number | null;
+  n?: number; // sample views: the number of samples
   [key: string]: unknown;
 }
 
 export interface ViewData {
   meta: Meta;
   arrays: Record<string, WireArray>;
-  store: SliceStore;
   labels: Int32Array | Uint8Array;
   ids: Int32Array;
   atlas: Atlas | null;
 }
 
 export function readData(model: Model): ViewData {
-  const meta = model.get("_meta") as Meta;
+  const meta = (model.get("_meta") ?? {}) as Meta;
   const raw = (model.get("_arrays") ?? {}) as Record<string, Encoded>;
   const arrays: Record<string, WireArray> = {};
   for (const [k, v] of Object.entries(raw)) arrays[k] = decode(v).data;
-  const shape = (meta.shape ?? [1, 1, 1, 0]) as Shape4;
+  const labels = (arrays.labels as Int32Array | Uint8Array) ?? new Int32Array(0);
+  const n = meta.shape ? meta.shape[3] : meta.n ?? labels.length;
   const atlas = meta.thumbs && arrays.atlas ? { info: meta.thumbs, data: arrays.atlas as Uint8Array } : null;
   return {
     meta,
     arrays,
-    store: new SliceStore(shape, !!meta.lazy, arrays),
-    labels: (arrays.labels as Int32Array | Uint8Array) ?? new Int32Array(0),
-    ids: (arrays.ids as Int32Array) ?? rangeIds(meta.ids_start ?? 0, shape[3]),
+    labels,
+    ids: (arrays.ids as Int32Array) ?? rangeIds(meta.ids_start ?? 0, n),
     atlas,
   };
 }

@@ -1,7 +1,7 @@
 // A plot frame shared by the views: toolbar, canvas + SVG overlay, legend, tooltip, message,
 // theme following, HiDPI sizing, and pan / zoom / box / lasso interaction.
 
-import { h, s, ensureStyle } from "./dom";
+import { h, s } from "./dom";
 import type { Point } from "./selection";
 import { resolveTheme, watchTheme, type Theme } from "./theme";
 
@@ -15,6 +15,8 @@ export interface FrameHooks {
   onHover?(x: number, y: number): void;
   onLeave?(): void;
   onResize?(): void;
+  /** The toolbar's reset button (the fitted frame, by default the same as a resize). */
+  onReset?(): void;
   onTheme?(): void;
 }
 
@@ -29,7 +31,9 @@ export class Frame {
   readonly legend: HTMLDivElement;
   readonly tip: HTMLDivElement;
   readonly msg: HTMLDivElement;
+  readonly note: HTMLDivElement;
   private raf = 0;
+  private noteTimer: ReturnType<typeof setTimeout> | null = null;
   tool: Tool = "lasso";
   theme: Theme;
   width = 400;
@@ -38,7 +42,6 @@ export class Frame {
   private toolButtons = new Map<Tool, HTMLButtonElement>();
 
   constructor(el: HTMLElement, themeSetting: string, height: number, private hooks: FrameHooks, tools: Tool[] = ["lasso", "box", "pan"]) {
-    ensureStyle(el);
     this.root = h("div", { class: "gw-root" });
     this.bar = h("div", { class: "gw-bar" });
     this.plot = h("div", { class: "gw-plot" });
@@ -50,8 +53,9 @@ export class Frame {
     this.tip = h("div", { class: "gw-tip" });
     this.msg = h("div", { class: "gw-msg" });
     this.legend = h("div", { class: "gw-legend" });
+    this.note = h("div", { class: "gw-notice", role: "status" });
     this.plot.append(this.canvas, this.svg, this.tip, this.msg);
-    this.root.append(this.bar, this.plot, this.legend);
+    this.root.append(this.bar, this.note, this.plot, this.legend);
     el.append(this.root);
     this.height = height;
     this.theme = resolveTheme(themeSetting, el);
@@ -64,7 +68,7 @@ export class Frame {
     }
     if (tools.length) {
       const reset = h("button", { "data-tool": "reset", title: "reset view" }, "reset");
-      reset.addEventListener("click", () => this.hooks.onResize?.());
+      reset.addEventListener("click", () => (this.hooks.onReset ?? this.hooks.onResize)?.());
       this.bar.append(reset);
     }
     this.setTool(tools[0] ?? "lasso");
@@ -105,7 +109,11 @@ export class Frame {
     return changed;
   }
 
+  /** Device px per CSS px while a view draws for an export (png.ts); null: the screen's. */
+  pixelRatio: number | null = null;
+
   get dpr(): number {
+    if (this.pixelRatio) return this.pixelRatio;
     return typeof window !== "undefined" ? window.devicePixelRatio || 1 : 1;
   }
 
@@ -118,6 +126,13 @@ export class Frame {
   message(text: string): void {
     this.msg.textContent = text;
     this.msg.style.display = text ? "block" : "none";
+  }
+
+  /** A transient line above the plot, e.g. a value the kernel refused. */
+  notice(text: string, ms = 8000): void {
+    this.note.textContent = text;
+    if (this.noteTimer) clearTimeout(this.noteTimer);
+    this.noteTimer = text ? setTimeout(() => { this.note.textContent = ""; }, ms) : null;
   }
 
   showTip(x: number, y: number, lines: string[], extra?: HTMLElement): void {
@@ -224,6 +239,7 @@ export class Frame {
 
   destroy(): void {
     if (this.raf) cancelAnimationFrame(this.raf);
+    if (this.noteTimer) clearTimeout(this.noteTimer);
     for (const c of this.cleanups.splice(0)) c();
     this.root.remove();
   }

@@ -1,8 +1,11 @@
 // The point layer: WebGL2 with a Canvas2D fallback. Attributes are bound straight to the slab
 // buffers at a byte offset, so switching a slice re-points attributes instead of re-uploading.
-// In polar mode the vertex shader turns (theta, rho) into x, y.
+// In polar mode the vertex shader turns (theta, rho) into x, y. Every frame is drawn as points
+// with an opacity that adapts to the points in view, or, above a threshold, in density mode
+// (density.ts); a selection is drawn on top of the rest, at full colour.
 
-import { categorical, hexToRgb, lut, MISSING, type RGB, type ScaleKind, diverging, viridis } from "./colors";
+import { categorical, hexToRgb, lut, MISSING, type RGB, type ScaleKind } from "./colors";
+import { binGrid as binGridOf, binXY, densityPlan, HIDDEN, DEFAULT_THRESHOLD, GpuDensity, shadeBins, type Bins, type DensityPlan, type DensitySetting } from "./density";
 import type { Camera } from "./scales";
 
 export type ColorMode = "category" | "correct" | "continuous" | "custom-category";
@@ -32,17 +35,25 @@ export interface DrawSpec {
   size: number; // CSS px
   ok: string;
   bad: string;
+  /** Points inside the view (all drawn points when omitted): drives opacity and density. */
+  inView?: number;
+  /** Density mode: "auto" above `threshold` points in view ("off" when omitted). */
+  density?: DensitySetting;
+  threshold?: number;
 }
 
-// The vertex shader is specialised per (polar, colour mode, class mask, selection) with
-// #defines, so the common case runs no untaken branches (cheaper under software GL).
+// The vertex shader is specialised per (polar, colour mode, class mask, selection pass,
+// density) with #defines, so the common case runs no untaken branches (cheaper under software
+// GL). SEL_PASS 1 draws only the unselected points, dimmed; SEL_PASS 2 only the selected ones.
+// DENSITY 1 writes each point's colour into its bin of the density texture (density.ts).
 const VS_BODY = `
 precision highp float; precision highp int; precision highp sampler2D;
 layout(location=0) in float a_x; layout(location=1) in float a_y;
 layout(location=2) in uint a_label; layout(location=3) in uint a_cat;
 layout(location=4) in float a_val; layout(location=5) in float a_sel;
 uniform float u_rscale; uniform vec2 u_view; uniform vec3 u_cam;
-uniform float u_size; uniform vec2 u_domain;
+uniform float u_size; uniform vec2 u_domain; uniform float u_alpha;
+uniform float u_bin; uniform vec2 u_bins;
 uniform int u_classW; uniform int u_npal;
 uniform sampler2D u_classes; uniform sampler2D u_lut; uniform sampler2D u_pal;
 uniform vec3 u_missing; uniform vec3 u_ok; uniform vec3 u_bad;
@@ -69,54 +80,132 @@ void main() {
 #else
   if (!bad(a_val)) { int k = int(a_val); k = ((k % u_npal) + u_npal) % u_npal; c = texelFetch(u_pal, ivec2(k, 0), 0).rgb; }
 #endif
-  float alpha = 1.0;
-  float z = 0.0;
-#if HAS_SEL
-  if (a_sel < 0.5) { c = mix(c, vec3(0.6), 0.6); alpha = 0.35; } else { z = -0.5; }
+  float alpha = u_alpha;
+#if SEL_PASS == 1
+  vis = vis && a_sel < 0.5; c = mix(c, vec3(0.6), 0.6); alpha *= 0.35;
+#elif SEL_PASS == 2
+  vis = vis && a_sel > 0.5; alpha = 1.0;
 #endif
-  v_color = vec4(c, alpha);
   vec2 px = vec2(u_cam.y + u_cam.x * x, u_cam.z - u_cam.x * y);
-  gl_Position = vis ? vec4(px.x / u_view.x * 2.0 - 1.0, 1.0 - px.y / u_view.y * 2.0, z, 1.0) : vec4(9.0, 9.0, 9.0, 1.0);
+#if DENSITY
+  vec2 b = floor(px / u_bin);
+  vis = vis && b.x >= 0.0 && b.y >= 0.0 && b.x < u_bins.x && b.y < u_bins.y;
+  v_color = vec4(c, 1.0);
+  gl_Position = vis ? vec4((b + 0.5) / u_bins * 2.0 - 1.0, 0.0, 1.0) : vec4(9.0, 9.0, 9.0, 1.0);
+  gl_PointSize = 1.0;
+#else
+  v_color = vec4(c, alpha);
+  gl_Position = vis ? vec4(px.x / u_view.x * 2.0 - 1.0, 1.0 - px.y / u_view.y * 2.0, 0.0, 1.0) : vec4(9.0, 9.0, 9.0, 1.0);
   gl_PointSize = vis ? u_size : 0.0;
+#endif
 }`;
 
-export function vertexShader(polar: boolean, mode: number, useLabel: boolean, hasSel: boolean): string {
+export interface ShaderVariant {
+  polar: boolean;
+  mode: number; // 0 category, 1 correct, 2 continuous, 3 custom category
+  useLabel: boolean;
+  selPass: 0 | 1 | 2;
+  density: boolean;
+}
+
+export function vertexShader(v: ShaderVariant): string {
   return `#version 300 es
-#define POLAR ${polar ? 1 : 0}
-#define MODE ${mode}
-#define USE_LABEL ${useLabel ? 1 : 0}
-#define HAS_SEL ${hasSel ? 1 : 0}
+#define POLAR ${v.polar ? 1 : 0}
+#define MODE ${v.mode}
+#define USE_LABEL ${v.useLabel ? 1 : 0}
+#define SEL_PASS ${v.selPass}
+#define DENSITY ${v.density ? 1 : 0}
 ${VS_BODY}`;
 }
 
-const FS = `#version 300 es
+// Points of 5 device px and more are round; smaller ones stay square (a disc of a few px loses
+// its corners and with them most of its area).
+function fragmentShader(round: boolean, density: boolean): string {
+  return `#version 300 es
 precision mediump float;
 flat in vec4 v_color; out vec4 o;
-void main() { o = vec4(v_color.rgb * v_color.a, v_color.a); }`;
+void main() {
+#if ${round && !density ? 1 : 0}
+  vec2 d = gl_PointCoord - 0.5; if (dot(d, d) > 0.25) discard;
+#endif
+#if ${density ? 1 : 0}
+  o = v_color;
+#else
+  o = vec4(v_color.rgb * v_color.a, v_color.a);
+#endif
+}`;
+}
 
 const CLASS_W = 4096;
 
-/** CPU colour of point i (Canvas2D fallback and tests); null when hidden. */
-export function pointColor(spec: DrawSpec, i: number, lutFn?: (t: number) => RGB): RGB | null {
-  const x = spec.x.data[spec.x.offset + i];
-  const y = spec.y.data[spec.y.offset + i];
-  if (!Number.isFinite(x) || !Number.isFinite(y)) return null;
-  const label = spec.label ? spec.label.data[spec.label.offset + i] : -1;
-  if (label >= 0 && !spec.classVisible[label]) return null;
-  const missing = hexToRgb(MISSING);
-  if (spec.mode === "category") {
-    const c = spec.cat ? spec.cat.data[spec.cat.offset + i] : 0;
-    return c >= 0 ? categorical(c, spec.palette) : missing;
+const pack = (c: RGB): number => (c[0] << 16) | (c[1] << 8) | c[2];
+const DIM = 0.6; // unselected points move this far towards grey (153)
+
+/**
+ * The CPU side of the vertex shader (Canvas2D fallback, CPU binning): `at(i, out)` writes point
+ * i's CSS position into out[0], out[1] and returns its packed 0xRRGGBB colour (dimmed when
+ * `dimmed`), or -1 when it is hidden (not finite, or its class is hidden).
+ */
+export function cpuPoints(spec: DrawSpec, dimmed = false): (i: number, out: Float64Array) => number {
+  const { x, y, label, cat, val, camera } = spec;
+  const nClass = spec.classVisible.length;
+  const pal = spec.palette.length ? spec.palette.length : 20;
+  const palette = Int32Array.from({ length: Math.max(pal, nClass) }, (_, i) => pack(categorical(i, spec.palette)));
+  const table = lut(spec.scale);
+  const missing = pack(hexToRgb(MISSING)), ok = pack(hexToRgb(spec.ok)), bad = pack(hexToRgb(spec.bad));
+  const [d0, d1] = spec.domain;
+  const mode = spec.mode;
+  const dim = (c: number) => dimmed
+    ? pack([(c >> 16) & 255, (c >> 8) & 255, c & 255].map((v) => Math.round(v * (1 - DIM) + 153 * DIM)) as RGB)
+    : c;
+  return (i, out) => {
+    let px = x.data[x.offset + i], py = y.data[y.offset + i];
+    if (!Number.isFinite(px) || !Number.isFinite(py)) return -1;
+    const lab = label ? label.data[label.offset + i] : -1;
+    if (lab >= 0 && lab < nClass && !spec.classVisible[lab]) return -1;
+    if (spec.polar) { const r = py * spec.rscale; const t = px; px = r * Math.cos(t); py = r * Math.sin(t); }
+    out[0] = camera.ox + camera.scale * px;
+    out[1] = camera.oy - camera.scale * py;
+    let c = missing;
+    if (mode === "category") {
+      const k = cat ? cat.data[cat.offset + i] : 0;
+      if (k >= 0) c = palette[k % palette.length];
+    } else if (mode === "correct") {
+      c = lab === (cat ? cat.data[cat.offset + i] : 0) ? ok : bad;
+    } else {
+      const v = val ? val.data[val.offset + i] : NaN;
+      if (Number.isFinite(v)) {
+        if (mode === "custom-category") c = palette[((Math.trunc(v) % pal) + pal) % pal];
+        else {
+          const t = Math.min(1, Math.max(0, (v - d0) / (d1 - d0)));
+          const o = Math.round(t * 255) * 4;
+          c = (table[o] << 16) | (table[o + 1] << 8) | table[o + 2];
+        }
+      }
+    }
+    return dim(c);
+  };
+}
+
+/** CPU colour of point i; null when hidden. */
+export function pointColor(spec: DrawSpec, i: number): RGB | null {
+  const c = cpuPoints(spec)(i, new Float64Array(2));
+  return c < 0 ? null : [(c >> 16) & 255, (c >> 8) & 255, c & 255];
+}
+
+/** Points of `spec` inside a `width` x `height` CSS px view. Above `cap` points it counts a
+ * regular sample of `cap` of them and scales up: an estimate, good enough for the opacity rule
+ * and the density switch, at a bounded cost per frame. */
+export function pointsInView(spec: DrawSpec, width: number, height: number, cap = 100_000): number {
+  const step = Math.max(1, Math.floor(spec.n / cap));
+  const at = cpuPoints(spec);
+  const p = new Float64Array(2);
+  let hits = 0, seen = 0;
+  for (let i = 0; i < spec.n; i += step) {
+    seen++;
+    if (at(i, p) >= 0 && p[0] >= 0 && p[1] >= 0 && p[0] < width && p[1] < height) hits++;
   }
-  if (spec.mode === "correct") {
-    const c = spec.cat ? spec.cat.data[spec.cat.offset + i] : 0;
-    return hexToRgb(label === c ? spec.ok : spec.bad);
-  }
-  const v = spec.val ? spec.val.data[spec.val.offset + i] : NaN;
-  if (!Number.isFinite(v)) return missing;
-  if (spec.mode === "custom-category") return categorical(Math.trunc(v), spec.palette);
-  const t = (v - spec.domain[0]) / (spec.domain[1] - spec.domain[0]);
-  return (lutFn ?? (spec.scale === "diverging" ? diverging : viridis))(Math.min(1, Math.max(0, t)));
+  return seen ? Math.round((hits / seen) * spec.n) : 0;
 }
 
 /** Screen position (CSS px) of point i; null when not finite. */
@@ -126,6 +215,76 @@ export function pointScreen(spec: DrawSpec, i: number): [number, number] | null 
   if (!Number.isFinite(x) || !Number.isFinite(y)) return null;
   if (spec.polar) { const r = y * spec.rscale; const t = x; x = r * Math.cos(t); y = r * Math.sin(t); }
   return [spec.camera.ox + spec.camera.scale * x, spec.camera.oy - spec.camera.scale * y];
+}
+
+/** Data-space x, y of every point (polar: rho cos theta, rho sin theta; rho times rscale). */
+export function dataXY(spec: DrawSpec): { xs: Float32Array; ys: Float32Array } {
+  const { x, y, n } = spec;
+  const xs = new Float32Array(n), ys = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const a = x.data[x.offset + i], b = y.data[y.offset + i];
+    if (spec.polar) { const r = b * spec.rscale; xs[i] = r * Math.cos(a); ys[i] = r * Math.sin(a); } else { xs[i] = a; ys[i] = b; }
+  }
+  return { xs, ys };
+}
+
+/**
+ * The vertex shader's colour rule on the CPU, as an index per point into a small table of
+ * r, g, b (0..1): palette entries, ok / bad, or the 256 steps of a continuous map, then the
+ * missing colour. HIDDEN marks points not drawn: not finite, of a hidden class, or for which
+ * `skip(i)` is true. `dimmed` moves the table towards grey, as for unselected points.
+ */
+export function colorIndex(spec: DrawSpec, dimmed: boolean, skip?: (i: number) => boolean): { index: Uint16Array; table: Float32Array } {
+  const { x, y, label, cat, val, n } = spec;
+  const nClass = spec.classVisible.length;
+  const pal = spec.palette.length ? spec.palette.length : 20;
+  const lutTable = lut(spec.scale);
+  let colors: RGB[];
+  if (spec.mode === "category") colors = Array.from({ length: Math.max(pal, nClass) }, (_, i) => categorical(i, spec.palette));
+  else if (spec.mode === "correct") colors = [hexToRgb(spec.ok), hexToRgb(spec.bad)];
+  else if (spec.mode === "continuous") colors = Array.from({ length: 256 }, (_, i) => [lutTable[i * 4], lutTable[i * 4 + 1], lutTable[i * 4 + 2]] as RGB);
+  else colors = Array.from({ length: pal }, (_, i) => categorical(i, spec.palette));
+  const missing = colors.length;
+  colors.push(hexToRgb(MISSING));
+  const table = new Float32Array(colors.length * 3);
+  colors.forEach((c, i) => c.forEach((v, ch) => { table[i * 3 + ch] = dimmed ? (v * (1 - DIM) + 153 * DIM) / 255 : v / 255; }));
+  const index = new Uint16Array(n);
+  const [d0, d1] = spec.domain;
+  for (let i = 0; i < n; i++) {
+    const lab = label ? label.data[label.offset + i] : -1;
+    if (!Number.isFinite(x.data[x.offset + i]) || !Number.isFinite(y.data[y.offset + i])
+      || (lab >= 0 && lab < nClass && !spec.classVisible[lab]) || (skip && skip(i))) { index[i] = HIDDEN; continue; }
+    let c = missing;
+    if (spec.mode === "category") {
+      const k = cat ? cat.data[cat.offset + i] : 0;
+      if (k >= 0) c = k % missing;
+    } else if (spec.mode === "correct") {
+      c = lab === (cat ? cat.data[cat.offset + i] : 0) ? 0 : 1;
+    } else {
+      const v = val ? val.data[val.offset + i] : NaN;
+      if (Number.isFinite(v)) {
+        c = spec.mode === "custom-category" ? ((Math.trunc(v) % pal) + pal) % pal
+          : Math.round(Math.min(1, Math.max(0, (v - d0) / (d1 - d0))) * 255);
+      }
+    }
+    index[i] = c;
+  }
+  return { index, table };
+}
+
+/** A value computed from some arrays and settings, kept while they stay the same. */
+class Memo<T> {
+  private key = "";
+  private refs: unknown[] = [];
+  private value: T | null = null;
+  get(key: string, refs: unknown[], make: () => T): T {
+    if (this.value === null || key !== this.key || refs.length !== this.refs.length || refs.some((r, i) => r !== this.refs[i])) {
+      this.value = make();
+      this.key = key;
+      this.refs = refs;
+    }
+    return this.value;
+  }
 }
 
 export class PointLayer {
@@ -144,18 +303,33 @@ export class PointLayer {
   deferFull = true;
   private tex: Record<string, WebGLTexture> = {};
   private lutKind: ScaleKind | null = null;
+  private npal = 20;
   private uniformsByProg = new Map<WebGLProgram, Map<string, WebGLUniformLocation | null>>();
+  private density: GpuDensity | null = null;
+  private cpuBins: Bins | null = null;
+  private forceBins: "gpu" | "cpu" | null;
+  private positions = new Memo<{ xs: Float32Array; ys: Float32Array }>();
+  private colors = new Memo<{ index: Uint16Array; table: Float32Array }>();
   width = 0;
   height = 0;
   dpr = 1;
   uploads = 0;
+  /** How the last frame was drawn: points (at what opacity) or density (with what bins). */
+  plan: DensityPlan = { mode: "points", alpha: 1, bin: 1 };
 
-  constructor(canvas: HTMLCanvasElement, opts: { forceCanvas2d?: boolean } = {}) {
+  constructor(canvas: HTMLCanvasElement, opts: { forceCanvas2d?: boolean; bins?: "gpu" | "cpu" } = {}) {
+    // tests and benchmarks choose where density bins are filled; by default GpuDensity decides
+    const g = globalThis as { __geowidgetCpuBins?: boolean; __geowidgetGpuBins?: boolean };
+    this.forceBins = opts.bins ?? (g.__geowidgetCpuBins ? "cpu" : g.__geowidgetGpuBins ? "gpu" : null);
     this.canvas = canvas;
-    const force = opts.forceCanvas2d ?? (globalThis as { __geowidgetCanvas2d?: boolean }).__geowidgetCanvas2d ?? false;
-    const gl = force
-      ? null
-      : (canvas.getContext("webgl2", { preserveDrawingBuffer: true, antialias: false, premultipliedAlpha: true }) as WebGL2RenderingContext | null);
+    let gl: WebGL2RenderingContext | null = null;
+    if (!opts.forceCanvas2d) {
+      try {
+        gl = canvas.getContext("webgl2", { preserveDrawingBuffer: true, antialias: false, premultipliedAlpha: true }) as WebGL2RenderingContext | null;
+      } catch {
+        gl = null; // a client without WebGL2 (or with it blocked): draw with Canvas2D
+      }
+    }
     this.gl = gl;
     if (gl) this.initGL(gl);
     else this.ctx2d = canvas.getContext("2d");
@@ -180,7 +354,7 @@ export class PointLayer {
   }
 
   /** The program for one shader variant, compiled on first use. */
-  private program(key: string, vs: string): WebGLProgram {
+  private program(key: string, vs: string, fs: string): WebGLProgram {
     const hit = this.programs.get(key);
     if (hit) return hit;
     const gl = this.gl!;
@@ -193,7 +367,7 @@ export class PointLayer {
     };
     const p = gl.createProgram()!;
     gl.attachShader(p, compile(gl.VERTEX_SHADER, vs));
-    gl.attachShader(p, compile(gl.FRAGMENT_SHADER, FS));
+    gl.attachShader(p, compile(gl.FRAGMENT_SHADER, fs));
     gl.linkProgram(p);
     if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(`link: ${gl.getProgramInfoLog(p)}`);
     this.programs.set(key, p);
@@ -209,6 +383,7 @@ export class PointLayer {
 
   /** Size the drawing buffer for CSS size w x h at the device pixel ratio (HiDPI). */
   resize(w: number, h: number, dpr: number): void {
+    if (w === this.width && h === this.height && dpr === this.dpr && this.canvas.width === Math.max(1, Math.round(w * dpr))) return;
     this.width = w; this.height = h; this.dpr = dpr;
     this.canvas.style.width = `${w}px`;
     this.canvas.style.height = `${h}px`;
@@ -300,34 +475,102 @@ export class PointLayer {
     gl.activeTexture(gl.TEXTURE2);
     gl.bindTexture(gl.TEXTURE_2D, this.tex.pal);
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, npal, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, palData);
-    gl.uniform1i(this.u("u_classes"), 0);
-    gl.uniform1i(this.u("u_lut"), 1);
-    gl.uniform1i(this.u("u_pal"), 2);
-    gl.uniform1i(this.u("u_classW"), CLASS_W);
-    gl.uniform1i(this.u("u_npal"), npal);
+    this.npal = npal;
   }
 
   draw(spec: DrawSpec, background: string): void {
+    this.plan = densityPlan(spec.density ?? "off", spec.threshold ?? DEFAULT_THRESHOLD, spec.inView ?? spec.n,
+      spec.size, this.width, this.height);
+    this.cpuBins = null;
     if (this.gl) this.drawGL(spec, background);
     else this.draw2d(spec, background);
   }
 
+  /** The bins of the last density frame (counts and summed colours), or null in points mode. */
+  bins(): Bins | null {
+    if (this.plan.mode !== "density") return null;
+    return this.cpuBins ?? this.density?.read() ?? null;
+  }
+
   private drawGL(spec: DrawSpec, background: string): void {
     const gl = this.gl!;
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
     gl.viewport(0, 0, this.canvas.width, this.canvas.height);
     const bg = hexToRgb(background);
     gl.clearColor(bg[0] / 255, bg[1] / 255, bg[2] / 255, 1);
     gl.clear(gl.COLOR_BUFFER_BIT);
     if (spec.n === 0) return;
+    const plan = this.plan;
     const mode = { category: 0, correct: 1, continuous: 2, "custom-category": 3 }[spec.mode];
     const allVisible = spec.classVisible.every((v) => v === 1);
     const useLabel = !!spec.label && !allVisible;
-    const variant = `${spec.polar ? 1 : 0}${mode}${useLabel ? 1 : 0}${spec.sel ? 1 : 0}`;
-    this.prog = this.program(variant, vertexShader(spec.polar, mode, useLabel, !!spec.sel));
-    gl.useProgram(this.prog);
-    gl.bindVertexArray(this.vao);
-    if (spec.sel) { gl.enable(gl.BLEND); gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA); }
-    else gl.disable(gl.BLEND);
+    const variant = (selPass: 0 | 1 | 2, density: boolean) => {
+      const v: ShaderVariant = { polar: spec.polar, mode, useLabel, selPass, density };
+      const round = !density && spec.size * this.dpr >= 5;
+      const key = `${+v.polar}${v.mode}${+v.useLabel}${v.selPass}${+density}${+round}`;
+      this.prog = this.program(key, vertexShader(v), fragmentShader(round, density));
+      gl.useProgram(this.prog);
+    };
+    const density = plan.mode === "density";
+    if (density) this.density ??= new GpuDensity(gl, (key, vs, fs) => this.program(key, vs, fs), this.forceBins);
+    // bins filled on the CPU need no vertex buffers; points (and the GPU's bins) do
+    if (!density || this.density!.gpuBinning || spec.sel) {
+      variant(spec.sel ? 1 : 0, density);
+      gl.bindVertexArray(this.vao);
+      this.bindAttributes(spec, allVisible);
+      this.uploadTextures(spec);
+    }
+    const passes: [0 | 1 | 2, boolean][] = spec.sel ? [[1, density], [2, false]] : [[0, density]];
+    for (const [selPass, dens] of passes) {
+      if (dens) { this.drawDensity(spec, plan, variant); continue; }
+      variant(selPass, false);
+      this.setUniforms(spec, plan);
+      gl.enable(gl.BLEND);
+      gl.blendEquation(gl.FUNC_ADD);
+      gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
+      gl.bindVertexArray(this.vao);
+      gl.drawArrays(gl.POINTS, 0, spec.n);
+    }
+    gl.bindVertexArray(null);
+  }
+
+  /** Where the last density frame's bins were filled. */
+  get binning(): "gpu" | "cpu" {
+    return this.gl && this.density?.gpuBinning ? "gpu" : "cpu";
+  }
+
+  private drawDensity(spec: DrawSpec, plan: DensityPlan, variant: (selPass: 0 | 1 | 2, density: boolean) => void): void {
+    const gl = this.gl!;
+    const d = this.density!;
+    if (d.gpuBinning) {
+      variant(spec.sel ? 1 : 0, true);
+      this.setUniforms(spec, plan);
+      const { w, h } = binGridOf(this.width, this.height, plan.bin);
+      d.begin(w, h, plan.bin);
+      gl.uniform2f(this.u("u_bins"), w, h);
+      gl.bindVertexArray(this.vao);
+      gl.drawArrays(gl.POINTS, 0, spec.n);
+    } else {
+      this.cpuBins = this.binOnCpu(spec, plan);
+      d.upload(this.cpuBins);
+    }
+    d.finish(this.canvas.width, this.canvas.height, this.dpr);
+  }
+
+  /** Bins on the CPU, from positions and colours kept per cell (a zoom or pan only re-bins). */
+  private binOnCpu(spec: DrawSpec, plan: DensityPlan): Bins {
+    const { x, y, cat, val, label, sel } = spec;
+    const { xs, ys } = this.positions.get(`${spec.polar}|${x.key}|${x.offset}|${y.key}|${y.offset}|${spec.rscale}|${spec.n}`,
+      [x.data, y.data], () => dataXY(spec));
+    const key = JSON.stringify([spec.mode, cat?.key, cat?.offset, val?.key, val?.offset, label?.key, label?.offset, x.offset,
+      y.offset, spec.palette, Array.from(spec.classVisible), spec.domain, spec.scale, spec.ok, spec.bad, spec.n]);
+    const { index, table } = this.colors.get(key, [cat?.data, val?.data, label?.data, x.data, y.data, sel],
+      () => colorIndex(spec, !!sel, sel ? (i) => sel[i] !== 0 : undefined));
+    return binXY(xs, ys, index, table, spec.camera, this.width, this.height, plan.bin);
+  }
+
+  private bindAttributes(spec: DrawSpec, allVisible: boolean): void {
+    const gl = this.gl!;
     const bindF = (loc: number, ref: AttrRef | null, fallback = 0) => {
       if (!ref) { gl.disableVertexAttribArray(loc); gl.vertexAttrib1f(loc, fallback); return; }
       const { buf, offset } = this.buffer(ref, spec.n);
@@ -359,18 +602,26 @@ export class PointLayer {
       gl.disableVertexAttribArray(5);
       gl.vertexAttrib1f(5, 0);
     }
-    this.uploadTextures(spec);
+  }
+
+  private setUniforms(spec: DrawSpec, plan: DensityPlan): void {
+    const gl = this.gl!;
+    gl.uniform1i(this.u("u_classes"), 0);
+    gl.uniform1i(this.u("u_lut"), 1);
+    gl.uniform1i(this.u("u_pal"), 2);
+    gl.uniform1i(this.u("u_classW"), CLASS_W);
+    gl.uniform1i(this.u("u_npal"), this.npal);
     gl.uniform1f(this.u("u_rscale"), spec.rscale);
     gl.uniform2f(this.u("u_view"), this.width, this.height);
     gl.uniform3f(this.u("u_cam"), spec.camera.scale, spec.camera.ox, spec.camera.oy);
     gl.uniform1f(this.u("u_size"), spec.size * this.dpr);
+    gl.uniform1f(this.u("u_alpha"), plan.alpha);
+    gl.uniform1f(this.u("u_bin"), plan.bin);
     gl.uniform2f(this.u("u_domain"), spec.domain[0], spec.domain[1]);
     const m = hexToRgb(MISSING), ok = hexToRgb(spec.ok), bad = hexToRgb(spec.bad);
     gl.uniform3f(this.u("u_missing"), m[0] / 255, m[1] / 255, m[2] / 255);
     gl.uniform3f(this.u("u_ok"), ok[0] / 255, ok[1] / 255, ok[2] / 255);
     gl.uniform3f(this.u("u_bad"), bad[0] / 255, bad[1] / 255, bad[2] / 255);
-    gl.drawArrays(gl.POINTS, 0, spec.n);
-    gl.bindVertexArray(null);
   }
 
   private draw2d(spec: DrawSpec, background: string): void {
@@ -383,18 +634,24 @@ export class PointLayer {
     if (spec.n === 0) return;
     const img = ctx.getImageData(0, 0, W, H);
     const px = img.data;
+    const plan = this.plan;
+    const sel = spec.sel;
+    if (plan.mode === "density") {
+      this.cpuBins = this.binOnCpu(spec, plan);
+      shadeBins(this.cpuBins, px, W, H, this.dpr);
+    }
     const s = Math.max(1, Math.round(spec.size * this.dpr));
     const half = s / 2;
-    const paint = (wantSelected: boolean) => {
+    const p = new Float64Array(2);
+    const paint = (pass: 0 | 1 | 2) => {
+      const at = cpuPoints(spec, pass === 1);
+      const a = pass === 2 ? 1 : pass === 1 ? 0.35 * plan.alpha : plan.alpha;
       for (let i = 0; i < spec.n; i++) {
-        const selected = spec.sel ? spec.sel[i] === 1 : false;
-        if (selected !== wantSelected) continue;
-        const c = pointColor(spec, i);
-        const p = pointScreen(spec, i);
-        if (!c || !p) continue;
-        let col = c;
-        let a = 1;
-        if (spec.sel && !selected) { col = c.map((v) => v * 0.4 + 0.6 * 153) as RGB; a = 0.35; }
+        if (pass === 1 && sel![i] !== 0) continue;
+        if (pass === 2 && sel![i] !== 1) continue;
+        const c = at(i, p);
+        if (c < 0) continue;
+        const r = (c >> 16) & 255, g = (c >> 8) & 255, b = c & 255;
         const x0 = Math.round(p[0] * this.dpr - half), y0 = Math.round(p[1] * this.dpr - half);
         for (let dy = 0; dy < s; dy++) {
           const yy = y0 + dy;
@@ -403,14 +660,16 @@ export class PointLayer {
             const xx = x0 + dx;
             if (xx < 0 || xx >= W) continue;
             const o = (yy * W + xx) * 4;
-            for (let ch = 0; ch < 3; ch++) px[o + ch] = Math.round(col[ch] * a + px[o + ch] * (1 - a));
+            px[o] = Math.round(r * a + px[o] * (1 - a));
+            px[o + 1] = Math.round(g * a + px[o + 1] * (1 - a));
+            px[o + 2] = Math.round(b * a + px[o + 2] * (1 - a));
             px[o + 3] = 255;
           }
         }
       }
     };
-    paint(false);
-    if (spec.sel) paint(true);
+    if (plan.mode === "points") paint(sel ? 1 : 0);
+    if (sel) paint(2);
     ctx.putImageData(img, 0, 0);
   }
 
@@ -422,6 +681,7 @@ export class PointLayer {
       for (const { buf } of this.buffers.values()) gl.deleteBuffer(buf);
       if (this.selBuf) gl.deleteBuffer(this.selBuf);
       for (const t of Object.values(this.tex)) gl.deleteTexture(t);
+      this.density?.destroy();
       for (const p of this.programs.values()) gl.deleteProgram(p);
       this.programs.clear();
       if (this.vao) gl.deleteVertexArray(this.vao);

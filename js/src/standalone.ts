@@ -1,9 +1,15 @@
 // Standalone pages (widget.to_html): a tiny in-page model implementing anywidget's model
 // interface (get / set / on / off / save_changes / send) over the saved state, so exported
-// files stay interactive with no kernel and no CDN.
+// files stay interactive with no kernel and no CDN. It also stands in for the kernel's
+// commands: a `_slice` request is answered from the slab saved with the view, in the same
+// wire format as the Python `_slice` command.
 
+import { decode, type Encoded } from "./codec";
+import type { Meta } from "./data";
+import { hostInvoke } from "./invoke";
 import type { Handler, Model } from "./model";
 import { RENDERERS } from "./registry";
+import { cellOffset, checkCell, type Shape4 } from "./store";
 
 export interface SavedModel {
   state: Record<string, unknown>;
@@ -72,8 +78,37 @@ export class LocalModel implements Model {
   }
 
   send(content: unknown): void {
-    // No kernel: every slice is embedded in exported files, so nothing needs answering.
     this.sent.push(content);
+    const c = content as { kind?: string; id?: unknown; name?: unknown; msg?: unknown } | null;
+    if (!c || c.kind !== "anywidget-command") return;
+    const [response, buffers] = c.name === "_slice" ? this.slice(c.msg)
+      : [{ error: `unknown command ${JSON.stringify(c.name)}; valid: ['_slice']` }, []];
+    // answered after the current task, as a kernel would
+    setTimeout(() => this.emit("msg:custom", { id: c.id, kind: "anywidget-command-response", response }, buffers), 0);
+  }
+
+  /** One cell of the slab saved with the view (the Python `_slice` command, in the page). */
+  slice(msg: unknown): [Record<string, unknown>, DataView[]] {
+    const meta = this.attrs._meta as Meta;
+    const slab = this.attrs._slab as Record<string, Encoded> | undefined;
+    if (!slab || !meta?.slab || !meta.shape) return [{ error: "this page holds no slab for this view" }, []];
+    const { m, l, k } = (msg ?? {}) as { m: number; l: number; k: number };
+    const shape = meta.shape as Shape4;
+    try {
+      checkCell(shape, m, l, k);
+    } catch (err) {
+      return [{ error: (err as Error).message }, []];
+    }
+    const names: string[] = [], specs: { dtype: string; shape: number[] }[] = [], buffers: DataView[] = [];
+    for (const [name, dims] of Object.entries(meta.slab)) {
+      const full = decode(slab[name]);
+      const at = cellOffset(shape, dims, m, l, k);
+      const part = full.data.subarray(at, at + shape[3]);
+      names.push(name);
+      specs.push({ dtype: full.dtype, shape: [shape[3]] });
+      buffers.push(new DataView(part.buffer, part.byteOffset, part.byteLength));
+    }
+    return [{ cell: [m, l, k], names, specs }, buffers];
   }
 }
 
@@ -93,7 +128,7 @@ export function standalone(root: HTMLElement, saved: SavedState): { models: Reco
     el.className = "gw-standalone-view";
     el.dataset.modelId = id;
     root.append(el);
-    if (renderer) renderer(model, el);
+    if (renderer) renderer(model, el, { invoke: hostInvoke(model) });
   }
   return { models };
 }

@@ -1,131 +1,136 @@
-// Slicing: per-sample arrays of one (model, layer, condition) cell as zero-copy subarrays of
-// the slab buffers [M, L, K, N] (metrics) and [M, K, N] (pred). In lazy mode cells are fetched
-// from the kernel with custom messages and cached; a reply to anything but the latest request
-// is cached but does not trigger a redraw (stale replies are dropped from the view).
+// The slice store: the per-sample arrays of one (model, layer, condition) cell. When every
+// cell was sent, a cell is a set of zero-copy views into the slab buffers (metrics are
+// [M, L, K, N] with dims "mlkn", predictions [M, K, N] with dims "mkn"), so the point layer
+// re-points attributes instead of uploading. When cells come on demand, a missing cell is
+// fetched once (concurrent asks share the request), errors are remembered per cell, and at
+// most `maxCells` fetched cells are kept, least recently used first out.
 
-import { decode, type Encoded, type WireArray } from "./codec";
-
-export interface Cell {
-  angle: Float32Array;
-  angle_pred: Float32Array;
-  norm: Float32Array;
-  margin: Float32Array;
-  pred: Int32Array;
-  // offsets (in elements) into the full slab buffers; -1 in lazy mode
-  metricOffset: number;
-  predOffset: number;
-}
+import type { WireArray } from "./codec";
+import type { AttrRef } from "./points";
 
 export type Shape4 = [number, number, number, number];
+export type Dims = "mlkn" | "mkn";
 
-export function metricOffset(shape: Shape4, m: number, l: number, k: number): number {
-  const [M, L, K, N] = shape;
-  if (m < 0 || m >= M || l < 0 || l >= L || k < 0 || k >= K) {
+/** Element offset of cell (m, l, k) in a C-ordered array with these dims. */
+export function cellOffset(shape: Shape4, dims: Dims, m: number, l: number, k: number): number {
+  const [, L, K, N] = shape;
+  return dims === "mlkn" ? ((m * L + l) * K + k) * N : (m * K + k) * N;
+}
+
+export function checkCell(shape: Shape4, m: number, l: number, k: number): void {
+  const [M, L, K] = shape;
+  const ok = (v: number, n: number) => Number.isInteger(v) && v >= 0 && v < n;
+  if (!ok(m, M) || !ok(l, L) || !ok(k, K)) {
     throw new RangeError(`cell (${m}, ${l}, ${k}) out of range for shape [${M}, ${L}, ${K}]`);
   }
-  return ((m * L + l) * K + k) * N;
 }
 
-export function predOffset(shape: Shape4, m: number, k: number): number {
-  const [, , K, N] = shape;
-  return (m * K + k) * N;
+/** The arrays of one cell, by name. */
+export class Cell {
+  constructor(readonly key: string, private readonly refs: Record<string, AttrRef>, readonly n: number) {}
+
+  has(name: string): boolean {
+    return name in this.refs;
+  }
+
+  /** The array holding `name` and the element offset of this cell in it (for GPU binding). */
+  ref(name: string): AttrRef {
+    const r = this.refs[name];
+    if (!r) throw new Error(`cell ${this.key} has no array ${JSON.stringify(name)}; it has ${Object.keys(this.refs).join(", ")}`);
+    return r;
+  }
+
+  /** The `n` values of `name` in this cell (a view, no copy). */
+  get<T extends WireArray = Float32Array>(name: string): T {
+    const r = this.ref(name);
+    return (r.offset === 0 && r.data.length === this.n ? r.data : r.data.subarray(r.offset, r.offset + this.n)) as T;
+  }
 }
 
-export interface SliceReply {
-  type: "slice";
-  req: number;
-  m: number;
-  l: number;
-  k: number;
-  names?: string[];
-  specs?: { dtype: string; shape: number[] }[];
-  error?: string;
-}
+/** Fetches the arrays of one cell (each [N]) from wherever the full slab lives. */
+export type FetchCell = (m: number, l: number, k: number) => Promise<Record<string, WireArray>>;
 
 export class SliceStore {
-  readonly shape: Shape4;
-  readonly lazy: boolean;
-  readonly full: Record<string, WireArray>;
   private cache = new Map<string, Cell>();
-  private pending = new Map<string, number>();
-  private nextReq = 1;
-  latestReq = 0;
-  dropped = 0;
+  private pending = new Map<string, Promise<Cell>>();
+  private errors = new Map<string, string>();
 
-  constructor(shape: Shape4, lazy: boolean, arrays: Record<string, WireArray>) {
-    this.shape = shape;
-    this.lazy = lazy;
-    this.full = arrays;
-  }
+  constructor(
+    readonly shape: Shape4,
+    readonly dims: Record<string, Dims>,
+    readonly lazy: boolean,
+    private readonly full: Record<string, WireArray>,
+    private readonly fetchCell?: FetchCell,
+    readonly maxCells = 64,
+  ) {}
 
   static key(m: number, l: number, k: number): string {
     return `${m},${l},${k}`;
   }
 
-  /** The cell if it is available now (always in full mode), else undefined. */
+  /** The cell if it is available now (always when every cell was sent), else undefined. */
   get(m: number, l: number, k: number): Cell | undefined {
+    checkCell(this.shape, m, l, k);
     const key = SliceStore.key(m, l, k);
     const hit = this.cache.get(key);
-    if (hit) return hit;
+    if (hit) {
+      if (this.lazy) { this.cache.delete(key); this.cache.set(key, hit); } // most recently used
+      return hit;
+    }
     if (this.lazy) return undefined;
-    const N = this.shape[3];
-    const mo = metricOffset(this.shape, m, l, k);
-    const po = predOffset(this.shape, m, k);
-    const sub = (name: string) => (this.full[name] as Float32Array).subarray(mo, mo + N);
-    const cell: Cell = {
-      angle: sub("angle"),
-      angle_pred: sub("angle_pred"),
-      norm: sub("norm"),
-      margin: sub("margin"),
-      pred: (this.full.pred as Int32Array).subarray(po, po + N),
-      metricOffset: mo,
-      predOffset: po,
-    };
+    const refs: Record<string, AttrRef> = {};
+    for (const [name, dims] of Object.entries(this.dims)) {
+      const data = this.full[name];
+      if (data) refs[name] = { key: name, data, offset: cellOffset(this.shape, dims, m, l, k) };
+    }
+    const cell = new Cell(key, refs, this.shape[3]);
     this.cache.set(key, cell);
     return cell;
   }
 
-  /** Build the request for a missing cell (lazy mode); undefined when it is cached or already
-   * pending (a pending request then counts as the latest, so its reply redraws). */
-  request(m: number, l: number, k: number): { type: "slice"; req: number; m: number; l: number; k: number } | undefined {
-    metricOffset(this.shape, m, l, k);
+  /** Fetch a missing cell (lazy mode); undefined when it is cached, failed before, or when
+   * there is nothing to fetch from. Concurrent asks for one cell share one request. */
+  request(m: number, l: number, k: number): Promise<Cell> | undefined {
+    checkCell(this.shape, m, l, k);
     const key = SliceStore.key(m, l, k);
-    if (this.cache.has(key)) return undefined;
+    if (this.cache.has(key) || this.errors.has(key) || !this.fetchCell) return undefined;
     const pending = this.pending.get(key);
-    if (pending !== undefined) { this.latestReq = pending; return undefined; }
-    const req = this.nextReq++;
-    this.latestReq = req;
-    this.pending.set(key, req);
-    return { type: "slice", req, m, l, k };
+    if (pending) return pending;
+    const p = this.fetchCell(m, l, k).then(
+      (arrays) => {
+        this.pending.delete(key);
+        const refs: Record<string, AttrRef> = {};
+        for (const name of Object.keys(this.dims)) {
+          const data = arrays[name];
+          if (!data || data.length !== this.shape[3]) {
+            throw new Error(`the reply for cell (${m}, ${l}, ${k}) lacks ${name}[${this.shape[3]}]`);
+          }
+          refs[name] = { key: name, data, offset: 0 };
+        }
+        const cell = new Cell(key, refs, this.shape[3]);
+        this.cache.set(key, cell);
+        while (this.cache.size > this.maxCells) this.cache.delete(this.cache.keys().next().value as string);
+        return cell;
+      },
+    ).catch((err: unknown) => {
+      this.pending.delete(key);
+      this.errors.set(key, err instanceof Error ? err.message : String(err));
+      throw err;
+    });
+    this.pending.set(key, p);
+    return p;
   }
 
-  /** Take a reply; returns true when it answers the latest request (so the view redraws). */
-  receive(msg: SliceReply, buffers: (DataView | ArrayBuffer)[]): boolean {
-    const key = SliceStore.key(msg.m, msg.l, msg.k);
-    this.pending.delete(key);
-    if (msg.error || !msg.names || !msg.specs) return false;
-    const arrays: Record<string, WireArray> = {};
-    msg.names.forEach((name, i) => {
-      const spec = msg.specs![i];
-      arrays[name] = decode({ buffer: buffers[i], dtype: spec.dtype, shape: spec.shape } as Encoded).data;
-    });
-    this.cache.set(key, {
-      angle: arrays.angle as Float32Array,
-      angle_pred: arrays.angle_pred as Float32Array,
-      norm: arrays.norm as Float32Array,
-      margin: arrays.margin as Float32Array,
-      pred: arrays.pred as Int32Array,
-      metricOffset: -1,
-      predOffset: -1,
-    });
-    // redraw for the latest request, or when nothing else is outstanding; an older reply
-    // while a newer request is pending is cached but not drawn (stale replies are dropped)
-    const fresh = msg.req === this.latestReq || this.pending.size === 0;
-    if (!fresh) this.dropped++;
-    return fresh;
+  /** Why cell (m, l, k) could not be fetched, if it could not. */
+  error(m: number, l: number, k: number): string | undefined {
+    return this.errors.get(SliceStore.key(m, l, k));
   }
 
   cached(): number {
     return this.cache.size;
+  }
+
+  inFlight(): number {
+    return this.pending.size;
   }
 }

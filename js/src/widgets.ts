@@ -1,10 +1,17 @@
 // The one ES module every geowidget view loads (anywidget `_esm`); `_kind` picks the renderer.
 
+import { hostInvoke, type Invoke } from "./invoke";
 import type { Model } from "./model";
 import { RENDERERS } from "./registry";
 export { standalone } from "./standalone";
 
-function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
+interface RenderProps {
+  model: Model;
+  el: HTMLElement;
+  experimental?: { invoke?: Invoke };
+}
+
+function render({ model, el, experimental }: RenderProps): () => void {
   const kind = String(model.get("_kind"));
   const r = RENDERERS[kind];
   if (!r) {
@@ -13,7 +20,7 @@ function render({ model, el }: { model: Model; el: HTMLElement }): () => void {
     el.append(msg);
     return () => msg.remove();
   }
-  const view = r(model, el);
+  const view = r(model, el, { invoke: hostInvoke(model, experimental?.invoke) });
   return () => view.dispose();
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { metricOffset, predOffset, SliceStore, type Shape4 } from "../src/store";
+import { cellOffset, SliceStore, type Shape4 } from "../src/store";
 import { findCondition, type Condition } from "../src/data";
 
 function slab(shape: Shape4) {
@@ -8,61 +8,83 @@ function slab(shape: Shape4) {
   const pred = Int32Array.from({ length: M * K * N }, (_, i) => i);
   return { angle: f(0), angle_pred: f(0.25), norm: f(0.5), margin: f(0.75), pred };
 }
+const DIMS = { angle: "mlkn", angle_pred: "mlkn", norm: "mlkn", margin: "mlkn", pred: "mkn" } as const;
+
+/** A promise and the functions that settle it. */
+function deferred<T>() {
+  let resolve!: (v: T) => void, reject!: (e: unknown) => void;
+  const promise = new Promise<T>((a, b) => { resolve = a; reject = b; });
+  return { promise, resolve, reject };
+}
 
 describe("slicing", () => {
-  it("returns zero-copy subarrays at the C-order offset", () => {
+  it("returns zero-copy views at the C-order offset of each array's dims", () => {
     const shape: Shape4 = [2, 3, 4, 5];
     const arrays = slab(shape);
-    const store = new SliceStore(shape, false, arrays);
+    const store = new SliceStore(shape, { ...DIMS }, false, arrays);
     for (const [m, l, k] of [[0, 0, 0], [1, 2, 3], [1, 0, 2]]) {
       const c = store.get(m, l, k)!;
       // brute force: flat index of element [m, l, k, 0] in a C-ordered [2, 3, 4, 5] array
-      let flat = 0;
+      let flat = 0, at = -1;
       for (let a = 0; a < 2; a++) for (let b = 0; b < 3; b++) for (let d = 0; d < 4; d++) {
-        if (a === m && b === l && d === k) expect(c.metricOffset).toBe(flat);
+        if (a === m && b === l && d === k) at = flat;
         flat += 5;
       }
-      expect(c.angle[0]).toBe(c.metricOffset);
-      expect(c.norm[4]).toBe(c.metricOffset + 4.5);
-      expect(c.angle.buffer).toBe(arrays.angle.buffer);
-      expect(c.pred[0]).toBe((m * 4 + k) * 5);
+      expect(c.ref("angle").offset).toBe(at);
+      expect(c.get("angle")[0]).toBe(at);
+      expect(c.get("norm")[4]).toBe(at + 4.5);
+      expect(c.get("angle").buffer).toBe(arrays.angle.buffer);
+      expect(c.ref("pred").offset).toBe((m * 4 + k) * 5);
+      expect(c.get<Int32Array>("pred")[0]).toBe((m * 4 + k) * 5);
     }
-    expect(metricOffset(shape, 1, 2, 3)).toBe(((1 * 3 + 2) * 4 + 3) * 5);
-    expect(predOffset(shape, 1, 3)).toBe((1 * 4 + 3) * 5);
+    expect(cellOffset(shape, "mlkn", 1, 2, 3)).toBe(((1 * 3 + 2) * 4 + 3) * 5);
+    expect(cellOffset(shape, "mkn", 1, 0, 3)).toBe((1 * 4 + 3) * 5);
     expect(() => store.get(2, 0, 0)).toThrow(/cell \(2, 0, 0\) out of range for shape \[2, 3, 4\]/);
+    expect(() => store.get(0, 0.5, 0)).toThrow(/out of range/);
   });
 
-  it("fetches lazily, caches, and drops stale replies", () => {
-    const shape: Shape4 = [1, 2, 1, 3];
-    const store = new SliceStore(shape, true, {});
+  it("fetches a missing cell once, caches it, and remembers failures", async () => {
+    const shape: Shape4 = [1, 3, 1, 2];
+    const calls: string[] = [];
+    const waits = new Map<string, ReturnType<typeof deferred<Record<string, Float32Array | Int32Array>>>>();
+    const store = new SliceStore(shape, { angle: "mlkn", pred: "mkn" }, true, {}, (m, l, k) => {
+      const key = `${m},${l},${k}`;
+      calls.push(key);
+      const d = deferred<Record<string, Float32Array | Int32Array>>();
+      waits.set(key, d);
+      return d.promise;
+    });
     expect(store.get(0, 0, 0)).toBeUndefined();
-    const r1 = store.request(0, 0, 0)!;
-    const r2 = store.request(0, 1, 0)!;
-    expect(r2.req).toBeGreaterThan(r1.req);
-    const specs = ["angle", "angle_pred", "norm", "margin"].map(() => ({ dtype: "float32", shape: [3] }));
-    const bufs = [1, 2, 3, 4].map((v) => new DataView(new Float32Array([v, v, v]).buffer));
-    const pred = new DataView(new Int32Array([0, 1, 2]).buffer);
-    const names = ["angle", "angle_pred", "norm", "margin", "pred"];
-    // the reply to the older request arrives last-but-one: cached, but not fresh
-    expect(store.receive({ type: "slice", req: r1.req, m: 0, l: 0, k: 0, names, specs: [...specs, { dtype: "int32", shape: [3] }] }, [...bufs, pred])).toBe(false);
-    expect(store.dropped).toBe(1);
-    expect(store.receive({ type: "slice", req: r2.req, m: 0, l: 1, k: 0, names, specs: [...specs, { dtype: "int32", shape: [3] }] }, [...bufs, pred])).toBe(true);
-    expect(store.get(0, 0, 0)!.norm[0]).toBe(3);
-    expect(store.cached()).toBe(2);
-    expect(store.request(0, 1, 0)).toBeUndefined();
+    const a = store.request(0, 0, 0)!;
+    expect(store.request(0, 0, 0)).toBe(a); // shared, not repeated
+    const b = store.request(0, 1, 0)!;
+    expect(calls).toEqual(["0,0,0", "0,1,0"]);
+    expect(store.inFlight()).toBe(2);
+    waits.get("0,0,0")!.resolve({ angle: new Float32Array([1, 2]), pred: new Int32Array([3, 4]) });
+    const cell = await a;
+    expect(Array.from(cell.get("angle"))).toEqual([1, 2]);
+    expect(store.get(0, 0, 0)).toBe(cell);
+    expect(store.request(0, 0, 0)).toBeUndefined();
+    waits.get("0,1,0")!.reject(new Error("IndexError: boom"));
+    await expect(b).rejects.toThrow(/boom/);
+    expect(store.error(0, 1, 0)).toBe("IndexError: boom");
+    expect(store.request(0, 1, 0)).toBeUndefined(); // no retry loop
+    // a reply without a declared array is an error, not a broken cell
+    const c = store.request(0, 2, 0)!;
+    waits.get("0,2,0")!.resolve({ angle: new Float32Array([1, 2]) });
+    await expect(c).rejects.toThrow(/lacks pred\[2\]/);
   });
 
-  it("does not repeat a pending request, and its reply then redraws", () => {
-    const store = new SliceStore([1, 3, 1, 2], true, {});
-    const a = store.request(0, 0, 0)!;
-    const b = store.request(0, 1, 0)!;
-    expect(store.request(0, 0, 0)).toBeUndefined(); // back to A: A is still pending
-    expect(store.latestReq).toBe(a.req);
-    const specs = [...["angle", "angle_pred", "norm", "margin"].map(() => ({ dtype: "float32", shape: [2] })), { dtype: "int32", shape: [2] }];
-    const names = ["angle", "angle_pred", "norm", "margin", "pred"];
-    const bufs = [...[0, 1, 2, 3].map(() => new DataView(new Float32Array(2).buffer)), new DataView(new Int32Array(2).buffer)];
-    expect(store.receive({ type: "slice", req: b.req, m: 0, l: 1, k: 0, names, specs }, bufs)).toBe(false);
-    expect(store.receive({ type: "slice", req: a.req, m: 0, l: 0, k: 0, names, specs }, bufs)).toBe(true);
+  it("keeps at most maxCells fetched cells, least recently used out first", async () => {
+    const store = new SliceStore([1, 4, 1, 1], { angle: "mlkn" }, true, {},
+      async (_m, l) => ({ angle: new Float32Array([l]) }), 2);
+    await store.request(0, 0, 0);
+    await store.request(0, 1, 0);
+    store.get(0, 0, 0); // touch cell 0: cell 1 is now the oldest
+    await store.request(0, 2, 0);
+    expect(store.cached()).toBe(2);
+    expect(store.get(0, 1, 0)).toBeUndefined();
+    expect(store.get(0, 0, 0)!.get("angle")[0]).toBe(0);
   });
 
   it("finds conditions by sparsity and benchmark", () => {

@@ -7,7 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
-from gw_page import canvas_digest, drag, plot_box
+from gw_page import canvas_digest, drag, plot_box, run_all_in_lab
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "widgets_e2e.ipynb"
 
@@ -29,23 +29,9 @@ def _check_output(page, timeout=60000):
 
 def test_fixture_notebook_in_jupyterlab(browser, jupyter_lab):
     shutil.copy(FIXTURE, jupyter_lab["root"] / "e2e.ipynb")
-    ctx = browser.new_context(viewport={"width": 1200, "height": 1000})
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{jupyter_lab['url']}/lab/tree/e2e.ipynb?token={jupyter_lab['token']}")
-    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=90000)
-    # the kernel is connected and idle (status bar), then Run -> Run All Cells via the menu
-    page.wait_for_function("document.querySelector('.jp-StatusBar-Widget, #jp-main-statusbar')"
-                           " && document.body.innerText.includes('| Idle')", timeout=90000)
-    page.wait_for_timeout(1000)
-    page.click("li.lm-MenuBar-item:has-text('Run')")
-    page.click("li.lm-Menu-item:has-text('Run All Cells')")
-    try:
-        page.wait_for_selector(".gw-root[data-kind=polar][data-drawn]", timeout=90000)
-    except Exception:
-        page.screenshot(path=str(jupyter_lab["root"] / "failed.png"), full_page=True)
-        raise
+    page = run_all_in_lab(browser, jupyter_lab, "e2e.ipynb",
+                          ready=".gw-root[data-kind=polar][data-drawn]")
+    errors = page.errors
     page.wait_for_selector(".gw-root[data-kind=histogram][data-drawn]", timeout=30000)
     page.wait_for_selector(".gw-root[data-kind=modelmap][data-drawn]", timeout=30000)
     first = _check_output(page)
@@ -109,4 +95,4 @@ def test_fixture_notebook_in_jupyterlab(browser, jupyter_lab):
         page.screenshot(path=str(jupyter_lab["root"] / "failed_set.png"), full_page=True)
         raise
     assert not [e for e in errors if "geowidget" in e or "gw-" in e]
-    ctx.close()
+    page.context.close()

@@ -13,6 +13,7 @@ from gw_page import (
     plot_box,
     polar_xy,
     read_pixels,
+    sector_xy,
     selected_ids,
 )
 
@@ -30,12 +31,12 @@ def four_points(**kw):
 
 def check_four_points(page):
     _, _, w, h = plot_box(page)
-    xs, ys = polar_xy(THETA, RHO, w, h, RHO.max())
+    xs, ys = sector_xy(THETA, RHO, w, h)
     got = read_pixels(page, list(zip(xs, ys, strict=True)))
     for rgba, colour in zip(got, PALETTE, strict=True):
         assert np.abs(np.array(rgba[:3]) - hex_rgb(colour)).max() <= 3, (rgba, colour)
     # mirrored positions (180 - theta) hold no point: background
-    mx, my = polar_xy(np.pi - THETA, RHO, w, h, RHO.max())
+    mx, my = sector_xy(np.pi - THETA, RHO, w, h, data=(THETA, RHO))
     for rgba in read_pixels(page, list(zip(mx, my, strict=True))):
         assert rgba[:3] == [255, 255, 255]
 
@@ -54,13 +55,33 @@ def test_points_land_where_the_polar_frame_says(browser, tmp_path, scale):
     ctx.close()
 
 
-def test_canvas2d_fallback_draws_the_same(browser, tmp_path):
+# A client without WebGL: every WebGL context request fails, as in a browser with WebGL
+# disabled or blocklisted.
+NO_WEBGL = """
+const getContext = HTMLCanvasElement.prototype.getContext;
+HTMLCanvasElement.prototype.getContext = function (type, ...rest) {
+  if (String(type).startsWith("webgl")) return null;
+  return getContext.call(this, type, ...rest);
+};
+"""
+
+
+@pytest.mark.parametrize("failure", ["null", "throws"])
+def test_without_webgl_the_canvas2d_fallback_draws_the_same(browser, tmp_path, failure):
     ctx = browser.new_context(viewport={"width": 700, "height": 700})
-    ctx.add_init_script("globalThis.__geowidgetCanvas2d = true")
+    ctx.add_init_script(NO_WEBGL if failure == "null" else
+                        NO_WEBGL.replace("return null;", "throw new Error('no WebGL here');"))
     page = ctx.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
     open_html(page, four_points().to_html(tmp_path / "p.html"))
     assert page.evaluate("document.querySelector('.gw-root').dataset.backend") == "canvas2d"
     check_four_points(page)
+    # the model map draws its points with the same layer
+    mm = gw.ModelMap(xy=[[0.0, 0.0], [1.0, 1.0]], names=["a", "b"])
+    open_html(page, mm.to_html(tmp_path / "m.html"), kind="modelmap")
+    assert canvas_digest(page, "modelmap")[1] > 0
+    assert errors == []
     ctx.close()
 
 
@@ -77,7 +98,7 @@ def test_slice_switch_redraws_in_the_browser(page, tmp_path):
     # sample 0 of layer 1 is now drawn where the frame puts it
     _, _, pw, ph = plot_box(page)
     theta, rho = cube.angle[0, 1, 0], cube.norm[0, 1, 0]
-    x, y = polar_xy(theta[:1], rho[:1], pw, ph, rho.max())
+    x, y = sector_xy(theta[:1], rho[:1], pw, ph, data=(theta, rho))
     (rgba,) = read_pixels(page, [(x[0], y[0])])
     assert rgba[:3] != [255, 255, 255]
     # the picker's change reached the model (saved for the kernel)
@@ -90,7 +111,7 @@ def test_box_and_lasso_selection_set_selected(page, tmp_path):
     w = gw.PolarPlot(cube)
     open_html(page, w.to_html(tmp_path / "b.html"))
     left, top, pw, ph = plot_box(page)
-    xs, ys = polar_xy(cube.angle[0, 0, 0], cube.norm[0, 0, 0], pw, ph, cube.norm[0, 0, 0].max())
+    xs, ys = sector_xy(cube.angle[0, 0, 0], cube.norm[0, 0, 0], pw, ph)
     # box over the right half
     x0, y0, x1, y1 = pw / 2 + 5, 10, pw - 10, ph - 10
     page.click("button[data-tool=box]")
@@ -125,7 +146,7 @@ def test_selection_set_in_python_is_highlighted(browser, tmp_path):
     w.selected = [1]
     open_html(page, w.to_html(tmp_path / "h.html"))
     _, _, pw, ph = plot_box(page)
-    xs, ys = polar_xy(THETA, RHO, pw, ph, RHO.max())
+    xs, ys = sector_xy(THETA, RHO, pw, ph)
     got = read_pixels(page, list(zip(xs, ys, strict=True)))
     assert np.abs(np.array(got[1][:3]) - hex_rgb(PALETTE[1])).max() <= 3  # selected: full colour
     for i in (0, 2, 3):  # others dimmed
@@ -162,11 +183,11 @@ def test_explorer_html_is_linked_without_a_kernel(page, tmp_path):
     assert sorted(selected_ids(page, "histogram")) == sorted(selected_ids(page, "polar"))
     assert page.inner_text(".gw-panel-count") == f"{n_sel} selected"
     # hover a point: the sample panel shows it
-    xs, ys = polar_xy(cube.angle[0, 0, 0], cube.norm[0, 0, 0], pw, ph, cube.norm[0, 0, 0].max())
+    xs, ys = sector_xy(cube.angle[0, 0, 0], cube.norm[0, 0, 0], pw, ph)
     page.mouse.move(left + xs[5], top + ys[5])
     page.wait_for_function("document.querySelector('.gw-root[data-kind=panel]').dataset.focus")
     assert "sample" in page.inner_text(".gw-panel-text")
-    assert page.is_visible(".gw-tip")
+    assert page.is_visible(".gw-root[data-kind=polar] .gw-tip")
     # clicking net1 on the model map makes it the active model in the polar plot
     ml, mt, mw, mh = plot_box(page, "modelmap")
     sc = min(mw - 56, mh - 56)  # equal-aspect fit of the unit square (js/src/scales.ts xyCamera)
@@ -188,7 +209,7 @@ def test_colour_by_correct_and_pred(browser, tmp_path, color, expect):
                      point_size=8.0, color=color)
     open_html(page, w.to_html(tmp_path / "c.html"))
     _, _, pw, ph = plot_box(page)
-    xs, ys = polar_xy(THETA, RHO, pw, ph, RHO.max())
+    xs, ys = sector_xy(THETA, RHO, pw, ph)
     for rgba, colour in zip(read_pixels(page, list(zip(xs, ys, strict=True))), expect, strict=True):
         assert np.abs(np.array(rgba[:3]) - hex_rgb(colour)).max() <= 3, (rgba, colour)
     ctx.close()
@@ -212,7 +233,7 @@ def test_dark_theme_zoom_and_tooltip(browser, tmp_path):
     assert read_pixels(page, [(3, 3)])[0][:3] == [17, 17, 17]
     # wheel zoom about the centre: a point's distance from the cursor doubles (exp(693e-3 * 1.0))
     left, top, pw, ph = plot_box(page)
-    xs, ys = polar_xy(cube.angle[0, 0, 0], cube.norm[0, 0, 0], pw, ph, cube.norm[0, 0, 0].max())
+    xs, ys = sector_xy(cube.angle[0, 0, 0], cube.norm[0, 0, 0], pw, ph)
     cx, cy = pw / 2, ph / 2
     page.mouse.move(left + cx, top + cy)
     before = canvas_digest(page)
@@ -334,7 +355,7 @@ def test_legend_toggles_classes(browser, tmp_path):
     classes = page.evaluate("Object.values(window.geowidget.models)[0].get('classes')")
     assert classes == [0, 2, 3]
     _, _, pw, ph = plot_box(page)
-    xs, ys = polar_xy(THETA, RHO, pw, ph, RHO.max())
+    xs, ys = sector_xy(THETA, RHO, pw, ph)
     got = read_pixels(page, list(zip(xs, ys, strict=True)))
     assert got[1][:3] == [255, 255, 255]  # class 1 hidden
     assert np.abs(np.array(got[2][:3]) - hex_rgb(PALETTE[2])).max() <= 3
@@ -343,7 +364,6 @@ def test_legend_toggles_classes(browser, tmp_path):
 
 
 def test_modelmap_draws_trajectories(page, tmp_path):
-    pytest.importorskip("geowidget.analysis.embedding")
     mm = gw.ModelMap(make_cube(m=3, n=30), by="model_condition", color_by="sparsity")
     open_html(page, mm.to_html(tmp_path / "mm.html"), kind="modelmap")
     assert page.locator("path.gw-traj").count() == 3
@@ -364,7 +384,7 @@ def test_continuous_and_custom_category_colours(browser, tmp_path, kwargs, expec
     w = gw.PolarPlot(angle=THETA, norm=RHO, labels=[0, 1, 2, 3], point_size=8.0, **kwargs)
     open_html(page, w.to_html(tmp_path / "k.html"))
     _, _, pw, ph = plot_box(page)
-    xs, ys = polar_xy(THETA, RHO, pw, ph, RHO.max())
+    xs, ys = sector_xy(THETA, RHO, pw, ph)
     for rgba, colour in zip(read_pixels(page, list(zip(xs, ys, strict=True))), expect, strict=True):
         assert np.abs(np.array(rgba[:3]) - hex_rgb(colour)).max() <= tol, (rgba, colour)
     ctx.close()
@@ -378,11 +398,59 @@ def test_angle_to_pred_and_normalised_radius(browser, tmp_path):
                      point_size=8.0, angle_to="pred", normalize=True)
     open_html(page, w.to_html(tmp_path / "ap.html"))
     _, _, pw, ph = plot_box(page)
-    xs, ys = polar_xy(theta_pred, RHO / RHO.max(), pw, ph, 1.0)
+    xs, ys = sector_xy(theta_pred, RHO / RHO.max(), pw, ph)
     for rgba, colour in zip(read_pixels(page, list(zip(xs, ys, strict=True))), PALETTE,
                             strict=True):
         assert np.abs(np.array(rgba[:3]) - hex_rgb(colour)).max() <= 3
     rings = page.evaluate("Array.from(document.querySelectorAll('.gw-root svg text'))"
                           ".map((t) => t.textContent)")
-    assert "1" in rings and "0.2" in rings and "4" not in rings  # radius rings of rho / max
+    assert "1" in rings and "0.4" in rings and "4" not in rings  # radius rings of rho / max
+    ctx.close()
+
+
+def test_polar_zooms_to_the_data_and_reset_shows_the_half_disc(browser, tmp_path):
+    ctx = browser.new_context(viewport={"width": 700, "height": 700})
+    page = ctx.new_page()
+    rng = np.random.default_rng(3)
+    theta = rng.uniform(np.radians(20), np.radians(40), 60)
+    rho = rng.uniform(5.0, 8.0, 60)
+    # the last four points (drawn on top) at the corners of the range, classes 0..3
+    theta[-4:], rho[-4:] = np.radians([20, 40, 20, 40]), [5.0, 5.0, 8.0, 8.0]
+    labels = np.arange(60) % 4
+    w = gw.PolarPlot(angle=theta, norm=rho, labels=labels, point_size=8.0)
+    open_html(page, w.to_html(tmp_path / "z.html"))
+    got = page.evaluate("document.querySelector('.gw-root').__geowidget.range()")
+    # the zoom range is the data's range (float32 on the wire)
+    f32 = np.float32
+    assert got["data"]["theta"] == [float(f32(theta).min()), float(f32(theta).max())]
+    assert got["data"]["rho"] == [float(f32(rho).min()), float(f32(rho).max())]
+    assert got["data"]["count"] == 60 and got["view"] == "data"
+    sec = got["sector"]
+    assert sec["t0"] < f32(theta).min() and f32(theta).max() < sec["t1"] < np.radians(45)
+    assert 0 < sec["r0"] < f32(rho).min() and sec["r1"] > f32(rho).max()
+    _, _, pw, ph = plot_box(page)
+    xs, ys = sector_xy(theta, rho, pw, ph)
+    assert xs.min() > 28 and xs.max() < pw - 28 and ys.min() > 28 and ys.max() < ph - 28
+    # the sector fills the plot along one axis: much larger than on the half disc
+    hx, hy = polar_xy(theta, rho, pw, ph, f32(rho).max())
+    assert (np.ptp(xs) + np.ptp(ys)) > 2 * (np.ptp(hx) + np.ptp(hy))
+    for rgba, colour in zip(read_pixels(page, list(zip(xs[-4:], ys[-4:], strict=True))), PALETTE,
+                            strict=True):
+        assert np.abs(np.array(rgba[:3]) - hex_rgb(colour)).max() <= 3, (rgba, colour)
+    # reset: the full half disc (the documented frame)
+    page.click("button[data-tool=reset]")
+    page.wait_for_function("document.querySelector('.gw-root').__geowidget.range().view === 'disc'")
+    page.wait_for_function("Number(document.querySelector('.gw-root').dataset.drawn) >= 2")
+    for rgba, colour in zip(read_pixels(page, list(zip(hx[-4:], hy[-4:], strict=True))), PALETTE,
+                            strict=True):
+        assert np.abs(np.array(rgba[:3]) - hex_rgb(colour)).max() <= 3, (rgba, colour)
+    spokes = page.evaluate("Array.from(document.querySelectorAll('.gw-root svg text.gw-tick'))"
+                           ".map((t) => t.textContent).filter((t) => t.endsWith('°'))")
+    assert spokes == ["0°", "30°", "60°", "90°", "120°", "150°", "180°"]
+    # fit: back to the data's sector
+    page.click("button[data-tool=fit]")
+    page.wait_for_function("document.querySelector('.gw-root').__geowidget.range().view === 'data'")
+    page.wait_for_function("Number(document.querySelector('.gw-root').dataset.drawn) >= 3")
+    (rgba,) = read_pixels(page, [(xs[-1], ys[-1])])
+    assert np.abs(np.array(rgba[:3]) - hex_rgb(PALETTE[3])).max() <= 3
     ctx.close()

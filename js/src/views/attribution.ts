@@ -1,15 +1,16 @@
 // AttributionView: occlusion maps of the change in angle (Δθ) or margin (Δm) for one sample,
 // as a diverging heatmap over the input image.
 
-import { categorical, diverging, extent, symmetric } from "../colors";
+import { diverging, extent, symmetric } from "../colors";
 import { decode, type Encoded } from "../codec";
-import { ensureStyle, h, select } from "../dom";
+import { h, select } from "../dom";
+import { linkView } from "../link";
 import type { Model } from "../model";
+import type { ViewContext } from "../registry";
 import { formatNumber } from "../scales";
 import { resolveTheme } from "../theme";
 
-export function renderAttribution(model: Model, el: HTMLElement): { dispose(): void } {
-  ensureStyle(el);
+export function renderAttribution(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
   const root = h("div", { class: "gw-root" });
   root.dataset.kind = "attribution";
   const bar = h("div", { class: "gw-bar" });
@@ -18,9 +19,16 @@ export function renderAttribution(model: Model, el: HTMLElement): { dispose(): v
   const info = h("div", { class: "gw-attr-info" });
   info.style.whiteSpace = "pre";
   const legend = h("div", { class: "gw-legend" });
-  root.append(bar, canvas, info, legend);
+  const note = h("div", { class: "gw-notice", role: "status" });
+  root.append(bar, note, canvas, info, legend);
   el.append(root);
-  void categorical;
+  const link = linkView(model, {
+    redraw: draw,
+    onError: (msg) => { note.textContent = msg; },
+    onSelect: (sel) => { root.dataset.selected = String(sel.length); },
+  }, { invoke: ctx.invoke, redrawOn: ["_arrays", "field", "opacity", "scale"] });
+  root.dataset.link = link.link;
+  root.dataset.selected = String(link.selected().length);
 
   bar.append(select("map", [{ value: "angle", text: "Δθ (degrees)" }, { value: "margin", text: "Δm" }], model.get("field"), (v) => { model.set("field", v); model.save_changes(); }));
   const num = (key: string, label: string) => {
@@ -74,8 +82,6 @@ export function renderAttribution(model: Model, el: HTMLElement): { dispose(): v
     root.dataset.pending = "";
     root.dataset.drawn = String(Number(root.dataset.drawn ?? "0") + 1);
   }
-  const events: [string, () => void][] = [["change:_arrays", draw], ["change:field", draw], ["change:theme", draw], ["change:opacity", draw]];
-  for (const [ev, fn] of events) model.on(ev, fn);
   draw();
-  return { dispose() { for (const [ev, fn] of events) model.off(ev, fn); root.remove(); } };
+  return { dispose() { link.dispose(); root.remove(); } };
 }

@@ -1,28 +1,20 @@
 // MarginHistogram: margin distributions per class, or overlaid for several models or levels.
 // The negative (misclassified) side is shaded apart; brushing an x range selects those samples.
 
-import { publish, subscribe, type BusEvent } from "../bus";
-import { categorical } from "../colors";
-import { readData, readSelected, writeSelected } from "../data";
+import { categorical, paletteFor } from "../colors";
 import { h, s, select } from "../dom";
 import { Frame } from "../frame";
 import type { Model } from "../model";
+import type { ViewContext } from "../registry";
 import { formatNumber, linear, niceTicks, PAD } from "../scales";
 import { histogram, inRange, zeroAlignedRange, type Histogram } from "../binning";
-import { idMask } from "../selection";
-import type { SliceReply } from "../store";
-import { cellPickers } from "./pickers";
+import { linkFrame } from "./framed";
+import { stepSlider } from "./steps";
 
 interface Group { name: string; values: Float32Array; mask: Uint8Array | null; color: [number, number, number] }
 
-export function renderHistogram(model: Model, el: HTMLElement): { dispose(): void } {
-  const data = readData(model);
-  const { meta, store, labels, ids } = data;
-  const n = meta.shape[3];
-  const link = String(model.get("_link") ?? "");
-  let scaleX: ((v: number) => number) | null = null;
+export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
   let invX: ((px: number) => number) | null = null;
-  let selected: Int32Array = readSelected(model);
 
   const frame = new Frame(el, model.get("theme"), model.get("height"), {
     onPolygon: (poly) => {
@@ -30,19 +22,22 @@ export function renderHistogram(model: Model, el: HTMLElement): { dispose(): voi
       const xs = poly.map((p) => p[0]);
       brush(invX(Math.min(...xs)), invX(Math.max(...xs)));
     },
-    onClick: () => { if (selected.length) setSel(new Int32Array(0), true); },
-    onResize: () => schedule(),
-    onTheme: () => schedule(),
+    onClick: () => { if (link.selected().length) link.select([]); },
+    onResize: () => link.schedule(),
+    onTheme: () => link.schedule(),
   }, ["box"]);
   frame.root.dataset.kind = "histogram";
-  const ctx = frame.canvas.getContext("2d");
-  const pickers = model.get("show_controls") ? cellPickers(model, meta, frame.bar, () => {}) : null;
+  const g2d = frame.canvas.getContext("2d");
+  const link = linkFrame(model, frame, ctx, { redraw: draw }, ["group_by", "bins", "classes", "palette"]);
+  const { meta, labels } = link.data;
+  const n = meta.shape[3];
   if (model.get("show_controls")) {
     const groups = [{ value: "class", text: "per class" }, { value: "none", text: "all" }];
     if (meta.models.length > 1) groups.push({ value: "model", text: "models" });
     if (meta.conditions.length > 1) groups.push({ value: "sparsity", text: "levels" });
     frame.bar.append(select("group", groups, model.get("group_by"), (v) => { model.set("group_by", v); model.save_changes(); }));
   }
+  const steps = model.get("show_controls") ? stepSlider(model, meta, frame.bar) : null;
 
   function classMask(): Uint8Array | null {
     const cls = model.get("classes") as number[];
@@ -53,15 +48,13 @@ export function renderHistogram(model: Model, el: HTMLElement): { dispose(): voi
   }
 
   function margins(m: number, l: number, k: number): Float32Array | undefined {
-    const c = store.get(m, l, k);
-    if (!c) { const req = store.request(m, l, k); if (req) model.send(req); }
-    return c?.margin;
+    return link.cell(m, l, k)?.get("margin");
   }
 
   function groups(): Group[] | null {
     const m = model.get("model"), l = model.get("layer"), k = model.get("condition");
     const by = model.get("group_by") as string;
-    const pal = (model.get("palette") as string[]) ?? [];
+    const pal = paletteFor(model.get("palette") as string[], frame.theme);
     const mask = classMask();
     const out: Group[] = [];
     if (by === "model") {
@@ -94,19 +87,16 @@ export function renderHistogram(model: Model, el: HTMLElement): { dispose(): voi
     return out;
   }
 
-  function schedule(): void {
-    frame.requestDraw(draw);
-  }
-
   function draw(): void {
     frame.setThemeSetting(model.get("theme"));
     const W = frame.width, H = frame.height;
+    const ctx = g2d;
     if (!ctx) return;
+    const gs = n === 0 ? [] : groups();
+    if (!gs) { frame.message(link.status() || "loading slice…"); return; }
     frame.clear2d(ctx);
     frame.legend.replaceChildren();
     if (n === 0) { frame.message("no samples to show (empty arrays)"); return; }
-    const gs = groups();
-    if (!gs) { frame.message("loading slice…"); return; }
     frame.message("");
     const bins = Math.max(1, model.get("bins") ?? 40);
     let lo = Infinity, hi = -Infinity;
@@ -118,9 +108,9 @@ export function renderHistogram(model: Model, el: HTMLElement): { dispose(): voi
     [lo, hi] = zeroAlignedRange(lo, hi, bins);
     const hists: Histogram[] = gs.map((g) => histogram(g.values, bins, lo, hi, g.mask ?? undefined));
     const ymax = Math.max(1, ...hists.map((hh) => Math.max(...Array.from(hh.counts))));
-    const x = linear(lo, hi, PAD + 10, W - PAD);
+    const x = linear(lo, hi, PAD + 20, W - PAD);
     const y = linear(0, ymax, H - PAD, PAD);
-    scaleX = x; invX = linear(PAD + 10, W - PAD, lo, hi);
+    invX = linear(PAD + 20, W - PAD, lo, hi);
     // the misclassified side
     if (lo < 0) {
       ctx.fillStyle = frame.theme.dark ? "rgba(238,102,119,0.16)" : "rgba(238,102,119,0.12)";
@@ -129,8 +119,11 @@ export function renderHistogram(model: Model, el: HTMLElement): { dispose(): voi
     gs.forEach((g, gi) => {
       const hh = hists[gi];
       const [r, gg, b] = g.color;
-      ctx.fillStyle = `rgba(${r},${gg},${b},${gs.length > 1 ? 0.35 : 0.8})`;
+      // one group: solid; a few: translucent; many (per class): outlines, which stay apart
+      const fill = gs.length === 1 ? 0.8 : gs.length <= 3 ? 0.3 : 0.05;
+      ctx.fillStyle = `rgba(${r},${gg},${b},${fill})`;
       ctx.strokeStyle = `rgb(${r},${gg},${b})`;
+      ctx.lineWidth = gs.length > 3 ? 1.5 : 1;
       ctx.beginPath();
       ctx.moveTo(x(hh.edges[0]), y(0));
       for (let i = 0; i < bins; i++) { ctx.lineTo(x(hh.edges[i]), y(hh.counts[i])); ctx.lineTo(x(hh.edges[i + 1]), y(hh.counts[i])); }
@@ -144,10 +137,10 @@ export function renderHistogram(model: Model, el: HTMLElement): { dispose(): voi
       frame.legend.append(it);
     });
     // selected samples of the current cell, on top
-    if (selected.length) {
+    const sm = link.selectionMask();
+    if (sm) {
       const cur = margins(model.get("model"), model.get("layer"), model.get("condition"));
       if (cur) {
-        const sm = idMask(ids, selected);
         const hs = histogram(cur, bins, lo, hi, sm);
         ctx.fillStyle = frame.theme.dark ? "rgba(255,255,255,0.75)" : "rgba(0,0,0,0.65)";
         for (let i = 0; i < bins; i++) if (hs.counts[i]) ctx.fillRect(x(hs.edges[i]), y(hs.counts[i]), x(hs.edges[i + 1]) - x(hs.edges[i]) - 0.5, y(0) - y(hs.counts[i]));
@@ -161,51 +154,27 @@ export function renderHistogram(model: Model, el: HTMLElement): { dispose(): voi
       g.append(s("line", { x1: x(0), y1: PAD - 4, x2: x(0), y2: y(0), stroke: frame.theme.fg, "stroke-dasharray": "3 2" }));
       g.append(s("text", { x: (x(lo) + x(0)) / 2, y: PAD - 6, "text-anchor": "middle" }, "misclassified (m < 0)"));
     }
-    for (const t of niceTicks(lo, hi, 6)) g.append(s("text", { x: x(t), y: y(0) + 12, "text-anchor": "middle" }, formatNumber(t)));
-    for (const t of niceTicks(0, ymax, 4)) g.append(s("text", { x: PAD + 6, y: y(t) + 3, "text-anchor": "end" }, formatNumber(t)));
-    g.append(s("text", { x: W / 2, y: H - 4, "text-anchor": "middle" }, "margin m (signed)"));
+    for (const t of niceTicks(lo, hi, 6)) g.append(s("text", { x: x(t), y: y(0) + 12, "text-anchor": "middle", class: "gw-tick" }, formatNumber(t)));
+    for (const t of niceTicks(0, ymax, 4)) g.append(s("text", { x: PAD + 14, y: y(t) + 3, "text-anchor": "end", class: "gw-tick" }, formatNumber(t)));
+    g.append(s("text", { x: W / 2, y: H - 4, "text-anchor": "middle", class: "gw-axis-title" }, "margin m (signed)"));
+    g.append(s("text", { x: 10, y: PAD + (H - 2 * PAD) / 2, "text-anchor": "middle", class: "gw-axis-title", transform: `rotate(-90 10 ${PAD + (H - 2 * PAD) / 2})` }, "samples"));
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
     frame.root.dataset.range = `${lo},${hi}`;
-    void scaleX;
   }
 
   function brush(a: number, b: number): void {
     const cur = margins(model.get("model"), model.get("layer"), model.get("condition"));
     if (!cur) return;
     const idx = inRange(cur, a, b, classMask() ?? undefined);
-    setSel(Int32Array.from(idx.map((i) => ids[i])), true);
+    link.select(idx.map((i) => link.data.ids[i]));
   }
 
-  function setSel(sel: Int32Array, broadcast: boolean): void {
-    selected = sel;
-    frame.root.dataset.selected = String(sel.length);
-    writeSelected(model, sel);
-    if (broadcast) publish(link, { type: "select", source: listener, detail: { ids: sel } });
-    schedule();
-  }
-
-  const listener = (e: BusEvent) => {
-    if (e.type === "select") setSel(e.detail.ids as Int32Array, false);
-    if (e.type === "pick") {
-      for (const key of (model.get("_link_keys") as string[] | undefined) ?? ["model", "layer", "condition"]) if (typeof e.detail[key] === "number") model.set(key, e.detail[key]);
-      model.save_changes(); pickers?.sync(); schedule();
-    }
-  };
-  const unsub = subscribe(link, listener);
-  const onPick = () => { pickers?.sync(); schedule(); publish(link, { type: "pick", source: listener, detail: { model: model.get("model"), layer: model.get("layer"), condition: model.get("condition") } }); };
-  const onSel = () => { selected = readSelected(model); frame.root.dataset.selected = String(selected.length); schedule(); };
-  const onMsg = (msg: SliceReply, buffers: DataView[]) => { if (msg?.type === "slice" && store.receive(msg, buffers)) schedule(); };
-  const events: [string, (...a: any[]) => void][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
-    ["change:model", onPick], ["change:layer", onPick], ["change:condition", onPick],
-    ["change:group_by", schedule], ["change:bins", schedule], ["change:classes", schedule], ["change:palette", schedule], ["change:theme", schedule],
-    ["change:selected", onSel], ["msg:custom", onMsg],
-  ];
-  for (const [ev, fn] of events) model.on(ev, fn);
   draw();
   return {
     dispose() {
-      for (const [ev, fn] of events) model.off(ev, fn);
-      unsub(); pickers?.dispose(); frame.destroy();
+      steps?.dispose();
+      link.dispose();
+      frame.destroy();
     },
   };
 }

@@ -2,13 +2,16 @@
 // layout of the model geometric embedding, with minimum-spanning-tree edges. Clicking a point
 // makes it the active model in the linked views.
 
-import { publish, subscribe, type BusEvent } from "../bus";
-import { categorical, extent } from "../colors";
-import { decode, type Encoded } from "../codec";
+import { categorical, extent, paletteFor } from "../colors";
 import { s, select } from "../dom";
 import { Frame } from "../frame";
+import { linkView } from "../link";
 import type { Model } from "../model";
+import { attachPng } from "../png";
+import { placeLabels, type LabelRequest } from "../labels";
+import { colorBar } from "../legend";
 import { PointLayer, pointScreen, type DrawSpec } from "../points";
+import type { ViewContext } from "../registry";
 import { formatNumber, pan, xyCamera, zoomAt, type Camera } from "../scales";
 import { nearest } from "../selection";
 
@@ -19,16 +22,30 @@ interface MapMeta {
   category_names: Record<string, string[]>;
 }
 
-export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanvas2d?: boolean } = {}): { dispose(): void } {
-  const meta = model.get("_meta") as MapMeta;
-  const raw = (model.get("_arrays") ?? {}) as Record<string, Encoded>;
-  const arr: Record<string, Float32Array | Int32Array | Uint8Array> = {};
-  for (const [k, v] of Object.entries(raw)) arr[k] = decode(v).data;
+export function renderModelMap(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
+  const link = linkView(model, {
+    redraw: () => draw(),
+    // a point stands for a model (and a condition): follow the picks of linked views
+    onPick: (detail) => {
+      if (typeof detail.model !== "number") return true;
+      let best = -1;
+      for (let i = 0; i < P; i++) {
+        if (arr.pm?.[i] !== detail.model) continue;
+        if (typeof detail.condition === "number" && arr.pk && arr.pk[i] >= 0 && arr.pk[i] !== detail.condition) continue;
+        best = i; break;
+      }
+      if (best >= 0 && best !== model.get("active")) { model.set("active", best); model.save_changes(); }
+      return true;
+    },
+    onError: (msg) => frame.notice(msg),
+  }, { invoke: ctx.invoke, redrawOn: ["color_by", "active", "palette"] });
+  const meta = link.data.meta as unknown as MapMeta;
+  const arr = link.data.arrays;
   const x = arr.x as Float32Array, y = arr.y as Float32Array;
   const P = x ? x.length : 0;
   const edges = (arr.edges as Int32Array) ?? new Int32Array(0);
-  const link = String(model.get("_link") ?? "");
   let camera: Camera | null = null;
+  const measure = document.createElement("canvas").getContext("2d")!;
   let spec: DrawSpec | null = null;
   const uid = Math.random().toString(36).slice(2);
 
@@ -56,7 +73,8 @@ export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanva
     onTheme: () => schedule(),
   }, ["pan"]);
   frame.root.dataset.kind = "modelmap";
-  const layer = new PointLayer(frame.canvas, opts);
+  frame.root.dataset.link = link.link;
+  const layer = new PointLayer(frame.canvas, ctx);
   layer.resize(frame.width, frame.height, frame.dpr);
   if (model.get("show_controls") && meta.color_fields.length) {
     frame.bar.prepend(select("color", meta.color_fields.map((f) => ({ value: f, text: f })), model.get("color_by"), (v) => { model.set("color_by", v); model.save_changes(); }));
@@ -77,11 +95,12 @@ export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanva
     const detail: Record<string, unknown> = {};
     if (pm >= 0) detail.model = pm;
     if (pk >= 0) detail.condition = pk;
-    publish(link, { type: "pick", source: listener, detail });
+    link.pick(detail);
   }
 
   function draw(): void {
     frame.setThemeSetting(model.get("theme"));
+    layer.resize(frame.width, frame.height, frame.dpr);
     if (P === 0) { layer.draw(emptySpec(), frame.theme.bg); frame.message("no models to show"); return; }
     frame.message("");
     const field = model.get("color_by") as string;
@@ -100,7 +119,7 @@ export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanva
       mode: kind === "categorical" ? "custom-category" : "continuous",
       scale: "continuous",
       domain: val ? extent(val) : [0, 1],
-      palette: (model.get("palette") as string[]) ?? [],
+      palette: paletteFor(model.get("palette") as string[], frame.theme),
       classVisible: new Uint8Array([1]),
       camera: cam, size: 10, ok: "#4477AA", bad: "#EE6677",
     };
@@ -129,10 +148,7 @@ export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanva
       const a = pointScreen(spec, edges[e]), b = pointScreen(spec, edges[e + 1]);
       if (a && b) g.append(s("line", { x1: a[0], y1: a[1], x2: b[0], y2: b[1], stroke: frame.theme.muted, "stroke-width": 1.2 }));
     }
-    for (let i = 0; i < P; i++) {
-      const p = pointScreen(spec, i);
-      if (p) g.append(s("text", { x: p[0] + 8, y: p[1] - 6, "font-weight": i === active ? "bold" : "normal" }, meta.names[i]));
-    }
+    drawLabels(g, active);
     frame.legend.replaceChildren();
     if (kind === "categorical" && val) {
       (meta.category_names[field] ?? []).forEach((name, c) => {
@@ -143,11 +159,33 @@ export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanva
         it.append(sw, t); frame.legend.append(it);
       });
     } else if (val) {
-      const t = document.createElement("span");
-      t.textContent = `${field}: ${formatNumber(spec.domain[0])} (dark) … ${formatNumber(spec.domain[1])} (light)`;
-      frame.legend.append(t);
+      frame.legend.append(colorBar(field, spec.domain, "continuous"));
     }
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
+  }
+
+  // Names next to their points where they fit (labels.ts), the active model's first, then in
+  // order; the others show on hover. The root counts them in data-labels-hidden.
+  function drawLabels(g: SVGGElement, active: number): void {
+    const family = getComputedStyle(frame.svg).fontFamily || "sans-serif";
+    measure.font = `10px ${family}`;
+    const bold = `bold 10px ${family}`;
+    const requests: LabelRequest[] = meta.names.map((name, i) => {
+      const p = pointScreen(spec!, i) ?? [NaN, NaN];
+      if (i === active) measure.font = bold;
+      const w = measure.measureText(name).width;
+      if (i === active) measure.font = `10px ${family}`;
+      return { x: p[0], y: p[1], w, h: 12, r: spec!.size / 2 };
+    });
+    const order = Array.from({ length: P }, (_, i) => i);
+    if (active >= 0 && active < P) order.sort((a, b) => (a === active ? -1 : b === active ? 1 : a - b));
+    const placed = placeLabels(requests, order, { x: 0, y: 0, w: frame.width, h: frame.height }, [active]);
+    let hidden = 0;
+    placed.forEach((pl, i) => {
+      if (!pl) { hidden++; return; }
+      g.append(s("text", { x: pl.tx, y: pl.ty, class: "gw-label", "font-weight": i === active ? "bold" : "normal" }, meta.names[i]));
+    });
+    frame.root.dataset.labelsHidden = String(hidden);
   }
 
   function emptySpec(): DrawSpec {
@@ -155,24 +193,11 @@ export function renderModelMap(model: Model, el: HTMLElement, opts: { forceCanva
     return { n: 0, polar: false, rscale: 1, x: { key: "e", data: z, offset: 0 }, y: { key: "e", data: z, offset: 0 }, label: null, cat: null, val: null, sel: null, mode: "category", scale: "continuous", domain: [0, 1], palette: [], classVisible: new Uint8Array(1), camera: { scale: 1, ox: 0, oy: 0 }, size: 3, ok: "#000000", bad: "#000000" };
   }
 
-  const listener = (e: BusEvent) => {
-    if (e.type !== "pick" || typeof e.detail.model !== "number") return;
-    let best = -1;
-    for (let i = 0; i < P; i++) {
-      if (arr.pm?.[i] !== e.detail.model) continue;
-      if (typeof e.detail.condition === "number" && arr.pk && arr.pk[i] >= 0 && arr.pk[i] !== e.detail.condition) continue;
-      best = i; break;
-    }
-    if (best >= 0 && best !== model.get("active")) { model.set("active", best); model.save_changes(); }
-  };
-  const unsub = subscribe(link, listener);
-  const events: [string, () => void][] = [["change:color_by", schedule], ["change:active", schedule], ["change:palette", schedule], ["change:theme", schedule]];
-  for (const [ev, fn] of events) model.on(ev, fn);
   draw();
+  const detachPng = attachPng(model, frame, draw);
   return {
     dispose() {
-      for (const [ev, fn] of events) model.off(ev, fn);
-      unsub(); layer.destroy(); frame.destroy();
+      detachPng(); link.dispose(); layer.destroy(); frame.destroy();
     },
   };
 }

@@ -1,17 +1,14 @@
 // The Explorer's sample panel: the focused sample's image, label, prediction, theta, rho, m.
 // It owns the thumbnail atlas (sent once) and shares it with linked views' tooltips.
 
-import { publish, subscribe, type BusEvent } from "../bus";
-import { readData, readSelected } from "../data";
-import { ensureStyle, h } from "../dom";
+import { h } from "../dom";
+import { linkView } from "../link";
 import type { Model } from "../model";
+import type { ViewContext } from "../registry";
 import { formatNumber } from "../scales";
 import { drawTile } from "../thumbs";
 
-export function renderPanel(model: Model, el: HTMLElement): { dispose(): void } {
-  ensureStyle(el);
-  const data = readData(model);
-  const link = String(model.get("_link") ?? "");
+export function renderPanel(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
   const root = h("div", { class: "gw-root gw-panel" });
   root.dataset.kind = "panel";
   const img = h("canvas");
@@ -20,7 +17,13 @@ export function renderPanel(model: Model, el: HTMLElement): { dispose(): void } 
   root.append(img, h("div", {}), text, count);
   img.style.display = "none";
   el.append(root);
-  if (data.atlas) publish(link, { type: "atlas", source: null, detail: data.atlas as unknown as Record<string, unknown> });
+  const link = linkView(model, {
+    redraw: () => { count.textContent = `${link.selected().length} selected`; },
+    onFocus: (d) => show(d),
+    onSelect: (sel) => { root.dataset.selected = String(sel.length); },
+  }, { invoke: ctx.invoke });
+  const data = link.data;
+  root.dataset.link = link.link;
 
   const show = (d: Record<string, unknown>) => {
     const names = (d.names as string[]) ?? data.meta.class_names;
@@ -37,13 +40,7 @@ export function renderPanel(model: Model, el: HTMLElement): { dispose(): void } 
     text.style.whiteSpace = "pre";
     root.dataset.focus = String(d.id);
   };
-  const onSel = () => { count.textContent = `${readSelected(model).length} selected`; };
-  const listener = (e: BusEvent) => {
-    if (e.type === "focus") show(e.detail);
-    if (e.type === "select") count.textContent = `${(e.detail.ids as Int32Array).length} selected`;
-  };
-  const unsub = subscribe(link, listener);
-  model.on("change:selected", onSel);
-  onSel();
-  return { dispose() { unsub(); model.off("change:selected", onSel); root.remove(); } };
+  count.textContent = `${link.selected().length} selected`;
+  root.dataset.selected = String(link.selected().length);
+  return { dispose() { link.dispose(); root.remove(); } };
 }

@@ -1,41 +1,53 @@
 // PolarPlot: samples at (theta, rho) on a half disc, class direction pointing right.
 
-import { publish, shared, subscribe, type BusEvent } from "../bus";
-import { categorical, diverging as divergingAt, extent, MISSING, symmetric, viridis as viridisAt, type ScaleKind } from "../colors";
-import { readData, readSelected, writeSelected, type ViewData } from "../data";
+import { categorical, extent, MISSING, paletteFor, symmetric, type ScaleKind } from "../colors";
+import type { ViewData } from "../data";
 import { h, s, select } from "../dom";
 import { Frame } from "../frame";
+import type { LinkedView } from "../link";
 import type { Model } from "../model";
-import { PointLayer, pointScreen, type AttrRef, type ColorMode, type DrawSpec } from "../points";
-import { formatNumber, niceTicks, pan, polarCamera, zoomAt, type Camera } from "../scales";
-import { idMask, nearest, selectPolygon } from "../selection";
-import type { Cell, SliceReply } from "../store";
-import { drawTile, type Atlas } from "../thumbs";
-import { cellPickers } from "./pickers";
+import { DEFAULT_THRESHOLD, type DensitySetting } from "../density";
+import { colorBar } from "../legend";
+import { PointLayer, pointScreen, pointsInView, type AttrRef, type ColorMode, type DrawSpec } from "../points";
+import type { ViewContext } from "../registry";
+import { formatNumber, niceTicks, pan, polarCamera, polarSector, sectorCamera, xyCamera, zoomAt, type Camera, type Sector } from "../scales";
+import { nearest, selectPolygon } from "../selection";
+import type { Cell } from "../store";
+import { drawTile } from "../thumbs";
+import { linkFrame } from "./framed";
+import { stepSlider } from "./steps";
+
+/** The data's angle and radius ranges in the shown cell (visible classes, finite points), and
+ * how many points that is. */
+export interface PolarRange { theta: [number, number]; rho: [number, number]; count: number }
 
 export interface PolarHandle {
   spec(): DrawSpec | null;
+  /** The data range of the shown cell and the sector the fitted frame shows. */
+  range(): { data: PolarRange; sector: Sector; view: "data" | "disc" | "free" } | null;
   layer: PointLayer;
   frame: Frame;
   draw(): void;
   data: ViewData;
+  link: LinkedView;
+}
+
+/** Positions other than (θ, ρ): the same view drawing samples at given x, y instead
+ * (ProjectionView), with the same colours, selection, hover and links. */
+export interface Positions {
+  kind: string;
+  /** x and y of model m, layer l, each [N] at an element offset of its array. */
+  refs(m: number, l: number): [AttrRef, AttrRef];
+  caption: string;
 }
 
 const OK = "#4477AA";
 const BAD = "#EE6677";
 
-export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d?: boolean } = {}): { dispose(): void; handle: PolarHandle } {
-  const data = readData(model);
-  const { meta, store, labels, ids } = data;
-  const n = meta.shape[3];
-  let camera: Camera | null = null; // null: fitted frame
-  let selMask: Uint8Array | null = null;
-  let hasSel = false;
-  let raf = 0;
-  let soon = false;
-  let disposed = false;
+export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}, positions?: Positions): { dispose(): void; handle: PolarHandle } {
+  let camera: Camera | null = null; // null: a fitted frame (`fit`)
+  let fit: "data" | "disc" = "data"; // polar: around the data's range, or the full half disc
   let current: DrawSpec | null = null;
-  const link = String(model.get("_link") ?? "");
 
   const frame = new Frame(el, model.get("theme"), model.get("height"), {
     onZoom: (f, x, y) => { camera = zoomAt(camera ?? fitted(), f, x, y); schedule(); },
@@ -45,20 +57,32 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
       if (!spec) return;
       const idx = selectPolygon(spec.n, (i) => pointScreen(spec, i), poly);
       const chosen = idx.filter((i) => visibleClass(i)).map((i) => ids[i]);
-      setSelection(chosen, true);
+      link.select(chosen);
     },
-    onClick: () => { if (hasSel) setSelection([], true); },
+    onClick: () => { if (link.selected().length) link.select([]); },
     onHover: (x, y) => hover(x, y),
     onResize: () => { camera = null; layer.resize(frame.width, frame.height, frame.dpr); schedule(); },
-    onTheme: () => schedule(),
+    onReset: () => { camera = null; if (!positions) fit = "disc"; schedule(); },
+    onTheme: () => link.schedule(),
   });
-  frame.root.dataset.kind = "polar";
-  const layer = new PointLayer(frame.canvas, opts);
+  if (!positions) {
+    const fitButton = h("button", { "data-tool": "fit", title: "zoom to the data's angle and radius range" }, "fit");
+    fitButton.addEventListener("click", () => { camera = null; fit = "data"; schedule(); });
+    frame.bar.querySelector("button[data-tool=reset]")?.before(fitButton);
+  }
+  frame.root.dataset.kind = positions?.kind ?? "polar";
+  const layer = new PointLayer(frame.canvas, ctx);
   frame.root.dataset.backend = layer.backend;
   layer.resize(frame.width, frame.height, frame.dpr);
+  const link = linkFrame(model, frame, ctx, {
+    redraw: draw,
+    onChange: (name) => { if (name === "normalize") camera = null; },
+  }, ["color_by", "angle_to", "normalize", "classes", "palette", "point_size", "density", "density_threshold"]);
+  const data = link.data;
+  const { meta, labels, ids } = data;
+  const n = meta.shape[3];
 
   // ---------------------------------------------------------------- controls
-  const pickers = model.get("show_controls") ? cellPickers(model, meta, frame.bar, () => {}) : null;
   if (model.get("show_controls")) {
     const fields = meta.color_fields ?? ["class"];
     frame.bar.append(select("color", fields.map((f) => ({ value: f, text: f })), model.get("color_by"), (v) => { model.set("color_by", v); model.save_changes(); }));
@@ -68,8 +92,9 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
     box.checked = !!model.get("normalize");
     box.addEventListener("change", () => { model.set("normalize", box.checked); model.save_changes(); });
     lab.append(box, h("span", {}, "normalise ρ"));
-    frame.bar.append(lab);
+    if (!positions) frame.bar.append(lab);
   }
+  const steps = model.get("show_controls") ? stepSlider(model, meta, frame.bar) : null;
 
   function visibleClass(i: number): boolean {
     const cls = model.get("classes") as number[];
@@ -78,52 +103,71 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
 
   function fitted(): Camera {
     const spec = buildSpec();
-    return polarCamera(frame.width, frame.height, spec ? rmaxOf(spec) : 1);
+    if (positions) return spec ? xyFit(spec) : xyCamera(frame.width, frame.height, [], []);
+    return spec ? spec.camera : polarCamera(frame.width, frame.height, 1);
   }
 
-  function rmaxOf(spec: DrawSpec): number {
-    if (model.get("normalize")) return 1;
-    let m = 0;
-    const y = spec.y;
-    for (let i = 0; i < spec.n; i++) { const v = y.data[y.offset + i]; if (v > m && Number.isFinite(v)) m = v; }
-    return m;
+  function xyFit(spec: DrawSpec): Camera {
+    const view = (r: AttrRef) => r.data.subarray(r.offset, r.offset + spec.n);
+    return xyCamera(frame.width, frame.height, view(spec.x), view(spec.y));
+  }
+
+  // the data range of a cell, remembered while the cell, angle, classes and scaling stay
+  let rangeKey = "";
+  let rangeData: unknown = null;
+  let rangeValue: PolarRange = { theta: [0, 0], rho: [0, 0], count: 0 };
+  function dataRange(spec: DrawSpec): PolarRange {
+    const key = `${spec.x.key}|${spec.x.offset}|${spec.y.offset}|${spec.rscale}|${Array.from(spec.classVisible).join("")}`;
+    if (key === rangeKey && rangeData === spec.x.data) return rangeValue;
+    const { x, y } = spec;
+    const vis = spec.classVisible;
+    let t0 = Infinity, t1 = -Infinity, r0 = Infinity, r1 = -Infinity, count = 0;
+    for (let i = 0; i < spec.n; i++) {
+      const t = x.data[x.offset + i], r = y.data[y.offset + i];
+      if (!Number.isFinite(t) || !Number.isFinite(r) || !vis[labels[i]]) continue;
+      count++;
+      if (t < t0) t0 = t;
+      if (t > t1) t1 = t;
+      if (r < r0) r0 = r;
+      if (r > r1) r1 = r;
+    }
+    rangeKey = key; rangeData = spec.x.data;
+    rangeValue = count ? { theta: [t0, t1], rho: [r0 * spec.rscale, r1 * spec.rscale], count } : { theta: [0, 0], rho: [0, 0], count: 0 };
+    return rangeValue;
+  }
+
+  function sectorOf(r: PolarRange): Sector {
+    if (fit === "disc" || r.count === 0) return { t0: 0, t1: Math.PI, r0: 0, r1: r.count ? 1.05 * r.rho[1] : 1 };
+    return polarSector(Math.max(0, r.theta[0]), Math.min(Math.PI, r.theta[1]), Math.max(0, r.rho[0]), r.rho[1]);
+  }
+
+  function fittedCamera(sec: Sector): Camera {
+    return fit === "disc" ? polarCamera(frame.width, frame.height, sec.r1 / 1.05) : sectorCamera(frame.width, frame.height, sec);
   }
 
   function cell(): Cell | undefined {
-    const m = model.get("model"), l = model.get("layer"), k = model.get("condition");
-    const c = store.get(m, l, k);
-    if (!c) {
-      const req = store.request(m, l, k);
-      if (req) model.send(req);
-    }
-    return c;
-  }
-
-  function ref(key: string, c: Cell, name: "angle" | "angle_pred" | "norm" | "margin" | "pred"): AttrRef {
-    if (c.metricOffset >= 0) {
-      const full = data.arrays[name] as Float32Array | Int32Array;
-      return { key, data: full, offset: name === "pred" ? c.predOffset : c.metricOffset };
-    }
-    return { key, data: c[name], offset: 0 };
+    return link.cell();
   }
 
   function colorSpec(c: Cell): { mode: ColorMode; cat: AttrRef | null; val: AttrRef | null; scale: ScaleKind } {
     const field = model.get("color_by") as string;
     const kinds = meta.color_kinds ?? {};
     const labelRef: AttrRef = { key: "labels", data: labels, offset: 0 };
+    const angle = model.get("angle_to") === "pred" ? "angle_pred" : "angle";
     if (field === "class") return { mode: "category", cat: labelRef, val: null, scale: "continuous" };
-    if (field === "pred") return { mode: "category", cat: ref("pred", c, "pred"), val: null, scale: "continuous" };
-    if (field === "correct") return { mode: "correct", cat: ref("pred", c, "pred"), val: null, scale: "continuous" };
-    if (field === "margin") return { mode: "continuous", cat: null, val: ref("margin", c, "margin"), scale: "diverging" };
-    if (field === "angle") return { mode: "continuous", cat: null, val: ref(model.get("angle_to") === "pred" ? "angle_pred" : "angle", c, model.get("angle_to") === "pred" ? "angle_pred" : "angle"), scale: "continuous" };
-    if (field === "norm") return { mode: "continuous", cat: null, val: ref("norm", c, "norm"), scale: "continuous" };
+    if (field === "pred") return { mode: "category", cat: c.ref("pred"), val: null, scale: "continuous" };
+    if (field === "correct") return { mode: "correct", cat: c.ref("pred"), val: null, scale: "continuous" };
+    if (field === "margin") return { mode: "continuous", cat: null, val: c.ref("margin"), scale: "diverging" };
+    if (field === "angle") return { mode: "continuous", cat: null, val: c.ref(angle), scale: "continuous" };
+    if (field === "norm") return { mode: "continuous", cat: null, val: c.ref("norm"), scale: "continuous" };
     if (field === "robustness" && data.arrays.robustness) {
       return { mode: "continuous", cat: null, val: { key: "robustness", data: data.arrays.robustness, offset: model.get("model") * n }, scale: "continuous" };
     }
-    if (field === "custom" && data.arrays.custom) {
-      const off = meta.custom_dims === "mlkn" && c.metricOffset >= 0 ? c.metricOffset : 0;
+    if (field === "custom" && (c.has("custom") || data.arrays.custom)) {
+      // a custom colour per cell travels with the cell; one per sample is sent once
+      const val: AttrRef = c.has("custom") ? c.ref("custom") : { key: "custom", data: data.arrays.custom, offset: 0 };
       const mode: ColorMode = kinds.custom === "categorical" ? "custom-category" : "continuous";
-      return { mode, cat: null, val: { key: "custom", data: data.arrays.custom, offset: off }, scale: "continuous" };
+      return { mode, cat: null, val, scale: "continuous" };
     }
     return { mode: "category", cat: labelRef, val: null, scale: "continuous" };
   }
@@ -142,77 +186,82 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
     if (!c) return null;
     const angleName = model.get("angle_to") === "pred" ? "angle_pred" : "angle";
     const col = colorSpec(c);
+    const xy = positions?.refs(model.get("model"), model.get("layer"));
     const spec: DrawSpec = {
       n,
-      polar: true,
+      polar: !positions,
       rscale: 1,
-      x: ref(angleName, c, angleName),
-      y: ref("norm", c, "norm"),
+      x: xy ? xy[0] : c.ref(angleName),
+      y: xy ? xy[1] : c.ref("norm"),
       label: { key: "labels", data: labels, offset: 0 },
       cat: col.cat,
       val: col.val,
-      sel: hasSel ? selMask : null,
+      sel: link.selectionMask(),
       mode: col.mode,
       scale: col.scale,
       domain: [0, 1],
-      palette: (model.get("palette") as string[]) ?? [],
+      palette: paletteFor(model.get("palette") as string[], frame.theme),
       classVisible: classVisible(),
       camera: { scale: 1, ox: 0, oy: 0 },
       size: model.get("point_size") ?? 3,
       ok: OK,
       bad: BAD,
     };
-    const rmax = rmaxOf({ ...spec, rscale: 1 });
-    if (model.get("normalize")) {
-      let m = 0;
-      for (let i = 0; i < n; i++) { const v = spec.y.data[spec.y.offset + i]; if (v > m && Number.isFinite(v)) m = v; }
-      spec.rscale = m > 0 ? 1 / m : 1;
+    spec.density = (model.get("density") as DensitySetting | undefined) ?? "auto";
+    spec.threshold = (model.get("density_threshold") as number | undefined) ?? DEFAULT_THRESHOLD;
+    setDomain(spec, col);
+    if (positions) {
+      spec.camera = camera ?? xyFit(spec);
+    } else {
+      if (model.get("normalize")) {
+        let m = 0;
+        for (let i = 0; i < n; i++) { const v = spec.y.data[spec.y.offset + i]; if (v > m && Number.isFinite(v)) m = v; }
+        spec.rscale = m > 0 ? 1 / m : 1;
+      }
+      spec.camera = camera ?? fittedCamera(sectorOf(dataRange(spec)));
     }
+    // every visible point is inside a fitted frame; after a zoom or pan, count them
+    spec.inView = camera ? pointsInView(spec, frame.width, frame.height) : dataRange(spec).count;
+    return spec;
+  }
+
+  function setDomain(spec: DrawSpec, col: { val: AttrRef | null; mode: ColorMode; scale: ScaleKind }): void {
     if (col.val && col.mode === "continuous") {
       const v = col.val;
       const view = v.data.subarray(v.offset, v.offset + n) as Float32Array;
       const ext = extent(view);
       spec.domain = col.scale === "diverging" ? symmetric(ext) : ext;
     }
-    spec.camera = camera ?? polarCamera(frame.width, frame.height, model.get("normalize") ? 1 : rmax);
-    return spec;
   }
 
   // ---------------------------------------------------------------- drawing
   // Pointer-driven redraws (pan, zoom, resize) wait for an animation frame; data and style
-  // changes (pickers, selection, colour) draw at the end of the current task, coalesced, so a
+  // changes (pickers, selection, colour) draw at the end of the current task (linkView), so a
   // slice switch does not wait for the next frame.
   function schedule(): void {
-    if (raf || soon) return;
-    raf = requestAnimationFrame(() => { raf = 0; draw(); });
-  }
-
-  function scheduleSoon(): void {
-    if (soon) return;
-    soon = true;
-    queueMicrotask(() => {
-      soon = false;
-      if (raf) { cancelAnimationFrame(raf); raf = 0; }
-      if (!disposed) draw();
-    });
+    frame.requestDraw(draw);
   }
 
   function draw(): void {
     frame.setThemeSetting(model.get("theme"));
+    layer.resize(frame.width, frame.height, frame.dpr);
     if (n === 0) {
       layer.draw({ ...emptySpec() }, frame.theme.bg);
-      drawGrid(polarCamera(frame.width, frame.height, 1), 1);
+      drawGrid(polarCamera(frame.width, frame.height, 1), { t0: 0, t1: Math.PI, r0: 0, r1: 1 });
       frame.message("no samples to show (empty arrays)");
       frame.legend.replaceChildren();
       return;
     }
     const spec = buildSpec();
-    if (!spec) { frame.message("loading slice…"); return; }
+    if (!spec) { frame.message(link.status()); return; }
     frame.message("");
     current = spec;
     layer.draw(spec, frame.theme.bg);
-    drawGrid(spec.camera, model.get("normalize") ? 1 : rmaxOf(spec));
+    if (positions) drawCaption(positions.caption);
+    else drawGrid(spec.camera, sectorOf(dataRange(spec)));
     drawLegend(spec);
+    frame.root.dataset.mode = layer.plan.mode;
+    frame.root.dataset.bins = layer.plan.mode === "density" ? layer.binning : "";
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
   }
 
@@ -221,31 +270,63 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
     return { n: 0, polar: true, rscale: 1, x: { key: "e", data: z, offset: 0 }, y: { key: "e", data: z, offset: 0 }, label: null, cat: null, val: null, sel: null, mode: "category", scale: "continuous", domain: [0, 1], palette: [], classVisible: new Uint8Array(1), camera: { scale: 1, ox: 0, oy: 0 }, size: 3, ok: OK, bad: BAD };
   }
 
-  function drawGrid(cam: Camera, rmax: number): void {
+  function drawCaption(text: string): void {
+    frame.overlay.replaceChildren(s("text", { x: 6, y: frame.height - 6 }, text));
+  }
+
+  // The grid of the shown sector: rings at nice radii, spokes at nice angles (every 30 degrees
+  // on the half disc), the sector's edges a little stronger, labels outside the sector.
+  function drawGrid(cam: Camera, sec: Sector): void {
     const g = frame.overlay;
     g.replaceChildren();
     const col = frame.theme.grid;
-    const R = (rmax > 0 ? rmax : 1) * 1.05;
-    const [ox, oy, sc] = [cam.ox, cam.oy, cam.scale];
-    const rings = niceTicks(0, R, 4).filter((r) => r > 0);
+    const { ox, oy, scale: sc } = cam;
+    const at = (r: number, t: number): [number, number] => [ox + r * sc * Math.cos(t), oy - r * sc * Math.sin(t)];
+    const arc = (r: number, width: number) => {
+      const [ax, ay] = at(r, sec.t0), [bx, by] = at(r, sec.t1), pr = r * sc;
+      g.append(s("path", { d: `M${ax},${ay} A${pr},${pr} 0 0 0 ${bx},${by}`, fill: "none", stroke: col, "stroke-width": width }));
+    };
+    const spoke = (t: number, width: number) => {
+      const [ax, ay] = at(sec.r0, t), [bx, by] = at(sec.r1, t);
+      g.append(s("line", { x1: ax, y1: ay, x2: bx, y2: by, stroke: col, "stroke-width": width }));
+    };
+    const rings = niceTicks(sec.r0, sec.r1, 4).filter((r) => r > sec.r0 && r < sec.r1);
+    // ring labels sit outside the t0 edge, along its outward normal
+    const nx = Math.sin(sec.t0), ny = Math.cos(sec.t0);
     for (const r of rings) {
-      const pr = r * sc;
-      g.append(s("path", { d: `M${ox + pr},${oy} A${pr},${pr} 0 0 0 ${ox - pr},${oy}`, fill: "none", stroke: col, "stroke-width": 1 }));
-      g.append(s("text", { x: ox + pr + 2, y: oy + 12, "text-anchor": "middle" }, formatNumber(r)));
+      arc(r, 0.6);
+      const [x, y] = at(r, sec.t0);
+      g.append(s("text", { x: x + 11 * nx, y: y + 11 * ny + 3, "text-anchor": "middle", class: "gw-tick" }, formatNumber(r)));
     }
-    for (let deg = 0; deg <= 180; deg += 30) {
+    arc(sec.r1, 1);
+    if (sec.r0 > 0) arc(sec.r0, 1);
+    const d0 = (sec.t0 * 180) / Math.PI, d1 = (sec.t1 * 180) / Math.PI;
+    const degs = d1 - d0 >= 150 ? [0, 30, 60, 90, 120, 150, 180] : niceTicks(d0, d1, 4);
+    for (const deg of degs) {
+      if (deg < d0 - 1e-6 || deg > d1 + 1e-6) continue;
       const t = (deg * Math.PI) / 180;
-      const x1 = ox + R * sc * Math.cos(t), y1 = oy - R * sc * Math.sin(t);
-      g.append(s("line", { x1: ox, y1: oy, x2: x1, y2: y1, stroke: col, "stroke-width": deg % 90 === 0 ? 1.2 : 0.6 }));
-      g.append(s("text", { x: ox + (R * sc + 12) * Math.cos(t), y: oy - (R * sc + 8) * Math.sin(t) + 3, "text-anchor": "middle" }, `${deg}°`));
+      spoke(t, 0.6);
+      const [x, y] = at(sec.r1 + 14 / sc, t);
+      g.append(s("text", { x, y: y + 3, "text-anchor": "middle", class: "gw-tick" }, `${formatNumber(deg)}°`));
     }
-    g.append(s("text", { x: ox, y: oy + 24, "text-anchor": "middle" }, "ρ (L2 norm) · θ to class direction →"));
+    spoke(sec.t0, 1);
+    spoke(sec.t1, 1);
   }
 
+  // the legend counts every point: rebuilt only when what it shows changed (not on a zoom)
+  let legendKey = "";
+  let legendData: unknown[] = [];
   function drawLegend(spec: DrawSpec): void {
+    const field = model.get("color_by") as string;
+    const key = JSON.stringify([field, spec.x.key, spec.x.offset, spec.y.offset, spec.cat?.key, spec.cat?.offset,
+      spec.val?.key, spec.val?.offset, Array.from(spec.classVisible), spec.palette, spec.domain, layer.plan.mode,
+      layer.plan.bin, model.get("angle_to"), model.get("normalize")]);
+    const data = [spec.x.data, spec.y.data, spec.cat?.data, spec.val?.data];
+    if (key === legendKey && data.every((d, i) => d === legendData[i])) return;
+    legendKey = key;
+    legendData = data;
     const L = frame.legend;
     L.replaceChildren();
-    const field = model.get("color_by") as string;
     // missing: NaN position, or NaN colour value, among shown classes
     let missing = 0;
     const vis = spec.classVisible;
@@ -283,29 +364,20 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
       for (let i = 0; i < n; i++) { const v = spec.val!.data[spec.val!.offset + i]; if (Number.isFinite(v)) counts.set(Math.trunc(v), (counts.get(Math.trunc(v)) ?? 0) + 1); }
       for (const [k, c] of Array.from(counts).sort((a, b) => a[0] - b[0])) item(rgb(categorical(k, spec.palette)), `${k} (${c})`);
     } else {
-      const bar = h("canvas", { class: "gw-colorbar", width: "160", height: "10" });
-      const ctx = bar.getContext("2d");
-      if (ctx) {
-        for (let x = 0; x < 160; x++) {
-          const t = x / 159;
-          const val = spec.domain[0] + t * (spec.domain[1] - spec.domain[0]);
-          const fake: DrawSpec = { ...spec, n: 1, x: { key: "", data: new Float32Array([0]), offset: 0 }, y: { key: "", data: new Float32Array([1]), offset: 0 }, label: null, val: { key: "", data: new Float32Array([val]), offset: 0 } };
-          const c = colorOfSpec(fake);
-          ctx.fillStyle = rgb(c);
-          ctx.fillRect(x, 0, 1, 10);
-        }
-      }
-      L.append(h("span", {}, `${field} ${formatNumber(spec.domain[0])}`), bar, h("span", {}, formatNumber(spec.domain[1])));
+      L.append(colorBar(field, spec.domain, spec.scale));
     }
     if (missing > 0) {
       const it = item(MISSING, `missing (${missing})`);
       it.dataset.missing = String(missing);
     }
-  }
-
-  function colorOfSpec(spec: DrawSpec): [number, number, number] {
-    const t = (spec.val!.data[0] - spec.domain[0]) / (spec.domain[1] - spec.domain[0]);
-    return spec.scale === "diverging" ? divergingAt(t) : viridisAt(t);
+    const plan = layer.plan;
+    if (plan.mode === "density") {
+      L.append(h("span", { class: "gw-note", "data-density": String(plan.bin) },
+        `density: each ${formatNumber(plan.bin)} px bin shows its points' mean colour, opacity by log(count)`));
+    }
+    if (positions) return;
+    const to = model.get("angle_to") === "pred" ? "predicted" : "true";
+    L.append(h("span", { class: "gw-note" }, `θ: angle to the ${to} class direction · ρ: L2 norm${model.get("normalize") ? " / max" : ""}`));
   }
 
   function toggleClass(c: number): void {
@@ -318,20 +390,7 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
     model.save_changes();
   }
 
-  // ---------------------------------------------------------------- selection, hover
-  function applySelected(sel: ArrayLike<number>): void {
-    hasSel = sel.length > 0;
-    selMask = hasSel ? idMask(ids, sel) : null;
-    frame.root.dataset.selected = String(sel.length);
-    scheduleSoon();
-  }
-
-  function setSelection(chosen: number[], broadcast: boolean): void {
-    writeSelected(model, chosen);
-    applySelected(chosen);
-    if (broadcast) publish(link, { type: "select", source: busListener, detail: { ids: Int32Array.from(chosen) } });
-  }
-
+  // ---------------------------------------------------------------- hover
   function hover(x: number, y: number): void {
     const spec = current;
     if (!spec) return;
@@ -340,62 +399,36 @@ export function renderPolar(model: Model, el: HTMLElement, opts: { forceCanvas2d
     if (i < 0) { frame.hideTip(); return; }
     const c = cell();
     if (!c) return;
-    const theta = (model.get("angle_to") === "pred" ? c.angle_pred : c.angle)[i];
-    const pred = c.pred[i];
+    const theta = c.get(model.get("angle_to") === "pred" ? "angle_pred" : "angle")[i];
+    const pred = c.get<Int32Array>("pred")[i];
+    const rho = c.get("norm")[i], margin = c.get("margin")[i];
     const lines = [
       `sample ${ids[i]}`,
       `class: ${meta.class_names[labels[i]] ?? labels[i]}`,
       `pred: ${meta.class_names[pred] ?? pred}`,
       `θ = ${formatNumber((theta * 180) / Math.PI)}°`,
-      `ρ = ${formatNumber(c.norm[i])}`,
-      `m = ${formatNumber(c.margin[i])}`,
+      `ρ = ${formatNumber(rho)}`,
+      `m = ${formatNumber(margin)}`,
     ];
-    const atlas = data.atlas ?? (shared(link, "atlas") as Atlas | undefined) ?? null;
+    const atlas = link.atlas();
     let thumb: HTMLCanvasElement | undefined;
     if (atlas) { thumb = h("canvas"); drawTile(thumb, atlas, i, 3); }
     frame.showTip(x, y, lines, thumb);
-    publish(link, { type: "focus", source: busListener, detail: { index: i, id: ids[i], label: labels[i], pred, theta, rho: c.norm[i], margin: c.margin[i], names: meta.class_names } });
+    link.focus({ index: i, id: ids[i], label: labels[i], pred, theta, rho, margin, names: meta.class_names });
   }
 
-  // ---------------------------------------------------------------- wiring
-  const busListener = (e: BusEvent) => {
-    if (e.type === "select") { const sel = e.detail.ids as Int32Array; writeSelected(model, sel); applySelected(sel); }
-    if (e.type === "pick") {
-      for (const key of (model.get("_link_keys") as string[] | undefined) ?? ["model", "layer", "condition"]) if (typeof e.detail[key] === "number") model.set(key, e.detail[key]);
-      model.save_changes();
-      pickers?.sync();
-      scheduleSoon();
-    }
-  };
-  const unsub = subscribe(link, busListener);
-  const onCell = () => { pickers?.sync(); scheduleSoon(); };
-  const onPickChange = () => { onCell(); publish(link, { type: "pick", source: busListener, detail: { model: model.get("model"), layer: model.get("layer"), condition: model.get("condition") } }); };
-  const onStyle = () => scheduleSoon();
-  const onSel = () => applySelected(readSelected(model));
-  const onMsg = (msg: SliceReply, buffers: DataView[]) => {
-    if (!msg || msg.type !== "slice") return;
-    if (store.receive(msg, buffers)) scheduleSoon();
-  };
-  const events: [string, (...a: any[]) => void][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
-    ["change:model", onPickChange], ["change:layer", onPickChange], ["change:condition", onPickChange],
-    ["change:color_by", onStyle], ["change:angle_to", onStyle], ["change:normalize", () => { camera = null; scheduleSoon(); }],
-    ["change:classes", onStyle], ["change:palette", onStyle], ["change:theme", onStyle], ["change:point_size", onStyle],
-    ["change:selected", onSel], ["msg:custom", onMsg],
-  ];
-  for (const [ev, fn] of events) model.on(ev, fn);
-  applySelected(readSelected(model));
   draw();
 
-  const handle: PolarHandle = { spec: () => current, layer, frame, draw, data };
+  const handle: PolarHandle = {
+    spec: () => current, layer, frame, draw, data, link,
+    range: () => current ? { data: dataRange(current), sector: sectorOf(dataRange(current)), view: camera ? "free" : fit } : null,
+  };
   (frame.root as unknown as { __geowidget: PolarHandle }).__geowidget = handle;
   return {
     handle,
     dispose() {
-      disposed = true;
-      if (raf) cancelAnimationFrame(raf);
-      for (const [ev, fn] of events) model.off(ev, fn);
-      unsub();
-      pickers?.dispose();
+      steps?.dispose();
+      link.dispose();
       layer.destroy();
       frame.destroy();
     },

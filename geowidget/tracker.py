@@ -1,0 +1,232 @@
+"""GeometryTracker: record a probe set's geometry from inside any training loop.
+
+>>> tracker = gw.GeometryTracker(model, probe_data)              # doctest: +SKIP
+>>> for epoch in range(10):                                       # doctest: +SKIP
+...     train_one_epoch(model)
+...     tracker.step(epoch)
+>>> cube = tracker.cube()                                         # doctest: +SKIP
+
+Design notes
+------------
+Representation: one cube model per recorded (run, step), named ``"<run>/<step>"``, with
+``run`` and ``step`` in its ``model_info``; the condition axis holds the clean probe set
+only. A new cube axis for steps was the alternative; it was rejected because every part of
+the stack already works per model: the ModelMap embeds checkpoints like any models (a run is
+a path through them), the PolarPlot and MarginHistogram show one checkpoint like one model,
+``GeometryCube.concat_models`` joins runs, Parquet files and the widgets' data model carry
+it unchanged, and a :class:`~geowidget.study.Study` can sweep the very same checkpoints over
+pruning levels and corruptions, because a checkpoint *is* a model. The price is that steps
+are read from ``model_info`` (:mod:`geowidget.analysis.training` groups models into runs),
+which costs nothing at these sizes (tens to hundreds of checkpoints).
+
+Recording a step is exactly a Study of the model as it is at that moment, on the clean
+probe set (the same units, the same class directions: the model's own head for the
+penultimate layer, a linear probe fitted on that checkpoint for other layers). The tracker
+holds one Study for the run and re-evaluates it at each step, so a tracker's cube and a
+Study over the saved checkpoints agree number for number.
+
+Recording leaves the model as it was: it runs in eval mode under ``torch.no_grad()`` and
+every module's own train/eval flag is restored; parameters, buffers and ``.grad`` are not
+touched (eval mode keeps BatchNorm statistics); and the random number generators of torch
+(CPU and every CUDA device), numpy's global generator and Python's ``random`` are restored,
+so a training run with the tracker draws the same random numbers as one without it. The
+probe set is evaluated where the model is, each step, so a model moved between devices
+during training is followed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from geowidget._validation import (
+    DATA,
+    MODEL,
+    POSITIVE_INT,
+    Interval,
+    ListOf,
+    Matches,
+    invalid,
+    validate_params,
+)
+from geowidget.cube import LAYER_METRICS, OUTPUTS, Condition, GeometryCube
+from geowidget.engine.checkpoints import step_model_name
+
+
+@contextlib.contextmanager
+def preserved_rng() -> Iterator[None]:
+    """Restore torch (CPU and CUDA), numpy and Python random states after the block."""
+    # numpy's legacy global generator is the one a user's training loop may draw from
+    np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        np.random.set_state(np_state)  # noqa: NPY002
+        random.setstate(py_state)
+
+
+class GeometryTracker:
+    """Record the geometry of a fixed probe set while a model trains.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The model being trained. It is read at each :meth:`step`, never changed (see the
+        module's design notes).
+    probe_data : (inputs, labels), ImageData, Dataset or DataLoader
+        The labelled probe set, evaluated once per recorded step; read once, up front.
+    layers : list of str, optional
+        As in :class:`geowidget.Study`: ``None`` records the penultimate layer (with the
+        model's own head); other layers get a linear probe fitted at each recorded step,
+        which costs a probe fit per layer on top of the forward pass.
+    every : int
+        Record a call only when at least ``every`` steps have passed since the last recorded
+        one (the first call always records). With ``every=1`` every call records.
+    run : str, optional
+        The run's name in the cube (default: the model's class name).
+    batch_size : int
+        Forward-pass batch size.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from geowidget.zoo.models import mlp
+    >>> net = mlp(16, seed=0)
+    >>> x, y = torch.rand(40, 1, 28, 28), torch.arange(40) % 10
+    >>> tracker = GeometryTracker(net, (x, y), run="mlp")
+    >>> for step in range(3):
+    ...     recorded = tracker.step(step)
+    >>> tracker.steps, tracker.cube().models
+    ([0, 1, 2], ['mlp/0', 'mlp/1', 'mlp/2'])
+    """
+
+    @validate_params({
+        "model": MODEL,
+        "probe_data": DATA,
+        "layers": [None, ListOf(str)],
+        "every": POSITIVE_INT,
+        "run": [None, Matches(r"[^/]+", "a non-empty name without '/'")],
+        "batch_size": POSITIVE_INT,
+    })
+    def __init__(
+        self,
+        model: nn.Module,
+        probe_data: Any,
+        layers: Sequence[str] | None = None,
+        every: int = 1,
+        *,
+        run: str | None = None,
+        batch_size: int = 256,
+    ) -> None:
+        from geowidget.engine.model_state import evaluating
+        from geowidget.study import Study
+        from geowidget.study.study import thumbnails
+
+        self.every = every
+        self.run = type(model).__name__ if run is None else run
+        self.model = model
+        device = next((p.device for p in model.parameters()), torch.device("cpu"))
+        with evaluating(model), preserved_rng():
+            self._study = Study(
+                {self.run: model}, probe_data, layers=layers, sparsities=(0,), corruptions=None,
+                batch_size=batch_size, device=device, progress=False,
+                shard_size=_count(probe_data),
+            )
+        x, y = self._study.reader.head(self._study.n)
+        self._labels, self._images = y.numpy(), thumbnails(x)
+        self._records: list[tuple[int, dict[str, np.ndarray], dict[str, Any]]] = []
+        self._last: int | None = None
+
+    @property
+    def steps(self) -> list[int]:
+        """The recorded steps, ascending."""
+        return [s for s, _, _ in self._records]
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self._study.layers)
+
+    @validate_params({"step": [Interval(int, None, None)]})
+    def step(self, step: int) -> bool:
+        """Record the probe set's geometry at training step (or epoch) ``step``.
+
+        Parameters
+        ----------
+        step : int
+            Larger than at the previous call. Steps need not be consecutive.
+
+        Returns
+        -------
+        bool
+            Whether this call recorded (see ``every``).
+        """
+        if self._last is not None and step <= self._last:
+            raise invalid("GeometryTracker.step", "step",
+                          f"larger than at the previous call ({self._last})", step,
+                          "steps must increase from call to call")
+        self._last = step
+        if self._records and step - self._records[-1][0] < self.every:
+            return False
+        self._records.append((step, *self._record(step)))
+        return True
+
+    def _record(self, step: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        from geowidget.study import WorkUnit
+        from geowidget.study.store import fingerprint
+
+        study, name = self._study, self.run
+        with preserved_rng():
+            # the model as it is now: its device (it may have moved) and its weights
+            study.device = next((p.device for p in self.model.parameters()), study.device)
+            study.model_fp[name] = fingerprint(*self.model.state_dict().values())
+            arrays = study.run_unit(WorkUnit(name, 0.0, "clean", 0, 0, study.n))
+        study.runs[name] = (self.run, step)  # described as a Study describes a run's checkpoint
+        info = study._info(name)
+        return arrays, info
+
+    def cube(self) -> GeometryCube:
+        """The recorded steps as a GeometryCube: one model ``"<run>/<step>"`` per step.
+
+        Layer metrics are ``[S, L, 1, N]`` and outputs ``[S, 1, N]`` for S recorded steps;
+        ``model_info[i]`` holds ``run`` and ``step`` besides what a Study records.
+        """
+        if not self._records:
+            raise ValueError("nothing recorded yet; call tracker.step(step) during training")
+        study = self._study
+        arrays = {
+            k: np.stack([rec[k] for _, rec, _ in self._records])[:, :, None]
+            for k in LAYER_METRICS
+        }
+        arrays.update({
+            k: np.stack([rec[k] for _, rec, _ in self._records])[:, None] for k in OUTPUTS
+        })
+        return GeometryCube(
+            models=[step_model_name(self.run, s) for s in self.steps],
+            layers=study.layers,
+            conditions=[Condition()],
+            labels=self._labels,
+            class_names=study.class_names,
+            model_info=[dict(info) for _, _, info in self._records],
+            dataset=study.dataset,
+            images=self._images,
+            **arrays,
+        )
+
+    def __repr__(self) -> str:
+        return (f"GeometryTracker(run={self.run!r}, layers={self.layers}, every={self.every}, "
+                f"recorded steps={self.steps})")
+
+
+def _count(data: Any) -> int:
+    from geowidget.engine.batches import count_samples
+
+    n = count_samples(data)
+    return 4096 if not n else n

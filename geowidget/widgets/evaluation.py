@@ -1,0 +1,185 @@
+"""EvaluationTable: the paper's overview, models against conditions, one cell per pair.
+
+Each cell shows the accuracy (colour and number) and a small histogram of one per-sample
+quantity, with bins shared per column. The grid is computed once in Python
+(:func:`geowidget.analysis.evaluation.evaluation_grid`) and only the binned counts travel: a
+few KB for a typical cube, never the per-sample arrays. Sorting switches between orders sent
+with the grid, in the browser. Clicking a cell sets ``model`` and ``condition`` here and in
+every linked view (:func:`geowidget.link`), and ``selected_cell`` in Python.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import traitlets as t
+
+from geowidget.analysis.evaluation import (
+    COLUMN_ORDERS,
+    QUANTITIES,
+    ROW_ORDERS,
+    EvaluationGrid,
+    evaluation_grid,
+)
+from geowidget.widgets.base import Enum, GeoView, Int, List, SlabView, invalid
+from geowidget.widgets.data import slab_from_cube
+
+
+class EvaluationTable(GeoView):
+    """Accuracy and per-sample distributions of every (model x sparsity, benchmark x severity).
+
+    Parameters
+    ----------
+    cube : GeometryCube
+        The data.
+    quantity : {"margin", "angle", "norm", "robustness"}
+        The per-sample quantity of the cell histograms (see
+        :mod:`geowidget.analysis.evaluation` for units). Changing it recomputes the grid.
+    layer : str or int
+        Layer of the angle, norm and margin histograms (linked views share it).
+    bins : int
+        Bins per histogram (1 to 255).
+    sort_rows : {"cube", "accuracy", "robustness"}
+        Row order: the cube's, by mean accuracy, or by robustness (best first).
+    sort_columns : {"cube", "difficulty"}
+        Column order: the cube's, or easiest first.
+
+    Attributes
+    ----------
+    grid : EvaluationGrid
+        The table's data (rows, columns, accuracy, counts, bin edges, orders).
+    selected_cell : list of int
+        ``[row, column]`` of the clicked cell in :attr:`grid` (empty before a click).
+        Setting it from Python selects that cell and sets ``model`` and ``condition``.
+    model, condition : int
+        The cube's model and condition of the selected cell; follow linked views.
+
+    Examples
+    --------
+    >>> table = EvaluationTable(cube, quantity="angle", sort_rows="accuracy")   # doctest: +SKIP
+    >>> gw.link(table, gw.PolarPlot(cube))                                       # doctest: +SKIP
+    >>> table.selected_cell, table.cell_info()                                   # doctest: +SKIP
+    """
+
+    _kind = t.Unicode("evaltable").tag(sync=True)
+    quantity = Enum(QUANTITIES, "margin").tag(sync=True)
+    sort_rows = Enum(ROW_ORDERS, "cube").tag(sync=True)
+    sort_columns = Enum(COLUMN_ORDERS, "cube").tag(sync=True)
+    bins = Int(12, min=1, max=255).tag(sync=True)
+    model = Int(0, min=0).tag(sync=True)
+    layer = Int(0, min=0).tag(sync=True)
+    condition = Int(0, min=0).tag(sync=True)
+    selected_cell = List(Int(min=0), maxlen=2).tag(sync=True)
+
+    def __init__(self, cube: Any, *, quantity: str = "margin", layer: str | int = 0,
+                 bins: int = 12, **kwargs: Any) -> None:
+        from geowidget.cube import GeometryCube
+
+        if not isinstance(cube, GeometryCube):
+            raise TypeError(f"The 'cube' parameter of EvaluationTable must be a GeometryCube. "
+                            f"Got {type(cube).__name__} instead.")
+        super().__init__(**kwargs)
+        self._cube = cube
+        self.grid: EvaluationGrid = evaluation_grid(cube, quantity, layer, bins)
+        slab = slab_from_cube(cube)
+        self._names = {"models": slab.models, "layers": slab.layers,
+                       "conditions": slab.conditions}
+        with self.hold_sync():
+            self.quantity, self.bins = quantity, bins
+            self.layer = cube.layer_index(layer)
+            self._push_grid()
+        self.observe(self._recompute, ["quantity", "layer", "bins"])
+        self.observe(self._on_cell, "selected_cell")
+        self.observe(self._on_pick, ["model", "condition"])
+
+    # ---------------------------------------------------------------- data
+    def _push_grid(self) -> None:
+        g = self.grid
+        # the codec sends uint8 or int32: one byte per count when every count fits
+        counts = g.counts.astype(np.uint8 if g.counts.max(initial=0) <= 255 else np.int32)
+        meta = {
+            **self._names,
+            "quantity": g.quantity,
+            "layer_name": g.layer,
+            "shape": [*g.shape, counts.shape[2]],
+            "rows": [{k: r[k] for k in ("label", "group", "model", "sparsity", "method")}
+                     for r in g.rows],
+            "columns": [{k: c[k] for k in ("label", "group", "benchmark", "severity")}
+                        for c in g.columns],
+            "column_groups": list(dict.fromkeys(c["benchmark"] for c in g.columns)),
+            "row_orders": list(g.row_orders),
+            "column_orders": list(g.column_orders),
+        }
+        arrays: dict[str, np.ndarray] = {
+            "accuracy": g.accuracy,
+            "counts": counts,
+            "edges": g.edges.astype(np.float32),
+            "condition": g.condition,
+            "row_model": np.array([r["model_index"] for r in g.rows], np.int32),
+        }
+        for name, order in g.row_orders.items():
+            arrays[f"rows:{name}"] = order
+        for name, order in g.column_orders.items():
+            arrays[f"columns:{name}"] = order
+        self._meta = meta
+        self._arrays = arrays
+
+    def _recompute(self, change: dict[str, Any]) -> None:
+        self.grid = evaluation_grid(self._cube, self.quantity, self.layer, self.bins)
+        self._push_grid()
+
+    # ---------------------------------------------------------------- cell and picks
+    @t.validate("selected_cell")
+    def _valid_cell(self, proposal: Any) -> list[int]:
+        value = list(proposal["value"])
+        if not value:
+            return value
+        r, c = self.grid.shape
+        if len(value) != 2 or not (value[0] < r and value[1] < c):
+            raise invalid(self, "selected_cell", f"[row, column] with row < {r} and column < {c}",
+                          value)
+        if self.grid.condition[value[0], value[1]] < 0:
+            raise invalid(self, "selected_cell", "a cell the cube evaluated (this one is empty)",
+                          value)
+        return value
+
+    def _on_cell(self, change: dict[str, Any]) -> None:
+        if not change["new"]:
+            return
+        r, c = change["new"]
+        with self.hold_sync():
+            self.model = int(self.grid.rows[r]["model_index"])
+            self.condition = int(self.grid.condition[r, c])
+
+    def _on_pick(self, change: dict[str, Any]) -> None:
+        """A linked view picked a model or condition: select the matching cell, if any."""
+        rows = [i for i, r in enumerate(self.grid.rows) if r["model_index"] == self.model]
+        for i in rows:
+            hits = np.flatnonzero(self.grid.condition[i] == self.condition)
+            if hits.size:
+                if self.selected_cell != [i, int(hits[0])]:
+                    self.selected_cell = [i, int(hits[0])]
+                return
+
+    def cell_info(self) -> dict[str, Any]:
+        """The selected cell: model, sparsity, benchmark, severity, accuracy and its counts.
+
+        Empty when no cell is selected.
+        """
+        if not self.selected_cell:
+            return {}
+        r, c = self.selected_cell
+        g = self.grid
+        row, col = g.rows[r], g.columns[c]
+        return {"model": row["model"], "sparsity": row["sparsity"],
+                "benchmark": col["benchmark"], "severity": col["severity"],
+                "accuracy": float(g.accuracy[r, c]), "quantity": g.quantity,
+                "edges": g.edges[c].copy(), "counts": g.counts[r, c].copy()}
+
+    @t.validate("model", "layer", "condition")
+    def _valid_pick(self, proposal: Any) -> int:
+        # the slab views' check of an index against the names in _meta, which holds the
+        # cube's models, layers and conditions here too
+        name = proposal["trait"].name
+        return SlabView._index(self, name, f"{name}s", proposal["value"])  # type: ignore[arg-type]

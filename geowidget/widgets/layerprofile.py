@@ -1,0 +1,82 @@
+"""LayerProfile: angle, norm and margin along the layers, one line per model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import traitlets as t
+
+from geowidget._validation import Boolean, Instance, validate_params
+from geowidget.analysis.depth import PROFILE_METRICS, QUANTILES, layer_quantiles
+from geowidget.widgets.base import DEFAULT_BUDGET, SlabView
+from geowidget.widgets.data import slab_from_cube
+from geowidget.widgets.polar import CELL_PARAMS
+
+
+class LayerProfile(SlabView):
+    """Geometry through depth: per model, the angle, norm and margin of the probe set along
+    the cube's layers.
+
+    Three panels share the layer axis (angle in degrees to the true class direction, L2 norm,
+    signed margin). Each model is one line, its median over the samples, in a band from the
+    10 % to the 90 % quantile; the current model is drawn on top. Each selected sample
+    (up to 8, from this view's or a linked view's selection) is its own line, for the current
+    model. Clicking a layer makes it the layer of this view and of linked views.
+
+    Intermediate layers are measured as a Study measures them: against a linear probe fitted
+    once per (model, layer) on the dense model's clean features; the penultimate layer
+    against the model's own head (see :mod:`geowidget.analysis.depth`).
+
+    Parameters
+    ----------
+    cube : GeometryCube
+        Measured at several layers (``Study(..., layers=[...])``); with one layer each line is
+        a point.
+    model, layer : str or int, optional
+        The current model and layer (name or index).
+    sparsity, benchmark : optional
+        The condition the quantiles are shown for.
+    budget : int
+        Bytes above which the per-sample cells (for the selected samples' lines) are fetched
+        on demand instead of sent at once (64 MB); the quantiles are always sent.
+    thumbnails : bool
+        Send the sample images (for linked views' tooltips).
+
+    Examples
+    --------
+    >>> view = LayerProfile(cube, model="vit-s0")             # doctest: +SKIP
+    >>> view.profile()["margin"].shape                        # doctest: +SKIP
+    (4, 5, 3)
+    """
+
+    _kind = t.Unicode("layerprofile").tag(sync=True)
+
+    @validate_params({**CELL_PARAMS, "cube": [Instance("geowidget.cube.GeometryCube")],
+                      "thumbnails": [Boolean()]})
+    def __init__(
+        self,
+        cube: Any,
+        *,
+        model: str | int | None = None,
+        layer: str | int | None = None,
+        sparsity: float | None = None,
+        benchmark: str | None = None,
+        budget: int = DEFAULT_BUDGET,
+        thumbnails: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._quantiles = layer_quantiles(cube)  # [M, L, K, metric, quantile]
+        meta = {"metrics": list(PROFILE_METRICS), "quantiles": list(QUANTILES)}
+        slab = slab_from_cube(cube)
+        if not thumbnails:
+            slab.images = None
+        self._set_slab(slab, budget, meta, {"profile": self._quantiles})
+        self._apply_picks(self._pick(model, layer, sparsity, benchmark))
+
+    def profile(self) -> dict[str, np.ndarray]:
+        """What is drawn for the current condition: per metric, float32 ``[M, L, 3]`` (the
+        10 %, 50 % and 90 % quantiles of each model at each layer; angles in radians)."""
+        q = self._quantiles[:, :, self.condition]
+        return {name: q[:, :, j] for j, name in enumerate(PROFILE_METRICS)}

@@ -1,0 +1,67 @@
+// Label placement for marks that carry names (the model map): greedy, in priority order, with
+// collision checks. Each label tries eight positions around its mark, upper right first (the
+// cartographers' order), and takes the first whose box stays inside the plot and overlaps no
+// label placed before it and no mark. A label with no free position is left out; its name
+// shows on hover.
+
+export interface Box { x: number; y: number; w: number; h: number }
+
+export interface LabelRequest {
+  x: number; // the mark's centre, CSS px
+  y: number;
+  w: number; // the label's size, CSS px
+  h: number;
+  r: number; // the mark's radius: labels keep clear of it
+}
+
+/** A placed label: its box, and where its text starts (left end, baseline). */
+export interface Placed { box: Box; tx: number; ty: number }
+
+export function overlaps(a: Box, b: Box): boolean {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+function inside(a: Box, bounds: Box): boolean {
+  return a.x >= bounds.x && a.y >= bounds.y && a.x + a.w <= bounds.x + bounds.w && a.y + a.h <= bounds.y + bounds.h;
+}
+
+/** The candidate boxes of a label around its mark, in order of preference. */
+export function candidates(q: LabelRequest): Box[] {
+  const { x, y, w, h } = q;
+  const r = q.r + 2, d = r * 0.75;
+  return [
+    { x: x + d, y: y - d - h, w, h }, // NE
+    { x: x + r, y: y - h / 2, w, h }, // E
+    { x: x + d, y: y + d, w, h }, // SE
+    { x: x - d - w, y: y - d - h, w, h }, // NW
+    { x: x - r - w, y: y - h / 2, w, h }, // W
+    { x: x - d - w, y: y + d, w, h }, // SW
+    { x: x - w / 2, y: y - r - h, w, h }, // N
+    { x: x - w / 2, y: y + r, w, h }, // S
+  ];
+}
+
+/**
+ * Place labels in the order of `order` (indices into `labels`, most important first). Returns,
+ * per label, where it goes, or null when every position collides. Labels in `always` may
+ * cover other marks (never other labels) when no position is free of them.
+ */
+export function placeLabels(labels: LabelRequest[], order: number[], bounds: Box, always: number[] = []): (Placed | null)[] {
+  const marks: Box[] = labels.map((q) => ({ x: q.x - q.r, y: q.y - q.r, w: 2 * q.r, h: 2 * q.r }));
+  const taken: Box[] = [];
+  const out: (Placed | null)[] = labels.map(() => null);
+  const free = (box: Box, i: number, overMarks: boolean) => inside(box, bounds)
+    && !taken.some((t) => overlaps(t, box))
+    && (overMarks || !marks.some((m, j) => j !== i && overlaps(m, box)));
+  for (const i of order) {
+    const q = labels[i];
+    if (!Number.isFinite(q.x) || !Number.isFinite(q.y)) continue;
+    // labels in `always` (the active model's) may cover other marks when nothing else is free
+    const box = candidates(q).find((b) => free(b, i, false))
+      ?? (always.includes(i) ? candidates(q).find((b) => free(b, i, true)) : undefined);
+    if (!box) continue;
+    taken.push(box);
+    out[i] = { box, tx: box.x, ty: box.y + box.h * 0.78 };
+  }
+  return out;
+}

@@ -1,0 +1,489 @@
+// The evaluation table's grid: layout, Canvas2D drawing and hit testing, apart from any widget
+// so that tests and the benchmark can drive it directly. Everything is drawn on one canvas
+// (no DOM per cell, no SVG), so 200 x 80 cells with histograms stay one frame, and `to_png`
+// takes the table as shown (the window of it the view shows, when it scrolls).
+//
+// Cell (r, c) of the grid: accuracy[r * C + c] (NaN: not evaluated), counts[(r * C + c) * B + b]
+// for the B bins whose edges are edges[c * (B + 1) + b] (shared by the column).
+
+import { decode, type Encoded, type WireArray } from "../codec";
+import { viridis, type RGB } from "../colors";
+import { h, select } from "../dom";
+import { Frame } from "../frame";
+import type { Model } from "../model";
+import type { ViewContext } from "../registry";
+import { formatNumber } from "../scales";
+import type { Theme } from "../theme";
+import { linkFrame } from "./framed";
+
+export interface Grid {
+  rows: number;
+  cols: number;
+  bins: number;
+  accuracy: Float32Array;
+  counts: Uint8Array | Uint16Array | Uint32Array | Int32Array;
+  edges: Float32Array;
+  rowLabels: string[];
+  colLabels: string[];
+  rowGroups: Int32Array | number[];
+  colGroups: Int32Array | number[];
+  colGroupLabels: string[];
+}
+
+export interface Layout {
+  labelW: number;
+  groupH: number; // header tier with the benchmark names
+  headerH: number; // both header tiers
+  cellW: number;
+  cellH: number;
+  width: number; // CSS px of the whole grid
+  height: number;
+  rowOrder: ArrayLike<number>; // display position -> row
+  colOrder: ArrayLike<number>;
+  rowAt: Int32Array; // row -> display position
+  colAt: Int32Array;
+}
+
+export const MIN_CELL_W = 26;
+export const MAX_CELL_W = 72;
+export const CELL_H = 24;
+const GROUP_H = 16;
+const SUB_H = 14;
+const GAP = 3; // px between groups
+
+function invert(order: ArrayLike<number>, n: number): Int32Array {
+  const at = new Int32Array(n).fill(-1);
+  for (let i = 0; i < order.length; i++) at[order[i]] = i;
+  return at;
+}
+
+/** Group boundaries in display order add a small gap: gaps[i] = gap px before position i.
+ * Only when some group has more than one member: single-member groups need no separation. */
+function gapsBefore(order: ArrayLike<number>, groups: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(order.length + 1);
+  const seen = new Set<number>();
+  for (let i = 0; i < groups.length; i++) seen.add(groups[i]);
+  const gap = seen.size < groups.length ? GAP : 0;
+  let acc = 0;
+  for (let i = 0; i < order.length; i++) {
+    if (i > 0 && groups[order[i]] !== groups[order[i - 1]]) acc += gap;
+    out[i] = acc;
+  }
+  out[order.length] = acc;
+  return out;
+}
+
+export interface Placed extends Layout {
+  x(col: number): number; // left edge of column col (by data index)
+  y(row: number): number;
+  rowGap: Float64Array;
+  colGap: Float64Array;
+}
+
+/** Fit the grid to `width` CSS px: columns share it, within [MIN_CELL_W, MAX_CELL_W]. */
+export function layoutGrid(g: Grid, width: number, labelW: number, rowOrder: ArrayLike<number>, colOrder: ArrayLike<number>): Placed {
+  const rowGap = gapsBefore(rowOrder, g.rowGroups);
+  const colGap = gapsBefore(colOrder, g.colGroups);
+  const avail = width - labelW - colGap[g.cols] - 2;
+  const cellW = Math.max(MIN_CELL_W, Math.min(MAX_CELL_W, g.cols ? Math.floor(avail / g.cols) : MAX_CELL_W));
+  const cellH = CELL_H;
+  const headerH = GROUP_H + SUB_H;
+  const rowAt = invert(rowOrder, g.rows), colAt = invert(colOrder, g.cols);
+  return {
+    labelW, groupH: GROUP_H, headerH, cellW, cellH,
+    width: labelW + g.cols * cellW + colGap[g.cols] + 2,
+    height: headerH + g.rows * cellH + rowGap[g.rows] + 2,
+    rowOrder, colOrder, rowAt, colAt, rowGap, colGap,
+    x: (c) => labelW + colAt[c] * cellW + colGap[colAt[c]],
+    y: (r) => headerH + rowAt[r] * cellH + rowGap[rowAt[r]],
+  };
+}
+
+/** The cell under (x, y) CSS px of the grid, or null (headers, gaps, outside). */
+export function hitCell(g: Grid, L: Placed, x: number, y: number): { row: number; col: number } | null {
+  if (x < L.labelW || y < L.headerH) return null;
+  const find = (v: number, n: number, start: number, size: number, gap: Float64Array, order: ArrayLike<number>) => {
+    // positions are monotone in display order: a binary search over them
+    let lo = 0, hi = n - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const left = start + mid * size + gap[mid];
+      if (v < left) hi = mid - 1;
+      else if (v >= left + size) lo = mid + 1;
+      else return order[mid];
+    }
+    return -1;
+  };
+  const col = find(x, g.cols, L.labelW, L.cellW, L.colGap, L.colOrder);
+  const row = find(y, g.rows, L.headerH, L.cellH, L.rowGap, L.rowOrder);
+  return row >= 0 && col >= 0 ? { row, col } : null;
+}
+
+/** [min, max] of the finite accuracies ([0, 1] when there are none or one value). */
+export function accuracyDomain(acc: Float32Array): [number, number] {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < acc.length; i++) { const v = acc[i]; if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; } }
+  if (!(lo < hi)) return [0, 1];
+  return [lo, hi];
+}
+
+/** Colour of an accuracy: viridis over the domain, in 64 steps (one fill per step). */
+export const STEPS = 64;
+export function accuracyStep(v: number, domain: [number, number]): number {
+  const t = (v - domain[0]) / (domain[1] - domain[0]);
+  return Math.round(Math.min(1, Math.max(0, t)) * (STEPS - 1));
+}
+
+function css(c: RGB): string {
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+function lightText(c: RGB): boolean {
+  return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2] < 140;
+}
+
+/** Largest count per column, so bars of one column share a height scale. */
+export function columnMax(g: Grid): Float64Array {
+  const out = new Float64Array(g.cols);
+  const B = g.bins;
+  for (let r = 0; r < g.rows; r++) {
+    for (let c = 0; c < g.cols; c++) {
+      const base = (r * g.cols + c) * B;
+      for (let b = 0; b < B; b++) if (g.counts[base + b] > out[c]) out[c] = g.counts[base + b];
+    }
+  }
+  return out;
+}
+
+function fitText(ctx: CanvasRenderingContext2D, text: string, w: number): string {
+  if (ctx.measureText(text).width <= w) return text;
+  let lo = 0, hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (ctx.measureText(`${text.slice(0, mid)}…`).width <= w) lo = mid; else hi = mid - 1;
+  }
+  return `${text.slice(0, lo)}…`;
+}
+
+export interface DrawOptions {
+  theme: Theme;
+  domain: [number, number];
+  colMax: Float64Array;
+}
+
+/**
+ * Draw the grid at (0, 0) of `ctx` (CSS px; the caller sets the device-pixel transform).
+ * Fills are batched: one path per accuracy colour step, one for all histogram bars of each
+ * text colour, so the cost is a few fills plus one `fillText` per cell wide enough for it.
+ */
+export function drawGrid(ctx: CanvasRenderingContext2D, g: Grid, L: Placed, o: DrawOptions): void {
+  const { theme } = o;
+  const B = g.bins, W = L.cellW, H = L.cellH;
+  // cell backgrounds, grouped by colour step
+  const byStep: number[][] = Array.from({ length: STEPS }, () => []);
+  const empty: number[] = [];
+  for (let r = 0; r < g.rows; r++) {
+    for (let c = 0; c < g.cols; c++) {
+      const v = g.accuracy[r * g.cols + c];
+      if (Number.isFinite(v)) byStep[accuracyStep(v, o.domain)].push(r * g.cols + c);
+      else empty.push(r * g.cols + c);
+    }
+  }
+  const colours: RGB[] = Array.from({ length: STEPS }, (_, k) => viridis(k / (STEPS - 1)));
+  // every rectangle on whole pixels, filled with fillRect: the rasteriser's fast path
+  for (let k = 0; k < STEPS; k++) {
+    const cells = byStep[k];
+    if (!cells.length) continue;
+    ctx.fillStyle = css(colours[k]);
+    for (const i of cells) ctx.fillRect(L.x(i % g.cols), L.y((i / g.cols) | 0), W - 1, H - 1);
+  }
+  if (empty.length) {
+    ctx.strokeStyle = theme.grid;
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (const i of empty) ctx.rect(L.x(i % g.cols) + 1.5, L.y((i / g.cols) | 0) + 1.5, W - 4, H - 4);
+    ctx.stroke();
+  }
+  // histograms in the lower part of each cell, in the cell's contrasting colour
+  const barTop = Math.round(0.42 * H), barH = H - barTop - 2;
+  const edge = new Int32Array(B + 1); // bar b spans [edge[b], edge[b + 1]) px from the cell's left + 2
+  for (let b = 0; b <= B; b++) edge[b] = Math.round((b * (W - 4)) / B);
+  for (const light of [false, true]) {
+    ctx.fillStyle = light ? "rgba(255,255,255,0.7)" : "rgba(0,0,0,0.55)";
+    for (let r = 0; r < g.rows; r++) {
+      for (let c = 0; c < g.cols; c++) {
+        const v = g.accuracy[r * g.cols + c];
+        if (!Number.isFinite(v) || o.colMax[c] <= 0) continue;
+        if (lightText(colours[accuracyStep(v, o.domain)]) !== light) continue;
+        const x0 = L.x(c) + 2, y0 = L.y(r) + barTop + barH, base = (r * g.cols + c) * B;
+        for (let b = 0; b < B; b++) {
+          const n = g.counts[base + b];
+          if (!n) continue;
+          const w = edge[b + 1] - edge[b];
+          const hgt = Math.max(1, Math.round((n / o.colMax[c]) * barH));
+          ctx.fillRect(x0 + edge[b], y0 - hgt, Math.max(1, w >= 3 ? w - 1 : w), hgt);
+        }
+      }
+    }
+  }
+  // accuracy numbers, where the cell is wide enough
+  ctx.textBaseline = "top";
+  ctx.font = "9px system-ui, sans-serif";
+  if (W >= 28) {
+    ctx.textAlign = "left";
+    for (let r = 0; r < g.rows; r++) {
+      for (let c = 0; c < g.cols; c++) {
+        const v = g.accuracy[r * g.cols + c];
+        if (!Number.isFinite(v)) continue;
+        ctx.fillStyle = lightText(colours[accuracyStep(v, o.domain)]) ? "#ffffff" : "#111111";
+        ctx.fillText((100 * v).toFixed(W >= 40 ? 1 : 0), L.x(c) + 2, L.y(r) + 1);
+      }
+    }
+  }
+  // row labels, group separators
+  ctx.font = "11px system-ui, sans-serif";
+  ctx.textBaseline = "middle";
+  ctx.textAlign = "right";
+  ctx.fillStyle = theme.fg;
+  for (let r = 0; r < g.rows; r++) {
+    ctx.fillText(fitText(ctx, g.rowLabels[r], L.labelW - 8), L.labelW - 4, L.y(r) + H / 2);
+  }
+  // column headers: benchmark names over their severities
+  ctx.textAlign = "center";
+  ctx.font = "10px system-ui, sans-serif";
+  let start = 0;
+  const order = L.colOrder;
+  for (let i = 1; i <= g.cols; i++) {
+    if (i < g.cols && g.colGroups[order[i]] === g.colGroups[order[start]]) continue;
+    const first = order[start], last = order[i - 1];
+    const x0 = L.x(first), x1 = L.x(last) + W;
+    ctx.fillStyle = theme.fg;
+    ctx.fillText(fitText(ctx, g.colGroupLabels[g.colGroups[first] as number] ?? "", x1 - x0 - 2), (x0 + x1) / 2, L.groupH / 2);
+    ctx.fillStyle = theme.grid;
+    ctx.fillRect(x0 + 1, L.groupH - 2, x1 - x0 - 2, 1);
+    start = i;
+  }
+  ctx.fillStyle = theme.muted;
+  for (let c = 0; c < g.cols; c++) {
+    ctx.fillText(fitText(ctx, g.colLabels[c], W - 2), L.x(c) + W / 2, L.groupH + SUB_H / 2);
+  }
+}
+
+// ---------------------------------------------------------------------------- the view
+
+/** What tests and the benchmark read from a rendered table (on `root.__geowidget`). */
+export interface EvalTableHandle {
+  grid: Grid;
+  layout(): Placed;
+  draw(): void;
+  frame: Frame;
+  /** CSS px of the centre of cell (row, col) in the frame's plot, scrolled into view. */
+  cellPoint(row: number, col: number): [number, number];
+}
+
+function orderOf(arrays: Record<string, WireArray>, kind: "rows" | "columns", name: string, n: number): ArrayLike<number> {
+  const a = arrays[`${kind}:${name}`];
+  return a && a.length === n ? a : Array.from({ length: n }, (_, i) => i);
+}
+
+export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void; handle: EvalTableHandle } {
+  let placed: Placed | null = null;
+  let painted = ""; // what the canvas shows: a repaint only when this changes
+  const frame = new Frame(el, model.get("theme"), model.get("height"), {
+    onClick: (x, y) => click(x, y),
+    onHover: (x, y) => hover(x, y),
+    onLeave: () => mark(hoverBox, null),
+    onResize: () => link.schedule(),
+    onTheme: () => link.schedule(),
+  }, []);
+  frame.setTool("pan"); // no lasso outline while dragging: a drag does nothing here
+  frame.plot.style.cursor = "pointer";
+  frame.root.dataset.kind = "evaltable";
+  const scroller = h("div");
+  scroller.style.cssText = "position:absolute;inset:0;overflow:auto";
+  // hover and selection outlines are boxes over the canvas: moving one repaints nothing
+  const outline = () => {
+    const box = h("div");
+    box.style.cssText = "position:absolute;pointer-events:none;box-sizing:border-box;display:none";
+    return box;
+  };
+  const hoverBox = outline(), selectBox = outline();
+  selectBox.dataset.selectedCell = "";
+  scroller.append(frame.canvas, hoverBox, selectBox);
+  frame.plot.prepend(scroller);
+  const canvas2d = frame.canvas.getContext("2d");
+  let grid = readGrid();
+  const link = linkFrame(model, frame, ctx, {
+    redraw: draw,
+    onChange: (name) => { if (name === "_arrays" || name === "_meta") { grid = readGrid(); painted = ""; } },
+  }, ["_arrays", "_meta", "sort_rows", "sort_columns", "selected_cell"]);
+
+  if (model.get("show_controls")) {
+    const meta = model.get("_meta") as { row_orders?: string[]; column_orders?: string[] };
+    const pick = (label: string, key: string, options: string[]) => {
+      frame.bar.append(select(label, options.map((v) => ({ value: v, text: v })), String(model.get(key)), (v) => { model.set(key, v); model.save_changes(); }));
+    };
+    pick("rows by", "sort_rows", meta.row_orders ?? ["cube"]);
+    pick("columns by", "sort_columns", meta.column_orders ?? ["cube"]);
+    pick("histogram", "quantity", ["margin", "angle", "norm", "robustness"]);
+  }
+
+  function readGrid(): Grid & { arrays: Record<string, WireArray>; rowModel: Int32Array; condition: Int32Array; quantity: string } {
+    const meta = model.get("_meta") as {
+      shape: [number, number, number]; rows: { label: string; group: number }[];
+      columns: { label: string; group: number; benchmark: string; severity: number }[]; column_groups: string[]; quantity: string;
+    };
+    const raw = (model.get("_arrays") ?? {}) as Record<string, Encoded>;
+    const arrays: Record<string, WireArray> = {};
+    for (const [k, v] of Object.entries(raw)) arrays[k] = decode(v).data;
+    const [rows, cols, bins] = meta.shape;
+    return {
+      rows, cols, bins, arrays,
+      accuracy: arrays.accuracy as Float32Array,
+      counts: arrays.counts as Uint8Array | Int32Array,
+      edges: arrays.edges as Float32Array,
+      rowModel: arrays.row_model as Int32Array,
+      condition: arrays.condition as Int32Array,
+      rowLabels: meta.rows.map((r) => r.label),
+      colLabels: meta.columns.map((c) => (c.benchmark === "clean" ? "" : String(c.severity))),
+      rowGroups: meta.rows.map((r) => r.group),
+      colGroups: meta.columns.map((c) => c.group),
+      colGroupLabels: meta.column_groups,
+      quantity: meta.quantity,
+    };
+  }
+
+  function labelWidth(): number {
+    if (!canvas2d) return 120;
+    canvas2d.font = "11px system-ui, sans-serif";
+    let w = 40;
+    for (const t of grid.rowLabels) w = Math.max(w, canvas2d.measureText(t).width);
+    return Math.min(220, Math.ceil(w) + 10);
+  }
+
+  function layout(): Placed {
+    const rowOrder = orderOf(grid.arrays, "rows", String(model.get("sort_rows")), grid.rows);
+    const colOrder = orderOf(grid.arrays, "columns", String(model.get("sort_columns")), grid.cols);
+    return layoutGrid(grid, frame.width - 2, labelWidth(), rowOrder, colOrder);
+  }
+
+  function selectedCell(): { row: number; col: number } | null {
+    const sc = model.get("selected_cell") as number[] | undefined;
+    if (sc && sc.length === 2 && sc[0] < grid.rows && sc[1] < grid.cols) return { row: sc[0], col: sc[1] };
+    // no click yet: the cell of the linked model and condition, when the table has it
+    const m = model.get("model"), k = model.get("condition");
+    for (let r = 0; r < grid.rows; r++) {
+      if (grid.rowModel[r] !== m) continue;
+      for (let c = 0; c < grid.cols; c++) if (grid.condition[r * grid.cols + c] === k) return { row: r, col: c };
+    }
+    return null;
+  }
+
+  function draw(): void {
+    frame.setThemeSetting(model.get("theme"));
+    const L = (placed = layout());
+    const wanted = Math.min(Number(model.get("height")) || 380, L.height + 4);
+    if (frame.height !== wanted) { frame.height = wanted; frame.measure(); }
+    if (!canvas2d) { frame.message("no Canvas2D in this browser"); return; }
+    if (!grid.rows || !grid.cols) frame.message("no models or conditions to show");
+    else frame.message("");
+    hoverBox.style.border = `1px solid ${frame.theme.muted}`;
+    selectBox.style.border = `2px solid ${frame.theme.fg}`;
+    const sel = selectedCell();
+    mark(selectBox, sel);
+    selectBox.dataset.selectedCell = sel ? `${sel.row},${sel.col}` : "";
+    const dpr = frame.dpr;
+    // a PNG export (png.ts) takes the plot as shown: the window the scroller shows now, drawn
+    // into a canvas of the plot's size at the export's scale; the next draw restores it all
+    const exporting = frame.pixelRatio !== null;
+    const key = [model.get("sort_rows"), model.get("sort_columns"), frame.theme.bg, L.width, dpr].join("|");
+    if (exporting || key !== painted) {
+      painted = exporting ? "" : key;
+      const [w, hgt] = exporting ? [frame.width, frame.height] : [L.width, L.height];
+      const [dx, dy] = exporting ? [scroller.scrollLeft, scroller.scrollTop] : [0, 0];
+      frame.canvas.width = Math.round(w * dpr); frame.canvas.height = Math.round(hgt * dpr);
+      if (!exporting) { frame.canvas.style.width = `${w}px`; frame.canvas.style.height = `${hgt}px`; }
+      canvas2d.setTransform(dpr, 0, 0, dpr, -dx * dpr, -dy * dpr);
+      canvas2d.fillStyle = frame.theme.bg;
+      canvas2d.fillRect(dx, dy, w, hgt);
+      const domain = accuracyDomain(grid.accuracy);
+      drawGrid(canvas2d, grid, L, { theme: frame.theme, domain, colMax: columnMax(grid) });
+      drawLegend(domain);
+    }
+    frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
+  }
+
+  function mark(box: HTMLDivElement, cell: { row: number; col: number } | null): void {
+    if (!cell || !placed) { box.style.display = "none"; return; }
+    box.style.left = `${placed.x(cell.col)}px`; box.style.top = `${placed.y(cell.row)}px`;
+    box.style.width = `${placed.cellW - 1}px`; box.style.height = `${placed.cellH - 1}px`;
+    box.style.display = "block";
+  }
+
+  function drawLegend(domain: [number, number]): void {
+    const bar = h("canvas", { class: "gw-colorbar", width: "120", height: "10" });
+    const c2 = bar.getContext("2d");
+    if (c2) for (let x = 0; x < 120; x++) { const c = viridis(x / 119); c2.fillStyle = `rgb(${c[0]},${c[1]},${c[2]})`; c2.fillRect(x, 0, 1, 10); }
+    frame.legend.replaceChildren(
+      h("span", {}, `accuracy ${(100 * domain[0]).toFixed(1)}%`), bar, h("span", {}, `${(100 * domain[1]).toFixed(1)}%`),
+      h("span", {}, ` · bars: ${grid.quantity} (bins shared per column) · empty: not evaluated`),
+    );
+  }
+
+  function at(x: number, y: number): { row: number; col: number } | null {
+    return placed ? hitCell(grid, placed, x + scroller.scrollLeft, y + scroller.scrollTop) : null;
+  }
+
+  function click(x: number, y: number): void {
+    const cell = at(x, y);
+    if (!cell) return;
+    const k = grid.condition[cell.row * grid.cols + cell.col];
+    if (k < 0) { frame.notice("this model was not evaluated under this condition"); return; }
+    model.set("selected_cell", [cell.row, cell.col]);
+    model.set("model", grid.rowModel[cell.row]);
+    model.set("condition", k);
+    model.save_changes();
+  }
+
+  function hover(x: number, y: number): void {
+    const cell = at(x, y);
+    mark(hoverBox, cell);
+    if (!cell) { frame.hideTip(); return; }
+    const i = cell.row * grid.cols + cell.col, B = grid.bins;
+    const acc = grid.accuracy[i];
+    const col = (model.get("_meta") as { columns: { benchmark: string; severity: number }[] }).columns[cell.col];
+    const lines = [`${grid.rowLabels[cell.row]}`, `${col.benchmark}${col.benchmark === "clean" ? "" : ` severity ${col.severity}`}`];
+    if (!Number.isFinite(acc)) lines.push("not evaluated");
+    else {
+      let total = 0;
+      for (let b = 0; b < B; b++) total += grid.counts[i * B + b];
+      lines.push(`accuracy ${(100 * acc).toFixed(2)}%`, `${grid.quantity}: ${total} samples`);
+      const e = grid.edges, base = cell.col * (B + 1);
+      for (let b = 0; b < B; b++) lines.push(`  [${formatNumber(e[base + b])}, ${formatNumber(e[base + b + 1])}${b === B - 1 ? "]" : ")"}  ${grid.counts[i * B + b]}`);
+    }
+    frame.showTip(x, y, lines);
+  }
+
+  draw();
+  const handle: EvalTableHandle = {
+    get grid() { return grid; },
+    layout: () => placed ?? layout(),
+    draw: () => { painted = ""; draw(); },
+    frame,
+    cellPoint(row, col) {
+      const L = placed ?? layout();
+      const cx = L.x(col) + L.cellW / 2, cy = L.y(row) + L.cellH / 2;
+      scroller.scrollLeft = Math.max(0, cx - frame.width / 2);
+      scroller.scrollTop = Math.max(0, cy - frame.height / 2);
+      return [cx - scroller.scrollLeft, cy - scroller.scrollTop];
+    },
+  };
+  (frame.root as unknown as { __geowidget: EvalTableHandle }).__geowidget = handle;
+  return {
+    handle,
+    dispose() {
+      link.dispose();
+      frame.destroy();
+    },
+  };
+}

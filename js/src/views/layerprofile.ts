@@ -1,0 +1,219 @@
+// LayerProfile: angle, norm and margin along the layers. Per model a median line in a 10-90 %
+// band (quantiles computed in Python, `profile` [M, L, K, metric, quantile]); each selected
+// sample is its own line for the current model; clicking a layer makes it the current layer
+// (linked views follow through the link's picks).
+
+import { categorical } from "../colors";
+import { s } from "../dom";
+import { Frame } from "../frame";
+import type { Model } from "../model";
+import type { ViewContext } from "../registry";
+import { formatNumber, niceTicks, PAD } from "../scales";
+import { linkFrame } from "./framed";
+
+const MAX_SAMPLE_LINES = 8;
+const TITLES: Record<string, string> = { angle: "θ to class (°)", norm: "ρ (L2 norm)", margin: "margin m" };
+
+export interface ProfileGeometry {
+  /** x of each layer, in CSS px. */
+  x: number[];
+  /** [left, right] of each panel. */
+  panels: [number, number][];
+  top: number;
+  bottom: number;
+}
+
+/** The layer whose x is nearest to `px` inside a panel, or -1 outside every panel. */
+export function layerAt(geom: ProfileGeometry, px: number, py: number): number {
+  if (py < geom.top - 8 || py > geom.bottom + 8) return -1;
+  const inPanel = geom.panels.some(([a, b]) => px >= a - 8 && px <= b + 8);
+  if (!inPanel) return -1;
+  const layers = geom.x.length / geom.panels.length;
+  let best = -1, dist = Infinity;
+  geom.x.forEach((x, i) => { const d = Math.abs(x - px); if (d < dist) { dist = d; best = i % layers; } });
+  return best;
+}
+
+export function renderLayerProfile(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
+  let geom: ProfileGeometry | null = null;
+
+  const frame = new Frame(el, model.get("theme"), model.get("height"), {
+    onClick: (x, y) => {
+      if (!geom) return;
+      const l = layerAt(geom, x, y);
+      if (l >= 0 && l !== model.get("layer")) { model.set("layer", l); model.save_changes(); }
+    },
+    onResize: () => link.schedule(),
+    onTheme: () => link.schedule(),
+  }, []);
+  frame.root.dataset.kind = "layerprofile";
+  const g2d = frame.canvas.getContext("2d");
+  const link = linkFrame(model, frame, ctx, { redraw: draw }, ["palette"]);
+  const { meta, ids } = link.data;
+  const [M, L, K, N] = meta.shape;
+  const metrics = (meta.metrics as string[]) ?? ["angle", "norm", "margin"];
+  const Q = ((meta.quantiles as number[]) ?? [0.1, 0.5, 0.9]).length;
+  const profile = link.data.arrays.profile as Float32Array;
+  const mid = Math.floor(Q / 2);
+
+  /** Quantile q of metric j for model m at layer l (current condition), in display units. */
+  function quantile(m: number, l: number, j: number, q: number): number {
+    const k = model.get("condition") as number;
+    const v = profile[((((m * L + l) * K + k) * metrics.length + j) * Q) + q];
+    return metrics[j] === "angle" ? (v * 180) / Math.PI : v;
+  }
+
+  /** Per layer, metric j of sample position i for the current model; null while a cell loads. */
+  function sampleLine(i: number, j: number): number[] | null {
+    const m = model.get("model") as number, k = model.get("condition") as number;
+    const out: number[] = [];
+    for (let l = 0; l < L; l++) {
+      const cell = link.cell(m, l, k);
+      if (!cell) return null;
+      const v = cell.get(metrics[j])[i];
+      out.push(metrics[j] === "angle" ? (v * 180) / Math.PI : v);
+    }
+    return out;
+  }
+
+  function selectedPositions(): number[] {
+    const mask = link.selectionMask();
+    if (!mask) return [];
+    const out: number[] = [];
+    for (let i = 0; i < N && out.length < MAX_SAMPLE_LINES; i++) if (mask[i]) out.push(i);
+    return out;
+  }
+
+  function draw(): void {
+    frame.setThemeSetting(model.get("theme"));
+    const c = g2d;
+    if (!c) return;
+    frame.clear2d(c);
+    if (M === 0 || L === 0 || !profile) { frame.message("nothing to show (no models or layers)"); return; }
+    const chosen = selectedPositions();
+    const lines = chosen.map((i) => metrics.map((_, j) => sampleLine(i, j)));
+    if (lines.some((ls) => ls.some((x) => x === null))) { frame.message(link.status() || "loading slices…"); return; }
+    frame.message("");
+    const W = frame.width, H = frame.height;
+    const gap = 34, top = PAD, bottom = H - PAD - 14;
+    const pw = (W - 2 * PAD - gap * (metrics.length - 1)) / metrics.length;
+    const panels: [number, number][] = metrics.map((_, j) => [PAD + 12 + j * (pw + gap), PAD + 12 + j * (pw + gap) + pw - 12]);
+    const xs: number[] = [];
+    const g = frame.overlay;
+    const pal = (model.get("palette") as string[]) ?? [];
+    const cur = model.get("model") as number, curLayer = model.get("layer") as number;
+    metrics.forEach((name, j) => {
+      const [a, b] = panels[j];
+      const x = (l: number) => (L === 1 ? (a + b) / 2 : a + (l * (b - a)) / (L - 1));
+      for (let l = 0; l < L; l++) xs.push(x(l));
+      // y range over every band and sample line, with 0 in view for the margin
+      let lo = Infinity, hi = -Infinity;
+      const see = (v: number) => { if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; } };
+      for (let m = 0; m < M; m++) for (let l = 0; l < L; l++) { see(quantile(m, l, j, 0)); see(quantile(m, l, j, Q - 1)); }
+      for (const ls of lines) for (const v of ls[j]!) see(v);
+      if (name === "margin") { see(0); }
+      if (!(lo <= hi)) { lo = 0; hi = 1; }
+      if (lo === hi) { lo -= 0.5; hi += 0.5; }
+      const pad = (hi - lo) * 0.05;
+      lo -= pad; hi += pad;
+      const y = (v: number) => bottom - ((v - lo) / (hi - lo)) * (bottom - top);
+      // axes, ticks, the current layer
+      g.append(s("line", { x1: a, y1: bottom, x2: b, y2: bottom, stroke: frame.theme.grid }));
+      g.append(s("line", { x1: a, y1: top, x2: a, y2: bottom, stroke: frame.theme.grid }));
+      for (const t of niceTicks(lo, hi, 4)) {
+        g.append(s("text", { x: a - 3, y: y(t) + 3, "text-anchor": "end" }, formatNumber(t)));
+      }
+      if (name === "margin" && lo < 0 && hi > 0) {
+        g.append(s("line", { x1: a, y1: y(0), x2: b, y2: y(0), stroke: frame.theme.fg, "stroke-dasharray": "3 3", "stroke-width": 0.8 }));
+      }
+      g.append(s("rect", { x: x(curLayer) - 5, y: top, width: 10, height: bottom - top, fill: "rgba(120,120,120,0.15)", "data-current-layer": curLayer }));
+      g.append(s("text", { x: (a + b) / 2, y: top - 6, "text-anchor": "middle" }, TITLES[name] ?? name));
+      for (let l = 0; l < L; l++) {
+        g.append(s("text", { x: x(l), y: bottom + 12, "text-anchor": "middle" }, L <= 8 ? shortName(meta.layers[l]) : String(l)));
+      }
+      // bands and medians: other models first, the current one on top
+      const order = Array.from({ length: M }, (_, m) => m).filter((m) => m !== cur).concat([cur]);
+      for (const m of order) {
+        const col = categorical(m, pal);
+        const rgba = (alpha: number) => `rgba(${col[0]},${col[1]},${col[2]},${alpha})`;
+        if (Q > 1) {
+          c.fillStyle = rgba(m === cur ? 0.18 : 0.07);
+          c.beginPath();
+          for (let l = 0; l < L; l++) c.lineTo(x(l), y(quantile(m, l, j, Q - 1)));
+          for (let l = L - 1; l >= 0; l--) c.lineTo(x(l), y(quantile(m, l, j, 0)));
+          c.closePath();
+          c.fill();
+        }
+        c.strokeStyle = rgba(m === cur ? 1 : 0.55);
+        c.lineWidth = m === cur ? 2.5 : 1.2;
+        polyline(c, L, x, (l) => y(quantile(m, l, j, mid)));
+        c.fillStyle = rgba(1);
+        for (let l = 0; l < L; l++) {
+          const v = quantile(m, l, j, mid);
+          if (Number.isFinite(v)) { c.beginPath(); c.arc(x(l), y(v), m === cur ? 3 : 2, 0, 2 * Math.PI); c.fill(); }
+        }
+      }
+      // the selected samples
+      c.strokeStyle = frame.theme.fg;
+      c.lineWidth = 1.2;
+      c.setLineDash([4, 3]);
+      for (const ls of lines) { const v = ls[j]!; polyline(c, L, x, (l) => y(v[l])); }
+      c.setLineDash([]);
+    });
+    geom = { x: xs, panels, top, bottom };
+    drawLegend(chosen);
+    frame.root.dataset.layer = String(curLayer);
+    frame.root.dataset.lines = String(chosen.length);
+    frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
+  }
+
+  function drawLegend(chosen: number[]): void {
+    const Lg = frame.legend;
+    Lg.replaceChildren();
+    const pal = (model.get("palette") as string[]) ?? [];
+    meta.models.forEach((name, m) => {
+      const it = document.createElement("span");
+      it.className = m === model.get("model") ? "item" : "item off";
+      const sw = document.createElement("span");
+      sw.className = "sw";
+      const col = categorical(m, pal);
+      sw.style.background = `rgb(${col[0]},${col[1]},${col[2]})`;
+      it.append(sw, document.createTextNode(name));
+      it.addEventListener("click", () => { model.set("model", m); model.save_changes(); });
+      Lg.append(it);
+    });
+    if (chosen.length) {
+      const more = link.selected().length - chosen.length;
+      const it = document.createElement("span");
+      it.className = "item";
+      it.textContent = `- - samples ${chosen.map((i) => ids[i]).join(", ")}${more > 0 ? ` (+${more} not drawn)` : ""}`;
+      Lg.append(it);
+    }
+  }
+
+  draw();
+  return {
+    dispose() {
+      link.dispose();
+      frame.destroy();
+    },
+  };
+}
+
+function polyline(c: CanvasRenderingContext2D, n: number, x: (l: number) => number, y: (l: number) => number): void {
+  c.beginPath();
+  let pen = false;
+  for (let l = 0; l < n; l++) {
+    const v = y(l);
+    if (!Number.isFinite(v)) { pen = false; continue; }
+    if (pen) c.lineTo(x(l), v); else c.moveTo(x(l), v);
+    pen = true;
+  }
+  c.stroke();
+}
+
+/** A layer name short enough for an axis label: its last dotted part. */
+function shortName(name: string): string {
+  const last = name.split(".").pop() ?? name;
+  return last.length > 12 ? `${last.slice(0, 11)}…` : last;
+}

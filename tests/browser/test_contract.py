@@ -1,0 +1,192 @@
+"""The view contract: every view x {every cell sent at once, cells on demand} x {live kernel in
+JupyterLab, exported HTML with no kernel}. Each case checks that the view draws, that its
+control redraws it, and that a selection (or a pick) crosses to a linked view.
+
+The views are those of ``contract_views.linked_views``: one JupyterLab page shows both groups
+(one per mode), and each exported page one group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from contract_views import KINDS, MODES, contract_cube, linked_views
+from gw_page import (
+    box_of,
+    dataset,
+    digest_of,
+    drag,
+    drawn_count,
+    polar_xy,
+    root_of,
+    run_all_in_lab,
+    wait_digest_change,
+    wait_drawn,
+    write_notebook,
+)
+
+HERE = Path(__file__).resolve().parent
+WAIT = 30000
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("contract")
+    return {mode: linked_views(budget).to_html(out / f"{mode}.html", title=mode)
+            for mode, budget in MODES.items()}
+
+
+@pytest.fixture(scope="module")
+def lab_page(browser, jupyter_lab):
+    cells = [
+        f"import sys\nsys.path[:0] = [{str(HERE.parent)!r}, {str(HERE)!r}]\n"
+        "from contract_views import MODES, linked_views\n"
+        "links = {mode: linked_views(budget) for mode, budget in MODES.items()}",
+        "links['full']",
+        "links['lazy']",
+    ]
+    write_notebook(jupyter_lab["root"] / "contract.ipynb", cells)
+    page = run_all_in_lab(browser, jupyter_lab, "contract.ipynb",
+                          ready=".gw-root[data-kind=panel] ~ *, .gw-root[data-kind=panel]")
+    page.wait_for_function("document.querySelectorAll('.gw-root[data-kind]').length === 12",
+                           timeout=60000)
+    yield page
+    page.context.close()
+
+
+def group_link(page, mode: str) -> str:
+    lazy = "true" if mode == "lazy" else "false"
+    return page.evaluate(
+        f"document.querySelector('.gw-root[data-kind=polar][data-lazy={lazy}]').dataset.link")
+
+
+def changed_digest(page, root: str, before: tuple, drawn_before: int) -> tuple:
+    """Wait for a redraw of ``root`` whose picture differs from ``before``."""
+    wait_drawn(page, root, drawn_before, timeout=WAIT)
+    after = wait_digest_change(page, root, before[0], timeout=WAIT)
+    assert after[1] > 0
+    return after
+
+
+def toggle(page, root: str, picker: str) -> None:
+    """Switch a <select data-picker> of ``root`` to its other value."""
+    sel = page.locator(f"{root} select[data-picker={picker}]")
+    values = sel.locator("option").evaluate_all("(os) => os.map((o) => o.value)")
+    cur = sel.input_value()
+    sel.select_option(next(v for v in values if v != cur))
+
+
+def box_select(page, root: str, frac=(0.02, 0.02, 0.98, 0.98)) -> int:
+    left, top, w, h = box_of(page, root)
+    page.click(f"{root} button[data-tool=box]")
+    drag(page, [(left + w * frac[0], top + h * frac[1]), (left + w * frac[2], top + h * frac[3])])
+    page.wait_for_function(f"Number(document.querySelector(\"{root}\").dataset.selected) > 0",
+                           timeout=WAIT)
+    return int(dataset(page, root, "selected"))
+
+
+def wait_selected(page, root: str, n: int) -> None:
+    page.wait_for_function(f"document.querySelector(\"{root}\").dataset.selected === '{n}'",
+                           timeout=WAIT)
+
+
+# ---------------------------------------------------------------------------- per view
+def picker_redraws(page, root: str, picker: str = "layer") -> None:
+    before, n0 = digest_of(page, root), drawn_count(page, root)
+    toggle(page, root, picker)
+    changed_digest(page, root, before, n0)
+
+
+def check_polar(page, link):
+    root = root_of("polar", link)
+    picker_redraws(page, root)
+    n = box_select(page, root)
+    wait_selected(page, root_of("histogram", link), n)
+
+
+def check_histogram(page, link):
+    root = root_of("histogram", link)
+    picker_redraws(page, root)
+    n = box_select(page, root, (0.05, 0.05, 0.95, 0.95))
+    wait_selected(page, root_of("polar", link), n)
+
+
+def check_parallel(page, link):
+    root = root_of("parallel", link)
+    picker_redraws(page, root)
+    _, _, w, _ = box_of(page, root)
+    axis = (w - 28 - 20) / w  # the last axis (m), see js/src/views/parallel.ts
+    n = box_select(page, root, (axis - 0.01, 0.05, axis + 0.01, 0.95))
+    wait_selected(page, root_of("polar", link), n)
+
+
+def check_modelmap(page, link):
+    root = root_of("modelmap", link)
+    picker_redraws(page, root, "color")
+    polar_model = page.locator(f"{root_of('polar', link)} select[data-picker=model]")
+    target = 1 - int(polar_model.input_value())
+    _, _, w, h = box_of(page, root)
+    sc = min(w - 56, h - 56)  # the equal-aspect fit of the unit square (js/src/scales.ts)
+    x, y = (w / 2 + sc / 2, h / 2 - sc / 2) if target == 1 else (w / 2 - sc / 2, h / 2 + sc / 2)
+    page.click(f"{root} .gw-plot", position={"x": x, "y": y})
+    page.wait_for_function(
+        f"document.querySelector(\"{root_of('polar', link)} select[data-picker=model]\").value"
+        f" === '{target}'", timeout=WAIT)
+
+
+def check_attribution(page, link):
+    root = root_of("attribution", link)
+    picker_redraws(page, root, "map")
+    n = box_select(page, root_of("polar", link), (0.02, 0.02, 0.6, 0.98))
+    wait_selected(page, root, n)
+
+
+def check_panel(page, link):
+    root = root_of("panel", link)
+    polar = root_of("polar", link)
+    # hover a point of the polar plot: the panel shows that sample
+    cube = contract_cube()
+    m = int(page.locator(f"{polar} select[data-picker=model]").input_value())
+    ly = int(page.locator(f"{polar} select[data-picker=layer]").input_value())
+    theta, rho = cube.angle[m, ly, 0], cube.norm[m, ly, 0]
+    left, top, w, h = box_of(page, polar)
+    xs, ys = polar_xy(theta, rho, w, h, rho.max())
+    i = int(np.argmin(np.abs(xs - w / 2) + np.abs(ys - h / 2)))
+    page.mouse.move(left + xs[i] + 1, top + ys[i])
+    page.wait_for_function(f"document.querySelector(\"{root}\").dataset.focus", timeout=WAIT)
+    assert page.inner_text(f"{root} .gw-panel-text").startswith("sample ")
+    n = box_select(page, polar, (0.3, 0.02, 0.98, 0.98))
+    wait_selected(page, root, n)
+    assert page.inner_text(f"{root} .gw-panel-count") == f"{n} selected"
+
+
+CHECKS = {"polar": check_polar, "histogram": check_histogram, "parallel": check_parallel,
+          "modelmap": check_modelmap, "attribution": check_attribution, "panel": check_panel}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("host", ["kernel", "html"])
+def test_view_contract(host, mode, kind, request, browser):
+    if host == "kernel":
+        page = request.getfixturevalue("lab_page")
+    else:
+        ctx = browser.new_context(viewport={"width": 900, "height": 900})
+        request.addfinalizer(ctx.close)
+        page = ctx.new_page()
+        page.errors = []
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        page.goto(request.getfixturevalue("exported")[mode].as_uri())
+    page.wait_for_function("document.querySelectorAll('.gw-root[data-kind]').length >= 6",
+                           timeout=WAIT)
+    link = group_link(page, mode)
+    root = root_of(kind, link)
+    if kind != "panel":  # the panel draws when a sample is hovered
+        wait_drawn(page, root, timeout=WAIT)
+        box_of(page, root, "canvas")
+        assert digest_of(page, root)[1] > 0, f"{kind} drew nothing"
+    assert dataset(page, root, "link") == link
+    CHECKS[kind](page, link)
+    assert page.errors == []
