@@ -84,8 +84,7 @@ class Slab:
             out = {name: self.arrays[name][m, ly, k] for name in SLAB_METRICS}
             out["pred"] = self.arrays["pred"][m, k]
         else:
-            c = self.conditions[k]
-            s = self.cube.slice(m, ly, c["sparsity"], c["benchmark"], c["severity"])
+            s = self.cube.cell(m, ly, k)
             out = {name: getattr(s, name) for name in SLAB_METRICS}
             out["pred"] = s.pred
         for name, (dims, arr) in self.extra.items():
