@@ -86,6 +86,13 @@ class CubeSlice:
 
 
 _POSITION = Interval(int, None, None)  # an index along a dimension (negative from the end)
+# How a condition is chosen, one value or a list each (see GeometryCube.find_conditions).
+CONDITION_CONSTRAINTS = {
+    "sparsity": [None, Interval(float, 0, 1, closed="left"),
+                 ListOf(Interval(float, 0, 1, closed="left"))],
+    "benchmark": [None, str, ListOf(str)],
+    "severity": [None, Interval(int, 0, 5), ListOf(Interval(int, 0, 5))],
+}
 
 
 @dataclass(eq=False)
@@ -285,13 +292,10 @@ class GeometryCube:
     @validate_params({
         "model": [None, str, _POSITION, ListOf([str, _POSITION])],
         "layer": [None, str, _POSITION, ListOf([str, _POSITION])],
-        "sparsity": [None, Interval(float, 0, 1, closed="left"),
-                     ListOf(Interval(float, 0, 1, closed="left"))],
-        "benchmark": [None, str, ListOf(str)],
         "sample": [None, Array(("N",), dtype="bool", library="numpy", nonempty=False),
                    Array(("K",), dtype="integer", library="numpy"), ListOf(Boolean()),
                    ListOf(_POSITION)],
-        "severity": [None, Interval(int, 0, 5), ListOf(Interval(int, 0, 5))],
+        **CONDITION_CONSTRAINTS,
     })
     def sel(
         self,
