@@ -283,6 +283,10 @@ def test_study_stores_projections_of_the_clean_dense_features(tmp_path, monkeypa
                                       gw.project(f, "umap", seed=0))
     view = gw.ProjectionView(cube, method="umap")
     np.testing.assert_array_equal(view.positions, cube.projections["umap"][0, 0])
+    explorer = gw.Explorer(cube)  # shows the first stored map beside the polar plot, linked
+    assert explorer.projection._meta["projection"] == "pca"
+    assert explorer.projection in explorer.views()
+    assert explorer.projection._link == explorer.polar._link != ""
     with pytest.raises(ValueError, match=r"must name a projection the cube holds: \['pca', "
                        r"'umap'\]. Got 'tsne' instead"):
         gw.ProjectionView(cube, method="tsne")

@@ -331,7 +331,7 @@ export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext 
   function readGrid(): Grid & { arrays: Record<string, WireArray>; rowModel: Int32Array; condition: Int32Array; quantity: string } {
     const meta = model.get("_meta") as {
       shape: [number, number, number]; rows: { label: string; group: number }[];
-      columns: { label: string; group: number; benchmark: string; severity: number }[]; column_groups: string[]; quantity: string;
+      columns: { label: string; group: number; benchmark: string; severity: number }[]; column_groups: string[]; quantity: string; layer_name: string;
     };
     const raw = (model.get("_arrays") ?? {}) as Record<string, Encoded>;
     const arrays: Record<string, WireArray> = {};
@@ -349,7 +349,7 @@ export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext 
       rowGroups: meta.rows.map((r) => r.group),
       colGroups: meta.columns.map((c) => c.group),
       colGroupLabels: meta.column_groups,
-      quantity: meta.quantity,
+      quantity: meta.layer_name && meta.quantity !== "robustness" ? `${meta.quantity} at ${meta.layer_name}` : meta.quantity,
     };
   }
 
