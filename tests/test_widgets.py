@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import sys
@@ -439,3 +440,40 @@ def test_modelmap_pruning_trajectories():
         assert a["c_accuracy"][i] == pytest.approx(np.mean([bool(x) for x in cube.correct[m, k]]))
     with pytest.raises(ValueError, match=r"paths refer to points \[0, 7\]; valid: 0..1"):
         gw.ModelMap(xy=[[0, 0], [1, 1]], paths=[[0, 7]])
+
+
+def test_lazy_views_read_a_cube_one_cell_at_a_time():
+    """Above the budget, a slab view reads the cube only through cube.slice (one cell, one
+    partition file of an opened cube): its whole [M, L, K, N] arrays are never touched."""
+    from geowidget.cube import LAYER_METRICS, GeometryCube
+
+    class CellOnlyCube(GeometryCube):
+        cells_read = 0
+        _slicing = True  # during construction
+
+        def __getattribute__(self, name):
+            if name in LAYER_METRICS and not object.__getattribute__(self, "_slicing"):
+                raise AssertionError(f"the whole {name} array was read")
+            return super().__getattribute__(name)
+
+        def slice(self, *args, **kwargs):
+            type(self).cells_read += 1
+            self._slicing = True
+            try:
+                return super().slice(*args, **kwargs)
+            finally:
+                self._slicing = False
+
+    base = make_cube(m=2, layers=2, n=30)
+    cube = CellOnlyCube(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})
+    cube._slicing = False
+    views = [gw.PolarPlot(cube, budget=1, layer=1), gw.MarginHistogram(cube, budget=1),
+             gw.ParallelCoordinates(cube, budget=1)]
+    assert all(v._meta["lazy"] for v in views)
+    content, bufs = views[0]._slice({"m": 1, "l": 1, "k": 2}, [])
+    got = decode({**content["specs"][2], "buffer": bytes(bufs[2])})
+    np.testing.assert_array_equal(got, base.norm[1, 1, 2])
+    np.testing.assert_array_equal(views[0].current()["rho"], base.norm[0, 1, 0])
+    assert views[1].groups()["class<0>"].size == 10
+    assert list(views[2].columns())[-1] == "m"
+    assert CellOnlyCube.cells_read >= 3
