@@ -52,6 +52,7 @@ from geowidget._validation import (
     Interval,
     ListOf,
     Matches,
+    invalid,
     validate_params,
 )
 from geowidget.cube import LAYER_METRICS, OUTPUTS, Condition, GeometryCube
@@ -168,9 +169,9 @@ class GeometryTracker:
             Whether this call recorded (see ``every``).
         """
         if self._last is not None and step <= self._last:
-            raise ValueError(
-                f"step must increase from call to call: got step={step} after step={self._last}"
-            )
+            raise invalid("GeometryTracker.step", "step",
+                          f"larger than at the previous call ({self._last})", step,
+                          "steps must increase from call to call")
         self._last = step
         if self._records and step - self._records[-1][0] < self.every:
             return False

@@ -131,10 +131,11 @@ def test_bad_input(data):
     with pytest.raises(ValueError, match="nothing recorded yet"):
         tracker.cube()
     tracker.step(4)
-    with pytest.raises(ValueError, match=r"step must increase from call to call: got step=4 "
-                       r"after step=4"):
+    with pytest.raises(ValueError, match=r"The 'step' parameter of GeometryTracker.step must be "
+                       r"larger than at the previous call \(4\). Got 4 instead \(steps must "
+                       r"increase from call to call\)"):
         tracker.step(4)
-    with pytest.raises(ValueError, match="got step=2 after step=4"):
+    with pytest.raises(ValueError, match=r"larger than at the previous call \(4\). Got 2"):
         tracker.step(2)
     with pytest.raises(TypeError, match=r"'step' parameter of GeometryTracker.step must be an int\. "
                                         r"Got 5.5"):
