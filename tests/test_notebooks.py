@@ -115,7 +115,8 @@ def test_model_zoo(demo_cache):
     acc = float(re.search(r"vit accuracy: ([\d.]+)", out).group(1))
     nearest = re.search(r"nearest to the ViT in the map: (\S+);", out).group(1)
     angles = ast.literal_eval(re.search(r"median angle by stage \(vit\): (\[.*\])", out).group(1))
-    assert acc > 0.8 and nearest in zoo.names() and len(angles) == 4
+    ratio = float(re.search(r"ViT's nearest / others' farthest nearest: ([\d.]+)", out).group(1))
+    assert acc > 0.8 and nearest in zoo.names() and len(angles) == 4 and ratio > 1.5
     assert all(0 < a < 180 for a in angles)
     # the model map, side by side, the map of every zoo model, the linked profile and polar plot
     assert widgets(nb) == 4
