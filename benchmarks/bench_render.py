@@ -1,29 +1,37 @@
 """Render speed in headless Chromium (software WebGL), measured against baselines in one run.
 
-Prints, for N = 1,000,000 points of 2 px:
+Prints, for N = 1,000,000 points of 2 px (all ratios are medians of runs paired with their
+baseline, measured back to back so load on a shared machine hits both alike; best-of times too):
 - our first frame / one raw WebGL frame of the same points (target <= 2);
-- our slice switch (layer change) / one raw frame (target <= 1.3);
-- plotly.js scatterpolargl first frame / ours, and plotly restyle / our slice switch (>= 3);
+- our slice switch (layer change) / one raw redraw that re-uploads nothing (the switch re-points
+  attributes at data already on the GPU, so that is its baseline);
+- plotly.js scatterpolargl's first frame and restyle against ours (target >= 3), plotly given the
+  same warm-up (one untimed plot), repetitions (3 first frames, 6 restyles) and statistic;
+- density mode at 10,000,000 points (--density-n): a fresh view's first frame (upload
+  included) and a redraw, against one raw frame of 1,000,000 points (target: redraw <= 3);
 - bytes sent per point per metric (target <= 4.1).
 
 "One raw frame" is the minimal WebGL program a renderer must run: upload x and y (float32),
-draw 1,000,000 points, and wait for the GPU (readPixels). Run:
-``.venv/bin/python benchmarks/bench_render.py [--n 1000000] [--no-plotly]``.
+draw the points, and wait for the GPU (readPixels); "a raw redraw" is the same without the
+upload. Every timed frame ends with the same wait (readPixels on the drawing canvas). Run:
+``.venv/bin/python benchmarks/bench_render.py [--n 1000000] [--density-n 10000000] [--no-plotly]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import os
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import PAGE_MODEL_JS, serve_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "geowidget" / "static" / "widgets.js"
@@ -48,14 +56,7 @@ function makeData(N, L) {
   for (let i = 0; i < N; i++) { labels[i] = i % 10; pred[i] = rnd() < 0.9 ? i % 10 : (i + 1) % 10; }
   return { angle, norm, labels, pred, margin: norm };
 }
-class Model {
-  constructor(a) { this.a = a; this.h = new Map(); }
-  get(k) { return this.a[k]; }
-  set(k, v) { this.a[k] = v; for (const f of this.h.get("change:" + k) ?? []) f(); }
-  on(e, f) { if (!this.h.has(e)) this.h.set(e, new Set()); this.h.get(e).add(f); }
-  off(e, f) { this.h.get(e)?.delete(f); }
-  save_changes() {} send() {}
-}
+/*MODEL*/
 function sync(canvas) {
   const gl = canvas.getContext("webgl2");
   const px = new Uint8Array(4); gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
@@ -85,7 +86,41 @@ function rawFrame(canvas, x, y, N, upload) {
   gl.drawArrays(gl.POINTS, 0, N);
   const px = new Uint8Array(4); gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
 }
-window.run = async (N, withPlotly) => {
+// best time and median ratio of k runs of fn(), each paired with a baseline run before it
+async function paired(k, baseline, fn) {
+  const times = [], ratios = [];
+  for (let i = 0; i < k; i++) {
+    await frame();
+    const r = baseline();
+    await frame();
+    const t = await fn(i);
+    times.push(t); ratios.push(t / r);
+  }
+  times.sort((a, b) => a - b); ratios.sort((a, b) => a - b);
+  const mid = (v) => (v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2);
+  return { best: times[0], median: mid(times), ratio: mid(ratios) };
+}
+function timed(f) { const t = now(); f(); return now() - t; }
+function polarState(d, N, L, extra) {
+  const dv = (a) => new DataView(a.buffer, a.byteOffset, a.byteLength);
+  const enc = (a, shape) => ({ buffer: dv(a), dtype: a instanceof Float32Array ? "float32" : a instanceof Int32Array ? "int32" : "uint8", shape });
+  return {
+    _kind: "polar", _link: "", theme: "light", height: 420, show_controls: true,
+    model: 0, layer: 0, condition: 0, classes: [], palette: [], color_by: "class", angle_to: "true",
+    normalize: false, point_size: 2, selected: null, density: "auto", density_threshold: 100000, ...extra,
+    _meta: { models: ["m"], layers: Array.from({ length: L }, (_, i) => "l" + i), conditions: [{ label: "clean@0", sparsity: 0, benchmark: "clean", severity: 0 }],
+             class_names: Array.from({ length: 10 }, (_, i) => String(i)), shape: [1, L, 1, N], lazy: false, thumbs: null,
+             slab: { angle: "mlkn", angle_pred: "mlkn", norm: "mlkn", margin: "mlkn", pred: "mkn" },
+             color_fields: ["class"], color_kinds: { class: "categorical" }, ids_start: 0 },
+    _arrays: { labels: enc(d.labels, [N]), angle: enc(d.angle, [1, L, 1, N]), angle_pred: enc(d.angle, [1, L, 1, N]),
+               norm: enc(d.norm, [1, L, 1, N]), margin: enc(d.margin, [1, L, 1, N]), pred: enc(d.pred, [1, 1, N]) },
+  };
+}
+function syncAny(canvas) {
+  const gl = canvas.getContext("webgl2") || canvas.getContext("webgl");
+  const px = new Uint8Array(4); gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
+}
+window.run = async (N, withPlotly, densityN) => {
   const L = 2, out = {};
   const d = makeData(N, L);
   // raw WebGL: clip-space x, y of layer 0
@@ -93,67 +128,40 @@ window.run = async (N, withPlotly) => {
   for (let i = 0; i < N; i++) { const r = d.norm[i] / 4; x[i] = r * Math.cos(d.angle[i]); y[i] = r * Math.sin(d.angle[i]) * 2 - 1; }
   const raw = document.getElementById("raw");
   rawFrame(raw, x, y, N, true);  // warm up (shader compile)
+  const rawFrameMs = () => timed(() => rawFrame(raw, x, y, N, true));
+  const rawRedrawMs = () => timed(() => rawFrame(raw, x, y, N, false));
   const rawUp = [], rawDraw = [];
-  for (let k = 0; k < 3; k++) { let t = now(); rawFrame(raw, x, y, N, true); rawUp.push(now() - t); }
-  for (let k = 0; k < 3; k++) { let t = now(); rawFrame(raw, x, y, N, false); rawDraw.push(now() - t); }
+  for (let k = 0; k < 3; k++) rawUp.push(rawFrameMs());
+  for (let k = 0; k < 3; k++) rawDraw.push(rawRedrawMs());
   out.raw_frame_ms = Math.min(...rawUp); out.raw_redraw_ms = Math.min(...rawDraw);
-  // ours
-  const dv = (a) => new DataView(a.buffer, a.byteOffset, a.byteLength);
-  const enc = (a, shape) => ({ buffer: dv(a), dtype: a instanceof Float32Array ? "float32" : a instanceof Int32Array ? "int32" : "uint8", shape });
-  const state = {
-    _kind: "polar", _link: "", theme: "light", height: 420, show_controls: true,
-    model: 0, layer: 0, condition: 0, classes: [], palette: [], color_by: "class", angle_to: "true",
-    normalize: false, point_size: 2, selected: null,
-    _meta: { models: ["m"], layers: ["l0", "l1"], conditions: [{ label: "clean@0", sparsity: 0, benchmark: "clean", severity: 0 }],
-             class_names: Array.from({ length: 10 }, (_, i) => String(i)), shape: [1, L, 1, N], lazy: false, thumbs: null,
-             slab: { angle: "mlkn", angle_pred: "mlkn", norm: "mlkn", margin: "mlkn", pred: "mkn" },
-             color_fields: ["class"], color_kinds: { class: "categorical" }, ids_start: 0 },
-    _arrays: { labels: enc(d.labels, [N]), angle: enc(d.angle, [1, L, 1, N]), angle_pred: enc(d.angle, [1, L, 1, N]),
-               norm: enc(d.norm, [1, L, 1, N]), margin: enc(d.margin, [1, L, 1, N]), pred: enc(d.pred, [1, 1, N]) },
-  };
+  // ours: a warm-up view (shader compile), then timed first frames of fresh views
   const el = document.getElementById("ours");
-  // warm-up view (shader compile), then timed first frames of fresh views, each paired with a
-  // raw frame measured just before it (the pairs cancel load on a shared machine)
+  const state = polarState(d, N, L, {});
   const warm = widgets.render({ model: new Model({ ...state }), el });
-  sync(el.querySelector("canvas"));  // let the warm-up draw finish, as the raw warm-up does
+  sync(el.querySelector("canvas"));
   warm();
-  const firsts = [], firstPairs = [], firstJs = [];
-  let model, dispose, canvas, t;
-  for (let k = 0; k < 3; k++) {
+  let model, dispose, canvas;
+  const first = await paired(3, rawFrameMs, async () => {
     if (dispose) dispose();
-    await frame();
-    let t0 = now(); rawFrame(raw, x, y, N, true); const r = now() - t0;
     model = new Model({ ...state });
-    t = now();
+    const t = now();
     dispose = widgets.render({ model, el });
-    firstJs.push(now() - t);  // decode views, DOM, GL setup, upload, draw calls issued
     canvas = el.querySelector("canvas");
     sync(canvas);
-    const f = now() - t;
-    firsts.push(f); firstPairs.push(f / r);
-  }
-  firstPairs.sort((a, b) => a - b);
-  out.ours_first_ms = Math.min(...firsts);
-  out.ours_first_js_ms = Math.min(...firstJs);
-  out.first_ratio_median = firstPairs[1];
+    return now() - t;
+  });
+  out.ours_first = first;
   const root = el.querySelector(".gw-root");
-  // slice switches interleaved with raw frames, so load on a shared machine hits both alike
-  const switches = [], pairs = [];
-  for (let k = 0; k < 6; k++) {
-    await frame();
-    let t0 = now(); rawFrame(raw, x, y, N, true); const r = now() - t0;
-    await frame();
+  out.ours_mode = root.dataset.mode;
+  // slice switches against a raw redraw (neither uploads anything)
+  out.ours_switch = await paired(6, rawRedrawMs, async (k) => {
     const before = Number(root.dataset.drawn);
-    t = now();
+    const t = now();
     model.set("layer", (k + 1) % 2);
-    while (Number(root.dataset.drawn) === before) await frame();
+    while (Number(root.dataset.drawn) === before) await new Promise((r) => setTimeout(r, 0));
     sync(canvas);
-    const sw = now() - t;
-    switches.push(sw); pairs.push(sw / r);
-  }
-  out.ours_switch_ms = Math.min(...switches);
-  pairs.sort((a, b) => a - b);
-  out.switch_ratio_median = (pairs[2] + pairs[3]) / 2;
+    return now() - t;
+  });
   out.backend = root.dataset.backend;
   dispose();
   if (withPlotly) {
@@ -162,15 +170,55 @@ window.run = async (N, withPlotly) => {
     for (let i = 0; i < L * N; i++) deg[i] = d.angle[i] * 180 / Math.PI;
     const div = document.getElementById("plotly");
     const layout = { width: 800, height: 420, polar: { sector: [0, 180] }, showlegend: false };
-    t = now();
-    await P.newPlot(div, [{ type: "scatterpolargl", mode: "markers", r: d.norm.subarray(0, N), theta: deg.subarray(0, N),
-                            marker: { size: 2, color: d.labels } }], layout);
-    await frame();
-    out.plotly_first_ms = now() - t;
-    t = now();
-    await P.restyle(div, { r: [d.norm.subarray(N, 2 * N)], theta: [deg.subarray(N, 2 * N)] });
-    await frame();
-    out.plotly_restyle_ms = now() - t;
+    const trace = (l) => ({ type: "scatterpolargl", mode: "markers", r: d.norm.subarray(l * N, (l + 1) * N),
+                            theta: deg.subarray(l * N, (l + 1) * N), marker: { size: 2, color: d.labels } });
+    const glCanvas = () => div.querySelector("canvas.gl-canvas-context") || div.querySelector("canvas");
+    await P.newPlot(div, [trace(0)], layout);  // warm-up, as ours
+    syncAny(glCanvas());
+    P.purge(div);
+    out.plotly_first = await paired(3, rawFrameMs, async () => {
+      P.purge(div);
+      const t = now();
+      await P.newPlot(div, [trace(0)], layout);
+      syncAny(glCanvas());
+      return now() - t;
+    });
+    out.plotly_restyle = await paired(6, rawRedrawMs, async (k) => {
+      const l = (k + 1) % 2;
+      const t = now();
+      await P.restyle(div, { r: [d.norm.subarray(l * N, (l + 1) * N)], theta: [deg.subarray(l * N, (l + 1) * N)] });
+      syncAny(glCanvas());
+      return now() - t;
+    });
+    P.purge(div);
+  }
+  if (densityN) {
+    const D = makeData(densityN, 1);
+    const dstate = polarState(D, densityN, 1, { density: "on" });
+    const dw = widgets.render({ model: new Model({ ...polarState(makeData(1000, 1), 1000, 1, { density: "on" }) }), el });
+    sync(el.querySelector("canvas"));  // warm-up: the density programs compile
+    dw();
+    let dm, ddispose, dcanvas;
+    out.density_first = await paired(3, rawFrameMs, async () => {
+      if (ddispose) ddispose();
+      dm = new Model({ ...dstate });
+      const t = now();
+      ddispose = widgets.render({ model: dm, el });
+      dcanvas = el.querySelector("canvas");
+      sync(dcanvas);
+      return now() - t;
+    });
+    const droot = el.querySelector(".gw-root");
+    out.density_mode = droot.dataset.mode;
+    // redraws of the data on the GPU: the handle's draw, as a zoom or pan redraws
+    const handle = droot.__geowidget;
+    out.density_redraw = await paired(6, rawFrameMs, async () => {
+      const t = now();
+      handle.draw();
+      sync(dcanvas);
+      return now() - t;
+    });
+    ddispose();
   }
   return out;
 };
@@ -181,27 +229,13 @@ window.ready = true;
 """
 
 
-def serve() -> tuple[http.server.ThreadingHTTPServer, int]:
-    files = {"/bench.html": ("text/html", PAGE.encode()),
+def serve() -> tuple[Any, int]:
+    files = {"/bench.html": ("text/html", PAGE.replace("/*MODEL*/", PAGE_MODEL_JS).encode()),
              "/widgets.js": ("text/javascript", BUNDLE.read_bytes())}
     if PLOTLY.exists():
         files["/plotly.min.js"] = ("text/javascript", PLOTLY.read_bytes())
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            kind, body = files.get(self.path, ("text/plain", b""))
-            self.send_response(200 if self.path in files else 404)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv, srv.server_address[1]
+    return serve_files(files)
 
 
 def bytes_per_value(n: int = 200_000) -> tuple[float, int, int]:
@@ -236,6 +270,7 @@ def bytes_per_value(n: int = 200_000) -> tuple[float, int, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--density-n", type=int, default=10_000_000)
     ap.add_argument("--no-plotly", action="store_true")
     args = ap.parse_args()
     if not BUNDLE.exists():
@@ -254,29 +289,44 @@ def main() -> None:
         page = browser.new_page(viewport={"width": 900, "height": 1000})
         page.goto(f"http://127.0.0.1:{port}/bench.html")
         page.wait_for_function("window.ready === true", timeout=60000)
-        r = page.evaluate("([n, p]) => window.run(n, p)", [args.n, with_plotly])
+        r = page.evaluate("([n, p, dn]) => window.run(n, p, dn)",
+                          [args.n, with_plotly, args.density_n])
         browser.close()
     srv.shutdown()
     bpv, total, values = bytes_per_value()
-    raw = r["raw_frame_ms"]
-    print(f"N = {args.n:,} points, 2 px, headless Chromium ({r['backend']}), {time.time() - t0:.0f} s")
+    raw, redraw = r["raw_frame_ms"], r["raw_redraw_ms"]
+    first, switch = r["ours_first"], r["ours_switch"]
+    print(f"N = {args.n:,} points, 2 px, headless Chromium ({r['backend']}, our view in"
+          f" {r['ours_mode']} mode), {time.time() - t0:.0f} s; load average"
+          f" {os.getloadavg()[0]:.1f}")
     print(f"raw WebGL frame (upload x, y + draw + sync): {raw:8.1f} ms;"
-          f" redraw without upload {r['raw_redraw_ms']:.1f} ms")
-    print(f"ours: first frame {r['ours_first_ms']:8.1f} ms (of which {r['ours_first_js_ms']:.1f} ms"
-          f" until the draw is issued), slice switch {r['ours_switch_ms']:.1f} ms")
-    print(f"first frame / raw frame   = {r['first_ratio_median']:5.2f}   (target <= 2; median of 3"
-          f" interleaved pairs; best / best {r['ours_first_ms'] / raw:.2f})")
-    print(f"slice switch / raw frame  = {r['switch_ratio_median']:5.2f}   (target <= 1.3; median of"
-          f" 6 interleaved pairs; best / best {r['ours_switch_ms'] / raw:.2f})")
+          f" raw redraw (no upload) {redraw:.1f} ms  (best of 3)")
+    print(f"ours: first frame {first['median']:8.1f} ms (best {first['best']:.1f}),"
+          f" slice switch {switch['median']:.1f} ms (best {switch['best']:.1f})")
+    print(f"first frame / raw frame      = {first['ratio']:5.2f}   (target <= 2; median of 3"
+          " pairs)")
+    print(f"slice switch / raw redraw    = {switch['ratio']:5.2f}   (median of 6 pairs; the"
+          " switch uploads nothing, as the redraw)")
     if with_plotly:
-        print(f"plotly scatterpolargl: first frame {r['plotly_first_ms']:.1f} ms,"
-              f" restyle {r['plotly_restyle_ms']:.1f} ms")
-        print(f"plotly first / ours first = {r['plotly_first_ms'] / r['ours_first_ms']:5.2f}"
-              "   (target >= 3)")
-        print(f"plotly restyle / ours switch = {r['plotly_restyle_ms'] / r['ours_switch_ms']:5.2f}"
-              "   (target >= 3)")
+        pf, pr = r["plotly_first"], r["plotly_restyle"]
+        print(f"plotly scatterpolargl: first frame {pf['median']:.1f} ms (best {pf['best']:.1f}),"
+              f" restyle {pr['median']:.1f} ms (best {pr['best']:.1f})")
+        print(f"plotly first / ours first    = {pf['ratio'] / first['ratio']:5.2f}   (target"
+              f" >= 3; ratio of the paired medians; medians {pf['median'] / first['median']:.2f},"
+              f" best / best {pf['best'] / first['best']:.2f})")
+        print(f"plotly restyle / ours switch = {pr['ratio'] / switch['ratio']:5.2f}   (target"
+              f" >= 3; medians {pr['median'] / switch['median']:.2f}, best / best"
+              f" {pr['best'] / switch['best']:.2f})")
     else:
         print("plotly.js not found in node_modules (npm ci installs it): plotly ratios skipped")
+    if args.density_n:
+        df, dr = r["density_first"], r["density_redraw"]
+        print(f"density mode ({r['density_mode']}) at {args.density_n:,} points: first frame"
+              f" {df['median']:.1f} ms, redraw {dr['median']:.1f} ms")
+        print(f"density redraw / raw frame of {args.n:,} = {dr['ratio']:5.2f}   (target <= 3;"
+              f" median of 6 pairs)")
+        print(f"density first frame (uploads {args.density_n:,} points) / raw frame of"
+              f" {args.n:,} = {df['ratio']:5.2f}   (median of 3 pairs)")
     print(f"bytes sent per point per metric = {bpv:.3f}   (target <= 4.1; {total:,} bytes for"
           f" {values:,} metric values; uint8 labels and JSON state counted as overhead)")
 

@@ -52,7 +52,6 @@ from geowidget._validation import (
     Interval,
     ListOf,
     Matches,
-    check,
     invalid,
     validate_params,
 )
@@ -155,6 +154,7 @@ class GeometryTracker:
     def layers(self) -> list[str]:
         return list(self._study.layers)
 
+    @validate_params({"step": [Interval(int, None, None)]})
     def step(self, step: int) -> bool:
         """Record the probe set's geometry at training step (or epoch) ``step``.
 
@@ -168,7 +168,6 @@ class GeometryTracker:
         bool
             Whether this call recorded (see ``every``).
         """
-        step = check("GeometryTracker.step", "step", step, [Interval(int, None, None)])
         if self._last is not None and step <= self._last:
             raise invalid("GeometryTracker.step", "step",
                           f"larger than at the previous call ({self._last})", step,

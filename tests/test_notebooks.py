@@ -20,7 +20,8 @@ from geowidget import zoo
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ["quickstart", "robustness", "pruning", "model-zoo", "bring-your-own", "training"]
+NAMES = ["quickstart", "robustness", "pruning", "model-zoo", "bring-your-own", "projections",
+         "training"]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -132,6 +133,16 @@ def test_bring_your_own(demo_cache):
     acc = float(re.search(r"accuracy of the untrained ResNet-18: ([\d.]+)", out).group(1))
     assert 0 <= acc <= 1
     assert widgets(nb) == 1
+
+
+def test_projections():
+    nb = run("projections")
+    out = stdout(nb.cells[-1])
+    trust = {m: float(v) for m, v in re.findall(r"(\w+)=([\d.]+)", out.splitlines()[0])}
+    assert trust["pca"] < min(trust["tsne"], trust["umap"]) and max(trust.values()) <= 1
+    rank = dict(re.findall(r"(\w+)=([\d.]+)", out.splitlines()[2]))
+    assert all(float(rank[m]) < float(rank["features"]) for m in ("pca", "tsne", "umap"))
+    assert widgets(nb) == 1  # the polar plot and three maps, linked, in one box
 
 
 def test_training():

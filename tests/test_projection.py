@@ -97,6 +97,9 @@ def test_project_bad_input():
         gw.project(x, "tsne", seed=-1)
     with pytest.raises(ValueError, match="must be an array with at least 3 rows"):
         gw.project(x[:2], "pca")
+    with pytest.raises(ValueError, match=r"'options' parameter of project must be None or empty "
+                       r"for method='pca'. Got \{'perplexity': 5\} instead"):
+        gw.project(x, "pca", options={"perplexity": 5})
 
 
 def test_missing_backend_names_the_extra(monkeypatch):
@@ -280,6 +283,10 @@ def test_study_stores_projections_of_the_clean_dense_features(tmp_path, monkeypa
                                       gw.project(f, "umap", seed=0))
     view = gw.ProjectionView(cube, method="umap")
     np.testing.assert_array_equal(view.positions, cube.projections["umap"][0, 0])
+    explorer = gw.Explorer(cube)  # shows the first stored map beside the polar plot, linked
+    assert explorer.projection._meta["projection"] == "pca"
+    assert explorer.projection in explorer.views()
+    assert explorer.projection._link == explorer.polar._link != ""
     with pytest.raises(ValueError, match=r"must name a projection the cube holds: \['pca', "
                        r"'umap'\]. Got 'tsne' instead"):
         gw.ProjectionView(cube, method="tsne")

@@ -40,10 +40,10 @@ from geowidget._validation import (
     invalid,
     validate_params,
 )
+from geowidget.engine.torch_files import read_torch_file
 
-# a checkpoint: a state dict, or the path of a torch.save file
-CHECKPOINT = Instance(Mapping, str, os.PathLike)
 _WRAPPER_KEYS = ("model", "state_dict", "model_state_dict")
+_CHECKPOINT = Instance(Mapping, str, os.PathLike)  # a state dict or the path of a torch file
 
 
 class Checkpoints:
@@ -63,7 +63,8 @@ class Checkpoints:
 
     @validate_params({
         "model": MODEL,
-        "checkpoints": [ListOf(CHECKPOINT), DictOf(Interval(int, None, None), CHECKPOINT, 1)],
+        "checkpoints": [ListOf(_CHECKPOINT), DictOf(Interval(int, None, None), _CHECKPOINT,
+                                                     min_len=1)],
         "steps": [None, ListOf(Interval(int, None, None))],
     })
     def __init__(
@@ -76,13 +77,13 @@ class Checkpoints:
             if steps is not None:
                 raise invalid("Checkpoints", "steps", "None when checkpoints is a dict (its "
                               "keys are the steps)", steps)
-            steps, items = list(checkpoints), list(checkpoints.values())
+            steps, items = [int(k) for k in checkpoints], list(checkpoints.values())
         else:
-            items = list(checkpoints)
-            steps = list(range(len(items))) if steps is None else list(steps)
+            items = checkpoints
+            steps = list(range(len(items))) if steps is None else steps
         if len(steps) != len(items):
             raise invalid("Checkpoints", "steps", f"one step per checkpoint ({len(items)})",
-                          steps, f"it has {len(steps)}")
+                          steps)
         if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
             raise invalid("Checkpoints", "steps", "strictly increasing", steps)
         self.model, self.steps, self._items = model, [int(s) for s in steps], items
@@ -97,7 +98,7 @@ class Checkpoints:
         """The weights of the ``i``-th checkpoint (read from its file if it is a path)."""
         item = self._items[i]
         if not isinstance(item, Mapping):
-            item = torch.load(item, map_location="cpu", weights_only=True)
+            item = read_torch_file(item, f"checkpoint {i}")
             if not isinstance(item, Mapping):
                 raise TypeError(
                     f"checkpoint file {os.fspath(self._items[i])!r} holds a "

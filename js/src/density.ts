@@ -13,8 +13,9 @@
 //   maps), in one pass, whatever the number of classes.
 //   On the GPU: additive blending of (r, g, b, 1) into an RGBA32F texture, a MAX reduction of
 //   the counts into a 1 x 1 texture, and a shading pass over the screen, with no read-back.
-//   Where float render targets or float blending are missing (and for the Canvas2D fallback)
-//   the same bins are filled on the CPU.
+//   Where float render targets or float blending are missing, on a software rasteriser (which
+//   runs the "GPU" on the CPU, slower than plain JS) and in the Canvas2D fallback, the same
+//   bins are filled on the CPU, and shaded by the same pass (or by shadeBins on a 2-D canvas).
 
 export type DensitySetting = "auto" | "on" | "off";
 
@@ -68,25 +69,31 @@ export function binGrid(width: number, height: number, bin: number): { w: number
   return { w: Math.max(1, Math.ceil(width / bin)), h: Math.max(1, Math.ceil(height / bin)) };
 }
 
+/** A colour index that skips the point (hidden, or drawn in another pass). */
+export const HIDDEN = 0xffff;
+
 /**
- * Bin points on the CPU. `at(i, out)` writes point i's CSS position into out[0], out[1] and
- * returns its packed 0xRRGGBB colour, or -1 when the point is hidden.
+ * Bin points on the CPU: point i at data-space (xs[i], ys[i]) lands at CSS px (ox + s x,
+ * oy - s y) under `cam`; `colors[i]` indexes `table` (r, g, b in 0..1, three per entry), and
+ * HIDDEN skips it. One pass of multiply-adds per point: the positions and colours are computed
+ * once per cell (points.ts), so a zoom or pan only re-bins.
  */
-export function binPoints(n: number, width: number, height: number, bin: number,
-  at: (i: number, out: Float64Array) => number, keep?: (i: number) => boolean): Bins {
+export function binXY(xs: Float32Array, ys: Float32Array, colors: Uint16Array, table: Float32Array,
+  cam: { scale: number; ox: number; oy: number }, width: number, height: number, bin: number): Bins {
   const { w, h } = binGrid(width, height, bin);
   const data = new Float32Array(w * h * 4);
-  const p = new Float64Array(2);
+  const { scale, ox, oy } = cam;
+  const n = xs.length;
   for (let i = 0; i < n; i++) {
-    if (keep && !keep(i)) continue;
-    const c = at(i, p);
-    if (c < 0) continue;
-    const bx = Math.floor(p[0] / bin), by = Math.floor(p[1] / bin);
+    const c = colors[i];
+    if (c === HIDDEN) continue;
+    // the CSS px first, then the bin: the same operations as the vertex shader
+    const bx = Math.floor((ox + scale * xs[i]) / bin), by = Math.floor((oy - scale * ys[i]) / bin);
     if (!(bx >= 0 && by >= 0 && bx < w && by < h)) continue;
-    const o = (by * w + bx) * 4;
-    data[o] += ((c >> 16) & 255) / 255;
-    data[o + 1] += ((c >> 8) & 255) / 255;
-    data[o + 2] += (c & 255) / 255;
+    const o = (by * w + bx) * 4, t = c * 3;
+    data[o] += table[t];
+    data[o + 1] += table[t + 1];
+    data[o + 2] += table[t + 2];
     data[o + 3] += 1;
   }
   return { w, h, bin, data };
@@ -155,6 +162,14 @@ void main() {
   o = vec4(acc.rgb / acc.a * a, a);
 }`;
 
+/** A WebGL implementation that rasterises on the CPU (SwiftShader, llvmpipe): there the CPU
+ * bins points many times faster than its emulated GPU (benchmarks/bench_render.py). */
+export function softwareRenderer(gl: WebGL2RenderingContext): boolean {
+  const info = gl.getExtension("WEBGL_debug_renderer_info");
+  const name = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : "";
+  return /swiftshader|llvmpipe|softpipe|software/i.test(name);
+}
+
 function floatTexture(gl: WebGL2RenderingContext, w: number, h: number, data: Float32Array | null): WebGLTexture {
   const t = gl.createTexture()!;
   gl.bindTexture(gl.TEXTURE_2D, t);
@@ -181,10 +196,11 @@ export class GpuDensity {
   private h = 0;
   bin = 1;
 
-  constructor(private gl: WebGL2RenderingContext, compile: (key: string, vs: string, fs: string) => WebGLProgram, forceCpu = false) {
+  constructor(private gl: WebGL2RenderingContext, compile: (key: string, vs: string, fs: string) => WebGLProgram,
+    force: "gpu" | "cpu" | null = null) {
     const float = !!gl.getExtension("EXT_color_buffer_float");
     const blend = !!gl.getExtension("EXT_float_blend");
-    this.gpuBinning = float && blend && !forceCpu;
+    this.gpuBinning = float && blend && force !== "cpu" && (force === "gpu" || !softwareRenderer(gl));
     this.maxProg = compile("density-max", MAX_VS, MAX_FS);
     this.shadeProg = compile("density-shade", SHADE_VS, SHADE_FS);
     this.empty = gl.createVertexArray()!;

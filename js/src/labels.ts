@@ -43,23 +43,25 @@ export function candidates(q: LabelRequest): Box[] {
 
 /**
  * Place labels in the order of `order` (indices into `labels`, most important first). Returns,
- * per label, where it goes, or null when every position collides.
+ * per label, where it goes, or null when every position collides. Labels in `always` may
+ * cover other marks (never other labels) when no position is free of them.
  */
-export function placeLabels(labels: LabelRequest[], order: number[], bounds: Box): (Placed | null)[] {
+export function placeLabels(labels: LabelRequest[], order: number[], bounds: Box, always: number[] = []): (Placed | null)[] {
   const marks: Box[] = labels.map((q) => ({ x: q.x - q.r, y: q.y - q.r, w: 2 * q.r, h: 2 * q.r }));
   const taken: Box[] = [];
   const out: (Placed | null)[] = labels.map(() => null);
+  const free = (box: Box, i: number, overMarks: boolean) => inside(box, bounds)
+    && !taken.some((t) => overlaps(t, box))
+    && (overMarks || !marks.some((m, j) => j !== i && overlaps(m, box)));
   for (const i of order) {
     const q = labels[i];
     if (!Number.isFinite(q.x) || !Number.isFinite(q.y)) continue;
-    for (const box of candidates(q)) {
-      if (!inside(box, bounds)) continue;
-      if (taken.some((t) => overlaps(t, box))) continue;
-      if (marks.some((m, j) => j !== i && overlaps(m, box))) continue;
-      taken.push(box);
-      out[i] = { box, tx: box.x, ty: box.y + box.h * 0.78 };
-      break;
-    }
+    // labels in `always` (the active model's) may cover other marks when nothing else is free
+    const box = candidates(q).find((b) => free(b, i, false))
+      ?? (always.includes(i) ? candidates(q).find((b) => free(b, i, true)) : undefined);
+    if (!box) continue;
+    taken.push(box);
+    out[i] = { box, tx: box.x, ty: box.y + box.h * 0.78 };
   }
   return out;
 }

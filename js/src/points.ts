@@ -5,7 +5,7 @@
 // (density.ts); a selection is drawn on top of the rest, at full colour.
 
 import { categorical, hexToRgb, lut, MISSING, type RGB, type ScaleKind } from "./colors";
-import { binGrid as binGridOf, binPoints, densityPlan, DEFAULT_THRESHOLD, GpuDensity, shadeBins, type Bins, type DensityPlan, type DensitySetting } from "./density";
+import { binGrid as binGridOf, binXY, densityPlan, HIDDEN, DEFAULT_THRESHOLD, GpuDensity, shadeBins, type Bins, type DensityPlan, type DensitySetting } from "./density";
 import type { Camera } from "./scales";
 
 export type ColorMode = "category" | "correct" | "continuous" | "custom-category";
@@ -217,6 +217,76 @@ export function pointScreen(spec: DrawSpec, i: number): [number, number] | null 
   return [spec.camera.ox + spec.camera.scale * x, spec.camera.oy - spec.camera.scale * y];
 }
 
+/** Data-space x, y of every point (polar: rho cos theta, rho sin theta; rho times rscale). */
+export function dataXY(spec: DrawSpec): { xs: Float32Array; ys: Float32Array } {
+  const { x, y, n } = spec;
+  const xs = new Float32Array(n), ys = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const a = x.data[x.offset + i], b = y.data[y.offset + i];
+    if (spec.polar) { const r = b * spec.rscale; xs[i] = r * Math.cos(a); ys[i] = r * Math.sin(a); } else { xs[i] = a; ys[i] = b; }
+  }
+  return { xs, ys };
+}
+
+/**
+ * The vertex shader's colour rule on the CPU, as an index per point into a small table of
+ * r, g, b (0..1): palette entries, ok / bad, or the 256 steps of a continuous map, then the
+ * missing colour. HIDDEN marks points not drawn: not finite, of a hidden class, or for which
+ * `skip(i)` is true. `dimmed` moves the table towards grey, as for unselected points.
+ */
+export function colorIndex(spec: DrawSpec, dimmed: boolean, skip?: (i: number) => boolean): { index: Uint16Array; table: Float32Array } {
+  const { x, y, label, cat, val, n } = spec;
+  const nClass = spec.classVisible.length;
+  const pal = spec.palette.length ? spec.palette.length : 20;
+  const lutTable = lut(spec.scale);
+  let colors: RGB[];
+  if (spec.mode === "category") colors = Array.from({ length: Math.max(pal, nClass) }, (_, i) => categorical(i, spec.palette));
+  else if (spec.mode === "correct") colors = [hexToRgb(spec.ok), hexToRgb(spec.bad)];
+  else if (spec.mode === "continuous") colors = Array.from({ length: 256 }, (_, i) => [lutTable[i * 4], lutTable[i * 4 + 1], lutTable[i * 4 + 2]] as RGB);
+  else colors = Array.from({ length: pal }, (_, i) => categorical(i, spec.palette));
+  const missing = colors.length;
+  colors.push(hexToRgb(MISSING));
+  const table = new Float32Array(colors.length * 3);
+  colors.forEach((c, i) => c.forEach((v, ch) => { table[i * 3 + ch] = dimmed ? (v * (1 - DIM) + 153 * DIM) / 255 : v / 255; }));
+  const index = new Uint16Array(n);
+  const [d0, d1] = spec.domain;
+  for (let i = 0; i < n; i++) {
+    const lab = label ? label.data[label.offset + i] : -1;
+    if (!Number.isFinite(x.data[x.offset + i]) || !Number.isFinite(y.data[y.offset + i])
+      || (lab >= 0 && lab < nClass && !spec.classVisible[lab]) || (skip && skip(i))) { index[i] = HIDDEN; continue; }
+    let c = missing;
+    if (spec.mode === "category") {
+      const k = cat ? cat.data[cat.offset + i] : 0;
+      if (k >= 0) c = k % missing;
+    } else if (spec.mode === "correct") {
+      c = lab === (cat ? cat.data[cat.offset + i] : 0) ? 0 : 1;
+    } else {
+      const v = val ? val.data[val.offset + i] : NaN;
+      if (Number.isFinite(v)) {
+        c = spec.mode === "custom-category" ? ((Math.trunc(v) % pal) + pal) % pal
+          : Math.round(Math.min(1, Math.max(0, (v - d0) / (d1 - d0))) * 255);
+      }
+    }
+    index[i] = c;
+  }
+  return { index, table };
+}
+
+/** A value computed from some arrays and settings, kept while they stay the same. */
+class Memo<T> {
+  private key = "";
+  private refs: unknown[] = [];
+  private value: T | null = null;
+  get(key: string, refs: unknown[], make: () => T): T {
+    if (this.value === null || key !== this.key || refs.length !== this.refs.length || refs.some((r, i) => r !== this.refs[i])) {
+      this.value = make();
+      this.key = key;
+      this.refs = refs;
+    }
+    return this.value;
+  }
+}
+
 export class PointLayer {
   readonly canvas: HTMLCanvasElement;
   readonly gl: WebGL2RenderingContext | null;
@@ -237,7 +307,9 @@ export class PointLayer {
   private uniformsByProg = new Map<WebGLProgram, Map<string, WebGLUniformLocation | null>>();
   private density: GpuDensity | null = null;
   private cpuBins: Bins | null = null;
-  private forceCpuBins: boolean;
+  private forceBins: "gpu" | "cpu" | null;
+  private positions = new Memo<{ xs: Float32Array; ys: Float32Array }>();
+  private colors = new Memo<{ index: Uint16Array; table: Float32Array }>();
   width = 0;
   height = 0;
   dpr = 1;
@@ -245,8 +317,10 @@ export class PointLayer {
   /** How the last frame was drawn: points (at what opacity) or density (with what bins). */
   plan: DensityPlan = { mode: "points", alpha: 1, bin: 1 };
 
-  constructor(canvas: HTMLCanvasElement, opts: { forceCanvas2d?: boolean; cpuBins?: boolean } = {}) {
-    this.forceCpuBins = opts.cpuBins ?? (globalThis as { __geowidgetCpuBins?: boolean }).__geowidgetCpuBins ?? false;
+  constructor(canvas: HTMLCanvasElement, opts: { forceCanvas2d?: boolean; bins?: "gpu" | "cpu" } = {}) {
+    // tests and benchmarks choose where density bins are filled; by default GpuDensity decides
+    const g = globalThis as { __geowidgetCpuBins?: boolean; __geowidgetGpuBins?: boolean };
+    this.forceBins = opts.bins ?? (g.__geowidgetCpuBins ? "cpu" : g.__geowidgetGpuBins ? "gpu" : null);
     this.canvas = canvas;
     let gl: WebGL2RenderingContext | null = null;
     if (!opts.forceCanvas2d) {
@@ -437,34 +511,40 @@ export class PointLayer {
       this.prog = this.program(key, vertexShader(v), fragmentShader(round, density));
       gl.useProgram(this.prog);
     };
-    // the attributes and textures are the same for every pass
-    variant(spec.sel ? 1 : 0, plan.mode === "density");
-    gl.bindVertexArray(this.vao);
-    this.bindAttributes(spec, allVisible);
-    this.uploadTextures(spec);
-    const passes: [0 | 1 | 2, boolean][] = spec.sel
-      ? [[1, plan.mode === "density"], [2, false]]
-      : [[0, plan.mode === "density"]];
-    for (const [selPass, density] of passes) {
-      variant(selPass, density);
+    const density = plan.mode === "density";
+    if (density) this.density ??= new GpuDensity(gl, (key, vs, fs) => this.program(key, vs, fs), this.forceBins);
+    // bins filled on the CPU need no vertex buffers; points (and the GPU's bins) do
+    if (!density || this.density!.gpuBinning || spec.sel) {
+      variant(spec.sel ? 1 : 0, density);
+      gl.bindVertexArray(this.vao);
+      this.bindAttributes(spec, allVisible);
+      this.uploadTextures(spec);
+    }
+    const passes: [0 | 1 | 2, boolean][] = spec.sel ? [[1, density], [2, false]] : [[0, density]];
+    for (const [selPass, dens] of passes) {
+      if (dens) { this.drawDensity(spec, plan, variant); continue; }
+      variant(selPass, false);
       this.setUniforms(spec, plan);
-      if (density) this.drawDensity(spec, plan);
-      else {
-        gl.enable(gl.BLEND);
-        gl.blendEquation(gl.FUNC_ADD);
-        gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
-        gl.bindVertexArray(this.vao);
-        gl.drawArrays(gl.POINTS, 0, spec.n);
-      }
+      gl.enable(gl.BLEND);
+      gl.blendEquation(gl.FUNC_ADD);
+      gl.blendFunc(gl.ONE, gl.ONE_MINUS_SRC_ALPHA);
+      gl.bindVertexArray(this.vao);
+      gl.drawArrays(gl.POINTS, 0, spec.n);
     }
     gl.bindVertexArray(null);
   }
 
-  private drawDensity(spec: DrawSpec, plan: DensityPlan): void {
+  /** Where the last density frame's bins were filled. */
+  get binning(): "gpu" | "cpu" {
+    return this.gl && this.density?.gpuBinning ? "gpu" : "cpu";
+  }
+
+  private drawDensity(spec: DrawSpec, plan: DensityPlan, variant: (selPass: 0 | 1 | 2, density: boolean) => void): void {
     const gl = this.gl!;
-    this.density ??= new GpuDensity(gl, (key, vs, fs) => this.program(key, vs, fs), this.forceCpuBins);
-    const d = this.density;
+    const d = this.density!;
     if (d.gpuBinning) {
+      variant(spec.sel ? 1 : 0, true);
+      this.setUniforms(spec, plan);
       const { w, h } = binGridOf(this.width, this.height, plan.bin);
       d.begin(w, h, plan.bin);
       gl.uniform2f(this.u("u_bins"), w, h);
@@ -475,13 +555,18 @@ export class PointLayer {
       d.upload(this.cpuBins);
     }
     d.finish(this.canvas.width, this.canvas.height, this.dpr);
-    // back to the point program for a selection pass
-    gl.useProgram(this.prog);
   }
 
+  /** Bins on the CPU, from positions and colours kept per cell (a zoom or pan only re-bins). */
   private binOnCpu(spec: DrawSpec, plan: DensityPlan): Bins {
-    const sel = spec.sel;
-    return binPoints(spec.n, this.width, this.height, plan.bin, cpuPoints(spec, !!sel), sel ? (i) => sel[i] === 0 : undefined);
+    const { x, y, cat, val, label, sel } = spec;
+    const { xs, ys } = this.positions.get(`${spec.polar}|${x.key}|${x.offset}|${y.key}|${y.offset}|${spec.rscale}|${spec.n}`,
+      [x.data, y.data], () => dataXY(spec));
+    const key = JSON.stringify([spec.mode, cat?.key, cat?.offset, val?.key, val?.offset, label?.key, label?.offset, x.offset,
+      y.offset, spec.palette, Array.from(spec.classVisible), spec.domain, spec.scale, spec.ok, spec.bad, spec.n]);
+    const { index, table } = this.colors.get(key, [cat?.data, val?.data, label?.data, x.data, y.data, sel],
+      () => colorIndex(spec, !!sel, sel ? (i) => sel[i] !== 0 : undefined));
+    return binXY(xs, ys, index, table, spec.camera, this.width, this.height, plan.bin);
   }
 
   private bindAttributes(spec: DrawSpec, allVisible: boolean): void {

@@ -8,7 +8,7 @@ export interface Theme {
   muted: string;
 }
 
-const LIGHT: Theme = { dark: false, bg: "#ffffff", fg: "#222222", grid: "#d0d0d0", muted: "#777777" };
+const LIGHT: Theme = { dark: false, bg: "#ffffff", fg: "#222222", grid: "#d0d0d0", muted: "#666666" };
 const DARK: Theme = { dark: true, bg: "#111111", fg: "#e6e6e6", grid: "#444444", muted: "#aaaaaa" };
 
 function luminance(css: string): number | null {

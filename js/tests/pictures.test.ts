@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { bandHeight, bandOffsets, levels } from "../src/bands";
 import { CATEGORICAL, contrast, hexToRgb, paletteFor } from "../src/colors";
-import { adaptiveAlpha, binPoints, binShade, densityPlan, FILL, LOW_SHADE, maxCount, MIN_ALPHA } from "../src/density";
+import { adaptiveAlpha, binShade, binXY, densityPlan, FILL, HIDDEN, LOW_SHADE, maxCount, MIN_ALPHA } from "../src/density";
 import { overlaps, placeLabels, type LabelRequest } from "../src/labels";
 import { fitText, PAD, polarSector, sectorBox, sectorCamera, toScreen } from "../src/scales";
 
@@ -23,19 +23,23 @@ describe("density", () => {
   });
 
   it("bins match a brute-force count, with colour sums", () => {
-    const xs = [0.5, 2.9, 3.0, 5.99, 6.0, -1, 11.9, 7.5];
-    const ys = [0.5, 0.5, 0.5, 2.0, 2.0, 1.0, 9.9, 12.0];
-    const colors = [0xff0000, 0x00ff00, 0x0000ff, 0xff0000, 0xff0000, 0xff0000, 0x000000, 0xffffff];
-    const bins = binPoints(xs.length, 12, 10, 3, (i, out) => { out[0] = xs[i]; out[1] = ys[i]; return colors[i]; });
+    // CSS px positions through a camera of scale 2, origin (1, 11): x = 1 + 2 X, y = 11 - 2 Y
+    const px = [0.5, 2.9, 3.0, 5.99, 6.0, -1, 11.9, 7.5, 4.0];
+    const py = [0.5, 0.5, 0.5, 2.0, 2.0, 1.0, 9.9, 12.0, 4.0];
+    const cam = { scale: 2, ox: 1, oy: 11 };
+    const xs = Float32Array.from(px, (v) => (v - 1) / 2), ys = Float32Array.from(py, (v) => (11 - v) / 2);
+    const table = Float32Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1]);
+    const colors = Uint16Array.from([0, 1, 2, 0, 0, 0, 3, 4, HIDDEN]);
+    const bins = binXY(xs, ys, colors, table, cam, 12, 10, 3);
     expect([bins.w, bins.h]).toEqual([4, 4]);
     const count = (bx: number, by: number) => bins.data[(by * bins.w + bx) * 4 + 3];
     const brute = new Map<string, number>();
-    xs.forEach((x, i) => {
-      const bx = Math.floor(x / 3), by = Math.floor(ys[i] / 3);
-      if (bx >= 0 && by >= 0 && bx < 4 && by < 4) brute.set(`${bx},${by}`, (brute.get(`${bx},${by}`) ?? 0) + 1);
+    px.forEach((x, i) => {
+      const bx = Math.floor(x / 3), by = Math.floor(py[i] / 3);
+      if (colors[i] !== HIDDEN && bx >= 0 && by >= 0 && bx < 4 && by < 4) brute.set(`${bx},${by}`, (brute.get(`${bx},${by}`) ?? 0) + 1);
     });
     for (let by = 0; by < 4; by++) for (let bx = 0; bx < 4; bx++) expect(count(bx, by)).toBe(brute.get(`${bx},${by}`) ?? 0);
-    // bin (0, 0): red and green; bin (1, 0): blue; bin (1, 0) = x 3..6
+    // bin (0, 0): red and green
     expect(Array.from(bins.data.subarray(0, 4))).toEqual([1, 1, 0, 2]);
     expect(maxCount(bins)).toBe(2);
   });

@@ -20,10 +20,12 @@ EDGE = 0.01  # CSS px: points this close to a bin edge may land on either side
 NO_WEBGL = """(() => { const get = HTMLCanvasElement.prototype.getContext;
   HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {
     return kind === 'webgl2' || kind === 'webgl' ? null : get.call(this, kind, ...rest); }; })()"""
+# where the bins are filled: on the GPU (forced: on a software rasteriser such as this
+# machine's, the layer bins on the CPU by default), on the CPU under WebGL, and with no WebGL
 BACKENDS = {
-    "gpu": "",
-    "cpu-bins": "globalThis.__geowidgetCpuBins = true",
-    "no-webgl": NO_WEBGL,
+    "gpu": ("globalThis.__geowidgetGpuBins = true", "webgl2", "gpu"),
+    "cpu-bins": ("globalThis.__geowidgetCpuBins = true", "webgl2", "cpu"),
+    "no-webgl": (NO_WEBGL, "canvas2d", "cpu"),
 }
 
 
@@ -57,7 +59,8 @@ def open_view(browser, path, init=""):
 def state(page):
     return page.evaluate("""() => { const r = document.querySelector('.gw-root');
         const h = r.__geowidget; const s = h.spec();
-        return { mode: r.dataset.mode, backend: r.dataset.backend, plan: h.layer.plan,
+        return { mode: r.dataset.mode, backend: r.dataset.backend, bins: r.dataset.bins,
+                 plan: h.layer.plan,
                  inView: s.inView, drawn: Number(r.dataset.drawn) }; }""")
 
 
@@ -91,11 +94,12 @@ def brute_force(cloud, pw, ph, w, h, size):
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_density_bins_match_a_brute_force_histogram(browser, tmp_path, cloud, backend):
+    init, context, bins = BACKENDS[backend]
     ctx, page = open_view(browser, polar(cloud, density_threshold=N - 1).to_html(
-        tmp_path / "d.html"), BACKENDS[backend])
+        tmp_path / "d.html"), init)
     st = state(page)
     assert st["mode"] == "density" and st["inView"] == N
-    assert st["backend"] == ("canvas2d" if backend == "no-webgl" else "webgl2")
+    assert (st["backend"], st["bins"]) == (context, bins)
     _, _, pw, ph = plot_box(page)
     w, h, size, counts, sums = bins_of(page)
     assert (size, w, h) == (3, math.ceil(pw / 3), math.ceil(ph / 3))

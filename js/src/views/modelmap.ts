@@ -179,7 +179,7 @@ export function renderModelMap(model: Model, el: HTMLElement, ctx: ViewContext =
     });
     const order = Array.from({ length: P }, (_, i) => i);
     if (active >= 0 && active < P) order.sort((a, b) => (a === active ? -1 : b === active ? 1 : a - b));
-    const placed = placeLabels(requests, order, { x: 0, y: 0, w: frame.width, h: frame.height });
+    const placed = placeLabels(requests, order, { x: 0, y: 0, w: frame.width, h: frame.height }, [active]);
     let hidden = 0;
     placed.forEach((pl, i) => {
       if (!pl) { hidden++; return; }

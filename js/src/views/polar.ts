@@ -261,6 +261,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     else drawGrid(spec.camera, sectorOf(dataRange(spec)));
     drawLegend(spec);
     frame.root.dataset.mode = layer.plan.mode;
+    frame.root.dataset.bins = layer.plan.mode === "density" ? layer.binning : "";
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
   }
 
@@ -312,10 +313,20 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     spoke(sec.t1, 1);
   }
 
+  // the legend counts every point: rebuilt only when what it shows changed (not on a zoom)
+  let legendKey = "";
+  let legendData: unknown[] = [];
   function drawLegend(spec: DrawSpec): void {
+    const field = model.get("color_by") as string;
+    const key = JSON.stringify([field, spec.x.key, spec.x.offset, spec.y.offset, spec.cat?.key, spec.cat?.offset,
+      spec.val?.key, spec.val?.offset, Array.from(spec.classVisible), spec.palette, spec.domain, layer.plan.mode,
+      layer.plan.bin, model.get("angle_to"), model.get("normalize")]);
+    const data = [spec.x.data, spec.y.data, spec.cat?.data, spec.val?.data];
+    if (key === legendKey && data.every((d, i) => d === legendData[i])) return;
+    legendKey = key;
+    legendData = data;
     const L = frame.legend;
     L.replaceChildren();
-    const field = model.get("color_by") as string;
     // missing: NaN position, or NaN colour value, among shown classes
     let missing = 0;
     const vis = spec.classVisible;
