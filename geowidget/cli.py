@@ -4,7 +4,8 @@
   start JupyterLab on ``quickstart.ipynb`` on 127.0.0.1 and print its URL (no browser opens).
 - ``geowidget report --out report.html [--zoo demo | --study cube.parquet]``: one standalone,
   interactive HTML report (Explorer, correlation tables, model map), no JupyterLab needed.
-- ``geowidget study --models ... --data ... --out cube.parquet``: run a Study from the shell.
+- ``geowidget study --models ... --data ... --out cube.parquet [--backend ray
+  [--ray-address auto]]``: run a Study from the shell, in this process or on a Ray cluster.
 - ``geowidget summary [--model NAME]``: per-class angle, norm and margin of one zoo model.
 """
 
@@ -426,7 +427,9 @@ def study(args: argparse.Namespace) -> int:
         models, data, layers=args.layers, sparsities=args.sparsities, pruning=args.pruning,
         corruptions=corruptions or None, severities=args.severities,
         batch_size=args.batch_size, device=args.device, cache_dir=args.cache_dir,
-        seed=args.seed, progress=not args.quiet, tokens=args.tokens,
+        seed=args.seed, progress=not args.quiet, tokens=args.tokens, backend=args.backend,
+        ray_address=args.ray_address,
+        ray_remote_args=None if args.ray_num_gpus is None else {"num_gpus": args.ray_num_gpus},
     )
     cube = st.run()
     cube.to_parquet(str(out))
@@ -493,10 +496,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="corruption severities (1-5)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--cache-dir", default=None, help="resumable unit cache")
+    p.add_argument("--cache-dir", default=None,
+                   help="resumable unit store: a directory or a pyarrow.fs URI (s3://...)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tokens", default=None,
                    help="transformer layers: reduce tokens by 'cls', 'mean' or 'flatten'")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="run units in this process, or on Ray actors")
+    p.add_argument("--ray-address", default=None,
+                   help="with --backend ray: 'auto', host:port or ray://host:10001 (default: "
+                        "the running Ray, or a new local cluster)")
+    p.add_argument("--ray-num-gpus", type=float, default=None,
+                   help="with --backend ray: GPUs per actor (e.g. 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=study)
 

@@ -276,7 +276,7 @@ def test_report_of_a_saved_study_holds_its_tables_and_views(cli_cube, tmp_path, 
     assert cells == [round(v, 3) for v in cube.correct.mean(axis=2).ravel()]
     state = json.loads(re.search(r'id="geowidget-state">(.*?)</script>', page, re.S).group(1))
     kinds = [state["models"][v]["state"]["_kind"] for v in state["views"]]
-    assert kinds == ["polar", "histogram", "parallel", "modelmap", "panel"]
+    assert kinds == ["evaltable", "polar", "histogram", "parallel", "modelmap", "panel"]
     assert all(state["models"][v]["state"]["show_controls"] for v in state["views"])
 
 

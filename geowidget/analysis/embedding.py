@@ -186,11 +186,11 @@ def _select_conditions(
     return picked
 
 
-def _values(cube: GeometryCube, feature: str, li: int) -> np.ndarray:
-    """``[M, K, N]`` values of one feature at layer index ``li``."""
-    if feature == "logit_margin":
-        return cube.logit_margin
-    return getattr(cube, feature)[:, li]
+def _values(cube: GeometryCube, feature: str, li: int, mi: list[int], ki: list[int]
+            ) -> np.ndarray:
+    """``[m, k, N]`` float64 values of one feature at layer ``li`` (only those read)."""
+    values = cube.values(feature, model=mi, layer=[li], condition=ki)
+    return (values if feature == "logit_margin" else values[:, 0]).astype(np.float64)
 
 
 @validate_params({**_SELECTION, **CONDITION_CONSTRAINTS, "by": [Options(*GROUPINGS)]})
@@ -277,11 +277,9 @@ def model_embedding(
                 "delta=True needs the clean condition at sparsity 0 in the cube"
             ) from None
     # raw values [F, M, K, N]
-    raw = np.stack(
-        [_values(cube, f, li)[np.ix_(mi, ki)].astype(np.float64) for f in features]
-    )
+    raw = np.stack([_values(cube, f, li, mi, ki) for f in features])
     if delta:
-        base = np.stack([_values(cube, f, li)[mi, k0].astype(np.float64) for f in features])
+        base = np.stack([_values(cube, f, li, mi, [k0])[:, 0] for f in features])
         raw = raw - base[:, :, None, :]
     finite = np.isfinite(raw).all(axis=(0, 1, 2))
     dropped = int((~finite).sum())

@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from geowidget.engine.threads import torch_threads
 from geowidget.zoo.models import build_model
 from geowidget.zoo.mpt import find_subnetwork, weight_density
 from geowidget.zoo.training import accuracy, train_classifier
@@ -92,20 +91,6 @@ def train_one(
     """
     with torch_threads(recipe.get("threads")):
         return _train(recipe, images, labels, progress, on_step)
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """torch's intra-op thread count set to ``n`` inside the block (None: left as it is)."""
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _train(recipe: dict[str, Any], images: torch.Tensor, labels: torch.Tensor, progress: bool,
