@@ -20,16 +20,18 @@ upload. Every timed frame ends with the same wait (readPixels on the drawing can
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import os
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import PAGE_MODEL_JS, serve_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLE = ROOT / "geowidget" / "static" / "widgets.js"
@@ -54,14 +56,7 @@ function makeData(N, L) {
   for (let i = 0; i < N; i++) { labels[i] = i % 10; pred[i] = rnd() < 0.9 ? i % 10 : (i + 1) % 10; }
   return { angle, norm, labels, pred, margin: norm };
 }
-class Model {
-  constructor(a) { this.a = a; this.h = new Map(); }
-  get(k) { return this.a[k]; }
-  set(k, v) { this.a[k] = v; for (const f of this.h.get("change:" + k) ?? []) f(); }
-  on(e, f) { if (!this.h.has(e)) this.h.set(e, new Set()); this.h.get(e).add(f); }
-  off(e, f) { this.h.get(e)?.delete(f); }
-  save_changes() {} send() {}
-}
+/*MODEL*/
 function sync(canvas) {
   const gl = canvas.getContext("webgl2");
   const px = new Uint8Array(4); gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
@@ -234,27 +229,13 @@ window.ready = true;
 """
 
 
-def serve() -> tuple[http.server.ThreadingHTTPServer, int]:
-    files = {"/bench.html": ("text/html", PAGE.encode()),
+def serve() -> tuple[Any, int]:
+    files = {"/bench.html": ("text/html", PAGE.replace("/*MODEL*/", PAGE_MODEL_JS).encode()),
              "/widgets.js": ("text/javascript", BUNDLE.read_bytes())}
     if PLOTLY.exists():
         files["/plotly.min.js"] = ("text/javascript", PLOTLY.read_bytes())
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            kind, body = files.get(self.path, ("text/plain", b""))
-            self.send_response(200 if self.path in files else 404)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv, srv.server_address[1]
+    return serve_files(files)
 
 
 def bytes_per_value(n: int = 200_000) -> tuple[float, int, int]:

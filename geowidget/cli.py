@@ -4,7 +4,8 @@
   start JupyterLab on ``quickstart.ipynb`` on 127.0.0.1 and print its URL (no browser opens).
 - ``geowidget report --out report.html [--zoo demo | --study cube.parquet]``: one standalone,
   interactive HTML report (Explorer, correlation tables, model map), no JupyterLab needed.
-- ``geowidget study --models ... --data ... --out cube.parquet``: run a Study from the shell.
+- ``geowidget study --models ... --data ... --out cube.parquet [--backend ray
+  [--ray-address auto]]``: run a Study from the shell, in this process or on a Ray cluster.
 - ``geowidget summary [--model NAME]``: per-class angle, norm and margin of one zoo model.
 """
 
@@ -58,6 +59,7 @@ OPTIONS: dict[str, dict[str, list[Any]]] = {
         "device": DEVICE,
         "severities": [Interval(int, 1, 5)],
         "sparsities": [Interval(float, 0, 1, closed="left")],
+        "tokens": [None, Options("cls", "mean", "flatten")],
     },
     "summary": {},
 }
@@ -218,39 +220,19 @@ def report(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- study
 def _torch_file(path: Path, option: str, spec: str) -> Any:
-    """``torch.load(path, weights_only=True)``, with errors that name the file."""
-    import pickle
-    import zipfile
+    from geowidget.engine.torch_files import read_torch_file
 
-    import torch
-
-    with open(path, "rb") as f:
-        # torch.save writes a zip archive (a bare pickle in its legacy format)
-        from_torch = zipfile.is_zipfile(f) or f.seek(0) == 0 and f.read(1) == b"\x80"
-    if not from_torch:
-        raise ValueError(f"{option} {spec!r}: {str(path)!r} is not a file written by torch.save")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # torch's own message suggests weights_only=False, which would run the file's code
-        raise ValueError(
-            f"{option} {spec!r}: {str(path)!r} is not a plain tensor or state dict; it holds "
-            "other pickled Python objects, which geowidget does not load. Save only tensors "
-            "(and dicts or lists of them) with torch.save"
-        ) from None
-    except Exception as err:  # noqa: BLE001 -- any unreadable file gets the same message
-        raise ValueError(
-            f"{option} {spec!r}: {str(path)!r} is not a file written by torch.save "
-            f"({type(err).__name__})"
-        ) from None
+    return read_torch_file(path, f"{option} {spec!r}")
 
 
 def load_model(spec: str) -> tuple[str, Any]:
     """``(name, model)`` from a ``--models`` entry.
 
-    Forms: a zoo name (``lenet-s0``); ``module:factory``, called with no arguments
-    (``torchvision.models:resnet18``), optionally followed by ``@weights.pt``, a state dict
-    read with ``torch.load(..., weights_only=True)``. Any form may be prefixed with ``name=``.
+    Forms: a zoo name (``lenet-s0``) or zoo training run (``lenet-run-s2``);
+    ``module:factory``, called with no arguments (``torchvision.models:resnet18``), optionally
+    followed by ``@weights.pt``, a state dict read with ``torch.load(..., weights_only=True)``,
+    or by ``@ckpts/*.pt``, a training run: every matching checkpoint, ordered by the last
+    number in its file name, which is its step. Any form may be prefixed with ``name=``.
     """
     import torch
 
@@ -259,8 +241,12 @@ def load_model(spec: str) -> tuple[str, Any]:
     name, _, target = spec.rpartition("=")
     if target in zoo.names():
         return name or target, zoo.load(target)
+    if target in zoo.runs():
+        return name or target, zoo.load_run(target)
     if ":" in target:
         target, _, weights = target.partition("@")
+        if weights and any(c in weights for c in "*?["):
+            return name or target.partition(":")[2], _checkpoint_run(spec, target, weights)
         module_name, _, attr = target.partition(":")
         try:
             factory = getattr(importlib.import_module(module_name), attr)
@@ -288,6 +274,26 @@ def load_model(spec: str) -> tuple[str, Any]:
         f"--models {spec!r} is not a zoo model or module:factory[@weights.pt]; "
         f"zoo models: {zoo.names()}; 'zoo' takes them all"
     )
+
+
+def _checkpoint_run(spec: str, target: str, pattern: str) -> Any:
+    """``module:factory@ckpts/*.pt``: a Checkpoints run of the factory's architecture."""
+    import glob
+    import re
+
+    from geowidget.engine.checkpoints import Checkpoints
+
+    files = glob.glob(pattern)
+    if not files:
+        raise FileNotFoundError(f"--models {spec!r}: no checkpoint file matches {pattern!r}")
+    numbers = [re.findall(r"\d+", Path(f).stem) for f in files]
+    if not all(numbers) or len({int(n[-1]) for n in numbers}) != len(files):
+        raise ValueError(f"--models {spec!r}: every checkpoint's file name must end in its step, "
+                         f"a number of its own (ckpt_00.pt, ckpt_10.pt, ...); got "
+                         f"{sorted(Path(f).name for f in files)}")
+    order = sorted(zip((int(n[-1]) for n in numbers), files, strict=True))
+    _, model = load_model(target)
+    return Checkpoints(model, [f for _, f in order], steps=[s for s, _ in order])
 
 
 def _read_data_file(spec: str) -> Any:
@@ -381,10 +387,13 @@ def _check_models_run(models: dict[str, Any], data: Any, spec: str) -> None:
     """Run each model on one input, so that a shape mismatch is named before the study."""
     import torch
 
+    from geowidget.engine.checkpoints import as_run
     from geowidget.engine.model_state import evaluating
 
     x = data.images[:1]
-    for name, model in models.items():
+    for name, value in models.items():
+        run = as_run(value)
+        model = value if run is None else run.model  # a run: its architecture
         try:
             with evaluating(model), torch.no_grad():
                 model(x)
@@ -418,7 +427,9 @@ def study(args: argparse.Namespace) -> int:
         models, data, layers=args.layers, sparsities=args.sparsities, pruning=args.pruning,
         corruptions=corruptions or None, severities=args.severities,
         batch_size=args.batch_size, device=args.device, cache_dir=args.cache_dir,
-        seed=args.seed, progress=not args.quiet,
+        seed=args.seed, progress=not args.quiet, tokens=args.tokens, backend=args.backend,
+        ray_address=args.ray_address,
+        ray_remote_args=None if args.ray_num_gpus is None else {"num_gpus": args.ray_num_gpus},
     )
     cube = st.run()
     cube.to_parquet(str(out))
@@ -485,8 +496,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="corruption severities (1-5)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--cache-dir", default=None, help="resumable unit cache")
+    p.add_argument("--cache-dir", default=None,
+                   help="resumable unit store: a directory or a pyarrow.fs URI (s3://...)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tokens", default=None,
+                   help="transformer layers: reduce tokens by 'cls', 'mean' or 'flatten'")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="run units in this process, or on Ray actors")
+    p.add_argument("--ray-address", default=None,
+                   help="with --backend ray: 'auto', host:port or ray://host:10001 (default: "
+                        "the running Ray, or a new local cluster)")
+    p.add_argument("--ray-num-gpus", type=float, default=None,
+                   help="with --backend ray: GPUs per actor (e.g. 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=study)
 

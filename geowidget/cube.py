@@ -21,6 +21,14 @@ Arrays:
   :class:`~geowidget.widgets.ProjectionView`. They are positions, not geometry: a projection
   distorts distances (:func:`geowidget.distortion` measures how much).
 
+A cube lives in memory, or on disk as a partitioned dataset (:meth:`GeometryCube.save`, one
+Parquet file per (model, condition); see :mod:`geowidget.cube_format`) that
+:meth:`GeometryCube.open` reads on demand: its names, labels and sample ids are read at once,
+its arrays only when asked for. :meth:`~GeometryCube.slice` reads one file,
+:meth:`~GeometryCube.values`, :meth:`~GeometryCube.sel`, :meth:`~GeometryCube.to_pandas` and
+the analyses read only the partitions and columns they need; the array attributes
+(``cube.angle``) read the whole array.
+
 Per-sample scores (robustness, vulnerability, breakdown sparsity, PIE) are derived from
 ``pred`` and ``correct`` on demand (see :mod:`geowidget.analysis.scores`), never stored.
 """
@@ -29,9 +37,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,11 +53,17 @@ from geowidget._validation import (
     validate_params,
 )
 
+if TYPE_CHECKING:  # pyarrow is imported only when a cube is saved or opened
+    from geowidget.cube_format import CubeReader
+
 LAYER_METRICS = ("angle", "angle_pred", "avh", "angle_gap", "norm", "margin")
 OUTPUTS = ("pred", "correct", "logit_margin")
+ARRAYS = LAYER_METRICS + OUTPUTS
 CONDITION_DIMS = ("sparsity", "benchmark", "severity")
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 1  # of the single-file Parquet form (to_parquet)
 SPARSITY_TOL = 1e-6  # sparsities closer than this are the same level
+_DTYPES = {**dict.fromkeys(LAYER_METRICS, np.float32), "pred": np.int32, "correct": np.bool_,
+           "logit_margin": np.float32}
 
 
 @dataclass(frozen=True)
@@ -86,84 +101,254 @@ class CubeSlice:
 
 
 _POSITION = Interval(int, None, None)  # an index along a dimension (negative from the end)
+# How a condition is chosen, one value or a list each (see GeometryCube.find_conditions).
+CONDITION_CONSTRAINTS = {
+    "sparsity": [None, Interval(float, 0, 1, closed="left"),
+                 ListOf(Interval(float, 0, 1, closed="left"))],
+    "benchmark": [None, str, ListOf(str)],
+    "severity": [None, Interval(int, 0, 5), ListOf(Interval(int, 0, 5))],
+}
 
 
-@dataclass(eq=False)
+class _MemoryArrays:
+    """The arrays of an in-memory cube."""
+
+    location = None
+
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self.arrays = arrays
+
+    def full(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    def block(self, name: str, mi: list[int], li: list[int], ki: list[int]) -> np.ndarray:
+        arr = self.arrays[name]
+        if name in LAYER_METRICS:
+            return arr[np.ix_(mi, li, ki)]
+        return arr[np.ix_(mi, ki)]
+
+
+class _DatasetArrays:
+    """The arrays of an opened cube: read from its partitions when asked for, never kept."""
+
+    def __init__(self, reader: CubeReader, layers: list[str]) -> None:
+        self.reader, self.layers = reader, layers
+        self.location = reader.location
+        self.n = len(reader.labels)
+
+    def full(self, name: str) -> np.ndarray:
+        m, k = len(self.reader.meta["models"]), len(self.reader.meta["conditions"])
+        return self.block(name, list(range(m)), list(range(len(self.layers))), list(range(k)))
+
+    def block(self, name: str, mi: list[int], li: list[int], ki: list[int]) -> np.ndarray:
+        from geowidget.cube_format import column
+
+        layered = name in LAYER_METRICS
+        shape = (len(mi), len(li), len(ki), self.n) if layered else (len(mi), len(ki), self.n)
+        out = np.empty(shape, _DTYPES[name])
+        cols = [column(name, self.layers[i]) for i in li] if layered else [name]
+        for a, m in enumerate(mi):
+            for c, k in enumerate(ki):
+                got = self.reader.read_partition(m, k, cols)
+                if layered:
+                    for b, col in enumerate(cols):
+                        out[a, b, c] = got[col]
+                else:
+                    out[a, c] = got[name]
+        return out
+
+
 class GeometryCube:
     """Per-sample geometry labelled by (model, layer, condition, sample); see the module doc.
 
+    Parameters
+    ----------
+    models, layers : list of str
+        Unique names.
+    conditions : list of Condition or (sparsity, benchmark, severity)
+        Unique conditions.
+    labels : array of int ``[N]``
+        True classes, in ``[0, len(class_names))``.
+    class_names : list of str
+    angle, angle_pred, avh, angle_gap, norm, margin : array ``[M, L, K, N]``
+        Layer metrics (float32; radians for angles).
+    pred, correct, logit_margin : array ``[M, K, N]``
+        Outputs of the logits.
+    sample_ids : array of int ``[N]``, optional
+        Defaults to ``0..N-1``.
+    model_info : list of dict, optional
+        Free-form descriptors, one per model.
+    dataset : str
+        Name of the probe set.
+    images : uint8 array ``[N, H, W]`` or ``[N, H, W, 3]``, optional
+        Thumbnails.
+    projections : dict of str to array ``[M, L, N, 2]``, optional
+        2-D positions of each model's clean, dense features per layer, by method.
+
     Examples
     --------
-    >>> cube = GeometryCube.from_slices(...)            # doctest: +SKIP
-    >>> s = cube.slice(model="lenet", layer="fc1", sparsity=0.5)   # doctest: +SKIP
-    >>> s.angle.shape                                   # doctest: +SKIP
+    >>> cube = Study(models, data).run()                             # doctest: +SKIP
+    >>> s = cube.slice(model="lenet", layer="penultimate", sparsity=0.5)   # doctest: +SKIP
+    >>> s.angle.shape                                                # doctest: +SKIP
     (1500,)
+    >>> cube.save("runs/mnist-cube")                                 # doctest: +SKIP
+    >>> big = GeometryCube.open("runs/mnist-cube")   # reads names and labels only  # doctest: +SKIP
     """
 
-    models: list[str]
-    layers: list[str]
-    conditions: list[Condition]
-    labels: np.ndarray
-    class_names: list[str]
-    angle: np.ndarray
-    angle_pred: np.ndarray
-    avh: np.ndarray
-    angle_gap: np.ndarray
-    norm: np.ndarray
-    margin: np.ndarray
-    pred: np.ndarray
-    correct: np.ndarray
-    logit_margin: np.ndarray
-    sample_ids: np.ndarray | None = None
-    model_info: list[dict[str, Any]] = field(default_factory=list)
-    dataset: str = ""
-    images: np.ndarray | None = None  # uint8 [N, H, W] or [N, H, W, 3], for thumbnails
-    projections: dict[str, np.ndarray] = field(default_factory=dict)  # {method: [M, L, N, 2]}
+    def __init__(
+        self,
+        models: Sequence[str],
+        layers: Sequence[str],
+        conditions: Sequence[Condition | Sequence[Any]],
+        labels: Any,
+        class_names: Sequence[str],
+        angle: Any,
+        angle_pred: Any,
+        avh: Any,
+        angle_gap: Any,
+        norm: Any,
+        margin: Any,
+        pred: Any,
+        correct: Any,
+        logit_margin: Any,
+        sample_ids: Any = None,
+        model_info: Sequence[dict[str, Any]] | None = None,
+        dataset: str = "",
+        images: Any = None,
+        projections: dict[str, Any] | None = None,
+    ) -> None:
+        self._set_coordinates(models, layers, conditions, labels, class_names, sample_ids,
+                              model_info, dataset)
+        m, ly, k, n = len(self.models), len(self.layers), len(self.conditions), len(self.labels)
+        given = dict(angle=angle, angle_pred=angle_pred, avh=avh, angle_gap=angle_gap, norm=norm,
+                     margin=margin, pred=pred, correct=correct, logit_margin=logit_margin)
+        arrays = {
+            name: _as_shape(name, given[name],
+                            (m, ly, k, n) if name in LAYER_METRICS else (m, k, n), _DTYPES[name])
+            for name in ARRAYS
+        }
+        self._arrays: _MemoryArrays | _DatasetArrays = _MemoryArrays(arrays)
+        self._images = _check_images(images, n)
+        self.projections = {
+            str(method): _as_shape(f"projections[{method!r}]", xy, (m, ly, n, 2), np.float32)
+            for method, xy in dict(projections or {}).items()
+        }
 
-    def __post_init__(self) -> None:
-        self.models = [str(m) for m in self.models]
-        self.layers = [str(v) for v in self.layers]
-        self.conditions = [
-            c if isinstance(c, Condition) else Condition(*c) for c in self.conditions
-        ]
-        self.class_names = [str(c) for c in self.class_names]
-        self.labels = np.asarray(self.labels, dtype=np.int32)
+    def _set_coordinates(self, models: Any, layers: Any, conditions: Any, labels: Any,
+                         class_names: Any, sample_ids: Any, model_info: Any, dataset: Any) -> None:
+        self.models = [str(m) for m in models]
+        self.layers = [str(v) for v in layers]
+        self.conditions = [c if isinstance(c, Condition) else Condition(*c) for c in conditions]
+        self.class_names = [str(c) for c in class_names]
+        self.labels = np.asarray(labels, dtype=np.int32)
         n = self.labels.shape[0]
-        if self.sample_ids is None:
-            self.sample_ids = np.arange(n, dtype=np.int64)
-        self.sample_ids = np.asarray(self.sample_ids, dtype=np.int64)
-        if not self.model_info:
-            self.model_info = [{} for _ in self.models]
-        m, ly, k = len(self.models), len(self.layers), len(self.conditions)
+        self.sample_ids = np.asarray(np.arange(n) if sample_ids is None else sample_ids,
+                                     dtype=np.int64)
+        self.model_info = [dict(i) for i in model_info] if model_info else [{} for _ in models]
+        self.dataset = str(dataset)
         _check_unique("models", self.models)
         _check_unique("layers", self.layers)
         _check_unique("conditions", [c.label for c in self.conditions])
-        for name in LAYER_METRICS:
-            setattr(self, name, _as_shape(name, getattr(self, name), (m, ly, k, n), np.float32))
-        self.pred = _as_shape("pred", self.pred, (m, k, n), np.int32)
-        self.correct = _as_shape("correct", self.correct, (m, k, n), np.bool_)
-        self.logit_margin = _as_shape("logit_margin", self.logit_margin, (m, k, n), np.float32)
         if self.sample_ids.shape != (n,):
             raise ValueError(f"sample_ids has shape {self.sample_ids.shape}, expected ({n},)")
-        if len(self.model_info) != m:
-            raise ValueError(f"model_info has {len(self.model_info)} entries for {m} models")
+        if len(self.model_info) != len(self.models):
+            raise ValueError(f"model_info has {len(self.model_info)} entries for "
+                             f"{len(self.models)} models")
         if n and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
             raise ValueError(
                 f"labels must lie in [0, {len(self.class_names)}) for the "
                 f"{len(self.class_names)} class names, got range "
                 f"[{self.labels.min()}, {self.labels.max()}]"
             )
-        self.projections = {
-            str(method): _as_shape(f"projections[{method!r}]", xy, (m, ly, n, 2), np.float32)
-            for method, xy in dict(self.projections).items()
-        }
-        if self.images is not None:
-            self.images = np.asarray(self.images)
-            if self.images.dtype != np.uint8 or self.images.shape[0] != n:
-                raise ValueError(
-                    f"images must be uint8 with {n} rows, got {self.images.dtype} "
-                    f"{self.images.shape}"
-                )
+
+    # ------------------------------------------------------------------ arrays
+    @property
+    def angle(self) -> np.ndarray:
+        """Angle to the true class direction (radians), float32 ``[M, L, K, N]``."""
+        return self._arrays.full("angle")
+
+    @property
+    def angle_pred(self) -> np.ndarray:
+        """Angle to the predicted class direction (radians), float32 ``[M, L, K, N]``."""
+        return self._arrays.full("angle_pred")
+
+    @property
+    def avh(self) -> np.ndarray:
+        """Angular Visual Hardness (unitless), float32 ``[M, L, K, N]``."""
+        return self._arrays.full("avh")
+
+    @property
+    def angle_gap(self) -> np.ndarray:
+        """Angle minus the smallest angle to another class (radians), float32 ``[M, L, K, N]``."""
+        return self._arrays.full("angle_gap")
+
+    @property
+    def norm(self) -> np.ndarray:
+        """L2 norm of the features, float32 ``[M, L, K, N]``."""
+        return self._arrays.full("norm")
+
+    @property
+    def margin(self) -> np.ndarray:
+        """Signed distance to the decision boundary (feature units), float32 ``[M, L, K, N]``."""
+        return self._arrays.full("margin")
+
+    @property
+    def pred(self) -> np.ndarray:
+        """Predicted class, int32 ``[M, K, N]``."""
+        return self._arrays.full("pred")
+
+    @property
+    def correct(self) -> np.ndarray:
+        """Whether the prediction is the label, bool ``[M, K, N]``."""
+        return self._arrays.full("correct")
+
+    @property
+    def logit_margin(self) -> np.ndarray:
+        """True-class logit minus the largest other logit, float32 ``[M, K, N]``."""
+        return self._arrays.full("logit_margin")
+
+    @property
+    def images(self) -> np.ndarray | None:
+        """uint8 thumbnails ``[N, H, W]`` or ``[N, H, W, 3]`` (memory-mapped when opened), or None."""
+        if hasattr(self._images, "read_images"):  # an opened cube's reader: map them now
+            self._images = self._images.read_images()
+        return self._images
+
+    @property
+    def location(self) -> str | None:
+        """Where an opened cube's arrays are read from; None for a cube in memory."""
+        return self._arrays.location
+
+    def values(
+        self,
+        name: str,
+        model: Sequence[int] | None = None,
+        layer: Sequence[int] | None = None,
+        condition: Sequence[int] | None = None,
+        sample: Sequence[int] | np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Part of one array, reading only the partitions and columns it needs.
+
+        Parameters
+        ----------
+        name : str
+            One of ``LAYER_METRICS`` or ``OUTPUTS``.
+        model, layer, condition, sample : sequence of int, optional
+            Positions to keep along each dimension (``None``: all). ``layer`` is ignored for
+            the outputs, which do not depend on the layer.
+
+        Returns
+        -------
+        ndarray
+            ``[m, l, k, n]`` for a layer metric, ``[m, k, n]`` for an output.
+        """
+        if name not in ARRAYS:
+            raise KeyError(f"unknown array {name!r}; valid: {list(ARRAYS)}")
+        mi = list(range(len(self.models))) if model is None else [int(i) for i in model]
+        li = list(range(len(self.layers))) if layer is None else [int(i) for i in layer]
+        ki = list(range(len(self.conditions))) if condition is None else [int(i) for i in condition]
+        out = self._arrays.block(name, mi, li, ki)
+        return out if sample is None else out[..., np.asarray(sample, dtype=np.int64)]
 
     # ------------------------------------------------------------------ coordinates
     @property
@@ -267,31 +452,39 @@ class GeometryCube:
         benchmark: str = "clean",
         severity: int | None = None,
     ) -> CubeSlice:
-        """Per-sample arrays of one (model, layer, condition) cell."""
+        """Per-sample arrays of one (model, layer, condition) cell; one file read when opened."""
         mi, li = self.model_index(model), self.layer_index(layer)
         ki = self.condition_index(sparsity, benchmark, severity)
-        metric = {name: getattr(self, name)[mi, li, ki] for name in LAYER_METRICS}
-        output = {name: getattr(self, name)[mi, ki] for name in OUTPUTS}
+        return self.cell(mi, li, ki)
+
+    def cell(self, model: int, layer: int, condition: int) -> CubeSlice:
+        """The cell at positions ``(model, layer, condition)``, as :meth:`slice` gives it."""
+        if isinstance(self._arrays, _DatasetArrays):
+            from geowidget.cube_format import column
+
+            cols = [column(name, self.layers[layer]) for name in LAYER_METRICS] + list(OUTPUTS)
+            got = self._arrays.reader.read_partition(model, condition, cols)
+            arrays = {name: got[col] for name, col in zip(ARRAYS, cols, strict=True)}
+        else:
+            full = self._arrays.arrays
+            arrays = {name: full[name][model, layer, condition] for name in LAYER_METRICS}
+            arrays.update({name: full[name][model, condition] for name in OUTPUTS})
         return CubeSlice(
-            model=self.models[mi],
-            layer=self.layers[li],
-            condition=self.conditions[ki],
+            model=self.models[model],
+            layer=self.layers[layer],
+            condition=self.conditions[condition],
             labels=self.labels,
             sample_ids=self.sample_ids,
-            **metric,
-            **output,
+            **arrays,
         )
 
     @validate_params({
         "model": [None, str, _POSITION, ListOf([str, _POSITION])],
         "layer": [None, str, _POSITION, ListOf([str, _POSITION])],
-        "sparsity": [None, Interval(float, 0, 1, closed="left"),
-                     ListOf(Interval(float, 0, 1, closed="left"))],
-        "benchmark": [None, str, ListOf(str)],
         "sample": [None, Array(("N",), dtype="bool", library="numpy", nonempty=False),
                    Array(("K",), dtype="integer", library="numpy"), ListOf(Boolean()),
                    ListOf(_POSITION)],
-        "severity": [None, Interval(int, 0, 5), ListOf(Interval(int, 0, 5))],
+        **CONDITION_CONSTRAINTS,
     })
     def sel(
         self,
@@ -302,11 +495,12 @@ class GeometryCube:
         sample: Sequence[int] | np.ndarray | None = None,
         severity: int | Sequence[int] | None = None,
     ) -> GeometryCube:
-        """A sub-cube; each argument is one value or a list, ``None`` keeps everything.
+        """A sub-cube in memory; each argument is one value or a list, ``None`` keeps everything.
 
         Conditions are chosen with :meth:`find_conditions`. ``sample`` takes integer positions
         (not ids) or a boolean mask over the samples. Dimensions are kept even when one value
-        is chosen, so the result has the same array layout as the original.
+        is chosen, so the result has the same array layout as the original. An opened cube
+        reads only the selected partitions.
         """
         mi = self._pick(model, self.model_index, len(self.models))
         li = self._pick(layer, self.layer_index, len(self.layers))
@@ -314,20 +508,19 @@ class GeometryCube:
         if not ki:
             raise KeyError("the selection keeps no condition")
         si = self._samples(sample)
-        metric = {name: getattr(self, name)[np.ix_(mi, li, ki, si)] for name in LAYER_METRICS}
-        output = {name: getattr(self, name)[np.ix_(mi, ki, si)] for name in OUTPUTS}
-        return replace(
-            self,
+        images = self.images
+        return GeometryCube(
             models=[self.models[i] for i in mi],
-            model_info=[self.model_info[i] for i in mi],
             layers=[self.layers[i] for i in li],
             conditions=[self.conditions[i] for i in ki],
             labels=self.labels[si],
+            class_names=self.class_names,
             sample_ids=self.sample_ids[si],
-            images=None if self.images is None else self.images[si],
+            model_info=[self.model_info[i] for i in mi],
+            dataset=self.dataset,
+            images=None if images is None else images[si],
             projections={k: xy[np.ix_(mi, li, si)] for k, xy in self.projections.items()},
-            **metric,
-            **output,
+            **{name: self.values(name, mi, li, ki, si) for name in ARRAYS},
         )
 
     @property
@@ -397,10 +590,21 @@ class GeometryCube:
         return pd.DataFrame(table)
 
     # ------------------------------------------------------------------ tables and files
-    def to_pandas(self) -> Any:
-        """Long format: one row per (model, layer, condition, sample)."""
+    def to_pandas(self, columns: Sequence[str] | None = None) -> Any:
+        """Long format: one row per (model, layer, condition, sample).
+
+        Parameters
+        ----------
+        columns : list of str, optional
+            Arrays to include (default all of ``LAYER_METRICS`` and ``OUTPUTS``); an opened
+            cube reads only these. The coordinates (model, layer, sparsity, benchmark,
+            severity, sample, label) are always there.
+        """
         import pandas as pd
 
+        names = list(ARRAYS) if columns is None else list(columns)
+        if unknown := [c for c in names if c not in ARRAYS]:
+            raise KeyError(f"unknown column(s) {unknown}; valid: {list(ARRAYS)}")
         m, ly, k, n = (len(self.models), len(self.layers), len(self.conditions), len(self.labels))
         mi, li, ki, si = (a.ravel() for a in np.indices((m, ly, k, n)))
         table: dict[str, Any] = {
@@ -412,17 +616,88 @@ class GeometryCube:
             "sample": self.sample_ids[si],
             "label": self.labels[si],
         }
-        for name in LAYER_METRICS:
-            table[name] = getattr(self, name).ravel()
-        for name in OUTPUTS:
-            table[name] = getattr(self, name)[mi, ki, si]
+        for name in names:
+            values = self.values(name)
+            table[name] = values.ravel() if name in LAYER_METRICS else values[mi, ki, si]
         for method, xy in self.projections.items():  # the same position at every condition
             for axis, coord in enumerate("xy"):
                 table[f"projection:{method}:{coord}"] = xy[mi, li, si, axis]
         return pd.DataFrame(table)
 
+    def _meta(self) -> dict[str, Any]:
+        return {
+            "models": self.models,
+            "layers": self.layers,
+            "conditions": [[c.sparsity, c.benchmark, c.severity] for c in self.conditions],
+            "class_names": self.class_names,
+            "model_info": self.model_info,
+            "dataset": self.dataset,
+            "n": len(self.labels),
+        }
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the cube as a partitioned dataset that :meth:`open` reads on demand.
+
+        One Parquet file per (model, condition), the sample ids and labels, the thumbnails
+        and a small ``cube.json`` (see :mod:`geowidget.cube_format`). ``path`` is a directory
+        or a ``pyarrow.fs`` URI. An opened cube is copied partition by partition, so saving
+        never needs the whole cube in memory.
+        """
+        from geowidget.cube_format import CubeWriter
+
+        writer = CubeWriter(path, self._meta())
+        writer.write_samples(self.labels, self.sample_ids)
+        if self.images is not None:
+            writer.write_images(self.images)
+        for method, xy in self.projections.items():
+            writer.write_projection(method, xy)
+        for mi in range(len(self.models)):
+            for ki in range(len(self.conditions)):
+                metrics = {name: self.values(name, [mi], None, [ki])[0, :, 0]
+                           for name in LAYER_METRICS}
+                outputs = {name: self.values(name, [mi], None, [ki])[0, 0] for name in OUTPUTS}
+                writer.write_partition(mi, ki, metrics, outputs)
+        writer.finish()
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> GeometryCube:
+        """A cube saved with :meth:`save`, whose arrays are read from disk when asked for.
+
+        Names, conditions, labels and sample ids are read at once (``cube.shape``,
+        ``cube.labels`` cost no array reads); :meth:`slice` reads one partition file,
+        :meth:`values`, :meth:`sel`, :meth:`to_pandas` and the analyses read only what they
+        use. The thumbnails are memory-mapped.
+
+        Raises
+        ------
+        ValueError
+            ``path`` is not a geowidget cube, or partitions are missing (named).
+        """
+        from geowidget.cube_format import CubeReader
+
+        reader = CubeReader(path)
+        meta = reader.meta
+        cube = cls.__new__(cls)
+        cube._set_coordinates(meta["models"], meta["layers"],
+                              [Condition(float(s), str(b), int(v)) for s, b, v in
+                               meta["conditions"]],
+                              reader.labels, meta["class_names"], reader.sample_ids,
+                              meta["model_info"], meta["dataset"])
+        cube._arrays = _DatasetArrays(reader, cube.layers)
+        cube._images = reader if meta.get("images") is not None else None
+        cube.projections = reader.read_projections()
+        return cube
+
+    def load(self) -> GeometryCube:
+        """This cube in memory (an opened cube reads all of its arrays)."""
+        return self.sel()
+
     def to_parquet(self, path: str) -> None:
-        """Write the long table plus the metadata needed for a lossless round trip."""
+        """Write one Parquet file: the long table plus the metadata for a lossless round trip.
+
+        For small cubes: the labels, sample ids and thumbnails go into the schema metadata.
+        Large cubes go to a partitioned dataset with :meth:`save`.
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -513,6 +788,26 @@ class GeometryCube:
         except (ValueError, TypeError, KeyError) as err:
             raise ValueError(f"{where} holds an inconsistent cube: {err}") from None
 
+    def replace(self, **changes: Any) -> GeometryCube:
+        """A cube in memory with some constructor fields replaced, the rest kept.
+
+        Like :func:`dataclasses.replace`: ``cube.replace(model_info=[...])`` or
+        ``cube.replace(angle=new_angles)``. The new cube is checked as any cube is.
+        """
+        kept = {"models": self.models, "layers": self.layers, "conditions": self.conditions,
+                "labels": self.labels, "class_names": self.class_names,
+                "sample_ids": self.sample_ids, "model_info": self.model_info,
+                "dataset": self.dataset, "images": self.images,
+                "projections": self.projections}
+        unknown = sorted(set(changes) - set(kept) - set(ARRAYS))
+        if unknown:
+            raise TypeError(f"replace() got unknown field(s) {unknown}; valid: "
+                            f"{sorted([*kept, *ARRAYS])}")
+        arrays = {name: changes[name] if name in changes else self.values(name)
+                  for name in ARRAYS}
+        kept.update((k, v) for k, v in changes.items() if k in kept)
+        return GeometryCube(**kept, **arrays)
+
     # ------------------------------------------------------------------ assembly
     @classmethod
     def concat_models(cls, cubes: Iterable[GeometryCube]) -> GeometryCube:
@@ -526,47 +821,73 @@ class GeometryCube:
                 raise ValueError("cubes differ in layers or conditions; cannot stack models")
             if not np.array_equal(c.sample_ids, first.sample_ids):
                 raise ValueError("cubes differ in samples; cannot stack models")
-        stacked = {
-            name: np.concatenate([getattr(c, name) for c in cubes])
-            for name in LAYER_METRICS + OUTPUTS
-        }
         # a projection some cubes lack is NaN for their models
         methods = dict.fromkeys(k for c in cubes for k in c.projections)
         projections = {k: np.concatenate([
             c.projections.get(k, np.full((len(c.models), len(c.layers), len(c.labels), 2),
                                          np.nan, np.float32)) for c in cubes]) for k in methods}
-        return replace(
-            first,
+        return cls(
             models=[m for c in cubes for m in c.models],
+            layers=first.layers,
+            conditions=first.conditions,
+            labels=first.labels,
+            class_names=first.class_names,
+            sample_ids=first.sample_ids,
             model_info=[i for c in cubes for i in c.model_info],
+            dataset=first.dataset,
+            images=first.images,
             projections=projections,
-            **stacked,
+            **{name: np.concatenate([c.values(name) for c in cubes]) for name in ARRAYS},
         )
 
     def equals(self, other: GeometryCube) -> bool:
-        """Exact equality of every field (NaNs compare equal)."""
-        for f in fields(self):
-            a, b = getattr(self, f.name), getattr(other, f.name)
-            if f.name == "projections":
-                if list(a) != list(b) or not all(_same_array(a[k], b[k]) for k in a):
-                    return False
-            elif isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-                if not _same_array(a, b):
-                    return False
-            elif a != b:
+        """Exact equality of every coordinate, descriptor and array (NaNs compare equal).
+
+        Opened cubes are compared partition by partition; an opened cube equals the cube in
+        memory it was saved from.
+        """
+        same = (self.models == other.models and self.layers == other.layers
+                and self.conditions == other.conditions and self.class_names == other.class_names
+                and self.model_info == other.model_info and self.dataset == other.dataset)
+        if not same or list(self.projections) != list(other.projections):
+            return False
+        if not all(_same_array(np.asarray(xy), np.asarray(other.projections[k]))
+                   for k, xy in self.projections.items()):
+            return False
+        for a, b in ((self.labels, other.labels), (self.sample_ids, other.sample_ids),
+                     (self.images, other.images)):
+            if not _same_array(a, b):
                 return False
+        m, k = len(self.models), len(self.conditions)
+        for mi in range(m):  # one model and condition at a time: bounded memory when opened
+            for ki in range(k):
+                for name in ARRAYS:
+                    if not _same_array(self.values(name, [mi], None, [ki]),
+                                       other.values(name, [mi], None, [ki])):
+                        return False
         return True
 
     def __repr__(self) -> str:
         dims = ", ".join(f"{k}: {v}" for k, v in self.shape.items())
-        return f"GeometryCube({dims}; dataset={self.dataset!r}, models={self.models})"
+        where = "" if self.location is None else f", opened from {self.location!r}"
+        return f"GeometryCube({dims}; dataset={self.dataset!r}, models={self.models}{where})"
 
 
 def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
-    """Same shape, dtype and values (NaNs compare equal)."""
-    if a is None or b is None or a.shape != b.shape or a.dtype != b.dtype:
+    if a is None or b is None:
         return a is None and b is None
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
     return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+
+
+def _check_images(images: Any, n: int) -> np.ndarray | None:
+    if images is None:
+        return None
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.shape[0] != n:
+        raise ValueError(f"images must be uint8 with {n} rows, got {images.dtype} {images.shape}")
+    return images
 
 
 def _as_shape(name: str, value: Any, shape: tuple[int, ...], dtype: Any) -> np.ndarray:

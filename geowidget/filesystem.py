@@ -9,10 +9,13 @@ mid-way leaves only a ``*.tmp`` file, which :func:`remove_orphans` deletes later
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow.fs as pafs
 
@@ -70,21 +73,25 @@ def ensure_writable_dir(fs: pafs.FileSystem, path: str, what: str) -> None:
         raise PermissionError(f"{what} {path!r} is not writable: {err}") from None
 
 
-def write_atomic(fs: pafs.FileSystem, path: str, payload: bytes) -> None:
-    """Write ``payload`` to ``path``: to a temporary name first, then moved into place."""
+@contextlib.contextmanager
+def open_atomic(fs: pafs.FileSystem, path: str) -> Iterator[Any]:
+    """A stream to write ``path`` through: a temporary file, moved into place on success."""
     tmp = f"{path}.{uuid.uuid4().hex}{TMP_SUFFIX}"
-    parent = path.rsplit("/", 1)[0]
-    fs.create_dir(parent, recursive=True)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
     try:
         with fs.open_output_stream(tmp) as f:
-            f.write(payload)
+            yield f
         fs.move(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             fs.delete_file(tmp)
-        except OSError:
-            pass
         raise
+
+
+def write_atomic(fs: pafs.FileSystem, path: str, payload: bytes) -> None:
+    """Write ``payload`` to ``path``: to a temporary name first, then moved into place."""
+    with open_atomic(fs, path) as f:
+        f.write(payload)
 
 
 def read_bytes(fs: pafs.FileSystem, path: str) -> bytes | None:

@@ -39,13 +39,22 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Iterator, Sequence
-from numbers import Integral
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from geowidget._validation import (
+    DATA,
+    MODEL,
+    POSITIVE_INT,
+    Interval,
+    ListOf,
+    Matches,
+    invalid,
+    validate_params,
+)
 from geowidget.cube import LAYER_METRICS, OUTPUTS, Condition, GeometryCube
 from geowidget.engine.checkpoints import step_model_name
 
@@ -99,6 +108,14 @@ class GeometryTracker:
     ([0, 1, 2], ['mlp/0', 'mlp/1', 'mlp/2'])
     """
 
+    @validate_params({
+        "model": MODEL,
+        "probe_data": DATA,
+        "layers": [None, ListOf(str)],
+        "every": POSITIVE_INT,
+        "run": [None, Matches(r"[^/]+", "a non-empty name without '/'")],
+        "batch_size": POSITIVE_INT,
+    })
     def __init__(
         self,
         model: nn.Module,
@@ -113,14 +130,8 @@ class GeometryTracker:
         from geowidget.study import Study
         from geowidget.study.study import thumbnails
 
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if isinstance(every, bool) or not isinstance(every, Integral) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}")
-        self.every = int(every)
-        self.run = type(model).__name__ if run is None else str(run)
-        if not self.run or "/" in self.run:
-            raise ValueError(f"run must be a non-empty name without '/', got {self.run!r}")
+        self.every = every
+        self.run = type(model).__name__ if run is None else run
         self.model = model
         device = next((p.device for p in model.parameters()), torch.device("cpu"))
         with evaluating(model), preserved_rng():
@@ -143,6 +154,7 @@ class GeometryTracker:
     def layers(self) -> list[str]:
         return list(self._study.layers)
 
+    @validate_params({"step": [Interval(int, None, None)]})
     def step(self, step: int) -> bool:
         """Record the probe set's geometry at training step (or epoch) ``step``.
 
@@ -156,13 +168,10 @@ class GeometryTracker:
         bool
             Whether this call recorded (see ``every``).
         """
-        if isinstance(step, bool) or not isinstance(step, Integral):
-            raise TypeError(f"step must be an int (a training step or epoch), got {step!r}")
-        step = int(step)
         if self._last is not None and step <= self._last:
-            raise ValueError(
-                f"step must increase from call to call: got step={step} after step={self._last}"
-            )
+            raise invalid("GeometryTracker.step", "step",
+                          f"larger than at the previous call ({self._last})", step,
+                          "steps must increase from call to call")
         self._last = step
         if self._records and step - self._records[-1][0] < self.every:
             return False
@@ -171,7 +180,7 @@ class GeometryTracker:
 
     def _record(self, step: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         from geowidget.study import WorkUnit
-        from geowidget.study.store import fingerprint
+        from geowidget.study.units import fingerprint
 
         study, name = self._study, self.run
         with preserved_rng():

@@ -61,17 +61,20 @@ def test_checkpoints_that_disagree_in_classes(tmp_path, states):
 
 
 def test_argument_errors(states, tmp_path):
-    with pytest.raises(ValueError, match=r"steps must be strictly increasing, got \[0, 2, 2\]"):
+    with pytest.raises(ValueError, match=r"'steps' parameter of Checkpoints must be strictly "
+                                         r"increasing\. Got \[0, 2, 2\] instead"):
         Checkpoints(mlp(8), states, steps=[0, 2, 2])
-    with pytest.raises(ValueError, match="steps has 2 entries for 3 checkpoints"):
+    with pytest.raises(ValueError, match=r"'steps' .* one step per checkpoint \(3\)\. Got \[0, 1\]"):
         Checkpoints(mlp(8), states, steps=[0, 1])
-    with pytest.raises(ValueError, match="checkpoints is empty"):
+    with pytest.raises(ValueError, match=r"'checkpoints' .* Got \[\] instead"):
         Checkpoints(mlp(8), [])
-    with pytest.raises(ValueError, match="steps is given twice"):
+    with pytest.raises(ValueError, match="'steps' .* None when checkpoints is a dict"):
         Checkpoints(mlp(8), {0: states[0]}, steps=[0])
-    with pytest.raises(TypeError, match="checkpoint 1 must be a state dict or a path, got int"):
+    with pytest.raises(TypeError, match=r"'checkpoints' .*item 1 \(3\) is not a "
+                                        r"collections.abc.Mapping, a str or an os.PathLike"):
         Checkpoints(mlp(8), [states[0], 3])
-    with pytest.raises(TypeError, match="checkpoints must be a list of state dicts or paths"):
+    with pytest.raises(TypeError, match="'checkpoints' parameter of Checkpoints must be a "
+                                        "non-empty list"):
         Checkpoints(mlp(8), "ckpt.pt")
     torch.save([1, 2], tmp_path / "list.pt")
     with pytest.raises(TypeError, match=r"checkpoint file '.*list.pt' holds a list, not a state "

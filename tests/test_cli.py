@@ -276,7 +276,7 @@ def test_report_of_a_saved_study_holds_its_tables_and_views(cli_cube, tmp_path, 
     assert cells == [round(v, 3) for v in cube.correct.mean(axis=2).ravel()]
     state = json.loads(re.search(r'id="geowidget-state">(.*?)</script>', page, re.S).group(1))
     kinds = [state["models"][v]["state"]["_kind"] for v in state["views"]]
-    assert kinds == ["polar", "histogram", "parallel", "modelmap", "panel"]
+    assert kinds == ["evaltable", "polar", "histogram", "parallel", "modelmap", "panel"]
     assert all(state["models"][v]["state"]["show_controls"] for v in state["views"])
 
 
@@ -387,3 +387,32 @@ def test_demo_starts_jupyterlab_on_the_quickstart_notebook(demo_cache):
             os.killpg(proc.pid, signal.SIGKILL)  # nothing of the session may outlive the test
         except ProcessLookupError:
             pass
+
+
+def test_study_of_a_run_of_checkpoint_files(tmp_path, capsys):
+    from geowidget.zoo.models import lenet
+
+    for step in (0, 5, 12):  # numbered as a training script numbers them (12 after 5)
+        torch.save(lenet(seed=step).state_dict(), tmp_path / f"ckpt_{step}.pt")
+    out = tmp_path / "run.parquet"
+    assert main(["study", "--models", f"net=geowidget.zoo.models:lenet@{tmp_path}/ckpt_*.pt",
+                 "--samples", "30", "--sparsities", "--out", str(out), "--quiet"]) == 0
+    cube = GeometryCube.from_parquet(str(out))
+    assert cube.models == ["net/0", "net/5", "net/12"]
+    assert [(i["run"], i["step"]) for i in cube.model_info] == [("net", 0), ("net", 5),
+                                                                 ("net", 12)]
+    data = zoo.probe_data()
+    keep = np.concatenate([np.flatnonzero(data.labels.numpy() == c)[:3] for c in range(10)])
+    for mi, step in enumerate((0, 5, 12)):
+        with torch.no_grad():
+            pred = lenet(seed=step).eval()(data.images[keep]).argmax(1).numpy()
+        np.testing.assert_array_equal(cube.pred[mi, 0], pred)
+    with pytest.raises(SystemExit):
+        main(["study", "--models", f"geowidget.zoo.models:lenet@{tmp_path}/none_*.pt",
+              "--out", str(out)])
+    assert "no checkpoint file matches" in capsys.readouterr().err
+    torch.save(lenet().state_dict(), tmp_path / "ckpt_final.pt")
+    with pytest.raises(SystemExit):
+        main(["study", "--models", f"geowidget.zoo.models:lenet@{tmp_path}/ckpt_*.pt",
+              "--out", str(out)])
+    assert "every checkpoint's file name must end in its step" in capsys.readouterr().err

@@ -131,7 +131,9 @@ def test_scores_table() -> None:
 
 def test_validation_messages() -> None:
     cube = make_cube()
-    kw = {f.name: getattr(cube, f.name) for f in cube.__dataclass_fields__.values()}
+    kw = {name: getattr(cube, name) for name in (
+        "models", "layers", "conditions", "labels", "class_names", *LAYER_METRICS, *OUTPUTS,
+        "sample_ids", "model_info", "dataset", "images")}
     with pytest.raises(ValueError, match=r"margin has shape \(2, 2, 6, 29\), expected"):
         GeometryCube(**{**kw, "margin": cube.margin[..., :29]})
     with pytest.raises(ValueError, match=r"models must be unique, got duplicates \['a'\]"):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 from fixtures.synthetic import make_cube
@@ -18,7 +16,7 @@ def cube():
     angle = base.angle.copy()
     angle[1, 2, 0, :5] = np.nan  # undefined angles (a zero feature vector) are left out
     angle[2, 3, 1, :] = np.nan  # a cell with no finite sample
-    return replace(base, angle=angle)
+    return base.replace(angle=angle)
 
 
 def test_quantiles_match_a_loop_over_cells(cube):
@@ -56,8 +54,8 @@ def test_layer_profile_sends_the_quantiles_and_picks(cube):
     prof = view.profile()
     np.testing.assert_array_equal(prof["margin"], layer_quantiles(cube)[:, :, 2, 2])
     assert view._meta["metrics"] == ["angle", "norm", "margin"]
-    with pytest.raises(TypeError, match="The 'cube' parameter of LayerProfile must be a "
-                       "GeometryCube. Got dict instead"):
+    with pytest.raises(TypeError, match=r"The 'cube' parameter of LayerProfile must be a "
+                       r"geowidget.cube.GeometryCube. Got \{'angle': \[\]\} instead"):
         LayerProfile({"angle": []})
     with pytest.raises(ValueError, match=r"The 'layer' parameter of LayerProfile must be one of"):
         LayerProfile(cube, layer="layer9")

@@ -23,6 +23,7 @@ LAYER_OF = {
     "geowidget.filesystem": "base",
     "geowidget.engine": "engine",
     "geowidget.cube": "cube",
+    "geowidget.cube_format": "cube",
     "geowidget.study": "study",
     "geowidget.analysis": "analysis",
     "geowidget.widgets": "widgets",

@@ -16,9 +16,12 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from geowidget import zoo
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-NAMES = ["quickstart", "robustness", "pruning", "model-zoo", "bring-your-own"]
+NAMES = ["quickstart", "robustness", "pruning", "model-zoo", "bring-your-own", "projections",
+         "training"]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -110,7 +113,14 @@ def test_model_zoo(demo_cache):
     d = float(re.search(r"d\(wide_cnn, mpt\) = ([\d.]+)", out).group(1))
     edges = ast.literal_eval(re.search(r"MST edges: (\[.*\])", out).group(1))
     assert d > 0 and len(edges) == 3
-    assert widgets(nb) == 2  # the model map, side by side
+    acc = float(re.search(r"vit accuracy: ([\d.]+)", out).group(1))
+    nearest = re.search(r"nearest to the ViT in the map: (\S+);", out).group(1)
+    angles = ast.literal_eval(re.search(r"median angle by stage \(vit\): (\[.*\])", out).group(1))
+    ratio = float(re.search(r"ViT's nearest / others' farthest nearest: ([\d.]+)", out).group(1))
+    assert acc > 0.8 and nearest in zoo.names() and len(angles) == 4 and ratio > 1.5
+    assert all(0 < a < 180 for a in angles)
+    # the model map, side by side, the map of every zoo model, the linked profile and polar plot
+    assert widgets(nb) == 4
 
 
 def test_bring_your_own(demo_cache):
@@ -123,3 +133,25 @@ def test_bring_your_own(demo_cache):
     acc = float(re.search(r"accuracy of the untrained ResNet-18: ([\d.]+)", out).group(1))
     assert 0 <= acc <= 1
     assert widgets(nb) == 1
+
+
+def test_projections():
+    nb = run("projections")
+    out = stdout(nb.cells[-1])
+    trust = {m: float(v) for m, v in re.findall(r"(\w+)=([\d.]+)", out.splitlines()[0])}
+    assert trust["pca"] < min(trust["tsne"], trust["umap"]) and max(trust.values()) <= 1
+    rank = dict(re.findall(r"(\w+)=([\d.]+)", out.splitlines()[2]))
+    assert all(float(rank[m]) < float(rank["features"]) for m in ("pca", "tsne", "umap"))
+    assert widgets(nb) == 1  # the polar plot and three maps, linked, in one box
+
+
+def test_training():
+    nb = run("training")
+    out = stdout(nb.cells[-1])
+    final = float(re.search(r"final accuracy: ([\d.]+)", out).group(1))
+    forgotten = float(re.search(r"forgotten at least once: ([\d.]+)", out).group(1))
+    r_margin = float(re.search(r"r\(margin, forgetting\) = ([-+\d.]+)", out).group(1))
+    steps = ast.literal_eval(re.search(r"tracker steps: (\[.*\])", out).group(1))
+    assert final > 0.85 and 0 < forgotten < 1 and r_margin < 0
+    assert steps == list(range(0, 57, 8))
+    assert widgets(nb) == 3  # the linked polar plot and histogram, the model map, the live run

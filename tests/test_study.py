@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fixtures.memory import peak_rss_mb
 from torch import nn
 
 from geowidget.datasets import load_mnist
@@ -257,3 +258,44 @@ def test_batchnorm_model_runs_and_matches_a_direct_forward(tmp_path) -> None:
     with torch.no_grad():
         pred = model(x).argmax(1).numpy()
     np.testing.assert_array_equal(cube.pred[0, 0], pred)
+
+
+def test_a_study_streams_200k_images_within_1_5_gb(tmp_path) -> None:
+    """200,000 3x32x32 images made on the fly by a DataLoader: never all in memory at once.
+
+    The inputs alone would take 2.4 GB. The study reads them shard by shard and writes the
+    cube to disk (thumbnails streamed, partitions from the unit store); torch's own import
+    takes about 0.6 GB of the budget.
+    """
+    code = f"""
+        import torch
+        from torch import nn
+        from torch.utils.data import DataLoader, Dataset
+        from geowidget.study import Study
+
+        class OnTheFly(Dataset):
+            def __len__(self):
+                return 200_000
+            def __getitems__(self, index):  # one batch at a time, made from its indices
+                g = torch.Generator().manual_seed(index[0])
+                x = torch.rand(len(index), 3, 32, 32, generator=g)
+                return x, torch.tensor(index) % 10
+
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(48, 16), nn.ReLU(),
+                            nn.Linear(16, 10)).eval()
+        loader = DataLoader(OnTheFly(), batch_size=2000, collate_fn=lambda batch: batch)
+        study = Study({{"tiny": net}}, loader, sparsities=(), batch_size=2048, progress=False)
+        cube = study.run(out={str(tmp_path / "cube")!r})
+        assert cube.shape["sample"] == 200_000 and cube.images.shape == (200_000, 32, 32, 3)
+        assert study.stats["computed"] == 49  # ceil(200_000 / 4096) shards, one condition
+        # the last batch, recomputed directly
+        x, y = OnTheFly().__getitems__(list(range(198_000, 200_000)))
+        with torch.no_grad():
+            assert (cube.cell(0, 0, 0).pred[-2000:] == net(x).argmax(1).numpy()).all()
+        assert (cube.labels[-2000:] == y.numpy()).all()
+        assert (cube.images[-1] == (x[-1].permute(1, 2, 0) * 255 + 0.5).to(torch.uint8)
+                .numpy()).all()
+    """
+    peak = peak_rss_mb(code)
+    assert peak * 2**20 < 1.5e9, f"the study peaked at {peak:.0f} MiB"

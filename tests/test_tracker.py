@@ -131,18 +131,20 @@ def test_bad_input(data):
     with pytest.raises(ValueError, match="nothing recorded yet"):
         tracker.cube()
     tracker.step(4)
-    with pytest.raises(ValueError, match=r"step must increase from call to call: got step=4 "
-                       r"after step=4"):
+    with pytest.raises(ValueError, match=r"The 'step' parameter of GeometryTracker.step must be "
+                       r"larger than at the previous call \(4\). Got 4 instead \(steps must "
+                       r"increase from call to call\)"):
         tracker.step(4)
-    with pytest.raises(ValueError, match="got step=2 after step=4"):
+    with pytest.raises(ValueError, match=r"larger than at the previous call \(4\). Got 2"):
         tracker.step(2)
-    with pytest.raises(TypeError, match=r"step must be an int .* got 5.5"):
+    with pytest.raises(TypeError, match=r"'step' parameter of GeometryTracker.step must be an int\. "
+                                        r"Got 5.5"):
         tracker.step(5.5)
-    with pytest.raises(ValueError, match="every must be a positive int, got 0"):
+    with pytest.raises(ValueError, match=r"'every' .* an int in \[1, inf\)\. Got 0 instead"):
         GeometryTracker(Net(), (x, y), every=0)
-    with pytest.raises(ValueError, match="run must be a non-empty name without '/', got 'a/b'"):
+    with pytest.raises(ValueError, match="'run' .* a non-empty name without '/'. Got 'a/b'"):
         GeometryTracker(Net(), (x, y), run="a/b")
-    with pytest.raises(TypeError, match="model must be a torch.nn.Module, got str"):
+    with pytest.raises(TypeError, match="'model' .* a torch.nn.Module. Got 'net' instead"):
         GeometryTracker("net", (x, y))
     with pytest.raises(ValueError, match="layer 'body.9' not in model"):
         GeometryTracker(Net(), (x, y), layers=["body.9"])
@@ -190,6 +192,7 @@ def test_a_study_refuses_runs_that_do_not_fit(data):
                        r"classes \(fc.weight rows\): checkpoint 0 at step 0 has 4, checkpoint 1 "
                        r"at step 1 has 6"):
         Study({"net": (Net(), [good, other.state_dict()])}, (x, y), progress=False)
-    with pytest.raises(TypeError, match="model 'net' must be a torch.nn.Module or a run of "
-                       "checkpoints"):
+    with pytest.raises(TypeError, match=r"'models' parameter of Study must be .*a "
+                       r"geowidget.engine.checkpoints.Checkpoints .*its value of 'net' "
+                       r"\(\['ckpt_00.pt'\]\) is not"):
         Study({"net": ["ckpt_00.pt"]}, (x, y), progress=False)

@@ -165,18 +165,22 @@ def test_subnetwork_errors():
 def test_shipped_zoo_is_complete_small_and_loads_safely():
     names = zoo.names()
     archs = {zoo.info(n)["arch"] for n in names}
-    assert archs == {"mlp", "lenet", "wide_cnn"}
-    for arch in archs:  # two seeds each
+    assert archs == {"mlp", "lenet", "wide_cnn", "vit"}
+    for arch in archs - {"vit"}:  # two seeds each (one tiny ViT)
         seeds = {zoo.info(n)["seed"] for n in names if zoo.info(n)["arch"] == arch
                  and zoo.info(n)["training"] == "standard"}
         assert len(seeds) >= 2
     trainings = [zoo.info(n)["training"] for n in names]
     assert trainings.count("noise") >= 1 and trainings.count("mpt") == 1
-    total = sum((WEIGHTS_DIR / f"{n}.pt").stat().st_size for n in names)
+    total = sum((WEIGHTS_DIR / f"{n}.pt").stat().st_size for n in names + zoo.runs())
     assert total <= 10 * 2**20
     for n in names:
         state = torch.load(WEIGHTS_DIR / f"{n}.pt", weights_only=True)
         assert all(isinstance(v, torch.Tensor) for v in state.values())
+    for n in zoo.runs():  # {step: state dict}
+        states = torch.load(WEIGHTS_DIR / f"{n}.pt", weights_only=True)
+        assert list(states) == zoo.info(n)["checkpoints"]
+        assert all(isinstance(v, torch.Tensor) for st in states.values() for v in st.values())
     with pytest.raises(KeyError, match="unknown zoo model 'vgg'; valid: .*'lenet-s0'"):
         zoo.load("vgg")
 
@@ -222,3 +226,63 @@ def test_cli_lists_the_zoo(capsys):
     out = capsys.readouterr().out.splitlines()
     assert len(out) == len(zoo.names())
     assert out[0].startswith("mlp-s0") and "acc=0." in out[0]
+
+
+# ------------------------------------------------------------------ the tiny ViT and the run
+def test_vit_is_torchvisions_vision_transformer_on_digits(probe):
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    from geowidget.engine.features import extract_features
+    from geowidget.engine.head import find_head
+    from geowidget.zoo.models import vit
+
+    model = zoo.load("vit-s0")
+    assert isinstance(model, VisionTransformer) and zoo.info("vit-s0")["width"] <= 64
+    assert len(model.encoder.layers) <= 4 and model.patch_size == 7
+    assert find_head(model)[2] == model.penultimate_layer == "heads.head:input"
+    x = probe.images[:8]
+    feats = extract_features(model, x, ["encoder", "heads.head:input"],
+                             tokens={"encoder": "cls"}, progress=False)
+    torch.testing.assert_close(feats["encoder"], feats["heads.head:input"])
+    with pytest.raises(ValueError, match="width must be a multiple of 4"):
+        vit(30)
+
+
+def test_on_step_sees_every_step_and_changes_nothing(small_train):
+    x, y = small_train[0][:100], small_train[1][:100]
+    seen = []
+    a = train_classifier(mlp(8, seed=0), x, y, epochs=2, batch_size=32, seed=1,
+                         on_step=lambda step, m: seen.append((step, m.training)))
+    b = train_classifier(mlp(8, seed=0), x, y, epochs=2, batch_size=32, seed=1)
+    assert seen == [(s, True) for s in range(9)]  # step 0, then 2 epochs of 4 batches
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+
+
+def test_shipped_run_checkpoints_and_their_rebuild(probe):
+    from geowidget.zoo.build import train_run
+
+    assert zoo.runs() == ["lenet-run-s2"]
+    desc = zoo.info("lenet-run-s2")
+    run = zoo.load_run("lenet-run-s2")
+    assert run.steps == desc["checkpoints"] == list(range(0, 141, 14)) and len(run) >= 10
+    models = run.models()
+    # step 0 is the seeded initial network; the last checkpoint is the trained one
+    for a, b in zip(models[0].parameters(), build_model("lenet", seed=2).parameters(),
+                    strict=True):
+        assert torch.equal(a, b)
+    accs = [accuracy(m, *probe.as_pair()) for m in models]
+    assert accs[-1] == pytest.approx(desc["test_accuracy"], abs=1e-4) and accs[-1] > 0.85
+    assert accs[0] < 0.15 < accs[1] < accs[4] < accs[-1]  # chance at step 0, then it learns
+    # one epoch of the recipe reproduces the run's first checkpoints (same seed, same order)
+    data = zoo.train_data()
+    _, kept = train_run({**spec("lenet-run-s2"), "epochs": 1}, *data.as_pair())
+    assert list(kept) == [0, 14, 28]
+    for step, state in kept.items():
+        shipped = run.state_dict(run.steps.index(step))
+        for k, v in state.items():
+            torch.testing.assert_close(v, shipped[k], rtol=0, atol=1e-4, msg=f"{step} {k}")
+    with pytest.raises(KeyError, match="'lenet-run-s2' is a training run, not a model"):
+        zoo.load("lenet-run-s2")
+    with pytest.raises(KeyError, match="'lenet-s0' is a model, not a training run"):
+        zoo.load_run("lenet-s0")

@@ -37,7 +37,18 @@ from typing import Any
 
 import numpy as np
 
-from geowidget.cube import LAYER_METRICS, GeometryCube
+from geowidget._validation import (
+    SEED,
+    Array,
+    Boolean,
+    Instance,
+    Interval,
+    ListOf,
+    Options,
+    invalid,
+    validate_params,
+)
+from geowidget.cube import CONDITION_CONSTRAINTS, LAYER_METRICS, GeometryCube
 
 FEATURES = (*LAYER_METRICS, "logit_margin")
 TRANSFORMS = ("zscore", "rank")
@@ -46,6 +57,18 @@ METRICS = ("euclidean", "spearman")
 METHODS = ("mds", "pca", "tsne", "umap")
 MAX_POINTS = 2000
 REDUCED_DIMS = 50
+
+_CUBE = [Instance(GeometryCube)]
+_SELECTION = {  # parameters the cube-based embeddings share
+    "cube": _CUBE,
+    "features": [Options(*FEATURES), ListOf(Options(*FEATURES))],
+    "transform": [Options(*TRANSFORMS)],
+    "layer": [None, str, Interval(int, None, None)],
+    "models": [None, str, Interval(int, None, None), ListOf([str, Interval(int, None, None)])],
+    "delta": [Boolean()],
+}
+_POINTS = [Instance("geowidget.analysis.embedding.Embedding"),
+           Array(("P", "D"), dtype="floating", library="numpy", finite=True)]
 
 
 @dataclass
@@ -163,13 +186,14 @@ def _select_conditions(
     return picked
 
 
-def _values(cube: GeometryCube, feature: str, li: int) -> np.ndarray:
-    """``[M, K, N]`` values of one feature at layer index ``li``."""
-    if feature == "logit_margin":
-        return cube.logit_margin
-    return getattr(cube, feature)[:, li]
+def _values(cube: GeometryCube, feature: str, li: int, mi: list[int], ki: list[int]
+            ) -> np.ndarray:
+    """``[m, k, N]`` float64 values of one feature at layer ``li`` (only those read)."""
+    values = cube.values(feature, model=mi, layer=[li], condition=ki)
+    return (values if feature == "logit_margin" else values[:, 0]).astype(np.float64)
 
 
+@validate_params({**_SELECTION, **CONDITION_CONSTRAINTS, "by": [Options(*GROUPINGS)]})
 def model_embedding(
     cube: GeometryCube,
     *,
@@ -226,19 +250,9 @@ def model_embedding(
     >>> emb.matrix.shape        # 3 features x N samples per model    # doctest: +SKIP
     (12, 4500)
     """
-    if not isinstance(cube, GeometryCube):
-        raise TypeError(f"cube must be a GeometryCube, got {type(cube).__name__}")
     features = tuple(features) if not isinstance(features, str) else (features,)
-    if not features:
-        raise ValueError(f"features must name at least one of {list(FEATURES)}")
-    if bad := [f for f in features if f not in FEATURES]:
-        raise ValueError(f"unknown feature(s) {bad}; valid: {list(FEATURES)}")
     if len(set(features)) != len(features):
-        raise ValueError(f"features must be unique, got {list(features)}")
-    if transform not in TRANSFORMS:
-        raise ValueError(f"unknown transform {transform!r}; valid: {list(TRANSFORMS)}")
-    if by not in GROUPINGS:
-        raise ValueError(f"unknown by={by!r}; valid: {list(GROUPINGS)}")
+        raise invalid("model_embedding", "features", "unique feature names", list(features))
     li = cube.layer_index(len(cube.layers) - 1 if layer is None else layer)
     mi = (
         list(range(len(cube.models)))
@@ -263,11 +277,9 @@ def model_embedding(
                 "delta=True needs the clean condition at sparsity 0 in the cube"
             ) from None
     # raw values [F, M, K, N]
-    raw = np.stack(
-        [_values(cube, f, li)[np.ix_(mi, ki)].astype(np.float64) for f in features]
-    )
+    raw = np.stack([_values(cube, f, li, mi, ki) for f in features])
     if delta:
-        base = np.stack([_values(cube, f, li)[mi, k0].astype(np.float64) for f in features])
+        base = np.stack([_values(cube, f, li, mi, [k0])[:, 0] for f in features])
         raw = raw - base[:, :, None, :]
     finite = np.isfinite(raw).all(axis=(0, 1, 2))
     dropped = int((~finite).sum())
@@ -349,6 +361,8 @@ def reduce(matrix: np.ndarray, n_components: int = REDUCED_DIMS, seed: int = 0) 
     return u * s
 
 
+@validate_params({"embedding": _POINTS, "metric": [Options(*METRICS)],
+                  "max_points": [Interval(int, 2, None)]})
 def distances(
     embedding: Embedding | np.ndarray,
     metric: str = "euclidean",
@@ -380,8 +394,6 @@ def distances(
     array([[0., 5.],
            [5., 0.]])
     """
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; valid: {list(METRICS)}")
     x = _matrix_of(embedding)
     p, d = x.shape
     if metric == "spearman":
@@ -472,6 +484,14 @@ def classical_mds(d: np.ndarray, n_components: int = 2) -> np.ndarray:
     return _fix_signs(xy)
 
 
+@validate_params({
+    "distances": [Array(("P", "P"), dtype="floating", library="numpy", finite=True),
+                  Instance("geowidget.analysis.embedding.Embedding")],
+    "method": [Options(*METHODS)],
+    "seed": SEED,
+    "perplexity": [None, Interval(float, 0, None, closed="neither")],
+    "max_points": [Interval(int, 2, None)],
+})
 def layout(
     distances: np.ndarray | Embedding,
     method: str = "mds",
@@ -506,8 +526,6 @@ def layout(
     >>> np.round(layout(d, "mds"), 6)[:, 0]
     array([ 5.,  0., -5.])
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown layout method {method!r}; valid: {list(METHODS)}")
     if method == "umap":
         try:
             import umap  # noqa: F401
@@ -562,6 +580,8 @@ def layout(
 
 
 # ---------------------------------------------------------------------------- MST
+@validate_params({"distances": [Array(("P", "P"), dtype="floating", library="numpy",
+                                        finite=True)]})
 def mst(distances: np.ndarray) -> np.ndarray:
     """Edges of a minimum spanning tree of the complete graph with these distances.
 
@@ -606,6 +626,8 @@ def mst(distances: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- benchmarks
+@validate_params({**_SELECTION, "sparsity": [Interval(float, 0, 1, closed="left")],
+                  "benchmarks": [None, ListOf(str, min_len=2)]})
 def benchmark_similarity(
     cube: GeometryCube,
     *,

@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from geowidget._validation import Array, Interval, Options, invalid, validate_params
+from geowidget._validation import Array, DictOf, Interval, Options, invalid, validate_params
 
 METHODS = ("pca", "tsne", "umap")
 # method -> (module it needs, the extra that installs it)
@@ -83,8 +83,10 @@ def _require(method: str) -> None:
     "features": [Array(("N", "D"), library=None)],
     "method": [Options(*METHODS)],
     "seed": [Interval(int, 0, None)],
+    "options": [None, DictOf(str, object)],
 })
-def project(features: Any, method: str = "pca", seed: int = 0, **kwargs: Any) -> np.ndarray:
+def project(features: Any, method: str = "pca", seed: int = 0,
+            options: dict[str, Any] | None = None) -> np.ndarray:
     """Project features to 2-D positions with PCA, t-SNE or UMAP.
 
     Parameters
@@ -95,14 +97,18 @@ def project(features: Any, method: str = "pca", seed: int = 0, **kwargs: Any) ->
         ``"pca"``: the scores on the first two principal components (exact: the top
         eigenvectors of the centred features' smaller Gram matrix, as an SVD would give;
         each component's sign makes its largest loading positive).
-        ``"tsne"``: openTSNE (FFT-accelerated; faster than scikit-learn's Barnes-Hut here,
-        see ``benchmarks/bench_project.py``), perplexity ``min(30, (N - 1) / 3)``, PCA
-        initialisation; needs ``geowidget[tsne]``. ``"umap"``: umap-learn with
-        ``n_neighbors=min(15, N - 1)``; needs ``geowidget[umap]``.
+        ``"tsne"``: openTSNE (faster than scikit-learn's ``TSNE`` here, see
+        ``benchmarks/bench_project.py``; Barnes-Hut below 10,000 samples, FFT above),
+        perplexity ``min(30, (N - 1) / 3)``, PCA initialisation; needs ``geowidget[tsne]``.
+        ``"umap"``: umap-learn with ``n_neighbors=min(15, N - 1)``; needs
+        ``geowidget[umap]``. Both run on one thread by default, so that the same seed gives
+        the same positions (umap-learn does so itself with a seed); pass
+        ``options={"n_jobs": -1}`` for speed.
     seed : int
         Random seed of t-SNE and UMAP; the same seed gives the same positions.
-    **kwargs
-        Passed to ``openTSNE.TSNE`` or ``umap.UMAP`` (e.g. ``perplexity``, ``n_neighbors``).
+    options : dict, optional
+        Keyword arguments for ``openTSNE.TSNE`` or ``umap.UMAP`` (e.g. ``{"perplexity": 50}``,
+        ``{"n_neighbors": 30}``, ``{"n_jobs": -1}``); none for PCA.
 
     Returns
     -------
@@ -119,14 +125,15 @@ def project(features: Any, method: str = "pca", seed: int = 0, **kwargs: Any) ->
     x = _features("project", "features", features)
     if x.shape[0] < 3:
         raise invalid("project", "features", "an array with at least 3 rows", features)
+    options = dict(options or {})
     if method == "pca":
-        if kwargs:
-            raise TypeError(f"method='pca' takes no extra arguments, got {sorted(kwargs)}")
+        if options:
+            raise invalid("project", "options", "None or empty for method='pca'", options)
         return _pca(x)
     _require(method)
     if method == "tsne":
-        return _tsne(x, seed, kwargs)
-    return _umap(x, seed, kwargs)
+        return _tsne(x, seed, options)
+    return _umap(x, seed, options)
 
 
 def _pca(x: np.ndarray) -> np.ndarray:
@@ -150,25 +157,25 @@ def _pca(x: np.ndarray) -> np.ndarray:
     return xy.astype(np.float32)
 
 
-def _tsne(x: np.ndarray, seed: int, kwargs: dict[str, Any]) -> np.ndarray:
+def _tsne(x: np.ndarray, seed: int, given: dict[str, Any]) -> np.ndarray:
     import openTSNE
 
     n = x.shape[0]
     # Barnes-Hut below 10,000 samples: the FFT grid has a fixed cost that dominates small N
     options = {"perplexity": min(30.0, (n - 1) / 3), "initialization": "pca",
                "negative_gradient_method": "bh" if n < 10_000 else "fft",
-               "n_jobs": -1, "random_state": seed, "verbose": False}
-    options.update(kwargs)
+               "n_jobs": 1, "random_state": seed, "verbose": False}
+    options.update(given)
     return np.asarray(openTSNE.TSNE(n_components=2, **options).fit(x), dtype=np.float32)
 
 
-def _umap(x: np.ndarray, seed: int, kwargs: dict[str, Any]) -> np.ndarray:
+def _umap(x: np.ndarray, seed: int, given: dict[str, Any]) -> np.ndarray:
     import warnings
 
     import umap
 
     options = {"n_neighbors": min(15, x.shape[0] - 1), "random_state": seed}
-    options.update(kwargs)
+    options.update(given)
     with warnings.catch_warnings():
         # a fixed random_state makes UMAP single-threaded, by design; it says so each call
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)

@@ -86,7 +86,7 @@ def robustness(cube: GeometryCube, *, sparsity: float = 0.0) -> np.ndarray:
             f"the cube has no corrupted condition at sparsity {sparsity:g}; run a Study with "
             "corruptions=... to compute robustness"
         )
-    return cube.correct[:, idx, :].mean(axis=1, dtype=np.float64)
+    return cube.values("correct", condition=idx).mean(axis=1, dtype=np.float64)
 
 
 def robustness_per_benchmark(cube: GeometryCube, *, sparsity: float = 0.0) -> dict[str, np.ndarray]:
@@ -97,7 +97,7 @@ def robustness_per_benchmark(cube: GeometryCube, *, sparsity: float = 0.0) -> di
     out: dict[str, np.ndarray] = {}
     for name in dict.fromkeys(cube.conditions[i].benchmark for i in idx):
         sel = cube.find_conditions(sparsity=sparsity, benchmark=name)
-        out[name] = cube.correct[:, sel, :].mean(axis=1, dtype=np.float64)
+        out[name] = cube.values("correct", condition=sel).mean(axis=1, dtype=np.float64)
     return out
 
 
@@ -118,7 +118,8 @@ def vulnerability(cube: GeometryCube, *, benchmark: str = "clean") -> np.ndarray
             "to compute vulnerability"
         )
     idx = [i for _, i in levels]
-    flips = cube.pred[:, idx, :] != cube.pred[:, dense : dense + 1, :]
+    pred = cube.values("pred", condition=[dense, *idx])
+    flips = pred[:, 1:, :] != pred[:, :1, :]
     return flips.mean(axis=1, dtype=np.float64)
 
 
@@ -137,15 +138,18 @@ def breakdown_sparsity(cube: GeometryCube, *, criterion: str = "flip") -> np.nda
     levels = _pruned(cube)
     if not levels:
         raise ValueError("the cube has no pruned condition (sparsity > 0)")
-    m, n = cube.pred.shape[0], cube.pred.shape[2]
-    out = np.full((m, n), np.inf)
+    index = [dense, *(i for _, i in levels)]
     if criterion == "error":
-        out[~cube.correct[:, dense, :]] = 0.0
-    for s, i in reversed(levels):  # ascending overwrite from the top keeps the lowest
-        broke = (cube.pred[:, i] != cube.pred[:, dense]) if criterion == "flip" else (
-            ~cube.correct[:, i]
-        )
-        out = np.where(broke & (out != 0.0), s, out)
+        correct = cube.values("correct", condition=index)
+        broke = ~correct[:, 1:]
+    else:
+        pred = cube.values("pred", condition=index)
+        broke = pred[:, 1:] != pred[:, :1]
+    out = np.full((broke.shape[0], broke.shape[2]), np.inf)
+    if criterion == "error":
+        out[~correct[:, 0]] = 0.0
+    for j in reversed(range(len(levels))):  # ascending overwrite from the top keeps the lowest
+        out = np.where(broke[:, j] & (out != 0.0), levels[j][0], out)
     return out
 
 
@@ -196,9 +200,10 @@ def pie(
         if not hits:
             raise ValueError(f"no pruned level {sparsity!r}; valid: {[s for s, _ in levels]}")
         idx = hits[0]
+    pred = cube.values("pred", condition=[dense, idx])
     if population:
-        return _mode(cube.pred[:, idx]) != _mode(cube.pred[:, dense])
-    return cube.pred[:, idx] != cube.pred[:, dense]
+        return _mode(pred[:, 1]) != _mode(pred[:, 0])
+    return pred[:, 1] != pred[:, 0]
 
 
 # ---------------------------------------------------------------------------- correlations
@@ -385,16 +390,19 @@ def correlations(
     y_all = {"robustness": robustness, "vulnerability": vulnerability,
              "pruning_robustness": pruning_robustness}[target](cube)
     rows = []
+    geo = {metric: cube.values(metric, layer=[li], condition=[dense])[:, 0, 0]
+           for metric in GEOMETRY_COLUMNS.values()}  # [M, N] each, one partition per model
+    correct = cube.values("correct", condition=[dense])[:, 0] if correct_only else None
     for mi, model in enumerate(cube.models):
-        keep = cube.correct[mi, dense] if correct_only else np.ones(len(cube.labels), bool)
+        keep = correct[mi] if correct is not None else np.ones(len(cube.labels), bool)
         row: dict[str, Any] = {"model": model}
         for col, metric in GEOMETRY_COLUMNS.items():
-            x = getattr(cube, metric)[mi, li, dense][keep]
+            x = geo[metric][mi][keep]
             r, lo, hi = correlation(x, y_all[mi][keep], method=method, ci=ci, n_boot=n_boot,
                                     seed=seed)
             row[col], row[f"{col} lo"], row[f"{col} hi"] = r, lo, hi
-        x_ok = np.isfinite(cube.angle[mi, li, dense]) & np.isfinite(cube.norm[mi, li, dense])
-        row["n"] = int((keep & x_ok & np.isfinite(cube.margin[mi, li, dense])).sum())
+        finite = np.isfinite(geo["angle"][mi]) & np.isfinite(geo["norm"][mi])
+        row["n"] = int((keep & finite & np.isfinite(geo["margin"][mi])).sum())
         rows.append(row)
     table = CorrelationTable(pd.DataFrame(rows).set_index("model"))
     table.attrs.update(

@@ -31,7 +31,19 @@ from typing import Any
 import torch
 from torch import nn
 
+from geowidget._validation import (
+    MODEL,
+    DictOf,
+    Instance,
+    Interval,
+    ListOf,
+    invalid,
+    validate_params,
+)
+from geowidget.engine.torch_files import read_torch_file
+
 _WRAPPER_KEYS = ("model", "state_dict", "model_state_dict")
+_CHECKPOINT = Instance(Mapping, str, os.PathLike)  # a state dict or the path of a torch file
 
 
 class Checkpoints:
@@ -49,40 +61,31 @@ class Checkpoints:
         Strictly increasing. Not allowed with a dict, whose keys are the steps.
     """
 
+    @validate_params({
+        "model": MODEL,
+        "checkpoints": [ListOf(_CHECKPOINT), DictOf(Interval(int, None, None), _CHECKPOINT,
+                                                     min_len=1)],
+        "steps": [None, ListOf(Interval(int, None, None))],
+    })
     def __init__(
         self,
         model: nn.Module,
         checkpoints: Sequence[Any] | Mapping[int, Any],
         steps: Sequence[int] | None = None,
     ) -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if isinstance(checkpoints, Mapping):
             if steps is not None:
-                raise ValueError("steps is given twice: as the keys of checkpoints and as steps")
-            steps, items = list(checkpoints), list(checkpoints.values())
-        elif isinstance(checkpoints, Sequence) and not isinstance(checkpoints, str | bytes):
-            items = list(checkpoints)
-            steps = list(range(len(items))) if steps is None else list(steps)
+                raise invalid("Checkpoints", "steps", "None when checkpoints is a dict (its "
+                              "keys are the steps)", steps)
+            steps, items = [int(k) for k in checkpoints], list(checkpoints.values())
         else:
-            raise TypeError(
-                "checkpoints must be a list of state dicts or paths, or a dict of step to one; "
-                f"got {type(checkpoints).__name__}"
-            )
-        if not items:
-            raise ValueError("checkpoints is empty; a run needs at least one checkpoint")
+            items = checkpoints
+            steps = list(range(len(items))) if steps is None else steps
         if len(steps) != len(items):
-            raise ValueError(f"steps has {len(steps)} entries for {len(items)} checkpoints")
-        for s in steps:
-            if isinstance(s, bool) or not isinstance(s, int):
-                raise TypeError(f"steps must be ints (training steps or epochs), got {s!r}")
+            raise invalid("Checkpoints", "steps", f"one step per checkpoint ({len(items)})",
+                          steps)
         if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
-            raise ValueError(f"steps must be strictly increasing, got {list(steps)}")
-        for i, item in enumerate(items):
-            if not isinstance(item, Mapping | str | os.PathLike):
-                raise TypeError(
-                    f"checkpoint {i} must be a state dict or a path, got {type(item).__name__}"
-                )
+            raise invalid("Checkpoints", "steps", "strictly increasing", steps)
         self.model, self.steps, self._items = model, [int(s) for s in steps], items
 
     def __len__(self) -> int:
@@ -95,7 +98,7 @@ class Checkpoints:
         """The weights of the ``i``-th checkpoint (read from its file if it is a path)."""
         item = self._items[i]
         if not isinstance(item, Mapping):
-            item = torch.load(item, map_location="cpu", weights_only=True)
+            item = read_torch_file(item, f"checkpoint {i}")
             if not isinstance(item, Mapping):
                 raise TypeError(
                     f"checkpoint file {os.fspath(self._items[i])!r} holds a "

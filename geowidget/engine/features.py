@@ -254,7 +254,7 @@ def capture(
     The engine's shared forward loop; :func:`extract_features` is its public face.
     ``tokens`` reduces every token output, ``target_tokens`` the outputs of named targets.
     """
-    from tqdm.auto import tqdm
+    from geowidget.engine.progress import progress as progress_bar
 
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -296,7 +296,7 @@ def capture(
                     handles.append(_hook(modules[name], kind, cap, lambda: (start, size)))
             total = None if n is None else -(-n // batch_size)
             batches = iter_batches(data, batch_size, dev)
-            for xb, yb in tqdm(batches, total=total, desc=desc, disable=not progress, leave=False):
+            for xb, yb in progress_bar(batches, total=total, desc=desc, disable=not progress):
                 size = len(xb)
                 if traced is not None:
                     out = traced(xb)

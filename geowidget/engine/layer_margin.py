@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from geowidget._validation import (
     DATA,
@@ -31,6 +30,7 @@ from geowidget._validation import (
 from geowidget.engine.batches import count_samples, iter_batches, resolve_device
 from geowidget.engine.features import _logits_of, _unknown_layer_error
 from geowidget.engine.model_state import evaluating
+from geowidget.engine.progress import progress as progress_bar
 
 
 @validate_params({
@@ -108,9 +108,9 @@ def layer_margin(
     total = None if n is None else -(-n // batch_size)
     try:
         with evaluating(model), torch.enable_grad():
-            for xb, yb in tqdm(
+            for xb, yb in progress_bar(
                 iter_batches(data, batch_size, dev), total=total, desc="layer margin",
-                disable=not progress, leave=False,
+                disable=not progress,
             ):
                 if yb is None:
                     raise invalid("layer_margin", "data", "labelled: an (inputs, labels) pair "

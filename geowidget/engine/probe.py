@@ -10,6 +10,9 @@ from __future__ import annotations
 import torch
 
 from geowidget._validation import Array, Interval, invalid, validate_params
+from geowidget.engine.threads import torch_threads
+
+SMALL_PROBLEM = 50_000_000  # samples x features x classes below which L-BFGS uses one thread
 
 
 @validate_params({
@@ -99,7 +102,9 @@ def linear_probe(
         loss.backward()
         return loss
 
-    with torch.enable_grad():
+    # small problems (each closure a few MFLOP) run several times faster on one thread
+    small = n * basis.shape[1] * c < SMALL_PROBLEM
+    with torch.enable_grad(), torch_threads(1 if small and x.device.type == "cpu" else None):
         opt.step(closure)
     w = coef.detach() @ xs if dual else coef.detach()
     w_raw = (w / std).to(features.dtype)

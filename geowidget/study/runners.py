@@ -6,18 +6,22 @@ between tasks: the models, loaded once, and their pruning plans. A runner takes 
 tasks and yields each finished unit:
 
 - :class:`LocalRunner` runs them one after another in this process;
-- :class:`geowidget.study.ray.RayRunner` runs them on Ray actors.
+- :class:`RayRunner` runs them on Ray actors, each of which loads the models once and then
+  evaluates many tasks (the actor pattern of Ray's batch-inference examples).
 
 Workers write every finished unit straight to the unit store, so what a runner hands back is
-the unit and, in this process only, its arrays.
+the unit and, in this process only, its arrays: the driver of a Ray run never holds the
+results of the units in flight. Ray is imported only when a RayRunner runs.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator
+import os
+import socket
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,8 +29,10 @@ from torch import nn
 
 from geowidget.engine.batches import resolve_device
 from geowidget.engine.pruning import PruningPlan
-from geowidget.study.store import UnitStore
 from geowidget.study.units import WorkUnit, evaluate_unit, unit_inputs
+
+if TYPE_CHECKING:
+    from geowidget.study.store import UnitStore
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,7 @@ class LocalRunner:
         worker = Worker(spec, store)
         for task in tasks:
             yield from worker.run(task)
+            del task  # its shard is freed before the next one is read
 
 
 def _on_device(model: nn.Module, device: torch.device, own: bool) -> nn.Module:
@@ -140,3 +147,156 @@ def _on_device(model: nn.Module, device: torch.device, own: bool) -> nn.Module:
     if dev == device:
         return model
     return model.to(device) if own else copy.deepcopy(model).to(device)
+
+
+# ---------------------------------------------------------------------------- Ray
+RAY_INSTALL = "pip install 'geowidget[ray]'"
+CONNECT_TIMEOUT_S = 10.0
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or an ImportError that says how to install it."""
+    try:
+        import ray
+    except ImportError as err:
+        raise ImportError(f"backend='ray' needs Ray, which is not installed; install it with "
+                          f"{RAY_INSTALL} (or pip install 'ray>=2.9')") from err
+    return ray
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail fast, naming the address, when nothing listens at a ``host:port`` Ray address.
+
+    ``"auto"`` is left to Ray, which fails at once when no cluster runs on this machine.
+    """
+    if address == "auto":
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"ray_address must be 'auto', 'host:port' or 'ray://host:port', got "
+                         f"{address!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise ConnectionError(
+            f"cannot reach the Ray cluster at ray_address={address!r} ({err}); start one there "
+            "with `ray start --head`, or pass ray_address=None for a local cluster"
+        ) from None
+
+
+def connect(ray: Any, address: str | None) -> None:
+    """Use the running Ray, or join ``address``, or start a local cluster (``None``)."""
+    if address is not None:
+        check_reachable(address)
+    if ray.is_initialized():
+        return
+    try:
+        ray.init(address=address, include_dashboard=False, configure_logging=False,
+                 log_to_driver=False)
+    except ConnectionError as err:
+        raise ConnectionError(f"cannot join the Ray cluster at ray_address={address!r}: {err}"
+                              ) from None
+
+
+class _StudyActor:
+    """A Ray actor around a :class:`Worker`: the models are deserialised once per process."""
+
+    def __init__(self, spec: WorkerSpec, store: UnitStore) -> None:
+        self.worker = Worker(spec, store, own_models=True)
+
+    def run(self, units: tuple[WorkUnit, ...], keys: tuple[str, ...], inputs: torch.Tensor,
+            labels: torch.Tensor, given: bool) -> list[tuple[WorkUnit, str]]:
+        task = Task(units, keys, inputs, labels, given)
+        return [(unit, key) for unit, key, _ in self.worker.run(task)]
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class RayRunner:
+    """Runs tasks on a pool of Ray actors; finished units go straight to the (shared) store.
+
+    Parameters
+    ----------
+    address : str, optional
+        ``None``: the running Ray, or a new local cluster; ``"auto"``: the cluster started on
+        this machine with ``ray start --head``; ``"host:6379"`` or ``"ray://host:10001"``: a
+        remote one. An address nothing listens at fails within ``CONNECT_TIMEOUT_S`` seconds.
+    remote_args : mapping, optional
+        Resources of each actor, passed to ``ray.remote`` (default ``{"num_cpus": 1}``; e.g.
+        ``{"num_gpus": 1}`` for one actor per GPU).
+    max_workers : int, optional
+        Upper bound on the number of actors (the pool otherwise fills the cluster).
+    max_restarts : int
+        How often a dead actor is restarted; its tasks are retried as often.
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, remote_args: Mapping[str, Any] | None = None,
+                 max_workers: int | None = None, max_restarts: int = 3) -> None:
+        self.address = address
+        self.remote_args = dict(remote_args) if remote_args else {"num_cpus": 1}
+        self.max_workers, self.max_restarts = max_workers, max_restarts
+        self.actors: list[Any] = []
+
+    def pool_size(self, ray: Any) -> int:
+        """Actors that fit on the cluster at the requested resources (at least one)."""
+        total = ray.cluster_resources()
+        fits = []
+        for name, key in (("num_cpus", "CPU"), ("num_gpus", "GPU")):
+            need = float(self.remote_args.get(name, 1 if name == "num_cpus" else 0) or 0)
+            if need > 0:
+                fits.append(int(total.get(key, 0) // need))
+        size = max(1, min(fits) if fits else 1)
+        return size if self.max_workers is None else max(1, min(size, self.max_workers))
+
+    def run(self, spec: WorkerSpec, tasks: Iterable[Task], store: UnitStore | None
+            ) -> Iterator[tuple[WorkUnit, str, None]]:
+        """Yield ``(unit, key, None)`` as units finish (in any order); arrays are in the store."""
+        if store is None:
+            raise ValueError("the Ray backend needs a unit store that every worker can reach")
+        ray = import_ray()
+        connect(ray, self.address)
+        try:
+            actor_class = ray.remote(max_restarts=self.max_restarts,
+                                     max_task_retries=self.max_restarts,
+                                     **self.remote_args)(_StudyActor)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"ray_remote_args {self.remote_args!r} are not valid options of "
+                             f"ray.remote: {err}") from None
+        spec_ref = ray.put(spec)
+        self.actors = [actor_class.remote(spec_ref, store) for _ in range(self.pool_size(ray))]
+        load = dict.fromkeys(range(len(self.actors)), 0)
+        inflight: dict[Any, int] = {}
+        refs: dict[int, Any] = {}  # id(tensor) -> its object ref, for the tasks of one shard
+        try:
+            for task in tasks:
+                while len(inflight) >= 2 * len(self.actors):  # two queued per actor, no more
+                    yield from self._collect(ray, inflight, load)
+                for tensor in (task.inputs, task.labels):
+                    if id(tensor) not in refs:
+                        if len(refs) > 8:
+                            refs.clear()  # earlier shards: their tasks hold their own refs
+                        refs[id(tensor)] = (tensor, ray.put(tensor))
+                i = min(load, key=load.get)
+                ref = self.actors[i].run.remote(task.units, task.keys, refs[id(task.inputs)][1],
+                                                refs[id(task.labels)][1], task.given)
+                inflight[ref] = i
+                load[i] += 1
+            while inflight:
+                yield from self._collect(ray, inflight, load)
+        finally:
+            for actor in self.actors:
+                ray.kill(actor)
+            self.actors = []
+
+    @staticmethod
+    def _collect(ray: Any, inflight: dict[Any, int], load: dict[int, int]
+                 ) -> Iterator[tuple[WorkUnit, str, None]]:
+        done, _ = ray.wait(list(inflight), num_returns=1)
+        for ref in done:
+            load[inflight.pop(ref)] -= 1
+            for unit, key in ray.get(ref):
+                yield unit, key, None

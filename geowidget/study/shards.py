@@ -73,53 +73,54 @@ class ShardReader:
         return [(a, min(a + s, self.n)) for a in range(0, self.n, s)]
 
     def __iter__(self) -> Iterator[Shard]:
-        xs: list[torch.Tensor] = []
-        ys: list[torch.Tensor] = []
-        have = start = 0
+        start = filled = 0
+        bx = by = None  # the shard being filled from loader batches
         for xb, yb in iter_batches(self.data, batch_size=self.shard_size, device="cpu"):
             if yb is None and self.labelled:
                 raise ValueError(f"{self.what} has no labels; a Study needs (inputs, labels), an "
                                  "ImageData, or a Dataset/DataLoader yielding (x, y)")
-            xs.append(xb)
-            ys.append(torch.full((len(xb),), -1) if yb is None else yb.long())
-            have += len(xb)
-            if start + have > self.n:
-                break
-            while have >= self.shard_size:
-                yield Shard(start, start + self.shard_size, _first(xs, self.shard_size),
-                            _first(ys, self.shard_size))
-                start, have = start + self.shard_size, have - self.shard_size
-        if start + have != self.n:
-            raise ValueError(f"{self.what} yielded {'more than ' if have else ''}{start + have} "
-                             f"samples but reports len() = {self.n}; it must yield each of its "
-                             "samples once (no drop_last, no sampler over a subset)")
-        if have:
-            yield Shard(start, self.n, _first(xs, have), _first(ys, have))
+            yb = torch.full((len(xb),), -1) if yb is None else yb.long()
+            pos = 0
+            while pos < len(xb):
+                if start >= self.n:
+                    raise ValueError(f"{self.what} yields more than the {self.n} samples its "
+                                     "len() reports")
+                size = min(self.shard_size, self.n - start)
+                take = min(size - filled, len(xb) - pos)
+                shard = None
+                if filled == 0 and take == size:  # one batch holds the whole shard: a view
+                    shard = Shard(start, start + size, xb[pos : pos + size], yb[pos : pos + size])
+                else:  # copy batch by batch into the shard, so each batch is freed at once
+                    if bx is None:
+                        bx = torch.empty((size, *xb.shape[1:]), dtype=xb.dtype)
+                        by = torch.empty(size, dtype=torch.long)
+                    bx[filled : filled + take] = xb[pos : pos + take]
+                    by[filled : filled + take] = yb[pos : pos + take]
+                    filled += take
+                    if filled == size:
+                        shard, bx, by, filled = Shard(start, start + size, bx, by), None, None, 0
+                pos += take
+                if shard is not None:
+                    yield shard
+                    start += size
+                    shard = None
+            del xb, yb  # a loader batch is not kept alive while the next one is made
+        if start != self.n:
+            raise ValueError(f"{self.what} yielded {start + filled} samples but reports "
+                             f"len() = {self.n}; it must yield each of its samples once (no "
+                             "drop_last, no sampler over a subset)")
 
     def head(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The first ``min(size, len)`` samples, reading only the shards that hold them."""
+        """The first ``min(size, len)`` samples, reading only the loader batches that hold them."""
         xs, ys, got = [], [], 0
-        for shard in self:
-            xs.append(shard.inputs)
-            ys.append(shard.labels)
-            got += len(shard)
+        for xb, yb in iter_batches(self.data, batch_size=min(size, self.shard_size), device="cpu"):
+            if yb is None and self.labelled:
+                raise ValueError(f"{self.what} has no labels; a Study needs (inputs, labels), an "
+                                 "ImageData, or a Dataset/DataLoader yielding (x, y)")
+            xs.append(xb[: size - got])
+            ys.append(torch.full((len(xs[-1]),), -1) if yb is None else yb[: size - got].long())
+            got += len(xs[-1])
             if got >= size:
                 break
-        return torch.cat(xs)[:size], torch.cat(ys)[:size]
+        return torch.cat(xs), torch.cat(ys)
 
-
-def _first(parts: list[torch.Tensor], take: int) -> torch.Tensor:
-    """Pop the first ``take`` rows off a list of tensors (no copy when one tensor covers them)."""
-    if len(parts[0]) >= take:
-        out = parts[0][:take]
-        rest = parts[0][take:]
-        if len(rest):
-            parts[0] = rest
-        else:
-            parts.pop(0)
-        return out
-    out = torch.cat(parts)
-    parts.clear()
-    if len(out) > take:
-        parts.append(out[take:])
-    return out[:take]

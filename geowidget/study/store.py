@@ -13,21 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import warnings
 from typing import Any
 
 import numpy as np
 
-from geowidget.filesystem import (
-    ensure_writable_dir,
-    join,
-    read_bytes,
-    remove_orphans,
-    resolve,
-    write_atomic,
-)
+import geowidget.filesystem as fsys
 
 MAGIC = b"GWU1"
 SUFFIX = ".gwu"
@@ -52,7 +44,7 @@ class UnitStore:
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = os.fspath(root)
-        self._fs, self._path = resolve(self.root)
+        self._fs, self._path = fsys.resolve(self.root)
         self.corrupt = 0  # files that failed their checksum, since this object was made
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:  # workers re-open the store by its root
@@ -62,26 +54,26 @@ class UnitStore:
         return f"UnitStore({self.root!r})"
 
     def path(self, key: str) -> str:
-        return join(self._path, key[:2], key + SUFFIX)
+        return fsys.join(self._path, key[:2], key + SUFFIX)
 
     def check_writable(self) -> None:
         """Raise before any work starts when the root is a file or cannot be written."""
-        ensure_writable_dir(self._fs, self._path, "the study store (cache_dir)")
+        fsys.ensure_writable_dir(self._fs, self._path, "the study store (cache_dir)")
 
     def remove_orphans(self, older_than: float = 60.0) -> list[str]:
         """Delete temporary files that killed writers left behind; returns their paths."""
-        return remove_orphans(self._fs, self._path, older_than)
+        return fsys.remove_orphans(self._fs, self._path, older_than)
 
     def save(self, key: str, arrays: dict[str, np.ndarray]) -> None:
         """Write one unit atomically (a concurrent writer of the same key writes the same bytes)."""
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         payload = buf.getvalue()
-        write_atomic(self._fs, self.path(key), MAGIC + _digest(payload) + payload)
+        fsys.write_atomic(self._fs, self.path(key), MAGIC + _digest(payload) + payload)
 
     def load(self, key: str) -> dict[str, np.ndarray] | None:
         """The unit's arrays; None when it is missing or fails its checksum (with a warning)."""
-        raw = read_bytes(self._fs, self.path(key))
+        raw = fsys.read_bytes(self._fs, self.path(key))
         if raw is None:
             return None
         payload = raw[4 + 64 :]
@@ -100,22 +92,6 @@ class UnitStore:
         import pyarrow.fs as pafs
 
         return self._fs.get_file_info(self.path(key)).type == pafs.FileType.File
-
-
-def fingerprint(*parts: Any) -> str:
-    """SHA-256 (hex) of tensors (dtype, shape and bytes) and JSON-able values, in order."""
-    import torch
-
-    h = hashlib.sha256()
-    for p in parts:
-        if isinstance(p, torch.Tensor):
-            t = p.detach().cpu().contiguous()
-            h.update(str((t.dtype, tuple(t.shape))).encode())
-            h.update(t.reshape(-1).view(torch.uint8).numpy().data if t.numel() else b"")
-        else:
-            h.update(json.dumps(p, sort_keys=True, default=str).encode())
-        h.update(b"|")
-    return h.hexdigest()
 
 
 def _digest(payload: bytes) -> bytes:

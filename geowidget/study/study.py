@@ -27,9 +27,11 @@ head does for the penultimate layer.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -50,15 +52,17 @@ from geowidget._validation import (
     validate_params,
 )
 from geowidget.analysis.projection import METHODS as PROJECTIONS
-from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
+from geowidget.cube import LAYER_METRICS, OUTPUTS, Condition, GeometryCube
 from geowidget.engine.checkpoints import RUN_KEY, STEP_KEY, Checkpoints, as_run, expand_runs
 from geowidget.engine.corruptions import SEVERITIES, resolve_corruptions
 from geowidget.engine.model_state import evaluating
 from geowidget.engine.pruning import METHODS, SPARSITY
-from geowidget.study.runners import LocalRunner, Task, WorkerSpec
+from geowidget.study.runners import LocalRunner, RayRunner, Task, WorkerSpec
 from geowidget.study.shards import Shard, ShardReader
-from geowidget.study.store import UnitStore, fingerprint
-from geowidget.study.units import PENULTIMATE, WorkUnit
+from geowidget.study.units import PENULTIMATE, WorkUnit, fingerprint
+
+if TYPE_CHECKING:
+    from geowidget.study.store import UnitStore
 
 _KEY_VERSION = 2
 _THUMBNAIL_MAX = 64  # pixels; larger images get no thumbnails
@@ -127,6 +131,17 @@ class Study:
         ``projections`` for :class:`geowidget.ProjectionView`; computed with
         :func:`geowidget.project` (seeded with ``seed``) after the units, and kept in the
         unit store like them.
+    backend : {"local", "ray"}
+        Where units run: in this process, or on Ray actors (``pip install 'geowidget[ray]'``)
+        that load each model once and write finished units straight to the store. Both give
+        the identical cube.
+    ray_address : str, optional
+        With ``backend="ray"``: ``None`` uses the running Ray or starts a local cluster;
+        ``"auto"`` joins the cluster started on this machine (``ray start --head``);
+        ``"host:6379"`` or ``"ray://host:10001"`` a remote one. Joining a cluster needs a
+        ``cache_dir`` that every node reaches (shared storage or a ``pyarrow.fs`` URI).
+    ray_remote_args : dict, optional
+        Resources of each Ray actor, e.g. ``{"num_gpus": 1}`` (default ``{"num_cpus": 1}``).
 
     Examples
     --------
@@ -152,6 +167,9 @@ class Study:
         "calibration_size": POSITIVE_INT,
         "probe_samples": POSITIVE_INT,
         "projections": [ListOf(Options(*PROJECTIONS), min_len=0)],
+        "backend": [Options("local", "ray")],
+        "ray_address": [None, str],
+        "ray_remote_args": [None, DictOf(str, object)],
     })
     def __init__(
         self,
@@ -173,8 +191,13 @@ class Study:
         probe_samples: int = 10_000,
         tokens: str | Mapping[str, str] | None = None,
         projections: Sequence[str] = (),
+        backend: str = "local",
+        ray_address: str | None = None,
+        ray_remote_args: Mapping[str, Any] | None = None,
     ) -> None:
         from geowidget.engine.batches import resolve_device
+
+        self.runner = self._check_backend(backend, ray_address, ray_remote_args, cache_dir)
 
         if isinstance(models, nn.Module):
             models = [models]
@@ -194,10 +217,18 @@ class Study:
         self.batch_size, self.shard_size = batch_size, shard_size
         self.calibration_size, self.probe_samples = calibration_size, probe_samples
         self.projections = list(dict.fromkeys(projections))
-        self.device = resolve_device(device)
+        if self.runner.name == "ray" and device == "auto":
+            # the actors' device, not this process's: a GPU when the actors ask for one
+            gpus = float((ray_remote_args or {}).get("num_gpus", 0) or 0)
+            self.device = torch.device("cuda" if gpus > 0 else "cpu")
+        else:
+            self.device = resolve_device(device)
         self.seed, self.progress = int(seed), bool(progress)
-        self.store = None if cache_dir is None else UnitStore(cache_dir)
-        if self.store is not None:
+        self.store = None
+        if cache_dir is not None:
+            from geowidget.study.store import UnitStore
+
+            self.store = UnitStore(cache_dir)
             self.store.check_writable()
 
         self.reader = ShardReader(data, shard_size, "data")
@@ -215,6 +246,24 @@ class Study:
         self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
 
     # ------------------------------------------------------------------ validation
+    @staticmethod
+    def _check_backend(backend: str, address: str | None, remote_args: Any, cache_dir: Any
+                       ) -> LocalRunner | RayRunner:
+        from geowidget.study.runners import import_ray
+
+        if backend == "local":
+            for name, value in (("ray_address", address), ("ray_remote_args", remote_args)):
+                if value is not None:
+                    raise invalid("Study", name, "None with backend='local' (it is used only "
+                                  "with backend='ray')", value)
+            return LocalRunner()
+        import_ray()
+        if address is not None and cache_dir is None:
+            raise invalid("Study", "cache_dir", f"a unit store that every node of the cluster "
+                          f"can reach (a shared path, or a pyarrow.fs URI such as "
+                          f"'s3://bucket/study') when ray_address={address!r}", cache_dir)
+        return RayRunner(address, remote_args)
+
     def _check_classes(self, probe: torch.Tensor) -> int:
         counts = {}
         for name, m in self.models.items():
@@ -415,8 +464,10 @@ class Study:
                     )
                 copies[(b, s)] = other.inputs
             yield shard, copies
+            shard = copies = other = None  # not kept alive while the next shard is read
 
-    def _tasks(self, spec: WorkerSpec, cube: _CubeBuilder, bar: Any) -> Iterator[Task]:
+    def _tasks(self, spec: WorkerSpec, cube: _CubeBuilder | _DatasetBuilder, bar: Any
+               ) -> Iterator[Task]:
         """Pending tasks, shard by shard; units already in the store go straight to the cube."""
         model_keys = self._model_keys(spec)
         for shard, copies in self._shards():
@@ -435,13 +486,14 @@ class Study:
                     if arrays is None:
                         pending.append((unit, key))
                         continue
-                    cube.add(unit, arrays)
+                    cube.add(unit, key, arrays)
                     self.stats["cached"] += 1
                     bar.update(1)
                 if pending:
                     units, keys = zip(*pending, strict=True)
                     yield Task(units, keys, shard.inputs if source is None else source,
                                shard.labels, given=source is not None)
+            shard = copies = source = None  # not kept alive while the next shard is read
 
     def run_unit(self, unit: WorkUnit) -> dict[str, np.ndarray]:
         """Compute one unit in this process (reads the data up to the unit's shard)."""
@@ -459,29 +511,64 @@ class Study:
         raise KeyError(f"no shard starts at sample {unit.start}; shards: {self.reader.bounds}")
 
     # ------------------------------------------------------------------ run
-    def run(self) -> GeometryCube:
-        """Compute (or load from the store) every unit and assemble the cube."""
+    def run(self, out: str | os.PathLike | None = None) -> GeometryCube:
+        """Compute (or load from the store) every unit and assemble the cube.
+
+        Parameters
+        ----------
+        out : str or PathLike, optional
+            Write the cube to this directory (or ``pyarrow.fs`` URI) as a partitioned
+            dataset and return it opened (:meth:`GeometryCube.open`): the results are never
+            all in memory, only one (model, condition) partition at a time. Without it, the
+            cube is assembled in memory.
+
+        Returns
+        -------
+        GeometryCube
+        """
         from tqdm.auto import tqdm
 
         self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
-        corrupt_before = 0
+        with self._unit_store(needed=out is not None) as store:
+            store_was, self.store = self.store, store
+            try:
+                corrupt_before = 0 if store is None else store.corrupt
+                cube = _CubeBuilder(self) if out is None else _DatasetBuilder(self, out, store)
+                spec = self._worker_spec()
+                total = len(self.reader.bounds) * len(self.conditions) * len(self.models)
+                with tqdm(total=total, desc="study",
+                          disable=not self.progress, unit="unit") as bar:
+                    tasks = self._tasks(spec, cube, bar)
+                    for unit, key, arrays in self.runner.run(spec, tasks, store):
+                        if arrays is None and cube.needs_arrays:  # a remote worker wrote them
+                            arrays = store.load(key)
+                            if arrays is None:
+                                raise RuntimeError(f"unit {unit} was reported done but its "
+                                                   f"file in {store!r} cannot be read")
+                        cube.add(unit, key, arrays)
+                        self.stats["computed"] += 1
+                        bar.update(1)
+                result = cube.build(self._projections())
+                if store is not None:
+                    self.stats["corrupt"] = store.corrupt - corrupt_before
+            finally:
+                self.store = store_was
+        return result
+
+    @contextlib.contextmanager
+    def _unit_store(self, needed: bool) -> Iterator[UnitStore | None]:
+        """The store of this run: ``cache_dir``, else a temporary one when the run needs one
+        (workers in other processes, or a cube written to disk from the store)."""
         if self.store is not None:
             self.store.remove_orphans()
-            corrupt_before = self.store.corrupt
-        spec = self._worker_spec()
-        cube = _CubeBuilder(self)
-        runner = LocalRunner()
-        with tqdm(total=len(self.units()), desc="study", disable=not self.progress,
-                  unit="unit") as bar:
-            for unit, key, arrays in runner.run(spec, self._tasks(spec, cube, bar), self.store):
-                if arrays is None:  # written by a remote worker
-                    arrays = self.store.load(key)
-                cube.add(unit, arrays)
-                self.stats["computed"] += 1
-                bar.update(1)
-        if self.store is not None:
-            self.stats["corrupt"] = self.store.corrupt - corrupt_before
-        return cube.build(self._projections())
+            yield self.store
+        elif needed or self.runner.name == "ray":
+            from geowidget.study.store import UnitStore
+
+            with tempfile.TemporaryDirectory(prefix="geowidget-units-") as tmp:
+                yield UnitStore(tmp)
+        else:
+            yield None
 
     def _projections(self) -> dict[str, np.ndarray]:
         """Per method, positions float32 ``[M, L, N, 2]`` of every model's clean, dense
@@ -535,7 +622,9 @@ class Study:
 
 
 class _CubeBuilder:
-    """The cube's arrays, filled unit by unit and sample by sample as they arrive."""
+    """The cube's arrays in memory, filled unit by unit and sample by sample as they arrive."""
+
+    needs_arrays = True
 
     def __init__(self, study: Study) -> None:
         self.study = study
@@ -558,7 +647,7 @@ class _CubeBuilder:
                 self.images = np.zeros((self.study.n, *thumbs.shape[1:]), np.uint8)
             self.images[shard.start : shard.stop] = thumbs
 
-    def add(self, unit: WorkUnit, arrays: dict[str, np.ndarray]) -> None:
+    def add(self, unit: WorkUnit, key: str, arrays: dict[str, np.ndarray]) -> None:
         mi, ki = self.model_pos[unit.model], self.cond_pos[unit.condition]
         sl = slice(unit.start, unit.stop)
         for name in LAYER_METRICS:
@@ -582,18 +671,86 @@ class _CubeBuilder:
         )
 
 
-def thumbnails(x: torch.Tensor) -> np.ndarray | None:
+class _DatasetBuilder:
+    """Writes the cube as a dataset: samples as they stream by, partitions from the store.
+
+    During the run it keeps only the store keys of the finished units (and the labels); at
+    the end it reads each (model, condition)'s units back, one partition at a time.
+    """
+
+    needs_arrays = False
+
+    def __init__(self, study: Study, out: str | os.PathLike, store: UnitStore) -> None:
+        from geowidget.cube_format import CubeWriter
+
+        self.study, self.store = study, store
+        self.writer = CubeWriter(out, {
+            "models": list(study.models), "layers": study.layers,
+            "conditions": [[c.sparsity, c.benchmark, c.severity] for c in study.conditions],
+            "class_names": study.class_names, "model_info": [], "dataset": study.dataset,
+            "n": study.n,
+        })
+        self.location = out
+        self.labels = np.zeros(study.n, np.int64)
+        self.keys: dict[tuple[int, int], list[tuple[int, str]]] = {}
+        self.model_pos = {name: i for i, name in enumerate(study.models)}
+        self.cond_pos = {c: i for i, c in enumerate(study.conditions)}
+        self._images = contextlib.ExitStack()
+        self._image_stream: Any = None
+
+    def add_samples(self, shard: Shard) -> None:
+        self.labels[shard.start : shard.stop] = shard.labels.numpy()
+        thumbs = thumbnails(shard.inputs)
+        if thumbs is not None:
+            if self._image_stream is None:
+                shape = (self.study.n, *thumbs.shape[1:])
+                self._image_stream = self._images.enter_context(self.writer.image_stream(shape))
+            self._image_stream.write(np.ascontiguousarray(thumbs).tobytes())
+
+    def add(self, unit: WorkUnit, key: str, arrays: dict[str, np.ndarray] | None) -> None:
+        cell = (self.model_pos[unit.model], self.cond_pos[unit.condition])
+        self.keys.setdefault(cell, []).append((unit.start, key))
+
+    def build(self, projections: dict[str, np.ndarray]) -> GeometryCube:
+        st = self.study
+        self._images.close()
+        for method, xy in projections.items():
+            self.writer.write_projection(method, xy)
+        self.writer.write_samples(self.labels, np.arange(st.n))
+        for (mi, ki), parts in sorted(self.keys.items()):
+            units = [self.store.load(key) for _, key in sorted(parts)]
+            if any(u is None for u in units):
+                raise RuntimeError(f"a unit of {st.conditions[ki].label} of model "
+                                   f"{list(st.models)[mi]!r} cannot be read back from {self.store!r}")
+            metrics = {name: np.concatenate([u[name] for u in units], axis=1)
+                       for name in LAYER_METRICS}
+            outputs = {name: np.concatenate([u[name] for u in units]) for name in OUTPUTS}
+            self.writer.write_partition(mi, ki, metrics, outputs)
+        self.writer.meta["model_info"] = [st._info(name) for name in st.models]
+        self.writer.finish()
+        return GeometryCube.open(self.location)
+
+
+def thumbnails(x: torch.Tensor, chunk: int = 1024) -> np.ndarray | None:
     """uint8 thumbnails ``[n, H, W]`` or ``[n, H, W, 3]`` of images ``[n, 1 or 3, H, W]``.
 
-    Images in [0, 1] map to 0..255; an image with values outside [0, 1] (normalised inputs)
-    is scaled by its own range. None for inputs that are not small images (over 64 pixels).
+    Images in [0, 1] map to 0..255 (rounded half up); an image with values outside [0, 1]
+    (normalised inputs) is scaled by its own range. None for inputs that are not small images
+    (over 64 pixels). Converted ``chunk`` images at a time, so the float temporaries stay small.
     """
     if x.ndim != 4 or x.shape[1] not in (1, 3) or max(x.shape[-2:]) > _THUMBNAIL_MAX:
         return None
-    x = x.float()
-    lo = x.amin(dim=(1, 2, 3), keepdim=True)
-    hi = x.amax(dim=(1, 2, 3), keepdim=True)
-    outside = (lo < 0) | (hi > 1)
-    x = torch.where(outside, (x - lo) / (hi - lo).clamp_min(1e-12), x)
-    img = (x.clamp(0, 1) * 255).round().to(torch.uint8)
-    return img[:, 0].numpy() if img.shape[1] == 1 else img.permute(0, 2, 3, 1).numpy()
+    n, c, h, w = x.shape
+    out = np.empty((n, h, w, c), np.uint8)
+    lo, hi = torch.aminmax(x) if n else (torch.zeros(()), torch.zeros(()))
+    in_range = bool(lo >= 0) and bool(hi <= 1)
+    for a in range(0, n, chunk):
+        xc = x[a : a + chunk].float()
+        if not in_range:  # each image by its own range
+            lo = xc.amin(dim=(1, 2, 3), keepdim=True)
+            hi = xc.amax(dim=(1, 2, 3), keepdim=True)
+            outside = (lo < 0) | (hi > 1)
+            xc = torch.where(outside, (xc - lo) / (hi - lo).clamp_min(1e-12), xc)
+        img = (xc * 255).add_(0.5).to(torch.uint8)  # in [0.5, 255.5]: truncation rounds
+        out[a : a + chunk] = img.permute(0, 2, 3, 1).numpy()
+    return out[..., 0] if c == 1 else out

@@ -9,6 +9,8 @@ unit and get the same arrays.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,6 +46,22 @@ class WorkUnit:
 
     def __str__(self) -> str:
         return f"{self.model} {self.condition.label} [{self.start}:{self.stop}]"
+
+
+def fingerprint(*parts: Any) -> str:
+    """SHA-256 (hex) of tensors (dtype, shape and bytes) and JSON-able values, in order."""
+    import torch
+
+    h = hashlib.sha256()
+    for p in parts:
+        if isinstance(p, torch.Tensor):
+            t = p.detach().cpu().contiguous()
+            h.update(str((t.dtype, tuple(t.shape))).encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().data if t.numel() else b"")
+        else:
+            h.update(json.dumps(p, sort_keys=True, default=str).encode())
+        h.update(b"|")
+    return h.hexdigest()
 
 
 def unit_inputs(

@@ -20,6 +20,7 @@ from geowidget.widgets.link import link
 from geowidget.widgets.modelmap import ModelMap
 from geowidget.widgets.parallel import ParallelCoordinates
 from geowidget.widgets.polar import PolarPlot
+from geowidget.widgets.projection import ProjectionView
 
 
 class SamplePanel(SampleView):
@@ -60,6 +61,8 @@ class Explorer(ipw.VBox):
     table, polar, histogram, parallel, profile, modelmap, attribution, panel : the views
         (the evaluation table is at the top; ``profile``, a LayerProfile, only when the cube
         has two or more layers; ``modelmap`` and ``attribution`` may be None)
+    projection : ProjectionView or None
+        Beside the polar plot when the cube holds projections (the first one stored).
     link : Link
         The link between the views.
     selected : numpy.ndarray
@@ -76,6 +79,11 @@ class Explorer(ipw.VBox):
             raise TypeError(f"Explorer needs a GeometryCube, got {type(cube).__name__}")
         self.table = EvaluationTable(cube, height=300)
         self.polar = PolarPlot(cube, show_controls=False, thumbnails=False, **kwargs)
+        self.projection: ProjectionView | None = None
+        if cube.projections:
+            self.projection = ProjectionView(cube, method=next(iter(cube.projections)),
+                                             show_controls=False, thumbnails=False)
+            self.polar.layout.width = self.projection.layout.width = "50%"
         self.histogram = MarginHistogram(cube, show_controls=False, thumbnails=False, height=220)
         self.parallel = ParallelCoordinates(cube, show_controls=False, thumbnails=False,
                                             height=240)
@@ -118,7 +126,9 @@ class Explorer(ipw.VBox):
         self._controls.append(t.dlink((self.link, "selected"), (self, "selected")))
         bar = ipw.HBox([*self.controls.values(), self.color_picker])
         row = ipw.HBox([self.class_picker, self.panel])
-        children: list[Any] = [self.table, bar, self.polar, ipw.HBox([self.histogram]),
+        geometry = self.polar if self.projection is None else ipw.HBox([self.polar,
+                                                                        self.projection])
+        children: list[Any] = [self.table, bar, geometry, ipw.HBox([self.histogram]),
                                self.parallel]
         if self.profile is not None:
             children.append(self.profile)
@@ -132,6 +142,8 @@ class Explorer(ipw.VBox):
     def views(self) -> list[GeoView]:
         """The anywidget views in page order."""
         out: list[GeoView] = [self.table, self.polar, self.histogram, self.parallel]
+        if self.projection is not None:
+            out.insert(2, self.projection)
         if self.profile is not None:
             out.append(self.profile)
         if self.modelmap is not None:

@@ -7,9 +7,11 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
+from geowidget._validation import Boolean, Instance, validate_params
 from geowidget.analysis.depth import PROFILE_METRICS, QUANTILES, layer_quantiles
 from geowidget.widgets.base import DEFAULT_BUDGET, SlabView
 from geowidget.widgets.data import slab_from_cube
+from geowidget.widgets.polar import CELL_PARAMS
 
 
 class LayerProfile(SlabView):
@@ -50,6 +52,8 @@ class LayerProfile(SlabView):
 
     _kind = t.Unicode("layerprofile").tag(sync=True)
 
+    @validate_params({**CELL_PARAMS, "cube": [Instance("geowidget.cube.GeometryCube")],
+                      "thumbnails": [Boolean()]})
     def __init__(
         self,
         cube: Any,
@@ -62,11 +66,6 @@ class LayerProfile(SlabView):
         thumbnails: bool = True,
         **kwargs: Any,
     ) -> None:
-        from geowidget.cube import GeometryCube
-
-        if not isinstance(cube, GeometryCube):
-            raise TypeError(f"The 'cube' parameter of LayerProfile must be a GeometryCube. Got "
-                            f"{type(cube).__name__} instead.")
         super().__init__(**kwargs)
         self._quantiles = layer_quantiles(cube)  # [M, L, K, metric, quantile]
         meta = {"metrics": list(PROFILE_METRICS), "quantiles": list(QUANTILES)}

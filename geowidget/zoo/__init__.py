@@ -6,8 +6,11 @@
 - :mod:`geowidget.zoo.build`: the recipes, and ``python -m geowidget.zoo build``.
 
 The shipped models (:func:`names`) are plain MLPs, LeNet-like and wider CNNs (two seeds
-each, and one wider MLP), a wide CNN trained with Gaussian-noise augmentation, and an
-MPT-like binary subnetwork (50 % of the weights) of a randomly initialised wide CNN.
+each, and one wider MLP), a wide CNN trained with Gaussian-noise augmentation, an
+MPT-like binary subnetwork (50 % of the weights) of a randomly initialised wide CNN, and a
+tiny vision transformer (7x7 patches, 4 blocks of 64-dimensional tokens). The shipped
+training runs (:func:`runs`) hold checkpoints through training: a LeNet every half epoch,
+from its initial weights on (:func:`load_run`).
 
 Examples
 --------
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from geowidget.datasets import ImageData
+    from geowidget.engine.checkpoints import Checkpoints
 
 
 @lru_cache(maxsize=1)
@@ -45,20 +49,34 @@ def _manifest() -> dict[str, dict[str, Any]]:
 
 
 def names() -> list[str]:
-    """Names of the shipped models, in build order.
+    """Names of the shipped models, in build order (training runs are in :func:`runs`).
 
     Examples
     --------
     >>> "wide_cnn-mpt-s0" in names()
     True
     """
-    return list(_manifest())
+    return [k for k, v in _manifest().items() if "checkpoints" not in v]
+
+
+def runs() -> list[str]:
+    """Names of the shipped training runs (checkpoints through training), in build order.
+
+    Examples
+    --------
+    >>> runs()
+    ['lenet-run-s2']
+    >>> info("lenet-run-s2")["checkpoints"][:3]
+    [0, 14, 28]
+    """
+    return [k for k, v in _manifest().items() if "checkpoints" in v]
 
 
 def info(name: str) -> dict[str, Any]:
     """Descriptor of one model: ``arch``, ``width``, ``training`` (``"standard"``,
     ``"noise"`` or ``"mpt"``), ``seed``, hyper-parameters, ``test_accuracy`` (fraction, on
-    :func:`probe_data`) and ``density`` (fraction of non-zero weights)."""
+    :func:`probe_data`) and ``density`` (fraction of non-zero weights); a training run also
+    has ``checkpoints``, its steps."""
     manifest = _manifest()
     if name not in manifest:
         raise KeyError(f"unknown zoo model {name!r}; valid: {list(manifest)}")
@@ -77,12 +95,43 @@ def load(name: str) -> nn.Module:
     from geowidget.zoo.models import build_model
 
     desc = info(name)
+    if "checkpoints" in desc:
+        raise KeyError(f"{name!r} is a training run, not a model; use zoo.load_run({name!r})")
     model = build_model(desc["arch"], desc["width"])
     state = torch.load(WEIGHTS_DIR / f"{name}.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     model.eval()
     model.zoo_info = desc
     return model
+
+
+def load_run(name: str) -> Checkpoints:
+    """The checkpoints of a shipped training run (:func:`runs`), in training order.
+
+    Returns a :class:`geowidget.engine.checkpoints.Checkpoints` (the architecture and the
+    weights at each step, read with ``weights_only=True``), which a Study evaluates as one
+    model per step.
+
+    Examples
+    --------
+    >>> run = load_run("lenet-run-s2")
+    >>> len(run), run.steps[-1], type(run.load(0)).__name__
+    (11, 140, 'LeNet')
+    """
+    import torch
+
+    from geowidget.engine.checkpoints import Checkpoints
+    from geowidget.zoo.build import WEIGHTS_DIR
+    from geowidget.zoo.models import build_model
+
+    desc = info(name)
+    if "checkpoints" not in desc:
+        raise KeyError(f"{name!r} is a model, not a training run; valid runs: {runs()}")
+    states = torch.load(WEIGHTS_DIR / f"{name}.pt", map_location="cpu", weights_only=True)
+    model = build_model(desc["arch"], desc["width"])
+    model.eval()
+    model.zoo_info = desc
+    return Checkpoints(model, {int(step): states[step] for step in sorted(states)})
 
 
 def load_all(names_: list[str] | None = None) -> dict[str, nn.Module]:
@@ -111,4 +160,4 @@ def train_data() -> ImageData:
     return _split()[0]
 
 
-__all__ = ["info", "load", "load_all", "names", "probe_data", "train_data"]
+__all__ = ["info", "load", "load_all", "load_run", "names", "probe_data", "runs", "train_data"]

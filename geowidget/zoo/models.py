@@ -17,6 +17,12 @@ builder           layers (in order)                            ``penultimate_lay
 The penultimate features (the input of ``fc``) are the ReLU outputs, so they are
 non-negative. ReLUs are not in-place, so forward hooks see unmodified outputs.
 
+:func:`vit` is the exception: torchvision's ``VisionTransformer`` (the class of
+``vit_b_16``) sized for digits, with 7x7 patches (16 patch tokens and a class token), whose
+head is ``heads.head`` and whose penultimate features are the class token after the final
+LayerNorm (``"heads.head:input"``). Its encoder blocks
+(``encoder.layers.encoder_layer_0`` ...) output tokens ``[N, 17, width]``.
+
 Examples
 --------
 >>> from geowidget.zoo.models import lenet
@@ -27,10 +33,13 @@ Examples
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+from torchvision.models.vision_transformer import VisionTransformer
 
-ARCHITECTURES = ("mlp", "lenet", "wide_cnn")
+ARCHITECTURES = ("mlp", "lenet", "wide_cnn", "vit")
 
 
 def _check_positive(name: str, value: int) -> int:
@@ -118,6 +127,22 @@ class WideCNN(nn.Module):
         return self.fc(x)
 
 
+class DigitViT(VisionTransformer):
+    """torchvision's VisionTransformer for 1x28x28 inputs: 7x7 patches, ``depth`` blocks of
+    ``width``-dimensional tokens with 4 heads and a ``2 width`` MLP; head ``heads.head``."""
+
+    penultimate_layer = "heads.head:input"
+
+    def __init__(self, width: int = 64, depth: int = 4, num_classes: int = 10) -> None:
+        super().__init__(image_size=28, patch_size=7, num_layers=depth, num_heads=4,
+                         hidden_dim=width, mlp_dim=2 * width, num_classes=num_classes)
+        self.width = width
+        # one input channel; initialised as torchvision initialises its 3-channel projection
+        self.conv_proj = nn.Conv2d(1, width, kernel_size=7, stride=7)
+        nn.init.trunc_normal_(self.conv_proj.weight, std=math.sqrt(1 / (7 * 7)))
+        nn.init.zeros_(self.conv_proj.bias)
+
+
 def _seeded(build, seed: int | None) -> nn.Module:
     if seed is None:
         return build()
@@ -175,6 +200,25 @@ def wide_cnn(width: int = 32, *, num_classes: int = 10, seed: int | None = None)
     return _seeded(lambda: WideCNN(width, num_classes), seed)
 
 
+def vit(width: int = 64, depth: int = 4, *, num_classes: int = 10, seed: int | None = None
+        ) -> DigitViT:
+    """A tiny vision transformer for digits (:class:`DigitViT`; 139k parameters at width 64).
+
+    ``width`` must be a multiple of the 4 attention heads.
+
+    Examples
+    --------
+    >>> vit(16, 2, seed=0)(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
+    """
+    _check_positive("width", width)
+    _check_positive("depth", depth)
+    _check_positive("num_classes", num_classes)
+    if width % 4:
+        raise ValueError(f"width must be a multiple of 4 (the attention heads), got {width!r}")
+    return _seeded(lambda: DigitViT(width, depth, num_classes), seed)
+
+
 def build_model(arch: str, width: int | None = None, *, seed: int | None = None) -> nn.Module:
     """Build an architecture by name (one of :data:`ARCHITECTURES`).
 
@@ -191,4 +235,6 @@ def build_model(arch: str, width: int | None = None, *, seed: int | None = None)
         return lenet(seed=seed)
     if arch == "wide_cnn":
         return wide_cnn(32 if width is None else width, seed=seed)
+    if arch == "vit":
+        return vit(64 if width is None else width, seed=seed)
     raise ValueError(f"unknown architecture {arch!r}; valid: {list(ARCHITECTURES)}")

@@ -14,6 +14,8 @@ False
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -46,6 +48,7 @@ def train_classifier(
     seed: int = 0,
     noise_std: float = 0.0,
     progress: bool = False,
+    on_step: Callable[[int, nn.Module], object] | None = None,
 ) -> nn.Module:
     """Train ``model`` in place with Adam and cross-entropy; return it in eval mode.
 
@@ -73,6 +76,10 @@ def train_classifier(
         training batch, the result clipped to [0, 1]; 0 disables noise augmentation.
     progress : bool
         Show a tqdm bar over optimiser steps.
+    on_step : callable, optional
+        Called as ``on_step(step, model)`` before training (step 0) and after every
+        optimiser step (1, 2, ...): to save checkpoints, or to feed a
+        :class:`geowidget.GeometryTracker`. It must not change the model.
 
     Returns
     -------
@@ -105,7 +112,10 @@ def train_classifier(
         bar = tqdm(total=epochs * steps_per_epoch, desc="train", unit="step")
     history: list[float] = []
     model.train()
+    step = 0
     try:
+        if on_step is not None:
+            on_step(step, model)
         for _ in range(epochs):
             order = torch.randperm(n, generator=gen)
             total = 0.0
@@ -119,6 +129,9 @@ def train_classifier(
                 loss = loss_fn(model(x), y)
                 loss.backward()
                 opt.step()
+                step += 1
+                if on_step is not None:
+                    on_step(step, model)
                 total += float(loss.detach()) * len(idx)
                 if bar is not None:
                     bar.update(1)

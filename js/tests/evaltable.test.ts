@@ -46,6 +46,19 @@ describe("evaluation grid layout", () => {
     expect(L.height).toBe(L.headerH + 200 * L.cellH + 99 * 3 + 2);
   });
 
+  it("separates groups only when some group has several members", () => {
+    const g = grid(4, 3);
+    g.rowGroups = [0, 1, 2, 3];
+    g.colGroups = [0, 1, 2];
+    const L = layoutGrid(g, 600, 100, [0, 1, 2, 3], [0, 1, 2]);
+    expect(L.y(1) - L.y(0)).toBe(L.cellH);
+    expect(L.x(2) - L.x(1)).toBe(L.cellW);
+    g.rowGroups = [0, 0, 1, 2];
+    const G = layoutGrid(g, 600, 100, [0, 1, 2, 3], [0, 1, 2]);
+    expect(G.y(2) - G.y(1)).toBe(G.cellH + 3);
+    expect(G.y(3) - G.y(2)).toBe(G.cellH + 3);
+  });
+
   it("scales bars per column and colours over the finite accuracies", () => {
     const g = grid(3, 2, 4);
     const max = columnMax(g);

@@ -5,16 +5,13 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from servers import ROOT, free_port, jupyter_env, jupyter_server, server
 
-ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
 CHROMIUM_ARGS = [
@@ -77,51 +74,12 @@ def page(browser):
     ctx.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def jupyter_lab(tmp_path_factory, bundle):
     """A JupyterLab server on loopback with a token, serving a temporary notebook dir."""
     root = tmp_path_factory.mktemp("lab")
-    # every cell stays in the DOM (no windowing), so off-screen widgets render and draw
-    settings = root / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
-    settings.mkdir(parents=True)
-    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(root / ".jupyter"),
-           "JUPYTER_RUNTIME_DIR": str(root / ".runtime"), "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
-           f"--port={port}", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-           "--ServerApp.disable_check_xsrf=True", "--LabApp.news_url=",
-           "--LabServerApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
-    log = open(root / "lab.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    port, token = free_port(), secrets.token_hex(16)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                break
-            time.sleep(0.5)
-    else:
-        proc.terminate()
-        pytest.fail("JupyterLab did not start: " + (root / "lab.log").read_text()[-2000:])
-    if proc.poll() is not None:
-        pytest.fail("JupyterLab exited: " + (root / "lab.log").read_text()[-2000:])
-    yield {"url": url, "token": token, "root": root}
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-
+    with server("lab", jupyter_server("lab", root, port, token), root,
+                f"{url}/api/status?token={token}", jupyter_env(root)):
+        yield {"url": url, "token": token, "root": root}

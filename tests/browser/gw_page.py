@@ -180,28 +180,10 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
 
 
 def run_all_in_lab(browser, lab: dict, name: str, ready: str, viewport=(1200, 1000)):
-    """Open notebook ``name`` (in the Lab root) in JupyterLab, run all cells from the menu and
-    wait for ``ready`` (a CSS selector). Returns the page; ``page.errors`` collects page errors."""
-    ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-    page = ctx.new_page()
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    # a workspace of its own, reset: only this notebook is open (not those of earlier tests)
-    page.goto(f"{lab['url']}/lab/workspaces/{Path(name).stem}/tree/{name}?reset"
-              f"&token={lab['token']}")
-    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=90000)
-    select = page.locator(".jp-Dialog button:has-text('Select')")
-    try:  # JupyterLab may ask which kernel to start
-        select.wait_for(timeout=3000)
-        select.click()
-    except PlaywrightTimeout:
-        pass
-    # the kernel is connected and idle (status bar), then Run -> Run All Cells via the menu
-    page.wait_for_function("document.querySelector('.jp-StatusBar-Widget, #jp-main-statusbar')"
-                           " && document.body.innerText.includes('| Idle')", timeout=90000)
-    page.wait_for_timeout(1000)
-    page.click("li.lm-MenuBar-item:has-text('Run')")
-    page.click("li.lm-Menu-item:has-text('Run All Cells')")
+    """:func:`open_lab_notebook`, then wait for ``ready`` (a CSS selector). Returns the page;
+    ``page.errors`` collects page errors."""
+    _, page, errors = open_lab_notebook(browser, lab, name, viewport)
+    page.errors = errors
     try:
         page.wait_for_selector(ready, timeout=120000)
     except Exception:
@@ -210,8 +192,26 @@ def run_all_in_lab(browser, lab: dict, name: str, ready: str, viewport=(1200, 10
     return page
 
 
+def run_all(page, before_run=None):
+    """In JupyterLab or Notebook 7 with a notebook open: once its kernel is idle, Run -> Run
+    All Cells from the menu (calling ``before_run()`` just before)."""
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=90000)
+    select = page.locator(".jp-Dialog button:has-text('Select')")
+    try:  # the app may ask which kernel to start
+        select.wait_for(timeout=3000)
+        select.click()
+    except PlaywrightTimeout:
+        pass
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status=idle]", timeout=90000)
+    if before_run is not None:
+        before_run()
+    page.click("li.lm-MenuBar-item:has-text('Run')")
+    page.click("li.lm-Menu-item:has-text('Run All Cells')")
+
+
 def open_lab_notebook(browser, lab, name, viewport=(1200, 1000)):
-    """Open notebook ``name`` (in the lab's root) in JupyterLab and run all its cells.
+    """Open notebook ``name`` (in the lab's root) in JupyterLab, in a reset workspace of its
+    own (only this notebook open), and run all its cells.
 
     Returns (context, page, errors): page errors are collected in ``errors``.
     """
@@ -219,13 +219,9 @@ def open_lab_notebook(browser, lab, name, viewport=(1200, 1000)):
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{lab['url']}/lab/tree/{name}?token={lab['token']}")
-    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=90000)
-    # the kernel is connected and idle (status bar), then Run -> Run All Cells via the menu
-    page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=90000)
-    page.wait_for_timeout(1000)
-    page.click("li.lm-MenuBar-item:has-text('Run')")
-    page.click("li.lm-Menu-item:has-text('Run All Cells')")
+    page.goto(f"{lab['url']}/lab/workspaces/{Path(name).stem}/tree/{name}?reset"
+              f"&token={lab['token']}")
+    run_all(page)
     return ctx, page, errors
 
 

@@ -145,3 +145,34 @@ def test_cell_click_reaches_python_and_the_linked_polar(browser, jupyter_lab):
     assert f"CHECK [{r}, {c}] {model} {condition}" in out, out
     assert not [e for e in errors if "geowidget" in e or "gw-" in e]
     ctx.close()
+
+
+def test_to_png_draws_the_table_as_shown(browser, tmp_path):
+    import io
+
+    from PIL import Image
+
+    from geowidget.widgets.png import HEADLESS_WIDTH
+
+    margin = 8  # js/src/png.ts
+    table = gw.EvaluationTable(grid_cube(m=2))
+    export = table.to_png(tmp_path / "table.png", scale=2)
+    img = np.asarray(Image.open(io.BytesIO((tmp_path / "table.png").read_bytes())).convert("RGB"))
+    # the same page, laid out as the headless export lays it out
+    ctx = browser.new_context(viewport={"width": HEADLESS_WIDTH, "height": 900})
+    page = ctx.new_page()
+    page.goto(table.to_html(tmp_path / "table.html").as_uri())
+    wait_drawn(page, "evaltable")
+    pw, ph, corners = page.evaluate(
+        """() => { const r = document.querySelector('.gw-root[data-kind=evaltable]');
+        const p = r.querySelector('.gw-plot').getBoundingClientRect();
+        const L = r.__geowidget.layout();
+        const at = [[0, 0], [1, 1], [3, 3]].map(([row, c]) => [L.x(c) + L.cellW - 4, L.y(row) + 3]);
+        return [p.width, p.height, at]; }""")
+    ctx.close()
+    assert export.size[0] == round((pw + 2 * margin) * 2)
+    g = table.grid
+    for (x, y), (r, c) in zip(corners, [(0, 0), (1, 1), (3, 3)], strict=True):
+        px = img[int((y + margin) * 2), int((x + margin) * 2)]
+        assert np.abs(px.astype(int) - expected_colour(g.accuracy, float(g.accuracy[r, c]))).max() \
+            <= 2, (r, c)

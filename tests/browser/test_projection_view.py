@@ -75,3 +75,28 @@ def test_lasso_links_projection_and_polar(page, tmp_path):
         f" === '{int(inside.sum())}'", timeout=10000)
     assert sorted(selected_ids(page, "projection")) == sorted(ids[inside].tolist())
     assert not page.errors
+
+
+def test_projection_to_png_has_the_points(page, tmp_path):
+    import io
+
+    from PIL import Image
+
+    cube = make_cube(m=1, layers=1, n=4)
+    xy = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], np.float32)
+    view = gw.ProjectionView(cube, method="pca", xy=xy, point_size=10.0, palette=["#EE6677"])
+    export = view.to_png(tmp_path / "map.png", scale=2)
+    img = np.asarray(Image.open(io.BytesIO((tmp_path / "map.png").read_bytes())).convert("RGB"))
+    assert img.shape[:2] == export.size[::-1]
+    page.set_viewport_size({"width": 840, "height": 900})  # as the headless export lays it out
+    page.goto(view.to_html(tmp_path / "map.html").as_uri())
+    page.wait_for_function("() => Number(document.querySelector('.gw-root[data-kind=projection]')"
+                           "?.dataset.drawn || 0) >= 1", timeout=20000)
+    _, _, w, h = plot_box(page, "projection")
+    margin = 8  # js/src/png.ts
+    px, py = xy_screen(xy[:, 0].astype(float), xy[:, 1].astype(float), w, h)
+    for x, y in zip(px, py, strict=True):  # each point, 10 CSS px wide, at its place
+        centre = img[int((y + margin) * 2), int((x + margin) * 2)]
+        assert np.abs(centre.astype(int) - [0xEE, 0x66, 0x77]).max() <= 3, (x, y, centre)
+    mid = img[int((h / 2 + margin) * 2), int((w / 2 + margin) * 2)]
+    assert np.abs(mid.astype(int) - [0xEE, 0x66, 0x77]).max() > 40  # between them: background

@@ -1,7 +1,7 @@
 // The evaluation table's grid: layout, Canvas2D drawing and hit testing, apart from any widget
 // so that tests and the benchmark can drive it directly. Everything is drawn on one canvas
-// (no DOM per cell, no SVG), so 200 x 80 cells with histograms stay one frame and the canvas
-// is the picture `to_png` takes.
+// (no DOM per cell, no SVG), so 200 x 80 cells with histograms stay one frame, and `to_png`
+// takes the table as shown (the window of it the view shows, when it scrolls).
 //
 // Cell (r, c) of the grid: accuracy[r * C + c] (NaN: not evaluated), counts[(r * C + c) * B + b]
 // for the B bins whose edges are edges[c * (B + 1) + b] (shared by the column).
@@ -57,12 +57,16 @@ function invert(order: ArrayLike<number>, n: number): Int32Array {
   return at;
 }
 
-/** Group boundaries in display order add a small gap: gaps[i] = gap px before position i. */
+/** Group boundaries in display order add a small gap: gaps[i] = gap px before position i.
+ * Only when some group has more than one member: single-member groups need no separation. */
 function gapsBefore(order: ArrayLike<number>, groups: ArrayLike<number>): Float64Array {
   const out = new Float64Array(order.length + 1);
+  const seen = new Set<number>();
+  for (let i = 0; i < groups.length; i++) seen.add(groups[i]);
+  const gap = seen.size < groups.length ? GAP : 0;
   let acc = 0;
   for (let i = 0; i < order.length; i++) {
-    if (i > 0 && groups[order[i]] !== groups[order[i - 1]]) acc += GAP;
+    if (i > 0 && groups[order[i]] !== groups[order[i - 1]]) acc += gap;
     out[i] = acc;
   }
   out[order.length] = acc;
@@ -165,8 +169,6 @@ export interface DrawOptions {
   theme: Theme;
   domain: [number, number];
   colMax: Float64Array;
-  selected: { row: number; col: number } | null;
-  hovered: { row: number; col: number } | null;
 }
 
 /**
@@ -188,43 +190,42 @@ export function drawGrid(ctx: CanvasRenderingContext2D, g: Grid, L: Placed, o: D
     }
   }
   const colours: RGB[] = Array.from({ length: STEPS }, (_, k) => viridis(k / (STEPS - 1)));
+  // every rectangle on whole pixels, filled with fillRect: the rasteriser's fast path
   for (let k = 0; k < STEPS; k++) {
     const cells = byStep[k];
     if (!cells.length) continue;
     ctx.fillStyle = css(colours[k]);
-    ctx.beginPath();
-    for (const i of cells) ctx.rect(L.x(i % g.cols) + 0.5, L.y((i / g.cols) | 0) + 0.5, W - 1, H - 1);
-    ctx.fill();
+    for (const i of cells) ctx.fillRect(L.x(i % g.cols), L.y((i / g.cols) | 0), W - 1, H - 1);
   }
   if (empty.length) {
     ctx.strokeStyle = theme.grid;
     ctx.lineWidth = 1;
     ctx.beginPath();
-    for (const i of empty) ctx.rect(L.x(i % g.cols) + 1, L.y((i / g.cols) | 0) + 1, W - 2, H - 2);
+    for (const i of empty) ctx.rect(L.x(i % g.cols) + 1.5, L.y((i / g.cols) | 0) + 1.5, W - 4, H - 4);
     ctx.stroke();
   }
   // histograms in the lower part of each cell, in the cell's contrasting colour
-  const barTop = 0.42 * H, barH = H - barTop - 2;
-  const bw = (W - 4) / B;
-  const paths = [new Path2D(), new Path2D()]; // [dark bars, light bars]
-  for (let r = 0; r < g.rows; r++) {
-    for (let c = 0; c < g.cols; c++) {
-      const v = g.accuracy[r * g.cols + c];
-      if (!Number.isFinite(v) || o.colMax[c] <= 0) continue;
-      const path = paths[lightText(colours[accuracyStep(v, o.domain)]) ? 1 : 0];
-      const x0 = L.x(c) + 2, y0 = L.y(r) + barTop, base = (r * g.cols + c) * B;
-      for (let b = 0; b < B; b++) {
-        const n = g.counts[base + b];
-        if (!n) continue;
-        const hgt = Math.max(1, (n / o.colMax[c]) * barH);
-        path.rect(x0 + b * bw, y0 + barH - hgt, Math.max(1, bw - 0.5), hgt);
+  const barTop = Math.round(0.42 * H), barH = H - barTop - 2;
+  const edge = new Int32Array(B + 1); // bar b spans [edge[b], edge[b + 1]) px from the cell's left + 2
+  for (let b = 0; b <= B; b++) edge[b] = Math.round((b * (W - 4)) / B);
+  for (const light of [false, true]) {
+    ctx.fillStyle = light ? "rgba(255,255,255,0.7)" : "rgba(0,0,0,0.55)";
+    for (let r = 0; r < g.rows; r++) {
+      for (let c = 0; c < g.cols; c++) {
+        const v = g.accuracy[r * g.cols + c];
+        if (!Number.isFinite(v) || o.colMax[c] <= 0) continue;
+        if (lightText(colours[accuracyStep(v, o.domain)]) !== light) continue;
+        const x0 = L.x(c) + 2, y0 = L.y(r) + barTop + barH, base = (r * g.cols + c) * B;
+        for (let b = 0; b < B; b++) {
+          const n = g.counts[base + b];
+          if (!n) continue;
+          const w = edge[b + 1] - edge[b];
+          const hgt = Math.max(1, Math.round((n / o.colMax[c]) * barH));
+          ctx.fillRect(x0 + edge[b], y0 - hgt, Math.max(1, w >= 3 ? w - 1 : w), hgt);
+        }
       }
     }
   }
-  ctx.fillStyle = "rgba(0,0,0,0.55)";
-  ctx.fill(paths[0]);
-  ctx.fillStyle = "rgba(255,255,255,0.7)";
-  ctx.fill(paths[1]);
   // accuracy numbers, where the cell is wide enough
   ctx.textBaseline = "top";
   ctx.font = "9px system-ui, sans-serif";
@@ -266,13 +267,6 @@ export function drawGrid(ctx: CanvasRenderingContext2D, g: Grid, L: Placed, o: D
   for (let c = 0; c < g.cols; c++) {
     ctx.fillText(fitText(ctx, g.colLabels[c], W - 2), L.x(c) + W / 2, L.groupH + SUB_H / 2);
   }
-  // hover and selection outlines
-  for (const [cell, colour, width] of [[o.hovered, theme.muted, 1], [o.selected, theme.fg, 2]] as const) {
-    if (!cell) continue;
-    ctx.strokeStyle = colour;
-    ctx.lineWidth = width;
-    ctx.strokeRect(L.x(cell.col) + 0.5, L.y(cell.row) + 0.5, W - 1, H - 1);
-  }
 }
 
 // ---------------------------------------------------------------------------- the view
@@ -293,12 +287,12 @@ function orderOf(arrays: Record<string, WireArray>, kind: "rows" | "columns", na
 }
 
 export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void; handle: EvalTableHandle } {
-  let hovered: { row: number; col: number } | null = null;
   let placed: Placed | null = null;
+  let painted = ""; // what the canvas shows: a repaint only when this changes
   const frame = new Frame(el, model.get("theme"), model.get("height"), {
     onClick: (x, y) => click(x, y),
     onHover: (x, y) => hover(x, y),
-    onLeave: () => { if (hovered) { hovered = null; link.schedule(); } },
+    onLeave: () => mark(hoverBox, null),
     onResize: () => link.schedule(),
     onTheme: () => link.schedule(),
   }, []);
@@ -307,13 +301,21 @@ export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext 
   frame.root.dataset.kind = "evaltable";
   const scroller = h("div");
   scroller.style.cssText = "position:absolute;inset:0;overflow:auto";
-  scroller.append(frame.canvas);
+  // hover and selection outlines are boxes over the canvas: moving one repaints nothing
+  const outline = () => {
+    const box = h("div");
+    box.style.cssText = "position:absolute;pointer-events:none;box-sizing:border-box;display:none";
+    return box;
+  };
+  const hoverBox = outline(), selectBox = outline();
+  selectBox.dataset.selectedCell = "";
+  scroller.append(frame.canvas, hoverBox, selectBox);
   frame.plot.prepend(scroller);
   const canvas2d = frame.canvas.getContext("2d");
   let grid = readGrid();
   const link = linkFrame(model, frame, ctx, {
     redraw: draw,
-    onChange: (name) => { if (name === "_arrays" || name === "_meta") grid = readGrid(); },
+    onChange: (name) => { if (name === "_arrays" || name === "_meta") { grid = readGrid(); painted = ""; } },
   }, ["_arrays", "_meta", "sort_rows", "sort_columns", "selected_cell"]);
 
   if (model.get("show_controls")) {
@@ -329,7 +331,7 @@ export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext 
   function readGrid(): Grid & { arrays: Record<string, WireArray>; rowModel: Int32Array; condition: Int32Array; quantity: string } {
     const meta = model.get("_meta") as {
       shape: [number, number, number]; rows: { label: string; group: number }[];
-      columns: { label: string; group: number; benchmark: string; severity: number }[]; column_groups: string[]; quantity: string;
+      columns: { label: string; group: number; benchmark: string; severity: number }[]; column_groups: string[]; quantity: string; layer_name: string;
     };
     const raw = (model.get("_arrays") ?? {}) as Record<string, Encoded>;
     const arrays: Record<string, WireArray> = {};
@@ -347,7 +349,7 @@ export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext 
       rowGroups: meta.rows.map((r) => r.group),
       colGroups: meta.columns.map((c) => c.group),
       colGroupLabels: meta.column_groups,
-      quantity: meta.quantity,
+      quantity: meta.layer_name && meta.quantity !== "robustness" ? `${meta.quantity} at ${meta.layer_name}` : meta.quantity,
     };
   }
 
@@ -385,16 +387,37 @@ export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext 
     if (!canvas2d) { frame.message("no Canvas2D in this browser"); return; }
     if (!grid.rows || !grid.cols) frame.message("no models or conditions to show");
     else frame.message("");
+    hoverBox.style.border = `1px solid ${frame.theme.muted}`;
+    selectBox.style.border = `2px solid ${frame.theme.fg}`;
+    const sel = selectedCell();
+    mark(selectBox, sel);
+    selectBox.dataset.selectedCell = sel ? `${sel.row},${sel.col}` : "";
     const dpr = frame.dpr;
-    frame.canvas.width = Math.round(L.width * dpr); frame.canvas.height = Math.round(L.height * dpr);
-    frame.canvas.style.width = `${L.width}px`; frame.canvas.style.height = `${L.height}px`;
-    canvas2d.setTransform(dpr, 0, 0, dpr, 0, 0);
-    canvas2d.fillStyle = frame.theme.bg;
-    canvas2d.fillRect(0, 0, L.width, L.height);
-    const domain = accuracyDomain(grid.accuracy);
-    drawGrid(canvas2d, grid, L, { theme: frame.theme, domain, colMax: columnMax(grid), selected: selectedCell(), hovered });
-    drawLegend(domain);
+    // a PNG export (png.ts) takes the plot as shown: the window the scroller shows now, drawn
+    // into a canvas of the plot's size at the export's scale; the next draw restores it all
+    const exporting = frame.pixelRatio !== null;
+    const key = [model.get("sort_rows"), model.get("sort_columns"), frame.theme.bg, L.width, dpr].join("|");
+    if (exporting || key !== painted) {
+      painted = exporting ? "" : key;
+      const [w, hgt] = exporting ? [frame.width, frame.height] : [L.width, L.height];
+      const [dx, dy] = exporting ? [scroller.scrollLeft, scroller.scrollTop] : [0, 0];
+      frame.canvas.width = Math.round(w * dpr); frame.canvas.height = Math.round(hgt * dpr);
+      if (!exporting) { frame.canvas.style.width = `${w}px`; frame.canvas.style.height = `${hgt}px`; }
+      canvas2d.setTransform(dpr, 0, 0, dpr, -dx * dpr, -dy * dpr);
+      canvas2d.fillStyle = frame.theme.bg;
+      canvas2d.fillRect(dx, dy, w, hgt);
+      const domain = accuracyDomain(grid.accuracy);
+      drawGrid(canvas2d, grid, L, { theme: frame.theme, domain, colMax: columnMax(grid) });
+      drawLegend(domain);
+    }
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
+  }
+
+  function mark(box: HTMLDivElement, cell: { row: number; col: number } | null): void {
+    if (!cell || !placed) { box.style.display = "none"; return; }
+    box.style.left = `${placed.x(cell.col)}px`; box.style.top = `${placed.y(cell.row)}px`;
+    box.style.width = `${placed.cellW - 1}px`; box.style.height = `${placed.cellH - 1}px`;
+    box.style.display = "block";
   }
 
   function drawLegend(domain: [number, number]): void {
@@ -424,8 +447,7 @@ export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext 
 
   function hover(x: number, y: number): void {
     const cell = at(x, y);
-    const same = cell && hovered && cell.row === hovered.row && cell.col === hovered.col;
-    if (!same) { hovered = cell; link.schedule(); }
+    mark(hoverBox, cell);
     if (!cell) { frame.hideTip(); return; }
     const i = cell.row * grid.cols + cell.col, B = grid.bins;
     const acc = grid.accuracy[i];
@@ -444,7 +466,10 @@ export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext 
 
   draw();
   const handle: EvalTableHandle = {
-    grid, layout: () => placed ?? layout(), draw, frame,
+    get grid() { return grid; },
+    layout: () => placed ?? layout(),
+    draw: () => { painted = ""; draw(); },
+    frame,
     cellPoint(row, col) {
       const L = placed ?? layout();
       const cx = L.x(col) + L.cellW / 2, cy = L.y(row) + L.cellH / 2;
