@@ -688,6 +688,22 @@ class GeometryCube:
         cube.projections = reader.read_projections()
         return cube
 
+    def replace(self, **changes: Any) -> GeometryCube:
+        """A cube in memory with some constructor arguments changed (and checked again).
+
+        Examples
+        --------
+        >>> renamed = cube.replace(models=["a", "b"])                # doctest: +SKIP
+        """
+        kwargs = {name: getattr(self, name) for name in (
+            "models", "layers", "conditions", "labels", "class_names", "sample_ids",
+            "model_info", "dataset", "images", "projections")}
+        if unknown := sorted(set(changes) - set(kwargs) - set(ARRAYS)):
+            raise TypeError(f"replace() got unknown field(s) {unknown}; valid: "
+                            f"{sorted([*kwargs, *ARRAYS])}")
+        kwargs.update({name: self.values(name) for name in ARRAYS if name not in changes})
+        return GeometryCube(**{**kwargs, **changes})
+
     def load(self) -> GeometryCube:
         """This cube in memory (an opened cube reads all of its arrays)."""
         return self.sel()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 from fixtures.synthetic import make_cube
@@ -18,7 +16,7 @@ def cube():
     angle = base.angle.copy()
     angle[1, 2, 0, :5] = np.nan  # undefined angles (a zero feature vector) are left out
     angle[2, 3, 1, :] = np.nan  # a cell with no finite sample
-    return replace(base, angle=angle)
+    return base.replace(angle=angle)
 
 
 def test_quantiles_match_a_loop_over_cells(cube):
