@@ -688,6 +688,22 @@ class GeometryCube:
         cube.projections = reader.read_projections()
         return cube
 
+    def replace(self, **changes: Any) -> GeometryCube:
+        """A cube in memory with some constructor arguments changed (and checked again).
+
+        Examples
+        --------
+        >>> renamed = cube.replace(models=["a", "b"])                # doctest: +SKIP
+        """
+        kwargs = {name: getattr(self, name) for name in (
+            "models", "layers", "conditions", "labels", "class_names", "sample_ids",
+            "model_info", "dataset", "images", "projections")}
+        if unknown := sorted(set(changes) - set(kwargs) - set(ARRAYS)):
+            raise TypeError(f"replace() got unknown field(s) {unknown}; valid: "
+                            f"{sorted([*kwargs, *ARRAYS])}")
+        kwargs.update({name: self.values(name) for name in ARRAYS if name not in changes})
+        return GeometryCube(**{**kwargs, **changes})
+
     def load(self) -> GeometryCube:
         """This cube in memory (an opened cube reads all of its arrays)."""
         return self.sel()
@@ -787,26 +803,6 @@ class GeometryCube:
             )
         except (ValueError, TypeError, KeyError) as err:
             raise ValueError(f"{where} holds an inconsistent cube: {err}") from None
-
-    def replace(self, **changes: Any) -> GeometryCube:
-        """A cube in memory with some constructor fields replaced, the rest kept.
-
-        Like :func:`dataclasses.replace`: ``cube.replace(model_info=[...])`` or
-        ``cube.replace(angle=new_angles)``. The new cube is checked as any cube is.
-        """
-        kept = {"models": self.models, "layers": self.layers, "conditions": self.conditions,
-                "labels": self.labels, "class_names": self.class_names,
-                "sample_ids": self.sample_ids, "model_info": self.model_info,
-                "dataset": self.dataset, "images": self.images,
-                "projections": self.projections}
-        unknown = sorted(set(changes) - set(kept) - set(ARRAYS))
-        if unknown:
-            raise TypeError(f"replace() got unknown field(s) {unknown}; valid: "
-                            f"{sorted([*kept, *ARRAYS])}")
-        arrays = {name: changes[name] if name in changes else self.values(name)
-                  for name in ARRAYS}
-        kept.update((k, v) for k, v in changes.items() if k in kept)
-        return GeometryCube(**kept, **arrays)
 
     # ------------------------------------------------------------------ assembly
     @classmethod

@@ -71,6 +71,23 @@ def test_avh_and_angle_gap_against_all_pairwise_angles():
     np.testing.assert_allclose(geo.angle_gap.numpy(), theta_y - others.min(1), atol=1e-7)
 
 
+@pytest.mark.parametrize("direction", ["weight", "weight_aug", "mean"])
+def test_extras_off_leaves_avh_and_angle_gap_nan_and_the_rest_equal(direction):
+    """extras=False skips only the angle to every class; chunking changes no number."""
+    h, y, w, b = random_problem(n=300, c=9, seed=4)
+    full = geometry(h, y, w, b, direction=direction)
+    lean = geometry(h, y, w, b, direction=direction, extras=False, chunk_size=7)
+    assert torch.isnan(lean.avh).all() and torch.isnan(lean.angle_gap).all()
+    for name in ("pred", "correct"):
+        np.testing.assert_array_equal(getattr(lean, name).numpy(), getattr(full, name).numpy())
+    for name in ("angle", "angle_pred", "norm", "margin", "logit_margin"):  # float64 here
+        np.testing.assert_allclose(getattr(lean, name).numpy(), getattr(full, name).numpy(),
+                                   rtol=1e-12, atol=1e-12, err_msg=name)
+    small = geometry(h, y, w, b, direction=direction, chunk_size=7)
+    np.testing.assert_allclose(small.avh.numpy(), full.avh.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(small.angle_gap.numpy(), full.angle_gap.numpy(), atol=1e-12)
+
+
 @pytest.mark.parametrize("target", [0.0, np.pi])
 def test_angles_near_zero_and_pi_are_accurate(target):
     # h = u rotated by a tiny known angle t in a plane: the exact answer is known in closed form.

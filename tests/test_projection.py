@@ -234,7 +234,6 @@ def test_projection_view_positions_and_errors():
 
 # ---------------------------------------------------------------- stored in the cube
 def test_cube_projections_select_concat_and_parquet_round_trip(tmp_path):
-
     from geowidget.cube import GeometryCube
 
     rng = np.random.default_rng(1)

@@ -17,7 +17,12 @@ For features h and a linear head z = W h + b (C classes):
 - ``logit_margin``: z_y - max over j != y of z_j;
 - ``pred`` and ``correct``.
 
-The whole computation is one N x D x C GEMM plus the C x C Gram matrix of W, chunked over N.
+The whole computation is one N x D x C GEMM plus the C x C Gram matrix of W, in chunks of
+samples small enough that the few [chunk, C] passes after the GEMM (bias, argmax, the gaps
+to every competitor and their minimum) stay in the CPU's cache, in reused buffers. The
+angle to every class, which ``avh`` and ``angle_gap`` need (an arccos over [N, C]), is
+computed only when they are asked for (``extras=True``, the default); ``extras=False`` leaves
+them NaN and costs little more than the GEMM.
 """
 
 from __future__ import annotations
@@ -109,20 +114,26 @@ def _check_together(
 
 
 def pair_distances(weight: torch.Tensor) -> torch.Tensor:
-    """|W_i - W_j|_2 for all class pairs, from the Gram matrix (float64, exact zeros kept).
+    """|W_i - W_j|_2 for all class pairs, float64 ``[C, C]``, exact zeros kept.
 
-    Pairs that the Gram form cannot resolve (nearly equal rows) are recomputed directly, so
-    identical rows give exactly 0.
+    From the Gram matrix in the weight's own precision (a float32 GEMM, a quarter of the cost
+    of a float64 one), where it is accurate: |W_i|^2 + |W_j|^2 - 2 W_i.W_j loses relative
+    precision only when the rows are close, so pairs closer than 1% of their norms (and
+    identical rows, which give exactly 0) are recomputed directly in float64.
     """
-    w = weight.detach().to(torch.float64)
-    gram = w @ w.T
+    w = weight.detach()
+    if w.dtype not in (torch.float32, torch.float64):
+        w = w.float()
+    gram = (w @ w.T).to(torch.float64)
     sq = gram.diagonal()
-    d2 = (sq[:, None] + sq[None, :] - 2 * gram).clamp_min(0)
-    suspect = d2 <= 1e-8 * (sq[:, None] + sq[None, :]).clamp_min(1e-300)
+    scale = sq[:, None] + sq[None, :]
+    d2 = (scale - 2 * gram).clamp_min(0)
+    suspect = d2 <= 1e-4 * scale.clamp_min(1e-300)
     suspect.fill_diagonal_(False)
     if suspect.any():
         i, j = suspect.nonzero(as_tuple=True)
-        d2[i, j] = (w[i] - w[j]).pow(2).sum(dim=1)
+        w64 = w.to(torch.float64)
+        d2[i, j] = (w64[i] - w64[j]).pow(2).sum(dim=1)
     d2.fill_diagonal_(0)
     return d2.sqrt()
 
@@ -179,6 +190,7 @@ def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) 
     "class_directions": [None, Array(("C", "D"), dtype="floating", finite=True)],
     "normalize_norm": [Boolean()],
     "chunk_size": [None, Interval(int, 1, None)],
+    "extras": [Boolean()],
 })
 def geometry(
     features: torch.Tensor,
@@ -190,6 +202,7 @@ def geometry(
     class_directions: torch.Tensor | None = None,
     normalize_norm: bool = False,
     chunk_size: int | None = None,
+    extras: bool = True,
 ) -> Geometry:
     """Angles, norms and exact margins of ``features`` against a linear head.
 
@@ -212,7 +225,11 @@ def geometry(
     normalize_norm : bool
         Divide ``norm`` by sqrt(trace Cov(h)) over these samples, for comparing models.
     chunk_size : int, optional
-        Samples per chunk; the default bounds working memory to about 256 MB.
+        Samples per chunk; the default keeps a [chunk, C] float32 buffer near 8 MB, so the
+        passes that follow the GEMM stay in the CPU's cache.
+    extras : bool
+        Also ``avh`` and ``angle_gap``, which need the angle to every class; without them
+        (False) both are NaN and the rest costs about one GEMM.
 
     Returns
     -------
@@ -274,9 +291,12 @@ def geometry(
             stacklevel=2,
         )
     pair_dist = pair_distances(w)  # [C, C], float64
-    # 1 / |W_y - W_j|, NaN where there is no boundary (j == y, or identical rows): NaN ratios
-    # are turned into +inf below, so those competitors are skipped without a masked gather.
+    # 1 / |W_y - W_j|. The diagonal is +inf: there the gap z_y - z_y is set to +inf, and
+    # inf * inf stays out of the minimum. Competitors with a row equal to W_y (no boundary)
+    # are NaN, turned into +inf after the product; only cubes that have such rows pay for it.
     inv_dist = torch.where(pair_dist > 0, 1.0 / pair_dist, math.nan).to(work)
+    inv_dist.fill_diagonal_(math.inf)
+    no_boundary = bool(torch.isnan(inv_dist).any())
 
     # Row norms, computed once: they are also the finiteness check (NaN/Inf rows give
     # non-finite norms), far cheaper than isfinite over every entry.
@@ -288,49 +308,59 @@ def geometry(
         raise invalid("geometry", "features", f"small enough for their norms to fit {work}",
                       features, "rescale them or use float64")
     if chunk_size is None:
-        chunk_size = max(256, (1 << 25) // max(c + d, 1))
+        chunk_size = max(256, min(16384, (1 << 21) // c))
     fields_out: dict[str, list[torch.Tensor]] = {f.name: [] for f in fields(Geometry)}
-    shared_gemm = u is w
+    augmented = direction == "weight_aug"
+    # Where the GEMM's dot products are the angles' too: the rows of W (before the bias is
+    # added), or [W, b] against [h, 1] (after: those dot products are the logits).
+    from_gemm = class_directions is None and direction in ("weight", "probe", "weight_aug")
+    # [chunk, C] buffers, reused: a fresh one per chunk would cost page faults each time
+    k = min(chunk_size, n)
+    dots_buf = h_all.new_empty(k, c)
+    logits_buf = h_all.new_empty(k, c) if b is not None else dots_buf
+    inv_buf = h_all.new_empty(k, c)
     for start in range(0, n, chunk_size):
         h = h_all[start : start + chunk_size]
         y = labels[start : start + chunk_size]
-        rows = torch.arange(len(h), device=h.device)
-        hu = torch.cat([h, h.new_ones(len(h), 1)], dim=1) if direction == "weight_aug" else h
-        # One GEMM gives the logits; with weight directions it also gives every cosine.
-        # Big [n, C] buffers are few and updated in place: on the CPU each new one costs
-        # about as much as an arithmetic pass over it.
-        z = h @ w.T
-        if direction == "weight_aug" and class_directions is None:
-            z.add_(b)  # the augmented dot product is the logit itself
-            cos = z / (h_norm_all[start : start + len(h), None] * u_norm[None, :])
-        else:
-            dots = z if shared_gemm else hu @ u.T
-            cos = dots / (h_norm_all[start : start + len(h), None] * u_norm[None, :])
-            if b is not None:
-                z.add_(b)
         h_norm = h_norm_all[start : start + len(h)]
-        pred = z.argmax(dim=1)
-        cos_y, cos_p = cos[rows, y], cos[rows, pred]
-        theta_all = cos.clamp_(-1, 1).arccos_()  # [n, C], in place of the cosines
-        theta_y = _exact_where_flat(theta_all[rows, y], cos_y, hu, u, y)
-        theta_p = _exact_where_flat(theta_all[rows, pred], cos_p, hu, u, pred)
-        theta_all[rows, y] = math.inf
-        nearest_other = theta_all.min(dim=1).values
-        theta_all[rows, y] = theta_y
+        rows = torch.arange(len(h), device=h.device)
+        hu = torch.cat([h, h.new_ones(len(h), 1)], dim=1) if augmented else h
+        dots = torch.mm(h, w.T, out=dots_buf[: len(h)])  # the one GEMM
+        logits = dots if b is None else torch.add(dots, b, out=logits_buf[: len(h)])
+        pred = logits.argmax(dim=1)
+        if from_gemm:  # the cosines of the true and predicted class, from the GEMM
+            gemm_dots = logits if augmented else dots
+            cos_y = gemm_dots[rows, y].div_(h_norm).div_(u_norm[y])
+            cos_p = gemm_dots[rows, pred].div_(h_norm).div_(u_norm[pred])
+        else:
+            cos_y = torch.linalg.vecdot(hu, u[y]).div_(h_norm).div_(u_norm[y])
+            cos_p = torch.linalg.vecdot(hu, u[pred]).div_(h_norm).div_(u_norm[pred])
+        theta_y = _exact_where_flat(cos_y.clamp(-1, 1).arccos_(), cos_y, hu, u, y)
+        theta_p = _exact_where_flat(cos_p.clamp(-1, 1).arccos_(), cos_p, hu, u, pred)
         fields_out["angle"].append(theta_y)
         fields_out["angle_pred"].append(theta_p)
-        fields_out["avh"].append(theta_y / theta_all.sum(dim=1))
-        fields_out["angle_gap"].append(theta_y - nearest_other)
         fields_out["norm"].append(h_norm)
+        if extras:  # the angle to every class: an arccos over [chunk, C]
+            all_dots = (logits if augmented else dots) if from_gemm else hu @ u.T
+            theta_all = all_dots.div(h_norm[:, None]).div_(u_norm).clamp_(-1, 1).arccos_()
+            theta_all[rows, y] = math.inf
+            fields_out["angle_gap"].append(theta_y - theta_all.amin(dim=1))
+            theta_all[rows, y] = theta_y
+            fields_out["avh"].append(theta_y / theta_all.sum(dim=1))
+        else:
+            fields_out["angle_gap"].append(torch.full_like(theta_y, math.nan))
+            fields_out["avh"].append(torch.full_like(theta_y, math.nan))
 
-        z_y = z[rows, y]  # advanced indexing copies, so z can be overwritten next
-        gap = z.neg_().add_(z_y[:, None])  # z_y - z_j, in place of z
-        ratio = inv_dist[y].mul_(gap).nan_to_num_(nan=math.inf)
-        margin = ratio.min(dim=1).values
+        z_y = logits[rows, y]  # advanced indexing copies, so the logits can be overwritten
+        gap = torch.sub(z_y[:, None], logits, out=logits)  # z_y - z_j, in place
+        gap[rows, y] = math.inf
+        fields_out["logit_margin"].append(gap.amin(dim=1))
+        ratio = gap.mul_(torch.index_select(inv_dist, 0, y, out=inv_buf[: len(h)]))
+        if no_boundary:
+            ratio.nan_to_num_(nan=math.inf, posinf=math.inf)
+        margin = ratio.amin(dim=1)
         margin[torch.isinf(margin)] = math.nan
         fields_out["margin"].append(margin)
-        gap[rows, y] = math.inf
-        fields_out["logit_margin"].append(gap.min(dim=1).values)
         fields_out["pred"].append(pred)
         fields_out["correct"].append(pred == y)
 
