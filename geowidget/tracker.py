@@ -180,7 +180,7 @@ class GeometryTracker:
 
     def _record(self, step: int) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         from geowidget.study import WorkUnit
-        from geowidget.study.store import fingerprint
+        from geowidget.study.units import fingerprint
 
         study, name = self._study, self.run
         with preserved_rng():
