@@ -788,6 +788,26 @@ class GeometryCube:
         except (ValueError, TypeError, KeyError) as err:
             raise ValueError(f"{where} holds an inconsistent cube: {err}") from None
 
+    def replace(self, **changes: Any) -> GeometryCube:
+        """A cube in memory with some constructor fields replaced, the rest kept.
+
+        Like :func:`dataclasses.replace`: ``cube.replace(model_info=[...])`` or
+        ``cube.replace(angle=new_angles)``. The new cube is checked as any cube is.
+        """
+        kept = {"models": self.models, "layers": self.layers, "conditions": self.conditions,
+                "labels": self.labels, "class_names": self.class_names,
+                "sample_ids": self.sample_ids, "model_info": self.model_info,
+                "dataset": self.dataset, "images": self.images,
+                "projections": self.projections}
+        unknown = sorted(set(changes) - set(kept) - set(ARRAYS))
+        if unknown:
+            raise TypeError(f"replace() got unknown field(s) {unknown}; valid: "
+                            f"{sorted([*kept, *ARRAYS])}")
+        arrays = {name: changes[name] if name in changes else self.values(name)
+                  for name in ARRAYS}
+        kept.update((k, v) for k, v in changes.items() if k in kept)
+        return GeometryCube(**kept, **arrays)
+
     # ------------------------------------------------------------------ assembly
     @classmethod
     def concat_models(cls, cubes: Iterable[GeometryCube]) -> GeometryCube:

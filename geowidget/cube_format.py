@@ -5,6 +5,7 @@ A cube saved at ``<root>`` (a local directory or any ``pyarrow.fs`` URI) is::
     <root>/cube.json                        metadata: names, conditions, class names, shapes
     <root>/samples.parquet                  sample_id (int64), label (int32): one row per sample
     <root>/images.npy                       uint8 thumbnails [N, H, W(, 3)], when the cube has them
+    <root>/projections/<method>.npy         float32 [M, L, N, 2], one per projection method
     <root>/parts/m00000-c00000.parquet      one file per (model, condition)
 
 A partition holds N rows in sample order, with one column ``<metric>/<layer>`` per layer
@@ -35,6 +36,7 @@ META = "cube.json"
 SAMPLES = "samples.parquet"
 IMAGES = "images.npy"
 PARTS = "parts"
+PROJECTIONS = "projections"
 
 
 def partition_name(model: int, condition: int) -> str:
@@ -64,7 +66,7 @@ class CubeWriter:
         self.location = os.fspath(location)
         self.fs, self.root = resolve(self.location)
         self.meta = dict(meta)
-        self.meta.update(format=FORMAT, version=VERSION, images=None)
+        self.meta.update(format=FORMAT, version=VERSION, images=None, projections=[])
         self._prepare()
 
     def _prepare(self) -> None:
@@ -81,8 +83,9 @@ class CubeWriter:
             for name in (SAMPLES, IMAGES):
                 if name in names:
                     self.fs.delete_file(join(self.root, name))
-            if PARTS in names:
-                self.fs.delete_dir(join(self.root, PARTS))
+            for name in (PARTS, PROJECTIONS):
+                if name in names:
+                    self.fs.delete_dir(join(self.root, name))
 
     def _write_table(self, name: str, table: pa.Table) -> None:
         with open_atomic(self.fs, join(self.root, name)) as f:
@@ -107,6 +110,13 @@ class CubeWriter:
             np.lib.format.write_array_header_1_0(f, header)
             yield f
         self.meta["images"] = {"shape": list(header["shape"]), "dtype": "uint8"}
+
+    def write_projection(self, method: str, xy: np.ndarray) -> None:
+        """2-D positions float32 ``[M, L, N, 2]`` of one projection method."""
+        xy = np.ascontiguousarray(xy, dtype=np.float32)
+        with open_atomic(self.fs, join(self.root, PROJECTIONS, f"{method}.npy")) as f:
+            np.lib.format.write_array(f, xy, allow_pickle=False)
+        self.meta["projections"].append(method)
 
     def write_partition(self, model: int, condition: int, metrics: dict[str, np.ndarray],
                         outputs: dict[str, np.ndarray]) -> None:
@@ -214,7 +224,15 @@ class CubeReader:
         """Thumbnails: memory-mapped on a local disk, read whole from other filesystems."""
         if self.meta.get("images") is None:
             return None
-        path = self._path(IMAGES)
+        return self._read_npy(IMAGES)
+
+    def read_projections(self) -> dict[str, np.ndarray]:
+        """``{method: float32 [M, L, N, 2]}``, memory-mapped on a local disk."""
+        return {method: self._read_npy(f"{PROJECTIONS}/{method}.npy")
+                for method in self.meta.get("projections", [])}
+
+    def _read_npy(self, name: str) -> np.ndarray:
+        path = self._path(name)
         try:
             if isinstance(self.fs, pafs.LocalFileSystem):
                 return np.load(path, mmap_mode="r", allow_pickle=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube, rebuild
+from fixtures.synthetic import make_cube
 
 from geowidget.analysis.depth import layer_quantiles
 from geowidget.widgets import LayerProfile
@@ -16,7 +16,7 @@ def cube():
     angle = base.angle.copy()
     angle[1, 2, 0, :5] = np.nan  # undefined angles (a zero feature vector) are left out
     angle[2, 3, 1, :] = np.nan  # a cell with no finite sample
-    return rebuild(base, angle=angle)
+    return base.replace(angle=angle)
 
 
 def test_quantiles_match_a_loop_over_cells(cube):
@@ -74,18 +74,3 @@ def test_the_explorer_shows_a_layer_profile_with_two_or_more_layers(cube):
     one = Explorer(make_cube(m=2, layers=1))
     assert one.profile is None
     assert not any(isinstance(v, LayerProfile) for v in one.views())
-
-
-def test_stack_by_depth_matches_layers_by_position():
-    from geowidget.analysis.depth import stack_by_depth
-
-    a, b = make_cube(m=2, layers=3, seed=1), make_cube(m=1, layers=3, seed=2)
-    b = rebuild(b, models=["other"], layers=["x", "y", "z"])
-    depth = stack_by_depth([a, b], ["s1", "s2", "end"])
-    assert depth.models == ["net0", "net1", "other"] and depth.layers == ["s1", "s2", "end"]
-    np.testing.assert_array_equal(depth.margin[2], b.margin[0])
-    np.testing.assert_array_equal(depth.angle[:2], a.angle)
-    assert depth.model_info[2]["depth_layers"] == ["x", "y", "z"]
-    with pytest.raises(ValueError, match=r"cubes of 2 layers each .* Got cube 0 with layers "
-                       r"\['layer0', 'layer1', 'layer2'\] instead"):
-        stack_by_depth([a], ["s1", "end"])

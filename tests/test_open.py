@@ -212,3 +212,30 @@ def test_open_and_one_slice_stay_within_300_mb(tmp_path) -> None:
     peak_mb = peak_rss_mb(code)
     assert peak_mb < 300, f"open + one slice peaked at {peak_mb:.0f} MB"
 
+
+
+def test_views_of_an_opened_cube_read_cells_on_demand(saved, reads) -> None:
+    import geowidget as gw
+    from geowidget.widgets.codec import decode
+
+    cube, root = saved
+    opened = GeometryCube.open(root)
+    w = gw.PolarPlot(opened, budget=1000)  # lazy: cells are fetched when the browser asks
+    assert w._meta["lazy"] is True
+    # building the view read the colour field (robustness: `correct` of the corrupted
+    # conditions) and at most the first cell, never a whole array
+    assert all(cols == ("correct",) or (m, k) == (0, 0) for m, k, cols in reads), reads
+    reads.clear()
+    content, bufs = w._slice({"m": 2, "l": 1, "k": 4}, [])
+    assert [(m, k) for m, k, _ in reads] == [(2, 4)]  # one partition file
+    got = {n: decode({**s, "buffer": bytes(b)}) for n, s, b in
+           zip(content["names"], content["specs"], bufs, strict=True)}
+    np.testing.assert_array_equal(got["margin"], cube.margin[2, 1, 4])
+    np.testing.assert_array_equal(got["pred"], cube.pred[2, 4])
+    reads.clear()
+    mm = gw.ModelMap(opened)  # the embedding of the dense clean condition, and the colours
+    assert mm._meta["names"] == cube.models
+    assert {(k, c) for _, k, cols in reads for c in cols if k != 0} <= {
+        (k, "correct") for k in range(6)}
+    assert {c for _, k, cols in reads if k == 0 for c in cols} <= {
+        *(column(n, "penultimate") for n in ("angle", "norm", "margin")), "correct"}

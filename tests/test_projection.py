@@ -234,14 +234,13 @@ def test_projection_view_positions_and_errors():
 
 # ---------------------------------------------------------------- stored in the cube
 def test_cube_projections_select_concat_and_parquet_round_trip(tmp_path):
-    from dataclasses import replace
 
     from geowidget.cube import GeometryCube
 
     rng = np.random.default_rng(1)
     pca = rng.normal(size=(2, 2, 30, 2))
     pca[1, 0, 3] = np.nan  # not computed for this sample: kept as NaN
-    cube = replace(make_cube(m=2, layers=2, n=30), projections={"pca": pca})
+    cube = make_cube(m=2, layers=2, n=30).replace(projections={"pca": pca})
     assert cube.projections["pca"].dtype == np.float32
     sub = cube.sel(model="net1", layer=["layer1", "layer0"], sample=[5, 3])
     np.testing.assert_array_equal(sub.projections["pca"],
@@ -250,14 +249,14 @@ def test_cube_projections_select_concat_and_parquet_round_trip(tmp_path):
     cube.to_parquet(str(path))
     back = GeometryCube.from_parquet(str(path))
     assert back.equals(cube) and list(back.projections) == ["pca"]
-    assert not back.equals(replace(cube, projections={}))
-    other = replace(cube.sel(model="net0"), models=["other"], projections={})
+    assert not back.equals(cube.replace(projections={}))
+    other = cube.sel(model="net0").replace(models=["other"], projections={})
     both = GeometryCube.concat_models([cube, other])
     assert both.projections["pca"].shape == (3, 2, 30, 2)
     assert np.isnan(both.projections["pca"][2]).all()  # the cube without it: NaN
     with pytest.raises(ValueError, match=r"projections\['pca'\] has shape \(2, 2, 29, 2\), "
                        r"expected \(2, 2, 30, 2\)"):
-        replace(cube, projections={"pca": pca[:, :, 1:]})
+        cube.replace(projections={"pca": pca[:, :, 1:]})
 
 
 def test_study_stores_projections_of_the_clean_dense_features(tmp_path, monkeypatch):

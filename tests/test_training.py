@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube, rebuild
+from fixtures.synthetic import make_cube
 from scipy import stats
 
 from geowidget.analysis import training as tr
@@ -21,7 +21,7 @@ def cube():
     correct = base.correct.copy()
     correct[:, 0] = rng.random(correct[:, 0].shape) < 0.6  # clean condition: many flips
     info = [{"run": r, "step": s, "architecture": "Net"} for r, s in MEMBERS]
-    return rebuild(base, correct=correct, model_info=info)
+    return base.replace(correct=correct, model_info=info)
 
 
 def brute_learning_step(row, steps):
@@ -123,7 +123,7 @@ def test_bad_input(cube):
     with pytest.raises(ValueError, match=r"unknown target 'loss'; valid targets: "
                        r"\['forgetting_events', 'learning_step'\]"):
         tr.forgetting_correlations(cube, target="loss")
-    twice = rebuild(cube, model_info=[{"run": "a", "step": 1} for _ in MEMBERS])
+    twice = cube.replace(model_info=[{"run": "a", "step": 1} for _ in MEMBERS])
     with pytest.raises(ValueError, match=r"run 'a' has two models at the same step"):
         tr.runs(twice)
     with pytest.raises(ValueError, match=r"correct must be \[S, N\] with one row per step"):

@@ -439,3 +439,33 @@ def test_modelmap_pruning_trajectories():
         assert a["c_accuracy"][i] == pytest.approx(np.mean([bool(x) for x in cube.correct[m, k]]))
     with pytest.raises(ValueError, match=r"paths refer to points \[0, 7\]; valid: 0..1"):
         gw.ModelMap(xy=[[0, 0], [1, 1]], paths=[[0, 7]])
+
+
+def test_lazy_views_read_a_cube_one_cell_at_a_time():
+    """Above the budget, a slab view reads its cube one cell at a time (cube.cell: one partition
+    file when the cube was opened from disk); the whole [M, L, K, N] arrays (cube.values, or the
+    array attributes) are never read."""
+    base = make_cube(m=2, layers=2, n=30)
+    cube = make_cube(m=2, layers=2, n=30)
+    reads = []
+    values, cell = cube.values, cube.cell
+    cube.values = lambda name, *a, **k: reads.append(("values", name, a, k)) or values(
+        name, *a, **k)
+    cube.cell = lambda *a: reads.append(("cell", *a)) or cell(*a)
+    full_array = cube._arrays.full  # what the array attributes (cube.angle, ...) read
+    cube._arrays.full = lambda name: reads.append(("values", name, (), {})) or full_array(name)
+    views = [gw.PolarPlot(cube, budget=1, layer=1), gw.MarginHistogram(cube, budget=1),
+             gw.ParallelCoordinates(cube, budget=1)]
+    assert all(v._meta["lazy"] for v in views)
+    content, bufs = views[0]._slice({"m": 1, "l": 1, "k": 2}, [])
+    got = decode({**content["specs"][2], "buffer": bytes(bufs[2])})
+    np.testing.assert_array_equal(got, base.norm[1, 1, 2])
+    np.testing.assert_array_equal(views[0].current()["rho"], base.norm[0, 1, 0])
+    assert views[1].groups()["class<0>"].size == 10
+    assert list(views[2].columns())[-1] == "m"
+    whole = [r for r in reads if r[0] == "values" and r[1] in ("angle", "angle_pred", "norm",
+                                                                "margin")]
+    assert whole == [] and ("cell", 1, 1, 2) in reads
+    # within the budget the same opened cube is sent at once, equal to the in-memory one
+    full = gw.PolarPlot(cube)
+    np.testing.assert_array_equal(np.asarray(full._arrays["angle"]), base.angle)

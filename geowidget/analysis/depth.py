@@ -70,36 +70,3 @@ def layer_quantiles(
         out[..., j, :] = np.where(finite[None], q, np.nan).transpose(1, 2, 3, 0)
     return out
 
-
-def stack_by_depth(cubes: Sequence[GeometryCube], layers: Sequence[str]) -> GeometryCube:
-    """Models of different architectures on one depth axis: one cube of them all.
-
-    Each cube's layers are matched by position and named ``layers`` (``"stage 1"``, ...,
-    ``"penultimate"``), then the cubes are stacked along the model axis
-    (:meth:`GeometryCube.concat_models`): the cubes must share conditions and samples. Each
-    model keeps its own layer names in ``model_info["depth_layers"]``.
-
-    Examples
-    --------
-    >>> depth = stack_by_depth([vit_cube, cnn_cube], ["stage 1", "stage 2", "penultimate"])  # doctest: +SKIP
-    """
-    from geowidget.cube import ARRAYS, GeometryCube
-
-    layers = [str(v) for v in layers]
-    renamed = []
-    for i, cube in enumerate(cubes):
-        if len(cube.layers) != len(layers):
-            raise ValueError(f"The 'cubes' parameter of stack_by_depth must hold cubes of "
-                             f"{len(layers)} layers each (one per name in layers). Got cube {i} "
-                             f"with layers {cube.layers} instead.")
-        renamed.append(GeometryCube(
-            models=cube.models, layers=layers, conditions=cube.conditions, labels=cube.labels,
-            class_names=cube.class_names, sample_ids=cube.sample_ids, dataset=cube.dataset,
-            model_info=[{**info, "depth_layers": list(cube.layers)} for info in cube.model_info],
-            images=cube.images, projections=cube.projections,
-            **{name: cube.values(name) for name in ARRAYS},
-        ))
-    if not renamed:
-        raise ValueError("The 'cubes' parameter of stack_by_depth must hold at least one cube. "
-                         "Got [] instead.")
-    return GeometryCube.concat_models(renamed)

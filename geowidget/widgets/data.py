@@ -84,8 +84,7 @@ class Slab:
             out = {name: self.arrays[name][m, ly, k] for name in SLAB_METRICS}
             out["pred"] = self.arrays["pred"][m, k]
         else:
-            c = self.conditions[k]
-            s = self.cube.slice(m, ly, c["sparsity"], c["benchmark"], c["severity"])
+            s = self.cube.cell(m, ly, k)  # one partition file when the cube was opened lazily
             out = {name: getattr(s, name) for name in SLAB_METRICS}
             out["pred"] = s.pred
         for name, (dims, arr) in self.extra.items():
@@ -96,7 +95,7 @@ class Slab:
         """Every slab array whole (``[M, L, K, N]`` or ``[M, K, N]``); call it only when the
         slab fits in memory and on the wire."""
         src = self.arrays if self.arrays is not None else {
-            name: getattr(self.cube, name) for name in (*SLAB_METRICS, "pred")}
+            name: self.cube.values(name) for name in (*SLAB_METRICS, "pred")}
         out = {name: src[name] for name in (*SLAB_METRICS, "pred")}
         out.update({name: arr for name, (_, arr) in self.extra.items()})
         return out

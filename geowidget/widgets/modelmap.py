@@ -19,12 +19,9 @@ def _accuracy(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
     acc = np.full(len(info), np.nan, np.float32)
     for i, d in enumerate(info):
         mi, ki = d.get("_m", -1), d.get("_k", -1)
-        if mi >= 0 and ki >= 0:
-            acc[i] = cube.correct[mi, ki].mean()
-        elif mi >= 0:
-            acc[i] = cube.correct[mi].mean()
-        elif ki >= 0:
-            acc[i] = cube.correct[:, ki].mean()
+        if mi >= 0 or ki >= 0:  # read only the cells it needs (an opened cube stays on disk)
+            acc[i] = cube.values("correct", None if mi < 0 else [mi], None,
+                                 None if ki < 0 else [ki]).mean()
     return acc
 
 

@@ -9,7 +9,8 @@ Two ways to reach a renderer:
   kernel sends a ``geowidget-png-request`` message and the browser answers with the PNG. A
   kernel handles messages between cells, so the answer arrives when the calling cell has
   finished: ``to_png`` returns a :class:`PngExport` (a ``concurrent.futures.Future``) that is
-  done, and the file written, once it has;
+  done, and the file written, once it has (``result()`` in the same cell says so at once
+  instead of waiting in vain);
 - **headless Chromium** when no browser shows the view (a script, a test, a notebook run by
   nbconvert): the view is exported to a standalone HTML page (``to_html``) and rendered by the
   same renderer in Chromium, through playwright. The export is done when ``to_png`` returns.
@@ -101,6 +102,20 @@ class PngExport(concurrent.futures.Future):
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
 
+    def result(self, timeout: float | None = None) -> Path:
+        """The written path; waits for it (at most ``timeout`` seconds).
+
+        Raises at once, instead of waiting in vain, when called in the kernel's own thread while
+        the browser has not answered yet: the kernel reads the answer only between cells.
+        """
+        if not self.done() and self._timer is not None and _in_kernel_thread():
+            raise RuntimeError(
+                f"{self._owner}.to_png: the browser's answer is read between cells, so it cannot "
+                "arrive while this cell waits for it. Read result() in a later cell once "
+                f"{str(self.path)!r} is written (done() is True), or use via='chromium' to "
+                "wait for the file in this cell.")
+        return super().result(timeout)
+
     def _finish(self, data: bytes | None = None, error: str | None = None) -> None:
         """Write the PNG (or record the error) once; later answers are ignored."""
         with self._lock:
@@ -129,6 +144,17 @@ class PngExport(concurrent.futures.Future):
         else:
             state = f"written, {self.size[0]} x {self.size[1]} px" if self.size else "written"
         return f"<PNG of {self._owner} at scale {self.scale:g} to {str(self.path)!r}: {state}>"
+
+
+def _in_kernel_thread() -> bool:
+    """True in the thread where a running IPython kernel handles the browser's messages."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        from ipykernel.kernelapp import IPKernelApp
+    except ImportError:
+        return False
+    return IPKernelApp.initialized()
 
 
 class PngRequests:

@@ -104,26 +104,38 @@ export async function renderPng(frame: Frame, draw: () => void, scale = DEFAULT_
   if (!(scale > 0) || !Number.isFinite(scale)) throw new Error(`scale must be a positive number, got ${scale}`);
   const legendHeight = frame.legend.getBoundingClientRect().height;
   const gap = legendHeight ? 4 : 0;
-  // the image: MARGIN, the plot, a gap and the legend, MARGIN; all times scale
-  const cssW = frame.width + 2 * MARGIN, cssH = frame.height + gap + legendHeight + 2 * MARGIN;
-  const width = Math.round(cssW * scale), height = Math.round(cssH * scale);
-  if (width > MAX_SIDE || height > MAX_SIDE) {
-    throw new Error(`a ${width} x ${height} px image is larger than ${MAX_SIDE} px a side; use a scale of at most ${Math.floor((MAX_SIDE / Math.max(cssW, cssH)) * 100) / 100} for this view`);
-  }
-  const out = h("canvas", { width: String(width), height: String(height) });
-  const ctx = out.getContext("2d");
-  if (!ctx) throw new Error("no 2-D canvas to compose the image");
-  const m = MARGIN * scale, pw = frame.width * scale, ph = frame.height * scale;
+  // a view may size its canvas beyond the frame (the evaluation table): the plot is the larger
+  const beyond = (css: number, px: number) => (px / scale > css + 1 ? px / scale : css);
+  const plotSize = () => [beyond(frame.width, frame.canvas.width), beyond(frame.height, frame.canvas.height)];
+  const check = (w: number, h: number) => {
+    // the image: MARGIN, the plot, a gap and the legend, MARGIN; all times scale
+    const cssW = w + 2 * MARGIN, cssH = h + gap + legendHeight + 2 * MARGIN;
+    const width = Math.round(cssW * scale), height = Math.round(cssH * scale);
+    if (width > MAX_SIDE || height > MAX_SIDE) {
+      throw new Error(`a ${width} x ${height} px image is larger than ${MAX_SIDE} px a side; use a scale of at most ${Math.floor((MAX_SIDE / Math.max(cssW, cssH)) * 100) / 100} for this view`);
+    }
+    return [width, height];
+  };
+  check(frame.width, frame.height); // before drawing anything
+  const m = MARGIN * scale;
+  let out: HTMLCanvasElement, width: number, height: number, plotW: number, plotH: number;
   frame.pixelRatio = scale;
   try {
     draw();
-    ctx.fillStyle = frame.theme.bg;
-    ctx.fillRect(0, 0, width, height);
-    ctx.drawImage(frame.canvas, m, m, pw, ph);
+    [plotW, plotH] = plotSize();
+    [width, height] = check(plotW, plotH);
+    out = h("canvas", { width: String(width), height: String(height) });
+    const c = out.getContext("2d");
+    if (!c) throw new Error("no 2-D canvas to compose the image");
+    c.fillStyle = frame.theme.bg;
+    c.fillRect(0, 0, width, height);
+    c.drawImage(frame.canvas, m, m, frame.canvas.width, frame.canvas.height);
   } finally {
     frame.pixelRatio = null;
     draw();
   }
+  const ctx = out.getContext("2d")!;
+  const pw = frame.width * scale, ph = frame.height * scale;
   const url = overlayImageUrl(frame, scale);
   try {
     const img = await loadImage(url);
@@ -131,7 +143,7 @@ export async function renderPng(frame: Frame, draw: () => void, scale = DEFAULT_
   } finally {
     URL.revokeObjectURL(url);
   }
-  if (legendHeight) drawLegend(ctx, frame.legend, MARGIN, MARGIN + frame.height + gap, scale);
+  if (legendHeight) drawLegend(ctx, frame.legend, MARGIN, MARGIN + plotH + gap, scale);
   const blob = await new Promise<Blob | null>((resolve) => out.toBlob(resolve, "image/png"));
   if (!blob) throw new Error("the browser could not encode the PNG");
   return { blob, width, height };

@@ -19,9 +19,9 @@ from gw_page import (
     digest_of,
     drag,
     drawn_count,
-    polar_xy,
     root_of,
     run_all_in_lab,
+    sector_xy,
     wait_digest_change,
     wait_drawn,
     write_notebook,
@@ -152,7 +152,7 @@ def check_panel(page, link):
     ly = int(page.locator(f"{polar} select[data-picker=layer]").input_value())
     theta, rho = cube.angle[m, ly, 0], cube.norm[m, ly, 0]
     left, top, w, h = box_of(page, polar)
-    xs, ys = polar_xy(theta, rho, w, h, rho.max())
+    xs, ys = sector_xy(theta, rho, w, h)
     i = int(np.argmin(np.abs(xs - w / 2) + np.abs(ys - h / 2)))
     page.mouse.move(left + xs[i] + 1, top + ys[i])
     page.wait_for_function(f"document.querySelector(\"{root}\").dataset.focus", timeout=WAIT)

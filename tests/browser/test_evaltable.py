@@ -8,9 +8,8 @@ import re
 import sys
 from pathlib import Path
 
-import nbformat
 import numpy as np
-from gw_page import open_lab_notebook, read_pixels, rerun_last_cell
+from gw_page import read_pixels, rerun_last_cell, run_all_in_lab, write_notebook
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
@@ -114,17 +113,11 @@ gw.link(table, polar)""",
 
 
 def test_cell_click_reaches_python_and_the_linked_polar(browser, jupyter_lab):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src.format(tests=str(TESTS))) for src in NOTEBOOK]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, jupyter_lab["root"] / "evaltable.ipynb")
-    ctx, page, errors = open_lab_notebook(browser, jupyter_lab, "evaltable.ipynb")
-    try:
-        wait_drawn(page, "evaltable", timeout=90000)
-        wait_drawn(page, "polar", timeout=30000)
-    except Exception:
-        page.screenshot(path=str(jupyter_lab["root"] / "evaltable-failed.png"), full_page=True)
-        raise
+    write_notebook(jupyter_lab["root"] / "evaltable.ipynb",
+                   [src.format(tests=str(TESTS)) for src in NOTEBOOK])
+    page = run_all_in_lab(browser, jupyter_lab, "evaltable.ipynb",
+                          ready=".gw-root[data-kind=evaltable][data-drawn]")
+    wait_drawn(page, "polar", timeout=30000)
     assert "CHECK [] 0 0" in rerun_last_cell(page)
     cube = grid_cube(m=3)  # the kernel's cube, rebuilt here from the same seed
     grid = gw.evaluation_grid(cube)
@@ -143,8 +136,8 @@ def test_cell_click_reaches_python_and_the_linked_polar(browser, jupyter_lab):
     page.wait_for_timeout(500)  # saves reach the kernel
     out = rerun_last_cell(page)
     assert f"CHECK [{r}, {c}] {model} {condition}" in out, out
-    assert not [e for e in errors if "geowidget" in e or "gw-" in e]
-    ctx.close()
+    assert not [e for e in page.errors if "geowidget" in e or "gw-" in e]
+    page.context.close()
 
 
 def test_to_png_draws_the_table_as_shown(browser, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube, rebuild
+from fixtures.synthetic import make_cube
 from gw_page import canvas_digest, hex_rgb, open_html, plot_box, read_pixels
 
 import geowidget as gw
@@ -91,7 +91,7 @@ def test_selected_samples_are_their_own_lines(page, tmp_path, cube):
 def run_cube():
     base = make_cube(m=4, layers=1, n=60, seed=7)
     steps = [30, 0, 20, 10]  # out of order in the cube: the slider orders by step
-    return rebuild(base, model_info=[{"run": "r", "step": s} for s in steps])
+    return base.replace(model_info=[{"run": "r", "step": s} for s in steps])
 
 
 def slider_to(page, kind, position):

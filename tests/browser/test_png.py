@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
+import math
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -36,7 +39,8 @@ def layout(page):
 
 def expected_size(w, h, legend, scale):
     gap = 4 if legend else 0
-    return round((w + 2 * MARGIN) * scale), round((h + gap + legend + 2 * MARGIN) * scale)
+    js_round = lambda v: math.floor(v + 0.5)  # noqa: E731 (Math.round, not banker's rounding)
+    return js_round((w + 2 * MARGIN) * scale), js_round((h + gap + legend + 2 * MARGIN) * scale)
 
 
 def check_points(img, w, h, scale, bg):
@@ -163,3 +167,57 @@ def test_png_size_reads_the_header():
     assert png_module.png_size(header + b"\x08\x06\x00\x00\x00") == (7, 9)
     with pytest.raises(ValueError, match="not a PNG"):
         png_module.png_size(b"GIF89a" + bytes(30))
+
+
+LIVE = [
+    "import numpy as np\nimport geowidget as gw\n"
+    "w = gw.PolarPlot(angle=np.radians([15.0, 50.0, 110.0, 165.0]), norm=[1.5, 2.5, 3.5, 4.5],"
+    " labels=[0, 1, 2, 3], point_size=8.0)\nw",
+    "f = w.to_png('live.png', scale=2)\nprint('PENDING', f.done())\n"
+    "try:\n    f.result()\nexcept RuntimeError as err:\n    print('ERROR', err)",
+    "print('CHECK', f.result(timeout=30).name, *f.size)",
+]
+
+
+def test_to_png_in_jupyterlab_is_drawn_by_the_browser(browser, jupyter_lab):
+    """A live view in a real JupyterLab: the kernel asks the page, which answers after the cell."""
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                     "source": src} for src in LIVE],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                      "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (jupyter_lab["root"] / "png.ipynb").write_text(json.dumps(nb))
+    (jupyter_lab["root"] / "live.png").unlink(missing_ok=True)
+    ctx = browser.new_context(viewport={"width": 1200, "height": 1000})
+    page = ctx.new_page()
+    page.goto(f"{jupyter_lab['url']}/lab/tree/png.ipynb?reset&token={jupyter_lab['token']}")
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=90000)
+    page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=90000)
+    cells = page.locator(".jp-Notebook .jp-CodeCell")
+    cells.first.locator(".jp-InputArea-editor").click()
+    outputs = []
+    for i in range(len(LIVE)):
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_function(
+            """(i) => { const c = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[i];
+                       return /\\[\\d+\\]/.test(c.querySelector('.jp-InputPrompt').textContent); }""",
+            arg=i, timeout=90000)
+        if i == 0:
+            page.wait_for_selector(".gw-root[data-kind=polar][data-drawn]", timeout=60000)
+        if i == 1:  # the browser answers once the cell has finished: the file appears then
+            deadline = time.time() + 60
+            while not (jupyter_lab["root"] / "live.png").exists() and time.time() < deadline:
+                time.sleep(0.2)
+        outputs.append(cells.nth(i).locator(".jp-OutputArea").inner_text())
+    assert "PENDING False" in outputs[1]
+    # waiting for the answer in the cell that asked cannot work, and says so at once
+    assert "ERROR PolarPlot.to_png: the browser's answer is read between cells" in outputs[1]
+    check = [line for line in outputs[2].splitlines() if line.startswith("CHECK")]
+    assert check, outputs[2]
+    _, name, width, height = check[0].split()
+    pw, ph, lh = layout(page)
+    assert (int(width), int(height)) == expected_size(pw, ph, lh, 2)
+    img = Image.open(jupyter_lab["root"] / name)
+    assert img.size == (int(width), int(height))
+    check_points(img, pw, ph, 2, [255, 255, 255])
+    ctx.close()

@@ -454,3 +454,37 @@ def test_polar_zooms_to_the_data_and_reset_shows_the_half_disc(browser, tmp_path
     (rgba,) = read_pixels(page, [(xs[-1], ys[-1])])
     assert np.abs(np.array(rgba[:3]) - hex_rgb(PALETTE[3])).max() <= 3
     ctx.close()
+
+
+def test_custom_colour_per_cell_follows_the_cell_when_cells_come_on_demand(browser, tmp_path):
+    """A colour array [M, L, K, N] travels with each cell: with cells fetched on demand the
+    shown cell's colours are drawn (they were those of cell (0, 0, 0) whatever the cell)."""
+    from geowidget.cube import Condition, GeometryCube
+
+    shape = (1, 2, 1, 4)
+    angle = np.broadcast_to(THETA, shape).astype(np.float32)
+    norm = np.broadcast_to(RHO, shape).astype(np.float32)
+    zeros = np.zeros(shape, np.float32)
+    cube = GeometryCube(models=["m"], layers=["a", "b"], conditions=[Condition()],
+                        labels=[0, 1, 2, 3], class_names=list("abcd"), angle=angle,
+                        angle_pred=angle, avh=zeros, angle_gap=zeros, norm=norm, margin=zeros,
+                        pred=np.zeros((1, 1, 4), int), correct=np.zeros((1, 1, 4), bool),
+                        logit_margin=np.zeros((1, 1, 4), np.float32))
+    colour = np.zeros(shape, np.int64)
+    colour[0, 0, 0] = [0, 1, 2, 3]
+    colour[0, 1, 0] = [3, 3, 1, 0]
+    w = gw.PolarPlot(cube, color=colour, budget=1, point_size=8.0)
+    assert w._meta["lazy"] and "custom" not in w._arrays
+    ctx = browser.new_context(viewport={"width": 700, "height": 700})
+    page = ctx.new_page()
+    open_html(page, w.to_html(tmp_path / "cc.html"))
+    _, _, pw, ph = plot_box(page)
+    xs, ys = sector_xy(THETA, RHO, pw, ph)
+    for layer in (0, 1):
+        if layer:
+            page.select_option("select[data-picker=layer]", "1")
+            page.wait_for_function("Number(document.querySelector('.gw-root').dataset.drawn) >= 2")
+        got = read_pixels(page, list(zip(xs, ys, strict=True)))
+        for rgba, c in zip(got, colour[0, layer, 0], strict=True):
+            assert np.abs(np.array(rgba[:3]) - hex_rgb(PALETTE[c])).max() <= 3, (layer, rgba, c)
+    ctx.close()
