@@ -69,3 +69,4 @@ def layer_quantiles(
             q = np.nanquantile(np.where(finite[..., None], values, 0.0), qs, axis=-1)
         out[..., j, :] = np.where(finite[None], q, np.nan).transpose(1, 2, 3, 0)
     return out
+
