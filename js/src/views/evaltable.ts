@@ -369,9 +369,12 @@ export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext 
 
   function selectedCell(): { row: number; col: number } | null {
     const sc = model.get("selected_cell") as number[] | undefined;
-    if (sc && sc.length === 2 && sc[0] < grid.rows && sc[1] < grid.cols) return { row: sc[0], col: sc[1] };
-    // no click yet: the cell of the linked model and condition, when the table has it
     const m = model.get("model"), k = model.get("condition");
+    // the clicked cell while it still holds the model and condition; after a pick elsewhere
+    // (or before a click) the cell of the linked model and condition: with no kernel to
+    // update `selected_cell` (exported pages) the outline follows the pick all the same
+    if (sc && sc.length === 2 && sc[0] < grid.rows && sc[1] < grid.cols
+      && grid.rowModel[sc[0]] === m && grid.condition[sc[0] * grid.cols + sc[1]] === k) return { row: sc[0], col: sc[1] };
     for (let r = 0; r < grid.rows; r++) {
       if (grid.rowModel[r] !== m) continue;
       for (let c = 0; c < grid.cols; c++) if (grid.condition[r * grid.cols + c] === k) return { row: r, col: c };
