@@ -18,6 +18,8 @@ export interface ViewContext {
   invoke?: Invoke;
   /** Draw points with Canvas2D even where WebGL2 exists (tests, benchmarks). */
   forceCanvas2d?: boolean;
+  /** false in pages with no kernel (`to_html`): views leave out controls only Python answers. */
+  kernel?: boolean;
 }
 
 export type Renderer = (model: Model, el: HTMLElement, ctx: ViewContext) => { dispose(): void };

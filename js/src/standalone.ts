@@ -128,7 +128,7 @@ export function standalone(root: HTMLElement, saved: SavedState): { models: Reco
     el.className = "gw-standalone-view";
     el.dataset.modelId = id;
     root.append(el);
-    if (renderer) renderer(model, el, { invoke: hostInvoke(model) });
+    if (renderer) renderer(model, el, { invoke: hostInvoke(model), kernel: false });
   }
   return { models };
 }

@@ -12,17 +12,26 @@ from fixtures.synthetic import make_cube
 
 import geowidget as gw
 
-KINDS = ("polar", "histogram", "parallel", "modelmap", "attribution", "panel")
+KINDS = ("polar", "histogram", "parallel", "modelmap", "attribution", "panel", "evaltable",
+         "projection", "layerprofile")
 MODES = {"full": 64 * 2**20, "lazy": 1}  # budget: every cell sent at once, or on demand
 
 
 def contract_cube():
-    return make_cube(m=2, layers=2, n=48, classes=3)
+    # seed 3: sorting the evaluation table's rows by accuracy moves them (seed 0 keeps them)
+    return make_cube(m=2, layers=2, n=48, classes=3, seed=3)
+
+
+def contract_xy(cube) -> np.ndarray:
+    """Projection positions [M, L, N, 2], another map per (model, layer)."""
+    m, ly, _, n = cube.angle.shape
+    return np.random.default_rng(1).normal(size=(m, ly, n, 2)).astype(np.float32)
 
 
 def linked_views(budget: int) -> gw.Link:
-    """Polar plot, histogram, parallel coordinates, model map, attribution and sample panel
-    of one cube, linked on model, layer, condition and classes."""
+    """Polar plot, histogram, parallel coordinates, model map, attribution, sample panel,
+    evaluation table, projection and layer profile of one cube, linked on model, layer,
+    condition and classes."""
     cube = contract_cube()
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 12), torch.nn.ReLU(),
@@ -38,5 +47,11 @@ def linked_views(budget: int) -> gw.Link:
         gw.AttributionView(net, inputs, cube.labels, class_names=cube.class_names,
                            sample_ids=cube.sample_ids, patch=3, stride=2, scale=8),
         gw.widgets.SamplePanel(cube),
+        # the table sends binned counts, never cells: it has no budget and is the same in
+        # both modes
+        gw.EvaluationTable(cube, height=200),
+        gw.ProjectionView(cube, method="pca", xy=contract_xy(cube), budget=budget,
+                          point_size=5.0, height=260, thumbnails=False),
+        gw.LayerProfile(cube, budget=budget, height=220, thumbnails=False),
     ]
     return gw.link(*views, keys=("model", "layer", "condition", "classes"))

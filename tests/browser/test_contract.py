@@ -3,7 +3,8 @@ JupyterLab, exported HTML with no kernel}. Each case checks that the view draws,
 control redraws it, and that a selection (or a pick) crosses to a linked view.
 
 The views are those of ``contract_views.linked_views``: one JupyterLab page shows both groups
-(one per mode), and each exported page one group.
+(one per mode), and each exported page one group. Views that hold no selection cross by picks
+instead: a model map or table click picks a model in linked views, a profile click a layer.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from gw_page import (
     wait_drawn,
     write_notebook,
 )
+
+from geowidget.analysis.evaluation import evaluation_grid
 
 HERE = Path(__file__).resolve().parent
 WAIT = 30000
@@ -50,8 +53,8 @@ def lab_page(browser, jupyter_lab):
     write_notebook(jupyter_lab["root"] / "contract.ipynb", cells)
     page = run_all_in_lab(browser, jupyter_lab, "contract.ipynb",
                           ready=".gw-root[data-kind=panel] ~ *, .gw-root[data-kind=panel]")
-    page.wait_for_function("document.querySelectorAll('.gw-root[data-kind]').length === 12",
-                           timeout=60000)
+    page.wait_for_function("document.querySelectorAll('.gw-root[data-kind]').length === "
+                           f"{2 * len(KINDS)}", timeout=60000)
     yield page
     page.context.close()
 
@@ -72,7 +75,7 @@ def changed_digest(page, root: str, before: tuple, drawn_before: int) -> tuple:
 
 def toggle(page, root: str, picker: str) -> None:
     """Switch a <select data-picker> of ``root`` to its other value."""
-    sel = page.locator(f"{root} select[data-picker={picker}]")
+    sel = page.locator(f"{root} select[data-picker='{picker}']")
     values = sel.locator("option").evaluate_all("(os) => os.map((o) => o.value)")
     cur = sel.input_value()
     sel.select_option(next(v for v in values if v != cur))
@@ -92,6 +95,20 @@ def wait_selected(page, root: str, n: int) -> None:
                            timeout=WAIT)
 
 
+def clear_selection(page, link: str, target: str) -> None:
+    """Empty the group's selection (a click in the polar plot) and wait until ``target`` shows
+    it, so that a selection crossing next cannot be mistaken for an earlier one."""
+    polar = root_of("polar", link)
+    if dataset(page, polar, "selected") != "0":
+        left, top, _, _ = box_of(page, polar)
+        page.mouse.click(left + 3, top + 3)
+    wait_selected(page, target, 0)
+
+
+def picker_value(page, root: str, picker: str) -> str:
+    return page.locator(f"{root} select[data-picker='{picker}']").input_value()
+
+
 # ---------------------------------------------------------------------------- per view
 def picker_redraws(page, root: str, picker: str = "layer") -> None:
     before, n0 = digest_of(page, root), drawn_count(page, root)
@@ -99,21 +116,21 @@ def picker_redraws(page, root: str, picker: str = "layer") -> None:
     changed_digest(page, root, before, n0)
 
 
-def check_polar(page, link):
+def check_polar(page, link, host):
     root = root_of("polar", link)
     picker_redraws(page, root)
     n = box_select(page, root)
     wait_selected(page, root_of("histogram", link), n)
 
 
-def check_histogram(page, link):
+def check_histogram(page, link, host):
     root = root_of("histogram", link)
     picker_redraws(page, root)
     n = box_select(page, root, (0.05, 0.05, 0.95, 0.95))
     wait_selected(page, root_of("polar", link), n)
 
 
-def check_parallel(page, link):
+def check_parallel(page, link, host):
     root = root_of("parallel", link)
     picker_redraws(page, root)
     _, _, w, _ = box_of(page, root)
@@ -122,7 +139,7 @@ def check_parallel(page, link):
     wait_selected(page, root_of("polar", link), n)
 
 
-def check_modelmap(page, link):
+def check_modelmap(page, link, host):
     root = root_of("modelmap", link)
     picker_redraws(page, root, "color")
     polar_model = page.locator(f"{root_of('polar', link)} select[data-picker=model]")
@@ -136,14 +153,14 @@ def check_modelmap(page, link):
         f" === '{target}'", timeout=WAIT)
 
 
-def check_attribution(page, link):
+def check_attribution(page, link, host):
     root = root_of("attribution", link)
     picker_redraws(page, root, "map")
     n = box_select(page, root_of("polar", link), (0.02, 0.02, 0.6, 0.98))
     wait_selected(page, root, n)
 
 
-def check_panel(page, link):
+def check_panel(page, link, host):
     root = root_of("panel", link)
     polar = root_of("polar", link)
     # hover a point of the polar plot: the panel shows that sample
@@ -162,8 +179,73 @@ def check_panel(page, link):
     assert page.inner_text(f"{root} .gw-panel-count") == f"{n} selected"
 
 
+def check_evaltable(page, link, host):
+    # the table has no cells to send (only binned counts, the same in both modes) and no
+    # selection: a click on a cell picks its model and condition in linked views, and a pick
+    # elsewhere outlines the matching cell
+    root = root_of("evaltable", link)
+    picker_redraws(page, root, "rows by")  # sorting, in the browser
+    if host == "kernel":  # the kernel recomputes the grid for another quantity
+        picker_redraws(page, root, "histogram")
+    else:  # which no page without a kernel can do: no picker there
+        assert page.locator(f"{root} select[data-picker=histogram]").count() == 0
+    polar = root_of("polar", link)
+    target = 1 - int(picker_value(page, polar, "model"))
+    grid = evaluation_grid(contract_cube(), "margin", 0, 12)  # rows and columns only
+
+    def row_of(model: int) -> int:  # the model's dense row (it has the fog-3 column)
+        return next(r for r, info in enumerate(grid.rows)
+                    if info["model_index"] == model and grid.condition[r, 1] >= 0)
+
+    left, top, _, _ = box_of(page, root)
+    x, y = page.evaluate(f"([r, c]) => document.querySelector(\"{root}\")"
+                         ".__geowidget.cellPoint(r, c)", [row_of(target), 1])
+    page.mouse.click(left + x, top + y)
+    page.wait_for_function(
+        f"([m, b]) => document.querySelector(\"{polar} select[data-picker=model]\").value === m"
+        f" && document.querySelector(\"{polar} select[data-picker=benchmark]\").value === b",
+        arg=[str(target), "fog-3"], timeout=WAIT)
+    # picking the other model in the polar plot outlines its cell at the same condition
+    page.locator(f"{polar} select[data-picker=model]").select_option(str(1 - target))
+    page.wait_for_function(
+        f"document.querySelector(\"{root} [data-selected-cell]\").dataset.selectedCell"
+        f" === '{row_of(1 - target)},1'", timeout=WAIT)
+
+
+def check_projection(page, link, host):
+    root = root_of("projection", link)
+    picker_redraws(page, root)  # another layer: other positions
+    polar = root_of("polar", link)
+    clear_selection(page, link, polar)
+    n = box_select(page, root)
+    wait_selected(page, polar, n)
+
+
+def check_layerprofile(page, link, host):
+    root = root_of("layerprofile", link)
+    picker_redraws(page, root, "model")  # the current model's line is drawn on top
+    # a selection in the polar plot: each selected sample (up to 8) becomes a line here
+    clear_selection(page, link, root)
+    n = box_select(page, root_of("polar", link), (0.3, 0.02, 0.98, 0.98))
+    wait_selected(page, root, n)
+    page.wait_for_function(f"document.querySelector(\"{root}\").dataset.lines === "
+                           f"'{min(n, 8)}'", timeout=WAIT)
+    # clicking a layer in the middle (norm) panel makes it the linked views' layer
+    polar = root_of("polar", link)
+    target = 1 - int(picker_value(page, polar, "layer"))
+    left, top, w, h = box_of(page, root)
+    pw = (w - 2 * 28 - 2 * 34) / 3  # js/src/views/layerprofile.ts: PAD 28, gap 34
+    a = 28 + 12 + pw + 34
+    page.mouse.click(left + a + target * (pw - 12), top + h / 2)  # two layers: at a and b
+    page.wait_for_function(
+        f"document.querySelector(\"{polar} select[data-picker=layer]\").value === '{target}'",
+        timeout=WAIT)
+
+
 CHECKS = {"polar": check_polar, "histogram": check_histogram, "parallel": check_parallel,
-          "modelmap": check_modelmap, "attribution": check_attribution, "panel": check_panel}
+          "modelmap": check_modelmap, "attribution": check_attribution, "panel": check_panel,
+          "evaltable": check_evaltable, "projection": check_projection,
+          "layerprofile": check_layerprofile}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -179,8 +261,8 @@ def test_view_contract(host, mode, kind, request, browser):
         page.errors = []
         page.on("pageerror", lambda e: page.errors.append(str(e)))
         page.goto(request.getfixturevalue("exported")[mode].as_uri())
-    page.wait_for_function("document.querySelectorAll('.gw-root[data-kind]').length >= 6",
-                           timeout=WAIT)
+    page.wait_for_function("document.querySelectorAll('.gw-root[data-kind]').length >= "
+                           f"{len(KINDS)}", timeout=WAIT)
     link = group_link(page, mode)
     root = root_of(kind, link)
     if kind != "panel":  # the panel draws when a sample is hovered
@@ -188,5 +270,5 @@ def test_view_contract(host, mode, kind, request, browser):
         box_of(page, root, "canvas")
         assert digest_of(page, root)[1] > 0, f"{kind} drew nothing"
     assert dataset(page, root, "link") == link
-    CHECKS[kind](page, link)
+    CHECKS[kind](page, link, host)
     assert page.errors == []

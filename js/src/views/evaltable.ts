@@ -325,7 +325,9 @@ export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext 
     };
     pick("rows by", "sort_rows", meta.row_orders ?? ["cube"]);
     pick("columns by", "sort_columns", meta.column_orders ?? ["cube"]);
-    pick("histogram", "quantity", ["margin", "angle", "norm", "robustness"]);
+    // another quantity is a grid the kernel computes: no picker in a page without one (the
+    // legend names the quantity shown)
+    if (ctx.kernel !== false) pick("histogram", "quantity", ["margin", "angle", "norm", "robustness"]);
   }
 
   function readGrid(): Grid & { arrays: Record<string, WireArray>; rowModel: Int32Array; condition: Int32Array; quantity: string } {
