@@ -575,6 +575,43 @@ class Folder(Constraint):
         return [3, __file__]
 
 
+class NewFolder(Folder):
+    """A :class:`Folder` that is new or empty, and whose name has no suffix (so that
+    ``cube.csv`` is not taken for one, and nothing already there is overwritten)."""
+
+    def convert(self, value: Any) -> Any:
+        if isinstance(value, str | os.PathLike):
+            path = Path(value)
+            if path.suffix:
+                raise _Mismatch(f"{path.suffix!r} is not a folder's name")
+            if path.is_dir() and any(path.iterdir()):
+                raise _Mismatch("it is a folder that is not empty")
+        return super().convert(value)
+
+    def __str__(self) -> str:
+        return "a new or empty writable folder path without a suffix"
+
+    def invalid_examples(self) -> list[Any]:
+        return [3, __file__, "cube.csv"]
+
+
+class ExistingFolder(Constraint):
+    """A folder that exists."""
+
+    def convert(self, value: Any) -> Any:
+        if not isinstance(value, str | os.PathLike):
+            raise _Mismatch
+        if not Path(value).is_dir():
+            raise _Mismatch("it is a file" if Path(value).exists() else "it does not exist")
+        return value
+
+    def __str__(self) -> str:
+        return "an existing folder"
+
+    def invalid_examples(self) -> list[Any]:
+        return [3, "missing-folder-for-geowidget-tests"]
+
+
 def make_constraint(constraint: Any) -> Constraint:
     """Turn a declaration into a :class:`Constraint`: None, a type, or a Constraint."""
     if isinstance(constraint, Constraint):

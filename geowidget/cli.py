@@ -2,10 +2,11 @@
 
 - ``geowidget demo``: build (or read from the cache) the demo study of the bundled zoo, then
   start JupyterLab on ``quickstart.ipynb`` on 127.0.0.1 and print its URL (no browser opens).
-- ``geowidget report --out report.html [--zoo demo | --study cube.parquet]``: one standalone,
+- ``geowidget report --out report.html [--zoo demo | --study CUBE]``: one standalone,
   interactive HTML report (Explorer, correlation tables, model map), no JupyterLab needed.
-- ``geowidget study --models ... --data ... --out cube.parquet [--backend ray
-  [--ray-address auto]]``: run a Study from the shell, in this process or on a Ray cluster.
+- ``geowidget study --models ... --data ... --out CUBE [--backend ray [--ray-address
+  auto]]``: run a Study from the shell, in this process or on a Ray cluster. ``CUBE`` is a
+  ``.parquet`` file, or a folder for a partitioned cube (``GeometryCube.open``).
 - ``geowidget summary [--model NAME]``: per-class angle, norm and margin of one zoo model.
 """
 
@@ -27,9 +28,11 @@ from typing import Any
 
 from geowidget._validation import (
     DEVICE,
+    ExistingFolder,
     Folder,
     InputFile,
     Interval,
+    NewFolder,
     Options,
     OutputFile,
     check,
@@ -46,12 +49,12 @@ OPTIONS: dict[str, dict[str, list[Any]]] = {
     "demo": {"port": [Interval(int, 0, 65535)]},
     "report": {
         "out": [OutputFile(".html")],
-        "study": [None, InputFile(".parquet")],
+        "study": [None, InputFile(".parquet"), ExistingFolder()],
         "zoo": [Options("demo")],
         "n_boot": [POSITIVE],
     },
     "study": {
-        "out": [OutputFile(".parquet")],
+        "out": [OutputFile(".parquet"), NewFolder()],
         "cache_dir": [None, Folder()],
         "data": [Options(*DATA_NAMES), InputFile(".pt", ".npz")],
         "samples": [None, POSITIVE],
@@ -206,7 +209,8 @@ def report(args: argparse.Namespace) -> int:
         from geowidget.cube import GeometryCube
 
         path = Path(args.study)
-        cube = GeometryCube.from_parquet(str(path))
+        cube = (GeometryCube.open(path) if path.is_dir()
+                else GeometryCube.from_parquet(str(path)))
         title = args.title or f"geowidget report: {path.name}"
     else:
         from geowidget.demo import demo_cube
@@ -431,8 +435,11 @@ def study(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         ray_remote_args=None if args.ray_num_gpus is None else {"num_gpus": args.ray_num_gpus},
     )
-    cube = st.run()
-    cube.to_parquet(str(out))
+    if out.suffix == ".parquet":  # one file, assembled in memory
+        cube = st.run()
+        cube.to_parquet(str(out))
+    else:  # a partitioned cube, written partition by partition (GeometryCube.open reads it)
+        cube = st.run(out=out)
     print(f"wrote {out}: {cube!r} ({st.stats['computed']} units computed, "
           f"{st.stats['cached']} from the cache)")
     for target in ("robustness", "vulnerability"):
@@ -469,7 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output .html file")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--zoo", default="demo", help="the bundled demo study (default)")
-    group.add_argument("--study", default=None, help="a cube written by `geowidget study`")
+    group.add_argument("--study", default=None, help="a cube written by `geowidget study` (a .parquet file or a "
+                       "cube folder)")
     p.add_argument("--title", default=None, help="page title")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -482,7 +490,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="mnist-probe",
                    help=f"one of {', '.join(DATA_NAMES)}, or a .pt/.npz file with images "
                         "and labels")
-    p.add_argument("--out", required=True, help="output .parquet file")
+    p.add_argument("--out", required=True,
+                   help="output .parquet file, or a folder for a partitioned cube that is "
+                        "never held in memory at once (GeometryCube.open reads it)")
     p.add_argument("--samples", type=int, default=None,
                    help="keep this many samples, balanced over classes (rounded down to a "
                         "multiple of the number of classes)")

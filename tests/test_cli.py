@@ -63,6 +63,17 @@ def cli_cube(tmp_path_factory):
     return out
 
 
+def test_study_writes_a_partitioned_cube_to_a_folder(cli_cube, tmp_path, capsys):
+    # the same study, written partition by partition: it opens to the cube of the .parquet
+    out = tmp_path / "cube"
+    assert main(["study", *STUDY_ARGS, "--out", str(out), "--quiet"]) == 0
+    opened = GeometryCube.open(out)
+    assert opened.equals(GeometryCube.from_parquet(str(cli_cube)))
+    html = tmp_path / "r.html"
+    assert main(["report", "--study", str(out), "--out", str(html), "--n-boot", "20"]) == 0
+    assert "geowidget report: cube" in html.read_text()
+
+
 def test_study_cube_matches_the_python_api(cli_cube):
     from geowidget.demo import probe_subset
 
@@ -129,7 +140,9 @@ def test_study_reads_a_data_file_and_a_factory_with_weights(tmp_path, monkeypatc
      "or .npz)."),
     (["study", "--models", "mlp-s0", "--out", "x.csv"],
      "The '--out' option of geowidget study must be a writable file path ending in .parquet in "
-     "an existing folder. Got 'x.csv' instead (it does not end in .parquet)."),
+     "an existing folder or a new or empty writable folder path without a suffix. Got 'x.csv' "
+     "instead "
+     "(it does not end in .parquet)."),
     (["study", "--models", "mlp-s0", "--corruptions", "snow", "--out", "x.parquet"],
      "The '--corruptions' option of geowidget study must be one of ['imagenet-c', 'mnist-c', "
      "'gaussian_noise'"),
@@ -139,8 +152,8 @@ def test_study_reads_a_data_file_and_a_factory_with_weights(tmp_path, monkeypatc
     (["study", "--models", "mlp-s0", "--batch-size", "0", "--out", "x.parquet"],
      "The '--batch-size' option of geowidget study must be an int in [1, inf). Got 0 instead."),
     (["report", "--study", "missing.parquet", "--out", "r.html"],
-     "The '--study' option of geowidget report must be None or an existing file ending in "
-     ".parquet. Got 'missing.parquet' instead (it does not exist)."),
+     "The '--study' option of geowidget report must be None, an existing file ending in "
+     ".parquet or an existing folder. Got 'missing.parquet' instead (it does not exist)."),
     (["report", "--zoo", "imagenet", "--out", "r.html"],
      "The '--zoo' option of geowidget report must be one of ['demo']. Got 'imagenet' instead."),
 ])
@@ -162,9 +175,11 @@ def _fail_if_called(*args, **kwargs):
     (["--cache-dir", "{file}/sub"], "Got '{file}/sub' instead ('{file}' on its way is a file"),
     (["--out", "{tmp}/missing/c.parquet"], "The '--out' option of geowidget study must be a "
                                            "writable file path ending in .parquet in an existing "
-                                           "folder. Got '{tmp}/missing/c.parquet' instead (its "
-                                           "folder '{tmp}/missing' does not exist)."),
-    (["--out", "{tmp}"], "(it does not end in .parquet)"),
+                                           "folder or a new or empty writable folder path "
+                                           "without a suffix. Got '{tmp}/missing/c.parquet' "
+                                           "instead (its folder '{tmp}/missing' does not exist)."),
+    (["--out", "{tmp}"], "Got '{tmp}' instead (it does not end in .parquet"),  # not empty
+
 ])
 def test_outputs_are_checked_before_any_work(option, message, tmp_path, monkeypatch, capsys):
     (tmp_path / "f").write_text("a file")
