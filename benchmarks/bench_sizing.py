@@ -107,7 +107,7 @@ def main() -> None:
     report("Study (clean, dense) / forward", overhead, "<= 1.15")
     for name, t in sorted(per_corruption.items(), key=lambda kv: kv[1]):
         report(f"  {name}, images/s", 1 / t)
-    report("corruption (mean of 15), images/s", 1 / corr)
+    report(f"corruption (mean of these {len(per_corruption)}), images/s", 1 / corr)
     report(f"stored bytes per unit of {args.shard} samples (one layer)", unit_bytes)
 
     conditions = 1 + CORRUPTIONS * SEVERITIES
@@ -130,7 +130,7 @@ def main() -> None:
               f"{speedup:.0f}x the measured {dev.type}, and the corruptions alike")
         seconds /= speedup
     for g in (1, 8, 64):
-        report(f"hours on {g} GPUs", seconds / g / 3600)
+        report(f"hours on {g} GPU{'s' if g > 1 else ''}", seconds / g / 3600)
 
 
 if __name__ == "__main__":

@@ -128,6 +128,15 @@ def actor_pids(cluster) -> list[int]:
             if "_StudyActor" in " ".join(p.cmdline())]
 
 
+def test_many_small_shards_reach_the_workers(cluster, setup, tmp_path) -> None:
+    # 20 shards: the driver forgets the object refs of earlier shards while it queues tasks
+    models, data = setup
+    settings = dict(SETTINGS, shard_size=8, sparsities=(), corruptions=None)
+    local = Study(models, data, **settings).run()
+    remote = Study(models, data, **settings, backend="ray", cache_dir=tmp_path).run()
+    assert remote.equals(local)
+
+
 def test_a_killed_worker_is_retried_and_no_unit_is_lost_or_counted_twice(
         cluster, setup, reference, tmp_path) -> None:
     models, data = setup

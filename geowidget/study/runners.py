@@ -275,10 +275,11 @@ class RayRunner:
             for task in tasks:
                 while len(inflight) >= 2 * len(self.actors):  # two queued per actor, no more
                     yield from self._collect(ray, inflight, load)
-                for tensor in (task.inputs, task.labels):
+                pair = (task.inputs, task.labels)
+                if len(refs) > 8:  # forget earlier shards (their tasks hold their own refs)
+                    refs = {id(t): refs[id(t)] for t in pair if id(t) in refs}
+                for tensor in pair:
                     if id(tensor) not in refs:
-                        if len(refs) > 8:
-                            refs.clear()  # earlier shards: their tasks hold their own refs
                         refs[id(tensor)] = (tensor, ray.put(tensor))
                 i = min(load, key=load.get)
                 ref = self.actors[i].run.remote(task.units, task.keys, refs[id(task.inputs)][1],
