@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import os
 import socket
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -199,15 +200,28 @@ def connect(ray: Any, address: str | None) -> None:
                               ) from None
 
 
+def _array(t: torch.Tensor) -> np.ndarray:
+    """A shard as Ray ships it fastest: a numpy array goes through the object store as one
+    buffer (zero-copy on the worker's node), where a tensor is pickled by torch.save, which
+    made Ray's overhead 230 ms per unit instead of 25 (benchmarks/bench_ray.py, tiny units)."""
+    return t.detach().cpu().numpy()
+
+
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    with warnings.catch_warnings():  # the object store's buffers are read-only; no unit writes
+        warnings.filterwarnings("ignore", "The given NumPy array is not writable")
+        return torch.from_numpy(a)
+
+
 class _StudyActor:
     """A Ray actor around a :class:`Worker`: the models are deserialised once per process."""
 
     def __init__(self, spec: WorkerSpec, store: UnitStore) -> None:
         self.worker = Worker(spec, store, own_models=True)
 
-    def run(self, units: tuple[WorkUnit, ...], keys: tuple[str, ...], inputs: torch.Tensor,
-            labels: torch.Tensor, given: bool) -> list[tuple[WorkUnit, str]]:
-        task = Task(units, keys, inputs, labels, given)
+    def run(self, units: tuple[WorkUnit, ...], keys: tuple[str, ...], inputs: np.ndarray,
+            labels: np.ndarray, given: bool) -> list[tuple[WorkUnit, str]]:
+        task = Task(units, keys, _tensor(inputs), _tensor(labels), given)
         return [(unit, key) for unit, key, _ in self.worker.run(task)]
 
     def pid(self) -> int:
@@ -280,7 +294,7 @@ class RayRunner:
                     refs = {id(t): refs[id(t)] for t in pair if id(t) in refs}
                 for tensor in pair:
                     if id(tensor) not in refs:
-                        refs[id(tensor)] = (tensor, ray.put(tensor))
+                        refs[id(tensor)] = (tensor, ray.put(_array(tensor)))
                 i = min(load, key=load.get)
                 ref = self.actors[i].run.remote(task.units, task.keys, refs[id(task.inputs)][1],
                                                 refs[id(task.labels)][1], task.given)
