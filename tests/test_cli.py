@@ -143,7 +143,7 @@ def test_study_reads_a_data_file_and_a_factory_with_weights(tmp_path, monkeypatc
      "an existing folder or a new or empty writable folder path without a suffix. Got 'x.csv' "
      "instead "
      "(it does not end in .parquet)."),
-    (["study", "--models", "mlp-s0", "--corruptions", "snow", "--out", "x.parquet"],
+    (["study", "--models", "mlp-s0", "--corruptions", "frost", "--out", "x.parquet"],
      "The '--corruptions' option of geowidget study must be one of ['imagenet-c', 'mnist-c', "
      "'gaussian_noise'"),
     (["study", "--models", "mlp-s0", "--samples", "5000", "--out", "x.parquet"],

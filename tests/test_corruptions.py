@@ -16,6 +16,8 @@ from geowidget.engine.corruptions import (
     CORRUPTIONS,
     IMAGENET_C,
     MNIST_C,
+    _displace,
+    _glass_offsets,
     _mix32,
     _Stream,
     corrupt,
@@ -342,3 +344,69 @@ def test_dotted_line_leaves_gaps_and_canny_finds_square_edges(digits: torch.Tens
     ring[10:18, 10:18] = False
     assert not bool(edges[~ring].any())  # nothing far from the border
     assert int(edges[ring].sum()) >= 4 * 10  # and the four sides are found
+
+
+def _motion_numpy(img: np.ndarray, radius: int, sigma: float, angle_deg: float) -> np.ndarray:
+    """ImageMagick's motion blur of one ``[H, W]`` plane, tap by tap in numpy."""
+    taps = 2 * radius + 1
+    w = np.exp(-np.arange(taps) ** 2 / (2 * sigma**2))
+    w /= w.sum()
+    a = np.deg2rad(angle_deg)
+    rows, cols = np.mgrid[: img.shape[0], : img.shape[1]]
+    out = np.zeros_like(img)
+    for i in range(taps):
+        rr = np.clip(rows + int(np.ceil(i * np.sin(a) - 0.5)), 0, img.shape[0] - 1)
+        cc = np.clip(cols + int(np.ceil(i * np.cos(a) - 0.5)), 0, img.shape[1] - 1)
+        out += w[i] * img[rr, cc]
+    return out
+
+
+def test_glass_blur_shuffles_within_max_delta_between_two_blurs(digits: torch.Tensor) -> None:
+    x = digits[:2] * torch.tensor([1.0, 0.6, 0.3]).view(1, 3, 1, 1)  # colour: pixels move whole
+    s = _Stream(0, "glass_blur", torch.arange(2))
+    # the swap step: each pixel reads the one at its offset, offsets uniform in [-2, 2]
+    off = _glass_offsets(s, 2, (28, 28), 0)
+    assert set(off.unique().tolist()) == {-2.0, -1.0, 0.0, 1.0, 2.0}
+    counts = np.bincount((off + 2).long().flatten().numpy(), minlength=5)
+    assert stats.chisquare(counts).pvalue > 1e-4
+    moved = _displace(x, off).numpy()
+    xn, o = x.numpy(), off.long().numpy()
+    for n in range(2):
+        for r in range(28):
+            for c in range(28):
+                rr, cc = min(max(r + o[n, 0, r, c], 0), 27), min(max(c + o[n, 1, r, c], 0), 27)
+                np.testing.assert_allclose(moved[n, :, r, c], xn[n, :, rr, cc], atol=1e-5)
+    # the whole corruption: blur, two gathers per round, blur (CIFAR-10-C severity 5)
+    sigma, max_delta, rounds = 0.4, 1, 2
+    y = corrupt(x, "glass_blur", 5, preset="cifar").numpy()
+    rows, cols = np.mgrid[:28, :28]
+    for n in range(2):
+        img = np.stack([ndimage.gaussian_filter(p, sigma, mode="nearest") for p in xn[n]])
+        for hop in range(2 * rounds):
+            o = _glass_offsets(s, max_delta, (28, 28), hop).long().numpy()[n]
+            img = img[:, np.clip(rows + o[0], 0, 27), np.clip(cols + o[1], 0, 27)]
+        ref = np.stack([ndimage.gaussian_filter(p, sigma, mode="nearest") for p in img])
+        np.testing.assert_allclose(y[n], np.clip(ref, 0, 1), atol=1e-5)
+
+
+def test_snow_matches_numpy_layer_and_blend(digits: torch.Tensor) -> None:
+    x = digits[:2] * torch.tensor([0.9, 0.5, 0.2]).view(1, 3, 1, 1)
+    loc, scale, zoom, threshold, radius, sigma, blend = .15, .3, 1.75, .55, 10, 4, .9
+    y = corrupt(x, "snow", 3, preset="cifar").numpy()  # the parameters above
+    s = _Stream(0, "snow", torch.arange(2))
+    noise = (loc + scale * s.normal((1, 28, 28), 0)).double().numpy()[:, 0]
+    angles = s.per_image(2)[:, 0].double().numpy() * 90 - 135
+    xn = x.double().numpy()
+    for n in range(2):
+        crop = noise[n, 6:22, 6:22]  # ceil(28 / 1.75) = 16 pixels about the centre
+        layer = ndimage.zoom(crop, zoom, order=1)  # back to 28
+        layer = np.clip(np.where(layer < threshold, 0, layer), 0, 1)
+        layer = _motion_numpy(layer, radius, sigma, float(angles[n]))
+        grey = 0.299 * xn[n, 0] + 0.587 * xn[n, 1] + 0.114 * xn[n, 2]
+        whitened = blend * xn[n] + (1 - blend) * np.maximum(xn[n], grey * 1.5 + 0.5)
+        ref = np.clip(whitened + layer + layer[::-1, ::-1], 0, 1)
+        np.testing.assert_allclose(y[n], ref, atol=1e-5)
+        # where the layer and its half-turn are empty, only the whitening remains
+        empty = (layer + layer[::-1, ::-1]) == 0
+        assert 0.05 < empty.mean() < 0.95
+        np.testing.assert_allclose(y[n][:, empty], whitened[:, empty], atol=1e-6)

@@ -232,8 +232,8 @@ def test_bad_input_messages(setup) -> None:
     with pytest.raises(ValueError, match="'pruning' .* Study must be one of .*global_magnitude.*"
                                          "Got 'magnitude'"):
         Study(models, (x, y), pruning="magnitude")
-    with pytest.raises(ValueError, match="'corruptions' .* Study .*item 0 \\('snow'\\)"):
-        Study(models, (x, y), corruptions=["snow"])
+    with pytest.raises(ValueError, match="'corruptions' .* Study .*item 0 \\('frost'\\)"):
+        Study(models, (x, y), corruptions=["frost"])
     with pytest.raises(ValueError, match=r"'severities' .* each an int in \[1, 5\]\. Got \(0,\)"):
         Study(models, (x, y), corruptions="mnist-c", severities=(0,))
     with pytest.raises(ValueError, match="layer 'nope' not in model 'net0'; valid"):
