@@ -6,9 +6,8 @@ Measures, on ``--device`` (default: this machine's CPU), with an ImageNet-sized 
 1. the forward pass in images per second (best of ``--repeat`` after a warm-up);
 2. a whole Study of the same images, clean and dense, divided by that forward (the feature
    hooks, the geometry against 1000 classes, the store and the cube assembly);
-3. each ImageNet-C corruption that geowidget implements (14: all of ImageNet-C's 15 but
-   glass blur, snow and frost, plus its extra gaussian blur and saturate) at severity 3, in
-   images per second;
+3. each ImageNet-C corruption that geowidget implements (16: all of ImageNet-C's 15 but
+   frost, plus its extra gaussian blur and saturate) at severity 3, in images per second;
 4. the bytes of one unit file of ``--shard`` samples, as a Study stores it.
 
 From these it prints the size of the paper's study: 50,000 validation images x (clean + 15

@@ -403,9 +403,12 @@ def glass_blur(x: torch.Tensor, c: tuple[float, int, int], s: _Stream) -> torch.
 
 
 def _glass_offsets(s: _Stream, max_delta: int, size: torch.Size, hop: int) -> torch.Tensor:
-    """``[N, 2, H, W]`` integer (row, column) offsets uniform in ``[-max_delta, max_delta]``."""
-    u = s.uniform((2, *size), hop)
-    return torch.floor(u * (2 * max_delta + 1)) - max_delta
+    """``[N, 2, H, W]`` integer (row, column) offsets uniform in ``[-max_delta, max_delta]``,
+    both from one uniform per pixel (one of ``(2 max_delta + 1)**2`` cells)."""
+    k = 2 * max_delta + 1
+    cell = torch.floor(s.uniform(tuple(size), hop) * (k * k))
+    return torch.stack([torch.div(cell, k, rounding_mode="floor"), cell.remainder(k)],
+                       dim=1) - max_delta
 
 
 def _displace(x: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
