@@ -389,6 +389,31 @@ def test_glass_blur_shuffles_within_max_delta_between_two_blurs(digits: torch.Te
         np.testing.assert_allclose(y[n], np.clip(ref, 0, 1), atol=1e-5)
 
 
+
+@pytest.mark.parametrize("max_delta", [1, 3])
+def test_glass_blur_round_spreads_pixels_like_sequential_swaps(max_delta: int) -> None:
+    """ImageNet-C's Python loop (swaps in reverse raster order, offsets randint(-d, d)) and
+    our round of two gathers move pixels by the same spread, within 15 %."""
+    size, rounds = 96, 2
+    gen = np.random.default_rng(0)
+    src = np.arange(size * size).reshape(size, size)
+    for _ in range(rounds):
+        for h in range(size - max_delta, max_delta, -1):
+            for w in range(size - max_delta, max_delta, -1):
+                dx, dy = gen.integers(-max_delta, max_delta, size=2)
+                src[h, w], src[h + dy, w + dx] = src[h + dy, w + dx], src[h, w]
+    rows, cols = np.mgrid[:size, :size]
+    inner = (slice(16, -16), slice(16, -16))
+    theirs = np.concatenate([(src // size - rows)[inner].ravel(), (src % size - cols)[inner].ravel()])
+    coords = torch.from_numpy(np.stack([rows, cols])[None].astype(np.float32))
+    s = _Stream(0, "glass_blur", torch.arange(1))
+    moved = coords
+    for hop in range(2 * rounds):
+        moved = _displace(moved, _glass_offsets(s, max_delta, (size, size), hop))
+    ours = (moved - coords).round()[0].numpy()[(slice(None), *inner)].ravel()
+    assert abs(ours.mean()) < 0.1 and abs(theirs.mean()) < 0.1  # neither drifts
+    assert abs(ours.std() / theirs.std() - 1) < 0.15, (ours.std(), theirs.std())
+
 def test_snow_matches_numpy_layer_and_blend(digits: torch.Tensor) -> None:
     x = digits[:2] * torch.tensor([0.9, 0.5, 0.2]).view(1, 3, 1, 1)
     loc, scale, zoom, threshold, radius, sigma, blend = .15, .3, 1.75, .55, 10, 4, .9
