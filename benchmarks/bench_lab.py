@@ -22,8 +22,10 @@ it was drawn; all three libraries get it alike.
 Runs are interleaved (repetition, then N, then library) so load on a shared machine spreads
 over all of them; each number is the median of ``--reps`` runs (at least 3). Prints the
 medians and the ratios jupyter-scatter / geowidget (target >= 5) and plotly / geowidget
-(target >= 10). The density-mode target (10,000,000 points against a raw frame of
-1,000,000) is measured in the page, without a kernel: ``benchmarks/bench_render.py``.
+(target >= 10), and each library's time above the floor: an anywidget that fills a canvas at
+once, with no data, which measures JupyterLab's own part of any display. The density-mode
+target (10,000,000 points against a raw frame of 1,000,000) is measured in the page, without
+a kernel: ``benchmarks/bench_render.py``.
 Run: ``.venv/bin/python benchmarks/bench_lab.py [--sizes 100000 1000000] [--reps 3]``.
 """
 
@@ -46,7 +48,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-LIBRARIES = ("geowidget", "jscatter", "plotly")
+LIBRARIES = ("geowidget", "jscatter", "plotly", "floor")
 INK = 200  # pixels of the 200 x 120 probe (0.8%) that must differ from the background
 HEIGHT = 380  # CSS px, every library's plot
 
@@ -68,6 +70,14 @@ LIBS = {
     "jscatter": ("import jscatter\nimport pandas as pd\n"
                  "df = pd.DataFrame({'x': x, 'y': y, 'label': pd.Categorical(labels)})",
                  f"jscatter.Scatter(data=df, x='x', y='y', color_by='label', height={HEIGHT})"),
+    # the floor: an anywidget whose render fills a 2-D canvas at once, with no data. What it
+    # takes is JupyterLab's part of every display (execute, comm, output area, first paint)
+    "floor": ("import anywidget\nclass Floor(anywidget.AnyWidget):\n"
+              "    _esm = \"export default { render({ el }) { const c = document.createElement("
+              "'canvas'); c.width = c.height = 380; c.style.width = c.style.height = '380px'; "
+              "const g = c.getContext('2d'); g.fillStyle = '#333'; g.fillRect(0, 0, 380, 380); "
+              "el.append(c); } }\"",
+              "Floor()"),
     "plotly": ("import plotly.graph_objects as go",
                "go.FigureWidget(go.Scattergl(x=x, y=y, mode='markers', "
                f"marker=dict(color=labels, size=3)), layout=dict(height={HEIGHT}))"),
@@ -275,6 +285,10 @@ def main() -> None:
                 if lib in med:
                     print(f"    {lib} / geowidget = {med[lib] / med['geowidget']:6.2f}"
                           f"   (target >= {target})")
+            if "floor" in med:
+                print("    above the floor (an anywidget that fills a canvas with no data): "
+                      + "  ".join(f"{lib} {med[lib] - med['floor']:5.2f} s" for lib in med
+                                  if lib != "floor"))
 
 
 if __name__ == "__main__":
