@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from geowidget.datasets import ImageData
 
 CACHE_ENV = "GEOWIDGET_CACHE"
-_DEMO_VERSION = 1
+_DEMO_VERSION = 2  # 2: motion blur along the rows
 
 
 @dataclass(frozen=True)

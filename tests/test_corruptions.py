@@ -318,7 +318,7 @@ def test_motion_blur_matches_loop(digits: torch.Tensor) -> None:
     w = np.exp(-np.arange(taps) ** 2 / (2 * 2.5**2))
     w /= w.sum()
     for n in range(2):
-        a = np.deg2rad(float(angles[n]) + 90)
+        a = np.deg2rad(float(angles[n]))  # ImageMagick: 0 degrees is along the rows
         img = digits[n, 0].double().numpy()
         ref = np.zeros_like(img)
         for r in range(28):

@@ -102,6 +102,29 @@ def test_corruption_agrees_with_imagecorruptions(name, reference, photos) -> Non
             assert abs(our_change / ref_change - 1) <= TOLERANCE, f"{name}\n{table}"
 
 
+@pytest.mark.parametrize("severity", SEVERITIES)
+def test_motion_blur_runs_along_the_references_direction(severity, reference) -> None:
+    # the mean change cannot tell a horizontal blur from a vertical one: the blur of one
+    # bright dot shows the direction (ImageMagick's angle in [-45, 45] degrees: mostly along
+    # the rows, for the reference and for ours)
+    from PIL import Image
+
+    dot = np.zeros((2, 64, 64, 3), np.uint8)
+    dot[:, 32, 32] = 255
+
+    def extent(img: np.ndarray) -> tuple[int, int]:  # (columns, rows) the blurred dot covers
+        ys, xs = np.nonzero(img.mean(-1) > 1e-3 * img.max())
+        return int(xs.max() - xs.min()), int(ys.max() - ys.min())
+
+    ours = corrupt(torch.from_numpy(dot / 255).permute(0, 3, 1, 2).float(), "motion_blur",
+                   severity, seed=severity, preset="imagenet").permute(0, 2, 3, 1).numpy()
+    for i in range(2):
+        np.random.seed(10 * severity + i)  # noqa: NPY002 -- the reference uses the global RNG
+        ref = np.asarray(reference.motion_blur(Image.fromarray(dot[i]), severity), np.float64)
+        (rx, ry), (ox, oy) = extent(ref), extent(ours[i])
+        assert rx >= ry and ox >= oy, (severity, i, (rx, ry), (ox, oy))
+
+
 # ---------------------------------------------------------------------------- pruning masks
 def conv_net(seed: int = 0, ties: bool = False) -> nn.Module:
     torch.manual_seed(seed)

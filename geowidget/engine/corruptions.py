@@ -325,7 +325,7 @@ def motion_blur(x: torch.Tensor, c: tuple[float, float], s: _Stream) -> torch.Te
     ImageNet-C: (10, 3), (15, 5), (15, 8), (15, 12), (20, 15).
     CIFAR-10-C: (6, 1), (6, 1.5), (6, 2), (8, 2), (9, 2.5).
     """
-    return _motion(x, *c, s.per_image(0)[:, 0] * 90.0 - 45.0 + 90.0)
+    return _motion(x, *c, s.per_image(0)[:, 0] * 90.0 - 45.0)  # 0 degrees: along the rows
 
 
 def _motion(x: torch.Tensor, radius: float, sigma: float, angle: torch.Tensor) -> torch.Tensor:

@@ -64,7 +64,7 @@ from geowidget.study.units import PENULTIMATE, WorkUnit, fingerprint
 if TYPE_CHECKING:
     from geowidget.study.store import UnitStore
 
-_KEY_VERSION = 2
+_KEY_VERSION = 3  # bumped when what a key stands for changes (3: motion blur along the rows)
 _THUMBNAIL_MAX = 64  # pixels; larger images get no thumbnails
 
 
