@@ -128,9 +128,8 @@ def wait_drawn(page, root, more_than=0, timeout=30000):
         timeout=timeout)
 
 
-# (hash, pixels with ink) of the first canvas in a root, read back from its drawing buffer
-_DIGEST = """(root) => {
-  const c = document.querySelector(root + ' canvas');
+# (hash, pixels with ink) of a canvas element, read back from its drawing buffer
+CANVAS_DIGEST = """(c) => {
   const t = document.createElement('canvas'); t.width = c.width; t.height = c.height;
   const g = t.getContext('2d'); g.drawImage(c, 0, 0);
   const d = g.getImageData(0, 0, t.width, t.height).data;
@@ -141,6 +140,8 @@ _DIGEST = """(root) => {
   }
   return [h, ink];
 }"""
+# the same, of the first canvas in a root (a selector)
+_DIGEST = f"(root) => ({CANVAS_DIGEST})(document.querySelector(root + ' canvas'))"
 
 
 def digest_of(page, root):

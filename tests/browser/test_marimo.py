@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import textwrap
 
-from gw_page import drag
+from gw_page import CANVAS_DIGEST, drag
 from servers import ROOT, free_port, server
 
 APP = '''
@@ -45,19 +45,6 @@ def _(mo, polar):
 if __name__ == "__main__":
     app.run()
 '''
-
-DIGEST = """(canvas) => {
-  const t = document.createElement('canvas'); t.width = canvas.width; t.height = canvas.height;
-  const g = t.getContext('2d'); g.drawImage(canvas, 0, 0);
-  const d = g.getImageData(0, 0, t.width, t.height).data;
-  let h = 0, ink = 0;
-  for (let i = 0; i < d.length; i += 4) {
-    h = (h * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2]) >>> 0;
-    if (d[i] < 250 || d[i + 1] < 250 || d[i + 2] < 250) ink++;
-  }
-  return [h, ink];
-}"""
-
 
 def test_marimo_app(browser, tmp_path, bundle):
     (tmp_path / "app.py").write_text(textwrap.dedent(APP.format(tests=str(ROOT / "tests"))))
@@ -96,7 +83,7 @@ def test_marimo_app(browser, tmp_path, bundle):
             assert layout == {"canvas": "absolute", "svg": "absolute", "same": True,
                               "svgAfter": True, "bar": "flex", "legend": "flex",
                               "inShadow": True, "headStyles": False}, layout
-            before = canvas.evaluate(DIGEST)
+            before = canvas.evaluate(CANVAS_DIGEST)
             assert before[1] > 0
             # a picker: the cell comes over model.send (marimo has no invoke) and redraws
             drawn = int(root.get_attribute("data-drawn"))
@@ -106,7 +93,7 @@ def test_marimo_app(browser, tmp_path, bundle):
                 "e.shadowRoot && e.shadowRoot.querySelector('.gw-root'));"
                 " return Number(host.shadowRoot.querySelector('.gw-root').dataset.drawn) > d; }",
                 arg=[drawn], timeout=60000)
-            after = canvas.evaluate(DIGEST)
+            after = canvas.evaluate(CANVAS_DIGEST)
             assert after[0] != before[0] and after[1] > 0
             page.get_by_text("LAYER 1").wait_for(timeout=60000)
             # a box selection reaches Python
