@@ -39,14 +39,24 @@ def expected_colour(acc: np.ndarray, v: float) -> list[int]:
 
 
 def cell_point(page, row: int, col: int) -> tuple[float, float]:
-    """Page CSS px of the centre of cell (row, col), scrolled into view."""
-    x, y = page.evaluate(
-        "([r, c]) => document.querySelector('.gw-root[data-kind=evaltable]')"
-        ".__geowidget.cellPoint(r, c)", [row, col])
-    box = page.evaluate("() => { const r = document.querySelector("
-                        "'.gw-root[data-kind=evaltable] .gw-plot').getBoundingClientRect();"
-                        " return [r.left, r.top]; }")
-    return box[0] + x, box[1] + y
+    """Page CSS px of the centre of cell (row, col), once the layout has settled.
+
+    The table lays its cells out from the width of its labels and of the page, which change
+    while fonts load and the notebook scrolls: the point is read until two readings 200 ms
+    apart agree, so a click lands on the cell that was meant."""
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    read = ("([r, c]) => { const root = document.querySelector('.gw-root[data-kind=evaltable]');"
+            " const [x, y] = root.__geowidget.cellPoint(r, c);"
+            " const b = root.querySelector('.gw-plot').getBoundingClientRect();"
+            " return [b.left + x, b.top + y]; }")
+    last = None
+    for _ in range(50):
+        point = tuple(page.evaluate(read, [row, col]))
+        if point == last:
+            return point
+        last = point
+        page.wait_for_timeout(200)
+    raise AssertionError(f"the table's layout did not settle: cell ({row}, {col}) at {last}")
 
 
 def wait_drawn(page, kind: str, at_least: int = 1, timeout: int = 20000) -> None:
