@@ -60,6 +60,66 @@ def test_per_sample_overhead_ids_and_wide_labels():
     assert arrays(w2)["labels"].dtype == np.int32 and arrays(w2)["labels"].tolist() == [0, 299]
 
 
+def test_arrays_not_given_are_stood_in_for_by_the_browser_not_sent():
+    rng = np.random.default_rng(0)
+    theta, rho = rng.uniform(0, 3, 40), rng.uniform(0, 5, 40)
+    labels = rng.integers(0, 4, 40)
+    w = gw.PolarPlot(angle=theta, norm=rho, labels=labels, thumbnails=False)
+    assert set(arrays(w)) == {"labels", "angle", "norm"}
+    assert w._meta["stand_ins"] == {"margin": "nan", "pred": "labels", "angle_pred": "angle"}
+    # Python keeps what the browser puts in their place
+    cell = w.cell()
+    assert np.isnan(cell["margin"]).all()
+    np.testing.assert_array_equal(cell["pred"], labels)
+    np.testing.assert_array_equal(cell["angle_pred"], cell["angle"])
+    assert w._slab.nbytes() == 4 * (2 * 40 + 2 * 40)  # angle, norm; labels and ids
+    content, bufs = w._slice({"m": 0, "l": 0, "k": 0}, [])
+    assert content["names"] == ["angle", "norm"] and len(bufs) == 2
+    # given arrays travel, and nothing stands in for them
+    margin, pred = rng.normal(size=40), rng.integers(0, 4, 40)
+    full = gw.PolarPlot(angle=theta, norm=rho, labels=labels, margin=margin, pred=pred,
+                        angle_pred=theta[::-1], thumbnails=False)
+    a = arrays(full)
+    assert full._meta["stand_ins"] == {}
+    np.testing.assert_array_equal(a["margin"][0, 0, 0], margin.astype(np.float32))
+    np.testing.assert_array_equal(a["pred"][0, 0], pred)
+    np.testing.assert_array_equal(a["angle_pred"][0, 0, 0], theta[::-1].astype(np.float32))
+    assert gw.PolarPlot(make_cube(n=10))._meta["stand_ins"] == {}
+
+
+def test_the_browser_gets_a_view_whole_in_one_message(monkeypatch):
+    """The comm opens once the constructor has run: its first message carries the data, and
+    no update follows for what the constructor set."""
+    import ipywidgets.widgets.widget as widget_module
+
+    opened = []
+
+    class Comm:
+        kernel = None
+
+        def __init__(self, **kwargs):
+            opened.append(kwargs)
+            self.comm_id = f"c{len(opened)}"
+
+        def on_msg(self, *_):
+            pass
+
+        def send(self, *args, **kwargs):
+            raise AssertionError("a message after the comm opened")
+
+    monkeypatch.setattr(widget_module.comm, "create_comm", lambda **kw: Comm(**kw))
+    w = gw.PolarPlot(angle=[0.1, 0.2], norm=[1.0, 2.0], labels=[0, 1], layer=0,
+                     color="norm", thumbnails=False)
+    mine = [o for o in opened if o["data"]["state"].get("_kind") == "polar"]
+    assert len(mine) == 1 and w.comm is not None
+    state = mine[0]["data"]["state"]
+    assert state["color_by"] == "norm" and state["_meta"]["shape"] == [1, 1, 1, 2]
+    assert ["_arrays", "angle", "buffer"] in mine[0]["data"]["buffer_paths"]
+    with pytest.raises(ValueError, match="at least angle"):
+        gw.PolarPlot(labels=[0, 1])
+    assert len([o for o in opened if o["data"]["state"].get("_kind") == "polar"]) == 1
+
+
 def test_thumbnail_atlas_tiles_match_the_images():
     imgs = (np.arange(7 * 5 * 4) % 251).astype(np.uint8).reshape(7, 5, 4)
     atlas, info = sprite_atlas(imgs)

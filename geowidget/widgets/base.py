@@ -188,7 +188,20 @@ class Colors(_Checked, t.List):
 
 
 # ---------------------------------------------------------------------------- every view
-class GeoView(anywidget.AnyWidget):
+class _OpenWhenBuilt(type(anywidget.AnyWidget)):  # type: ignore[misc]
+    """Opens a view's comm once its whole constructor has run (ipywidgets opens it at the end
+    of ``Widget.__init__``, before a view has set its data). The browser then gets the view in
+    one message, data included, and draws it at once: no empty view first, then its data in a
+    second message; and a constructor that raises leaves no half-built widget in the page."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        view = super().__call__(*args, **kwargs)
+        view._building = False
+        view.open()
+        return view
+
+
+class GeoView(anywidget.AnyWidget, metaclass=_OpenWhenBuilt):
     """What every view shares: transport, link id, theme, height, errors, HTML export."""
 
     _esm = ESM_PATH
@@ -206,6 +219,8 @@ class GeoView(anywidget.AnyWidget):
     # keyword arguments a subclass's constructor takes through **kwargs (e.g. plain arrays)
     _more_keywords: tuple[str, ...] = ()
 
+    _building = True  # until the constructor has run: see _OpenWhenBuilt
+
     def __init__(self, **kwargs: Any) -> None:
         unknown = sorted(set(kwargs) - set(self.class_trait_names()) - set(self._more_keywords))
         if unknown:
@@ -213,6 +228,11 @@ class GeoView(anywidget.AnyWidget):
                             f"{unknown}; valid: {self._keywords()}")
         self._png = png_export.PngRequests()
         super().__init__(**kwargs)
+
+    def open(self) -> None:
+        """Open the comm to the browser, once the view is built (see _OpenWhenBuilt)."""
+        if not self._building:
+            super().open()
 
     @classmethod
     def _keywords(cls) -> list[str]:
@@ -431,7 +451,7 @@ class SlabView(SampleView):
         }
         arrays.update(id_arrays)
         if not lazy:
-            arrays.update(slab.full())
+            arrays.update(slab.sent(slab.full()))
         meta = {
             "models": slab.models,
             "layers": slab.layers,
@@ -441,6 +461,7 @@ class SlabView(SampleView):
             "shape": [m, ly, k, n],
             "lazy": bool(lazy),
             "slab": slab.dims(),
+            "stand_ins": slab.stand_ins,
             "thumbs": None,
             **id_meta,
         }
@@ -467,7 +488,8 @@ class SlabView(SampleView):
         try:
             m, ly, k = self._cell_request(msg)
             names, specs, out = [], [], []
-            for name, arr in self._slab.cell(m, ly, k).items():  # type: ignore[union-attr]
+            slab = self._slab
+            for name, arr in slab.sent(slab.cell(m, ly, k)).items():  # type: ignore[union-attr]
                 enc = encode(arr, name)
                 names.append(name)
                 specs.append({"dtype": enc["dtype"], "shape": enc["shape"]})
@@ -494,7 +516,7 @@ class SlabView(SampleView):
     def _export(self) -> dict[str, Any]:
         if self._slab is None or not self._meta.get("lazy"):
             return {}
-        return {"_slab": self._slab.full()}
+        return {"_slab": self._slab.sent(self._slab.full())}
 
     # ---------------------------------------------------------------- validation
     def _index(self, name: str, names_key: str, value: int) -> int:

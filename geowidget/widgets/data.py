@@ -48,6 +48,9 @@ class Slab:
     cube: Any = None
     arrays: dict[str, np.ndarray] | None = None
     extra: dict[str, tuple[str, np.ndarray]] = field(default_factory=dict)
+    # slab arrays the caller did not give, held here as placeholders: name -> what the browser
+    # puts in their place ("nan", "labels", or another slab array's name); never sent
+    stand_ins: dict[str, str] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -68,7 +71,13 @@ class Slab:
         """Bytes the whole slab takes on the wire (4 bytes per value)."""
         m, ly, k, n = self.shape
         size = {"mlkn": m * ly * k * n, "mkn": m * k * n}
-        return 4 * (sum(size[d] for d in self.dims().values()) + 2 * n)
+        sent = [d for name, d in self.dims().items() if name not in self.stand_ins]
+        return 4 * (sum(size[d] for d in sent) + 2 * n)
+
+    def sent(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``arrays`` (of :meth:`cell` or :meth:`full`) without the stand-ins: what the browser
+        gets."""
+        return {name: a for name, a in arrays.items() if name not in self.stand_ins}
 
     def check_cell(self, m: int, ly: int, k: int) -> None:
         mm, ll, kk, _ = self.shape
@@ -313,6 +322,11 @@ def slab_from_arrays(
     def cell(x: np.ndarray) -> np.ndarray:
         return np.asarray(x, dtype=np.float32).reshape(1, 1, 1, n)
 
+    stand_ins = {name: how for name, how, given in (("margin", "nan", margin),
+                                                     ("pred", "labels", pred),
+                                                     ("angle_pred", "angle", angle_pred))
+                 if given is None}
+
     return Slab(
         models=["model"],
         layers=["layer"],
@@ -323,6 +337,7 @@ def slab_from_arrays(
         arrays={"angle": cell(a), "angle_pred": cell(ap), "norm": cell(rho), "margin": cell(m),
                 "pred": np.asarray(prd, dtype=np.int32).reshape(1, 1, n)},
         images=img,
+        stand_ins=stand_ins,
     )
 
 

@@ -20,6 +20,7 @@ export interface Meta {
   shape: Shape4;
   lazy: boolean;
   slab?: Record<string, Dims>; // slab views: the per-cell arrays and their dims
+  stand_ins?: Record<string, string>; // slab arrays not sent, and what stands in (store.ts)
   thumbs: AtlasInfo | null;
   color_fields?: string[];
   color_kinds?: Record<string, "categorical" | "continuous" | "diverging">;

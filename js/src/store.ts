@@ -50,10 +50,19 @@ export class Cell {
 /** Fetches the arrays of one cell (each [N]) from wherever the full slab lives. */
 export type FetchCell = (m: number, l: number, k: number) => Promise<Record<string, WireArray>>;
 
+/** Arrays the kernel does not send because the caller gave none, and what stands in for them
+ * in every cell: "nan" (no values), "labels" (the true classes, as the predictions) or the
+ * name of another array of the cell (e.g. angle_pred -> angle). */
+export interface StandIns {
+  names: Record<string, string>;
+  labels: WireArray;
+}
+
 export class SliceStore {
   private cache = new Map<string, Cell>();
   private pending = new Map<string, Promise<Cell>>();
   private errors = new Map<string, string>();
+  private nan: Float32Array | null = null;
 
   constructor(
     readonly shape: Shape4,
@@ -62,7 +71,19 @@ export class SliceStore {
     private readonly full: Record<string, WireArray>,
     private readonly fetchCell?: FetchCell,
     readonly maxCells = 64,
+    private readonly standIns: StandIns = { names: {}, labels: new Int32Array(0) },
   ) {}
+
+  /** The stand-in for array `name` of a cell whose sent arrays are at `refs`. */
+  private standIn(name: string, refs: Record<string, AttrRef>): AttrRef | undefined {
+    const how = this.standIns.names[name];
+    if (how === "nan") {
+      this.nan ??= new Float32Array(this.shape[3]).fill(NaN);
+      return { key: "nan", data: this.nan, offset: 0 };
+    }
+    if (how === "labels") return { key: "labels", data: this.standIns.labels, offset: 0 };
+    return how === undefined ? undefined : refs[how];
+  }
 
   static key(m: number, l: number, k: number): string {
     return `${m},${l},${k}`;
@@ -83,9 +104,17 @@ export class SliceStore {
       const data = this.full[name];
       if (data) refs[name] = { key: name, data, offset: cellOffset(this.shape, dims, m, l, k) };
     }
+    this.addStandIns(refs);
     const cell = new Cell(key, refs, this.shape[3]);
     this.cache.set(key, cell);
     return cell;
+  }
+
+  private addStandIns(refs: Record<string, AttrRef>): void {
+    for (const name of Object.keys(this.standIns.names)) {
+      const ref = refs[name] ? undefined : this.standIn(name, refs);
+      if (ref) refs[name] = ref;
+    }
   }
 
   /** Fetch a missing cell (lazy mode); undefined when it is cached, failed before, or when
@@ -102,11 +131,13 @@ export class SliceStore {
         const refs: Record<string, AttrRef> = {};
         for (const name of Object.keys(this.dims)) {
           const data = arrays[name];
+          if (name in this.standIns.names && !data) continue;
           if (!data || data.length !== this.shape[3]) {
             throw new Error(`the reply for cell (${m}, ${l}, ${k}) lacks ${name}[${this.shape[3]}]`);
           }
           refs[name] = { key: name, data, offset: 0 };
         }
+        this.addStandIns(refs);
         const cell = new Cell(key, refs, this.shape[3]);
         this.cache.set(key, cell);
         while (this.cache.size > this.maxCells) this.cache.delete(this.cache.keys().next().value as string);

@@ -87,6 +87,28 @@ describe("slicing", () => {
     expect(store.get(0, 0, 0)!.get("angle")[0]).toBe(0);
   });
 
+  it("stands in for the arrays the kernel did not send, in sent and fetched cells", async () => {
+    const shape: Shape4 = [1, 1, 1, 4];
+    const angle = Float32Array.from([0.1, 0.2, 0.3, 0.4]), norm = Float32Array.from([1, 2, 3, 4]);
+    const labels = Uint8Array.from([2, 0, 1, 2]);
+    const standIns = { names: { margin: "nan", pred: "labels", angle_pred: "angle" }, labels };
+    const check = (c: ReturnType<SliceStore["get"]>) => {
+      expect(Array.from(c!.get("margin")).every(Number.isNaN)).toBe(true);
+      expect(c!.get("margin").length).toBe(4);
+      expect(Array.from(c!.get("pred"))).toEqual([2, 0, 1, 2]);
+      expect(c!.ref("pred").key).toBe("labels"); // the labels' GPU buffer, not a copy
+      expect(c!.get("angle_pred")).toBe(c!.get("angle"));
+      expect(c!.ref("angle_pred").key).toBe("angle");
+      expect(Array.from(c!.get("norm"))).toEqual([1, 2, 3, 4]);
+    };
+    check(new SliceStore(shape, { ...DIMS }, false, { angle, norm }, undefined, 64, standIns).get(0, 0, 0));
+    const lazy = new SliceStore(shape, { ...DIMS }, true, {}, async () => ({ angle, norm }), 64, standIns);
+    check(await lazy.request(0, 0, 0));
+    // an array that is neither sent nor stood in for is still an error
+    const bad = new SliceStore(shape, { ...DIMS }, true, {}, async () => ({ angle }), 64, standIns);
+    await expect(bad.request(0, 0, 0)).rejects.toThrow(/lacks norm\[4\]/);
+  });
+
   it("finds conditions by sparsity and benchmark", () => {
     const conds: Condition[] = [
       { label: "clean@0", sparsity: 0, benchmark: "clean", severity: 0 },
