@@ -362,15 +362,21 @@ export class PointLayer {
       const sh = gl.createShader(type)!;
       gl.shaderSource(sh, src);
       gl.compileShader(sh);
-      if (!gl.getShaderParameter(sh, gl.COMPILE_STATUS)) throw new Error(`shader: ${gl.getShaderInfoLog(sh)}`);
       return sh;
     };
     const p = gl.createProgram()!;
-    gl.attachShader(p, compile(gl.VERTEX_SHADER, vs));
-    gl.attachShader(p, compile(gl.FRAGMENT_SHADER, fs));
+    const shaders = [compile(gl.VERTEX_SHADER, vs), compile(gl.FRAGMENT_SHADER, fs)];
+    for (const sh of shaders) gl.attachShader(p, sh);
     gl.linkProgram(p);
-    if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(`link: ${gl.getProgramInfoLog(p)}`);
     this.programs.set(key, p);
+    // Asking for the status waits until the GPU process has compiled the program, so it is
+    // asked once the frame that uses it has been sent: the page goes on meanwhile. A program
+    // that failed draws nothing and throws there, with the compiler's log.
+    setTimeout(() => {
+      if (gl.isContextLost() || gl.getProgramParameter(p, gl.LINK_STATUS)) return;
+      const log = shaders.map((sh) => gl.getShaderInfoLog(sh)).filter(Boolean).join("\n");
+      throw new Error(`geowidget: a WebGL program failed to build: ${log || gl.getProgramInfoLog(p)}`);
+    }, 0);
     return p;
   }
 
@@ -461,7 +467,7 @@ export class PointLayer {
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, w, h, 0, gl.RGBA, gl.UNSIGNED_BYTE, classes);
     gl.activeTexture(gl.TEXTURE1);
     gl.bindTexture(gl.TEXTURE_2D, this.tex.lut);
-    if (this.lutKind !== spec.scale) {
+    if (spec.mode === "continuous" && this.lutKind !== spec.scale) { // only continuous colours read it
       gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, 256, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, lut(spec.scale));
       this.lutKind = spec.scale;
     }
@@ -532,6 +538,8 @@ export class PointLayer {
       gl.drawArrays(gl.POINTS, 0, spec.n);
     }
     gl.bindVertexArray(null);
+    // hand the frame to the GPU now: it draws while the page builds the rest of the view
+    gl.flush();
   }
 
   /** Where the last density frame's bins were filled. */

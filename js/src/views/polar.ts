@@ -82,20 +82,6 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
   const { meta, labels, ids } = data;
   const n = meta.shape[3];
 
-  // ---------------------------------------------------------------- controls
-  if (model.get("show_controls")) {
-    const fields = meta.color_fields ?? ["class"];
-    frame.bar.append(select("color", fields.map((f) => ({ value: f, text: f })), model.get("color_by"), (v) => { model.set("color_by", v); model.save_changes(); }));
-    frame.bar.append(select("angle to", [{ value: "true", text: "true class" }, { value: "pred", text: "predicted" }], model.get("angle_to"), (v) => { model.set("angle_to", v); model.save_changes(); }));
-    const lab = h("label", { class: "gw-picker" });
-    const box = h("input", { type: "checkbox", "data-picker": "normalize" });
-    box.checked = !!model.get("normalize");
-    box.addEventListener("change", () => { model.set("normalize", box.checked); model.save_changes(); });
-    lab.append(box, h("span", {}, "normalise ρ"));
-    if (!positions) frame.bar.append(lab);
-  }
-  const steps = model.get("show_controls") ? stepSlider(model, meta, frame.bar) : null;
-
   function visibleClass(i: number): boolean {
     const cls = model.get("classes") as number[];
     return !cls || cls.length === 0 || cls.includes(labels[i]);
@@ -119,12 +105,16 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
   function dataRange(spec: DrawSpec): PolarRange {
     const key = `${spec.x.key}|${spec.x.offset}|${spec.y.offset}|${spec.rscale}|${Array.from(spec.classVisible).join("")}`;
     if (key === rangeKey && rangeData === spec.x.data) return rangeValue;
-    const { x, y } = spec;
+    // one pass over the cell, often run before the JIT has compiled it: locals only, and
+    // `v - v === 0` for "finite" (NaN and infinities give NaN)
+    const xs = spec.x.data, xo = spec.x.offset, ys = spec.y.data, yo = spec.y.offset, lab = labels;
     const vis = spec.classVisible;
+    const all = vis.every((v) => v === 1);
+    const len = spec.n;
     let t0 = Infinity, t1 = -Infinity, r0 = Infinity, r1 = -Infinity, count = 0;
-    for (let i = 0; i < spec.n; i++) {
-      const t = x.data[x.offset + i], r = y.data[y.offset + i];
-      if (!Number.isFinite(t) || !Number.isFinite(r) || !vis[labels[i]]) continue;
+    for (let i = 0; i < len; i++) {
+      const t = xs[xo + i], r = ys[yo + i];
+      if (t - t !== 0 || r - r !== 0 || (!all && !vis[lab[i]])) continue;
       count++;
       if (t < t0) t0 = t;
       if (t > t1) t1 = t;
@@ -313,6 +303,16 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     spoke(sec.t1, 1);
   }
 
+  // samples per true class: the labels never change, so they are counted once
+  let labelCounts: Int32Array | null = null;
+  function classCounts(): Int32Array {
+    if (!labelCounts) {
+      labelCounts = new Int32Array(meta.class_names.length);
+      for (let i = 0; i < n; i++) { const c = labels[i]; if (c < labelCounts.length) labelCounts[c]++; }
+    }
+    return labelCounts;
+  }
+
   // the legend counts every point: rebuilt only when what it shows changed (not on a zoom)
   let legendKey = "";
   let legendData: unknown[] = [];
@@ -327,14 +327,22 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     legendData = data;
     const L = frame.legend;
     L.replaceChildren();
-    // missing: NaN position, or NaN colour value, among shown classes
-    let missing = 0;
+    // missing: NaN position, or NaN colour value, among shown classes; without a colour
+    // value, the shown points that dataRange did not count
     const vis = spec.classVisible;
-    for (let i = 0; i < n; i++) {
-      if (!vis[labels[i]]) continue;
-      const x = spec.x.data[spec.x.offset + i], y = spec.y.data[spec.y.offset + i];
-      const v = spec.val ? spec.val.data[spec.val.offset + i] : 0;
-      if (!Number.isFinite(x) || !Number.isFinite(y) || !Number.isFinite(v)) missing++;
+    let missing = 0;
+    if (spec.val) {
+      for (let i = 0; i < n; i++) {
+        if (!vis[labels[i]]) continue;
+        const x = spec.x.data[spec.x.offset + i], y = spec.y.data[spec.y.offset + i];
+        const v = spec.val.data[spec.val.offset + i];
+        if (!Number.isFinite(x) || !Number.isFinite(y) || !Number.isFinite(v)) missing++;
+      }
+    } else {
+      const perClass = classCounts();
+      let shown = 0;
+      for (let c = 0; c < perClass.length; c++) if (vis[c]) shown += perClass[c];
+      missing = shown - dataRange(spec).count;
     }
     const item = (color: string, text: string, onClick?: () => void, off = false) => {
       const it = h("span", { class: off ? "item off" : "item" });
@@ -347,9 +355,12 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     };
     const rgb = (c: [number, number, number]) => `rgb(${c[0]},${c[1]},${c[2]})`;
     if (field === "class" || field === "pred") {
-      const counts = new Int32Array(meta.class_names.length);
-      const src = spec.cat!;
-      for (let i = 0; i < n; i++) { const c = src.data[src.offset + i]; if (c >= 0 && c < counts.length) counts[c]++; }
+      let counts = classCounts();
+      if (field === "pred") {
+        counts = new Int32Array(meta.class_names.length);
+        const src = spec.cat!;
+        for (let i = 0; i < n; i++) { const c = src.data[src.offset + i]; if (c >= 0 && c < counts.length) counts[c]++; }
+      }
       meta.class_names.forEach((name, c) => {
         const it = item(rgb(categorical(c, spec.palette)), `${name} (${counts[c]})`, () => toggleClass(c), !vis[c]);
         it.dataset.class = String(c);
@@ -418,6 +429,21 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
   }
 
   draw();
+  // ---------------------------------------------------------------- controls
+  // built after the first draw, so the GPU draws the points while the page builds them
+  if (model.get("show_controls")) {
+    const fields = meta.color_fields ?? ["class"];
+    frame.bar.append(select("color", fields.map((f) => ({ value: f, text: f })), model.get("color_by"), (v) => { model.set("color_by", v); model.save_changes(); }));
+    frame.bar.append(select("angle to", [{ value: "true", text: "true class" }, { value: "pred", text: "predicted" }], model.get("angle_to"), (v) => { model.set("angle_to", v); model.save_changes(); }));
+    const lab = h("label", { class: "gw-picker" });
+    const box = h("input", { type: "checkbox", "data-picker": "normalize" });
+    box.checked = !!model.get("normalize");
+    box.addEventListener("change", () => { model.set("normalize", box.checked); model.save_changes(); });
+    lab.append(box, h("span", {}, "normalise ρ"));
+    if (!positions) frame.bar.append(lab);
+  }
+  const steps = model.get("show_controls") ? stepSlider(model, meta, frame.bar) : null;
+
 
   const handle: PolarHandle = {
     spec: () => current, layer, frame, draw, data, link,
