@@ -197,7 +197,8 @@ def run_cell_and_wait(page, index: int, timeout: float) -> None:
         arg=index, timeout=timeout * 1000)
 
 
-def one_run(browser, lab: Lab, lib: str, n: int, tag: str, timeout: float) -> float:
+def one_run(browser, lab: Lab, lib: str, n: int, tag: str, timeout: float,
+            settle: float = 1.0) -> float:
     """Seconds from running the display cell to the first frame showing the points."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -217,6 +218,7 @@ def one_run(browser, lab: Lab, lib: str, n: int, tag: str, timeout: float) -> fl
         if errors.count():
             raise RuntimeError(f"{lib} setup failed: {errors.first.inner_text()[:500]}")
         page.evaluate(PROBE, INK)
+        page.wait_for_timeout(settle * 1000)  # let the setup cell's and the last run's work end
         page.keyboard.press("Shift+Enter")
         try:
             page.wait_for_function("window.__bench.t1 !== null", timeout=timeout * 1000)
@@ -239,6 +241,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES)
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds per cell")
+    ap.add_argument("--settle", type=float, default=1.0,
+                    help="seconds to wait after the setup cell before the timed cell")
     args = ap.parse_args()
     if args.reps < 3:
         sys.exit("--reps must be at least 3 (the median of 3 or more runs)")
@@ -260,7 +264,8 @@ def main() -> None:
                 for n in args.sizes:
                     for lib in args.libraries:
                         try:
-                            t = one_run(browser, lab, lib, n, f"r{rep}", args.timeout)
+                            t = one_run(browser, lab, lib, n, f"r{rep}", args.timeout,
+                                        args.settle)
                         except RuntimeError as err:  # reported, and left out of the median
                             print(f"  rep {rep + 1}: {lib:<9} N = {n:>9,}: failed: {err}",
                                   flush=True)

@@ -45,11 +45,14 @@ export function readData(model: Model): ViewData {
   const labels = (arrays.labels as Int32Array | Uint8Array) ?? new Int32Array(0);
   const n = meta.shape ? meta.shape[3] : meta.n ?? labels.length;
   const atlas = meta.thumbs && arrays.atlas ? { info: meta.thumbs, data: arrays.atlas as Uint8Array } : null;
+  // ids that are a range are made when first asked for (a selection, a hover), not before
+  // the first frame
+  let ids = (arrays.ids as Int32Array | undefined) ?? null;
   return {
     meta,
     arrays,
     labels,
-    ids: (arrays.ids as Int32Array) ?? rangeIds(meta.ids_start ?? 0, n),
+    get ids() { return (ids ??= rangeIds(meta.ids_start ?? 0, n)); },
     atlas,
   };
 }

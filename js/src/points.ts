@@ -308,6 +308,7 @@ export class PointLayer {
   private density: GpuDensity | null = null;
   private cpuBins: Bins | null = null;
   private forceBins: "gpu" | "cpu" | null;
+  private fence: WebGLSync | null = null;
   private positions = new Memo<{ xs: Float32Array; ys: Float32Array }>();
   private colors = new Memo<{ index: Uint16Array; table: Float32Array }>();
   width = 0;
@@ -538,7 +539,15 @@ export class PointLayer {
       gl.drawArrays(gl.POINTS, 0, spec.n);
     }
     gl.bindVertexArray(null);
-    // hand the frame to the GPU now: it draws while the page builds the rest of the view
+    this.submit(gl);
+  }
+
+  /** Start the GPU on the frame now, so it draws while the page builds the rest of the view.
+   * A flush alone may leave the commands queued (software GL does, until something reads the
+   * canvas); a fence makes them go. */
+  private submit(gl: WebGL2RenderingContext): void {
+    if (this.fence) gl.deleteSync(this.fence);
+    this.fence = gl.fenceSync(gl.SYNC_GPU_COMMANDS_COMPLETE, 0);
     gl.flush();
   }
 
@@ -689,6 +698,7 @@ export class PointLayer {
       for (const { buf } of this.buffers.values()) gl.deleteBuffer(buf);
       if (this.selBuf) gl.deleteBuffer(this.selBuf);
       for (const t of Object.values(this.tex)) gl.deleteTexture(t);
+      if (this.fence) gl.deleteSync(this.fence);
       this.density?.destroy();
       for (const p of this.programs.values()) gl.deleteProgram(p);
       this.programs.clear();

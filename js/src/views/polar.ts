@@ -56,7 +56,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
       const spec = current;
       if (!spec) return;
       const idx = selectPolygon(spec.n, (i) => pointScreen(spec, i), poly);
-      const chosen = idx.filter((i) => visibleClass(i)).map((i) => ids[i]);
+      const chosen = idx.filter((i) => visibleClass(i)).map((i) => data.ids[i]);
       link.select(chosen);
     },
     onClick: () => { if (link.selected().length) link.select([]); },
@@ -79,7 +79,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     onChange: (name) => { if (name === "normalize") camera = null; },
   }, ["color_by", "angle_to", "normalize", "classes", "palette", "point_size", "density", "density_threshold"]);
   const data = link.data;
-  const { meta, labels, ids } = data;
+  const { meta, labels } = data;
   const n = meta.shape[3];
 
   function visibleClass(i: number): boolean {
@@ -414,7 +414,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     const pred = c.get<Int32Array>("pred")[i];
     const rho = c.get("norm")[i], margin = c.get("margin")[i];
     const lines = [
-      `sample ${ids[i]}`,
+      `sample ${data.ids[i]}`,
       `class: ${meta.class_names[labels[i]] ?? labels[i]}`,
       `pred: ${meta.class_names[pred] ?? pred}`,
       `θ = ${formatNumber((theta * 180) / Math.PI)}°`,
@@ -425,7 +425,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     let thumb: HTMLCanvasElement | undefined;
     if (atlas) { thumb = h("canvas"); drawTile(thumb, atlas, i, 3); }
     frame.showTip(x, y, lines, thumb);
-    link.focus({ index: i, id: ids[i], label: labels[i], pred, theta, rho, margin, names: meta.class_names });
+    link.focus({ index: i, id: data.ids[i], label: labels[i], pred, theta, rho, margin, names: meta.class_names });
   }
 
   draw();
