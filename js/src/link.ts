@@ -102,7 +102,7 @@ export function linkView(model: Model, handlers: LinkHandlers, options: LinkOpti
   // ---------------------------------------------------------------- slices
   const store = isSlab ? new SliceStore(meta.shape as Shape4, meta.slab!, !!meta.lazy, data.arrays,
     options.invoke ? (m, l, k) => fetchCell(m, l, k) : undefined, undefined,
-    { names: (meta.stand_ins ?? {}) as Record<string, string>, labels: data.labels }) : null;
+    { names: meta.stand_ins ?? {}, labels: data.labels }) : null;
 
   async function fetchCell(m: number, l: number, k: number): Promise<Record<string, WireArray>> {
     const ms = options.timeoutMs ?? 30000;

@@ -303,14 +303,17 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     spoke(sec.t1, 1);
   }
 
+  /** Points per class of the class indices `src` (n of them from `offset`). */
+  function countClasses(src: ArrayLike<number>, offset = 0): Int32Array {
+    const counts = new Int32Array(meta.class_names.length);
+    for (let i = 0; i < n; i++) { const c = src[offset + i]; if (c >= 0 && c < counts.length) counts[c]++; }
+    return counts;
+  }
+
   // samples per true class: the labels never change, so they are counted once
   let labelCounts: Int32Array | null = null;
   function classCounts(): Int32Array {
-    if (!labelCounts) {
-      labelCounts = new Int32Array(meta.class_names.length);
-      for (let i = 0; i < n; i++) { const c = labels[i]; if (c < labelCounts.length) labelCounts[c]++; }
-    }
-    return labelCounts;
+    return (labelCounts ??= countClasses(labels));
   }
 
   // the legend counts every point: rebuilt only when what it shows changed (not on a zoom)
@@ -355,12 +358,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     };
     const rgb = (c: [number, number, number]) => `rgb(${c[0]},${c[1]},${c[2]})`;
     if (field === "class" || field === "pred") {
-      let counts = classCounts();
-      if (field === "pred") {
-        counts = new Int32Array(meta.class_names.length);
-        const src = spec.cat!;
-        for (let i = 0; i < n; i++) { const c = src.data[src.offset + i]; if (c >= 0 && c < counts.length) counts[c]++; }
-      }
+      const counts = field === "pred" ? countClasses(spec.cat!.data, spec.cat!.offset) : classCounts();
       meta.class_names.forEach((name, c) => {
         const it = item(rgb(categorical(c, spec.palette)), `${name} (${counts[c]})`, () => toggleClass(c), !vis[c]);
         it.dataset.class = String(c);
@@ -443,7 +441,6 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     if (!positions) frame.bar.append(lab);
   }
   const steps = model.get("show_controls") ? stepSlider(model, meta, frame.bar) : null;
-
 
   const handle: PolarHandle = {
     spec: () => current, layer, frame, draw, data, link,
