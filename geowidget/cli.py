@@ -414,6 +414,13 @@ def study(args: argparse.Namespace) -> int:
     check_options("study", args)  # every option, before any work
     from geowidget import zoo
     from geowidget.study import Study
+    from geowidget.study.units import PENULTIMATE
+
+    if args.tokens is not None and all(v == PENULTIMATE for v in args.layers or [PENULTIMATE]):
+        raise ValueError(f"--tokens {args.tokens!r} applies to no layer: it reduces the token "
+                         f"output of a transformer layer given in --layers, and the layers are "
+                         f"only {PENULTIMATE!r} (the head's input, never tokens); add --layers "
+                         "or drop --tokens")
 
     specs = [s for item in args.models for s in item.split(",") if s]
     if specs == ["zoo"]:
