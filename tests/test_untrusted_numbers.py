@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import types
 import warnings
 
 import numpy as np
@@ -284,6 +285,26 @@ def test_cli_tokens_on_a_study_without_token_layers_is_an_error(capsys):
     err = capsys.readouterr().err
     assert "geowidget study: error: --tokens 'cls' applies to no layer" in err
     assert "add --layers or drop --tokens" in err
+
+
+def test_cli_tokens_that_no_requested_layer_uses_is_an_error():
+    from geowidget.cli import _check_tokens_apply
+
+    class Tokens(torch.nn.Module):  # a layer of 4 tokens of width 6
+        def __init__(self):
+            super().__init__()
+            self.embed, self.fc = torch.nn.Linear(4, 6), torch.nn.Linear(6, 3)
+
+        def forward(self, x):
+            return self.fc(self.embed(x.reshape(len(x), 4, 4)).mean(1))
+
+    data = types.SimpleNamespace(images=torch.rand(2, 1, 4, 4), labels=torch.tensor([0, 1]))
+    _check_tokens_apply({"tok": Tokens()}, data, ["embed", "penultimate"], "flatten")
+    cnn = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 5), torch.nn.ReLU(),
+                              torch.nn.Linear(5, 3))
+    with pytest.raises(ValueError, match=r"^--tokens 'flatten' does not apply to --models 'cnn' "
+                       r"--layers \['1'\]: .*none of the layers \['1'\] outputs tokens"):
+        _check_tokens_apply({"cnn": cnn}, data, ["1", "penultimate"], "flatten")
 
 
 def test_tracker_labels_out_of_range_are_refused_at_construction():
