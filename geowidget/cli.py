@@ -409,11 +409,38 @@ def _check_models_run(models: dict[str, Any], data: Any, spec: str) -> None:
             ) from None
 
 
+def _check_tokens_apply(models: dict[str, Any], data: Any, layers: list[str],
+                        tokens: str) -> None:
+    """Run each model's --layers on one input with --tokens, so that a flag no layer uses
+    (a CNN has no tokens) is an error before the study, not silently ignored."""
+    from geowidget.engine.checkpoints import as_run
+    from geowidget.engine.features import extract_features
+    from geowidget.study.units import PENULTIMATE
+
+    named = [v for v in layers if v != PENULTIMATE]
+    for name, value in models.items():
+        run = as_run(value)
+        try:
+            extract_features(value if run is None else run.model,
+                             (data.images[:1], data.labels[:1]), named, tokens=tokens,
+                             progress=False)
+        except ValueError as err:
+            raise ValueError(f"--tokens {tokens!r} does not apply to --models {name!r} "
+                             f"--layers {named}: {err}") from None
+
+
 def study(args: argparse.Namespace) -> int:
     """Run a Study and write its cube as Parquet."""
     check_options("study", args)  # every option, before any work
     from geowidget import zoo
     from geowidget.study import Study
+    from geowidget.study.units import PENULTIMATE
+
+    if args.tokens is not None and all(v == PENULTIMATE for v in args.layers or [PENULTIMATE]):
+        raise ValueError(f"--tokens {args.tokens!r} applies to no layer: it reduces the token "
+                         f"output of a transformer layer given in --layers, and the layers are "
+                         f"only {PENULTIMATE!r} (the head's input, never tokens); add --layers "
+                         "or drop --tokens")
 
     specs = [s for item in args.models for s in item.split(",") if s]
     if specs == ["zoo"]:
@@ -435,6 +462,8 @@ def study(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         ray_remote_args=None if args.ray_num_gpus is None else {"num_gpus": args.ray_num_gpus},
     )
+    if args.tokens is not None:
+        _check_tokens_apply(models, data, st.layers, args.tokens)
     if out.suffix == ".parquet":  # one file, assembled in memory
         cube = st.run()
         cube.to_parquet(str(out))

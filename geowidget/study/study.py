@@ -204,6 +204,10 @@ class Study:
         named = (dict(zip(map(str, models), models.values(), strict=True))
                  if isinstance(models, Mapping)
                  else {f"model{i}": m for i, m in enumerate(models)})
+        if isinstance(models, Mapping) and len(named) < len(models):  # e.g. 1 and "1"
+            same = [k for k in models if [str(o) for o in models].count(str(k)) > 1]
+            raise invalid("Study", "models", "a dict whose keys are distinct as names (str)",
+                          same, "these keys name the same model; rename them")
         for key, value in named.items():
             if not isinstance(value, nn.Module) and as_run(value) is None:
                 raise invalid("Study", "models", "a torch.nn.Module or a run of checkpoints "

@@ -171,7 +171,9 @@ def _evaluate(
             w = linear.weight.detach().float().cpu()
             b = None if linear.bias is None else linear.bias.detach().float().cpu()
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # NaN angles are recorded
+            # NaN angles of zero-norm features are recorded; other warnings (logits beyond
+            # float32) reach the caller
+            warnings.filterwarnings("ignore", "(?s).*have zero norm", RuntimeWarning)
             g = geometry(feats[node].float().cpu(), labels, w, b).to_numpy()
         for k in LAYER_METRICS:
             out[k].append(g[k].astype(np.float32))
