@@ -684,10 +684,15 @@ class GeometryCube:
         :meth:`values`, :meth:`sel`, :meth:`to_pandas` and the analyses read only what they
         use. The thumbnails are memory-mapped.
 
+        Every file is verified against its checksum in ``cube.json`` when it is first read,
+        and its values against the manifest (see :mod:`geowidget.cube_format`).
+
         Raises
         ------
         ValueError
-            ``path`` is not a geowidget cube, or partitions are missing (named).
+            ``path`` is not a geowidget cube, partitions are missing (named), or a file is
+            damaged, belongs to another cube or disagrees with the manifest (the file and
+            the column are named).
         """
         from geowidget.cube_format import CubeReader
         from geowidget.filesystem import location
@@ -794,6 +799,14 @@ class GeometryCube:
         columns["pred"] = _column(table, "pred", "integer", where)
         columns["correct"] = _column(table, "correct", "bool", where)
         columns["logit_margin"] = _column(table, "logit_margin", "floating", where)
+        pred, classes = columns["pred"], len(meta["class_names"])
+        if pred.size and (pred.min() < 0 or pred.max() >= classes):
+            odd = pred[(pred < 0) | (pred >= classes)][0]
+            raise ValueError(f"{where}: its column 'pred' holds {odd}; predictions must lie in "
+                             f"[0, {classes}) for its {classes} class names")
+        if len(set(meta["sample_ids"])) != n:
+            raise ValueError(f"{where}: its metadata 'sample_ids' repeats ids; sample ids must "
+                             "be unique")
         sample = _column(table, "sample", "integer", where)
         if not np.array_equal(sample, np.tile(np.asarray(meta["sample_ids"]), m * ly * k)):
             raise ValueError(f"{where}: its 'sample' column disagrees with the sample_ids of its "

@@ -272,6 +272,25 @@ def test_writing_checks_values_and_names(tmp_path) -> None:
         cube.replace(projections={"../x": np.zeros((1, 2, 10, 2))}).save(tmp_path / "bad")
 
 
+def test_a_single_file_cube_checks_predictions_and_ids(tmp_path) -> None:
+    cube = make_cube(m=1, n=10)
+    cube.to_parquet(str(tmp_path / "c.parquet"))
+    table = pq.read_table(tmp_path / "c.parquet")
+    pred = table.column("pred").to_numpy().copy()
+    pred[7] = 3
+    pq.write_table(_set(table, "pred", pa.array(pred)), tmp_path / "pred.parquet")
+    with pytest.raises(ValueError, match=r"cube file '.*pred.parquet': its column 'pred' holds "
+                                         r"3; predictions must lie in \[0, 3\)"):
+        GeometryCube.from_parquet(str(tmp_path / "pred.parquet"))
+    meta = json.loads(table.schema.metadata[b"geowidget"])
+    meta["sample_ids"][1] = meta["sample_ids"][0]
+    pq.write_table(table.replace_schema_metadata({b"geowidget": json.dumps(meta)}),
+                   tmp_path / "ids.parquet")
+    with pytest.raises(ValueError, match=r"cube file '.*ids.parquet': its metadata 'sample_ids' "
+                                         r"repeats ids"):
+        GeometryCube.from_parquet(str(tmp_path / "ids.parquet"))
+
+
 # ------------------------------------------------------------------ files that are not files
 @pytest.mark.timeout(20)
 def test_fifos_devices_and_folders_are_refused_at_once(saved, tmp_path) -> None:
