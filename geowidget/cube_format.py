@@ -139,7 +139,10 @@ class CubeWriter:
                                   "atomically; save to a new location")
         else:
             staging = self.root  # written in place; cube.json, written last, makes it a cube
-        ensure_writable_dir(self.fs, staging, "the cube directory")
+        try:
+            ensure_writable_dir(self.fs, staging, "the cube directory")
+        except PermissionError as err:
+            raise PermissionError(f"cannot write the cube at {self.location!r}: {err}") from None
         return staging
 
     @contextlib.contextmanager
