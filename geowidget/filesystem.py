@@ -117,7 +117,11 @@ def writer_name(path: str, suffix: str) -> str:
 
 def writer_alive(name: str) -> bool | None:
     """Whether the writer of a temporary file or folder ``name`` still runs; None when that
-    cannot be told (another host, or a name without a writer)."""
+    cannot be told (another host, or a name without a writer).
+
+    A dead writer's process id taken by a new process reads as alive: its file then waits for
+    that process to end. The error is always on the side of keeping a file.
+    """
     found = _WRITER.search(name)
     if found is None or found.group(2) != HOST:
         return None
