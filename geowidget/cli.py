@@ -441,6 +441,8 @@ def _check_tokens_apply(models: dict[str, Any], data: Any, layers: list[str],
         except ValueError as err:
             raise ValueError(f"--tokens {tokens!r} does not apply to --models {name!r} "
                              f"--layers {named}: {err}") from None
+
+
 def _check_own_cube(out: Path, identity: str) -> None:
     """Refuse an ``--out`` folder that holds a cube of another study (or a broken one): only
     this study's own cube is rewritten (a rerun resumes from --cache-dir)."""
