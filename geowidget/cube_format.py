@@ -6,11 +6,13 @@ A cube saved at ``<root>`` (a local directory or any ``pyarrow.fs`` URI) is::
     <root>/samples.parquet                  sample_id (int64), label (int32): one row per sample
     <root>/images.npy                       uint8 thumbnails [N, H, W(, 3)], when the cube has them
     <root>/projections/<method>.npy         float32 [M, L, N, 2], one per projection method
+    <root>/probe_accuracy.npy               float64 [M, L, K], when the cube has probe layers
     <root>/parts/m00000-c00000.parquet      one file per (model, condition)
 
 A partition holds N rows in sample order, with one column ``<metric>/<layer>`` per layer
 metric and layer (float32) and the columns ``pred`` (int32), ``correct`` (bool) and
-``logit_margin`` (float32). Reading one (model, layer, condition) cell reads 9 column chunks
+``logit_margin`` (float32); a cube with probe layers adds ``layer_pred/<layer>`` (int32) per
+layer, each layer's own prediction. Reading one (model, layer, condition) cell reads 9 column chunks
 of one file; nothing else. ``cube.json`` is written last, so a directory without it is not
 (yet) a cube. Every read error names the file it came from.
 """
@@ -37,6 +39,7 @@ SAMPLES = "samples.parquet"
 IMAGES = "images.npy"
 PARTS = "parts"
 PROJECTIONS = "projections"
+PROBE_ACCURACY = "probe_accuracy.npy"
 
 
 def partition_name(model: int, condition: int) -> str:
@@ -66,7 +69,8 @@ class CubeWriter:
         self.location = os.fspath(location)
         self.fs, self.root = resolve(self.location)
         self.meta = dict(meta)
-        self.meta.update(format=FORMAT, version=VERSION, images=None, projections=[])
+        self.meta.update(format=FORMAT, version=VERSION, images=None, projections=[],
+                         layer_pred=False, probe_accuracy=False)
         self._prepare()
 
     def _prepare(self) -> None:
@@ -80,7 +84,7 @@ class CubeWriter:
             )
         if META in names:  # replace the old cube: unmark it first, then drop its files
             self.fs.delete_file(join(self.root, META))
-            for name in (SAMPLES, IMAGES):
+            for name in (SAMPLES, IMAGES, PROBE_ACCURACY):
                 if name in names:
                     self.fs.delete_file(join(self.root, name))
             for name in (PARTS, PROJECTIONS):
@@ -118,13 +122,26 @@ class CubeWriter:
             np.lib.format.write_array(f, xy, allow_pickle=False)
         self.meta["projections"].append(method)
 
+    def write_probe_accuracy(self, accuracy: np.ndarray) -> None:
+        """Held-out accuracy of each layer's probe, float64 ``[M, L, K]`` (NaN: no probe)."""
+        with open_atomic(self.fs, join(self.root, PROBE_ACCURACY)) as f:
+            np.lib.format.write_array(f, np.ascontiguousarray(accuracy, dtype=np.float64),
+                                      allow_pickle=False)
+        self.meta["probe_accuracy"] = True
+
     def write_partition(self, model: int, condition: int, metrics: dict[str, np.ndarray],
-                        outputs: dict[str, np.ndarray]) -> None:
-        """One (model, condition): ``metrics[name]`` is ``[L, N]``, ``outputs[name]`` ``[N]``."""
+                        outputs: dict[str, np.ndarray],
+                        layer_pred: np.ndarray | None = None) -> None:
+        """One (model, condition): ``metrics[name]`` is ``[L, N]``, ``outputs[name]`` ``[N]``,
+        ``layer_pred`` ``[L, N]`` (given for every partition of a cube, or for none)."""
         cols: dict[str, Any] = {}
         for name, values in metrics.items():
             for li, layer in enumerate(self.meta["layers"]):
                 cols[column(name, layer)] = np.asarray(values[li], dtype=np.float32)
+        if layer_pred is not None:
+            for li, layer in enumerate(self.meta["layers"]):
+                cols[column("layer_pred", layer)] = np.asarray(layer_pred[li], dtype=np.int32)
+            self.meta["layer_pred"] = True
         cols["pred"] = np.asarray(outputs["pred"], dtype=np.int32)
         cols["correct"] = np.asarray(outputs["correct"], dtype=bool)
         cols["logit_margin"] = np.asarray(outputs["logit_margin"], dtype=np.float32)
@@ -230,6 +247,10 @@ class CubeReader:
         """``{method: float32 [M, L, N, 2]}``, memory-mapped on a local disk."""
         return {method: self._read_npy(f"{PROJECTIONS}/{method}.npy")
                 for method in self.meta.get("projections", [])}
+
+    def read_probe_accuracy(self) -> np.ndarray | None:
+        """Held-out probe accuracy float64 ``[M, L, K]``, or None when the cube has none."""
+        return self._read_npy(PROBE_ACCURACY) if self.meta.get("probe_accuracy") else None
 
     def _read_npy(self, name: str) -> np.ndarray:
         path = self._path(name)
