@@ -651,9 +651,10 @@ class GeometryCube:
         """
         import pandas as pd
 
-        names = list(ARRAYS) if columns is None else list(columns)
-        if unknown := [c for c in names if c not in ARRAYS]:
-            raise KeyError(f"unknown column(s) {unknown}; valid: {list(ARRAYS)}")
+        extra = [LAYER_PRED] if self.has_layer_pred else []
+        names = list(ARRAYS) + extra if columns is None else list(columns)
+        if unknown := [c for c in names if c not in ARRAYS and c not in extra]:
+            raise KeyError(f"unknown column(s) {unknown}; valid: {list(ARRAYS) + extra}")
         m, ly, k, n = (len(self.models), len(self.layers), len(self.conditions), len(self.labels))
         mi, li, ki, si = (a.ravel() for a in np.indices((m, ly, k, n)))
         table: dict[str, Any] = {
@@ -667,7 +668,8 @@ class GeometryCube:
         }
         for name in names:
             values = self.values(name)
-            table[name] = values.ravel() if name in LAYER_METRICS else values[mi, ki, si]
+            layered = name in LAYER_METRICS or name == LAYER_PRED
+            table[name] = values.ravel() if layered else values[mi, ki, si]
         for method, xy in self.projections.items():  # the same position at every condition
             for axis, coord in enumerate("xy"):
                 table[f"projection:{method}:{coord}"] = xy[mi, li, si, axis]
@@ -784,6 +786,9 @@ class GeometryCube:
             "model_info": self.model_info,
             "dataset": self.dataset,
             "projections": list(self.projections),
+            "probe_accuracy": (None if self.probe_accuracy is None else  # NaN as null
+                               np.where(np.isnan(self.probe_accuracy), None,
+                                        self.probe_accuracy).tolist()),
         }
         if self.images is not None:
             meta["images"] = {
@@ -831,6 +836,8 @@ class GeometryCube:
         arrays = {name: columns[name].reshape(m, ly, k, n) for name in LAYER_METRICS}
         for name in OUTPUTS:
             arrays[name] = columns[name].reshape(m, ly, k, n)[:, 0]
+        if LAYER_PRED in table.column_names:
+            arrays[LAYER_PRED] = _column(table, LAYER_PRED, "integer", where).reshape(m, ly, k, n)
         try:
             projections = {
                 method: np.stack([
@@ -854,6 +861,8 @@ class GeometryCube:
                 dataset=meta["dataset"],
                 images=images,
                 projections=projections,
+                probe_accuracy=(None if meta.get("probe_accuracy") is None else
+                                np.array(meta["probe_accuracy"], dtype=np.float64)),
                 **arrays,
             )
         except (ValueError, TypeError, KeyError) as err:

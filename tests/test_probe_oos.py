@@ -273,6 +273,23 @@ def test_views_label_layers_with_the_probe_accuracy(digits):
     # the colour "correct" at a probe layer is the probe's: pred is sent per layer
     assert view._meta["slab"]["pred"] == "mlkn"
     assert np.array_equal(view.current()["pred"], cube.layer_pred[0, 0, 0])
+    # the model's own correctness stays a colour, as the docstring shows
+    model_colour = PolarPlot(cube, layer="body.2",
+                             color=cube.correct[:, None].repeat(len(cube.layers), 1))
+    assert model_colour._meta["color_kinds"]["custom"] == "categorical"
+    assert np.array_equal(model_colour.cell()["custom"], cube.correct[0, 0])
     plain = Study({"net": net}, (x[:80], y[:80]), sparsities=(), progress=False).run()
     assert PolarPlot(plain)._meta["probe_accuracy"] is None
     assert PolarPlot(plain)._meta["slab"]["pred"] == "mkn"
+
+
+def test_a_probe_cube_survives_the_single_parquet_file(digits, tmp_path):
+    net, x, y = digits
+    cube = Study({"net": net}, (x[:60], y[:60]), layers=["body.2", "penultimate"],
+                 sparsities=(), progress=False).run()
+    cube.to_parquet(str(tmp_path / "cube.parquet"))
+    back = GeometryCube.from_parquet(str(tmp_path / "cube.parquet"))
+    assert back.equals(cube)
+    np.testing.assert_array_equal(back.layer_pred, cube.layer_pred)
+    np.testing.assert_array_equal(back.probe_accuracy, cube.probe_accuracy)
+    assert np.isnan(back.probe_accuracy[0, 1, 0]) and not np.isnan(back.probe_accuracy[0, 0, 0])
