@@ -693,26 +693,42 @@ class GeometryCube:
         and a small ``cube.json`` (see :mod:`geowidget.cube_format`). ``path`` is a directory
         or a ``pyarrow.fs`` URI. An opened cube is copied partition by partition, so saving
         never needs the whole cube in memory.
-        """
-        from geowidget.cube_format import CubeWriter
 
-        writer = CubeWriter(path, self._meta())
-        writer.write_samples(self.labels, self.sample_ids)
-        if self.images is not None:
-            writer.write_images(self.images)
-        for method, xy in self.projections.items():
-            writer.write_projection(method, xy)
-        if self.probe_accuracy is not None:
-            writer.write_probe_accuracy(self.probe_accuracy)
-        for mi in range(len(self.models)):
-            for ki in range(len(self.conditions)):
-                metrics = {name: self.values(name, [mi], None, [ki])[0, :, 0]
-                           for name in LAYER_METRICS}
-                outputs = {name: self.values(name, [mi], None, [ki])[0, 0] for name in OUTPUTS}
-                layer_pred = (self.values(LAYER_PRED, [mi], None, [ki])[0, :, 0]
-                              if self.has_layer_pred else None)
-                writer.write_partition(mi, ki, metrics, outputs, layer_pred)
-        writer.finish()
+        The new cube is written beside ``path`` and swapped in when complete: a cube already
+        there (this cube's own source included) stays whole until then, and a save that
+        fails leaves it as it was.
+        """
+        from geowidget.cube_format import CubeReader, CubeWriter
+        from geowidget.filesystem import location, resolve
+
+        path = location(path, "GeometryCube.save", "path")
+        with CubeWriter(path, self._meta()) as writer:
+            writer.write_samples(self.labels, self.sample_ids)
+            if self.images is not None:
+                writer.write_images(self.images)
+            for method, xy in self.projections.items():
+                writer.write_projection(method, xy)
+            if self.probe_accuracy is not None:
+                writer.write_probe_accuracy(self.probe_accuracy)
+            for mi in range(len(self.models)):
+                for ki in range(len(self.conditions)):
+                    metrics = {name: self.values(name, [mi], None, [ki])[0, :, 0]
+                               for name in LAYER_METRICS}
+                    outputs = {name: self.values(name, [mi], None, [ki])[0, 0]
+                               for name in OUTPUTS}
+                    layer_pred = (self.values(LAYER_PRED, [mi], None, [ki])[0, :, 0]
+                                  if self.has_layer_pred else None)
+                    writer.write_partition(mi, ki, metrics, outputs, layer_pred)
+            writer.finish()
+        if isinstance(self._arrays, _DatasetArrays):
+            fs, root = resolve(path)
+            source = self._arrays.reader
+            if (fs.type_name, root) == (source.fs.type_name, source.root):
+                # saved onto its own source: read on from the new files (the same values)
+                reader = CubeReader(path)
+                self._arrays = _DatasetArrays(reader, self.layers)
+                if self._images is source:
+                    self._images = reader
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> GeometryCube:
@@ -723,14 +739,20 @@ class GeometryCube:
         :meth:`values`, :meth:`sel`, :meth:`to_pandas` and the analyses read only what they
         use. The thumbnails are memory-mapped.
 
+        Every file is verified against its checksum in ``cube.json`` when it is first read,
+        and its values against the manifest (see :mod:`geowidget.cube_format`).
+
         Raises
         ------
         ValueError
-            ``path`` is not a geowidget cube, or partitions are missing (named).
+            ``path`` is not a geowidget cube, partitions are missing (named), or a file is
+            damaged, belongs to another cube or disagrees with the manifest (the file and
+            the column are named).
         """
         from geowidget.cube_format import CubeReader
+        from geowidget.filesystem import location
 
-        reader = CubeReader(path)
+        reader = CubeReader(location(path, "GeometryCube.open", "path"))
         meta = reader.meta
         cube = cls.__new__(cls)
         cube._set_coordinates(meta["models"], meta["layers"],
@@ -774,6 +796,8 @@ class GeometryCube:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from geowidget.filesystem import location, open_atomic, resolve
+
         table = pa.Table.from_pandas(self.to_pandas(), preserve_index=False)
         meta = {
             "version": _FORMAT_VERSION,
@@ -797,7 +821,9 @@ class GeometryCube:
             }
         schema_meta = dict(table.schema.metadata or {})
         schema_meta[b"geowidget"] = json.dumps(meta).encode()
-        pq.write_table(table.replace_schema_metadata(schema_meta), path, compression="zstd")
+        fs, where = resolve(location(path, "GeometryCube.to_parquet", "path"))
+        with open_atomic(fs, where) as f:  # a failed write leaves no partial file
+            pq.write_table(table.replace_schema_metadata(schema_meta), f, compression="zstd")
 
     @classmethod
     def from_parquet(cls, path: str) -> GeometryCube:
@@ -810,7 +836,11 @@ class GeometryCube:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from geowidget.filesystem import check_regular_file, location, resolve
+
+        path = location(path, "GeometryCube.from_parquet", "path")
         where = f"cube file {str(path)!r}"
+        check_regular_file(*resolve(path), "cube file")
         try:
             table = pq.read_table(path)
         except (pa.ArrowException, OSError) as err:
@@ -829,6 +859,18 @@ class GeometryCube:
         columns["pred"] = _column(table, "pred", "integer", where)
         columns["correct"] = _column(table, "correct", "bool", where)
         columns["logit_margin"] = _column(table, "logit_margin", "floating", where)
+        if LAYER_PRED in table.column_names:  # a cube with probe layers
+            columns[LAYER_PRED] = _column(table, LAYER_PRED, "integer", where)
+        classes = len(meta["class_names"])
+        for name in ("pred", LAYER_PRED):
+            pred = columns.get(name, np.zeros(0, np.int64))
+            if pred.size and (pred.min() < 0 or pred.max() >= classes):
+                odd = pred[(pred < 0) | (pred >= classes)][0]
+                raise ValueError(f"{where}: its column {name!r} holds {odd}; predictions must "
+                                 f"lie in [0, {classes}) for its {classes} class names")
+        if len(set(meta["sample_ids"])) != n:
+            raise ValueError(f"{where}: its metadata 'sample_ids' repeats ids; sample ids must "
+                             "be unique")
         sample = _column(table, "sample", "integer", where)
         if not np.array_equal(sample, np.tile(np.asarray(meta["sample_ids"]), m * ly * k)):
             raise ValueError(f"{where}: its 'sample' column disagrees with the sample_ids of its "
@@ -836,8 +878,8 @@ class GeometryCube:
         arrays = {name: columns[name].reshape(m, ly, k, n) for name in LAYER_METRICS}
         for name in OUTPUTS:
             arrays[name] = columns[name].reshape(m, ly, k, n)[:, 0]
-        if LAYER_PRED in table.column_names:
-            arrays[LAYER_PRED] = _column(table, LAYER_PRED, "integer", where).reshape(m, ly, k, n)
+        if LAYER_PRED in columns:
+            arrays[LAYER_PRED] = columns[LAYER_PRED].reshape(m, ly, k, n)
         try:
             projections = {
                 method: np.stack([

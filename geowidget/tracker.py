@@ -141,6 +141,11 @@ class GeometryTracker:
                 shard_size=_count(probe_data),
             )
         x, y = self._study.reader.head(self._study.n)
+        c = self._study.num_classes
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= c):  # found now, not at step()
+            raise ValueError(f"The 'probe_data' parameter of GeometryTracker must hold labels "
+                             f"in [0, {c}) for the model's {c} classes. Got labels in "
+                             f"[{int(y.min())}, {int(y.max())}] instead.")
         self._labels, self._images = y.numpy(), thumbnails(x)
         self._records: list[tuple[int, dict[str, np.ndarray], dict[str, Any]]] = []
         self._last: int | None = None

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import copy
 import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from fixtures.kill import kill_9_after_units
 from fixtures.memory import peak_rss_mb
 from torch import nn
 
@@ -180,15 +177,7 @@ def test_kill_9_then_resume(setup, tmp_path) -> None:
               severities=(2,), progress=False, shard_size=60, cache_dir={str(cache)!r}).run()
     """)
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{Path(__file__).parent}"}
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(cache.rglob("*.gwu"))) < 3:
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the study finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_9_after_units(script, cache, env)
     done = len(list(cache.rglob("*.gwu")))
     assert 3 <= done < 16
     resumed = Study(models, (x, y), sparsities=(0.3, 0.9), corruptions=["fog"], severities=(2,),

@@ -224,6 +224,10 @@ class Study:
         named = (dict(zip(map(str, models), models.values(), strict=True))
                  if isinstance(models, Mapping)
                  else {f"model{i}": m for i, m in enumerate(models)})
+        if isinstance(models, Mapping) and len(named) < len(models):  # e.g. 1 and "1"
+            same = [k for k in models if [str(o) for o in models].count(str(k)) > 1]
+            raise invalid("Study", "models", "a dict whose keys are distinct as names (str)",
+                          same, "these keys name the same model; rename them")
         for key, value in named.items():
             if not isinstance(value, nn.Module) and as_run(value) is None:
                 raise invalid("Study", "models", "a torch.nn.Module or a run of checkpoints "
@@ -250,9 +254,10 @@ class Study:
         self.seed, self.progress = int(seed), bool(progress)
         self.store = None
         if cache_dir is not None:
+            from geowidget.filesystem import location
             from geowidget.study.store import UnitStore
 
-            self.store = UnitStore(cache_dir)
+            self.store = UnitStore(location(cache_dir, "Study", "cache_dir"))
             self.store.check_writable()
 
         self.reader = ShardReader(data, shard_size, "data")
@@ -565,7 +570,10 @@ class Study:
             Write the cube to this directory (or ``pyarrow.fs`` URI) as a partitioned
             dataset and return it opened (:meth:`GeometryCube.open`): the results are never
             all in memory, only one (model, condition) partition at a time. Without it, the
-            cube is assembled in memory.
+            cube is assembled in memory. The cube is written beside ``out`` and swapped in
+            when complete (a cube there stays whole until then). A run that was killed is
+            resumed by the same call: finished units come from ``cache_dir``, and what the
+            killed run left (its temporary files) is removed.
 
         Returns
         -------
@@ -573,9 +581,14 @@ class Study:
         """
         from tqdm.auto import tqdm
 
+        if out is not None:
+            from geowidget.filesystem import location
+
+            out = location(out, "Study.run", "out")
         self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
         with self._unit_store(needed=out is not None) as store:
             store_was, self.store = self.store, store
+            cube: _CubeBuilder | _DatasetBuilder | None = None
             try:
                 corrupt_before = 0 if store is None else store.corrupt
                 cube = _CubeBuilder(self) if out is None else _DatasetBuilder(self, out, store)
@@ -596,9 +609,23 @@ class Study:
                 result = cube.build(self._projections())
                 if store is not None:
                     self.stats["corrupt"] = store.corrupt - corrupt_before
+            except BaseException:
+                if isinstance(cube, _DatasetBuilder):
+                    cube.abort()  # nothing half-written is left at `out`
+                raise
             finally:
                 self.store = store_was
         return result
+
+    @property
+    def identity(self) -> str:
+        """A fingerprint of what this study computes (models' weights, layers, conditions,
+        samples, settings): a cube written by ``run(out=...)`` carries it, so a rerun can
+        tell its own cube from another one."""
+        return fingerprint("study", _KEY_VERSION, sorted(self.model_fp.items()), self.layers,
+                           [c.label for c in self.conditions], self.n, self.class_names,
+                           self.pruning, self.seed, self.dataset, self.projections,
+                           self.reader.bounds, self.tokens or None)
 
     @contextlib.contextmanager
     def _unit_store(self, needed: bool) -> Iterator[UnitStore | None]:
@@ -751,7 +778,7 @@ class _DatasetBuilder:
             "models": list(study.models), "layers": study.layers,
             "conditions": [[c.sparsity, c.benchmark, c.severity] for c in study.conditions],
             "class_names": study.class_names, "model_info": [], "dataset": study.dataset,
-            "n": study.n,
+            "n": study.n, "study": study.identity,
         })
         self.location = out
         self.labels = np.zeros(study.n, np.int64)
@@ -769,6 +796,12 @@ class _DatasetBuilder:
                 shape = (self.study.n, *thumbs.shape[1:])
                 self._image_stream = self._images.enter_context(self.writer.image_stream(shape))
             self._image_stream.write(np.ascontiguousarray(thumbs).tobytes())
+
+    def abort(self) -> None:
+        """Drop what was written: the cube that was at the location stays as it was."""
+        with contextlib.suppress(OSError):
+            self._images.close()
+        self.writer.abort()
 
     def add(self, unit: WorkUnit, key: str, arrays: dict[str, np.ndarray] | None) -> None:
         cell = (self.model_pos[unit.model], self.cond_pos[unit.condition])

@@ -177,7 +177,9 @@ def _evaluate(
     for layer, node in layers.items():
         h = feats[node].float().cpu()
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # NaN angles are recorded
+            # NaN angles of zero-norm features are recorded; other warnings (logits beyond
+            # float32) reach the caller
+            warnings.filterwarnings("ignore", "(?s).*have zero norm", RuntimeWarning)
             if layer in probes:
                 g = probes[layer].geometry(h, labels, positions).to_numpy()
             else:

@@ -311,6 +311,12 @@ def slab_from_arrays(
         raise ValueError(f"norm must be lengths >= 0, got {rho[rho < 0][:3].tolist()} "
                          f"(at positions {np.flatnonzero(rho < 0)[:3].tolist()})")
     m = np.full(n, np.nan, np.float32) if margin is None else _vector("margin", margin, n)
+    for name, values in (("norm", rho), ("margin", m)):  # an infinity would span the colour
+        if np.isinf(values).any():                       # and radius ranges alone
+            at = np.flatnonzero(np.isinf(values))
+            raise ValueError(f"{name} must be finite (NaN marks a missing value), got "
+                             f"{values[at][:3].tolist()} at positions {at[:3].tolist()} "
+                             f"({at.size} infinite)")
     lab = np.zeros(n, np.int64) if labels is None else _classes("labels",
                                                                 _vector("labels", labels, n))
     prd = lab if pred is None else _classes("pred", _vector("pred", pred, n))

@@ -155,7 +155,13 @@ class PolarPlot(SlabView):
                 raise TypeError(f"The 'color' parameter of PolarPlot must be a field name or a "
                                 f"numeric array. Got an array of dtype {arr.dtype} instead.")
             kinds["custom"] = "continuous" if arr.dtype.kind == "f" else "categorical"
-            values = arr.astype(np.float32)
+            with np.errstate(over="ignore"):  # beyond float32: refused just below
+                values = arr.astype(np.float32)
+            if np.isinf(values).any():  # it would span the colour range alone
+                at = np.flatnonzero(np.isinf(values.ravel()))
+                raise ValueError(f"The 'color' parameter of PolarPlot must be finite in float32 "
+                                 f"(NaN marks a missing value). Got {at.size} infinite "
+                                 f"value(s), at flat positions {at[:3].tolist()}.")
             if arr.shape == (n,):
                 extra["custom"] = values  # one value per sample, whatever the cell
             elif arr.shape == (m, ly, k, n):
