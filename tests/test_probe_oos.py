@@ -293,3 +293,23 @@ def test_a_probe_cube_survives_the_single_parquet_file(digits, tmp_path):
     np.testing.assert_array_equal(back.layer_pred, cube.layer_pred)
     np.testing.assert_array_equal(back.probe_accuracy, cube.probe_accuracy)
     assert np.isnan(back.probe_accuracy[0, 1, 0]) and not np.isnan(back.probe_accuracy[0, 0, 0])
+
+
+def test_a_saved_probe_cube_checks_its_probe_files(digits, tmp_path):
+    import json
+
+    net, x, y = digits
+    cube = Study({"net": net}, (x[:40], y[:40]), layers=["body.2"], sparsities=(),
+                 progress=False).run()
+    cube.save(tmp_path / "c")
+    meta = json.loads((tmp_path / "c" / "cube.json").read_text())
+    assert meta["layer_pred"] is True and meta["probe_accuracy"] is True
+    meta["probe_accuracy"] = "yes"
+    (tmp_path / "c" / "cube.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="its field 'probe_accuracy' must be true or false"):
+        GeometryCube.open(tmp_path / "c")
+    cube.save(tmp_path / "d")
+    path = tmp_path / "d" / "probe_accuracy.npy"
+    np.save(path, np.load(path) * 0.5)  # another accuracy: the checksum no longer matches
+    with pytest.raises(ValueError, match="probe_accuracy.npy.*checksum does not match"):
+        GeometryCube.open(tmp_path / "d").probe_accuracy  # noqa: B018
