@@ -59,8 +59,8 @@ class WorkerSpec:
 
     ``layers[model]`` maps cube layer names to the model's node names; ``heads[model]`` is the
     module name of its final Linear (None when no layer uses it); ``probes[model][layer]`` the
-    :class:`~geowidget.engine.probe.ProbeFit` of each layer measured with linear probes; ``calibration`` the labelled
-    samples gradient-based pruning scores weights with.
+    :class:`~geowidget.engine.probe.ProbeFit` of each layer measured with linear probes;
+    ``calibration`` the labelled samples gradient-based pruning scores weights with.
     """
 
     models: dict[str, nn.Module]
