@@ -7,12 +7,14 @@ A cube saved at ``<root>`` (a local directory or any ``pyarrow.fs`` URI) is::
     <root>/samples.parquet                  sample_id (int64), label (int32): one row per sample
     <root>/images.npy                       uint8 thumbnails [N, H, W(, 3)], when the cube has them
     <root>/projections/<method>.npy         float32 [M, L, N, 2], one per projection method
+    <root>/probe_accuracy.npy               float64 [M, L, K], when the cube has probe layers
     <root>/parts/m00000-c00000.parquet      one file per (model, condition)
 
 A partition holds N rows in sample order, with one column ``<metric>/<layer>`` per layer
 metric and layer (float32) and the columns ``pred`` (int32), ``correct`` (bool) and
-``logit_margin`` (float32). Reading one (model, layer, condition) cell reads 9 column chunks
-of one file, once that file's checksum has been verified (the first time it is read).
+``logit_margin`` (float32); a cube with probe layers adds ``layer_pred/<layer>`` (int32) per
+layer, each layer's own prediction. Reading one (model, layer, condition) cell reads 9 column
+chunks of one file, once that file's checksum has been verified (the first time it is read).
 
 Files at rest are checked, not trusted. ``cube.json`` names a SHA-256 of the cube's id and
 each file's bytes, and every Parquet file holds the id too: a damaged file, or a file of
@@ -66,6 +68,8 @@ SAMPLES = "samples.parquet"
 IMAGES = "images.npy"
 PARTS = "parts"
 PROJECTIONS = "projections"
+PROBE_ACCURACY = "probe_accuracy.npy"
+LAYER_PRED = "layer_pred"
 
 
 def partition_name(model: int, condition: int) -> str:
@@ -100,7 +104,7 @@ class CubeWriter:
         self.fs, self.root = resolve(self.location)
         self.meta = dict(meta)
         self.meta.update(format=FORMAT, version=VERSION, id=uuid.uuid4().hex, images=None,
-                         projections=[], checksums={})
+                         projections=[], checksums={}, layer_pred=False, probe_accuracy=False)
         self.staging = self._prepare()
 
     def __enter__(self) -> CubeWriter:
@@ -194,13 +198,26 @@ class CubeWriter:
             np.lib.format.write_array(f, xy, allow_pickle=False)
         self.meta["projections"].append(method)
 
+    def write_probe_accuracy(self, accuracy: np.ndarray) -> None:
+        """Held-out accuracy of each layer's probe, float64 ``[M, L, K]`` (NaN: no probe)."""
+        with self._open(PROBE_ACCURACY) as f:
+            np.lib.format.write_array(f, np.ascontiguousarray(accuracy, dtype=np.float64),
+                                      allow_pickle=False)
+        self.meta["probe_accuracy"] = True
+
     def write_partition(self, model: int, condition: int, metrics: dict[str, np.ndarray],
-                        outputs: dict[str, np.ndarray]) -> None:
-        """One (model, condition): ``metrics[name]`` is ``[L, N]``, ``outputs[name]`` ``[N]``."""
+                        outputs: dict[str, np.ndarray],
+                        layer_pred: np.ndarray | None = None) -> None:
+        """One (model, condition): ``metrics[name]`` is ``[L, N]``, ``outputs[name]`` ``[N]``,
+        ``layer_pred`` ``[L, N]`` (given for every partition of a cube, or for none)."""
         cols: dict[str, Any] = {}
         for name, values in metrics.items():
             for li, layer in enumerate(self.meta["layers"]):
                 cols[column(name, layer)] = np.asarray(values[li], dtype=np.float32)
+        if layer_pred is not None:
+            for li, layer in enumerate(self.meta["layers"]):
+                cols[column(LAYER_PRED, layer)] = np.asarray(layer_pred[li], dtype=np.int32)
+            self.meta[LAYER_PRED] = True
         cols["pred"] = np.asarray(outputs["pred"], dtype=np.int32)
         cols["correct"] = np.asarray(outputs["correct"], dtype=bool)
         cols["logit_margin"] = np.asarray(outputs["logit_margin"], dtype=np.float32)
@@ -420,6 +437,20 @@ class CubeReader:
             out[method] = xy
         return out
 
+    def read_probe_accuracy(self) -> np.ndarray | None:
+        """Held-out probe accuracy float64 ``[M, L, K]``, or None when the cube has none."""
+        if not self.meta.get("probe_accuracy"):
+            return None
+        acc = self._read_npy(PROBE_ACCURACY)
+        shape = (len(self.meta["models"]), len(self.meta["layers"]),
+                 len(self.meta["conditions"]))
+        if acc.dtype != np.float64 or acc.shape != shape:
+            raise ValueError(f"{self._path(PROBE_ACCURACY)!r} holds {acc.dtype} {acc.shape}; "
+                             f"expected float64 {shape} (models, layers, conditions)")
+        if ((acc < 0) | (acc > 1)).any():  # NaN (no probe) compares False
+            raise ValueError(f"{self._path(PROBE_ACCURACY)!r} holds accuracies outside [0, 1]")
+        return acc
+
     def _read_npy(self, name: str) -> np.ndarray:
         path = self._path(name)
         local = isinstance(self.fs, pafs.LocalFileSystem)
@@ -496,6 +527,9 @@ def _check_meta(meta: dict[str, Any], path: str) -> None:
                   "no path: a cube reads only its own files)")
     if len(set(methods)) != len(methods):
         raise bad("projections", "a list of unique method names")
+    for flag in (LAYER_PRED, "probe_accuracy"):  # absent in cubes written before them
+        if not isinstance(meta.get(flag, False), bool):
+            raise bad(flag, "true or false")
 
 
 def _is_condition(c: Any) -> bool:
@@ -545,10 +579,12 @@ def _check_partition(table: pa.Table, columns: Sequence[str], meta: dict[str, An
     if table.num_rows != meta["n"]:
         raise ValueError(f"{path!r} has {table.num_rows} rows, expected {meta['n']}")
     for name in columns:
-        _check_column(table, name, _COLUMN_TYPES.get(name, pa.float32()), path)
-    if "pred" in columns:
-        _check_range(table.column("pred").to_numpy(), "pred", len(meta["class_names"]), path,
-                     "predictions")
+        layer_pred = name.startswith(f"{LAYER_PRED}/")
+        _check_column(table, name, pa.int32() if layer_pred else
+                      _COLUMN_TYPES.get(name, pa.float32()), path)
+        if name == "pred" or layer_pred:
+            _check_range(table.column(name).to_numpy(), name, len(meta["class_names"]), path,
+                         "predictions")
 
 
 def _label(condition: Sequence[Any]) -> str:

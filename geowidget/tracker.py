@@ -213,6 +213,14 @@ class GeometryTracker:
         arrays.update({
             k: np.stack([rec[k] for _, rec, _ in self._records])[:, None] for k in OUTPUTS
         })
+        probed = study._probed()  # probe layers: each layer's prediction and probe accuracy
+        if probed is not None:
+            from geowidget.study.study import probe_accuracy
+
+            arrays["layer_pred"] = np.stack([rec["layer_pred"] for _, rec, _ in self._records]
+                                            )[:, :, None]
+            arrays["probe_accuracy"] = probe_accuracy(
+                arrays["layer_pred"], self._labels, np.repeat(probed, len(self._records), 0))
         return GeometryCube(
             models=[step_model_name(self.run, s) for s in self.steps],
             layers=study.layers,

@@ -64,6 +64,8 @@ VALID = {
     gw.find_head: lambda: ((net(),), {}),
     gw.layer_margin: lambda: ((net(), (X, Y), "1"), {"progress": False}),
     gw.linear_probe: lambda: ((H, Y), {}),
+    gw.cross_fit: lambda: ((H, Y), {"folds": 2}),
+    gw.fit_probe: lambda: ((H, Y), {}),
     gw.prune_masks: lambda: ((net(), 0.5), {}),
     pruning.prune_scores: lambda: ((net(),), {}),
     pruning.pruning_sweep: lambda: ((net(), [0.5]), {}),

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
@@ -234,6 +234,8 @@ def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) 
     "normalize_norm": [Boolean()],
     "chunk_size": [None, Interval(int, 1, None)],
     "extras": [Boolean()],
+    "probe_folds": [Interval(int, 2, None)],
+    "probe_seed": [Interval(int, None, None)],
 })
 def geometry(
     features: torch.Tensor,
@@ -246,6 +248,8 @@ def geometry(
     normalize_norm: bool = False,
     chunk_size: int | None = None,
     extras: bool = True,
+    probe_folds: int = 5,
+    probe_seed: int = 0,
 ) -> Geometry:
     """Angles, norms and exact margins of ``features`` against a linear head.
 
@@ -261,8 +265,11 @@ def geometry(
     direction : {"weight", "weight_aug", "mean", "probe"}
         Class directions for the angles: rows of ``weight``; ``[W_c, b_c]`` against
         ``[h, 1]`` (so that z_c = |u~_c| |h~| cos(angle) exactly, and ``norm`` is |[h, 1]|);
-        class mean minus global mean; or a linear probe fitted on these features by
-        :func:`geowidget.engine.probe.linear_probe`, which then is also the head.
+        class mean minus global mean; or linear probes fitted on these features by
+        :func:`geowidget.engine.probe.cross_fit`, which then are also the head: each sample
+        is measured by a probe fitted on the other ``probe_folds - 1`` folds, never by one
+        that saw it (to fit on other data, use :func:`geowidget.engine.probe.fit_probe` and
+        pass its weight and bias).
     class_directions : Tensor[C, D], optional
         Explicit directions; overrides ``direction``'s choice of directions.
     normalize_norm : bool
@@ -273,6 +280,9 @@ def geometry(
     extras : bool
         Also ``avh`` and ``angle_gap``, which need the angle to every class; without them
         (False) both are NaN and the rest costs about one GEMM.
+    probe_folds, probe_seed : int
+        With ``direction="probe"``: the number of cross-fitting folds, and the seed of their
+        stratified assignment.
 
     Returns
     -------
@@ -301,9 +311,16 @@ def geometry(
             )
         _check_together(features, labels, None, None, None)
         _check_finite(features)
-        from geowidget.engine.probe import linear_probe
+        from geowidget.engine.probe import cross_fit
 
-        weight, bias = linear_probe(features, labels)
+        fit = cross_fit(features, labels, folds=probe_folds, seed=probe_seed)
+        g = fit.geometry(features, labels, class_directions=class_directions,
+                         chunk_size=chunk_size, extras=extras)
+        if normalize_norm:  # over all the samples, not per fold
+            h = features.to(torch.float64)
+            scale = h.var(dim=0, unbiased=True).sum().sqrt() if len(h) > 1 else 1.0
+            g = replace(g, norm=g.norm / torch.as_tensor(scale).to(g.norm))
+        return g
     if weight is None:
         raise invalid("geometry", "weight", f"the head's weight [C, D] with direction="
                       f"{direction!r}", weight)

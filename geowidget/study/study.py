@@ -18,11 +18,20 @@ Layers: ``layers=None`` takes the penultimate layer, the input of the model's fi
 (found by :func:`geowidget.engine.head.find_head`), labelled ``"penultimate"`` in the cube;
 its geometry uses the model's real head (pruned with the rest of the model). Other layers
 have no head, so they use a linear probe (:func:`geowidget.engine.probe.linear_probe`) fitted
-once per model on the dense model's clean features of the first ``probe_samples`` samples and
-reused for every condition. Fitting per condition would rotate the class directions with
-each corruption or pruning level, hide the very shift being measured and make conditions
-incomparable; fitting once keeps one fixed reference frame per (model, layer), as the real
-head does for the penultimate layer.
+once per model on the dense model's clean features and reused for every condition. Fitting
+per condition would rotate the class directions with each corruption or pruning level, hide
+the very shift being measured and make conditions incomparable; fitting once keeps one fixed
+reference frame per (model, layer), as the real head does for the penultimate layer.
+
+No sample is measured by a probe that saw it (a probe measured on its own fitting samples is
+optimistic: see ``docs/design.md``). With ``probe_data`` the probe is fitted on the first
+``probe_samples`` samples of that separate set. Without it, the first ``probe_samples``
+samples of ``data`` are split into ``probe_folds`` stratified, seeded folds, one probe is
+fitted per fold on the other folds, and each sample is measured by the probe of its fold
+(:func:`geowidget.engine.probe.cross_fit`); samples after them were seen by no probe.
+``Study.probe_fits`` records every probe and the samples it was fitted on. At a probe layer
+the cube's ``layer_pred`` is the probe's prediction and ``probe_accuracy`` its held-out
+accuracy; ``pred`` and ``correct`` stay the model's.
 """
 
 from __future__ import annotations
@@ -56,10 +65,11 @@ from geowidget.cube import LAYER_METRICS, OUTPUTS, Condition, GeometryCube
 from geowidget.engine.checkpoints import RUN_KEY, STEP_KEY, Checkpoints, as_run, expand_runs
 from geowidget.engine.corruptions import SEVERITIES, resolve_corruptions
 from geowidget.engine.model_state import evaluating
+from geowidget.engine.probe import ProbeFit
 from geowidget.engine.pruning import METHODS, SPARSITY
 from geowidget.study.runners import LocalRunner, RayRunner, Task, WorkerSpec
 from geowidget.study.shards import Shard, ShardReader
-from geowidget.study.units import PENULTIMATE, WorkUnit, fingerprint
+from geowidget.study.units import PENULTIMATE, WorkUnit, fingerprint, probe_key
 
 if TYPE_CHECKING:
     from geowidget.study.store import UnitStore
@@ -121,7 +131,13 @@ class Study:
     calibration_size : int
         Calibration samples (the first ones) for gradient-based pruning (``"snip"``).
     probe_samples : int
-        Samples (the first ones) the linear probes of intermediate layers are fitted on.
+        Samples (the first ones, of ``probe_data`` or else of ``data``) the linear probes of
+        intermediate layers are fitted on.
+    probe_data : (inputs, labels), ImageData, Dataset or DataLoader, optional
+        A separate labelled set (e.g. training data) to fit the probes on; without it the
+        probes are cross-fitted on ``data`` (see the module doc).
+    probe_folds : int
+        Folds of that cross-fitting (at least 2).
     tokens : {"cls", "mean", "flatten"} or dict of str to str, optional
         How a transformer layer's token output ``[N, T, D]`` becomes one vector per sample
         (see :func:`geowidget.extract_features`): a string for every layer but
@@ -166,6 +182,8 @@ class Study:
         "progress": [Boolean()],
         "calibration_size": POSITIVE_INT,
         "probe_samples": POSITIVE_INT,
+        "probe_data": [None, *DATA],
+        "probe_folds": [Interval(int, 2, None)],
         "projections": [ListOf(Options(*PROJECTIONS), min_len=0)],
         "backend": [Options("local", "ray")],
         "ray_address": [None, str],
@@ -189,6 +207,8 @@ class Study:
         progress: bool = True,
         calibration_size: int = 256,
         probe_samples: int = 10_000,
+        probe_data: Any = None,
+        probe_folds: int = 5,
         tokens: str | Mapping[str, str] | None = None,
         projections: Sequence[str] = (),
         backend: str = "local",
@@ -220,6 +240,10 @@ class Study:
         self.severities = sorted(set(severities))
         self.batch_size, self.shard_size = batch_size, shard_size
         self.calibration_size, self.probe_samples = calibration_size, probe_samples
+        self.probe_folds = probe_folds
+        self.probe_reader = (None if probe_data is None
+                             else ShardReader(probe_data, shard_size, "probe_data"))
+        self.probe_fits: dict[str, dict[str, ProbeFit]] = {}
         self.projections = list(dict.fromkeys(projections))
         if self.runner.name == "ray" and device == "auto":
             # the actors' device, not this process's: a GPU when the actors ask for one
@@ -379,33 +403,54 @@ class Study:
         return head is not None and self._layer_target(model_name, layer) == head[2]
 
     def _probe(self, name: str, layer: str, head: tuple[torch.Tensor, torch.Tensor]
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Probe head of an intermediate layer, fitted on the dense model's clean features."""
+               ) -> ProbeFit:
+        """Probes of an intermediate layer, fitted on the dense model's clean features of
+        ``head``: cross-fitted when it is the start of ``data``, one probe on ``probe_data``."""
         from geowidget.engine.features import extract_features
-        from geowidget.engine.probe import linear_probe
+        from geowidget.engine.probe import cross_fit, fit_probe
 
         mode = self.tokens.get(layer)
+        cross = self.probe_reader is None
+        how = ["cross", self.probe_folds, self.seed] if cross else ["probe_data"]
         key = fingerprint("probe", _KEY_VERSION, self.model_fp[name], layer, *head,
                           self.batch_size, self.device.type,
-                          *(() if mode is None else (mode,)))
+                          *(() if mode is None else (mode,)), *how)
         cached = None if self.store is None else self.store.load(key)
         if cached is not None:
-            return torch.from_numpy(cached["weight"]), torch.from_numpy(cached["bias"])
+            folds = cached["folds"] if cross else None
+            fitted_on = (tuple(np.flatnonzero(folds != j) for j in range(self.probe_folds))
+                         if cross else (np.arange(len(head[1])),))
+            return ProbeFit(torch.from_numpy(cached["weight"]), torch.from_numpy(cached["bias"]),
+                            fitted_on, folds)
         feats = extract_features(self.models[name], head, [layer], batch_size=self.batch_size,
                                  device=self.device, progress=False,
                                  tokens=None if mode is None else {layer: mode})[layer]
-        w, b = linear_probe(feats.float(), head[1], num_classes=self.num_classes)
-        w, b = w.cpu(), b.cpu()
+        feats = feats.float().cpu()
+        fit = (cross_fit(feats, head[1], folds=self.probe_folds, seed=self.seed,
+                         num_classes=self.num_classes) if cross
+               else fit_probe(feats, head[1], num_classes=self.num_classes))
         if self.store is not None:
-            self.store.save(key, {"weight": w.numpy(), "bias": b.numpy()})
-        return w, b
+            self.store.save(key, {"weight": fit.weight.numpy(), "bias": fit.bias.numpy(),
+                                  **({"folds": fit.folds} if cross else {})})
+        return fit
+
+    def _probe_head(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The labelled samples the probes are fitted on."""
+        reader = self.reader if self.probe_reader is None else self.probe_reader
+        head = reader.head(self.probe_samples)
+        self._check_labels(head[1], reader.what, 0)
+        if self.probe_reader is None and len(head[1]) < self.probe_folds:
+            raise invalid("Study", "probe_folds", f"at most the {len(head[1])} samples the "
+                          "probes are cross-fitted on", self.probe_folds)
+        return head
 
     def _worker_spec(self) -> WorkerSpec:
         probed = {name: [v for v in self.layers if not self._uses_head(name, v)]
                   for name in self.models}
-        probe_head = self.reader.head(self.probe_samples) if any(probed.values()) else None
+        probe_head = self._probe_head() if any(probed.values()) else None
         probes = {name: {layer: self._probe(name, layer, probe_head) for layer in layers}
                   for name, layers in probed.items()}
+        self.probe_fits = probes
         calibration = (self.reader.head(self.calibration_size) if self.pruning == "snip"
                        else None)
         return WorkerSpec(
@@ -445,7 +490,7 @@ class Study:
             probes = spec.probes.get(name, {})
             keys[name] = fingerprint(
                 _KEY_VERSION, self.model_fp[name], spec.layers[name], spec.heads[name],
-                *(t for layer in sorted(probes) for t in probes[layer]),
+                *(t for layer in sorted(probes) for t in probe_key(probes[layer])),
                 self.pruning, self.seed, self.batch_size, self.device.type,
                 *(spec.calibration or ()),
                 *(() if not self.tokens else (self.tokens,)),  # no change to older keys
@@ -633,6 +678,12 @@ class Study:
                 out[k][mi, self.layers.index(layer)] = arrays["xy"]
         return out
 
+    def _probed(self) -> np.ndarray | None:
+        """Which (model, layer) is measured with probes, bool ``[M, L]``; None when none is."""
+        mask = np.array([[not self._uses_head(name, v) for v in self.layers]
+                         for name in self.models])
+        return mask if mask.any() else None
+
     def _info(self, name: str) -> dict[str, Any]:
         model = self.models[name]
         head = self._heads[name]
@@ -642,6 +693,11 @@ class Study:
             "pruning": self.pruning,
             "penultimate": None if head is None else head[2],
             "probe_layers": [v for v in self.layers if not self._uses_head(name, v)],
+            "probes": (f"{self.probe_folds}-fold cross-fitted on the first "
+                       f"{min(self.probe_samples, self.n)} samples"
+                       if self.probe_reader is None else
+                       f"fitted on the first {min(self.probe_samples, len(self.probe_reader))} "
+                       "samples of probe_data"),
             "fingerprint": self.model_fp[name][:16],
             **({RUN_KEY: self.runs[name][0], STEP_KEY: self.runs[name][1]}
                if name in self.runs else {}),
@@ -661,6 +717,9 @@ class _CubeBuilder:
         self.arrays["pred"] = np.zeros((m, k, n), np.int32)
         self.arrays["correct"] = np.zeros((m, k, n), bool)
         self.arrays["logit_margin"] = np.zeros((m, k, n), np.float32)
+        self.probed = study._probed()
+        if self.probed is not None:
+            self.arrays["layer_pred"] = np.zeros((m, ly, k, n), np.int32)
         self.labels = np.zeros(n, np.int64)
         self.images: np.ndarray | None = None
         self.model_pos = {name: i for i, name in enumerate(study.models)}
@@ -681,6 +740,8 @@ class _CubeBuilder:
             self.arrays[name][mi, :, ki, sl] = arrays[name]
         for name in ("pred", "correct", "logit_margin"):
             self.arrays[name][mi, ki, sl] = arrays[name]
+        if self.probed is not None:
+            self.arrays["layer_pred"][mi, :, ki, sl] = _layer_pred(arrays)
 
     def build(self, projections: dict[str, np.ndarray]) -> GeometryCube:
         st = self.study
@@ -694,6 +755,8 @@ class _CubeBuilder:
             dataset=st.dataset,
             images=self.images,
             projections=projections,
+            probe_accuracy=(None if self.probed is None else
+                            probe_accuracy(self.arrays["layer_pred"], self.labels, self.probed)),
             **self.arrays,
         )
 
@@ -750,6 +813,8 @@ class _DatasetBuilder:
         for method, xy in projections.items():
             self.writer.write_projection(method, xy)
         self.writer.write_samples(self.labels, np.arange(st.n))
+        probed = st._probed()
+        accuracy = np.full((len(st.models), len(st.layers), len(st.conditions)), np.nan)
         for (mi, ki), parts in sorted(self.keys.items()):
             units = [self.store.load(key) for _, key in sorted(parts)]
             if any(u is None for u in units):
@@ -758,10 +823,32 @@ class _DatasetBuilder:
             metrics = {name: np.concatenate([u[name] for u in units], axis=1)
                        for name in LAYER_METRICS}
             outputs = {name: np.concatenate([u[name] for u in units]) for name in OUTPUTS}
-            self.writer.write_partition(mi, ki, metrics, outputs)
+            layer_pred = None
+            if probed is not None:
+                layer_pred = np.concatenate([_layer_pred(u) for u in units], axis=1)
+                accuracy[mi, :, ki] = probe_accuracy(layer_pred[None, :, None], self.labels,
+                                                     probed[mi : mi + 1])[0, :, 0]
+            self.writer.write_partition(mi, ki, metrics, outputs, layer_pred)
+        if probed is not None:
+            self.writer.write_probe_accuracy(accuracy)
         self.writer.meta["model_info"] = [st._info(name) for name in st.models]
         self.writer.finish()
         return GeometryCube.open(self.location)
+
+
+def _layer_pred(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """A unit's per-layer predictions ``[L, n]``; a unit stored before it recorded them (one
+    with no probe layer, whose key did not change) predicts with the model's head at each."""
+    if "layer_pred" in arrays:
+        return arrays["layer_pred"]
+    return np.broadcast_to(arrays["pred"], arrays["margin"].shape)
+
+
+def probe_accuracy(layer_pred: np.ndarray, labels: np.ndarray, probed: np.ndarray) -> np.ndarray:
+    """Fraction of samples a layer's probe classifies correctly, float64 ``[M, L, K]``, from
+    predictions ``[M, L, K, N]``; NaN where ``probed`` ``[M, L]`` is False (the model's head)."""
+    acc = (layer_pred == labels).mean(axis=-1, dtype=np.float64)
+    return np.where(probed[:, :, None], acc, np.nan)
 
 
 def thumbnails(x: torch.Tensor, chunk: int = 1024) -> np.ndarray | None:

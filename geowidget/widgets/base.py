@@ -478,6 +478,7 @@ class SlabView(SampleView):
             "lazy": bool(lazy),
             "slab": slab.dims(),
             "stand_ins": slab.stand_ins,
+            "probe_accuracy": slab.probe_accuracy(),  # shown beside the layer names
             "thumbs": None,
             **id_meta,
         }

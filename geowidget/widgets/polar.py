@@ -79,7 +79,9 @@ class PolarPlot(SlabView):
         A field name (``class``, ``correct``, ``pred``, ``margin``, ``angle``, ``norm``, and
         ``robustness`` when the scores module can compute it from a cube) or a per-sample array
         ``[N]`` or ``[M, L, K, N]``: float values get a colour bar, integer values categories.
-        NaN values are drawn as a "missing" category and counted in the legend.
+        NaN values are drawn as a "missing" category and counted in the legend. At a layer
+        measured with a linear probe, ``correct`` and ``pred`` are the probe's; colour by the
+        model's own with ``color=cube.correct[:, None].repeat(len(cube.layers), 1)``.
     angle_to : {"true", "pred"}
         Measure θ to the true class direction or to the predicted class direction.
     normalize : bool
