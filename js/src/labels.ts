@@ -65,3 +65,57 @@ export function placeLabels(labels: LabelRequest[], order: number[], bounds: Box
   }
   return out;
 }
+
+// Tick and axis labels: which of a row of labels to show so that none runs into another.
+
+/** Whether boxes a and b stand at least `gap` px apart (on either axis). */
+export function apart(a: Box, b: Box, gap: number): boolean {
+  return !overlaps({ x: a.x - gap / 2, y: a.y - gap / 2, w: a.w + gap, h: a.h + gap },
+    { x: b.x - gap / 2, y: b.y - gap / 2, w: b.w + gap, h: b.h + gap });
+}
+
+/** Whether every two of `boxes` stand at least `gap` px apart. */
+export function allApart(boxes: Box[], gap: number): boolean {
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) if (!apart(boxes[i], boxes[j], gap)) return false;
+  return true;
+}
+
+/**
+ * Of labels in reading order, the indices to show: the first and the last always (the last
+ * only when it clears the first), and each one between that clears the label shown before it
+ * and the last one. Greedy, so the labels shown are as many as fit, in order.
+ */
+export function keepApart(boxes: Box[], gap = 4): number[] {
+  const n = boxes.length;
+  if (n === 0) return [];
+  const last = n > 1 && apart(boxes[0], boxes[n - 1], gap) ? n - 1 : -1;
+  const kept = [0];
+  for (let i = 1; i < n - 1; i++) {
+    if (apart(boxes[kept[kept.length - 1]], boxes[i], gap) && (last < 0 || apart(boxes[i], boxes[last], gap))) kept.push(i);
+  }
+  if (last > 0) kept.push(last);
+  return kept;
+}
+
+/** The index of the first set of label boxes whose labels all stand `gap` px apart (sets in
+ * order of preference, e.g. more ticks first); the last set when none does. */
+export function firstApart(options: Box[][], gap = 4): number {
+  const i = options.findIndex((boxes) => allApart(boxes, gap));
+  return i >= 0 ? i : options.length - 1;
+}
+
+/** A label's box from its anchor point (SVG text-anchor, baseline y) and size. */
+export function textBox(x: number, y: number, w: number, h: number, anchor: "start" | "middle" | "end" = "middle"): Box {
+  const left = anchor === "start" ? x : anchor === "end" ? x - w : x - w / 2;
+  return { x: left, y: y - 0.8 * h, w, h };
+}
+
+let measurer: CanvasRenderingContext2D | null = null;
+
+/** Width in CSS px of `text` in `font` (a CSS font), measured on a scratch canvas. */
+export function textWidth(text: string, font = "10px sans-serif"): number {
+  measurer ??= document.createElement("canvas").getContext("2d");
+  if (!measurer) return text.length * 6;
+  measurer.font = font;
+  return measurer.measureText(text).width;
+}

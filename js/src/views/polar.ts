@@ -8,6 +8,7 @@ import type { LinkedView } from "../link";
 import type { Model } from "../model";
 import { DEFAULT_THRESHOLD, type DensitySetting } from "../density";
 import { colorBar } from "../legend";
+import { firstApart, textBox, textWidth } from "../labels";
 import { PointLayer, pointScreen, pointsInView, type AttrRef, type ColorMode, type DrawSpec } from "../points";
 import type { ViewContext } from "../registry";
 import { formatNumber, niceTicks, pan, polarCamera, polarSector, sectorCamera, xyCamera, zoomAt, type Camera, type Sector } from "../scales";
@@ -290,14 +291,22 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     }
     arc(sec.r1, 1);
     if (sec.r0 > 0) arc(sec.r0, 1);
+    // angle labels: as many nice angles as stand apart along the outer arc (a narrow
+    // sector has room for few)
     const d0 = (sec.t0 * 180) / Math.PI, d1 = (sec.t1 * 180) / Math.PI;
-    const degs = d1 - d0 >= 150 ? [0, 30, 60, 90, 120, 150, 180] : niceTicks(d0, d1, 4);
-    for (const deg of degs) {
-      if (deg < d0 - 1e-6 || deg > d1 + 1e-6) continue;
-      const t = (deg * Math.PI) / 180;
-      spoke(t, 0.6);
-      const [x, y] = at(sec.r1 + 14 / sc, t);
-      g.append(s("text", { x, y: y + 3, "text-anchor": "middle", class: "gw-tick" }, `${formatNumber(deg)}°`));
+    const inside = (ds: number[]) => ds.filter((deg) => deg >= d0 - 1e-6 && deg <= d1 + 1e-6);
+    const choices = d1 - d0 >= 150 ? [[0, 30, 60, 90, 120, 150, 180], [0, 90, 180]] : [4, 3, 2, 1].map((k) => inside(niceTicks(d0, d1, k)));
+    const font = frame.labelFont;
+    const place = (deg: number) => {
+      const [x, y] = at(sec.r1 + 14 / sc, (deg * Math.PI) / 180);
+      const text = `${formatNumber(deg)}°`;
+      return { deg, x, y: y + 3, text, box: textBox(x, y + 3, textWidth(text, font), 11) };
+    };
+    const placed = choices.map((ds) => ds.map(place));
+    const shown = placed[firstApart(placed.map((ps) => ps.map((p) => p.box)))];
+    for (const p of shown) {
+      spoke((p.deg * Math.PI) / 180, 0.6);
+      g.append(s("text", { x: p.x, y: p.y, "text-anchor": "middle", class: "gw-tick" }, p.text));
     }
     spoke(sec.t0, 1);
     spoke(sec.t1, 1);
