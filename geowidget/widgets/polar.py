@@ -119,6 +119,9 @@ class PolarPlot(SlabView):
     point_size = Float(3.0, min=0.5, max=64.0).tag(sync=True)
     density = Enum(("auto", "on", "off"), "auto").tag(sync=True)
     density_threshold = Int(100_000, min=0).tag(sync=True)
+    # per layer, the [θ min, θ max, ρ min, ρ max] the fitted frame shows instead of the shown
+    # cell's own range, so that several plots share one scale (SideBySide); [] for none
+    shared_range = t.List(t.List(t.Float())).tag(sync=True)
 
     @validate_params(CELL_PARAMS)
     def __init__(

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gw_page import open_html, plot_box, read_pixels, sector_xy
+from fixtures.synthetic import make_cube
+from gw_page import open_html, plot_box, polar_sector, read_pixels, sector_xy
 from PIL import Image
 
 import geowidget as gw
@@ -191,3 +192,36 @@ def test_histogram_hides_the_picker_it_groups_by(page, demo_cache, tmp_path):
                          if c.benchmark == "clean"})
     assert [g["name"] for g in lay["groups"]] == [f"sparsity {s:g}" for s in sparsities]
     assert lay["layout"] == "overlay"
+
+
+SECTORS = """() => Array.from(document.querySelectorAll('.gw-root[data-kind=polar]'))
+  .map((r) => { const s = r.__geowidget.range().sector; return [s.t0, s.t1, s.r0, s.r1]; })"""
+
+
+def test_side_by_side_shares_one_radius_scale(page, tmp_path):
+    cube = make_cube(m=2, layers=2, n=50, seed=7)
+    norm = cube.norm.copy()
+    norm[1] *= 0.25  # the pruned model's norms shrink to a quarter
+    cube = cube.replace(norm=norm)
+    ranges = gw.SideBySide(cube, models=(0, 1)).left.shared_range
+    for li, (t0, t1, r0, r1) in enumerate(ranges):  # brute force over both models' values
+        theta = np.concatenate([cube.angle[:, li].ravel(), cube.angle_pred[:, li].ravel()])
+        assert (t0, t1) == pytest.approx((theta.min(), theta.max()))
+        assert (r0, r1) == pytest.approx((norm[:, li].min(), norm[:, li].max()))
+    for shared in (True, False):
+        sbs = gw.SideBySide(cube, models=(0, 1), shared_scale=shared)
+        open_html(page, sbs.to_html(tmp_path / f"sbs-{shared}.html"))
+        page.wait_for_function("document.querySelectorAll('.gw-root[data-drawn]').length === 2")
+        left, right = page.evaluate(SECTORS)
+        c0, c1 = cube.cell(0, 0, 0), cube.cell(1, 0, 0)
+        if shared:  # one sector, around both models' values at every condition
+            t0, t1, r0, r1 = ranges[0]
+            assert left == pytest.approx(right)
+            assert left == pytest.approx(polar_sector([t0, t1], [r0, r1]), rel=1e-5)
+        else:  # each its own: the shrunken model fills its panel as the dense one does
+            assert left == pytest.approx(polar_sector(c0.angle, c0.norm), rel=1e-5)
+            assert right == pytest.approx(polar_sector(c1.angle, c1.norm), rel=1e-5)
+            assert right[3] < 0.5 * left[3]
+        assert not page.errors
+    with pytest.raises(TypeError, match="shared_scale"):
+        gw.SideBySide(cube, shared_scale="yes")

@@ -42,8 +42,8 @@ def narrow_view(cube, theme):
 
 def profile_view(cube, theme):
     """Geometry through the layers of a small CNN (the names a user's model has)."""
-    layered = make_cube(m=2, layers=3, n=60, seed=4, images=False)
-    object.__setattr__(layered, "layers", ["conv1", "conv2", "penultimate"])
+    layered = make_cube(m=2, layers=3, n=60, seed=4, images=False).replace(
+        layers=["conv1", "conv2", "penultimate"])
     return gw.LayerProfile(layered, theme=theme, height=300)
 
 

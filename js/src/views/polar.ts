@@ -78,7 +78,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
   const link = linkFrame(model, frame, ctx, {
     redraw: draw,
     onChange: (name) => { if (name === "normalize") camera = null; },
-  }, ["color_by", "angle_to", "normalize", "classes", "palette", "point_size", "density", "density_threshold"]);
+  }, ["color_by", "angle_to", "normalize", "classes", "palette", "point_size", "density", "density_threshold", "shared_range"]);
   const data = link.data;
   const { meta, labels } = data;
   const n = meta.shape[3];
@@ -127,7 +127,16 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     return rangeValue;
   }
 
-  function sectorOf(r: PolarRange): Sector {
+  /** The range shared with other plots for the current layer (SideBySide), if any: not
+   * with ρ normalised, which is per plot by design. */
+  function sharedRange(): PolarRange | null {
+    if (positions || model.get("normalize")) return null;
+    const f = (model.get("shared_range") as number[][] | undefined)?.[model.get("layer")];
+    return f && f.length === 4 && f[3] > 0 ? { theta: [f[0], f[1]], rho: [f[2], f[3]], count: 1 } : null;
+  }
+
+  function sectorOf(own: PolarRange): Sector {
+    const r = sharedRange() ?? own;
     if (fit === "disc" || r.count === 0) return { t0: 0, t1: Math.PI, r0: 0, r1: r.count ? 1.05 * r.rho[1] : 1 };
     return polarSector(Math.max(0, r.theta[0]), Math.min(Math.PI, r.theta[1]), Math.max(0, r.rho[0]), r.rho[1]);
   }
