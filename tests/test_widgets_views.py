@@ -148,3 +148,18 @@ def test_palette_must_be_hex():
     with pytest.raises(ValueError, match=r"The 'palette' trait of PolarPlot must be a list of hex "
                                          r"colours like '#1b9e77' or '#abc'. Got \['red'\] instead."):
         w.palette = ["#000000", "red"]
+
+
+def test_explorer_class_filter_is_a_row_of_toggles():
+    from geowidget.widgets.explorer import ClassFilter
+
+    f = ClassFilter(["a", "b", "c"])
+    seen = []
+    f.observe(lambda ch: seen.append(ch["new"]), "value")
+    f.value = (2, 0)
+    assert f.value == (0, 2) and seen == [(0, 2)]  # one change, not one per button
+    assert [b.value for b in f.buttons] == [True, False, True]
+    f.buttons[1].value = True  # a click
+    assert f.value == (0, 1, 2)
+    with pytest.raises(Exception, match=r"ClassFilter.value: class indices in \[0, 3\)"):
+        f.value = (5,)

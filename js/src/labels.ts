@@ -2,7 +2,10 @@
 // collision checks. Each label tries eight positions around its mark, upper right first (the
 // cartographers' order), and takes the first whose box stays inside the plot and overlaps no
 // label placed before it and no mark. A label with no free position is left out; its name
-// shows on hover.
+// shows on hover. Below: rows of tick and axis labels thinned so none runs into another, and
+// names wrapped to fit a width.
+
+import { fitText } from "./scales";
 
 export interface Box { x: number; y: number; w: number; h: number }
 
@@ -118,4 +121,26 @@ export function textWidth(text: string, font = "10px sans-serif"): number {
   if (!measurer) return text.length * 6;
   measurer.font = font;
   return measurer.measureText(text).width;
+}
+
+/**
+ * `text` broken into at most `maxLines` lines no wider than `maxW` px (widths by `measure`):
+ * at spaces, or after "_", "-", "/", "." or "·", so names such as "gaussian_noise" break
+ * where they read well. A line still too wide, and the last line when text remains, end in
+ * an ellipsis (the full text shows on hover).
+ */
+export function wrapText(measure: (t: string) => number, text: string, maxW: number, maxLines = 2): string[] {
+  const words = text.split(/(?<=[ _\-/.·])/);
+  const lines: string[] = [];
+  let line = "";
+  let i = 0;
+  for (; i < words.length && lines.length < maxLines; i++) {
+    const next = line + words[i];
+    if (line && measure(next.trimEnd()) > maxW) { lines.push(line.trimEnd()); line = words[i]; } else line = next;
+  }
+  const rest = words.slice(i).join("");
+  if (lines.length < maxLines) { lines.push((line + rest).trimEnd()); line = ""; }
+  else if (line || rest) lines[maxLines - 1] = `${lines[maxLines - 1]}${line}${rest}`; // cut below
+  const ctx = { measureText: (t: string) => ({ width: measure(t) }) };
+  return lines.map((l) => fitText(ctx, l, maxW));
 }
