@@ -20,11 +20,11 @@ from PIL import Image
 import geowidget as gw
 
 
-def shoot(page, name: str) -> None:
+def shoot(page, name: str, part: str = ".gw-root") -> None:
     shots = os.environ.get("GEOWIDGET_SCREENSHOTS")
     if shots:
         Path(shots).mkdir(parents=True, exist_ok=True)
-        page.locator(".gw-root").first.screenshot(path=str(Path(shots) / f"{name}.png"))
+        page.locator(part).first.screenshot(path=str(Path(shots) / f"{name}.png"))
 
 
 def css_rgb(css: str) -> np.ndarray:
@@ -223,5 +223,46 @@ def test_side_by_side_shares_one_radius_scale(page, tmp_path):
             assert right == pytest.approx(polar_sector(c1.angle, c1.norm), rel=1e-5)
             assert right[3] < 0.5 * left[3]
         assert not page.errors
+        shoot(page, f"sidebyside-{'shared' if shared else 'own'}-scale", "body")
     with pytest.raises(TypeError, match="shared_scale"):
         gw.SideBySide(cube, shared_scale="yes")
+
+
+HOVER_TIP = """([x, y]) => new Promise((done) => {
+  const root = document.querySelector('.gw-root[data-kind=evaltable]');
+  const plot = root.querySelector('.gw-plot').getBoundingClientRect();
+  root.querySelector('.gw-plot').dispatchEvent(new PointerEvent('pointermove',
+    { clientX: plot.left + x, clientY: plot.top + y, bubbles: true }));
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    const tip = root.querySelector('.gw-tip');
+    done(tip.style.display === 'block' ? tip.innerText : null);
+  }));
+})"""
+
+
+def test_evaluation_table_names_fit_and_show_whole_on_hover(browser, demo_cache, tmp_path):
+    cube = demo_cache.cube
+    page = browser.new_page(viewport={"width": 640, "height": 700})
+    table = gw.EvaluationTable(cube, height=300)
+    open_html(page, table.to_html(tmp_path / "table.html"), kind="evaltable")
+    lay = page.evaluate("""() => { const L = document.querySelector(
+        '.gw-root[data-kind=evaltable]').__geowidget.layout();
+        return { labelW: L.labelW, groupH: L.groupH, headerH: L.headerH, cellW: L.cellW,
+                 cellH: L.cellH }; }""")
+    meta = table._meta
+    names = meta["column_groups"]
+    # benchmark names take a second header line rather than an ellipsis
+    assert max(len(n) for n in names) > 10 and lay["groupH"] > 16
+    # hovering a benchmark's header or a row's name shows it whole
+    col = next(i for i, c in enumerate(meta["columns"]) if c["benchmark"] == "gaussian_noise")
+    x = lay["labelW"] + (col + 0.5) * lay["cellW"]
+    tip = page.evaluate(HOVER_TIP, [x, lay["groupH"] / 2])
+    assert tip is not None and tip.splitlines()[0] == "gaussian_noise"
+    longest = max(range(len(meta["rows"])), key=lambda r: len(meta["rows"][r]["label"]))
+    y = page.evaluate("(r) => document.querySelector('.gw-root[data-kind=evaltable]')"
+                      ".__geowidget.layout().y(r)", longest)
+    tip = page.evaluate(HOVER_TIP, [10, y + lay["cellH"] / 2])
+    assert tip == meta["rows"][longest]["label"]
+    assert page.evaluate(HOVER_TIP, [lay["labelW"] / 2, lay["headerH"] / 2]) is None  # corner
+    shoot(page, "evaltable")
+    page.close()
