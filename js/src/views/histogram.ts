@@ -190,6 +190,17 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
           base[i] += c[i];
         }
       });
+      // a hairline of the background between classes, so neighbouring colours stay apart
+      ctx.fillStyle = frame.theme.bg;
+      base.fill(0);
+      gs.forEach((_, gi) => {
+        const c = hists[gi].counts, e = hists[0].edges;
+        for (let i = 0; i < bins; i++) {
+          if (!c[i]) continue;
+          base[i] += c[i];
+          ctx.fillRect(x(e[i]), y(base[i]) - 0.5, Math.max(0.5, x(e[i + 1]) - x(e[i]) - 0.5), 1);
+        }
+      });
     } else {
       // overlay and small multiples: each group's outline on a light fill, its selected part
       // filled in its colour under the outlines
