@@ -84,20 +84,19 @@ export function allApart(boxes: Box[], gap: number): boolean {
 }
 
 /**
- * Of labels in reading order, the indices to show: the first and the last always (the last
- * only when it clears the first), and each one between that clears the label shown before it
- * and the last one. Greedy, so the labels shown are as many as fit, in order.
+ * Of labels in reading order, the indices to show, greedily by priority: `first` (say the
+ * current layer's) when given, then the first label and the last one, then the others from
+ * left to right, each kept when it stands `gap` px apart from every label kept before it.
  */
-export function keepApart(boxes: Box[], gap = 4): number[] {
+export function keepApart(boxes: Box[], gap = 4, first = -1): number[] {
   const n = boxes.length;
-  if (n === 0) return [];
-  const last = n > 1 && apart(boxes[0], boxes[n - 1], gap) ? n - 1 : -1;
-  const kept = [0];
-  for (let i = 1; i < n - 1; i++) {
-    if (apart(boxes[kept[kept.length - 1]], boxes[i], gap) && (last < 0 || apart(boxes[i], boxes[last], gap))) kept.push(i);
+  const order = [first, 0, n - 1, ...Array.from({ length: Math.max(0, n - 2) }, (_, i) => i + 1)];
+  const kept: number[] = [];
+  for (const i of order) {
+    if (i < 0 || i >= n || kept.includes(i)) continue;
+    if (kept.every((k) => apart(boxes[k], boxes[i], gap))) kept.push(i);
   }
-  if (last > 0) kept.push(last);
-  return kept;
+  return kept.sort((a, b) => a - b);
 }
 
 /** The index of the first set of label boxes whose labels all stand `gap` px apart (sets in

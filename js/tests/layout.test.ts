@@ -16,7 +16,7 @@ describe("tick thinning", () => {
     expect(allApart(row([0, 20, 35], 12), 4)).toBe(false);
   });
 
-  it("keepApart keeps the ends and every label that clears its neighbours", () => {
+  it("keepApart keeps the ends and every label that clears the others", () => {
     // labels 18 px wide every 14 px: every other one fits (28 px apart >= 18 + 4)
     const boxes = row([0, 14, 28, 42, 56, 70, 84], 18);
     const kept = keepApart(boxes, 4);
@@ -33,6 +33,7 @@ describe("tick thinning", () => {
     const w = 150;
     const boxes = [textBox(0, 10, mono("conv1"), 11, "start"), textBox(w / 2, 10, mono("conv2"), 11), textBox(w, 10, mono("penultimate"), 11, "end")];
     expect(keepApart(boxes)).toEqual([0, 2]);
+    expect(keepApart(boxes, 4, 1)).toEqual([0, 1]); // the current layer's name first
     expect(keepApart(boxes.slice(0, 1))).toEqual([0]);
     expect(keepApart([])).toEqual([]);
     // wider: all three

@@ -131,11 +131,12 @@ export function renderLayerProfile(model: Model, el: HTMLElement, ctx: ViewConte
       g.append(s("rect", { x: x(curLayer) - 5, y: top, width: 10, height: bottom - top, fill: "rgba(120,120,120,0.15)", "data-current-layer": curLayer }));
       g.append(s("text", { x: (a + b) / 2, y: top - 6, "text-anchor": "middle" }, TITLES[name] ?? name));
       // layer names under the panel, inside it (the first starts at its left edge, the last
-      // ends at its right one), as many as stand apart; each full name on hover
+      // ends at its right one), the current one's first, as many as stand apart; each full
+      // name on hover
       const anchor = (l: number) => (L === 1 ? "middle" : l === 0 ? "start" : l === L - 1 ? "end" : "middle");
       const names = meta.layers.map(shortName);
       const boxes = names.map((t, l) => textBox(x(l), bottom + 12, textWidth(t, font), 11, anchor(l)));
-      for (const l of keepApart(boxes)) {
+      for (const l of keepApart(boxes, 4, curLayer)) {
         const label = s("text", { x: x(l), y: bottom + 12, "text-anchor": anchor(l), class: "gw-layer" }, names[l]);
         label.append(s("title", {}, meta.layers[l]));
         g.append(label);
