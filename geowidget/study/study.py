@@ -102,7 +102,9 @@ class Study:
     layers : list of str, optional
         Layers to measure. ``None`` takes the penultimate layer only (label ``"penultimate"``);
         a list may include ``"penultimate"`` and any name :func:`geowidget.get_layer_names`
-        lists, which use a linear probe (see the module doc).
+        lists, which use a linear probe (see the module doc). They are measured and stored
+        in the order of depth (the first model's forward pass; ``"penultimate"`` last),
+        whatever order they are given in.
     sparsities : sequence of float
         Pruning levels in [0, 1); 0 (the dense model) is always included.
     pruning : str
@@ -324,7 +326,7 @@ class Study:
         return [str(c) for c in range(self.num_classes)]
 
     def _check_layers(self, layers: Sequence[str]) -> list[str]:
-        from geowidget.engine.features import get_layer_names
+        from geowidget.engine.features import get_layer_names, sort_by_depth
 
         if isinstance(layers, str):
             layers = [layers]
@@ -339,7 +341,8 @@ class Study:
                         f"layer {layer!r} not in model {name!r}; valid: "
                         f"{[PENULTIMATE, *get_layer_names(m)]}"
                     )
-        return out
+        # by depth, so every view runs from the input to the output whatever order was given
+        return sort_by_depth(next(iter(self.models.values())), out, last=(PENULTIMATE,))
 
     def _check_tokens(self, tokens: Any) -> dict[str, str]:
         """``{layer: mode}`` over the study's layers (a string: all but the penultimate)."""

@@ -121,6 +121,9 @@ class PolarPlot(SlabView):
     point_size = Float(3.0, min=0.5, max=64.0).tag(sync=True)
     density = Enum(("auto", "on", "off"), "auto").tag(sync=True)
     density_threshold = Int(100_000, min=0).tag(sync=True)
+    # per layer, the [θ min, θ max, ρ min, ρ max] the fitted frame shows instead of the shown
+    # cell's own range, so that several plots share one scale (SideBySide); [] for none
+    shared_range = t.List().tag(sync=True)
 
     @validate_params(CELL_PARAMS)
     def __init__(
@@ -185,6 +188,23 @@ class PolarPlot(SlabView):
         if proposal["value"] not in fields:
             raise invalid(self, "color_by", f"one of {fields}", proposal["value"])
         return proposal["value"]
+
+    @t.validate("shared_range")
+    def _valid_shared_range(self, proposal: Any) -> list[list[float]]:
+        value = proposal["value"]
+        layers = len(self._meta.get("layers", []))
+        expected = (f"[] or one [θ min, θ max, ρ min, ρ max] (finite, θ in [0, π], 0 <= ρ min "
+                    f"<= ρ max) or [] per layer ({layers})")
+        try:
+            out = [[float(v) for v in r] for r in value]
+        except (TypeError, ValueError):
+            raise invalid(self, "shared_range", expected, value) from None
+        ok = all(len(r) == 0 or (len(r) == 4 and np.isfinite(r).all()
+                                 and 0 <= r[0] <= r[1] <= np.pi + 1e-6 and 0 <= r[2] <= r[3])
+                 for r in out)
+        if not ok or len(out) not in (0, layers):
+            raise invalid(self, "shared_range", expected, value)
+        return out
 
     # ---------------------------------------------------------------- current view
     def current(self) -> dict[str, np.ndarray]:
