@@ -74,11 +74,11 @@ def test_adding_a_layer_computes_only_that_layer(data, tmp_path) -> None:
                    "penultimate": {"computed": 0, "cached": units}},
     }
     # forward passes: the probe of pool_1 is fitted on one whole pass over the probe samples
-    # (N, the study's probe set); each unit then runs its first batch whole (to learn how often
-    # each module runs) and stops every later batch at pool_1: conv_2 and fc run once per unit
+    # (N, the study's probe set); then the first batch runs whole (to learn how often each
+    # module runs, kept with the model) and every later batch stops at pool_1
     probe_batches = math.ceil(N / BATCH)
     assert conv_1 == probe_batches + units * SHARD // BATCH
-    assert conv_2 == fc == probe_batches + units
+    assert conv_2 == fc == probe_batches + 1
 
     fresh = Study({"cnn": net}, data, layers=["pool_1", "penultimate"],
                   **{**kw, "cache_dir": None}).run()
@@ -121,9 +121,12 @@ def test_stop_early_gives_the_whole_pass_features() -> None:
         assert torch.equal(feats["pool_1"], net.pool_1(torch.relu(net.conv_1(x))).flatten(1))
 
     twice, v = Twice().eval(), torch.randn(10, 6)
-    with pytest.warns(RuntimeWarning, match="ran 2 times"):
-        early = extract_features(twice, v, ["block"], batch_size=4, progress=False,
-                                 stop_early=True)["block"]
     with torch.no_grad():
         last = twice.block(twice.block(v))
-    torch.testing.assert_close(early, last, rtol=0, atol=0)
+    heads, hooks = count_calls(twice.head)
+    for _ in range(2):  # the second call knows the count from the first: no whole batch
+        with pytest.warns(RuntimeWarning, match="ran 2 times"):
+            early = extract_features(twice, v, ["block"], batch_size=4, progress=False,
+                                     stop_early=True)["block"]
+        torch.testing.assert_close(early, last, rtol=0, atol=0)
+    assert heads == [1]

@@ -95,7 +95,10 @@ def _cached(model: nn.Module, key: Any, make: Any) -> Any:
     layout = tuple((n, id(m)) for n, m in model.named_modules())
     entries = _trace_cache.setdefault(model, {})
     if (layout, key) not in entries:
-        entries[(layout, key)] = make()
+        value = make()
+        if value is None:  # nothing known yet: ask again next time
+            return None
+        entries[(layout, key)] = value
     return entries[(layout, key)]
 
 
@@ -255,9 +258,10 @@ def capture(
     The engine's shared forward loop; :func:`extract_features` is its public face.
     ``tokens`` reduces every token output, ``target_tokens`` the outputs of named targets.
     ``stop_early`` ends each batch's forward pass once every target is captured (the logits
-    are then None): the first batch runs whole to count how often each target runs, and later
-    batches stop at that count, so a module that runs twice still gives its last call. Only
-    hooked targets stop the pass; with a graph node among them every batch runs whole.
+    are then None): the first batch the model runs for these targets runs whole to count how
+    often each target runs (the count is kept with the model), and later batches stop at that
+    count, so a module that runs twice still gives its last call. Only hooked targets stop
+    the pass; with a graph node among them every batch runs whole.
     """
     from geowidget.engine.progress import progress as progress_bar
 
@@ -296,7 +300,10 @@ def capture(
             # tracing toggles train/eval on shared submodules, so it happens inside the guard
             traced, output_key = _traced(model, graph_only) if graph_only else (None, "")
             start, size = 0, 0
-            whole: dict[tuple[str, str], int] | None = None  # calls per target in a whole pass
+            # calls per target in a whole pass: learned from the first whole batch, and kept
+            # with the model, so later passes of the same targets stop from their first batch
+            whole_key = ("calls", tuple(caps))
+            whole = _cached(model, whole_key, lambda: None) if stop_early else None
 
             def captured() -> None:  # every target taken as often as in a whole pass: stop
                 if whole is not None and all(c.calls >= whole[k] for k, c in caps.items()):
@@ -324,6 +331,8 @@ def capture(
                     logits_cap.take(_logits_of(output), start, size)
                 if whole is None:
                     whole = {key: cap.calls for key, cap in caps.items()}
+                    if stop_early:
+                        _cached(model, whole_key, lambda w=whole: w)
                 for cap in caps.values():
                     cap.end_batch()
                 if start == 0 and tokens is not None and not any(
@@ -442,9 +451,10 @@ def extract_features(
     stop_early : bool
         End each batch's forward pass once the layers are captured, skipping the layers
         after them (the logits are then not computed: ``return_outputs`` gives None for
-        them). The first batch runs whole, so a module that runs twice in a forward pass
-        still gives its last call. Layers that need tracing (graph nodes that are not
-        modules) always run the whole pass.
+        them). The model's first batch for these layers runs whole, to count how often each
+        runs, so a module that runs twice in a forward pass still gives its last call (a
+        model whose control flow changes that count between inputs needs the whole pass).
+        Layers that need tracing (graph nodes that are not modules) always run the whole pass.
 
     Returns
     -------
