@@ -8,11 +8,20 @@ Measures, on ``--device`` (default: this machine's CPU), with an ImageNet-sized 
    hooks, the geometry against 1000 classes, the store and the cube assembly);
 3. each ImageNet-C corruption that geowidget implements (16: all of ImageNet-C's 15 but
    frost, plus its extra gaussian blur and saturate) at severity 3, in images per second;
-4. the bytes of one unit file of ``--shard`` samples, as a Study stores it.
+4. the bytes a unit of ``--shard`` samples stores, as a Study stores it: one part per layer
+   and one for the model's outputs.
 
-From these it prints the size of the paper's study: 50,000 validation images x (clean + 15
-corruptions x 5 severities) x ``--models`` architectures x ``--sparsities`` pruning levels
-(dense included), in units of ``--shard`` samples, and its hours on 1, 8 and 64 GPUs.
+From these it prints the size of the paper's study on a Study's default grid, every
+sparsity under every condition: 50,000 validation images x (clean + 15 corruptions x 5
+severities) x ``--models`` architectures x ``--sparsities`` pruning levels (dense included),
+in units of ``--shard`` samples, and its hours on 1, 8 and 64 GPUs; then the same for the
+cheaper ``grid="dense-corrupted"`` (corruptions on the dense models only), for comparison.
+
+The formula, with M models, S sparsities, C = 75 corrupted conditions, N images, L layers:
+forward passes ``M * S * (1 + C) * N`` (full grid) or ``M * (S + C) * N`` (dense-corrupted);
+corruptions applied ``C * N`` either way (once per shard and corruption, for every model and
+sparsity); seconds = forwards x (forward time x Study overhead) + corruptions x corruption
+time; store bytes = units x (outputs part + L x layer part).
 With ``--device cuda`` every number is measured on that GPU. On a CPU, the GPU is an
 assumption, printed as such: one that runs the ResNet-50 forward at ``--gpu-forward``
 images per second, and every other kernel (the corruptions, the Study's own work) faster
@@ -54,6 +63,7 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=4)
     parser.add_argument("--sparsities", type=int, default=6)
     parser.add_argument("--shard", type=int, default=4096)
+    parser.add_argument("--layers", type=int, default=1, help="layers stored per unit")
     parser.add_argument("--gpu-forward", type=float, default=2000.0,
                         help="assumed ResNet-50 forward of the target GPU, images/s")
     args = parser.parse_args()
@@ -86,11 +96,16 @@ def main() -> None:
                   progress=False, probe_samples=args.n).run()
 
         overhead = best_time(study, args.repeat) / (fwd * args.n)
-        # one unit's arrays, repeated to a full shard and stored as the study stores them
-        arrays = UnitStore(store).load(next(store.rglob("*.gwu")).stem)
-        full = {k: np.resize(v, (*v.shape[:-1], args.shard)) for k, v in arrays.items()}
-        UnitStore(Path(tmp) / "full").save("0" * 64, full)
-        unit_bytes = next((Path(tmp) / "full").rglob("*.gwu")).stat().st_size
+        # each part of one unit (its layer, its outputs), repeated to a full shard and
+        # stored as the study stores them
+        part_bytes = {}
+        for i, f in enumerate(sorted(store.rglob("*.gwu"))):
+            arrays = UnitStore(store).load(f.stem)
+            kind = "outputs" if "pred" in arrays else "layer"
+            full = {k: np.resize(v, (*v.shape[:-1], args.shard)) for k, v in arrays.items()}
+            UnitStore(Path(tmp) / "full").save(f"{i:064d}", full)
+            part_bytes[kind] = next((Path(tmp) / "full").rglob(f"{i:064d}.gwu")).stat().st_size
+        unit_bytes = part_bytes["outputs"] + args.layers * part_bytes["layer"]
 
     per_corruption = {}
     for name in IMAGENET_C:
@@ -107,29 +122,36 @@ def main() -> None:
     for name, t in sorted(per_corruption.items(), key=lambda kv: kv[1]):
         report(f"  {name}, images/s", 1 / t)
     report(f"corruption (mean of these {len(per_corruption)}), images/s", 1 / corr)
-    report(f"stored bytes per unit of {args.shard} samples (one layer)", unit_bytes)
+    report(f"stored bytes of a layer's part of {args.shard} samples", part_bytes["layer"])
+    report(f"stored bytes of the outputs' part of {args.shard} samples", part_bytes["outputs"])
 
-    conditions = 1 + CORRUPTIONS * SEVERITIES
-    cells = args.models * args.sparsities * conditions  # (model, condition) pairs
+    corrupted = CORRUPTIONS * SEVERITIES
     shards = math.ceil(IMAGES / args.shard)
-    units = cells * shards
-    forwards = cells * IMAGES
-    corruptions = args.sparsities * CORRUPTIONS * SEVERITIES * IMAGES  # once per task
-    seconds = forwards * fwd * overhead + corruptions * corr
-    print(f"\nImageNet-C study: {IMAGES:,} images x {conditions} conditions x {args.models} "
-          f"models x {args.sparsities} sparsities, shards of {args.shard}")
-    report("work units", units)
-    report("forward passes (millions of images)", forwards / 1e6)
-    report("corruptions applied (millions of images)", corruptions / 1e6)
-    report("unit store, GB", units * unit_bytes / 1e9)
-    report(f"hours on this {dev.type}", seconds / 3600)
-    if dev.type != "cuda":  # scale every kernel by the GPU's forward throughput
-        speedup = args.gpu_forward * fwd
-        print(f"assumed: a GPU that runs this forward at {args.gpu_forward:g} images/s, "
+    speedup = 1.0 if dev.type == "cuda" else args.gpu_forward * fwd
+    for grid, cells in (
+        ("full", args.models * args.sparsities * (1 + corrupted)),  # (model, condition) pairs
+        ("dense-corrupted", args.models * (args.sparsities + corrupted)),
+    ):
+        units = cells * shards
+        forwards = cells * IMAGES
+        corruptions = corrupted * IMAGES  # once per (shard, corruption, severity)
+        seconds = forwards * fwd * overhead + corruptions * corr
+        print(f"\nImageNet-C study, grid={grid!r}: {IMAGES:,} images x {args.models} models x "
+              f"{args.sparsities} sparsities, clean + {corrupted} corrupted conditions"
+              f"{'' if grid == 'full' else ' (dense only)'}, shards of {args.shard}")
+        report("work units", units)
+        report("tasks (a shard on one input, for every model and sparsity)",
+               shards * (1 + corrupted))
+        report("forward passes (millions of images)", forwards / 1e6)
+        report("corruptions applied (millions of images)", corruptions / 1e6)
+        report(f"unit store, GB ({args.layers} layer{'s' if args.layers > 1 else ''})",
+               units * unit_bytes / 1e9)
+        report(f"hours on this {dev.type}", seconds / 3600)
+        for g in (1, 8, 64):
+            report(f"hours on {g} GPU{'s' if g > 1 else ''}", seconds / speedup / g / 3600)
+    if dev.type != "cuda":  # every kernel scaled by the GPU's forward throughput
+        print(f"\nassumed: a GPU that runs this forward at {args.gpu_forward:g} images/s, "
               f"{speedup:.0f}x the measured {dev.type}, and the corruptions alike")
-        seconds /= speedup
-    for g in (1, 8, 64):
-        report(f"hours on {g} GPU{'s' if g > 1 else ''}", seconds / g / 3600)
 
 
 if __name__ == "__main__":

@@ -484,7 +484,8 @@ def study(args: argparse.Namespace) -> int:
         corruptions = corruptions[0]
     out = Path(args.out)
     st = Study(
-        models, data, layers=args.layers, sparsities=args.sparsities, pruning=args.pruning,
+        models, data, layers=args.layers, sparsities=args.sparsities, grid=args.grid,
+        pruning=args.pruning,
         corruptions=corruptions or None, severities=args.severities,
         batch_size=args.batch_size, device=args.device, cache_dir=args.cache_dir,
         seed=args.seed, progress=not args.quiet, tokens=args.tokens, backend=args.backend,
@@ -500,8 +501,10 @@ def study(args: argparse.Namespace) -> int:
         cube.to_parquet(str(out))
     else:  # a partitioned cube, written partition by partition (GeometryCube.open reads it)
         cube = st.run(out=out)
+    parts = [("outputs", st.part_stats["outputs"]), *st.part_stats["layers"].items()]
     print(f"wrote {out}: {cube!r} ({st.stats['computed']} units computed, "
-          f"{st.stats['cached']} from the cache)")
+          f"{st.stats['cached']} from the cache; parts computed / from the cache: "
+          + ", ".join(f"{name} {c['computed']}/{c['cached']}" for name, c in parts) + ")")
     for target in ("robustness", "vulnerability"):
         try:
             table = cube.correlations(target=target, ci=None)
@@ -562,6 +565,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sparsities", nargs="*", type=float, default=[0.5, 0.9],
                    help="pruning levels besides 0")
     p.add_argument("--pruning", default="global_magnitude", help="pruning method")
+    p.add_argument("--grid", choices=["full", "dense-corrupted"], default="full",
+                   help="corrupt every sparsity (full), or the dense model only")
     p.add_argument("--corruptions", nargs="*", default=[],
                    help="corruption names, or mnist-c / imagenet-c")
     p.add_argument("--severities", nargs="+", type=int, default=[1, 3, 5],

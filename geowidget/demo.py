@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from geowidget.datasets import ImageData
 
 CACHE_ENV = "GEOWIDGET_CACHE"
-_DEMO_VERSION = 2  # 2: motion blur along the rows
+_DEMO_VERSION = 3  # 2: motion blur along the rows; 3: the full grid (pruned models corrupted)
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,8 @@ def demo_cube(
     -------
     GeometryCube
         Models ``config.models``; layer ``"penultimate"``; conditions: clean at sparsity 0
-        and each of ``config.sparsities``, then each corruption at each severity (dense);
+        and each of ``config.sparsities``, then each corruption at each severity at every
+        sparsity (the Study's full grid);
         ``config.samples`` held-out MNIST digits with thumbnails.
     """
     from geowidget.cube import GeometryCube

@@ -33,6 +33,7 @@ def cube():
         models, probe, sparsities=(0.3, 0.5, 0.7, 0.8, 0.9),
         corruptions=["rotate", "shear", "scale", "translate", "gaussian_noise", "contrast"],
         severities=(1, 3, 5), progress=False,
+        grid="dense-corrupted",  # these tables are the dense models': a fifth of the work
     ).run()
 
 

@@ -10,10 +10,13 @@ set of N samples, flattened to one vector ``[t(θ), t(ρ), t(m)]`` of 3N numbers
   with ``ρ_s`` their Spearman correlation.
 
 A *point* of an embedding is a model (``by="model"``), a condition (sparsity, benchmark,
-severity; ``by="condition"``, one vector concatenated over all models) or a
+severity; ``by="condition"``, one vector concatenated over all models), a
 (model, condition) pair (``by="model_condition"``: pruning trajectories, or an embedding
-per (model, benchmark)). :func:`benchmark_similarity` turns the condition embedding into
-the corruption-by-corruption similarity matrix.
+per (model, benchmark)) or a (model, sparsity) pair whose vector concatenates its geometry
+under every selected benchmark (``by="model_sparsity"``: the paper's map of pruning methods
+x sparsities, each pruned model placed by how it sees every benchmark).
+:func:`benchmark_similarity` turns the condition embedding into the corruption-by-corruption
+similarity matrix, of the dense model or of the models pruned to one sparsity.
 
 :func:`distances` gives euclidean or ``1 - Spearman`` distances, :func:`layout` places the
 points in 2-D (classical MDS, PCA, t-SNE or UMAP; deterministic for a seed) and :func:`mst`
@@ -52,7 +55,7 @@ from geowidget.cube import CONDITION_CONSTRAINTS, LAYER_METRICS, GeometryCube
 
 FEATURES = (*LAYER_METRICS, "logit_margin")
 TRANSFORMS = ("zscore", "rank")
-GROUPINGS = ("model", "condition", "model_condition")
+GROUPINGS = ("model", "condition", "model_condition", "model_sparsity")
 METRICS = ("euclidean", "spearman")
 METHODS = ("mds", "pca", "tsne", "umap")
 MAX_POINTS = 2000
@@ -186,6 +189,23 @@ def _select_conditions(
     return picked
 
 
+def _selection(cube: GeometryCube, features: Sequence[str], layer: Any, models: Any,
+               caller: str) -> tuple[tuple[str, ...], int, list[int]]:
+    """``(features, layer index, model indices)`` of an embedding's selection."""
+    features = tuple(features) if not isinstance(features, str) else (features,)
+    if len(set(features)) != len(features):
+        raise invalid(caller, "features", "unique feature names", list(features))
+    li = cube.layer_index(len(cube.layers) - 1 if layer is None else layer)
+    mi = (
+        list(range(len(cube.models)))
+        if models is None
+        else [cube.model_index(m) for m in ([models] if isinstance(models, str | int) else models)]
+    )
+    if not mi:
+        raise ValueError("models selects no model")
+    return features, li, mi
+
+
 def _values(cube: GeometryCube, feature: str, li: int, mi: list[int], ki: list[int]
             ) -> np.ndarray:
     """``[m, k, N]`` float64 values of one feature at layer ``li`` (only those read)."""
@@ -221,10 +241,13 @@ def model_embedding(
         Within-point transform of each block over the samples (see the module doc).
     layer : str or int, optional
         Cube layer; default the last one (usually the penultimate layer, the head's input).
-    by : {"model", "condition", "model_condition"}
+    by : {"model", "condition", "model_condition", "model_sparsity"}
         Points: one per model (needs exactly one selected condition), one per condition
-        (blocks concatenated over the selected models: ``[K, F * M * N]``), or one per
-        (model, condition) pair (``[M * K, F * N]``).
+        (blocks concatenated over the selected models: ``[K, F * M * N]``), one per
+        (model, condition) pair (``[M * K, F * N]``), or one per (model, sparsity) pair,
+        its blocks concatenated over the selected (benchmark, severity) pairs, which every
+        selected sparsity must have alike (``[M * S, F * B * N]``; e.g. ``sparsity=None,
+        benchmark=None`` on a full-grid study).
     sparsity, benchmark, severity : value, list or None
         Select conditions; ``None`` keeps all values of that dimension.
     models : list, optional
@@ -250,17 +273,7 @@ def model_embedding(
     >>> emb.matrix.shape        # 3 features x N samples per model    # doctest: +SKIP
     (12, 4500)
     """
-    features = tuple(features) if not isinstance(features, str) else (features,)
-    if len(set(features)) != len(features):
-        raise invalid("model_embedding", "features", "unique feature names", list(features))
-    li = cube.layer_index(len(cube.layers) - 1 if layer is None else layer)
-    mi = (
-        list(range(len(cube.models)))
-        if models is None
-        else [cube.model_index(m) for m in ([models] if isinstance(models, str | int) else models)]
-    )
-    if not mi:
-        raise ValueError("models selects no model")
+    features, li, mi = _selection(cube, features, layer, models, "model_embedding")
     ki = _select_conditions(cube, sparsity, benchmark, severity)
     if by == "model" and len(ki) != 1:
         labels = [cube.conditions[k].label for k in ki]
@@ -276,11 +289,19 @@ def model_embedding(
             raise ValueError(
                 "delta=True needs the clean condition at sparsity 0 in the cube"
             ) from None
+    return _embed(cube, features, transform, li, mi, ki, by, [k0] * len(ki) if delta else None)
+
+
+def _embed(cube: GeometryCube, features: tuple[str, ...], transform: str, li: int,
+           mi: list[int], ki: list[int], by: str, base: list[int] | None) -> Embedding:
+    """The embedding of models ``mi`` at conditions ``ki``; with ``base`` (a condition per
+    selected condition), of the change from it."""
     # raw values [F, M, K, N]
     raw = np.stack([_values(cube, f, li, mi, ki) for f in features])
-    if delta:
-        base = np.stack([_values(cube, f, li, mi, [k0])[:, 0] for f in features])
-        raw = raw - base[:, :, None, :]
+    if base is not None:
+        read, where = np.unique(base, return_inverse=True)
+        raw = raw - np.stack([_values(cube, f, li, mi, read.tolist()) for f in features])[
+            :, :, where]
     finite = np.isfinite(raw).all(axis=(0, 1, 2))
     dropped = int((~finite).sum())
     if dropped == raw.shape[-1]:
@@ -290,7 +311,7 @@ def model_embedding(
             f"dropped {dropped} of {raw.shape[-1]} samples that are NaN or infinite in some "
             "selected point (undefined angle or margin, e.g. a zero feature vector)",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         raw = raw[..., finite]
     z = transform_values(raw, transform)  # [F, M, K, N']
@@ -302,6 +323,8 @@ def model_embedding(
         info = [
             {**_condition_info(cube, k), "models": [cube.models[m] for m in mi]} for k in ki
         ]
+    elif by == "model_sparsity":
+        matrix, labels, info = _by_sparsity(cube, z, mi, ki)
     else:
         # point = (model, condition), model-major
         matrix = np.ascontiguousarray(z.transpose(1, 2, 0, 3).reshape(n_m * n_k, -1))
@@ -325,6 +348,39 @@ def model_embedding(
         by=by,
         dropped=dropped,
     )
+
+
+def _by_sparsity(cube: GeometryCube, z: np.ndarray, mi: list[int], ki: list[int]
+                 ) -> tuple[np.ndarray, list[str], list[dict[str, Any]]]:
+    """Points (model, sparsity): each concatenates its conditions' blocks, feature-major,
+    then (benchmark, severity) in the cube's order, then sample."""
+    from geowidget.analysis.evaluation import level_label
+
+    def pair(j: int) -> tuple[str, int]:
+        return cube.conditions[ki[j]].benchmark, cube.conditions[ki[j]].severity
+
+    levels: dict[float, list[int]] = {}
+    for j, k in enumerate(ki):
+        levels.setdefault(cube.conditions[k].sparsity, []).append(j)
+    first = [pair(j) for j in next(iter(levels.values()))]
+    if differ := {s: [pair(j) for j in js] for s, js in levels.items()
+                  if sorted(map(pair, js)) != sorted(first)}:
+        raise ValueError(
+            f"by='model_sparsity' needs the same (benchmark, severity) pairs at every selected "
+            f"sparsity; sparsity {next(iter(levels)):g} has {first}, but {differ}; run the Study "
+            "with grid='full' or narrow benchmark="
+        )
+    order = {s: sorted(js, key=lambda j: first.index(pair(j))) for s, js in levels.items()}
+    rows, labels, info = [], [], []
+    for a, m in enumerate(mi):
+        method = str(cube.model_info[m].get("pruning", ""))
+        for s, js in sorted(order.items()):
+            rows.append(z[:, a, js].reshape(-1))
+            labels.append(f"{cube.models[m]} · {level_label(method, s)}")
+            info.append({**cube.model_info[m], "model": cube.models[m], "sparsity": s,
+                         "benchmark": "clean", "benchmarks": [b for b, _ in first],
+                         "conditions": [cube.conditions[ki[j]].label for j in js]})
+    return np.ascontiguousarray(np.stack(rows)), labels, info
 
 
 def _condition_info(cube: GeometryCube, k: int) -> dict[str, Any]:
@@ -643,15 +699,20 @@ def benchmark_similarity(
 
     Each benchmark is one point whose vector concatenates, over every model and every
     severity it was evaluated at, the transformed per-sample geometry (by default its
-    change from the clean data, ``delta=True``, so that what all benchmarks share, the
-    samples' own difficulty, does not dominate). Benchmarks that distort images alike
-    (on the bundled MNIST zoo, Gaussian and defocus blur: r = 0.99) get a similarity
-    near 1.
+    change from the clean data at the same sparsity, ``delta=True``, so that what all
+    benchmarks share, the samples' own difficulty and the pruning, does not dominate).
+    Benchmarks that distort images alike (on the bundled MNIST zoo, Gaussian and defocus
+    blur: r = 0.99) get a similarity near 1.
 
     Parameters
     ----------
     cube : GeometryCube
-        Needs the benchmarks at ``sparsity``, each with the same set of severities.
+        Needs the benchmarks at ``sparsity``, each with the same set of severities (a Study
+        with the default ``grid="full"`` has them at every sparsity).
+    sparsity : float
+        The models' sparsity: 0 for the dense models, or a pruned level, to compare the
+        benchmarks as the pruned models see them. With ``models=[name]`` the matrix is that
+        one pruned model's (e.g. ``sparsity=0.9, models=["lenet"]``).
     benchmarks : list of str, optional
         Which ones; default every benchmark but ``"clean"``.
     features, transform, layer, models, delta
@@ -675,13 +736,22 @@ def benchmark_similarity(
         for b in names
     }
     if missing := [b for b, s in severities.items() if not s]:
-        raise KeyError(f"benchmark(s) {missing} have no condition at sparsity {sparsity!r}")
+        at = sorted({c.sparsity for c in cube.conditions if c.benchmark in missing})
+        raise KeyError(f"benchmark(s) {missing} have no condition at sparsity {sparsity!r} "
+                       f"(only at {at}); run the Study with grid='full' to corrupt every "
+                       "sparsity")
     if len({tuple(s) for s in severities.values()}) != 1:
         raise ValueError(f"benchmarks must share their severities, got {severities}")
-    emb = model_embedding(
-        cube, features=features, transform=transform, layer=layer, by="condition",
-        sparsity=sparsity, benchmark=names, models=models, delta=delta,
-    )
+    features, li, mi = _selection(cube, features, layer, models, "benchmark_similarity")
+    ki = _select_conditions(cube, sparsity, names, None)
+    base = None
+    if delta:  # the change from the clean data of the models at this sparsity
+        try:
+            base = [cube.condition_index(sparsity, "clean", 0)] * len(ki)
+        except KeyError:
+            raise ValueError(f"delta=True needs the clean condition at sparsity {sparsity!r} "
+                             "in the cube") from None
+    emb = _embed(cube, features, transform, li, mi, ki, "condition", base)
     # group the condition points by benchmark: concatenate their rows
     rows = {b: [] for b in names}
     for vec, inf in zip(emb.matrix, emb.info, strict=True):

@@ -10,8 +10,10 @@
   the severities of each corruption side by side;
 - **cells** hold the accuracy (fraction of the N samples classified correctly) and a
   histogram of one per-sample quantity, with bins shared by every cell of a column, so that
-  cells of a column compare bar by bar. A (row, column) pair the cube did not evaluate (a
-  Study corrupts the dense model only) is an empty cell: accuracy NaN, no counts.
+  cells of a column compare bar by bar. A (row, column) pair the cube did not evaluate is an
+  empty cell: accuracy NaN, no counts. A Study's default grid (``grid="full"``) evaluates
+  every cell; ``grid="dense-corrupted"`` corrupts the dense model only, which leaves the
+  pruned rows empty under corruption.
 
 Quantities: ``margin`` (signed, feature units), ``angle`` (to the true class direction,
 radians), ``norm`` (L2, feature units), all at one layer; and ``robustness``, the fraction of
@@ -189,6 +191,11 @@ def evaluation_grid(
     )
 
 
+def level_label(method: str, sparsity: float) -> str:
+    """How a pruning level reads in tables and maps: ``"dense"`` or ``"<method> 90%"``."""
+    return "dense" if sparsity == 0 else f"{method} {sparsity:.0%}".strip()
+
+
 def _rows(cube: GeometryCube) -> list[dict[str, Any]]:
     levels = sorted({c.sparsity for c in cube.conditions})
     pruned = len(levels) > 1
@@ -196,8 +203,7 @@ def _rows(cube: GeometryCube) -> list[dict[str, Any]]:
     for m, name in enumerate(cube.models):
         method = str(cube.model_info[m].get("pruning", "")) if pruned else ""
         for s in levels:
-            level = "dense" if s == 0 else f"{method} {s:.0%}".strip()
-            tail = f" · {level}" if pruned else ""
+            tail = f" · {level_label(method, s)}" if pruned else ""
             rows.append({"model": name, "model_index": m, "sparsity": float(s),
                          "method": method, "label": name + tail, "group": m})
     return rows

@@ -2,8 +2,9 @@
 
 All scores are derived from the cube's ``pred`` and ``correct`` arrays ``[M, K, N]``:
 
-- robustness ``R(x)``: the fraction of corrupted conditions (every corruption and severity,
-  evaluated on the dense model) under which ``x`` is classified correctly;
+- robustness ``R(x)``: the fraction of corrupted conditions (every corruption and severity)
+  under which ``x`` is classified correctly, by the dense model or by the model pruned to a
+  given sparsity (a Study's default grid corrupts every sparsity);
   :func:`robustness_per_benchmark` gives the same fraction per corruption, over severities;
 - pruning vulnerability ``V(x)``: the fraction of pruned levels (sparsity > 0, clean data)
   at which the pruned model's prediction differs from the dense model's;
@@ -13,10 +14,10 @@ All scores are derived from the cube's ``pred`` and ``correct`` arrays ``[M, K, 
   pruned prediction differs from the dense one; over a population of models, the modal
   pruned label differs from the modal dense label.
 
-:func:`correlations` gives, per model, Pearson or Spearman r between the sample geometry
-(angle, L2 norm, margin at the dense model on clean data) and R or V, with percentile
-bootstrap confidence intervals: the table of "Understanding Robustness Lottery"
-(arXiv:2206.07918).
+:func:`correlations` gives, per model (and per sparsity for robustness), Pearson or Spearman r
+between the sample geometry (angle, L2 norm, margin on clean data, at the same sparsity) and
+R or V, with percentile bootstrap confidence intervals: the table of "Understanding
+Robustness Lottery" (arXiv:2206.07918).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from geowidget._validation import (
     Boolean,
     Instance,
     Interval,
+    ListOf,
     Options,
     invalid,
     validate_params,
@@ -82,18 +84,35 @@ def robustness(cube: GeometryCube, *, sparsity: float = 0.0) -> np.ndarray:
     """
     idx = _corrupted(cube, sparsity)
     if not idx:
-        raise ValueError(
-            f"the cube has no corrupted condition at sparsity {sparsity:g}; run a Study with "
-            "corruptions=... to compute robustness"
-        )
+        raise ValueError(_no_corruption(cube, sparsity))
     return cube.values("correct", condition=idx).mean(axis=1, dtype=np.float64)
+
+
+def _no_corruption(cube: GeometryCube, sparsity: float) -> str:
+    if not cube.corruptions:
+        return ("the cube has no corrupted condition; run a Study with corruptions=... to "
+                "compute robustness")
+    at = sorted({cube.conditions[i].sparsity for i in _corrupted_any(cube)})
+    return (f"the cube has no corrupted condition at sparsity {sparsity:g} (corruptions were "
+            f"evaluated at sparsities {at}); run the Study with grid='full' to corrupt every "
+            "sparsity")
+
+
+def _corrupted_any(cube: GeometryCube) -> list[int]:
+    return cube.find_conditions(benchmark=cube.corruptions)
+
+
+def robust_levels(cube: GeometryCube) -> list[float]:
+    """The sparsities at which robustness is defined (the cube has corrupted conditions)."""
+    return sorted({cube.conditions[i].sparsity for i in _corrupted_any(cube)}) if (
+        cube.corruptions) else []
 
 
 def robustness_per_benchmark(cube: GeometryCube, *, sparsity: float = 0.0) -> dict[str, np.ndarray]:
     """Robustness per corruption: ``{benchmark: [M, N]}``, the fraction over its severities."""
     idx = _corrupted(cube, sparsity)
     if not idx:
-        raise ValueError(f"the cube has no corrupted condition at sparsity {sparsity:g}")
+        raise ValueError(_no_corruption(cube, sparsity))
     out: dict[str, np.ndarray] = {}
     for name in dict.fromkeys(cube.conditions[i].benchmark for i in idx):
         sel = cube.find_conditions(sparsity=sparsity, benchmark=name)
@@ -302,6 +321,8 @@ class CorrelationTable(pd.DataFrame):
                 txt = "n/a" if not np.isfinite(r) else f"<b>{r:+.2f}</b>{ci_txt}"
                 cells.append(f'<td style="background:{colour};text-align:center">{txt}</td>')
             n = int(row["n"]) if "n" in row and np.isfinite(row["n"]) else 0
+            if isinstance(model, tuple):  # (model, sparsity)
+                model = f"{model[0]} · {'dense' if model[1] == 0 else f'{model[1]:.0%}'}"
             rows.append(f"<tr><th>{html.escape(str(model))}</th>{''.join(cells)}<td>{n}</td></tr>")
         ci = a.get("ci")
         caption = (
@@ -335,6 +356,8 @@ def _diverging(r: float) -> str:
     "n_boot": [Interval(int, 0, None)],
     "seed": SEED,
     "correct_only": [Boolean()],
+    "sparsity": [None, Interval(float, 0, 1, closed="left"),
+                 ListOf(Interval(float, 0, 1, closed="left"))],
 })
 def correlations(
     cube: GeometryCube,
@@ -346,6 +369,7 @@ def correlations(
     n_boot: int = 1000,
     seed: int = 0,
     correct_only: bool = False,
+    sparsity: float | list[float] | None = 0.0,
 ) -> CorrelationTable:
     """Per model, r between (angle, L2 norm, margin) and robustness or pruning vulnerability.
 
@@ -367,14 +391,21 @@ def correlations(
     seed : int
         Seed of the bootstrap.
     correct_only : bool
-        Use only samples the dense model classifies correctly on clean data.
+        Use only samples the model (at the row's sparsity) classifies correctly on clean data.
+    sparsity : float, list of float, or None
+        The model's sparsity (0: the dense model): the geometry is the pruned model's on clean
+        data, and robustness is the pruned model's under the corruptions at that sparsity. A
+        list gives one row per (model, sparsity); ``None`` every sparsity at which the target
+        is defined. Pruning targets (``"vulnerability"``, ``"pruning_robustness"``) are scores
+        of the whole sparsity sweep, so they take sparsity 0 only.
 
     Returns
     -------
     CorrelationTable
-        Index: models. Columns ``rc-angle``, ``rc-l2``, ``rc-margin`` (angle in radians to the
-        true class direction, L2 norm of the features, signed margin; all at sparsity 0 on
-        clean data), each with ``lo`` and ``hi`` columns, and ``n``.
+        Index: models, or (model, sparsity) pairs when ``sparsity`` is a list or None. Columns
+        ``rc-angle``, ``rc-l2``, ``rc-margin`` (angle in radians to the true class direction,
+        L2 norm of the features, signed margin; on clean data at the row's sparsity), each
+        with ``lo`` and ``hi`` columns, and ``n``.
 
     Examples
     --------
@@ -386,27 +417,47 @@ def correlations(
     if layer is None:
         layer = "penultimate" if "penultimate" in cube.layers else len(cube.layers) - 1
     li = cube.layer_index(layer)
-    dense = _dense_index(cube)
-    y_all = {"robustness": robustness, "vulnerability": vulnerability,
-             "pruning_robustness": pruning_robustness}[target](cube)
+    _dense_index(cube)
+    if sparsity is None:
+        levels = robust_levels(cube) if target == "robustness" else [0.0]
+        levels = levels or [0.0]  # no corruption at all: robustness() says so below
+    else:
+        levels = [float(sparsity)] if isinstance(sparsity, int | float) else list(sparsity)
+    if target != "robustness" and levels != [0.0]:
+        raise invalid("correlations", "sparsity", f"0 with target={target!r} (a score of the "
+                      "whole sparsity sweep, defined for the dense model)", sparsity)
+    score = {"robustness": robustness, "vulnerability": lambda c, sparsity: vulnerability(c),
+             "pruning_robustness": lambda c, sparsity: pruning_robustness(c)}[target]
     rows = []
-    geo = {metric: cube.values(metric, layer=[li], condition=[dense])[:, 0, 0]
-           for metric in GEOMETRY_COLUMNS.values()}  # [M, N] each, one partition per model
-    correct = cube.values("correct", condition=[dense])[:, 0] if correct_only else None
-    for mi, model in enumerate(cube.models):
-        keep = correct[mi] if correct is not None else np.ones(len(cube.labels), bool)
-        row: dict[str, Any] = {"model": model}
-        for col, metric in GEOMETRY_COLUMNS.items():
-            x = geo[metric][mi][keep]
-            r, lo, hi = correlation(x, y_all[mi][keep], method=method, ci=ci, n_boot=n_boot,
-                                    seed=seed)
-            row[col], row[f"{col} lo"], row[f"{col} hi"] = r, lo, hi
-        finite = np.isfinite(geo["angle"][mi]) & np.isfinite(geo["norm"][mi])
-        row["n"] = int((keep & finite & np.isfinite(geo["margin"][mi])).sum())
-        rows.append(row)
-    table = CorrelationTable(pd.DataFrame(rows).set_index("model"))
+    for level in levels:
+        try:
+            clean = cube.condition_index(level, "clean", 0)
+        except KeyError:
+            raise invalid("correlations", "sparsity", f"a sparsity of the cube's clean "
+                          f"conditions {cube.sparsities}", level) from None
+        y_all = score(cube, sparsity=level)
+        geo = {metric: cube.values(metric, layer=[li], condition=[clean])[:, 0, 0]
+               for metric in GEOMETRY_COLUMNS.values()}  # [M, N] each, one partition per model
+        correct = cube.values("correct", condition=[clean])[:, 0] if correct_only else None
+        for mi, model in enumerate(cube.models):
+            keep = correct[mi] if correct is not None else np.ones(len(cube.labels), bool)
+            row: dict[str, Any] = {"model": model, "sparsity": level}
+            for col, metric in GEOMETRY_COLUMNS.items():
+                x = geo[metric][mi][keep]
+                r, lo, hi = correlation(x, y_all[mi][keep], method=method, ci=ci,
+                                        n_boot=n_boot, seed=seed)
+                row[col], row[f"{col} lo"], row[f"{col} hi"] = r, lo, hi
+            finite = np.isfinite(geo["angle"][mi]) & np.isfinite(geo["norm"][mi])
+            row["n"] = int((keep & finite & np.isfinite(geo["margin"][mi])).sum())
+            rows.append(row)
+    one = sparsity is not None and isinstance(sparsity, int | float)
+    rows.sort(key=lambda r: cube.models.index(r["model"]))  # stable: each model's levels in order
+    frame = pd.DataFrame(rows)
+    frame = (frame.drop(columns="sparsity").set_index("model") if one
+             else frame.set_index(["model", "sparsity"]))
+    table = CorrelationTable(frame)
     table.attrs.update(
         target=target, method=method, ci=ci, layer=cube.layers[li], n_boot=n_boot,
-        correct_only=correct_only,
+        correct_only=correct_only, sparsity=sparsity if one else levels,
     )
     return table

@@ -95,7 +95,10 @@ def _cached(model: nn.Module, key: Any, make: Any) -> Any:
     layout = tuple((n, id(m)) for n, m in model.named_modules())
     entries = _trace_cache.setdefault(model, {})
     if (layout, key) not in entries:
-        entries[(layout, key)] = make()
+        value = make()
+        if value is None:  # nothing known yet: ask again next time
+            return None
+        entries[(layout, key)] = value
     return entries[(layout, key)]
 
 
@@ -248,11 +251,17 @@ def capture(
     desc: str = "features",
     tokens: str | None = None,
     target_tokens: Mapping[tuple[str, str], str] | None = None,
-) -> tuple[dict[tuple[str, str], torch.Tensor], torch.Tensor | None, torch.Tensor]:
+    stop_early: bool = False,
+) -> tuple[dict[tuple[str, str], torch.Tensor], torch.Tensor | None, torch.Tensor | None]:
     """Capture ``(layer, "output" | "input")`` targets, labels and logits in one pass.
 
     The engine's shared forward loop; :func:`extract_features` is its public face.
     ``tokens`` reduces every token output, ``target_tokens`` the outputs of named targets.
+    ``stop_early`` ends each batch's forward pass once every target is captured (the logits
+    are then None): the first batch the model runs for these targets runs whole to count how
+    often each target runs (the count is kept with the model), and later batches stop at that
+    count, so a module that runs twice still gives its last call. Only hooked targets stop
+    the pass; with a graph node among them every batch runs whole.
     """
     from geowidget.engine.progress import progress as progress_bar
 
@@ -291,9 +300,19 @@ def capture(
             # tracing toggles train/eval on shared submodules, so it happens inside the guard
             traced, output_key = _traced(model, graph_only) if graph_only else (None, "")
             start, size = 0, 0
+            # calls per target in a whole pass: learned from the first whole batch, and kept
+            # with the model, so later passes of the same targets stop from their first batch
+            whole_key = ("calls", tuple(caps))
+            whole = _cached(model, whole_key, lambda: None) if stop_early else None
+
+            def captured() -> None:  # every target taken as often as in a whole pass: stop
+                if whole is not None and all(c.calls >= whole[k] for k, c in caps.items()):
+                    raise _Captured
+
+            stop = captured if stop_early and traced is None else None
             for (name, kind), cap in caps.items():
                 if kind == "input" or name not in graph_only:
-                    handles.append(_hook(modules[name], kind, cap, lambda: (start, size)))
+                    handles.append(_hook(modules[name], kind, cap, lambda: (start, size), stop))
             total = None if n is None else -(-n // batch_size)
             batches = iter_batches(data, batch_size, dev)
             for xb, yb in progress_bar(batches, total=total, desc=desc, disable=not progress):
@@ -304,8 +323,16 @@ def capture(
                         caps[(name, "output")].take(out[name], start, size)
                     output = out[output_key]
                 else:
-                    output = model(xb)
-                logits_cap.take(_logits_of(output), start, size)
+                    try:
+                        output = model(xb)
+                    except _Captured:
+                        output = None
+                if not stop_early:
+                    logits_cap.take(_logits_of(output), start, size)
+                if whole is None:
+                    whole = {key: cap.calls for key, cap in caps.items()}
+                    if stop_early:
+                        _cached(model, whole_key, lambda w=whole: w)
                 for cap in caps.values():
                     cap.end_batch()
                 if start == 0 and tokens is not None and not any(
@@ -324,15 +351,26 @@ def capture(
     label_t = torch.cat(labels) if labels else None
     if label_t is not None and len(label_t) != start:
         raise ValueError(f"only some batches carried labels ({len(label_t)} of {start} samples)")
-    return {key: cap.result() for key, cap in caps.items()}, label_t, logits_cap.result()
+    logits = None if stop_early else logits_cap.result()
+    return {key: cap.result() for key, cap in caps.items()}, label_t, logits
 
 
-def _hook(module: nn.Module, kind: str, cap: _Capture, position: Any) -> Any:
-    """A hook writing into ``cap`` at ``position() = (start, batch size)``."""
+class _Captured(Exception):  # noqa: N818 -- a signal, not an error
+    """Raised by a hook to end a forward pass whose targets are all captured."""
+
+
+def _hook(module: nn.Module, kind: str, cap: _Capture, position: Any, after: Any = None) -> Any:
+    """A hook writing into ``cap`` at ``position() = (start, batch size)``, then calling
+    ``after()`` (which may end the forward pass)."""
+    def take(value: Any) -> None:
+        cap.take(value, *position())
+        if after is not None:
+            after()
+
     if kind == "output":
-        return module.register_forward_hook(lambda _m, _i, out: cap.take(out, *position()))
+        return module.register_forward_hook(lambda _m, _i, out: take(out))
     if kind == "input":
-        return module.register_forward_pre_hook(lambda _m, inp: cap.take(inp, *position()))
+        return module.register_forward_pre_hook(lambda _m, inp: take(inp))
     raise ValueError(f"capture kind must be 'output' or 'input', got {kind!r}")
 
 
@@ -372,6 +410,7 @@ def _trace_graph(model: nn.Module, nodes: list[str]) -> tuple[nn.Module, str]:
     "return_outputs": [Boolean()],
     "dtype": [None, Instance("torch.dtype")],
     "tokens": TOKENS,
+    "stop_early": [Boolean()],
 })
 def extract_features(
     model: nn.Module,
@@ -384,6 +423,7 @@ def extract_features(
     return_outputs: bool = False,
     dtype: torch.dtype | None = None,
     tokens: str | Mapping[str, str] | None = None,
+    stop_early: bool = False,
 ) -> Any:
     """Features of named layers for every sample, in one pass over ``data``.
 
@@ -408,6 +448,13 @@ def extract_features(
         :mod:`geowidget.engine.tokens`). A string applies to every layer with a token output;
         a dict sets it per layer (``{"encoder.layers.encoder_layer_3": "cls"}``). A 3-D output
         without a choice, or a dict entry for a layer without tokens, raises ``ValueError``.
+    stop_early : bool
+        End each batch's forward pass once the layers are captured, skipping the layers
+        after them (the logits are then not computed: ``return_outputs`` gives None for
+        them). The model's first batch for these layers runs whole, to count how often each
+        runs, so a module that runs twice in a forward pass still gives its last call (a
+        model whose control flow changes that count between inputs needs the whole pass).
+        Layers that need tracing (graph nodes that are not modules) always run the whole pass.
 
     Returns
     -------
@@ -429,7 +476,7 @@ def extract_features(
     target_tokens = {_target(model, name): mode for name, mode in layer_tokens.items()}
     feats, labels, logits = capture(
         model, data, targets, batch_size=batch_size, device=device, progress=progress,
-        dtype=dtype, tokens=default_tokens, target_tokens=target_tokens,
+        dtype=dtype, tokens=default_tokens, target_tokens=target_tokens, stop_early=stop_early,
     )
     feats = {name: feats[target] for name, target in zip(dict.fromkeys(names), targets, strict=True)}
     return (feats, labels, logits) if return_outputs else feats

@@ -1,7 +1,7 @@
 """Runners: where a study's work units run. The same tasks run in this process or on a cluster.
 
-A :class:`Task` is every pending unit of one shard at one condition, one per model, so its
-inputs are read (and corrupted) once. A :class:`Worker` holds what a worker process keeps
+A :class:`Task` is every pending unit of one shard on one input (clean, or one corruption at
+one severity), one per (model, sparsity), so its inputs are read (and corrupted) once. A :class:`Worker` holds what a worker process keeps
 between tasks: the models, loaded once, and their pruning plans. A runner takes a stream of
 tasks and yields each finished unit:
 
@@ -31,7 +31,13 @@ from torch import nn
 from geowidget.engine.batches import resolve_device
 from geowidget.engine.probe import ProbeFit
 from geowidget.engine.pruning import PruningPlan
-from geowidget.study.units import WorkUnit, evaluate_unit, unit_inputs
+from geowidget.study.units import (
+    OUTPUTS_PART,
+    WorkUnit,
+    evaluate_unit,
+    split_parts,
+    unit_inputs,
+)
 
 if TYPE_CHECKING:
     from geowidget.study.store import UnitStore
@@ -39,15 +45,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Task:
-    """Pending units of one shard at one condition (one unit per model), with their store keys.
+    """Pending units of one shard on one input (clean, or one corruption at one severity), one
+    per (model, sparsity), with the store keys of the parts each must compute.
 
-    ``inputs`` are the shard's clean inputs, or its ready-made corrupted copy when the study
-    was given one for this benchmark (``given=True``); generated corruptions are applied by
-    the worker.
+    ``keys[i]`` maps each missing part of ``units[i]`` (a layer name, or
+    :data:`~geowidget.study.units.OUTPUTS_PART`) to its store key; the worker computes those
+    parts only. ``inputs`` are the shard's clean inputs, or its ready-made corrupted copy when
+    the study was given one for this benchmark (``given=True``); generated corruptions are
+    applied by the worker, once for all the task's units.
     """
 
     units: tuple[WorkUnit, ...]
-    keys: tuple[str, ...]
+    keys: tuple[dict[str, str], ...]
     inputs: Any  # Tensor, or a reference to one on a cluster
     labels: Any
     given: bool = False
@@ -105,28 +114,38 @@ class Worker:
             )
         return self._plans[model]
 
-    def run(self, task: Task) -> Iterator[tuple[WorkUnit, str, dict[str, np.ndarray]]]:
-        """Evaluate a task's units; each is written to the store before it is yielded."""
+    def run(self, task: Task) -> Iterator[tuple[WorkUnit, dict[str, str],
+                                                dict[str, dict[str, np.ndarray]]]]:
+        """Evaluate the missing parts of a task's units; each part is written to the store
+        before its unit is yielded with ``{part: arrays}``."""
         first = task.units[0]
         inputs = task.inputs if task.given else unit_inputs(
             first, task.inputs, seed=self.spec.seed, device=self.device
         )
-        for unit, key in zip(task.units, task.keys, strict=True):
-            arrays = self.evaluate(unit, inputs, task.labels)
+        for unit, keys in zip(task.units, task.keys, strict=True):
+            layers = [v for v in self.spec.layers[unit.model] if v in keys]
+            arrays = self.evaluate(unit, inputs, task.labels, layers=layers,
+                                   outputs=OUTPUTS_PART in keys)
+            parts = split_parts(arrays, layers)
             if self.store is not None:
-                self.store.save(key, arrays)
-            yield unit, key, arrays
+                for part, key in keys.items():
+                    self.store.save(key, parts[part])
+            yield unit, keys, parts
 
-    def evaluate(self, unit: WorkUnit, inputs: torch.Tensor,
-                 labels: torch.Tensor) -> dict[str, np.ndarray]:
-        """One unit, on inputs that are already the unit's (corrupted) inputs."""
+    def evaluate(self, unit: WorkUnit, inputs: torch.Tensor, labels: torch.Tensor, *,
+                 layers: list[str] | None = None, outputs: bool = True) -> dict[str, np.ndarray]:
+        """One unit, on inputs that are already the unit's (corrupted) inputs: the geometry
+        of ``layers`` (default every layer of the study) and, with ``outputs``, the model's
+        outputs."""
         spec = self.spec
+        nodes = spec.layers[unit.model]
         masks = self.plan(unit.model).masks(unit.sparsity) if unit.sparsity > 0 else None
         return evaluate_unit(
-            unit, self.models[unit.model], inputs, labels, layers=spec.layers[unit.model],
+            unit, self.models[unit.model], inputs, labels,
+            layers=nodes if layers is None else {v: nodes[v] for v in layers},
             head=spec.heads[unit.model], probes=spec.probes.get(unit.model), masks=masks,
             batch_size=spec.batch_size, device=self.device,
-            tokens=(spec.tokens or {}).get(unit.model),
+            tokens=(spec.tokens or {}).get(unit.model), outputs=outputs,
         )
 
 
@@ -136,8 +155,8 @@ class LocalRunner:
     name = "local"
 
     def run(self, spec: WorkerSpec, tasks: Iterable[Task], store: UnitStore | None
-            ) -> Iterator[tuple[WorkUnit, str, dict[str, np.ndarray] | None]]:
-        """Yield ``(unit, key, arrays)`` for every unit of every task, in order."""
+            ) -> Iterator[tuple[WorkUnit, dict[str, str], dict[str, dict[str, np.ndarray]]]]:
+        """Yield ``(unit, keys, parts)`` for every unit of every task, in order."""
         worker = Worker(spec, store)
         for task in tasks:
             yield from worker.run(task)
@@ -220,10 +239,11 @@ class _StudyActor:
     def __init__(self, spec: WorkerSpec, store: UnitStore) -> None:
         self.worker = Worker(spec, store, own_models=True)
 
-    def run(self, units: tuple[WorkUnit, ...], keys: tuple[str, ...], inputs: np.ndarray,
-            labels: np.ndarray, given: bool) -> list[tuple[WorkUnit, str]]:
+    def run(self, units: tuple[WorkUnit, ...], keys: tuple[dict[str, str], ...],
+            inputs: np.ndarray, labels: np.ndarray, given: bool
+            ) -> list[tuple[WorkUnit, dict[str, str]]]:
         task = Task(units, keys, _tensor(inputs), _tensor(labels), given)
-        return [(unit, key) for unit, key, _ in self.worker.run(task)]
+        return [(unit, part_keys) for unit, part_keys, _ in self.worker.run(task)]
 
     def pid(self) -> int:
         return os.getpid()
@@ -268,8 +288,8 @@ class RayRunner:
         return size if self.max_workers is None else max(1, min(size, self.max_workers))
 
     def run(self, spec: WorkerSpec, tasks: Iterable[Task], store: UnitStore | None
-            ) -> Iterator[tuple[WorkUnit, str, None]]:
-        """Yield ``(unit, key, None)`` as units finish (in any order); arrays are in the store."""
+            ) -> Iterator[tuple[WorkUnit, dict[str, str], None]]:
+        """Yield ``(unit, keys, None)`` as units finish (in any order); parts are in the store."""
         if store is None:
             raise ValueError("the Ray backend needs a unit store that every worker can reach")
         ray = import_ray()
@@ -310,9 +330,9 @@ class RayRunner:
 
     @staticmethod
     def _collect(ray: Any, inflight: dict[Any, int], load: dict[int, int]
-                 ) -> Iterator[tuple[WorkUnit, str, None]]:
+                 ) -> Iterator[tuple[WorkUnit, dict[str, str], None]]:
         done, _ = ray.wait(list(inflight), num_returns=1)
         for ref in done:
             load[inflight.pop(ref)] -= 1
-            for unit, key in ray.get(ref):
-                yield unit, key, None
+            for unit, keys in ray.get(ref):
+                yield unit, keys, None

@@ -1,18 +1,25 @@
 """Study: sweep models over pruning levels and corruptions, and collect a GeometryCube.
 
-A study evaluates every model on the clean data at every sparsity level, and on every
-(corruption, severity) at sparsity 0 (the dense model). At each of these conditions it
-records, per sample and layer, the geometry (angle, norm, margin, ...) and, per sample, the
-prediction, so that :mod:`geowidget.analysis.scores` can derive robustness and pruning
-vulnerability.
+A study evaluates every model at every sparsity level under every condition: on the clean
+data and on every (corruption, severity), so that robustness is defined for the dense model
+and for each pruned one alike (``grid="full"``). Cheaper grids leave cells out: with
+``grid="dense-corrupted"`` only the dense model is corrupted (see :class:`Study`). At each
+evaluated (model, sparsity, benchmark, severity) it records, per sample and layer, the
+geometry (angle, norm, margin, ...) and, per sample, the prediction, so that
+:mod:`geowidget.analysis.scores` can derive robustness and pruning vulnerability.
 
 The data is read once, shard by shard (:mod:`geowidget.study.shards`). Each shard gives one
 work unit per (model, condition) (:mod:`geowidget.study.units`), run by a runner
-(:mod:`geowidget.study.runners`). With ``cache_dir`` every finished unit is written to the
-unit store at once (:mod:`geowidget.study.store`); a re-run, even after ``kill -9``, loads
-what is there and computes only what is missing, and a corrupt file is detected and
-recomputed. Unit keys include fingerprints of the model weights and of the shard's inputs,
-so changed inputs never reuse stale results.
+(:mod:`geowidget.study.runners`); the units of one shard on one input (clean, or one
+corruption at one severity) form a task, so the inputs are corrupted once for every model
+and sparsity. With ``cache_dir`` every finished unit is written to the unit store at once
+(:mod:`geowidget.study.store`), in parts: one per layer and one for the model's outputs, each
+under a key that fingerprints what that part depends on (the model weights, the shard's
+inputs, the condition, and for a layer its node and class directions). A re-run, even after
+``kill -9``, loads what is there and computes only what is missing: adding a layer computes
+that layer's parts only (a forward pass up to the layer), adding a sparsity or a corruption
+computes the new conditions only. A corrupt file is detected and recomputed; changed inputs
+never reuse stale results.
 
 Layers: ``layers=None`` takes the penultimate layer, the input of the model's final Linear
 (found by :func:`geowidget.engine.head.find_head`), labelled ``"penultimate"`` in the cube;
@@ -69,13 +76,21 @@ from geowidget.engine.probe import ProbeFit
 from geowidget.engine.pruning import METHODS, SPARSITY
 from geowidget.study.runners import LocalRunner, RayRunner, Task, WorkerSpec
 from geowidget.study.shards import Shard, ShardReader
-from geowidget.study.units import PENULTIMATE, WorkUnit, fingerprint, probe_key
+from geowidget.study.units import (
+    OUTPUTS_PART,
+    PENULTIMATE,
+    WorkUnit,
+    fingerprint,
+    join_parts,
+    probe_key,
+)
 
 if TYPE_CHECKING:
     from geowidget.study.store import UnitStore
 
 _KEY_VERSION = 3  # bumped when what a key stands for changes (3: motion blur along the rows)
 _THUMBNAIL_MAX = 64  # pixels; larger images get no thumbnails
+GRIDS = ("full", "dense-corrupted")
 
 
 # a model, or a run of checkpoints: Checkpoints(model, [...]) or a (model, [...]) pair
@@ -107,6 +122,22 @@ class Study:
         whatever order they are given in.
     sparsities : sequence of float
         Pruning levels in [0, 1); 0 (the dense model) is always included.
+    grid : {"full", "dense-corrupted"} or sequence of float
+        Which (sparsity, condition) cells are evaluated. With M models, S sparsities (dense
+        included), C corrupted conditions (corruption x severity pairs) and N samples, and
+        one forward pass per (model, sparsity, condition, sample):
+
+        - ``"full"`` (default): every sparsity under every condition, clean and corrupted:
+          ``M * S * (1 + C) * N`` forward passes. Robustness, its correlations and the
+          benchmark similarity are then defined for every pruned model too.
+        - ``"dense-corrupted"``: every sparsity on the clean data, the corruptions on the
+          dense model only: ``M * (S + C) * N``. Pruned rows of the evaluation table stay
+          empty under corruption.
+        - a list of sparsities: the corruptions at those sparsities (0 is always included)
+          and the clean data at every sparsity: ``M * (S + S' * C) * N`` for S' of them.
+
+        Generated corruptions are applied once per (shard, corruption, severity), for every
+        model and sparsity: ``C * N`` images whatever the grid.
     pruning : str
         Method of :func:`geowidget.engine.pruning.prune_masks`.
     corruptions : str, list of str, or dict, optional
@@ -175,6 +206,7 @@ class Study:
         "data": DATA,
         "layers": [None, str, ListOf(str)],
         "sparsities": [ListOf(SPARSITY, min_len=0)],
+        "grid": [Options(*GRIDS), ListOf(SPARSITY)],
         "pruning": [Options(*METHODS)],
         "severities": [ListOf(Interval(int, 1, 5))],
         "batch_size": POSITIVE_INT,
@@ -198,6 +230,7 @@ class Study:
         *,
         layers: Sequence[str] | None = None,
         sparsities: Iterable[float] = (0, 0.1, 0.3, 0.5, 0.7, 0.9),
+        grid: str | Sequence[float] = "full",
         pruning: str = "global_magnitude",
         corruptions: str | Sequence[str] | Mapping[str, Any] | None = None,
         severities: Iterable[int] = SEVERITIES,
@@ -239,6 +272,8 @@ class Study:
         self.models, self.runs = expand_runs(named)
         self.pruning = pruning
         self.sparsities = sorted({0.0, *sparsities})
+        self.grid = grid if isinstance(grid, str) else sorted({0.0, *map(float, grid)})
+        self.corrupted_sparsities = self._check_grid(self.grid)
         self.severities = sorted(set(severities))
         self.batch_size, self.shard_size = batch_size, shard_size
         self.calibration_size, self.probe_samples = calibration_size, probe_samples
@@ -275,8 +310,20 @@ class Study:
         self.model_fp = {name: fingerprint(*m.state_dict().values())
                          for name, m in self.models.items()}
         self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
+        self.part_stats = self._no_part_stats()
 
     # ------------------------------------------------------------------ validation
+    def _check_grid(self, grid: str | list[float]) -> list[float]:
+        """The sparsities the corruptions are evaluated at."""
+        if grid == "full":
+            return list(self.sparsities)
+        if grid == "dense-corrupted":
+            return [0.0]
+        if unknown := [s for s in grid if s not in self.sparsities]:
+            raise invalid("Study", "grid", f"'full', 'dense-corrupted' or a list of the study's "
+                          f"sparsities {self.sparsities}", grid, f"{unknown} are not among them")
+        return list(grid)
+
     @staticmethod
     def _check_backend(backend: str, address: str | None, remote_args: Any, cache_dir: Any
                        ) -> LocalRunner | RayRunner:
@@ -474,8 +521,11 @@ class Study:
     # ------------------------------------------------------------------ units
     @property
     def conditions(self) -> list[Condition]:
+        """The cube's conditions: clean at every sparsity, then each (corruption, severity)
+        at each sparsity of the grid."""
         clean = [Condition(s, "clean", 0) for s in self.sparsities]
-        return clean + [Condition(0.0, b, s) for b, s, _ in self.benchmarks]
+        return clean + [Condition(p, b, s) for b, s, _ in self.benchmarks
+                        for p in self.corrupted_sparsities]
 
     def units(self) -> list[WorkUnit]:
         """Every unit of work, in execution order (shard, then condition, then model)."""
@@ -486,18 +536,29 @@ class Study:
             for m in self.models
         ]
 
-    def _model_keys(self, spec: WorkerSpec) -> dict[str, str]:
-        """Per model, a fingerprint of everything but the shard that its units depend on."""
+    def _part_keys(self, spec: WorkerSpec) -> dict[str, dict[str, str]]:
+        """Per model and part (each layer, and the outputs), a fingerprint of everything but
+        the shard and the condition that the part depends on.
+
+        The model's own settings (weights, pruning, seed, batch size, device type,
+        calibration samples) go into every part; a layer's part adds the layer's node, the
+        class directions its geometry uses (the head's name, or the probe's weights) and its
+        token mode, and nothing of the other layers, so adding a layer leaves the other
+        parts' keys as they were. Keys before the per-part store (one key per unit) are never
+        looked up again: their files are ignored.
+        """
         keys = {}
         for name in self.models:
+            model = fingerprint(_KEY_VERSION, self.model_fp[name], self.pruning, self.seed,
+                                self.batch_size, self.device.type, *(spec.calibration or ()))
             probes = spec.probes.get(name, {})
-            keys[name] = fingerprint(
-                _KEY_VERSION, self.model_fp[name], spec.layers[name], spec.heads[name],
-                *(t for layer in sorted(probes) for t in probe_key(probes[layer])),
-                self.pruning, self.seed, self.batch_size, self.device.type,
-                *(spec.calibration or ()),
-                *(() if not self.tokens else (self.tokens,)),  # no change to older keys
-            )
+            node_tokens = (spec.tokens or {}).get(name, {})
+            keys[name] = {OUTPUTS_PART: fingerprint("outputs", model)}
+            for layer, node in spec.layers[name].items():
+                directions = (probe_key(probes[layer]) if layer in probes
+                              else (spec.heads[name],))
+                keys[name][layer] = fingerprint("layer", model, node, *directions,
+                                                node_tokens.get(node))
         return keys
 
     def _shards(self) -> Iterator[tuple[Shard, dict[tuple[str, int], torch.Tensor]]]:
@@ -519,34 +580,59 @@ class Study:
             yield shard, copies
             shard = copies = other = None  # not kept alive while the next shard is read
 
+    def _inputs(self) -> list[tuple[str, int, list[Condition]]]:
+        """``(benchmark, severity, conditions)`` of each input a shard is evaluated on: the
+        clean data, then each (corruption, severity), with the conditions that use it."""
+        groups: dict[tuple[str, int], list[Condition]] = {}
+        for c in self.conditions:
+            groups.setdefault((c.benchmark, c.severity), []).append(c)
+        return [(b, s, conds) for (b, s), conds in groups.items()]
+
     def _tasks(self, spec: WorkerSpec, cube: _CubeBuilder | _DatasetBuilder, bar: Any
                ) -> Iterator[Task]:
-        """Pending tasks, shard by shard; units already in the store go straight to the cube."""
-        model_keys = self._model_keys(spec)
+        """Pending tasks, shard by shard and input by input; the parts already in the store
+        go straight to the cube, and a task asks only for the missing ones."""
+        part_keys = self._part_keys(spec)
         for shard, copies in self._shards():
             cube.add_samples(shard)
             shard_fp = fingerprint(shard.inputs, shard.labels)
-            for cond in self.conditions:
-                source = copies.get((cond.benchmark, cond.severity))
+            for benchmark, severity, conds in self._inputs():
+                source = copies.get((benchmark, severity))
                 source_fp = "generated" if source is None else fingerprint(source)
                 pending = []
-                for model in self.models:
-                    unit = WorkUnit(model, cond.sparsity, cond.benchmark, cond.severity,
-                                    shard.start, shard.stop)
-                    key = fingerprint(model_keys[model], shard_fp, source_fp, unit.sparsity,
-                                      unit.benchmark, unit.severity, unit.start, unit.stop)
-                    arrays = None if self.store is None else self.store.load(key)
-                    if arrays is None:
-                        pending.append((unit, key))
-                        continue
-                    cube.add(unit, key, arrays)
-                    self.stats["cached"] += 1
-                    bar.update(1)
+                for cond in conds:
+                    for model in self.models:
+                        unit = WorkUnit(model, cond.sparsity, cond.benchmark, cond.severity,
+                                        shard.start, shard.stop)
+                        where = fingerprint(shard_fp, source_fp, unit.sparsity, unit.benchmark,
+                                            unit.severity, unit.start, unit.stop)
+                        missing = {}
+                        for part, base in part_keys[model].items():
+                            key = fingerprint(base, where)
+                            arrays = None if self.store is None else self.store.load(key)
+                            if arrays is None:
+                                missing[part] = key
+                                continue
+                            cube.add(unit, part, key, arrays)
+                            self._count(part, "cached")
+                        if missing:
+                            pending.append((unit, missing))
+                            continue
+                        self.stats["cached"] += 1
+                        bar.update(1)
                 if pending:
                     units, keys = zip(*pending, strict=True)
                     yield Task(units, keys, shard.inputs if source is None else source,
                                shard.labels, given=source is not None)
             shard = copies = source = None  # not kept alive while the next shard is read
+
+    def _no_part_stats(self) -> dict[str, Any]:
+        zero = {"computed": 0, "cached": 0}
+        return {"outputs": dict(zero), "layers": {v: dict(zero) for v in self.layers}}
+
+    def _count(self, part: str, how: str) -> None:
+        stats = self.part_stats
+        (stats["outputs"] if part == OUTPUTS_PART else stats["layers"][part])[how] += 1
 
     def run_unit(self, unit: WorkUnit) -> dict[str, np.ndarray]:
         """Compute one unit in this process (reads the data up to the unit's shard)."""
@@ -581,6 +667,13 @@ class Study:
         Returns
         -------
         GeometryCube
+
+        Notes
+        -----
+        Afterwards ``stats`` counts units: ``computed`` (any part of the unit was computed),
+        ``cached`` (every part came from the store) and ``corrupt`` (files that failed their
+        checksum). ``part_stats`` counts the parts: ``{"outputs": {"computed", "cached"},
+        "layers": {layer: {"computed", "cached"}}}``.
         """
         from tqdm.auto import tqdm
 
@@ -589,6 +682,7 @@ class Study:
 
             out = location(out, "Study.run", "out")
         self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
+        self.part_stats = self._no_part_stats()
         with self._unit_store(needed=out is not None) as store:
             store_was, self.store = self.store, store
             cube: _CubeBuilder | _DatasetBuilder | None = None
@@ -600,13 +694,16 @@ class Study:
                 with tqdm(total=total, desc="study",
                           disable=not self.progress, unit="unit") as bar:
                     tasks = self._tasks(spec, cube, bar)
-                    for unit, key, arrays in self.runner.run(spec, tasks, store):
-                        if arrays is None and cube.needs_arrays:  # a remote worker wrote them
-                            arrays = store.load(key)
-                            if arrays is None:
-                                raise RuntimeError(f"unit {unit} was reported done but its "
-                                                   f"file in {store!r} cannot be read")
-                        cube.add(unit, key, arrays)
+                    for unit, keys, parts in self.runner.run(spec, tasks, store):
+                        for part, key in keys.items():
+                            arrays = None if parts is None else parts[part]
+                            if arrays is None and cube.needs_arrays:  # a remote worker wrote it
+                                arrays = store.load(key)
+                                if arrays is None:
+                                    raise RuntimeError(f"unit {unit} was reported done but its "
+                                                       f"file in {store!r} cannot be read")
+                            cube.add(unit, part, key, arrays)
+                            self._count(part, "computed")
                         self.stats["computed"] += 1
                         bar.update(1)
                 result = cube.build(self._projections())
@@ -736,15 +833,18 @@ class _CubeBuilder:
                 self.images = np.zeros((self.study.n, *thumbs.shape[1:]), np.uint8)
             self.images[shard.start : shard.stop] = thumbs
 
-    def add(self, unit: WorkUnit, key: str, arrays: dict[str, np.ndarray]) -> None:
+    def add(self, unit: WorkUnit, part: str, key: str, arrays: dict[str, np.ndarray]) -> None:
         mi, ki = self.model_pos[unit.model], self.cond_pos[unit.condition]
         sl = slice(unit.start, unit.stop)
+        if part == OUTPUTS_PART:
+            for name in OUTPUTS:
+                self.arrays[name][mi, ki, sl] = arrays[name]
+            return
+        li = self.study.layers.index(part)
         for name in LAYER_METRICS:
-            self.arrays[name][mi, :, ki, sl] = arrays[name]
-        for name in ("pred", "correct", "logit_margin"):
-            self.arrays[name][mi, ki, sl] = arrays[name]
+            self.arrays[name][mi, li, ki, sl] = arrays[name]
         if self.probed is not None:
-            self.arrays["layer_pred"][mi, :, ki, sl] = _layer_pred(arrays)
+            self.arrays["layer_pred"][mi, li, ki, sl] = arrays["layer_pred"]
 
     def build(self, projections: dict[str, np.ndarray]) -> GeometryCube:
         st = self.study
@@ -785,7 +885,7 @@ class _DatasetBuilder:
         })
         self.location = out
         self.labels = np.zeros(study.n, np.int64)
-        self.keys: dict[tuple[int, int], list[tuple[int, str]]] = {}
+        self.keys: dict[tuple[int, int], dict[int, dict[str, str]]] = {}  # cell: start: part
         self.model_pos = {name: i for i, name in enumerate(study.models)}
         self.cond_pos = {c: i for i, c in enumerate(study.conditions)}
         self._images = contextlib.ExitStack()
@@ -806,9 +906,10 @@ class _DatasetBuilder:
             self._images.close()
         self.writer.abort()
 
-    def add(self, unit: WorkUnit, key: str, arrays: dict[str, np.ndarray] | None) -> None:
+    def add(self, unit: WorkUnit, part: str, key: str, arrays: dict[str, np.ndarray] | None
+            ) -> None:
         cell = (self.model_pos[unit.model], self.cond_pos[unit.condition])
-        self.keys.setdefault(cell, []).append((unit.start, key))
+        self.keys.setdefault(cell, {}).setdefault(unit.start, {})[part] = key
 
     def build(self, projections: dict[str, np.ndarray]) -> GeometryCube:
         st = self.study
@@ -818,11 +919,15 @@ class _DatasetBuilder:
         self.writer.write_samples(self.labels, np.arange(st.n))
         probed = st._probed()
         accuracy = np.full((len(st.models), len(st.layers), len(st.conditions)), np.nan)
-        for (mi, ki), parts in sorted(self.keys.items()):
-            units = [self.store.load(key) for _, key in sorted(parts)]
-            if any(u is None for u in units):
-                raise RuntimeError(f"a unit of {st.conditions[ki].label} of model "
-                                   f"{list(st.models)[mi]!r} cannot be read back from {self.store!r}")
+        for (mi, ki), shards in sorted(self.keys.items()):
+            units = []
+            for _, keys in sorted(shards.items()):
+                parts = {part: self.store.load(key) for part, key in keys.items()}
+                if any(p is None for p in parts.values()):
+                    raise RuntimeError(f"a unit of {st.conditions[ki].label} of model "
+                                       f"{list(st.models)[mi]!r} cannot be read back from "
+                                       f"{self.store!r}")
+                units.append(join_parts(parts, st.layers))
             metrics = {name: np.concatenate([u[name] for u in units], axis=1)
                        for name in LAYER_METRICS}
             outputs = {name: np.concatenate([u[name] for u in units]) for name in OUTPUTS}

@@ -4,6 +4,12 @@ A :class:`WorkUnit` names what to compute; :func:`evaluate_unit` computes it fro
 arguments alone (the model, the unit's inputs and labels, the class directions of each
 layer, the pruning masks), so any worker process, local or on a Ray cluster, can run any
 unit and get the same arrays.
+
+A unit's results are stored in parts, each under its own key: one part per layer (the
+geometry of that layer) and one for the model's outputs (prediction, correctness, logit
+margin). A layer's part depends on that layer alone, so adding a layer to a study computes
+only the new layer's parts, with a forward pass that stops at the layer
+(``evaluate_unit(..., outputs=False)``), and every other part is reused.
 """
 
 from __future__ import annotations
@@ -20,14 +26,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from geowidget.cube import LAYER_METRICS, Condition
+from geowidget.cube import LAYER_METRICS, OUTPUTS, Condition
 from geowidget.engine.corruptions import corrupt
-from geowidget.engine.features import extract_features
+from geowidget.engine.features import capture, extract_features
 from geowidget.engine.geometry import geometry
 from geowidget.engine.probe import ProbeFit
 from geowidget.engine.pruning import pruned
 
 PENULTIMATE = "penultimate"
+OUTPUTS_PART = "#outputs"  # the part of a unit holding the model's outputs ("#": no layer name)
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,7 @@ def evaluate_unit(
     batch_size: int = 256,
     device: torch.device | str = "cpu",
     tokens: Mapping[str, str] | None = None,
+    outputs: bool = True,
 ) -> dict[str, np.ndarray]:
     """Per-sample geometry and outputs of one unit; depends on its arguments only.
 
@@ -137,6 +145,9 @@ def evaluate_unit(
     tokens : mapping of str to str, optional
         How the token output of a node (a value of ``layers``) becomes one vector per sample
         (``"cls"``, ``"mean"``; see :func:`geowidget.engine.features.extract_features`).
+    outputs : bool
+        Also compute the model's outputs (``pred``, ``correct``, ``logit_margin``). Without
+        them the forward pass stops once the layers are captured.
 
     Returns
     -------
@@ -144,16 +155,39 @@ def evaluate_unit(
         ``angle``, ``angle_pred``, ``avh``, ``angle_gap``, ``norm``, ``margin``: float32
         ``[L, n]`` in the order of ``layers`` (radians; norm and margin in feature units);
         ``layer_pred`` int32 ``[L, n]``, each layer's prediction (its probe's, or the head's);
-        ``pred`` int32 ``[n]``, ``correct`` bool ``[n]``, ``logit_margin`` float32 ``[n]``: the
-        model's.
+        with ``outputs``, the model's ``pred`` int32 ``[n]``, ``correct`` bool ``[n]`` and
+        ``logit_margin`` float32 ``[n]``.
     """
     if (unit.sparsity > 0) != bool(masks):
         raise ValueError(f"unit {unit} at sparsity {unit.sparsity:g} got "
                          f"{'no' if not masks else 'pruning'} masks")
+    if not layers and not outputs:
+        raise ValueError(f"unit {unit}: nothing to compute (no layers and outputs=False)")
     context = pruned(model, dict(masks)) if masks else contextlib.nullcontext(model)
     with context:
         return _evaluate(model, inputs, labels, layers, head, probes or {}, batch_size, device,
-                         tokens, np.arange(unit.start, unit.stop))
+                         tokens, np.arange(unit.start, unit.stop), outputs)
+
+
+LAYER_PARTS = (*LAYER_METRICS, "layer_pred")  # what a layer's stored part holds
+
+
+def split_parts(arrays: Mapping[str, np.ndarray], layers: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """A unit's arrays (as :func:`evaluate_unit` returns them for ``layers``) as its stored
+    parts: ``{layer: {metric: [n]}}``, and ``{OUTPUTS_PART: {name: [n]}}`` when it has outputs."""
+    parts = {layer: {k: arrays[k][i] for k in LAYER_PARTS} for i, layer in enumerate(layers)}
+    if "pred" in arrays:
+        parts[OUTPUTS_PART] = {k: arrays[k] for k in OUTPUTS}
+    return parts
+
+
+def join_parts(parts: Mapping[str, Mapping[str, np.ndarray]], layers: list[str]
+               ) -> dict[str, np.ndarray]:
+    """The inverse of :func:`split_parts`: every layer's part and the outputs part as one
+    unit's arrays (metrics ``[L, n]`` in the order of ``layers``)."""
+    out = {k: np.stack([parts[layer][k] for layer in layers]) for k in LAYER_PARTS}
+    out.update({k: parts[OUTPUTS_PART][k] for k in OUTPUTS})
+    return out
 
 
 def _evaluate(
@@ -167,13 +201,19 @@ def _evaluate(
     device: Any,
     tokens: Mapping[str, str] | None,
     positions: np.ndarray,
+    outputs: bool = True,
 ) -> dict[str, np.ndarray]:
     targets = list(dict.fromkeys(layers.values()))
-    feats, _, logits = extract_features(
-        model, (inputs, labels), targets, batch_size=batch_size, device=device,
-        progress=False, return_outputs=True, tokens=dict(tokens) if tokens else None,
-    )
-    out: dict[str, list[np.ndarray]] = {k: [] for k in (*LAYER_METRICS, "layer_pred")}
+    if targets:
+        feats, _, logits = extract_features(
+            model, (inputs, labels), targets, batch_size=batch_size, device=device,
+            progress=False, return_outputs=True, stop_early=not outputs,
+            tokens={n: m for n, m in (tokens or {}).items() if n in targets} or None,
+        )
+    else:  # the outputs alone
+        feats, _, logits = capture(model, (inputs, labels), [], batch_size=batch_size,
+                                   device=device, progress=False)
+    out: dict[str, list[np.ndarray]] = {k: [] for k in LAYER_PARTS}
     for layer, node in layers.items():
         h = feats[node].float().cpu()
         with warnings.catch_warnings():
@@ -190,11 +230,15 @@ def _evaluate(
         for k in LAYER_METRICS:
             out[k].append(g[k].astype(np.float32))
         out["layer_pred"].append(g["pred"].astype(np.int32))
+    result = {k: np.stack(v) if v else np.zeros((0, len(labels)),
+                                                np.int32 if k == "layer_pred" else np.float32)
+              for k, v in out.items()}
+    if not outputs:
+        return result
     z = logits.double().cpu()
     pred = z.argmax(dim=1)
     zy = z.gather(1, labels[:, None])
     others = z.scatter(1, labels[:, None], float("-inf"))
-    result = {k: np.stack(v) for k, v in out.items()}
     result["pred"] = pred.numpy().astype(np.int32)
     result["correct"] = (pred == labels).numpy()
     result["logit_margin"] = (zy[:, 0] - others.max(dim=1).values).numpy().astype(np.float32)

@@ -12,7 +12,7 @@ from geowidget.widgets.base import Colors, GeoView, Int, invalid
 from geowidget.widgets.codec import as_numpy
 from geowidget.widgets.polar import robustness_of
 
-BY = ("model", "condition", "model_condition")
+BY = ("model", "condition", "model_condition", "model_sparsity")
 
 
 def _accuracy(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
@@ -23,6 +23,17 @@ def _accuracy(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
             acc[i] = cube.values("correct", None if mi < 0 else [mi], None,
                                  None if ki < 0 else [ki]).mean()
     return acc
+
+
+def _robustness_at(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
+    """Mean robustness of each (model, sparsity) point's pruned model; NaN where the cube has
+    no corrupted condition at that sparsity."""
+    from geowidget.analysis.scores import robust_levels, robustness
+
+    levels = robust_levels(cube)
+    by_level = {s: robustness(cube, sparsity=s).mean(axis=1) for s in levels}
+    return np.array([by_level[d["sparsity"]][d["_m"]] if d["sparsity"] in by_level
+                     and d["_m"] >= 0 else np.nan for d in info])
 
 
 def _layout_from_cube(cube: Any, by: str, method: str, layer: Any,
@@ -72,8 +83,11 @@ class ModelMap(GeoView):
         (``model_info["pruning"]`` or ``["method"]``) are filled in.
     color_by : str, optional
         The initial colour field.
-    by : {"model", "condition", "model_condition"}
-        What a point is, when computing from a cube.
+    by : {"model", "condition", "model_condition", "model_sparsity"}
+        What a point is, when computing from a cube. ``"model_sparsity"``: one point per
+        (model, sparsity), placed by its geometry under every benchmark (the paper's map of
+        pruning methods x sparsities; needs a Study's full grid), coloured by the robustness
+        of the model pruned to that sparsity.
     method : {"mds", "pca", "tsne", "umap"}
         Layout method when computing from a cube.
     point_model, point_condition : array-like of int [P], optional
@@ -85,7 +99,8 @@ class ModelMap(GeoView):
         their ``model_info``) are joined in order of step, and a ``step`` colour is added.
     sparsity, benchmark : optional
         Condition selection passed to ``model_embedding`` when computing from a cube; for
-        ``by="model_condition"`` the default is every sparsity of the clean benchmark.
+        ``by="model_condition"`` the default is every sparsity of the clean benchmark, for
+        ``by="model_sparsity"`` every sparsity and every benchmark.
     """
 
     _kind = t.Unicode("modelmap").tag(sync=True)
@@ -123,7 +138,9 @@ class ModelMap(GeoView):
             if cube is None:
                 raise ValueError("pass a GeometryCube, or xy= positions (and optionally edges=)")
             if sparsity == "default":
-                sparsity = None if by == "model_condition" else 0.0
+                sparsity = None if by in ("model_condition", "model_sparsity") else 0.0
+            if by == "model_sparsity" and benchmark == "clean":
+                benchmark = None
             select = {"sparsity": sparsity, "benchmark": benchmark}
             labels, info, xy, edges_c = _layout_from_cube(cube, by, method, layer, select)
             names = list(labels) if names is None else names
@@ -165,7 +182,9 @@ class ModelMap(GeoView):
                 d["_m"], d["_k"] = int(pm[i]), int(pk[i])
             colors.setdefault("accuracy", _accuracy(cube, info))
             rob = robustness_of(cube)
-            if rob is not None:
+            if by == "model_sparsity":
+                colors.setdefault("robustness", _robustness_at(cube, info))
+            elif rob is not None:
                 colors.setdefault("robustness", np.array(
                     [np.nanmean(rob[d["_m"]]) if d["_m"] >= 0 else np.nan for d in info]))
             methods = [str(cube.model_info[d["_m"]].get("pruning", cube.model_info[d["_m"]].get(
@@ -178,7 +197,7 @@ class ModelMap(GeoView):
                     colors.setdefault("step", np.array(
                         [float(cube.model_info[d["_m"]].get("step", np.nan)) if d["_m"] >= 0
                          else np.nan for d in info]))
-            if by == "model_condition" and paths is None:
+            if by in ("model_condition", "model_sparsity") and paths is None:
                 sp = [float(d.get("sparsity", 0.0)) for d in info]
                 paths = [sorted(np.flatnonzero(pm == mi).tolist(), key=lambda i: sp[i])
                          for mi in range(len(cube.models))]
