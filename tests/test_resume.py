@@ -23,7 +23,8 @@ from geowidget.study import Study
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = dict(sparsities=(0.5,), corruptions=["fog"], severities=(2,), shard_size=20,
                 progress=False)
-UNITS = 2 * 3 * 3  # models x conditions x shards
+UNITS = 2 * 4 * 3  # models x (2 sparsities x (clean, fog)) x shards
+PARTS = UNITS * 2  # each unit stored as its penultimate layer and its outputs
 
 # the models and data, built the same way in this process and in the one that is killed
 SETUP = """
@@ -93,7 +94,7 @@ def test_kill_9_during_run_out_then_the_same_call_resumes(tmp_path) -> None:
     """)
     pid = kill_9_after_units(script, cache, {**os.environ, "PYTHONPATH": str(ROOT)})
     done = len(list(cache.rglob("*.gwu")))
-    assert 3 <= done < UNITS
+    assert 3 <= done < PARTS
     assert not out.exists()  # the cube was being written beside it
     staged = [p for p in tmp_path.iterdir() if p.name.endswith(".staging")]
     assert len(staged) == 1 and str(pid) in staged[0].name
@@ -104,7 +105,14 @@ def test_kill_9_during_run_out_then_the_same_call_resumes(tmp_path) -> None:
     models, data = setup()
     resumed = Study(models, data, cache_dir=cache, **SETTINGS)
     cube = resumed.run(out=out)
-    assert resumed.stats == {"computed": UNITS - done, "cached": done, "corrupt": 0}
+    # every part on disk is reused, every other one computed; a unit is cached when all its
+    # parts were
+    parts = resumed.part_stats
+    cached = parts["outputs"]["cached"] + sum(v["cached"] for v in parts["layers"].values())
+    computed = parts["outputs"]["computed"] + sum(v["computed"] for v in parts["layers"].values())
+    assert (cached, computed) == (done, PARTS - done)
+    assert resumed.stats["computed"] + resumed.stats["cached"] == UNITS
+    assert resumed.stats["corrupt"] == 0 and resumed.stats["cached"] <= done
     assert debris(tmp_path) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "cube"]
     assert cube.location == str(out)
