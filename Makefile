@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CHROMIUM ?= /usr/bin/chromium
 export GEOWIDGET_CHROMIUM := $(CHROMIUM)
 
-.PHONY: setup demo test test-py test-js lint bench clean
+.PHONY: setup demo test test-py test-js lint bench gpu-check clean
 
 setup: $(VENV)/.installed geowidget/static/widgets.js geowidget/static/widgets.css $(CHROMIUM)
 
@@ -55,6 +55,11 @@ demo: setup
 
 bench: setup
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+# the CUDA tests and the GPU benchmarks in one table, within 8 minutes; without a CUDA device
+# it skips them, says so, and passes
+gpu-check: setup
+	$(PY) benchmarks/gpu_check.py
 
 clean:
 	rm -rf $(VENV) node_modules geowidget/static/*.js .pytest_cache

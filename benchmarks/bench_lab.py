@@ -3,9 +3,12 @@
 For each library and N (100,000 and 1,000,000 points, coloured by 10 classes), one notebook
 with a fresh kernel runs two cells in JupyterLab, driven by headless Chromium:
 
-1. setup (not timed): import the library and make the same N points for every library
-   (angle and norm for geowidget's ``PolarPlot``; the same points as x, y for the others);
-2. display (timed): ``gw.PolarPlot(angle=..., norm=..., labels=...)``,
+1. setup (not timed): import the library and its widget class (``gw.PolarPlot``,
+   ``jscatter``, ``go.FigureWidget``) and make the same N points for every library (angle and
+   norm for geowidget's ``PolarPlot``; the same points as x, y for the others);
+2. display (timed): ``gw.PolarPlot(angle=..., norm=..., labels=...)`` (at 1,000,000 points
+   it bins them: density mode; so it also runs there with ``density="off"``, drawing every
+   point as the others do: ``geowidget-points``),
    ``jscatter.Scatter(data=df, x="x", y="y", color_by="label")`` or
    ``go.FigureWidget(go.Scattergl(x=..., y=..., marker=dict(color=labels)))``, each about
    380 CSS px high.
@@ -21,11 +24,11 @@ it was drawn; all three libraries get it alike.
 
 Runs are interleaved (repetition, then N, then library) so load on a shared machine spreads
 over all of them; each number is the median of ``--reps`` runs (at least 3). Prints the
-medians and the ratios jupyter-scatter / geowidget (target >= 5) and plotly / geowidget
-(target >= 10), and each library's time above the floor: an anywidget that fills a canvas at
-once, with no data, which measures JupyterLab's own part of any display. The density-mode
-target (10,000,000 points against a raw frame of 1,000,000) is measured in the page, without
-a kernel: ``benchmarks/bench_render.py``.
+medians, the mode each view drew in (points or density), and the ratios jupyter-scatter /
+geowidget (target >= 5) and plotly / geowidget (target >= 10), for each of our two views,
+and each library's time above the floor: an anywidget that fills a canvas at once, with no
+data, which measures JupyterLab's own part of any display. Density mode against a raw binning
+loop is measured in the page, without a kernel: ``benchmarks/bench_render.py``.
 Run: ``.venv/bin/python benchmarks/bench_lab.py [--sizes 100000 1000000] [--reps 3]``.
 """
 
@@ -48,7 +51,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-LIBRARIES = ("geowidget", "jscatter", "plotly", "floor")
+LIBRARIES = ("geowidget", "geowidget-points", "jscatter", "plotly", "floor")
+# our view with density="off": every point drawn, as the others draw them; run from this N up,
+# where "auto" bins the points instead (its threshold is 100,000 points in view)
+POINTS_FROM = 1_000_000
 INK = 200  # pixels of the 200 x 120 probe (0.8%) that must differ from the background
 HEIGHT = 380  # CSS px, every library's plot
 
@@ -67,6 +73,9 @@ LIBS = {
     "geowidget": ("import geowidget as gw\ngw.PolarPlot",
                   "gw.PolarPlot(angle=theta, norm=rho, labels=labels, thumbnails=False, "
                   f"height={HEIGHT})"),
+    "geowidget-points": ("import geowidget as gw\ngw.PolarPlot",
+                         "gw.PolarPlot(angle=theta, norm=rho, labels=labels, thumbnails=False, "
+                         f"height={HEIGHT}, density='off')"),
     "jscatter": ("import jscatter\nimport pandas as pd\n"
                  "df = pd.DataFrame({'x': x, 'y': y, 'label': pd.Categorical(labels)})",
                  f"jscatter.Scatter(data=df, x='x', y='y', color_by='label', height={HEIGHT})"),
@@ -78,7 +87,9 @@ LIBS = {
               "const g = c.getContext('2d'); g.fillStyle = '#333'; g.fillRect(0, 0, 380, 380); "
               "el.append(c); } }\"",
               "Floor()"),
-    "plotly": ("import plotly.graph_objects as go",
+    # go.FigureWidget is imported on first use (with its widget machinery, 1-2 s): load it
+    # here, as the others load their widget classes in the setup cell
+    "plotly": ("import plotly.graph_objects as go\ngo.FigureWidget",
                "go.FigureWidget(go.Scattergl(x=x, y=y, mode='markers', "
                f"marker=dict(color=labels, size=3)), layout=dict(height={HEIGHT}))"),
 }
@@ -197,9 +208,17 @@ def run_cell_and_wait(page, index: int, timeout: float) -> None:
         arg=index, timeout=timeout * 1000)
 
 
+# the mode the view drew in: our views say it on their root; the others draw every point
+# (the display cell is the second: running it may have added an empty third)
+MODE = """() => { const cell = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[1];
+  const root = cell.querySelector('.gw-root');
+  return root ? root.dataset.mode || '?' : null; }"""
+
+
 def one_run(browser, lab: Lab, lib: str, n: int, tag: str, timeout: float,
-            settle: float = 1.0) -> float:
-    """Seconds from running the display cell to the first frame showing the points."""
+            settle: float = 1.0) -> tuple[float, str]:
+    """Seconds from running the display cell to the first frame showing the points, and the
+    mode the view drew in ("points" or "density"; "canvas" for the floor)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     name = f"{tag}-{lib}-{n}.ipynb"
@@ -229,7 +248,10 @@ def one_run(browser, lab: Lab, lib: str, n: int, tag: str, timeout: float,
             raise RuntimeError(f"no frame showed the points within {timeout:g} s; the cell "
                                f"shows: {out!r}; screenshot: {shot}") from None
         t0, t1 = page.evaluate("[window.__bench.t0, window.__bench.t1]")
-        return (t1 - t0) / 1000
+        mode = page.evaluate(MODE)
+        if mode is None:  # not one of our views: the others draw every point
+            mode = {"floor": "canvas"}.get(lib, "?" if lib.startswith("geowidget") else "points")
+        return (t1 - t0) / 1000, mode
     finally:
         ctx.close()
         lab.shut_down_kernels()
@@ -255,6 +277,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     times: dict[tuple[str, int], list[float]] = {}
+    modes: dict[tuple[str, int], set[str]] = {}
     lab = Lab()
     start = time.time()
     try:
@@ -263,16 +286,19 @@ def main() -> None:
             for rep in range(args.reps):
                 for n in args.sizes:
                     for lib in args.libraries:
+                        if lib == "geowidget-points" and n < POINTS_FROM:
+                            continue
                         try:
-                            t = one_run(browser, lab, lib, n, f"r{rep}", args.timeout,
-                                        args.settle)
+                            t, mode = one_run(browser, lab, lib, n, f"r{rep}", args.timeout,
+                                              args.settle)
                         except RuntimeError as err:  # reported, and left out of the median
                             print(f"  rep {rep + 1}: {lib:<9} N = {n:>9,}: failed: {err}",
                                   flush=True)
                             continue
                         times.setdefault((lib, n), []).append(t)
-                        print(f"  rep {rep + 1}: {lib:<9} N = {n:>9,}: {t:7.2f} s   (load"
-                              f" average {os.getloadavg()[0]:.1f})", flush=True)
+                        modes.setdefault((lib, n), set()).add(mode)
+                        print(f"  rep {rep + 1}: {lib:<16} N = {n:>9,}: {t:7.2f} s, {mode}"
+                              f"   (load average {os.getloadavg()[0]:.1f})", flush=True)
             browser.close()
     finally:
         lab.close()
@@ -282,18 +308,22 @@ def main() -> None:
     for n in args.sizes:
         med = {lib: statistics.median(times[(lib, n)]) for lib in args.libraries
                if times.get((lib, n))}
-        cells = "  ".join(f"{lib} {med[lib]:6.2f} s ({len(times[(lib, n)])} runs)"
-                          for lib in med)
-        print(f"N = {n:>9,}: {cells}")
-        if "geowidget" in med:
+        shown = {lib: "/".join(sorted(modes[(lib, n)])) for lib in med}
+        print(f"N = {n:>9,}:")
+        for lib in med:
+            print(f"    {lib:<16} {med[lib]:6.2f} s  {shown[lib]:<8} ({len(times[(lib, n)])}"
+                  " runs)")
+        for ours in ("geowidget", "geowidget-points"):
+            if ours not in med:
+                continue
             for lib, target in (("jscatter", 5), ("plotly", 10)):
                 if lib in med:
-                    print(f"    {lib} / geowidget = {med[lib] / med['geowidget']:6.2f}"
-                          f"   (target >= {target})")
-            if "floor" in med:
-                print("    above the floor (an anywidget that fills a canvas with no data): "
-                      + "  ".join(f"{lib} {med[lib] - med['floor']:5.2f} s" for lib in med
-                                  if lib != "floor"))
+                    print(f"    {lib} ({shown[lib]}) / {ours} ({shown[ours]}) ="
+                          f" {med[lib] / med[ours]:6.2f}   (target >= {target})")
+        if "floor" in med:
+            print("    above the floor (an anywidget that fills a canvas with no data): "
+                  + "  ".join(f"{lib} {med[lib] - med['floor']:5.2f} s" for lib in med
+                              if lib != "floor"))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,22 @@
 """Render speed in headless Chromium (software WebGL), measured against baselines in one run.
 
 Prints, for N = 1,000,000 points of 2 px (all ratios are medians of runs paired with their
-baseline, measured back to back so load on a shared machine hits both alike; best-of times too):
-- our first frame / one raw WebGL frame of the same points (target <= 2);
-- our slice switch (layer change) / one raw redraw that re-uploads nothing (the switch re-points
-  attributes at data already on the GPU, so that is its baseline);
-- plotly.js scatterpolargl's first frame and restyle against ours (target >= 3), plotly given the
-  same warm-up (one untimed plot), repetitions (3 first frames, 6 restyles) and statistic;
-- density mode at 10,000,000 points (--density-n): a fresh view's first frame (upload
-  included) and a redraw, against one raw frame of 1,000,000 points (target: redraw <= 3);
+baseline, measured back to back so load on a shared machine hits both alike; best-of times too;
+every line names the mode our view drew in):
+- points against points, our view with ``density="off"`` (every point drawn, as the raw
+  program and plotly draw them):
+  - our first frame / one raw WebGL frame of the same points (target <= 2);
+  - our slice switch (layer change) / one raw redraw that re-uploads nothing (the switch
+    re-points attributes at data already on the GPU, so that is its baseline);
+  - plotly.js scatterpolargl's first frame and restyle against ours (target >= 3), plotly
+    given the same warm-up (one untimed plot), repetitions (3 first frames, 6 restyles) and
+    statistic;
+- density mode at 10,000,000 points (--density-n), reported apart: a fresh view's first frame
+  and a redraw (a zoom or pan re-bins), each against a raw binning loop that draws the same
+  picture (the points' screen positions and classes precomputed, as the view caches them per
+  cell: bin them into 2 px bins summing class colours and counts, shade each bin by the mean
+  colour at an opacity growing with log(count), and put the image on a canvas); the redraw
+  also against the raw WebGL redraw of N points (no upload; target <= 3);
 - bytes sent per point per metric (target <= 4.1).
 
 "One raw frame" is the minimal WebGL program a renderer must run: upload x and y (float32),
@@ -42,6 +50,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 PAGE = """<!doctype html><html><head><meta charset="utf-8"></head>
 <body style="margin:0;background:#fff"><div id="ours" style="width:820px"></div>
 <canvas id="raw" width="800" height="420" style="display:block"></canvas>
+<canvas id="rawbin" width="800" height="420" style="display:block"></canvas>
 <div id="plotly" style="width:800px;height:420px"></div>
 <script type="module">
 import widgets from "/widgets.js";
@@ -85,6 +94,31 @@ function rawFrame(canvas, x, y, N, upload) {
   gl.clearColor(1, 1, 1, 1); gl.clear(gl.COLOR_BUFFER_BIT);
   gl.drawArrays(gl.POINTS, 0, N);
   const px = new Uint8Array(4); gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
+}
+// the raw density baseline: bin precomputed CSS px positions (2 px bins) summing class colours
+// and counts, shade each bin by its mean colour at an opacity growing with log(count), put it
+const TABLE = new Float32Array(30).map((_, i) => ((i * 37) % 10) / 10);
+function rawBin(canvas, px, py, cls, N, bin) {
+  const W = canvas.width, H = canvas.height, w = Math.ceil(W / bin), h = Math.ceil(H / bin);
+  const data = new Float32Array(w * h * 4);
+  for (let i = 0; i < N; i++) {
+    const bx = Math.floor(px[i] / bin), by = Math.floor(py[i] / bin);
+    if (!(bx >= 0 && by >= 0 && bx < w && by < h)) continue;
+    const o = (by * w + bx) * 4, t = cls[i] * 3;
+    data[o] += TABLE[t]; data[o + 1] += TABLE[t + 1]; data[o + 2] += TABLE[t + 2]; data[o + 3] += 1;
+  }
+  let max = 1;
+  for (let i = 3; i < data.length; i += 4) if (data[i] > max) max = data[i];
+  const ctx = canvas.getContext("2d"), img = ctx.createImageData(W, H), p = img.data, lm = Math.log(1 + max);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+    const o = (Math.floor(y / bin) * w + Math.floor(x / bin)) * 4, c = data[o + 3], q = (y * W + x) * 4;
+    p[q + 3] = 255;
+    if (c <= 0) { p[q] = p[q + 1] = p[q + 2] = 255; continue; }
+    const a = 0.3 + 0.7 * Math.log(1 + c) / lm;
+    for (let ch = 0; ch < 3; ch++) p[q + ch] = (data[o + ch] / c) * 255 * a + 255 * (1 - a);
+  }
+  ctx.putImageData(img, 0, 0);
+  ctx.getImageData(0, 0, 1, 1);  // wait for the canvas, as readPixels does
 }
 // best time and median ratio of k runs of fn(), each paired with a baseline run before it
 async function paired(k, baseline, fn) {
@@ -136,7 +170,7 @@ window.run = async (N, withPlotly, densityN) => {
   out.raw_frame_ms = Math.min(...rawUp); out.raw_redraw_ms = Math.min(...rawDraw);
   // ours: a warm-up view (shader compile), then timed first frames of fresh views
   const el = document.getElementById("ours");
-  const state = polarState(d, N, L, {});
+  const state = polarState(d, N, L, { density: "off" });  // points against points
   const warm = widgets.render({ model: new Model({ ...state }), el });
   sync(el.querySelector("canvas"));
   warm();
@@ -195,11 +229,20 @@ window.run = async (N, withPlotly, densityN) => {
   if (densityN) {
     const D = makeData(densityN, 1);
     const dstate = polarState(D, densityN, 1, { density: "on" });
+    // the raw binning baseline's input: CSS px positions and classes, computed once
+    const rb = document.getElementById("rawbin");
+    const bx = new Float32Array(densityN), by = new Float32Array(densityN);
+    for (let i = 0; i < densityN; i++) {
+      const r = D.norm[i] / 4;
+      bx[i] = (r * Math.cos(D.angle[i]) + 1) / 2 * rb.width; by[i] = (1 - r * Math.sin(D.angle[i])) * rb.height;
+    }
+    const rawBinMs = () => timed(() => rawBin(rb, bx, by, D.labels, densityN, 2));
+    rawBin(rb, bx, by, D.labels, densityN, 2);  // warm-up, as ours
     const dw = widgets.render({ model: new Model({ ...polarState(makeData(1000, 1), 1000, 1, { density: "on" }) }), el });
     sync(el.querySelector("canvas"));  // warm-up: the density programs compile
     dw();
     let dm, ddispose, dcanvas;
-    out.density_first = await paired(3, rawFrameMs, async () => {
+    out.density_first = await paired(3, rawBinMs, async () => {
       if (ddispose) ddispose();
       dm = new Model({ ...dstate });
       const t = now();
@@ -212,12 +255,14 @@ window.run = async (N, withPlotly, densityN) => {
     out.density_mode = droot.dataset.mode;
     // redraws of the data on the GPU: the handle's draw, as a zoom or pan redraws
     const handle = droot.__geowidget;
-    out.density_redraw = await paired(6, rawFrameMs, async () => {
+    const redraw = async () => {
       const t = now();
       handle.draw();
       sync(dcanvas);
       return now() - t;
-    });
+    };
+    out.density_redraw = await paired(6, rawBinMs, redraw);
+    out.density_redraw_vs_raw_redraw = await paired(6, rawRedrawMs, redraw);
     ddispose();
   }
   return out;
@@ -296,37 +341,44 @@ def main() -> None:
     bpv, total, values = bytes_per_value()
     raw, redraw = r["raw_frame_ms"], r["raw_redraw_ms"]
     first, switch = r["ours_first"], r["ours_switch"]
-    print(f"N = {args.n:,} points, 2 px, headless Chromium ({r['backend']}, our view in"
-          f" {r['ours_mode']} mode), {time.time() - t0:.0f} s; load average"
-          f" {os.getloadavg()[0]:.1f}")
-    print(f"raw WebGL frame (upload x, y + draw + sync): {raw:8.1f} ms;"
+    mode = r["ours_mode"]
+    print(f"N = {args.n:,} points, 2 px, headless Chromium ({r['backend']}), {time.time() - t0:.0f}"
+          f" s; load average {os.getloadavg()[0]:.1f}")
+    print(f"[raw points] raw WebGL frame (upload x, y + draw + sync): {raw:8.1f} ms;"
           f" raw redraw (no upload) {redraw:.1f} ms  (best of 3)")
-    print(f"ours: first frame {first['median']:8.1f} ms (best {first['best']:.1f}),"
+    print(f"[ours: {mode}] first frame {first['median']:8.1f} ms (best {first['best']:.1f}),"
           f" slice switch {switch['median']:.1f} ms (best {switch['best']:.1f})")
-    print(f"first frame / raw frame      = {first['ratio']:5.2f}   (target <= 2; median of 3"
-          " pairs)")
-    print(f"slice switch / raw redraw    = {switch['ratio']:5.2f}   (median of 6 pairs; the"
-          " switch uploads nothing, as the redraw)")
+    print(f"[ours: {mode} vs raw points] first frame / raw frame      = {first['ratio']:5.2f}"
+          "   (target <= 2; median of 3 pairs)")
+    print(f"[ours: {mode} vs raw points] slice switch / raw redraw    = {switch['ratio']:5.2f}"
+          "   (median of 6 pairs; the switch uploads nothing, as the redraw)")
     if with_plotly:
         pf, pr = r["plotly_first"], r["plotly_restyle"]
-        print(f"plotly scatterpolargl: first frame {pf['median']:.1f} ms (best {pf['best']:.1f}),"
-              f" restyle {pr['median']:.1f} ms (best {pr['best']:.1f})")
-        print(f"plotly first / ours first    = {pf['ratio'] / first['ratio']:5.2f}   (target"
-              f" >= 3; ratio of the paired medians; medians {pf['median'] / first['median']:.2f},"
-              f" best / best {pf['best'] / first['best']:.2f})")
-        print(f"plotly restyle / ours switch = {pr['ratio'] / switch['ratio']:5.2f}   (target"
-              f" >= 3; medians {pr['median'] / switch['median']:.2f}, best / best"
+        print(f"[plotly: points] scatterpolargl first frame {pf['median']:.1f} ms (best"
+              f" {pf['best']:.1f}), restyle {pr['median']:.1f} ms (best {pr['best']:.1f})")
+        print(f"[plotly: points vs ours: {mode}] plotly first / ours first    ="
+              f" {pf['ratio'] / first['ratio']:5.2f}   (target >= 3; ratio of the paired medians;"
+              f" medians {pf['median'] / first['median']:.2f}, best / best"
+              f" {pf['best'] / first['best']:.2f})")
+        print(f"[plotly: points vs ours: {mode}] plotly restyle / ours switch ="
+              f" {pr['ratio'] / switch['ratio']:5.2f}   (target >= 3; medians"
+              f" {pr['median'] / switch['median']:.2f}, best / best"
               f" {pr['best'] / switch['best']:.2f})")
     else:
         print("plotly.js not found in node_modules (npm ci installs it): plotly ratios skipped")
     if args.density_n:
         df, dr = r["density_first"], r["density_redraw"]
-        print(f"density mode ({r['density_mode']}) at {args.density_n:,} points: first frame"
-              f" {df['median']:.1f} ms, redraw {dr['median']:.1f} ms")
-        print(f"density redraw / raw frame of {args.n:,} = {dr['ratio']:5.2f}   (target <= 3;"
-              f" median of 6 pairs)")
-        print(f"density first frame (uploads {args.density_n:,} points) / raw frame of"
-              f" {args.n:,} = {df['ratio']:5.2f}   (median of 3 pairs)")
+        dmode, drr = r["density_mode"], r["density_redraw_vs_raw_redraw"]
+        print(f"[ours: {dmode}] {args.density_n:,} points: first frame {df['median']:.1f} ms,"
+              f" redraw {dr['median']:.1f} ms")
+        print(f"[ours: {dmode} vs raw binning] first frame / raw binning loop ="
+              f" {df['ratio']:5.2f}   (median of 3 pairs; ours builds the view and its"
+              " positions too)")
+        print(f"[ours: {dmode} vs raw binning] redraw / raw binning loop      ="
+              f" {dr['ratio']:5.2f}   (median of 6 pairs; both re-bin and shade)")
+        print(f"[ours: {dmode} vs raw points] redraw / raw redraw of {args.n:,} ="
+              f" {drr['ratio']:5.2f}   (target <= 3; median of 6 pairs; neither uploads"
+              " points)")
     print(f"bytes sent per point per metric = {bpv:.3f}   (target <= 4.1; {total:,} bytes for"
           f" {values:,} metric values; uint8 labels and JSON state counted as overhead)")
 

@@ -951,11 +951,35 @@ class GeometryCube:
             **{name: np.concatenate([c.values(name) for c in cubes]) for name in ARRAYS},
         )
 
-    def equals(self, other: GeometryCube) -> bool:
-        """Exact equality of every coordinate, descriptor and array (NaNs compare equal).
+    @validate_params({"rtol": [Interval(float, 0, None)], "atol": [Interval(float, 0, None)]})
+    def equals(self, other: GeometryCube, *, rtol: float = 0.0, atol: float = 0.0) -> bool:
+        """Equality of every coordinate, descriptor and array (NaNs compare equal).
+
+        With the default ``rtol = atol = 0`` the comparison is exact. A tolerance applies to
+        the computed float arrays only (the geometry, ``logit_margin`` and the projections):
+        two values ``a`` (here) and ``b`` (in ``other``) are equal when
+        ``|a - b| <= atol + rtol * |b|``, as in :func:`numpy.isclose`; NaN equals NaN only,
+        and an infinity only the same infinity. Everything else stays exact: names,
+        conditions, descriptors, labels, sample ids, images, and the integer and boolean
+        arrays (``pred``, ``correct``).
+
+        A tolerance is for cubes computed in another process or with another thread count
+        (a Ray actor runs on one thread): float32 sums taken in another order differ in the
+        last bits, so bit-for-bit equality would hold on one machine and fail on another.
 
         Opened cubes are compared partition by partition; an opened cube equals the cube in
         memory it was saved from.
+
+        Parameters
+        ----------
+        other : GeometryCube
+            The cube to compare with.
+        rtol, atol : float
+            Relative and absolute tolerance of the float arrays, >= 0.
+
+        Returns
+        -------
+        bool
         """
         same = (self.models == other.models and self.layers == other.layers
                 and self.conditions == other.conditions and self.class_names == other.class_names
@@ -963,9 +987,9 @@ class GeometryCube:
         if not same or list(self.projections) != list(other.projections):
             return False
         if (self.has_layer_pred != other.has_layer_pred
-                or not _same_array(self.probe_accuracy, other.probe_accuracy)):
+                or not _same_array(self.probe_accuracy, other.probe_accuracy, rtol, atol)):
             return False
-        if not all(_same_array(np.asarray(xy), np.asarray(other.projections[k]))
+        if not all(_same_array(np.asarray(xy), np.asarray(other.projections[k]), rtol, atol)
                    for k, xy in self.projections.items()):
             return False
         for a, b in ((self.labels, other.labels), (self.sample_ids, other.sample_ids),
@@ -977,7 +1001,7 @@ class GeometryCube:
             for ki in range(k):
                 for name in ARRAYS + ((LAYER_PRED,) if self.has_layer_pred else ()):
                     if not _same_array(self.values(name, [mi], None, [ki]),
-                                       other.values(name, [mi], None, [ki])):
+                                       other.values(name, [mi], None, [ki]), rtol, atol):
                         return False
         return True
 
@@ -987,12 +1011,16 @@ class GeometryCube:
         return f"GeometryCube({dims}; dataset={self.dataset!r}, models={self.models}{where})"
 
 
-def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+def _same_array(a: np.ndarray | None, b: np.ndarray | None, rtol: float = 0.0,
+                atol: float = 0.0) -> bool:
+    """Same shape, dtype and values; floats within ``atol + rtol * |b|`` (0: exact)."""
     if a is None or b is None:
         return a is None and b is None
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
-    return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    if a.dtype.kind != "f" or (rtol == 0 and atol == 0):
+        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    return bool(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True).all())
 
 
 def _check_images(images: Any, n: int) -> np.ndarray | None:

@@ -80,6 +80,26 @@ def test_same_seed_same_positions(method):
     assert same.mean() > 0.9
 
 
+def test_umap_leaves_the_callers_threads_and_random_state():
+    # umap-learn resets numba's thread count after a fit, and with it OpenMP's, which torch
+    # shares: a caller's one thread became two
+    import random
+
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            random.seed(11)
+            state = random.getstate()
+            gw.project(clusters(n=40, d=6), "umap", seed=0)
+            assert torch.get_num_threads() == threads
+            assert random.getstate() == state
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_project_bad_input():
     x = clusters()
     with pytest.raises(ValueError, match=r"'method' parameter of project must be one of "

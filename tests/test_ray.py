@@ -36,6 +36,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = dict(sparsities=(0.5,), corruptions=["fog"], severities=(2,), shard_size=40,
                 batch_size=32, progress=False, grid="dense-corrupted")
 PARTS = 2  # stored parts of a unit: its one layer and its outputs
+# Ray actors run torch on one thread, the local run on all cores: float32 sums are taken in
+# another order, so the geometry may differ in the last bits (seen: angle 2.4e-7, norm 1.2e-7,
+# i.e. 1-2 ulps of values near 1). The bound allows about 80 ulps relative, and 1e-6 absolute
+# for values near zero (margins, angle gaps: differences of larger terms); every quantity
+# the cube reports varies by orders of magnitude more between conditions. pred and correct
+# stay exact.
+ACROSS_PROCESSES = dict(rtol=1e-5, atol=1e-6)
 
 
 def _free_port() -> int:
@@ -117,7 +124,7 @@ def test_ray_gives_the_local_cube(cluster, setup, reference) -> None:
     models, data = setup
     study = Study(models, data, backend="ray", **SETTINGS)
     cube = study.run()
-    assert cube.equals(reference)
+    assert cube.equals(reference, **ACROSS_PROCESSES)
     total = 2 * 3 * 4  # models x conditions x shards
     assert study.stats == {"computed": total, "cached": 0, "corrupt": 0}
     # the actors are gone after the run: nothing keeps the models loaded
@@ -136,7 +143,7 @@ def test_many_small_shards_reach_the_workers(cluster, setup, tmp_path) -> None:
     settings = dict(SETTINGS, shard_size=8, sparsities=(), corruptions=None)
     local = Study(models, data, **settings).run()
     remote = Study(models, data, **settings, backend="ray", cache_dir=tmp_path).run()
-    assert remote.equals(local)
+    assert remote.equals(local, **ACROSS_PROCESSES)
 
 
 def test_a_killed_worker_is_retried_and_no_unit_is_lost_or_counted_twice(
@@ -157,7 +164,7 @@ def test_a_killed_worker_is_retried_and_no_unit_is_lost_or_counted_twice(
     thread.join(timeout=240)
     assert not thread.is_alive()
     assert killed_at < 24 * PARTS, "the study finished before a worker could be killed"
-    assert result["cube"].equals(reference)
+    assert result["cube"].equals(reference, **ACROSS_PROCESSES)
     assert study.stats == {"computed": 24, "cached": 0, "corrupt": 0}
     assert units_in(store) == 24 * PARTS
     assert not psutil.pid_exists(victims[0]) or psutil.Process(victims[0]).status() == "zombie"
@@ -187,7 +194,7 @@ def test_driver_killed_with_9_resumes_from_the_store(cluster, setup, reference, 
     done = units_in(store)
     assert 3 * PARTS <= done < 24 * PARTS
     resumed = Study(models, (x, y), backend="ray", cache_dir=store, **SETTINGS)
-    assert resumed.run().equals(reference)
+    assert resumed.run().equals(reference, **ACROSS_PROCESSES)
     parts = resumed.part_stats
     assert parts["outputs"]["cached"] + parts["layers"]["penultimate"]["cached"] == done
     assert resumed.stats["cached"] + resumed.stats["computed"] == 24
@@ -227,6 +234,7 @@ def test_cli_runs_a_study_on_ray(cluster, tmp_path) -> None:
     assert main([*args, "--out", str(tmp_path / "local.parquet")]) == 0  # all from the store
     ray_cube = GeometryCube.from_parquet(str(out))
     local = GeometryCube.from_parquet(str(tmp_path / "local.parquet"))
+    # exact: the local run read every unit the Ray run wrote
     assert ray_cube.equals(local) and ray_cube.shape["sample"] == 50
 
 

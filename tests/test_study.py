@@ -201,7 +201,8 @@ def test_kill_9_then_resume(setup, tmp_path) -> None:
     assert resumed.stats["computed"] + resumed.stats["cached"] == 24
     plain = Study(models, (x, y), sparsities=(0.3, 0.9), corruptions=["fog"], severities=(2,),
                   progress=False, shard_size=60).run()
-    assert cube.equals(plain)
+    # part of the cube was computed in another process: floats within float32 rounding
+    assert cube.equals(plain, rtol=1e-5, atol=1e-6)
 
 
 def test_units_are_pure(setup) -> None:

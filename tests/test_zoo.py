@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -85,14 +86,59 @@ def test_training_learns(small_train, probe):
     assert direct > 0.5  # chance is 0.1
 
 
-def test_noise_and_seed_change_the_result(small_train):
-    x, y = small_train
-    x, y = x[:128], y[:128]
-    base = train_classifier(mlp(16, seed=0), x, y, epochs=1, seed=0)
-    noisy = train_classifier(mlp(16, seed=0), x, y, epochs=1, seed=0, noise_std=0.3)
-    other = train_classifier(mlp(16, seed=0), x, y, epochs=1, seed=1)
-    assert not torch.equal(base.fc.weight, noisy.fc.weight)
-    assert not torch.equal(base.fc.weight, other.fc.weight)
+def batches_seen(images, labels, **kw) -> list[torch.Tensor]:
+    """The batches train_classifier feeds the model, recorded by a forward pre-hook."""
+    model = mlp(8, seed=0)
+    seen: list[torch.Tensor] = []
+    model.register_forward_pre_hook(lambda m, i: seen.append(i[0].detach().clone()))
+    train_classifier(model, images, labels, **kw)
+    return seen
+
+
+def clipped_normal_std(sigma: float, a: float) -> float:
+    """Standard deviation of clip(sigma * z, -a, a), z standard normal (closed form)."""
+    c = a / sigma
+    phi = math.exp(-c * c / 2) / math.sqrt(2 * math.pi)
+    inside = math.erf(c / math.sqrt(2))  # P(|z| < c)
+    return math.sqrt(sigma**2 * (inside - 2 * c * phi) + a**2 * (1 - inside))
+
+
+def test_noise_and_seed_change_the_result():
+    # The data pipeline is checked directly, not through the weights: one Adam step is nearly
+    # lr * sign(g), so another order or noise need not change any weight.
+    n, size = 96, 32
+    ids = torch.arange(n, dtype=torch.float32) / n  # image i is the constant i / n
+    images = ids[:, None, None, None].expand(n, 1, 28, 28).contiguous()
+    labels = torch.arange(n) % 10
+    orders = {}
+    for seed in (0, 1):
+        seen = batches_seen(images, labels, epochs=2, batch_size=size, seed=seed)
+        assert [len(b) for b in seen] == [size] * (2 * n // size)
+        order = torch.cat([b[:, 0, 0, 0] for b in seen]) * n
+        epochs = order.round().long().view(2, n)
+        assert torch.allclose(order, epochs.flatten().float(), atol=1e-4)  # clean images
+        for epoch in epochs:  # each epoch a permutation of all samples, in its own order
+            assert sorted(epoch.tolist()) == list(range(n))
+        assert not torch.equal(epochs[0], epochs[1])
+        orders[seed] = epochs
+    # two seeds, two orders (equal with probability 1 / 96!); each seed's order is its own
+    assert (orders[0] != orders[1]).float().mean() > 0.5
+    again = batches_seen(images, labels, epochs=2, batch_size=size, seed=0)
+    again_order = (torch.cat([b[:, 0, 0, 0] for b in again]) * n).round().long()
+    assert torch.equal(again_order, orders[0].flatten())
+    # noise: on images of constant 0.5 the model sees 0.5 + clip(0.3 z, -0.5, 0.5)
+    flat = torch.full((n, 1, 28, 28), 0.5)
+    diff = torch.cat(batches_seen(flat, labels, epochs=1, batch_size=size, seed=0,
+                                  noise_std=0.3)) - 0.5
+    assert diff.numel() == n * 784 and diff.abs().max() <= 0.5
+    # 75,264 values: the sample std has a standard error of 0.3 %; 3 % is far beyond chance
+    assert float(diff.std()) == pytest.approx(clipped_normal_std(0.3, 0.5), rel=0.03)
+    assert abs(float(diff.mean())) < 0.01  # symmetric noise, SE 0.001
+    other = torch.cat(batches_seen(flat, labels, epochs=1, batch_size=size, seed=1,
+                                   noise_std=0.3)) - 0.5
+    assert (other != diff).float().mean() > 0.99  # another seed, other noise
+    clean = torch.cat(batches_seen(flat, labels, epochs=1, batch_size=size, seed=0))
+    assert torch.equal(clean, flat)  # noise_std=0: the images untouched
 
 
 def test_training_errors():

@@ -42,6 +42,10 @@ from __future__ import annotations
 
 import html
 import importlib.util
+import random
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -181,10 +185,30 @@ def _umap(x: np.ndarray, seed: int, given: dict[str, Any]) -> np.ndarray:
 
     options = {"n_neighbors": min(15, x.shape[0] - 1), "random_state": seed}
     options.update(given)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _caller_state_kept():
         # a fixed random_state makes UMAP single-threaded, by design; it says so each call
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
         return np.asarray(umap.UMAP(n_components=2, **options).fit_transform(x), np.float32)
+
+
+@contextmanager
+def _caller_state_kept() -> Iterator[None]:
+    """Python's ``random`` state and torch's thread count as they were before the block.
+
+    umap-learn sets numba's thread count for a fit and back to numba's default after it; with
+    numba's OpenMP layer that sets the OpenMP runtime torch shares, so a caller's
+    ``torch.set_num_threads(1)`` became 2. torch is restored only if the caller loaded it
+    (this layer never imports torch).
+    """
+    state = random.getstate()
+    torch = sys.modules.get("torch")
+    threads = None if torch is None else torch.get_num_threads()
+    try:
+        yield
+    finally:
+        random.setstate(state)
+        if threads is not None and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
 
 # ---------------------------------------------------------------------- distortion

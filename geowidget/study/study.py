@@ -183,7 +183,9 @@ class Study:
     backend : {"local", "ray"}
         Where units run: in this process, or on Ray actors (``pip install 'geowidget[ray]'``)
         that load each model once and write finished units straight to the store. Both give
-        the identical cube.
+        the same cube: the same coordinates, predictions and correctness, and float geometry
+        equal to float32 rounding (an actor runs torch on one thread, so its sums may be
+        taken in another order; compare with ``cube.equals(other, rtol=1e-5, atol=1e-6)``).
     ray_address : str, optional
         With ``backend="ray"``: ``None`` uses the running Ray or starts a local cluster;
         ``"auto"`` joins the cluster started on this machine (``ray start --head``);
