@@ -38,7 +38,7 @@ from geowidget._validation import (
     invalid,
     validate_params,
 )
-from geowidget.engine.features import extract_features
+from geowidget.engine.features import _target, check_input_dtype, extract_features
 from geowidget.engine.geometry import geometry
 from geowidget.engine.head import find_head
 
@@ -194,9 +194,12 @@ def occlusion(
     image = image.detach().cpu()
     if not image.dtype.is_floating_point:
         image = image.float()
+    check_input_dtype(model, image, "occlusion", "image")
     _, h, w = image.shape
     if patch > min(h, w):
         raise invalid("occlusion", "patch", f"at most the image side {min(h, w)}", patch)
+    if layer is not None:
+        _target(model, layer, "occlusion", "layer")  # a typo is named before weight= is asked
     if layer is None:
         _, head, layer = find_head(model)
         if weight is None:

@@ -224,16 +224,38 @@ class _Capture:
         return self.out
 
 
-def _logits_of(output: Any) -> torch.Tensor:
+def logits_of(
+    output: Any, caller: str = "extract_features", name: str = "model", which: str = ""
+) -> torch.Tensor:
+    """The logits in a model's output: the tensor itself, a ``"logits"`` key or attribute,
+    or the first item of a tuple; anything else is an error naming the model parameter."""
     if isinstance(output, torch.Tensor):
         return output
-    if isinstance(output, dict) and "logits" in output:
+    if isinstance(output, Mapping) and "logits" in output:
         return output["logits"]
     if hasattr(output, "logits"):
         return output.logits
     if isinstance(output, tuple | list) and output and isinstance(output[0], torch.Tensor):
         return output[0]
-    raise TypeError(f"cannot read logits from a model output of type {type(output).__name__}")
+    got = (f"a dict with keys {sorted(map(str, output))}" if isinstance(output, Mapping)
+           else f"a {type(output).__name__}")
+    raise invalid(caller, name, "a classifier whose output is a logits tensor [N, C] (or a "
+                  "tuple starting with one, or a dict or object with 'logits')", output,
+                  f"{which}its forward returns {got}; wrap it to return the logits")
+
+
+def check_input_dtype(
+    model: nn.Module, x: torch.Tensor, caller: str, name: str
+) -> None:
+    """Refuse floating inputs whose dtype differs from the model's floating parameters (torch
+    would fail inside the forward with a matmul error that names neither)."""
+    p = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if (p is None or not x.is_floating_point() or x.dtype == p.dtype
+            or torch.is_autocast_enabled(x.device.type)):
+        return
+    raise invalid(caller, name, f"inputs of the model's dtype {p.dtype}", x,
+                  f"its dtype is {x.dtype} but the model's parameters are {p.dtype}; convert "
+                  f"one: x.to({p.dtype}) or model.to({x.dtype})")
 
 
 def capture(
@@ -298,6 +320,8 @@ def capture(
             batches = iter_batches(data, batch_size, dev)
             for xb, yb in progress_bar(batches, total=total, desc=desc, disable=not progress):
                 size = len(xb)
+                if start == 0:
+                    check_input_dtype(model, xb, "extract_features", "data")
                 if traced is not None:
                     out = traced(xb)
                     for name in graph_only:
@@ -305,7 +329,7 @@ def capture(
                     output = out[output_key]
                 else:
                     output = model(xb)
-                logits_cap.take(_logits_of(output), start, size)
+                logits_cap.take(logits_of(output), start, size)
                 for cap in caps.values():
                     cap.end_batch()
                 if start == 0 and tokens is not None and not any(
@@ -435,15 +459,18 @@ def extract_features(
     return (feats, labels, logits) if return_outputs else feats
 
 
-def _target(model: nn.Module, name: str) -> tuple[str, str]:
-    """``(module_or_node, "output" | "input")`` for a layer name; unknown names raise."""
+def _target(
+    model: nn.Module, name: str, caller: str = "extract_features", param: str = "layers"
+) -> tuple[str, str]:
+    """``(module_or_node, "output" | "input")`` for a layer name; unknown names raise, naming
+    ``param`` of ``caller``."""
     modules = dict(model.named_modules())
     base, _, kind = name.partition(":")
     if kind:
         if kind != "input" or base not in modules:
             valid = [f"{n}:input" for n in modules if n]
-            raise _unknown_layer_error(model, name, valid)
+            raise _unknown_layer_error(model, name, valid, caller, param)
         return base, "input"
     if name not in modules and name not in get_layer_names(model):
-        raise _unknown_layer_error(model, name, get_layer_names(model))
+        raise _unknown_layer_error(model, name, get_layer_names(model), caller, param)
     return name, "output"
