@@ -63,6 +63,10 @@ def describe(value: Any) -> str:
         kind = f"{type(value).__module__.split('.')[0]}.{type(value).__name__}"
         return f"a {kind} of shape {tuple(value.shape)} and dtype {value.dtype}"
     text = repr(value)
+    if isinstance(value, Mapping) and ("\n" in text or len(text) > 80):  # tensors as values
+        keys = [describe(k) for k in list(value)[:10]]
+        return f"a {type(value).__name__} with keys [{', '.join(keys)}" + (
+            ", ...]" if len(value) > 10 else "]")
     if isinstance(value, str | bytes):  # paths and names in full, unless absurdly long
         return text if len(text) <= 300 else f"{text[:60]}... ({len(value)} characters)"
     if "\n" in text or (len(text) > 80 and not isinstance(value, list | tuple)):
@@ -71,7 +75,8 @@ def describe(value: Any) -> str:
 
 
 def _is_array(value: Any) -> bool:
-    return hasattr(value, "shape") and hasattr(value, "dtype") and hasattr(value, "ndim")
+    return (not isinstance(value, type)  # np.float32 the class has these as descriptors
+            and hasattr(value, "shape") and hasattr(value, "dtype") and hasattr(value, "ndim"))
 
 
 def _number(value: Any) -> int | float | None:
@@ -389,6 +394,16 @@ def _dtype_kind(dtype: Any) -> str:
     return {"f": "floating", "i": "integer", "u": "integer", "b": "bool"}.get(kind, "other")
 
 
+def _fits(spec: tuple[str | int, ...], shape: tuple[int, ...]) -> bool:
+    """Whether ``shape`` has ``spec``'s dimensions: sizes equal, and one size per name
+    (``("P", "P")`` is square)."""
+    if len(spec) != len(shape):
+        return False
+    sizes: dict[str, int] = {}
+    return all(sizes.setdefault(d, n) == n if isinstance(d, str) else d == n
+               for d, n in zip(spec, shape, strict=True))
+
+
 class Array(Constraint):
     """A torch tensor (``library="torch"``), numpy array (``"numpy"``) or either (None).
 
@@ -436,10 +451,10 @@ class Array(Constraint):
         if self.dtype is not None and kind != self.dtype and not (
                 self.dtype == "numeric" and kind in ("floating", "integer")):
             raise _Mismatch(f"its dtype {value.dtype} is not {_DTYPE_WORDS[self.dtype]}")
-        if self.shapes and not any(len(s) == value.ndim and all(
-                isinstance(d, str) or d == n for d, n in zip(s, value.shape, strict=True))
-                for s in self.shapes):
-            raise _Mismatch(f"it has {value.ndim} dimensions", rank=2)
+        if self.shapes and not any(_fits(s, value.shape) for s in self.shapes):
+            dims = any(len(spec) == value.ndim for spec in self.shapes)
+            raise _Mismatch(f"its shape is {tuple(value.shape)}" if dims
+                            else f"it has {value.ndim} dimensions", rank=2)
         if self.nonempty and (value.ndim == 0 or value.shape[0] == 0):
             raise _Mismatch("it is empty", rank=2)
         checks_values = self.finite or self.low is not None or self.high is not None
