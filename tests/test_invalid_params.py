@@ -642,8 +642,10 @@ def cli_cases() -> list:
 CLI_CASES = cli_cases()
 
 
-@pytest.mark.parametrize(("command", "dest", "text"), CLI_CASES)
-def test_invalid_option_exits_2_naming_it(command, dest, text, tmp_path, monkeypatch, capsys):
+def option_problem(command: str, dest: str, text: str, tmp_path, monkeypatch, capsys
+                   ) -> str | None:
+    """What is wrong with how ``geowidget command`` refuses ``--dest=text`` (None: nothing):
+    exit status 2 before any work, with a message naming the option and showing the text."""
     def no_work(*args, **kwargs):
         raise AssertionError("work began before the options were checked")
 
@@ -651,13 +653,106 @@ def test_invalid_option_exits_2_naming_it(command, dest, text, tmp_path, monkeyp
         monkeypatch.setattr(f"geowidget.cli.{name}", no_work)
     monkeypatch.setattr("geowidget.demo.demo_cube", no_work)
     option = "--" + dest.replace("_", "-")
+    text = text.format(tmp=tmp_path)
     argv = [command] + [a.format(tmp=tmp_path) for a in REQUIRED[command]] + [f"{option}={text}"]
-    with pytest.raises(SystemExit) as err:
+    try:
         main(argv)
-    assert err.value.code == 2
-    message = capsys.readouterr().err
-    assert (f"The {option!r} option of geowidget {command} must be " in message
-            or f"argument {option}: invalid" in message), message
+    except SystemExit as err:
+        message = capsys.readouterr().err
+        if err.code != 2:
+            return f"exit status {err.code}: {message[-200:]}"
+    except Exception as err:  # noqa: BLE001 -- any escape is the problem to report
+        return f"{type(err).__name__}: {str(err)[:200]}"
+    else:
+        return "no error"
+    if not (f"The {option!r} option of geowidget {command} must be " in message
+            or f"argument {option}: invalid" in message):
+        return f"the message does not name the option: {message[-200:]}"
+    if text not in message:
+        return f"the message does not show {text!r}: {message[-200:]}"
+    return None
+
+
+@pytest.mark.parametrize(("command", "dest", "text"), CLI_CASES)
+def test_invalid_option_exits_2_naming_it(command, dest, text, tmp_path, monkeypatch, capsys):
+    assert option_problem(command, dest, text, tmp_path, monkeypatch, capsys) is None
+
+
+# Written by hand, like KNOWN_BAD: texts a shell passes that each option must refuse.
+# "{tmp}" is a fresh folder, holding a file "afile".
+KNOWN_BAD_OPTIONS = {
+    "demo": {"port": ["-1", "65536", "x"]},
+    "report": {"out": ["{tmp}/r.txt", "{tmp}", "{tmp}/missing/r.html"],
+               "study": ["{tmp}/missing.parquet", "{tmp}/afile", "{tmp}/missing"],
+               "zoo": ["cifar", ""], "n_boot": ["0", "-5", "1.5"]},
+    "study": {"out": ["{tmp}/c.csv", "{tmp}/missing/c.parquet", "{tmp}/afile"],
+              "cache_dir": ["{tmp}/afile", "{tmp}/afile/store"],
+              "data": ["cifar10", "{tmp}/missing.pt", "{tmp}/afile"],
+              "samples": ["0", "-1", "1.5"], "batch_size": ["0", "-1", "x"],
+              "device": ["gpu", "cuda:x"], "severities": ["0", "6", "1.5"],
+              "sparsities": ["1.0", "1.5", "-0.1", "nan"], "tokens": ["first", "CLS"],
+              "pruning": ["magnitude", ""], "corruptions": ["snowstorm", "fog,blur"]},
+    "summary": {"model": ["resnet50", ""]},
+}
+
+
+def declared_options(command: str) -> dict:
+    return {**OPTIONS[command], **_engine_options(command)}
+
+
+def test_every_option_has_known_bad_texts() -> None:
+    assert {c: set(declared_options(c)) for c in OPTIONS} == {
+        c: set(d) for c, d in KNOWN_BAD_OPTIONS.items()}
+
+
+@pytest.mark.parametrize(("command", "dest", "text"), [
+    pytest.param(c, d, t, id=f"{c}-{d}-{i}")
+    for c, options in KNOWN_BAD_OPTIONS.items() for d, texts in options.items()
+    for i, t in enumerate(texts)])
+def test_known_bad_option_is_refused_by_name(command, dest, text, tmp_path, monkeypatch,
+                                             capsys) -> None:
+    (tmp_path / "afile").write_text("")
+    assert option_problem(command, dest, text, tmp_path, monkeypatch, capsys) is None
+
+
+# argparse parses these options as numbers itself: a declaration widened to any real, or
+# one whose only bad texts are not numbers, cannot let a non-integer through.
+EQUIVALENT_OPTIONS = {
+    "demo --port: constraint 0 (an int in [0, 65535]) any real",
+    "report --n-boot: constraint 0 (an int in [1, inf)) any real",
+    "study --samples: constraint 1 (an int in [1, inf)) any real",
+    "study --batch-size: constraint 0 (an int in [1, inf)) any real",
+    "study --severities: constraint 0 (an int in [1, 5]) any real",
+}
+
+
+def test_loosening_any_option_declaration_fails_a_test(tmp_path, monkeypatch, capsys) -> None:
+    """The mutation check of the command line, as for the functions above."""
+    import geowidget.cli as cli
+
+    (tmp_path / "afile").write_text("")
+    engine_options = cli._engine_options
+    survivors = []
+    for command, options in KNOWN_BAD_OPTIONS.items():
+        for dest, texts in options.items():
+            original = declared_options(command)[dest]
+            for what, mutant in mutants(original):
+                def mutated(c, command=command, dest=dest, mutant=mutant):
+                    got = engine_options(c)
+                    return {**got, dest: mutant} if c == command and dest in got else got
+
+                monkeypatch.setattr(cli, "_engine_options", mutated)
+                if dest in OPTIONS[command]:
+                    monkeypatch.setitem(OPTIONS[command], dest, mutant)
+                try:
+                    killed = any(option_problem(command, dest, t, tmp_path, monkeypatch,
+                                                capsys) is not None for t in texts)
+                finally:
+                    monkeypatch.undo()
+                if not killed:
+                    survivors.append(f"{command} --{dest.replace('_', '-')}: {what}")
+    assert not [m for m in survivors if m.endswith(": anything")], survivors
+    assert sorted(survivors) == sorted(EQUIVALENT_OPTIONS), "\n".join(survivors)
 
 
 # ---------------------------------------------------------------------------- the constraints
