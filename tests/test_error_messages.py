@@ -133,6 +133,26 @@ def test_dtype_mismatches_name_both_dtypes(model, image, want, have) -> None:
     assert all(torch.equal(before[k], t) for k, t in m.state_dict().items())
 
 
+class Casting(nn.Module):
+    """A model that casts its inputs itself: any floating dtype is fine for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = net()
+
+    def forward(self, x):
+        return self.body(x.to(torch.float32))
+
+
+def test_a_model_that_casts_its_inputs_is_not_refused() -> None:
+    model = Casting()
+    feats = gw.extract_features(model, X.half(), "body.1", progress=False)
+    want = model.body[1](model.body[0](X.half().float()))
+    torch.testing.assert_close(feats["body.1"], want, rtol=0, atol=0)
+    refused(r"'data' parameter of Study must be inputs of the model's dtype torch.float32.*"
+            r"dtype torch.float16", lambda: gw.Study(net(), (X.half(), Y), progress=False))
+
+
 def test_weight_normed_layers_are_named_before_pruning() -> None:
     model = net()
     nn.utils.parametrizations.weight_norm(model[1])

@@ -38,7 +38,12 @@ from geowidget._validation import (
     invalid,
     validate_params,
 )
-from geowidget.engine.features import _target, check_input_dtype, extract_features
+from geowidget.engine.features import (
+    InputDtypeError,
+    _target,
+    check_input_dtype,
+    extract_features,
+)
 from geowidget.engine.geometry import geometry
 from geowidget.engine.head import find_head
 
@@ -194,7 +199,6 @@ def occlusion(
     image = image.detach().cpu()
     if not image.dtype.is_floating_point:
         image = image.float()
-    check_input_dtype(model, image, "occlusion", "image")
     _, h, w = image.shape
     if patch > min(h, w):
         raise invalid("occlusion", "patch", f"at most the image side {min(h, w)}", patch)
@@ -225,11 +229,13 @@ def occlusion(
         batch = occluded_batch(image, tops, lefts, patch, fill, index)
         if start == 0:
             batch = torch.cat([image.unsqueeze(0), batch])
-        parts.append(
-            extract_features(
+        try:
+            parts.append(extract_features(
                 model, batch, [layer], batch_size=len(batch), device=device, progress=False
-            )[layer]
-        )
+            )[layer])
+        except InputDtypeError:  # named as this function's parameter
+            check_input_dtype(model, image, "occlusion", "image")
+            raise
     feats = torch.cat(parts)
     labels = torch.full((feats.shape[0],), label, dtype=torch.long)
     geo = geometry(feats, labels, weight.to(feats.dtype), None if bias is None else

@@ -18,7 +18,8 @@ from __future__ import annotations
 import difflib
 import warnings
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -31,6 +32,7 @@ from geowidget._validation import (
     POSITIVE_INT,
     Boolean,
     Instance,
+    InvalidParameterError,
     ListOf,
     invalid,
     validate_params,
@@ -244,18 +246,31 @@ def logits_of(
                   f"{which}its forward returns {got}; wrap it to return the logits")
 
 
-def check_input_dtype(
-    model: nn.Module, x: torch.Tensor, caller: str, name: str
-) -> None:
-    """Refuse floating inputs whose dtype differs from the model's floating parameters (torch
-    would fail inside the forward with a matmul error that names neither)."""
+class InputDtypeError(InvalidParameterError):
+    """Floating inputs of another dtype than the model's floating parameters."""
+
+
+def check_input_dtype(model: nn.Module, x: torch.Tensor, caller: str, name: str) -> None:
+    """Raise :class:`InputDtypeError`, naming parameter ``name`` of ``caller``, when ``x`` is
+    floating and of another dtype than the model's floating parameters."""
     p = next((p for p in model.parameters() if p.is_floating_point()), None)
-    if (p is None or not x.is_floating_point() or x.dtype == p.dtype
-            or torch.is_autocast_enabled(x.device.type)):
+    if p is None or not x.is_floating_point() or x.dtype == p.dtype:
         return
-    raise invalid(caller, name, f"inputs of the model's dtype {p.dtype}", x,
-                  f"its dtype is {x.dtype} but the model's parameters are {p.dtype}; convert "
-                  f"one: x.to({p.dtype}) or model.to({x.dtype})")
+    raise InputDtypeError(str(invalid(
+        caller, name, f"inputs of the model's dtype {p.dtype}", x,
+        f"its dtype is {x.dtype} but the model's parameters are {p.dtype}; convert one: "
+        f"x.to({p.dtype}) or model.to({x.dtype})")))
+
+
+@contextmanager
+def dtype_named(model: nn.Module, x: torch.Tensor, caller: str, name: str) -> Iterator[None]:
+    """When the forward pass inside fails, name a dtype mismatch of ``x`` and the model
+    (torch's matmul error names neither). Only on failure: a model may cast its inputs."""
+    try:
+        yield
+    except RuntimeError:
+        check_input_dtype(model, x, caller, name)
+        raise
 
 
 def capture(
@@ -320,15 +335,14 @@ def capture(
             batches = iter_batches(data, batch_size, dev)
             for xb, yb in progress_bar(batches, total=total, desc=desc, disable=not progress):
                 size = len(xb)
-                if start == 0:
-                    check_input_dtype(model, xb, "extract_features", "data")
+                with dtype_named(model, xb, "extract_features", "data"):
+                    out = traced(xb) if traced is not None else model(xb)
                 if traced is not None:
-                    out = traced(xb)
                     for name in graph_only:
                         caps[(name, "output")].take(out[name], start, size)
                     output = out[output_key]
                 else:
-                    output = model(xb)
+                    output = out
                 logits_cap.take(logits_of(output), start, size)
                 for cap in caps.values():
                     cap.end_batch()

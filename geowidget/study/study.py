@@ -266,13 +266,13 @@ class Study:
         return RayRunner(address, remote_args)
 
     def _check_classes(self, probe: torch.Tensor) -> int:
-        from geowidget.engine.features import check_input_dtype, logits_of
+        from geowidget.engine.features import dtype_named, logits_of
 
         counts = {}
         for name, m in self.models.items():
             dev = next((p.device for p in m.parameters()), torch.device("cpu"))
-            check_input_dtype(m, probe, "Study", "data")
-            with evaluating(m), torch.no_grad():  # each module's own flag comes back
+            # each module's own train flag comes back
+            with evaluating(m), torch.no_grad(), dtype_named(m, probe, "Study", "data"):
                 out = logits_of(m(probe.to(dev)), "Study", "models", f"model {name!r}: ")
             if out.ndim != 2 or out.shape[-1] < 2:
                 raise invalid("Study", "models", "classifiers whose logits are [N, C] with C >= "
