@@ -159,7 +159,7 @@ def test_weight_normed_layers_are_named_before_pruning() -> None:
     refused(r"'model' parameter of prune_masks must be a model whose pruned layers hold their "
             r"weight as a parameter.*layer '1' computes its weight from .*original0",
             lambda: gw.prune_masks(model, 0.5))
-    refused(r"'model' parameter of Study .*layer '1'",
+    refused(r"'models' parameter of Study .*layer '1'",
             lambda: gw.Study({"n": model}, (X, Y), sparsities=[0.5], progress=False))
     gw.Study({"n": model}, (X, Y), sparsities=[], progress=False)  # no pruning: fine
 

@@ -300,7 +300,7 @@ class Study:
                                   f"holds {bad} NaN or infinite values")
             if any(s > 0 for s in self.sparsities):
                 prunable_parameters(m, structured=self.pruning == "structured_l2",
-                                    caller="Study")
+                                    caller="Study", name="models")
 
     def _check_inputs(self, inputs: torch.Tensor, start: int) -> None:
         if inputs.is_floating_point() and not bool(inputs.isfinite().all()):
