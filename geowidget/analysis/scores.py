@@ -244,11 +244,13 @@ _BOOT_BYTES = {"pearson": 48, "spearman": 100}
 
 
 def _free_memory() -> int | None:
-    """Bytes of memory available now, where the system says (Linux, macOS), else None."""
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
+    """Bytes of memory available now (Linux), else all of it (macOS), else None."""
+    for pages in ("SC_AVPHYS_PAGES", "SC_PHYS_PAGES"):
+        try:
+            return os.sysconf(pages) * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            continue
+    return None
 
 
 def check_bootstrap(
@@ -263,7 +265,7 @@ def check_bootstrap(
         most = max(free // (n * _BOOT_BYTES[method]), 0)
         raise invalid(caller, name, f"at most {most} for {n} samples (the bootstrap would "
                       f"need about {need / 2**30:.1f} GiB; {free / 2**30:.1f} GiB are "
-                      "free)", n_boot, what=what)
+                      "available)", n_boot, what=what)
 
 
 def correlation(
