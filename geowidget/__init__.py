@@ -22,6 +22,8 @@ _EXPORTS: dict[str, str] = {
     "find_head": "geowidget.engine.head",
     "layer_margin": "geowidget.engine.layer_margin",
     "linear_probe": "geowidget.engine.probe",
+    "cross_fit": "geowidget.engine.probe",
+    "fit_probe": "geowidget.engine.probe",
     "prune_masks": "geowidget.engine.pruning",
     "pruned": "geowidget.engine.pruning",
     "corrupt": "geowidget.engine.corruptions",

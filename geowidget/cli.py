@@ -42,6 +42,20 @@ from geowidget._validation import (
 DATA_NAMES = ("mnist-probe", "mnist", "digits")
 POSITIVE = Interval(int, 1, None)
 
+
+class CubeFolder(NewFolder):
+    """A new or empty folder, or one that holds a geowidget cube (``cube.json``): the study
+    then resumes into it only when the cube is its own (checked by :func:`study`)."""
+
+    def convert(self, value: Any) -> Any:
+        if isinstance(value, str | os.PathLike) and (Path(value) / "cube.json").is_file():
+            return Folder.convert(self, value)
+        return super().convert(value)
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} (or the folder of this study's cube)"
+
+
 # Each command's options, declared once: checked before the command does any work, and the
 # source of tests/test_invalid_params.py's generated cases. Options that need the engine
 # (pruning methods, corruption names) are declared by functions, so `--help` stays light.
@@ -54,7 +68,7 @@ OPTIONS: dict[str, dict[str, list[Any]]] = {
         "n_boot": [POSITIVE],
     },
     "study": {
-        "out": [OutputFile(".parquet"), NewFolder()],
+        "out": [OutputFile(".parquet"), CubeFolder()],
         "cache_dir": [None, Folder()],
         "data": [Options(*DATA_NAMES), InputFile(".pt", ".npz")],
         "samples": [None, POSITIVE],
@@ -417,11 +431,53 @@ def _check_models_run(models: dict[str, Any], data: Any, spec: str) -> None:
             ) from None
 
 
+def _check_tokens_apply(models: dict[str, Any], data: Any, layers: list[str],
+                        tokens: str) -> None:
+    """Run each model's --layers on one input with --tokens, so that a flag no layer uses
+    (a CNN has no tokens) is an error before the study, not silently ignored."""
+    from geowidget.engine.checkpoints import as_run
+    from geowidget.engine.features import extract_features
+    from geowidget.study.units import PENULTIMATE
+
+    named = [v for v in layers if v != PENULTIMATE]
+    for name, value in models.items():
+        run = as_run(value)
+        try:
+            extract_features(value if run is None else run.model,
+                             (data.images[:1], data.labels[:1]), named, tokens=tokens,
+                             progress=False)
+        except ValueError as err:
+            raise ValueError(f"--tokens {tokens!r} does not apply to --models {name!r} "
+                             f"--layers {named}: {err}") from None
+
+
+def _check_own_cube(out: Path, identity: str) -> None:
+    """Refuse an ``--out`` folder that holds a cube of another study (or a broken one): only
+    this study's own cube is rewritten (a rerun resumes from --cache-dir)."""
+    from geowidget.cube_format import study_of
+
+    try:
+        found = study_of(out)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"--out {str(out)!r} holds something else than this study's cube "
+                         f"({err}); choose a new or empty folder") from None
+    if found is not None and found != identity:
+        raise ValueError(f"--out {str(out)!r} holds the cube of another study (other models, "
+                         "data or settings); choose a new or empty folder, or delete it first")
+
+
 def study(args: argparse.Namespace) -> int:
     """Run a Study and write its cube as Parquet."""
     check_options("study", args)  # every option, before any work
     from geowidget import zoo
     from geowidget.study import Study
+    from geowidget.study.units import PENULTIMATE
+
+    if args.tokens is not None and all(v == PENULTIMATE for v in args.layers or [PENULTIMATE]):
+        raise ValueError(f"--tokens {args.tokens!r} applies to no layer: it reduces the token "
+                         f"output of a transformer layer given in --layers, and the layers are "
+                         f"only {PENULTIMATE!r} (the head's input, never tokens); add --layers "
+                         "or drop --tokens")
 
     if args.backend == "ray" and args.ray_address is not None:  # fail fast, before the models
         from geowidget.study.runners import check_reachable
@@ -451,6 +507,10 @@ def study(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         ray_remote_args=None if args.ray_num_gpus is None else {"num_gpus": args.ray_num_gpus},
     )
+    if args.tokens is not None:
+        _check_tokens_apply(models, data, st.layers, args.tokens)
+    if out.suffix != ".parquet":
+        _check_own_cube(out, st.identity)
     if out.suffix == ".parquet":  # one file, assembled in memory
         cube = st.run()
         cube.to_parquet(str(out))
@@ -508,7 +568,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "and labels")
     p.add_argument("--out", required=True,
                    help="output .parquet file, or a folder for a partitioned cube that is "
-                        "never held in memory at once (GeometryCube.open reads it)")
+                        "never held in memory at once (GeometryCube.open reads it); rerun "
+                        "the same command to resume a killed run (with --cache-dir) or to "
+                        "rewrite its cube")
     p.add_argument("--samples", type=int, default=None,
                    help="keep this many samples, balanced over classes (rounded down to a "
                         "multiple of the number of classes)")

@@ -16,6 +16,13 @@ Arrays:
   ``margin`` (signed): float32 ``[M, L, K, N]``;
 - ``pred`` (int32), ``correct`` (bool), ``logit_margin`` (float32): ``[M, K, N]``; they come
   from the logits, so they do not depend on the layer;
+- ``layer_pred`` (int32 ``[M, L, K, N]``) and ``probe_accuracy`` (float64 ``[M, L, K]``):
+  optional, in cubes with probe layers (layers measured against linear probes, see
+  :mod:`geowidget.study.study`). ``layer_pred`` is each layer's own prediction: its probe's
+  at a probe layer (the model's head's elsewhere). ``probe_accuracy`` is the probe's held-out
+  accuracy (NaN at layers that use the model's head). At a probe layer a :class:`CubeSlice`'s
+  ``pred`` and ``correct`` are the probe's; its ``pred_model`` and ``correct_model`` (and the
+  cube's ``pred`` and ``correct``) are the model's;
 - ``projections``: optional 2-D maps of each model's clean, dense features per layer, by
   method (``{"pca": float32 [M, L, N, 2], "umap": ...}``, NaN where not computed), for
   :class:`~geowidget.widgets.ProjectionView`. They are positions, not geometry: a projection
@@ -63,8 +70,9 @@ ARRAYS = LAYER_METRICS + OUTPUTS
 CONDITION_DIMS = ("sparsity", "benchmark", "severity")
 _FORMAT_VERSION = 1  # of the single-file Parquet form (to_parquet)
 SPARSITY_TOL = 1e-6  # sparsities closer than this are the same level
+LAYER_PRED = "layer_pred"  # optional: each layer's own prediction, int32 [M, L, K, N]
 _DTYPES = {**dict.fromkeys(LAYER_METRICS, np.float32), "pred": np.int32, "correct": np.bool_,
-           "logit_margin": np.float32}
+           "logit_margin": np.float32, LAYER_PRED: np.int32}
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,11 @@ class Condition:
 
 @dataclass(frozen=True)
 class CubeSlice:
-    """Per-sample arrays ``[N]`` of one (model, layer, condition) cell of a cube."""
+    """Per-sample arrays ``[N]`` of one (model, layer, condition) cell of a cube.
+
+    ``pred`` and ``correct`` are the layer's (its probe's at a probe layer); ``pred_model``
+    and ``correct_model`` are the model's final prediction, the same at every layer.
+    """
 
     model: str
     layer: str
@@ -99,6 +111,8 @@ class CubeSlice:
     logit_margin: np.ndarray
     labels: np.ndarray
     sample_ids: np.ndarray
+    pred_model: np.ndarray | None = None
+    correct_model: np.ndarray | None = None
 
 
 _POSITION = Interval(int, None, None)  # an index along a dimension (negative from the end)
@@ -128,7 +142,7 @@ class _MemoryArrays:
 
     def block(self, name: str, mi: list[int], li: list[int], ki: list[int]) -> np.ndarray:
         arr = self.arrays[name]
-        if name in LAYER_METRICS:
+        if name in LAYER_METRICS or name == LAYER_PRED:
             return arr[np.ix_(mi, li, ki)]
         return arr[np.ix_(mi, ki)]
 
@@ -148,7 +162,7 @@ class _DatasetArrays:
     def block(self, name: str, mi: list[int], li: list[int], ki: list[int]) -> np.ndarray:
         from geowidget.cube_format import column
 
-        layered = name in LAYER_METRICS
+        layered = name in LAYER_METRICS or name == LAYER_PRED
         shape = (len(mi), len(li), len(ki), self.n) if layered else (len(mi), len(ki), self.n)
         out = np.empty(shape, _DTYPES[name])
         cols = [column(name, self.layers[i]) for i in li] if layered else [name]
@@ -189,6 +203,10 @@ class GeometryCube:
         Thumbnails.
     projections : dict of str to array ``[M, L, N, 2]``, optional
         2-D positions of each model's clean, dense features per layer, by method.
+    layer_pred : array of int ``[M, L, K, N]``, optional
+        Each layer's own prediction (a probe's at a probe layer).
+    probe_accuracy : array ``[M, L, K]``, optional
+        Held-out accuracy of each layer's probe; NaN where a layer has none.
 
     Examples
     --------
@@ -221,6 +239,8 @@ class GeometryCube:
         dataset: str = "",
         images: Any = None,
         projections: dict[str, Any] | None = None,
+        layer_pred: Any = None,
+        probe_accuracy: Any = None,
     ) -> None:
         self._set_coordinates(models, layers, conditions, labels, class_names, sample_ids,
                               model_info, dataset)
@@ -232,7 +252,11 @@ class GeometryCube:
                             (m, ly, k, n) if name in LAYER_METRICS else (m, k, n), _DTYPES[name])
             for name in ARRAYS
         }
+        if layer_pred is not None:
+            arrays[LAYER_PRED] = _as_shape(LAYER_PRED, layer_pred, (m, ly, k, n), np.int32)
         self._arrays: _MemoryArrays | _DatasetArrays = _MemoryArrays(arrays)
+        self.probe_accuracy = (None if probe_accuracy is None else
+                               _as_shape("probe_accuracy", probe_accuracy, (m, ly, k), np.float64))
         self._images = _check_images(images, n)
         self.projections = {
             str(method): _as_shape(f"projections[{method!r}]", xy, (m, ly, n, 2), np.float32)
@@ -313,6 +337,19 @@ class GeometryCube:
         return self._arrays.full("logit_margin")
 
     @property
+    def has_layer_pred(self) -> bool:
+        """Whether the cube stores each layer's own prediction (it has probe layers)."""
+        if isinstance(self._arrays, _DatasetArrays):
+            return bool(self._arrays.reader.meta.get(LAYER_PRED))
+        return LAYER_PRED in self._arrays.arrays
+
+    @property
+    def layer_pred(self) -> np.ndarray | None:
+        """Each layer's own prediction (its probe's at a probe layer), int32 ``[M, L, K, N]``;
+        None in a cube without probe layers, where it is ``pred`` at every layer."""
+        return self._arrays.full(LAYER_PRED) if self.has_layer_pred else None
+
+    @property
     def images(self) -> np.ndarray | None:
         """uint8 thumbnails ``[N, H, W]`` or ``[N, H, W, 3]`` (memory-mapped when opened), or None."""
         if hasattr(self._images, "read_images"):  # an opened cube's reader: map them now
@@ -337,7 +374,7 @@ class GeometryCube:
         Parameters
         ----------
         name : str
-            One of ``LAYER_METRICS`` or ``OUTPUTS``.
+            One of ``LAYER_METRICS`` or ``OUTPUTS``, or ``"layer_pred"`` when the cube has it.
         model, layer, condition, sample : sequence of int, optional
             Positions to keep along each dimension (``None``: all). ``layer`` is ignored for
             the outputs, which do not depend on the layer.
@@ -345,9 +382,9 @@ class GeometryCube:
         Returns
         -------
         ndarray
-            ``[m, l, k, n]`` for a layer metric, ``[m, k, n]`` for an output.
+            ``[m, l, k, n]`` for a layer metric or ``layer_pred``, ``[m, k, n]`` for an output.
         """
-        if name not in ARRAYS:
+        if name not in ARRAYS and not (name == LAYER_PRED and self.has_layer_pred):
             raise KeyError(f"unknown array {name!r}; valid: {list(ARRAYS)}")
         caller = "GeometryCube.values"
         mi = _positions(caller, "model", model, len(self.models))
@@ -473,16 +510,24 @@ class GeometryCube:
             for name, value, size in (("model", model, len(self.models)),
                                       ("layer", layer, len(self.layers)),
                                       ("condition", condition, len(self.conditions))))
+        names = list(ARRAYS) + ([LAYER_PRED] if self.has_layer_pred else [])
         if isinstance(self._arrays, _DatasetArrays):
             from geowidget.cube_format import column
 
-            cols = [column(name, self.layers[layer]) for name in LAYER_METRICS] + list(OUTPUTS)
+            cols = [column(name, self.layers[layer]) if name in LAYER_METRICS or
+                    name == LAYER_PRED else name for name in names]
             got = self._arrays.reader.read_partition(model, condition, cols)
-            arrays = {name: got[col] for name, col in zip(ARRAYS, cols, strict=True)}
+            arrays = {name: got[col] for name, col in zip(names, cols, strict=True)}
         else:
             full = self._arrays.arrays
             arrays = {name: full[name][model, layer, condition] for name in LAYER_METRICS}
             arrays.update({name: full[name][model, condition] for name in OUTPUTS})
+            if LAYER_PRED in full:
+                arrays[LAYER_PRED] = full[LAYER_PRED][model, layer, condition]
+        arrays["pred_model"], arrays["correct_model"] = arrays["pred"], arrays["correct"]
+        if LAYER_PRED in arrays:  # the layer's own prediction (a probe's), not the model's
+            arrays["pred"] = arrays.pop(LAYER_PRED).astype(np.int32, copy=False)
+            arrays["correct"] = arrays["pred"] == self.labels
         return CubeSlice(
             model=self.models[model],
             layer=self.layers[layer],
@@ -534,6 +579,10 @@ class GeometryCube:
             dataset=self.dataset,
             images=None if images is None else images[si],
             projections={k: xy[np.ix_(mi, li, si)] for k, xy in self.projections.items()},
+            layer_pred=(self.values(LAYER_PRED, mi, li, ki, si) if self.has_layer_pred
+                        else None),
+            probe_accuracy=(None if self.probe_accuracy is None
+                            else self.probe_accuracy[np.ix_(mi, li, ki)]),
             **{name: self.values(name, mi, li, ki, si) for name in ARRAYS},
         )
 
@@ -618,11 +667,12 @@ class GeometryCube:
 
         if isinstance(columns, str):  # one column, not its letters
             columns = [columns]
-        names = list(ARRAYS) if columns is None else list(columns)
-        if unknown := [c for c in names if c not in ARRAYS]:
+        extra = [LAYER_PRED] if self.has_layer_pred else []
+        names = list(ARRAYS) + extra if columns is None else list(columns)
+        if unknown := [c for c in names if c not in ARRAYS and c not in extra]:
             raise KeyError(f"unknown column(s) {unknown} in the 'columns' parameter of "
                            f"GeometryCube.to_pandas (got {describe(columns)}); valid: "
-                           f"{list(ARRAYS)}")
+                           f"{list(ARRAYS) + extra}")
         m, ly, k, n = (len(self.models), len(self.layers), len(self.conditions), len(self.labels))
         mi, li, ki, si = (a.ravel() for a in np.indices((m, ly, k, n)))
         table: dict[str, Any] = {
@@ -636,7 +686,8 @@ class GeometryCube:
         }
         for name in names:
             values = self.values(name)
-            table[name] = values.ravel() if name in LAYER_METRICS else values[mi, ki, si]
+            layered = name in LAYER_METRICS or name == LAYER_PRED
+            table[name] = values.ravel() if layered else values[mi, ki, si]
         for method, xy in self.projections.items():  # the same position at every condition
             for axis, coord in enumerate("xy"):
                 table[f"projection:{method}:{coord}"] = xy[mi, li, si, axis]
@@ -660,22 +711,42 @@ class GeometryCube:
         and a small ``cube.json`` (see :mod:`geowidget.cube_format`). ``path`` is a directory
         or a ``pyarrow.fs`` URI. An opened cube is copied partition by partition, so saving
         never needs the whole cube in memory.
-        """
-        from geowidget.cube_format import CubeWriter
 
-        writer = CubeWriter(path, self._meta())
-        writer.write_samples(self.labels, self.sample_ids)
-        if self.images is not None:
-            writer.write_images(self.images)
-        for method, xy in self.projections.items():
-            writer.write_projection(method, xy)
-        for mi in range(len(self.models)):
-            for ki in range(len(self.conditions)):
-                metrics = {name: self.values(name, [mi], None, [ki])[0, :, 0]
-                           for name in LAYER_METRICS}
-                outputs = {name: self.values(name, [mi], None, [ki])[0, 0] for name in OUTPUTS}
-                writer.write_partition(mi, ki, metrics, outputs)
-        writer.finish()
+        The new cube is written beside ``path`` and swapped in when complete: a cube already
+        there (this cube's own source included) stays whole until then, and a save that
+        fails leaves it as it was.
+        """
+        from geowidget.cube_format import CubeReader, CubeWriter
+        from geowidget.filesystem import location, resolve
+
+        path = location(path, "GeometryCube.save", "path")
+        with CubeWriter(path, self._meta()) as writer:
+            writer.write_samples(self.labels, self.sample_ids)
+            if self.images is not None:
+                writer.write_images(self.images)
+            for method, xy in self.projections.items():
+                writer.write_projection(method, xy)
+            if self.probe_accuracy is not None:
+                writer.write_probe_accuracy(self.probe_accuracy)
+            for mi in range(len(self.models)):
+                for ki in range(len(self.conditions)):
+                    metrics = {name: self.values(name, [mi], None, [ki])[0, :, 0]
+                               for name in LAYER_METRICS}
+                    outputs = {name: self.values(name, [mi], None, [ki])[0, 0]
+                               for name in OUTPUTS}
+                    layer_pred = (self.values(LAYER_PRED, [mi], None, [ki])[0, :, 0]
+                                  if self.has_layer_pred else None)
+                    writer.write_partition(mi, ki, metrics, outputs, layer_pred)
+            writer.finish()
+        if isinstance(self._arrays, _DatasetArrays):
+            fs, root = resolve(path)
+            source = self._arrays.reader
+            if (fs.type_name, root) == (source.fs.type_name, source.root):
+                # saved onto its own source: read on from the new files (the same values)
+                reader = CubeReader(path)
+                self._arrays = _DatasetArrays(reader, self.layers)
+                if self._images is source:
+                    self._images = reader
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> GeometryCube:
@@ -686,14 +757,20 @@ class GeometryCube:
         :meth:`values`, :meth:`sel`, :meth:`to_pandas` and the analyses read only what they
         use. The thumbnails are memory-mapped.
 
+        Every file is verified against its checksum in ``cube.json`` when it is first read,
+        and its values against the manifest (see :mod:`geowidget.cube_format`).
+
         Raises
         ------
         ValueError
-            ``path`` is not a geowidget cube, or partitions are missing (named).
+            ``path`` is not a geowidget cube, partitions are missing (named), or a file is
+            damaged, belongs to another cube or disagrees with the manifest (the file and
+            the column are named).
         """
         from geowidget.cube_format import CubeReader
+        from geowidget.filesystem import location
 
-        reader = CubeReader(path)
+        reader = CubeReader(location(path, "GeometryCube.open", "path"))
         meta = reader.meta
         cube = cls.__new__(cls)
         cube._set_coordinates(meta["models"], meta["layers"],
@@ -704,6 +781,7 @@ class GeometryCube:
         cube._arrays = _DatasetArrays(reader, cube.layers)
         cube._images = reader if meta.get("images") is not None else None
         cube.projections = reader.read_projections()
+        cube.probe_accuracy = reader.read_probe_accuracy()
         return cube
 
     def replace(self, **changes: Any) -> GeometryCube:
@@ -715,7 +793,8 @@ class GeometryCube:
         """
         kwargs = {name: getattr(self, name) for name in (
             "models", "layers", "conditions", "labels", "class_names", "sample_ids",
-            "model_info", "dataset", "images", "projections")}
+            "model_info", "dataset", "images", "projections", "probe_accuracy")}
+        kwargs[LAYER_PRED] = self.layer_pred
         if unknown := sorted(set(changes) - set(kwargs) - set(ARRAYS)):
             raise TypeError(f"replace() got unknown field(s) {unknown}; valid: "
                             f"{sorted([*kwargs, *ARRAYS])}")
@@ -742,6 +821,8 @@ class GeometryCube:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from geowidget.filesystem import location, open_atomic, resolve
+
         table = pa.Table.from_pandas(self.to_pandas(), preserve_index=False)
         meta = {
             "version": _FORMAT_VERSION,
@@ -754,6 +835,9 @@ class GeometryCube:
             "model_info": self.model_info,
             "dataset": self.dataset,
             "projections": list(self.projections),
+            "probe_accuracy": (None if self.probe_accuracy is None else  # NaN as null
+                               np.where(np.isnan(self.probe_accuracy), None,
+                                        self.probe_accuracy).tolist()),
         }
         if self.images is not None:
             meta["images"] = {
@@ -762,7 +846,9 @@ class GeometryCube:
             }
         schema_meta = dict(table.schema.metadata or {})
         schema_meta[b"geowidget"] = json.dumps(meta).encode()
-        pq.write_table(table.replace_schema_metadata(schema_meta), path, compression="zstd")
+        fs, where = resolve(location(path, "GeometryCube.to_parquet", "path"))
+        with open_atomic(fs, where) as f:  # a failed write leaves no partial file
+            pq.write_table(table.replace_schema_metadata(schema_meta), f, compression="zstd")
 
     @classmethod
     def from_parquet(cls, path: str) -> GeometryCube:
@@ -775,7 +861,11 @@ class GeometryCube:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from geowidget.filesystem import check_regular_file, location, resolve
+
+        path = location(path, "GeometryCube.from_parquet", "path")
         where = f"cube file {str(path)!r}"
+        check_regular_file(*resolve(path), "cube file")
         try:
             table = pq.read_table(path)
         except (pa.ArrowException, OSError) as err:
@@ -794,6 +884,18 @@ class GeometryCube:
         columns["pred"] = _column(table, "pred", "integer", where)
         columns["correct"] = _column(table, "correct", "bool", where)
         columns["logit_margin"] = _column(table, "logit_margin", "floating", where)
+        if LAYER_PRED in table.column_names:  # a cube with probe layers
+            columns[LAYER_PRED] = _column(table, LAYER_PRED, "integer", where)
+        classes = len(meta["class_names"])
+        for name in ("pred", LAYER_PRED):
+            pred = columns.get(name, np.zeros(0, np.int64))
+            if pred.size and (pred.min() < 0 or pred.max() >= classes):
+                odd = pred[(pred < 0) | (pred >= classes)][0]
+                raise ValueError(f"{where}: its column {name!r} holds {odd}; predictions must "
+                                 f"lie in [0, {classes}) for its {classes} class names")
+        if len(set(meta["sample_ids"])) != n:
+            raise ValueError(f"{where}: its metadata 'sample_ids' repeats ids; sample ids must "
+                             "be unique")
         sample = _column(table, "sample", "integer", where)
         if not np.array_equal(sample, np.tile(np.asarray(meta["sample_ids"]), m * ly * k)):
             raise ValueError(f"{where}: its 'sample' column disagrees with the sample_ids of its "
@@ -801,6 +903,8 @@ class GeometryCube:
         arrays = {name: columns[name].reshape(m, ly, k, n) for name in LAYER_METRICS}
         for name in OUTPUTS:
             arrays[name] = columns[name].reshape(m, ly, k, n)[:, 0]
+        if LAYER_PRED in columns:
+            arrays[LAYER_PRED] = columns[LAYER_PRED].reshape(m, ly, k, n)
         try:
             projections = {
                 method: np.stack([
@@ -824,6 +928,8 @@ class GeometryCube:
                 dataset=meta["dataset"],
                 images=images,
                 projections=projections,
+                probe_accuracy=(None if meta.get("probe_accuracy") is None else
+                                np.array(meta["probe_accuracy"], dtype=np.float64)),
                 **arrays,
             )
         except (ValueError, TypeError, KeyError) as err:
@@ -852,6 +958,13 @@ class GeometryCube:
         projections = {k: np.concatenate([
             c.projections.get(k, np.full((len(c.models), len(c.layers), len(c.labels), 2),
                                          np.nan, np.float32)) for c in cubes]) for k in methods}
+        # a cube without probe layers predicts with the model's head at every layer
+        layer_pred = None if not any(c.has_layer_pred for c in cubes) else np.concatenate([
+            c.layer_pred if c.has_layer_pred else np.repeat(c.pred[:, None], len(c.layers), 1)
+            for c in cubes])
+        accuracy = None if all(c.probe_accuracy is None for c in cubes) else np.concatenate([
+            np.full((len(c.models), len(c.layers), len(c.conditions)), np.nan)
+            if c.probe_accuracy is None else c.probe_accuracy for c in cubes])
         return cls(
             models=[m for c in cubes for m in c.models],
             layers=first.layers,
@@ -863,6 +976,8 @@ class GeometryCube:
             dataset=first.dataset,
             images=first.images,
             projections=projections,
+            layer_pred=layer_pred,
+            probe_accuracy=accuracy,
             **{name: np.concatenate([c.values(name) for c in cubes]) for name in ARRAYS},
         )
 
@@ -877,6 +992,9 @@ class GeometryCube:
                 and self.model_info == other.model_info and self.dataset == other.dataset)
         if not same or list(self.projections) != list(other.projections):
             return False
+        if (self.has_layer_pred != other.has_layer_pred
+                or not _same_array(self.probe_accuracy, other.probe_accuracy)):
+            return False
         if not all(_same_array(np.asarray(xy), np.asarray(other.projections[k]))
                    for k, xy in self.projections.items()):
             return False
@@ -887,7 +1005,7 @@ class GeometryCube:
         m, k = len(self.models), len(self.conditions)
         for mi in range(m):  # one model and condition at a time: bounded memory when opened
             for ki in range(k):
-                for name in ARRAYS:
+                for name in ARRAYS + ((LAYER_PRED,) if self.has_layer_pred else ()):
                     if not _same_array(self.values(name, [mi], None, [ki]),
                                        other.values(name, [mi], None, [ki])):
                         return False

@@ -2,24 +2,41 @@
 
 A cube saved at ``<root>`` (a local directory or any ``pyarrow.fs`` URI) is::
 
-    <root>/cube.json                        metadata: names, conditions, class names, shapes
+    <root>/cube.json                        the manifest: names, conditions, class names,
+                                            shapes, the cube's id and every file's checksum
     <root>/samples.parquet                  sample_id (int64), label (int32): one row per sample
     <root>/images.npy                       uint8 thumbnails [N, H, W(, 3)], when the cube has them
     <root>/projections/<method>.npy         float32 [M, L, N, 2], one per projection method
+    <root>/probe_accuracy.npy               float64 [M, L, K], when the cube has probe layers
     <root>/parts/m00000-c00000.parquet      one file per (model, condition)
 
 A partition holds N rows in sample order, with one column ``<metric>/<layer>`` per layer
 metric and layer (float32) and the columns ``pred`` (int32), ``correct`` (bool) and
-``logit_margin`` (float32). Reading one (model, layer, condition) cell reads 9 column chunks
-of one file; nothing else. ``cube.json`` is written last, so a directory without it is not
-(yet) a cube. Every read error names the file it came from.
+``logit_margin`` (float32); a cube with probe layers adds ``layer_pred/<layer>`` (int32) per
+layer, each layer's own prediction. Reading one (model, layer, condition) cell reads 9 column
+chunks of one file, once that file's checksum has been verified (the first time it is read).
+
+Files at rest are checked, not trusted. ``cube.json`` names a SHA-256 of the cube's id and
+each file's bytes, and every Parquet file holds the id too: a damaged file, or a file of
+another cube (a copy, a symlink), is refused.
+Every value read is checked against the manifest (types, ranges, shapes, unique ids), and a
+path it names stays inside the cube. Every error names the file, and the column.
+
+A cube is written into a staging folder beside ``<root>`` and swapped in when complete, so
+a cube that is there stays whole until the new one replaces it (see
+:func:`geowidget.filesystem.swap_in`); a writer that fails or is killed leaves no partial
+cube at ``<root>``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import json
 import os
+import re
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -28,15 +45,31 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from geowidget.filesystem import ensure_writable_dir, join, open_atomic, resolve
+from geowidget.filesystem import (
+    STAGING_SUFFIX,
+    check_regular_file,
+    ensure_writable_dir,
+    is_local,
+    is_orphan,
+    join,
+    open_atomic,
+    remove_dir,
+    resolve,
+    swap_in,
+    write_atomic,
+    write_error,
+    writer_name,
+)
 
 FORMAT = "geowidget-cube"
-VERSION = 2
+VERSION = 3
 META = "cube.json"
 SAMPLES = "samples.parquet"
 IMAGES = "images.npy"
 PARTS = "parts"
 PROJECTIONS = "projections"
+PROBE_ACCURACY = "probe_accuracy.npy"
+LAYER_PRED = "layer_pred"
 
 
 def partition_name(model: int, condition: int) -> str:
@@ -50,52 +83,96 @@ def column(metric: str, layer: str) -> str:
 
 
 class CubeWriter:
-    """Writes a cube dataset partition by partition; :meth:`finish` makes it a cube.
+    """Writes a cube dataset partition by partition; :meth:`finish` puts it in place.
+
+    Use it as a context manager (or call :meth:`abort` on failure): a writer that fails
+    removes what it staged, and the cube that was at ``location`` stays as it was.
 
     Parameters
     ----------
     location : str or PathLike
-        A directory (created) or a URI. An existing cube there is replaced; a directory that
-        holds other files is refused.
+        A directory (created) or a URI. An existing cube there is replaced when the new one
+        is complete; a directory that holds other files is refused.
     meta : dict
         ``models``, ``layers``, ``conditions`` (``[[sparsity, benchmark, severity], ...]``),
-        ``class_names``, ``model_info``, ``dataset`` and ``n`` (samples).
+        ``class_names``, ``model_info``, ``dataset`` and ``n`` (samples); optionally
+        ``study``, the fingerprint of the study that made the cube.
     """
 
     def __init__(self, location: str | os.PathLike, meta: dict[str, Any]) -> None:
         self.location = os.fspath(location)
         self.fs, self.root = resolve(self.location)
         self.meta = dict(meta)
-        self.meta.update(format=FORMAT, version=VERSION, images=None, projections=[])
-        self._prepare()
+        self.meta.update(format=FORMAT, version=VERSION, id=uuid.uuid4().hex, images=None,
+                         projections=[], checksums={}, layer_pred=False, probe_accuracy=False)
+        self.staging = self._prepare()
 
-    def _prepare(self) -> None:
-        ensure_writable_dir(self.fs, self.root, "the cube directory")
-        entries = self.fs.get_file_info(pafs.FileSelector(self.root, allow_not_found=True))
-        names = {e.path.rsplit("/", 1)[-1] for e in entries}
+    def __enter__(self) -> CubeWriter:
+        return self
+
+    def __exit__(self, kind: Any, *_: Any) -> None:
+        if kind is not None:
+            self.abort()
+
+    def _prepare(self) -> str:
+        """The folder to write into: a new one beside the root (the root itself where
+        folders cannot be swapped), after removing what killed writers left there."""
+        if self.fs.get_file_info(self.root).type == pafs.FileType.File:
+            raise NotADirectoryError(f"the cube directory {self.root!r} is a file; expected a "
+                                     "directory (or a path that does not exist yet)")
+        names = _names(self.fs, self.root)
         if names and META not in names:
             raise FileExistsError(
                 f"{self.location!r} holds other files ({sorted(names)[:5]}) and is not a "
                 "geowidget cube; choose an empty or new directory"
             )
-        if META in names:  # replace the old cube: unmark it first, then drop its files
-            self.fs.delete_file(join(self.root, META))
-            for name in (SAMPLES, IMAGES):
-                if name in names:
-                    self.fs.delete_file(join(self.root, name))
-            for name in (PARTS, PROJECTIONS):
-                if name in names:
-                    self.fs.delete_dir(join(self.root, name))
+        parent, name = self.root.rsplit("/", 1)
+        for entry in self.fs.get_file_info(pafs.FileSelector(parent or "/",
+                                                             allow_not_found=True)):
+            base = entry.path.rsplit("/", 1)[-1]
+            if (entry.type == pafs.FileType.Directory and base.startswith(f".{name}.w")
+                    and base.endswith(STAGING_SUFFIX)
+                    and is_orphan(base, entry.mtime.timestamp() if entry.mtime else None,
+                                  3600.0)):
+                remove_dir(self.fs, entry.path)  # a killed writer's staging folder
+        if is_local(self.fs):
+            staging = writer_name(join(parent, f".{name}"), STAGING_SUFFIX)
+        elif META in names:
+            raise FileExistsError(f"cannot replace the cube at {self.location!r}: a "
+                                  f"{self.fs.type_name} filesystem cannot swap folders "
+                                  "atomically; save to a new location")
+        else:
+            staging = self.root  # written in place; cube.json, written last, makes it a cube
+        try:
+            ensure_writable_dir(self.fs, staging, "the cube directory")
+        except PermissionError as err:
+            raise PermissionError(f"cannot write the cube at {self.location!r}: {err}") from None
+        return staging
+
+    @contextlib.contextmanager
+    def _open(self, name: str) -> Iterator[Any]:
+        """A stream for the cube's file ``name``; its checksum goes into the manifest."""
+        digest = _hasher(self.meta["id"])
+        try:
+            with open_atomic(self.fs, join(self.staging, name)) as f:
+                yield _Hashing(f, digest)
+        except OSError as err:
+            raise write_error(err, join(self.root, name)) from err
+        self.meta["checksums"][name] = digest.hexdigest()
 
     def _write_table(self, name: str, table: pa.Table) -> None:
-        with open_atomic(self.fs, join(self.root, name)) as f:
-            pq.write_table(table, f, compression="zstd")
+        sink = pa.BufferOutputStream()
+        # the cube's id inside the file: a byte-for-byte copy of another cube's file differs
+        table = table.replace_schema_metadata({_ID_KEY: self.meta["id"]})
+        pq.write_table(table, sink, compression="zstd")
+        with self._open(name) as f:
+            f.write(sink.getvalue())
 
     def write_samples(self, labels: np.ndarray, sample_ids: np.ndarray) -> None:
-        self._write_table(SAMPLES, pa.table({
-            "sample_id": np.asarray(sample_ids, dtype=np.int64),
-            "label": np.asarray(labels, dtype=np.int32),
-        }))
+        table = pa.table({"sample_id": np.asarray(sample_ids, dtype=np.int64),
+                          "label": np.asarray(labels, dtype=np.int32)})
+        _check_samples(table, self.meta, join(self.root, SAMPLES))
+        self._write_table(SAMPLES, table)
 
     def write_images(self, images: np.ndarray) -> None:
         images = np.asarray(images, dtype=np.uint8)
@@ -106,45 +183,122 @@ class CubeWriter:
     def image_stream(self, shape: Sequence[int]) -> Iterator[Any]:
         """A stream for uint8 thumbnails of ``shape``, written in sample order (C order)."""
         header = {"descr": "|u1", "fortran_order": False, "shape": tuple(int(d) for d in shape)}
-        with open_atomic(self.fs, join(self.root, IMAGES)) as f:
+        with self._open(IMAGES) as f:
             np.lib.format.write_array_header_1_0(f, header)
             yield f
         self.meta["images"] = {"shape": list(header["shape"]), "dtype": "uint8"}
 
     def write_projection(self, method: str, xy: np.ndarray) -> None:
         """2-D positions float32 ``[M, L, N, 2]`` of one projection method."""
+        if not isinstance(method, str) or not _SAFE_NAME.match(method):
+            raise ValueError(f"a projection method's name must be letters, digits, '_', '-' "
+                             f"or '.', got {method!r}")
         xy = np.ascontiguousarray(xy, dtype=np.float32)
-        with open_atomic(self.fs, join(self.root, PROJECTIONS, f"{method}.npy")) as f:
+        with self._open(f"{PROJECTIONS}/{method}.npy") as f:
             np.lib.format.write_array(f, xy, allow_pickle=False)
         self.meta["projections"].append(method)
 
+    def write_probe_accuracy(self, accuracy: np.ndarray) -> None:
+        """Held-out accuracy of each layer's probe, float64 ``[M, L, K]`` (NaN: no probe)."""
+        with self._open(PROBE_ACCURACY) as f:
+            np.lib.format.write_array(f, np.ascontiguousarray(accuracy, dtype=np.float64),
+                                      allow_pickle=False)
+        self.meta["probe_accuracy"] = True
+
     def write_partition(self, model: int, condition: int, metrics: dict[str, np.ndarray],
-                        outputs: dict[str, np.ndarray]) -> None:
-        """One (model, condition): ``metrics[name]`` is ``[L, N]``, ``outputs[name]`` ``[N]``."""
+                        outputs: dict[str, np.ndarray],
+                        layer_pred: np.ndarray | None = None) -> None:
+        """One (model, condition): ``metrics[name]`` is ``[L, N]``, ``outputs[name]`` ``[N]``,
+        ``layer_pred`` ``[L, N]`` (given for every partition of a cube, or for none)."""
         cols: dict[str, Any] = {}
         for name, values in metrics.items():
             for li, layer in enumerate(self.meta["layers"]):
                 cols[column(name, layer)] = np.asarray(values[li], dtype=np.float32)
+        if layer_pred is not None:
+            for li, layer in enumerate(self.meta["layers"]):
+                cols[column(LAYER_PRED, layer)] = np.asarray(layer_pred[li], dtype=np.int32)
+            self.meta[LAYER_PRED] = True
         cols["pred"] = np.asarray(outputs["pred"], dtype=np.int32)
         cols["correct"] = np.asarray(outputs["correct"], dtype=bool)
         cols["logit_margin"] = np.asarray(outputs["logit_margin"], dtype=np.float32)
-        self._write_table(partition_name(model, condition), pa.table(cols))
+        name = partition_name(model, condition)
+        table = pa.table(cols)
+        _check_partition(table, list(cols), self.meta, join(self.root, name))
+        self._write_table(name, table)
 
     def finish(self) -> None:
-        with open_atomic(self.fs, join(self.root, META)) as f:
-            f.write(json.dumps(self.meta, indent=1).encode())
+        """Write the manifest and put the cube in place (replacing the one that was there)."""
+        try:
+            write_atomic(self.fs, join(self.staging, META),
+                         json.dumps(self.meta, indent=1).encode())
+        except OSError as err:
+            self.abort()
+            raise write_error(err, join(self.root, META)) from err
+        except BaseException:
+            self.abort()
+            raise
+        if self.staging != self.root:
+            swap_in(self.fs, self.staging, self.root)
+        self.staging = ""
+
+    def abort(self) -> None:
+        """Remove what this writer staged; the cube at the location stays as it was."""
+        if self.staging:
+            remove_dir(self.fs, self.staging)
+            self.staging = ""
+
+
+class _MissingColumn(Exception):
+    """A column the manifest expects is not in a file (column, the file's columns)."""
+
+
+class _Hashing:
+    """A write-only stream that also feeds a hash."""
+
+    def __init__(self, stream: Any, digest: Any) -> None:
+        self.stream, self.digest = stream, digest
+
+    def write(self, data: Any) -> int:
+        self.digest.update(data)
+        return self.stream.write(data)
+
+
+def _hasher(cube_id: str) -> Any:
+    """SHA-256 of a file's bytes, salted with the cube's id: a file of another cube fails."""
+    return hashlib.sha256(f"geowidget-cube:{cube_id}\n".encode())
+
+
+def _names(fs: pafs.FileSystem, path: str) -> set[str]:
+    return {e.path.rsplit("/", 1)[-1]
+            for e in fs.get_file_info(pafs.FileSelector(path, allow_not_found=True))}
+
+
+def study_of(location: str | os.PathLike) -> str | None:
+    """The fingerprint of the study that wrote the cube at ``location``; None when there is no
+    cube there (or an empty folder). Raises when it holds something else than a cube."""
+    fs, root = resolve(location)
+    info = fs.get_file_info(root)
+    if info.type == pafs.FileType.NotFound or (info.type == pafs.FileType.Directory
+                                               and not _names(fs, root)):
+        return None
+    reader_meta = CubeReader(location).meta
+    return str(reader_meta.get("study", ""))
 
 
 class CubeReader:
     """Reads a cube dataset: metadata and samples at once, partitions on demand.
+
+    Every file is verified against its checksum in ``cube.json`` the first time it is read,
+    and its values against the manifest (see the module doc).
 
     Raises
     ------
     FileNotFoundError
         ``location`` does not exist.
     ValueError
-        ``location`` is not a geowidget cube (no ``cube.json``, or another format), or
-        partitions are missing (named in the message).
+        ``location`` is not a geowidget cube (no ``cube.json``, or another format),
+        partitions are missing (named in the message), or a file is damaged, of another
+        cube, or disagrees with the manifest (the file and the column are named).
     """
 
     def __init__(self, location: str | os.PathLike) -> None:
@@ -153,18 +307,18 @@ class CubeReader:
         info = self.fs.get_file_info(self.root)
         if info.type == pafs.FileType.NotFound:
             raise FileNotFoundError(f"no cube at {self.location!r}: it does not exist")
-        if info.type == pafs.FileType.File:
+        if info.type != pafs.FileType.Directory:
+            check_regular_file(self.fs, self.root, "the cube")
             raise ValueError(f"{self.location!r} is a file; a saved cube is a directory (read "
                              "single .parquet files with GeometryCube.from_parquet)")
+        self._verified: dict[str, tuple[int, int]] = {}
         self.meta = self._read_meta()
         m, k = len(self.meta["models"]), len(self.meta["conditions"])
         self._check_partitions(m, k)
         table = self._read(SAMPLES, ["sample_id", "label"])
+        _check_samples(table, self.meta, self._path(SAMPLES))
         self.sample_ids = table.column("sample_id").to_numpy()
         self.labels = table.column("label").to_numpy()
-        if len(self.labels) != self.meta["n"]:
-            raise ValueError(f"{self._path(SAMPLES)!r} has {len(self.labels)} samples, "
-                             f"{META} says {self.meta['n']}")
 
     def _path(self, name: str) -> str:
         return join(self.root, name)
@@ -172,11 +326,11 @@ class CubeReader:
     def _read_meta(self) -> dict[str, Any]:
         path = self._path(META)
         try:
+            check_regular_file(self.fs, path, "the cube's manifest")
             with self.fs.open_input_stream(path) as f:
                 meta = json.loads(f.read())
         except FileNotFoundError:
-            found = sorted(e.path.rsplit("/", 1)[-1] for e in self.fs.get_file_info(
-                pafs.FileSelector(self.root, allow_not_found=True)))
+            found = sorted(_names(self.fs, self.root))
             raise ValueError(f"{self.location!r} is not a geowidget cube: it has no {META} "
                              f"(found {found[:8]})") from None
         except (OSError, ValueError) as err:
@@ -186,11 +340,11 @@ class CubeReader:
         if meta.get("version") != VERSION:
             raise ValueError(f"{path!r} has cube format version {meta.get('version')!r}; this "
                              f"geowidget reads version {VERSION}")
+        _check_meta(meta, path)
         return meta
 
     def _check_partitions(self, m: int, k: int) -> None:
-        selector = pafs.FileSelector(self._path(PARTS), allow_not_found=True)
-        have = {e.path.rsplit("/", 1)[-1] for e in self.fs.get_file_info(selector)}
+        have = _names(self.fs, self._path(PARTS))
         missing = [(mi, ki) for mi in range(m) for ki in range(k)
                    if partition_name(mi, ki).rsplit("/", 1)[-1] not in have]
         if missing:
@@ -200,46 +354,237 @@ class CubeReader:
             raise ValueError(f"the cube at {self.location!r} is missing {len(missing)} of its "
                              f"{m * k} partitions: {', '.join(named)}{more}")
 
-    def _read(self, name: str, columns: Sequence[str]) -> pa.Table:
+    def _verify(self, name: str, keep: bool = False) -> bytes | None:
+        """Check file ``name`` against its checksum, unless it was checked unchanged before.
+        Returns its bytes when ``keep`` and it read them (None when checked before)."""
         path = self._path(name)
+        info = self.fs.get_file_info(path)
+        stamp = (info.size or 0, info.mtime_ns or 0)
+        if self._verified.get(name) == stamp:
+            return None
+        expected = self.meta["checksums"].get(name)
+        if expected is None:
+            raise ValueError(f"cannot read {path!r}: {self._path(META)!r} has no checksum for it")
+        digest = _hasher(self.meta["id"])
+        chunks = []
         try:
-            return pq.read_table(path, columns=list(columns), filesystem=self.fs)
+            check_regular_file(self.fs, path, "the cube file")
+            with self.fs.open_input_stream(path) as f:
+                while chunk := f.read(1 << 24):  # large files (thumbnails) never whole
+                    digest.update(chunk)
+                    if keep:
+                        chunks.append(chunk)
+        except OSError as err:
+            raise ValueError(f"cannot read {path!r}: {err}") from None
+        if digest.hexdigest() != expected:
+            raise ValueError(f"cannot read {path!r}: its checksum does not match "
+                             f"{META} (the file is damaged, or belongs to another cube)")
+        self._verified[name] = stamp
+        return b"".join(chunks) if keep else None
+
+    def _read(self, name: str, columns: Sequence[str]) -> pa.Table:
+        """Columns of the verified Parquet file ``name``; a missing column blames the manifest
+        when the file's checksum is good."""
+        path = self._path(name)
+        raw = self._verify(name, keep=True)
+        try:
+            with (pa.BufferReader(raw) if raw is not None
+                  else self.fs.open_input_file(path)) as f:
+                parquet = pq.ParquetFile(f)
+                have = parquet.schema_arrow.names
+                if lost := [c for c in columns if c not in have]:
+                    raise _MissingColumn(lost[0], have)
+                return parquet.read(columns=list(columns))
+        except _MissingColumn as err:
+            col, have = err.args
+            if name == SAMPLES:
+                raise ValueError(f"{path!r} has no column {col!r}") from None
+            raise ValueError(
+                f"{self._path(META)!r} disagrees with its partitions: {path!r} (whose "
+                f"checksum is good) has no column {col!r}; its columns: {have[:12]}") from None
         except (OSError, pa.ArrowException, KeyError) as err:
             raise ValueError(f"cannot read {path!r}: {err}") from None
 
     def read_partition(self, model: int, condition: int,
                        columns: Sequence[str]) -> dict[str, np.ndarray]:
         """The named columns of one partition, as numpy arrays ``[N]``."""
-        table = self._read(partition_name(model, condition), columns)
-        out = {}
-        for name in columns:
-            values = table.column(name).to_numpy()
-            if len(values) != self.meta["n"]:
-                raise ValueError(f"{self._path(partition_name(model, condition))!r} has "
-                                 f"{len(values)} rows, expected {self.meta['n']}")
-            out[name] = values
-        return out
+        name = partition_name(model, condition)
+        table = self._read(name, columns)
+        _check_partition(table, columns, self.meta, self._path(name))
+        return {c: table.column(c).to_numpy() for c in columns}
 
     def read_images(self) -> np.ndarray | None:
         """Thumbnails: memory-mapped on a local disk, read whole from other filesystems."""
         if self.meta.get("images") is None:
             return None
-        return self._read_npy(IMAGES)
+        images = self._read_npy(IMAGES)
+        declared = tuple(self.meta["images"]["shape"])
+        if images.dtype != np.uint8 or images.shape != declared:
+            raise ValueError(f"{self._path(IMAGES)!r} holds {images.dtype} {images.shape}; "
+                             f"{META} declares uint8 {declared}")
+        return images
 
     def read_projections(self) -> dict[str, np.ndarray]:
         """``{method: float32 [M, L, N, 2]}``, memory-mapped on a local disk."""
-        return {method: self._read_npy(f"{PROJECTIONS}/{method}.npy")
-                for method in self.meta.get("projections", [])}
+        shape = (len(self.meta["models"]), len(self.meta["layers"]), self.meta["n"], 2)
+        out = {}
+        for method in self.meta["projections"]:
+            name = f"{PROJECTIONS}/{method}.npy"
+            xy = self._read_npy(name)
+            if xy.dtype != np.float32 or xy.shape != shape:
+                raise ValueError(f"{self._path(name)!r} holds {xy.dtype} {xy.shape}; expected "
+                                 f"float32 {shape} (models, layers, samples, 2)")
+            out[method] = xy
+        return out
+
+    def read_probe_accuracy(self) -> np.ndarray | None:
+        """Held-out probe accuracy float64 ``[M, L, K]``, or None when the cube has none."""
+        if not self.meta.get("probe_accuracy"):
+            return None
+        acc = self._read_npy(PROBE_ACCURACY)
+        shape = (len(self.meta["models"]), len(self.meta["layers"]),
+                 len(self.meta["conditions"]))
+        if acc.dtype != np.float64 or acc.shape != shape:
+            raise ValueError(f"{self._path(PROBE_ACCURACY)!r} holds {acc.dtype} {acc.shape}; "
+                             f"expected float64 {shape} (models, layers, conditions)")
+        if ((acc < 0) | (acc > 1)).any():  # NaN (no probe) compares False
+            raise ValueError(f"{self._path(PROBE_ACCURACY)!r} holds accuracies outside [0, 1]")
+        return acc
 
     def _read_npy(self, name: str) -> np.ndarray:
         path = self._path(name)
+        local = isinstance(self.fs, pafs.LocalFileSystem)
+        raw = self._verify(name, keep=not local)
         try:
-            if isinstance(self.fs, pafs.LocalFileSystem):
+            if local:
                 return np.load(path, mmap_mode="r", allow_pickle=False)
-            with self.fs.open_input_file(path) as f:
-                return np.lib.format.read_array(f, allow_pickle=False)
+            if raw is None:
+                raw = self.fs.open_input_stream(path).read()
+            return np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
         except (OSError, ValueError) as err:
             raise ValueError(f"cannot read {path!r}: {err}") from None
+
+
+# ------------------------------------------------------------------ checks of what is read
+_ID_KEY = "geowidget.cube"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_HEX = re.compile(r"^[0-9a-f]+$")
+_COLUMN_TYPES = {"pred": pa.int32(), "correct": pa.bool_(), "logit_margin": pa.float32()}
+
+
+def _check_meta(meta: dict[str, Any], path: str) -> None:
+    """Every field of a manifest, or an error naming the file and the field."""
+    def bad(field: str, expected: str) -> ValueError:
+        shown = repr(meta.get(field))
+        shown = shown if len(shown) < 120 else shown[:117] + "..."
+        return ValueError(f"{path!r}: its field {field!r} must be {expected}, got {shown}")
+
+    def strings(field: str, unique: bool) -> None:
+        value = meta.get(field)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad(field, "a list of strings")
+        if unique and len(set(value)) != len(value):
+            raise bad(field, "a list of unique strings")
+
+    strings("models", True)
+    strings("layers", True)
+    strings("class_names", False)
+    if not meta["class_names"]:
+        raise bad("class_names", "a non-empty list of strings")
+    conds = meta.get("conditions")
+    if not isinstance(conds, list) or not all(_is_condition(c) for c in conds):
+        raise bad("conditions", "a list of [sparsity in [0, 1), benchmark, severity 0..5] "
+                  "triples")
+    if len({(float(s), b, int(v)) for s, b, v in conds}) != len(conds):
+        raise bad("conditions", "a list of unique conditions")
+    info = meta.get("model_info")
+    if (not isinstance(info, list) or len(info) != len(meta["models"])
+            or not all(isinstance(i, dict) for i in info)):
+        raise bad("model_info", f"a list of {len(meta['models'])} objects (one per model)")
+    if not isinstance(meta.get("dataset"), str):
+        raise bad("dataset", "a string")
+    n = meta.get("n")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise bad("n", "a count of samples (an integer >= 0)")
+    if not isinstance(meta.get("id"), str) or not _HEX.match(meta["id"]):
+        raise bad("id", "the cube's id (hexadecimal)")
+    sums = meta.get("checksums")
+    if not isinstance(sums, dict) or not all(
+            isinstance(v, str) and len(v) == 64 and _HEX.match(v) for v in sums.values()):
+        raise bad("checksums", "an object of SHA-256 hex digests")
+    images = meta.get("images")
+    if images is not None and not (
+            isinstance(images, dict) and images.get("dtype") == "uint8"
+            and isinstance(images.get("shape"), list) and len(images["shape"]) in (3, 4)
+            and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                    for d in images["shape"])
+            and images["shape"][0] == n and images["shape"][3:] in ([], [3])):
+        raise bad("images", f"null or {{'shape': [{n}, H, W(, 3)], 'dtype': 'uint8'}}")
+    methods = meta.get("projections")
+    if not isinstance(methods, list) or not all(
+            isinstance(m, str) and _SAFE_NAME.match(m) for m in methods):
+        raise bad("projections", "a list of method names (letters, digits, '_', '-', '.'; "
+                  "no path: a cube reads only its own files)")
+    if len(set(methods)) != len(methods):
+        raise bad("projections", "a list of unique method names")
+    for flag in (LAYER_PRED, "probe_accuracy"):  # absent in cubes written before them
+        if not isinstance(meta.get(flag, False), bool):
+            raise bad(flag, "true or false")
+
+
+def _is_condition(c: Any) -> bool:
+    if not isinstance(c, list) or len(c) != 3:
+        return False
+    s, b, v = c
+    return (isinstance(s, int | float) and not isinstance(s, bool) and 0 <= s < 1
+            and isinstance(b, str) and isinstance(v, int) and not isinstance(v, bool)
+            and 0 <= v <= 5)
+
+
+def _check_column(table: pa.Table, name: str, kind: pa.DataType, path: str) -> None:
+    col = table.column(name)
+    if col.type != kind:
+        raise ValueError(f"{path!r}: its column {name!r} holds {col.type}, expected {kind}")
+    if col.null_count:
+        raise ValueError(f"{path!r}: its column {name!r} has {col.null_count} missing values")
+
+
+def _check_range(values: np.ndarray, name: str, count: int, path: str, what: str) -> None:
+    if len(values) and (values.min() < 0 or values.max() >= count):
+        odd = values[(values < 0) | (values >= count)][0]
+        raise ValueError(f"{path!r}: its column {name!r} holds {odd}; {what} must lie in "
+                         f"[0, {count}) for the {count} class names of {META}")
+
+
+def _check_samples(table: pa.Table, meta: dict[str, Any], path: str) -> None:
+    """samples.parquet against the manifest: types, count, unique ids, labels in range."""
+    for name, kind in (("sample_id", pa.int64()), ("label", pa.int32())):
+        if name not in table.column_names:
+            raise ValueError(f"{path!r} has no column {name!r}")
+        _check_column(table, name, kind, path)
+    if table.num_rows != meta["n"]:
+        raise ValueError(f"{path!r} has {table.num_rows} samples, {META} says {meta['n']}")
+    ids = table.column("sample_id").to_numpy()
+    if len(np.unique(ids)) != len(ids):
+        values, counts = np.unique(ids, return_counts=True)
+        raise ValueError(f"{path!r}: its column 'sample_id' repeats ids "
+                         f"{values[counts > 1][:5].tolist()}; sample ids must be unique")
+    _check_range(table.column("label").to_numpy(), "label", len(meta["class_names"]), path,
+                 "labels")
+
+
+def _check_partition(table: pa.Table, columns: Sequence[str], meta: dict[str, Any],
+                     path: str) -> None:
+    """Columns of a partition against the manifest: types, rows, predictions in range."""
+    if table.num_rows != meta["n"]:
+        raise ValueError(f"{path!r} has {table.num_rows} rows, expected {meta['n']}")
+    for name in columns:
+        layer_pred = name.startswith(f"{LAYER_PRED}/")
+        _check_column(table, name, pa.int32() if layer_pred else
+                      _COLUMN_TYPES.get(name, pa.float32()), path)
+        if name == "pred" or layer_pred:
+            _check_range(table.column(name).to_numpy(), name, len(meta["class_names"]), path,
+                         "predictions")
 
 
 def _label(condition: Sequence[Any]) -> str:

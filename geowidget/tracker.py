@@ -147,6 +147,11 @@ class GeometryTracker:
                 shard_size=_count(probe_data), tokens=tokens,
             )
         x, y = self._study.reader.head(self._study.n)
+        c = self._study.num_classes
+        if len(y) and (int(y.min()) < 0 or int(y.max()) >= c):  # found now, not at step()
+            raise ValueError(f"The 'probe_data' parameter of GeometryTracker must hold labels "
+                             f"in [0, {c}) for the model's {c} classes. Got labels in "
+                             f"[{int(y.min())}, {int(y.max())}] instead.")
         self._labels, self._images = y.numpy(), thumbnails(x)
         self._records: list[tuple[int, dict[str, np.ndarray], dict[str, Any]]] = []
         self._last: int | None = None
@@ -226,6 +231,14 @@ class GeometryTracker:
         arrays.update({
             k: np.stack([rec[k] for _, rec, _ in self._records])[:, None] for k in OUTPUTS
         })
+        probed = study._probed()  # probe layers: each layer's prediction and probe accuracy
+        if probed is not None:
+            from geowidget.study.study import probe_accuracy
+
+            arrays["layer_pred"] = np.stack([rec["layer_pred"] for _, rec, _ in self._records]
+                                            )[:, :, None]
+            arrays["probe_accuracy"] = probe_accuracy(
+                arrays["layer_pred"], self._labels, np.repeat(probed, len(self._records), 0))
         return GeometryCube(
             models=[step_model_name(self.run, s) for s in self.steps],
             layers=study.layers,

@@ -140,7 +140,8 @@ def test_study_reads_a_data_file_and_a_factory_with_weights(tmp_path, monkeypatc
      "or .npz)."),
     (["study", "--models", "mlp-s0", "--out", "x.csv"],
      "The '--out' option of geowidget study must be a writable file path ending in .parquet in "
-     "an existing folder or a new or empty writable folder path without a suffix. Got 'x.csv' "
+     "an existing folder or a new or empty writable folder path without a suffix (or the "
+     "folder of this study's cube). Got 'x.csv' "
      "instead "
      "(it does not end in .parquet)."),
     (["study", "--models", "mlp-s0", "--corruptions", "frost", "--out", "x.parquet"],
@@ -176,7 +177,8 @@ def _fail_if_called(*args, **kwargs):
     (["--out", "{tmp}/missing/c.parquet"], "The '--out' option of geowidget study must be a "
                                            "writable file path ending in .parquet in an existing "
                                            "folder or a new or empty writable folder path "
-                                           "without a suffix. Got '{tmp}/missing/c.parquet' "
+                                           "without a suffix (or the folder of this study's "
+                                           "cube). Got '{tmp}/missing/c.parquet' "
                                            "instead (its folder '{tmp}/missing' does not exist)."),
     (["--out", "{tmp}"], "Got '{tmp}' instead (it does not end in .parquet"),  # not empty
 

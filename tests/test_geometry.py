@@ -191,7 +191,8 @@ def test_probe_direction_fits_its_own_head():
     h, y, _, _ = random_problem(n=150, c=3, seed=6)
     h = h + 3.0 * torch.nn.functional.one_hot(y, 16).double()  # separable-ish classes
     geo = geometry(h, y, direction="probe")
-    assert geo.correct.double().mean() > 0.95
+    # held out (cross-fitted), so below the 0.97 a Bayes classifier gets here, well above chance
+    assert 0.85 < geo.correct.double().mean() < 0.99
     with pytest.raises(ValueError, match="fits its own head"):
         geometry(h, y, torch.eye(3, 16, dtype=h.dtype), direction="probe")
 

@@ -71,6 +71,8 @@ VALID = {
     gw.find_head: lambda: ((net(),), {}),
     gw.layer_margin: lambda: ((net(), (X, Y), "1"), {"progress": False}),
     gw.linear_probe: lambda: ((H, Y), {}),
+    gw.cross_fit: lambda: ((H, Y), {"folds": 2}),
+    gw.fit_probe: lambda: ((H, Y), {}),
     gw.prune_masks: lambda: ((net(), 0.5), {}),
     pruning.prune_scores: lambda: ((net(),), {}),
     pruning.pruning_sweep: lambda: ((net(), [0.5]), {}),
@@ -300,6 +302,14 @@ def features(*shape, dtype=torch.float32, fill=0.5):
     return torch.full(shape, fill, dtype=dtype)
 
 
+NOT_PROBE_FEATURES = ["H", features(6, 4, fill=NAN), features(6), H.numpy(),
+                      features(6, 4, dtype=torch.int64), features(0, 4)]
+NOT_PROBE_LABELS = ["Y", Y.float(), Y.numpy(), Y[None], Y[:0]]
+NOT_CLASS_COUNT = [1, 0, 1.5, 3.5, "3", True]
+NOT_FOLDS = [1, 0, 1.5, 2.5, "2", None, True]
+NOT_PROBE_DATA = ["data", 3, 2.5]  # None is valid: the probe is fitted on data itself
+
+
 class With:
     """A bad value that needs other arguments of the valid call changed to reach its check."""
 
@@ -327,22 +337,30 @@ KNOWN_BAD = {
         "direction": ["cosine", 3, None],
         "class_directions": [features(3, 4, fill=NAN), features(3), "W", features(0, 4),
                              features(3, 4).numpy(), features(3, 4, dtype=torch.int64)],
-        "normalize_norm": NOT_BOOL, "chunk_size": [0, -1, 1.5, "8", True], "extras": NOT_BOOL},
+        "normalize_norm": NOT_BOOL, "chunk_size": [0, -1, 1.5, "8", True], "extras": NOT_BOOL,
+        "probe_folds": NOT_FOLDS, "probe_seed": NOT_INT},
     gw.geometry_from_model: {
         "model": NOT_MODULE, "data": NOT_DATA, "layer": [3, 1.5, ["1"]],
         "direction": ["cosine", 3], "batch_size": NOT_POSITIVE_INT, "device": NOT_DEVICE,
-        "progress": NOT_BOOL, "dtype": NOT_DTYPE, "tokens": NOT_TOKENS},
+        "progress": NOT_BOOL, "dtype": NOT_DTYPE, "tokens": NOT_TOKENS,
+        # without a probe the body refuses any probe_data: a probe shows the declaration
+        "probe_data": [*NOT_PROBE_DATA, *(With(x, layer="1") for x in NOT_PROBE_DATA)],
+        "probe_folds": NOT_FOLDS},
     gw.find_head: {"model": NOT_MODULE},
     gw.layer_margin: {
         "model": NOT_MODULE, "data": NOT_DATA, "layer": [3, None, ["1"]],
         "k": NOT_POSITIVE_INT, "eps": [-1.0, NAN, "0.1", None, True],
         "batch_size": NOT_POSITIVE_INT, "device": NOT_DEVICE, "progress": NOT_BOOL},
     gw.linear_probe: {
-        "features": ["H", features(6, 4, fill=NAN), features(6), H.numpy(),
-                     features(6, 4, dtype=torch.int64), features(0, 4)],
-        "labels": ["Y", Y.float(), Y.numpy(), Y[None], Y[:0]],
-        "num_classes": [1, 0, 1.5, 3.5, "3", True], "l2": [-1.0, NAN, "0", None],
+        "features": NOT_PROBE_FEATURES, "labels": NOT_PROBE_LABELS,
+        "num_classes": NOT_CLASS_COUNT, "l2": [-1.0, NAN, "0", None],
         "max_iter": NOT_POSITIVE_INT, "tol": [-1.0, NAN, "0", None]},
+    gw.cross_fit: {
+        "features": NOT_PROBE_FEATURES, "labels": NOT_PROBE_LABELS, "folds": NOT_FOLDS,
+        "seed": NOT_INT, "num_classes": NOT_CLASS_COUNT},
+    gw.fit_probe: {
+        "features": NOT_PROBE_FEATURES, "labels": NOT_PROBE_LABELS,
+        "num_classes": NOT_CLASS_COUNT},
     gw.prune_masks: {
         "model": NOT_MODULE, "method": NOT_PRUNING_METHOD, "data": ["data", 3, 2.5],
         "layers": NOT_LAYER_NAMES, "seed": NOT_INT, "calibration_size": NOT_POSITIVE_INT,
@@ -395,6 +413,7 @@ KNOWN_BAD = {
         "progress": NOT_BOOL, "calibration_size": NOT_POSITIVE_INT,
         "probe_samples": NOT_POSITIVE_INT, "projections": [["mds"], "pca", 3, [3]],
         # with backend="local" the body refuses any address itself: Ray shows the declaration
+        "probe_data": NOT_PROBE_DATA, "probe_folds": NOT_FOLDS,
         "backend": ["dask", 3, None],
         "ray_address": [3, ["auto"], b"auto", With(3, backend="ray")],
         "ray_remote_args": [["num_gpus"], {3: 1}, "num_gpus=1", With({3: 1}, backend="ray")]},
@@ -561,6 +580,8 @@ EQUIVALENT = {
         "[C, D]) may be empty",
         "linear_probe(labels): constraint 0 (an integer torch.Tensor [N]) any shape",
         "linear_probe(labels): constraint 0 (an integer torch.Tensor [N]) may be empty",
+        "cross_fit(labels): constraint 0 (an integer torch.Tensor [N]) any shape",
+        "cross_fit(labels): constraint 0 (an integer torch.Tensor [N]) may be empty",
         "corrupt(images): constraint 0 (a floating-point torch.Tensor [N, C, H, W] or [N, H, W] "
         "with values in [0, 1]) any shape",
         "corrupt(index): constraint 1 (an integer tensor or array [N]) any shape",

@@ -161,7 +161,7 @@ def test_read_errors_name_the_file(saved) -> None:
     meta = json.loads((root / "cube.json").read_text())
     (root / "cube.json").write_text(json.dumps({**meta, "version": 99}))
     with pytest.raises(ValueError, match="cube.json' has cube format version 99; this "
-                                         "geowidget reads version 2"):
+                                         "geowidget reads version 3"):
         GeometryCube.open(root)
     (root / "cube.json").write_text("{")
     with pytest.raises(ValueError, match="cannot read '.*cube.json'"):

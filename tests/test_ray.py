@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 import torch
@@ -189,6 +190,30 @@ def test_driver_killed_with_9_resumes_from_the_store(cluster, setup, reference, 
     assert resumed.stats["cached"] >= done
     assert resumed.stats["cached"] + resumed.stats["computed"] == 24
     assert resumed.stats["corrupt"] == 0
+
+
+def test_run_out_resumes_on_ray_and_removes_dead_writers_files(cluster, tmp_path) -> None:
+    from test_resume import HOST, SETTINGS, UNITS, dead_pid, debris
+    from test_resume import setup as small_setup
+
+    models, data = small_setup()
+    cache, out = tmp_path / "cache", tmp_path / "cube"
+    Study(models, data, cache_dir=cache, **{**SETTINGS, "sparsities": ()}).run()  # 12 units
+    pid = dead_pid()  # what a killed driver left: its staging folder and a unit being written
+    (tmp_path / f".cube.w{pid}@{HOST}.{'0' * 32}.staging").mkdir()
+    (cache / "ab").mkdir(exist_ok=True)
+    (cache / "ab" / f"z.gwu.w{pid}@{HOST}.{'0' * 32}.tmp").write_bytes(b"half")
+    study = Study(models, data, cache_dir=cache, backend="ray", **SETTINGS)
+    cube = study.run(out=out)
+    assert study.stats == {"computed": UNITS - 12, "cached": 12, "corrupt": 0}
+    assert debris(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == [
+        "cache", "cube"]
+    reference = Study(models, data, **SETTINGS).run()
+    # floats from other processes agree within float32 rounding; predictions exactly
+    for name in ("angle", "norm", "margin", "logit_margin"):
+        np.testing.assert_allclose(cube.values(name), reference.values(name), rtol=1e-5,
+                                   atol=1e-6)
+    np.testing.assert_array_equal(cube.pred, reference.pred)
 
 
 def test_cli_runs_a_study_on_ray(cluster, tmp_path) -> None:

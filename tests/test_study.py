@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import copy
 import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from fixtures.kill import kill_9_after_units
 from fixtures.memory import peak_rss_mb
 from torch import nn
 
 from geowidget.datasets import load_mnist
 from geowidget.engine.corruptions import corrupt
-from geowidget.engine.probe import linear_probe
+from geowidget.engine.probe import linear_probe, stratified_folds
 from geowidget.engine.pruning import prune_masks
 from geowidget.study import Study
 
@@ -115,13 +112,18 @@ def test_probe_layer_uses_dense_clean_probe(setup) -> None:
                  progress=False).run()
     with torch.no_grad():
         dense_h = net.body[:3](x)
-    w, b = linear_probe(dense_h.float(), y, num_classes=10)
+    # cross-fitted (5 stratified folds, seed 0): each sample measured by the probe that left it out
+    folds = stratified_folds(y, 5, seed=0)
+    heads = [linear_probe(dense_h[folds != j].float(), y[folds != j], num_classes=10)
+             for j in range(5)]
     pruned_net = copy.deepcopy(net)
     with torch.no_grad():
         for name, keep in prune_masks(net, 0.7).items():
             pruned_net.get_parameter(name).mul_(keep)
         h = pruned_net.body[:3](x)
-    a, n, mg = brute_geometry(h, y, w, b)
+    a, n, mg = (np.stack(v) for v in zip(*(
+        [part[0] for part in brute_geometry(h[i : i + 1], y[i : i + 1], *heads[folds[i]])]
+        for i in range(len(y))), strict=True))
     ok = np.isfinite(a)
     np.testing.assert_allclose(cube.angle[0, 0, 1][ok], a[ok], atol=2e-3)
     np.testing.assert_allclose(cube.margin[0, 0, 1], mg, rtol=1e-3, atol=1e-4)
@@ -175,15 +177,7 @@ def test_kill_9_then_resume(setup, tmp_path) -> None:
               severities=(2,), progress=False, shard_size=60, cache_dir={str(cache)!r}).run()
     """)
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{Path(__file__).parent}"}
-    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(cache.rglob("*.gwu"))) < 3:
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the study finished before it could be killed"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    kill_9_after_units(script, cache, env)
     done = len(list(cache.rglob("*.gwu")))
     assert 3 <= done < 16
     resumed = Study(models, (x, y), sparsities=(0.3, 0.9), corruptions=["fog"], severities=(2,),

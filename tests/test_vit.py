@@ -246,7 +246,7 @@ def test_sequence_first_outputs_are_rejected():
 # ------------------------------------------------------------------ in a Study
 def test_a_study_of_vits_matches_the_engine(vit, images):
     from geowidget.engine.geometry import geometry
-    from geowidget.engine.probe import linear_probe
+    from geowidget.engine.probe import cross_fit
     from geowidget.study import Study
 
     labels = torch.arange(12) % 5
@@ -255,8 +255,9 @@ def test_a_study_of_vits_matches_the_engine(vit, images):
     feats, _, logits = extract_features(vit, (images, labels), [BLOCKS[1], "heads.head:input"],
                                         tokens={BLOCKS[1]: "cls"}, progress=False,
                                         return_outputs=True)
-    w, b = linear_probe(feats[BLOCKS[1]], labels, num_classes=5)
-    block = geometry(feats[BLOCKS[1]], labels, w, b)
+    # the study cross-fits the probe (5 folds, seed 0): each sample meets a probe that left it out
+    fit = cross_fit(feats[BLOCKS[1]], labels, folds=5, seed=0, num_classes=5)
+    block = fit.geometry(feats[BLOCKS[1]], labels)
     head = vit.heads.head
     pen = geometry(feats["heads.head:input"], labels, head.weight.detach(), head.bias.detach())
     np.testing.assert_allclose(cube.angle[0, 0, 0], block.angle.numpy(), rtol=1e-5, atol=1e-6)

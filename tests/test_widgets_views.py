@@ -148,3 +148,35 @@ def test_palette_must_be_hex():
     with pytest.raises(ValueError, match=r"The 'palette' trait of PolarPlot must be a list of hex "
                                          r"colours like '#1b9e77' or '#abc'. Got \['red'\] instead."):
         w.palette = ["#000000", "red"]
+
+
+def test_explorer_class_filter_is_a_row_of_toggles():
+    from geowidget.widgets.explorer import ClassFilter
+
+    f = ClassFilter(["a", "b", "c"])
+    seen = []
+    f.observe(lambda ch: seen.append(ch["new"]), "value")
+    f.value = (2, 0)
+    assert f.value == (0, 2) and seen == [(0, 2)]  # one change, not one per button
+    assert [b.value for b in f.buttons] == [True, False, True]
+    f.buttons[1].value = True  # a click
+    assert f.value == (0, 1, 2)
+    with pytest.raises(Exception, match=r"ClassFilter.value: class indices in \[0, 3\)"):
+        f.value = (5,)
+
+
+def test_shared_range_and_histogram_layout_refuse_bad_values():
+    cube = make_cube(m=2, layers=2)
+    w = gw.PolarPlot(cube)
+    w.shared_range = [[0.1, 1.0, 0.5, 2.0], []]
+    assert w.shared_range == [[0.1, 1.0, 0.5, 2.0], []]
+    for bad in ([[0.1, 1.0, 0.5]], [[1.0, 0.1, 0.5, 2.0]] * 2, [[0, 1, 0, float("nan")]] * 2,
+                [[0, 1, 0, 1]], "x"):
+        with pytest.raises(ValueError, match=r"The 'shared_range' trait of PolarPlot must be"):
+            w.shared_range = bad
+    assert w.shared_range == [[0.1, 1.0, 0.5, 2.0], []]
+    h = gw.MarginHistogram(cube, layout="multiples")
+    assert h.layout == "multiples"
+    with pytest.raises(ValueError, match=r"'layout' trait of MarginHistogram must be one of "
+                                         r"\['auto', 'stacked', 'overlay', 'multiples'\]"):
+        h.layout = "pie"

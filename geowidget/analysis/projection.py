@@ -100,7 +100,8 @@ def project(features: Any, method: str = "pca", seed: int = 0,
     Parameters
     ----------
     features : ndarray or Tensor [N, D]
-        One row per sample (numpy, or a CPU torch tensor), N >= 3. Must be finite.
+        One row per sample (numpy, or a CPU torch tensor), N >= 3. Must be finite; for
+        t-SNE the rows must not all be equal.
     method : {"pca", "tsne", "umap"}
         ``"pca"``: the scores on the first two principal components (exact: the top
         eigenvectors of the centred features' smaller Gram matrix, as an SVD would give;
@@ -141,6 +142,10 @@ def project(features: Any, method: str = "pca", seed: int = 0,
     _require(method)
     _check_options(method, options)
     if method == "tsne":
+        if not (x != x[0]).any():  # every distance 0: openTSNE's affinities, and positions, NaN
+            raise invalid("project", "features", "rows that are not all the same for "
+                          "method='tsne', which embeds the distances between them", features,
+                          f"all {x.shape[0]} rows are equal; PCA puts them at one point")
         return _tsne(x, seed, options)
     return _umap(x, seed, options)
 

@@ -100,6 +100,10 @@ class Checkpoints:
         i = self._position(i, "state_dict")
         item = self._items[i]
         if not isinstance(item, Mapping):
+            from geowidget.filesystem import check_regular_file
+
+            # a FIFO or a device would block or never end: refused before it is opened
+            check_regular_file(None, os.fspath(item), f"checkpoint {i}")
             item = read_torch_file(item, f"checkpoint {i}")
             if not isinstance(item, Mapping):
                 raise TypeError(

@@ -488,3 +488,37 @@ def _target(
     if name not in modules and name not in get_layer_names(model):
         raise _unknown_layer_error(model, name, get_layer_names(model), caller, param)
     return name, "output"
+
+
+def forward_order(model: nn.Module) -> list[str]:
+    """Names in the order the model's forward pass reaches them: its graph's nodes when it
+    traces (``torch.fx``), else its modules in definition order (``named_modules``), which
+    is the forward order of the usual ``nn.Sequential``-style models.
+
+    A layer's depth is the place of its first node (a block's first node is inside it:
+    ``layer1.0`` is reached at ``layer1.0.conv1``); see :func:`sort_by_depth`.
+    """
+    return _graph_node_names(model) or [n for n, _ in model.named_modules() if n]
+
+
+def sort_by_depth(model: nn.Module, layers: Sequence[str], last: Sequence[str] = ()) -> list[str]:
+    """``layers`` from the input to the output of ``model``, by :func:`forward_order`.
+
+    ``"<module>:input"`` comes just before the module; names in ``last`` (such as the
+    penultimate layer, the head's input) come last; names the order does not know keep their
+    given order after the known ones.
+    """
+    order = forward_order(model)
+    first = {}
+    for i, node in enumerate(order):
+        parts = node.split(".")
+        for k in range(1, len(parts) + 1):
+            first.setdefault(".".join(parts[:k]), i)
+
+    def depth(layer: str) -> tuple[int, float]:
+        if layer in last:
+            return (2, float(list(last).index(layer)))
+        base, shift = (layer[:-len(":input")], -0.5) if layer.endswith(":input") else (layer, 0.0)
+        return (0, first[base] + shift) if base in first else (1, 0.0)
+
+    return sorted(layers, key=depth)

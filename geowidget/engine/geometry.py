@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
@@ -124,6 +124,11 @@ def pair_distances(weight: torch.Tensor) -> torch.Tensor:
     w = weight.detach()
     if w.dtype not in (torch.float32, torch.float64):
         w = w.float()
+    # a power of two brings the largest entry near 1, exactly, so the Gram matrix neither
+    # underflows nor overflows whatever the weights' scale (1e-25 or 1e19 in float32)
+    top = float(w.abs().max())
+    power = 0 if top == 0 or not math.isfinite(top) else math.frexp(top)[1]
+    w = torch.ldexp(w, torch.tensor(-power, device=w.device)) if power else w
     gram = (w @ w.T).to(torch.float64)
     sq = gram.diagonal()
     scale = sq[:, None] + sq[None, :]
@@ -135,16 +140,42 @@ def pair_distances(weight: torch.Tensor) -> torch.Tensor:
         w64 = w.to(torch.float64)
         d2[i, j] = (w64[i] - w64[j]).pow(2).sum(dim=1)
     d2.fill_diagonal_(0)
-    return d2.sqrt()
+    return torch.ldexp(d2.sqrt(), torch.tensor(power, device=d2.device))
+
+
+def row_norms(x: torch.Tensor) -> torch.Tensor:
+    """|x|_2 along the last axis, in ``x``'s dtype, whatever its scale.
+
+    A plain norm sums squares, which underflow to 0 for entries below ~1e-19 in float32 and
+    overflow above ~1e19. Rows whose plain norm may have lost digits that way (below
+    sqrt(D tiny / eps), or infinite) are recomputed as m |x / m| with m their largest entry.
+    Zero only for rows that are zero; infinite only where the norm does not fit the dtype.
+    """
+    norm = x.norm(dim=-1)
+    fi = torch.finfo(x.dtype)
+    lost = ~(norm > math.sqrt(x.shape[-1] * fi.tiny / fi.eps)) | torch.isinf(norm)
+    if lost.any():
+        rows = x[lost]
+        top = rows.abs().amax(dim=-1, keepdim=True)
+        scaled = (rows / top).norm(dim=-1) * top.squeeze(-1)
+        norm[lost] = torch.where(top.squeeze(-1) == 0, 0.0, scaled)  # NaN stays NaN
+    return norm
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    """``x`` over its norm along the last axis (NaN for a zero row), whatever its scale:
+    dividing by the largest entry first keeps the squares in range."""
+    x = x / x.abs().amax(dim=-1, keepdim=True)
+    return x / x.norm(dim=-1, keepdim=True)
 
 
 def angle_between(h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """Row-wise angle (radians) between ``h`` and ``u`` as 2 atan2(|h^-u^|, |h^+u^|).
 
-    NaN where either vector has zero norm.
+    Scale-free (the vectors are normalised after dividing by their largest entry); NaN where
+    either vector is zero.
     """
-    hn = h / h.norm(dim=-1, keepdim=True)
-    un = u / u.norm(dim=-1, keepdim=True)
+    hn, un = _unit(h), _unit(u)
     return 2 * torch.atan2((hn - un).norm(dim=-1), (hn + un).norm(dim=-1))
 
 
@@ -166,11 +197,22 @@ def _exact_where_flat(
     return theta
 
 
+_MEAN_CHUNK = 1 << 14  # rows summed in float64 at a time (a bounded float64 copy)
+
+
 def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Class mean minus global mean, ``[C, D]`` (the neural-collapse class directions)."""
-    sums = torch.zeros(num_classes, features.shape[1], dtype=features.dtype, device=features.device)
-    sums.index_add_(0, labels, features)
-    counts = torch.bincount(labels, minlength=num_classes).to(features.dtype)
+    """Class mean minus global mean, ``[C, D]`` (the neural-collapse class directions).
+
+    Summed in float64, and the global mean taken from the class sums, so a class whose mean
+    is the global mean (constant features, or the only class present) gets exactly zero, not
+    rounding noise: its direction is undefined, and the angles to it NaN.
+    """
+    sums = torch.zeros(num_classes, features.shape[1], dtype=torch.float64,
+                       device=features.device)
+    for start in range(0, len(features), _MEAN_CHUNK):
+        sums.index_add_(0, labels[start:start + _MEAN_CHUNK],
+                        features[start:start + _MEAN_CHUNK].to(torch.float64))
+    counts = torch.bincount(labels, minlength=num_classes).to(torch.float64)
     if (counts == 0).any():
         missing = (counts == 0).nonzero().flatten().tolist()
         warnings.warn(
@@ -178,7 +220,8 @@ def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) 
             RuntimeWarning,
             stacklevel=3,
         )
-    return sums / counts[:, None] - features.mean(dim=0)
+    means = sums / counts[:, None] - sums.sum(dim=0) / counts.sum()
+    return means.to(features.dtype)
 
 
 @validate_params({
@@ -191,6 +234,8 @@ def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) 
     "normalize_norm": [Boolean()],
     "chunk_size": [None, Interval(int, 1, None)],
     "extras": [Boolean()],
+    "probe_folds": [Interval(int, 2, None)],
+    "probe_seed": [Interval(int, None, None)],
 })
 def geometry(
     features: torch.Tensor,
@@ -203,6 +248,8 @@ def geometry(
     normalize_norm: bool = False,
     chunk_size: int | None = None,
     extras: bool = True,
+    probe_folds: int = 5,
+    probe_seed: int = 0,
 ) -> Geometry:
     """Angles, norms and exact margins of ``features`` against a linear head.
 
@@ -218,8 +265,11 @@ def geometry(
     direction : {"weight", "weight_aug", "mean", "probe"}
         Class directions for the angles: rows of ``weight``; ``[W_c, b_c]`` against
         ``[h, 1]`` (so that z_c = |u~_c| |h~| cos(angle) exactly, and ``norm`` is |[h, 1]|);
-        class mean minus global mean; or a linear probe fitted on these features by
-        :func:`geowidget.engine.probe.linear_probe`, which then is also the head.
+        class mean minus global mean; or linear probes fitted on these features by
+        :func:`geowidget.engine.probe.cross_fit`, which then are also the head: each sample
+        is measured by a probe fitted on the other ``probe_folds - 1`` folds, never by one
+        that saw it (to fit on other data, use :func:`geowidget.engine.probe.fit_probe` and
+        pass its weight and bias).
     class_directions : Tensor[C, D], optional
         Explicit directions; overrides ``direction``'s choice of directions.
     normalize_norm : bool
@@ -230,6 +280,9 @@ def geometry(
     extras : bool
         Also ``avh`` and ``angle_gap``, which need the angle to every class; without them
         (False) both are NaN and the rest costs about one GEMM.
+    probe_folds, probe_seed : int
+        With ``direction="probe"``: the number of cross-fitting folds, and the seed of their
+        stratified assignment.
 
     Returns
     -------
@@ -258,9 +311,16 @@ def geometry(
             )
         _check_together(features, labels, None, None, None)
         _check_finite(features)
-        from geowidget.engine.probe import linear_probe
+        from geowidget.engine.probe import cross_fit
 
-        weight, bias = linear_probe(features, labels)
+        fit = cross_fit(features, labels, folds=probe_folds, seed=probe_seed)
+        g = fit.geometry(features, labels, class_directions=class_directions,
+                         chunk_size=chunk_size, extras=extras)
+        if normalize_norm:  # over all the samples, not per fold
+            h = features.to(torch.float64)
+            scale = h.var(dim=0, unbiased=True).sum().sqrt() if len(h) > 1 else 1.0
+            g = replace(g, norm=g.norm / torch.as_tensor(scale).to(g.norm))
+        return g
     if weight is None:
         raise invalid("geometry", "weight", f"the head's weight [C, D] with direction="
                       f"{direction!r}", weight)
@@ -282,14 +342,20 @@ def geometry(
         u = torch.cat([w, (b if b is not None else w.new_zeros(c))[:, None]], dim=1)
     else:  # weight, and probe (whose head is the probe)
         u = w
-    u_norm = u.norm(dim=1)
+    u_norm = row_norms(u)
     dead = (u_norm == 0).nonzero().flatten()
     if len(dead):
+        why = (" (their class mean equals the global mean: constant features, or a single "
+               "class present)" if direction == "mean" and class_directions is None else "")
         warnings.warn(
-            f"class directions {dead.tolist()} have zero norm; angles to them are NaN",
+            f"class directions {dead.tolist()} have zero norm{why}; angles to them are NaN",
             RuntimeWarning,
             stacklevel=2,
         )
+    if torch.isinf(u_norm).any():
+        raise invalid("geometry", "class_directions" if class_directions is not None else
+                      "weight", f"small enough for their norms to fit {work}", u,
+                      "rescale them or use float64")
     pair_dist = pair_distances(w)  # [C, C], float64
     # 1 / |W_y - W_j|. The diagonal is +inf: there the gap z_y - z_y is set to +inf, and
     # inf * inf stays out of the minimum. Competitors with a row equal to W_y (no boundary)
@@ -300,15 +366,31 @@ def geometry(
 
     # Row norms, computed once: they are also the finiteness check (NaN/Inf rows give
     # non-finite norms), far cheaper than isfinite over every entry.
-    h_norm_all = h_all.norm(dim=1)
+    h_norm_all = row_norms(h_all)
     if direction == "weight_aug":
-        h_norm_all = (h_norm_all.square() + 1).sqrt()
+        h_norm_all = torch.hypot(h_norm_all, h_norm_all.new_ones(()))
     if not torch.isfinite(h_norm_all).all():
         _check_finite(h_all)
         raise invalid("geometry", "features", f"small enough for their norms to fit {work}",
                       features, "rescale them or use float64")
     if chunk_size is None:
         chunk_size = max(256, min(16384, (1 << 21) // c))
+    # A dot product h.u is exact to rounding when |h| |u| is well inside the dtype's range:
+    # each product that underflows loses < tiny, so D of them must stay below eps |h| |u|.
+    # Rows outside (for some class) get their angles from the scale-free vectors instead.
+    fi = torch.finfo(work)
+    live = u_norm[u_norm > 0]
+    lo = (d + 1) * fi.tiny / fi.eps
+    h_lo = lo / float(live.min()) if len(live) else 0.0
+    h_hi = fi.max / 2 / float(live.max()) if len(live) else math.inf
+    # The logits' feature term |W h| <= |h| max|W_c|: below lo it is lost to rounding, and the
+    # logits can overflow only when it nears the dtype's largest value.
+    w_max = float(row_norms(w).max())
+    b_max = 0.0 if b is None else float(b.abs().max())
+    z_lo = lo / w_max if w_max > 0 else 0.0
+    z_hi = (fi.max - b_max) / 2 / w_max if w_max > 0 else math.inf
+    overflow_rows: list[torch.Tensor] = []
+    faint = 0
     fields_out: dict[str, list[torch.Tensor]] = {f.name: [] for f in fields(Geometry)}
     augmented = direction == "weight_aug"
     # Where the GEMM's dot products are the angles' too: the rows of W (before the bias is
@@ -335,6 +417,15 @@ def geometry(
         else:
             cos_y = torch.linalg.vecdot(hu, u[y]).div_(h_norm).div_(u_norm[y])
             cos_p = torch.linalg.vecdot(hu, u[pred]).div_(h_norm).div_(u_norm[pred])
+        off_scale = ((h_norm < h_lo) | (h_norm >= h_hi)) & (h_norm > 0)
+        if off_scale.any():  # NaN cosines are recomputed from the vectors below
+            cos_y[off_scale] = math.nan
+            cos_p[off_scale] = math.nan
+        big = (h_norm >= z_hi).nonzero().flatten()
+        if len(big):  # logits that overflowed: no prediction or margin can be trusted
+            big = big[~torch.isfinite(logits[big]).all(dim=1)]
+            overflow_rows.append(big + start)
+        faint += int(((h_norm < z_lo) & (h_norm > 0)).sum())
         theta_y = _exact_where_flat(cos_y.clamp(-1, 1).arccos_(), cos_y, hu, u, y)
         theta_p = _exact_where_flat(cos_p.clamp(-1, 1).arccos_(), cos_p, hu, u, pred)
         fields_out["angle"].append(theta_y)
@@ -343,6 +434,8 @@ def geometry(
         if extras:  # the angle to every class: an arccos over [chunk, C]
             all_dots = (logits if augmented else dots) if from_gemm else hu @ u.T
             theta_all = all_dots.div(h_norm[:, None]).div_(u_norm).clamp_(-1, 1).arccos_()
+            if off_scale.any():
+                theta_all[off_scale] = angle_between(hu[off_scale][:, None], u)
             theta_all[rows, y] = math.inf
             fields_out["angle_gap"].append(theta_y - theta_all.amin(dim=1))
             theta_all[rows, y] = theta_y
@@ -365,6 +458,25 @@ def geometry(
         fields_out["correct"].append(pred == y)
 
     out = {k: torch.cat(v) for k, v in fields_out.items()}
+    overflow = torch.cat(overflow_rows) if overflow_rows else labels.new_zeros(0)
+    if len(overflow):
+        for name in ("margin", "logit_margin"):
+            out[name][overflow] = math.nan
+        warnings.warn(
+            f"{len(overflow)} of {n} samples have logits beyond {work}'s range (first: "
+            f"{overflow[:5].tolist()}); their margins and logit margins are NaN and their "
+            "predictions unreliable: compute in float64 or rescale the features or the head",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    if faint:
+        warnings.warn(
+            f"{faint} of {n} samples have features too small for the head (|h| max|W_c| "
+            f"< {lo:.1e}): {work} cannot resolve W h, so their logits, predictions and margins "
+            "come from the bias alone (or are 0); compute in float64 or rescale",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     zero = out["norm"] == 0
     if zero.any():
         warnings.warn(
@@ -375,6 +487,15 @@ def geometry(
         )
     if normalize_norm:
         scale = h_all.var(dim=0, unbiased=True).sum().sqrt() if n > 1 else h_all.new_tensor(1.0)
+        lo_h, hi_h = torch.aminmax(h_all, dim=0)
+        if n > 1 and bool((lo_h == hi_h).all()):  # no spread: the scale is 0 or rounding noise
+            warnings.warn(
+                "normalize_norm: the features are the same for every sample (trace Cov(h) = "
+                "0), so the normalised norm is undefined; norm is NaN",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            scale = h_all.new_tensor(math.nan)
         out["norm"] = out["norm"] / scale
     if features.dtype not in (torch.float32, torch.float64):
         out = {k: v.to(features.dtype) if v.is_floating_point() else v for k, v in out.items()}

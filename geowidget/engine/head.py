@@ -15,6 +15,7 @@ from geowidget._validation import (
     POSITIVE_INT,
     Boolean,
     Instance,
+    Interval,
     Options,
     invalid,
     validate_params,
@@ -81,6 +82,8 @@ def find_head(model: nn.Module) -> tuple[str, nn.Linear, str]:
     "progress": [Boolean()],
     "dtype": [None, Instance("torch.dtype")],
     "tokens": TOKENS,
+    "probe_data": [None, *DATA],
+    "probe_folds": [Interval(int, 2, None)],
 })
 def geometry_from_model(
     model: nn.Module,
@@ -93,15 +96,20 @@ def geometry_from_model(
     progress: bool = True,
     dtype: torch.dtype | None = None,
     tokens: str | Mapping[str, str] | None = None,
+    probe_data: Any = None,
+    probe_folds: int = 5,
 ) -> Geometry:
     """Geometry of ``data`` in ``model``: at the penultimate layer by default.
 
     With ``layer=None`` the features are the input of the final Linear (see
     :func:`find_head`) and that Linear is the head (``direction="weight"`` unless given).
     With a named ``layer`` there is no head, so a linear probe is fitted on that layer's
-    features (``direction="probe"``). Predictions for intermediate layers are the probe's.
-    Labels come from ``data``, which must carry them. ``tokens`` reduces a transformer
-    layer's tokens (``"cls"``, ``"mean"``; see :func:`extract_features`).
+    features (``direction="probe"``), and predictions and margins there are the probe's.
+    No sample is measured by a probe that saw it: the probe is fitted on ``probe_data``
+    (labelled, like ``data``) when given, else ``data`` is cross-fitted in ``probe_folds``
+    stratified folds (see :func:`geowidget.engine.probe.cross_fit`). Labels come from
+    ``data``, which must carry them. ``tokens`` reduces a transformer layer's tokens
+    (``"cls"``, ``"mean"``; see :func:`extract_features`).
 
     Examples
     --------
@@ -112,16 +120,29 @@ def geometry_from_model(
     torch.Size([6])
     """
     head, name = (find_head(model)[1:]) if layer is None else (None, layer)
-    out, labels, _ = extract_features(
-        model, data, [name], batch_size=batch_size, device=device,
-        progress=progress, return_outputs=True, dtype=dtype, tokens=tokens,
-    )
-    if labels is None:
-        raise invalid("geometry_from_model", "data", "labelled: an (inputs, labels) pair or a "
-                      "Dataset of (x, y)", data, "it carries no labels")
-    h = out[name]
+    if probe_data is not None and (head is not None or direction not in (None, "probe")):
+        raise invalid("geometry_from_model", "probe_data", "None unless a probe is fitted "
+                      "(a named layer, direction='probe')", probe_data)
+
+    def features(which: Any, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+        out, labels, _ = extract_features(
+            model, which, [name], batch_size=batch_size, device=device,
+            progress=progress, return_outputs=True, dtype=dtype, tokens=tokens,
+        )
+        if labels is None:
+            raise invalid("geometry_from_model", what, "labelled: an (inputs, labels) pair or "
+                          "a Dataset of (x, y)", which, "it carries no labels")
+        return out[name], labels
+
+    h, labels = features(data, "data")
     if head is not None:
         w = head.weight.detach().to("cpu", h.dtype)
         b = None if head.bias is None else head.bias.detach().to("cpu", h.dtype)
         return geometry(h, labels, w, b, direction=direction or "weight")
-    return geometry(h, labels, direction=direction or "probe")
+    if probe_data is None:
+        return geometry(h, labels, direction=direction or "probe", probe_folds=probe_folds)
+    from geowidget.engine.probe import fit_probe
+
+    fit_h, fit_y = features(probe_data, "probe_data")
+    classes = int(max(labels.max(), fit_y.max())) + 1
+    return fit_probe(fit_h, fit_y, num_classes=max(classes, 2)).geometry(h, labels)

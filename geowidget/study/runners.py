@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from geowidget.engine.batches import resolve_device
+from geowidget.engine.probe import ProbeFit
 from geowidget.engine.pruning import PruningPlan
 from geowidget.study.units import WorkUnit, evaluate_unit, unit_inputs
 
@@ -58,14 +59,14 @@ class WorkerSpec:
 
     ``layers[model]`` maps cube layer names to the model's node names; ``heads[model]`` is the
     module name of its final Linear (None when no layer uses it); ``probes[model][layer]`` the
-    ``(weight, bias)`` of each layer measured with a linear probe; ``calibration`` the labelled
-    samples gradient-based pruning scores weights with.
+    :class:`~geowidget.engine.probe.ProbeFit` of each layer measured with linear probes;
+    ``calibration`` the labelled samples gradient-based pruning scores weights with.
     """
 
     models: dict[str, nn.Module]
     layers: dict[str, dict[str, str]]
     heads: dict[str, str | None]
-    probes: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]]
+    probes: dict[str, dict[str, ProbeFit]]
     pruning: str
     seed: int
     calibration: tuple[torch.Tensor, torch.Tensor] | None

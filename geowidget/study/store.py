@@ -5,8 +5,9 @@ SHA-256 (hex) of the payload, then the payload (numpy ``.npz``). The key is a fi
 everything the unit depends on (model weights, the shard's inputs, the settings), so a
 re-run, on this machine or on any worker of a cluster, reuses exactly the units whose inputs
 did not change. A file that fails its checksum is reported and recomputed. Files are written
-under a temporary name and moved into place (see :mod:`geowidget.filesystem`), so a killed
-writer leaves at most a ``*.tmp`` file, which :meth:`UnitStore.remove_orphans` deletes.
+under a temporary name that names their writer (process id and host) and moved into place
+(see :mod:`geowidget.filesystem`), so a killed writer leaves at most a ``*.tmp`` file, which
+:meth:`UnitStore.remove_orphans` deletes as soon as its writer is gone.
 """
 
 from __future__ import annotations
@@ -60,8 +61,12 @@ class UnitStore:
         """Raise before any work starts when the root is a file or cannot be written."""
         fsys.ensure_writable_dir(self._fs, self._path, "the study store (cache_dir)")
 
-    def remove_orphans(self, older_than: float = 60.0) -> list[str]:
-        """Delete temporary files that killed writers left behind; returns their paths."""
+    def remove_orphans(self, older_than: float = 3600.0) -> list[str]:
+        """Delete temporary files that killed writers left behind; returns their paths.
+
+        A writer of this host is known dead at once; ``older_than`` (seconds) applies only to
+        files of other hosts, whose processes cannot be checked from here.
+        """
         return fsys.remove_orphans(self._fs, self._path, older_than)
 
     def save(self, key: str, arrays: dict[str, np.ndarray]) -> None:

@@ -18,11 +18,20 @@ Layers: ``layers=None`` takes the penultimate layer, the input of the model's fi
 (found by :func:`geowidget.engine.head.find_head`), labelled ``"penultimate"`` in the cube;
 its geometry uses the model's real head (pruned with the rest of the model). Other layers
 have no head, so they use a linear probe (:func:`geowidget.engine.probe.linear_probe`) fitted
-once per model on the dense model's clean features of the first ``probe_samples`` samples and
-reused for every condition. Fitting per condition would rotate the class directions with
-each corruption or pruning level, hide the very shift being measured and make conditions
-incomparable; fitting once keeps one fixed reference frame per (model, layer), as the real
-head does for the penultimate layer.
+once per model on the dense model's clean features and reused for every condition. Fitting
+per condition would rotate the class directions with each corruption or pruning level, hide
+the very shift being measured and make conditions incomparable; fitting once keeps one fixed
+reference frame per (model, layer), as the real head does for the penultimate layer.
+
+No sample is measured by a probe that saw it (a probe measured on its own fitting samples is
+optimistic: see ``docs/design.md``). With ``probe_data`` the probe is fitted on the first
+``probe_samples`` samples of that separate set. Without it, the first ``probe_samples``
+samples of ``data`` are split into ``probe_folds`` stratified, seeded folds, one probe is
+fitted per fold on the other folds, and each sample is measured by the probe of its fold
+(:func:`geowidget.engine.probe.cross_fit`); samples after them were seen by no probe.
+``Study.probe_fits`` records every probe and the samples it was fitted on. At a probe layer
+the cube's ``layer_pred`` is the probe's prediction and ``probe_accuracy`` its held-out
+accuracy; ``pred`` and ``correct`` stay the model's.
 """
 
 from __future__ import annotations
@@ -56,10 +65,11 @@ from geowidget.cube import LAYER_METRICS, OUTPUTS, SPARSITY_TOL, Condition, Geom
 from geowidget.engine.checkpoints import RUN_KEY, STEP_KEY, Checkpoints, as_run, expand_runs
 from geowidget.engine.corruptions import SEVERITIES, resolve_corruptions
 from geowidget.engine.model_state import evaluating
+from geowidget.engine.probe import ProbeFit
 from geowidget.engine.pruning import METHODS, SPARSITY
 from geowidget.study.runners import LocalRunner, RayRunner, Task, WorkerSpec
 from geowidget.study.shards import Shard, ShardReader
-from geowidget.study.units import PENULTIMATE, WorkUnit, fingerprint
+from geowidget.study.units import PENULTIMATE, WorkUnit, fingerprint, probe_key
 
 if TYPE_CHECKING:
     from geowidget.study.store import UnitStore
@@ -92,7 +102,9 @@ class Study:
     layers : list of str, optional
         Layers to measure. ``None`` takes the penultimate layer only (label ``"penultimate"``);
         a list may include ``"penultimate"`` and any name :func:`geowidget.get_layer_names`
-        lists, which use a linear probe (see the module doc).
+        lists, which use a linear probe (see the module doc). They are measured and stored
+        in the order of depth (the first model's forward pass; ``"penultimate"`` last),
+        whatever order they are given in.
     sparsities : sequence of float
         Pruning levels in [0, 1); 0 (the dense model) is always included.
     pruning : str
@@ -121,7 +133,13 @@ class Study:
     calibration_size : int
         Calibration samples (the first ones) for gradient-based pruning (``"snip"``).
     probe_samples : int
-        Samples (the first ones) the linear probes of intermediate layers are fitted on.
+        Samples (the first ones, of ``probe_data`` or else of ``data``) the linear probes of
+        intermediate layers are fitted on.
+    probe_data : (inputs, labels), ImageData, Dataset or DataLoader, optional
+        A separate labelled set (e.g. training data) to fit the probes on; without it the
+        probes are cross-fitted on ``data`` (see the module doc).
+    probe_folds : int
+        Folds of that cross-fitting (at least 2).
     tokens : {"cls", "mean", "flatten"} or dict of str to str, optional
         How a transformer layer's token output ``[N, T, D]`` becomes one vector per sample
         (see :func:`geowidget.extract_features`): a string for every layer but
@@ -166,6 +184,8 @@ class Study:
         "progress": [Boolean()],
         "calibration_size": POSITIVE_INT,
         "probe_samples": POSITIVE_INT,
+        "probe_data": [None, *DATA],
+        "probe_folds": [Interval(int, 2, None)],
         "projections": [ListOf(Options(*PROJECTIONS), min_len=0)],
         "backend": [Options("local", "ray")],
         "ray_address": [None, str],
@@ -189,6 +209,8 @@ class Study:
         progress: bool = True,
         calibration_size: int = 256,
         probe_samples: int = 10_000,
+        probe_data: Any = None,
+        probe_folds: int = 5,
         tokens: str | Mapping[str, str] | None = None,
         projections: Sequence[str] = (),
         backend: str = "local",
@@ -204,6 +226,10 @@ class Study:
         named = (dict(zip(map(str, models), models.values(), strict=True))
                  if isinstance(models, Mapping)
                  else {f"model{i}": m for i, m in enumerate(models)})
+        if isinstance(models, Mapping) and len(named) < len(models):  # e.g. 1 and "1"
+            same = [k for k in models if [str(o) for o in models].count(str(k)) > 1]
+            raise invalid("Study", "models", "a dict whose keys are distinct as names (str)",
+                          same, "these keys name the same model; rename them")
         for key, value in named.items():
             if not isinstance(value, nn.Module) and as_run(value) is None:
                 raise invalid("Study", "models", "a torch.nn.Module or a run of checkpoints "
@@ -216,6 +242,10 @@ class Study:
         self.severities = sorted(set(severities))
         self.batch_size, self.shard_size = batch_size, shard_size
         self.calibration_size, self.probe_samples = calibration_size, probe_samples
+        self.probe_folds = probe_folds
+        self.probe_reader = (None if probe_data is None
+                             else ShardReader(probe_data, shard_size, "probe_data"))
+        self.probe_fits: dict[str, dict[str, ProbeFit]] = {}
         self.projections = list(dict.fromkeys(projections))
         if self.runner.name == "ray" and device == "auto":
             # the actors' device, not this process's: a GPU when the actors ask for one
@@ -226,9 +256,10 @@ class Study:
         self.seed, self.progress = int(seed), bool(progress)
         self.store = None
         if cache_dir is not None:
+            from geowidget.filesystem import location
             from geowidget.study.store import UnitStore
 
-            self.store = UnitStore(cache_dir)
+            self.store = UnitStore(location(cache_dir, "Study", "cache_dir"))
             self.store.check_writable()
 
         self.reader = ShardReader(data, shard_size, "data")
@@ -324,7 +355,7 @@ class Study:
         return [str(c) for c in range(self.num_classes)]
 
     def _check_layers(self, layers: Sequence[str]) -> list[str]:
-        from geowidget.engine.features import get_layer_names
+        from geowidget.engine.features import get_layer_names, sort_by_depth
 
         if isinstance(layers, str):
             layers = [layers]
@@ -339,7 +370,8 @@ class Study:
                         f"layer {layer!r} not in model {name!r}; valid: "
                         f"{[PENULTIMATE, *get_layer_names(m)]}"
                     )
-        return out
+        # by depth, so every view runs from the input to the output whatever order was given
+        return sort_by_depth(next(iter(self.models.values())), out, last=(PENULTIMATE,))
 
     def _check_tokens(self, tokens: Any) -> dict[str, str]:
         """``{layer: mode}`` over the study's layers (a string: all but the penultimate)."""
@@ -403,33 +435,54 @@ class Study:
         return head is not None and self._layer_target(model_name, layer) == head[2]
 
     def _probe(self, name: str, layer: str, head: tuple[torch.Tensor, torch.Tensor]
-               ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Probe head of an intermediate layer, fitted on the dense model's clean features."""
+               ) -> ProbeFit:
+        """Probes of an intermediate layer, fitted on the dense model's clean features of
+        ``head``: cross-fitted when it is the start of ``data``, one probe on ``probe_data``."""
         from geowidget.engine.features import extract_features
-        from geowidget.engine.probe import linear_probe
+        from geowidget.engine.probe import cross_fit, fit_probe
 
         mode = self.tokens.get(layer)
+        cross = self.probe_reader is None
+        how = ["cross", self.probe_folds, self.seed] if cross else ["probe_data"]
         key = fingerprint("probe", _KEY_VERSION, self.model_fp[name], layer, *head,
                           self.batch_size, self.device.type,
-                          *(() if mode is None else (mode,)))
+                          *(() if mode is None else (mode,)), *how)
         cached = None if self.store is None else self.store.load(key)
         if cached is not None:
-            return torch.from_numpy(cached["weight"]), torch.from_numpy(cached["bias"])
+            folds = cached["folds"] if cross else None
+            fitted_on = (tuple(np.flatnonzero(folds != j) for j in range(self.probe_folds))
+                         if cross else (np.arange(len(head[1])),))
+            return ProbeFit(torch.from_numpy(cached["weight"]), torch.from_numpy(cached["bias"]),
+                            fitted_on, folds)
         feats = extract_features(self.models[name], head, [layer], batch_size=self.batch_size,
                                  device=self.device, progress=False,
                                  tokens=None if mode is None else {layer: mode})[layer]
-        w, b = linear_probe(feats.float(), head[1], num_classes=self.num_classes)
-        w, b = w.cpu(), b.cpu()
+        feats = feats.float().cpu()
+        fit = (cross_fit(feats, head[1], folds=self.probe_folds, seed=self.seed,
+                         num_classes=self.num_classes) if cross
+               else fit_probe(feats, head[1], num_classes=self.num_classes))
         if self.store is not None:
-            self.store.save(key, {"weight": w.numpy(), "bias": b.numpy()})
-        return w, b
+            self.store.save(key, {"weight": fit.weight.numpy(), "bias": fit.bias.numpy(),
+                                  **({"folds": fit.folds} if cross else {})})
+        return fit
+
+    def _probe_head(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The labelled samples the probes are fitted on."""
+        reader = self.reader if self.probe_reader is None else self.probe_reader
+        head = reader.head(self.probe_samples)
+        self._check_labels(head[1], reader.what, 0)
+        if self.probe_reader is None and len(head[1]) < self.probe_folds:
+            raise invalid("Study", "probe_folds", f"at most the {len(head[1])} samples the "
+                          "probes are cross-fitted on", self.probe_folds)
+        return head
 
     def _worker_spec(self) -> WorkerSpec:
         probed = {name: [v for v in self.layers if not self._uses_head(name, v)]
                   for name in self.models}
-        probe_head = self.reader.head(self.probe_samples) if any(probed.values()) else None
+        probe_head = self._probe_head() if any(probed.values()) else None
         probes = {name: {layer: self._probe(name, layer, probe_head) for layer in layers}
                   for name, layers in probed.items()}
+        self.probe_fits = probes
         calibration = (self.reader.head(self.calibration_size) if self.pruning == "snip"
                        else None)
         return WorkerSpec(
@@ -469,7 +522,7 @@ class Study:
             probes = spec.probes.get(name, {})
             keys[name] = fingerprint(
                 _KEY_VERSION, self.model_fp[name], spec.layers[name], spec.heads[name],
-                *(t for layer in sorted(probes) for t in probes[layer]),
+                *(t for layer in sorted(probes) for t in probe_key(probes[layer])),
                 self.pruning, self.seed, self.batch_size, self.device.type,
                 *(spec.calibration or ()),
                 *(() if not self.tokens else (self.tokens,)),  # no change to older keys
@@ -550,7 +603,10 @@ class Study:
             Write the cube to this directory (or ``pyarrow.fs`` URI) as a partitioned
             dataset and return it opened (:meth:`GeometryCube.open`): the results are never
             all in memory, only one (model, condition) partition at a time. Without it, the
-            cube is assembled in memory.
+            cube is assembled in memory. The cube is written beside ``out`` and swapped in
+            when complete (a cube there stays whole until then). A run that was killed is
+            resumed by the same call: finished units come from ``cache_dir``, and what the
+            killed run left (its temporary files) is removed.
 
         Returns
         -------
@@ -558,9 +614,14 @@ class Study:
         """
         from tqdm.auto import tqdm
 
+        if out is not None:
+            from geowidget.filesystem import location
+
+            out = location(out, "Study.run", "out")
         self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
         with self._unit_store(needed=out is not None) as store:
             store_was, self.store = self.store, store
+            cube: _CubeBuilder | _DatasetBuilder | None = None
             try:
                 corrupt_before = 0 if store is None else store.corrupt
                 cube = _CubeBuilder(self) if out is None else _DatasetBuilder(self, out, store)
@@ -581,9 +642,23 @@ class Study:
                 result = cube.build(self._projections())
                 if store is not None:
                     self.stats["corrupt"] = store.corrupt - corrupt_before
+            except BaseException:
+                if isinstance(cube, _DatasetBuilder):
+                    cube.abort()  # nothing half-written is left at `out`
+                raise
             finally:
                 self.store = store_was
         return result
+
+    @property
+    def identity(self) -> str:
+        """A fingerprint of what this study computes (models' weights, layers, conditions,
+        samples, settings): a cube written by ``run(out=...)`` carries it, so a rerun can
+        tell its own cube from another one."""
+        return fingerprint("study", _KEY_VERSION, sorted(self.model_fp.items()), self.layers,
+                           [c.label for c in self.conditions], self.n, self.class_names,
+                           self.pruning, self.seed, self.dataset, self.projections,
+                           self.reader.bounds, self.tokens or None)
 
     @contextlib.contextmanager
     def _unit_store(self, needed: bool) -> Iterator[UnitStore | None]:
@@ -636,6 +711,12 @@ class Study:
                 out[k][mi, self.layers.index(layer)] = arrays["xy"]
         return out
 
+    def _probed(self) -> np.ndarray | None:
+        """Which (model, layer) is measured with probes, bool ``[M, L]``; None when none is."""
+        mask = np.array([[not self._uses_head(name, v) for v in self.layers]
+                         for name in self.models])
+        return mask if mask.any() else None
+
     def _info(self, name: str) -> dict[str, Any]:
         model = self.models[name]
         head = self._heads[name]
@@ -645,6 +726,11 @@ class Study:
             "pruning": self.pruning,
             "penultimate": None if head is None else head[2],
             "probe_layers": [v for v in self.layers if not self._uses_head(name, v)],
+            "probes": (f"{self.probe_folds}-fold cross-fitted on the first "
+                       f"{min(self.probe_samples, self.n)} samples"
+                       if self.probe_reader is None else
+                       f"fitted on the first {min(self.probe_samples, len(self.probe_reader))} "
+                       "samples of probe_data"),
             "fingerprint": self.model_fp[name][:16],
             **({RUN_KEY: self.runs[name][0], STEP_KEY: self.runs[name][1]}
                if name in self.runs else {}),
@@ -664,6 +750,9 @@ class _CubeBuilder:
         self.arrays["pred"] = np.zeros((m, k, n), np.int32)
         self.arrays["correct"] = np.zeros((m, k, n), bool)
         self.arrays["logit_margin"] = np.zeros((m, k, n), np.float32)
+        self.probed = study._probed()
+        if self.probed is not None:
+            self.arrays["layer_pred"] = np.zeros((m, ly, k, n), np.int32)
         self.labels = np.zeros(n, np.int64)
         self.images: np.ndarray | None = None
         self.model_pos = {name: i for i, name in enumerate(study.models)}
@@ -684,6 +773,8 @@ class _CubeBuilder:
             self.arrays[name][mi, :, ki, sl] = arrays[name]
         for name in ("pred", "correct", "logit_margin"):
             self.arrays[name][mi, ki, sl] = arrays[name]
+        if self.probed is not None:
+            self.arrays["layer_pred"][mi, :, ki, sl] = _layer_pred(arrays)
 
     def build(self, projections: dict[str, np.ndarray]) -> GeometryCube:
         st = self.study
@@ -697,6 +788,8 @@ class _CubeBuilder:
             dataset=st.dataset,
             images=self.images,
             projections=projections,
+            probe_accuracy=(None if self.probed is None else
+                            probe_accuracy(self.arrays["layer_pred"], self.labels, self.probed)),
             **self.arrays,
         )
 
@@ -718,7 +811,7 @@ class _DatasetBuilder:
             "models": list(study.models), "layers": study.layers,
             "conditions": [[c.sparsity, c.benchmark, c.severity] for c in study.conditions],
             "class_names": study.class_names, "model_info": [], "dataset": study.dataset,
-            "n": study.n,
+            "n": study.n, "study": study.identity,
         })
         self.location = out
         self.labels = np.zeros(study.n, np.int64)
@@ -737,6 +830,12 @@ class _DatasetBuilder:
                 self._image_stream = self._images.enter_context(self.writer.image_stream(shape))
             self._image_stream.write(np.ascontiguousarray(thumbs).tobytes())
 
+    def abort(self) -> None:
+        """Drop what was written: the cube that was at the location stays as it was."""
+        with contextlib.suppress(OSError):
+            self._images.close()
+        self.writer.abort()
+
     def add(self, unit: WorkUnit, key: str, arrays: dict[str, np.ndarray] | None) -> None:
         cell = (self.model_pos[unit.model], self.cond_pos[unit.condition])
         self.keys.setdefault(cell, []).append((unit.start, key))
@@ -747,6 +846,8 @@ class _DatasetBuilder:
         for method, xy in projections.items():
             self.writer.write_projection(method, xy)
         self.writer.write_samples(self.labels, np.arange(st.n))
+        probed = st._probed()
+        accuracy = np.full((len(st.models), len(st.layers), len(st.conditions)), np.nan)
         for (mi, ki), parts in sorted(self.keys.items()):
             units = [self.store.load(key) for _, key in sorted(parts)]
             if any(u is None for u in units):
@@ -755,10 +856,32 @@ class _DatasetBuilder:
             metrics = {name: np.concatenate([u[name] for u in units], axis=1)
                        for name in LAYER_METRICS}
             outputs = {name: np.concatenate([u[name] for u in units]) for name in OUTPUTS}
-            self.writer.write_partition(mi, ki, metrics, outputs)
+            layer_pred = None
+            if probed is not None:
+                layer_pred = np.concatenate([_layer_pred(u) for u in units], axis=1)
+                accuracy[mi, :, ki] = probe_accuracy(layer_pred[None, :, None], self.labels,
+                                                     probed[mi : mi + 1])[0, :, 0]
+            self.writer.write_partition(mi, ki, metrics, outputs, layer_pred)
+        if probed is not None:
+            self.writer.write_probe_accuracy(accuracy)
         self.writer.meta["model_info"] = [st._info(name) for name in st.models]
         self.writer.finish()
         return GeometryCube.open(self.location)
+
+
+def _layer_pred(arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """A unit's per-layer predictions ``[L, n]``; a unit stored before it recorded them (one
+    with no probe layer, whose key did not change) predicts with the model's head at each."""
+    if "layer_pred" in arrays:
+        return arrays["layer_pred"]
+    return np.broadcast_to(arrays["pred"], arrays["margin"].shape)
+
+
+def probe_accuracy(layer_pred: np.ndarray, labels: np.ndarray, probed: np.ndarray) -> np.ndarray:
+    """Fraction of samples a layer's probe classifies correctly, float64 ``[M, L, K]``, from
+    predictions ``[M, L, K, N]``; NaN where ``probed`` ``[M, L]`` is False (the model's head)."""
+    acc = (layer_pred == labels).mean(axis=-1, dtype=np.float64)
+    return np.where(probed[:, :, None], acc, np.nan)
 
 
 def thumbnails(x: torch.Tensor, chunk: int = 1024) -> np.ndarray | None:

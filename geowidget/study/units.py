@@ -24,6 +24,7 @@ from geowidget.cube import LAYER_METRICS, Condition
 from geowidget.engine.corruptions import corrupt
 from geowidget.engine.features import extract_features
 from geowidget.engine.geometry import geometry
+from geowidget.engine.probe import ProbeFit
 from geowidget.engine.pruning import pruned
 
 PENULTIMATE = "penultimate"
@@ -64,6 +65,12 @@ def fingerprint(*parts: Any) -> str:
     return h.hexdigest()
 
 
+def probe_key(fit: ProbeFit) -> tuple[Any, ...]:
+    """What a unit's results depend on in a layer's probes: their heads and who measures whom."""
+    folds = "fitted on probe_data" if fit.folds is None else torch.from_numpy(fit.folds)
+    return fit.weight, fit.bias, folds
+
+
 def unit_inputs(
     unit: WorkUnit, clean: torch.Tensor, *, seed: int, device: torch.device | str = "cpu"
 ) -> torch.Tensor:
@@ -95,7 +102,7 @@ def evaluate_unit(
     *,
     layers: Mapping[str, str],
     head: str | None = None,
-    probes: Mapping[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+    probes: Mapping[str, ProbeFit] | None = None,
     masks: Mapping[str, torch.Tensor] | None = None,
     batch_size: int = 256,
     device: torch.device | str = "cpu",
@@ -118,8 +125,9 @@ def evaluate_unit(
     head : str, optional
         Module name of the model's final Linear: the class directions of every layer that
         has no probe, read after pruning (a pruned head is the head the pruned model uses).
-    probes : mapping of str to (weight, bias), optional
-        Class directions ``[C, D]`` and biases ``[C]`` of the layers measured with a probe.
+    probes : mapping of str to ProbeFit, optional
+        The probes of the layers measured with one; each sample is measured by the probe
+        that :meth:`~geowidget.engine.probe.ProbeFit.measured_by` names for its position.
     masks : mapping of str to bool Tensor, optional
         Keep-masks of the unit's sparsity (:meth:`geowidget.engine.pruning.PruningPlan.masks`).
     batch_size : int
@@ -135,7 +143,9 @@ def evaluate_unit(
     dict of str to ndarray
         ``angle``, ``angle_pred``, ``avh``, ``angle_gap``, ``norm``, ``margin``: float32
         ``[L, n]`` in the order of ``layers`` (radians; norm and margin in feature units);
-        ``pred`` int32 ``[n]``, ``correct`` bool ``[n]``, ``logit_margin`` float32 ``[n]``.
+        ``layer_pred`` int32 ``[L, n]``, each layer's prediction (its probe's, or the head's);
+        ``pred`` int32 ``[n]``, ``correct`` bool ``[n]``, ``logit_margin`` float32 ``[n]``: the
+        model's.
     """
     if (unit.sparsity > 0) != bool(masks):
         raise ValueError(f"unit {unit} at sparsity {unit.sparsity:g} got "
@@ -143,7 +153,7 @@ def evaluate_unit(
     context = pruned(model, dict(masks)) if masks else contextlib.nullcontext(model)
     with context:
         return _evaluate(model, inputs, labels, layers, head, probes or {}, batch_size, device,
-                         tokens)
+                         tokens, np.arange(unit.start, unit.stop))
 
 
 def _evaluate(
@@ -152,29 +162,34 @@ def _evaluate(
     labels: torch.Tensor,
     layers: Mapping[str, str],
     head: str | None,
-    probes: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+    probes: Mapping[str, ProbeFit],
     batch_size: int,
     device: Any,
-    tokens: Mapping[str, str] | None = None,
+    tokens: Mapping[str, str] | None,
+    positions: np.ndarray,
 ) -> dict[str, np.ndarray]:
     targets = list(dict.fromkeys(layers.values()))
     feats, _, logits = extract_features(
         model, (inputs, labels), targets, batch_size=batch_size, device=device,
         progress=False, return_outputs=True, tokens=dict(tokens) if tokens else None,
     )
-    out: dict[str, list[np.ndarray]] = {k: [] for k in LAYER_METRICS}
+    out: dict[str, list[np.ndarray]] = {k: [] for k in (*LAYER_METRICS, "layer_pred")}
     for layer, node in layers.items():
-        if layer in probes:
-            w, b = probes[layer]
-        else:
-            linear = model.get_submodule(head)
-            w = linear.weight.detach().float().cpu()
-            b = None if linear.bias is None else linear.bias.detach().float().cpu()
+        h = feats[node].float().cpu()
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # NaN angles are recorded
-            g = geometry(feats[node].float().cpu(), labels, w, b).to_numpy()
+            # NaN angles of zero-norm features are recorded; other warnings (logits beyond
+            # float32) reach the caller
+            warnings.filterwarnings("ignore", "(?s).*have zero norm", RuntimeWarning)
+            if layer in probes:
+                g = probes[layer].geometry(h, labels, positions).to_numpy()
+            else:
+                linear = model.get_submodule(head)
+                w = linear.weight.detach().float().cpu()
+                b = None if linear.bias is None else linear.bias.detach().float().cpu()
+                g = geometry(h, labels, w, b).to_numpy()
         for k in LAYER_METRICS:
             out[k].append(g[k].astype(np.float32))
+        out["layer_pred"].append(g["pred"].astype(np.int32))
     z = logits.double().cpu()
     pred = z.argmax(dim=1)
     zy = z.gather(1, labels[:, None])

@@ -6,6 +6,8 @@
   standalone HTML export. An invalid trait value, set from Python or sent by the browser,
   raises :class:`TraitValueError`; traitlets then keeps the old value, and a value that came
   from the browser is sent back to it together with the error, so both sides stay valid.
+  The browser sets public traits only: an update that touches a private one (``_meta``,
+  ``_arrays``, ``_esm``, ...) is refused whole, the same way.
 - :class:`SampleView`: views whose marks are samples. They share ``selected`` (sample ids),
   checked in linear time against the view's ids.
 - :class:`SlabView`: sample views of a :class:`~geowidget.widgets.data.Slab` (polar plot,
@@ -57,6 +59,8 @@ ESM_PATH = STATIC / "widgets.js"
 CSS_PATH = STATIC / "widgets.css"
 DEFAULT_BUDGET = 64 * 2**20
 MAX_REQUEST_ID = 64  # characters; anywidget's ids are 36-character UUIDs
+# the one private trait the ipywidgets front end itself writes (its experimental view count)
+BROWSER_WRITABLE_PRIVATE = frozenset({"_view_count"})
 _HEX = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 
 
@@ -246,8 +250,16 @@ class GeoView(anywidget.AnyWidget, metaclass=_OpenWhenBuilt):
 
     # ---------------------------------------------------------------- browser boundary
     def set_state(self, sync_data: dict[str, Any]) -> None:
-        """Apply state sent by the browser; an invalid value is refused and sent back."""
+        """Apply state sent by the browser. The update is refused whole, and the browser sent
+        back the kernel's values, when a value is invalid or a key is private: private traits
+        (``_meta``, ``_arrays``, ``_esm``, ...) are the kernel's to set, never the browser's."""
         try:
+            private = sorted(k for k in sync_data if k in self.keys and k.startswith("_")
+                             and k not in BROWSER_WRITABLE_PRIVATE)
+            if private:
+                raise TraitValueError(
+                    f"The browser may not set the private trait(s) {private} of "
+                    f"{type(self).__name__}; only the kernel sets them. The update was refused.")
             super().set_state(sync_data)
         except (t.TraitError, ValueError, TypeError) as err:
             keys = [k for k in sync_data if k in self.keys]
@@ -258,8 +270,9 @@ class GeoView(anywidget.AnyWidget, metaclass=_OpenWhenBuilt):
     def _handle_custom_msg(self, content: Any, buffers: list) -> None:
         if isinstance(content, dict) and self._png.on_message(content, buffers):
             return  # views announcing themselves, and PNG replies (to_png)
-        # anywidget answers commands; requests it would drop or echo unbounded get an error
-        # reply here, so every request from the browser is answered with a bounded id
+        # anywidget answers commands; requests it would drop (or fail on: no "msg", a name
+        # that is not a string) or echo unbounded get an error reply here, so every request
+        # from the browser is answered, with a bounded id
         if isinstance(content, dict) and content.get("kind") == "anywidget-command":
             rid, name = content.get("id"), content.get("name")
             commands = getattr(type(self), "_anywidget_commands", {})
@@ -267,8 +280,11 @@ class GeoView(anywidget.AnyWidget, metaclass=_OpenWhenBuilt):
             if not isinstance(rid, str) or len(rid) > MAX_REQUEST_ID:
                 problem = (f"a request id must be a string of at most {MAX_REQUEST_ID} "
                            f"characters, got {describe(rid)}")
-            elif name not in commands:
+            elif not isinstance(name, str) or name not in commands:
                 problem = f"unknown command {describe(name)}; valid: {sorted(commands)}"
+            elif "msg" not in content:
+                problem = (f"the request for command {name!r} has no 'msg' field (its "
+                           "argument; send null for none)")
             if problem:
                 self.send({"id": rid[:MAX_REQUEST_ID] if isinstance(rid, str) else None,
                            "kind": "anywidget-command-response",
@@ -464,6 +480,7 @@ class SlabView(SampleView):
             "lazy": bool(lazy),
             "slab": slab.dims(),
             "stand_ins": slab.stand_ins,
+            "probe_accuracy": slab.probe_accuracy(),  # shown beside the layer names
             "thumbs": None,
             **id_meta,
         }

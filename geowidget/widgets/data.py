@@ -9,7 +9,9 @@ view calls it only when the slab fits in its byte budget.
 Slab arrays and their dimensions (the browser slices them the same way):
 
 - ``angle``, ``angle_pred``, ``norm``, ``margin``: float32, dims ``mlkn`` ``[M, L, K, N]``;
-- ``pred``: int32, dims ``mkn`` ``[M, K, N]`` (it comes from the logits, so not per layer);
+- ``pred``: int32, dims ``mkn`` ``[M, K, N]`` (the model's, from the logits); from a cube with
+  probe layers dims ``mlkn``, each layer's own prediction (its probe's at a probe layer), so
+  that "pred" and "correct" at a probe layer are the probe's;
 - any extra per-cell array a view adds (e.g. a custom colour ``[M, L, K, N]``).
 
 Plain arrays ``[N]`` become a slab with ``M = L = K = 1``.
@@ -60,10 +62,24 @@ class Slab:
     def n(self) -> int:
         return len(self.labels)
 
+    @property
+    def layered_pred(self) -> bool:
+        """Whether ``pred`` is per layer: the cube has probe layers."""
+        return self.cube is not None and self.arrays is None and self.cube.has_layer_pred
+
+    def probe_accuracy(self) -> list | None:
+        """The held-out accuracy of each layer's probe ``[M][L][K]`` (None where a layer has
+        none), for the views' layer labels; None when the slab has no probe layers."""
+        acc = None if self.cube is None else self.cube.probe_accuracy
+        if acc is None:
+            return None
+        return [[[None if np.isnan(v) else round(float(v), 4) for v in row] for row in block]
+                for block in np.asarray(acc)]
+
     def dims(self) -> dict[str, str]:
         """Every slab array's name and dimensions, in wire order."""
         out = {name: "mlkn" for name in SLAB_METRICS}
-        out["pred"] = "mkn"
+        out["pred"] = "mlkn" if self.layered_pred else "mkn"
         out.update({name: dims for name, (dims, _) in self.extra.items()})
         return out
 
@@ -95,7 +111,7 @@ class Slab:
         else:
             s = self.cube.cell(m, ly, k)  # one partition file when the cube was opened lazily
             out = {name: getattr(s, name) for name in SLAB_METRICS}
-            out["pred"] = s.pred
+            out["pred"] = s.pred if self.layered_pred else s.pred_model
         for name, (dims, arr) in self.extra.items():
             out[name] = arr[m, ly, k] if dims == "mlkn" else arr[m, k]
         return out
@@ -104,7 +120,9 @@ class Slab:
         """Every slab array whole (``[M, L, K, N]`` or ``[M, K, N]``); call it only when the
         slab fits in memory and on the wire."""
         src = self.arrays if self.arrays is not None else {
-            name: self.cube.values(name) for name in (*SLAB_METRICS, "pred")}
+            name: self.cube.values(name) for name in SLAB_METRICS}
+        if self.arrays is None:
+            src["pred"] = self.cube.values("layer_pred" if self.layered_pred else "pred")
         out = {name: src[name] for name in (*SLAB_METRICS, "pred")}
         out.update({name: arr for name, (_, arr) in self.extra.items()})
         return out
@@ -293,6 +311,12 @@ def slab_from_arrays(
         raise ValueError(f"norm must be lengths >= 0, got {rho[rho < 0][:3].tolist()} "
                          f"(at positions {np.flatnonzero(rho < 0)[:3].tolist()})")
     m = np.full(n, np.nan, np.float32) if margin is None else _vector("margin", margin, n)
+    for name, values in (("norm", rho), ("margin", m)):  # an infinity would span the colour
+        if np.isinf(values).any():                       # and radius ranges alone
+            at = np.flatnonzero(np.isinf(values))
+            raise ValueError(f"{name} must be finite (NaN marks a missing value), got "
+                             f"{values[at][:3].tolist()} at positions {at[:3].tolist()} "
+                             f"({at.size} infinite)")
     lab = np.zeros(n, np.int64) if labels is None else _classes("labels",
                                                                 _vector("labels", labels, n))
     prd = lab if pred is None else _classes("pred", _vector("pred", pred, n))

@@ -22,7 +22,7 @@ from geowidget.analysis.evaluation import (
     EvaluationGrid,
     evaluation_grid,
 )
-from geowidget.widgets.base import Enum, GeoView, Int, List, SlabView, invalid
+from geowidget.widgets.base import Enum, GeoView, Int, List, SlabView, TraitValueError, invalid
 from geowidget.widgets.data import slab_from_cube
 
 
@@ -81,6 +81,8 @@ class EvaluationTable(GeoView):
                             f"Got {type(cube).__name__} instead.")
         super().__init__(**kwargs)
         self._cube = cube
+        if quantity == "robustness" and not cube.corruptions:
+            raise ValueError(self._no_robustness("parameter"))
         self.grid: EvaluationGrid = evaluation_grid(cube, quantity, layer, bins)
         slab = slab_from_cube(cube)
         self._names = {"models": slab.models, "layers": slab.layers,
@@ -128,6 +130,18 @@ class EvaluationTable(GeoView):
     def _recompute(self, change: dict[str, Any]) -> None:
         self.grid = evaluation_grid(self._cube, self.quantity, self.layer, self.bins)
         self._push_grid()
+
+    def _no_robustness(self, what: str) -> str:
+        return (f"The 'quantity' {what} of EvaluationTable cannot be 'robustness' for this cube: "
+                "robustness is the fraction of corrupted conditions a sample is classified "
+                f"right in, and the cube has none (benchmarks {self._cube.benchmarks}); run a "
+                "Study with corruptions=..., or pick one of ['margin', 'angle', 'norm']")
+
+    @t.validate("quantity")
+    def _valid_quantity(self, proposal: Any) -> str:
+        if proposal["value"] == "robustness" and not self._cube.corruptions:
+            raise TraitValueError(self._no_robustness("trait"))
+        return proposal["value"]
 
     # ---------------------------------------------------------------- cell and picks
     @t.validate("selected_cell")

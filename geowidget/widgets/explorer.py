@@ -41,6 +41,49 @@ class SamplePanel(SampleView):
             self._arrays = arrays
 
 
+class ClassFilter(ipw.HBox):
+    """The classes to show, as a row of toggle buttons (the notebook's own button style, so
+    it follows its light or dark theme), one per class; none pressed shows every class.
+
+    ``value`` is the tuple of pressed class indices, in class order.
+    """
+
+    value = t.Tuple()
+
+    def __init__(self, class_names: list[str]) -> None:
+        self._syncing = False
+        self.buttons = [ipw.ToggleButton(value=False, description=str(name),
+                                         tooltip=f"show only the pressed classes ({name})",
+                                         layout=ipw.Layout(width="auto", min_width="2.5em"))
+                        for name in class_names]
+        for b in self.buttons:
+            b.observe(self._from_buttons, "value")
+        label = ipw.Label("classes", layout=ipw.Layout(margin="0 6px 0 0"))
+        super().__init__(children=[label, *self.buttons],
+                         layout=ipw.Layout(flex_flow="row wrap", align_items="center"))
+
+    def _from_buttons(self, _change: Any) -> None:
+        if not self._syncing:
+            self.value = tuple(i for i, b in enumerate(self.buttons) if b.value)
+
+    @t.validate("value")
+    def _check(self, proposal: Any) -> tuple[int, ...]:
+        value = tuple(sorted({int(i) for i in proposal["value"]}))
+        if any(not 0 <= i < len(self.buttons) for i in value):
+            raise t.TraitError(f"ClassFilter.value: class indices in [0, {len(self.buttons)}), "
+                               f"got {proposal['value']!r}")
+        return value
+
+    @t.observe("value")
+    def _to_buttons(self, change: Any) -> None:
+        self._syncing = True  # one change of value, not one per button
+        try:
+            for i, b in enumerate(self.buttons):
+                b.value = i in change["new"]
+        finally:
+            self._syncing = False
+
+
 class Explorer(ipw.VBox):
     """The composed view for one GeometryCube, built on :func:`~geowidget.widgets.link.link`.
 
@@ -113,9 +156,7 @@ class Explorer(ipw.VBox):
                 options=[(c["label"], i) for i, c in enumerate(meta["conditions"])],
                 value=self.polar.condition, description="condition"),
         }
-        self.class_picker = ipw.SelectMultiple(
-            options=[(c, i) for i, c in enumerate(meta["class_names"])], value=(),
-            description="classes", rows=min(6, max(2, len(meta["class_names"]))))
+        self.class_picker = ClassFilter(meta["class_names"])
         self.color_picker = ipw.Dropdown(options=meta["color_fields"], value=self.polar.color_by,
                                          description="colour")
         self._controls = [t.link((ctl, "value"), (self.polar, key))
@@ -124,8 +165,9 @@ class Explorer(ipw.VBox):
         self._controls.append(t.link((self.class_picker, "value"), (self.polar, "classes"),
                                      transform=(list, tuple)))
         self._controls.append(t.dlink((self.link, "selected"), (self, "selected")))
-        bar = ipw.HBox([*self.controls.values(), self.color_picker])
-        row = ipw.HBox([self.class_picker, self.panel])
+        bar = ipw.VBox([ipw.HBox([*self.controls.values(), self.color_picker]),
+                        self.class_picker])
+        row = ipw.HBox([self.panel])
         geometry = self.polar if self.projection is None else ipw.HBox([self.polar,
                                                                         self.projection])
         children: list[Any] = [self.table, bar, geometry, ipw.HBox([self.histogram]),

@@ -18,6 +18,7 @@ import ipywidgets as ipw
 import numpy as np
 import traitlets as t
 
+from geowidget._validation import describe
 from geowidget.widgets.base import GeoView, SampleView, new_link_id, write_html
 
 DEFAULT_KEYS = ("model", "layer", "condition")
@@ -161,10 +162,17 @@ def link(*views: GeoView, selection: bool = True,
                              "unlink() it first")
     if len({id(v) for v in views}) != len(views):
         raise ValueError("link got the same view twice")
+    if not isinstance(selection, bool | np.bool_):
+        raise TypeError(f"The 'selection' parameter of link must be a bool. Got "
+                        f"{describe(selection)} instead.")
     if isinstance(keys, str):
         raise TypeError(f"keys must be a sequence of trait names, got the string {keys!r}; "
                         f"e.g. keys=({keys!r},)")
     for key in keys:
+        if not isinstance(key, str) or key.startswith("_"):
+            # a private trait is the kernel's: the browser may not set it (see GeoView)
+            raise ValueError(f"keys are public picker traits such as {list(_KEY_NAMES)}; "
+                             f"got {describe(key)}")
         holders = [v for v in views if v.has_trait(key)]
         if not holders:
             raise ValueError(f"no view has the key {key!r}; keys are picker traits such as "
@@ -175,4 +183,4 @@ def link(*views: GeoView, selection: bool = True,
             if len(seen) > 1:
                 raise ValueError(f"cannot link {key!r}: the views show different {names} "
                                  f"({[v._meta.get(names) for v in holders]})")
-    return Link(views, selection, keys)
+    return Link(views, bool(selection), keys)

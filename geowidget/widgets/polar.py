@@ -79,7 +79,9 @@ class PolarPlot(SlabView):
         A field name (``class``, ``correct``, ``pred``, ``margin``, ``angle``, ``norm``, and
         ``robustness`` when the scores module can compute it from a cube) or a per-sample array
         ``[N]`` or ``[M, L, K, N]``: float values get a colour bar, integer values categories.
-        NaN values are drawn as a "missing" category and counted in the legend.
+        NaN values are drawn as a "missing" category and counted in the legend. At a layer
+        measured with a linear probe, ``correct`` and ``pred`` are the probe's; colour by the
+        model's own with ``color=cube.correct[:, None].repeat(len(cube.layers), 1)``.
     angle_to : {"true", "pred"}
         Measure θ to the true class direction or to the predicted class direction.
     normalize : bool
@@ -119,6 +121,9 @@ class PolarPlot(SlabView):
     point_size = Float(3.0, min=0.5, max=64.0).tag(sync=True)
     density = Enum(("auto", "on", "off"), "auto").tag(sync=True)
     density_threshold = Int(100_000, min=0).tag(sync=True)
+    # per layer, the [θ min, θ max, ρ min, ρ max] the fitted frame shows instead of the shown
+    # cell's own range, so that several plots share one scale (SideBySide); [] for none
+    shared_range = t.List().tag(sync=True)
 
     @validate_params(CELL_PARAMS)
     def __init__(
@@ -153,7 +158,13 @@ class PolarPlot(SlabView):
                 raise TypeError(f"The 'color' parameter of PolarPlot must be a field name or a "
                                 f"numeric array. Got an array of dtype {arr.dtype} instead.")
             kinds["custom"] = "continuous" if arr.dtype.kind == "f" else "categorical"
-            values = arr.astype(np.float32)
+            with np.errstate(over="ignore"):  # beyond float32: refused just below
+                values = arr.astype(np.float32)
+            if np.isinf(values).any():  # it would span the colour range alone
+                at = np.flatnonzero(np.isinf(values.ravel()))
+                raise ValueError(f"The 'color' parameter of PolarPlot must be finite in float32 "
+                                 f"(NaN marks a missing value). Got {at.size} infinite "
+                                 f"value(s), at flat positions {at[:3].tolist()}.")
             if arr.shape == (n,):
                 extra["custom"] = values  # one value per sample, whatever the cell
             elif arr.shape == (m, ly, k, n):
@@ -177,6 +188,23 @@ class PolarPlot(SlabView):
         if proposal["value"] not in fields:
             raise invalid(self, "color_by", f"one of {fields}", proposal["value"])
         return proposal["value"]
+
+    @t.validate("shared_range")
+    def _valid_shared_range(self, proposal: Any) -> list[list[float]]:
+        value = proposal["value"]
+        layers = len(self._meta.get("layers", []))
+        expected = (f"[] or one [θ min, θ max, ρ min, ρ max] (finite, θ in [0, π], 0 <= ρ min "
+                    f"<= ρ max) or [] per layer ({layers})")
+        try:
+            out = [[float(v) for v in r] for r in value]
+        except (TypeError, ValueError):
+            raise invalid(self, "shared_range", expected, value) from None
+        ok = all(len(r) == 0 or (len(r) == 4 and np.isfinite(r).all()
+                                 and 0 <= r[0] <= r[1] <= np.pi + 1e-6 and 0 <= r[2] <= r[3])
+                 for r in out)
+        if not ok or len(out) not in (0, layers):
+            raise invalid(self, "shared_range", expected, value)
+        return out
 
     # ---------------------------------------------------------------- current view
     def current(self) -> dict[str, np.ndarray]:

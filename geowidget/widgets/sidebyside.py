@@ -14,6 +14,21 @@ from geowidget.widgets.link import link
 from geowidget.widgets.polar import PolarPlot
 
 
+def shared_ranges(cube: Any, models: list[int]) -> list[list[float]]:
+    """Per layer, ``[θ min, θ max, ρ min, ρ max]`` over the finite values of ``models`` at
+    every condition (θ to the true and to the predicted class); ``[]`` for a layer with no
+    finite value."""
+    out = []
+    for li in range(len(cube.layers)):
+        theta = np.concatenate([cube.values(f, model=models, layer=[li]).ravel()
+                                for f in ("angle", "angle_pred")])
+        rho = cube.values("norm", model=models, layer=[li]).ravel()
+        theta, rho = theta[np.isfinite(theta)], rho[np.isfinite(rho)]
+        out.append([float(theta.min()), float(theta.max()), float(rho.min()), float(rho.max())]
+                   if theta.size and rho.size else [])
+    return out
+
+
 class SideBySide(ipw.HBox):
     """Two PolarPlots of one cube that share layer, condition, classes and selection.
 
@@ -26,6 +41,11 @@ class SideBySide(ipw.HBox):
     sparsities : pair of float, optional
         A condition per side, e.g. ``(0.0, 0.9)`` to compare dense with pruned; by default
         both sides follow one shared condition.
+    shared_scale : bool
+        Both panels show one sector, per layer the range of θ and ρ of both models over
+        every condition, so equal radii mean equal norms: a pruned model's shrunken norms
+        look shrunken. ``False`` fits each panel to its own data (its shape, not its size).
+        Normalising ρ (``normalize=True``) is per panel either way.
     **kwargs
         Passed to both :class:`PolarPlot` views.
     """
@@ -33,14 +53,20 @@ class SideBySide(ipw.HBox):
     selected = t.Any(np.zeros(0, np.int64))
 
     def __init__(self, cube: Any, models: tuple[Any, Any] = (0, 1), *,
-                 sparsities: tuple[float, float] | None = None, **kwargs: Any) -> None:
+                 sparsities: tuple[float, float] | None = None, shared_scale: bool = True,
+                 **kwargs: Any) -> None:
         if len(models) != 2:
             raise ValueError(f"models must name two models, got {models!r}")
+        if not isinstance(shared_scale, bool | np.bool_):
+            raise TypeError(f"shared_scale must be True or False, got {shared_scale!r}")
         keys = ["layer", "classes"] if sparsities is not None else ["layer", "condition",
                                                                     "classes"]
         sp = sparsities or (None, None)
         self.left = PolarPlot(cube, model=models[0], sparsity=sp[0], **kwargs)
         self.right = PolarPlot(cube, model=models[1], sparsity=sp[1], **kwargs)
+        if shared_scale:
+            shared = shared_ranges(cube, [self.left.model, self.right.model])
+            self.left.shared_range = self.right.shared_range = shared
         self.link = link(self.left, self.right, keys=keys)
         self._mirror = t.dlink((self.link, "selected"), (self, "selected"))
         super().__init__(children=[self.left, self.right])

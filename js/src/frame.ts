@@ -82,6 +82,11 @@ export class Frame {
     this.cleanups.push(watchTheme(() => { this.theme = resolveTheme(themeSetting, el); this.applyTheme(); this.hooks.onTheme?.(); }));
   }
 
+  /** The font of the overlay's labels (10 px in the root's family), for measuring them. */
+  get labelFont(): string {
+    return `10px ${getComputedStyle(this.svg).fontFamily || "sans-serif"}`;
+  }
+
   setThemeSetting(setting: string): void {
     this.theme = resolveTheme(setting, this.root);
     this.applyTheme();
@@ -135,14 +140,25 @@ export class Frame {
     this.noteTimer = text ? setTimeout(() => { this.note.textContent = ""; }, ms) : null;
   }
 
+  /** The tooltip near (x, y): its text, with `extra` (a thumbnail) beside it, never over
+   * it; kept inside the plot, above or left of the pointer where there is no room below or
+   * right of it. */
   showTip(x: number, y: number, lines: string[], extra?: HTMLElement): void {
     this.tip.replaceChildren();
-    this.tip.append(h("div", {}, lines.join("\n")));
-    if (extra) this.tip.append(extra);
+    const text = h("div", { class: "gw-tip-text" }, lines.join("\n"));
+    if (extra) {
+      const row = h("div", { class: "gw-tip-row" });
+      row.append(extra, text);
+      this.tip.append(row);
+    } else {
+      this.tip.append(text);
+    }
     this.tip.style.display = "block";
-    const left = Math.min(x + 12, this.width - 160);
-    this.tip.style.left = `${Math.max(0, left)}px`;
-    this.tip.style.top = `${Math.max(0, y + 12)}px`;
+    const w = this.tip.offsetWidth || 160, hgt = this.tip.offsetHeight || 0;
+    const left = x + 12 + w <= this.width ? x + 12 : x - 12 - w;
+    const top = y + 12 + hgt <= this.height ? y + 12 : y - 12 - hgt;
+    this.tip.style.left = `${Math.max(0, Math.min(left, this.width - w))}px`;
+    this.tip.style.top = `${Math.max(0, top)}px`;
   }
 
   hideTip(): void {

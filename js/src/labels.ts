@@ -2,7 +2,10 @@
 // collision checks. Each label tries eight positions around its mark, upper right first (the
 // cartographers' order), and takes the first whose box stays inside the plot and overlaps no
 // label placed before it and no mark. A label with no free position is left out; its name
-// shows on hover.
+// shows on hover. Below: rows of tick and axis labels thinned so none runs into another, and
+// names wrapped to fit a width.
+
+import { fitText } from "./scales";
 
 export interface Box { x: number; y: number; w: number; h: number }
 
@@ -64,4 +67,79 @@ export function placeLabels(labels: LabelRequest[], order: number[], bounds: Box
     out[i] = { box, tx: box.x, ty: box.y + box.h * 0.78 };
   }
   return out;
+}
+
+// Tick and axis labels: which of a row of labels to show so that none runs into another.
+
+/** Whether boxes a and b stand at least `gap` px apart (on either axis). */
+export function apart(a: Box, b: Box, gap: number): boolean {
+  return !overlaps({ x: a.x - gap / 2, y: a.y - gap / 2, w: a.w + gap, h: a.h + gap },
+    { x: b.x - gap / 2, y: b.y - gap / 2, w: b.w + gap, h: b.h + gap });
+}
+
+/** Whether every two of `boxes` stand at least `gap` px apart. */
+export function allApart(boxes: Box[], gap: number): boolean {
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) if (!apart(boxes[i], boxes[j], gap)) return false;
+  return true;
+}
+
+/**
+ * Of labels in reading order, the indices to show, greedily by priority: `first` (say the
+ * current layer's) when given, then the first label and the last one, then the others from
+ * left to right, each kept when it stands `gap` px apart from every label kept before it.
+ */
+export function keepApart(boxes: Box[], gap = 4, first = -1): number[] {
+  const n = boxes.length;
+  const order = [first, 0, n - 1, ...Array.from({ length: Math.max(0, n - 2) }, (_, i) => i + 1)];
+  const kept: number[] = [];
+  for (const i of order) {
+    if (i < 0 || i >= n || kept.includes(i)) continue;
+    if (kept.every((k) => apart(boxes[k], boxes[i], gap))) kept.push(i);
+  }
+  return kept.sort((a, b) => a - b);
+}
+
+/** The index of the first set of label boxes whose labels all stand `gap` px apart (sets in
+ * order of preference, e.g. more ticks first); the last set when none does. */
+export function firstApart(options: Box[][], gap = 4): number {
+  const i = options.findIndex((boxes) => allApart(boxes, gap));
+  return i >= 0 ? i : options.length - 1;
+}
+
+/** A label's box from its anchor point (SVG text-anchor, baseline y) and size. */
+export function textBox(x: number, y: number, w: number, h: number, anchor: "start" | "middle" | "end" = "middle"): Box {
+  const left = anchor === "start" ? x : anchor === "end" ? x - w : x - w / 2;
+  return { x: left, y: y - 0.8 * h, w, h };
+}
+
+let measurer: CanvasRenderingContext2D | null = null;
+
+/** Width in CSS px of `text` in `font` (a CSS font), measured on a scratch canvas. */
+export function textWidth(text: string, font = "10px sans-serif"): number {
+  measurer ??= document.createElement("canvas").getContext("2d");
+  if (!measurer) return text.length * 6;
+  measurer.font = font;
+  return measurer.measureText(text).width;
+}
+
+/**
+ * `text` broken into at most `maxLines` lines no wider than `maxW` px (widths by `measure`):
+ * at spaces, or after "_", "-", "/", "." or "·", so names such as "gaussian_noise" break
+ * where they read well. A line still too wide, and the last line when text remains, end in
+ * an ellipsis (the full text shows on hover).
+ */
+export function wrapText(measure: (t: string) => number, text: string, maxW: number, maxLines = 2): string[] {
+  const words = text.split(/(?<=[ _\-/.·])/);
+  const lines: string[] = [];
+  let line = "";
+  let i = 0;
+  for (; i < words.length && lines.length < maxLines; i++) {
+    const next = line + words[i];
+    if (line && measure(next.trimEnd()) > maxW) { lines.push(line.trimEnd()); line = words[i]; } else line = next;
+  }
+  const rest = words.slice(i).join("");
+  if (lines.length < maxLines) { lines.push((line + rest).trimEnd()); line = ""; }
+  else if (line || rest) lines[maxLines - 1] = `${lines[maxLines - 1]}${line}${rest}`; // cut below
+  const ctx = { measureText: (t: string) => ({ width: measure(t) }) };
+  return lines.map((l) => fitText(ctx, l, maxW));
 }

@@ -1,7 +1,8 @@
 """Every view in the light and dark themes, checked as a careful reader would look at it: no
-text runs into other text or off the plot, all text has 4.5:1 contrast with the background,
-the legend fits, the canvas is drawn. Crowded model-map labels never overlap, and parallel
-coordinates draw axes with few values as bands.
+text runs into other text or off the plot, no text sits on drawn data without a halo that
+keeps it readable, all text has 4.5:1 contrast with the background, the legend fits, the
+canvas is drawn. Crowded model-map labels never overlap, and parallel coordinates draw axes
+with few values as bands.
 
 Set ``GEOWIDGET_SCREENSHOTS=DIR`` to save each view (``<view>-<theme>.png``), e.g. docs/img
 for the README's gallery.
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.synthetic import make_cube
 from gw_page import canvas_digest, open_html, plot_box, selected_ids
 
 import geowidget as gw
@@ -29,21 +31,62 @@ def density_view(cube, theme):
                         theme=theme, density="on", thumbnails=False)
 
 
+def narrow_view(cube, theme):
+    """A probe layer's picture: every angle within 88-92 degrees (a narrow sector)."""
+    rng = np.random.default_rng(3)
+    n = len(cube.labels)
+    return gw.PolarPlot(angle=np.radians(rng.uniform(88, 92, n)), norm=rng.uniform(2, 9, n),
+                        labels=cube.labels, class_names=cube.class_names, theme=theme,
+                        thumbnails=False)
+
+
+def profile_view(cube, theme):
+    """Geometry through the layers of a small CNN (the names a user's model has)."""
+    layered = make_cube(m=2, layers=3, n=60, seed=4, images=False).replace(
+        layers=["conv1", "conv2", "penultimate"])
+    return gw.LayerProfile(layered, theme=theme, height=300)
+
+
 VIEWS = {
     "polar": lambda cube, theme: gw.PolarPlot(cube, theme=theme),
     "polar-density": density_view,
+    "polar-narrow": narrow_view,
     "histogram": lambda cube, theme: gw.MarginHistogram(cube, theme=theme),
     "parallel": lambda cube, theme: gw.ParallelCoordinates(cube, theme=theme),
+    "layerprofile": profile_view,
     "modelmap": lambda cube, theme: gw.ModelMap(cube, theme=theme),
 }
+NARROW = {"layerprofile": 600}  # views also seen in a narrower notebook column (CSS px)
 
+# Per text: its box, fill, whether it has a halo (a stroke of the background colour painted
+# under the fill, at least 2 px wide), and the share of its box's pixels where the canvas
+# below has drawn data (differs from the background).
 READ_TEXT = """() => {
   const root = document.querySelector('.gw-root');
   const svg = root.querySelector('.gw-plot svg').getBoundingClientRect();
+  const c = root.querySelector('.gw-plot canvas');
+  const cr = c.getBoundingClientRect(), k = c.width / c.clientWidth;
+  const t2 = document.createElement('canvas'); t2.width = c.width; t2.height = c.height;
+  const g = t2.getContext('2d'); g.drawImage(c, 0, 0);
+  const px = g.getImageData(0, 0, c.width, c.height).data;
+  const bg = getComputedStyle(root).backgroundColor.match(/[0-9.]+/g).map(Number);
+  const inkUnder = (r) => {
+    let ink = 0, all = 0;
+    for (let y = Math.floor((r.top - cr.top) * k); y < (r.bottom - cr.top) * k; y++)
+      for (let x = Math.floor((r.left - cr.left) * k); x < (r.right - cr.left) * k; x++) {
+        if (x < 0 || y < 0 || x >= c.width || y >= c.height) continue;
+        const i = 4 * (y * c.width + x); all++;
+        if (Math.abs(px[i] - bg[0]) + Math.abs(px[i + 1] - bg[1]) + Math.abs(px[i + 2] - bg[2]) > 60) ink++;
+      }
+    return all ? ink / all : 0;
+  };
   const texts = Array.from(root.querySelectorAll('.gw-plot svg text'))
     .filter((t) => t.textContent.trim())
-    .map((t) => { const r = t.getBoundingClientRect(); return { text: t.textContent,
-      box: [r.left, r.top, r.right, r.bottom], fill: getComputedStyle(t).fill }; });
+    .map((t) => { const r = t.getBoundingClientRect(); const st = getComputedStyle(t);
+      const halo = st.paintOrder.startsWith('stroke') && st.stroke === getComputedStyle(root).backgroundColor
+        && parseFloat(st.strokeWidth) >= 2;
+      return { text: t.textContent, box: [r.left, r.top, r.right, r.bottom], fill: st.fill,
+               halo, ink: inkUnder(r) }; });
   const legend = Array.from(root.querySelectorAll('.gw-legend span'))
     .filter((s) => s.children.length === 0 && s.textContent.trim())
     .map((s) => ({ text: s.textContent, color: getComputedStyle(s).color,
@@ -67,22 +110,40 @@ def contrast(a, b) -> float:
     return (hi + 0.05) / (lo + 0.05)
 
 
-def overlapping(boxes, slack=0.5):
-    """Pairs of boxes (left, top, right, bottom) that overlap by more than `slack` px."""
+def overlapping(boxes, slack=0.5, gap=0.0):
+    """Pairs of boxes (left, top, right, bottom) that overlap by more than `slack` px, or, side
+    by side, stand less than `gap` px apart (words that touch read as one)."""
     out = []
     for i, a in enumerate(boxes):
         for b in boxes[i + 1:]:
-            if min(a[2], b[2]) - max(a[0], b[0]) > slack and min(a[3], b[3]) - max(a[1], b[1]) > slack:
+            if min(a[2], b[2]) - max(a[0], b[0]) > min(slack, -gap) \
+                    and min(a[3], b[3]) - max(a[1], b[1]) > slack:
                 out.append((a, b))
     return out
+
+
+def text_problems(texts, plot) -> list:
+    """What a reader would stumble on: texts that run into each other or off the plot
+    (left, top, right, bottom), and texts on drawn data (lines, points, bars) without a halo."""
+    clash = overlapping([t["box"] for t in texts], gap=2)
+    out = [("overlap", [t["text"] for t in texts if t["box"] in pair]) for pair in clash]
+    left, top, right, bottom = plot
+    out += [("off the plot", t["text"]) for t in texts
+            if not (t["box"][0] >= left - 0.5 and t["box"][1] >= top - 0.5
+                    and t["box"][2] <= right + 0.5 and t["box"][3] <= bottom + 0.5)]
+    return out + [("on data, no halo", t["text"], round(t["ink"], 2)) for t in texts
+                  if t["ink"] > 0.04 and not t["halo"]]
 
 
 @pytest.mark.parametrize("theme", list(THEMES))
 def test_every_view_reads_well(browser, demo_cache, tmp_path, theme):
     shots = os.environ.get("GEOWIDGET_SCREENSHOTS")
     ctx = browser.new_context(viewport={"width": 840, "height": 900})
+    problems = {}  # every view's, so one run names them all
     for name, make in VIEWS.items():
         page = ctx.new_page()
+        if name in NARROW:
+            page.set_viewport_size({"width": NARROW[name], "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
         open_html(page, make(demo_cache.cube, theme).to_html(tmp_path / f"{name}.html"),
@@ -90,14 +151,9 @@ def test_every_view_reads_well(browser, demo_cache, tmp_path, theme):
         got = page.evaluate(READ_TEXT)
         bg = THEMES[theme]
         assert got["texts"], name
-        clash = overlapping([t["box"] for t in got["texts"]])
-        assert not clash, (name, [[t["text"] for t in got["texts"] if t["box"] in pair]
-                                  for pair in clash])
-        left, top, right, bottom = got["svg"]
+        if found := text_problems(got["texts"], got["svg"]):
+            problems[name] = found
         for t in got["texts"]:
-            x0, y0, x1, y1 = t["box"]
-            assert x0 >= left - 0.5 and y0 >= top - 0.5 and x1 <= right + 0.5 \
-                and y1 <= bottom + 0.5, (name, t)
             assert contrast(rgb(t["fill"]), bg) >= 4.5, (name, t)
         for t in got["legend"]:
             if t["opacity"] == 1:  # hidden classes are faded on purpose
@@ -112,6 +168,7 @@ def test_every_view_reads_well(browser, demo_cache, tmp_path, theme):
         assert errors == [], (name, errors)
         page.close()
     ctx.close()
+    assert not problems, problems
 
 
 def test_crowded_model_map_labels_never_overlap(page, tmp_path):

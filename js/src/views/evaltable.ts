@@ -12,7 +12,8 @@ import { h, select } from "../dom";
 import { Frame } from "../frame";
 import type { Model } from "../model";
 import type { ViewContext } from "../registry";
-import { formatNumber } from "../scales";
+import { wrapText } from "../labels";
+import { fitText, formatNumber } from "../scales";
 import type { Theme } from "../theme";
 import { linkFrame } from "./framed";
 
@@ -48,6 +49,25 @@ export const MIN_CELL_W = 26;
 export const MAX_CELL_W = 72;
 export const CELL_H = 24;
 const GROUP_H = 16;
+const LINE_H = 11; // a header line of 10 px text
+const MAX_GROUP_LINES = 3;
+
+/** Lines of benchmark name a header tier `groupH` px high holds. */
+function groupLines(groupH: number): number {
+  return Math.max(1, Math.floor((groupH - 4) / LINE_H));
+}
+
+/** The header tier's height for benchmark names wrapped into the width of their columns:
+ * as many lines as the longest needs (at most 3, then cut; the full name shows on hover). */
+export function groupHeight(g: Grid, L: Placed, measure: (t: string) => number): number {
+  let lines = 1;
+  const span = new Map<number, number>();
+  for (let c = 0; c < g.cols; c++) span.set(g.colGroups[c], (span.get(g.colGroups[c]) ?? 0) + L.cellW);
+  for (const [grp, w] of span) {
+    lines = Math.max(lines, wrapText(measure, g.colGroupLabels[grp] ?? "", w - 2, MAX_GROUP_LINES).length);
+  }
+  return Math.max(GROUP_H, 4 + lines * LINE_H);
+}
 const SUB_H = 14;
 const GAP = 3; // px between groups
 
@@ -80,17 +100,18 @@ export interface Placed extends Layout {
   colGap: Float64Array;
 }
 
-/** Fit the grid to `width` CSS px: columns share it, within [MIN_CELL_W, MAX_CELL_W]. */
-export function layoutGrid(g: Grid, width: number, labelW: number, rowOrder: ArrayLike<number>, colOrder: ArrayLike<number>): Placed {
+/** Fit the grid to `width` CSS px: columns share it, within [MIN_CELL_W, MAX_CELL_W]; the
+ * benchmark tier of the header is `groupH` px high (more lines for long names). */
+export function layoutGrid(g: Grid, width: number, labelW: number, rowOrder: ArrayLike<number>, colOrder: ArrayLike<number>, groupH = GROUP_H): Placed {
   const rowGap = gapsBefore(rowOrder, g.rowGroups);
   const colGap = gapsBefore(colOrder, g.colGroups);
   const avail = width - labelW - colGap[g.cols] - 2;
   const cellW = Math.max(MIN_CELL_W, Math.min(MAX_CELL_W, g.cols ? Math.floor(avail / g.cols) : MAX_CELL_W));
   const cellH = CELL_H;
-  const headerH = GROUP_H + SUB_H;
+  const headerH = groupH + SUB_H;
   const rowAt = invert(rowOrder, g.rows), colAt = invert(colOrder, g.cols);
   return {
-    labelW, groupH: GROUP_H, headerH, cellW, cellH,
+    labelW, groupH, headerH, cellW, cellH,
     width: labelW + g.cols * cellW + colGap[g.cols] + 2,
     height: headerH + g.rows * cellH + rowGap[g.rows] + 2,
     rowOrder, colOrder, rowAt, colAt, rowGap, colGap,
@@ -153,16 +174,6 @@ export function columnMax(g: Grid): Float64Array {
     }
   }
   return out;
-}
-
-function fitText(ctx: CanvasRenderingContext2D, text: string, w: number): string {
-  if (ctx.measureText(text).width <= w) return text;
-  let lo = 0, hi = text.length;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (ctx.measureText(`${text.slice(0, mid)}…`).width <= w) lo = mid; else hi = mid - 1;
-  }
-  return `${text.slice(0, lo)}…`;
 }
 
 export interface DrawOptions {
@@ -245,8 +256,14 @@ export function drawGrid(ctx: CanvasRenderingContext2D, g: Grid, L: Placed, o: D
   ctx.textBaseline = "middle";
   ctx.textAlign = "right";
   ctx.fillStyle = theme.fg;
+  // a name too long for the label column takes two lines (smaller), cut only past those
+  const measure = (t: string) => ctx.measureText(t).width;
   for (let r = 0; r < g.rows; r++) {
-    ctx.fillText(fitText(ctx, g.rowLabels[r], L.labelW - 8), L.labelW - 4, L.y(r) + H / 2);
+    ctx.font = "11px system-ui, sans-serif";
+    if (measure(g.rowLabels[r]) <= L.labelW - 8) { ctx.fillText(g.rowLabels[r], L.labelW - 4, L.y(r) + H / 2); continue; }
+    ctx.font = "10px system-ui, sans-serif";
+    const lines = wrapText(measure, g.rowLabels[r], L.labelW - 8, H >= 22 ? 2 : 1);
+    lines.forEach((t, k) => ctx.fillText(t, L.labelW - 4, L.y(r) + H / 2 + (k - (lines.length - 1) / 2) * 11));
   }
   // column headers: benchmark names over their severities
   ctx.textAlign = "center";
@@ -258,7 +275,8 @@ export function drawGrid(ctx: CanvasRenderingContext2D, g: Grid, L: Placed, o: D
     const first = order[start], last = order[i - 1];
     const x0 = L.x(first), x1 = L.x(last) + W;
     ctx.fillStyle = theme.fg;
-    ctx.fillText(fitText(ctx, g.colGroupLabels[g.colGroups[first] as number] ?? "", x1 - x0 - 2), (x0 + x1) / 2, L.groupH / 2);
+    const lines = wrapText(measure, g.colGroupLabels[g.colGroups[first] as number] ?? "", x1 - x0 - 2, groupLines(L.groupH));
+    lines.forEach((t, k) => ctx.fillText(t, (x0 + x1) / 2, L.groupH / 2 + (k - (lines.length - 1) / 2) * LINE_H - 1));
     ctx.fillStyle = theme.grid;
     ctx.fillRect(x0 + 1, L.groupH - 2, x1 - x0 - 2, 1);
     start = i;
@@ -355,18 +373,41 @@ export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext 
     };
   }
 
+  // row names get up to 35 % of the width (at least 120 px); longer ones wrap (drawGrid)
   function labelWidth(): number {
     if (!canvas2d) return 120;
     canvas2d.font = "11px system-ui, sans-serif";
     let w = 40;
     for (const t of grid.rowLabels) w = Math.max(w, canvas2d.measureText(t).width);
-    return Math.min(220, Math.ceil(w) + 10);
+    return Math.min(Math.max(120, Math.round(0.35 * frame.width)), Math.ceil(w) + 10);
   }
 
   function layout(): Placed {
     const rowOrder = orderOf(grid.arrays, "rows", String(model.get("sort_rows")), grid.rows);
     const colOrder = orderOf(grid.arrays, "columns", String(model.get("sort_columns")), grid.cols);
-    return layoutGrid(grid, frame.width - 2, labelWidth(), rowOrder, colOrder);
+    const L = layoutGrid(grid, frame.width - 2, labelWidth(), rowOrder, colOrder);
+    if (!canvas2d) return L;
+    canvas2d.font = "10px system-ui, sans-serif";
+    const groupH = groupHeight(grid, L, (t) => canvas2d.measureText(t).width);
+    return groupH === L.groupH ? L : layoutGrid(grid, frame.width - 2, L.labelW, rowOrder, colOrder, groupH);
+  }
+
+  /** The full name under (x, y) when it is a row label or a column header, else null. */
+  function labelAt(x: number, y: number): string[] | null {
+    const L = placed;
+    if (!L) return null;
+    const gx = x + scroller.scrollLeft, gy = y + scroller.scrollTop;
+    if (gx < L.labelW && gy >= L.headerH) {
+      const cell = hitCell(grid, L, L.labelW, gy);
+      return cell ? [grid.rowLabels[cell.row]] : null;
+    }
+    if (gy < L.headerH && gx >= L.labelW) {
+      const cell = hitCell(grid, L, gx, L.headerH);
+      if (!cell) return null;
+      const col = (model.get("_meta") as { columns: { benchmark: string; severity: number }[] }).columns[cell.col];
+      return [grid.colGroupLabels[grid.colGroups[cell.col] as number] ?? col.benchmark, ...(col.benchmark === "clean" ? [] : [`severity ${col.severity}`])];
+    }
+    return null;
   }
 
   function selectedCell(): { row: number; col: number } | null {
@@ -453,6 +494,8 @@ export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext 
   function hover(x: number, y: number): void {
     const cell = at(x, y);
     mark(hoverBox, cell);
+    const name = cell ? null : labelAt(x, y);
+    if (name) { frame.showTip(x, y, name); return; }
     if (!cell) { frame.hideTip(); return; }
     const i = cell.row * grid.cols + cell.col, B = grid.bins;
     const acc = grid.accuracy[i];

@@ -13,6 +13,29 @@ import { stepSlider } from "./steps";
 
 interface Group { name: string; values: Float32Array; mask: Uint8Array | null; color: [number, number, number] }
 
+export type Layout = "stacked" | "overlay" | "multiples";
+
+/** What a histogram drew: bins over [lo, hi], the count scale's top (ymax) and, per panel,
+ * its [top, bottom] in CSS px (the count ymax at top, 0 at bottom); per group its counts and
+ * the selected part of them (null without a selection). */
+export interface HistLayout {
+  layout: Layout; lo: number; hi: number; bins: number; ymax: number; x0: number; x1: number;
+  panels: [number, number][];
+  groups: { name: string; counts: number[]; selected: number[] | null }[];
+}
+
+/** The top of the count axis: the highest bar, or with `stacked` the highest stack. */
+export function histYMax(counts: ArrayLike<number>[], stacked: boolean): number {
+  let top = 0;
+  const bins = counts.length ? counts[0].length : 0;
+  for (let i = 0; i < bins; i++) {
+    let sum = 0;
+    for (const c of counts) { sum = stacked ? sum + c[i] : Math.max(sum, c[i]); }
+    if (sum > top) top = sum;
+  }
+  return top;
+}
+
 export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
   let invX: ((px: number) => number) | null = null;
 
@@ -28,7 +51,7 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
   }, ["box"]);
   frame.root.dataset.kind = "histogram";
   const g2d = frame.canvas.getContext("2d");
-  const link = linkFrame(model, frame, ctx, { redraw: draw }, ["group_by", "bins", "classes", "palette"]);
+  const link = linkFrame(model, frame, ctx, { redraw: draw }, ["group_by", "bins", "classes", "palette", "layout"]);
   const { meta, labels } = link.data;
   const n = meta.shape[3];
   if (model.get("show_controls")) {
@@ -36,6 +59,8 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
     if (meta.models.length > 1) groups.push({ value: "model", text: "models" });
     if (meta.conditions.length > 1) groups.push({ value: "sparsity", text: "levels" });
     frame.bar.append(select("group", groups, model.get("group_by"), (v) => { model.set("group_by", v); model.save_changes(); }));
+    const layouts = ["auto", "stacked", "overlay", "multiples"].map((v) => ({ value: v, text: v }));
+    frame.bar.append(select("layout", layouts, model.get("layout") ?? "auto", (v) => { model.set("layout", v); model.save_changes(); }));
   }
   const steps = model.get("show_controls") ? stepSlider(model, meta, frame.bar) : null;
 
@@ -87,13 +112,29 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
     return out;
   }
 
+  /** How groups share the plot: auto stacks classes (their counts add up to all samples)
+   * and overlays models or levels (the same samples, measured several times). */
+  function layoutOf(ng: number): Layout {
+    const v = (model.get("layout") as string | undefined) ?? "auto";
+    if (v === "stacked" || v === "overlay" || v === "multiples") return v;
+    return model.get("group_by") === "class" && ng > 1 ? "stacked" : "overlay";
+  }
+
+  // what was drawn, for tests and the brush: bins, counts, scales (CSS px)
+  let drawn: HistLayout | null = null;
+
   function draw(): void {
     frame.setThemeSetting(model.get("theme"));
-    const W = frame.width, H = frame.height;
+    hideGroupedPicker();
     const ctx = g2d;
     if (!ctx) return;
     const gs = n === 0 ? [] : groups();
     if (!gs) { frame.message(link.status() || "loading slice…"); return; }
+    const layout = layoutOf(gs.length);
+    // small multiples need room: at least 34 px a panel
+    const want = layout === "multiples" ? Math.max(model.get("height"), 2 * PAD + 20 + gs.length * 34) : model.get("height");
+    if (frame.height !== want) { frame.height = want; frame.measure(); }
+    const W = frame.width, H = frame.height;
     frame.clear2d(ctx);
     frame.legend.replaceChildren();
     if (n === 0) { frame.message("no samples to show (empty arrays)"); return; }
@@ -107,59 +148,130 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
     if (!(lo <= hi)) { lo = -1; hi = 1; }
     [lo, hi] = zeroAlignedRange(lo, hi, bins);
     const hists: Histogram[] = gs.map((g) => histogram(g.values, bins, lo, hi, g.mask ?? undefined));
-    const ymax = Math.max(1, ...hists.map((hh) => Math.max(...Array.from(hh.counts))));
+    // the selected samples of each group: a part of its counts, so under its bars
+    const sm = link.selectionMask();
+    const picked: Int32Array[] | null = sm ? gs.map((g) => {
+      const both = new Uint8Array(n);
+      for (let i = 0; i < n; i++) both[i] = sm[i] && (!g.mask || g.mask[i]) ? 1 : 0;
+      return histogram(g.values, bins, lo, hi, both).counts;
+    }) : null;
+    const ymax = Math.max(1, histYMax(hists.map((hh) => hh.counts), layout === "stacked"));
     const x = linear(lo, hi, PAD + 20, W - PAD);
-    const y = linear(0, ymax, H - PAD, PAD);
     invX = linear(PAD + 20, W - PAD, lo, hi);
-    // the misclassified side
+    const top = PAD, bottom = H - PAD;
+    // panels: one for all groups, or one per group (small multiples), 6 px apart
+    const panels: [number, number][] = layout === "multiples"
+      ? gs.map((_, gi) => { const ph = (bottom - top + 6) / gs.length; return [top + gi * ph, top + (gi + 1) * ph - 6]; })
+      : [[top, bottom]];
+    const yIn = (p: number) => linear(0, ymax, panels[p][1], panels[p][0]);
     if (lo < 0) {
       ctx.fillStyle = frame.theme.dark ? "rgba(238,102,119,0.16)" : "rgba(238,102,119,0.12)";
-      ctx.fillRect(x(lo), PAD, x(Math.min(0, hi)) - x(lo), H - 2 * PAD);
+      for (const [a, b] of panels) ctx.fillRect(x(lo), a, x(Math.min(0, hi)) - x(lo), b - a);
+    }
+    const rgba = (c: [number, number, number], a: number) => `rgba(${c[0]},${c[1]},${c[2]},${a})`;
+    const bar = (y: (v: number) => number, i: number, from: number, to: number) => {
+      const e = hists[0].edges;
+      ctx.fillRect(x(e[i]), y(to), Math.max(0.5, x(e[i + 1]) - x(e[i]) - 0.5), y(from) - y(to));
+    };
+    if (layout === "stacked") {
+      // per bin, the classes one on another; the selected part of each class at its bottom in
+      // full colour, the rest faded, so every class's share stays in sight
+      const y = yIn(0);
+      const base = new Float64Array(bins);
+      gs.forEach((g, gi) => {
+        const c = hists[gi].counts;
+        for (let i = 0; i < bins; i++) {
+          if (!c[i]) continue;
+          const sel = picked ? picked[gi][i] : c[i];
+          ctx.fillStyle = rgba(g.color, 0.9);
+          if (sel) bar(y, i, base[i], base[i] + sel);
+          ctx.fillStyle = rgba(g.color, 0.28);
+          if (c[i] > sel) bar(y, i, base[i] + sel, base[i] + c[i]);
+          base[i] += c[i];
+        }
+      });
+      // a hairline of the background between classes, so neighbouring colours stay apart
+      ctx.fillStyle = frame.theme.bg;
+      base.fill(0);
+      gs.forEach((_, gi) => {
+        const c = hists[gi].counts, e = hists[0].edges;
+        for (let i = 0; i < bins; i++) {
+          if (!c[i]) continue;
+          base[i] += c[i];
+          ctx.fillRect(x(e[i]), y(base[i]) - 0.5, Math.max(0.5, x(e[i + 1]) - x(e[i]) - 0.5), 1);
+        }
+      });
+    } else {
+      // overlay and small multiples: each group's outline on a light fill, its selected part
+      // filled in its colour under the outlines
+      const fill = gs.length === 1 && !picked ? 0.8 : picked ? 0.08 : gs.length <= 3 ? 0.3 : 0.1;
+      gs.forEach((g, gi) => {
+        const y = yIn(layout === "multiples" ? gi : 0);
+        ctx.fillStyle = rgba(g.color, fill);
+        for (let i = 0; i < bins; i++) if (hists[gi].counts[i]) bar(y, i, 0, hists[gi].counts[i]);
+        if (picked) {
+          ctx.fillStyle = rgba(g.color, layout === "multiples" || gs.length === 1 ? 0.9 : 0.45);
+          for (let i = 0; i < bins; i++) if (picked[gi][i]) bar(y, i, 0, picked[gi][i]);
+        }
+      });
+      gs.forEach((g, gi) => {
+        const y = yIn(layout === "multiples" ? gi : 0), hh = hists[gi];
+        ctx.strokeStyle = rgba(g.color, 1);
+        ctx.lineWidth = gs.length > 3 && layout === "overlay" ? 1.5 : 1.2;
+        ctx.beginPath();
+        ctx.moveTo(x(hh.edges[0]), y(0));
+        for (let i = 0; i < bins; i++) { ctx.lineTo(x(hh.edges[i]), y(hh.counts[i])); ctx.lineTo(x(hh.edges[i + 1]), y(hh.counts[i])); }
+        ctx.lineTo(x(hh.edges[bins]), y(0));
+        ctx.stroke();
+      });
     }
     gs.forEach((g, gi) => {
       const hh = hists[gi];
-      const [r, gg, b] = g.color;
-      // one group: solid; a few: translucent; many (per class): outlines, which stay apart
-      const fill = gs.length === 1 ? 0.8 : gs.length <= 3 ? 0.3 : 0.05;
-      ctx.fillStyle = `rgba(${r},${gg},${b},${fill})`;
-      ctx.strokeStyle = `rgb(${r},${gg},${b})`;
-      ctx.lineWidth = gs.length > 3 ? 1.5 : 1;
-      ctx.beginPath();
-      ctx.moveTo(x(hh.edges[0]), y(0));
-      for (let i = 0; i < bins; i++) { ctx.lineTo(x(hh.edges[i]), y(hh.counts[i])); ctx.lineTo(x(hh.edges[i + 1]), y(hh.counts[i])); }
-      ctx.lineTo(x(hh.edges[bins]), y(0));
-      ctx.closePath();
-      ctx.fill(); ctx.stroke();
       const it = h("span", { class: "item" });
-      const sw = h("span", { class: "sw" }); sw.style.background = `rgb(${r},${gg},${b})`;
+      const sw = h("span", { class: "sw" }); sw.style.background = rgba(g.color, 1);
       let total = 0; for (const c of hh.counts) total += c;
-      it.append(sw, h("span", {}, `${g.name} (${total}${hh.missing ? `, ${hh.missing} missing` : ""})`));
+      let chosen = 0; if (picked) for (const c of picked[gi]) chosen += c;
+      const parts = [String(total), picked ? `${chosen} selected` : "", hh.missing ? `${hh.missing} missing` : ""].filter(Boolean);
+      it.append(sw, h("span", {}, `${g.name} (${parts.join(", ")})`));
       frame.legend.append(it);
     });
-    // selected samples of the current cell, on top
-    const sm = link.selectionMask();
-    if (sm) {
-      const cur = margins(model.get("model"), model.get("layer"), model.get("condition"));
-      if (cur) {
-        const hs = histogram(cur, bins, lo, hi, sm);
-        ctx.fillStyle = frame.theme.dark ? "rgba(255,255,255,0.75)" : "rgba(0,0,0,0.65)";
-        for (let i = 0; i < bins; i++) if (hs.counts[i]) ctx.fillRect(x(hs.edges[i]), y(hs.counts[i]), x(hs.edges[i + 1]) - x(hs.edges[i]) - 0.5, y(0) - y(hs.counts[i]));
-      }
-    }
     // axes
     const g = frame.overlay;
     const col = frame.theme.grid;
-    g.append(s("line", { x1: x(lo), y1: y(0), x2: x(hi), y2: y(0), stroke: col }));
+    panels.forEach(([, b]) => g.append(s("line", { x1: x(lo), y1: b, x2: x(hi), y2: b, stroke: col })));
     if (lo < 0 && hi > 0) {
-      g.append(s("line", { x1: x(0), y1: PAD - 4, x2: x(0), y2: y(0), stroke: frame.theme.fg, "stroke-dasharray": "3 2" }));
+      g.append(s("line", { x1: x(0), y1: PAD - 4, x2: x(0), y2: bottom, stroke: frame.theme.fg, "stroke-dasharray": "3 2" }));
       g.append(s("text", { x: (x(lo) + x(0)) / 2, y: PAD - 6, "text-anchor": "middle" }, "misclassified (m < 0)"));
     }
-    for (const t of niceTicks(lo, hi, 6)) g.append(s("text", { x: x(t), y: y(0) + 12, "text-anchor": "middle", class: "gw-tick" }, formatNumber(t)));
-    for (const t of niceTicks(0, ymax, 4)) g.append(s("text", { x: PAD + 14, y: y(t) + 3, "text-anchor": "end", class: "gw-tick" }, formatNumber(t)));
+    for (const t of niceTicks(lo, hi, 6)) g.append(s("text", { x: x(t), y: bottom + 12, "text-anchor": "middle", class: "gw-tick" }, formatNumber(t)));
+    if (layout === "multiples") {
+      // each panel: its group's name, and the shared count scale at its top
+      panels.forEach(([a], p) => {
+        g.append(s("text", { x: x(hi) - 2, y: a + 10, "text-anchor": "end", class: "gw-halo" }, gs[p].name));
+        g.append(s("text", { x: PAD + 14, y: a + 8, "text-anchor": "end", class: "gw-tick" }, formatNumber(ymax)));
+      });
+    } else {
+      const y = yIn(0);
+      for (const t of niceTicks(0, ymax, 4)) g.append(s("text", { x: PAD + 14, y: y(t) + 3, "text-anchor": "end", class: "gw-tick" }, formatNumber(t)));
+    }
     g.append(s("text", { x: W / 2, y: H - 4, "text-anchor": "middle", class: "gw-axis-title" }, "margin m (signed)"));
     g.append(s("text", { x: 10, y: PAD + (H - 2 * PAD) / 2, "text-anchor": "middle", class: "gw-axis-title", transform: `rotate(-90 10 ${PAD + (H - 2 * PAD) / 2})` }, "samples"));
+    drawn = {
+      layout, lo, hi, bins, ymax, x0: x(lo), x1: x(hi), panels,
+      groups: gs.map((gr, gi) => ({ name: gr.name, counts: Array.from(hists[gi].counts), selected: picked ? Array.from(picked[gi]) : null })),
+    };
+    frame.root.dataset.layout = layout;
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
     frame.root.dataset.range = `${lo},${hi}`;
+  }
+
+  // the picker of the dimension that is grouped does nothing (every value is drawn): hidden
+  function hideGroupedPicker(): void {
+    const by = model.get("group_by") as string;
+    for (const key of ["model", "sparsity"]) {
+      const node = frame.bar.querySelector(`select[data-picker=${key}]`)?.closest("label");
+      if (node) (node as HTMLElement).style.display = by === key ? "none" : "";
+    }
   }
 
   function brush(a: number, b: number): void {
@@ -170,6 +282,7 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
   }
 
   draw();
+  (frame.root as unknown as { __geowidget: unknown }).__geowidget = { layout: () => drawn };
   return {
     dispose() {
       steps?.dispose();

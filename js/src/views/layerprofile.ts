@@ -6,6 +6,7 @@
 import { categorical } from "../colors";
 import { s } from "../dom";
 import { Frame } from "../frame";
+import { keepApart, textBox, textWidth } from "../labels";
 import type { Model } from "../model";
 import type { ViewContext } from "../registry";
 import { formatNumber, niceTicks, PAD } from "../scales";
@@ -102,6 +103,7 @@ export function renderLayerProfile(model: Model, el: HTMLElement, ctx: ViewConte
     const g = frame.overlay;
     const pal = (model.get("palette") as string[]) ?? [];
     const cur = model.get("model") as number, curLayer = model.get("layer") as number;
+    const font = frame.labelFont;
     metrics.forEach((name, j) => {
       const [a, b] = panels[j];
       const x = (l: number) => (L === 1 ? (a + b) / 2 : a + (l * (b - a)) / (L - 1));
@@ -128,8 +130,16 @@ export function renderLayerProfile(model: Model, el: HTMLElement, ctx: ViewConte
       }
       g.append(s("rect", { x: x(curLayer) - 5, y: top, width: 10, height: bottom - top, fill: "rgba(120,120,120,0.15)", "data-current-layer": curLayer }));
       g.append(s("text", { x: (a + b) / 2, y: top - 6, "text-anchor": "middle" }, TITLES[name] ?? name));
-      for (let l = 0; l < L; l++) {
-        g.append(s("text", { x: x(l), y: bottom + 12, "text-anchor": "middle" }, L <= 8 ? shortName(meta.layers[l]) : String(l)));
+      // layer names under the panel, inside it (the first starts at its left edge, the last
+      // ends at its right one), the current one's first, as many as stand apart; each full
+      // name on hover
+      const anchor = (l: number) => (L === 1 ? "middle" : l === 0 ? "start" : l === L - 1 ? "end" : "middle");
+      const names = meta.layers.map(shortName);
+      const boxes = names.map((t, l) => textBox(x(l), bottom + 12, textWidth(t, font), 11, anchor(l)));
+      for (const l of keepApart(boxes, 4, curLayer)) {
+        const label = s("text", { x: x(l), y: bottom + 12, "text-anchor": anchor(l), class: "gw-layer" }, names[l]);
+        label.append(s("title", {}, meta.layers[l]));
+        g.append(label);
       }
       // bands and medians: other models first, the current one on top
       const order = Array.from({ length: M }, (_, m) => m).filter((m) => m !== cur).concat([cur]);

@@ -182,14 +182,15 @@ export function renderParallel(model: Model, el: HTMLElement, ctx: ViewContext =
       const gm = geoms[a];
       g.append(s("line", { x1: x[a], y1: top, x2: x[a], y2: bottom, stroke: frame.theme.muted }));
       const titleY = top - 10 - (stagger && a % 2 === 1 ? 12 : 0);
-      const title = s("text", { x: x[a], y: titleY, "text-anchor": "middle", class: "gw-axis-title" }, fitText(ctx, ax.name, axes.length > 1 ? maxTitle : W));
+      const title = s("text", { x: x[a], y: titleY, "text-anchor": "middle", class: "gw-axis-title gw-halo" }, fitText(ctx, ax.name, axes.length > 1 ? maxTitle : W));
       title.append(s("title", {}, ax.name));
       g.append(title);
       if (gm.levels) {
-        for (const v of gm.levels) g.append(s("text", { x: x[a] + 10, y: y(a, v) + 3, class: "gw-tick" }, formatNumber(v)));
+        // values sit on the lines: a halo of the background keeps them readable
+        for (const v of gm.levels) g.append(s("text", { x: x[a] + 10, y: y(a, v) + 3, class: "gw-tick gw-halo" }, formatNumber(v)));
       } else {
-        g.append(s("text", { x: x[a] + 4, y: y(a, hi[a]) + 3, class: "gw-tick" }, formatNumber(hi[a])));
-        g.append(s("text", { x: x[a] + 4, y: y(a, lo[a]) + 3, class: "gw-tick" }, formatNumber(lo[a])));
+        g.append(s("text", { x: x[a] + 4, y: y(a, hi[a]) + 3, class: "gw-tick gw-halo" }, formatNumber(hi[a])));
+        g.append(s("text", { x: x[a] + 4, y: y(a, lo[a]) + 3, class: "gw-tick gw-halo" }, formatNumber(lo[a])));
       }
       const r = ranges[ax.name];
       if (r) {

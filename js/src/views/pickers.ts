@@ -5,6 +5,7 @@ import { benchLabel, findCondition, type Meta } from "../data";
 import { select } from "../dom";
 import type { Model } from "../model";
 import { debounce } from "../timing";
+import { layerLabel } from "./layerlabel";
 
 export interface Pickers {
   sync(): void;
@@ -19,7 +20,7 @@ export function cellPickers(model: Model, meta: Meta, bar: HTMLElement, onPick: 
     nodes.push(select("model", meta.models.map((m, i) => ({ value: String(i), text: m })), String(model.get("model")), (v) => set("model", +v)));
   }
   if (meta.layers.length > 1) {
-    nodes.push(select("layer", meta.layers.map((m, i) => ({ value: String(i), text: m })), String(model.get("layer")), (v) => set("layer", +v)));
+    nodes.push(select("layer", meta.layers.map((_, i) => ({ value: String(i), text: layerLabel(meta, i, model.get("model"), model.get("condition")) })), String(model.get("layer")), (v) => set("layer", +v)));
   }
   const conds = meta.conditions;
   const sparsities = Array.from(new Set(conds.map((c) => c.sparsity))).sort((a, b) => a - b);
@@ -50,6 +51,8 @@ export function cellPickers(model: Model, meta: Meta, bar: HTMLElement, onPick: 
       const s = el as HTMLSelectElement;
       const key = s.getAttribute("data-picker")!;
       if (key === "model" || key === "layer") s.value = String(model.get(key));
+      // the probe's accuracy follows the model and condition shown
+      if (key === "layer") Array.from(s.options).forEach((o, i) => { o.text = layerLabel(meta, i, model.get("model"), model.get("condition")); });
     });
     const c = conds[model.get("condition")];
     if (c && spSel) spSel.value = String(c.sparsity);

@@ -8,6 +8,7 @@ import type { LinkedView } from "../link";
 import type { Model } from "../model";
 import { DEFAULT_THRESHOLD, type DensitySetting } from "../density";
 import { colorBar } from "../legend";
+import { firstApart, textBox, textWidth } from "../labels";
 import { PointLayer, pointScreen, pointsInView, type AttrRef, type ColorMode, type DrawSpec } from "../points";
 import type { ViewContext } from "../registry";
 import { formatNumber, niceTicks, pan, polarCamera, polarSector, sectorCamera, xyCamera, zoomAt, type Camera, type Sector } from "../scales";
@@ -77,7 +78,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
   const link = linkFrame(model, frame, ctx, {
     redraw: draw,
     onChange: (name) => { if (name === "normalize") camera = null; },
-  }, ["color_by", "angle_to", "normalize", "classes", "palette", "point_size", "density", "density_threshold"]);
+  }, ["color_by", "angle_to", "normalize", "classes", "palette", "point_size", "density", "density_threshold", "shared_range"]);
   const data = link.data;
   const { meta, labels } = data;
   const n = meta.shape[3];
@@ -126,7 +127,16 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     return rangeValue;
   }
 
-  function sectorOf(r: PolarRange): Sector {
+  /** The range shared with other plots for the current layer (SideBySide), if any: not
+   * with ρ normalised, which is per plot by design. */
+  function sharedRange(): PolarRange | null {
+    if (positions || model.get("normalize")) return null;
+    const f = (model.get("shared_range") as number[][] | undefined)?.[model.get("layer")];
+    return f && f.length === 4 && f[3] > 0 ? { theta: [f[0], f[1]], rho: [f[2], f[3]], count: 1 } : null;
+  }
+
+  function sectorOf(own: PolarRange): Sector {
+    const r = sharedRange() ?? own;
     if (fit === "disc" || r.count === 0) return { t0: 0, t1: Math.PI, r0: 0, r1: r.count ? 1.05 * r.rho[1] : 1 };
     return polarSector(Math.max(0, r.theta[0]), Math.min(Math.PI, r.theta[1]), Math.max(0, r.rho[0]), r.rho[1]);
   }
@@ -290,14 +300,22 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     }
     arc(sec.r1, 1);
     if (sec.r0 > 0) arc(sec.r0, 1);
+    // angle labels: as many nice angles as stand apart along the outer arc (a narrow
+    // sector has room for few)
     const d0 = (sec.t0 * 180) / Math.PI, d1 = (sec.t1 * 180) / Math.PI;
-    const degs = d1 - d0 >= 150 ? [0, 30, 60, 90, 120, 150, 180] : niceTicks(d0, d1, 4);
-    for (const deg of degs) {
-      if (deg < d0 - 1e-6 || deg > d1 + 1e-6) continue;
-      const t = (deg * Math.PI) / 180;
-      spoke(t, 0.6);
-      const [x, y] = at(sec.r1 + 14 / sc, t);
-      g.append(s("text", { x, y: y + 3, "text-anchor": "middle", class: "gw-tick" }, `${formatNumber(deg)}°`));
+    const inside = (ds: number[]) => ds.filter((deg) => deg >= d0 - 1e-6 && deg <= d1 + 1e-6);
+    const choices = d1 - d0 >= 150 ? [[0, 30, 60, 90, 120, 150, 180], [0, 90, 180]] : [4, 3, 2, 1].map((k) => inside(niceTicks(d0, d1, k)));
+    const font = frame.labelFont;
+    const place = (deg: number) => {
+      const [x, y] = at(sec.r1 + 14 / sc, (deg * Math.PI) / 180);
+      const text = `${formatNumber(deg)}°`;
+      return { deg, x, y: y + 3, text, box: textBox(x, y + 3, textWidth(text, font), 11) };
+    };
+    const placed = choices.map((ds) => ds.map(place));
+    const shown = placed[firstApart(placed.map((ps) => ps.map((p) => p.box)))];
+    for (const p of shown) {
+      spoke((p.deg * Math.PI) / 180, 0.6);
+      g.append(s("text", { x: p.x, y: p.y, "text-anchor": "middle", class: "gw-tick" }, p.text));
     }
     spoke(sec.t0, 1);
     spoke(sec.t1, 1);

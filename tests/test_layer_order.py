@@ -1,0 +1,60 @@
+"""Layers by depth: a Study stores them from the input to the output whatever order they are
+given in, so the pickers, the layer profile and the tables (all in the cube's order) never
+run backwards through the network."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from geowidget.engine.features import forward_order, sort_by_depth
+from geowidget.study import Study
+
+
+class Backwards(nn.Module):
+    """Modules defined in the reverse of the order the forward pass reaches them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(8, 3)
+        self.fc = nn.Linear(12, 8)
+        self.conv2 = nn.Sequential(nn.Conv2d(4, 3, 3), nn.ReLU())
+        self.conv1 = nn.Conv2d(1, 4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv2(torch.relu(self.conv1(x)))
+        return self.head(torch.relu(self.fc(h.mean((2, 3)).repeat(1, 4))))
+
+
+def test_forward_order_is_the_order_of_the_forward_pass() -> None:
+    order = forward_order(Backwards())
+    at = {name: order.index(name) for name in ("conv1", "conv2.0", "fc", "head")}
+    assert at["conv1"] < at["conv2.0"] < at["fc"] < at["head"]
+
+
+def test_sort_by_depth_follows_the_forward_pass() -> None:
+    net = Backwards()
+    got = sort_by_depth(net, ["head:input", "penultimate", "conv2", "fc", "conv1", "nope"],
+                        last=("penultimate",))
+    # a block at its first node, an input just before its module, unknown names after the
+    # known ones, the penultimate layer last
+    assert got == ["conv1", "conv2", "fc", "head:input", "nope", "penultimate"]
+    assert sort_by_depth(net, ["fc", "fc:input"]) == ["fc:input", "fc"]
+
+
+def test_study_stores_layers_by_depth() -> None:
+    torch.manual_seed(0)
+    net = Backwards().eval()
+    x = torch.rand(24, 1, 8, 8)
+    y = torch.arange(24) % 3
+    given = ["penultimate", "fc", "conv1"]
+    cube = Study({"net": net}, (x, y), layers=given, progress=False).run()
+    assert cube.layers == ["conv1", "fc", "penultimate"]
+    # each layer's numbers moved with its name: as a study of that layer alone gives them
+    for name in ("fc", "penultimate"):
+        alone = Study({"net": net}, (x, y), layers=[name], progress=False).run()
+        li = cube.layers.index(name)
+        for field in ("angle", "norm", "margin"):
+            np.testing.assert_allclose(getattr(cube, field)[0, li], getattr(alone, field)[0, 0],
+                                       rtol=1e-4, atol=1e-5)
