@@ -217,6 +217,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 def report(args: argparse.Namespace) -> int:
     """Write the standalone HTML report of the demo zoo or of a saved cube."""
     check_options("report", args)
+    from geowidget.analysis.scores import check_bootstrap
     from geowidget.report import write_report
 
     if args.study:
@@ -231,6 +232,8 @@ def report(args: argparse.Namespace) -> int:
 
         cube = demo_cube(progress=not args.quiet)
         title = args.title or "geowidget report: the demo zoo on held-out MNIST"
+    check_bootstrap(len(cube.labels), args.n_boot, "geowidget report", "--n-boot",
+                    what="option")
     out = write_report(cube, args.out, title=title, n_boot=args.n_boot)
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB): {cube!r}")
     return 0
@@ -270,7 +273,12 @@ def load_model(spec: str) -> tuple[str, Any]:
             factory = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as err:
             raise ValueError(f"--models {spec!r}: cannot import {target!r} ({err})") from err
-        model = factory()
+        try:
+            model = factory()
+        except Exception as err:  # noqa: BLE001 -- any failure of user code, named
+            first = (str(err).strip().splitlines() or [""])[0]
+            raise ValueError(f"--models {spec!r}: {target}() raised {type(err).__name__}: "
+                             f"{first} (a factory is called with no arguments)") from None
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"--models {spec!r}: {target}() returned {type(model).__name__}, "
                             "not a torch.nn.Module")
@@ -471,6 +479,14 @@ def study(args: argparse.Namespace) -> int:
                          f"only {PENULTIMATE!r} (the head's input, never tokens); add --layers "
                          "or drop --tokens")
 
+    if args.backend == "ray" and args.ray_address is not None:  # fail fast, before the models
+        from geowidget.study.runners import check_reachable
+
+        try:
+            check_reachable(args.ray_address)
+        except (ConnectionError, ValueError) as err:
+            raise ValueError(f"--ray-address {args.ray_address!r}: {err}") from None
+
     specs = [s for item in args.models for s in item.split(",") if s]
     if specs == ["zoo"]:
         specs = zoo.names()
@@ -605,7 +621,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
+    except (ValueError, TypeError, KeyError, FileNotFoundError, ConnectionError) as err:
         parser.exit(2, f"geowidget {args.command}: error: {err}\n")
     return 2
 

@@ -56,6 +56,7 @@ from geowidget._validation import (
     Boolean,
     Interval,
     ListOf,
+    describe,
     invalid,
     validate_params,
 )
@@ -122,6 +123,10 @@ CONDITION_CONSTRAINTS = {
     "benchmark": [None, str, ListOf(str)],
     "severity": [None, Interval(int, 0, 5), ListOf(Interval(int, 0, 5))],
 }
+
+# find_conditions also takes empty lists (they match nothing) from the analyses
+_LOOKUP = {name: [c if not isinstance(c, ListOf) else ListOf(c.item, min_len=0)
+                  for c in constraints] for name, constraints in CONDITION_CONSTRAINTS.items()}
 
 
 class _MemoryArrays:
@@ -381,11 +386,14 @@ class GeometryCube:
         """
         if name not in ARRAYS and not (name == LAYER_PRED and self.has_layer_pred):
             raise KeyError(f"unknown array {name!r}; valid: {list(ARRAYS)}")
-        mi = list(range(len(self.models))) if model is None else [int(i) for i in model]
-        li = list(range(len(self.layers))) if layer is None else [int(i) for i in layer]
-        ki = list(range(len(self.conditions))) if condition is None else [int(i) for i in condition]
+        caller = "GeometryCube.values"
+        mi = _positions(caller, "model", model, len(self.models))
+        li = _positions(caller, "layer", layer, len(self.layers))
+        ki = _positions(caller, "condition", condition, len(self.conditions))
         out = self._arrays.block(name, mi, li, ki)
-        return out if sample is None else out[..., np.asarray(sample, dtype=np.int64)]
+        if sample is None:
+            return out
+        return out[..., _positions(caller, "sample", sample, len(self.labels))]
 
     # ------------------------------------------------------------------ coordinates
     @property
@@ -418,6 +426,7 @@ class GeometryCube:
         """Benchmark names other than ``"clean"``, in first-seen order."""
         return [b for b in self.benchmarks if b != "clean"]
 
+    @validate_params(_LOOKUP)
     def find_conditions(
         self,
         sparsity: float | Sequence[float] | None = None,
@@ -496,6 +505,11 @@ class GeometryCube:
 
     def cell(self, model: int, layer: int, condition: int) -> CubeSlice:
         """The cell at positions ``(model, layer, condition)``, as :meth:`slice` gives it."""
+        model, layer, condition = (
+            _positions("GeometryCube.cell", name, [value], size, one=value)[0]
+            for name, value, size in (("model", model, len(self.models)),
+                                      ("layer", layer, len(self.layers)),
+                                      ("condition", condition, len(self.conditions))))
         names = list(ARRAYS) + ([LAYER_PRED] if self.has_layer_pred else [])
         if isinstance(self._arrays, _DatasetArrays):
             from geowidget.cube_format import column
@@ -651,10 +665,14 @@ class GeometryCube:
         """
         import pandas as pd
 
+        if isinstance(columns, str):  # one column, not its letters
+            columns = [columns]
         extra = [LAYER_PRED] if self.has_layer_pred else []
         names = list(ARRAYS) + extra if columns is None else list(columns)
         if unknown := [c for c in names if c not in ARRAYS and c not in extra]:
-            raise KeyError(f"unknown column(s) {unknown}; valid: {list(ARRAYS) + extra}")
+            raise KeyError(f"unknown column(s) {unknown} in the 'columns' parameter of "
+                           f"GeometryCube.to_pandas (got {describe(columns)}); valid: "
+                           f"{list(ARRAYS) + extra}")
         m, ly, k, n = (len(self.models), len(self.layers), len(self.conditions), len(self.labels))
         mi, li, ki, si = (a.ravel() for a in np.indices((m, ly, k, n)))
         table: dict[str, Any] = {
@@ -780,6 +798,13 @@ class GeometryCube:
         if unknown := sorted(set(changes) - set(kwargs) - set(ARRAYS)):
             raise TypeError(f"replace() got unknown field(s) {unknown}; valid: "
                             f"{sorted([*kwargs, *ARRAYS])}")
+        n = len(self.labels)
+        for name in ("labels", "sample_ids", "images"):  # the samples are not replaced here
+            value = changes.get(name)
+            if value is not None and len(value) != n:
+                raise invalid("GeometryCube.replace", name, f"one entry per sample of the cube "
+                              f"({n}); to choose samples use sel(sample=...)", value,
+                              f"it has {len(value)}")
         kwargs.update({name: self.values(name) for name in ARRAYS if name not in changes})
         return GeometryCube(**{**kwargs, **changes})
 
@@ -914,9 +939,14 @@ class GeometryCube:
     @classmethod
     def concat_models(cls, cubes: Iterable[GeometryCube]) -> GeometryCube:
         """Stack cubes that share layers, conditions and samples along the model axis."""
+        given = cubes
         cubes = list(cubes)
         if not cubes:
             raise ValueError("concat_models needs at least one cube")
+        for i, c in enumerate(cubes):
+            if not isinstance(c, GeometryCube):
+                raise invalid("GeometryCube.concat_models", "cubes", "a list of GeometryCube",
+                              given, f"item {i} ({describe(c)}) is a {type(c).__name__}")
         first = cubes[0]
         for c in cubes[1:]:
             if c.layers != first.layers or c.conditions != first.conditions:
@@ -1116,3 +1146,32 @@ def _index(what: str, names: list[str], key: str | int) -> int:
         return names.index(key)
     except ValueError:
         raise KeyError(f"unknown {what} {key!r}; valid: {names}") from None
+
+
+def _positions(
+    caller: str, name: str, value: Any, size: int, one: Any = None
+) -> list[int] | np.ndarray:
+    """Positions along a dimension of ``size`` (negative from the end), each checked; all of
+    them when ``value`` is None. ``one`` is the single value that a caller took as a list."""
+    if value is None:
+        return list(range(size))
+    shown = value if one is None else one
+    what = "an int position" if one is not None else "a list of int positions"
+    expected = f"{what} in [-{size}, {size}) (the cube has {size} {name}s)"
+    if isinstance(value, np.ndarray):  # checked whole: sample positions can be millions
+        if value.dtype.kind not in "iu" or value.ndim != 1:
+            raise invalid(caller, name, expected, shown, f"its dtype is {value.dtype}"
+                          if value.ndim == 1 else f"it has {value.ndim} dimensions")
+        if value.size and (value.min() < -size or value.max() >= size):
+            raise invalid(caller, name, expected, shown,
+                          f"they span [{value.min()}, {value.max()}]")
+        return value.astype(np.int64) % max(size, 1)
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise invalid(caller, name, expected, shown)
+    items = list(value)
+    for item in items:
+        if isinstance(item, bool | np.bool_) or not isinstance(item, int | np.integer):
+            raise invalid(caller, name, expected, shown, f"{describe(item)} is not an int")
+        if not -size <= item < size:
+            raise invalid(caller, name, expected, shown, f"{item} is out of range")
+    return [int(i) % size for i in items]

@@ -68,7 +68,7 @@ from geowidget._validation import (
     validate_params,
 )
 from geowidget.analysis.projection import METHODS as PROJECTIONS
-from geowidget.cube import LAYER_METRICS, OUTPUTS, Condition, GeometryCube
+from geowidget.cube import LAYER_METRICS, OUTPUTS, SPARSITY_TOL, Condition, GeometryCube
 from geowidget.engine.checkpoints import RUN_KEY, STEP_KEY, Checkpoints, as_run, expand_runs
 from geowidget.engine.corruptions import SEVERITIES, resolve_corruptions
 from geowidget.engine.model_state import evaluating
@@ -273,7 +273,7 @@ class Study:
         # a run of checkpoints becomes one model per step, "<run>/<step>"
         self.models, self.runs = expand_runs(named)
         self.pruning = pruning
-        self.sparsities = sorted({0.0, *sparsities})
+        self.sparsities = _distinct_sparsities(sparsities)
         self.grid = grid if isinstance(grid, str) else sorted({0.0, *map(float, grid)})
         self.corrupted_sparsities = self._check_grid(self.grid)
         self.severities = sorted(set(severities))
@@ -313,6 +313,7 @@ class Study:
                          for name, m in self.models.items()}
         self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
         self.part_stats = self._no_part_stats()
+        self._check_weights()
 
     # ------------------------------------------------------------------ validation
     def _check_grid(self, grid: str | list[float]) -> list[float]:
@@ -345,13 +346,18 @@ class Study:
         return RayRunner(address, remote_args)
 
     def _check_classes(self, probe: torch.Tensor) -> int:
+        from geowidget.engine.features import dtype_named, logits_of
+
         counts = {}
         for name, m in self.models.items():
             dev = next((p.device for p in m.parameters()), torch.device("cpu"))
-            with evaluating(m), torch.no_grad():  # each module's own flag comes back
-                out = m(probe.to(dev))
-            if isinstance(out, tuple | list):
-                out = out[0]
+            # each module's own train flag comes back
+            with evaluating(m), torch.no_grad(), dtype_named(m, probe, "Study", "data"):
+                out = logits_of(m(probe.to(dev)), "Study", "models", f"model {name!r}: ")
+            if out.ndim != 2 or out.shape[-1] < 2:
+                raise invalid("Study", "models", "classifiers whose logits are [N, C] with C >= "
+                              "2 classes", models_of(self), f"model {name!r} returns logits "
+                              f"of shape {tuple(out.shape)}")
             counts[name] = int(out.shape[-1])
         if len(set(counts.values())) > 1:
             raise ValueError(
@@ -359,6 +365,29 @@ class Study:
                 "over the same classes"
             )
         return next(iter(counts.values()))
+
+    def _check_weights(self) -> None:
+        """Finite weights (a NaN weight would surface as NaN features, far from its cause),
+        and weights that pruning can mask when the study prunes."""
+        from geowidget.engine.pruning import prunable_parameters
+
+        for name, m in self.models.items():
+            for pname, p in m.named_parameters():
+                if p.is_floating_point() and not p.is_meta and not bool(p.isfinite().all()):
+                    bad = int((~p.isfinite()).sum())
+                    raise invalid("Study", "models", "models with finite weights",
+                                  models_of(self), f"model {name!r}: its parameter {pname!r} "
+                                  f"holds {bad} NaN or infinite values")
+            if any(s > 0 for s in self.sparsities):
+                prunable_parameters(m, structured=self.pruning == "structured_l2",
+                                    caller="Study", name="models")
+
+    def _check_inputs(self, inputs: torch.Tensor, start: int) -> None:
+        if inputs.is_floating_point() and not bool(inputs.isfinite().all()):
+            rows = (~inputs.isfinite()).flatten(1).any(1).nonzero()[:, 0] + start
+            raise invalid("Study", "data", "finite inputs", inputs,
+                          f"samples {rows[:5].tolist()}{' ...' if len(rows) > 5 else ''} "
+                          "hold NaN or infinite values")
 
     def _check_labels(self, labels: torch.Tensor, what: str, start: int) -> None:
         c = self.num_classes
@@ -568,6 +597,7 @@ class Study:
         given = [(b, s, iter(reader)) for b, s, reader in self.benchmarks if reader is not None]
         for shard in self.reader:
             self._check_labels(shard.labels, "data", shard.start)
+            self._check_inputs(shard.inputs, shard.start)
             copies = {}
             for b, s, it in given:
                 other = next(it)
@@ -984,3 +1014,20 @@ def thumbnails(x: torch.Tensor, chunk: int = 1024) -> np.ndarray | None:
         img = (xc * 255).add_(0.5).to(torch.uint8)  # in [0.5, 255.5]: truncation rounds
         out[a : a + chunk] = img.permute(0, 2, 3, 1).numpy()
     return out[..., 0] if c == 1 else out
+
+
+def models_of(study: Study) -> dict[str, str]:
+    """The study's models' classes by name, for an error message (modules' reprs are long)."""
+    return {k: type(m).__name__ for k, m in study.models.items()}
+
+
+def _distinct_sparsities(sparsities: Iterable[float]) -> list[float]:
+    """The levels with 0 added, ascending; levels equal within ``SPARSITY_TOL`` are refused
+    (the cube would hold one condition twice)."""
+    levels = sorted({0.0, *sparsities})
+    for a, b in zip(levels, levels[1:], strict=False):
+        if b - a <= SPARSITY_TOL:
+            raise invalid("Study", "sparsities", f"distinct levels, more than the tolerance "
+                          f"SPARSITY_TOL={SPARSITY_TOL:g} apart", sparsities,
+                          f"{a!r} and {b!r} are equal within the tolerance")
+    return levels

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
+from geowidget._validation import invalid as invalid_param
 from geowidget._validation import validate_params
 from geowidget.widgets.base import DEFAULT_BUDGET, Dict, SlabView, invalid
 from geowidget.widgets.codec import as_numpy
@@ -77,9 +78,14 @@ class ParallelCoordinates(SlabView):
                       {"name": "m", "source": "metric", "key": "margin"}]
         for i, (name, value) in enumerate(plain.items()):
             arr = as_numpy(value)
+            expected = f"a dict of numeric arrays [{n}], one value per sample"
             if arr.shape != (n,):
-                raise ValueError(f"axis {name!r} has shape {arr.shape}; expected ({n},), "
-                                 "one value per sample")
+                raise invalid_param("ParallelCoordinates", "axes", expected, axes,
+                                    f"axis {name!r} has shape {arr.shape}; expected ({n},)")
+            if arr.dtype.kind not in "biuf":
+                raise invalid_param("ParallelCoordinates", "axes", expected, axes,
+                                    f"axis {name!r} holds {arr.dtype} values, e.g. "
+                                    f"{arr[:3].tolist()}")
             extra[f"ax_{i}"] = arr.astype(np.float32)
             specs.append({"name": str(name), "source": "plain", "key": f"ax_{i}"})
         self._set_slab(slab, budget, {"axes": specs}, extra)
