@@ -324,7 +324,8 @@ KNOWN_BAD = {
     gw.extract_features: {
         "model": NOT_MODULE, "data": NOT_DATA, "layers": [3, [], [3], None],
         "batch_size": NOT_POSITIVE_INT, "device": NOT_DEVICE, "progress": NOT_BOOL,
-        "return_outputs": NOT_BOOL, "dtype": NOT_DTYPE, "tokens": NOT_TOKENS},
+        "return_outputs": NOT_BOOL, "dtype": NOT_DTYPE, "tokens": NOT_TOKENS,
+        "stop_early": NOT_BOOL},
     gw.get_layer_names: {"model": NOT_MODULE, "blocks": NOT_BOOL},
     gw.geometry: {
         "features": ["H", H.numpy(), features(6), features(6, 4, dtype=torch.int64),
@@ -414,13 +415,15 @@ KNOWN_BAD = {
         "probe_samples": NOT_POSITIVE_INT, "projections": [["mds"], "pca", 3, [3]],
         # with backend="local" the body refuses any address itself: Ray shows the declaration
         "probe_data": NOT_PROBE_DATA, "probe_folds": NOT_FOLDS,
+        "grid": ["everything", 3, None, [], [1.5], [-0.1], ["0.5"]],
         "backend": ["dask", 3, None],
         "ray_address": [3, ["auto"], b"auto", With(3, backend="ray")],
         "ray_remote_args": [["num_gpus"], {3: 1}, "num_gpus=1", With({3: 1}, backend="ray")]},
     correlations: {
         "cube": NOT_CUBE, "target": ["robust", 3, None], "method": ["kendall", 3, None],
         "ci": [0.0, 1.0, 95, NAN, "0.95", True], "layer": NOT_CUBE_LAYER,
-        "n_boot": [-1, 1.5, "10", None, True], "seed": NOT_INT, "correct_only": NOT_BOOL},
+        "n_boot": [-1, 1.5, "10", None, True], "seed": NOT_INT, "correct_only": NOT_BOOL,
+        "sparsity": [1.0, 1.5, -0.1, NAN, "0.5", True, [], [1.5], ["0.5"]]},
     GeometryCube.sel: {
         "model": NOT_CUBE_MODELS, "layer": NOT_CUBE_MODELS,
         "sample": [[1.5], np.array([0.0, 1.0]), [], "01", np.array([], int), [True, 0],
@@ -908,7 +911,7 @@ def test_truncated_cube_file_is_named(cube_file) -> None:
     (lambda t, m: (t, json.dumps({**m, "conditions": [[0, "clean"]] * 3}).encode()),
      r"conditions must be \[sparsity, benchmark, severity\] triples"),
     (lambda t, m: (t, json.dumps({**m, "class_names": ["x"]}).encode()),
-     r"holds an inconsistent cube: labels must lie in \[0, 1\)"),
+     r"its column 'pred' holds \d+; predictions must lie in \[0, 1\) for its 1 class names"),
     (lambda t, m: (t.set_column(t.column_names.index("margin"), "margin",
                                 pa.array(["a"] * t.num_rows)), json.dumps(m).encode()),
      "its column 'margin' holds string, expected floating values"),
