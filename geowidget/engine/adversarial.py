@@ -32,8 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from geowidget._validation import (DATA, DEVICE, MODEL, POSITIVE_INT, SEED, Boolean, Instance,
-                                   Interval, Options, invalid, validate_params)
+from geowidget import _validation as v
 from geowidget.engine.batches import count_samples, iter_batches, resolve_device
 from geowidget.engine.model_state import evaluating
 from geowidget.engine.progress import progress as progress_bar
@@ -133,22 +132,22 @@ def _check_logits(model: nn.Module, out: Any, n: int) -> None:
     if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != n or out.shape[1] < 2:
         got = (f"a tensor of shape {tuple(out.shape)}" if isinstance(out, torch.Tensor)
                else f"a {type(out).__name__}")
-        raise invalid("adversarial_distance", "model", "a classifier whose output is [N, C] "
+        raise v.invalid("adversarial_distance", "model", "a classifier whose output is [N, C] "
                       "logits (C >= 2) for a batch of N inputs", model,
                       f"for {n} inputs it returned {got}")
 
 
-@validate_params({
-    "model": MODEL,
-    "data": DATA,
-    "norm": [Options(*NORMS)],
-    "bounds": [Instance(tuple, list)],
-    "steps": POSITIVE_INT,
-    "check": [Interval(int, 0, None)],
-    "batch_size": POSITIVE_INT,
-    "device": DEVICE,
-    "seed": SEED,
-    "progress": [Boolean()],
+@v.validate_params({
+    "model": v.MODEL,
+    "data": v.DATA,
+    "norm": [v.Options(*NORMS)],
+    "bounds": [v.Instance(tuple, list)],
+    "steps": v.POSITIVE_INT,
+    "check": [v.Interval(int, 0, None)],
+    "batch_size": v.POSITIVE_INT,
+    "device": v.DEVICE,
+    "seed": v.SEED,
+    "progress": [v.Boolean()],
 })
 def adversarial_distance(
     model: nn.Module,
@@ -219,9 +218,10 @@ def adversarial_distance(
             y = pred if yb is None else yb.to(torch.long)
             correct = pred == y
             d = torch.zeros(len(xb), device=dev)
-            v = torch.ones(len(xb), dtype=torch.bool, device=dev)
-            d[correct], v[correct] = _attack(fmodel, first, model, xb[correct], y[correct], norm)
-            for key, value in (("d1", d), ("v1", v), ("correct", correct), ("y", y)):
+            found = torch.ones(len(xb), dtype=torch.bool, device=dev)
+            d[correct], found[correct] = _attack(fmodel, first, model, xb[correct], y[correct],
+                                                 norm)
+            for key, value in (("d1", d), ("v1", found), ("correct", correct), ("y", y)):
                 parts[key].append(value.detach().cpu())
             if keep_inputs:
                 inputs.append(xb.detach().cpu())
@@ -259,7 +259,7 @@ def _check_bounds(bounds: Any) -> tuple[float, float]:
     except (TypeError, ValueError):
         lo = hi = float("nan")
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise invalid("adversarial_distance", "bounds", "a (low, high) pair of finite numbers "
+        raise v.invalid("adversarial_distance", "bounds", "a (low, high) pair of finite numbers "
                       "with low < high", bounds)
     return lo, hi
 
@@ -269,7 +269,7 @@ def _check_range(x: torch.Tensor, lo: float, hi: float, start: int) -> None:
         return
     xmin, xmax = float(x.min()), float(x.max())
     if xmin < lo or xmax > hi:
-        raise invalid("adversarial_distance", "data", f"inputs within bounds=({lo:g}, {hi:g}), "
+        raise v.invalid("adversarial_distance", "data", f"inputs within bounds=({lo:g}, {hi:g}), "
                       "the valid pixel range the attack keeps to", x,
                       f"samples {start}.. span [{xmin:g}, {xmax:g}]; pass the range "
                       "as bounds=(low, high)")
