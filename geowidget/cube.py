@@ -19,7 +19,12 @@ Arrays:
 - ``projections``: optional 2-D maps of each model's clean, dense features per layer, by
   method (``{"pca": float32 [M, L, N, 2], "umap": ...}``, NaN where not computed), for
   :class:`~geowidget.widgets.ProjectionView`. They are positions, not geometry: a projection
-  distorts distances (:func:`geowidget.distortion` measures how much).
+  distorts distances (:func:`geowidget.distortion` measures how much);
+- ``adversarial``: optional per-sample adversarial distances by norm (``{"l2": float32
+  [M, K, N]}``): the smallest input perturbation that changes the prediction
+  (:func:`geowidget.adversarial_distance`), measured on clean inputs at each sparsity; 0 for
+  misclassified samples, NaN where not measured (corrupted conditions, samples outside the
+  attacked subset) or where every attack failed.
 
 A cube lives in memory, or on disk as a partitioned dataset (:meth:`GeometryCube.save`, one
 Parquet file per (model, condition); see :mod:`geowidget.cube_format`) that
@@ -184,6 +189,8 @@ class GeometryCube:
         Thumbnails.
     projections : dict of str to array ``[M, L, N, 2]``, optional
         2-D positions of each model's clean, dense features per layer, by method.
+    adversarial : dict of str to array ``[M, K, N]``, optional
+        Adversarial distances by norm (``"l2"``, ``"linf"``); NaN where not measured.
 
     Examples
     --------
@@ -216,6 +223,7 @@ class GeometryCube:
         dataset: str = "",
         images: Any = None,
         projections: dict[str, Any] | None = None,
+        adversarial: dict[str, Any] | None = None,
     ) -> None:
         self._set_coordinates(models, layers, conditions, labels, class_names, sample_ids,
                               model_info, dataset)
@@ -232,6 +240,10 @@ class GeometryCube:
         self.projections = {
             str(method): _as_shape(f"projections[{method!r}]", xy, (m, ly, n, 2), np.float32)
             for method, xy in dict(projections or {}).items()
+        }
+        self.adversarial = {
+            str(norm): _as_shape(f"adversarial[{norm!r}]", d, (m, k, n), np.float32)
+            for norm, d in dict(adversarial or {}).items()
         }
 
     def _set_coordinates(self, models: Any, layers: Any, conditions: Any, labels: Any,
@@ -520,6 +532,7 @@ class GeometryCube:
             dataset=self.dataset,
             images=None if images is None else images[si],
             projections={k: xy[np.ix_(mi, li, si)] for k, xy in self.projections.items()},
+            adversarial={k: d[np.ix_(mi, ki, si)] for k, d in self.adversarial.items()},
             **{name: self.values(name, mi, li, ki, si) for name in ARRAYS},
         )
 
@@ -622,6 +635,8 @@ class GeometryCube:
         for method, xy in self.projections.items():  # the same position at every condition
             for axis, coord in enumerate("xy"):
                 table[f"projection:{method}:{coord}"] = xy[mi, li, si, axis]
+        for norm, d in self.adversarial.items():  # the same distance at every layer
+            table[f"adversarial:{norm}"] = d[mi, ki, si]
         return pd.DataFrame(table)
 
     def _meta(self) -> dict[str, Any]:
@@ -651,6 +666,8 @@ class GeometryCube:
             writer.write_images(self.images)
         for method, xy in self.projections.items():
             writer.write_projection(method, xy)
+        for norm, d in self.adversarial.items():
+            writer.write_adversarial(norm, d)
         for mi in range(len(self.models)):
             for ki in range(len(self.conditions)):
                 metrics = {name: self.values(name, [mi], None, [ki])[0, :, 0]
@@ -686,6 +703,7 @@ class GeometryCube:
         cube._arrays = _DatasetArrays(reader, cube.layers)
         cube._images = reader if meta.get("images") is not None else None
         cube.projections = reader.read_projections()
+        cube.adversarial = reader.read_adversarial()
         return cube
 
     def replace(self, **changes: Any) -> GeometryCube:
@@ -697,7 +715,7 @@ class GeometryCube:
         """
         kwargs = {name: getattr(self, name) for name in (
             "models", "layers", "conditions", "labels", "class_names", "sample_ids",
-            "model_info", "dataset", "images", "projections")}
+            "model_info", "dataset", "images", "projections", "adversarial")}
         if unknown := sorted(set(changes) - set(kwargs) - set(ARRAYS)):
             raise TypeError(f"replace() got unknown field(s) {unknown}; valid: "
                             f"{sorted([*kwargs, *ARRAYS])}")
@@ -729,6 +747,7 @@ class GeometryCube:
             "model_info": self.model_info,
             "dataset": self.dataset,
             "projections": list(self.projections),
+            "adversarial": list(self.adversarial),
         }
         if self.images is not None:
             meta["images"] = {
@@ -783,6 +802,10 @@ class GeometryCube:
                     .reshape(m, ly, k, n)[:, :, 0] for coord in "xy"], axis=-1)
                 for method in meta.get("projections", [])
             }
+            adversarial = {
+                norm: _column(table, f"adversarial:{norm}", "floating", where)
+                .reshape(m, ly, k, n)[:, 0] for norm in meta.get("adversarial", [])
+            }
             images = None
             if "images" in meta:
                 raw_img = base64.b64decode(meta["images"]["data"], validate=True)
@@ -799,6 +822,7 @@ class GeometryCube:
                 dataset=meta["dataset"],
                 images=images,
                 projections=projections,
+                adversarial=adversarial,
                 **arrays,
             )
         except (ValueError, TypeError, KeyError) as err:
@@ -822,6 +846,10 @@ class GeometryCube:
         projections = {k: np.concatenate([
             c.projections.get(k, np.full((len(c.models), len(c.layers), len(c.labels), 2),
                                          np.nan, np.float32)) for c in cubes]) for k in methods}
+        norms = dict.fromkeys(k for c in cubes for k in c.adversarial)
+        adversarial = {k: np.concatenate([
+            c.adversarial.get(k, np.full((len(c.models), len(c.conditions), len(c.labels)),
+                                         np.nan, np.float32)) for c in cubes]) for k in norms}
         return cls(
             models=[m for c in cubes for m in c.models],
             layers=first.layers,
@@ -833,6 +861,7 @@ class GeometryCube:
             dataset=first.dataset,
             images=first.images,
             projections=projections,
+            adversarial=adversarial,
             **{name: np.concatenate([c.values(name) for c in cubes]) for name in ARRAYS},
         )
 
@@ -849,6 +878,10 @@ class GeometryCube:
             return False
         if not all(_same_array(np.asarray(xy), np.asarray(other.projections[k]))
                    for k, xy in self.projections.items()):
+            return False
+        if list(self.adversarial) != list(other.adversarial) or not all(
+                _same_array(np.asarray(d), np.asarray(other.adversarial[k]))
+                for k, d in self.adversarial.items()):
             return False
         for a, b in ((self.labels, other.labels), (self.sample_ids, other.sample_ids),
                      (self.images, other.images)):

@@ -6,6 +6,7 @@ A cube saved at ``<root>`` (a local directory or any ``pyarrow.fs`` URI) is::
     <root>/samples.parquet                  sample_id (int64), label (int32): one row per sample
     <root>/images.npy                       uint8 thumbnails [N, H, W(, 3)], when the cube has them
     <root>/projections/<method>.npy         float32 [M, L, N, 2], one per projection method
+    <root>/adversarial/<norm>.npy           float32 [M, K, N], adversarial distances by norm
     <root>/parts/m00000-c00000.parquet      one file per (model, condition)
 
 A partition holds N rows in sample order, with one column ``<metric>/<layer>`` per layer
@@ -37,6 +38,7 @@ SAMPLES = "samples.parquet"
 IMAGES = "images.npy"
 PARTS = "parts"
 PROJECTIONS = "projections"
+ADVERSARIAL = "adversarial"
 
 
 def partition_name(model: int, condition: int) -> str:
@@ -66,7 +68,8 @@ class CubeWriter:
         self.location = os.fspath(location)
         self.fs, self.root = resolve(self.location)
         self.meta = dict(meta)
-        self.meta.update(format=FORMAT, version=VERSION, images=None, projections=[])
+        self.meta.update(format=FORMAT, version=VERSION, images=None, projections=[],
+                         adversarial=[])
         self._prepare()
 
     def _prepare(self) -> None:
@@ -83,7 +86,7 @@ class CubeWriter:
             for name in (SAMPLES, IMAGES):
                 if name in names:
                     self.fs.delete_file(join(self.root, name))
-            for name in (PARTS, PROJECTIONS):
+            for name in (PARTS, PROJECTIONS, ADVERSARIAL):
                 if name in names:
                     self.fs.delete_dir(join(self.root, name))
 
@@ -113,10 +116,18 @@ class CubeWriter:
 
     def write_projection(self, method: str, xy: np.ndarray) -> None:
         """2-D positions float32 ``[M, L, N, 2]`` of one projection method."""
-        xy = np.ascontiguousarray(xy, dtype=np.float32)
-        with open_atomic(self.fs, join(self.root, PROJECTIONS, f"{method}.npy")) as f:
-            np.lib.format.write_array(f, xy, allow_pickle=False)
+        self._write_npy(f"{PROJECTIONS}/{method}.npy", xy)
         self.meta["projections"].append(method)
+
+    def write_adversarial(self, norm: str, distance: np.ndarray) -> None:
+        """Adversarial distances float32 ``[M, K, N]`` for one norm."""
+        self._write_npy(f"{ADVERSARIAL}/{norm}.npy", distance)
+        self.meta["adversarial"].append(norm)
+
+    def _write_npy(self, name: str, array: np.ndarray) -> None:
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        with open_atomic(self.fs, join(self.root, name)) as f:
+            np.lib.format.write_array(f, array, allow_pickle=False)
 
     def write_partition(self, model: int, condition: int, metrics: dict[str, np.ndarray],
                         outputs: dict[str, np.ndarray]) -> None:
@@ -230,6 +241,11 @@ class CubeReader:
         """``{method: float32 [M, L, N, 2]}``, memory-mapped on a local disk."""
         return {method: self._read_npy(f"{PROJECTIONS}/{method}.npy")
                 for method in self.meta.get("projections", [])}
+
+    def read_adversarial(self) -> dict[str, np.ndarray]:
+        """``{norm: float32 [M, K, N]}``, memory-mapped on a local disk."""
+        return {norm: self._read_npy(f"{ADVERSARIAL}/{norm}.npy")
+                for norm in self.meta.get("adversarial", [])}
 
     def _read_npy(self, name: str) -> np.ndarray:
         path = self._path(name)

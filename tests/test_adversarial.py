@@ -154,3 +154,62 @@ def test_bad_input_names_the_value(monkeypatch):
     monkeypatch.setitem(sys.modules, "foolbox", None)
     with pytest.raises(ImportError, match=r'pip install "geowidget\[adversarial\]"'):
         adversarial_distance(model, x, progress=False)
+
+
+# ---------------------------------------------------------------------------- in studies
+def small_study_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(16, 12), nn.ReLU(), nn.Linear(12, 3)).eval()
+
+
+def test_study_stores_distances_per_model_and_sparsity(tmp_path):
+    from geowidget.analysis.scores import side_by_side
+
+    torch.manual_seed(1)
+    x = torch.rand(24, 1, 4, 4)
+    models = {"a": small_study_net(), "b": nn.Sequential(*small_study_net()).eval()}
+    y = models["a"](x).argmax(1)
+    y[::4] = (y[::4] + 1) % 3  # some misclassified
+    with torch.no_grad():
+        models["b"][3].weight.mul_(-1)
+    settings = {"norm": "l2", "samples": 16, "steps": 20, "check": 4}
+    cube = gw.Study(models, (x, y), sparsities=(0.5,), corruptions=["fog"], severities=(1,),
+                    adversarial=settings, progress=False).run()
+    d = cube.adversarial["l2"]
+    assert d.shape == (2, 3, 24)
+    fog = cube.condition_index(0.0, "fog", 1)
+    assert np.isnan(d[:, fog]).all() and np.isnan(d[:, :, 16:]).all()  # not measured
+    # the dense model's distances are the engine's on the same samples
+    direct = adversarial_distance(models["a"], (x[:16], y[:16]), "l2", steps=20, check=4,
+                                  progress=False)
+    np.testing.assert_allclose(d[0, cube.condition_index(0.0), :16], direct.distance.numpy(),
+                               rtol=1e-4)
+    report = cube.model_info[0]["adversarial"]
+    assert report["norm"] == "l2" and [lv["sparsity"] for lv in report["levels"]] == [0.0, 0.5]
+    for lv in report["levels"]:  # the second attack saw 4 correctly classified samples
+        right = int(cube.correct[0, cube.condition_index(lv["sparsity"]), :16].sum())
+        assert lv["checked"] == min(4, right) and lv["failed"] == 0
+    # the paper's table against it, checked against a direct Spearman r
+    table = cube.correlations(target="adversarial", method="spearman", ci=None)
+    margin = cube.margin[0, 0, cube.condition_index(0.0)]
+    r = correlation(margin, d[0, cube.condition_index(0.0)], method="spearman", ci=None)[0]
+    assert table.loc["a", "rc-margin"] == pytest.approx(r) and table.loc["a", "n"] == 16
+    both = side_by_side(cube, method="spearman", ci=None)
+    assert list(dict.fromkeys(both.columns.get_level_values(0))) == ["robustness", "adversarial"]
+    assert both[("adversarial", "rc-margin")]["a"] == pytest.approx(r)
+    # persisted by save / open and by to_parquet / from_parquet
+    cube.save(tmp_path / "cube")
+    assert cube.equals(gw.GeometryCube.open(tmp_path / "cube"))
+    cube.to_parquet(str(tmp_path / "cube.parquet"))
+    assert cube.equals(gw.GeometryCube.from_parquet(str(tmp_path / "cube.parquet")))
+    assert cube.sel(model="b", sparsity=0.5).adversarial["l2"].shape == (1, 1, 24)
+
+
+def test_study_refuses_bad_adversarial_settings():
+    x, y = torch.rand(6, 1, 4, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    with pytest.raises(ValueError, match="'adversarial' parameter of Study.*'l3'"):
+        gw.Study(small_study_net(), (x, y), adversarial={"norm": "l3"}, progress=False)
+    with pytest.raises(ValueError, match="'adversarial' parameter of Study.*unknown keys"):
+        gw.Study(small_study_net(), (x, y), adversarial={"nrom": "l2"}, progress=False)
+    with pytest.raises(ValueError, match="samples must be an integer >= 1, got 0"):
+        gw.Study(small_study_net(), (x, y), adversarial={"samples": 0}, progress=False)

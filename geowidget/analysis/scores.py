@@ -40,7 +40,7 @@ from geowidget._validation import (
 if TYPE_CHECKING:
     from geowidget.cube import GeometryCube
 
-TARGETS = ("robustness", "vulnerability", "pruning_robustness")
+TARGETS = ("robustness", "vulnerability", "pruning_robustness", "adversarial")
 CORR_METHODS = ("pearson", "spearman")
 GEOMETRY_COLUMNS = {"rc-angle": "angle", "rc-l2": "norm", "rc-margin": "margin"}
 
@@ -166,6 +166,26 @@ def pruning_robustness(cube: GeometryCube) -> np.ndarray:
     levels = np.array([0.0] + [s for s, _ in _pruned(cube)])
     below = np.searchsorted(levels, broke, side="left") - 1  # last level under the breakdown
     return levels[np.clip(below, 0, None)]
+
+
+def adversarial(cube: GeometryCube, *, sparsity: float = 0.0, norm: str | None = None
+                ) -> np.ndarray:
+    """Per-sample adversarial distance on clean inputs at ``sparsity``: float64 ``[M, N]``.
+
+    From the cube's ``adversarial`` array (``Study(adversarial=...)``); NaN where it was not
+    measured or every attack failed, 0 for misclassified samples. ``norm`` picks one when the
+    cube has several (default: the first).
+    """
+    if not cube.adversarial:
+        raise ValueError("the cube has no adversarial distances; run a Study with "
+                         "adversarial={'norm': 'l2', 'samples': 500} to compute them")
+    if norm is None:
+        norm = next(iter(cube.adversarial))
+    if norm not in cube.adversarial:
+        raise KeyError(f"no adversarial distances for norm {norm!r}; the cube has "
+                       f"{list(cube.adversarial)}")
+    ki = cube.condition_index(sparsity, "clean", 0)
+    return np.asarray(cube.adversarial[norm][:, ki], dtype=np.float64)
 
 
 def _mode(labels: np.ndarray) -> np.ndarray:
@@ -353,8 +373,10 @@ def correlations(
     ----------
     cube : GeometryCube
     target : str
-        ``"robustness"`` (:func:`robustness`), ``"vulnerability"`` (:func:`vulnerability`) or
-        ``"pruning_robustness"`` (:func:`pruning_robustness`).
+        ``"robustness"`` (:func:`robustness`), ``"vulnerability"`` (:func:`vulnerability`),
+        ``"pruning_robustness"`` (:func:`pruning_robustness`) or ``"adversarial"``
+        (:func:`adversarial`: the distance to the boundary in input space; samples without
+        a measured distance are left out).
     method : str
         ``"pearson"`` or ``"spearman"``.
     ci : float or None
@@ -388,7 +410,7 @@ def correlations(
     li = cube.layer_index(layer)
     dense = _dense_index(cube)
     y_all = {"robustness": robustness, "vulnerability": vulnerability,
-             "pruning_robustness": pruning_robustness}[target](cube)
+             "pruning_robustness": pruning_robustness, "adversarial": adversarial}[target](cube)
     rows = []
     geo = {metric: cube.values(metric, layer=[li], condition=[dense])[:, 0, 0]
            for metric in GEOMETRY_COLUMNS.values()}  # [M, N] each, one partition per model
@@ -402,7 +424,8 @@ def correlations(
                                     seed=seed)
             row[col], row[f"{col} lo"], row[f"{col} hi"] = r, lo, hi
         finite = np.isfinite(geo["angle"][mi]) & np.isfinite(geo["norm"][mi])
-        row["n"] = int((keep & finite & np.isfinite(geo["margin"][mi])).sum())
+        finite &= np.isfinite(geo["margin"][mi]) & np.isfinite(y_all[mi])
+        row["n"] = int((keep & finite).sum())
         rows.append(row)
     table = CorrelationTable(pd.DataFrame(rows).set_index("model"))
     table.attrs.update(
@@ -410,3 +433,24 @@ def correlations(
         correct_only=correct_only,
     )
     return table
+
+
+def side_by_side(
+    cube: GeometryCube,
+    targets: tuple[str, ...] = ("robustness", "adversarial"),
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """One table of :func:`correlations` for several targets, side by side.
+
+    Columns are ``(target, column)`` pairs, so corruption robustness and adversarial
+    distance read across one row per model. ``kwargs`` go to :func:`correlations`.
+
+    Examples
+    --------
+    >>> side_by_side(cube, method="spearman", correct_only=True)  # doctest: +SKIP
+    """
+    if unknown := [t for t in targets if t not in TARGETS]:
+        raise invalid("side_by_side", "targets", f"names among {list(TARGETS)}", targets,
+                      f"unknown {unknown}")
+    return pd.concat({t: pd.DataFrame(correlations(cube, target=t, **kwargs)) for t in targets},
+                     axis=1)

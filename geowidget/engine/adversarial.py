@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from geowidget import _validation as v
+import geowidget._validation as v
 from geowidget.engine.batches import count_samples, iter_batches, resolve_device
 from geowidget.engine.model_state import evaluating
 from geowidget.engine.progress import progress as progress_bar
