@@ -213,3 +213,34 @@ def test_study_refuses_bad_adversarial_settings():
         gw.Study(small_study_net(), (x, y), adversarial={"nrom": "l2"}, progress=False)
     with pytest.raises(ValueError, match="samples must be an integer >= 1, got 0"):
         gw.Study(small_study_net(), (x, y), adversarial={"samples": 0}, progress=False)
+
+
+# ---------------------------------------------------------------------------- in the views
+def test_views_colour_and_brush_by_adversarial_distance():
+    from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
+
+    rng = np.random.default_rng(0)
+    m, k, n = 2, 2, 10
+    conds = [Condition(0.0, "clean", 0), Condition(0.5, "clean", 0)]
+    pred = rng.integers(0, 3, (m, k, n))
+    labels = rng.integers(0, 3, n)
+    dist = rng.uniform(0.1, 2.0, (m, k, n)).astype(np.float32)
+    dist[:, :, -2:] = np.nan  # not measured
+    cube = GeometryCube(models=["a", "b"], layers=["penultimate"], conditions=conds,
+                        labels=labels, class_names=["x", "y", "z"], pred=pred,
+                        correct=pred == labels, logit_margin=rng.normal(size=(m, k, n)),
+                        adversarial={"l2": dist},
+                        **{name: rng.normal(size=(m, 1, k, n)) for name in LAYER_METRICS})
+    polar = gw.PolarPlot(cube, color="adversarial", model="b", sparsity=0.5)
+    assert "adversarial" in polar._meta["color_fields"] and polar.color_by == "adversarial"
+    np.testing.assert_array_equal(polar.cell()["adversarial"], dist[1, 1])
+    par = gw.ParallelCoordinates(cube, model="b", sparsity=0.5)
+    assert [a["name"] for a in par._meta["axes"]][-1] == "adv l2"
+    np.testing.assert_array_equal(par.columns()["adv l2"], dist[1, 1])
+    picked = par.select_ranges({"adv l2": [0.0, 1.0]})
+    expected = cube.sample_ids[(dist[1, 1] >= 0) & (dist[1, 1] <= 1.0)]
+    np.testing.assert_array_equal(np.sort(picked), np.sort(expected))
+    # a cube without distances offers neither
+    plain = cube.replace(adversarial={})
+    assert "adversarial" not in gw.PolarPlot(plain)._meta["color_fields"]
+    assert "adv l2" not in [a["name"] for a in gw.ParallelCoordinates(plain)._meta["axes"]]
