@@ -77,6 +77,8 @@ OPTIONS: dict[str, dict[str, list[Any]]] = {
         "severities": [Interval(int, 1, 5)],
         "sparsities": [Interval(float, 0, 1, closed="left")],
         "tokens": [None, Options("cls", "mean", "flatten")],
+        "adversarial": [None, Options("l2", "linf")],
+        "adversarial_samples": [POSITIVE],
     },
     "summary": {},
 }
@@ -507,6 +509,8 @@ def study(args: argparse.Namespace) -> int:
         seed=args.seed, progress=not args.quiet, tokens=args.tokens, backend=args.backend,
         ray_address=args.ray_address,
         ray_remote_args=None if args.ray_num_gpus is None else {"num_gpus": args.ray_num_gpus},
+        adversarial=None if args.adversarial is None else {
+            "norm": args.adversarial, "samples": args.adversarial_samples},
     )
     if args.tokens is not None:
         _check_tokens_apply(models, data, st.layers, args.tokens)
@@ -521,7 +525,7 @@ def study(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {cube!r} ({st.stats['computed']} units computed, "
           f"{st.stats['cached']} from the cache; parts computed / from the cache: "
           + ", ".join(f"{name} {c['computed']}/{c['cached']}" for name, c in parts) + ")")
-    for target in ("robustness", "vulnerability"):
+    for target in ("robustness", "vulnerability", "adversarial"):
         try:
             table = cube.correlations(target=target, ci=None)
         except (ValueError, KeyError):
@@ -594,6 +598,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tokens", default=None,
                    help="transformer layers: reduce tokens by 'cls', 'mean' or 'flatten'")
+    p.add_argument("--adversarial", default=None,
+                   help="also measure each sample's adversarial distance: l2 or linf "
+                        '(pip install "geowidget[adversarial]")')
+    p.add_argument("--adversarial-samples", type=int, default=500,
+                   help="with --adversarial: the first N samples are attacked")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="run units in this process, or on Ray actors")
     p.add_argument("--ray-address", default=None,

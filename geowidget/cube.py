@@ -26,7 +26,12 @@ Arrays:
 - ``projections``: optional 2-D maps of each model's clean, dense features per layer, by
   method (``{"pca": float32 [M, L, N, 2], "umap": ...}``, NaN where not computed), for
   :class:`~geowidget.widgets.ProjectionView`. They are positions, not geometry: a projection
-  distorts distances (:func:`geowidget.distortion` measures how much).
+  distorts distances (:func:`geowidget.distortion` measures how much);
+- ``adversarial``: optional per-sample adversarial distances by norm (``{"l2": float32
+  [M, K, N]}``): the smallest input perturbation that changes the prediction
+  (:func:`geowidget.adversarial_distance`), measured on clean inputs at each sparsity; 0 for
+  misclassified samples, NaN where not measured (corrupted conditions, samples outside the
+  attacked subset) or where every attack failed.
 
 A cube lives in memory, or on disk as a partitioned dataset (:meth:`GeometryCube.save`, one
 Parquet file per (model, condition); see :mod:`geowidget.cube_format`) that
@@ -207,6 +212,8 @@ class GeometryCube:
         Each layer's own prediction (a probe's at a probe layer).
     probe_accuracy : array ``[M, L, K]``, optional
         Held-out accuracy of each layer's probe; NaN where a layer has none.
+    adversarial : dict of str to array ``[M, K, N]``, optional
+        Adversarial distances by norm (``"l2"``, ``"linf"``); NaN where not measured.
 
     Examples
     --------
@@ -241,6 +248,7 @@ class GeometryCube:
         projections: dict[str, Any] | None = None,
         layer_pred: Any = None,
         probe_accuracy: Any = None,
+        adversarial: dict[str, Any] | None = None,
     ) -> None:
         self._set_coordinates(models, layers, conditions, labels, class_names, sample_ids,
                               model_info, dataset)
@@ -261,6 +269,10 @@ class GeometryCube:
         self.projections = {
             str(method): _as_shape(f"projections[{method!r}]", xy, (m, ly, n, 2), np.float32)
             for method, xy in dict(projections or {}).items()
+        }
+        self.adversarial = {
+            str(norm): _as_shape(f"adversarial[{norm!r}]", d, (m, k, n), np.float32)
+            for norm, d in dict(adversarial or {}).items()
         }
 
     def _set_coordinates(self, models: Any, layers: Any, conditions: Any, labels: Any,
@@ -583,6 +595,7 @@ class GeometryCube:
                         else None),
             probe_accuracy=(None if self.probe_accuracy is None
                             else self.probe_accuracy[np.ix_(mi, li, ki)]),
+            adversarial={k: d[np.ix_(mi, ki, si)] for k, d in self.adversarial.items()},
             **{name: self.values(name, mi, li, ki, si) for name in ARRAYS},
         )
 
@@ -691,6 +704,8 @@ class GeometryCube:
         for method, xy in self.projections.items():  # the same position at every condition
             for axis, coord in enumerate("xy"):
                 table[f"projection:{method}:{coord}"] = xy[mi, li, si, axis]
+        for norm, d in self.adversarial.items():  # the same distance at every layer
+            table[f"adversarial:{norm}"] = d[mi, ki, si]
         return pd.DataFrame(table)
 
     def _meta(self) -> dict[str, Any]:
@@ -728,6 +743,8 @@ class GeometryCube:
                 writer.write_projection(method, xy)
             if self.probe_accuracy is not None:
                 writer.write_probe_accuracy(self.probe_accuracy)
+            for norm, d in self.adversarial.items():
+                writer.write_adversarial(norm, d)
             for mi in range(len(self.models)):
                 for ki in range(len(self.conditions)):
                     metrics = {name: self.values(name, [mi], None, [ki])[0, :, 0]
@@ -782,6 +799,7 @@ class GeometryCube:
         cube._images = reader if meta.get("images") is not None else None
         cube.projections = reader.read_projections()
         cube.probe_accuracy = reader.read_probe_accuracy()
+        cube.adversarial = reader.read_adversarial()
         return cube
 
     def replace(self, **changes: Any) -> GeometryCube:
@@ -793,7 +811,8 @@ class GeometryCube:
         """
         kwargs = {name: getattr(self, name) for name in (
             "models", "layers", "conditions", "labels", "class_names", "sample_ids",
-            "model_info", "dataset", "images", "projections", "probe_accuracy")}
+            "model_info", "dataset", "images", "projections", "probe_accuracy",
+            "adversarial")}
         kwargs[LAYER_PRED] = self.layer_pred
         if unknown := sorted(set(changes) - set(kwargs) - set(ARRAYS)):
             raise TypeError(f"replace() got unknown field(s) {unknown}; valid: "
@@ -838,6 +857,7 @@ class GeometryCube:
             "probe_accuracy": (None if self.probe_accuracy is None else  # NaN as null
                                np.where(np.isnan(self.probe_accuracy), None,
                                         self.probe_accuracy).tolist()),
+            "adversarial": list(self.adversarial),
         }
         if self.images is not None:
             meta["images"] = {
@@ -912,6 +932,10 @@ class GeometryCube:
                     .reshape(m, ly, k, n)[:, :, 0] for coord in "xy"], axis=-1)
                 for method in meta.get("projections", [])
             }
+            adversarial = {
+                norm: _column(table, f"adversarial:{norm}", "floating", where)
+                .reshape(m, ly, k, n)[:, 0] for norm in meta.get("adversarial", [])
+            }
             images = None
             if "images" in meta:
                 raw_img = base64.b64decode(meta["images"]["data"], validate=True)
@@ -930,6 +954,7 @@ class GeometryCube:
                 projections=projections,
                 probe_accuracy=(None if meta.get("probe_accuracy") is None else
                                 np.array(meta["probe_accuracy"], dtype=np.float64)),
+                adversarial=adversarial,
                 **arrays,
             )
         except (ValueError, TypeError, KeyError) as err:
@@ -965,6 +990,10 @@ class GeometryCube:
         accuracy = None if all(c.probe_accuracy is None for c in cubes) else np.concatenate([
             np.full((len(c.models), len(c.layers), len(c.conditions)), np.nan)
             if c.probe_accuracy is None else c.probe_accuracy for c in cubes])
+        norms = dict.fromkeys(k for c in cubes for k in c.adversarial)
+        adversarial = {k: np.concatenate([
+            c.adversarial.get(k, np.full((len(c.models), len(c.conditions), len(c.labels)),
+                                         np.nan, np.float32)) for c in cubes]) for k in norms}
         return cls(
             models=[m for c in cubes for m in c.models],
             layers=first.layers,
@@ -978,6 +1007,7 @@ class GeometryCube:
             projections=projections,
             layer_pred=layer_pred,
             probe_accuracy=accuracy,
+            adversarial=adversarial,
             **{name: np.concatenate([c.values(name) for c in cubes]) for name in ARRAYS},
         )
 
@@ -1021,6 +1051,10 @@ class GeometryCube:
             return False
         if not all(_same_array(np.asarray(xy), np.asarray(other.projections[k]), rtol, atol)
                    for k, xy in self.projections.items()):
+            return False
+        if list(self.adversarial) != list(other.adversarial) or not all(
+                _same_array(np.asarray(d), np.asarray(other.adversarial[k]), rtol, atol)
+                for k, d in self.adversarial.items()):
             return False
         for a, b in ((self.labels, other.labels), (self.sample_ids, other.sample_ids),
                      (self.images, other.images)):

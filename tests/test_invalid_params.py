@@ -70,6 +70,7 @@ VALID = {
     gw.geometry_from_model: lambda: ((net(), (X, Y)), {"progress": False}),
     gw.find_head: lambda: ((net(),), {}),
     gw.layer_margin: lambda: ((net(), (X, Y), "1"), {"progress": False}),
+    gw.adversarial_distance: lambda: ((net(), X), {"steps": 2, "check": 0, "progress": False}),
     gw.linear_probe: lambda: ((H, Y), {}),
     gw.cross_fit: lambda: ((H, Y), {"folds": 2}),
     gw.fit_probe: lambda: ((H, Y), {}),
@@ -110,7 +111,7 @@ NO_PARAMETERS = {"load_mnist", "load_digits"}
 NOT_DECLARED_HERE = {
     "Explorer", "AttributionView", "SideBySide", "EvaluationTable", "LayerProfile",
     "ProjectionView", "link", "GeometryCube", "Geometry", "Embedding", "Distortion",
-    "CORRUPTIONS",
+    "CORRUPTIONS", "AdversarialDistance",
 }
 
 

@@ -43,7 +43,7 @@ from geowidget._validation import (
 if TYPE_CHECKING:
     from geowidget.cube import GeometryCube
 
-TARGETS = ("robustness", "vulnerability", "pruning_robustness")
+TARGETS = ("robustness", "vulnerability", "pruning_robustness", "adversarial")
 CORR_METHODS = ("pearson", "spearman")
 GEOMETRY_COLUMNS = {"rc-angle": "angle", "rc-l2": "norm", "rc-margin": "margin"}
 
@@ -186,6 +186,26 @@ def pruning_robustness(cube: GeometryCube) -> np.ndarray:
     levels = np.array([0.0] + [s for s, _ in _pruned(cube)])
     below = np.searchsorted(levels, broke, side="left") - 1  # last level under the breakdown
     return levels[np.clip(below, 0, None)]
+
+
+def adversarial(cube: GeometryCube, *, sparsity: float = 0.0, norm: str | None = None
+                ) -> np.ndarray:
+    """Per-sample adversarial distance on clean inputs at ``sparsity``: float64 ``[M, N]``.
+
+    From the cube's ``adversarial`` array (``Study(adversarial=...)``); NaN where it was not
+    measured or every attack failed, 0 for misclassified samples. ``norm`` picks one when the
+    cube has several (default: the first).
+    """
+    if not cube.adversarial:
+        raise ValueError("the cube has no adversarial distances; run a Study with "
+                         "adversarial={'norm': 'l2', 'samples': 500} to compute them")
+    if norm is None:
+        norm = next(iter(cube.adversarial))
+    if norm not in cube.adversarial:
+        raise KeyError(f"no adversarial distances for norm {norm!r}; the cube has "
+                       f"{list(cube.adversarial)}")
+    ki = cube.condition_index(sparsity, "clean", 0)
+    return np.asarray(cube.adversarial[norm][:, ki], dtype=np.float64)
 
 
 def _mode(labels: np.ndarray) -> np.ndarray:
@@ -410,8 +430,10 @@ def correlations(
     ----------
     cube : GeometryCube
     target : str
-        ``"robustness"`` (:func:`robustness`), ``"vulnerability"`` (:func:`vulnerability`) or
-        ``"pruning_robustness"`` (:func:`pruning_robustness`).
+        ``"robustness"`` (:func:`robustness`), ``"vulnerability"`` (:func:`vulnerability`),
+        ``"pruning_robustness"`` (:func:`pruning_robustness`) or ``"adversarial"``
+        (:func:`adversarial`: the distance to the boundary in input space; samples without
+        a measured distance are left out).
     method : str
         ``"pearson"`` or ``"spearman"``.
     ci : float or None
@@ -456,11 +478,12 @@ def correlations(
         levels = levels or [0.0]  # no corruption at all: robustness() says so below
     else:
         levels = [float(sparsity)] if isinstance(sparsity, int | float) else list(sparsity)
-    if target != "robustness" and levels != [0.0]:
+    if target not in ("robustness", "adversarial") and levels != [0.0]:
         raise invalid("correlations", "sparsity", f"0 with target={target!r} (a score of the "
                       "whole sparsity sweep, defined for the dense model)", sparsity)
     score = {"robustness": robustness, "vulnerability": lambda c, sparsity: vulnerability(c),
-             "pruning_robustness": lambda c, sparsity: pruning_robustness(c)}[target]
+             "pruning_robustness": lambda c, sparsity: pruning_robustness(c),
+             "adversarial": adversarial}[target]
     rows = []
     for level in levels:
         try:
@@ -481,7 +504,8 @@ def correlations(
                                         n_boot=n_boot, seed=seed)
                 row[col], row[f"{col} lo"], row[f"{col} hi"] = r, lo, hi
             finite = np.isfinite(geo["angle"][mi]) & np.isfinite(geo["norm"][mi])
-            row["n"] = int((keep & finite & np.isfinite(geo["margin"][mi])).sum())
+            finite &= np.isfinite(geo["margin"][mi]) & np.isfinite(y_all[mi])
+            row["n"] = int((keep & finite).sum())
             rows.append(row)
     one = sparsity is not None and isinstance(sparsity, int | float)
     rows.sort(key=lambda r: cube.models.index(r["model"]))  # stable: each model's levels in order
@@ -494,3 +518,24 @@ def correlations(
         correct_only=correct_only, sparsity=sparsity if one else levels,
     )
     return table
+
+
+def side_by_side(
+    cube: GeometryCube,
+    targets: tuple[str, ...] = ("robustness", "adversarial"),
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """One table of :func:`correlations` for several targets, side by side.
+
+    Columns are ``(target, column)`` pairs, so corruption robustness and adversarial
+    distance read across one row per model. ``kwargs`` go to :func:`correlations`.
+
+    Examples
+    --------
+    >>> side_by_side(cube, method="spearman", correct_only=True)  # doctest: +SKIP
+    """
+    if unknown := [t for t in targets if t not in TARGETS]:
+        raise invalid("side_by_side", "targets", f"names among {list(TARGETS)}", targets,
+                      f"unknown {unknown}")
+    return pd.concat({t: pd.DataFrame(correlations(cube, target=t, **kwargs)) for t in targets},
+                     axis=1)

@@ -193,6 +193,12 @@ class Study:
         ``cache_dir`` that every node reaches (shared storage or a ``pyarrow.fs`` URI).
     ray_remote_args : dict, optional
         Resources of each Ray actor, e.g. ``{"num_gpus": 1}`` (default ``{"num_cpus": 1}``).
+    adversarial : dict, optional
+        ``{"norm": "l2" or "linf", "samples": 500, "steps": 100, "check": 100}``: each
+        model's adversarial distance (:func:`geowidget.adversarial_distance`) on the first
+        ``samples`` samples, at every clean sparsity level, stored in the cube's
+        ``adversarial[norm]``; the guards' report goes to ``model_info["adversarial"]``.
+        Needs ``pip install "geowidget[adversarial]"``.
 
     Examples
     --------
@@ -224,6 +230,7 @@ class Study:
         "backend": [Options("local", "ray")],
         "ray_address": [None, str],
         "ray_remote_args": [None, DictOf(str, object)],
+        "adversarial": [None, DictOf(str, object)],
     })
     def __init__(
         self,
@@ -251,8 +258,10 @@ class Study:
         backend: str = "local",
         ray_address: str | None = None,
         ray_remote_args: Mapping[str, Any] | None = None,
+        adversarial: Mapping[str, Any] | None = None,
     ) -> None:
         from geowidget.engine.batches import resolve_device
+        from geowidget.study.adversarial import check_settings
 
         self.runner = self._check_backend(backend, ray_address, ray_remote_args, cache_dir)
 
@@ -284,6 +293,8 @@ class Study:
                              else ShardReader(probe_data, shard_size, "probe_data"))
         self.probe_fits: dict[str, dict[str, ProbeFit]] = {}
         self.projections = list(dict.fromkeys(projections))
+        self.adversarial = check_settings(adversarial)
+        self._adversarial_reports: dict[str, Any] = {}
         if self.runner.name == "ray" and device == "auto":
             # the actors' device, not this process's: a GPU when the actors ask for one
             gpus = float((ray_remote_args or {}).get("num_gpus", 0) or 0)
@@ -738,7 +749,7 @@ class Study:
                             self._count(part, "computed")
                         self.stats["computed"] += 1
                         bar.update(1)
-                result = cube.build(self._projections())
+                result = cube.build(self._projections(), self._adversarial(spec))
                 if store is not None:
                     self.stats["corrupt"] = store.corrupt - corrupt_before
             except BaseException:
@@ -816,6 +827,14 @@ class Study:
                          for name in self.models])
         return mask if mask.any() else None
 
+    def _adversarial(self, spec: WorkerSpec) -> dict[str, np.ndarray]:
+        """The adversarial unit (:mod:`geowidget.study.adversarial`); its report goes to
+        ``model_info``."""
+        from geowidget.study.adversarial import measure
+
+        arrays, self._adversarial_reports = measure(self, spec)
+        return arrays
+
     def _info(self, name: str) -> dict[str, Any]:
         model = self.models[name]
         head = self._heads[name]
@@ -833,6 +852,8 @@ class Study:
             "fingerprint": self.model_fp[name][:16],
             **({RUN_KEY: self.runs[name][0], STEP_KEY: self.runs[name][1]}
                if name in self.runs else {}),
+            **({"adversarial": self._adversarial_reports[name]}
+               if name in self._adversarial_reports else {}),
         }
 
 
@@ -878,7 +899,8 @@ class _CubeBuilder:
         if self.probed is not None:
             self.arrays["layer_pred"][mi, li, ki, sl] = arrays["layer_pred"]
 
-    def build(self, projections: dict[str, np.ndarray]) -> GeometryCube:
+    def build(self, projections: dict[str, np.ndarray],
+              adversarial: dict[str, np.ndarray] | None = None) -> GeometryCube:
         st = self.study
         return GeometryCube(
             models=list(st.models),
@@ -892,6 +914,7 @@ class _CubeBuilder:
             projections=projections,
             probe_accuracy=(None if self.probed is None else
                             probe_accuracy(self.arrays["layer_pred"], self.labels, self.probed)),
+            adversarial=adversarial,
             **self.arrays,
         )
 
@@ -943,11 +966,14 @@ class _DatasetBuilder:
         cell = (self.model_pos[unit.model], self.cond_pos[unit.condition])
         self.keys.setdefault(cell, {}).setdefault(unit.start, {})[part] = key
 
-    def build(self, projections: dict[str, np.ndarray]) -> GeometryCube:
+    def build(self, projections: dict[str, np.ndarray],
+              adversarial: dict[str, np.ndarray] | None = None) -> GeometryCube:
         st = self.study
         self._images.close()
         for method, xy in projections.items():
             self.writer.write_projection(method, xy)
+        for norm, distance in (adversarial or {}).items():
+            self.writer.write_adversarial(norm, distance)
         self.writer.write_samples(self.labels, np.arange(st.n))
         probed = st._probed()
         accuracy = np.full((len(st.models), len(st.layers), len(st.conditions)), np.nan)
