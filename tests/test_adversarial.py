@@ -176,7 +176,7 @@ def test_study_stores_distances_per_model_and_sparsity(tmp_path):
     cube = gw.Study(models, (x, y), sparsities=(0.5,), corruptions=["fog"], severities=(1,),
                     adversarial=settings, progress=False).run()
     d = cube.adversarial["l2"]
-    assert d.shape == (2, 3, 24)
+    assert d.shape == (2, 4, 24)  # clean and fog at both sparsities (the full grid)
     fog = cube.condition_index(0.0, "fog", 1)
     assert np.isnan(d[:, fog]).all() and np.isnan(d[:, :, 16:]).all()  # not measured
     # the dense model's distances are the engine's on the same samples
@@ -202,7 +202,7 @@ def test_study_stores_distances_per_model_and_sparsity(tmp_path):
     assert cube.equals(gw.GeometryCube.open(tmp_path / "cube"))
     cube.to_parquet(str(tmp_path / "cube.parquet"))
     assert cube.equals(gw.GeometryCube.from_parquet(str(tmp_path / "cube.parquet")))
-    assert cube.sel(model="b", sparsity=0.5).adversarial["l2"].shape == (1, 1, 24)
+    assert cube.sel(model="b", sparsity=0.5).adversarial["l2"].shape == (1, 2, 24)  # clean, fog
 
 
 def test_study_refuses_bad_adversarial_settings():

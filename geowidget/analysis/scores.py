@@ -474,7 +474,8 @@ def correlations(
     li = cube.layer_index(layer)
     _dense_index(cube)
     if sparsity is None:
-        levels = robust_levels(cube) if target == "robustness" else [0.0]
+        levels = {"robustness": robust_levels(cube),  # where each target is defined
+                  "adversarial": list(cube.sparsities)}.get(target, [0.0])
         levels = levels or [0.0]  # no corruption at all: robustness() says so below
     else:
         levels = [float(sparsity)] if isinstance(sparsity, int | float) else list(sparsity)
