@@ -28,6 +28,13 @@ class SideBySide(ipw.HBox):
         both sides follow one shared condition.
     **kwargs
         Passed to both :class:`PolarPlot` views.
+
+    Examples
+    --------
+    >>> import geowidget as gw
+    >>> from geowidget.demo import demo_cube
+    >>> pair = gw.SideBySide(demo_cube(), models=("lenet-s0", "mlp-s0"))   # doctest: +SKIP
+    >>> pair.to_html("pair.html")                                         # doctest: +SKIP
     """
 
     selected = t.Any(np.zeros(0, np.int64))

@@ -17,27 +17,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gw_page import CANVAS_DIGEST
 from servers import ROOT, free_port, server
 
 import geowidget as gw
 
 sys.path.insert(0, str(ROOT / "docs" / "hooks"))
 import gallery  # noqa: E402
+from reference import reference_path  # noqa: E402
 
 MB = 2**20
-# (pixels unlike the canvas's first pixel, hash): a blank canvas, filled or clear, has none
-CANVAS_INK = """(c) => {
+# (pixels unlike the canvas's first pixel, hash): a blank canvas, filled or clear, has no ink;
+# the hash is gw_page's, so a redraw shows as a new hash
+CANVAS_INK = f"""(c) => {{
   const t = document.createElement('canvas'); t.width = c.width; t.height = c.height;
-  const g = t.getContext('2d'); g.drawImage(c, 0, 0);
-  const d = g.getImageData(0, 0, t.width, t.height).data;
-  let ink = 0, h = 0;
-  for (let i = 0; i < d.length; i += 4) {
-    h = (h * 31 + d[i] + 7 * d[i + 1] + 13 * d[i + 2] + 17 * d[i + 3]) >>> 0;
-    if (Math.abs(d[i] - d[0]) + Math.abs(d[i + 1] - d[1]) + Math.abs(d[i + 2] - d[2])
-        + Math.abs(d[i + 3] - d[3]) > 24) ink++;
-  }
-  return [ink, h];
-}"""
+  t.getContext('2d').drawImage(c, 0, 0);
+  const px = new Uint32Array(t.getContext('2d').getImageData(0, 0, t.width, t.height).data.buffer);
+  return [px.filter((v) => v !== px[0]).length, ({CANVAS_DIGEST})(c)[0]];
+}}"""
 # the sample panel draws only once a sample is hovered or selected
 ALL_DRAWN = """() => Array.from(document.querySelectorAll('.gw-live .gw-root:not([data-kind=panel])'))
   .filter((r) => r.querySelector('canvas'))
@@ -185,7 +182,7 @@ def test_gallery_samples_are_a_seeded_subset(demo_cache):
 
 def test_api_reference_has_every_public_name_with_an_example(site):
     text = (site / "api" / "index.html").read_text(encoding="utf-8")
-    ids = [f"{gw._EXPORTS[name]}.{name}" for name in gw.__all__]
+    ids = [reference_path(name) for name in gw.__all__]
     starts = []
     for name, ident in zip(gw.__all__, ids, strict=True):
         at = text.find(f'id="{ident}"')

@@ -24,6 +24,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
 import gallery  # noqa: E402
+from reference import api_page  # noqa: E402
 
 MARKER = re.compile(r"<!-- gw-view: (?P<slug>[a-z]+) (?P<theme>light|dark) -->")
 # nbconvert's page head loads MathJax and (when a diagram is present) mermaid from a CDN; the
@@ -41,18 +42,6 @@ def demo() -> tuple[Any, int]:
         full = demo_cube(progress=False)
         _cube["sampled"], _cube["total"] = gallery.sample_cube(full), len(full.sample_ids)
     return _cube["sampled"], _cube["total"]
-
-
-def api_page() -> str:
-    """One reference entry per public name, from the module that defines it."""
-    import geowidget
-
-    lines = ["# API reference\n",
-             "Every public name of `geowidget` (`import geowidget as gw; gw.NAME`), from its "
-             "docstring. Each entry lists the signature, parameters and an example.\n"]
-    for name in geowidget.__all__:
-        lines.append(f"::: {geowidget._EXPORTS[name]}.{name}\n")
-    return "\n".join(lines)
 
 
 @event_priority(100)  # before mkdocs-jupyter, which turns the .ipynb files into pages
