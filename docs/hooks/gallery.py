@@ -102,7 +102,9 @@ def state_json(views: list[Any], theme: str) -> str:
 
     for v in views:
         v.theme = theme
-    return json.dumps(export_state(views)).replace("<", "\\u003c")
+    # every view shows its pickers, as in `geowidget report`: in the Explorer they are
+    # ipywidgets dropdowns, which need a kernel
+    return json.dumps(export_state(views, show_controls=True)).replace("<", "\\u003c")
 
 
 def live_html(views: list[Any], theme: str, label: str) -> str:

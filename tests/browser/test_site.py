@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gw_page import CANVAS_DIGEST
+from gw_page import CANVAS_DIGEST, sector_xy
 from servers import ROOT, free_port, server
 
 import geowidget as gw
@@ -280,4 +280,25 @@ def test_keyboard_only_a_picker_changes_the_drawing(open_page):
     pg.wait_for_function(f"""() => ({CANVAS_INK})(document.querySelector(
         ".gw-standalone-view[data-model-id='{mid}'] canvas"))[1] !== {before[1]}""")
     assert window_model(pg, mid, "model") == 1
+    assert pg.errors == []
+
+
+def test_hovering_a_point_shows_its_sample_in_the_linked_panel(open_page, demo_cache):
+    pg = open_page("gallery/explorer/")
+    wait_ready(pg)
+    polar = view_of(pg, "polar")
+    root = f".gw-standalone-view[data-model-id='{polar}']"
+    panel = ".gw-live .gw-root[data-kind=panel]"
+    for key in ("model", "sparsity", "benchmark"):  # the pickers (the demo has one layer)
+        assert pg.locator(f"{root} select[data-picker={key}]").count() == 1, key
+    cube = gallery.sample_cube(demo_cache.cube)
+    theta, rho = cube.angle[0, 0, 0], cube.norm[0, 0, 0]
+    plot = pg.locator(f"{root} .gw-plot")
+    plot.scroll_into_view_if_needed()
+    box = plot.bounding_box()
+    xs, ys = sector_xy(theta, rho, box["width"], box["height"])
+    i = int(np.argmin(np.abs(xs - box["width"] / 2) + np.abs(ys - box["height"] / 2)))
+    pg.mouse.move(box["x"] + xs[i] + 1, box["y"] + ys[i])
+    pg.wait_for_function(f"document.querySelector(\"{panel}\").dataset.focus")
+    assert pg.inner_text(f"{panel} .gw-panel-text").startswith("sample ")
     assert pg.errors == []
