@@ -40,6 +40,27 @@ def _density(cube: Any) -> list[Any]:
                          density="on", thumbnails=False)]
 
 
+def _projection(cube: Any) -> list[Any]:
+    """PCA of each model's penultimate features on the demo probe images, as a ProjectionView
+    (the demo cube stores no projections: the features are recomputed here, in seconds)."""
+    import geowidget as gw
+    from geowidget import zoo
+    from geowidget.demo import probe_subset
+
+    data = probe_subset()  # the images the demo study ran on; sample id = position
+    pos = np.asarray(cube.sample_ids)
+    images = data.images[pos]
+    if not np.array_equal((images.numpy()[:, 0] * 255).round().astype(np.uint8), cube.images):
+        raise RuntimeError("the demo probe images no longer match the demo cube's samples")
+    xy = []
+    for name, info in zip(cube.models, cube.model_info, strict=True):
+        layer = info["penultimate"]
+        feats = gw.extract_features(zoo.load(name).eval(), images, layers=[layer],
+                                    progress=False)[layer]
+        xy.append(gw.project(feats, "pca"))
+    return [gw.ProjectionView(cube, method="pca", xy=np.stack(xy)[:, None], color="correct")]
+
+
 def _one(name: str, **kwargs: Any) -> Callable[[Any], list[Any]]:
     def make(cube: Any) -> list[Any]:
         import geowidget as gw
@@ -85,6 +106,9 @@ VIEWS = [
     View("evaluation", "Evaluation table", "Accuracy and the distribution of the margin for "
          "every model and condition in one table; click a cell to pick that model and "
          "condition.", _one("EvaluationTable")),
+    View("projection", "Projection view", "The same samples placed by a PCA of each model's "
+         "penultimate features, coloured as the polar plot; compare what the map keeps with "
+         "the exact angles and norms.", _projection),
     View("modelmap", "Model map", "The geometric embedding of the models in 2-D, with its "
          "minimum spanning tree. Click a model to pick it.", _one("ModelMap")),
     View("sidebyside", "Side by side", "The polar plots of two models, linked: a selection in "
@@ -138,8 +162,7 @@ def index(cube: Any, total: int) -> str:
         "model, layer or condition, and watch linked views follow. No kernel runs; each "
         f"page embeds the views' state for {len(cube.sample_ids)} of the {total} samples "
         "and the widgets' own bundle draws them.\n\n"
-        f"{rows}\n\nTwo views need more than the cube: the projection view needs the "
-        "features themselves (see the [projections notebook](../notebooks/projections.ipynb)) "
-        "and the attribution view needs a model to occlude images with (see "
-        "[AttributionView][geowidget.widgets.AttributionView]).\n"
+        f"{rows}\n\nThe attribution view is not here: it occludes images through a live "
+        "model, in the kernel (see "
+        "[AttributionView][geowidget.widgets.attribution.AttributionView]).\n"
     )
