@@ -29,7 +29,10 @@ from reference import api_page  # noqa: E402
 MARKER = re.compile(r"<!-- gw-view: (?P<slug>[a-z]+) (?P<theme>light|dark) -->")
 # nbconvert's page head loads MathJax and (when a diagram is present) mermaid from a CDN; the
 # notebooks have neither math nor diagrams, so the block goes and no page can reach a CDN
-CDN_LOADERS = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mermaid configuration -->",
+CDN_LOADERS = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mermaid configuration -->"
+                         # and the loader of @jupyter-widgets/html-manager: mount.js draws the
+                         # executed notebook's views from their saved state instead
+                         r"|<script>\s*\(function\(\) \{\s*function addWidgetsRenderer\(\).*?</script>",
                          re.DOTALL)
 _cube: dict[str, Any] = {}
 

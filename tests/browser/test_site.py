@@ -36,7 +36,7 @@ CANVAS_INK = f"""(c) => {{
   return [px.filter((v) => v !== px[0]).length, ({CANVAS_DIGEST})(c)[0]];
 }}"""
 # the sample panel draws only once a sample is hovered or selected
-ALL_DRAWN = """() => Array.from(document.querySelectorAll('.gw-live .gw-root:not([data-kind=panel])'))
+ALL_DRAWN = """() => Array.from(document.querySelectorAll('.gw-live-root .gw-root:not([data-kind=panel])'))
   .filter((r) => r.querySelector('canvas'))
   .every((r) => Number(r.dataset.drawn || 0) >= 1)"""
 
@@ -103,7 +103,7 @@ def open_page(browser, base):
 
 def live_views(pg) -> list[str]:
     """Model ids of the views drawn on a canvas in the page's live blocks."""
-    return pg.evaluate("""() => Array.from(document.querySelectorAll('.gw-live .gw-standalone-view'))
+    return pg.evaluate("""() => Array.from(document.querySelectorAll('.gw-live-root .gw-standalone-view'))
         .filter((v) => v.querySelector('.gw-root:not([data-kind=panel]) canvas'))
         .map((v) => v.dataset.modelId)""")
 
@@ -171,6 +171,14 @@ def test_gallery_pages_are_small_and_say_their_sample_count(site, demo_cache):
         assert themes == [{t} for t in gallery.THEMES], (view.slug, themes)
 
 
+def test_the_executed_quickstart_page_is_small(site):
+    page = site / "notebooks" / "quickstart" / "index.html"
+    text = page.read_text(encoding="utf-8")
+    assert page.stat().st_size < 5 * MB
+    assert text.count('type="application/vnd.jupyter.widget-view+json"') == 2
+    assert "addWidgetsRenderer" not in text  # html-manager's CDN loader was cut
+
+
 def test_gallery_samples_are_a_seeded_subset(demo_cache):
     cube = demo_cache.cube
     sub = gallery.sample_cube(cube, n=50, seed=3)
@@ -202,13 +210,15 @@ def test_every_page_loads_without_errors_and_every_widget_draws(site, open_page)
     for path in pages(site):
         pg = open_page(path)
         pg.wait_for_load_state("load")
-        n = pg.evaluate("document.querySelectorAll('.gw-live').length")
+        n = pg.evaluate("document.querySelectorAll('.gw-live-root').length")
         if n:
             wait_ready(pg)
             views = live_views(pg)
             assert len(views) >= n, (path, views)
             for mid in views:
                 assert ink(pg, mid)[0] > 50, (path, mid, "blank canvas")
+        if path == "notebooks/quickstart/":  # executed at build time: its widgets are live
+            assert n == 2 and len(views) == 6, (n, views)  # PolarPlot, the Explorer's 5 views
         assert pg.errors == [], (path, pg.errors)
         pg.close()
     assert pg.outside == []  # no page asked for anything beyond the local server
