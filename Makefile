@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 CHROMIUM ?= /usr/bin/chromium
 export GEOWIDGET_CHROMIUM := $(CHROMIUM)
 
-.PHONY: setup demo test test-py test-js lint bench gpu-check clean
+.PHONY: setup demo test test-py test-js lint bench docs gpu-check clean
 
 setup: $(VENV)/.installed geowidget/static/widgets.js geowidget/static/widgets.css $(CHROMIUM)
 
@@ -53,6 +53,11 @@ test: setup
 demo: setup
 	$(VENV)/bin/geowidget demo --notebooks notebooks
 
+# the documentation site, into site/ (offline; the gallery reads the cached demo study, built
+# on first use); view it with `python -m http.server -d site`
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 bench: setup
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
@@ -62,4 +67,4 @@ gpu-check: setup
 	$(PY) benchmarks/gpu_check.py
 
 clean:
-	rm -rf $(VENV) node_modules geowidget/static/*.js .pytest_cache
+	rm -rf $(VENV) node_modules geowidget/static/*.js .pytest_cache site

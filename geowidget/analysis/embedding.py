@@ -95,6 +95,13 @@ class Embedding:
         The cube layer the geometry comes from.
     sample_ids : ndarray, int64 ``[N]``
         Probe samples used (samples that were NaN in some point are dropped).
+
+    Examples
+    --------
+    >>> from geowidget import model_embedding
+    >>> from geowidget.demo import demo_cube
+    >>> emb = model_embedding(demo_cube())                # doctest: +SKIP
+    >>> emb.labels, emb.matrix.shape                      # doctest: +SKIP
     """
 
     matrix: np.ndarray
@@ -661,7 +668,7 @@ def mst(distances: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> mst(np.array([[0, 1, 4], [1, 0, 2], [4, 2, 0]]))
+    >>> mst(np.array([[0., 1, 4], [1, 0, 2], [4, 2, 0]]))
     array([[0, 1],
            [1, 2]])
     """
@@ -726,6 +733,11 @@ def benchmark_similarity(
     -------
     pandas.DataFrame
         ``[B, B]`` symmetric matrix of correlations in [-1, 1], indexed by benchmark.
+
+    Examples
+    --------
+    >>> from geowidget.demo import demo_cube
+    >>> benchmark_similarity(demo_cube()).round(2)        # doctest: +SKIP
     """
     import pandas as pd
 

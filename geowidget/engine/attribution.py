@@ -193,6 +193,14 @@ def occlusion(
     -------
     Occlusion
         Deltas per position and per pixel; see :class:`Occlusion`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3))
+    >>> occ = occlusion(net, torch.rand(1, 8, 8), label=0, patch=4, stride=4)
+    >>> tuple(occ.delta_margin.shape)
+    (2, 2)
     """
     if image.ndim == 4:
         image = image[0]

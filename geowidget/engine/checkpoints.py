@@ -60,6 +60,15 @@ class Checkpoints:
     steps : list of int, optional
         The training step (or epoch) of each checkpoint in a list; default ``0, 1, 2, ...``.
         Strictly increasing. Not allowed with a dict, whose keys are the steps.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Linear(4, 2)
+    >>> states = [{k: v * s for k, v in net.state_dict().items()} for s in (0.0, 1.0)]
+    >>> run = Checkpoints(net, states, steps=[0, 5])
+    >>> run.steps, run.load(0).weight.abs().sum().item()
+    ([0, 5], 0.0)
     """
 
     @validate_params({

@@ -970,6 +970,13 @@ CORRUPTIONS: dict[str, Corruption] = {
                       (.65, .1, .7, .69, .6), (.65, .1, .5, .68, .6))}),
     ]
 }
+"""The corruptions by name (what ``corrupt`` and ``Study(corruptions=...)`` accept).
+
+Examples
+--------
+>>> sorted(CORRUPTIONS)[:3]
+['brightness', 'canny_edges', 'contrast']
+"""
 
 IMAGENET_C = (
     "gaussian_noise", "shot_noise", "impulse_noise", "defocus_blur", "gaussian_blur",

@@ -41,7 +41,16 @@ DIRECTIONS = ("weight", "weight_aug", "mean", "probe")
 
 @dataclass(frozen=True)
 class Geometry:
-    """Per-sample geometry, every field a ``[N]`` tensor (see the module doc for units)."""
+    """Per-sample geometry, every field a ``[N]`` tensor (see the module doc for units).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from geowidget import geometry
+    >>> g = geometry(torch.tensor([[3.0, 4.0]]), torch.tensor([0]), torch.eye(2))
+    >>> g.norm.tolist(), type(g).__name__
+    ([5.0], 'Geometry')
+    """
 
     angle: torch.Tensor
     angle_pred: torch.Tensor

@@ -54,6 +54,13 @@ class AttributionView(SampleView):
     class_names : list of str, optional
     sample_ids : array-like of int [N], optional
         Ids that ``selected`` refers to (default ``0..N-1``).
+
+    Examples
+    --------
+    >>> import geowidget as gw
+    >>> from geowidget.zoo import load
+    >>> net, digits = load("lenet-s0"), gw.load_digits()                 # doctest: +SKIP
+    >>> gw.AttributionView(net, digits.images[:20], digits.labels[:20])  # doctest: +SKIP
     """
 
     _kind = t.Unicode("attribution").tag(sync=True)

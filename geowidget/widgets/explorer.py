@@ -110,6 +110,13 @@ class Explorer(ipw.VBox):
         The link between the views.
     selected : numpy.ndarray
         The shared selection (sample ids).
+
+    Examples
+    --------
+    >>> import geowidget as gw
+    >>> from geowidget.demo import demo_cube
+    >>> explorer = gw.Explorer(demo_cube())               # doctest: +SKIP
+    >>> explorer.selected                                 # doctest: +SKIP
     """
 
     selected = t.Any(np.zeros(0, np.int64))

@@ -43,6 +43,13 @@ class MarginHistogram(SlabView):
         The initial cell.
     budget : int
         Bytes above which slices are fetched on demand (64 MB).
+
+    Examples
+    --------
+    >>> import geowidget as gw
+    >>> from geowidget.demo import demo_cube
+    >>> hist = gw.MarginHistogram(demo_cube(), bins=40)   # doctest: +SKIP
+    >>> gw.link(hist, gw.PolarPlot(demo_cube()))          # doctest: +SKIP
     """
 
     _more_keywords = ARRAY_KEYWORDS

@@ -101,6 +101,12 @@ class ModelMap(GeoView):
         Condition selection passed to ``model_embedding`` when computing from a cube; for
         ``by="model_condition"`` the default is every sparsity of the clean benchmark, for
         ``by="model_sparsity"`` every sparsity and every benchmark.
+
+    Examples
+    --------
+    >>> import geowidget as gw
+    >>> from geowidget.demo import demo_cube
+    >>> gw.ModelMap(demo_cube(), method="mds")            # doctest: +SKIP
     """
 
     _kind = t.Unicode("modelmap").tag(sync=True)

@@ -34,6 +34,12 @@ class ParallelCoordinates(SlabView):
         Per-sample classes and ids when no cube is given.
     model, layer, sparsity, benchmark : optional
         The initial cell.
+
+    Examples
+    --------
+    >>> import geowidget as gw
+    >>> from geowidget.demo import demo_cube
+    >>> gw.ParallelCoordinates(demo_cube())               # doctest: +SKIP
     """
 
     _more_keywords = ARRAY_KEYWORDS

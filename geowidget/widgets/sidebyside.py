@@ -48,6 +48,13 @@ class SideBySide(ipw.HBox):
         Normalising ρ (``normalize=True``) is per panel either way.
     **kwargs
         Passed to both :class:`PolarPlot` views.
+
+    Examples
+    --------
+    >>> import geowidget as gw
+    >>> from geowidget.demo import demo_cube
+    >>> pair = gw.SideBySide(demo_cube(), models=("lenet-s0", "mlp-s0"))   # doctest: +SKIP
+    >>> pair.to_html("pair.html")                                         # doctest: +SKIP
     """
 
     selected = t.Any(np.zeros(0, np.int64))

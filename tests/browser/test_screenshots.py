@@ -5,7 +5,7 @@ canvas is drawn. Crowded model-map labels never overlap, and parallel coordinate
 with few values as bands.
 
 Set ``GEOWIDGET_SCREENSHOTS=DIR`` to save each view (``<view>-<theme>.png``), e.g. docs/img
-for the README's gallery.
+for the screenshots in docs/features.md.
 """
 
 from __future__ import annotations
