@@ -21,6 +21,8 @@ _EXPORTS: dict[str, str] = {
     "geometry_from_model": "geowidget.engine.head",
     "find_head": "geowidget.engine.head",
     "layer_margin": "geowidget.engine.layer_margin",
+    "adversarial_distance": "geowidget.engine.adversarial",
+    "AdversarialDistance": "geowidget.engine.adversarial",
     "linear_probe": "geowidget.engine.probe",
     "cross_fit": "geowidget.engine.probe",
     "fit_probe": "geowidget.engine.probe",

@@ -45,11 +45,15 @@ class InvalidParameterError(ValueError, TypeError):
 
 
 class _Mismatch(Exception):
-    """Raised by a constraint that a value does not meet, with an optional detail."""
+    """Raised by a constraint that a value does not meet, with an optional detail.
 
-    def __init__(self, detail: str = "") -> None:
+    ``rank`` says how close the value came: of the constraints a value breaks, the message
+    gives the detail of the closest (an empty integer array is "empty", not "not boolean").
+    """
+
+    def __init__(self, detail: str = "", rank: int = 1) -> None:
         super().__init__(detail)
-        self.detail = detail
+        self.detail, self.rank = detail, rank
 
 
 # ---------------------------------------------------------------------------- describing values
@@ -59,6 +63,10 @@ def describe(value: Any) -> str:
         kind = f"{type(value).__module__.split('.')[0]}.{type(value).__name__}"
         return f"a {kind} of shape {tuple(value.shape)} and dtype {value.dtype}"
     text = repr(value)
+    if isinstance(value, Mapping) and ("\n" in text or len(text) > 80):  # tensors as values
+        keys = [describe(k) for k in list(value)[:10]]
+        return f"a {type(value).__name__} with keys [{', '.join(keys)}" + (
+            ", ...]" if len(value) > 10 else "]")
     if isinstance(value, str | bytes):  # paths and names in full, unless absurdly long
         return text if len(text) <= 300 else f"{text[:60]}... ({len(value)} characters)"
     if "\n" in text or (len(text) > 80 and not isinstance(value, list | tuple)):
@@ -67,7 +75,8 @@ def describe(value: Any) -> str:
 
 
 def _is_array(value: Any) -> bool:
-    return hasattr(value, "shape") and hasattr(value, "dtype") and hasattr(value, "ndim")
+    return (not isinstance(value, type)  # np.float32 the class has these as descriptors
+            and hasattr(value, "shape") and hasattr(value, "dtype") and hasattr(value, "ndim"))
 
 
 def _number(value: Any) -> int | float | None:
@@ -369,7 +378,8 @@ class DictOf(Constraint):
         return out
 
 
-_DTYPE_WORDS = {"floating": "floating-point", "integer": "integer", "bool": "boolean"}
+_DTYPE_WORDS = {"floating": "floating-point", "integer": "integer", "bool": "boolean",
+               "numeric": "numeric"}
 
 
 def _dtype_kind(dtype: Any) -> str:
@@ -384,6 +394,16 @@ def _dtype_kind(dtype: Any) -> str:
     return {"f": "floating", "i": "integer", "u": "integer", "b": "bool"}.get(kind, "other")
 
 
+def _fits(spec: tuple[str | int, ...], shape: tuple[int, ...]) -> bool:
+    """Whether ``shape`` has ``spec``'s dimensions: sizes equal, and one size per name
+    (``("P", "P")`` is square)."""
+    if len(spec) != len(shape):
+        return False
+    sizes: dict[str, int] = {}
+    return all(sizes.setdefault(d, n) == n if isinstance(d, str) else d == n
+               for d, n in zip(spec, shape, strict=True))
+
+
 class Array(Constraint):
     """A torch tensor (``library="torch"``), numpy array (``"numpy"``) or either (None).
 
@@ -391,7 +411,8 @@ class Array(Constraint):
     ----------
     *shapes : tuple of str or int
         Allowed shapes, one name or size per dimension: ``("N", "D")``. Any shape if none.
-    dtype : {"floating", "integer", "bool"}, optional
+    dtype : {"floating", "integer", "bool", "numeric"}, optional
+        ``"numeric"`` is floating or integer.
     finite : bool
         No NaN or Inf.
     low, high : float, optional
@@ -426,14 +447,16 @@ class Array(Constraint):
     def convert(self, value: Any) -> Any:
         if not self._type_ok(value):
             raise _Mismatch
-        if self.shapes and not any(len(s) == value.ndim and all(
-                isinstance(d, str) or d == n for d, n in zip(s, value.shape, strict=True))
-                for s in self.shapes):
-            raise _Mismatch(f"it has {value.ndim} dimensions")
-        if self.nonempty and (value.ndim == 0 or value.shape[0] == 0):
-            raise _Mismatch("it is empty")
-        if self.dtype is not None and _dtype_kind(value.dtype) != self.dtype:
+        kind = _dtype_kind(value.dtype)
+        if self.dtype is not None and kind != self.dtype and not (
+                self.dtype == "numeric" and kind in ("floating", "integer")):
             raise _Mismatch(f"its dtype {value.dtype} is not {_DTYPE_WORDS[self.dtype]}")
+        if self.shapes and not any(_fits(s, value.shape) for s in self.shapes):
+            dims = any(len(spec) == value.ndim for spec in self.shapes)
+            raise _Mismatch(f"its shape is {tuple(value.shape)}" if dims
+                            else f"it has {value.ndim} dimensions", rank=2)
+        if self.nonempty and (value.ndim == 0 or value.shape[0] == 0):
+            raise _Mismatch("it is empty", rank=2)
         checks_values = self.finite or self.low is not None or self.high is not None
         # meta tensors hold no values to check
         if checks_values and math.prod(value.shape) and not getattr(value, "is_meta", False):
@@ -450,9 +473,9 @@ class Array(Constraint):
             lo, hi = (float(t) for t in flat.detach().aminmax())
         if not (math.isfinite(lo) and math.isfinite(hi)):
             bad = ~(np.isfinite(flat) if isinstance(flat, np.ndarray) else flat.detach().isfinite())
-            raise _Mismatch(f"it holds {int(bad.sum())} NaN or infinite values")
+            raise _Mismatch(f"it holds {int(bad.sum())} NaN or infinite values", rank=2)
         if (self.low is not None and lo < self.low) or (self.high is not None and hi > self.high):
-            raise _Mismatch(f"its values span [{lo:g}, {hi:g}]")
+            raise _Mismatch(f"its values span [{lo:g}, {hi:g}]", rank=2)
 
     def __str__(self) -> str:
         kind = {"torch": "torch.Tensor", "numpy": "numpy array", None: "tensor or array"}
@@ -488,6 +511,8 @@ class Array(Constraint):
             out.append(make((2,) * (ndim + 1), dtype, 0))
         if self.dtype == "floating":
             out.append(make((2,) * ndim, torch.int64, 0))
+        elif self.dtype == "numeric":
+            out.append(make((2,) * ndim, torch.bool, 0))
         elif self.dtype is not None:
             out.append(make((2,) * ndim, torch.float32, 0.5))
         if self.nonempty:
@@ -644,16 +669,18 @@ def check(
     line) or ``"entry"`` (a field of a file).
     """
     made = [make_constraint(c) for c in constraints]
-    details = []
+    details: list[tuple[int, str]] = []
     for c in made:
         try:
             return c.convert(value)
         except _Mismatch as err:
             if err.detail:
-                details.append(err.detail + (f"; {c.hint}" if getattr(c, "hint", "") else ""))
+                hint = f"; {c.hint}" if getattr(c, "hint", "") else ""
+                details.append((-err.rank, err.detail + hint))
     names = [str(c) for c in made]
     expected = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
-    raise invalid(caller, name, expected, value, details[0] if details else "", what=what)
+    detail = min(details, key=lambda d: d[0])[1] if details else ""  # the closest, first
+    raise invalid(caller, name, expected, value, detail, what=what)
 
 
 def validate_params(constraints: dict[str, list[Any]]) -> Callable[[Callable], Callable]:

@@ -81,6 +81,8 @@ OPTIONS: dict[str, dict[str, list[Any]]] = {
         "severities": [Interval(int, 1, 5)],
         "sparsities": [Interval(float, 0, 1, closed="left")],
         "tokens": [None, Options("cls", "mean", "flatten")],
+        "adversarial": [None, Options("l2", "linf")],
+        "adversarial_samples": [POSITIVE],
     },
     "summary": {},
 }
@@ -221,6 +223,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 def report(args: argparse.Namespace) -> int:
     """Write the standalone HTML report of the demo zoo or of a saved cube."""
     check_options("report", args)
+    from geowidget.analysis.scores import check_bootstrap
     from geowidget.report import write_report
 
     if args.study:
@@ -235,6 +238,8 @@ def report(args: argparse.Namespace) -> int:
 
         cube = demo_cube(progress=not args.quiet)
         title = args.title or "geowidget report: the demo zoo on held-out MNIST"
+    check_bootstrap(len(cube.labels), args.n_boot, "geowidget report", "--n-boot",
+                    what="option")
     out = write_report(cube, args.out, title=title, n_boot=args.n_boot)
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MB): {cube!r}")
     return 0
@@ -274,7 +279,12 @@ def load_model(spec: str) -> tuple[str, Any]:
             factory = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as err:
             raise ValueError(f"--models {spec!r}: cannot import {target!r} ({err})") from err
-        model = factory()
+        try:
+            model = factory()
+        except Exception as err:  # noqa: BLE001 -- any failure of user code, named
+            first = (str(err).strip().splitlines() or [""])[0]
+            raise ValueError(f"--models {spec!r}: {target}() raised {type(err).__name__}: "
+                             f"{first} (a factory is called with no arguments)") from None
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"--models {spec!r}: {target}() returned {type(model).__name__}, "
                             "not a torch.nn.Module")
@@ -497,6 +507,14 @@ def study(args: argparse.Namespace) -> int:
                          "or drop --tokens")
 
     _check_probe_options(args)
+    if args.backend == "ray" and args.ray_address is not None:  # fail fast, before the models
+        from geowidget.study.runners import check_reachable
+
+        try:
+            check_reachable(args.ray_address)
+        except (ConnectionError, ValueError) as err:
+            raise ValueError(f"--ray-address {args.ray_address!r}: {err}") from None
+
     specs = [s for item in args.models for s in item.split(",") if s]
     if specs == ["zoo"]:
         specs = zoo.names()
@@ -522,6 +540,8 @@ def study(args: argparse.Namespace) -> int:
         seed=args.seed, progress=not args.quiet, tokens=args.tokens, backend=args.backend,
         ray_address=args.ray_address,
         ray_remote_args=None if args.ray_num_gpus is None else {"num_gpus": args.ray_num_gpus},
+        adversarial=None if args.adversarial is None else {
+            "norm": args.adversarial, "samples": args.adversarial_samples},
     )
     if args.tokens is not None:
         _check_tokens_apply(models, data, st.layers, args.tokens)
@@ -536,7 +556,7 @@ def study(args: argparse.Namespace) -> int:
     print(f"wrote {out}: {cube!r} ({st.stats['computed']} units computed, "
           f"{st.stats['cached']} from the cache; parts computed / from the cache: "
           + ", ".join(f"{name} {c['computed']}/{c['cached']}" for name, c in parts) + ")")
-    for target in ("robustness", "vulnerability"):
+    for target in ("robustness", "vulnerability", "adversarial"):
         try:
             table = cube.correlations(target=target, ci=None)
         except (ValueError, KeyError):
@@ -615,6 +635,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tokens", default=None,
                    help="transformer layers: reduce tokens by 'cls', 'mean' or 'flatten'")
+    p.add_argument("--adversarial", default=None,
+                   help="also measure each sample's adversarial distance: l2 or linf "
+                        '(pip install "geowidget[adversarial]")')
+    p.add_argument("--adversarial-samples", type=int, default=500,
+                   help="with --adversarial: the first N samples are attacked")
     p.add_argument("--backend", choices=["local", "ray"], default="local",
                    help="run units in this process, or on Ray actors")
     p.add_argument("--ray-address", default=None,
@@ -642,7 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, KeyError, FileNotFoundError) as err:
+    except (ValueError, TypeError, KeyError, FileNotFoundError, ConnectionError) as err:
         parser.exit(2, f"geowidget {args.command}: error: {err}\n")
     return 2
 

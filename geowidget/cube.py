@@ -26,7 +26,12 @@ Arrays:
 - ``projections``: optional 2-D maps of each model's clean, dense features per layer, by
   method (``{"pca": float32 [M, L, N, 2], "umap": ...}``, NaN where not computed), for
   :class:`~geowidget.widgets.ProjectionView`. They are positions, not geometry: a projection
-  distorts distances (:func:`geowidget.distortion` measures how much).
+  distorts distances (:func:`geowidget.distortion` measures how much);
+- ``adversarial``: optional per-sample adversarial distances by norm (``{"l2": float32
+  [M, K, N]}``): the smallest input perturbation that changes the prediction
+  (:func:`geowidget.adversarial_distance`), measured on clean inputs at each sparsity; 0 for
+  misclassified samples, NaN where not measured (corrupted conditions, samples outside the
+  attacked subset) or where every attack failed.
 
 A cube lives in memory, or on disk as a partitioned dataset (:meth:`GeometryCube.save`, one
 Parquet file per (model, condition); see :mod:`geowidget.cube_format`) that
@@ -56,6 +61,7 @@ from geowidget._validation import (
     Boolean,
     Interval,
     ListOf,
+    describe,
     invalid,
     validate_params,
 )
@@ -122,6 +128,10 @@ CONDITION_CONSTRAINTS = {
     "benchmark": [None, str, ListOf(str)],
     "severity": [None, Interval(int, 0, 5), ListOf(Interval(int, 0, 5))],
 }
+
+# find_conditions also takes empty lists (they match nothing) from the analyses
+_LOOKUP = {name: [c if not isinstance(c, ListOf) else ListOf(c.item, min_len=0)
+                  for c in constraints] for name, constraints in CONDITION_CONSTRAINTS.items()}
 
 
 class _MemoryArrays:
@@ -202,6 +212,8 @@ class GeometryCube:
         Each layer's own prediction (a probe's at a probe layer).
     probe_accuracy : array ``[M, L, K]``, optional
         Held-out accuracy of each layer's probe; NaN where a layer has none.
+    adversarial : dict of str to array ``[M, K, N]``, optional
+        Adversarial distances by norm (``"l2"``, ``"linf"``); NaN where not measured.
 
     Examples
     --------
@@ -236,6 +248,7 @@ class GeometryCube:
         projections: dict[str, Any] | None = None,
         layer_pred: Any = None,
         probe_accuracy: Any = None,
+        adversarial: dict[str, Any] | None = None,
     ) -> None:
         self._set_coordinates(models, layers, conditions, labels, class_names, sample_ids,
                               model_info, dataset)
@@ -256,6 +269,10 @@ class GeometryCube:
         self.projections = {
             str(method): _as_shape(f"projections[{method!r}]", xy, (m, ly, n, 2), np.float32)
             for method, xy in dict(projections or {}).items()
+        }
+        self.adversarial = {
+            str(norm): _as_shape(f"adversarial[{norm!r}]", d, (m, k, n), np.float32)
+            for norm, d in dict(adversarial or {}).items()
         }
 
     def _set_coordinates(self, models: Any, layers: Any, conditions: Any, labels: Any,
@@ -381,11 +398,14 @@ class GeometryCube:
         """
         if name not in ARRAYS and not (name == LAYER_PRED and self.has_layer_pred):
             raise KeyError(f"unknown array {name!r}; valid: {list(ARRAYS)}")
-        mi = list(range(len(self.models))) if model is None else [int(i) for i in model]
-        li = list(range(len(self.layers))) if layer is None else [int(i) for i in layer]
-        ki = list(range(len(self.conditions))) if condition is None else [int(i) for i in condition]
+        caller = "GeometryCube.values"
+        mi = _positions(caller, "model", model, len(self.models))
+        li = _positions(caller, "layer", layer, len(self.layers))
+        ki = _positions(caller, "condition", condition, len(self.conditions))
         out = self._arrays.block(name, mi, li, ki)
-        return out if sample is None else out[..., np.asarray(sample, dtype=np.int64)]
+        if sample is None:
+            return out
+        return out[..., _positions(caller, "sample", sample, len(self.labels))]
 
     # ------------------------------------------------------------------ coordinates
     @property
@@ -418,6 +438,7 @@ class GeometryCube:
         """Benchmark names other than ``"clean"``, in first-seen order."""
         return [b for b in self.benchmarks if b != "clean"]
 
+    @validate_params(_LOOKUP)
     def find_conditions(
         self,
         sparsity: float | Sequence[float] | None = None,
@@ -496,6 +517,11 @@ class GeometryCube:
 
     def cell(self, model: int, layer: int, condition: int) -> CubeSlice:
         """The cell at positions ``(model, layer, condition)``, as :meth:`slice` gives it."""
+        model, layer, condition = (
+            _positions("GeometryCube.cell", name, [value], size, one=value)[0]
+            for name, value, size in (("model", model, len(self.models)),
+                                      ("layer", layer, len(self.layers)),
+                                      ("condition", condition, len(self.conditions))))
         names = list(ARRAYS) + ([LAYER_PRED] if self.has_layer_pred else [])
         if isinstance(self._arrays, _DatasetArrays):
             from geowidget.cube_format import column
@@ -569,6 +595,7 @@ class GeometryCube:
                         else None),
             probe_accuracy=(None if self.probe_accuracy is None
                             else self.probe_accuracy[np.ix_(mi, li, ki)]),
+            adversarial={k: d[np.ix_(mi, ki, si)] for k, d in self.adversarial.items()},
             **{name: self.values(name, mi, li, ki, si) for name in ARRAYS},
         )
 
@@ -682,10 +709,14 @@ class GeometryCube:
         """
         import pandas as pd
 
+        if isinstance(columns, str):  # one column, not its letters
+            columns = [columns]
         extra = [LAYER_PRED] if self.has_layer_pred else []
         names = list(ARRAYS) + extra if columns is None else list(columns)
         if unknown := [c for c in names if c not in ARRAYS and c not in extra]:
-            raise KeyError(f"unknown column(s) {unknown}; valid: {list(ARRAYS) + extra}")
+            raise KeyError(f"unknown column(s) {unknown} in the 'columns' parameter of "
+                           f"GeometryCube.to_pandas (got {describe(columns)}); valid: "
+                           f"{list(ARRAYS) + extra}")
         m, ly, k, n = (len(self.models), len(self.layers), len(self.conditions), len(self.labels))
         mi, li, ki, si = (a.ravel() for a in np.indices((m, ly, k, n)))
         table: dict[str, Any] = {
@@ -704,6 +735,8 @@ class GeometryCube:
         for method, xy in self.projections.items():  # the same position at every condition
             for axis, coord in enumerate("xy"):
                 table[f"projection:{method}:{coord}"] = xy[mi, li, si, axis]
+        for norm, d in self.adversarial.items():  # the same distance at every layer
+            table[f"adversarial:{norm}"] = d[mi, ki, si]
         return pd.DataFrame(table)
 
     def _meta(self) -> dict[str, Any]:
@@ -741,6 +774,8 @@ class GeometryCube:
                 writer.write_projection(method, xy)
             if self.probe_accuracy is not None:
                 writer.write_probe_accuracy(self.probe_accuracy)
+            for norm, d in self.adversarial.items():
+                writer.write_adversarial(norm, d)
             for mi in range(len(self.models)):
                 for ki in range(len(self.conditions)):
                     metrics = {name: self.values(name, [mi], None, [ki])[0, :, 0]
@@ -795,6 +830,7 @@ class GeometryCube:
         cube._images = reader if meta.get("images") is not None else None
         cube.projections = reader.read_projections()
         cube.probe_accuracy = reader.read_probe_accuracy()
+        cube.adversarial = reader.read_adversarial()
         return cube
 
     def replace(self, **changes: Any) -> GeometryCube:
@@ -806,11 +842,19 @@ class GeometryCube:
         """
         kwargs = {name: getattr(self, name) for name in (
             "models", "layers", "conditions", "labels", "class_names", "sample_ids",
-            "model_info", "dataset", "images", "projections", "probe_accuracy")}
+            "model_info", "dataset", "images", "projections", "probe_accuracy",
+            "adversarial")}
         kwargs[LAYER_PRED] = self.layer_pred
         if unknown := sorted(set(changes) - set(kwargs) - set(ARRAYS)):
             raise TypeError(f"replace() got unknown field(s) {unknown}; valid: "
                             f"{sorted([*kwargs, *ARRAYS])}")
+        n = len(self.labels)
+        for name in ("labels", "sample_ids", "images"):  # the samples are not replaced here
+            value = changes.get(name)
+            if value is not None and len(value) != n:
+                raise invalid("GeometryCube.replace", name, f"one entry per sample of the cube "
+                              f"({n}); to choose samples use sel(sample=...)", value,
+                              f"it has {len(value)}")
         kwargs.update({name: self.values(name) for name in ARRAYS if name not in changes})
         return GeometryCube(**{**kwargs, **changes})
 
@@ -844,6 +888,7 @@ class GeometryCube:
             "probe_accuracy": (None if self.probe_accuracy is None else  # NaN as null
                                np.where(np.isnan(self.probe_accuracy), None,
                                         self.probe_accuracy).tolist()),
+            "adversarial": list(self.adversarial),
         }
         if self.images is not None:
             meta["images"] = {
@@ -918,6 +963,10 @@ class GeometryCube:
                     .reshape(m, ly, k, n)[:, :, 0] for coord in "xy"], axis=-1)
                 for method in meta.get("projections", [])
             }
+            adversarial = {
+                norm: _column(table, f"adversarial:{norm}", "floating", where)
+                .reshape(m, ly, k, n)[:, 0] for norm in meta.get("adversarial", [])
+            }
             images = None
             if "images" in meta:
                 raw_img = base64.b64decode(meta["images"]["data"], validate=True)
@@ -936,6 +985,7 @@ class GeometryCube:
                 projections=projections,
                 probe_accuracy=(None if meta.get("probe_accuracy") is None else
                                 np.array(meta["probe_accuracy"], dtype=np.float64)),
+                adversarial=adversarial,
                 **arrays,
             )
         except (ValueError, TypeError, KeyError) as err:
@@ -945,9 +995,14 @@ class GeometryCube:
     @classmethod
     def concat_models(cls, cubes: Iterable[GeometryCube]) -> GeometryCube:
         """Stack cubes that share layers, conditions and samples along the model axis."""
+        given = cubes
         cubes = list(cubes)
         if not cubes:
             raise ValueError("concat_models needs at least one cube")
+        for i, c in enumerate(cubes):
+            if not isinstance(c, GeometryCube):
+                raise invalid("GeometryCube.concat_models", "cubes", "a list of GeometryCube",
+                              given, f"item {i} ({describe(c)}) is a {type(c).__name__}")
         first = cubes[0]
         for c in cubes[1:]:
             if c.layers != first.layers or c.conditions != first.conditions:
@@ -966,6 +1021,10 @@ class GeometryCube:
         accuracy = None if all(c.probe_accuracy is None for c in cubes) else np.concatenate([
             np.full((len(c.models), len(c.layers), len(c.conditions)), np.nan)
             if c.probe_accuracy is None else c.probe_accuracy for c in cubes])
+        norms = dict.fromkeys(k for c in cubes for k in c.adversarial)
+        adversarial = {k: np.concatenate([
+            c.adversarial.get(k, np.full((len(c.models), len(c.conditions), len(c.labels)),
+                                         np.nan, np.float32)) for c in cubes]) for k in norms}
         return cls(
             models=[m for c in cubes for m in c.models],
             layers=first.layers,
@@ -979,6 +1038,7 @@ class GeometryCube:
             projections=projections,
             layer_pred=layer_pred,
             probe_accuracy=accuracy,
+            adversarial=adversarial,
             **{name: np.concatenate([c.values(name) for c in cubes]) for name in ARRAYS},
         )
 
@@ -1022,6 +1082,10 @@ class GeometryCube:
             return False
         if not all(_same_array(np.asarray(xy), np.asarray(other.projections[k]), rtol, atol)
                    for k, xy in self.projections.items()):
+            return False
+        if list(self.adversarial) != list(other.adversarial) or not all(
+                _same_array(np.asarray(d), np.asarray(other.adversarial[k]), rtol, atol)
+                for k, d in self.adversarial.items()):
             return False
         for a, b in ((self.labels, other.labels), (self.sample_ids, other.sample_ids),
                      (self.images, other.images)):
@@ -1147,3 +1211,32 @@ def _index(what: str, names: list[str], key: str | int) -> int:
         return names.index(key)
     except ValueError:
         raise KeyError(f"unknown {what} {key!r}; valid: {names}") from None
+
+
+def _positions(
+    caller: str, name: str, value: Any, size: int, one: Any = None
+) -> list[int] | np.ndarray:
+    """Positions along a dimension of ``size`` (negative from the end), each checked; all of
+    them when ``value`` is None. ``one`` is the single value that a caller took as a list."""
+    if value is None:
+        return list(range(size))
+    shown = value if one is None else one
+    what = "an int position" if one is not None else "a list of int positions"
+    expected = f"{what} in [-{size}, {size}) (the cube has {size} {name}s)"
+    if isinstance(value, np.ndarray):  # checked whole: sample positions can be millions
+        if value.dtype.kind not in "iu" or value.ndim != 1:
+            raise invalid(caller, name, expected, shown, f"its dtype is {value.dtype}"
+                          if value.ndim == 1 else f"it has {value.ndim} dimensions")
+        if value.size and (value.min() < -size or value.max() >= size):
+            raise invalid(caller, name, expected, shown,
+                          f"they span [{value.min()}, {value.max()}]")
+        return value.astype(np.int64) % max(size, 1)
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise invalid(caller, name, expected, shown)
+    items = list(value)
+    for item in items:
+        if isinstance(item, bool | np.bool_) or not isinstance(item, int | np.integer):
+            raise invalid(caller, name, expected, shown, f"{describe(item)} is not an int")
+        if not -size <= item < size:
+            raise invalid(caller, name, expected, shown, f"{item} is out of range")
+    return [int(i) % size for i in items]

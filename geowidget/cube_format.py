@@ -8,6 +8,7 @@ A cube saved at ``<root>`` (a local directory or any ``pyarrow.fs`` URI) is::
     <root>/images.npy                       uint8 thumbnails [N, H, W(, 3)], when the cube has them
     <root>/projections/<method>.npy         float32 [M, L, N, 2], one per projection method
     <root>/probe_accuracy.npy               float64 [M, L, K], when the cube has probe layers
+    <root>/adversarial/<norm>.npy           float32 [M, K, N], adversarial distances by norm
     <root>/parts/m00000-c00000.parquet      one file per (model, condition)
 
 A partition holds N rows in sample order, with one column ``<metric>/<layer>`` per layer
@@ -70,6 +71,7 @@ PARTS = "parts"
 PROJECTIONS = "projections"
 PROBE_ACCURACY = "probe_accuracy.npy"
 LAYER_PRED = "layer_pred"
+ADVERSARIAL = "adversarial"
 
 
 def partition_name(model: int, condition: int) -> str:
@@ -104,7 +106,8 @@ class CubeWriter:
         self.fs, self.root = resolve(self.location)
         self.meta = dict(meta)
         self.meta.update(format=FORMAT, version=VERSION, id=uuid.uuid4().hex, images=None,
-                         projections=[], checksums={}, layer_pred=False, probe_accuracy=False)
+                         projections=[], checksums={}, layer_pred=False, probe_accuracy=False,
+                         adversarial=[])
         self.staging = self._prepare()
 
     def __enter__(self) -> CubeWriter:
@@ -190,20 +193,24 @@ class CubeWriter:
 
     def write_projection(self, method: str, xy: np.ndarray) -> None:
         """2-D positions float32 ``[M, L, N, 2]`` of one projection method."""
-        if not isinstance(method, str) or not _SAFE_NAME.match(method):
-            raise ValueError(f"a projection method's name must be letters, digits, '_', '-' "
-                             f"or '.', got {method!r}")
-        xy = np.ascontiguousarray(xy, dtype=np.float32)
-        with self._open(f"{PROJECTIONS}/{method}.npy") as f:
-            np.lib.format.write_array(f, xy, allow_pickle=False)
+        self._write_npy(f"{PROJECTIONS}/{_safe_name('projection method', method)}.npy",
+                        xy, np.float32)
         self.meta["projections"].append(method)
 
     def write_probe_accuracy(self, accuracy: np.ndarray) -> None:
         """Held-out accuracy of each layer's probe, float64 ``[M, L, K]`` (NaN: no probe)."""
-        with self._open(PROBE_ACCURACY) as f:
-            np.lib.format.write_array(f, np.ascontiguousarray(accuracy, dtype=np.float64),
-                                      allow_pickle=False)
+        self._write_npy(PROBE_ACCURACY, accuracy, np.float64)
         self.meta["probe_accuracy"] = True
+
+    def write_adversarial(self, norm: str, distance: np.ndarray) -> None:
+        """Adversarial distances float32 ``[M, K, N]`` for one norm."""
+        self._write_npy(f"{ADVERSARIAL}/{_safe_name('norm', norm)}.npy", distance, np.float32)
+        self.meta["adversarial"].append(norm)
+
+    def _write_npy(self, name: str, array: np.ndarray, dtype: Any) -> None:
+        with self._open(name) as f:
+            np.lib.format.write_array(f, np.ascontiguousarray(array, dtype=dtype),
+                                      allow_pickle=False)
 
     def write_partition(self, model: int, condition: int, metrics: dict[str, np.ndarray],
                         outputs: dict[str, np.ndarray],
@@ -451,6 +458,19 @@ class CubeReader:
             raise ValueError(f"{self._path(PROBE_ACCURACY)!r} holds accuracies outside [0, 1]")
         return acc
 
+    def read_adversarial(self) -> dict[str, np.ndarray]:
+        """``{norm: float32 [M, K, N]}``, memory-mapped on a local disk."""
+        shape = (len(self.meta["models"]), len(self.meta["conditions"]), self.meta["n"])
+        out = {}
+        for norm in self.meta.get("adversarial", []):
+            name = f"{ADVERSARIAL}/{norm}.npy"
+            d = self._read_npy(name)
+            if d.dtype != np.float32 or d.shape != shape:
+                raise ValueError(f"{self._path(name)!r} holds {d.dtype} {d.shape}; expected "
+                                 f"float32 {shape} (models, conditions, samples)")
+            out[norm] = d
+        return out
+
     def _read_npy(self, name: str) -> np.ndarray:
         path = self._path(name)
         local = isinstance(self.fs, pafs.LocalFileSystem)
@@ -468,6 +488,14 @@ class CubeReader:
 # ------------------------------------------------------------------ checks of what is read
 _ID_KEY = "geowidget.cube"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def _safe_name(what: str, name: Any) -> str:
+    """``name`` as a file name inside the cube: a plain name, never a path."""
+    if not isinstance(name, str) or not _SAFE_NAME.match(name):
+        raise ValueError(f"a {what}'s name must be letters, digits, '_', '-' or '.', "
+                         f"got {name!r}")
+    return name
 _HEX = re.compile(r"^[0-9a-f]+$")
 _COLUMN_TYPES = {"pred": pa.int32(), "correct": pa.bool_(), "logit_margin": pa.float32()}
 
@@ -527,6 +555,11 @@ def _check_meta(meta: dict[str, Any], path: str) -> None:
                   "no path: a cube reads only its own files)")
     if len(set(methods)) != len(methods):
         raise bad("projections", "a list of unique method names")
+    norms = meta.get("adversarial", [])  # absent in cubes written before it
+    if not isinstance(norms, list) or not all(
+            isinstance(m, str) and _SAFE_NAME.match(m) for m in norms) or (
+            len(set(norms)) != len(norms)):
+        raise bad("adversarial", "a list of unique norm names ('l2', 'linf')")
     for flag in (LAYER_PRED, "probe_accuracy"):  # absent in cubes written before them
         if not isinstance(meta.get(flag, False), bool):
             raise bad(flag, "true or false")

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,7 @@ from geowidget._validation import (
 )
 from geowidget.cube import LAYER_METRICS, OUTPUTS, Condition, GeometryCube
 from geowidget.engine.checkpoints import step_model_name
+from geowidget.engine.tokens import TOKENS
 
 
 @contextlib.contextmanager
@@ -94,6 +95,9 @@ class GeometryTracker:
         The run's name in the cube (default: the model's class name).
     batch_size : int
         Forward-pass batch size.
+    tokens : {"cls", "mean", "flatten"} or dict of str to str, optional
+        As in :class:`geowidget.Study`: how a transformer layer's tokens become one vector
+        per sample (needed to track a ViT block).
 
     Examples
     --------
@@ -115,6 +119,7 @@ class GeometryTracker:
         "every": POSITIVE_INT,
         "run": [None, Matches(r"[^/]+", "a non-empty name without '/'")],
         "batch_size": POSITIVE_INT,
+        "tokens": TOKENS,
     })
     def __init__(
         self,
@@ -125,6 +130,7 @@ class GeometryTracker:
         *,
         run: str | None = None,
         batch_size: int = 256,
+        tokens: str | Mapping[str, str] | None = None,
     ) -> None:
         from geowidget.engine.model_state import evaluating
         from geowidget.study import Study
@@ -138,7 +144,7 @@ class GeometryTracker:
             self._study = Study(
                 {self.run: model}, probe_data, layers=layers, sparsities=(0,), corruptions=None,
                 batch_size=batch_size, device=device, progress=False,
-                shard_size=_count(probe_data),
+                shard_size=_count(probe_data), tokens=tokens,
             )
         x, y = self._study.reader.head(self._study.n)
         c = self._study.num_classes
@@ -189,6 +195,7 @@ class GeometryTracker:
 
         study, name = self._study, self.run
         with preserved_rng():
+            self._check_classes()
             # the model as it is now: its device (it may have moved) and its weights
             study.device = next((p.device for p in self.model.parameters()), study.device)
             study.model_fp[name] = fingerprint(*self.model.state_dict().values())
@@ -196,6 +203,17 @@ class GeometryTracker:
         study.runs[name] = (self.run, step)  # described as a Study describes a run's checkpoint
         info = study._info(name)
         return arrays, info
+
+    def _check_classes(self) -> None:
+        """The model still has the classes it had when the tracker was made (a head swapped
+        mid-training would otherwise surface as labels out of range in geometry)."""
+        now = self._study._check_classes(self._study.reader.head(1)[0])
+        if now != self._study.num_classes:
+            raise ValueError(
+                f"GeometryTracker.step: the model now outputs {now} classes, but the tracker "
+                f"was made for {self._study.num_classes} (its head changed since); record the "
+                "new head with a new GeometryTracker"
+            )
 
     def cube(self) -> GeometryCube:
         """The recorded steps as a GeometryCube: one model ``"<run>/<step>"`` per step.

@@ -4,8 +4,15 @@ Like scikit-learn's ``generate_invalid_param_val`` common test: every public fun
 command-line option declares its constraints once (``geowidget._validation``), and this file
 derives invalid values from those declarations, calls the function (or the command) with
 each, and checks the error: a ``ValueError``/``TypeError`` whose message names the parameter
-in the one shape. A new declaration is tested as soon as it is written. The second half pins
-the cases an adversarial pass found, as a new user would try them.
+in the one shape. A new declaration is tested as soon as it is written.
+
+Values derived from a declaration are refused by that declaration by construction, so they
+cannot catch a declaration that is wrong. ``KNOWN_BAD`` is therefore written by hand, per
+kind of parameter: each value must be refused with the one error, the message must show the
+value, and the model and inputs must be left as they were. The mutation check loosens each
+declaration in turn (to "anything", or one constraint widened) and asserts that some known-bad
+value then gets through. The last part pins the cases an adversarial pass found, as a new
+user would try them.
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ VALID = {
     gw.geometry_from_model: lambda: ((net(), (X, Y)), {"progress": False}),
     gw.find_head: lambda: ((net(),), {}),
     gw.layer_margin: lambda: ((net(), (X, Y), "1"), {"progress": False}),
+    gw.adversarial_distance: lambda: ((net(), X), {"steps": 2, "check": 0, "progress": False}),
     gw.linear_probe: lambda: ((H, Y), {}),
     gw.cross_fit: lambda: ((H, Y), {"folds": 2}),
     gw.fit_probe: lambda: ((H, Y), {}),
@@ -103,7 +111,7 @@ NO_PARAMETERS = {"load_mnist", "load_digits"}
 NOT_DECLARED_HERE = {
     "Explorer", "AttributionView", "SideBySide", "EvaluationTable", "LayerProfile",
     "ProjectionView", "link", "GeometryCube", "Geometry", "Embedding", "Distortion",
-    "CORRUPTIONS",
+    "CORRUPTIONS", "AdversarialDistance",
 }
 
 
@@ -111,15 +119,86 @@ def constraints_of(func) -> dict[str, list[v.Constraint]]:
     return getattr(func.__init__ if inspect.isclass(func) else func, "parameter_constraints", {})
 
 
-def call_with(func, name: str, value):
-    """Call ``func`` with its valid arguments, all by keyword, but ``name`` set to ``value``."""
+def valid_call(func) -> dict:
+    """The valid arguments of ``func`` (VALID), all by keyword."""
     args, kwargs = VALID[func]()
     signature = inspect.signature(func.__init__ if inspect.isclass(func) else func)
     names = [p for p in signature.parameters if not (inspect.isclass(func) and p == "self")]
-    call = {**dict(zip(names, args, strict=False)), **kwargs, name: value}
-    result = func(**call)
+    return {**dict(zip(names, args, strict=False)), **kwargs}
+
+
+def call_with(func, name: str, value, call: dict | None = None):
+    """Call ``func`` with its valid arguments, all by keyword, but ``name`` set to ``value``."""
+    result = func(**{**(valid_call(func) if call is None else call), name: value})
     if inspect.isgenerator(result):
         next(result)
+
+
+def snapshot(objects) -> list:
+    """Copies of every model's weights and train flags and of every input tensor or array
+    among ``objects`` (and one level inside tuples, lists, dicts and ImageData)."""
+    out = []
+    for obj in objects:
+        if isinstance(obj, tuple | list):
+            out += snapshot(obj)
+        elif isinstance(obj, dict):
+            out += snapshot(list(obj.values()))
+        elif isinstance(obj, ImageData):
+            out += snapshot([obj.images, obj.labels])
+        elif isinstance(obj, nn.Module):
+            out.append({k: t.detach().clone() for k, t in obj.state_dict().items()})
+            out.append([m.training for m in obj.modules()])
+        elif isinstance(obj, torch.Tensor):
+            out.append(obj.detach().clone())
+        elif isinstance(obj, np.ndarray):
+            out.append(obj.copy())
+    return out
+
+
+def same(a, b) -> bool:
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, torch.Tensor):  # bit for bit, NaN included
+        return a.shape == b.shape and a.dtype == b.dtype and bool(
+            (a == b).logical_or(a.isnan() & b.isnan()).all()
+            if a.is_floating_point() else (a == b).all())
+    if isinstance(a, np.ndarray):
+        return a.shape == b.shape and a.dtype == b.dtype and bool(
+            np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
+    return a == b
+
+
+def shown(value) -> list[str]:
+    """How a message may show ``value``: its repr or str, or an array's shape and dtype."""
+    if isinstance(value, torch.Tensor | np.ndarray) and value.ndim > 0:
+        return [f"shape {tuple(value.shape)} and dtype {value.dtype}"]
+    if isinstance(value, dict) and ("\n" in repr(value) or len(repr(value)) > 80):  # by keys
+        return [f"keys [{', '.join(map(repr, value))}]"]
+    return [repr(value), str(value)]
+
+
+def refusal_problem(func, name: str, value, extra: dict | None = None) -> str | None:
+    """What is wrong with how ``func`` refuses ``name=value`` (None: nothing). It must raise
+    the one error, naming the parameter, showing the value, leaving model and inputs as they
+    were. ``extra`` overrides other arguments of the valid call."""
+    call = {**valid_call(func), **(extra or {})}
+    before = snapshot([*call.values(), value])
+    try:
+        call_with(func, name, value, call)
+    except Exception as err:  # noqa: BLE001 -- any other error is the problem to report
+        message = str(err)
+        if not isinstance(err, v.InvalidParameterError):
+            return f"{type(err).__name__} instead of InvalidParameterError: {message[:200]}"
+        if not message.startswith(f"The {name!r} parameter of {caller_name(func)} must be "):
+            return f"the message does not name the parameter first: {message[:200]}"
+        if not any(text in message for text in shown(value)):
+            return f"the message does not show the value: {message[:200]}"
+    else:
+        return "no error"
+    after = snapshot([*call.values(), value])
+    if len(before) != len(after) or not all(map(same, before, after)):
+        return "the model or an input changed"
+    return None
 
 
 def invalid_values(constraints: list[v.Constraint]) -> list:
@@ -153,12 +232,7 @@ CASES = generated_cases()
 
 @pytest.mark.parametrize(("func", "name", "value"), CASES)
 def test_invalid_value_names_the_parameter(func, name, value) -> None:
-    with pytest.raises((ValueError, TypeError)) as err:
-        call_with(func, name, value)
-    assert isinstance(err.value, v.InvalidParameterError), err.value
-    assert str(err.value).startswith(f"The {name!r} parameter of {caller_name(func)} must be "), \
-        str(err.value)
-    assert " Got " in str(err.value)
+    assert refusal_problem(func, name, value) is None
 
 
 def test_valid_calls_are_valid() -> None:
@@ -190,6 +264,376 @@ def test_every_public_function_declares_its_parameters() -> None:
 
 def test_there_are_at_least_300_generated_cases() -> None:
     assert len(CASES) + len(CLI_CASES) >= 300, (len(CASES), len(CLI_CASES))
+
+
+# ---------------------------------------------------------------------------- known bad values
+# Written by hand, per kind of parameter, from what each parameter means, never from its
+# declaration: so that a declaration loosened by mistake (a SPARSITY interval without
+# bounds) lets one of them through, and a test fails (see the mutation check below).
+NAN = math.nan
+NOT_MODULE = ["net", 3, None, nn.Linear]
+NOT_DATA = ["data", 3, 2.5, None]
+NOT_POSITIVE_INT = [0, -1, 1.5, "8", None, True]
+NOT_NONNEGATIVE_INT = [-1, 1.5, "1", None, True]
+NOT_INT = [1.5, "1", None, True]
+NOT_BOOL = ["yes", 1, None]
+NOT_DEVICE = ["gpu", "cuda:x", 0, None]
+NOT_DTYPE = ["float32", 32, np.float32]
+NOT_TOKENS = ["CLS", 3, ["cls"], {"1": "nope"}]
+NOT_SPARSITY = [1.0, 1.5, -0.1, NAN, "0.5", True, [1.5], []]
+NOT_SPARSITIES = [[1.0], [1.5], [-0.1], [NAN], ["0.5"], 0.5, "0.5"]
+NOT_PRUNING_METHOD = ["magnitude", 3, None]
+NOT_LAYER_NAMES = [[], [3], 3, "1"]  # "1" is a module name, but not a list of them
+NOT_CUBE = ["cube", 3, None]
+NOT_CUBE_LAYER = [1.5, True, [0], b"penultimate"]
+NOT_CUBE_MODELS = [1.5, True, [], [1.5]]
+NOT_CONDITION_SPARSITY = [1.0, 1.5, -0.1, NAN, "0.5", [], [1.5]]
+NOT_CONDITION_BENCHMARK = [3, [], [3], b"fog"]
+NOT_CONDITION_SEVERITY = [-1, 6, 1.5, "1", [], [6]]
+NOT_VIEW_PICK = [-1, 1.5, True, ["a"]]  # a view's model or layer: None, a name or a position
+NOT_VIEW_SPARSITY = [1.5, -0.1, NAN, "0.5"]
+NOT_FEATURE_NAMES = ["theta", 3, [], ["theta"]]
+NOT_TRANSFORM = ["log", 3, None]
+NOT_EMBEDDING_BY = ["sample", 3, None]
+NOT_LAYOUT_METHOD = ["isomap", 3, None]
+F64 = np.float64
+
+
+def features(*shape, dtype=torch.float32, fill=0.5):
+    return torch.full(shape, fill, dtype=dtype)
+
+
+NOT_PROBE_FEATURES = ["H", features(6, 4, fill=NAN), features(6), H.numpy(),
+                      features(6, 4, dtype=torch.int64), features(0, 4)]
+NOT_PROBE_LABELS = ["Y", Y.float(), Y.numpy(), Y[None], Y[:0]]
+NOT_CLASS_COUNT = [1, 0, 1.5, 3.5, "3", True]
+NOT_FOLDS = [1, 0, 1.5, 2.5, "2", None, True]
+NOT_PROBE_DATA = ["data", 3, 2.5]  # None is valid: the probe is fitted on data itself
+
+
+class With:
+    """A bad value that needs other arguments of the valid call changed to reach its check."""
+
+    def __init__(self, value, **extra) -> None:
+        self.value, self.extra = value, extra
+
+    def __repr__(self) -> str:
+        return f"{self.value!r} with {self.extra}"
+
+
+KNOWN_BAD = {
+    gw.extract_features: {
+        "model": NOT_MODULE, "data": NOT_DATA, "layers": [3, [], [3], None],
+        "batch_size": NOT_POSITIVE_INT, "device": NOT_DEVICE, "progress": NOT_BOOL,
+        "return_outputs": NOT_BOOL, "dtype": NOT_DTYPE, "tokens": NOT_TOKENS,
+        "stop_early": NOT_BOOL},
+    gw.get_layer_names: {"model": NOT_MODULE, "blocks": NOT_BOOL},
+    gw.geometry: {
+        "features": ["H", H.numpy(), features(6), features(6, 4, dtype=torch.int64),
+                     features(0, 4), features(6, 4, 1)],
+        "labels": ["Y", Y.numpy(), Y.float(), Y[None], Y[:0]],
+        "weight": ["W", features(3, 4, fill=NAN), features(3, 4, dtype=torch.int64),
+                   features(3), features(3, 4).numpy(), features(0, 4)],
+        "bias": ["b", features(3, fill=NAN), features(3, dtype=torch.int64), features(3, 1),
+                 features(0), features(3).numpy()],
+        "direction": ["cosine", 3, None],
+        "class_directions": [features(3, 4, fill=NAN), features(3), "W", features(0, 4),
+                             features(3, 4).numpy(), features(3, 4, dtype=torch.int64)],
+        "normalize_norm": NOT_BOOL, "chunk_size": [0, -1, 1.5, "8", True], "extras": NOT_BOOL,
+        "probe_folds": NOT_FOLDS, "probe_seed": NOT_INT},
+    gw.geometry_from_model: {
+        "model": NOT_MODULE, "data": NOT_DATA, "layer": [3, 1.5, ["1"]],
+        "direction": ["cosine", 3], "batch_size": NOT_POSITIVE_INT, "device": NOT_DEVICE,
+        "progress": NOT_BOOL, "dtype": NOT_DTYPE, "tokens": NOT_TOKENS,
+        # without a probe the body refuses any probe_data: a probe shows the declaration
+        "probe_data": [*NOT_PROBE_DATA, *(With(x, layer="1") for x in NOT_PROBE_DATA)],
+        "probe_folds": NOT_FOLDS},
+    gw.find_head: {"model": NOT_MODULE},
+    gw.layer_margin: {
+        "model": NOT_MODULE, "data": NOT_DATA, "layer": [3, None, ["1"]],
+        "k": NOT_POSITIVE_INT, "eps": [-1.0, NAN, "0.1", None, True],
+        "batch_size": NOT_POSITIVE_INT, "device": NOT_DEVICE, "progress": NOT_BOOL},
+    gw.linear_probe: {
+        "features": NOT_PROBE_FEATURES, "labels": NOT_PROBE_LABELS,
+        "num_classes": NOT_CLASS_COUNT, "l2": [-1.0, NAN, "0", None],
+        "max_iter": NOT_POSITIVE_INT, "tol": [-1.0, NAN, "0", None]},
+    gw.cross_fit: {
+        "features": NOT_PROBE_FEATURES, "labels": NOT_PROBE_LABELS, "folds": NOT_FOLDS,
+        "seed": NOT_INT, "num_classes": NOT_CLASS_COUNT},
+    gw.fit_probe: {
+        "features": NOT_PROBE_FEATURES, "labels": NOT_PROBE_LABELS,
+        "num_classes": NOT_CLASS_COUNT},
+    gw.prune_masks: {
+        "model": NOT_MODULE, "method": NOT_PRUNING_METHOD, "data": ["data", 3, 2.5],
+        "layers": NOT_LAYER_NAMES, "seed": NOT_INT, "calibration_size": NOT_POSITIVE_INT,
+        "sparsities": NOT_SPARSITY},
+    pruning.prune_scores: {
+        "model": NOT_MODULE, "method": NOT_PRUNING_METHOD,
+        "data": [With("data", method="snip"), With(3, method="snip")],
+        "layers": NOT_LAYER_NAMES, "seed": [With(x, method="random") for x in NOT_INT],
+        "calibration_size": [With(x, method="snip", data=(X, Y)) for x in NOT_POSITIVE_INT]},
+    pruning.pruning_sweep: {
+        "model": NOT_MODULE, "method": NOT_PRUNING_METHOD, "data": ["data", 3, 2.5],
+        "layers": NOT_LAYER_NAMES, "seed": NOT_INT, "calibration_size": NOT_POSITIVE_INT,
+        "sparsities": NOT_SPARSITIES},
+    pruning.PruningPlan.from_model: {
+        "model": NOT_MODULE, "method": NOT_PRUNING_METHOD,
+        "data": [With("data", method="snip"), With(3, method="snip")],
+        "layers": NOT_LAYER_NAMES, "seed": [With(x, method="random") for x in NOT_INT],
+        "calibration_size": [With(x, method="snip", data=(X, Y)) for x in NOT_POSITIVE_INT]},
+    gw.pruned: {
+        "model": NOT_MODULE,
+        "masks": [["1.weight"], {"1.weight": torch.ones(5, 4)}, {3: torch.ones(5, 4, dtype=bool)},
+                  {"1.weight": [[True] * 4] * 5}, "1.weight"]},
+    gw.corrupt: {
+        "images": [features(2, 1, 8, 8, fill=2.0), features(2, 1, 8, 8, fill=-1.0),
+                   features(2, 1, 8, 8, fill=NAN), features(2, 1, 8, 8, dtype=torch.uint8),
+                   features(8, 8), features(2, 1, 8, 8).numpy(), "images",
+                   features(1, 2, 1, 8, 8)],
+        "name": ["snow-storm", 3, None], "severity": [0, 6, 1.5, "3", None, True],
+        "seed": NOT_INT,
+        "index": [[-1, 0], [1.5, 0], "01", torch.tensor([0.0, 1.0]), torch.tensor([[0, 1]])],
+        "preset": ["mnist", 3, None]},
+    gw.occlusion: {
+        "model": NOT_MODULE,
+        "image": [features(1, 2, 2, fill=NAN), features(2, 2), X[0].numpy(), "image",
+                  features(2, 1, 2, 2), features(0, 2, 2)],
+        "label": [-1, 1.5, "1", None, True], "patch": NOT_POSITIVE_INT,
+        "stride": NOT_POSITIVE_INT, "layer": [3, 1.5, ["1"]], "fill": [NAN, "0", None, True],
+        "weight": [With(features(3, 5, fill=NAN), layer="2"),
+                   With(features(3, 5, dtype=torch.int64), layer="2"),
+                   With(features(5), layer="2"), "W", With(features(0, 5), layer="2"),
+                   With(features(3, 5).numpy(), layer="2")],
+        "bias": [features(3, fill=NAN), features(3, dtype=torch.int64), features(3, 1), "b",
+                 features(0), features(3).numpy()],
+        "batch_size": NOT_POSITIVE_INT, "device": NOT_DEVICE},
+    gw.Study: {
+        "models": ["net", 3, {}, [], {"a": 3}, [3]], "data": NOT_DATA,
+        "layers": [[], [3], 3], "sparsities": NOT_SPARSITIES, "pruning": NOT_PRUNING_METHOD,
+        "severities": [[0], [6], [1.5], [], 3, "1"], "batch_size": NOT_POSITIVE_INT,
+        "device": NOT_DEVICE, "seed": NOT_INT, "shard_size": NOT_POSITIVE_INT,
+        "progress": NOT_BOOL, "calibration_size": NOT_POSITIVE_INT,
+        "probe_samples": NOT_POSITIVE_INT, "projections": [["mds"], "pca", 3, [3]],
+        # with backend="local" the body refuses any address itself: Ray shows the declaration
+        "probe_data": NOT_PROBE_DATA, "probe_folds": NOT_FOLDS,
+        "grid": ["everything", 3, None, [], [1.5], [-0.1], ["0.5"]],
+        "backend": ["dask", 3, None],
+        "ray_address": [3, ["auto"], b"auto", With(3, backend="ray")],
+        "ray_remote_args": [["num_gpus"], {3: 1}, "num_gpus=1", With({3: 1}, backend="ray")]},
+    correlations: {
+        "cube": NOT_CUBE, "target": ["robust", 3, None], "method": ["kendall", 3, None],
+        "ci": [0.0, 1.0, 95, NAN, "0.95", True], "layer": NOT_CUBE_LAYER,
+        "n_boot": [-1, 1.5, "10", None, True], "seed": NOT_INT, "correct_only": NOT_BOOL,
+        "sparsity": [1.0, 1.5, -0.1, NAN, "0.5", True, [], [1.5], ["0.5"]]},
+    GeometryCube.sel: {
+        "model": NOT_CUBE_MODELS, "layer": NOT_CUBE_MODELS,
+        "sample": [[1.5], np.array([0.0, 1.0]), [], "01", np.array([], int), [True, 0],
+                   np.ones((8, 1), bool), np.ones((2, 1), int), torch.ones(8, dtype=torch.bool)],
+        "sparsity": NOT_CONDITION_SPARSITY, "benchmark": NOT_CONDITION_BENCHMARK,
+        "severity": NOT_CONDITION_SEVERITY},
+    gw.model_embedding: {
+        "cube": NOT_CUBE, "features": NOT_FEATURE_NAMES, "transform": NOT_TRANSFORM,
+        "layer": NOT_CUBE_LAYER, "models": NOT_CUBE_MODELS, "delta": NOT_BOOL,
+        "sparsity": NOT_CONDITION_SPARSITY, "benchmark": NOT_CONDITION_BENCHMARK,
+        "severity": NOT_CONDITION_SEVERITY, "by": NOT_EMBEDDING_BY},
+    gw.distances: {
+        "embedding": [np.full((4, 3), NAN), np.ones((4, 3), int), np.ones(4), "x",
+                      torch.ones(4, 3), np.ones((0, 3))],
+        "metric": ["cosine", 3, None], "max_points": [1, 0, 1.5, 2.5, "10", True]},
+    gw.layout: {
+        "distances": [np.full((3, 3), NAN), np.ones((3, 3), int), np.ones(3), "D",
+                      torch.ones(3, 3), np.ones((0, 0))],
+        # two points take the exact MDS path, whatever the method
+        "method": [*NOT_LAYOUT_METHOD, With("isomap", distances=np.ones((2, 2)) - np.eye(2))],
+        "seed": NOT_INT, "perplexity": [0.0, -1.0, NAN, "5"],
+        "max_points": [1, 0, 1.5, 2.5, "10", True]},
+    gw.mst: {"distances": [np.full((3, 3), NAN), np.ones((3, 3), int), np.ones((3, 2)), "D",
+                           torch.ones(3, 3), np.ones((0, 0))]},
+    gw.benchmark_similarity: {
+        "cube": NOT_CUBE, "features": NOT_FEATURE_NAMES, "transform": NOT_TRANSFORM,
+        "layer": NOT_CUBE_LAYER, "models": NOT_CUBE_MODELS, "delta": NOT_BOOL,
+        "sparsity": NOT_SPARSITY, "benchmarks": [["fog"], "fog", 3, [3, 4]]},
+    gw.evaluation_grid: {
+        "cube": NOT_CUBE, "quantity": ["accuracy", 3, None], "layer": NOT_CUBE_LAYER,
+        "bins": [0, 256, 1.5, "10", True]},
+    gw.project: {
+        "features": [np.ones(10), np.ones((10, 3, 1)), "x", np.ones((0, 3))],
+        "method": ["mds", 3, None], "seed": NOT_NONNEGATIVE_INT,
+        "options": [["perplexity"], {3: 1}, "perplexity=5"]},
+    gw.distortion: {
+        "features": [np.ones(10), "x", np.ones((10, 3, 1)), np.ones((0, 3))],
+        "xy": [np.ones((10, 3)), np.ones(10), "xy", np.ones((0, 2))],
+        "k": NOT_POSITIVE_INT,
+        "angle": [np.array(["x"] * 10), np.ones((10, 2)), "x", np.ones(0)],
+        "margin": [np.array(["x"] * 10), np.ones((10, 2)), "x", np.ones(0)]},
+    gw.Checkpoints: {
+        "model": NOT_MODULE, "checkpoints": [[], {}, "ckpt.pt", [3], {"a": {}}, {1.5: {}}],
+        "steps": [[1.5], ["1"], [], 3, [True]]},
+    gw.GeometryTracker: {
+        "model": NOT_MODULE, "probe_data": NOT_DATA, "layers": [[], [3], "1"],
+        "every": NOT_POSITIVE_INT, "run": ["a/b", "", 3], "batch_size": NOT_POSITIVE_INT,
+        "tokens": NOT_TOKENS},
+    ImageData.split: {"test_fraction": [0.0, 1.0, 1.5, NAN, "0.3", None],
+                         "seed": NOT_NONNEGATIVE_INT},
+    ImageData.subset: {"index": [[1.5], np.array([0.5]), "01", np.array([True, False]),
+                                 [True, False], np.array([[0]])],
+                          "part": [3, None, ["train"]]},
+}
+for _view in (gw.PolarPlot, gw.MarginHistogram, gw.ParallelCoordinates):
+    KNOWN_BAD[_view] = {"model": NOT_VIEW_PICK, "layer": NOT_VIEW_PICK,
+                        "sparsity": NOT_VIEW_SPARSITY, "benchmark": [3, ["fog"]],
+                        "budget": NOT_POSITIVE_INT}
+KNOWN_BAD[gw.ParallelCoordinates]["axes"] = [["a"], "a", 3]
+KNOWN_BAD[gw.ModelMap] = {"by": NOT_EMBEDDING_BY, "method": NOT_LAYOUT_METHOD}
+
+
+def known_bad_cases() -> list:
+    cases = []
+    for func, params in KNOWN_BAD.items():
+        for name, values in params.items():
+            for i, value in enumerate(values):
+                cases.append(pytest.param(func, name, value,
+                                          id=f"{caller_name(func)}-{name}-{i}"))
+    return cases
+
+
+def problem(func, name: str, value) -> str | None:
+    if isinstance(value, With):
+        return refusal_problem(func, name, value.value, value.extra)
+    return refusal_problem(func, name, value)
+
+
+@pytest.mark.parametrize(("func", "name", "value"), known_bad_cases())
+def test_known_bad_value_is_refused_by_name(func, name, value) -> None:
+    assert problem(func, name, value) is None
+
+
+def test_every_declared_parameter_has_known_bad_values() -> None:
+    declared = {(caller_name(f), n) for f in VALID for n in constraints_of(f)}
+    listed = {(caller_name(f), n) for f, params in KNOWN_BAD.items() for n in params}
+    assert declared == listed, (sorted(declared - listed), sorted(listed - declared))
+
+
+# ---------------------------------------------------------------------------- mutation check
+class Anything(v.Constraint):
+    def convert(self, value):
+        return value
+
+    def __str__(self) -> str:
+        return "anything"
+
+
+def loosenings(constraint: v.Constraint):
+    """``(what, looser constraint)`` pairs: each accepts everything ``constraint`` accepts,
+    and more."""
+    import copy
+
+    def changed(**fields):
+        c = copy.copy(constraint)
+        c.__dict__.update(fields)
+        return c
+
+    if isinstance(constraint, v.Interval):
+        if constraint.left is not None or constraint.right is not None:
+            yield "without bounds", changed(left=None, right=None)
+        if constraint.kind is int:
+            yield "any real", changed(kind=float)
+    if isinstance(constraint, v.Array):
+        if constraint.finite or constraint.low is not None or constraint.high is not None:
+            yield "any values", changed(finite=False, low=None, high=None)
+        if constraint.dtype is not None:
+            yield "any dtype", changed(dtype=None)
+        if constraint.shapes:
+            yield "any shape", changed(shapes=())
+        if constraint.nonempty:
+            yield "may be empty", changed(nonempty=False)
+        if constraint.library is not None:
+            yield "numpy or torch", changed(library=None)
+    if isinstance(constraint, v.ListOf):
+        if constraint.min_len:
+            yield "may be empty", changed(min_len=0)
+        yield "any items", changed(item=Anything())
+    if isinstance(constraint, v.DictOf):
+        yield "any entries", changed(key=Anything(), value=Anything())
+
+
+def mutants(constraints: list):
+    yield "anything", [Anything()]
+    for i, c in enumerate(constraints):
+        for what, looser in loosenings(c):
+            yield f"constraint {i} ({c}) {what}", [*constraints[:i], looser, *constraints[i + 1:]]
+
+
+# Widenings of one constraint that no value can tell apart, because the body checks the
+# same thing against another argument and refuses in the same shape, naming the parameter
+# and the value. Loosening a whole declaration ("anything") is never among them.
+_AGAINST_OTHERS = "the body checks it against another argument, naming this parameter"
+EQUIVALENT = {
+    **dict.fromkeys([
+        "geometry(labels): constraint 0 (an integer torch.Tensor [N]) any shape",
+        "geometry(labels): constraint 0 (an integer torch.Tensor [N]) may be empty",
+        "geometry(weight): constraint 1 (a finite floating-point torch.Tensor [C, D]) any dtype",
+        "geometry(weight): constraint 1 (a finite floating-point torch.Tensor [C, D]) may be "
+        "empty",
+        "geometry(bias): constraint 1 (a finite floating-point torch.Tensor [C]) any dtype",
+        "geometry(bias): constraint 1 (a finite floating-point torch.Tensor [C]) any shape",
+        "geometry(bias): constraint 1 (a finite floating-point torch.Tensor [C]) may be empty",
+        "geometry(class_directions): constraint 1 (a finite floating-point torch.Tensor "
+        "[C, D]) any shape",
+        "geometry(class_directions): constraint 1 (a finite floating-point torch.Tensor "
+        "[C, D]) may be empty",
+        "linear_probe(labels): constraint 0 (an integer torch.Tensor [N]) any shape",
+        "linear_probe(labels): constraint 0 (an integer torch.Tensor [N]) may be empty",
+        "cross_fit(labels): constraint 0 (an integer torch.Tensor [N]) any shape",
+        "cross_fit(labels): constraint 0 (an integer torch.Tensor [N]) may be empty",
+        "corrupt(images): constraint 0 (a floating-point torch.Tensor [N, C, H, W] or [N, H, W] "
+        "with values in [0, 1]) any shape",
+        "corrupt(index): constraint 1 (an integer tensor or array [N]) any shape",
+        "distortion(xy): constraint 0 (a tensor or array [N, 2]) may be empty",
+        "distortion(angle): constraint 1 (a numeric tensor or array [N]) may be empty",
+        "distortion(margin): constraint 1 (a numeric tensor or array [N]) may be empty",
+        "Checkpoints(steps): constraint 1 (a non-empty list, each an int) may be empty",
+    ], _AGAINST_OTHERS),
+    "GeometryCube.sel(sample): constraint 1 (a boolean numpy array [N]) any shape":
+        "the body checks a mask's length against the samples",
+    "GeometryCube.sel(sample): constraint 2 (an integer numpy array [K]) numpy or torch":
+        "a torch int tensor is already taken as a list of positions",
+    "benchmark_similarity(sparsity): constraint 0 (a float in [0, 1)) without bounds":
+        "the body refuses a sparsity the cube has no corrupted condition at",
+    "benchmark_similarity(benchmarks): constraint 1 (a list of at least 2 items, each a str) "
+    "may be empty": "the body refuses fewer than 2 benchmarks",
+    "project(features): constraint 0 (a tensor or array [N, D]) may be empty":
+        "the body asks for at least 3 rows",
+    "project(options): constraint 1 (a dict mapping a str to an object) any entries":
+        "the body refuses options for PCA, and keys that are not the backend's arguments",
+}
+
+
+def test_loosening_any_declaration_fails_a_test(monkeypatch) -> None:
+    """Mutation check: with any one declaration loosened (made to accept anything, or one
+    of its constraints widened), at least one known-bad value is no longer refused the
+    right way. Cheap: the functions are called directly, stopping at the first value that
+    gets through. The widenings that survive are exactly the listed equivalent ones."""
+    # Study(backend="ray") only imports Ray when built (its actors start in run()), and the
+    # import alone takes seconds
+    monkeypatch.setattr("geowidget.study.runners.import_ray", lambda: None)
+    survivors = []
+    for func, params in KNOWN_BAD.items():
+        declared = constraints_of(func)
+        for name, values in params.items():
+            original = declared[name]
+            for what, mutant in mutants(original):
+                declared[name] = mutant  # the wrapper reads this very dict
+                try:
+                    killed = any(problem(func, name, value) is not None for value in values)
+                finally:
+                    declared[name] = original
+                if not killed:
+                    survivors.append(f"{caller_name(func)}({name}): {what}")
+    assert not [m for m in survivors if m.endswith(": anything")], survivors
+    assert sorted(survivors) == sorted(EQUIVALENT), (
+        "survived: " + "\n".join(sorted(set(survivors) - set(EQUIVALENT)))
+        + "\nno longer equivalent: " + "\n".join(sorted(set(EQUIVALENT) - set(survivors))))
 
 
 # ---------------------------------------------------------------------------- CLI options
@@ -226,8 +670,10 @@ def cli_cases() -> list:
 CLI_CASES = cli_cases()
 
 
-@pytest.mark.parametrize(("command", "dest", "text"), CLI_CASES)
-def test_invalid_option_exits_2_naming_it(command, dest, text, tmp_path, monkeypatch, capsys):
+def option_problem(command: str, dest: str, text: str, tmp_path, monkeypatch, capsys
+                   ) -> str | None:
+    """What is wrong with how ``geowidget command`` refuses ``--dest=text`` (None: nothing):
+    exit status 2 before any work, with a message naming the option and showing the text."""
     def no_work(*args, **kwargs):
         raise AssertionError("work began before the options were checked")
 
@@ -235,13 +681,106 @@ def test_invalid_option_exits_2_naming_it(command, dest, text, tmp_path, monkeyp
         monkeypatch.setattr(f"geowidget.cli.{name}", no_work)
     monkeypatch.setattr("geowidget.demo.demo_cube", no_work)
     option = "--" + dest.replace("_", "-")
+    text = text.format(tmp=tmp_path)
     argv = [command] + [a.format(tmp=tmp_path) for a in REQUIRED[command]] + [f"{option}={text}"]
-    with pytest.raises(SystemExit) as err:
+    try:
         main(argv)
-    assert err.value.code == 2
-    message = capsys.readouterr().err
-    assert (f"The {option!r} option of geowidget {command} must be " in message
-            or f"argument {option}: invalid" in message), message
+    except SystemExit as err:
+        message = capsys.readouterr().err
+        if err.code != 2:
+            return f"exit status {err.code}: {message[-200:]}"
+    except Exception as err:  # noqa: BLE001 -- any escape is the problem to report
+        return f"{type(err).__name__}: {str(err)[:200]}"
+    else:
+        return "no error"
+    if not (f"The {option!r} option of geowidget {command} must be " in message
+            or f"argument {option}: invalid" in message):
+        return f"the message does not name the option: {message[-200:]}"
+    if text not in message:
+        return f"the message does not show {text!r}: {message[-200:]}"
+    return None
+
+
+@pytest.mark.parametrize(("command", "dest", "text"), CLI_CASES)
+def test_invalid_option_exits_2_naming_it(command, dest, text, tmp_path, monkeypatch, capsys):
+    assert option_problem(command, dest, text, tmp_path, monkeypatch, capsys) is None
+
+
+# Written by hand, like KNOWN_BAD: texts a shell passes that each option must refuse.
+# "{tmp}" is a fresh folder, holding a file "afile".
+KNOWN_BAD_OPTIONS = {
+    "demo": {"port": ["-1", "65536", "x"]},
+    "report": {"out": ["{tmp}/r.txt", "{tmp}", "{tmp}/missing/r.html"],
+               "study": ["{tmp}/missing.parquet", "{tmp}/afile", "{tmp}/missing"],
+               "zoo": ["cifar", ""], "n_boot": ["0", "-5", "1.5"]},
+    "study": {"out": ["{tmp}/c.csv", "{tmp}/missing/c.parquet", "{tmp}/afile"],
+              "cache_dir": ["{tmp}/afile", "{tmp}/afile/store"],
+              "data": ["cifar10", "{tmp}/missing.pt", "{tmp}/afile"],
+              "samples": ["0", "-1", "1.5"], "batch_size": ["0", "-1", "x"],
+              "device": ["gpu", "cuda:x"], "severities": ["0", "6", "1.5"],
+              "sparsities": ["1.0", "1.5", "-0.1", "nan"], "tokens": ["first", "CLS"],
+              "pruning": ["magnitude", ""], "corruptions": ["snowstorm", "fog,blur"]},
+    "summary": {"model": ["resnet50", ""]},
+}
+
+
+def declared_options(command: str) -> dict:
+    return {**OPTIONS[command], **_engine_options(command)}
+
+
+def test_every_option_has_known_bad_texts() -> None:
+    assert {c: set(declared_options(c)) for c in OPTIONS} == {
+        c: set(d) for c, d in KNOWN_BAD_OPTIONS.items()}
+
+
+@pytest.mark.parametrize(("command", "dest", "text"), [
+    pytest.param(c, d, t, id=f"{c}-{d}-{i}")
+    for c, options in KNOWN_BAD_OPTIONS.items() for d, texts in options.items()
+    for i, t in enumerate(texts)])
+def test_known_bad_option_is_refused_by_name(command, dest, text, tmp_path, monkeypatch,
+                                             capsys) -> None:
+    (tmp_path / "afile").write_text("")
+    assert option_problem(command, dest, text, tmp_path, monkeypatch, capsys) is None
+
+
+# argparse parses these options as numbers itself: a declaration widened to any real, or
+# one whose only bad texts are not numbers, cannot let a non-integer through.
+EQUIVALENT_OPTIONS = {
+    "demo --port: constraint 0 (an int in [0, 65535]) any real",
+    "report --n-boot: constraint 0 (an int in [1, inf)) any real",
+    "study --samples: constraint 1 (an int in [1, inf)) any real",
+    "study --batch-size: constraint 0 (an int in [1, inf)) any real",
+    "study --severities: constraint 0 (an int in [1, 5]) any real",
+}
+
+
+def test_loosening_any_option_declaration_fails_a_test(tmp_path, monkeypatch, capsys) -> None:
+    """The mutation check of the command line, as for the functions above."""
+    import geowidget.cli as cli
+
+    (tmp_path / "afile").write_text("")
+    engine_options = cli._engine_options
+    survivors = []
+    for command, options in KNOWN_BAD_OPTIONS.items():
+        for dest, texts in options.items():
+            original = declared_options(command)[dest]
+            for what, mutant in mutants(original):
+                def mutated(c, command=command, dest=dest, mutant=mutant):
+                    got = engine_options(c)
+                    return {**got, dest: mutant} if c == command and dest in got else got
+
+                monkeypatch.setattr(cli, "_engine_options", mutated)
+                if dest in OPTIONS[command]:
+                    monkeypatch.setitem(OPTIONS[command], dest, mutant)
+                try:
+                    killed = any(option_problem(command, dest, t, tmp_path, monkeypatch,
+                                                capsys) is not None for t in texts)
+                finally:
+                    monkeypatch.undo()
+                if not killed:
+                    survivors.append(f"{command} --{dest.replace('_', '-')}: {what}")
+    assert not [m for m in survivors if m.endswith(": anything")], survivors
+    assert sorted(survivors) == sorted(EQUIVALENT_OPTIONS), "\n".join(survivors)
 
 
 # ---------------------------------------------------------------------------- the constraints
@@ -373,7 +912,7 @@ def test_truncated_cube_file_is_named(cube_file) -> None:
     (lambda t, m: (t, json.dumps({**m, "conditions": [[0, "clean"]] * 3}).encode()),
      r"conditions must be \[sparsity, benchmark, severity\] triples"),
     (lambda t, m: (t, json.dumps({**m, "class_names": ["x"]}).encode()),
-     r"holds an inconsistent cube: labels must lie in \[0, 1\)"),
+     r"its column 'pred' holds \d+; predictions must lie in \[0, 1\) for its 1 class names"),
     (lambda t, m: (t.set_column(t.column_names.index("margin"), "margin",
                                 pa.array(["a"] * t.num_rows)), json.dumps(m).encode()),
      "its column 'margin' holds string, expected floating values"),

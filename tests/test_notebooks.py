@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import time
 from pathlib import Path
 
 import nbformat
@@ -21,7 +22,7 @@ from geowidget import zoo
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ["quickstart", "robustness", "pruning", "model-zoo", "bring-your-own", "projections",
-         "training"]
+         "training", "adversarial"]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -155,3 +156,16 @@ def test_training():
     assert final > 0.85 and 0 < forgotten < 1 and r_margin < 0
     assert steps == list(range(0, 57, 8))
     assert widgets(nb) == 3  # the linked polar plot and histogram, the model map, the live run
+
+
+def test_adversarial():
+    start = time.perf_counter()
+    nb = run("adversarial")
+    elapsed = time.perf_counter() - start
+    out = stdout(nb.cells[-1])
+    r = float(re.search(r"r\(scipy\) = ([-+\d.]+)", out).group(1))
+    assert -1 <= r <= 1 and "checks passed" in out
+    spearman = "".join(stdout(c) for c in nb.cells if "Spearman r(margin" in stdout(c))
+    assert len(re.findall(r"Spearman r\(margin, distance\) = [-+\d.]+ \[", spearman)) == 4
+    assert widgets(nb) == 2  # the side-by-side polar plots, the parallel coordinates
+    print(f"adversarial notebook: {elapsed:.0f} s")

@@ -293,8 +293,9 @@ def test_study_stores_projections_of_the_clean_dense_features(tmp_path, monkeypa
           "progress": False, "shard_size": 40, "cache_dir": tmp_path / "store"}
     cube = gw.Study({"net": net}, (x, y), **kw).run()
     assert sorted(cube.projections) == ["pca", "umap"]
-    feats = gw.extract_features(net, x, ["5:input", "2"], progress=False)
-    for li, node in enumerate(["5:input", "2"]):
+    assert cube.layers == ["2", "penultimate"]  # stored by depth
+    feats = gw.extract_features(net, x, ["2", "5:input"], progress=False)
+    for li, node in enumerate(["2", "5:input"]):
         f = feats[node].double().numpy()
         np.testing.assert_array_equal(cube.projections["pca"][0, li], gw.project(f, "pca"))
         np.testing.assert_array_equal(cube.projections["umap"][0, li],

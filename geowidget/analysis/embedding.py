@@ -51,7 +51,7 @@ from geowidget._validation import (
     invalid,
     validate_params,
 )
-from geowidget.cube import CONDITION_CONSTRAINTS, LAYER_METRICS, GeometryCube
+from geowidget.cube import CONDITION_CONSTRAINTS, LAYER_METRICS, SPARSITY_TOL, GeometryCube
 
 FEATURES = (*LAYER_METRICS, "logit_margin")
 TRANSFORMS = ("zscore", "rank")
@@ -628,6 +628,10 @@ def layout(
             random_state=seed, method="barnes_hut",
         )
         return np.asarray(tsne.fit_transform(d), dtype=np.float64)
+    if p < 4:  # UMAP's spectral start solves for 3 eigenvectors of a smaller graph
+        raise invalid("layout", "method", "'mds', 'pca' or 'tsne' for fewer than 4 points "
+                      "(UMAP's spectral initialisation needs at least 4)", method,
+                      f"the distances hold {p} points")
     import umap
 
     reducer = umap.UMAP(n_components=2, metric="precomputed", random_state=seed,
@@ -728,8 +732,14 @@ def benchmark_similarity(
     names = [b for b in cube.benchmarks if b != "clean"] if benchmarks is None else list(
         benchmarks
     )
+    at = sorted({c.sparsity for c in cube.conditions if c.benchmark != "clean"})
+    if not any(abs(sparsity - s) <= SPARSITY_TOL for s in at):
+        raise invalid("benchmark_similarity", "sparsity", "a sparsity at which the cube has "
+                      f"corrupted conditions ({at if at else 'it has none'})", sparsity)
     if len(names) < 2:
-        raise ValueError(f"benchmark_similarity needs at least 2 benchmarks, got {names}")
+        raise invalid("benchmark_similarity", "benchmarks", "at least 2 benchmarks (the "
+                      f"cube's corrupted ones: {cube.corruptions})", benchmarks,
+                      f"it has {names}")
     severities = {
         b: sorted(cube.conditions[i].severity
                   for i in cube.find_conditions(sparsity=sparsity, benchmark=b))

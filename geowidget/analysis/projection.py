@@ -51,7 +51,15 @@ from typing import Any
 
 import numpy as np
 
-from geowidget._validation import Array, DictOf, Interval, Options, invalid, validate_params
+from geowidget._validation import (
+    Array,
+    DictOf,
+    Interval,
+    Options,
+    check,
+    invalid,
+    validate_params,
+)
 
 METHODS = ("pca", "tsne", "umap")
 # method -> (module it needs, the extra that installs it)
@@ -136,6 +144,7 @@ def project(features: Any, method: str = "pca", seed: int = 0,
             raise invalid("project", "options", "None or empty for method='pca'", options)
         return _pca(x)
     _require(method)
+    _check_options(method, options)
     if method == "tsne":
         if not (x != x[0]).any():  # every distance 0: openTSNE's affinities, and positions, NaN
             raise invalid("project", "features", "rows that are not all the same for "
@@ -143,6 +152,27 @@ def project(features: Any, method: str = "pca", seed: int = 0,
                           f"all {x.shape[0]} rows are equal; PCA puts them at one point")
         return _tsne(x, seed, options)
     return _umap(x, seed, options)
+
+
+# options the backends check late (deep inside the fit) or not at all
+_OPTIONS = {"umap": {"n_neighbors": [Interval(int, 2, None)],
+                     "min_dist": [Interval(float, 0, None)]},
+            "tsne": {"perplexity": [Interval(float, 0, None, closed="neither")]}}
+
+
+def _check_options(method: str, options: dict[str, Any]) -> None:
+    """Refuse options the backend does not take, and known ones out of range."""
+    import inspect
+
+    module = _BACKENDS[method][0]
+    cls = getattr(importlib.import_module(module), method.upper())
+    valid = [p for p in inspect.signature(cls).parameters if p not in ("self", "n_components")]
+    if unknown := sorted(set(options) - set(valid)):
+        raise invalid("project", "options", f"keyword arguments of {module}.{cls.__name__}",
+                      options, f"{unknown} are not among them; valid: {valid}")
+    for key, constraints in _OPTIONS[method].items():
+        if key in options:
+            check("project", f'options["{key}"]', options[key], constraints)
 
 
 def _pca(x: np.ndarray) -> np.ndarray:
@@ -276,8 +306,8 @@ class Distortion:
     "features": [Array(("N", "D"), library=None)],
     "xy": [Array(("N", 2), library=None)],
     "k": [Interval(int, 1, None)],
-    "angle": [None, Array(("N",), library=None)],
-    "margin": [None, Array(("N",), library=None)],
+    "angle": [None, Array(("N",), dtype="numeric", library=None)],
+    "margin": [None, Array(("N",), dtype="numeric", library=None)],
 })
 def distortion(
     features: Any,

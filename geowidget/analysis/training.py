@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from geowidget._validation import Instance, Interval, validate_params
 from geowidget.analysis.scores import GEOMETRY_COLUMNS, CorrelationTable, correlation, robustness
 
 if TYPE_CHECKING:
@@ -140,6 +141,11 @@ def _final_robustness(cube: GeometryCube, final: int) -> np.ndarray | None:
     return robustness(cube)[final]
 
 
+_CUBE_AND_LAYER = {"cube": [Instance("geowidget.cube.GeometryCube")],
+                   "layer": [None, str, Interval(int, None, None)]}
+
+
+@validate_params(_CUBE_AND_LAYER)
 def training_scores(cube: GeometryCube, layer: str | int | None = None) -> pd.DataFrame:
     """One row per (run, sample): training dynamics next to the final checkpoint's geometry.
 
@@ -172,6 +178,7 @@ def training_scores(cube: GeometryCube, layer: str | int | None = None) -> pd.Da
     return pd.concat(frames, ignore_index=True)
 
 
+@validate_params(_CUBE_AND_LAYER)
 def forgetting_correlations(
     cube: GeometryCube,
     target: str = "forgetting_events",

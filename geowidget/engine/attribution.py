@@ -38,7 +38,12 @@ from geowidget._validation import (
     invalid,
     validate_params,
 )
-from geowidget.engine.features import extract_features
+from geowidget.engine.features import (
+    InputDtypeError,
+    _target,
+    check_input_dtype,
+    extract_features,
+)
 from geowidget.engine.geometry import geometry
 from geowidget.engine.head import find_head
 
@@ -197,6 +202,8 @@ def occlusion(
     _, h, w = image.shape
     if patch > min(h, w):
         raise invalid("occlusion", "patch", f"at most the image side {min(h, w)}", patch)
+    if layer is not None:
+        _target(model, layer, "occlusion", "layer")  # a typo is named before weight= is asked
     if layer is None:
         _, head, layer = find_head(model)
         if weight is None:
@@ -222,11 +229,13 @@ def occlusion(
         batch = occluded_batch(image, tops, lefts, patch, fill, index)
         if start == 0:
             batch = torch.cat([image.unsqueeze(0), batch])
-        parts.append(
-            extract_features(
+        try:
+            parts.append(extract_features(
                 model, batch, [layer], batch_size=len(batch), device=device, progress=False
-            )[layer]
-        )
+            )[layer])
+        except InputDtypeError:  # named as this function's parameter
+            check_input_dtype(model, image, "occlusion", "image")
+            raise
     feats = torch.cat(parts)
     labels = torch.full((feats.shape[0],), label, dtype=torch.long)
     geo = geometry(feats, labels, weight.to(feats.dtype), None if bias is None else

@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -96,6 +97,7 @@ class Checkpoints:
 
     def state_dict(self, i: int) -> dict[str, torch.Tensor]:
         """The weights of the ``i``-th checkpoint (read from its file if it is a path)."""
+        i = self._position(i, "state_dict")
         item = self._items[i]
         if not isinstance(item, Mapping):
             from geowidget.filesystem import check_regular_file
@@ -118,7 +120,17 @@ class Checkpoints:
 
     def load(self, i: int) -> nn.Module:
         """A copy of the architecture holding the ``i``-th checkpoint's weights."""
+        i = self._position(i, "load")
         return self._load(i, self.state_dict(i))
+
+    def _position(self, i: Any, method: str) -> int:
+        """``i`` as a checkpoint position (negative from the end), or the error naming it."""
+        n = len(self._items)
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not -n <= i < n:
+            raise invalid(f"Checkpoints.{method}", "i", f"a checkpoint position in [-{n}, {n}) "
+                          f"(this run has {n}, at steps {self.steps})", i,
+                          "a position, not a step" if i in self.steps else "")
+        return int(i) % n
 
     def _load(self, i: int, state: Mapping[str, Any]) -> nn.Module:
         self._check_fits(i, state)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import difflib
 import warnings
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -31,6 +32,7 @@ from geowidget._validation import (
     POSITIVE_INT,
     Boolean,
     Instance,
+    InvalidParameterError,
     ListOf,
     invalid,
     validate_params,
@@ -227,16 +229,51 @@ class _Capture:
         return self.out
 
 
-def _logits_of(output: Any) -> torch.Tensor:
+def logits_of(
+    output: Any, caller: str = "extract_features", name: str = "model", which: str = ""
+) -> torch.Tensor:
+    """The logits in a model's output: the tensor itself, a ``"logits"`` key or attribute,
+    or the first item of a tuple; anything else is an error naming the model parameter."""
     if isinstance(output, torch.Tensor):
         return output
-    if isinstance(output, dict) and "logits" in output:
+    if isinstance(output, Mapping) and "logits" in output:
         return output["logits"]
     if hasattr(output, "logits"):
         return output.logits
     if isinstance(output, tuple | list) and output and isinstance(output[0], torch.Tensor):
         return output[0]
-    raise TypeError(f"cannot read logits from a model output of type {type(output).__name__}")
+    got = (f"a dict with keys {sorted(map(str, output))}" if isinstance(output, Mapping)
+           else f"a {type(output).__name__}")
+    raise invalid(caller, name, "a classifier whose output is a logits tensor [N, C] (or a "
+                  "tuple starting with one, or a dict or object with 'logits')", output,
+                  f"{which}its forward returns {got}; wrap it to return the logits")
+
+
+class InputDtypeError(InvalidParameterError):
+    """Floating inputs of another dtype than the model's floating parameters."""
+
+
+def check_input_dtype(model: nn.Module, x: torch.Tensor, caller: str, name: str) -> None:
+    """Raise :class:`InputDtypeError`, naming parameter ``name`` of ``caller``, when ``x`` is
+    floating and of another dtype than the model's floating parameters."""
+    p = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if p is None or not x.is_floating_point() or x.dtype == p.dtype:
+        return
+    raise InputDtypeError(str(invalid(
+        caller, name, f"inputs of the model's dtype {p.dtype}", x,
+        f"its dtype is {x.dtype} but the model's parameters are {p.dtype}; convert one: "
+        f"x.to({p.dtype}) or model.to({x.dtype})")))
+
+
+@contextmanager
+def dtype_named(model: nn.Module, x: torch.Tensor, caller: str, name: str) -> Iterator[None]:
+    """When the forward pass inside fails, name a dtype mismatch of ``x`` and the model
+    (torch's matmul error names neither). Only on failure: a model may cast its inputs."""
+    try:
+        yield
+    except RuntimeError:
+        check_input_dtype(model, x, caller, name)
+        raise
 
 
 def capture(
@@ -317,18 +354,19 @@ def capture(
             batches = iter_batches(data, batch_size, dev)
             for xb, yb in progress_bar(batches, total=total, desc=desc, disable=not progress):
                 size = len(xb)
+                with dtype_named(model, xb, "extract_features", "data"):
+                    try:
+                        out = traced(xb) if traced is not None else model(xb)
+                    except _Captured:  # stop_early: every target taken, the rest not run
+                        out = None
                 if traced is not None:
-                    out = traced(xb)
                     for name in graph_only:
                         caps[(name, "output")].take(out[name], start, size)
                     output = out[output_key]
                 else:
-                    try:
-                        output = model(xb)
-                    except _Captured:
-                        output = None
+                    output = out
                 if not stop_early:
-                    logits_cap.take(_logits_of(output), start, size)
+                    logits_cap.take(logits_of(output), start, size)
                 if whole is None:
                     whole = {key: cap.calls for key, cap in caps.items()}
                     if stop_early:
@@ -482,17 +520,20 @@ def extract_features(
     return (feats, labels, logits) if return_outputs else feats
 
 
-def _target(model: nn.Module, name: str) -> tuple[str, str]:
-    """``(module_or_node, "output" | "input")`` for a layer name; unknown names raise."""
+def _target(
+    model: nn.Module, name: str, caller: str = "extract_features", param: str = "layers"
+) -> tuple[str, str]:
+    """``(module_or_node, "output" | "input")`` for a layer name; unknown names raise, naming
+    ``param`` of ``caller``."""
     modules = dict(model.named_modules())
     base, _, kind = name.partition(":")
     if kind:
         if kind != "input" or base not in modules:
             valid = [f"{n}:input" for n in modules if n]
-            raise _unknown_layer_error(model, name, valid)
+            raise _unknown_layer_error(model, name, valid, caller, param)
         return base, "input"
     if name not in modules and name not in get_layer_names(model):
-        raise _unknown_layer_error(model, name, get_layer_names(model))
+        raise _unknown_layer_error(model, name, get_layer_names(model), caller, param)
     return name, "output"
 
 

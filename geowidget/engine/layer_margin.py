@@ -28,7 +28,7 @@ from geowidget._validation import (
     validate_params,
 )
 from geowidget.engine.batches import count_samples, iter_batches, resolve_device
-from geowidget.engine.features import _logits_of, _unknown_layer_error
+from geowidget.engine.features import _unknown_layer_error, logits_of
 from geowidget.engine.model_state import evaluating
 from geowidget.engine.progress import progress as progress_bar
 
@@ -116,7 +116,7 @@ def layer_margin(
                     raise invalid("layer_margin", "data", "labelled: an (inputs, labels) pair "
                                   "or a Dataset of (x, y)", data, "it carries no labels")
                 leaf.clear()
-                z = _logits_of(model(xb))
+                z = logits_of(model(xb), "layer_margin")
                 if "h" not in leaf:
                     raise RuntimeError(f"layer {layer!r} did not run in the forward pass")
                 c = z.shape[1]

@@ -83,7 +83,8 @@ def check_sparsity(sparsity: Any, caller: str = "prune_masks", name: str = "spar
 
 
 def prunable_parameters(
-    model: nn.Module, layers: Sequence[str] | None = None, *, structured: bool = False
+    model: nn.Module, layers: Sequence[str] | None = None, *, structured: bool = False,
+    caller: str = "prune_masks", name: str = "model",
 ) -> list[str]:
     """Names of the weight parameters a method would prune, in module order.
 
@@ -95,6 +96,8 @@ def prunable_parameters(
         ``structured``).
     structured : bool
         Restrict to convolutions (channel pruning).
+    caller, name : str
+        The public function, and its parameter holding the model, named in an error.
 
     Returns
     -------
@@ -107,18 +110,25 @@ def prunable_parameters(
         names = [n for n, m in modules.items() if isinstance(m, kinds) and m.weight is not None]
         if not names:
             what = "convolution" if structured else "Linear or Conv"
-            raise invalid("prune_masks", "model", f"a model with a {what} layer to prune",
+            raise invalid(caller, name, f"a model with a {what} layer to prune",
                           model, f"{type(model).__name__} has none")
-        return [f"{n}.weight" for n in names]
-    valid = [n for n, m in modules.items() if isinstance(m, kinds)]
-    out = []
-    for name in layers:
-        if name not in valid:
-            what = "convolution" if structured else "Linear or Conv"
-            raise invalid("prune_masks", "layers", f"names of {what} modules of this model",
-                          layers, f"{name!r} is not one; valid layers: {valid}")
-        out.append(f"{name}.weight")
-    return out
+    else:
+        valid = [n for n, m in modules.items() if isinstance(m, kinds)]
+        for layer in layers:
+            if layer not in valid:
+                what = "convolution" if structured else "Linear or Conv"
+                raise invalid(caller, "layers", f"names of {what} modules of this model",
+                              layers, f"{layer!r} is not one; valid layers: {valid}")
+        names = list(layers)
+    for layer in names:  # a computed weight (weight norm, parametrizations) cannot be masked
+        if not isinstance(modules[layer].weight, nn.Parameter):
+            sources = [p for p, _ in modules[layer].named_parameters()]
+            raise invalid(caller, name, "a model whose pruned layers hold their weight as "
+                          "a parameter", model, f"layer {layer!r} computes its weight from "
+                          f"{sources} (weight norm or a parametrization); remove that first, "
+                          "e.g. torch.nn.utils.parametrize.remove_parametrizations(module, "
+                          "'weight')")
+    return [f"{n}.weight" for n in names]
 
 
 @validate_params(_SCORING)

@@ -68,7 +68,7 @@ from geowidget._validation import (
     validate_params,
 )
 from geowidget.analysis.projection import METHODS as PROJECTIONS
-from geowidget.cube import LAYER_METRICS, OUTPUTS, Condition, GeometryCube
+from geowidget.cube import LAYER_METRICS, OUTPUTS, SPARSITY_TOL, Condition, GeometryCube
 from geowidget.engine.checkpoints import RUN_KEY, STEP_KEY, Checkpoints, as_run, expand_runs
 from geowidget.engine.corruptions import SEVERITIES, resolve_corruptions
 from geowidget.engine.model_state import evaluating
@@ -193,6 +193,12 @@ class Study:
         ``cache_dir`` that every node reaches (shared storage or a ``pyarrow.fs`` URI).
     ray_remote_args : dict, optional
         Resources of each Ray actor, e.g. ``{"num_gpus": 1}`` (default ``{"num_cpus": 1}``).
+    adversarial : dict, optional
+        ``{"norm": "l2" or "linf", "samples": 500, "steps": 100, "check": 100}``: each
+        model's adversarial distance (:func:`geowidget.adversarial_distance`) on the first
+        ``samples`` samples, at every clean sparsity level, stored in the cube's
+        ``adversarial[norm]``; the guards' report goes to ``model_info["adversarial"]``.
+        Needs ``pip install "geowidget[adversarial]"``.
 
     Examples
     --------
@@ -224,6 +230,7 @@ class Study:
         "backend": [Options("local", "ray")],
         "ray_address": [None, str],
         "ray_remote_args": [None, DictOf(str, object)],
+        "adversarial": [None, DictOf(str, object)],
     })
     def __init__(
         self,
@@ -251,8 +258,10 @@ class Study:
         backend: str = "local",
         ray_address: str | None = None,
         ray_remote_args: Mapping[str, Any] | None = None,
+        adversarial: Mapping[str, Any] | None = None,
     ) -> None:
         from geowidget.engine.batches import resolve_device
+        from geowidget.study.adversarial import check_settings
 
         self.runner = self._check_backend(backend, ray_address, ray_remote_args, cache_dir)
 
@@ -273,7 +282,7 @@ class Study:
         # a run of checkpoints becomes one model per step, "<run>/<step>"
         self.models, self.runs = expand_runs(named)
         self.pruning = pruning
-        self.sparsities = sorted({0.0, *sparsities})
+        self.sparsities = _distinct_sparsities(sparsities)
         self.grid = grid if isinstance(grid, str) else sorted({0.0, *map(float, grid)})
         self.corrupted_sparsities = self._check_grid(self.grid)
         self.severities = sorted(set(severities))
@@ -284,6 +293,8 @@ class Study:
                              else ShardReader(probe_data, shard_size, "probe_data"))
         self.probe_fits: dict[str, dict[str, ProbeFit]] = {}
         self.projections = list(dict.fromkeys(projections))
+        self.adversarial = check_settings(adversarial)
+        self._adversarial_reports: dict[str, Any] = {}
         if self.runner.name == "ray" and device == "auto":
             # the actors' device, not this process's: a GPU when the actors ask for one
             gpus = float((ray_remote_args or {}).get("num_gpus", 0) or 0)
@@ -313,6 +324,7 @@ class Study:
                          for name, m in self.models.items()}
         self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
         self.part_stats = self._no_part_stats()
+        self._check_weights()
 
     # ------------------------------------------------------------------ validation
     def _check_grid(self, grid: str | list[float]) -> list[float]:
@@ -345,13 +357,18 @@ class Study:
         return RayRunner(address, remote_args)
 
     def _check_classes(self, probe: torch.Tensor) -> int:
+        from geowidget.engine.features import dtype_named, logits_of
+
         counts = {}
         for name, m in self.models.items():
             dev = next((p.device for p in m.parameters()), torch.device("cpu"))
-            with evaluating(m), torch.no_grad():  # each module's own flag comes back
-                out = m(probe.to(dev))
-            if isinstance(out, tuple | list):
-                out = out[0]
+            # each module's own train flag comes back
+            with evaluating(m), torch.no_grad(), dtype_named(m, probe, "Study", "data"):
+                out = logits_of(m(probe.to(dev)), "Study", "models", f"model {name!r}: ")
+            if out.ndim != 2 or out.shape[-1] < 2:
+                raise invalid("Study", "models", "classifiers whose logits are [N, C] with C >= "
+                              "2 classes", models_of(self), f"model {name!r} returns logits "
+                              f"of shape {tuple(out.shape)}")
             counts[name] = int(out.shape[-1])
         if len(set(counts.values())) > 1:
             raise ValueError(
@@ -359,6 +376,29 @@ class Study:
                 "over the same classes"
             )
         return next(iter(counts.values()))
+
+    def _check_weights(self) -> None:
+        """Finite weights (a NaN weight would surface as NaN features, far from its cause),
+        and weights that pruning can mask when the study prunes."""
+        from geowidget.engine.pruning import prunable_parameters
+
+        for name, m in self.models.items():
+            for pname, p in m.named_parameters():
+                if p.is_floating_point() and not p.is_meta and not bool(p.isfinite().all()):
+                    bad = int((~p.isfinite()).sum())
+                    raise invalid("Study", "models", "models with finite weights",
+                                  models_of(self), f"model {name!r}: its parameter {pname!r} "
+                                  f"holds {bad} NaN or infinite values")
+            if any(s > 0 for s in self.sparsities):
+                prunable_parameters(m, structured=self.pruning == "structured_l2",
+                                    caller="Study", name="models")
+
+    def _check_inputs(self, inputs: torch.Tensor, start: int) -> None:
+        if inputs.is_floating_point() and not bool(inputs.isfinite().all()):
+            rows = (~inputs.isfinite()).flatten(1).any(1).nonzero()[:, 0] + start
+            raise invalid("Study", "data", "finite inputs", inputs,
+                          f"samples {rows[:5].tolist()}{' ...' if len(rows) > 5 else ''} "
+                          "hold NaN or infinite values")
 
     def _check_labels(self, labels: torch.Tensor, what: str, start: int) -> None:
         c = self.num_classes
@@ -568,6 +608,7 @@ class Study:
         given = [(b, s, iter(reader)) for b, s, reader in self.benchmarks if reader is not None]
         for shard in self.reader:
             self._check_labels(shard.labels, "data", shard.start)
+            self._check_inputs(shard.inputs, shard.start)
             copies = {}
             for b, s, it in given:
                 other = next(it)
@@ -708,7 +749,7 @@ class Study:
                             self._count(part, "computed")
                         self.stats["computed"] += 1
                         bar.update(1)
-                result = cube.build(self._projections())
+                result = cube.build(self._projections(), self._adversarial(spec))
                 if store is not None:
                     self.stats["corrupt"] = store.corrupt - corrupt_before
             except BaseException:
@@ -786,6 +827,14 @@ class Study:
                          for name in self.models])
         return mask if mask.any() else None
 
+    def _adversarial(self, spec: WorkerSpec) -> dict[str, np.ndarray]:
+        """The adversarial unit (:mod:`geowidget.study.adversarial`); its report goes to
+        ``model_info``."""
+        from geowidget.study.adversarial import measure
+
+        arrays, self._adversarial_reports = measure(self, spec)
+        return arrays
+
     def _info(self, name: str) -> dict[str, Any]:
         model = self.models[name]
         head = self._heads[name]
@@ -803,6 +852,8 @@ class Study:
             "fingerprint": self.model_fp[name][:16],
             **({RUN_KEY: self.runs[name][0], STEP_KEY: self.runs[name][1]}
                if name in self.runs else {}),
+            **({"adversarial": self._adversarial_reports[name]}
+               if name in self._adversarial_reports else {}),
         }
 
 
@@ -848,7 +899,8 @@ class _CubeBuilder:
         if self.probed is not None:
             self.arrays["layer_pred"][mi, li, ki, sl] = arrays["layer_pred"]
 
-    def build(self, projections: dict[str, np.ndarray]) -> GeometryCube:
+    def build(self, projections: dict[str, np.ndarray],
+              adversarial: dict[str, np.ndarray] | None = None) -> GeometryCube:
         st = self.study
         return GeometryCube(
             models=list(st.models),
@@ -862,6 +914,7 @@ class _CubeBuilder:
             projections=projections,
             probe_accuracy=(None if self.probed is None else
                             probe_accuracy(self.arrays["layer_pred"], self.labels, self.probed)),
+            adversarial=adversarial,
             **self.arrays,
         )
 
@@ -913,11 +966,14 @@ class _DatasetBuilder:
         cell = (self.model_pos[unit.model], self.cond_pos[unit.condition])
         self.keys.setdefault(cell, {}).setdefault(unit.start, {})[part] = key
 
-    def build(self, projections: dict[str, np.ndarray]) -> GeometryCube:
+    def build(self, projections: dict[str, np.ndarray],
+              adversarial: dict[str, np.ndarray] | None = None) -> GeometryCube:
         st = self.study
         self._images.close()
         for method, xy in projections.items():
             self.writer.write_projection(method, xy)
+        for norm, distance in (adversarial or {}).items():
+            self.writer.write_adversarial(norm, distance)
         self.writer.write_samples(self.labels, np.arange(st.n))
         probed = st._probed()
         accuracy = np.full((len(st.models), len(st.layers), len(st.conditions)), np.nan)
@@ -984,3 +1040,20 @@ def thumbnails(x: torch.Tensor, chunk: int = 1024) -> np.ndarray | None:
         img = (xc * 255).add_(0.5).to(torch.uint8)  # in [0.5, 255.5]: truncation rounds
         out[a : a + chunk] = img.permute(0, 2, 3, 1).numpy()
     return out[..., 0] if c == 1 else out
+
+
+def models_of(study: Study) -> dict[str, str]:
+    """The study's models' classes by name, for an error message (modules' reprs are long)."""
+    return {k: type(m).__name__ for k, m in study.models.items()}
+
+
+def _distinct_sparsities(sparsities: Iterable[float]) -> list[float]:
+    """The levels with 0 added, ascending; levels equal within ``SPARSITY_TOL`` are refused
+    (the cube would hold one condition twice)."""
+    levels = sorted({0.0, *sparsities})
+    for a, b in zip(levels, levels[1:], strict=False):
+        if b - a <= SPARSITY_TOL:
+            raise invalid("Study", "sparsities", f"distinct levels, more than the tolerance "
+                          f"SPARSITY_TOL={SPARSITY_TOL:g} apart", sparsities,
+                          f"{a!r} and {b!r} are equal within the tolerance")
+    return levels

@@ -421,9 +421,11 @@ class SampleView(GeoView):
         arr = np.asarray([] if value is None else value)
         if arr.size and arr.dtype.kind not in "iuf":
             raise invalid(self, "selected", "an int array of sample ids",
-                          as_is(f"an array of dtype {arr.dtype}"))
+                          as_is(f"an array of dtype {arr.dtype}: {arr.ravel()[:5].tolist()}"))
         if arr.dtype.kind == "f" and arr.size and not np.all(np.mod(arr, 1) == 0):
-            raise invalid(self, "selected", "integer sample ids", arr[np.mod(arr, 1) != 0][:5])
+            bad = arr.ravel()[np.mod(arr.ravel(), 1) != 0]  # fractions, NaN and infinities
+            raise invalid(self, "selected", "integer sample ids",
+                          as_is(f"{bad.size} non-integer id(s), e.g. {bad[:5].tolist()}"))
         ids = (arr if arr.dtype in (np.int32, np.int64) else arr.astype(np.int64)).ravel()
         if self._ids is None:
             return sorted_unique(ids.astype(np.int64))

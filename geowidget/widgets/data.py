@@ -31,6 +31,9 @@ SLAB_METRICS = ("angle", "angle_pred", "norm", "margin")
 DIMS = ("mlkn", "mkn")
 
 
+ADVERSARIAL = "adversarial"  # the per-cell array of a cube's adversarial distances
+
+
 @dataclass
 class Slab:
     """Per-sample geometry over (model, layer, condition, sample), read one cell at a time.
@@ -222,6 +225,9 @@ def slab_from_cube(cube: Any) -> Slab:
          "severity": int(c.severity)}
         for c in cube.conditions
     ]
+    # the adversarial distance (the cube's first norm) travels with each cell, like a metric
+    first = next(iter(cube.adversarial.values()), None)
+    adversarial = {} if first is None else {ADVERSARIAL: ("mkn", first)}
     return Slab(
         models=list(cube.models),
         layers=list(cube.layers),
@@ -232,6 +238,7 @@ def slab_from_cube(cube: Any) -> Slab:
         model_info=list(cube.model_info),
         images=cube.images,
         cube=cube,
+        extra=adversarial,
     )
 
 

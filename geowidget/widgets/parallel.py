@@ -7,9 +7,11 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
+from geowidget._validation import invalid as invalid_param
 from geowidget._validation import validate_params
 from geowidget.widgets.base import DEFAULT_BUDGET, Dict, SlabView, invalid
 from geowidget.widgets.codec import as_numpy
+from geowidget.widgets.data import ADVERSARIAL
 from geowidget.widgets.polar import (
     ARRAY_KEYWORDS,
     CELL_PARAMS,
@@ -21,6 +23,8 @@ from geowidget.widgets.polar import (
 
 class ParallelCoordinates(SlabView):
     """n + 3 axes: robustness R(x) on each of n benchmarks, then θ (degrees), ρ and m.
+
+    A cube with adversarial distances adds one more axis, ``adv l2`` (or ``adv linf``).
 
     Dragging along an axis in the browser brushes a range (``ranges[axis] = [lo, hi]``); the
     samples inside every brushed range become ``selected``.
@@ -78,11 +82,19 @@ class ParallelCoordinates(SlabView):
             specs += [{"name": "θ (deg)", "source": "metric", "key": "angle", "degrees": True},
                       {"name": "ρ", "source": "metric", "key": "norm"},
                       {"name": "m", "source": "metric", "key": "margin"}]
+            if ADVERSARIAL in slab.extra:  # per cell: it moves with the sparsity
+                norm = next(iter(cube.adversarial))
+                specs.append({"name": f"adv {norm}", "source": "metric", "key": ADVERSARIAL})
         for i, (name, value) in enumerate(plain.items()):
             arr = as_numpy(value)
+            expected = f"a dict of numeric arrays [{n}], one value per sample"
             if arr.shape != (n,):
-                raise ValueError(f"axis {name!r} has shape {arr.shape}; expected ({n},), "
-                                 "one value per sample")
+                raise invalid_param("ParallelCoordinates", "axes", expected, axes,
+                                    f"axis {name!r} has shape {arr.shape}; expected ({n},)")
+            if arr.dtype.kind not in "biuf":
+                raise invalid_param("ParallelCoordinates", "axes", expected, axes,
+                                    f"axis {name!r} holds {arr.dtype} values, e.g. "
+                                    f"{arr[:3].tolist()}")
             extra[f"ax_{i}"] = arr.astype(np.float32)
             specs.append({"name": str(name), "source": "plain", "key": f"ax_{i}"})
         self._set_slab(slab, budget, {"axes": specs, **meta}, extra)

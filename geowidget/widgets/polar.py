@@ -10,7 +10,7 @@ import traitlets as t
 from geowidget._validation import POSITIVE_INT, Interval, validate_params
 from geowidget.widgets.base import DEFAULT_BUDGET, Bool, Enum, Float, Int, SlabView, invalid
 from geowidget.widgets.codec import as_numpy
-from geowidget.widgets.data import Slab, slab_from_arrays, slab_from_cube
+from geowidget.widgets.data import ADVERSARIAL, Slab, slab_from_arrays, slab_from_cube
 
 BASE_FIELDS = ("class", "correct", "pred", "margin", "angle", "norm")
 ANGLE_TO = ("true", "pred")
@@ -95,7 +95,8 @@ class PolarPlot(SlabView):
         ``labels``, ``pred``, ``angle_pred``, ``class_names``, ``sample_ids``, ``images``.
     color : str or array-like, default "class"
         A field name (``class``, ``correct``, ``pred``, ``margin``, ``angle``, ``norm``, and
-        ``robustness`` when the scores module can compute it from a cube) or a per-sample array
+        ``robustness`` when the scores module can compute it from a cube, ``adversarial``
+        when the cube has adversarial distances) or a per-sample array
         ``[N]`` or ``[M, L, K, N]``: float values get a colour bar, integer values categories.
         NaN values are drawn as a "missing" category and counted in the legend. At a layer
         measured with a linear probe, ``correct`` and ``pred`` are the probe's; colour by the
@@ -171,6 +172,9 @@ class PolarPlot(SlabView):
             fields.append("robustness")
             kinds["robustness"] = "continuous"
             extra["robustness"], meta["robust_levels"] = rob
+        if ADVERSARIAL in slab.extra:  # the cube's adversarial distances, per cell
+            fields.append(ADVERSARIAL)
+            kinds[ADVERSARIAL] = "continuous"
         if not isinstance(color, str):
             arr = as_numpy(color)
             if arr.dtype.kind not in "fiub":

@@ -166,6 +166,9 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
       const offset = robustOffset(meta, model.get("model"), model.get("condition"), n);
       return { mode: "continuous", cat: null, val: { key: "robustness", data: data.arrays.robustness, offset }, scale: "continuous" };
     }
+    if (field === "adversarial" && c.has("adversarial")) {
+      return { mode: "continuous", cat: null, val: c.ref("adversarial"), scale: "continuous" };
+    }
     if (field === "custom" && (c.has("custom") || data.arrays.custom)) {
       // a custom colour per cell travels with the cell; one per sample is sent once
       const val: AttrRef = c.has("custom") ? c.ref("custom") : { key: "custom", data: data.arrays.custom, offset: 0 };
