@@ -6,7 +6,9 @@
   interactive HTML report (Explorer, correlation tables, model map), no JupyterLab needed.
 - ``geowidget study --models ... --data ... --out CUBE [--backend ray [--ray-address
   auto]]``: run a Study from the shell, in this process or on a Ray cluster. ``CUBE`` is a
-  ``.parquet`` file, or a folder for a partitioned cube (``GeometryCube.open``).
+  ``.parquet`` file, or a folder for a partitioned cube (``GeometryCube.open``). The probes of
+  intermediate ``--layers`` are cross-fitted on the data (``--probe-folds N``, 5 by default),
+  or fitted on a separate ``--probe-data`` set (the same forms as ``--data``).
 - ``geowidget summary [--model NAME]``: per-class angle, norm and margin of one zoo model.
 """
 
@@ -71,6 +73,8 @@ OPTIONS: dict[str, dict[str, list[Any]]] = {
         "out": [OutputFile(".parquet"), CubeFolder()],
         "cache_dir": [None, Folder()],
         "data": [Options(*DATA_NAMES), InputFile(".pt", ".npz")],
+        "probe_data": [None, Options(*DATA_NAMES), InputFile(".pt", ".npz")],
+        "probe_folds": [None, Interval(int, 2, None)],
         "samples": [None, POSITIVE],
         "batch_size": [POSITIVE],
         "device": DEVICE,
@@ -324,8 +328,9 @@ def _checkpoint_run(spec: str, target: str, pattern: str) -> Any:
     return Checkpoints(model, [f for _, f in order], steps=[s for s, _ in order])
 
 
-def _read_data_file(spec: str) -> Any:
-    """An :class:`ImageData` from a ``.pt`` or ``.npz`` file, every entry checked."""
+def _read_data_file(spec: str, option: str = "--data") -> Any:
+    """An :class:`ImageData` from a ``.pt`` or ``.npz`` file, every entry checked; errors
+    name ``option``."""
     import numpy as np
     import torch
 
@@ -334,23 +339,23 @@ def _read_data_file(spec: str) -> Any:
 
     path = Path(spec)
     if path.suffix == ".pt":
-        raw = _torch_file(path, "--data", spec)
+        raw = _torch_file(path, option, spec)
     else:
         import zipfile
 
         if not zipfile.is_zipfile(path):
-            raise ValueError(f"--data {spec!r} is not an .npz archive written by numpy.savez")
+            raise ValueError(f"{option} {spec!r} is not an .npz archive written by numpy.savez")
         try:
             with np.load(path, allow_pickle=False) as z:
                 raw = {k: torch.from_numpy(z[k]) for k in z.files}
         except Exception as err:  # noqa: BLE001 -- object arrays, truncated or foreign files
             # numpy's own message suggests allow_pickle=True, which would run the file's code
-            raise ValueError(f"--data {spec!r} does not hold plain numeric arrays only "
+            raise ValueError(f"{option} {spec!r} does not hold plain numeric arrays only "
                              f"({type(err).__name__}); object arrays are not loaded") from None
     if not isinstance(raw, dict) or not {"images", "labels"} <= set(raw):
         got = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
-        raise ValueError(f"--data {spec!r} must hold 'images' and 'labels', got {got}")
-    where = f"the --data file {spec!r}"
+        raise ValueError(f"{option} {spec!r} must hold 'images' and 'labels', got {got}")
+    where = f"the {option} file {spec!r}"
     images = raw["images"]
     if isinstance(images, torch.Tensor) and images.dtype == torch.uint8:
         images = images.float() / 255  # 8-bit images: the usual storage, unambiguous
@@ -369,8 +374,9 @@ def _read_data_file(spec: str) -> Any:
     return ImageData(images.float(), labels.long(), names, path.stem)
 
 
-def load_data(spec: str, samples: int | None) -> Any:
-    """The probe set of ``--data``: a bundled name, or a ``.pt`` / ``.npz`` file.
+def load_data(spec: str, samples: int | None, option: str = "--data") -> Any:
+    """The probe set of ``--data`` (or the data of another ``option``, ``--probe-data``): a
+    bundled name, or a ``.pt`` / ``.npz`` file.
 
     Bundled: ``mnist-probe`` (the 1,500 MNIST digits the zoo never trained on),
     ``mnist`` (all 5,000), ``digits`` (scikit-learn's 1,797 8x8 digits). Files hold images
@@ -392,9 +398,10 @@ def load_data(spec: str, samples: int | None) -> Any:
     elif spec == "digits":
         data = load_digits()
     elif spec.endswith((".pt", ".npz")):
-        data = _read_data_file(spec)
+        data = _read_data_file(spec, option)
     else:
-        raise ValueError(f"--data {spec!r} is not one of {list(DATA_NAMES)} or a .pt/.npz file")
+        raise ValueError(f"{option} {spec!r} is not one of {list(DATA_NAMES)} or a .pt/.npz "
+                         "file")
     if samples is None:
         return data
     labels = data.labels.numpy()
@@ -411,7 +418,8 @@ def load_data(spec: str, samples: int | None) -> Any:
     return data.subset(np.sort(index), f"first{per}perclass")
 
 
-def _check_models_run(models: dict[str, Any], data: Any, spec: str) -> None:
+def _check_models_run(models: dict[str, Any], data: Any, spec: str,
+                      option: str = "--data") -> None:
     """Run each model on one input, so that a shape mismatch is named before the study."""
     import torch
 
@@ -428,7 +436,7 @@ def _check_models_run(models: dict[str, Any], data: Any, spec: str) -> None:
         except Exception as err:  # noqa: BLE001 -- any failure here is a mismatch to report
             first = (str(err).strip().splitlines() or [""])[0]
             raise ValueError(
-                f"--models {name!r} cannot run on --data {spec!r} images of shape "
+                f"--models {name!r} cannot run on {option} {spec!r} images of shape "
                 f"{list(x.shape[1:])} ({type(err).__name__}: {first})"
             ) from None
 
@@ -468,6 +476,23 @@ def _check_own_cube(out: Path, identity: str) -> None:
                          "data or settings); choose a new or empty folder, or delete it first")
 
 
+def _check_probe_options(args: argparse.Namespace) -> None:
+    """Refuse probe options that would change nothing: probes measure only intermediate
+    --layers, and --probe-folds is the cross-fitting that --probe-data replaces."""
+    from geowidget.study.units import PENULTIMATE
+
+    given = [o for o, v in (("--probe-data", args.probe_data), ("--probe-folds",
+                                                                 args.probe_folds)) if v is not None]
+    if given and all(v == PENULTIMATE for v in args.layers or [PENULTIMATE]):
+        raise ValueError(f"{' and '.join(given)} apply to no layer: linear probes measure the "
+                         f"intermediate --layers, and the layers are only {PENULTIMATE!r} "
+                         "(measured against the model's own head); add --layers or drop them")
+    if len(given) == 2:
+        raise ValueError("--probe-folds sets the cross-fitting of the probes on --data, and "
+                         f"--probe-data {args.probe_data!r} replaces it (one probe fitted on "
+                         "that set); pass one of them")
+
+
 def study(args: argparse.Namespace) -> int:
     """Run a Study and write its cube as Parquet."""
     check_options("study", args)  # every option, before any work
@@ -481,6 +506,7 @@ def study(args: argparse.Namespace) -> int:
                          f"only {PENULTIMATE!r} (the head's input, never tokens); add --layers "
                          "or drop --tokens")
 
+    _check_probe_options(args)
     if args.backend == "ray" and args.ray_address is not None:  # fail fast, before the models
         from geowidget.study.runners import check_reachable
 
@@ -497,13 +523,18 @@ def study(args: argparse.Namespace) -> int:
         raise ValueError(f"--models gives duplicate names: {specs}")
     data = load_data(args.data, args.samples)
     _check_models_run(models, data, args.data)
+    probe_data = None
+    if args.probe_data is not None:
+        probe_data = load_data(args.probe_data, None, "--probe-data")
+        _check_models_run(models, probe_data, args.probe_data, "--probe-data")
     corruptions: Any = args.corruptions
     if corruptions and len(corruptions) == 1 and corruptions[0] in ("mnist-c", "imagenet-c"):
         corruptions = corruptions[0]
     out = Path(args.out)
     st = Study(
         models, data, layers=args.layers, sparsities=args.sparsities, grid=args.grid,
-        pruning=args.pruning,
+        pruning=args.pruning, probe_data=probe_data,
+        **({} if args.probe_folds is None else {"probe_folds": args.probe_folds}),
         corruptions=corruptions or None, severities=args.severities,
         batch_size=args.batch_size, device=args.device, cache_dir=args.cache_dir,
         seed=args.seed, progress=not args.quiet, tokens=args.tokens, backend=args.backend,
@@ -581,6 +612,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=None,
                    help="keep this many samples, balanced over classes (rounded down to a "
                         "multiple of the number of classes)")
+    p.add_argument("--probe-data", default=None,
+                   help="fit the probes of intermediate --layers on this separate set (the "
+                        "forms of --data; disjoint from it) instead of cross-fitting them")
+    p.add_argument("--probe-folds", type=int, default=None,
+                   help="cross-fit the probes of intermediate --layers in this many folds of "
+                        "--data (default 5): no sample is measured by a probe that saw it")
     p.add_argument("--layers", nargs="+", default=None, help="layers (default: penultimate)")
     p.add_argument("--sparsities", nargs="*", type=float, default=[0.5, 0.9],
                    help="pruning levels besides 0")

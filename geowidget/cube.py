@@ -638,31 +638,62 @@ class GeometryCube:
 
         return correlations(self, target=target, **kwargs)
 
-    def scores(self) -> Any:
+    def scores(self, sparsity: float | Sequence[float] | None = 0.0) -> Any:
         """Per-sample scores, one row per (model, sample): a pandas DataFrame.
 
         Columns ``robustness`` and one ``robustness:<benchmark>`` per corruption (when the cube
         has corrupted conditions), ``vulnerability``, ``breakdown_sparsity`` and ``pie`` (at
         the highest sparsity) when it has pruned ones. See :mod:`geowidget.analysis.scores`.
+
+        Parameters
+        ----------
+        sparsity : float, list of float, or None
+            Whose robustness the ``robustness`` columns hold: the model pruned to this
+            sparsity, under the corruptions at that sparsity (0, the default: the dense
+            model). A list, or None for every sparsity of the cube's conditions, gives one row
+            per (model, sparsity, sample) with a ``sparsity`` column. Robustness is NaN at a
+            sparsity where the cube has no corrupted condition (a ``grid="dense-corrupted"``
+            study's pruned levels). The pruning scores are of the whole sparsity sweep, the
+            same in every row of a model and sample.
         """
         import pandas as pd
 
         import geowidget.analysis.scores as sc
 
-        m, n = len(self.models), len(self.labels)
+        levels = sc.condition_levels(self)
+        long = not isinstance(sparsity, int | float | np.number)
+        asked = levels if sparsity is None else [sparsity] if not long else (
+            list(sparsity) if isinstance(sparsity, Iterable) and not isinstance(sparsity, str)
+            else [sparsity])
+        at = []
+        for s in asked:
+            hits = [j for j, level in enumerate(levels) if isinstance(s, int | float | np.number)
+                    and not isinstance(s, bool) and _same_sparsity(level, s)]
+            if not hits:
+                raise invalid("GeometryCube.scores", "sparsity", f"None, or one or a list of the "
+                              f"cube's sparsities {levels}", sparsity)
+            at.append(hits[0])
+        m, n, k = len(self.models), len(self.labels), len(at)
+
+        def rows(value: np.ndarray) -> np.ndarray:  # [M, N] or [M, S, N] -> one per row
+            return (value[:, at] if value.ndim == 3 else
+                    np.broadcast_to(value[:, None], (m, k, n))).ravel()
+
         table: dict[str, Any] = {
-            "model": pd.Categorical.from_codes(np.repeat(np.arange(m), n), self.models),
-            "sample": np.tile(self.sample_ids, m),
-            "label": np.tile(self.labels, m),
+            "model": pd.Categorical.from_codes(np.repeat(np.arange(m), k * n), self.models),
+            "sample": np.tile(self.sample_ids, m * k),
+            "label": np.tile(self.labels, m * k),
         }
+        if long:
+            table["sparsity"] = np.tile(np.repeat(np.asarray(levels)[at], n), m)
         if self.corruptions:
-            table["robustness"] = sc.robustness(self).ravel()
-            for name, value in sc.robustness_per_benchmark(self).items():
-                table[f"robustness:{name}"] = value.ravel()
+            table["robustness"] = rows(sc.robustness_by_sparsity(self))
+            for name in self.corruptions:
+                table[f"robustness:{name}"] = rows(sc.robustness_by_sparsity(self, benchmark=name))
         if any(s > 0 for s in self.sparsities):
-            table["vulnerability"] = sc.vulnerability(self).ravel()
-            table["breakdown_sparsity"] = sc.breakdown_sparsity(self).ravel()
-            table["pie"] = sc.pie(self).ravel()
+            table["vulnerability"] = rows(sc.vulnerability(self))
+            table["breakdown_sparsity"] = rows(sc.breakdown_sparsity(self))
+            table["pie"] = rows(sc.pie(self))
         return pd.DataFrame(table)
 
     # ------------------------------------------------------------------ tables and files

@@ -716,6 +716,8 @@ KNOWN_BAD_OPTIONS = {
     "study": {"out": ["{tmp}/c.csv", "{tmp}/missing/c.parquet", "{tmp}/afile"],
               "cache_dir": ["{tmp}/afile", "{tmp}/afile/store"],
               "data": ["cifar10", "{tmp}/missing.pt", "{tmp}/afile"],
+              "probe_data": ["cifar10", "{tmp}/missing.npz", "{tmp}/afile"],
+              "probe_folds": ["1", "0", "x"],
               "samples": ["0", "-1", "1.5"], "batch_size": ["0", "-1", "x"],
               "device": ["gpu", "cuda:x"], "severities": ["0", "6", "1.5"],
               "sparsities": ["1.0", "1.5", "-0.1", "nan"], "tokens": ["first", "CLS"],
@@ -750,6 +752,7 @@ EQUIVALENT_OPTIONS = {
     "report --n-boot: constraint 0 (an int in [1, inf)) any real",
     "study --samples: constraint 1 (an int in [1, inf)) any real",
     "study --batch-size: constraint 0 (an int in [1, inf)) any real",
+    "study --probe-folds: constraint 1 (an int in [2, inf)) any real",
     "study --severities: constraint 0 (an int in [1, 5]) any real",
 }
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -257,15 +255,15 @@ def test_request_ids_are_bounded_and_unknown_commands_answered():
 
 
 # ---------------------------------------------------------------------------- colour
-def test_colour_fields_custom_arrays_and_robustness(monkeypatch):
+def test_colour_fields_custom_arrays_and_robustness():
     cube = make_cube(m=2, n=12)
-    fake = types.ModuleType("geowidget.analysis.scores")
-    fake.robustness = lambda c: c.correct.mean(axis=1)  # [M, N]
-    monkeypatch.setitem(sys.modules, "geowidget.analysis.scores", fake)
     w = gw.PolarPlot(cube, color="robustness")
     assert w.color_by == "robustness" and "robustness" in w._meta["color_fields"]
-    np.testing.assert_allclose(arrays(w)["robustness"], cube.correct.mean(axis=1))
-    monkeypatch.undo()
+    # per (model, sparsity) [M, S, N]: the dense level is its one fog cell; the cube has no
+    # corruption at 0.5, so that level is NaN (not the dense value)
+    got = arrays(w)["robustness"]
+    np.testing.assert_allclose(got[:, 0], cube.correct[:, 2])
+    assert np.isnan(got[:, 1]).all() and w._meta["robust_levels"]["level"] == [0, 1, 0]
     v = np.linspace(0, 1, 12)
     w2 = gw.PolarPlot(cube, color=v)
     assert w2.color_by == "custom" and w2._meta["color_kinds"]["custom"] == "continuous"

@@ -121,6 +121,35 @@ def robustness_per_benchmark(cube: GeometryCube, *, sparsity: float = 0.0) -> di
     return out
 
 
+def condition_levels(cube: GeometryCube) -> list[float]:
+    """Every sparsity of the cube's conditions, ascending: the levels of
+    :func:`robustness_by_sparsity`."""
+    return sorted({c.sparsity for c in cube.conditions})
+
+
+def robustness_by_sparsity(cube: GeometryCube, *, benchmark: str | None = None) -> np.ndarray:
+    """Robustness of every (model, sparsity): float64 ``[M, S, N]`` over
+    :func:`condition_levels`.
+
+    Level ``s`` holds :func:`robustness` at sparsity ``s`` (or, with ``benchmark``, that
+    corruption's entry of :func:`robustness_per_benchmark`); NaN where the cube has no such
+    corrupted condition at ``s`` (e.g. the pruned levels of a ``grid="dense-corrupted"`` study),
+    so that a view never shows another sparsity's robustness in its place.
+    """
+    if benchmark is not None and benchmark not in cube.corruptions:
+        raise invalid("robustness_by_sparsity", "benchmark",
+                      f"None or a corruption of the cube {cube.corruptions}", benchmark)
+    names = cube.corruptions if benchmark is None else [benchmark]
+    levels = condition_levels(cube)
+    out = np.full((len(cube.models), len(levels), len(cube.labels)), np.nan)
+    for j, s in enumerate(levels):
+        idx = [i for i in cube.find_conditions(sparsity=s)
+               if cube.conditions[i].benchmark in names]
+        if idx:
+            out[:, j] = cube.values("correct", condition=idx).mean(axis=1, dtype=np.float64)
+    return out
+
+
 def vulnerability(cube: GeometryCube, *, benchmark: str = "clean") -> np.ndarray:
     """Per-sample pruning vulnerability ``V(x)``: fraction of pruned levels that flip the label.
 

@@ -41,6 +41,15 @@ class SamplePanel(SampleView):
             self._arrays = arrays
 
 
+def layer_label(meta: dict[str, Any], layer: int, model: int, condition: int) -> str:
+    """A layer's name for the layer picker, with its probe's held-out accuracy beside it at a
+    layer measured against a linear probe (the same text as js/src/views/layerlabel.ts)."""
+    acc = (meta.get("probe_accuracy") or [])
+    acc = acc[model][layer][condition] if acc else None
+    name = meta["layers"][layer]
+    return name if acc is None else f"{name} · probe {100 * acc:.1f}% held-out"
+
+
 class ClassFilter(ipw.HBox):
     """The classes to show, as a row of toggle buttons (the notebook's own button style, so
     it follows its light or dark theme), one per class; none pressed shows every class.
@@ -106,6 +115,10 @@ class Explorer(ipw.VBox):
         has two or more layers; ``modelmap`` and ``attribution`` may be None)
     projection : ProjectionView or None
         Beside the polar plot when the cube holds projections (the first one stored).
+    controls : dict of str to ipywidgets.Dropdown
+        The model, layer and condition pickers; at a probe layer, the layer's entry shows its
+        probe's held-out accuracy for the shown model and condition
+        (e.g. ``"conv2 · probe 88.1% held-out"``).
     link : Link
         The link between the views.
     selected : numpy.ndarray
@@ -157,8 +170,8 @@ class Explorer(ipw.VBox):
         self.controls = {
             "model": ipw.Dropdown(options=[(m, i) for i, m in enumerate(meta["models"])],
                                   value=self.polar.model, description="model"),
-            "layer": ipw.Dropdown(options=[(v, i) for i, v in enumerate(meta["layers"])],
-                                  value=self.polar.layer, description="layer"),
+            "layer": ipw.Dropdown(options=self._layer_options(), value=self.polar.layer,
+                                  description="layer"),
             "condition": ipw.Dropdown(
                 options=[(c["label"], i) for i, c in enumerate(meta["conditions"])],
                 value=self.polar.condition, description="condition"),
@@ -172,6 +185,8 @@ class Explorer(ipw.VBox):
         self._controls.append(t.link((self.class_picker, "value"), (self.polar, "classes"),
                                      transform=(list, tuple)))
         self._controls.append(t.dlink((self.link, "selected"), (self, "selected")))
+        if meta.get("probe_accuracy") is not None:  # a probe's accuracy is per model, condition
+            self.polar.observe(self._relabel_layers, ["model", "condition"])
         bar = ipw.VBox([ipw.HBox([*self.controls.values(), self.color_picker]),
                         self.class_picker])
         row = ipw.HBox([self.panel])
@@ -187,6 +202,22 @@ class Explorer(ipw.VBox):
             children.append(self.modelmap)
         children.append(row)
         super().__init__(children=children)
+
+    def _layer_options(self) -> list[tuple[str, int]]:
+        meta, p = self.polar._meta, self.polar
+        return [(layer_label(meta, i, p.model, p.condition), i)
+                for i in range(len(meta["layers"]))]
+
+    def _relabel_layers(self, _change: Any = None) -> None:
+        """Show the held-out accuracies of the shown model and condition's probes."""
+        picker, layer = self.controls["layer"], self.polar.layer
+        tie = self._controls[list(self.controls).index("layer")]
+        tie.unlink()  # new options reset the picker to layer 0: not a pick to pass on
+        try:
+            picker.options = self._layer_options()
+            picker.value = layer
+        finally:
+            tie.link()
 
     def views(self) -> list[GeoView]:
         """The anywidget views in page order."""

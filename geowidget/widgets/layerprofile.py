@@ -24,9 +24,11 @@ class LayerProfile(SlabView):
     (up to 8, from this view's or a linked view's selection) is its own line, for the current
     model. Clicking a layer makes it the layer of this view and of linked views.
 
-    Intermediate layers are measured as a Study measures them: against a linear probe fitted
-    once per (model, layer) on the dense model's clean features; the penultimate layer
-    against the model's own head (see :mod:`geowidget.analysis.depth`).
+    Intermediate layers are measured as a Study measures them: against linear probes
+    cross-fitted once per (model, layer) on the dense model's clean features, so that no sample
+    meets a probe that saw it; the penultimate layer against the model's own head (see
+    :mod:`geowidget.analysis.depth`). A probe layer's label shows its probe's held-out accuracy
+    (for the current model and condition) on hover, and the current layer's in the legend.
 
     Parameters
     ----------

@@ -10,7 +10,6 @@ import traitlets as t
 from geowidget._validation import Options, validate_params
 from geowidget.widgets.base import Colors, GeoView, Int, invalid
 from geowidget.widgets.codec import as_numpy
-from geowidget.widgets.polar import robustness_of
 
 BY = ("model", "condition", "model_condition", "model_sparsity")
 
@@ -26,13 +25,14 @@ def _accuracy(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
 
 
 def _robustness_at(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
-    """Mean robustness of each (model, sparsity) point's pruned model; NaN where the cube has
-    no corrupted condition at that sparsity."""
+    """Mean robustness of each point's model pruned to the point's sparsity (every ``by`` with
+    models: a point at condition k is the model at k's sparsity); NaN where the cube has no
+    corrupted condition at that sparsity, and for points without a model."""
     from geowidget.analysis.scores import robust_levels, robustness
 
     levels = robust_levels(cube)
     by_level = {s: robustness(cube, sparsity=s).mean(axis=1) for s in levels}
-    return np.array([by_level[d["sparsity"]][d["_m"]] if d["sparsity"] in by_level
+    return np.array([by_level[d["sparsity"]][d["_m"]] if d.get("sparsity") in by_level
                      and d["_m"] >= 0 else np.nan for d in info])
 
 
@@ -187,12 +187,8 @@ class ModelMap(GeoView):
                         pk[i] = -1
                 d["_m"], d["_k"] = int(pm[i]), int(pk[i])
             colors.setdefault("accuracy", _accuracy(cube, info))
-            rob = robustness_of(cube)
-            if by == "model_sparsity":
+            if (cube.corruptions or by == "model_sparsity") and (pm >= 0).any():  # own sparsity
                 colors.setdefault("robustness", _robustness_at(cube, info))
-            elif rob is not None:
-                colors.setdefault("robustness", np.array(
-                    [np.nanmean(rob[d["_m"]]) if d["_m"] >= 0 else np.nan for d in info]))
             methods = [str(cube.model_info[d["_m"]].get("pruning", cube.model_info[d["_m"]].get(
                 "method", "")) if d["_m"] >= 0 else "") for d in info]
             if any(methods):

@@ -12,7 +12,13 @@ from geowidget._validation import validate_params
 from geowidget.widgets.base import DEFAULT_BUDGET, Dict, SlabView, invalid
 from geowidget.widgets.codec import as_numpy
 from geowidget.widgets.data import ADVERSARIAL
-from geowidget.widgets.polar import ARRAY_KEYWORDS, CELL_PARAMS, build_slab
+from geowidget.widgets.polar import (
+    ARRAY_KEYWORDS,
+    CELL_PARAMS,
+    build_slab,
+    robustness_of,
+    robustness_shown,
+)
 
 
 class ParallelCoordinates(SlabView):
@@ -27,7 +33,9 @@ class ParallelCoordinates(SlabView):
     ----------
     cube : GeometryCube, optional
         Robustness axes come from :func:`geowidget.analysis.scores.robustness_per_benchmark`
-        (when the cube holds corrupted conditions); θ, ρ and m from the shown cell.
+        (when the cube holds corrupted conditions), of the shown model at the shown
+        condition's sparsity (empty, and marked so, at a sparsity without corruptions); θ, ρ
+        and m from the shown cell.
     axes : dict of str to array-like [N], optional
         Extra (or, without a cube, all) axes, in order.
     labels, class_names, sample_ids : optional
@@ -72,15 +80,10 @@ class ParallelCoordinates(SlabView):
         n = slab.n
         specs: list[dict[str, Any]] = []
         extra: dict[str, np.ndarray] = {}
+        meta: dict[str, Any] = {}
         if cube is not None:
-            from geowidget.analysis.scores import robustness_per_benchmark
-
-            try:
-                per = robustness_per_benchmark(cube)
-            except ValueError:  # no corrupted conditions: no robustness axes
-                per = {}
-            for i, (name, value) in enumerate(per.items()):
-                extra[f"rob_{i}"] = np.asarray(value, np.float32)
+            for i, name in enumerate(cube.corruptions):  # per (model, sparsity), see polar
+                extra[f"rob_{i}"], meta["robust_levels"] = robustness_of(cube, benchmark=name)
                 specs.append({"name": f"R({name})", "source": "rob", "key": f"rob_{i}"})
             specs += [{"name": "θ (deg)", "source": "metric", "key": "angle", "degrees": True},
                       {"name": "ρ", "source": "metric", "key": "norm"},
@@ -100,7 +103,7 @@ class ParallelCoordinates(SlabView):
                                     f"{arr[:3].tolist()}")
             extra[f"ax_{i}"] = arr.astype(np.float32)
             specs.append({"name": str(name), "source": "plain", "key": f"ax_{i}"})
-        self._set_slab(slab, budget, {"axes": specs}, extra)
+        self._set_slab(slab, budget, {"axes": specs, **meta}, extra)
         self._apply_picks(self._pick(model, layer, sparsity, benchmark))
 
     @t.validate("ranges")
@@ -122,12 +125,11 @@ class ParallelCoordinates(SlabView):
 
     def columns(self) -> dict[str, np.ndarray]:
         """The values on each axis for the shown cell, by axis name (``[N]`` each)."""
-        m = self.model
         cell = self.cell()
         out: dict[str, np.ndarray] = {}
         for spec in self._meta["axes"]:
             if spec["source"] == "rob":
-                out[spec["name"]] = np.asarray(self._arrays[spec["key"]])[m]
+                out[spec["name"]] = robustness_shown(self, spec["key"])
             elif spec["source"] == "plain":
                 out[spec["name"]] = np.asarray(self._arrays[spec["key"]])
             else:

@@ -27,16 +27,34 @@ ARRAY_KEYWORDS = ("angle", "norm", "margin", "labels", "pred", "angle_pred", "cl
                   "sample_ids", "images", "thumbnails")
 
 
-def robustness_of(cube: Any) -> np.ndarray | None:
-    """Per-sample robustness ``[M, N]`` of a cube with corrupted conditions, else None."""
-    if cube is None:
-        return None
-    from geowidget.analysis.scores import robustness
+def robustness_of(cube: Any, benchmark: str | None = None
+                  ) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """Per-sample robustness of every (model, sparsity) for the views, or None when the cube
+    has no corrupted condition.
 
-    try:
-        return np.asarray(robustness(cube), dtype=np.float32)
-    except (ValueError, KeyError):  # no corrupted conditions: nothing to show
+    Returns ``(values, levels)``: float32 ``[M, S, N]`` over the cube's sparsity levels (see
+    :func:`geowidget.analysis.scores.robustness_by_sparsity`; NaN at a level without
+    corruptions, optionally of one ``benchmark``), and the meta the browser reads them with:
+    ``{"sparsities": [S], "level": [K] (condition k shows level level[k]), "evaluated": [S]}``.
+    A view at condition k thus shows the robustness of the model at k's own sparsity.
+    """
+    if cube is None or not cube.corruptions:
         return None
+    from geowidget.analysis.scores import condition_levels, robustness_by_sparsity
+
+    levels = condition_levels(cube)
+    values = robustness_by_sparsity(cube, benchmark=benchmark).astype(np.float32)
+    meta = {"sparsities": levels,
+            "level": [levels.index(c.sparsity) for c in cube.conditions],
+            "evaluated": [bool(np.isfinite(values[:, j]).any()) for j in range(len(levels))]}
+    return values, meta
+
+
+def robustness_shown(view: Any, key: str) -> np.ndarray:
+    """A robustness array a view sent (``[M, S, N]``, see :func:`robustness_of`) at its shown
+    model and condition: ``[N]``, the robustness at the shown condition's sparsity."""
+    level = view._meta["robust_levels"]["level"][view.condition]
+    return np.asarray(view._arrays[key])[view.model, level]
 
 
 def build_slab(data: Any, kwargs: dict[str, Any]) -> Slab:
@@ -148,11 +166,12 @@ class PolarPlot(SlabView):
         kinds = {"class": "categorical", "correct": "categorical", "pred": "categorical",
                  "margin": "diverging", "angle": "continuous", "norm": "continuous"}
         extra: dict[str, np.ndarray] = {}
+        meta: dict[str, Any] = {}
         rob = robustness_of(slab.cube)
-        if rob is not None and rob.shape == (m, n):
+        if rob is not None:  # per (model, sparsity): the browser reads the shown one's level
             fields.append("robustness")
             kinds["robustness"] = "continuous"
-            extra["robustness"] = rob
+            extra["robustness"], meta["robust_levels"] = rob
         if ADVERSARIAL in slab.extra:  # the cube's adversarial distances, per cell
             fields.append(ADVERSARIAL)
             kinds[ADVERSARIAL] = "continuous"
@@ -181,7 +200,7 @@ class PolarPlot(SlabView):
                 )
             fields.append("custom")
             color = "custom"
-        meta = {"color_fields": fields, "color_kinds": kinds}
+        meta.update(color_fields=fields, color_kinds=kinds)
         self._set_slab(slab, budget, meta, extra)
         picks = self._pick(model, layer, sparsity, benchmark)
         self._apply_picks(picks, color_by=color, angle_to=angle_to, normalize=normalize)
@@ -213,7 +232,9 @@ class PolarPlot(SlabView):
     # ---------------------------------------------------------------- current view
     def current(self) -> dict[str, np.ndarray]:
         """The arrays of the shown slice: ``theta`` (radians), ``rho``, ``margin``, ``label``,
-        ``pred``, ``ids``, and ``visible`` (class filter and finite position), each ``[N]``."""
+        ``pred``, ``ids``, and ``visible`` (class filter and finite position), each ``[N]``;
+        with a robustness colour, ``robustness`` of the shown model at the shown condition's
+        sparsity (NaN where the cube has no corruption at that sparsity)."""
         slab = self._slab
         assert slab is not None
         cell = self.cell()
@@ -225,9 +246,12 @@ class PolarPlot(SlabView):
         visible = np.isfinite(theta) & np.isfinite(rho)
         if self.classes:
             visible &= np.isin(slab.labels, self.classes)
-        return {"theta": theta.astype(np.float64), "rho": rho,
-                "margin": cell["margin"], "label": slab.labels,
-                "pred": cell["pred"], "ids": slab.sample_ids, "visible": visible}
+        out = {"theta": theta.astype(np.float64), "rho": rho,
+               "margin": cell["margin"], "label": slab.labels,
+               "pred": cell["pred"], "ids": slab.sample_ids, "visible": visible}
+        if "robust_levels" in self._meta:
+            out["robustness"] = robustness_shown(self, "robustness")
+        return out
 
     def to_plotly(self) -> Any:
         """A plotly Figure of the current view (one trace per class), for PNG or SVG export.

@@ -32,3 +32,27 @@ def test_the_layer_picker_labels_probe_layers_with_their_accuracy(browser, tmp_p
     assert option_texts(page) == ["layer0 · probe 50.0% held-out", "layer1"]
     assert errors == []
     ctx.close()
+
+
+def test_the_layer_profile_labels_probe_layers_with_their_accuracy(page, tmp_path):
+    cube = make_cube(m=1, layers=2, n=40)
+    accuracy = np.full((1, 2, 3), np.nan)
+    accuracy[0, 0] = [0.8812, 0.5, 0.25]
+    cube = cube.replace(probe_accuracy=accuracy)
+    open_html(page, gw.LayerProfile(cube, layer=0, height=300).to_html(tmp_path / "lp.html"),
+              kind="layerprofile")
+    hover = """() => Array.from(document.querySelectorAll(
+        '.gw-root[data-kind=layerprofile] text.gw-layer title')).map((t) => t.textContent)"""
+    note = """() => Array.from(document.querySelectorAll(
+        '.gw-root[data-kind=layerprofile] .gw-note[data-probe]')).map((t) => t.textContent)"""
+    # every panel's layer labels, on hover; the current layer's in the legend
+    assert page.evaluate(hover) == ["layer0 · probe 88.1% held-out", "layer1"] * 3
+    assert page.evaluate(note) == ["layer0 · probe 88.1% held-out"]
+    page.select_option("select[data-picker=sparsity]", "0.5")
+    page.wait_for_function("document.querySelector('.gw-root[data-kind=layerprofile] "
+                           ".gw-note[data-probe]').textContent.includes('50.0%')")
+    assert page.evaluate(hover) == ["layer0 · probe 50.0% held-out", "layer1"] * 3
+    page.select_option("select[data-picker=layer]", "1")  # the head's layer: no probe note
+    page.wait_for_function("!document.querySelector('.gw-root[data-kind=layerprofile] "
+                           ".gw-note[data-probe]')")
+    assert page.errors == []

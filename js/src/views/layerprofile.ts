@@ -11,6 +11,7 @@ import type { Model } from "../model";
 import type { ViewContext } from "../registry";
 import { formatNumber, niceTicks, PAD } from "../scales";
 import { linkFrame } from "./framed";
+import { layerLabel } from "./layerlabel";
 
 const MAX_SAMPLE_LINES = 8;
 const TITLES: Record<string, string> = { angle: "θ to class (°)", norm: "ρ (L2 norm)", margin: "margin m" };
@@ -138,7 +139,7 @@ export function renderLayerProfile(model: Model, el: HTMLElement, ctx: ViewConte
       const boxes = names.map((t, l) => textBox(x(l), bottom + 12, textWidth(t, font), 11, anchor(l)));
       for (const l of keepApart(boxes, 4, curLayer)) {
         const label = s("text", { x: x(l), y: bottom + 12, "text-anchor": anchor(l), class: "gw-layer" }, names[l]);
-        label.append(s("title", {}, meta.layers[l]));
+        label.append(s("title", {}, layerLabel(meta, l, cur, model.get("condition") as number)));
         g.append(label);
       }
       // bands and medians: other models first, the current one on top
@@ -192,6 +193,16 @@ export function renderLayerProfile(model: Model, el: HTMLElement, ctx: ViewConte
       it.addEventListener("click", () => { model.set("model", m); model.save_changes(); });
       Lg.append(it);
     });
+    // the current layer's probe, if it has one: what its margins and "correct" are measured by
+    const layer = model.get("layer") as number;
+    const probed = layerLabel(meta, layer, model.get("model") as number, model.get("condition") as number);
+    if (probed !== meta.layers[layer]) {
+      const note = document.createElement("span");
+      note.className = "gw-note";
+      note.dataset.probe = String(layer);
+      note.textContent = probed;
+      Lg.append(note);
+    }
     if (chosen.length) {
       const more = link.selected().length - chosen.length;
       const it = document.createElement("span");

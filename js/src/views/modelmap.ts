@@ -65,6 +65,7 @@ export function renderModelMap(model: Model, el: HTMLElement, ctx: ViewContext =
       for (const f of meta.color_fields) {
         const v = arr[`c_${f}`]?.[i];
         if (v === undefined) continue;
+        if (f === "robustness" && !Number.isFinite(v)) { lines.push(`robustness: ${NOT_EVALUATED}`); continue; }
         lines.push(meta.color_kinds[f] === "categorical" ? `${f}: ${meta.category_names[f]?.[v] ?? v}` : `${f}: ${formatNumber(v)}`);
       }
       frame.showTip(px, py, lines);
@@ -97,6 +98,9 @@ export function renderModelMap(model: Model, el: HTMLElement, ctx: ViewContext =
     if (pk >= 0) detail.condition = pk;
     link.pick(detail);
   }
+
+  // a point whose robustness is NaN: the cube has no corruptions at its sparsity (or no model)
+  const NOT_EVALUATED = "not evaluated (no corruptions at this point's sparsity)";
 
   function draw(): void {
     frame.setThemeSetting(model.get("theme"));
@@ -160,6 +164,13 @@ export function renderModelMap(model: Model, el: HTMLElement, ctx: ViewContext =
       });
     } else if (val) {
       frame.legend.append(colorBar(field, spec.domain, "continuous"));
+    }
+    let unset = 0;
+    if (field === "robustness" && val) for (let i = 0; i < P; i++) if (!Number.isFinite(val[i])) unset++;
+    if (unset) {
+      const note = document.createElement("span"); note.className = "gw-note"; note.dataset.robust = "not-evaluated";
+      note.textContent = `${unset} point${unset > 1 ? "s" : ""}: robustness ${NOT_EVALUATED}`;
+      frame.legend.append(note);
     }
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
   }

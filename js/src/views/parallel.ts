@@ -8,6 +8,7 @@ import { s } from "../dom";
 import { Frame } from "../frame";
 import type { Model } from "../model";
 import type { ViewContext } from "../registry";
+import { robustNote, robustOffset } from "../robust";
 import { fitText, formatNumber, PAD } from "../scales";
 import { linkFrame } from "./framed";
 
@@ -76,7 +77,11 @@ export function renderParallel(model: Model, el: HTMLElement, ctx: ViewContext =
     const cell = link.cell();
     if (!cell) return null;
     return axes.map((ax) => {
-      if (ax.source === "rob") return (data.arrays[ax.key] as Float32Array).subarray(m * n, (m + 1) * n);
+      if (ax.source === "rob") {
+        // the shown model at the shown condition's sparsity (robust.ts)
+        const at = robustOffset(meta, m, model.get("condition"), n);
+        return (data.arrays[ax.key] as Float32Array).subarray(at, at + n);
+      }
       if (ax.source === "plain") return data.arrays[ax.key] as Float32Array;
       const v = cell.get(ax.key);
       if (!ax.degrees) return v;
@@ -191,6 +196,13 @@ export function renderParallel(model: Model, el: HTMLElement, ctx: ViewContext =
       } else {
         g.append(s("text", { x: x[a] + 4, y: y(a, hi[a]) + 3, class: "gw-tick gw-halo" }, formatNumber(hi[a])));
         g.append(s("text", { x: x[a] + 4, y: y(a, lo[a]) + 3, class: "gw-tick gw-halo" }, formatNumber(lo[a])));
+      }
+      const why = ax.source === "rob" ? robustNote(meta, model.get("condition")) : null;
+      if (why) {
+        // no value on this axis at this sparsity: say so on the axis, not with empty space
+        const t = s("text", { x: x[a] + 4, y: (top + bottom) / 2, class: "gw-tick gw-halo", "data-robust": "not-evaluated" }, "n/a");
+        t.append(s("title", {}, why));
+        g.append(t);
       }
       const r = ranges[ax.name];
       if (r) {

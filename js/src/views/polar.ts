@@ -12,6 +12,7 @@ import { firstApart, textBox, textWidth } from "../labels";
 import { PointLayer, pointScreen, pointsInView, type AttrRef, type ColorMode, type DrawSpec } from "../points";
 import type { ViewContext } from "../registry";
 import { formatNumber, niceTicks, pan, polarCamera, polarSector, sectorCamera, xyCamera, zoomAt, type Camera, type Sector } from "../scales";
+import { robustNote, robustOffset } from "../robust";
 import { nearest, selectPolygon } from "../selection";
 import type { Cell } from "../store";
 import { drawTile } from "../thumbs";
@@ -161,7 +162,9 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
     if (field === "angle") return { mode: "continuous", cat: null, val: c.ref(angle), scale: "continuous" };
     if (field === "norm") return { mode: "continuous", cat: null, val: c.ref("norm"), scale: "continuous" };
     if (field === "robustness" && data.arrays.robustness) {
-      return { mode: "continuous", cat: null, val: { key: "robustness", data: data.arrays.robustness, offset: model.get("model") * n }, scale: "continuous" };
+      // the shown model at the shown condition's sparsity (robust.ts)
+      const offset = robustOffset(meta, model.get("model"), model.get("condition"), n);
+      return { mode: "continuous", cat: null, val: { key: "robustness", data: data.arrays.robustness, offset }, scale: "continuous" };
     }
     if (field === "adversarial" && c.has("adversarial")) {
       return { mode: "continuous", cat: null, val: c.ref("adversarial"), scale: "continuous" };
@@ -400,6 +403,8 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
       const it = item(MISSING, `missing (${missing})`);
       it.dataset.missing = String(missing);
     }
+    const why = field === "robustness" ? robustNote(meta, model.get("condition")) : null;
+    if (why) L.append(h("span", { class: "gw-note", "data-robust": "not-evaluated" }, why));
     const plan = layer.plan;
     if (plan.mode === "density") {
       L.append(h("span", { class: "gw-note", "data-density": String(plan.bin) },

@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import type { Meta } from "../src/data";
+import { robustNote, robustOffset } from "../src/robust";
+
+// 2 models, 3 sparsity levels, conditions: clean@0, clean@0.5, clean@0.9, fog@0, fog@0.5
+const meta = {
+  models: ["a", "b"], layers: ["p"], conditions: [], class_names: [],
+  shape: [2, 1, 5, 4], lazy: false, thumbs: null,
+  robust_levels: { sparsities: [0, 0.5, 0.9], level: [0, 1, 2, 0, 1], evaluated: [true, true, false] },
+} as unknown as Meta;
+
+describe("robustOffset", () => {
+  it("reads the shown model at the level of the shown condition's sparsity in [M, S, N]", () => {
+    const n = 4;
+    expect(robustOffset(meta, 0, 0, n)).toBe(0);
+    expect(robustOffset(meta, 0, 4, n)).toBe(1 * n); // fog at 0.5: level 1
+    expect(robustOffset(meta, 1, 2, n)).toBe((1 * 3 + 2) * n); // model b at 0.9
+  });
+  it("is the model's row of an [M, N] array without levels", () => {
+    expect(robustOffset({ ...meta, robust_levels: undefined } as Meta, 1, 3, 7)).toBe(7);
+  });
+});
+
+describe("robustNote", () => {
+  it("says when the shown sparsity has no corruptions, and nothing where it has", () => {
+    expect(robustNote(meta, 2)).toBe('robustness: not evaluated at sparsity 90% (no corruptions there; a Study with grid="full" corrupts every sparsity)');
+    expect(robustNote(meta, 1)).toBeNull();
+    expect(robustNote({ ...meta, robust_levels: undefined } as Meta, 2)).toBeNull();
+  });
+});
