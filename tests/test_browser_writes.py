@@ -177,3 +177,15 @@ def test_every_view_answers_a_request_it_has_no_command_for(cls):
                              "msg": None}, [])
     (reply,) = rec.replies()
     assert reply["id"] == "q" and reply["response"]["error"].startswith("unknown command 'nope'")
+
+
+@pytest.mark.parametrize("cls", view_classes(), ids=lambda c: c.__name__)
+def test_no_view_redeclares_a_trait_the_widget_front_end_reads(cls):
+    """A view's own trait named like a DOM widget's (``layout``, ``tooltip``, ...) replaces
+    what the ipywidgets front end reads: a ``layout`` string broke every JupyterLab page."""
+    import ipywidgets
+
+    base = ipywidgets.DOMWidget.class_traits()
+    clashes = [name for name, trait in cls.class_traits().items()
+               if name in base and type(trait) is not type(base[name])]
+    assert clashes == [], f"{cls.__name__} redeclares {clashes}"

@@ -175,8 +175,8 @@ def test_shared_range_and_histogram_layout_refuse_bad_values():
         with pytest.raises(ValueError, match=r"The 'shared_range' trait of PolarPlot must be"):
             w.shared_range = bad
     assert w.shared_range == [[0.1, 1.0, 0.5, 2.0], []]
-    h = gw.MarginHistogram(cube, layout="multiples")
-    assert h.layout == "multiples"
-    with pytest.raises(ValueError, match=r"'layout' trait of MarginHistogram must be one of "
+    h = gw.MarginHistogram(cube, group_layout="multiples")
+    assert h.group_layout == "multiples"
+    with pytest.raises(ValueError, match=r"'group_layout' trait of MarginHistogram must be one of "
                                          r"\['auto', 'stacked', 'overlay', 'multiples'\]"):
-        h.layout = "pie"
+        h.group_layout = "pie"

@@ -32,7 +32,7 @@ class MarginHistogram(SlabView):
         condition), or one per sparsity level (same model, layer and benchmark).
     bins : int
         Number of bins (1 to 1000).
-    layout : {"auto", "stacked", "overlay", "multiples"}
+    group_layout : {"auto", "stacked", "overlay", "multiples"}
         How the groups share the plot: bars stacked (the classes add up to all samples, and
         each keeps its own colour), outlines overlaid, or small multiples (one panel per
         group, one count scale). ``"auto"`` stacks classes and overlays models or levels
@@ -56,7 +56,8 @@ class MarginHistogram(SlabView):
     _kind = t.Unicode("histogram").tag(sync=True)
     group_by = Enum(GROUPS, "class").tag(sync=True)
     bins = Int(40, min=1, max=1000).tag(sync=True)
-    layout = Enum(LAYOUTS, "auto").tag(sync=True)
+    # not ``layout``: that is every DOM widget's Layout, which the front end reads
+    group_layout = Enum(LAYOUTS, "auto").tag(sync=True)
 
     @validate_params(CELL_PARAMS)
     def __init__(
@@ -65,7 +66,7 @@ class MarginHistogram(SlabView):
         *,
         group_by: str = "class",
         bins: int = 40,
-        layout: str = "auto",
+        group_layout: str = "auto",
         model: str | int | None = None,
         layer: str | int | None = None,
         sparsity: float | None = None,
@@ -81,7 +82,7 @@ class MarginHistogram(SlabView):
         super().__init__(**kwargs)
         self._set_slab(slab, budget, {}, {})
         picks = self._pick(model, layer, sparsity, benchmark)
-        self._apply_picks(picks, group_by=group_by, bins=bins, layout=layout)
+        self._apply_picks(picks, group_by=group_by, bins=bins, group_layout=group_layout)
 
     def select_range(self, low: float, high: float) -> np.ndarray:
         """Select (as a brush in the browser does) the samples of the shown cell with
@@ -136,7 +137,8 @@ class MarginHistogram(SlabView):
         fig.add_vrect(x0=min([v.min() for v in self.groups().values() if v.size] + [0]), x1=0,
                       fillcolor="red", opacity=0.08, line_width=0,
                       annotation_text="misclassified (m < 0)")
-        stacked = self.layout == "stacked" or (self.layout == "auto"
-                                               and self.group_by == "class")
-        fig.update_layout(barmode="stack" if stacked else "overlay", xaxis_title="margin m (signed)", yaxis_title="count")
+        stacked = self.group_layout == "stacked" or (self.group_layout == "auto"
+                                                     and self.group_by == "class")
+        fig.update_layout(barmode="stack" if stacked else "overlay",
+                          xaxis_title="margin m (signed)", yaxis_title="count")
         return fig

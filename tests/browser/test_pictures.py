@@ -105,7 +105,7 @@ def test_histogram_axis_holds_the_selection_and_every_class(page, demo_cache, tm
     c = cube.slice()
     margin, labels = c.margin, cube.labels
     chosen = np.flatnonzero(margin < np.quantile(margin, 0.5))  # half the samples, all classes
-    hist = gw.MarginHistogram(cube, layout=layout, height=320)
+    hist = gw.MarginHistogram(cube, group_layout=layout, height=320)
     hist.selected = cube.sample_ids[chosen]
     open_html(page, hist.to_html(tmp_path / f"hist-{layout}.html"), kind="histogram")
     lay = page.evaluate("document.querySelector('.gw-root[data-kind=histogram]')"

@@ -51,7 +51,7 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
   }, ["box"]);
   frame.root.dataset.kind = "histogram";
   const g2d = frame.canvas.getContext("2d");
-  const link = linkFrame(model, frame, ctx, { redraw: draw }, ["group_by", "bins", "classes", "palette", "layout"]);
+  const link = linkFrame(model, frame, ctx, { redraw: draw }, ["group_by", "bins", "classes", "palette", "group_layout"]);
   const { meta, labels } = link.data;
   const n = meta.shape[3];
   if (model.get("show_controls")) {
@@ -60,7 +60,7 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
     if (meta.conditions.length > 1) groups.push({ value: "sparsity", text: "levels" });
     frame.bar.append(select("group", groups, model.get("group_by"), (v) => { model.set("group_by", v); model.save_changes(); }));
     const layouts = ["auto", "stacked", "overlay", "multiples"].map((v) => ({ value: v, text: v }));
-    frame.bar.append(select("layout", layouts, model.get("layout") ?? "auto", (v) => { model.set("layout", v); model.save_changes(); }));
+    frame.bar.append(select("layout", layouts, model.get("group_layout") ?? "auto", (v) => { model.set("group_layout", v); model.save_changes(); }));
   }
   const steps = model.get("show_controls") ? stepSlider(model, meta, frame.bar) : null;
 
@@ -115,7 +115,7 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
   /** How groups share the plot: auto stacks classes (their counts add up to all samples)
    * and overlays models or levels (the same samples, measured several times). */
   function layoutOf(ng: number): Layout {
-    const v = (model.get("layout") as string | undefined) ?? "auto";
+    const v = (model.get("group_layout") as string | undefined) ?? "auto";
     if (v === "stacked" || v === "overlay" || v === "multiples") return v;
     return model.get("group_by") === "class" && ng > 1 ? "stacked" : "overlay";
   }
