@@ -121,8 +121,9 @@ def test_correlations_per_sparsity_match_numpy(cube, cheap) -> None:
                                          r"were evaluated at sparsities \[0.0\]\); run the Study "
                                          r"with grid='full'"):
         correlations(cheap, sparsity=0.9)
-    with pytest.raises(KeyError, match=r"have no condition at sparsity 0.9 \(only at \[0.0\]\); "
-                                       "run the Study with grid='full'"):
+    with pytest.raises(ValueError, match=r"'sparsity' parameter of benchmark_similarity must be "
+                       r"a sparsity at which the cube has corrupted conditions \(\[0.0\]; run "
+                       r"the Study with grid='full' to corrupt every sparsity\)\. Got 0.9"):
         benchmark_similarity(cheap, sparsity=0.9)
 
 

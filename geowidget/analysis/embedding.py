@@ -746,8 +746,9 @@ def benchmark_similarity(
     )
     at = sorted({c.sparsity for c in cube.conditions if c.benchmark != "clean"})
     if not any(abs(sparsity - s) <= SPARSITY_TOL for s in at):
+        hint = "; run the Study with grid='full' to corrupt every sparsity" if at else ""
         raise invalid("benchmark_similarity", "sparsity", "a sparsity at which the cube has "
-                      f"corrupted conditions ({at if at else 'it has none'})", sparsity)
+                      f"corrupted conditions ({at if at else 'it has none'}{hint})", sparsity)
     if len(names) < 2:
         raise invalid("benchmark_similarity", "benchmarks", "at least 2 benchmarks (the "
                       f"cube's corrupted ones: {cube.corruptions})", benchmarks,
