@@ -322,6 +322,12 @@ class With:
 
 
 KNOWN_BAD = {
+    gw.adversarial_distance: {
+        "model": NOT_MODULE, "data": NOT_DATA, "norm": ["l3", "L2", 2, None],
+        # "01" and a dict iterate as two numbers: only the declaration refuses them
+        "bounds": ["01", {0: 0.0, 1: 1.0}, 1, None], "steps": NOT_POSITIVE_INT,
+        "check": [-1, 1.5, "1", None, True], "batch_size": NOT_POSITIVE_INT,
+        "device": NOT_DEVICE, "seed": NOT_INT, "progress": NOT_BOOL},
     gw.extract_features: {
         "model": NOT_MODULE, "data": NOT_DATA, "layers": [3, [], [3], None],
         "batch_size": NOT_POSITIVE_INT, "device": NOT_DEVICE, "progress": NOT_BOOL,
@@ -417,6 +423,7 @@ KNOWN_BAD = {
         # with backend="local" the body refuses any address itself: Ray shows the declaration
         "probe_data": NOT_PROBE_DATA, "probe_folds": NOT_FOLDS,
         "grid": ["everything", 3, None, [], [1.5], [-0.1], ["0.5"]],
+        "adversarial": ["l2", 3, {3: 1}, {"norm": "l3"}, {"nrom": "l2"}, {"samples": 0}],
         "backend": ["dask", 3, None],
         "ray_address": [3, ["auto"], b"auto", With(3, backend="ray")],
         "ray_remote_args": [["num_gpus"], {3: 1}, "num_gpus=1", With({3: 1}, backend="ray")]},
@@ -604,6 +611,8 @@ EQUIVALENT = {
     "may be empty": "the body refuses fewer than 2 benchmarks",
     "project(features): constraint 0 (a tensor or array [N, D]) may be empty":
         "the body asks for at least 3 rows",
+    "Study(adversarial): constraint 1 (a dict mapping a str to an object) any entries":
+        "the body refuses keys that are not the names of its settings",
     "project(options): constraint 1 (a dict mapping a str to an object) any entries":
         "the body refuses options for PCA, and keys that are not the backend's arguments",
 }
@@ -721,7 +730,8 @@ KNOWN_BAD_OPTIONS = {
               "samples": ["0", "-1", "1.5"], "batch_size": ["0", "-1", "x"],
               "device": ["gpu", "cuda:x"], "severities": ["0", "6", "1.5"],
               "sparsities": ["1.0", "1.5", "-0.1", "nan"], "tokens": ["first", "CLS"],
-              "pruning": ["magnitude", ""], "corruptions": ["snowstorm", "fog,blur"]},
+              "pruning": ["magnitude", ""], "corruptions": ["snowstorm", "fog,blur"],
+              "adversarial": ["l3", "L2"], "adversarial_samples": ["0", "-1", "x"]},
     "summary": {"model": ["resnet50", ""]},
 }
 
@@ -754,6 +764,7 @@ EQUIVALENT_OPTIONS = {
     "study --batch-size: constraint 0 (an int in [1, inf)) any real",
     "study --probe-folds: constraint 1 (an int in [2, inf)) any real",
     "study --severities: constraint 0 (an int in [1, 5]) any real",
+    "study --adversarial-samples: constraint 0 (an int in [1, inf)) any real",
 }
 
 
