@@ -94,7 +94,9 @@ def test_relu_net_attack_against_brute_force_and_first_order_margin():
     # Never larger than the search, within 1%: the search's own bisection resolves 8 * 2**-20,
     # the attack's 2**-16 of its distance, so 1% is room for another platform's floats (the
     # measured maximum is 0.998, median 0.98). Without the projection rounds the attacks
-    # landed 4% above on the median sample and up to 11% above.
+    # landed 4% above on the median sample and up to 11% above. Not every draw of points is
+    # this clean: on 200 points (torch.manual_seed(5)) 3 land 2-4.5% above the search, at
+    # other local minima of the boundary (see the design notes).
     print("attack / brute force: median", np.median(ratio), "max", ratio.max())
     assert ratio.max() <= 1.01 and np.median(ratio) <= 1.0, ratio
     # the first-order margin (Elsayed et al. 2018) at the input: a local estimate
