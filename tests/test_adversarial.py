@@ -11,7 +11,7 @@ from torch import nn
 
 import geowidget as gw
 from geowidget.analysis.scores import correlation
-from geowidget.engine.adversarial import TIE, adversarial_distance
+from geowidget.engine.adversarial import TIE, _bisect, _project, adversarial_distance
 
 pytest.importorskip("foolbox")
 
@@ -52,8 +52,9 @@ def test_linear_l2_matches_the_closed_form_margin():
     # never below the exact minimum: every distance is a verified adversarial
     assert bool((r.distance >= exact * (1 - 1e-4)).all())
     # DDN follows the cross-entropy gradient, biased on a linear model with several close
-    # classes; the second attack (DeepFool, exact on linear models) catches it
-    assert r.first_not_smallest > 0.5, r.first_not_smallest
+    # classes (7-12% above the exact distance); the projection rounds correct most of it, so
+    # DeepFool (exact on linear models) beats the first attack on few samples (measured 1/8)
+    assert r.first_not_smallest <= 0.3, r.first_not_smallest
 
 
 def test_first_order_layer_margin_at_the_input_is_exact_for_linear_models():
@@ -90,12 +91,14 @@ def test_relu_net_attack_against_brute_force_and_first_order_margin():
     brute = brute_force(model, x)
     assert bool(r.success.all()) and bool(torch.isfinite(brute).all())
     ratio = (r.distance / brute).numpy()
-    # A gradient attack finds a local minimum. On this 5-d net (in low dimension random
-    # directions cover the sphere well) the attacks land a few percent above a
-    # 2,000-direction search: about 4% on the median sample and at most ~11% (measured);
-    # the bounds below leave room for another platform's floats, not for a weaker attack.
+    # Never larger than the search, within 1%: the search's own bisection resolves 8 * 2**-20,
+    # the attack's 2**-16 of its distance, so 1% is room for another platform's floats (the
+    # measured maximum is 0.998, median 0.98). Without the projection rounds the attacks
+    # landed 4% above on the median sample and up to 11% above. Not every draw of points is
+    # this clean: on 200 points (torch.manual_seed(5)) 3 land 2-4.5% above the search, at
+    # other local minima of the boundary (see the design notes).
     print("attack / brute force: median", np.median(ratio), "max", ratio.max())
-    assert np.median(ratio) <= 1.06 and ratio.max() <= 1.15, ratio
+    assert ratio.max() <= 1.01 and np.median(ratio) <= 1.0, ratio
     # the first-order margin (Elsayed et al. 2018) at the input: a local estimate
     y = model(x).argmax(1)
     lm = gw.layer_margin(model, (x, y), "0:input", k=2, progress=False).numpy()
@@ -103,6 +106,29 @@ def test_relu_net_attack_against_brute_force_and_first_order_margin():
     rho = correlation(lm, r.distance.numpy(), method="spearman", ci=None)[0]
     print("first-order margin / attack: median", np.median(est), "Spearman", rho)
     assert 0.7 <= np.median(est) <= 1.3 and rho > 0.8, (est, rho)
+
+
+def test_projection_rounds_only_shorten_and_stay_in_bounds():
+    model, x = relu_net(), torch.rand(300, 5)
+    y = model(x).argmax(1)
+    u = torch.randn(300, 5, generator=torch.Generator().manual_seed(2))
+    delta = (x + 4 * u / u.norm(dim=1, keepdim=True)).clamp(-1, 2) - x
+    with torch.no_grad():
+        flips = model(x + delta).argmax(1) != y
+        x, y, delta = x[flips], y[flips], _bisect(model, x[flips], y[flips], delta[flips])
+    assert len(x) >= 10  # the start: random rays bisected back to the boundary
+    start = delta.norm(dim=1)
+    before = start
+    for _ in range(3):
+        delta = _project(model, x, y, delta, "l2", (-1.0, 2.0))
+        after = delta.norm(dim=1)
+        assert bool((after <= before).all())  # a round never lengthens
+        before = after
+    with torch.no_grad():
+        assert bool((model(x + delta).argmax(1) != y).all())  # still adversarial
+    assert float((x + delta).min()) >= -1.0 and float((x + delta).max()) <= 2.0
+    # and it does shorten: a random ray is far from the nearest boundary point
+    assert float((after / start).median()) < 0.9, after / start
 
 
 def test_misclassified_get_zero_failures_get_nan():
