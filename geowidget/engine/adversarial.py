@@ -77,6 +77,16 @@ class AdversarialDistance:
     norm : str
     attacks : tuple of str
         The first and the second attack.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _ = torch.manual_seed(0)
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    >>> x = torch.rand(6, 4)
+    >>> result = adversarial_distance(model, (x, model(x).argmax(1)), progress=False)
+    >>> result.distance.shape, bool(result.success.all()), result.norm
+    (torch.Size([6]), True, 'l2')
     """
 
     distance: torch.Tensor
