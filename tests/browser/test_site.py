@@ -174,7 +174,9 @@ def test_gallery_pages_are_small_and_say_their_sample_count(site, demo_cache):
 def test_the_executed_quickstart_page_is_small(site):
     page = site / "notebooks" / "quickstart" / "index.html"
     text = page.read_text(encoding="utf-8")
-    assert page.stat().st_size < 5 * MB
+    # the quickstart shows the whole demo study (not a sample, as the gallery does): since
+    # the Study corrupts every sparsity its views carry 15 conditions, not 7 (6.1 MB)
+    assert page.stat().st_size < 8 * MB
     assert text.count('type="application/vnd.jupyter.widget-view+json"') == 2
     assert "addWidgetsRenderer" not in text  # html-manager's CDN loader was cut
 
