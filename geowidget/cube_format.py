@@ -434,26 +434,17 @@ class CubeReader:
     def read_projections(self) -> dict[str, np.ndarray]:
         """``{method: float32 [M, L, N, 2]}``, memory-mapped on a local disk."""
         shape = (len(self.meta["models"]), len(self.meta["layers"]), self.meta["n"], 2)
-        out = {}
-        for method in self.meta["projections"]:
-            name = f"{PROJECTIONS}/{method}.npy"
-            xy = self._read_npy(name)
-            if xy.dtype != np.float32 or xy.shape != shape:
-                raise ValueError(f"{self._path(name)!r} holds {xy.dtype} {xy.shape}; expected "
-                                 f"float32 {shape} (models, layers, samples, 2)")
-            out[method] = xy
-        return out
+        return {method: self._read_array(f"{PROJECTIONS}/{method}.npy", np.float32, shape,
+                                         "models, layers, samples, 2")
+                for method in self.meta["projections"]}
 
     def read_probe_accuracy(self) -> np.ndarray | None:
         """Held-out probe accuracy float64 ``[M, L, K]``, or None when the cube has none."""
         if not self.meta.get("probe_accuracy"):
             return None
-        acc = self._read_npy(PROBE_ACCURACY)
         shape = (len(self.meta["models"]), len(self.meta["layers"]),
                  len(self.meta["conditions"]))
-        if acc.dtype != np.float64 or acc.shape != shape:
-            raise ValueError(f"{self._path(PROBE_ACCURACY)!r} holds {acc.dtype} {acc.shape}; "
-                             f"expected float64 {shape} (models, layers, conditions)")
+        acc = self._read_array(PROBE_ACCURACY, np.float64, shape, "models, layers, conditions")
         if ((acc < 0) | (acc > 1)).any():  # NaN (no probe) compares False
             raise ValueError(f"{self._path(PROBE_ACCURACY)!r} holds accuracies outside [0, 1]")
         return acc
@@ -461,15 +452,18 @@ class CubeReader:
     def read_adversarial(self) -> dict[str, np.ndarray]:
         """``{norm: float32 [M, K, N]}``, memory-mapped on a local disk."""
         shape = (len(self.meta["models"]), len(self.meta["conditions"]), self.meta["n"])
-        out = {}
-        for norm in self.meta.get("adversarial", []):
-            name = f"{ADVERSARIAL}/{norm}.npy"
-            d = self._read_npy(name)
-            if d.dtype != np.float32 or d.shape != shape:
-                raise ValueError(f"{self._path(name)!r} holds {d.dtype} {d.shape}; expected "
-                                 f"float32 {shape} (models, conditions, samples)")
-            out[norm] = d
-        return out
+        return {norm: self._read_array(f"{ADVERSARIAL}/{norm}.npy", np.float32, shape,
+                                       "models, conditions, samples")
+                for norm in self.meta.get("adversarial", [])}
+
+    def _read_array(self, name: str, dtype: Any, shape: tuple[int, ...], dims: str
+                    ) -> np.ndarray:
+        """The cube's ``.npy`` file ``name``, refused unless it holds ``dtype`` ``shape``."""
+        array = self._read_npy(name)
+        if array.dtype != dtype or array.shape != shape:
+            raise ValueError(f"{self._path(name)!r} holds {array.dtype} {array.shape}; expected "
+                             f"{np.dtype(dtype)} {shape} ({dims})")
+        return array
 
     def _read_npy(self, name: str) -> np.ndarray:
         path = self._path(name)
