@@ -289,7 +289,8 @@ def test_project_names_bad_backend_options() -> None:
 
 def test_benchmark_similarity_names_the_sparsity() -> None:
     refused(r"'sparsity' parameter of benchmark_similarity must be a sparsity at which the cube "
-            r"has corrupted conditions \(\[0.0\]\)\. Got 0.9 instead",
+            r"has corrupted conditions \(\[0.0\]; run the Study with grid='full' to corrupt "
+            r"every sparsity\)\. Got 0.9 instead",
             lambda: gw.benchmark_similarity(tiny_cube(), sparsity=0.9))
     refused(r"'benchmarks' parameter of benchmark_similarity must be at least 2 benchmarks "
             r"\(the cube's corrupted ones: \['fog'\]\)", lambda: gw.benchmark_similarity(
