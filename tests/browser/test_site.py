@@ -52,7 +52,9 @@ def site(demo_cache, bundle, tmp_path_factory) -> Path:
                           timeout=600)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
-    assert not re.search(r"^(WARNING|ERROR)", log, re.M), log[-4000:]
+    # mkdocs' own messages ("WARNING -  ..."); a kernel that runs the quickstart may log its
+    # own shutdown races ("ERROR:tornado.general:..."), which say nothing about the site
+    assert not re.search(r"^(WARNING|ERROR)\s+-\s", log, re.M), log[-4000:]
     return out
 
 
