@@ -991,7 +991,7 @@ class _DatasetBuilder:
             outputs = {name: np.concatenate([u[name] for u in units]) for name in OUTPUTS}
             layer_pred = None
             if probed is not None:
-                layer_pred = np.concatenate([_layer_pred(u) for u in units], axis=1)
+                layer_pred = np.concatenate([u["layer_pred"] for u in units], axis=1)
                 accuracy[mi, :, ki] = probe_accuracy(layer_pred[None, :, None], self.labels,
                                                      probed[mi : mi + 1])[0, :, 0]
             self.writer.write_partition(mi, ki, metrics, outputs, layer_pred)
@@ -1000,14 +1000,6 @@ class _DatasetBuilder:
         self.writer.meta["model_info"] = [st._info(name) for name in st.models]
         self.writer.finish()
         return GeometryCube.open(self.location)
-
-
-def _layer_pred(arrays: dict[str, np.ndarray]) -> np.ndarray:
-    """A unit's per-layer predictions ``[L, n]``; a unit stored before it recorded them (one
-    with no probe layer, whose key did not change) predicts with the model's head at each."""
-    if "layer_pred" in arrays:
-        return arrays["layer_pred"]
-    return np.broadcast_to(arrays["pred"], arrays["margin"].shape)
 
 
 def probe_accuracy(layer_pred: np.ndarray, labels: np.ndarray, probed: np.ndarray) -> np.ndarray:
