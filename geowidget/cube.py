@@ -65,6 +65,14 @@ from geowidget._validation import (
     invalid,
     validate_params,
 )
+from geowidget.coords import (  # noqa: F401 (re-exported: the names the cube has always had)
+    CONDITION_CONSTRAINTS,
+    FIND_CONSTRAINTS,
+    SPARSITY_TOL,
+    Condition,
+    Coords,
+    same_sparsity,
+)
 
 if TYPE_CHECKING:  # pyarrow is imported only when a cube is saved or opened
     from geowidget.cube_format import CubeReader
@@ -74,24 +82,9 @@ OUTPUTS = ("pred", "correct", "logit_margin")
 ARRAYS = LAYER_METRICS + OUTPUTS
 CONDITION_DIMS = ("sparsity", "benchmark", "severity")
 _FORMAT_VERSION = 1  # of the single-file Parquet form (to_parquet)
-SPARSITY_TOL = 1e-6  # sparsities closer than this are the same level
 LAYER_PRED = "layer_pred"  # optional: each layer's own prediction, int32 [M, L, K, N]
 _DTYPES = {**dict.fromkeys(LAYER_METRICS, np.float32), "pred": np.int32, "correct": np.bool_,
            "logit_margin": np.float32, LAYER_PRED: np.int32}
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One evaluation condition: the pruning sparsity and the benchmark (corruption) applied."""
-
-    sparsity: float = 0.0
-    benchmark: str = "clean"
-    severity: int = 0
-
-    @property
-    def label(self) -> str:
-        bench = self.benchmark if self.benchmark == "clean" else f"{self.benchmark}-{self.severity}"
-        return f"{bench}@{self.sparsity:g}"
 
 
 @dataclass(frozen=True)
@@ -121,17 +114,6 @@ class CubeSlice:
 
 
 _POSITION = Interval(int, None, None)  # an index along a dimension (negative from the end)
-# How a condition is chosen, one value or a list each (see GeometryCube.find_conditions).
-CONDITION_CONSTRAINTS = {
-    "sparsity": [None, Interval(float, 0, 1, closed="left"),
-                 ListOf(Interval(float, 0, 1, closed="left"))],
-    "benchmark": [None, str, ListOf(str)],
-    "severity": [None, Interval(int, 0, 5), ListOf(Interval(int, 0, 5))],
-}
-
-# find_conditions also takes empty lists (they match nothing) from the analyses
-_LOOKUP = {name: [c if not isinstance(c, ListOf) else ListOf(c.item, min_len=0)
-                  for c in constraints] for name, constraints in CONDITION_CONSTRAINTS.items()}
 
 
 class _MemoryArrays:
@@ -277,9 +259,10 @@ class GeometryCube:
 
     def _set_coordinates(self, models: Any, layers: Any, conditions: Any, labels: Any,
                          class_names: Any, sample_ids: Any, model_info: Any, dataset: Any) -> None:
-        self.models = [str(m) for m in models]
-        self.layers = [str(v) for v in layers]
-        self.conditions = [c if isinstance(c, Condition) else Condition(*c) for c in conditions]
+        self.coords = Coords(models, layers, conditions)
+        self.models = list(self.coords.models)
+        self.layers = list(self.coords.layers)
+        self.conditions = list(self.coords.conditions)
         self.class_names = [str(c) for c in class_names]
         self.labels = np.asarray(labels, dtype=np.int32)
         n = self.labels.shape[0]
@@ -287,9 +270,6 @@ class GeometryCube:
                                      dtype=np.int64)
         self.model_info = [dict(i) for i in model_info] if model_info else [{} for _ in models]
         self.dataset = str(dataset)
-        _check_unique("models", self.models)
-        _check_unique("layers", self.layers)
-        _check_unique("conditions", [c.label for c in self.conditions])
         if self.sample_ids.shape != (n,):
             raise ValueError(f"sample_ids has shape {self.sample_ids.shape}, expected ({n},)")
         if len(self.model_info) != len(self.models):
@@ -420,86 +400,40 @@ class GeometryCube:
     @property
     def sparsities(self) -> list[float]:
         """Sparsity levels with a clean condition, ascending."""
-        return sorted({c.sparsity for c in self.conditions if c.benchmark == "clean"})
+        return self.coords.sparsities
 
     @property
     def benchmarks(self) -> list[str]:
         """Benchmark names in first-seen order, ``"clean"`` included."""
-        return list(dict.fromkeys(c.benchmark for c in self.conditions))
+        return self.coords.benchmarks
 
     def model_index(self, model: str | int) -> int:
-        return _index("model", self.models, model)
+        return self.coords.index("model", model)
 
     def layer_index(self, layer: str | int) -> int:
-        return _index("layer", self.layers, layer)
+        return self.coords.index("layer", layer)
 
     @property
     def corruptions(self) -> list[str]:
         """Benchmark names other than ``"clean"``, in first-seen order."""
-        return [b for b in self.benchmarks if b != "clean"]
+        return self.coords.corruptions
 
-    @validate_params(_LOOKUP)
+    @validate_params(FIND_CONSTRAINTS)
     def find_conditions(
         self,
         sparsity: float | Sequence[float] | None = None,
         benchmark: str | Sequence[str] | None = None,
         severity: int | Sequence[int] | None = None,
     ) -> list[int]:
-        """Positions of the conditions that match every given dimension, in cube order.
-
-        This is the cube's one condition lookup: every selection by condition (here, in the
-        analyses and in the views) goes through it.
-
-        Parameters
-        ----------
-        sparsity, benchmark, severity : value, sequence of values, or None
-            ``None`` matches every value of that dimension. Sparsities match within
-            ``SPARSITY_TOL`` (0.3 finds a level stored as 0.30000001).
-
-        Returns
-        -------
-        list of int
-            Possibly empty when each value exists but not in this combination.
-
-        Raises
-        ------
-        KeyError
-            A value that no condition has, naming the valid ones.
-        """
-        sp, bm, sv = _as_values(sparsity), _as_values(benchmark), _as_values(severity)
-        if bm is not None and (unknown := sorted({str(b) for b in bm} - set(self.benchmarks))):
-            raise KeyError(f"unknown benchmark(s) {unknown}; valid: {self.benchmarks}")
-        if sp is not None:
-            have = sorted({c.sparsity for c in self.conditions})
-            if unknown := [float(s) for s in sp if not any(_same_sparsity(s, h) for h in have)]:
-                raise KeyError(f"unknown sparsity {unknown}; valid: {have}")
-        if sv is not None:
-            have_sv = sorted({c.severity for c in self.conditions})
-            if unknown := [v for v in sv if v not in have_sv]:
-                raise KeyError(f"unknown severity {unknown}; valid: {have_sv}")
-        return [
-            i
-            for i, c in enumerate(self.conditions)
-            if (sp is None or any(_same_sparsity(c.sparsity, s) for s in sp))
-            and (bm is None or c.benchmark in bm)
-            and (sv is None or c.severity in sv)
-        ]
+        """Positions of the conditions that match every given dimension (see
+        :meth:`geowidget.coords.Coords.find`, the one condition lookup)."""
+        return self.coords.find(sparsity, benchmark, severity)
 
     def condition_index(
         self, sparsity: float = 0.0, benchmark: str = "clean", severity: int | None = None
     ) -> int:
-        """Index of the one matching condition; ``severity=None`` is allowed when only one matches."""
-        try:
-            hits = self.find_conditions(sparsity, benchmark, severity)
-        except KeyError:
-            hits = []
-        if len(hits) == 1:
-            return hits[0]
-        valid = ", ".join(c.label for c in self.conditions)
-        what = f"sparsity={sparsity!r}, benchmark={benchmark!r}, severity={severity!r}"
-        if not hits:
-            raise KeyError(f"no condition with {what}; valid conditions: {valid}")
-        raise KeyError(f"{len(hits)} conditions match {what}; pass severity. Valid: {valid}")
+        """Index of the one matching condition (see :meth:`geowidget.coords.Coords.condition`)."""
+        return self.coords.condition(sparsity, benchmark, severity)
 
     # ------------------------------------------------------------------ selection
     def slice(
@@ -668,7 +602,7 @@ class GeometryCube:
         at = []
         for s in asked:
             hits = [j for j, level in enumerate(levels) if isinstance(s, int | float | np.number)
-                    and not isinstance(s, bool) and _same_sparsity(level, s)]
+                    and not isinstance(s, bool) and same_sparsity(level, s)]
             if not hits:
                 raise invalid("GeometryCube.scores", "sparsity", f"None, or one or a list of the "
                               f"cube's sparsities {levels}", sparsity)
@@ -1183,34 +1117,12 @@ def _column(table: Any, name: str, kind: str, where: str) -> np.ndarray:
     return column.to_numpy()
 
 
-def _check_unique(what: str, names: list[str]) -> None:
-    seen: set[str] = set()
-    dupes = [x for x in names if x in seen or seen.add(x)]
-    if dupes:
-        raise ValueError(f"{what} must be unique, got duplicates {sorted(set(dupes))}")
 
 
-def _as_values(value: Any) -> list[Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, str | int | float | np.integer | np.floating):
-        return [value]
-    return list(value)
 
 
-def _same_sparsity(a: float, b: float) -> bool:
-    return abs(float(a) - float(b)) <= SPARSITY_TOL
 
 
-def _index(what: str, names: list[str], key: str | int) -> int:
-    if isinstance(key, int | np.integer) and not isinstance(key, bool):
-        if not -len(names) <= key < len(names):
-            raise KeyError(f"{what} index {key} out of range for {len(names)} {what}s")
-        return int(key) % len(names)
-    try:
-        return names.index(key)
-    except ValueError:
-        raise KeyError(f"unknown {what} {key!r}; valid: {names}") from None
 
 
 def _positions(

@@ -22,6 +22,7 @@ LAYER_OF = {
     "geowidget._validation": "base",
     "geowidget.filesystem": "base",
     "geowidget.engine": "engine",
+    "geowidget.coords": "cube",
     "geowidget.cube": "cube",
     "geowidget.cube_format": "cube",
     "geowidget.study": "study",
