@@ -25,6 +25,7 @@ LAYER_OF = {
     "geowidget.coords": "cube",
     "geowidget.cube": "cube",
     "geowidget.cube_format": "cube",
+    "geowidget.cube_arrays": "cube", "geowidget.cube_schema": "cube",
     "geowidget.study": "study",
     "geowidget.analysis": "analysis",
     "geowidget.widgets": "widgets",
