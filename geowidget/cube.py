@@ -531,71 +531,36 @@ class GeometryCube:
 
     # ------------------------------------------------------------------ scores
     def correlations(self, target: str = "robustness", **kwargs: Any) -> Any:
-        """The paper's table: per model, r between (angle, norm, margin) and the target.
+        """The paper's table: per (model, sparsity), r between (angle, norm, margin) and the
+        target.
 
-        See :func:`geowidget.analysis.scores.correlations` for the arguments.
+        See :func:`geowidget.analysis.scores.correlations` for the arguments and the table.
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> table = random_cube(corruptions=("fog",)).correlations(ci=None)
+        >>> table.index.names
+        FrozenList(['model', 'sparsity'])
         """
         from geowidget.analysis.scores import correlations
 
         return correlations(self, target=target, **kwargs)
 
     def scores(self, sparsity: float | Sequence[float] | None = 0.0) -> Any:
-        """Per-sample scores, one row per (model, sample): a pandas DataFrame.
+        """Per-sample scores, one row per (model, sparsity, sample): a pandas DataFrame.
 
-        Columns ``robustness`` and one ``robustness:<benchmark>`` per corruption (when the cube
-        has corrupted conditions), ``vulnerability``, ``breakdown_sparsity`` and ``pie`` (at
-        the highest sparsity) when it has pruned ones. See :mod:`geowidget.analysis.scores`.
+        See :func:`geowidget.analysis.scores.score_table` for the columns and the argument.
 
-        Parameters
-        ----------
-        sparsity : float, list of float, or None
-            Whose robustness the ``robustness`` columns hold: the model pruned to this
-            sparsity, under the corruptions at that sparsity (0, the default: the dense
-            model). A list, or None for every sparsity of the cube's conditions, gives one row
-            per (model, sparsity, sample) with a ``sparsity`` column. Robustness is NaN at a
-            sparsity where the cube has no corrupted condition (a ``grid="dense-corrupted"``
-            study's pruned levels). The pruning scores are of the whole sparsity sweep, the
-            same in every row of a model and sample.
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> random_cube(sparsities=(0, 0.5), corruptions=("fog",), n=4).scores().shape
+        (8, 9)
         """
-        import pandas as pd
+        from geowidget.analysis.scores import score_table
 
-        import geowidget.analysis.scores as sc
-
-        levels = sc.condition_levels(self)
-        long = not isinstance(sparsity, int | float | np.number)
-        asked = levels if sparsity is None else [sparsity] if not long else (
-            list(sparsity) if isinstance(sparsity, Iterable) and not isinstance(sparsity, str)
-            else [sparsity])
-        at = []
-        for s in asked:
-            hits = [j for j, level in enumerate(levels) if isinstance(s, int | float | np.number)
-                    and not isinstance(s, bool) and same_sparsity(level, s)]
-            if not hits:
-                raise invalid("GeometryCube.scores", "sparsity", f"None, or one or a list of the "
-                              f"cube's sparsities {levels}", sparsity)
-            at.append(hits[0])
-        m, n, k = len(self.models), len(self.labels), len(at)
-
-        def rows(value: np.ndarray) -> np.ndarray:  # [M, N] or [M, S, N] -> one per row
-            return (value[:, at] if value.ndim == 3 else
-                    np.broadcast_to(value[:, None], (m, k, n))).ravel()
-
-        table: dict[str, Any] = {
-            "model": pd.Categorical.from_codes(np.repeat(np.arange(m), k * n), self.models),
-            "sample": np.tile(self.sample_ids, m * k),
-            "label": np.tile(self.labels, m * k),
-        }
-        if long:
-            table["sparsity"] = np.tile(np.repeat(np.asarray(levels)[at], n), m)
-        if self.corruptions:
-            table["robustness"] = rows(sc.robustness_by_sparsity(self))
-            for name in self.corruptions:
-                table[f"robustness:{name}"] = rows(sc.robustness_by_sparsity(self, benchmark=name))
-        if any(s > 0 for s in self.sparsities):
-            table["vulnerability"] = rows(sc.vulnerability(self))
-            table["breakdown_sparsity"] = rows(sc.breakdown_sparsity(self))
-            table["pie"] = rows(sc.pie(self))
-        return pd.DataFrame(table)
+        return score_table(self, sparsity=sparsity)
 
     # ------------------------------------------------------------------ tables and files
     def to_pandas(self, columns: Sequence[str] | None = None) -> Any:
@@ -737,6 +702,85 @@ class GeometryCube:
             if spec.name == "images" else reader.read_optional(spec.name)
             for spec in OPTIONAL if not spec.partitioned}
         return cube
+
+    @classmethod
+    def from_arrays(
+        cls,
+        coords: Coords,
+        labels: Any,
+        class_names: Sequence[str],
+        *,
+        sample_ids: Any = None,
+        model_info: Sequence[dict[str, Any]] | None = None,
+        dataset: str = "",
+        **arrays: Any,
+    ) -> GeometryCube:
+        """A cube in memory from its coordinates and any subset of its arrays.
+
+        The layer metrics and ``logit_margin`` that are not given are NaN. ``pred`` is
+        required: a prediction has no "missing" value (and a cube's predictions must be
+        class indices to be saved). ``correct`` is derived as ``pred == labels`` when not
+        given, and refused when given and different. The optional arrays of the registry
+        (``layer_pred``, ``probe_accuracy``, ``projections``, ``adversarial``, ``images``)
+        are absent unless given.
+
+        Parameters
+        ----------
+        coords : Coords
+            Models, layers and conditions.
+        labels : array of int ``[N]``
+            True classes, in ``[0, len(class_names))``.
+        class_names : list of str
+        sample_ids, model_info, dataset
+            As in the constructor.
+        **arrays
+            Any of ``angle``, ``angle_pred``, ``avh``, ``angle_gap``, ``norm``, ``margin``
+            (``[M, L, K, N]``), ``pred`` (required), ``correct``, ``logit_margin``
+            (``[M, K, N]``) and the optional arrays; a wrong shape raises ``ValueError``
+            naming the array, its shape and the expected one.
+
+        Returns
+        -------
+        GeometryCube
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> coords = Coords(["a"], ["penultimate"], [Condition()])
+        >>> cube = GeometryCube.from_arrays(coords, [0, 1, 1], ["x", "y"],
+        ...                                 pred=np.array([[[0, 1, 0]]]))
+        >>> cube.correct.tolist(), bool(np.isnan(cube.angle).all())
+        ([[[True, True, False]]], True)
+        """
+        if not isinstance(coords, Coords):
+            raise invalid("GeometryCube.from_arrays", "coords", "a geowidget.coords.Coords",
+                          coords, f"it is a {type(coords).__name__}")
+        valid = [*ARRAYS, *(spec.name for spec in OPTIONAL)]
+        if unknown := sorted(set(arrays) - set(valid)):
+            raise TypeError(f"GeometryCube.from_arrays got unknown array(s) {unknown}; "
+                            f"valid: {valid}")
+        if arrays.get("pred") is None:
+            raise TypeError("GeometryCube.from_arrays needs 'pred' (int [M, K, N]): "
+                            "predictions cannot be filled in; 'correct' is derived from it")
+        (m, ly, k), n = coords.shape, len(np.asarray(labels))
+        shapes = {"model": m, "layer": ly, "condition": k, "sample": n}
+        pred = _as_shape("pred", arrays["pred"], tuple(shapes[d] for d in array_dims("pred")),
+                         np.int32)
+        derived = pred == np.asarray(labels, dtype=np.int32)
+        if arrays.get("correct") is None:
+            arrays["correct"] = derived
+        elif not np.array_equal(_as_shape("correct", arrays["correct"], pred.shape, np.bool_),
+                                derived):
+            raise ValueError("GeometryCube.from_arrays: 'correct' disagrees with pred == labels "
+                             f"at {int((np.asarray(arrays['correct']) != derived).sum())} "
+                             "entries; leave it out to derive it")
+        for name in (*LAYER_METRICS, "logit_margin"):
+            if arrays.get(name) is None:
+                arrays[name] = np.full(tuple(shapes[d] for d in array_dims(name)), np.nan,
+                                       np.float32)
+        return cls(models=coords.models, layers=coords.layers, conditions=coords.conditions,
+                   labels=labels, class_names=class_names, sample_ids=sample_ids,
+                   model_info=model_info, dataset=dataset, **arrays)
 
     def replace(self, **changes: Any) -> GeometryCube:
         """A cube in memory with some constructor arguments changed (and checked again).
@@ -930,7 +974,8 @@ def _array(value: Any) -> np.ndarray | None:
 def _as_shape(name: str, value: Any, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     arr = np.asarray(value)
     if arr.shape != shape:
-        raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
+        raise ValueError(f"{name} has shape {arr.shape}, expected {shape} "
+                         f"({', '.join(array_dims(name))})")
     return arr.astype(dtype, copy=False)
 
 

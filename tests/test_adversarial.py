@@ -219,10 +219,10 @@ def test_study_stores_distances_per_model_and_sparsity(tmp_path):
     table = cube.correlations(target="adversarial", method="spearman", ci=None)
     margin = cube.margin[0, 0, cube.condition_index(0.0)]
     r = correlation(margin, d[0, cube.condition_index(0.0)], method="spearman", ci=None)[0]
-    assert table.loc["a", "rc-margin"] == pytest.approx(r) and table.loc["a", "n"] == 16
+    assert table.loc[("a", 0.0), "rc-margin"] == pytest.approx(r) and table.loc[("a", 0.0), "n"] == 16
     both = side_by_side(cube, method="spearman", ci=None)
     assert list(dict.fromkeys(both.columns.get_level_values(0))) == ["robustness", "adversarial"]
-    assert both[("adversarial", "rc-margin")]["a"] == pytest.approx(r)
+    assert both[("adversarial", "rc-margin")][("a", 0.0)] == pytest.approx(r)
     # persisted by save / open and by to_parquet / from_parquet
     cube.save(tmp_path / "cube")
     assert cube.equals(gw.GeometryCube.open(tmp_path / "cube"))

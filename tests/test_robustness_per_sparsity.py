@@ -57,9 +57,10 @@ def sent(w):
 @pytest.mark.parametrize("grid", ["full", "dense-corrupted"])
 def test_scores_per_sparsity_match_a_loop(grid: str) -> None:
     cube = make_cube(grid)
-    # the default is the dense model, one row per (model, sample), as before
+    # the default is the dense model, one row per (model, sample); the columns never change
     dense = cube.scores()
-    assert "sparsity" not in dense.columns and len(dense) == 2 * 20
+    assert len(dense) == 2 * 20 and (dense["sparsity"] == 0.0).all()
+    assert list(dense.columns) == list(cube.scores(sparsity=None).columns)
     assert dense["robustness"].tolist() == pytest.approx(
         [brute(cube, mi, 0.0, i) for mi in range(2) for i in range(20)])
     # one pruned level: that pruned model's own robustness, NaN without corruptions there

@@ -109,21 +109,21 @@ def test_correlations_table_matches_scipy() -> None:
     cube = random_cube()
     table = correlations(cube, target="vulnerability", method="spearman", ci=0.95, n_boot=50)
     assert isinstance(table, CorrelationTable)
-    assert list(table.index) == ["m0", "m1", "m2"]
+    assert list(table.index) == [("m0", 0.0), ("m1", 0.0), ("m2", 0.0)]
     assert list(table.columns[:3]) == ["rc-angle", "rc-angle lo", "rc-angle hi"]
     v = vulnerability(cube)
     for mi, model in enumerate(cube.models):
         for col, metric in [("rc-angle", "angle"), ("rc-l2", "norm"), ("rc-margin", "margin")]:
             ref = stats.spearmanr(getattr(cube, metric)[mi, 1, 0], v[mi])[0]
-            assert table.loc[model, col] == pytest.approx(ref, abs=1e-9)
-            assert table.loc[model, f"{col} lo"] <= table.loc[model, col] + 0.05
-        assert table.loc[model, "n"] == 200
+            assert table.loc[(model, 0.0), col] == pytest.approx(ref, abs=1e-9)
+            assert table.loc[(model, 0.0), f"{col} lo"] <= table.loc[(model, 0.0), col] + 0.05
+        assert table.loc[(model, 0.0), "n"] == 200
     html = table._repr_html_()
     assert html.count("<tr>") == 4 and "Spearman r" in html and "vulnerability" in html
     via_cube = cube.correlations(target="robustness", layer="conv", ci=None)
     ref = stats.pearsonr(cube.margin[1, 0, 0], robustness(cube)[1])[0]
-    assert via_cube.loc["m1", "rc-margin"] == pytest.approx(ref, abs=1e-9)
-    assert np.isnan(via_cube.loc["m1", "rc-margin lo"])
+    assert via_cube.loc[("m1", 0.0), "rc-margin"] == pytest.approx(ref, abs=1e-9)
+    assert np.isnan(via_cube.loc[("m1", 0.0), "rc-margin lo"])
 
 
 def test_bad_input_messages() -> None:

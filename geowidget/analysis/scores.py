@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,6 +40,7 @@ from geowidget._validation import (
     invalid,
     validate_params,
 )
+from geowidget.coords import same_sparsity
 
 if TYPE_CHECKING:
     from geowidget.cube import GeometryCube
@@ -125,6 +127,74 @@ def condition_levels(cube: GeometryCube) -> list[float]:
     """Every sparsity of the cube's conditions, ascending: the levels of
     :func:`robustness_by_sparsity`."""
     return sorted({c.sparsity for c in cube.conditions})
+
+
+def score_table(cube: GeometryCube, sparsity: float | Sequence[float] | None = 0.0
+                ) -> pd.DataFrame:
+    """Per-sample scores, one row per (model, sparsity, sample): :meth:`GeometryCube.scores`.
+
+    Columns ``model``, ``sample`` (the id), ``label``, ``sparsity``; ``robustness`` and one
+    ``robustness:<benchmark>`` per corruption (when the cube has corrupted conditions);
+    ``vulnerability``, ``breakdown_sparsity`` and ``pie`` (at the highest sparsity) when it
+    has pruned ones. The columns are the same whatever ``sparsity`` is.
+
+    Parameters
+    ----------
+    cube : GeometryCube
+    sparsity : float, list of float, or None
+        Whose robustness the ``robustness`` columns hold: the model pruned to this
+        sparsity, under the corruptions at that sparsity (0, the default: the dense model).
+        A list, or None for every sparsity of the cube's conditions, gives the rows of each
+        level, in that order within each model. Robustness is NaN at a sparsity where the
+        cube has no corrupted condition (a ``grid="dense-corrupted"`` study's pruned
+        levels). The pruning scores are of the whole sparsity sweep, the same in every row
+        of a model and sample.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> cube = random_cube(models=1, sparsities=(0, 0.5), corruptions=("fog",), n=3)
+    >>> score_table(cube, sparsity=None)[["model", "sparsity", "sample"]].shape
+    (6, 3)
+    """
+    levels = condition_levels(cube)
+    one = isinstance(sparsity, int | float | np.number)
+    asked = levels if sparsity is None else [sparsity] if one else (
+        list(sparsity) if isinstance(sparsity, Iterable) and not isinstance(sparsity, str)
+        else [sparsity])
+    at = []
+    for s in asked:
+        hits = [j for j, level in enumerate(levels) if isinstance(s, int | float | np.number)
+                and not isinstance(s, bool) and same_sparsity(level, s)]
+        if not hits:
+            raise invalid("GeometryCube.scores", "sparsity", f"None, or one or a list of the "
+                          f"cube's sparsities {levels}", sparsity)
+        at.append(hits[0])
+    m, n, k = len(cube.models), len(cube.labels), len(at)
+
+    def rows(value: np.ndarray) -> np.ndarray:  # [M, N] or [M, S, N] -> one per row
+        return (value[:, at] if value.ndim == 3 else
+                np.broadcast_to(value[:, None], (m, k, n))).ravel()
+
+    table: dict[str, Any] = {
+        "model": pd.Categorical.from_codes(np.repeat(np.arange(m), k * n), cube.models),
+        "sample": np.tile(cube.sample_ids, m * k),
+        "label": np.tile(cube.labels, m * k),
+        "sparsity": np.tile(np.repeat(np.asarray(levels, dtype=float)[at], n), m),
+    }
+    if cube.corruptions:
+        table["robustness"] = rows(robustness_by_sparsity(cube))
+        for name in cube.corruptions:
+            table[f"robustness:{name}"] = rows(robustness_by_sparsity(cube, benchmark=name))
+    if any(s > 0 for s in cube.sparsities):
+        table["vulnerability"] = rows(vulnerability(cube))
+        table["breakdown_sparsity"] = rows(breakdown_sparsity(cube))
+        table["pie"] = rows(pie(cube))
+    return pd.DataFrame(table)
 
 
 def robustness_by_sparsity(cube: GeometryCube, *, benchmark: str | None = None) -> np.ndarray:
@@ -377,9 +447,9 @@ def correlation(
 
 
 class CorrelationTable(pd.DataFrame):
-    """The paper's table: one row per model; ``rc-angle``, ``rc-l2``, ``rc-margin`` with CIs.
+    """The paper's table: one row per (model, sparsity); ``rc-angle``, ``rc-l2``, ``rc-margin``.
 
-    A pandas DataFrame (index: model) with columns ``rc-angle``, ``rc-angle lo``,
+    A pandas DataFrame (index: ``(model, sparsity)``) with columns ``rc-angle``, ``rc-angle lo``,
     ``rc-angle hi`` (and the same for ``rc-l2`` and ``rc-margin``) and ``n`` (samples used).
     ``attrs`` records the target, method, ci, layer and bootstrap size. In a notebook it
     renders as a coloured table of ``r [lo, hi]``.
@@ -468,8 +538,9 @@ def correlations(
     ci : float or None
         Confidence level of the percentile bootstrap interval; None skips the bootstrap.
     layer : str or int, optional
-        Layer whose geometry is used; default ``"penultimate"`` when the cube has it (a Study's
-        name for the input of the final Linear), else the cube's last layer.
+        Layer whose geometry is used; default the cube's default layer
+        (:attr:`geowidget.coords.Coords.default_layer`: ``"penultimate"`` when the cube has it,
+        else the deepest layer).
     n_boot : int
         Bootstrap resamples; at least 1 unless ``ci=None``.
     seed : int
@@ -486,7 +557,9 @@ def correlations(
     Returns
     -------
     CorrelationTable
-        Index: models, or (model, sparsity) pairs when ``sparsity`` is a list or None. Columns
+        Index: ``(model, sparsity)`` pairs (a pandas MultiIndex with levels ``model`` and
+        ``sparsity``), whatever ``sparsity`` is: ``table.loc[("lenet", 0.0)]`` is a row and
+        ``table.xs(0.0, level="sparsity")`` the table of the dense models. Columns
         ``rc-angle``, ``rc-l2``, ``rc-margin`` (angle in radians to the true class direction,
         L2 norm of the features, signed margin; on clean data at the row's sparsity), each
         with ``lo`` and ``hi`` columns, and ``n``.
@@ -499,7 +572,7 @@ def correlations(
         raise invalid("correlations", "n_boot", "at least 1 when ci is given (ci=None skips "
                       "the bootstrap)", n_boot)
     if layer is None:
-        layer = "penultimate" if "penultimate" in cube.layers else len(cube.layers) - 1
+        layer = cube.coords.default_layer
     li = cube.layer_index(layer)
     _dense_index(cube)
     if sparsity is None:
@@ -507,7 +580,8 @@ def correlations(
                   "adversarial": list(cube.sparsities)}.get(target, [0.0])
         levels = levels or [0.0]  # no corruption at all: robustness() says so below
     else:
-        levels = [float(sparsity)] if isinstance(sparsity, int | float) else list(sparsity)
+        levels = ([float(sparsity)] if isinstance(sparsity, int | float)
+                  else [float(level) for level in sparsity])
     if target not in ("robustness", "adversarial") and levels != [0.0]:
         raise invalid("correlations", "sparsity", f"0 with target={target!r} (a score of the "
                       "whole sparsity sweep, defined for the dense model)", sparsity)
@@ -537,15 +611,11 @@ def correlations(
             finite &= np.isfinite(geo["margin"][mi]) & np.isfinite(y_all[mi])
             row["n"] = int((keep & finite).sum())
             rows.append(row)
-    one = sparsity is not None and isinstance(sparsity, int | float)
     rows.sort(key=lambda r: cube.models.index(r["model"]))  # stable: each model's levels in order
-    frame = pd.DataFrame(rows)
-    frame = (frame.drop(columns="sparsity").set_index("model") if one
-             else frame.set_index(["model", "sparsity"]))
-    table = CorrelationTable(frame)
+    table = CorrelationTable(pd.DataFrame(rows).set_index(["model", "sparsity"]))
     table.attrs.update(
         target=target, method=method, ci=ci, layer=cube.layers[li], n_boot=n_boot,
-        correct_only=correct_only, sparsity=sparsity if one else levels,
+        correct_only=correct_only, sparsity=levels,
     )
     return table
 
