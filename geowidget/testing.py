@@ -38,11 +38,12 @@ def random_cube(
     sparsities: Sequence[float] = (0.0, 0.5),
     corruptions: Sequence[str] = (),
     n: int = 50,
-    classes: int = 3,
+    classes: int | Sequence[str] = 3,
     seed: int = 0,
     *,
     severities: Sequence[int] = (3,),
     grid: str = "full",
+    conditions: Sequence[Condition] | None = None,
     probe: bool = False,
     adversarial: bool = False,
     projections: Sequence[str] = (),
@@ -60,14 +61,19 @@ def random_cube(
         Sparsity levels, each with a clean condition; 0 is added when missing.
     corruptions : sequence of str
         Benchmarks, each at every severity of ``severities``.
-    n, classes : int
-        Samples (labels ``0, 1, ..., classes - 1`` in turn) and classes (at least 2).
+    n : int
+        Samples; their labels are ``0, 1, ..., C - 1`` in turn.
+    classes : int or list of str
+        How many classes (at least 2; named ``class0``, ...), or their names.
     seed : int
     severities : sequence of int
         Severities of each corruption, in 1..5.
     grid : str
         ``"full"``: the corruptions at every sparsity (a Study's default);
         ``"dense-corrupted"``: at sparsity 0 only.
+    conditions : sequence of Condition, optional
+        The conditions, in this order, instead of those of ``sparsities``, ``corruptions``,
+        ``severities`` and ``grid``.
     probe : bool
         Add ``layer_pred`` and ``probe_accuracy``: probes at every layer but the default one.
     adversarial : bool
@@ -93,17 +99,21 @@ def random_cube(
     """
     if grid not in GRIDS:
         raise ValueError(f"random_cube: grid must be one of {list(GRIDS)}, got {grid!r}")
+    class_names = ([f"class{c}" for c in range(classes)] if isinstance(classes, int)
+                   else list(classes))
+    classes = len(class_names)
     if classes < 2 or n < 1:
-        raise ValueError(f"random_cube: needs classes >= 2 and n >= 1, got classes={classes}, "
-                         f"n={n}")
+        raise ValueError(f"random_cube: needs 2 classes or more and n >= 1, got {classes} "
+                         f"classes and n={n}")
     rng = np.random.default_rng(seed)
     model_names = [f"model{i}" for i in range(models)] if isinstance(models, int) else models
     layer_names = ([*(f"layer{i}" for i in range(layers - 1)), "penultimate"]
                    if isinstance(layers, int) else layers)
-    levels = sorted({0.0, *(float(s) for s in sparsities)})
-    corrupted = levels if grid == "full" else [0.0]
-    conditions = [Condition(s) for s in levels] + [
-        Condition(s, b, v) for b in corruptions for v in severities for s in corrupted]
+    if conditions is None:
+        levels = sorted({0.0, *(float(s) for s in sparsities)})
+        corrupted = levels if grid == "full" else [0.0]
+        conditions = [Condition(s) for s in levels] + [
+            Condition(s, b, v) for b in corruptions for v in severities for s in corrupted]
     coords = Coords(model_names, layer_names, conditions)
     (m, ly, k), default = coords.shape, coords.default_layer
     labels = np.arange(n) % classes
@@ -152,5 +162,5 @@ def random_cube(
     if images:
         arrays["images"] = rng.integers(0, 256, (n, 8, 8), dtype=np.uint8)
     return GeometryCube.from_arrays(
-        coords, labels, [f"class{c}" for c in range(classes)], sample_ids=sample_ids,
+        coords, labels, class_names, sample_ids=sample_ids,
         **arrays)

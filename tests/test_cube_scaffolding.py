@@ -144,7 +144,7 @@ def test_random_cube_round_trips_and_refuses_bad_settings(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"grid must be one of \['full', 'dense-corrupted'\], "
                                          r"got 'some'"):
         random_cube(grid="some")
-    with pytest.raises(ValueError, match=r"classes >= 2 and n >= 1, got classes=1"):
+    with pytest.raises(ValueError, match=r"2 classes or more and n >= 1, got 1 classes"):
         random_cube(classes=1)
 
 

@@ -21,6 +21,7 @@ from geowidget.analysis.embedding import (
     mst,
     transform_values,
 )
+from geowidget.coords import Coords
 from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
 
 
@@ -32,18 +33,10 @@ def make_cube(values: np.ndarray, conditions=None, seed: int = 0) -> GeometryCub
     arrays = {name: rng.random((m, 1, k, n)) for name in LAYER_METRICS}
     for i, name in enumerate(("angle", "norm", "margin")):
         arrays[name] = values[:, None, :, :, i]
-    return GeometryCube(
-        models=[f"m{i}" for i in range(m)],
-        layers=["pen"],
-        conditions=conditions,
-        labels=rng.integers(0, 3, n),
-        class_names=["a", "b", "c"],
-        pred=np.zeros((m, k, n)),
-        correct=np.ones((m, k, n), bool),
-        logit_margin=rng.random((m, k, n)),
-        model_info=[{"arch": "x", "seed": i} for i in range(m)],
-        **arrays,
-    )
+    return GeometryCube.from_arrays(
+        Coords([f"m{i}" for i in range(m)], ["pen"], conditions), rng.integers(0, 3, n),
+        ["a", "b", "c"], pred=np.zeros((m, k, n), int), logit_margin=rng.random((m, k, n)),
+        model_info=[{"arch": "x", "seed": i} for i in range(m)], **arrays)
 
 
 def random_values(m: int, n: int, k: int = 1, seed: int = 0) -> np.ndarray:
@@ -391,9 +384,8 @@ def _zoo_cube(names, conditions, labels, geos) -> GeometryCube:
               for f in LAYER_METRICS}
     outputs = {f: np.stack([[g[f] for g in row] for row in geos])
                for f in ("pred", "correct", "logit_margin")}
-    return GeometryCube(models=names, layers=["fc:input"], conditions=conditions,
-                        labels=labels, class_names=[str(i) for i in range(10)],
-                        **arrays, **outputs)
+    return GeometryCube.from_arrays(Coords(names, ["fc:input"], conditions), labels,
+                                    [str(i) for i in range(10)], **arrays, **outputs)
 
 
 def test_benchmark_similarity_on_the_zoo_puts_the_blur_family_together():

@@ -33,9 +33,10 @@ import geowidget as gw
 from geowidget import _validation as v
 from geowidget.analysis.scores import correlations
 from geowidget.cli import OPTIONS, _engine_options, build_parser, main
-from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
+from geowidget.cube import Condition, GeometryCube
 from geowidget.datasets import ImageData
 from geowidget.engine import pruning
+from geowidget.testing import random_cube
 
 # ---------------------------------------------------------------------------- valid calls
 X = torch.rand(6, 1, 2, 2)
@@ -49,15 +50,9 @@ def net() -> nn.Module:
 
 
 def tiny_cube(n: int = 8) -> GeometryCube:
-    rng = np.random.default_rng(0)
     conds = [Condition(0.0, "clean", 0), Condition(0.5, "clean", 0), Condition(0.0, "fog", 1)]
-    labels = rng.integers(0, 3, n)
-    pred = rng.integers(0, 3, (2, 3, n))
-    arrays = {name: rng.normal(size=(2, 1, 3, n)).astype(np.float32) for name in LAYER_METRICS}
-    return GeometryCube(models=["a", "b"], layers=["penultimate"], conditions=conds,
-                        labels=labels, class_names=["x", "y", "z"], pred=pred,
-                        correct=pred == labels, logit_margin=rng.normal(size=(2, 3, n)),
-                        **arrays)
+    return random_cube(["a", "b"], ["penultimate"], n=n, classes=["x", "y", "z"],
+                       conditions=conds)
 
 
 IMAGES = ImageData(X, Y, ["x", "y", "z"], "toy")
