@@ -5,10 +5,9 @@ A cube holds per-sample geometry over four labelled dimensions:
 - ``model``: M models (names plus free-form descriptors such as architecture or training);
 - ``layer``: L layer names;
 - ``condition``: K evaluation conditions, each a (sparsity, benchmark, severity) triple.
-  ``benchmark="clean"`` (severity 0) is the uncorrupted data. A Study evaluates clean data
-  at every sparsity and each corruption at sparsity 0, so conditions are the computed
-  combinations only, with no empty cells;
-- ``sample``: N probe samples (ids, labels, optional thumbnails).
+  ``benchmark="clean"`` (severity 0) is the uncorrupted data. Conditions are the computed
+  combinations only, with no empty cells (a Study's default grid corrupts every sparsity);
+- ``sample``: N samples of the data measured (ids, labels, optional thumbnails).
 
 Arrays:
 
@@ -40,6 +39,12 @@ its arrays only when asked for. :meth:`~GeometryCube.slice` reads one file,
 :meth:`~GeometryCube.values`, :meth:`~GeometryCube.sel`, :meth:`~GeometryCube.to_pandas` and
 the analyses read only the partitions and columns they need; the array attributes
 (``cube.angle``) read the whole array.
+
+The arrays and the registry of optional ones are declared in :mod:`geowidget.cube_schema`;
+the array backends (in memory, read from a dataset) in :mod:`geowidget.cube_arrays`; the
+coordinates and their lookups in :mod:`geowidget.coords`; both file forms in
+:mod:`geowidget.cube_format`. :meth:`GeometryCube.from_arrays` builds a cube from any subset
+of its arrays, and :func:`geowidget.testing.random_cube` a plausible random one.
 
 Per-sample scores (robustness, vulnerability, breakdown sparsity, PIE) are derived from
 ``pred`` and ``correct`` on demand (see :mod:`geowidget.analysis.scores`), never stored.
@@ -96,6 +101,13 @@ class CubeSlice:
 
     ``pred`` and ``correct`` are the layer's (its probe's at a probe layer); ``pred_model``
     and ``correct_model`` are the model's final prediction, the same at every layer.
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> s = random_cube(n=5).slice(model=1, layer="penultimate", sparsity=0.5)
+    >>> s.model, s.condition.label, s.margin.shape
+    ('model1', 'clean@0.5', (5,))
     """
 
     model: str
@@ -140,7 +152,7 @@ class GeometryCube:
     model_info : list of dict, optional
         Free-form descriptors, one per model.
     dataset : str
-        Name of the probe set.
+        Name of the data set the samples come from.
     images : uint8 array ``[N, H, W]`` or ``[N, H, W, 3]``, optional
         Thumbnails.
     projections : dict of str to array ``[M, L, N, 2]``, optional
@@ -361,6 +373,15 @@ class GeometryCube:
         -------
         ndarray
             ``[m, l, k, n]`` for a layer metric or ``layer_pred``, ``[m, k, n]`` for an output.
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> cube = random_cube(n=5)
+        >>> cube.values("margin", model=[1], condition=[0]).shape
+        (1, 3, 1, 5)
+        >>> cube.values("pred", sample=[0, 2]).shape
+        (2, 2, 2)
         """
         if name not in self._arrays.names:
             raise KeyError(f"unknown array {name!r}; valid: {list(self._arrays.names)}")
@@ -376,6 +397,7 @@ class GeometryCube:
     # ------------------------------------------------------------------ coordinates
     @property
     def shape(self) -> dict[str, int]:
+        """The size of each dimension: ``{"model": M, "layer": L, "condition": K, "sample": N}``."""
         return {
             "model": len(self.models),
             "layer": len(self.layers),
@@ -394,9 +416,11 @@ class GeometryCube:
         return self.coords.benchmarks
 
     def model_index(self, model: str | int) -> int:
+        """Position of a model given by name or position (:meth:`Coords.index`)."""
         return self.coords.index("model", model)
 
     def layer_index(self, layer: str | int) -> int:
+        """Position of a layer given by name or position (:meth:`Coords.index`)."""
         return self.coords.index("layer", layer)
 
     @property
@@ -430,13 +454,28 @@ class GeometryCube:
         benchmark: str = "clean",
         severity: int | None = None,
     ) -> CubeSlice:
-        """Per-sample arrays of one (model, layer, condition) cell; one file read when opened."""
+        """Per-sample arrays of one (model, layer, condition) cell; one file read when opened.
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> random_cube(n=5).slice(model="model1", sparsity=0.5).angle.shape
+        (5,)
+        """
         mi, li = self.model_index(model), self.layer_index(layer)
         ki = self.condition_index(sparsity, benchmark, severity)
         return self.cell(mi, li, ki)
 
     def cell(self, model: int, layer: int, condition: int) -> CubeSlice:
-        """The cell at positions ``(model, layer, condition)``, as :meth:`slice` gives it."""
+        """The cell at positions ``(model, layer, condition)``, as :meth:`slice` gives it.
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> cube = random_cube(n=5)
+        >>> bool((cube.cell(1, 2, 0).norm == cube.norm[1, 2, 0]).all())
+        True
+        """
         model, layer, condition = (
             _positions("GeometryCube.cell", name, [value], size, one=value)[0]
             for name, value, size in (("model", model, len(self.models)),
@@ -479,6 +518,12 @@ class GeometryCube:
         (not ids) or a boolean mask over the samples. Dimensions are kept even when one value
         is chosen, so the result has the same array layout as the original. An opened cube
         reads only the selected partitions.
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> random_cube(n=5).sel(model="model0", layer=[0, 2], sample=[1, 3]).shape
+        {'model': 1, 'layer': 2, 'condition': 2, 'sample': 2}
         """
         mi = self._pick(model, self.model_index, len(self.models))
         li = self._pick(layer, self.layer_index, len(self.layers))
@@ -502,6 +547,7 @@ class GeometryCube:
 
     @property
     def sparsity_values(self) -> np.ndarray:
+        """The sparsity of each condition, float ``[K]``."""
         return np.array([c.sparsity for c in self.conditions], dtype=float)
 
     @staticmethod
@@ -572,6 +618,12 @@ class GeometryCube:
             Arrays to include (default all of ``LAYER_METRICS`` and ``OUTPUTS``); an opened
             cube reads only these. The coordinates (model, layer, sparsity, benchmark,
             severity, sample, label) are always there.
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> random_cube(n=5).to_pandas(columns=["margin"]).shape  # 2 x 3 x 2 x 5 rows
+        (60, 8)
         """
         import pandas as pd
 
@@ -632,6 +684,10 @@ class GeometryCube:
         The new cube is written beside ``path`` and swapped in when complete: a cube already
         there (this cube's own source included) stays whole until then, and a save that
         fails leaves it as it was.
+
+        Examples
+        --------
+        >>> cube.save("runs/mnist-cube")                             # doctest: +SKIP
         """
         from geowidget.cube_format import CubeReader, CubeWriter
         from geowidget.filesystem import location, resolve
@@ -684,6 +740,12 @@ class GeometryCube:
             ``path`` is not a geowidget cube, partitions are missing (named), or a file is
             damaged, belongs to another cube or disagrees with the manifest (the file and
             the column are named).
+
+        Examples
+        --------
+        >>> cube = GeometryCube.open("runs/mnist-cube")              # doctest: +SKIP
+        >>> cube.slice(model=0, sparsity=0.5).margin.shape           # doctest: +SKIP
+        (1500,)
         """
         from geowidget.cube_format import CubeReader
         from geowidget.filesystem import location
@@ -807,7 +869,12 @@ class GeometryCube:
         return GeometryCube(**{**kwargs, **changes})
 
     def load(self) -> GeometryCube:
-        """This cube in memory (an opened cube reads all of its arrays)."""
+        """This cube in memory (an opened cube reads all of its arrays).
+
+        Examples
+        --------
+        >>> in_memory = GeometryCube.open("runs/mnist-cube").load()  # doctest: +SKIP
+        """
         return self.sel()
 
     def to_parquet(self, path: str) -> None:
@@ -844,7 +911,15 @@ class GeometryCube:
     # ------------------------------------------------------------------ assembly
     @classmethod
     def concat_models(cls, cubes: Iterable[GeometryCube]) -> GeometryCube:
-        """Stack cubes that share layers, conditions and samples along the model axis."""
+        """Stack cubes that share layers, conditions and samples along the model axis.
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> a, b = random_cube(models=["a"]), random_cube(models=["b", "c"], seed=1)
+        >>> GeometryCube.concat_models([a, b]).models
+        ['a', 'b', 'c']
+        """
         given = cubes
         cubes = list(cubes)
         if not cubes:
@@ -922,6 +997,13 @@ class GeometryCube:
         Returns
         -------
         bool
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> cube = random_cube()
+        >>> cube.equals(cube.sel()), cube.equals(cube.replace(dataset="other"))
+        (True, False)
         """
         same = (self.models == other.models and self.layers == other.layers
                 and self.conditions == other.conditions and self.class_names == other.class_names

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from geowidget.cube_schema import DTYPES, LAYER_PRED, array_dims
+from geowidget.cube_schema import ARRAYS, DTYPES, LAYER_PRED, array_dims
 
 if TYPE_CHECKING:  # pyarrow is imported only when a cube is saved or opened
     from geowidget.cube_format import CubeReader
@@ -46,12 +46,16 @@ class CubeArrays(Protocol):
     names: tuple[str, ...]
     location: str | None
 
-    def full(self, name: str) -> np.ndarray: ...
+    def full(self, name: str) -> np.ndarray:
+        """The whole array ``name``: ``[M, L, K, N]`` or ``[M, K, N]``."""
 
-    def block(self, name: str, mi: list[int], li: list[int], ki: list[int]) -> np.ndarray: ...
+    def block(self, name: str, mi: list[int], li: list[int], ki: list[int]) -> np.ndarray:
+        """Array ``name`` at model, layer and condition positions (``li`` ignored for the
+        outputs): ``[len(mi), len(li), len(ki), N]`` or ``[len(mi), len(ki), N]``."""
 
     def cell(self, model: int, layer: int, condition: int,
-             names: list[str]) -> dict[str, np.ndarray]: ...
+             names: list[str]) -> dict[str, np.ndarray]:
+        """``{name: [N]}`` of one (model, layer, condition) for each of ``names``."""
 
 
 def _layered(name: str) -> bool:
@@ -99,8 +103,6 @@ class DatasetArrays:
     """
 
     def __init__(self, reader: CubeReader, layers: list[str]) -> None:
-        from geowidget.cube_schema import ARRAYS
-
         self.reader, self.layers = reader, layers
         self.location = reader.location
         self.n = len(reader.labels)

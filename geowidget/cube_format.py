@@ -74,7 +74,8 @@ from geowidget.filesystem import (
     writer_name,
 )
 
-__all__ = ["FORMAT", "META", "PARQUET_VERSION", "VERSION", "CubeReader", "CubeWriter", "column",
+__all__ = ["ADVERSARIAL", "FORMAT", "IMAGES", "META", "PARQUET_VERSION", "PARTS", "PROBE_ACCURACY",
+           "PROJECTIONS", "SAMPLES", "VERSION", "CubeReader", "CubeWriter", "column",
            "partition_name", "read_parquet", "study_of", "write_parquet"]
 
 FORMAT = "geowidget-cube"
@@ -95,12 +96,24 @@ _DIM_WORDS = {"model": "models", "layer": "layers", "condition": "conditions",
 
 
 def partition_name(model: int, condition: int) -> str:
-    """Path of the (model, condition) partition, relative to the cube's root."""
+    """Path of the (model, condition) partition, relative to the cube's root.
+
+    Examples
+    --------
+    >>> partition_name(2, 13)
+    'parts/m00002-c00013.parquet'
+    """
     return f"{PARTS}/m{model:05d}-c{condition:05d}.parquet"
 
 
 def column(metric: str, layer: str) -> str:
-    """Column of a layer metric in a partition (layer names may hold any character)."""
+    """Column of a layer metric in a partition (layer names may hold any character).
+
+    Examples
+    --------
+    >>> column("margin", "features.3")
+    'margin/features.3'
+    """
     return f"{metric}/{layer}"
 
 
@@ -119,6 +132,13 @@ class CubeWriter:
         ``models``, ``layers``, ``conditions`` (``[[sparsity, benchmark, severity], ...]``),
         ``class_names``, ``model_info``, ``dataset`` and ``n`` (samples); optionally
         ``study``, the fingerprint of the study that made the cube.
+
+    Examples
+    --------
+    >>> with CubeWriter("runs/cube", meta) as writer:           # doctest: +SKIP
+    ...     writer.write_samples(labels, sample_ids)
+    ...     writer.write_partition(0, 0, metrics, outputs)
+    ...     writer.finish()
     """
 
     def __init__(self, location: str | os.PathLike, meta: dict[str, Any]) -> None:
@@ -312,7 +332,13 @@ def _names(fs: pafs.FileSystem, path: str) -> set[str]:
 
 def study_of(location: str | os.PathLike) -> str | None:
     """The fingerprint of the study that wrote the cube at ``location``; None when there is no
-    cube there (or an empty folder). Raises when it holds something else than a cube."""
+    cube there (or an empty folder). Raises when it holds something else than a cube.
+
+    Examples
+    --------
+    >>> study_of("runs/mnist-cube")                              # doctest: +SKIP
+    '5f0c...'
+    """
     fs, root = resolve(location)
     info = fs.get_file_info(root)
     if info.type == pafs.FileType.NotFound or (info.type == pafs.FileType.Directory
@@ -336,6 +362,12 @@ class CubeReader:
         ``location`` is not a geowidget cube (no ``cube.json``, or another format),
         partitions are missing (named in the message), or a file is damaged, of another
         cube, or disagrees with the manifest (the file and the column are named).
+
+    Examples
+    --------
+    >>> reader = CubeReader("runs/mnist-cube")                   # doctest: +SKIP
+    >>> reader.read_partition(0, 0, ["pred"])["pred"].shape      # doctest: +SKIP
+    (1500,)
     """
 
     def __init__(self, location: str | os.PathLike) -> None:

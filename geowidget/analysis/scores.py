@@ -45,6 +45,12 @@ from geowidget.coords import same_sparsity
 if TYPE_CHECKING:
     from geowidget.cube import GeometryCube
 
+__all__ = ["CORR_METHODS", "GEOMETRY_COLUMNS", "TARGETS", "CorrelationTable", "adversarial",
+           "breakdown_sparsity", "check_bootstrap", "condition_levels", "correlation",
+           "correlations", "pie", "pruning_robustness", "robust_levels", "robustness",
+           "robustness_by_sparsity", "robustness_per_benchmark", "score_table", "side_by_side",
+           "vulnerability"]
+
 TARGETS = ("robustness", "vulnerability", "pruning_robustness", "adversarial")
 CORR_METHODS = ("pearson", "spearman")
 GEOMETRY_COLUMNS = {"rc-angle": "angle", "rc-l2": "norm", "rc-margin": "margin"}
@@ -84,6 +90,13 @@ def robustness(cube: GeometryCube, *, sparsity: float = 0.0) -> np.ndarray:
     -------
     ndarray
         Float64 ``[M, N]`` in [0, 1].
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> cube = random_cube(corruptions=("fog",), n=4)
+    >>> robustness(cube).shape
+    (2, 4)
     """
     idx = _corrupted(cube, sparsity)
     if not idx:
@@ -106,13 +119,30 @@ def _corrupted_any(cube: GeometryCube) -> list[int]:
 
 
 def robust_levels(cube: GeometryCube) -> list[float]:
-    """The sparsities at which robustness is defined (the cube has corrupted conditions)."""
+    """The sparsities at which robustness is defined (the cube has corrupted conditions).
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> robust_levels(random_cube(sparsities=(0, 0.5), corruptions=("fog",)))
+    [0.0, 0.5]
+    >>> robust_levels(random_cube(sparsities=(0, 0.5), corruptions=("fog",), grid="dense-corrupted"))
+    [0.0]
+    """
     return sorted({cube.conditions[i].sparsity for i in _corrupted_any(cube)}) if (
         cube.corruptions) else []
 
 
 def robustness_per_benchmark(cube: GeometryCube, *, sparsity: float = 0.0) -> dict[str, np.ndarray]:
-    """Robustness per corruption: ``{benchmark: [M, N]}``, the fraction over its severities."""
+    """Robustness per corruption: ``{benchmark: [M, N]}``, the fraction over its severities.
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> per = robustness_per_benchmark(random_cube(corruptions=("fog", "blur"), n=4))
+    >>> list(per), per["fog"].shape
+    (['fog', 'blur'], (2, 4))
+    """
     idx = _corrupted(cube, sparsity)
     if not idx:
         raise ValueError(_no_corruption(cube, sparsity))
@@ -125,7 +155,14 @@ def robustness_per_benchmark(cube: GeometryCube, *, sparsity: float = 0.0) -> di
 
 def condition_levels(cube: GeometryCube) -> list[float]:
     """Every sparsity of the cube's conditions, ascending: the levels of
-    :func:`robustness_by_sparsity`."""
+    :func:`robustness_by_sparsity`.
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> condition_levels(random_cube(sparsities=(0.9, 0.5)))
+    [0.0, 0.5, 0.9]
+    """
     return sorted({c.sparsity for c in cube.conditions})
 
 
@@ -205,6 +242,14 @@ def robustness_by_sparsity(cube: GeometryCube, *, benchmark: str | None = None) 
     corruption's entry of :func:`robustness_per_benchmark`); NaN where the cube has no such
     corrupted condition at ``s`` (e.g. the pruned levels of a ``grid="dense-corrupted"`` study),
     so that a view never shows another sparsity's robustness in its place.
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> cube = random_cube(sparsities=(0, 0.5), corruptions=("fog",), grid="dense-corrupted", n=4)
+    >>> by = robustness_by_sparsity(cube)
+    >>> by.shape, bool(np.isnan(by[:, 1]).all())
+    ((2, 2, 4), True)
     """
     if benchmark is not None and benchmark not in cube.corruptions:
         raise invalid("robustness_by_sparsity", "benchmark",
@@ -228,6 +273,13 @@ def vulnerability(cube: GeometryCube, *, benchmark: str = "clean") -> np.ndarray
     ndarray
         Float64 ``[M, N]`` in [0, 1]: over the sparsity levels > 0, how often the pruned
         prediction differs from the dense (sparsity 0) prediction.
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> v = vulnerability(random_cube(sparsities=(0, 0.5, 0.9), n=4))
+    >>> v.shape, bool(((v >= 0) & (v <= 1)).all())
+    ((2, 4), True)
     """
     dense = _dense_index(cube) if benchmark == "clean" else cube.condition_index(0.0, benchmark)
     levels = _pruned(cube, benchmark)
@@ -250,6 +302,13 @@ def breakdown_sparsity(cube: GeometryCube, *, criterion: str = "flip") -> np.nda
     criterion : str
         ``"flip"``: the pruned prediction differs from the dense one; ``"error"``: the pruned
         prediction is wrong (samples wrong at the dense model break at sparsity 0).
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> s = breakdown_sparsity(random_cube(sparsities=(0, 0.5, 0.9), n=4))
+    >>> s.shape, bool(np.isin(s, [0.5, 0.9, np.inf]).all())
+    ((2, 4), True)
     """
     if criterion not in ("flip", "error"):
         raise ValueError(f"criterion must be 'flip' or 'error', got {criterion!r}")
@@ -280,6 +339,13 @@ def pruning_robustness(cube: GeometryCube) -> np.ndarray:
     model or the first pruned level already errs. High values: robust to pruning (the
     opposite direction of :func:`vulnerability`, so its correlations have the signs of the
     paper's pruning table directly).
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> r = pruning_robustness(random_cube(sparsities=(0, 0.5, 0.9), n=4))
+    >>> r.shape
+    (2, 4)
     """
     broke = breakdown_sparsity(cube, criterion="error")  # lowest level where it is wrong
     levels = np.array([0.0] + [s for s, _ in _pruned(cube)])
@@ -294,6 +360,13 @@ def adversarial(cube: GeometryCube, *, sparsity: float = 0.0, norm: str | None =
     From the cube's ``adversarial`` array (``Study(adversarial=...)``); NaN where it was not
     measured or every attack failed, 0 for misclassified samples. ``norm`` picks one when the
     cube has several (default: the first).
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> d = adversarial(random_cube(adversarial=True, n=4))
+    >>> d.shape, d.dtype
+    ((2, 4), dtype('float64'))
     """
     if not cube.adversarial:
         raise ValueError("the cube has no adversarial distances; run a Study with "
@@ -327,6 +400,13 @@ def pie(
         False: per model, the pruned prediction differs from the dense one (``[M, N]`` bool).
         True: treat the cube's models as one population, as Hooker et al.: the modal label of
         the pruned models differs from the modal label of the dense models (``[N]`` bool).
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> cube = random_cube(sparsities=(0, 0.5), n=4)
+    >>> pie(cube).shape, pie(cube, population=True).shape
+    ((2, 4), (4,))
     """
     dense = _dense_index(cube)
     levels = _pruned(cube)
@@ -396,7 +476,12 @@ def check_bootstrap(
     what: str = "parameter",
 ) -> None:
     """Refuse a bootstrap of ``n_boot`` resamples of ``n`` samples that would not fit in the
-    memory available now, before any of it is allocated (naming parameter ``name``)."""
+    memory available now, before any of it is allocated (naming parameter ``name``).
+
+    Examples
+    --------
+    >>> check_bootstrap(1000, 500, "correlations", "n_boot")  # 500,000 indices: fits anywhere
+    """
     free = _free_memory()
     need = n_boot * n * _BOOT_BYTES[method]
     if free is not None and need > free:
@@ -420,6 +505,12 @@ def correlation(
     Samples with a NaN in ``x`` or ``y`` are dropped. r is NaN when either is constant.
     The bootstrap resamples (x, y) pairs ``n_boot`` times with ``numpy.random.default_rng(seed)``;
     ``ci=None`` or ``n_boot=0`` skips it (lo, hi = NaN).
+
+    Examples
+    --------
+    >>> r, lo, hi = correlation(np.arange(5.0), np.arange(5.0) ** 2, method="spearman", ci=None)
+    >>> r, bool(np.isnan(lo))
+    (1.0, True)
     """
     if method not in CORR_METHODS:
         raise ValueError(f"unknown correlation method {method!r}; valid: {list(CORR_METHODS)}")
@@ -453,6 +544,13 @@ class CorrelationTable(pd.DataFrame):
     ``rc-angle hi`` (and the same for ``rc-l2`` and ``rc-margin``) and ``n`` (samples used).
     ``attrs`` records the target, method, ci, layer and bootstrap size. In a notebook it
     renders as a coloured table of ``r [lo, hi]``.
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> table = correlations(random_cube(corruptions=("fog",)), ci=None)
+    >>> isinstance(table, CorrelationTable), list(table.columns[:2])
+    (True, ['rc-angle', 'rc-angle lo'])
     """
 
     @property
