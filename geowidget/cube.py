@@ -79,6 +79,7 @@ from geowidget.coords import (  # noqa: F401 (re-exported: the names the cube ha
 from geowidget.cube_arrays import CubeArrays, DatasetArrays, MemoryArrays
 from geowidget.cube_schema import (
     ARRAYS,
+    DIMS,
     DTYPES,
     LAYER_METRICS,
     LAYER_PRED,
@@ -649,6 +650,8 @@ class GeometryCube:
 
         def long(value: np.ndarray, dims: tuple[str, ...]) -> np.ndarray:
             """One row per (model, layer, condition, sample): repeated along missing dims."""
+            if dims == DIMS:  # already in row order
+                return np.asarray(value).ravel()
             return np.asarray(value)[tuple(at[d] for d in dims)]
 
         for name in names:
