@@ -331,7 +331,7 @@ KNOWN_BAD = {
     gw.extract_features: {
         "model": NOT_MODULE, "data": NOT_DATA, "layers": [3, [], [3], None],
         "batch_size": NOT_POSITIVE_INT, "device": NOT_DEVICE, "progress": NOT_BOOL,
-        "return_outputs": NOT_BOOL, "dtype": NOT_DTYPE, "tokens": NOT_TOKENS,
+        "return_outputs": ["yes", 1], "dtype": NOT_DTYPE, "tokens": NOT_TOKENS,
         "stop_early": NOT_BOOL},
     gw.get_layer_names: {"model": NOT_MODULE, "blocks": NOT_BOOL},
     gw.geometry: {
