@@ -48,6 +48,11 @@ from geowidget.engine.tokens import (
     token_layout,
 )
 
+__all__ = [
+    "Features", "InputDtypeError", "capture", "check_input_dtype", "dtype_named",
+    "extract_features", "forward_order", "get_layer_names", "logits_of", "sort_by_depth",
+]
+
 
 @validate_params({"model": MODEL, "blocks": [Boolean()]})
 def get_layer_names(model: nn.Module, *, blocks: bool = False) -> list[str]:

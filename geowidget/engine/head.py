@@ -24,6 +24,8 @@ from geowidget.engine.features import extract_features
 from geowidget.engine.geometry import DIRECTIONS, Geometry, geometry
 from geowidget.engine.tokens import TOKENS
 
+__all__ = ["HEAD_NAMES", "find_head", "geometry_from_model"]
+
 HEAD_NAMES = ("fc", "classifier", "head", "heads", "last_linear", "linear", "out")
 
 

@@ -55,6 +55,11 @@ from geowidget._validation import (
 )
 from geowidget.engine.model_state import evaluating, preserved
 
+__all__ = [
+    "METHODS", "SPARSITY", "PruningPlan", "check_method", "check_sparsity", "measured_sparsity",
+    "prunable_parameters", "prune_masks", "prune_scores", "pruned", "pruning_sweep",
+]
+
 METHODS = ("global_magnitude", "layerwise_magnitude", "random", "snip", "structured_l2")
 _PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
