@@ -269,12 +269,12 @@ def test_parallel_axes_and_distortion_name_non_numeric_values() -> None:
                                   margin=np.array(["x"] * 10)))
 
 
-def test_layout_umap_names_too_few_points() -> None:
+def test_project_umap_names_too_few_points() -> None:
     pytest.importorskip("umap")
     d = np.ones((3, 3)) - np.eye(3)
-    refused(r"'method' parameter of layout must be 'mds', 'pca' or 'tsne' for fewer than 4 "
-            r"points .*Got 'umap' instead \(the distances hold 3 points\)",
-            lambda: gw.layout(d, "umap"))
+    refused(r"'method' parameter of project must be 'pca', 'mds' or 'tsne' for fewer than 4 "
+            r"points\. Got 'umap' instead \(the distances hold 3 points\)",
+            lambda: gw.project(distances=d, method="umap"))
 
 
 def test_project_names_bad_backend_options() -> None:

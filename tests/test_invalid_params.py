@@ -326,7 +326,7 @@ KNOWN_BAD = {
     gw.extract_features: {
         "model": NOT_MODULE, "data": NOT_DATA, "layers": [3, [], [3], None],
         "batch_size": NOT_POSITIVE_INT, "device": NOT_DEVICE, "progress": NOT_BOOL,
-        "return_outputs": NOT_BOOL, "dtype": NOT_DTYPE, "tokens": NOT_TOKENS,
+        "return_outputs": ["yes", 1], "dtype": NOT_DTYPE, "tokens": NOT_TOKENS,
         "stop_early": NOT_BOOL},
     gw.get_layer_names: {"model": NOT_MODULE, "blocks": NOT_BOOL},
     gw.geometry: {
@@ -434,7 +434,7 @@ KNOWN_BAD = {
         "sparsity": NOT_CONDITION_SPARSITY, "benchmark": NOT_CONDITION_BENCHMARK,
         "severity": NOT_CONDITION_SEVERITY},
     gw.model_embedding: {
-        "cube": NOT_CUBE, "features": NOT_FEATURE_NAMES, "transform": NOT_TRANSFORM,
+        "cube": NOT_CUBE, "metrics": NOT_FEATURE_NAMES, "features": NOT_FEATURE_NAMES, "transform": NOT_TRANSFORM,
         "layer": NOT_CUBE_LAYER, "models": NOT_CUBE_MODELS, "delta": NOT_BOOL,
         "sparsity": NOT_CONDITION_SPARSITY, "benchmark": NOT_CONDITION_BENCHMARK,
         "severity": NOT_CONDITION_SEVERITY, "by": NOT_EMBEDDING_BY},
@@ -452,7 +452,7 @@ KNOWN_BAD = {
     gw.mst: {"distances": [np.full((3, 3), NAN), np.ones((3, 3), int), np.ones((3, 2)), "D",
                            torch.ones(3, 3), np.ones((0, 0))]},
     gw.benchmark_similarity: {
-        "cube": NOT_CUBE, "features": NOT_FEATURE_NAMES, "transform": NOT_TRANSFORM,
+        "cube": NOT_CUBE, "metrics": NOT_FEATURE_NAMES, "features": NOT_FEATURE_NAMES, "transform": NOT_TRANSFORM,
         "layer": NOT_CUBE_LAYER, "models": NOT_CUBE_MODELS, "delta": NOT_BOOL,
         "sparsity": NOT_SPARSITY, "benchmarks": [["fog"], "fog", 3, [3, 4]]},
     gw.evaluation_grid: {
@@ -460,8 +460,13 @@ KNOWN_BAD = {
         "bins": [0, 256, 1.5, "10", True]},
     gw.project: {
         "features": [np.ones(10), np.ones((10, 3, 1)), "x", np.ones((0, 3))],
-        "method": ["mds", 3, None], "seed": NOT_NONNEGATIVE_INT,
-        "options": [["perplexity"], {3: 1}, "perplexity=5"]},
+        "method": ["isomap", 3, None], "seed": NOT_NONNEGATIVE_INT,
+        "options": [["perplexity"], {3: 1}, "perplexity=5"],
+        # the body checks a matrix the declaration lets through, once features are None
+        "distances": [np.ones((4, 4), int), np.ones((4, 3)), "D", torch.ones(4, 4),
+                      np.ones((0, 0)), *(With(d, features=None) for d in (
+                          np.full((4, 4), NAN), np.ones((4, 4)), -np.ones((4, 4)) + np.eye(4),
+                          np.array([[0.0, 1.0], [2.0, 0.0]])))]},
     gw.distortion: {
         "features": [np.ones(10), "x", np.ones((10, 3, 1)), np.ones((0, 3))],
         "xy": [np.ones((10, 3)), np.ones(10), "xy", np.ones((0, 2))],
@@ -604,8 +609,10 @@ EQUIVALENT = {
         "the body refuses a sparsity the cube has no corrupted condition at",
     "benchmark_similarity(benchmarks): constraint 1 (a list of at least 2 items, each a str) "
     "may be empty": "the body refuses fewer than 2 benchmarks",
-    "project(features): constraint 0 (a tensor or array [N, D]) may be empty":
-        "the body asks for at least 3 rows",
+    **{f"{f}(distances): constraint 0 (a finite floating-point numpy array [P, P]) {w}":
+       "the body checks every distance matrix (reducer.check_distances), naming it"
+       for f in ("layout", "mst")
+       for w in ("any dtype", "any shape", "any values", "may be empty", "numpy or torch")},
     "Study(adversarial): constraint 1 (a dict mapping a str to an object) any entries":
         "the body refuses keys that are not the names of its settings",
     "project(options): constraint 1 (a dict mapping a str to an object) any entries":

@@ -103,20 +103,20 @@ def test_umap_leaves_the_callers_threads_and_random_state():
 def test_project_bad_input():
     x = clusters()
     with pytest.raises(ValueError, match=r"'method' parameter of project must be one of "
-                       r"\['pca', 'tsne', 'umap'\]. Got 'mds' instead"):
-        gw.project(x, "mds")
+                       r"\['pca', 'mds', 'tsne', 'umap'\]. Got 'isomap' instead"):
+        gw.project(x, "isomap")
     bad = x.copy()
     bad[7, 2] = np.nan
     with pytest.raises(ValueError, match=r"'features' parameter of project must be finite.*"
                        r"1 rows hold NaN or Inf, first: \[7\]"):
         gw.project(bad, "pca")
-    with pytest.raises(ValueError, match=r"'features' parameter of project must be a tensor or "
-                       r"array \[N, D\]. Got a numpy.ndarray of shape \(120,\)"):
+    with pytest.raises(ValueError, match=r"'features' parameter of project must be None or a "
+                       r"tensor or array \[N, D\]. Got a numpy.ndarray of shape \(120,\)"):
         gw.project(x[:, 0], "pca")
     with pytest.raises(ValueError, match=r"'seed' parameter of project must be an int in \[0, inf\)"):
         gw.project(x, "tsne", seed=-1)
-    with pytest.raises(ValueError, match="must be an array with at least 3 rows"):
-        gw.project(x[:2], "pca")
+    with pytest.raises(ValueError, match="must be 'pca' or 'mds' for fewer than 3 points"):
+        gw.project(x[:2], "tsne")
     with pytest.raises(ValueError, match=r"'options' parameter of project must be None or empty "
                        r"for method='pca'. Got \{'perplexity': 5\} instead"):
         gw.project(x, "pca", options={"perplexity": 5})

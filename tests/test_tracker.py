@@ -108,8 +108,8 @@ def test_recorded_geometry_equals_a_direct_computation_per_checkpoint(data):
     check = Net()
     for mi, step in enumerate(tracker.steps):
         check.load_state_dict(snapshots[step])
-        feats, _, logits = extract_features(check, (x, y), ["fc:input"], progress=False,
-                                            return_outputs=True)
+        feats = extract_features(check, (x, y), ["fc:input"], progress=False)
+        logits = feats.logits
         g = geometry(feats["fc:input"], y, check.fc.weight.detach(), check.fc.bias.detach())
         np.testing.assert_allclose(cube.angle[mi, 0, 0], g.angle.numpy(), rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(cube.margin[mi, 0, 0], g.margin.numpy(), rtol=1e-6, atol=1e-6)

@@ -473,7 +473,7 @@ def test_modelmap_from_a_cube_uses_the_embedding_engine():
     emb = emb_mod.model_embedding(cube, by="model")
     d = emb_mod.distances(emb)
     a = arrays(mm)
-    np.testing.assert_allclose(np.c_[a["x"], a["y"]], emb_mod.layout(d, method="mds"), rtol=1e-6,
+    np.testing.assert_allclose(np.c_[a["x"], a["y"]], gw.project(distances=d, method="mds"), rtol=1e-6,
                                atol=1e-6)
     np.testing.assert_array_equal(a["edges"], emb_mod.mst(d))
     assert mm._meta["names"] == cube.models and a["pm"].tolist() == [0, 1, 2, 3]

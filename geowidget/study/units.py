@@ -205,11 +205,12 @@ def _evaluate(
 ) -> dict[str, np.ndarray]:
     targets = list(dict.fromkeys(layers.values()))
     if targets:
-        feats, _, logits = extract_features(
+        feats = extract_features(
             model, (inputs, labels), targets, batch_size=batch_size, device=device,
-            progress=False, return_outputs=True, stop_early=not outputs,
+            progress=False, stop_early=not outputs,
             tokens={n: m for n, m in (tokens or {}).items() if n in targets} or None,
         )
+        logits = feats.logits
     else:  # the outputs alone
         feats, _, logits = capture(model, (inputs, labels), [], batch_size=batch_size,
                                    device=device, progress=False)

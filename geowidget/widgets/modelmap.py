@@ -38,12 +38,13 @@ def _robustness_at(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
 
 def _layout_from_cube(cube: Any, by: str, method: str, layer: Any,
                       select: dict[str, Any]) -> tuple[Any, ...]:
-    from geowidget.analysis.embedding import distances, layout, model_embedding, mst
+    from geowidget.analysis.embedding import distances, model_embedding, mst
+    from geowidget.analysis.reducer import project
 
     emb = model_embedding(cube, by=by, layer=layer, **select)
     d = distances(emb)
-    return emb.labels, list(getattr(emb, "info", [{} for _ in emb.labels])), layout(
-        d, method=method), mst(d)
+    return emb.labels, list(getattr(emb, "info", [{} for _ in emb.labels])), project(
+        distances=d, method=method if len(d) > 2 else "mds").astype(np.float64), mst(d)
 
 
 def run_paths(cube: Any, point_model: np.ndarray) -> list[list[int]]:
