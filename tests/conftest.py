@@ -33,3 +33,10 @@ def demo_cache(tmp_path_factory):
             os.environ.pop(CACHE_ENV, None)
         else:
             os.environ[CACHE_ENV] = old
+
+
+@pytest.fixture(scope="session")
+def notebook_cache(tmp_path_factory) -> Path:
+    """The session's executed notebooks (docs/hooks/notebook_runs.py keeps them by content):
+    tests/test_notebooks.py and the site's build share them, so each notebook runs once."""
+    return tmp_path_factory.getbasetemp() / "gw-notebooks"
