@@ -2,3 +2,5 @@
 
 Pure torch and numpy; nothing here imports the widget stack.
 """
+
+__all__: list[str] = []  # a namespace of modules: import from geowidget.engine.<module>

@@ -192,3 +192,9 @@ def build(
     }
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
+
+
+__all__ = [
+    "DEFAULTS", "MANIFEST", "SPLIT", "WEIGHTS_DIR", "ZOO_SPECS", "build", "spec", "train_one",
+    "train_run",
+]

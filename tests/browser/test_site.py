@@ -17,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gw_page import CANVAS_DIGEST, sector_xy
-from servers import ROOT, free_port, server
 
 import geowidget as gw
+from tests.browser.gw_page import CANVAS_DIGEST, sector_xy
+from tests.browser.servers import ROOT, free_port, server
+from tests.docs_hooks import hook
 
-sys.path.insert(0, str(ROOT / "docs" / "hooks"))
-import gallery  # noqa: E402
-from reference import reference_path  # noqa: E402
+gallery = hook("gallery")
+reference_path = hook("reference").reference_path
 
 MB = 2**20
 # (pixels unlike the canvas's first pixel, hash): a blank canvas, filled or clear, has no ink;
