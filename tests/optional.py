@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import tomllib
 from functools import cache
@@ -21,9 +20,9 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-__all__ = ["OPTIONAL", "missing_for", "module_level_imports", "needs"]
+from tests.imports import ROOT, imports_of, module_file
 
-ROOT = Path(__file__).resolve().parents[1]
+__all__ = ["OPTIONAL", "missing_for", "module_level_imports", "needs"]
 
 # distributions whose import name is not their name
 _IMPORT_NAMES = {"umap-learn": "umap", "pillow": "PIL", "jupyter-scatter": "jscatter",
@@ -54,50 +53,12 @@ def needs(module: str, extra: str) -> pytest.MarkDecorator:
                               reason=f"needs {module}: pip install 'geowidget[{extra}]'")
 
 
-def _source_of(module: str) -> Path | None:
-    """The file of a geowidget or tests module, or None for any other."""
-    if module.split(".")[0] not in ("geowidget", "tests"):
-        return None
-    rel = ROOT / Path(*module.split("."))
-    for path in (rel.with_suffix(".py"), rel / "__init__.py"):
-        if path.exists():
-            return path
-    return None
-
-
-def _top_level_nodes(tree: ast.Module):
-    """Statements that run on import: the module body, into ``if``/``try``/``with`` blocks
-    but not into functions or classes (nor ``if TYPE_CHECKING:``)."""
-    todo = list(tree.body)
-    while todo:
-        node = todo.pop()
-        yield node
-        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
-            continue
-        if isinstance(node, ast.If | ast.Try | ast.With):
-            for field in ("body", "orelse", "finalbody", "handlers"):
-                todo += getattr(node, field, [])
-        elif isinstance(node, ast.ExceptHandler):
-            todo += node.body
-
-
 @cache
 def _direct(path: Path) -> tuple[frozenset[str], frozenset[Path]]:
-    """What ``path`` imports at module level: top-level package names, and the files of
-    the geowidget and tests modules that run (parent packages included)."""
-    module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
-    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
-    names: set[str] = set()
-    for node in _top_level_nodes(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                base = ".".join([*package[: len(package) - node.level + 1], *filter(None, [base])])
-            names.add(base)
-            names.update(f"{base}.{a.name}" for a in node.names)
-    files = {_source_of(".".join(n.split(".")[:i]))
+    """What importing ``path`` imports: top-level package names, and the files of this
+    repository's modules that run (parent packages included)."""
+    names = imports_of(path, scope="import")
+    files = {module_file(".".join(n.split(".")[:i]))
              for n in names for i in range(1, n.count(".") + 2)}  # a.b.c runs a, a.b, a.b.c
     return frozenset(n.split(".")[0] for n in names), frozenset(files - {None, path})
 

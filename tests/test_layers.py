@@ -9,14 +9,14 @@ table does not know fails the test: a new top-level module is a deliberate decis
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.imports import ROOT, imports_of, module_name
+
 PACKAGE = ROOT / "geowidget"
 
 # package -> layer of every module in it (the longest matching prefix wins)
@@ -90,11 +90,6 @@ PENDING_CIRCLES = [
 ]
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
 def layer_of(module: str) -> str:
     """The layer of a geowidget module; KeyError for a module the table does not know."""
     if module in TOP_LEVEL:
@@ -104,54 +99,6 @@ def layer_of(module: str) -> str:
         raise KeyError(f"{module} has no layer: add it to TOP_LEVEL or PACKAGES in "
                        f"tests/test_layers.py (and to docs/design.md's table)")
     return PACKAGES[max(prefixes, key=len)]
-
-
-def _is_module(name: str) -> bool:
-    rel = Path(*name.split("."))
-    return (ROOT / rel).with_suffix(".py").exists() or (ROOT / rel / "__init__.py").exists()
-
-
-def _type_checking_only(node: ast.AST) -> bool:
-    test = getattr(node, "test", None)
-    return isinstance(node, ast.If) and (
-        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
-        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"))
-
-
-def _nodes(tree: ast.AST, runtime_only: bool):
-    """Every node of ``tree``; with ``runtime_only``, none under ``if TYPE_CHECKING:``."""
-    todo = [tree]
-    while todo:
-        node = todo.pop()
-        yield node
-        if runtime_only and _type_checking_only(node):
-            todo.extend(node.orelse)
-        else:
-            todo.extend(ast.iter_child_nodes(node))
-
-
-def imports_of(path: Path, module: str | None = None, runtime_only: bool = False) -> set[str]:
-    """Absolute names of every module ``path`` (named ``module``) imports, relative ones
-    resolved. ``from pkg import sub`` names ``pkg.sub`` (and ``pkg`` only if some name
-    imported is not a submodule). ``runtime_only`` leaves out ``if TYPE_CHECKING:`` blocks,
-    which never run."""
-    package = (module or module_name(path)).split(".")
-    if path.name != "__init__.py":
-        package = package[:-1]
-    out = set()
-    for node in _nodes(ast.parse(path.read_text(encoding="utf-8")), runtime_only):
-        if isinstance(node, ast.Import):
-            out.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                base = ".".join([*package[: len(package) - node.level + 1], *filter(None, [base])])
-            subs = {f"{base}.{alias.name}" for alias in node.names
-                    if base.startswith("geowidget") and _is_module(f"{base}.{alias.name}")}
-            out.update(subs)
-            if len(subs) < len(node.names):
-                out.add(base)
-    return out
 
 
 MODULES = sorted(PACKAGE.rglob("*.py"))
@@ -172,7 +119,7 @@ def import_graph() -> dict[str, set[str]]:
     hints not). The namespace ``geowidget`` loads its exports by name on first use."""
     import geowidget
 
-    graph = {me: {known_module(n) for n in imports_of(p, runtime_only=True)} - {None, me}
+    graph = {me: {known_module(n) for n in imports_of(p, scope="runtime")} - {None, me}
              for me, p in zip(NAMES, MODULES, strict=True)}
     graph["geowidget"] |= set(geowidget._EXPORTS.values()) | set(geowidget._MOVED.values())
     return graph
@@ -262,8 +209,10 @@ def test_the_walker_sees_lazy_and_relative_imports(tmp_path) -> None:
     found = imports_of(fake, "geowidget.widgets.probe")
     assert found == {"typing", "geowidget.widgets.codec", "geowidget.cube", "torch",
                      "geowidget.study"}
-    assert imports_of(fake, "geowidget.widgets.probe", runtime_only=True) == found - {
+    assert imports_of(fake, "geowidget.widgets.probe", scope="runtime") == found - {
         "geowidget.cube"}
+    assert imports_of(fake, "geowidget.widgets.probe", scope="import") == {
+        "typing", "geowidget.widgets.codec"}
     assert layer_of("geowidget.study") not in ALLOWED["widgets"]
 
 
