@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 import geowidget as gw
+from tests.optional import needs
 
 DESIGN = Path(__file__).resolve().parents[1] / "docs" / "design.md"
 TERMS = {"model", "data", "probe", "features", "color_by", "default layer", "condition", "cell"}
@@ -168,6 +169,7 @@ def test_the_glossary_has_every_term_and_readable_rules() -> None:
     assert ("features", "metric names") in by_term["features"]["forbidden"]
 
 
+@needs("torch", "torch")  # the engine's signatures
 def test_the_walk_reaches_every_kind_of_signature() -> None:
     seen = {where: {p.name for p in params} for where, _, params in signatures()}
     assert {"model", "data"} <= seen["geowidget.extract_features"]
@@ -178,6 +180,7 @@ def test_the_walk_reaches_every_kind_of_signature() -> None:
     assert len(seen) > 100
 
 
+@needs("torch", "torch")
 def test_public_signatures_follow_the_glossary() -> None:
     found = violations()
     new = {k: v for k, v in found.items() if k not in PENDING_RENAMES}

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 import geowidget as gw
+from tests.imports import module_file
+from tests.optional import OPTIONAL, missing_for, needs
 from tests.test_layers import MODULES, NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +38,7 @@ PENDING_ALL = {
 }
 
 
+@needs("torch", "torch")  # the engine's names
 def test_every_public_name_resolves():
     missing = [name for name in gw.__all__ if getattr(gw, name, None) is None]
     assert missing == []
@@ -54,7 +57,9 @@ def test_unknown_name_raises_attribute_error():
         gw.PolarPlott  # noqa: B018
 
 
-@pytest.mark.parametrize("name", sorted(gw._MOVED))
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=needs("torch", "torch")) if m.startswith("geowidget.engine") else n
+    for n, m in sorted(gw._MOVED.items())])
 def test_a_moved_name_warns_and_still_works(name):
     module = gw._MOVED[name]
     with pytest.warns(DeprecationWarning, match=rf"geowidget\.{name} is deprecated .* use "
@@ -106,7 +111,14 @@ def test_every_module_declares_all():
     assert PENDING_ALL - without == set(), "have __all__ (or are gone): remove from PENDING_ALL"
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n not in PENDING_ALL])
+def _needs_of(name: str) -> list[pytest.MarkDecorator]:
+    """The namespace loads every layer's names; other modules need what they import."""
+    missing = ["torch"] if name == "geowidget" else missing_for(module_file(name))
+    return [needs(m, OPTIONAL[m]) for m in missing]
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_needs_of(n)) for n in NAMES
+                                  if n not in PENDING_ALL])
 def test_every_name_in_all_exists(name):
     module = importlib.import_module(name)
     missing = [n for n in module.__all__ if not hasattr(module, n)]

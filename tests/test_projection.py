@@ -70,7 +70,8 @@ def test_pca_of_torch_tensor_matches_numpy():
     np.testing.assert_array_equal(gw.project(torch.from_numpy(x), "pca"), gw.project(x, "pca"))
 
 
-@pytest.mark.parametrize("method", ["tsne", "umap"])
+@pytest.mark.parametrize("method", [pytest.param("tsne", marks=needs("openTSNE", "tsne")),
+                                    pytest.param("umap", marks=needs("umap", "umap"))])
 def test_same_seed_same_positions(method):
     x = clusters(n=90, d=8)
     a = gw.project(x, method, seed=3)
@@ -83,6 +84,8 @@ def test_same_seed_same_positions(method):
     assert same.mean() > 0.9
 
 
+@needs("umap", "umap")
+@needs("torch", "torch")
 def test_umap_leaves_the_callers_threads_and_random_state():
     # umap-learn resets numba's thread count after a fit, and with it OpenMP's, which torch
     # shares: a caller's one thread became two
