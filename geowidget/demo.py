@@ -86,7 +86,7 @@ DEFAULT = DemoConfig()
 
 
 def _weights_path(name: str) -> Path:
-    from geowidget.zoo.build import WEIGHTS_DIR
+    from geowidget.zoo.files import WEIGHTS_DIR
 
     return WEIGHTS_DIR / f"{name}.pt"
 

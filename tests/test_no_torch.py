@@ -118,6 +118,7 @@ def test_the_viewer_runs_without_torch(viewer_env, tmp_path) -> None:
     assert found["engine_loaded"] == [] and found["engine_attempts"] == []
     # the saved cube reads back equal, and the analyses give shapes of its dimensions
     assert found["equal"] is True and found["shape"] == [3, 2, 4, 40]
+    assert found["demo_equal"] is True  # gw.demo_cube() read its cache
     assert found["analyses"] == {"correlations": [3, 10], "model_embedding": [3, 120],
                                  "benchmark_similarity": [2, 2], "project": [40, 2],
                                  "distortion_k": 5}

@@ -1,8 +1,8 @@
 """The viewer's path, run by tests/test_no_torch.py in an environment without torch.
 
 ``python -m tests.viewer_without_torch OUT`` saves a small cube made with the cube API,
-opens it, runs the analyses of the public namespace on it, builds every view kind and
-writes each one's ``to_html`` under OUT. It prints one JSON line: what it found, and every
+opens it, runs the analyses of the public namespace on it, reads it back as the cached demo
+cube, builds every view kind and writes each one's ``to_html`` under OUT. It prints one JSON line: what it found, and every
 attempt any module made to import torch or torchvision (a finder first on ``sys.meta_path``
 records each attempt, with the file that asked, before the import fails or succeeds).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -107,6 +108,14 @@ def main(out: Path) -> dict:
     }
     composites = {"SideBySide": gw.SideBySide(opened), "Explorer": gw.Explorer(opened),
                   "link": gw.link(views["PolarPlot"], views["MarginHistogram"])}
+    # the demo cube, once cached, opens without torch too (its cache key reads the zoo's
+    # manifest and weights as files); here the cache holds this cube
+    from geowidget.demo import CACHE_ENV, cube_path
+
+    os.environ[CACHE_ENV] = str(out / "cache")
+    cube_path().parent.mkdir(parents=True)
+    cube.to_parquet(str(cube_path()))
+    demo_equal = bool(gw.demo_cube(progress=False).equals(cube))
     pages = {}
     for name, view in {**views, **composites}.items():
         page = Path(view.to_html(out / f"{name}.html", title=name)).read_text(encoding="utf-8")
@@ -117,6 +126,7 @@ def main(out: Path) -> dict:
         "engine_loaded": sorted(m for m in sys.modules if m.split(".")[0] in ENGINE),
         "engine_attempts": recorder.attempts,
         "equal": bool(opened.equals(cube)),
+        "demo_equal": demo_equal,
         "shape": list(opened.angle.shape),
         "analyses": analyses,
         "view_kinds": view_kinds(),
