@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 import traitlets as t
-from fixtures.synthetic import make_cube
 
 import geowidget as gw
 import geowidget.widgets  # noqa: F401 (imports every view module, so the walk finds them)
 from geowidget.widgets.base import BROWSER_WRITABLE_PRIVATE, GeoView
+from tests.fixtures.synthetic import make_cube
 
 
 def view_classes() -> list[type[GeoView]]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
 
 from geowidget.analysis.depth import layer_quantiles
 from geowidget.widgets import LayerProfile
+from tests.fixtures.synthetic import make_cube
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import time
 import numpy as np
 import pytest
 import torch
-from test_invalid_params import X, Y, net, tiny_cube
 from torch import nn
 
 import geowidget as gw
@@ -21,6 +20,8 @@ from geowidget import _validation as v
 from geowidget.analysis.training import training_scores
 from geowidget.cli import main
 from geowidget.cube import GeometryCube
+from tests.optional import needs
+from tests.test_invalid_params import X, Y, net, tiny_cube
 
 
 def refused(match: str, call, *, error=v.InvalidParameterError) -> str:
@@ -269,16 +270,16 @@ def test_parallel_axes_and_distortion_name_non_numeric_values() -> None:
                                   margin=np.array(["x"] * 10)))
 
 
+@needs("umap", "umap")
 def test_project_umap_names_too_few_points() -> None:
-    pytest.importorskip("umap")
     d = np.ones((3, 3)) - np.eye(3)
     refused(r"'method' parameter of project must be 'pca', 'mds' or 'tsne' for fewer than 4 "
             r"points\. Got 'umap' instead \(the distances hold 3 points\)",
             lambda: gw.project(distances=d, method="umap"))
 
 
+@needs("umap", "umap")
 def test_project_names_bad_backend_options() -> None:
-    pytest.importorskip("umap")
     x = np.random.default_rng(0).normal(size=(20, 3))
     refused(r"""'options\["n_neighbors"\]' parameter of project must be an int in \[2, inf\)\."""
             r" Got -3 instead", lambda: gw.project(x, "umap", options={"n_neighbors": -3}))

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_study import trained_digits
 
 import geowidget as gw
 from geowidget.analysis.embedding import benchmark_similarity, model_embedding
@@ -24,6 +23,7 @@ from geowidget.cube import GeometryCube
 from geowidget.engine.corruptions import corrupt
 from geowidget.engine.pruning import prune_masks, pruned
 from geowidget.study import Study
+from tests.test_study import trained_digits
 
 CORRUPTIONS, SEVERITIES, SPARSITIES = ["fog", "rotate"], (1, 4), (0.5, 0.9)
 TIE = 1e-4  # logit gap under which a float's last bits may flip an argmax

@@ -31,11 +31,16 @@ from torch import nn
 
 import geowidget as gw
 from geowidget import _validation as v
+from geowidget.analysis.embedding import distances, layout, mst
+from geowidget.analysis.evaluation import evaluation_grid
 from geowidget.analysis.scores import correlations
 from geowidget.cli import OPTIONS, _engine_options, build_parser, main
 from geowidget.cube import Condition, GeometryCube
 from geowidget.datasets import ImageData
+from geowidget.demo import DemoConfig
 from geowidget.engine import pruning
+from geowidget.engine.head import find_head
+from geowidget.engine.probe import cross_fit, fit_probe, linear_probe
 from geowidget.testing import random_cube
 
 # ---------------------------------------------------------------------------- valid calls
@@ -63,12 +68,12 @@ VALID = {
     gw.get_layer_names: lambda: ((net(),), {}),
     gw.geometry: lambda: ((H, Y, torch.randn(3, 4)), {}),
     gw.geometry_from_model: lambda: ((net(), (X, Y)), {"progress": False}),
-    gw.find_head: lambda: ((net(),), {}),
+    find_head: lambda: ((net(),), {}),
     gw.layer_margin: lambda: ((net(), (X, Y), "1"), {"progress": False}),
     gw.adversarial_distance: lambda: ((net(), X), {"steps": 2, "check": 0, "progress": False}),
-    gw.linear_probe: lambda: ((H, Y), {}),
-    gw.cross_fit: lambda: ((H, Y), {"folds": 2}),
-    gw.fit_probe: lambda: ((H, Y), {}),
+    linear_probe: lambda: ((H, Y), {}),
+    cross_fit: lambda: ((H, Y), {"folds": 2}),
+    fit_probe: lambda: ((H, Y), {}),
     gw.prune_masks: lambda: ((net(), 0.5), {}),
     pruning.prune_scores: lambda: ((net(),), {}),
     pruning.pruning_sweep: lambda: ((net(), [0.5]), {}),
@@ -80,11 +85,11 @@ VALID = {
     correlations: lambda: ((tiny_cube(),), {}),
     GeometryCube.sel: lambda: ((tiny_cube(),), {}),
     gw.model_embedding: lambda: ((tiny_cube(),), {}),
-    gw.distances: lambda: ((np.random.default_rng(0).normal(size=(4, 3)),), {}),
-    gw.layout: lambda: ((np.ones((3, 3)) - np.eye(3),), {}),
-    gw.mst: lambda: ((np.ones((3, 3)) - np.eye(3),), {}),
+    distances: lambda: ((np.random.default_rng(0).normal(size=(4, 3)),), {}),
+    layout: lambda: ((np.ones((3, 3)) - np.eye(3),), {}),
+    mst: lambda: ((np.ones((3, 3)) - np.eye(3),), {}),
     gw.benchmark_similarity: lambda: ((tiny_cube(),), {}),
-    gw.evaluation_grid: lambda: ((tiny_cube(),), {}),
+    evaluation_grid: lambda: ((tiny_cube(),), {}),
     gw.project: lambda: ((np.random.default_rng(0).normal(size=(10, 3)),), {}),
     gw.distortion: lambda: ((np.random.default_rng(0).normal(size=(10, 3)),
                              np.random.default_rng(1).normal(size=(10, 2))), {"k": 3}),
@@ -94,6 +99,8 @@ VALID = {
     gw.MarginHistogram: lambda: ((tiny_cube(),), {}),
     gw.ParallelCoordinates: lambda: ((tiny_cube(),), {}),
     gw.ModelMap: lambda: ((tiny_cube(),), {}),
+    # an unknown zoo model: a value let through stops the body at once, not a demo study
+    gw.demo_cube: lambda: ((DemoConfig(models=("none",)),), {"progress": False}),
     ImageData.split: lambda: ((IMAGES,), {}),
     ImageData.subset: lambda: ((IMAGES, [0, 1]), {}),
 }
@@ -106,7 +113,7 @@ NO_PARAMETERS = {"load_mnist", "load_digits"}
 NOT_DECLARED_HERE = {
     "Explorer", "AttributionView", "SideBySide", "EvaluationTable", "LayerProfile",
     "ProjectionView", "link", "GeometryCube", "Geometry", "Embedding", "Distortion",
-    "CORRUPTIONS", "AdversarialDistance",
+    "CORRUPTIONS", "AdversarialDistance", "Coords", "Condition",
 }
 
 
@@ -349,19 +356,19 @@ KNOWN_BAD = {
         # without a probe the body refuses any probe_data: a probe shows the declaration
         "probe_data": [*NOT_PROBE_DATA, *(With(x, layer="1") for x in NOT_PROBE_DATA)],
         "probe_folds": NOT_FOLDS},
-    gw.find_head: {"model": NOT_MODULE},
+    find_head: {"model": NOT_MODULE},
     gw.layer_margin: {
         "model": NOT_MODULE, "data": NOT_DATA, "layer": [3, None, ["1"]],
         "k": NOT_POSITIVE_INT, "eps": [-1.0, NAN, "0.1", None, True],
         "batch_size": NOT_POSITIVE_INT, "device": NOT_DEVICE, "progress": NOT_BOOL},
-    gw.linear_probe: {
+    linear_probe: {
         "features": NOT_PROBE_FEATURES, "labels": NOT_PROBE_LABELS,
         "num_classes": NOT_CLASS_COUNT, "l2": [-1.0, NAN, "0", None],
         "max_iter": NOT_POSITIVE_INT, "tol": [-1.0, NAN, "0", None]},
-    gw.cross_fit: {
+    cross_fit: {
         "features": NOT_PROBE_FEATURES, "labels": NOT_PROBE_LABELS, "folds": NOT_FOLDS,
         "seed": NOT_INT, "num_classes": NOT_CLASS_COUNT},
-    gw.fit_probe: {
+    fit_probe: {
         "features": NOT_PROBE_FEATURES, "labels": NOT_PROBE_LABELS,
         "num_classes": NOT_CLASS_COUNT},
     gw.prune_masks: {
@@ -438,24 +445,24 @@ KNOWN_BAD = {
         "layer": NOT_CUBE_LAYER, "models": NOT_CUBE_MODELS, "delta": NOT_BOOL,
         "sparsity": NOT_CONDITION_SPARSITY, "benchmark": NOT_CONDITION_BENCHMARK,
         "severity": NOT_CONDITION_SEVERITY, "by": NOT_EMBEDDING_BY},
-    gw.distances: {
+    distances: {
         "embedding": [np.full((4, 3), NAN), np.ones((4, 3), int), np.ones(4), "x",
                       torch.ones(4, 3), np.ones((0, 3))],
         "metric": ["cosine", 3, None], "max_points": [1, 0, 1.5, 2.5, "10", True]},
-    gw.layout: {
+    layout: {
         "distances": [np.full((3, 3), NAN), np.ones((3, 3), int), np.ones(3), "D",
                       torch.ones(3, 3), np.ones((0, 0))],
         # two points take the exact MDS path, whatever the method
         "method": [*NOT_LAYOUT_METHOD, With("isomap", distances=np.ones((2, 2)) - np.eye(2))],
         "seed": NOT_INT, "perplexity": [0.0, -1.0, NAN, "5"],
         "max_points": [1, 0, 1.5, 2.5, "10", True]},
-    gw.mst: {"distances": [np.full((3, 3), NAN), np.ones((3, 3), int), np.ones((3, 2)), "D",
+    mst: {"distances": [np.full((3, 3), NAN), np.ones((3, 3), int), np.ones((3, 2)), "D",
                            torch.ones(3, 3), np.ones((0, 0))]},
     gw.benchmark_similarity: {
         "cube": NOT_CUBE, "metrics": NOT_FEATURE_NAMES, "features": NOT_FEATURE_NAMES, "transform": NOT_TRANSFORM,
         "layer": NOT_CUBE_LAYER, "models": NOT_CUBE_MODELS, "delta": NOT_BOOL,
         "sparsity": NOT_SPARSITY, "benchmarks": [["fog"], "fog", 3, [3, 4]]},
-    gw.evaluation_grid: {
+    evaluation_grid: {
         "cube": NOT_CUBE, "quantity": ["accuracy", 3, None], "layer": NOT_CUBE_LAYER,
         "bins": [0, 256, 1.5, "10", True]},
     gw.project: {
@@ -492,6 +499,8 @@ for _view in (gw.PolarPlot, gw.MarginHistogram, gw.ParallelCoordinates):
                         "budget": NOT_POSITIVE_INT}
 KNOWN_BAD[gw.ParallelCoordinates]["axes"] = [["a"], "a", 3]
 KNOWN_BAD[gw.ModelMap] = {"by": NOT_EMBEDDING_BY, "method": NOT_LAYOUT_METHOD}
+KNOWN_BAD[gw.demo_cube] = {"config": ["default", None, {"samples": 100}, DemoConfig],
+                           "progress": NOT_BOOL, "refresh": NOT_BOOL}
 
 
 def known_bad_cases() -> list:

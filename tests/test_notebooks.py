@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -18,11 +17,11 @@ import nbformat
 import pytest
 
 from geowidget import zoo
+from tests.docs_hooks import hook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-sys.path.insert(0, str(ROOT / "docs" / "hooks"))
-import notebook_runs  # noqa: E402  (the site's build runs the notebooks the same way)
+notebook_runs = hook("notebook_runs")  # the site's build runs the notebooks the same way
 
 NAMES = ["quickstart", "robustness", "pruning", "model-zoo", "bring-your-own", "projections",
          "training", "adversarial"]

@@ -6,12 +6,13 @@ import importlib.util
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
 from scipy.stats import rankdata
 from sklearn.manifold import trustworthiness
 
 import geowidget as gw
 from geowidget.analysis import projection as pj
+from tests.fixtures.synthetic import make_cube
+from tests.optional import needs
 
 
 def clusters(n: int = 120, d: int = 12, seed: int = 0) -> np.ndarray:
@@ -61,13 +62,16 @@ def test_pca_equals_numpy_svd_up_to_sign():
         np.testing.assert_allclose(xy[:, c], sign * ref[:, c], rtol=1e-5, atol=1e-4)
 
 
+@needs("torch", "torch")
 def test_pca_of_torch_tensor_matches_numpy():
-    torch = pytest.importorskip("torch")
+    import torch
+
     x = clusters()
     np.testing.assert_array_equal(gw.project(torch.from_numpy(x), "pca"), gw.project(x, "pca"))
 
 
-@pytest.mark.parametrize("method", ["tsne", "umap"])
+@pytest.mark.parametrize("method", [pytest.param("tsne", marks=needs("openTSNE", "tsne")),
+                                    pytest.param("umap", marks=needs("umap", "umap"))])
 def test_same_seed_same_positions(method):
     x = clusters(n=90, d=8)
     a = gw.project(x, method, seed=3)
@@ -80,6 +84,8 @@ def test_same_seed_same_positions(method):
     assert same.mean() > 0.9
 
 
+@needs("umap", "umap")
+@needs("torch", "torch")
 def test_umap_leaves_the_callers_threads_and_random_state():
     # umap-learn resets numba's thread count after a fit, and with it OpenMP's, which torch
     # shares: a caller's one thread became two
@@ -278,8 +284,9 @@ def test_cube_projections_select_concat_and_parquet_round_trip(tmp_path):
         cube.replace(projections={"pca": pca[:, :, 1:]})
 
 
+@needs("torch", "torch")
 def test_study_stores_projections_of_the_clean_dense_features(tmp_path, monkeypatch):
-    torch = pytest.importorskip("torch")
+    import torch
     from torch import nn
 
     from geowidget.analysis import projection as pj

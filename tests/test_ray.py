@@ -202,8 +202,8 @@ def test_driver_killed_with_9_resumes_from_the_store(cluster, setup, reference, 
 
 
 def test_run_out_resumes_on_ray_and_removes_dead_writers_files(cluster, tmp_path) -> None:
-    from test_resume import HOST, SETTINGS, UNITS, dead_pid, debris
-    from test_resume import setup as small_setup
+    from tests.test_resume import HOST, SETTINGS, UNITS, dead_pid, debris
+    from tests.test_resume import setup as small_setup
 
     models, data = small_setup()
     cache, out = tmp_path / "cache", tmp_path / "cube"

@@ -10,8 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fixtures.kill import kill_9_after_units
-from fixtures.memory import peak_rss_mb
 from torch import nn
 
 from geowidget.datasets import load_mnist
@@ -19,6 +17,8 @@ from geowidget.engine.corruptions import corrupt
 from geowidget.engine.probe import linear_probe, stratified_folds
 from geowidget.engine.pruning import prune_masks
 from geowidget.study import Study
+from tests.fixtures.kill import kill_9_after_units
+from tests.fixtures.memory import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -177,18 +177,16 @@ def test_kill_9_then_resume(setup, tmp_path) -> None:
     torch.save({"models": models, "x": x, "y": y}, tmp_path / "inputs.pt")
     cache = tmp_path / "cache"
     script = textwrap.dedent(f"""
-        import sys, time, torch
-        sys.path.insert(0, {str(ROOT)!r})
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import time, torch
         from geowidget.study import Study
-        import test_study  # noqa: F401  (TinyNet for unpickling)
+        import tests.test_study  # noqa: F401  (TinyNet for unpickling)
         d = torch.load({str(tmp_path / 'inputs.pt')!r}, weights_only=False)
         for m in d["models"].values():  # slow every forward pass down
             m.register_forward_hook(lambda *_: time.sleep(0.1))
         Study(d["models"], (d["x"], d["y"]), sparsities=(0.3, 0.9), corruptions=["fog"],
               severities=(2,), progress=False, shard_size=60, cache_dir={str(cache)!r}).run()
     """)
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{Path(__file__).parent}"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     kill_9_after_units(script, cache, env)
     done = len(list(cache.rglob("*.gwu")))
     assert 3 <= done < 48  # 24 units of two parts each

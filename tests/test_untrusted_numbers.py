@@ -7,7 +7,6 @@ or flagged: NaN where the quantity is undefined, and a warning that says so trul
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import types
 import warnings
@@ -15,10 +14,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from fixtures.synthetic import make_cube
 
 import geowidget as gw
 from geowidget.engine.geometry import geometry
+from tests.fixtures.synthetic import make_cube
+from tests.optional import needs
 
 F32_MAX = float(np.finfo(np.float32).max)
 
@@ -198,9 +198,8 @@ def test_a_study_passes_the_logit_overflow_warning_on():
 
 
 # ---------------------------------------------------------------------------- refused
+@needs("openTSNE", "tsne")
 def test_tsne_of_identical_rows_is_refused():
-    if importlib.util.find_spec("openTSNE") is None:
-        pytest.skip("needs geowidget[tsne]")
     with pytest.raises(ValueError, match=r"The 'features' parameter of project must be rows "
                        r"that are not all the same for method='tsne'.* \(all 20 rows are "
                        r"equal; PCA puts them at one point\)"):

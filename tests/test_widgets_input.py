@@ -8,11 +8,11 @@ import re
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
 
 import geowidget as gw
 from geowidget.widgets.codec import encode
 from geowidget.widgets.data import IdIndex
+from tests.fixtures.synthetic import make_cube
 
 
 class Recorder:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from fixtures.synthetic import make_cube
 
 import geowidget as gw
+from tests.fixtures.synthetic import make_cube
 
 
 def test_parallel_axes_columns_and_brushing_match_brute_force():

@@ -3,4 +3,4 @@
 Pure torch and numpy; nothing here imports the widget stack. The API lives in the modules.
 """
 
-__all__: list[str] = []
+__all__: list[str] = []  # a namespace of modules: import from geowidget.engine.<module>

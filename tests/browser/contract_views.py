@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from fixtures.synthetic import make_cube
 
 import geowidget as gw
+from tests.fixtures.synthetic import make_cube
 
 KINDS = ("polar", "histogram", "parallel", "modelmap", "attribution", "panel", "evaltable",
          "projection", "layerprofile")

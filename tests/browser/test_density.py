@@ -8,10 +8,17 @@ import math
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
-from gw_page import canvas_digest, hex_rgb, open_html, plot_box, read_pixels, sector_xy
 
 import geowidget as gw
+from tests.browser.gw_page import (
+    canvas_digest,
+    hex_rgb,
+    open_html,
+    plot_box,
+    read_pixels,
+    sector_xy,
+)
+from tests.fixtures.synthetic import make_cube
 
 PALETTE = ["#4477AA", "#EE6677", "#228833"]  # first colours of js/src/colors.ts
 N = 3000

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
-from gw_page import open_html, plot_box, polar_sector, read_pixels, sector_xy
 from PIL import Image
 
 import geowidget as gw
+from tests.browser.gw_page import open_html, plot_box, polar_sector, read_pixels, sector_xy
+from tests.fixtures.synthetic import make_cube
 
 
 def shoot(page, name: str, part: str = ".gw-root") -> None:

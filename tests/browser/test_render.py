@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
-from gw_page import (
+
+import geowidget as gw
+from tests.browser.gw_page import (
     canvas_digest,
     drag,
     hex_rgb,
@@ -16,8 +17,7 @@ from gw_page import (
     sector_xy,
     selected_ids,
 )
-
-import geowidget as gw
+from tests.fixtures.synthetic import make_cube
 
 PALETTE = ["#4477AA", "#EE6677", "#228833", "#CCBB44"]  # first colours of js/src/colors.ts
 THETA = np.radians([10.0, 60.0, 120.0, 170.0])

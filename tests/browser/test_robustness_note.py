@@ -3,10 +3,9 @@ showing another sparsity's robustness (the values are checked in tests/test_robu
 
 from __future__ import annotations
 
-from fixtures.synthetic import make_cube
-from gw_page import open_html
-
 import geowidget as gw
+from tests.browser.gw_page import open_html
+from tests.fixtures.synthetic import make_cube
 
 NOTE = ('robustness: not evaluated at sparsity 50% (no corruptions there; a Study with '
         'grid="full" corrupts every sparsity)')

@@ -21,15 +21,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gw_page import CANVAS_DIGEST, sector_xy
-from servers import ROOT, free_port, server
 
 import geowidget as gw
+from tests.browser.gw_page import CANVAS_DIGEST, sector_xy
+from tests.browser.servers import ROOT, free_port, server
+from tests.docs_hooks import hook
 
-sys.path.insert(0, str(ROOT / "docs" / "hooks"))
-import gallery  # noqa: E402
-import notebook_runs  # noqa: E402
-from reference import reference_path  # noqa: E402
+gallery = hook("gallery")
+reference_path = hook("reference").reference_path
+notebook_runs = hook("notebook_runs")
 
 MB = 2**20
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
