@@ -45,7 +45,8 @@ _EXPORTS: dict[str, str] = {
     # data structures and studies
     "GeometryCube": "geowidget.cube",
     "Study": "geowidget.study",
-    "GeometryTracker": "geowidget.tracker",
+    "GeometryTracker": "geowidget.study",
+    "LocalRunner": "geowidget.study", "RayRunner": "geowidget.study",
     "Checkpoints": "geowidget.engine.checkpoints",
     "load_mnist": "geowidget.datasets",
     "load_digits": "geowidget.datasets",
