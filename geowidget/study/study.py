@@ -221,7 +221,8 @@ class Study:
     file). The work starts in :meth:`run`, which first resolves the parameters into
     :attr:`plan` (the models by name, the layers in the order of depth, the conditions, the
     data's size and classes); errors that need the data or a model surface there, naming
-    the parameter and the value.
+    the parameter and the value. The plan is resolved once: set parameters before the first
+    ``run()`` (or make a new Study, which costs nothing).
 
     Examples
     --------
