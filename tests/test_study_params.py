@@ -113,6 +113,8 @@ def test_errors_that_need_the_data_or_a_model_come_from_run_naming_the_value() -
     with pytest.raises(InvalidParameterError, match=r"'tokens' parameter of Study must be a "
                        r"dict over the requested layers \['penultimate'\]"):
         Study({"n": small_net()}, (x, y), tokens={"1": "cls"})
+    with pytest.raises(InvalidParameterError, match=r"'tokens' parameter of Study .*Got 3"):
+        Study({"n": small_net()}, (x, y), tokens=3)
 
 
 def test_the_plan_is_resolved_once_and_matches_the_data() -> None:

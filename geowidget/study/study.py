@@ -65,6 +65,7 @@ from geowidget._validation import (
     Interval,
     ListOf,
     Options,
+    check,
     invalid,
     validate_params,
 )
@@ -287,7 +288,7 @@ class Study:
         ray_address: str | None = None,
         ray_remote_args: Mapping[str, Any] | None = None,
     ) -> None:
-        from geowidget.engine.tokens import check_tokens
+        from geowidget.engine.tokens import TOKENS, check_tokens
         from geowidget.study.adversarial import check_settings
 
         # parameters as given; every check below reads nothing (no data, no forward pass)
@@ -307,7 +308,7 @@ class Study:
             raise ValueError("layers is empty; pass None for the penultimate layer")
         given = [PENULTIMATE] if layers is None else [layers] if isinstance(layers, str) \
             else list(dict.fromkeys(layers))
-        check_tokens(tokens, given, "Study")
+        check_tokens(check("Study", "tokens", tokens, TOKENS), given, "Study")
         check_settings(adversarial)
         if cache_dir is not None:
             from geowidget.filesystem import location
