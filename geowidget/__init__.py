@@ -40,7 +40,9 @@ _EXPORTS: dict[str, str] = {
     "distortion": "geowidget.analysis.projection",
     # studies: models and data in, a cube out (torch extra)
     "Study": "geowidget.study",
-    "GeometryTracker": "geowidget.tracker",
+    "GeometryTracker": "geowidget.study",
+    "LocalRunner": "geowidget.study",
+    "RayRunner": "geowidget.study",
     "Checkpoints": "geowidget.engine.checkpoints",
     # one model measured directly (torch extra)
     "get_layer_names": "geowidget.engine.features",

@@ -31,7 +31,9 @@ from geowidget.analysis.projection import distortion as distortion
 
 # studies: models and data in, a cube out (torch extra)
 from geowidget.study import Study as Study
-from geowidget.tracker import GeometryTracker as GeometryTracker
+from geowidget.study import GeometryTracker as GeometryTracker
+from geowidget.study import LocalRunner as LocalRunner
+from geowidget.study import RayRunner as RayRunner
 from geowidget.engine.checkpoints import Checkpoints as Checkpoints
 
 # one model measured directly (torch extra)
@@ -75,6 +77,8 @@ __all__ = [
     "distortion",
     "Study",
     "GeometryTracker",
+    "LocalRunner",
+    "RayRunner",
     "Checkpoints",
     "get_layer_names",
     "extract_features",

@@ -151,7 +151,7 @@ def test_a_model_that_casts_its_inputs_is_not_refused() -> None:
     want = model.body[1](model.body[0](X.half().float()))
     torch.testing.assert_close(feats["body.1"], want, rtol=0, atol=0)
     refused(r"'data' parameter of Study must be inputs of the model's dtype torch.float32.*"
-            r"dtype torch.float16", lambda: gw.Study(net(), (X.half(), Y), progress=False))
+            r"dtype torch.float16", lambda: gw.Study(net(), (X.half(), Y), progress=False).run())
 
 
 def test_weight_normed_layers_are_named_before_pruning() -> None:
@@ -161,8 +161,8 @@ def test_weight_normed_layers_are_named_before_pruning() -> None:
             r"weight as a parameter.*layer '1' computes its weight from .*original0",
             lambda: gw.prune_masks(model, 0.5))
     refused(r"'models' parameter of Study .*layer '1'",
-            lambda: gw.Study({"n": model}, (X, Y), sparsities=[0.5], progress=False))
-    gw.Study({"n": model}, (X, Y), sparsities=[], progress=False)  # no pruning: fine
+            lambda: gw.Study({"n": model}, (X, Y), sparsities=[0.5], progress=False).run())
+    gw.Study({"n": model}, (X, Y), sparsities=[], progress=False).run()  # no pruning: fine
 
 
 def test_occlusion_names_an_unknown_layer_before_asking_for_weights() -> None:
@@ -186,11 +186,12 @@ class DictOut(nn.Module):
 def test_study_names_the_model_that_returns_no_logits() -> None:
     refused(r"'models' parameter of Study must be a classifier whose output is a logits "
             r"tensor.*model 'd': its forward returns a dict with keys \['scores'\]",
-            lambda: gw.Study({"d": DictOut()}, (X, Y), progress=False))
+            lambda: gw.Study({"d": DictOut()}, (X, Y), progress=False).run())
     one = nn.Sequential(nn.Flatten(), nn.Linear(4, 1))
     refused(r"'models' parameter of Study must be classifiers whose logits are \[N, C\] with "
             r"C >= 2 classes\. Got \{'one': 'Sequential'\} instead \(model 'one' returns "
-            r"logits of shape \(1, 1\)\)", lambda: gw.Study({"one": one}, (X, Y), progress=False))
+            r"logits of shape \(1, 1\)\)",
+            lambda: gw.Study({"one": one}, (X, Y), progress=False).run())
 
 
 def test_study_names_sparsities_equal_within_the_tolerance() -> None:
@@ -212,7 +213,7 @@ def test_study_names_nan_inputs_and_nan_weights() -> None:
             model.get_parameter(name).view(-1)[0] = float("inf")
         refused(rf"'models' parameter of Study must be models with finite weights.*model 'n': "
                 rf"its parameter '{re.escape(name)}' holds 1 NaN or infinite values",
-                lambda m=model: gw.Study({"n": m}, (X, Y), progress=False))
+                lambda m=model: gw.Study({"n": m}, (X, Y), progress=False).run())
 
 
 # ---------------------------------------------------------------------------- tracker

@@ -41,7 +41,6 @@ PENDING_RENAMES = {
     "geowidget.Explorer.__init__(inputs)",
     "geowidget.PolarPlot.__init__(color)",
     "geowidget.ModelMap.__init__(color)",
-    "geowidget.GeometryTracker.__init__(probe_data)",
     "geowidget.model_embedding(features)",
     "geowidget.benchmark_similarity(features)",
 }

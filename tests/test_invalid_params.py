@@ -95,6 +95,7 @@ VALID = {
                              np.random.default_rng(1).normal(size=(10, 2))), {"k": 3}),
     gw.Checkpoints: lambda: ((net(), [net().state_dict()]), {}),
     gw.GeometryTracker: lambda: ((net(), (X, Y)), {}),
+    gw.RayRunner: lambda: ((), {}),
     gw.PolarPlot: lambda: ((tiny_cube(),), {}),
     gw.MarginHistogram: lambda: ((tiny_cube(),), {}),
     gw.ParallelCoordinates: lambda: ((tiny_cube(),), {}),
@@ -106,7 +107,7 @@ VALID = {
 }
 
 # Public functions of the package that take no user parameters to check.
-NO_PARAMETERS = {"load_mnist", "load_digits"}
+NO_PARAMETERS = {"load_mnist", "load_digits", "LocalRunner"}
 # Public names validated another way: widgets whose parameters are traits (checked when set,
 # from Python or the browser: tests/test_widgets_input.py), result records built by the
 # package itself, and a constant.
@@ -426,6 +427,7 @@ KNOWN_BAD = {
         "probe_data": NOT_PROBE_DATA, "probe_folds": NOT_FOLDS,
         "grid": ["everything", 3, None, [], [1.5], [-0.1], ["0.5"]],
         "adversarial": ["l2", 3, {3: 1}, {"norm": "l3"}, {"nrom": "l2"}, {"samples": 0}],
+        "runner": ["ray", "local", 3, gw.RayRunner, {"address": "auto"}],
         "backend": ["dask", 3, None],
         "ray_address": [3, ["auto"], b"auto", With(3, backend="ray")],
         "ray_remote_args": [["num_gpus"], {3: 1}, "num_gpus=1", With({3: 1}, backend="ray")]},
@@ -484,9 +486,13 @@ KNOWN_BAD = {
         "model": NOT_MODULE, "checkpoints": [[], {}, "ckpt.pt", [3], {"a": {}}, {1.5: {}}],
         "steps": [[1.5], ["1"], [], 3, [True]]},
     gw.GeometryTracker: {
-        "model": NOT_MODULE, "probe_data": NOT_DATA, "layers": [[], [3], "1"],
+        "model": NOT_MODULE, "data": NOT_DATA, "probe_data": NOT_DATA,
+        "layers": [[], [3], "1"],
         "every": NOT_POSITIVE_INT, "run": ["a/b", "", 3], "batch_size": NOT_POSITIVE_INT,
         "tokens": NOT_TOKENS},
+    gw.RayRunner: {
+        "address": [3, ["auto"], b"auto"], "remote_args": [["num_gpus"], {3: 1}, "num_gpus=1"],
+        "max_workers": [0, -1, 1.5, "8", True], "max_restarts": [-1, 1.5, "3", None, True]},
     ImageData.split: {"test_fraction": [0.0, 1.0, 1.5, NAN, "0.3", None],
                          "seed": NOT_NONNEGATIVE_INT},
     ImageData.subset: {"index": [[1.5], np.array([0.5]), "01", np.array([True, False]),

@@ -60,6 +60,8 @@ def test_adding_a_layer_computes_only_that_layer(data, tmp_path) -> None:
     assert first.stats["computed"] == units
 
     study = Study({"cnn": net}, data, layers=["pool_1", "penultimate"], **kw)
+    assert study.plan.layers == ["pool_1", "penultimate"]  # resolved before counting: its
+    # one forward pass (counting the classes) is not among the passes counted below
     calls, hooks = count_calls(net.conv_1, net.conv_2, net.fc)
     cube = study.run()
     for h in hooks:

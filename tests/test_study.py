@@ -226,14 +226,16 @@ def test_user_supplied_corrupted_data(setup) -> None:
 
 
 def test_bad_input_messages(setup) -> None:
+    """Parameters are refused when the study is made; what needs the data or a forward pass
+    is refused by run(), with the same message."""
     models, (x, y) = setup
     with pytest.raises(ValueError, match=r"'models' parameter of Study must be a torch.nn.Module, "
                                          r"a non-empty dict .* Got \{\} instead"):
         Study({}, (x, y))
     with pytest.raises(ValueError, match=r"different numbers of classes \{'a': 10, 'b': 3\}"):
-        Study({"a": models["net0"], "b": TinyNet(classes=3)}, (x, y))
+        Study({"a": models["net0"], "b": TinyNet(classes=3)}, (x, y), progress=False).run()  # found when run() reads data and models
     with pytest.raises(ValueError, match="data has no labels"):
-        Study(models, x)
+        Study(models, x, progress=False).run()  # found when run() reads data and models
     with pytest.raises(ValueError, match=r"'sparsities' .* Study must be a list, each a float in "
                                          r"\[0, 1\)\. Got \(0.5, 1.0\) instead \(item 1 \(1.0\)"):
         Study(models, (x, y), sparsities=(0.5, 1.0))
@@ -241,11 +243,11 @@ def test_bad_input_messages(setup) -> None:
                                          "Got 'magnitude'"):
         Study(models, (x, y), pruning="magnitude")
     with pytest.raises(ValueError, match="'corruptions' .* Study .*item 0 \\('frost'\\)"):
-        Study(models, (x, y), corruptions=["frost"])
+        Study(models, (x, y), corruptions=["frost"], progress=False).run()  # found when run() reads data and models
     with pytest.raises(ValueError, match=r"'severities' .* each an int in \[1, 5\]\. Got \(0,\)"):
         Study(models, (x, y), corruptions="mnist-c", severities=(0,))
     with pytest.raises(ValueError, match="layer 'nope' not in model 'net0'; valid"):
-        Study(models, (x, y), layers=["nope"])
+        Study(models, (x, y), layers=["nope"], progress=False).run()  # found when run() reads data and models
     with pytest.raises(ValueError, match=r"other labels than data in samples 0..120"):
         Study(models, (x, y), corruptions={"c": (x, y.flip(0))}, progress=False).run()
     with pytest.raises(TypeError, match="its value of 'a' \\(3\\) is not a torch.nn.Module"):

@@ -264,7 +264,7 @@ def test_model_keys_that_name_the_same_model_are_refused():
     with pytest.raises(ValueError, match=r"The 'models' parameter of Study must be a dict "
                        r"whose keys are distinct as names \(str\). Got \[1, '1'\] instead"):
         gw.Study({1: net_a, "1": net_b, "c": net_a}, data)
-    assert gw.Study({1: net_a, "2": net_b}, data).models.keys() == {"1", "2"}
+    assert gw.Study({1: net_a, "2": net_b}, data).plan.models.keys() == {"1", "2"}
 
 
 @pytest.mark.parametrize("value", ["yes", 1, None, [True]])

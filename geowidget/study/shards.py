@@ -18,6 +18,8 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from geowidget.engine.batches import count_samples, iter_batches
 
+__all__ = ["Shard", "ShardReader"]
+
 
 @dataclass(frozen=True)
 class Shard:

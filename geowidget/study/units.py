@@ -33,6 +33,9 @@ from geowidget.engine.geometry import geometry
 from geowidget.engine.probe import ProbeFit
 from geowidget.engine.pruning import pruned
 
+__all__ = ["LAYER_PARTS", "OUTPUTS_PART", "PENULTIMATE", "WorkUnit", "evaluate_unit",
+           "fingerprint", "join_parts", "probe_key", "split_parts", "unit_inputs"]
+
 PENULTIMATE = "penultimate"
 OUTPUTS_PART = "#outputs"  # the part of a unit holding the model's outputs ("#": no layer name)
 
