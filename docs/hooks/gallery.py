@@ -1,7 +1,7 @@
 """The gallery: every view of the demo study, in light and dark, as live HTML for the site.
 
 Each view is exported with the widgets' own standalone exporter
-(:func:`geowidget.widgets.base.export_state`, what ``to_html()`` writes), so the page holds the
+(:func:`geowidget.widgets.export.export_state`, what ``to_html()`` writes), so the page holds the
 view's whole state (every model, layer and condition cell) and needs no kernel. The cube is
 sampled first (:func:`sample_cube`) so that a page stays small; the page says how many samples
 it shows.
@@ -122,7 +122,7 @@ VIEWS = [
 
 def state_json(views: list[Any], theme: str) -> str:
     """The exported state of ``views`` drawn in ``theme``, as JSON safe inside a script tag."""
-    from geowidget.widgets.base import export_state
+    from geowidget.widgets.export import export_state
 
     for v in views:
         v.theme = theme

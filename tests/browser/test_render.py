@@ -206,7 +206,7 @@ def test_colour_by_correct_and_pred(browser, tmp_path, color, expect):
     ctx = browser.new_context(viewport={"width": 700, "height": 700})
     page = ctx.new_page()
     w = gw.PolarPlot(angle=THETA, norm=RHO, labels=[0, 1, 2, 3], pred=[0, 0, 2, 0],
-                     point_size=8.0, color=color)
+                     point_size=8.0, color_by=color)
     open_html(page, w.to_html(tmp_path / "c.html"))
     _, _, pw, ph = plot_box(page)
     xs, ys = sector_xy(THETA, RHO, pw, ph)
@@ -473,7 +473,7 @@ def test_custom_colour_per_cell_follows_the_cell_when_cells_come_on_demand(brows
     colour = np.zeros(shape, np.int64)
     colour[0, 0, 0] = [0, 1, 2, 3]
     colour[0, 1, 0] = [3, 3, 1, 0]
-    w = gw.PolarPlot(cube, color=colour, budget=1, point_size=8.0)
+    w = gw.PolarPlot(cube, color_by=colour, budget=1, point_size=8.0)
     assert w._meta["lazy"] and "custom" not in w._arrays
     ctx = browser.new_context(viewport={"width": 700, "height": 700})
     page = ctx.new_page()
