@@ -93,9 +93,11 @@ class EvaluationTable(PickerView):
         self.grid: EvaluationGrid = evaluation_grid(cube, quantity, picks["layer"], bins)
         meta, arrays = self._grid_state()
         if not (model is None and sparsity is None and benchmark is None and severity is None):
-            kwargs.setdefault("selected_cell", self._cell_of(picks["model"], picks["condition"]))
-        super().__init__(cube.coords, **picks, quantity=quantity, bins=bins, _meta=meta,
-                         _arrays=arrays, **kwargs)
+            kwargs.setdefault("selected_cell", self._cell_of(
+                picks["model"], kwargs.get("condition", picks["condition"])))
+        super().__init__(cube.coords, model=model, layer=picks["layer"], sparsity=sparsity,
+                         benchmark=benchmark, severity=severity, quantity=quantity, bins=bins,
+                         _meta=meta, _arrays=arrays, **kwargs)
         self.observe(self._recompute, ["quantity", "layer", "bins"])
         self.observe(self._on_cell, "selected_cell")
         self.observe(self._on_pick, ["model", "condition"])
