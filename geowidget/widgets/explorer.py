@@ -212,16 +212,8 @@ class Explorer(ipw.VBox):
         row = ipw.HBox([self.panel])
         geometry = self.polar if self.projection is None else ipw.HBox([self.polar,
                                                                         self.projection])
-        children: list[Any] = [self.table, bar, geometry, ipw.HBox([self.histogram]),
-                               self.parallel]
-        if self.profile is not None:
-            children.append(self.profile)
-        if self.attribution is not None:
-            children.append(self.attribution)
-        if self.modelmap is not None:
-            children.append(self.modelmap)
-        children.append(row)
-        super().__init__(children=children)
+        super().__init__(children=[self.table, bar, geometry, ipw.HBox([self.histogram]),
+                                   self.parallel, *self._below(), row])
 
     def _layer_options(self) -> list[tuple[str, int]]:
         meta, p = self.polar._meta, self.polar
@@ -241,16 +233,13 @@ class Explorer(ipw.VBox):
 
     def views(self) -> list[GeoView]:
         """The anywidget views in page order."""
-        out: list[GeoView] = [self.table, self.polar, self.histogram, self.parallel]
-        if self.projection is not None:
-            out.insert(2, self.projection)
-        if self.profile is not None:
-            out.append(self.profile)
-        if self.modelmap is not None:
-            out.append(self.modelmap)
-        if self.attribution is not None:
-            out.append(self.attribution)
-        return [*out, self.panel]
+        beside = [] if self.projection is None else [self.projection]
+        return [self.table, self.polar, *beside, self.histogram, self.parallel, *self._below(),
+                self.panel]
+
+    def _below(self) -> list[GeoView]:
+        """The views shown only for some cubes or inputs, in page order."""
+        return [v for v in (self.profile, self.attribution, self.modelmap) if v is not None]
 
     def to_html(self, path: str | Path, title: str = "geowidget explorer") -> Path:
         """Write the views (with their in-browser pickers) into one standalone HTML file."""

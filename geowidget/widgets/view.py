@@ -32,6 +32,7 @@ Views are linked with :func:`geowidget.widgets.link.link`.
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -85,7 +86,7 @@ def renamed(kwargs: dict[str, Any], old: str, new: str, value: Any, default: Any
 def _outside_the_package() -> int:
     """The ``stacklevel`` of the first caller outside geowidget (a view may be built by
     another view, through a validating wrapper): the warning points at the user's line."""
-    package = str(Path(__file__).resolve().parent.parent)
+    package = str(Path(__file__).resolve().parent.parent) + os.sep
     frame, level = sys._getframe(1), 1
     while frame is not None and frame.f_code.co_filename.startswith(package):
         frame, level = frame.f_back, level + 1
