@@ -292,3 +292,26 @@ def test_every_other_keyword_is_a_declared_data_keyword(cls):
     with pytest.raises(TypeError, match=rf"{cls.__name__} got unexpected keyword argument\(s\) "
                                         r"\['colour'\]; valid: \["):
         rebuild(cls, build(cls), colour="class")
+
+
+def test_a_condition_is_given_by_position_or_by_value_not_both(severities):
+    assert gw.PolarPlot(severities, condition=3).condition == 3
+    with pytest.raises(TypeError, match=r"PolarPlot takes condition= \(a position\) or "
+                                        r"sparsity= / benchmark= / severity=, not both"):
+        gw.PolarPlot(severities, condition=3, benchmark="fog")
+
+
+@pytest.mark.parametrize(("module", "name", "new"), [
+    ("base", "export_state", "export"), ("base", "SlabView", "view"),
+    ("base", "TraitValueError", "traits"), ("polar", "CELL_PARAMS", "slab"),
+    ("polar", "build_slab", "slab"), ("data", "Slab", "slab"),
+    ("data", "slab_from_arrays", "slab"),
+])
+def test_old_import_paths_warn_and_give_the_same_object(module, name, new):
+    import importlib
+
+    old = importlib.import_module(f"geowidget.widgets.{module}")
+    with pytest.warns(DeprecationWarning, match=rf"^geowidget\.widgets\.{module}\.{name} moved: "
+                                                rf"import {name} from geowidget\.widgets\.{new}$"):
+        value = getattr(old, name)
+    assert value is getattr(importlib.import_module(f"geowidget.widgets.{new}"), name)

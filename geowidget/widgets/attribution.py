@@ -8,8 +8,9 @@ import numpy as np
 import traitlets as t
 
 from geowidget.widgets.codec import as_numpy
+from geowidget.widgets.deprecation import renamed
 from geowidget.widgets.traits import Enum, Float, Int, invalid
-from geowidget.widgets.view import SampleView, renamed
+from geowidget.widgets.view import SampleView
 
 __all__ = ["AttributionView", "display_image"]
 

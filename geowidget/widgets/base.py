@@ -11,13 +11,11 @@ Every old name still imports from here, with a ``DeprecationWarning`` naming its
 
 from __future__ import annotations
 
-import importlib
-import warnings
-from typing import Any
+from geowidget.widgets.deprecation import moved
 
 __all__: list[str] = []  # nothing new lives here
 
-_MOVED = {
+_NEW = {
     **dict.fromkeys(("Bool", "Colors", "Dict", "Enum", "Float", "Int", "List", "TraitValueError",
                      "as_is", "invalid"), "traits"),
     **dict.fromkeys(("BROWSER_WRITABLE_PRIVATE", "DEFAULT_BUDGET", "MAX_REQUEST_ID", "GeoView",
@@ -25,12 +23,4 @@ _MOVED = {
     **dict.fromkeys(("CSS_PATH", "ESM_PATH", "STATIC", "export_state", "write_html"), "export"),
     "new_link_id": "link",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        module = f"geowidget.widgets.{_MOVED[name]}"
-        warnings.warn(f"geowidget.widgets.base is deprecated; import {name} from {module}",
-                      DeprecationWarning, stacklevel=2)
-        return getattr(importlib.import_module(module), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, {name: f"geowidget.widgets.{module}" for name, module in _NEW.items()})

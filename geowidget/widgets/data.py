@@ -9,28 +9,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+
+from geowidget.widgets.deprecation import moved
 
 __all__ = ["MAX_POINTS", "IdIndex", "check_points", "check_sample_ids", "sorted_unique",
            "sprite_atlas"]
 
 MAX_POINTS = 2**24
 # names that moved to geowidget.widgets.slab (kept here for one release)
-_MOVED = ("ADVERSARIAL", "DIMS", "SLAB_METRICS", "Slab", "slab_from_arrays", "slab_from_cube")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import warnings
-
-        from geowidget.widgets import slab
-
-        warnings.warn(f"geowidget.widgets.data.{name} moved: import it from "
-                      f"geowidget.widgets.slab", DeprecationWarning, stacklevel=2)
-        return getattr(slab, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, dict.fromkeys(("ADVERSARIAL", "DIMS", "SLAB_METRICS", "Slab",
+                                             "slab_from_arrays", "slab_from_cube"),
+                                            "geowidget.widgets.slab"))
 
 
 class IdIndex:

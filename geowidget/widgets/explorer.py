@@ -13,6 +13,7 @@ import traitlets as t
 
 from geowidget.widgets.attribution import AttributionView
 from geowidget.widgets.data import sprite_atlas
+from geowidget.widgets.deprecation import renamed
 from geowidget.widgets.evaluation import EvaluationTable
 from geowidget.widgets.export import write_html
 from geowidget.widgets.histogram import MarginHistogram
@@ -22,7 +23,7 @@ from geowidget.widgets.modelmap import ModelMap
 from geowidget.widgets.parallel import ParallelCoordinates
 from geowidget.widgets.polar import PolarPlot
 from geowidget.widgets.projection import ProjectionView
-from geowidget.widgets.view import GeoView, SampleView, renamed
+from geowidget.widgets.view import GeoView, SampleView
 
 __all__ = ["ClassFilter", "Explorer", "SamplePanel", "layer_label"]
 

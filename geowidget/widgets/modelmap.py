@@ -9,8 +9,9 @@ import traitlets as t
 
 from geowidget._validation import Options, validate_params
 from geowidget.widgets.codec import as_numpy
+from geowidget.widgets.deprecation import renamed
 from geowidget.widgets.traits import Colors, Int, invalid
-from geowidget.widgets.view import GeoView, renamed
+from geowidget.widgets.view import GeoView
 
 __all__ = ["BY", "ModelMap", "run_paths"]
 

@@ -8,22 +8,23 @@ import numpy as np
 import traitlets as t
 
 from geowidget._validation import validate_params
+from geowidget.widgets import slab as _slab
 from geowidget.widgets.codec import as_numpy
-from geowidget.widgets.slab import (
-    ADVERSARIAL,
-    CELL_PARAMS,
-    Slab,
-    build_slab,
-    robustness_of,
-    robustness_shown,
-)
+from geowidget.widgets.deprecation import moved, renamed
+from geowidget.widgets.slab import ADVERSARIAL, Slab
 from geowidget.widgets.traits import Bool, Enum, Float, Int, invalid
-from geowidget.widgets.view import DEFAULT_BUDGET, SlabView, renamed
+from geowidget.widgets.view import DEFAULT_BUDGET, SlabView
 
 __all__ = ["ANGLE_TO", "BASE_FIELDS", "PolarPlot", "color_fields"]
 
 BASE_FIELDS = ("class", "correct", "pred", "margin", "angle", "norm")
 ANGLE_TO = ("true", "pred")
+# the slab plumbing the views share lived here
+__getattr__ = moved(__name__, dict.fromkeys(("ARRAY_KEYWORDS", "CELL_PARAMS", "build_slab",
+                                             "robustness_of", "robustness_shown"),
+                                            "geowidget.widgets.slab"))
+
+
 def color_fields(slab: Slab, color_by: Any, owner: str) -> tuple[str, dict[str, Any],
                                                                  dict[str, np.ndarray]]:
     """The colour a slab view starts with, and what it sends for its colour fields.
@@ -39,7 +40,7 @@ def color_fields(slab: Slab, color_by: Any, owner: str) -> tuple[str, dict[str, 
              "margin": "diverging", "angle": "continuous", "norm": "continuous"}
     arrays: dict[str, np.ndarray] = {}
     meta: dict[str, Any] = {}
-    rob = robustness_of(slab.cube)
+    rob = _slab.robustness_of(slab.cube)
     if rob is not None:  # per (model, sparsity): the browser reads the shown one's level
         fields.append("robustness")
         kinds["robustness"] = "continuous"
@@ -139,14 +140,14 @@ class PolarPlot(SlabView):
     # cell's own range, so that several plots share one scale (SideBySide); [] for none
     shared_range = t.List().tag(sync=True)
 
-    @validate_params(CELL_PARAMS)
+    @validate_params(_slab.CELL_PARAMS)
     def __init__(self, cube: Any = None, *, color_by: Any = "class", angle_to: str = "true",
                  normalize: bool = False, model: str | int | None = None,
                  layer: str | int | None = None, sparsity: float | None = None,
                  benchmark: str | None = None, severity: int | None = None,
                  budget: int = DEFAULT_BUDGET, **kwargs: Any) -> None:
         color_by = renamed(kwargs, "color", "color_by", color_by, "class", type(self).__name__)
-        slab = build_slab(cube, kwargs)
+        slab = _slab.build_slab(cube, kwargs)
         color_by, meta, arrays = color_fields(slab, color_by, type(self).__name__)
         super().__init__(slab, budget=budget, model=model, layer=layer, sparsity=sparsity,
                          benchmark=benchmark, severity=severity, color_by=color_by,
@@ -198,7 +199,7 @@ class PolarPlot(SlabView):
                "margin": cell["margin"], "label": slab.labels,
                "pred": cell["pred"], "ids": slab.sample_ids, "visible": visible}
         if "robust_levels" in self._meta:
-            out["robustness"] = robustness_shown(self, "robustness")
+            out["robustness"] = _slab.robustness_shown(self, "robustness")
         return out
 
     def to_plotly(self) -> Any:

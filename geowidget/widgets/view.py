@@ -32,9 +32,6 @@ Views are linked with :func:`geowidget.widgets.link.link`.
 from __future__ import annotations
 
 import inspect
-import os
-import sys
-import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -58,7 +55,7 @@ from geowidget.widgets.slab import ARRAY_KEYWORDS, Slab, pick_cell
 from geowidget.widgets.traits import Bool, Colors, Enum, Int, List, TraitValueError, as_is, invalid
 
 __all__ = ["BROWSER_WRITABLE_PRIVATE", "DEFAULT_BUDGET", "GeoView", "PickerView", "SampleView",
-           "SlabView", "renamed"]
+           "SlabView"]
 
 DEFAULT_BUDGET = 64 * 2**20
 MAX_REQUEST_ID = 64  # characters; anywidget's ids are 36-character UUIDs
@@ -66,31 +63,6 @@ MAX_REQUEST_ID = 64  # characters; anywidget's ids are 36-character UUIDs
 BROWSER_WRITABLE_PRIVATE = frozenset({"_view_count"})
 # DOM widget traits every view inherits; not a view's own keywords
 _DOM_TRAITS = ("layout", "tabbable", "tooltip", "keys")
-
-
-def renamed(kwargs: dict[str, Any], old: str, new: str, value: Any, default: Any,
-            owner: str) -> Any:
-    """The value of keyword ``new``, taking the deprecated spelling ``old`` from ``kwargs``
-    (with a ``DeprecationWarning`` naming ``new``) when it is there; both at once is an
-    error."""
-    if old not in kwargs:
-        return value
-    if value is not default:
-        raise TypeError(f"{owner} got both {old}= and {new}=; {old}= is the deprecated "
-                        f"spelling of {new}=, pass {new}= only")
-    warnings.warn(f"{owner}({old}=...) is deprecated; use {new}=... instead",
-                  DeprecationWarning, stacklevel=_outside_the_package())
-    return kwargs.pop(old)
-
-
-def _outside_the_package() -> int:
-    """The ``stacklevel`` of the first caller outside geowidget (a view may be built by
-    another view, through a validating wrapper): the warning points at the user's line."""
-    package = str(Path(__file__).resolve().parent.parent) + os.sep
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(package):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 # ---------------------------------------------------------------------------- every view
