@@ -113,6 +113,11 @@ def test_the_model_map_selects_by_severity(severities):
     assert mm._arrays["pk"].tolist() == [3, 3]
     assert mm._arrays["c_accuracy"].tolist() == pytest.approx(
         [float(np.mean(severities.correct[m, 3])) for m in range(2)])
+    # placed by that condition at the default layer: the embedding computed directly
+    emb = gw.model_embedding(severities, layer=severities.coords.default_layer, sparsity=0.0,
+                             benchmark="fog", severity=5)
+    xy = gw.layout(gw.distances(emb), method="mds")
+    np.testing.assert_allclose(np.stack([mm._arrays["x"], mm._arrays["y"]], 1), xy, atol=1e-9)
 
 
 # ---------------------------------------------------------------------------- tolerance

@@ -58,7 +58,7 @@ def _projection(cube: Any) -> list[Any]:
         feats = gw.extract_features(zoo.load(name).eval(), images, layers=[layer],
                                     progress=False)[layer]
         xy.append(gw.project(feats, "pca"))
-    return [gw.ProjectionView(cube, method="pca", xy=np.stack(xy)[:, None], color="correct")]
+    return [gw.ProjectionView(cube, method="pca", xy=np.stack(xy)[:, None], color_by="correct")]
 
 
 def _one(name: str, **kwargs: Any) -> Callable[[Any], list[Any]]:
@@ -90,7 +90,7 @@ VIEWS = [
     View("polar", "Polar plot", "Every sample at its angle θ to its class direction and its "
          "feature norm ρ, zoomed to the data's sector. Hover a point for its image and numbers; "
          "drag a box or lasso to select; switch model, layer or condition with the pickers.",
-         _one("PolarPlot", color="correct")),
+         _one("PolarPlot", color_by="correct")),
     View("density", "Density mode", "All models and conditions of the last layer in one "
          "picture, binned in the browser: each bin in its points' mean class colour, opacity "
          "by log(count).", _density),

@@ -174,6 +174,7 @@ class ModelMap(GeoView):
             if by == "model_sparsity" and benchmark == "clean":
                 benchmark = None
             select = {"sparsity": sparsity, "benchmark": benchmark, "severity": severity}
+            layer = cube.coords.default_layer if layer is None else layer
             labels, info, xy, edges_c = _layout_from_cube(cube, by, method, layer, select)
             names = list(labels) if names is None else names
             edges = edges_c if edges is None else edges
