@@ -299,6 +299,17 @@ def test_every_other_keyword_is_a_declared_data_keyword(cls):
         rebuild(cls, build(cls), colour="class")
 
 
+def test_the_evaluation_tables_selected_cell_and_picks_agree_from_the_start(severities):
+    table = gw.EvaluationTable(severities, model="net1", sparsity=0.3)
+    r, c = table.selected_cell
+    assert table.grid.rows[r]["model"] == "net1" and table.grid.condition[r, c] == 1
+    again = gw.EvaluationTable(severities, selected_cell=[r, c])
+    assert (again.model, again.condition, again.selected_cell) == (1, 1, [r, c])
+    with pytest.raises(ValueError, match=r"The 'selected_cell' trait of EvaluationTable must be "
+                                         r"\[row, column\] with row < 4"):
+        gw.EvaluationTable(severities, selected_cell=[9, 0])
+
+
 def test_a_condition_is_given_by_position_or_by_value_not_both(severities):
     assert gw.PolarPlot(severities, condition=3).condition == 3
     with pytest.raises(TypeError, match=r"PolarPlot takes condition= \(a position\) or "

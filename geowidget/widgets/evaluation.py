@@ -95,6 +95,10 @@ class EvaluationTable(PickerView):
         if not (model is None and sparsity is None and benchmark is None and severity is None):
             kwargs.setdefault("selected_cell", self._cell_of(
                 picks["model"], kwargs.get("condition", picks["condition"])))
+        elif kwargs.get("selected_cell") and "condition" not in kwargs:
+            m, k = self._picks_of(kwargs["selected_cell"])
+            if k is not None and k >= 0:  # else the selected_cell trait says what is wrong
+                model, kwargs["condition"] = m, k
         super().__init__(cube.coords, model=model, layer=picks["layer"], sparsity=sparsity,
                          benchmark=benchmark, severity=severity, quantity=quantity, bins=bins,
                          _meta=meta, _arrays=arrays, **kwargs)
@@ -170,10 +174,17 @@ class EvaluationTable(PickerView):
     def _on_cell(self, change: dict[str, Any]) -> None:
         if not change["new"]:
             return
-        r, c = change["new"]
         with self.hold_sync():
-            self.model = int(self.grid.rows[r]["model_index"])
-            self.condition = int(self.grid.condition[r, c])
+            self.model, self.condition = self._picks_of(change["new"])
+
+    def _picks_of(self, cell: Any) -> tuple[int | None, int | None]:
+        """The model and condition of grid cell ``[row, column]``; (None, None) for a value
+        that is not one (the ``selected_cell`` trait then says why)."""
+        try:
+            r, c = (int(v) for v in cell)
+            return int(self.grid.rows[r]["model_index"]), int(self.grid.condition[r, c])
+        except (TypeError, ValueError, IndexError):
+            return None, None
 
     def _cell_of(self, model: int, condition: int) -> list[int]:
         """``[row, column]`` of the grid cell of ``model`` at ``condition``; [] for none."""
