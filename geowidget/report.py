@@ -12,7 +12,7 @@ and no CDN. It holds
   page, with their in-page pickers for model, layer and condition.
 
 The views are exported by the widgets' own standalone exporter
-(:func:`geowidget.widgets.base.write_html`); this module adds the tables around them.
+(:func:`geowidget.widgets.export.write_html`); this module adds the tables around them.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def write_report(
     PosixPath('report.html')
     """
     from geowidget.cube import GeometryCube
-    from geowidget.widgets.base import write_html
+    from geowidget.widgets.export import write_html
 
     out = Path(path)
     if out.suffix.lower() not in (".html", ".htm"):

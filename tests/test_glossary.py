@@ -35,12 +35,6 @@ DEPRECATED_ALIASES: dict[str, tuple[str, Callable[[], Any]]] = {}
 # features -> metrics). The lead empties this list after merging them; an entry that no
 # longer violates fails the test, so it cannot go stale.
 PENDING_RENAMES = {
-    "geowidget.AttributionView.__init__(net)",
-    "geowidget.AttributionView.__init__(images)",
-    "geowidget.Explorer.__init__(net)",
-    "geowidget.Explorer.__init__(inputs)",
-    "geowidget.PolarPlot.__init__(color)",
-    "geowidget.ModelMap.__init__(color)",
     "geowidget.model_embedding(features)",
     "geowidget.benchmark_similarity(features)",
 }

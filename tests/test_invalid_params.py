@@ -502,7 +502,7 @@ KNOWN_BAD = {
 for _view in (gw.PolarPlot, gw.MarginHistogram, gw.ParallelCoordinates):
     KNOWN_BAD[_view] = {"model": NOT_VIEW_PICK, "layer": NOT_VIEW_PICK,
                         "sparsity": NOT_VIEW_SPARSITY, "benchmark": [3, ["fog"]],
-                        "budget": NOT_POSITIVE_INT}
+                        "severity": NOT_CONDITION_SEVERITY, "budget": NOT_POSITIVE_INT}
 KNOWN_BAD[gw.ParallelCoordinates]["axes"] = [["a"], "a", 3]
 KNOWN_BAD[gw.ModelMap] = {"by": NOT_EMBEDDING_BY, "method": NOT_LAYOUT_METHOD}
 KNOWN_BAD[gw.demo_cube] = {"config": ["default", None, {"samples": 100}, DemoConfig],

@@ -24,10 +24,6 @@ STUB = ROOT / "geowidget" / "__init__.pyi"
 # that has an ``__all__`` (or is gone) fails the test, so the list cannot go stale.
 PENDING_ALL = {
     "geowidget.engine.adversarial",
-    *(f"geowidget.widgets.{m}" for m in (
-        "attribution", "base", "codec", "data", "evaluation", "explorer", "histogram",
-        "layerprofile", "link", "modelmap", "parallel", "png", "polar", "projection",
-        "sidebyside")),
 }
 
 

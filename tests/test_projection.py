@@ -236,7 +236,7 @@ def test_distortion_bad_input():
 def test_projection_view_positions_and_errors():
     cube = make_cube(m=2, layers=2, n=30)
     xy = np.random.default_rng(0).normal(size=(2, 2, 30, 2))
-    view = gw.ProjectionView(cube, method="pca", xy=xy, color="margin")
+    view = gw.ProjectionView(cube, method="pca", xy=xy, color_by="margin")
     np.testing.assert_array_equal(view._arrays["proj_x"], xy[..., 0].astype(np.float32))
     np.testing.assert_array_equal(view._arrays["proj_y"], xy[..., 1].astype(np.float32))
     assert view._meta["projection"] == "pca" and view.color_by == "margin"

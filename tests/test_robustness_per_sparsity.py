@@ -92,7 +92,7 @@ def test_scores_refuses_an_unknown_sparsity() -> None:
 @pytest.mark.parametrize("grid", ["full", "dense-corrupted"])
 def test_polar_colour_is_the_shown_sparsitys_robustness(grid: str) -> None:
     cube = make_cube(grid)
-    w = gw.PolarPlot(cube, color="robustness", model=1, sparsity=0.9, thumbnails=False)
+    w = gw.PolarPlot(cube, color_by="robustness", model=1, sparsity=0.9, thumbnails=False)
     levels = w._meta["robust_levels"]
     assert levels["sparsities"] == LEVELS
     assert levels["evaluated"] == [True, grid == "full", grid == "full"]

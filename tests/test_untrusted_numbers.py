@@ -225,11 +225,11 @@ def test_infinite_norms_and_margins_are_refused(name, values, message):
 
 @pytest.mark.parametrize("color", [[1.0, np.inf, 2.0], np.array([1.0, 2.0, 1e300])])
 def test_infinite_custom_colours_are_refused(color):
-    with pytest.raises(ValueError, match=r"The 'color' parameter of PolarPlot must be finite in "
+    with pytest.raises(ValueError, match=r"The 'color_by' parameter of PolarPlot must be finite in "
                        r"float32 \(NaN marks a missing value\). Got 1 infinite value\(s\), at "
                        r"flat positions \[\d\]."):
-        gw.PolarPlot(angle=[0.1, 0.2, 0.3], norm=[1.0, 2.0, 3.0], color=color)
-    view = gw.PolarPlot(angle=[0.1, 0.2, 0.3], norm=[1.0, 2.0, 3.0], color=[1.0, np.nan, 2.0])
+        gw.PolarPlot(angle=[0.1, 0.2, 0.3], norm=[1.0, 2.0, 3.0], color_by=color)
+    view = gw.PolarPlot(angle=[0.1, 0.2, 0.3], norm=[1.0, 2.0, 3.0], color_by=[1.0, np.nan, 2.0])
     assert view.color_by == "custom"
 
 

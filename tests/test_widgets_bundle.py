@@ -9,7 +9,7 @@ import re
 import pytest
 
 import geowidget as gw
-from geowidget.widgets.base import CSS_PATH, ESM_PATH
+from geowidget.widgets.export import CSS_PATH, ESM_PATH
 from tests.fixtures.synthetic import make_cube
 
 ESM = ESM_PATH.read_text(encoding="utf-8")

@@ -36,7 +36,7 @@ def client_cells() -> list[str]:
         "x, y = torch.rand(40, 1, 4, 4), torch.zeros(40, dtype=torch.long)\n"
         "feats = gw.extract_features(net, (x, y), layers=['0'], batch_size=8, progress=True)\n"
         "print('features', tuple(feats['0'].shape))",
-        "polar = gw.PolarPlot(cube, point_size=5.0, height=300)\npolar",
+        "polar = gw.PolarPlot(cube, layer=0, point_size=5.0, height=300)\npolar",
         "hist = gw.MarginHistogram(cube, group_by='none', height=220)\n"
         "linked = gw.link(polar, hist)\nhist",
     ]

@@ -185,7 +185,7 @@ def test_selection_is_drawn_over_the_density(browser, tmp_path, cloud):
 
 def test_a_client_without_webgl_draws_and_a_picker_redraws(browser, tmp_path):
     cube = make_cube(m=1, layers=2, n=50)
-    ctx, page = open_view(browser, gw.PolarPlot(cube, point_size=6.0).to_html(
+    ctx, page = open_view(browser, gw.PolarPlot(cube, layer=0, point_size=6.0).to_html(
         tmp_path / "n.html"), NO_WEBGL)
     assert state(page)["backend"] == "canvas2d"
     before = canvas_digest(page)

@@ -28,7 +28,7 @@ def _():
     import geowidget as gw
     from tests.fixtures.synthetic import make_cube
     cube = make_cube(m=2, layers=2, n=60, classes=3)
-    polar = mo.ui.anywidget(gw.PolarPlot(cube, point_size=5.0, height=320, budget=1))
+    polar = mo.ui.anywidget(gw.PolarPlot(cube, layer=0, point_size=5.0, height=320, budget=1))
     polar
     return mo, polar
 
