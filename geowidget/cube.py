@@ -878,6 +878,10 @@ class GeometryCube:
         --------
         >>> in_memory = GeometryCube.open("runs/mnist-cube").load()  # doctest: +SKIP
         """
+        if not isinstance(self, GeometryCube):  # GeometryCube.load("folder"): a common guess
+            raise TypeError(f"GeometryCube.load() reads an opened cube into memory and takes no "
+                            f"path (got {self!r}); open a saved cube folder with "
+                            f"GeometryCube.open(path)")
         return self.sel()
 
     def to_parquet(self, path: str) -> None:

@@ -20,6 +20,7 @@ from geowidget import _validation as v
 from geowidget.analysis.training import training_scores
 from geowidget.cli import main
 from geowidget.cube import GeometryCube
+from geowidget.testing import random_cube
 from tests.optional import needs
 from tests.test_invalid_params import X, Y, net, tiny_cube
 
@@ -350,3 +351,16 @@ def test_cli_report_refuses_a_bootstrap_that_does_not_fit(tmp_path, capsys) -> N
     assert re.search(r"The '--n-boot' option of geowidget report must be at most \d+ for 8 "
                      r"samples .*Got 1000000000000 instead", message), message
     assert not (tmp_path / "r.html").exists()
+
+
+def test_the_common_guesses_for_reopening_a_cube_say_to_use_open(tmp_path) -> None:
+    cube = random_cube(models=1, layers=1, n=6)
+    folder = tmp_path / "cube"
+    cube.save(folder)
+    refused(r"GeometryCube\.load\(\) reads an opened cube into memory and takes no path .*"
+            r"GeometryCube\.open\(path\)", lambda: GeometryCube.load(str(folder)),
+            error=TypeError)
+    refused(r"is a folder; from_parquet reads the single file that to_parquet writes\. Open a "
+            r"cube folder .* with GeometryCube\.open\(", lambda: GeometryCube.from_parquet(
+                str(folder)), error=ValueError)
+    assert GeometryCube.open(folder).equals(cube)

@@ -89,6 +89,16 @@ def test_every_view_takes_severity_and_shows_that_condition(severities, severity
     assert info["accuracy"] == pytest.approx(float(np.mean(expected.correct)))
 
 
+def test_a_misspelt_keyword_is_refused_before_it_changes_the_pick(severities):
+    """``corruption=`` is no keyword: the view must refuse it, not fall back to the clean
+    condition and fail (or worse, draw it) because of the severity given with it."""
+    xy = np.zeros((2, len(severities.layers), severities.labels.size, 2))
+    for make in (gw.PolarPlot, gw.MarginHistogram, gw.ParallelCoordinates, gw.LayerProfile,
+                 gw.EvaluationTable, lambda c, **k: gw.ProjectionView(c, xy=xy, **k)):
+        with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['corruption'\]"):
+            make(severities, corruption="fog", severity=5)
+
+
 def test_a_condition_with_several_severities_asks_for_one_in_every_view(severities):
     message = r"2 conditions match sparsity=0.0, benchmark='fog', severity=None; pass severity"
     for make in (gw.PolarPlot, gw.MarginHistogram, gw.ParallelCoordinates, gw.LayerProfile,

@@ -86,6 +86,7 @@ class EvaluationTable(PickerView):
         if not isinstance(cube, GeometryCube):
             raise TypeError(f"The 'cube' parameter of EvaluationTable must be a GeometryCube. "
                             f"Got {type(cube).__name__} instead.")
+        self._refuse_unknown(kwargs)
         self._cube = cube
         if quantity == "robustness" and not cube.corruptions:
             raise ValueError(self._no_robustness("parameter"))

@@ -86,13 +86,18 @@ class GeoView(anywidget.AnyWidget):
     data_keywords: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **state: Any) -> None:
+        self._refuse_unknown(state)
+        self._png = png_export.PngRequests()
+        super().__init__(**state)
+        self.on_msg(self._on_png_message)
+
+    def _refuse_unknown(self, state: dict[str, Any]) -> None:
+        """A keyword that is no trait is refused before it can change what is picked (a
+        misspelt ``corruption=`` must not fall back to the clean condition)."""
         unknown = sorted(set(state) - set(self.class_trait_names()))
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) "
                             f"{unknown}; valid: {self.keywords()}")
-        self._png = png_export.PngRequests()
-        super().__init__(**state)
-        self.on_msg(self._on_png_message)
 
     @classmethod
     def keywords(cls) -> list[str]:
@@ -303,6 +308,7 @@ class PickerView(GeoView):
                                          and severity is None):
             raise TypeError(f"{type(self).__name__} takes condition= (a position) or "
                             "sparsity= / benchmark= / severity=, not both")
+        self._refuse_unknown(state)
         self._coords = coords
         super().__init__(**{**pick_cell(coords, model, layer, sparsity, benchmark, severity),
                             **state})
