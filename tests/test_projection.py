@@ -308,7 +308,8 @@ def test_study_stores_projections_of_the_clean_dense_features(tmp_path, monkeypa
         np.testing.assert_array_equal(cube.projections["umap"][0, li],
                                       gw.project(f, "umap", seed=0))
     view = gw.ProjectionView(cube, method="umap")
-    np.testing.assert_array_equal(view.positions, cube.projections["umap"][0, 0])
+    np.testing.assert_array_equal(view.positions,  # at the default layer
+                                  cube.projections["umap"][0, cube.coords.default_layer])
     explorer = gw.Explorer(cube)  # shows the first stored map beside the polar plot, linked
     assert explorer.projection._meta["projection"] == "pca"
     assert explorer.projection in explorer.views()
