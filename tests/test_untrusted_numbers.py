@@ -319,7 +319,7 @@ def test_cli_tokens_that_no_requested_layer_uses_is_an_error():
 def test_tracker_labels_out_of_range_are_refused_at_construction():
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
     x, y = torch.randn(12, 1, 4, 4), torch.arange(12) % 3
-    with pytest.raises(ValueError, match=r"The 'probe_data' parameter of GeometryTracker must "
+    with pytest.raises(ValueError, match=r"The 'data' parameter of GeometryTracker must "
                        r"hold labels in \[0, 3\) for the model's 3 classes. Got labels in "
                        r"\[10, 12\] instead."):
         gw.GeometryTracker(net, (x, y + 10))
