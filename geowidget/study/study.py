@@ -757,6 +757,7 @@ class Study:
         p = self.plan
         if not self._projection_methods():
             return {}
+        from geowidget.analysis.projection import VERSION as REDUCER_VERSION
         from geowidget.analysis.projection import project
         from geowidget.engine.features import extract_features
 
@@ -765,9 +766,11 @@ class Study:
         data_fp = fingerprint(*(fingerprint(s.inputs, s.labels) for s in p.reader))
         for mi, (name, model) in enumerate(p.models.items()):
             nodes = {layer: p.layer_target(name, layer) for layer in p.layers}
-            keys = {(layer, k): fingerprint("projection", KEY_VERSION, p.model_fp[name],
-                                            data_fp, nodes[layer], k, self.seed,
-                                            self.batch_size, p.device.type)
+            # the reducer's version too: maps stored by an older reducer (other signs, another
+            # t-SNE start) are recomputed, never mixed with new ones across layers
+            keys = {(layer, k): fingerprint("projection", KEY_VERSION, REDUCER_VERSION,
+                                            p.model_fp[name], data_fp, nodes[layer], k,
+                                            self.seed, self.batch_size, p.device.type)
                     for layer in p.layers for k in self._projection_methods()}
             found = {key: None if p.store is None else p.store.load(fp)
                      for key, fp in keys.items()}
