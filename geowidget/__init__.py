@@ -59,6 +59,8 @@ _EXPORTS: dict[str, str] = {
     # bundled data sets (torch extra)
     "load_digits": "geowidget.datasets",
     "load_mnist": "geowidget.datasets",
+    # the one error for bad input, a ValueError and a TypeError (bad traits of a view too)
+    "InvalidParameterError": "geowidget._validation",
 }
 
 # Names that left the namespace: result records a user receives but never builds, and the

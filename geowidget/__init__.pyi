@@ -53,6 +53,9 @@ from geowidget.engine.corruptions import CORRUPTIONS as CORRUPTIONS
 from geowidget.datasets import load_digits as load_digits
 from geowidget.datasets import load_mnist as load_mnist
 
+# the one error for bad input, a ValueError and a TypeError (bad traits of a view too)
+from geowidget._validation import InvalidParameterError as InvalidParameterError
+
 __version__: Final[str]
 
 __all__ = [
@@ -93,4 +96,5 @@ __all__ = [
     "CORRUPTIONS",
     "load_digits",
     "load_mnist",
+    "InvalidParameterError",
 ]

@@ -41,7 +41,22 @@ import numpy as np
 
 
 class InvalidParameterError(ValueError, TypeError):
-    """A parameter has the wrong type or value (both a ``ValueError`` and a ``TypeError``)."""
+    """A parameter has the wrong type or value (both a ``ValueError`` and a ``TypeError``).
+
+    The one error for bad input: a function's or method's argument, a command-line option, a
+    view's trait (its ``TraitValueError`` is a subclass). The message names the parameter,
+    the value and what was expected.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import geowidget as gw
+    >>> try:
+    ...     gw.project(np.ones((5, 3)), method="isomap")
+    ... except gw.InvalidParameterError as err:
+    ...     print(err)
+    The 'method' parameter of project must be one of ['pca', 'mds', 'tsne', 'umap']. Got 'isomap' instead.
+    """
 
 
 class _Mismatch(Exception):
@@ -62,6 +77,8 @@ def describe(value: Any) -> str:
     if _is_array(value) and getattr(value, "ndim", 0) > 0:
         kind = f"{type(value).__module__.split('.')[0]}.{type(value).__name__}"
         return f"a {kind} of shape {tuple(value.shape)} and dtype {value.dtype}"
+    if isinstance(value, os.PathLike):  # a path in full, as its text
+        value = os.fspath(value)
     text = repr(value)
     if isinstance(value, Mapping) and ("\n" in text or len(text) > 80):  # tensors as values
         keys = [describe(k) for k in list(value)[:10]]
@@ -533,10 +550,15 @@ class _File(Constraint):
     def path(self, value: Any) -> Path:
         if not isinstance(value, str | os.PathLike):
             raise _Mismatch
-        path = Path(value)
+        path = Path(value).expanduser()
         if self.suffixes and path.suffix not in self.suffixes:
             raise _Mismatch(f"it does not end in {' or '.join(self.suffixes)}")
         return path
+
+    @staticmethod
+    def given(value: Any, path: Path) -> Any:
+        """The checked path, ``~`` expanded, as the kind of value given (str or Path)."""
+        return os.fspath(path) if isinstance(value, str) else path
 
     def ends(self) -> str:
         return f" ending in {' or '.join(self.suffixes)}" if self.suffixes else ""
@@ -553,11 +575,13 @@ class OutputFile(_File):
         folder = path.parent if str(path.parent) else Path(".")
         if path.is_dir():
             raise _Mismatch("it is a folder")
+        if folder.exists() and not folder.is_dir():
+            raise _Mismatch(f"{str(folder)!r} is a file, not a folder")
         if not folder.is_dir():
             raise _Mismatch(f"its folder {str(folder)!r} does not exist")
         if not os.access(folder, os.W_OK):
             raise _Mismatch(f"its folder {str(folder)!r} is not writable")
-        return value
+        return self.given(value, path)
 
     def __str__(self) -> str:
         return f"a writable file path{self.ends()} in an existing folder"
@@ -570,7 +594,7 @@ class InputFile(_File):
         path = self.path(value)
         if not path.is_file():
             raise _Mismatch("it is a folder" if path.is_dir() else "it does not exist")
-        return value
+        return self.given(value, path)
 
     def __str__(self) -> str:
         return f"an existing file{self.ends()}"
@@ -699,13 +723,18 @@ def validate_params(constraints: dict[str, list[Any]]) -> Callable[[Callable], C
         if unknown:
             raise TypeError(f"constraints for unknown parameters {sorted(unknown)} of {func}")
         caller = func.__qualname__.removesuffix(".__init__")
+        # a method names the class it was called on ("PolarPlot.to_png", not the base class
+        # that defines it), the way the user wrote the call
+        method = "." in func.__qualname__ and next(iter(sig.parameters), None) == "self"
+        suffix = "" if func.__name__ == "__init__" else f".{func.__name__}"
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             bound = sig.bind(*args, **kwargs)
+            name_of = type(bound.arguments["self"]).__name__ + suffix if method else caller
             for name, value in bound.arguments.items():
                 if name in compiled:
-                    bound.arguments[name] = check(caller, name, value, compiled[name])
+                    bound.arguments[name] = check(name_of, name, value, compiled[name])
             return func(*bound.args, **bound.kwargs)
 
         wrapper.parameter_constraints = compiled  # type: ignore[attr-defined]

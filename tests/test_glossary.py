@@ -26,17 +26,23 @@ from tests.optional import needs
 DESIGN = Path(__file__).resolve().parents[1] / "docs" / "design.md"
 TERMS = {"model", "data", "probe", "features", "color_by", "default layer", "condition", "cell"}
 
-# "where(param)" -> (new spelling, a call that passes the alias). Each must warn
-# DeprecationWarning naming the new spelling (test_declared_aliases_warn).
-DEPRECATED_ALIASES: dict[str, tuple[str, Callable[[], Any]]] = {}
 
-# Renames that this wave's other branches make (views: net/images/inputs/color in the views;
-# study: GeometryTracker's probe_data; engine: model_embedding's and benchmark_similarity's
-# features -> metrics). The lead empties this list after merging them; an entry that no
-# longer violates fails the test, so it cannot go stale.
-PENDING_RENAMES = {
-    "geowidget.model_embedding(features)",
-    "geowidget.benchmark_similarity(features)",
+
+def _small_cube() -> Any:
+    from geowidget.testing import random_cube
+
+    return random_cube(n=12, corruptions=("fog", "blur"))
+
+
+# "where(param)" -> (new spelling, a call that passes the alias): the aliases whose default
+# is not a sentinel (here None, and the warning comes from a shared helper). Each call must
+# warn DeprecationWarning naming the new spelling (test_declared_aliases_warn), and each entry
+# must still be a parameter of that signature (test_public_signatures_follow_the_glossary).
+DEPRECATED_ALIASES: dict[str, tuple[str, Callable[[], Any]]] = {
+    "geowidget.model_embedding(features)": (
+        "metrics=", lambda: gw.model_embedding(_small_cube(), features=["angle"])),
+    "geowidget.benchmark_similarity(features)": (
+        "metrics=", lambda: gw.benchmark_similarity(_small_cube(), features=["angle"])),
 }
 
 
@@ -176,10 +182,10 @@ def test_the_walk_reaches_every_kind_of_signature() -> None:
 @needs("torch", "torch")
 def test_public_signatures_follow_the_glossary() -> None:
     found = violations()
-    new = {k: v for k, v in found.items() if k not in PENDING_RENAMES}
-    assert new == {}, f"spellings the glossary forbids (docs/design.md, Glossary): {new}"
-    done = PENDING_RENAMES - set(found)
-    assert done == set(), f"renamed: remove from PENDING_RENAMES: {sorted(done)}"
+    assert found == {}, f"spellings the glossary forbids (docs/design.md, Glossary): {found}"
+    params = {f"{where}({p.name})" for where, _, ps in signatures() for p in ps}
+    stale = set(DEPRECATED_ALIASES) - params
+    assert stale == set(), f"no longer parameters: remove from DEPRECATED_ALIASES: {stale}"
 
 
 def test_declared_aliases_warn() -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ from geowidget.engine import pruning
 from geowidget.engine.head import find_head
 from geowidget.engine.probe import cross_fit, fit_probe, linear_probe
 from geowidget.testing import random_cube
+from geowidget.widgets.view import GeoView
 
 # ---------------------------------------------------------------------------- valid calls
 X = torch.rand(6, 1, 2, 2)
@@ -100,6 +102,10 @@ VALID = {
     gw.MarginHistogram: lambda: ((tiny_cube(),), {}),
     gw.ParallelCoordinates: lambda: ((tiny_cube(),), {}),
     gw.ModelMap: lambda: ((tiny_cube(),), {}),
+    # no browser shows the view: a value let through stops the body at once, before any file
+    GeoView.to_png: lambda: ((gw.PolarPlot(tiny_cube()),
+                              Path(tempfile.gettempdir()) / "geowidget-view.png"),
+                             {"via": "browser"}),
     # an unknown zoo model: a value let through stops the body at once, not a demo study
     gw.demo_cube: lambda: ((DemoConfig(models=("none",)),), {"progress": False}),
     ImageData.split: lambda: ((IMAGES,), {}),
@@ -110,11 +116,11 @@ VALID = {
 NO_PARAMETERS = {"load_mnist", "load_digits", "LocalRunner"}
 # Public names validated another way: widgets whose parameters are traits (checked when set,
 # from Python or the browser: tests/test_widgets_input.py), result records built by the
-# package itself, and a constant.
+# package itself, a constant, and the error itself.
 NOT_DECLARED_HERE = {
     "Explorer", "AttributionView", "SideBySide", "EvaluationTable", "LayerProfile",
     "ProjectionView", "link", "GeometryCube", "Geometry", "Embedding", "Distortion",
-    "CORRUPTIONS", "AdversarialDistance", "Coords", "Condition",
+    "CORRUPTIONS", "AdversarialDistance", "Coords", "Condition", "InvalidParameterError",
 }
 
 
@@ -192,7 +198,8 @@ def refusal_problem(func, name: str, value, extra: dict | None = None) -> str | 
         message = str(err)
         if not isinstance(err, v.InvalidParameterError):
             return f"{type(err).__name__} instead of InvalidParameterError: {message[:200]}"
-        if not message.startswith(f"The {name!r} parameter of {caller_name(func)} must be "):
+        if not message.startswith(f"The {name!r} parameter of {called_name(func, call)} "
+                                  "must be "):
             return f"the message does not name the parameter first: {message[:200]}"
         if not any(text in message for text in shown(value)):
             return f"the message does not show the value: {message[:200]}"
@@ -219,6 +226,14 @@ def invalid_values(constraints: list[v.Constraint]) -> list:
 
 def caller_name(func) -> str:
     return func.__name__ if inspect.isclass(func) else func.__qualname__
+
+
+def called_name(func, call: dict) -> str:
+    """The name the error gives: a method names the class of the object it was called on
+    (``PolarPlot.to_png``, though ``GeoView`` defines it)."""
+    if "self" in call and not inspect.isclass(func):
+        return f"{type(call['self']).__name__}.{func.__name__}"
+    return caller_name(func)
 
 
 def generated_cases() -> list[tuple]:
@@ -505,6 +520,12 @@ for _view in (gw.PolarPlot, gw.MarginHistogram, gw.ParallelCoordinates):
                         "severity": NOT_CONDITION_SEVERITY, "budget": NOT_POSITIVE_INT}
 KNOWN_BAD[gw.ParallelCoordinates]["axes"] = [["a"], "a", 3]
 KNOWN_BAD[gw.ModelMap] = {"by": NOT_EMBEDDING_BY, "method": NOT_LAYOUT_METHOD}
+KNOWN_BAD[GeoView.to_png] = {
+    "path": [3, None, b"view.png", "missing-folder-for-geowidget-tests/view.png", ".",
+             Path("missing-folder-for-geowidget-tests") / "view.png"],
+    "scale": [0, -1.0, 10.5, NAN, math.inf, True, "3", None],
+    "via": ["svg", "Chromium", 3, None],
+    "timeout": [0, -1.0, NAN, math.inf, True, "60", None]}
 KNOWN_BAD[gw.demo_cube] = {"config": ["default", None, {"samples": 100}, DemoConfig],
                            "progress": NOT_BOOL, "refresh": NOT_BOOL}
 
@@ -836,6 +857,35 @@ def test_one_error_shape_with_the_detail_that_failed() -> None:
     long = "a" * 500
     with pytest.raises(ValueError, match=r"Got 'aaaa.*\.\.\. \(500 characters\) instead"):
         v.check("f", "x", long, [v.Options("a")])
+
+
+def test_a_bad_argument_and_a_bad_trait_are_one_error() -> None:
+    import traitlets
+
+    view = gw.PolarPlot(tiny_cube())
+    size = view.point_size
+    with pytest.raises(gw.InvalidParameterError, match=r"^The 'point_size' trait of PolarPlot "
+                                                      r"must be a finite number in \[0.5, 64\]"):
+        view.point_size = -3.0
+    with pytest.raises(traitlets.TraitError):  # so traitlets rolls the change back
+        view.point_size = math.nan
+    assert view.point_size == size
+    with pytest.raises(gw.InvalidParameterError,  # named by the class it was called on
+                       match=r"^The 'scale' parameter of PolarPlot.to_png must be a float in "
+                             r"\(0, 10\]. Got 0 instead"):
+        view.to_png("view.png", scale=0)
+
+
+def test_file_paths_expand_the_home_folder(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "in.npz").write_bytes(b"")
+    assert v.check("f", "p", "~/out.png", [v.OutputFile()]) == str(tmp_path / "out.png")
+    assert v.check("f", "p", Path("~/in.npz"), [v.InputFile(".npz")]) == tmp_path / "in.npz"
+    (tmp_path / "file").write_text("")
+    with pytest.raises(v.InvalidParameterError, match=r"'p' parameter of f must be a writable "
+                       r"file path in an existing folder. Got .* \('.*file' is a file, not a "
+                       r"folder\)"):
+        v.check("f", "p", tmp_path / "file" / "x.png", [v.OutputFile()])
 
 
 def test_declarations_name_real_parameters() -> None:

@@ -82,15 +82,6 @@ EXCEPTIONS = {
     ("geowidget.study.study", "geowidget.analysis.projection"),
 }
 
-# Import circles on main that this wave's other branches remove (issue 19). The lead empties
-# this list after merging them; the test fails on any other circle, and on an entry here
-# that is no longer a circle.
-PENDING_CIRCLES = [
-    {"geowidget.engine.geometry", "geowidget.engine.probe"},  # engine
-    {"geowidget.study.study", "geowidget.study.adversarial"},  # study
-]
-
-
 def layer_of(module: str) -> str:
     """The layer of a geowidget module; KeyError for a module the table does not know."""
     if module in TOP_LEVEL:
@@ -224,11 +215,8 @@ def test_exceptions_are_still_needed() -> None:
 
 
 def test_no_import_circles() -> None:
-    found = circles(import_graph())
-    new = [sorted(c) for c in found if c not in PENDING_CIRCLES]
-    gone = [sorted(c) for c in PENDING_CIRCLES if c not in found]
-    assert new == [], f"import circles (lazy imports included): {new}"
-    assert gone == [], f"no longer circles, remove them from PENDING_CIRCLES: {gone}"
+    found = [sorted(c) for c in circles(import_graph())]
+    assert found == [], f"import circles (lazy imports included): {found}"
 
 
 def test_the_circle_finder_finds_circles() -> None:

@@ -31,7 +31,7 @@ PENDING_ALL = {
 def test_every_public_name_resolves():
     missing = [name for name in gw.__all__ if getattr(gw, name, None) is None]
     assert missing == []
-    assert len(gw.__all__) == len(set(gw.__all__)) == 37
+    assert len(gw.__all__) == len(set(gw.__all__)) == 38
 
 
 def test_the_quickstart_names_are_public():

@@ -321,6 +321,14 @@ def test_study_stores_projections_of_the_clean_dense_features(tmp_path, monkeypa
     monkeypatch.setattr(pj, "project", lambda *a, **k: pytest.fail("projected again"))
     again = gw.Study({"net": net}, (x, y), **kw).run()
     assert again.equals(cube)
+    # their keys hold the reducer's version: maps stored by another reducer are computed
+    # again, every one (2 layers x 2 methods), never mixed with the new ones
+    calls = []
+    monkeypatch.setattr(pj, "project", lambda x, k, seed: calls.append(k) or np.zeros((90, 2)))
+    monkeypatch.setattr(pj, "VERSION", pj.VERSION + 1)
+    redone = gw.Study({"net": net}, (x, y), **kw).run()
+    assert sorted(calls) == ["pca", "pca", "umap", "umap"]
+    assert (redone.projections["pca"] == 0).all() and (redone.projections["umap"] == 0).all()
     with pytest.raises(ValueError, match=r"'projections' parameter of Study must be a list, "
                        r"each one of \['pca', 'tsne', 'umap'\]"):
         gw.Study({"net": net}, (x, y), projections=("mds",))

@@ -48,10 +48,10 @@ from typing import Any
 import numpy as np
 
 from geowidget._validation import Array, Interval, invalid, validate_params
-from geowidget.analysis.reducer import finite_rows, project
+from geowidget.analysis.reducer import VERSION, finite_rows, project
 
-__all__ = ["METHODS", "Distortion", "distortion", "neighbours_and_ranks", "neighbour_spearman",
-           "project"]
+__all__ = ["METHODS", "VERSION", "Distortion", "distortion", "neighbours_and_ranks",
+           "neighbour_spearman", "project"]
 
 # The maps a Study stores per (model, layer) (Study(projections=...)); project itself also
 # takes "mds", which for features is "pca" (see geowidget.analysis.reducer).

@@ -49,9 +49,14 @@ import numpy as np
 
 from geowidget._validation import Array, DictOf, Interval, Options, check, invalid, validate_params
 
-__all__ = ["EXACT_MAX", "METHODS", "classical_mds", "orient", "pca", "project"]
+__all__ = ["EXACT_MAX", "METHODS", "VERSION", "classical_mds", "orient", "pca", "project"]
 
 METHODS = ("pca", "mds", "tsne", "umap")
+# Bumped whenever a method's positions for the same input and seed change, so that maps
+# stored before (a Study's unit store keys its projections with it) are not mixed with new
+# ones. 2: one reducer (layout and project merged): the largest-coordinate sign rule for
+# every exact map, and t-SNE started from the scaled exact map.
+VERSION = 2
 EXACT_MAX = 4096  # the exact PCA's Gram matrix is at most EXACT_MAX x EXACT_MAX (134 MB)
 # method -> (module it needs, the extra that installs it)
 _BACKENDS = {"tsne": ("openTSNE", "tsne"), "umap": ("umap", "umap")}

@@ -16,7 +16,7 @@ stratified folds and each fold is measured by the probe fitted on the other fold
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,15 +27,13 @@ from geowidget._validation import (
     invalid,
     validate_params,
 )
+from geowidget.engine.head_geometry import Geometry, head_geometry
 from geowidget.engine.threads import torch_threads
 
 __all__ = [
     "FOLDS", "SMALL_PROBLEM", "ProbeFit", "cross_fit", "fit_probe", "linear_probe",
     "stratified_folds",
 ]
-
-if TYPE_CHECKING:
-    from geowidget.engine.geometry import Geometry
 
 SMALL_PROBLEM = 50_000_000  # samples x features x classes below which L-BFGS uses one thread
 
@@ -181,10 +179,9 @@ class ProbeFit:
         """Geometry of measured samples, each against the probe that :meth:`measured_by` names.
 
         ``positions`` are the samples' positions in the measured data (default ``0..N-1``);
-        ``options`` go to :func:`geowidget.engine.geometry.geometry` (``extras``, ...).
+        ``options`` go to :func:`geowidget.engine.head_geometry.head_geometry` (``extras``,
+        ``class_directions``, ``chunk_size``...), as to :func:`geowidget.engine.geometry.geometry`.
         """
-        from geowidget.engine.geometry import Geometry, geometry
-
         n = len(features)
         positions = np.arange(n) if positions is None else positions
         probe = torch.from_numpy(self.measured_by(positions))
@@ -193,7 +190,7 @@ class ProbeFit:
             rows = (probe == j).nonzero().flatten()
             w = self.weight[j].to(features.device, features.dtype)
             b = self.bias[j].to(features.device, features.dtype)
-            g = geometry(features[rows], labels[rows], w, b, **options)
+            g = head_geometry(features[rows], labels[rows], w, b, **options)
             for name, value in vars(g).items():
                 if name not in parts:
                     parts[name] = value.new_empty((n,))

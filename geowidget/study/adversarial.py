@@ -56,8 +56,7 @@ def measure(study: Study, spec: WorkerSpec) -> tuple[dict[str, np.ndarray], dict
     from geowidget.engine.adversarial import adversarial_distance
     from geowidget.engine.pruning import pruned
     from geowidget.study.runners import Worker
-    from geowidget.study.study import _KEY_VERSION
-    from geowidget.study.units import fingerprint
+    from geowidget.study.units import KEY_VERSION, fingerprint
 
     plan = study.plan
     conds = plan.conditions
@@ -72,7 +71,7 @@ def measure(study: Study, spec: WorkerSpec) -> tuple[dict[str, np.ndarray], dict
         for ki, cond in enumerate(conds):
             if cond.benchmark != "clean":
                 continue
-            key = fingerprint("adversarial", _KEY_VERSION, plan.model_fp[name], data_fp,
+            key = fingerprint("adversarial", KEY_VERSION, plan.model_fp[name], data_fp,
                               *sorted(settings.items()), cond.sparsity, study.pruning,
                               study.seed, study.batch_size, plan.device.type)
             found = None if plan.store is None else plan.store.load(key)

@@ -86,6 +86,7 @@ from geowidget.study.plan import (
 from geowidget.study.runners import LocalRunner, RayRunner, Task, Worker, WorkerSpec
 from geowidget.study.shards import Shard
 from geowidget.study.units import (
+    KEY_VERSION,
     OUTPUTS_PART,
     PENULTIMATE,
     WorkUnit,
@@ -99,7 +100,6 @@ __all__ = ["GRIDS", "Study", "probe_accuracy", "thumbnails"]
 if TYPE_CHECKING:
     from geowidget.study.store import UnitStore
 
-_KEY_VERSION = 3  # bumped when what a key stands for changes (3: motion blur along the rows)
 _THUMBNAIL_MAX = 64  # pixels; larger images get no thumbnails
 GRIDS = ("full", "dense-corrupted")
 
@@ -357,7 +357,7 @@ class Study:
         samples, settings): a cube written by ``run(out=...)`` carries it, so a rerun can
         tell its own cube from another one."""
         p = self.plan
-        return fingerprint("study", _KEY_VERSION, sorted(p.model_fp.items()), p.layers,
+        return fingerprint("study", KEY_VERSION, sorted(p.model_fp.items()), p.layers,
                            [c.label for c in p.conditions], p.n, p.class_names,
                            self.pruning, self.seed, p.dataset, self._projection_methods(),
                            p.reader.bounds, p.tokens or None)
@@ -393,7 +393,7 @@ class Study:
         mode = p.tokens.get(layer)
         cross = p.probe_reader is None
         how = ["cross", self.probe_folds, self.seed] if cross else ["probe_data"]
-        key = fingerprint("probe", _KEY_VERSION, p.model_fp[name], layer, *head,
+        key = fingerprint("probe", KEY_VERSION, p.model_fp[name], layer, *head,
                           self.batch_size, p.device.type,
                           *(() if mode is None else (mode,)), *how)
         cached = None if p.store is None else p.store.load(key)
@@ -475,7 +475,7 @@ class Study:
         p = self.plan
         keys = {}
         for name in p.models:
-            model = fingerprint(_KEY_VERSION, p.model_fp[name], self.pruning, self.seed,
+            model = fingerprint(KEY_VERSION, p.model_fp[name], self.pruning, self.seed,
                                 self.batch_size, p.device.type, *(spec.calibration or ()))
             probes = spec.probes.get(name, {})
             node_tokens = (spec.tokens or {}).get(name, {})
@@ -757,6 +757,7 @@ class Study:
         p = self.plan
         if not self._projection_methods():
             return {}
+        from geowidget.analysis.projection import VERSION as REDUCER_VERSION
         from geowidget.analysis.projection import project
         from geowidget.engine.features import extract_features
 
@@ -765,9 +766,11 @@ class Study:
         data_fp = fingerprint(*(fingerprint(s.inputs, s.labels) for s in p.reader))
         for mi, (name, model) in enumerate(p.models.items()):
             nodes = {layer: p.layer_target(name, layer) for layer in p.layers}
-            keys = {(layer, k): fingerprint("projection", _KEY_VERSION, p.model_fp[name],
-                                            data_fp, nodes[layer], k, self.seed,
-                                            self.batch_size, p.device.type)
+            # the reducer's version too: maps stored by an older reducer (other signs, another
+            # t-SNE start) are recomputed, never mixed with new ones across layers
+            keys = {(layer, k): fingerprint("projection", KEY_VERSION, REDUCER_VERSION,
+                                            p.model_fp[name], data_fp, nodes[layer], k,
+                                            self.seed, self.batch_size, p.device.type)
                     for layer in p.layers for k in self._projection_methods()}
             found = {key: None if p.store is None else p.store.load(fp)
                      for key, fp in keys.items()}

@@ -33,8 +33,9 @@ from geowidget.engine.geometry import geometry
 from geowidget.engine.probe import ProbeFit
 from geowidget.engine.pruning import pruned
 
-__all__ = ["LAYER_PARTS", "OUTPUTS_PART", "PENULTIMATE", "WorkUnit", "evaluate_unit",
-           "fingerprint", "join_parts", "probe_key", "split_parts", "unit_inputs"]
+__all__ = ["KEY_VERSION", "LAYER_PARTS", "OUTPUTS_PART", "PENULTIMATE", "WorkUnit",
+           "evaluate_unit", "fingerprint", "join_parts", "probe_key", "split_parts",
+           "unit_inputs"]
 
 PENULTIMATE = "penultimate"
 OUTPUTS_PART = "#outputs"  # the part of a unit holding the model's outputs ("#": no layer name)
@@ -57,6 +58,11 @@ class WorkUnit:
 
     def __str__(self) -> str:
         return f"{self.model} {self.condition.label} [{self.start}:{self.stop}]"
+
+
+# The first part of every key of the unit store (units, probes, projections, adversarial
+# distances): bumped when what a key stands for changes (3: motion blur along the rows).
+KEY_VERSION = 3
 
 
 def fingerprint(*parts: Any) -> str:

@@ -11,13 +11,11 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ipywidgets.widgets.widget import _remove_buffers
 
-from geowidget._validation import describe
 from geowidget.widgets import png as png_export
 from geowidget.widgets.codec import arrays_serialization
 
@@ -41,22 +39,16 @@ def _read_static(path: Path) -> str:
 
 def save_png(view: GeoView, path: str | Path, scale: float = 3.0, via: str = "auto",
              timeout: float = 60.0) -> png_export.PngExport:
-    """Write ``view`` as a PNG (see :meth:`GeoView.to_png`, which documents the arguments)."""
+    """Write ``view`` as a PNG (see :meth:`GeoView.to_png`, which documents and checks the
+    arguments)."""
     owner = type(view).__name__
-    scale = png_export.check_scale(scale, owner)
-    if via not in png_export.VIAS:
-        raise ValueError(f"The 'via' parameter of {owner}.to_png must be one of "
-                         f"{list(png_export.VIAS)}. Got {describe(via)} instead.")
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) \
-            or not math.isfinite(timeout) or timeout <= 0:
-        raise ValueError(f"The 'timeout' parameter of {owner}.to_png must be a positive "
-                         f"number of seconds. Got {describe(timeout)} instead.")
-    if via == "browser" and view._png.views == 0:
+    headless = via == "chromium" or (via == "auto" and view._png.views == 0)
+    if not headless and view._png.views == 0:
         raise RuntimeError(f"{owner}.to_png(via='browser'): no browser shows this view; "
                            "display it first, or use via='chromium'")
     target, tmp = png_export.open_target(path, owner)
     export = png_export.PngExport(target, tmp, scale, owner)
-    if via == "browser" or (via == "auto" and view._png.views > 0):
+    if not headless:
         view._png.request(view, export, timeout)
         return export
     try:

@@ -15,8 +15,9 @@ Two ways to reach a renderer:
   nbconvert): the view is exported to a standalone HTML page (``to_html``) and rendered by the
   same renderer in Chromium, through playwright. The export is done when ``to_png`` returns.
 
-The target is checked first: ``to_png`` creates its temporary file next to the target before
-anything is rendered, so an unwritable path fails at once, with the path in the message. The
+The target is checked first: ``to_png`` declares its arguments (a writable file path, a scale
+in (0, 10], ...) and creates its temporary file next to the target before anything is
+rendered, so an unwritable path fails at once, with the path in the message. The
 file is written whole (temporary file, then a rename), never half.
 """
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import concurrent.futures
-import math
 import os
 import shutil
 import struct
@@ -34,13 +34,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-__all__ = ["HEADLESS_WIDTH", "MAX_SCALE", "VIAS", "PngExport", "PngRequests", "check_scale",
+from geowidget._validation import invalid
+
+__all__ = ["HEADLESS_WIDTH", "MAX_SCALE", "MAX_TIMEOUT", "VIAS", "PngExport", "PngRequests",
            "chromium_executable", "open_target", "png_size", "render_headless"]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_SCALE = 10.0
 HEADLESS_WIDTH = 840  # CSS px of the page a headless export lays the view out in
 VIAS = ("auto", "browser", "chromium")
+MAX_TIMEOUT = 3600.0  # seconds; no export takes an hour, and an infinite one breaks the timers
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -50,40 +53,16 @@ def png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def check_scale(scale: Any, owner: str) -> float:
-    """``scale`` as a float in (0, MAX_SCALE]; a ValueError naming it otherwise."""
-    ok = isinstance(scale, int | float) and not isinstance(scale, bool) and math.isfinite(scale)
-    if not ok or not 0 < scale <= MAX_SCALE:
-        raise ValueError(f"The 'scale' parameter of {owner}.to_png must be a number in "
-                         f"(0, {MAX_SCALE:g}] (device pixels per CSS pixel). Got {scale!r} "
-                         "instead.")
-    return float(scale)
-
-
-def open_target(path: Any, owner: str) -> tuple[Path, Path]:
-    """Check that ``path`` can be written, by creating the temporary file the PNG will be
-    written to (next to it, so the final rename stays on one file system). Returns (target,
-    temporary file); raises a ValueError naming ``path`` and why otherwise."""
-    if not isinstance(path, str | os.PathLike):
-        raise TypeError(f"The 'path' parameter of {owner}.to_png must be a str or a "
-                        f"os.PathLike. Got {type(path).__name__} instead.")
+def open_target(path: str | os.PathLike, owner: str) -> tuple[Path, Path]:
+    """Create the temporary file the PNG will be written to, next to ``path`` (so the final
+    rename stays on one file system): (target, temporary file). ``path`` is a writable file
+    path by ``to_png``'s declaration; a folder that refuses the file is named here."""
     target = Path(path).expanduser()
-
-    def fail(why: str) -> ValueError:
-        return ValueError(f"The 'path' parameter of {owner}.to_png must be a writable file "
-                          f"path. Got {str(path)!r}: {why}.")
-
-    parent = target.parent
-    if target.is_dir():
-        raise fail("it is a directory")
-    if not parent.exists():
-        raise fail(f"the directory {str(parent)!r} does not exist")
-    if not parent.is_dir():
-        raise fail(f"{str(parent)!r} is not a directory")
     try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as err:
-        raise fail(f"the directory {str(parent)!r} is not writable ({err.strerror})") from None
+        raise invalid(f"{owner}.to_png", "path", "a writable file path", path,
+                      f"its folder refuses a file: {err.strerror}") from None
     os.close(fd)
     return target, Path(tmp)
 

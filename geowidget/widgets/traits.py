@@ -2,8 +2,11 @@
 
 :class:`TraitValueError` is a ``traitlets.TraitError`` (so traitlets rolls the change back and,
 for a value from the browser, :class:`~geowidget.widgets.view.GeoView` sends the kernel's
-value back) and a ``ValueError`` (what a caller checking arguments expects). Each type says
-what it expects in the one message format of :func:`invalid`.
+value back) and an :class:`~geowidget._validation.InvalidParameterError`, the package's one
+error for bad input (so a ``ValueError`` and a ``TypeError``): ``except
+geowidget.InvalidParameterError`` catches a bad argument and a bad trait alike. Each type says
+what it expects in the one message format of :func:`invalid`, the parameters' format with
+"trait" for "parameter".
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
-from geowidget._validation import describe
+from geowidget._validation import InvalidParameterError, describe
 
 __all__ = ["Bool", "Colors", "Dict", "Enum", "Float", "Int", "List", "TraitValueError",
            "as_is", "invalid"]
@@ -30,9 +33,10 @@ class as_is(str):  # noqa: N801 (reads as a function at the call site)
         return str(self)
 
 
-class TraitValueError(t.TraitError, ValueError):
+class TraitValueError(t.TraitError, InvalidParameterError):
     """An invalid trait value. As a ``TraitError`` it makes traitlets roll the change back;
-    as a ``ValueError`` it is what a caller checking arguments expects."""
+    as an :class:`~geowidget._validation.InvalidParameterError` it is the one error for bad
+    input that a caller checking arguments catches."""
 
 
 def invalid(owner: Any, name: str, expected: str, got: Any) -> TraitValueError:

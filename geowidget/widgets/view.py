@@ -40,7 +40,7 @@ import numpy as np
 import traitlets as t
 from anywidget.experimental import command
 
-from geowidget._validation import describe
+from geowidget._validation import Interval, Options, OutputFile, describe, validate_params
 from geowidget.coords import Coords
 from geowidget.widgets import png as png_export
 from geowidget.widgets.codec import (
@@ -185,6 +185,12 @@ class GeoView(anywidget.AnyWidget):
         """
         return write_html([self], path, title)
 
+    @validate_params({
+        "path": [OutputFile()],
+        "scale": [Interval(float, 0, png_export.MAX_SCALE, closed="right")],
+        "via": [Options(*png_export.VIAS)],
+        "timeout": [Interval(float, 0, png_export.MAX_TIMEOUT, closed="right")],
+    })
     def to_png(self, path: str | Path, scale: float = 3.0, *, via: str = "auto",
                timeout: float = 60.0) -> png_export.PngExport:
         """Write the current view as a PNG, drawn by its renderer at ``scale`` x its size.
@@ -214,7 +220,7 @@ class GeoView(anywidget.AnyWidget):
         via : {"auto", "browser", "chromium"}
             Where to draw it (above).
         timeout : float
-            Seconds to wait for the renderer.
+            Seconds to wait for the renderer, in (0, 3600].
 
         Returns
         -------

@@ -170,13 +170,19 @@ export function softwareRenderer(gl: WebGL2RenderingContext): boolean {
   return /swiftshader|llvmpipe|softpipe|software/i.test(name);
 }
 
-function floatTexture(gl: WebGL2RenderingContext, w: number, h: number, data: Float32Array | null): WebGLTexture {
+/** A new 2-D texture, bound, read texel by texel: nearest filtering, edges clamped. */
+export function nearestTexture(gl: WebGL2RenderingContext): WebGLTexture {
   const t = gl.createTexture()!;
   gl.bindTexture(gl.TEXTURE_2D, t);
   gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
   gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
   gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
   gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
+  return t;
+}
+
+function floatTexture(gl: WebGL2RenderingContext, w: number, h: number, data: Float32Array | null): WebGLTexture {
+  const t = nearestTexture(gl);
   gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA32F, w, h, 0, gl.RGBA, gl.FLOAT, data);
   return t;
 }

@@ -5,7 +5,7 @@
 // (density.ts); a selection is drawn on top of the rest, at full colour.
 
 import { categorical, hexToRgb, lut, MISSING, type RGB, type ScaleKind } from "./colors";
-import { binGrid as binGridOf, binXY, densityPlan, HIDDEN, DEFAULT_THRESHOLD, GpuDensity, shadeBins, type Bins, type DensityPlan, type DensitySetting } from "./density";
+import { binGrid as binGridOf, binXY, densityPlan, HIDDEN, DEFAULT_THRESHOLD, GpuDensity, nearestTexture, shadeBins, type Bins, type DensityPlan, type DensitySetting } from "./density";
 import type { Camera } from "./scales";
 
 export type ColorMode = "category" | "correct" | "continuous" | "custom-category";
@@ -343,15 +343,7 @@ export class PointLayer {
   private initGL(gl: WebGL2RenderingContext): void {
     this.vao = gl.createVertexArray();
     this.selBuf = gl.createBuffer();
-    for (const name of ["classes", "lut", "pal"]) {
-      const t = gl.createTexture()!;
-      gl.bindTexture(gl.TEXTURE_2D, t);
-      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
-      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
-      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
-      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_T, gl.CLAMP_TO_EDGE);
-      this.tex[name] = t;
-    }
+    for (const name of ["classes", "lut", "pal"]) this.tex[name] = nearestTexture(gl);
   }
 
   /** The program for one shader variant, compiled on first use. */

@@ -138,12 +138,12 @@ def test_png_too_large_is_refused_in_the_browser(page, tmp_path):
 
 @pytest.mark.parametrize(("make_path", "kwargs", "error", "match"), [
     (lambda d: d / "missing" / "x.png", {}, ValueError,
-     r"'path' parameter of PolarPlot.to_png must be a writable file path\. Got .*missing.*"
-     r"the directory .* does not exist"),
-    (lambda d: d / "file.txt" / "x.png", {}, ValueError, r"file\.txt' is not a directory"),
-    (lambda d: d, {}, ValueError, "it is a directory"),
-    (lambda d: 3, {}, TypeError, "'path' parameter of PolarPlot.to_png must be a str or a "
-                                 "os.PathLike. Got int"),
+     r"The 'path' parameter of PolarPlot.to_png must be a writable file path in an existing "
+     r"folder\. Got .*missing.* \(its folder .* does not exist\)"),
+    (lambda d: d / "file.txt" / "x.png", {}, ValueError, r"file\.txt' is a file, not a folder"),
+    (lambda d: d, {}, ValueError, r"\(it is a folder\)"),
+    (lambda d: 3, {}, TypeError, "'path' parameter of PolarPlot.to_png must be a writable file "
+                                 "path in an existing folder. Got 3"),
     (lambda d: d / "x.png", {"scale": 0}, ValueError, r"'scale' parameter .* \(0, 10\]"),
     (lambda d: d / "x.png", {"scale": float("nan")}, ValueError, "'scale' parameter"),
     (lambda d: d / "x.png", {"scale": True}, ValueError, "'scale' parameter"),

@@ -459,17 +459,18 @@ def test_polar_zooms_to_the_data_and_reset_shows_the_half_disc(browser, tmp_path
 def test_custom_colour_per_cell_follows_the_cell_when_cells_come_on_demand(browser, tmp_path):
     """A colour array [M, L, K, N] travels with each cell: with cells fetched on demand the
     shown cell's colours are drawn (they were those of cell (0, 0, 0) whatever the cell)."""
-    from geowidget.cube import Condition, GeometryCube
+    from geowidget.coords import Condition, Coords
+    from geowidget.cube import GeometryCube
 
     shape = (1, 2, 1, 4)
     angle = np.broadcast_to(THETA, shape).astype(np.float32)
     norm = np.broadcast_to(RHO, shape).astype(np.float32)
     zeros = np.zeros(shape, np.float32)
-    cube = GeometryCube(models=["m"], layers=["a", "b"], conditions=[Condition()],
-                        labels=[0, 1, 2, 3], class_names=list("abcd"), angle=angle,
-                        angle_pred=angle, avh=zeros, angle_gap=zeros, norm=norm, margin=zeros,
-                        pred=np.zeros((1, 1, 4), int), correct=np.zeros((1, 1, 4), bool),
-                        logit_margin=np.zeros((1, 1, 4), np.float32))
+    # every sample predicted class 0: the first is correct (derived from pred and labels)
+    cube = GeometryCube.from_arrays(
+        Coords(["m"], ["a", "b"], [Condition()]), [0, 1, 2, 3], list("abcd"), angle=angle,
+        angle_pred=angle, avh=zeros, angle_gap=zeros, norm=norm, margin=zeros,
+        pred=np.zeros((1, 1, 4), int), logit_margin=np.zeros((1, 1, 4), np.float32))
     colour = np.zeros(shape, np.int64)
     colour[0, 0, 0] = [0, 1, 2, 3]
     colour[0, 1, 0] = [3, 3, 1, 0]
