@@ -178,3 +178,52 @@ def test_every_picker_has_an_accessible_name(browser, cube, tmp_path):
     for name in ("model", "layer", "sparsity", "benchmark"):
         assert page.get_by_role("combobox", name=name, exact=True).count() >= 1, name
     ctx.close()
+
+
+LEGEND = """(kind) => Array.from(document.querySelectorAll(
+    `.gw-root[data-kind=${kind}] .gw-legend .item`)).map((it) => {
+  const sw = it.querySelector('.sw'), bg = getComputedStyle(it.closest('.gw-root')).backgroundColor;
+  return { cls: it.dataset.class, text: it.textContent, off: it.classList.contains('off'),
+           color: getComputedStyle(it).color, opacity: Number(getComputedStyle(it).opacity),
+           sw: sw ? getComputedStyle(sw).backgroundColor : '', bg };
+})"""
+
+
+def contrast(a: str, b: str) -> float:
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_parallel_coordinates_has_a_class_legend(browser, cube, tmp_path, theme):
+    view = gw.ParallelCoordinates(cube, theme=theme)
+    ctx, page = open_page(browser, view.to_html(tmp_path / "par.html"))
+    items = page.evaluate(LEGEND, "parallel")
+    counts = np.bincount(cube.labels, minlength=len(cube.class_names))
+    assert [it["text"] for it in items] == [f"{name} ({c})" for name, c in
+                                             zip(cube.class_names, counts, strict=True)]
+    assert len({it["sw"] for it in items}) == len(items) and not any(it["off"] for it in items)
+    for it in items:  # a swatch is a graphic: at least 3:1 on the background (WCAG 1.4.11)
+        assert contrast(it["sw"], it["bg"]) >= 3, it
+    # clicking a class hides its lines: its item goes off, the others stay on
+    before = page.evaluate("() => document.querySelector('.gw-root').dataset.drawn")
+    page.click(".gw-legend .item[data-class='1']")
+    page.wait_for_function(f"() => document.querySelector('.gw-root').dataset.drawn !== '{before}'")
+    assert [it["off"] for it in page.evaluate(LEGEND, "parallel")] == [False, True, False]
+    shoot(page, f"theme-parallel-{theme}")
+    ctx.close()
+
+
+def test_layerprofile_legend_is_readable_in_dark(browser, cube, tmp_path):
+    view = gw.LayerProfile(cube, theme="dark", model=2)
+    ctx, page = open_page(browser, view.to_html(tmp_path / "lp.html"))
+    items = page.evaluate(LEGEND, "layerprofile")
+    assert [it["off"] for it in items] == [m != 2 for m in range(len(cube.models))]
+    for it in items:  # the dimmed names too: text at least 3:1 on the background, not faded
+        assert it["opacity"] == 1 and contrast(it["color"], it["bg"]) >= 3, it
+    # the shown model stays set apart from the dimmed ones
+    on = next(it for it in items if not it["off"])
+    assert all(contrast(on["color"], it["bg"]) > contrast(it["color"], it["bg"])
+               for it in items if it["off"])
+    shoot(page, "theme-layerprofile-dark")
+    ctx.close()
