@@ -187,6 +187,9 @@ class Explorer(ipw.VBox):
             self.modelmap = ModelMap(cube, height=260)
         self.panel = SamplePanel(cube)
         self.link = link(*self.views(), keys=("model", "layer", "condition", "classes"))
+        # every view follows the polar plot's theme (the one Explorer(theme=) sets)
+        self._themes = [t.dlink((self.polar, "theme"), (v, "theme"))
+                        for v in self.views() if v is not self.polar and v.has_trait("theme")]
         meta = self.polar._meta
         self.controls = {
             "model": ipw.Dropdown(options=[(m, i) for i, m in enumerate(meta["models"])],

@@ -81,9 +81,10 @@ def export_state(views: list[GeoView], show_controls: bool | None = None) -> dic
 
 
 def write_html(views: list[GeoView], path: str | Path, title: str = "geowidget",
-               show_controls: bool | None = None) -> Path:
-    """Write ``views`` into one standalone HTML page (see :meth:`GeoView.to_html`)."""
-    state = json.dumps(export_state(views, show_controls)).replace("<", "\\u003c")
+               show_controls: bool | None = None, row: bool = False) -> Path:
+    """Write ``views`` into one standalone HTML page (see :meth:`GeoView.to_html`); ``row``
+    puts them side by side where the page is wide enough (stacked where it is not)."""
+    state = json.dumps({**export_state(views, show_controls), "row": row}).replace("<", "\\u003c")
     esm = base64.b64encode(_read_static(ESM_PATH).encode("utf-8")).decode("ascii")
     css = _read_static(CSS_PATH).replace("<", "\\3c ")
     page = _HTML.format(title=html.escape(title), state=state, esm=esm, css=css)

@@ -84,11 +84,14 @@ class SideBySide(ipw.HBox):
         self.right = PolarPlot(cube, model=models[1], sparsity=sp[1], **kwargs)
         self.link = link(self.left, self.right, keys=keys)
         self._mirror = t.dlink((self.link, "selected"), (self, "selected"))
-        super().__init__(children=[self.left, self.right])
+        for side in (self.left, self.right):  # halves of the row, not each the full width
+            side.layout.flex, side.layout.min_width = "1 1 0%", "0"
+        super().__init__(children=[self.left, self.right],
+                         layout=ipw.Layout(flex_flow="row wrap", width="100%"))
 
     def to_html(self, path: Any, title: str = "geowidget side by side") -> Any:
         """Both views in one standalone HTML file (see :meth:`PolarPlot.to_html`)."""
-        return write_html([self.left, self.right], path, title)
+        return write_html([self.left, self.right], path, title, row=True)
 
     def to_plotly(self) -> Any:
         """Both polar plots as one plotly Figure with two polar subplots."""

@@ -1,15 +1,15 @@
-// Colour scales: colour-blind-safe categorical palettes (Paul Tol's muted, bright and light
-// schemes, 20 distinct colours with greys left out) and continuous viridis / diverging maps.
+// Colour scales: a categorical palette with ten distinct hues (Tableau 10, then the rest of
+// Tableau 20 for more than ten categories) and continuous viridis / diverging maps.
 
 export type RGB = [number, number, number];
 
 export const CATEGORICAL: string[] = [
-  // Tol bright (7, grey dropped)
-  "#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377",
-  // Tol muted (9, pale grey dropped)
-  "#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255",
-  // Tol light (subset not already close to the above)
-  "#EE8866", "#FFAABB", "#BBCC33", "#AAAA00", "#77AADD", "#EEDD88",
+  // Tableau 10: every pair at least 18 apart in CIEDE2000 (js/tests/palette.test.ts)
+  "#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
+  "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC",
+  // Tableau 20's other colours, for categories past ten
+  "#A0CBE8", "#FFBE7D", "#8CD17D", "#B6992D", "#499894",
+  "#D37295", "#D4A6C8", "#79706E", "#D7B5A6", "#F1CE63",
 ];
 export const MISSING = "#9A9A9A";
 
@@ -98,8 +98,8 @@ const toHex = (c: RGB) => `#${c.map((v) => v.toString(16).padStart(2, "0")).join
 
 /**
  * The categorical palette (the view's own, or the default) for a theme. On a dark background
- * each colour under 3:1 contrast with it (WCAG's minimum for graphics; Tol's darkest colours,
- * indigo and wine, are near 1.5:1 on near-black) is mixed with white just enough to reach it,
+ * each colour under 3:1 contrast with it (WCAG's minimum for graphics; a view's own dark
+ * colours, e.g. indigo, are near 1.5:1 on near-black) is mixed with white just enough to reach it,
  * so it keeps its hue. The light theme keeps the colours as they are.
  */
 export function paletteFor(palette: string[] | undefined, theme: { dark: boolean; bg: string }): string[] {

@@ -36,6 +36,7 @@ export function select(
   const sel = h("select");
   if (multiple) sel.multiple = true;
   sel.setAttribute("data-picker", label);
+  sel.setAttribute("aria-label", label); // named even where a host restyles or drops the <label>
   for (const o of options) {
     const opt = h("option", { value: o.value }, o.text);
     sel.append(opt);

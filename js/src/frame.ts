@@ -3,7 +3,7 @@
 
 import { h, s } from "./dom";
 import type { Point } from "./selection";
-import { resolveTheme, watchTheme, type Theme } from "./theme";
+import { paintTheme, resolveTheme, watchTheme, type Theme } from "./theme";
 
 export type Tool = "lasso" | "box" | "pan";
 
@@ -93,13 +93,7 @@ export class Frame {
   }
 
   private applyTheme(): void {
-    const t = this.theme;
-    this.root.style.setProperty("--gw-bg", t.bg);
-    this.root.style.setProperty("--gw-fg", t.fg);
-    this.root.style.setProperty("--gw-grid", t.grid);
-    this.root.style.setProperty("--gw-muted", t.muted);
-    this.root.style.color = t.fg;
-    this.root.dataset.theme = t.dark ? "dark" : "light";
+    paintTheme(this.root, this.theme);
   }
 
   /** Returns true when the size changed. */

@@ -1,6 +1,7 @@
-// Legend pieces shared by the views: a colour bar for continuous colour fields.
+// Legend pieces shared by the views: a colour bar for continuous colour fields, and one
+// item per class for categorical colours.
 
-import { diverging, viridis, type ScaleKind } from "./colors";
+import { categorical, diverging, viridis, type ScaleKind } from "./colors";
 import { h } from "./dom";
 import { formatNumber } from "./scales";
 
@@ -19,4 +20,23 @@ export function colorBar(label: string, domain: [number, number], scale: ScaleKi
   }
   wrap.append(h("span", {}, `${label} ${formatNumber(domain[0])}`), bar, h("span", {}, formatNumber(domain[1])));
   return wrap;
+}
+
+/** One item per class: its swatch in `palette` and "name (count)". With `shown` non-empty, the
+ * classes left out are drawn off; clicking an item toggles its class in or out. */
+export function classLegend(names: string[], counts: ArrayLike<number>, palette: string[], shown: number[], onToggle: (next: number[]) => void): HTMLElement[] {
+  return names.map((name, c) => {
+    const on = !shown.length || shown.includes(c);
+    const it = h("span", { class: on ? "item" : "item off", "data-class": String(c), role: "button", title: `show or hide ${name}` });
+    const sw = h("span", { class: "sw" });
+    const col = categorical(c, palette);
+    sw.style.background = `rgb(${col[0]},${col[1]},${col[2]})`;
+    it.append(sw, h("span", {}, `${name} (${counts[c] ?? 0})`));
+    it.addEventListener("click", () => {
+      const base = shown.length ? shown : names.map((_, i) => i);
+      const next = base.includes(c) ? base.filter((i) => i !== c) : [...base, c].sort((a, b) => a - b);
+      onToggle(next.length === names.length ? [] : next);
+    });
+    return it;
+  });
 }

@@ -20,6 +20,8 @@ export interface SavedModel {
 export interface SavedState {
   models: Record<string, SavedModel>;
   views: string[];
+  /** Side by side where the page is wide enough (SideBySide), else stacked. */
+  row?: boolean;
 }
 
 function b64ToView(b64: string): DataView {
@@ -130,6 +132,7 @@ export function standalone(root: HTMLElement, saved: SavedState): { models: Reco
     putBuffers(state, m.buffer_paths, m.buffers.map(b64ToView));
     models[id] = new LocalModel(state, models);
   }
+  if (saved.row) root.classList.add("gw-row");
   for (const id of saved.views) {
     const model = models[id];
     const kind = String(model.get("_kind"));

@@ -1,4 +1,5 @@
-// Follow JupyterLab's light and dark themes (or an explicit "light" / "dark").
+// Follow JupyterLab's light and dark themes, elsewhere (an exported page, the docs site) the
+// browser's prefers-color-scheme; or an explicit "light" / "dark".
 
 export interface Theme {
   dark: boolean;
@@ -34,13 +35,38 @@ export function resolveTheme(setting: string, el: Element): Theme {
   if (flag === "true") return LIGHT;
   const bg = typeof getComputedStyle === "function" ? getComputedStyle(el).getPropertyValue("--jp-layout-color0") : "";
   const lum = bg ? luminance(bg) : null;
-  return lum !== null && lum < 0.4 ? DARK : LIGHT;
+  if (lum !== null) return lum < 0.4 ? DARK : LIGHT;
+  return prefersDark()?.matches ? DARK : LIGHT;
 }
 
-/** Call `fn` when JupyterLab switches theme; returns the disconnect function. */
+/** The browser's dark-scheme query, or null where there is none (node, old browsers). */
+function prefersDark(): MediaQueryList | null {
+  return typeof matchMedia === "function" ? matchMedia("(prefers-color-scheme: dark)") : null;
+}
+
+/** Paint `root` in `theme`: the CSS variables the stylesheet reads, and data-theme. */
+export function paintTheme(root: HTMLElement, theme: Theme): void {
+  root.style.setProperty("--gw-bg", theme.bg);
+  root.style.setProperty("--gw-fg", theme.fg);
+  root.style.setProperty("--gw-grid", theme.grid);
+  root.style.setProperty("--gw-muted", theme.muted);
+  root.style.color = theme.fg;
+  root.dataset.theme = theme.dark ? "dark" : "light";
+}
+
+/** Call `fn` when JupyterLab's theme or the browser's colour scheme changes; returns the
+ * disconnect function. */
 export function watchTheme(fn: () => void): () => void {
-  if (typeof MutationObserver === "undefined" || typeof document === "undefined") return () => {};
-  const obs = new MutationObserver(fn);
-  obs.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
-  return () => obs.disconnect();
+  const offs: (() => void)[] = [];
+  if (typeof MutationObserver !== "undefined" && typeof document !== "undefined") {
+    const obs = new MutationObserver(fn);
+    obs.observe(document.body, { attributes: true, attributeFilter: ["data-jp-theme-light", "data-jp-theme-name"] });
+    offs.push(() => obs.disconnect());
+  }
+  const mq = prefersDark();
+  if (mq?.addEventListener) {
+    mq.addEventListener("change", fn);
+    offs.push(() => mq.removeEventListener("change", fn));
+  }
+  return () => offs.forEach((off) => off());
 }

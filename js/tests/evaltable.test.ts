@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { accuracyDomain, columnMax, hitCell, layoutGrid, MIN_CELL_W, type Grid } from "../src/views/evaltable";
+import { accuracyDomain, columnMax, hitCell, layoutGrid, MIN_CELL_W, windowRows, type Grid } from "../src/views/evaltable";
 
 function grid(rows: number, cols: number, bins = 4): Grid {
   const acc = new Float32Array(rows * cols);
@@ -69,5 +69,21 @@ describe("evaluation grid layout", () => {
     }
     expect(accuracyDomain(new Float32Array([NaN, 0.5, 0.9, 0.7]))).toEqual([0.5, Math.fround(0.9)]);
     expect(accuracyDomain(new Float32Array([NaN]))).toEqual([0, 1]);
+  });
+});
+
+describe("table window", () => {
+  it("shows whole rows only: every shown row ends inside it and the next would not fit", () => {
+    const g = grid(12, 3); // rows in groups of 2: gaps between groups
+    const order = Array.from({ length: 12 }, (_, i) => 11 - i);
+    const L = layoutGrid(g, 600, 100, order, [0, 1, 2]);
+    const bottom = (pos: number) => L.y(order[pos]) + L.cellH; // of the row shown at pos
+    for (let maxH = L.headerH + L.cellH + 2; maxH <= L.height + 40; maxH++) {
+      const { height, shown } = windowRows(L, g.rows, maxH);
+      expect(height).toBeLessThanOrEqual(maxH);
+      if (shown === g.rows) { expect(maxH).toBeGreaterThanOrEqual(L.height); expect(height).toBe(maxH >= L.height + 4 ? L.height + 4 : L.height); continue; }
+      expect(bottom(shown - 1) + 2).toBe(height); // the window ends at the last shown row
+      expect(bottom(shown) + 2).toBeGreaterThan(maxH); // the next row would be cut
+    }
   });
 });

@@ -20,7 +20,7 @@ from tests.browser.gw_page import (
 )
 from tests.fixtures.synthetic import make_cube
 
-PALETTE = ["#4477AA", "#EE6677", "#228833"]  # first colours of js/src/colors.ts
+PALETTE = ["#4E79A7", "#F28E2B", "#E15759"]  # first colours of js/src/colors.ts
 N = 3000
 LOW_SHADE, FILL, MIN_ALPHA = 0.3, 0.3, 1 / 16  # js/src/density.ts
 EDGE = 0.01  # CSS px: points this close to a bin edge may land on either side
@@ -201,7 +201,7 @@ def test_a_client_without_webgl_draws_and_a_picker_redraws(browser, tmp_path):
     order = np.argsort(np.hypot(x[:, None] - x, y[:, None] - y) + np.eye(len(x)) * 1e9, axis=1)
     alone = [i for i in range(len(x)) if np.hypot(x[i] - x[order[i, 0]], y[i] - y[order[i, 0]]) > 8]
     (px,) = read_pixels(page, [(x[alone[0]], y[alone[0]])])
-    colour = ["#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE"][cube.labels[alone[0]]]
+    colour = ["#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F"][cube.labels[alone[0]]]
     assert np.abs(np.array(px[:3]) - hex_rgb(colour)).max() <= 3
     assert page.errors == []
     ctx.close()

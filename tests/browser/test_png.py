@@ -16,7 +16,7 @@ import geowidget as gw
 from geowidget.widgets import png as png_module
 from tests.browser.gw_page import hex_rgb, open_html, sector_xy
 
-PALETTE = ["#4477AA", "#EE6677", "#228833", "#CCBB44"]  # first colours of js/src/colors.ts
+PALETTE = ["#4E79A7", "#F28E2B", "#E15759", "#76B7B2"]  # first colours of js/src/colors.ts
 # off the grid's rings (1, 2, 3, 4) and spokes (every 30 degrees), which the image draws on top
 THETA = np.radians([15.0, 50.0, 110.0, 165.0])
 RHO = np.array([1.5, 2.5, 3.5, 4.5])

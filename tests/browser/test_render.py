@@ -19,7 +19,7 @@ from tests.browser.gw_page import (
 )
 from tests.fixtures.synthetic import make_cube
 
-PALETTE = ["#4477AA", "#EE6677", "#228833", "#CCBB44"]  # first colours of js/src/colors.ts
+PALETTE = ["#4E79A7", "#F28E2B", "#E15759", "#76B7B2"]  # first colours of js/src/colors.ts
 THETA = np.radians([10.0, 60.0, 120.0, 170.0])
 RHO = np.array([1.0, 2.0, 3.0, 4.0])
 
@@ -376,7 +376,7 @@ def test_modelmap_draws_trajectories(page, tmp_path):
     ({"margin": [-1.0, 0.0, 1.0, -1.0], "color_by": "margin"},
      ["#B2182B", "#F7F7F7", "#2166AC", "#B2182B"], 6),
     # integer colour array: categories, cycling after 20 colours
-    ({"color_by": np.array([0, 5, 21, 1])}, [PALETTE[0], "#AA3377", PALETTE[1], PALETTE[1]], 3),
+    ({"color_by": np.array([0, 5, 21, 1])}, [PALETTE[0], "#EDC948", PALETTE[1], PALETTE[1]], 3),
 ])
 def test_continuous_and_custom_category_colours(browser, tmp_path, kwargs, expect, tol):
     ctx = browser.new_context(viewport={"width": 700, "height": 700})

@@ -106,6 +106,16 @@ function gapsBefore(order: ArrayLike<number>, groups: ArrayLike<number>): Float6
   return out;
 }
 
+/** The plot's height for at most `maxH` CSS px: the header and as many whole rows as fit (never
+ * a row cut in half), and how many rows that shows; all of them when the table fits. */
+export function windowRows(L: Placed, rows: number, maxH: number): { height: number; shown: number } {
+  if (L.height + 4 <= maxH) return { height: L.height + 4, shown: rows };
+  let shown = 0;
+  while (shown < rows && L.headerH + (shown + 1) * L.cellH + L.rowGap[shown] + 2 <= maxH) shown++;
+  shown = Math.max(1, shown);
+  return { height: L.headerH + shown * L.cellH + L.rowGap[shown - 1] + 2, shown };
+}
+
 export interface Placed extends Layout {
   x(col: number): number; // left edge of column col (by data index)
   y(row: number): number;
@@ -342,6 +352,9 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
   selectBox.dataset.selectedCell = "";
   scroller.append(frame.canvas, hoverBox, selectBox);
   frame.plot.prepend(scroller);
+  // the cue that rows lie below the window (overlay scrollbars may not show)
+  const more = h("div", { class: "gw-more" });
+  frame.plot.after(more);
   const canvas2d = frame.canvas.getContext("2d");
   let grid = readGrid();
   const link = linkFrame(model, frame, ctx, {
@@ -441,8 +454,11 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
   function draw(): void {
     frame.setThemeSetting(model.get("theme"));
     const L = (placed = layout());
-    const wanted = Math.min(Number(model.get("height")) || 380, L.height + 4);
-    if (frame.height !== wanted) { frame.height = wanted; frame.measure(); }
+    const win = windowRows(L, grid.rows, Number(model.get("height")) || 380);
+    if (frame.height !== win.height) { frame.height = win.height; frame.measure(); }
+    const hidden = grid.rows - win.shown;
+    frame.root.dataset.hiddenRows = String(hidden);
+    more.textContent = hidden > 0 ? `▼ ${hidden} more row${hidden > 1 ? "s" : ""}: scroll the table` : "";
     if (!canvas2d) { frame.message("no Canvas2D in this browser"); return; }
     if (!grid.rows || !grid.cols) frame.message("no models or conditions to show");
     else frame.message("");

@@ -6,6 +6,7 @@ import { linkView } from "../link";
 import type { AnyModel, SampleTraits } from "../model";
 import type { ViewContext } from "../context";
 import { formatNumber } from "../scales";
+import { paintTheme, resolveTheme, watchTheme } from "../theme";
 import { drawTile } from "../thumbs";
 
 /** SamplePanel's synced traits (geowidget/widgets/explorer.py): a sample view's. */
@@ -20,6 +21,10 @@ export function renderPanel(model: AnyModel<PanelTraits>, el: HTMLElement, ctx: 
   root.append(img, h("div", {}), text, count);
   img.style.display = "none";
   el.append(root);
+  const paint = () => paintTheme(root, resolveTheme(model.get("theme"), el));
+  paint();
+  const unwatch = watchTheme(paint);
+  model.on("change:theme", paint);
   const link = linkView(model, {
     redraw: () => { count.textContent = `${link.selected().length} selected`; },
     onFocus: (d) => show(d),
@@ -45,5 +50,5 @@ export function renderPanel(model: AnyModel<PanelTraits>, el: HTMLElement, ctx: 
   };
   count.textContent = `${link.selected().length} selected`;
   root.dataset.selected = String(link.selected().length);
-  return { dispose() { link.dispose(); root.remove(); } };
+  return { dispose() { unwatch(); model.off("change:theme", paint); link.dispose(); root.remove(); } };
 }

@@ -8,6 +8,7 @@ import { s } from "../dom";
 import { Frame } from "../frame";
 import type { AnyModel, SlabTraits } from "../model";
 import type { ViewContext } from "../context";
+import { classLegend } from "../legend";
 import { robustNote, robustOffset } from "../robust";
 import { fitText, formatNumber, PAD } from "../scales";
 import { linkFrame } from "./framed";
@@ -216,6 +217,9 @@ export function renderParallel(model: AnyModel<ParallelTraits>, el: HTMLElement,
         g.append(s("rect", { x: x[a] - 6, y: y0, width: 12, height: Math.max(1, y1 - y0), fill: "rgba(120,120,120,0.35)", stroke: frame.theme.fg }));
       }
     });
+    const counts = new Array<number>(meta.class_names.length).fill(0);
+    for (let i = 0; i < n; i++) counts[labels[i]]++;
+    frame.legend.replaceChildren(...classLegend(meta.class_names, counts, pal, cls ?? [], (next) => { model.set("classes", next); model.save_changes(); }));
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
   }
 
