@@ -96,8 +96,9 @@ def test_quickstart(demo_cache):
 
 def test_robustness(demo_cache):
     nb = run("robustness")
-    rows = re.findall(r"^(\S+)\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)$", stdout(nb.cells[-1]),
-                      re.M)
+    # rows of the (model, sparsity) table: model, sparsity 0, then r for angle, l2 and margin
+    rows = re.findall(r"^(\S+)\s+0\.0\s+(-?[\d.]+)\s+(-?[\d.]+)\s+(-?[\d.]+)$",
+                      stdout(nb.cells[-1]), re.M)
     table = {m: [float(v) for v in r] for m, *r in rows}
     assert len(table) == 4
     assert all(r[0] < -0.2 and r[2] > 0.2 for r in table.values()), table  # angle -, margin +

@@ -49,6 +49,10 @@ ALL_DRAWN = """() => Array.from(document.querySelectorAll('.gw-live-root .gw-roo
   .every((r) => Number(r.dataset.drawn || 0) >= 1)"""
 
 
+# the first test builds the site, which runs every notebook once (a few minutes on 2 cores;
+# tests/test_notebooks.py then reuses the runs), so the module's tests get the build's time
+pytestmark = pytest.mark.timeout(1800)
+
 @pytest.fixture(scope="module")
 def site(demo_cache, notebook_cache, bundle, tmp_path_factory) -> Path:
     """The site, built as `make docs` builds it, from the test session's demo cache and runs
@@ -58,7 +62,7 @@ def site(demo_cache, notebook_cache, bundle, tmp_path_factory) -> Path:
            notebook_runs.CACHE_ENV: str(notebook_cache), "NO_MKDOCS_2_WARNING": "1"}
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir",
                            str(out)], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=600)
+                          timeout=1700)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-4000:]
     # mkdocs' own messages ("WARNING -  ..."); a kernel that runs the quickstart may log its
