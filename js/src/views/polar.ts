@@ -8,6 +8,7 @@ import type { LinkedView } from "../link";
 import type { AnyModel, SlabTraits } from "../model";
 import { DEFAULT_THRESHOLD, type DensitySetting } from "../density";
 import { colorBar } from "../legend";
+import { cellName, cellNotice, showDegenerate } from "./degenerate";
 import { firstApart, textBox, textWidth } from "../labels";
 import { PointLayer, pointScreen, pointsInView, type AttrRef, type ColorMode, type DrawSpec } from "../points";
 import type { ViewContext } from "../context";
@@ -273,6 +274,8 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
     const spec = buildSpec();
     if (!spec) { frame.message(link.status()); return; }
     frame.message("");
+    const angleName = model.get("angle_to") === "pred" ? "angle_pred" : "angle";
+    showDegenerate(frame, [cellNotice(cell(), cellName(meta, model.get("model"), model.get("condition")), angleName)]);
     current = spec;
     layer.draw(spec, frame.theme.bg);
     if (positions) drawCaption(positions.caption);
