@@ -266,3 +266,27 @@ def test_evaluation_table_names_fit_and_show_whole_on_hover(browser, demo_cache,
     assert page.evaluate(HOVER_TIP, [lay["labelW"] / 2, lay["headerH"] / 2]) is None  # corner
     shoot(page, "evaltable")
     page.close()
+
+
+def test_polar_ring_labels_stay_clear_of_angle_labels(page, tmp_path):
+    """The outer ring's radius label "60" stood 32 px below the t0 edge's angle label "60°"
+    (a side-by-side at 1200 px), read as a pair: every radius label now stands 36 px
+    (READ_APART in polar.ts) from every angle label, and no two labels overlap."""
+    page.set_viewport_size({"width": 1200, "height": 900})
+    view = gw.SideBySide(gw.demo_cube(), theme="light")
+    page.goto(view.to_html(tmp_path / "p.html").as_uri())
+    page.wait_for_function("document.querySelectorAll('.gw-root[data-drawn]').length === 2")
+    for root in range(2):
+        texts = page.evaluate(f"""() => Array.from(document.querySelectorAll('.gw-root')[{root}]
+            .querySelectorAll('svg text')).map((t) => {{ const r = t.getBoundingClientRect();
+            return [t.textContent, [r.left, r.top, r.right, r.bottom]]; }})""")
+        rings = [b for t, b in texts if not t.endswith("°")]
+        angles = [b for t, b in texts if t.endswith("°")]
+        assert len(rings) >= 2 and len(angles) >= 3, texts  # both axes still labelled
+
+        def gap(a, b):
+            return max(b[0] - a[2], a[0] - b[2], b[1] - a[3], a[1] - b[3])
+
+        boxes = [b for _, b in texts]
+        assert all(gap(a, b) > 0 for i, a in enumerate(boxes) for b in boxes[i + 1:])
+        assert min(gap(r, a) for r in rings for a in angles) >= 36 - 1

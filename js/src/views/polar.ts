@@ -9,7 +9,7 @@ import type { AnyModel, SlabTraits } from "../model";
 import { DEFAULT_THRESHOLD, type DensitySetting } from "../density";
 import { colorBar } from "../legend";
 import { cellName, cellNotice, showDegenerate } from "./degenerate";
-import { firstApart, textBox, textWidth } from "../labels";
+import { apart, firstApart, textBox, textWidth } from "../labels";
 import { PointLayer, pointScreen, pointsInView, type AttrRef, type ColorMode, type DrawSpec } from "../points";
 import type { ViewContext } from "../context";
 import { formatNumber, niceTicks, pan, polarCamera, polarSector, sectorCamera, xyCamera, zoomAt, type Camera, type Sector } from "../scales";
@@ -58,6 +58,9 @@ export interface Positions {
 
 const OK = "#4477AA";
 const BAD = "#EE6677";
+
+/** How far (CSS px) a radius label stands from every angle label, so neither reads as the other's. */
+export const READ_APART = 36;
 
 export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: ViewContext = {}, positions?: Positions): { dispose(): void; handle: PolarHandle } {
   let camera: Camera | null = null; // null: a fitted frame (`fit`)
@@ -312,13 +315,7 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
       g.append(s("line", { x1: ax, y1: ay, x2: bx, y2: by, stroke: col, "stroke-width": width }));
     };
     const rings = niceTicks(sec.r0, sec.r1, 4).filter((r) => r > sec.r0 && r < sec.r1);
-    // ring labels sit outside the t0 edge, along its outward normal
-    const nx = Math.sin(sec.t0), ny = Math.cos(sec.t0);
-    for (const r of rings) {
-      arc(r, 0.6);
-      const [x, y] = at(r, sec.t0);
-      g.append(s("text", { x: x + 11 * nx, y: y + 11 * ny + 3, "text-anchor": "middle", class: "gw-tick" }, formatNumber(r)));
-    }
+    for (const r of rings) arc(r, 0.6);
     arc(sec.r1, 1);
     if (sec.r0 > 0) arc(sec.r0, 1);
     // angle labels: as many nice angles as stand apart along the outer arc (a narrow
@@ -337,6 +334,17 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
     for (const p of shown) {
       spoke((p.deg * Math.PI) / 180, 0.6);
       g.append(s("text", { x: p.x, y: p.y, "text-anchor": "middle", class: "gw-tick" }, p.text));
+    }
+    // ring labels sit outside the t0 edge, along its outward normal; one within READ_APART px
+    // of an angle label (the outer ring's "60" below the t0 edge's "60°" read as a pair) is
+    // left out
+    const nx = Math.sin(sec.t0), ny = Math.cos(sec.t0);
+    for (const r of rings) {
+      const [x, y] = at(r, sec.t0);
+      const text = formatNumber(r), lx = x + 11 * nx, ly = y + 11 * ny + 3;
+      const box = textBox(lx, ly, textWidth(text, font), 11);
+      if (shown.some((p) => !apart(p.box, box, READ_APART))) continue;
+      g.append(s("text", { x: lx, y: ly, "text-anchor": "middle", class: "gw-tick", "data-ring": text }, text));
     }
     spoke(sec.t0, 1);
     spoke(sec.t1, 1);
