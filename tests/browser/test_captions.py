@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 import geowidget as gw
+from tests.browser.gw_page import drag, open_html, plot_box, selected_ids
 from tests.fixtures.synthetic import make_cube
 
 
@@ -39,3 +40,27 @@ def test_projection_caption_says_what_the_positions_are(page, tmp_path):
         page.wait_for_selector(".gw-root[data-kind=projection][data-drawn]")
         assert caption(page) == want + tail
     assert page.errors == []
+
+
+def selcount(page):
+    return page.evaluate("""() => { const e = document.querySelector(
+        '.gw-root[data-kind=polar] .gw-legend [data-selcount]'); return e && e.textContent; }""")
+
+
+def test_polar_lasso_shows_the_selection_count(page, tmp_path):
+    cube = make_cube(m=1, layers=1, n=60)
+    view = gw.PolarPlot(cube)
+    view.selected = cube.sample_ids[:7]
+    open_html(page, view.to_html(tmp_path / "p.html"))
+    assert selcount(page) == "7 selected"
+    left, top, pw, ph = plot_box(page)
+    drag(page, [(left + 5, top + 5), (left + pw - 5, top + 5), (left + pw - 5, top + ph * 0.6),
+                (left + 5, top + ph * 0.6)])
+    got = selected_ids(page)
+    assert 0 < len(got) and sorted(got) != sorted(cube.sample_ids[:7].tolist())
+    page.wait_for_function(f"document.querySelector('.gw-root[data-kind=polar] .gw-legend "
+                           f"[data-selcount]')?.textContent === '{len(got)} selected'")
+    page.click(".gw-root[data-kind=polar] button[data-tool=box]")
+    page.mouse.click(left + 3, top + ph - 3)  # a click on nothing clears the selection
+    page.wait_for_function("!document.querySelector('.gw-root[data-kind=polar] [data-selcount]')")
+    assert selected_ids(page) == [] and page.errors == []

@@ -95,6 +95,7 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
   const link = linkFrame(model, frame, ctx, {
     redraw: draw,
     onChange: (name) => { if (name === "normalize") camera = null; },
+    onSelect: (sel) => showSelected(sel.length),
   }, ["color_by", "angle_to", "normalize", "classes", "palette", "point_size", "density", "density_threshold", "shared_range"]);
   const data = link.data;
   const { meta, labels } = data;
@@ -377,6 +378,7 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
     legendData = data;
     const L = frame.legend;
     L.replaceChildren();
+    showSelected(link.selected().length);
     // missing: NaN position, or NaN colour value, among shown classes; without a colour
     // value, the shown points that dataRange did not count
     const vis = spec.classVisible;
@@ -436,6 +438,15 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
     if (positions) return;
     const to = model.get("angle_to") === "pred" ? "predicted" : "true";
     L.append(h("span", { class: "gw-note" }, `θ: angle to the ${to} class direction · ρ: L2 norm${model.get("normalize") ? " / max" : ""}`));
+  }
+
+  /** "k selected" first in the legend, as the histogram shows it (none without a selection). */
+  function showSelected(k: number): void {
+    let it = frame.legend.querySelector<HTMLSpanElement>("[data-selcount]");
+    if (!k) { it?.remove(); return; }
+    if (!it) { it = h("span", { class: "item", "data-selcount": "" }); frame.legend.prepend(it); }
+    it.textContent = `${k} selected`;
+    it.dataset.selcount = String(k);
   }
 
   function toggleClass(c: number): void {
