@@ -1,4 +1,4 @@
-// Cells whose features are zero or whose angle is undefined: the views say so in the plot
+// Cells whose features are zero or whose angle is undefined: the views say so above the plot
 // instead of drawing nothing (a zero feature vector has norm 0, margin 0 and no angle).
 
 import { h } from "../dom";
@@ -39,20 +39,18 @@ export function cellNotice(cell: Cell | undefined, where: string, angle = "angle
   return degenerateText(countDegenerate(cell.get(angle), cell.has("norm") ? cell.get("norm") : null), where);
 }
 
-/** Shows these sentences in the plot's top-left corner (or removes the notice when none). */
+/** Shows these sentences in a line above the plot (not over it, where it would hide bars),
+ * or removes it when there are none. */
 export function showDegenerate(frame: Frame, lines: string[]): void {
-  let box = frame.plot.querySelector<HTMLDivElement>(".gw-degenerate");
+  let box = frame.root.querySelector<HTMLDivElement>(":scope > .gw-degenerate");
   const text = lines.filter(Boolean);
   if (!text.length) { box?.remove(); return; }
   if (!box) {
     box = h("div", { class: "gw-degenerate", role: "status" });
-    // inline: the stylesheet belongs to the theme; the notice must read on either theme
-    Object.assign(box.style, {
-      position: "absolute", left: "44px", right: "8px", top: "4px", pointerEvents: "none",
-      fontSize: "11px", color: "var(--gw-fg)", background: "var(--gw-bg)", opacity: "0.92",
-      padding: "2px 4px", border: "1px solid var(--gw-grid)", borderRadius: "3px",
-    });
-    frame.plot.append(box);
+    // inline: the stylesheet belongs to the theme; the line reads on either theme
+    Object.assign(box.style, { fontSize: "11px", color: "var(--gw-fg)", padding: "2px 4px", margin: "2px 0",
+      borderLeft: "3px solid var(--gw-muted)" });
+    frame.root.insertBefore(box, frame.plot);
   }
   box.replaceChildren(...text.map((t) => h("div", {}, t)));
   box.dataset.degenerate = String(text.length);
