@@ -42,9 +42,9 @@ class ProjectionView(PolarPlot):
     cube : GeometryCube, optional
         The data; its stored projections (``cube.projections``) give the positions. Or pass
         plain arrays as keywords, as for :class:`PolarPlot`, with ``xy``.
-    method : str
-        Which stored projection to show (``"pca"``, ``"tsne"``, ``"umap"``, ...); with
-        ``xy``, the name shown for those positions.
+    method : str, optional
+        Which stored projection to show (``"pca"``, ``"tsne"``, ``"umap"``, ...; ``"umap"``
+        when not given); with ``xy``, the name shown for those positions (none when not given).
     xy : array-like [N, 2] or [M, L, N, 2], optional
         Positions instead of a stored projection (e.g. from :func:`geowidget.project`):
         one map per (model, layer), or one map when the data has one model and one layer.
@@ -63,20 +63,21 @@ class ProjectionView(PolarPlot):
     _kind = t.Unicode("projection").tag(sync=True)
     data_keywords = (*PolarPlot.data_keywords, "method", "xy")
 
-    def __init__(self, cube: Any = None, method: str = "umap", *, xy: Any = None,
+    def __init__(self, cube: Any = None, method: str | None = None, *, xy: Any = None,
                  **kwargs: Any) -> None:
-        if not isinstance(method, str):
+        if method is not None and not isinstance(method, str):
             raise TypeError(f"The 'method' parameter of ProjectionView must be a str. "
                             f"Got {type(method).__name__} instead.")
         positions = None if xy is None else as_numpy(xy)
         if positions is None:
             if cube is None:
                 raise ValueError("pass a GeometryCube with stored projections, or xy=positions")
+            method = method or "umap"
             positions = cube_projection(cube, method)
         slab = build_slab(cube, kwargs)
         m, ly, _, n = slab.shape
         self._xy = self._positions(positions, m, ly, n)
-        super().__init__(slab, _meta={"projection": method},
+        super().__init__(slab, _meta={"projection": method, "given": xy is not None},
                          _arrays={"proj_x": np.ascontiguousarray(self._xy[..., 0]),
                                   "proj_y": np.ascontiguousarray(self._xy[..., 1])}, **kwargs)
 
@@ -113,7 +114,7 @@ class ProjectionView(PolarPlot):
             fig.add_trace(go.Scattergl(x=xy[mask, 0], y=xy[mask, 1], mode="markers",
                                        name=names[int(c)], marker={"size": 4}))
         meta = self._meta
-        fig.update_layout(title=f"{meta['projection']} · {meta['models'][self.model]} · "
+        fig.update_layout(title=f"{meta['projection'] or 'given positions'} · {meta['models'][self.model]} · "
                                 f"{meta['layers'][self.layer]}",
                           yaxis={"scaleanchor": "x"})
         return fig

@@ -17,7 +17,11 @@ export function histogram(
   if (!(bins >= 1) || !Number.isInteger(bins)) throw new Error(`bins must be a positive integer, got ${bins}`);
   if (!(hi > lo)) { hi = lo + 1; }
   const edges = new Float64Array(bins + 1);
-  for (let i = 0; i <= bins; i++) edges[i] = lo + ((hi - lo) * i) / bins;
+  // an edge that rounding put a hair off 0 is 0, so the sign of a value picks its side
+  for (let i = 0; i <= bins; i++) {
+    const e = lo + ((hi - lo) * i) / bins;
+    edges[i] = Math.abs(e) < 1e-9 * (hi - lo) ? 0 : e;
+  }
   const counts = new Int32Array(bins);
   let missing = 0;
   const w = (hi - lo) / bins;
@@ -28,6 +32,9 @@ export function histogram(
     if (v < lo || v > hi) continue;
     let b = Math.floor((v - lo) / w);
     if (b >= bins) b = bins - 1;
+    // the drawn edges decide: a margin of exactly 0 falls right of the 0 edge (m < 0 is left)
+    if (b < bins - 1 && v >= edges[b + 1]) b++;
+    else if (b > 0 && v < edges[b]) b--;
     counts[b]++;
   }
   return { edges, counts, missing };

@@ -44,24 +44,48 @@ export function candidates(q: LabelRequest): Box[] {
   ];
 }
 
+/** A line segment [x1, y1, x2, y2] drawn on the plot (an edge, a trajectory step). */
+export type Segment = [number, number, number, number];
+
+/** Whether segment s crosses box b (Liang-Barsky clipping of the segment to the box). */
+export function crosses(s: Segment, b: Box): boolean {
+  const [x1, y1, x2, y2] = s;
+  const dx = x2 - x1, dy = y2 - y1;
+  let t0 = 0, t1 = 1;
+  for (const [p, q] of [[-dx, x1 - b.x], [dx, b.x + b.w - x1], [-dy, y1 - b.y], [dy, b.y + b.h - y1]]) {
+    if (p === 0) { if (q < 0) return false; continue; }
+    const r = q / p;
+    if (p < 0) { if (r > t1) return false; if (r > t0) t0 = r; } else { if (r < t0) return false; if (r < t1) t1 = r; }
+  }
+  return true;
+}
+
+/** Labels stand at least this far apart (px): names that touch read as one. */
+export const LABEL_GAP = 2;
+
 /**
  * Place labels in the order of `order` (indices into `labels`, most important first). Returns,
- * per label, where it goes, or null when every position collides. Labels in `always` may
- * cover other marks (never other labels) when no position is free of them.
+ * per label, where it goes, or null when every position collides. A label keeps LABEL_GAP px
+ * from the labels placed before it, and off the marks and, where it can, off the `lines`
+ * drawn. Labels in `always` may cover other marks (never other labels) when no position is
+ * free of them.
  */
-export function placeLabels(labels: LabelRequest[], order: number[], bounds: Box, always: number[] = []): (Placed | null)[] {
+export function placeLabels(labels: LabelRequest[], order: number[], bounds: Box, always: number[] = [], lines: Segment[] = []): (Placed | null)[] {
   const marks: Box[] = labels.map((q) => ({ x: q.x - q.r, y: q.y - q.r, w: 2 * q.r, h: 2 * q.r }));
   const taken: Box[] = [];
   const out: (Placed | null)[] = labels.map(() => null);
-  const free = (box: Box, i: number, overMarks: boolean) => inside(box, bounds)
-    && !taken.some((t) => overlaps(t, box))
-    && (overMarks || !marks.some((m, j) => j !== i && overlaps(m, box)));
+  const free = (box: Box, i: number, overMarks: boolean, overLines: boolean) => inside(box, bounds)
+    && taken.every((t) => apart(t, box, LABEL_GAP))
+    && (overMarks || !marks.some((m, j) => j !== i && overlaps(m, box)))
+    && (overLines || !lines.some((s) => crosses(s, box)));
   for (const i of order) {
     const q = labels[i];
     if (!Number.isFinite(q.x) || !Number.isFinite(q.y)) continue;
-    // labels in `always` (the active model's) may cover other marks when nothing else is free
-    const box = candidates(q).find((b) => free(b, i, false))
-      ?? (always.includes(i) ? candidates(q).find((b) => free(b, i, true)) : undefined);
+    // off the lines where a position allows, else over them (the label has a halo); labels in
+    // `always` (the active model's) may cover other marks when nothing else is free
+    const box = candidates(q).find((b) => free(b, i, false, false))
+      ?? candidates(q).find((b) => free(b, i, false, true))
+      ?? (always.includes(i) ? candidates(q).find((b) => free(b, i, true, true)) : undefined);
     if (!box) continue;
     taken.push(box);
     out[i] = { box, tx: box.x, ty: box.y + box.h * 0.78 };

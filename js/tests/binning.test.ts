@@ -1,3 +1,4 @@
+import { dominantPeak, panelsYMax } from "../src/views/histogram";
 import { describe, expect, it } from "vitest";
 import { histogram, inRange, zeroAlignedRange } from "../src/binning";
 import { idMask, inPolygon, selectPolygon } from "../src/selection";
@@ -62,5 +63,34 @@ describe("selection", () => {
 
   it("maps ids to a mask", () => {
     expect(Array.from(idMask([10, 11, 12, 13], [13, 10, 99]))).toEqual([1, 0, 0, 1]);
+  });
+});
+
+describe("a margin of exactly 0 (zero features: on the boundary, not misclassified)", () => {
+  it("falls in the bin right of the 0 edge even where rounding puts that edge a hair off 0", () => {
+    // a range where lo + (hi - lo) * 1 / 40 computes to 6.9e-18 instead of 0
+    const [lo, hi] = zeroAlignedRange(-1 / 37, 27 / 13, 40);
+    expect(lo + (hi - lo) / 40).not.toBe(0);
+    const hst = histogram(new Float32Array(500), 40, lo, hi);
+    const bin = hst.counts.indexOf(500);
+    expect(hst.edges[bin]).toBe(0); // its left edge is 0: drawn on the m >= 0 side
+    expect(hst.counts[bin - 1]).toBe(0);
+    // a brute-force check of every value against the drawn edges
+    const vals = Float64Array.from({ length: 200 }, (_, i) => lo + ((hi - lo) * i) / 199);
+    const hv = histogram(vals, 40, lo, hi);
+    const want = new Array(40).fill(0);
+    for (const v of vals) { let b = 0; while (b < 39 && v >= hv.edges[b + 1]) b++; want[b]++; }
+    expect(Array.from(hv.counts)).toEqual(want);
+  });
+});
+
+describe("dominantPeak / panelsYMax", () => {
+  it("names the group whose peak is over 4x every other's, and scales panels apart then", () => {
+    expect(dominantPeak([500, 60, 40])).toBe(0);
+    expect(dominantPeak([100, 60, 40])).toBe(-1);
+    expect(dominantPeak([500])).toBe(-1);
+    expect(panelsYMax([500, 60, 0], 500, true, true)).toEqual([500, 60, 1]);
+    expect(panelsYMax([500, 60], 500, false, true)).toEqual([500, 500]);
+    expect(panelsYMax([500, 60], 500, true, false)).toEqual([500]);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { bandHeight, bandOffsets, levels } from "../src/bands";
 import { CATEGORICAL, contrast, hexToRgb, paletteFor } from "../src/colors";
 import { adaptiveAlpha, binShade, binXY, densityPlan, FILL, HIDDEN, LOW_SHADE, maxCount, MIN_ALPHA } from "../src/density";
-import { overlaps, placeLabels, type LabelRequest } from "../src/labels";
+import { crosses, LABEL_GAP, overlaps, placeLabels, type LabelRequest, type Segment } from "../src/labels";
 import { fitText, PAD, polarSector, sectorBox, sectorCamera, toScreen } from "../src/scales";
 
 describe("density", () => {
@@ -127,5 +127,39 @@ describe("dark palette", () => {
     expect(contrast(hexToRgb(own[0]), hexToRgb(dark.bg))).toBeGreaterThanOrEqual(3);
     expect(own[1].toLowerCase()).toBe("#f28e2b");
     expect(contrast([255, 255, 255], [0, 0, 0])).toBeCloseTo(21, 9);
+  });
+});
+
+describe("labels keep off drawn lines", () => {
+  it("crosses() agrees with a brute-force walk along the segment", () => {
+    const box = { x: 10, y: 10, w: 20, h: 10 };
+    let seed = 7;
+    const rnd = () => { seed = (seed * 16807) % 2147483647; return (seed / 2147483647) * 50 - 5; };
+    for (let k = 0; k < 300; k++) {
+      const s: Segment = [rnd(), rnd(), rnd(), rnd()];
+      let hit = false;
+      for (let i = 0; i <= 2000 && !hit; i++) {
+        const t = i / 2000, x = s[0] + t * (s[2] - s[0]), y = s[1] + t * (s[3] - s[1]);
+        hit = x > box.x + 1e-6 && x < box.x + box.w - 1e-6 && y > box.y + 1e-6 && y < box.y + box.h - 1e-6;
+      }
+      if (hit) expect(crosses(s, box)).toBe(true); // a miss by the walk may still graze an edge
+    }
+    expect(crosses([0, 0, 5, 5], box)).toBe(false);
+    expect(crosses([0, 15, 50, 15], box)).toBe(true);
+  });
+
+  it("a label moves off a line through its first position, and stays LABEL_GAP from others", () => {
+    const q: LabelRequest = { x: 100, y: 100, w: 40, h: 12, r: 5 };
+    const first = placeLabels([q], [0], { x: 0, y: 0, w: 300, h: 200 })[0]!;
+    const through: Segment = [first.box.x - 5, first.box.y + 6, first.box.x + 50, first.box.y + 6];
+    const moved = placeLabels([q], [0], { x: 0, y: 0, w: 300, h: 200 }, [], [through])[0]!;
+    expect(crosses(through, moved.box)).toBe(false);
+    // with every position crossed, the label is still shown (over the line)
+    const all: Segment[] = [[0, 0, 300, 200], [0, 200, 300, 0], [100, 0, 100, 200], [0, 100, 300, 100]];
+    expect(placeLabels([q], [0], { x: 0, y: 0, w: 300, h: 200 }, [], all)[0]).not.toBeNull();
+    const two = placeLabels([q, { ...q, y: 101 }], [0, 1], { x: 0, y: 0, w: 300, h: 200 });
+    const [a, b] = two.map((p) => p!.box);
+    const gap = Math.max(b.x - (a.x + a.w), a.x - (b.x + b.w), b.y - (a.y + a.h), a.y - (b.y + b.h));
+    expect(gap).toBeGreaterThanOrEqual(LABEL_GAP - 1e-9);
   });
 });

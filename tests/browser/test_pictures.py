@@ -266,3 +266,63 @@ def test_evaluation_table_names_fit_and_show_whole_on_hover(browser, demo_cache,
     assert page.evaluate(HOVER_TIP, [lay["labelW"] / 2, lay["headerH"] / 2]) is None  # corner
     shoot(page, "evaltable")
     page.close()
+
+
+def test_polar_ring_labels_stay_clear_of_angle_labels(page, tmp_path):
+    """The outer ring's radius label "60" stood 32 px below the t0 edge's angle label "60°"
+    (a side-by-side at 1200 px), read as a pair: every radius label now stands 36 px
+    (READ_APART in polar.ts) from every angle label, and no two labels overlap."""
+    page.set_viewport_size({"width": 1200, "height": 900})
+    view = gw.SideBySide(gw.demo_cube(), theme="light")
+    page.goto(view.to_html(tmp_path / "p.html").as_uri())
+    page.wait_for_function("document.querySelectorAll('.gw-root[data-drawn]').length === 2")
+    for root in range(2):
+        texts = page.evaluate(f"""() => Array.from(document.querySelectorAll('.gw-root')[{root}]
+            .querySelectorAll('svg text')).map((t) => {{ const r = t.getBoundingClientRect();
+            return [t.textContent, [r.left, r.top, r.right, r.bottom]]; }})""")
+        rings = [b for t, b in texts if not t.endswith("°")]
+        angles = [b for t, b in texts if t.endswith("°")]
+        assert len(rings) >= 2 and len(angles) >= 3, texts  # both axes still labelled
+
+        def gap(a, b):
+            return max(b[0] - a[2], a[0] - b[2], b[1] - a[3], a[1] - b[3])
+
+        boxes = [b for _, b in texts]
+        assert all(gap(a, b) > 0 for i, a in enumerate(boxes) for b in boxes[i + 1:])
+        assert min(gap(r, a) for r in rings for a in angles) >= 36 - 1
+
+
+def test_model_map_labels_keep_apart_and_off_the_edges(page, tmp_path):
+    """The demo's wide_cnn-s0 and wide_cnn-mpt-s0 sit almost on one spot: their names touched
+    and an edge ran through one. Every name now stands 2 px from every other (LABEL_GAP) and
+    off every edge line."""
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.goto(gw.ModelMap(gw.demo_cube(), theme="light").to_html(tmp_path / "mm.html").as_uri())
+    page.wait_for_selector(".gw-root[data-kind=modelmap] svg text.gw-label")
+    got = page.evaluate("""() => {
+      const svg = document.querySelector('.gw-root[data-kind=modelmap] svg');
+      const o = svg.getBoundingClientRect();
+      const labels = Array.from(svg.querySelectorAll('text.gw-label')).map((t) => {
+        const r = t.getBoundingClientRect();
+        return [t.textContent, [r.left - o.left, r.top - o.top, r.right - o.left, r.bottom - o.top]]; });
+      const lines = Array.from(svg.querySelectorAll('line')).map((l) =>
+        ['x1', 'y1', 'x2', 'y2'].map((k) => Number(l.getAttribute(k))));
+      return { labels, lines };
+    }""")
+    names = {n for n, _ in got["labels"]}
+    assert {"wide_cnn-s0", "wide_cnn-mpt-s0", "lenet-s0", "mlp-s0"} <= names
+    boxes = [b for _, b in got["labels"]]
+
+    def gap(a, b):
+        return max(b[0] - a[2], a[0] - b[2], b[1] - a[3], a[1] - b[3])
+
+    assert min(gap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:]) >= 2 - 0.5
+    assert got["lines"]
+
+    def crosses(seg, box, steps=400):  # brute force: points along the segment inside the box
+        t = np.linspace(0, 1, steps)
+        x, y = seg[0] + t * (seg[2] - seg[0]), seg[1] + t * (seg[3] - seg[1])
+        return bool(((x > box[0]) & (x < box[2]) & (y > box[1]) & (y < box[3])).any())
+
+    assert [(n, s) for n, b in got["labels"] for s in got["lines"] if crosses(s, b)] == []
+    assert page.errors == []

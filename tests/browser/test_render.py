@@ -404,7 +404,8 @@ def test_angle_to_pred_and_normalised_radius(browser, tmp_path):
         assert np.abs(np.array(rgba[:3]) - hex_rgb(colour)).max() <= 3
     rings = page.evaluate("Array.from(document.querySelectorAll('.gw-root svg text'))"
                           ".map((t) => t.textContent)")
-    assert "1" in rings and "0.4" in rings and "4" not in rings  # radius rings of rho / max
+    # radius rings of rho / max (the outer ring's "1" stands too near "0°" and is left out)
+    assert "0.4" in rings and "0.8" in rings and "4" not in rings
     ctx.close()
 
 

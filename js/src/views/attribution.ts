@@ -84,10 +84,16 @@ export function renderAttribution(model: AnyModel<AttributionTraits>, el: HTMLEl
     }
     ctx.putImageData(px, 0, 0);
     const names = (meta.class_names as string[]) ?? [];
-    info.textContent = [
-      `sample ${meta.sample_id}  label: ${names[meta.label as number] ?? meta.label}  prediction: ${names[meta.base_pred as number] ?? meta.base_pred}`,
-      `θ = ${formatNumber(meta.base_angle_deg as number)}°  m = ${formatNumber(meta.base_margin as number)}  patch ${meta.patch}, stride ${meta.stride}`,
-    ].join("\n");
+    // maps given without a model carry no label, prediction, angle or margin: only what is known
+    const known = (v: unknown) => v !== undefined && v !== null;
+    const cls = (v: unknown) => names[v as number] ?? String(v);
+    const first = [known(meta.sample_id) ? `sample ${meta.sample_id}` : "",
+      known(meta.label) ? `label: ${cls(meta.label)}` : "",
+      known(meta.base_pred) ? `prediction: ${cls(meta.base_pred)}` : ""];
+    const second = [known(meta.base_angle_deg) ? `θ = ${formatNumber(meta.base_angle_deg as number)}°` : "",
+      known(meta.base_margin) ? `m = ${formatNumber(meta.base_margin as number)}` : "",
+      `patch ${meta.patch}, stride ${meta.stride}`];
+    info.textContent = [first, second].map((ps) => ps.filter(Boolean).join("  ")).filter(Boolean).join("\n");
     legend.replaceChildren(h("span", {}, `${field ? "Δm" : "Δθ"}: ${formatNumber(dom[0])} (red) … 0 … ${formatNumber(dom[1])} (blue)`));
     root.dataset.pending = "";
     root.dataset.drawn = String(Number(root.dataset.drawn ?? "0") + 1);

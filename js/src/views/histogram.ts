@@ -10,6 +10,7 @@ import { formatNumber, linear, niceTicks, PAD } from "../scales";
 import { histogram, inRange, zeroAlignedRange, type Histogram } from "../binning";
 import { linkFrame } from "./framed";
 import { stepSlider } from "./steps";
+import { cellName, cellNotice, showDegenerate } from "./degenerate";
 
 /** MarginHistogram's synced traits (geowidget/widgets/histogram.py). */
 export interface HistogramTraits extends SlabTraits {
@@ -26,7 +27,7 @@ export type Layout = "stacked" | "overlay" | "multiples";
  * its [top, bottom] in CSS px (the count ymax at top, 0 at bottom); per group its counts and
  * the selected part of them (null without a selection). */
 export interface HistLayout {
-  layout: Layout; lo: number; hi: number; bins: number; ymax: number; x0: number; x1: number;
+  layout: Layout; lo: number; hi: number; bins: number; ymax: number; ymaxs: number[]; x0: number; x1: number;
   panels: [number, number][];
   groups: { name: string; counts: number[]; selected: number[] | null }[];
 }
@@ -43,6 +44,21 @@ export function histYMax(counts: ArrayLike<number>[], stacked: boolean): number 
   return top;
 }
 
+/** The group whose peak is over DOMINANCE times every other group's, or -1. */
+export const DOMINANCE = 4;
+export function dominantPeak(peaks: number[]): number {
+  if (peaks.length < 2) return -1;
+  const top = peaks.indexOf(Math.max(...peaks));
+  const next = Math.max(...peaks.filter((_, i) => i !== top));
+  return peaks[top] > DOMINANCE * Math.max(1, next) ? top : -1;
+}
+
+/** The count axis's top per panel: each panel's own peak, or the shared top. */
+export function panelsYMax(peaks: number[], shared: number, perPanel: boolean, multiples: boolean): number[] {
+  if (!multiples) return [shared];
+  return peaks.map((p) => (perPanel ? Math.max(1, p) : shared));
+}
+
 export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
   let invX: ((px: number) => number) | null = null;
 
@@ -50,7 +66,7 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
     onPolygon: (poly) => {
       if (!invX) return;
       const xs = poly.map((p) => p[0]);
-      brush(invX(Math.min(...xs)), invX(Math.max(...xs)));
+      brush(invX(Math.min(...xs)), invX(Math.max(...xs)), poly[0][1]);
     },
     onClick: () => { if (link.selected().length) link.select([]); },
     onResize: () => link.schedule(),
@@ -79,8 +95,13 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
     return out;
   }
 
+  // the cells drawn by the last groups(), for their notices
+  let shown: [number, number][] = [];
+
   function margins(m: number, l: number, k: number): Float32Array | undefined {
-    return link.cell(m, l, k)?.get("margin");
+    const v = link.cell(m, l, k)?.get("margin");
+    if (v) shown.push([m, k]);
+    return v;
   }
 
   function groups(): Group[] | null {
@@ -135,6 +156,7 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
     hideGroupedPicker();
     const ctx = g2d;
     if (!ctx) return;
+    shown = [];
     const gs = n === 0 ? [] : groups();
     if (!gs) { frame.message(link.status() || "loading slice…"); return; }
     const layout = layoutOf(gs.length);
@@ -163,6 +185,12 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
       return histogram(g.values, bins, lo, hi, both).counts;
     }) : null;
     const ymax = Math.max(1, histYMax(hists.map((hh) => hh.counts), layout === "stacked"));
+    // one group's spike would flatten the others on a shared count scale: small multiples
+    // then scale each panel apart; an overlay keeps the shared scale and says so
+    const peaks = hists.map((hh) => histYMax([hh.counts], false));
+    const dominant = dominantPeak(peaks);
+    const perPanel = layout === "multiples" && dominant >= 0;
+    const ymaxs = panelsYMax(peaks, ymax, perPanel, layout === "multiples");
     const x = linear(lo, hi, PAD + 20, W - PAD);
     invX = linear(PAD + 20, W - PAD, lo, hi);
     const top = PAD, bottom = H - PAD;
@@ -170,7 +198,15 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
     const panels: [number, number][] = layout === "multiples"
       ? gs.map((_, gi) => { const ph = (bottom - top + 6) / gs.length; return [top + gi * ph, top + (gi + 1) * ph - 6]; })
       : [[top, bottom]];
-    const yIn = (p: number) => linear(0, ymax, panels[p][1], panels[p][0]);
+    const yIn = (p: number) => linear(0, ymaxs[p], panels[p][1], panels[p][0]);
+    const notes = shown.map(([m, k]) => cellNotice(link.cell(m, model.get("layer"), k), cellName(meta, m, k)));
+    if (dominant >= 0 && layout !== "stacked") {
+      const others = Math.max(...peaks.filter((_, i) => i !== dominant));
+      notes.push(perPanel
+        ? `each panel has its own count scale: ${gs[dominant].name} peaks at ${peaks[dominant]}, the others at ≤ ${others}`
+        : `count scale shared: ${gs[dominant].name} peaks at ${peaks[dominant]}, the others at ≤ ${others} (layout "multiples" scales each panel apart)`);
+    }
+    showDegenerate(frame, [...new Set(notes)]);
     if (lo < 0) {
       ctx.fillStyle = frame.theme.dark ? "rgba(238,102,119,0.16)" : "rgba(238,102,119,0.12)";
       for (const [a, b] of panels) ctx.fillRect(x(lo), a, x(Math.min(0, hi)) - x(lo), b - a);
@@ -255,7 +291,7 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
       // each panel: its group's name, and the shared count scale at its top
       panels.forEach(([a], p) => {
         g.append(s("text", { x: x(hi) - 2, y: a + 10, "text-anchor": "end", class: "gw-halo" }, gs[p].name));
-        g.append(s("text", { x: PAD + 14, y: a + 8, "text-anchor": "end", class: "gw-tick" }, formatNumber(ymax)));
+        g.append(s("text", { x: PAD + 14, y: a + 8, "text-anchor": "end", class: "gw-tick" }, formatNumber(ymaxs[p])));
       });
     } else {
       const y = yIn(0);
@@ -264,7 +300,7 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
     g.append(s("text", { x: W / 2, y: H - 4, "text-anchor": "middle", class: "gw-axis-title" }, "margin m (signed)"));
     g.append(s("text", { x: 10, y: PAD + (H - 2 * PAD) / 2, "text-anchor": "middle", class: "gw-axis-title", transform: `rotate(-90 10 ${PAD + (H - 2 * PAD) / 2})` }, "samples"));
     drawn = {
-      layout, lo, hi, bins, ymax, x0: x(lo), x1: x(hi), panels,
+      layout, lo, hi, bins, ymax, ymaxs, x0: x(lo), x1: x(hi), panels,
       groups: gs.map((gr, gi) => ({ name: gr.name, counts: Array.from(hists[gi].counts), selected: picked ? Array.from(picked[gi]) : null })),
     };
     frame.root.dataset.layout = layout;
@@ -281,10 +317,26 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
     }
   }
 
-  function brush(a: number, b: number): void {
-    const cur = margins(model.get("model"), model.get("layer"), model.get("condition"));
-    if (!cur) return;
-    const idx = inRange(cur, a, b, classMask() ?? undefined);
+  /** Selects the samples whose margin lies in [a, b]: in small multiples, the margins of the
+   * panel the brush started in (y0, CSS px); else the shown cell's, which with several models
+   * or levels overlaid is one of the drawn groups only, so a notice names it. */
+  function brush(a: number, b: number, y0: number): void {
+    const gs = groups();
+    if (!gs || !drawn) return;
+    const p = drawn.layout === "multiples" ? drawn.panels.findIndex(([t, btm]) => y0 >= t - 3 && y0 <= btm + 3) : -1;
+    let idx: number[];
+    if (p >= 0) {
+      idx = inRange(gs[p].values, a, b, gs[p].mask ?? undefined);
+    } else {
+      const m = model.get("model"), k = model.get("condition");
+      const cur = margins(m, model.get("layer"), k);
+      if (!cur) return;
+      idx = inRange(cur, a, b, classMask() ?? undefined);
+      const by = model.get("group_by");
+      if (gs.length > 1 && (by === "model" || by === "sparsity")) {
+        frame.notice(`selected by the margins of ${cellName(meta, m, k)} (layout "multiples" brushes each panel's own)`);
+      }
+    }
     link.select(idx.map((i) => link.data.ids[i]));
   }
 

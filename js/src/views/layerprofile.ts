@@ -12,6 +12,7 @@ import type { ViewContext } from "../context";
 import { formatNumber, niceTicks, PAD } from "../scales";
 import { linkFrame } from "./framed";
 import { layerLabel } from "./layerlabel";
+import { cellName, cellNotice, showDegenerate } from "./degenerate";
 
 /** LayerProfile's synced traits (geowidget/widgets/layerprofile.py): a slab view's. */
 export type LayerProfileTraits = SlabTraits;
@@ -81,6 +82,22 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
     return out;
   }
 
+  /** Why a θ point is missing: per model and layer whose median angle is undefined, the
+   * shown model's counts from its cell (when loaded), the others' from the profile. */
+  function undefinedAngles(): string[] {
+    const j = metrics.indexOf("angle");
+    if (j < 0) return [];
+    const k = model.get("condition") as number, cur = model.get("model") as number;
+    const out: string[] = [];
+    for (let m = 0; m < M; m++) for (let l = 0; l < L; l++) {
+      if (!Number.isNaN(quantile(m, l, j, mid))) continue;
+      const where = `${cellName(meta, m, k)}, layer ${meta.layers[l]}`;
+      const counted = m === cur ? cellNotice(link.cell(m, l, k), where) : "";
+      out.push(counted || `${where}: θ not drawn, the angle is undefined for at least half the samples`);
+    }
+    return out;
+  }
+
   function selectedPositions(): number[] {
     const mask = link.selectionMask();
     if (!mask) return [];
@@ -99,6 +116,7 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
     const lines = chosen.map((i) => metrics.map((_, j) => sampleLine(i, j)));
     if (lines.some((ls) => ls.some((x) => x === null))) { frame.message(link.status() || "loading slices…"); return; }
     frame.message("");
+    showDegenerate(frame, undefinedAngles());
     const W = frame.width, H = frame.height;
     const gap = 34, top = PAD, bottom = H - PAD - 14;
     const pw = (W - 2 * PAD - gap * (metrics.length - 1)) / metrics.length;

@@ -8,7 +8,7 @@ import { Frame } from "../frame";
 import { linkView } from "../link";
 import type { AnyModel, GeoTraits } from "../model";
 import { attachPng } from "../png";
-import { placeLabels, type LabelRequest } from "../labels";
+import { placeLabels, type LabelRequest, type Segment } from "../labels";
 import { colorBar } from "../legend";
 import { PointLayer, pointScreen, type DrawSpec } from "../points";
 import type { ViewContext } from "../context";
@@ -147,20 +147,26 @@ export function renderModelMap(model: AnyModel<ModelMapTraits>, el: HTMLElement,
     g.append(defs);
     const paths = (arr.paths as Int32Array) ?? new Int32Array(0);
     let run: string[] = [];
+    const lines: Segment[] = []; // what the labels keep off
+    let prev: [number, number] | null = null;
     for (let j = 0; j < paths.length; j++) {
       if (paths[j] < 0) {
         if (run.length > 1) g.append(s("path", { class: "gw-traj", d: `M${run.join("L")}`, fill: "none", stroke: frame.theme.fg, "stroke-width": 1.5, "marker-end": `url(#gw-arrow-${uid})` }));
         run = [];
+        prev = null;
         continue;
       }
       const q = pointScreen(spec, paths[j]);
-      if (q) run.push(`${q[0]},${q[1]}`);
+      if (q) { run.push(`${q[0]},${q[1]}`); if (prev) lines.push([prev[0], prev[1], q[0], q[1]]); prev = [q[0], q[1]]; }
     }
     for (let e = 0; e + 1 < edges.length; e += 2) {
       const a = pointScreen(spec, edges[e]), b = pointScreen(spec, edges[e + 1]);
-      if (a && b) g.append(s("line", { x1: a[0], y1: a[1], x2: b[0], y2: b[1], stroke: frame.theme.muted, "stroke-width": 1.2 }));
+      if (a && b) {
+        g.append(s("line", { x1: a[0], y1: a[1], x2: b[0], y2: b[1], stroke: frame.theme.muted, "stroke-width": 1.2 }));
+        lines.push([a[0], a[1], b[0], b[1]]);
+      }
     }
-    drawLabels(g, active);
+    drawLabels(g, active, lines);
     frame.legend.replaceChildren();
     if (kind === "categorical" && val) {
       (meta.category_names[field] ?? []).forEach((name, c) => {
@@ -185,7 +191,7 @@ export function renderModelMap(model: AnyModel<ModelMapTraits>, el: HTMLElement,
 
   // Names next to their points where they fit (labels.ts), the active model's first, then in
   // order; the others show on hover. The root counts them in data-labels-hidden.
-  function drawLabels(g: SVGGElement, active: number): void {
+  function drawLabels(g: SVGGElement, active: number, lines: Segment[]): void {
     const family = getComputedStyle(frame.svg).fontFamily || "sans-serif";
     measure.font = `10px ${family}`;
     const bold = `bold 10px ${family}`;
@@ -198,7 +204,7 @@ export function renderModelMap(model: AnyModel<ModelMapTraits>, el: HTMLElement,
     });
     const order = Array.from({ length: P }, (_, i) => i);
     if (active >= 0 && active < P) order.sort((a, b) => (a === active ? -1 : b === active ? 1 : a - b));
-    const placed = placeLabels(requests, order, { x: 0, y: 0, w: frame.width, h: frame.height }, [active]);
+    const placed = placeLabels(requests, order, { x: 0, y: 0, w: frame.width, h: frame.height }, [active], lines);
     let hidden = 0;
     placed.forEach((pl, i) => {
       if (!pl) { hidden++; return; }

@@ -12,6 +12,7 @@ import { classLegend } from "../legend";
 import { robustNote, robustOffset } from "../robust";
 import { fitText, formatNumber, PAD } from "../scales";
 import { linkFrame } from "./framed";
+import { cellName, cellNotice, showDegenerate } from "./degenerate";
 
 /** ParallelCoordinates' synced traits (geowidget/widgets/parallel.py). */
 export interface ParallelTraits extends SlabTraits {
@@ -135,6 +136,9 @@ export function renderParallel(model: AnyModel<ParallelTraits>, el: HTMLElement,
     frame.clear2d(ctx);
     if (n === 0 || axes.length === 0) { frame.message("no samples to show (empty arrays)"); return; }
     frame.message("");
+    if (axes.some((ax) => ax.key === "angle")) {
+      showDegenerate(frame, [cellNotice(link.cell(), cellName(meta, model.get("model"), model.get("condition")))]);
+    }
     // titles: one row, or two staggered rows (shortened) when they would run into each other
     const family = getComputedStyle(frame.svg).fontFamily || "sans-serif";
     ctx.font = `10px ${family}`;

@@ -8,7 +8,8 @@ import type { LinkedView } from "../link";
 import type { AnyModel, SlabTraits } from "../model";
 import { DEFAULT_THRESHOLD, type DensitySetting } from "../density";
 import { colorBar } from "../legend";
-import { firstApart, textBox, textWidth } from "../labels";
+import { cellName, cellNotice, showDegenerate } from "./degenerate";
+import { apart, firstApart, textBox, textWidth } from "../labels";
 import { PointLayer, pointScreen, pointsInView, type AttrRef, type ColorMode, type DrawSpec } from "../points";
 import type { ViewContext } from "../context";
 import { formatNumber, niceTicks, pan, polarCamera, polarSector, sectorCamera, xyCamera, zoomAt, type Camera, type Sector } from "../scales";
@@ -58,6 +59,9 @@ export interface Positions {
 const OK = "#4477AA";
 const BAD = "#EE6677";
 
+/** How far (CSS px) a radius label stands from every angle label, so neither reads as the other's. */
+export const READ_APART = 36;
+
 export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: ViewContext = {}, positions?: Positions): { dispose(): void; handle: PolarHandle } {
   let camera: Camera | null = null; // null: a fitted frame (`fit`)
   let fit: "data" | "disc" = "data"; // polar: around the data's range, or the full half disc
@@ -91,6 +95,7 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
   const link = linkFrame(model, frame, ctx, {
     redraw: draw,
     onChange: (name) => { if (name === "normalize") camera = null; },
+    onSelect: (sel) => showSelected(sel.length),
   }, ["color_by", "angle_to", "normalize", "classes", "palette", "point_size", "density", "density_threshold", "shared_range"]);
   const data = link.data;
   const { meta, labels } = data;
@@ -273,6 +278,8 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
     const spec = buildSpec();
     if (!spec) { frame.message(link.status()); return; }
     frame.message("");
+    const angleName = model.get("angle_to") === "pred" ? "angle_pred" : "angle";
+    showDegenerate(frame, [cellNotice(cell(), cellName(meta, model.get("model"), model.get("condition")), angleName)]);
     current = spec;
     layer.draw(spec, frame.theme.bg);
     if (positions) drawCaption(positions.caption);
@@ -309,13 +316,7 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
       g.append(s("line", { x1: ax, y1: ay, x2: bx, y2: by, stroke: col, "stroke-width": width }));
     };
     const rings = niceTicks(sec.r0, sec.r1, 4).filter((r) => r > sec.r0 && r < sec.r1);
-    // ring labels sit outside the t0 edge, along its outward normal
-    const nx = Math.sin(sec.t0), ny = Math.cos(sec.t0);
-    for (const r of rings) {
-      arc(r, 0.6);
-      const [x, y] = at(r, sec.t0);
-      g.append(s("text", { x: x + 11 * nx, y: y + 11 * ny + 3, "text-anchor": "middle", class: "gw-tick" }, formatNumber(r)));
-    }
+    for (const r of rings) arc(r, 0.6);
     arc(sec.r1, 1);
     if (sec.r0 > 0) arc(sec.r0, 1);
     // angle labels: as many nice angles as stand apart along the outer arc (a narrow
@@ -334,6 +335,17 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
     for (const p of shown) {
       spoke((p.deg * Math.PI) / 180, 0.6);
       g.append(s("text", { x: p.x, y: p.y, "text-anchor": "middle", class: "gw-tick" }, p.text));
+    }
+    // ring labels sit outside the t0 edge, along its outward normal; one within READ_APART px
+    // of an angle label (the outer ring's "60" below the t0 edge's "60°" read as a pair) is
+    // left out
+    const nx = Math.sin(sec.t0), ny = Math.cos(sec.t0);
+    for (const r of rings) {
+      const [x, y] = at(r, sec.t0);
+      const text = formatNumber(r), lx = x + 11 * nx, ly = y + 11 * ny + 3;
+      const box = textBox(lx, ly, textWidth(text, font), 11);
+      if (shown.some((p) => !apart(p.box, box, READ_APART))) continue;
+      g.append(s("text", { x: lx, y: ly, "text-anchor": "middle", class: "gw-tick", "data-ring": text }, text));
     }
     spoke(sec.t0, 1);
     spoke(sec.t1, 1);
@@ -366,6 +378,7 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
     legendData = data;
     const L = frame.legend;
     L.replaceChildren();
+    showSelected(link.selected().length);
     // missing: NaN position, or NaN colour value, among shown classes; without a colour
     // value, the shown points that dataRange did not count
     const vis = spec.classVisible;
@@ -425,6 +438,15 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
     if (positions) return;
     const to = model.get("angle_to") === "pred" ? "predicted" : "true";
     L.append(h("span", { class: "gw-note" }, `θ: angle to the ${to} class direction · ρ: L2 norm${model.get("normalize") ? " / max" : ""}`));
+  }
+
+  /** "k selected" first in the legend, as the histogram shows it (none without a selection). */
+  function showSelected(k: number): void {
+    let it = frame.legend.querySelector<HTMLSpanElement>("[data-selcount]");
+    if (!k) { it?.remove(); return; }
+    if (!it) { it = h("span", { class: "item", "data-selcount": "" }); frame.legend.prepend(it); }
+    it.textContent = `${k} selected`;
+    it.dataset.selcount = String(k);
   }
 
   function toggleClass(c: number): void {

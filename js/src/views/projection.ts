@@ -15,11 +15,15 @@ export function renderProjection(model: AnyModel<PolarTraits>, el: HTMLElement, 
   // positions [M, L, N] per coordinate, sent once; a cell is an offset into them
   const x = decode(arrays.proj_x).data as Float32Array;
   const y = decode(arrays.proj_y).data as Float32Array;
-  const meta = model.get("_meta") as Meta & { projection: string };
+  const meta = model.get("_meta") as Meta & { projection: string | null; given?: boolean };
+  // positions the user gave are named by the method only if the user named one
+  const what = meta.given
+    ? (meta.projection ? `${meta.projection} positions given by the user` : "positions given by the user")
+    : `${meta.projection} of the clean, dense features`;
   const [, L, , N] = meta.shape;
   return renderPolar(model, el, ctx, {
     kind: "projection",
-    caption: `${meta.projection} of the clean, dense features · positions distort distances; hover shows the exact θ, ρ, m`,
+    caption: `${what} · positions distort distances; hover shows the exact θ, ρ, m`,
     refs(m: number, l: number): [AttrRef, AttrRef] {
       const offset = (m * L + l) * N;
       return [{ key: "proj_x", data: x, offset }, { key: "proj_y", data: y, offset }];
