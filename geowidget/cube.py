@@ -333,6 +333,8 @@ class GeometryCube:
         """Whether the cube stores each layer's own prediction (it has probe layers)."""
         if isinstance(self._arrays, _DatasetArrays):
             return bool(self._arrays.reader.meta.get(LAYER_PRED))
+        if hasattr(self._arrays, "has_layer_pred"):  # a backend that says (a live cube's)
+            return bool(self._arrays.has_layer_pred)
         return LAYER_PRED in self._arrays.arrays
 
     @property
@@ -457,7 +459,9 @@ class GeometryCube:
                                       ("layer", layer, len(self.layers)),
                                       ("condition", condition, len(self.conditions))))
         names = list(ARRAYS) + ([LAYER_PRED] if self.has_layer_pred else [])
-        if isinstance(self._arrays, _DatasetArrays):
+        if hasattr(self._arrays, "cell"):  # a backend that gives one cell itself (live)
+            arrays = self._arrays.cell(model, layer, condition, names)
+        elif isinstance(self._arrays, _DatasetArrays):
             from geowidget.cube_format import column
 
             cols = [column(name, self.layers[layer]) if name in LAYER_METRICS or

@@ -114,8 +114,10 @@ class Study:
     data : (inputs, labels), ImageData, Dataset or DataLoader
         The probe set, with labels, read shard by shard in its order. Inputs
         ``[N, C, H, W]`` in [0, 1] when corruptions are generated.
-    layers : list of str, optional
+    layers : list of str or "all", optional
         Layers to measure. ``None`` takes the penultimate layer only (label ``"penultimate"``);
+        ``"all"`` every name :func:`geowidget.get_layer_names` lists for every model, and
+        ``"penultimate"``;
         a list may include ``"penultimate"`` and any name :func:`geowidget.get_layer_names`
         lists, which use a linear probe (see the module doc). They are measured and stored
         in the order of depth (the first model's forward pass; ``"penultimate"`` last),
@@ -417,6 +419,10 @@ class Study:
     def _check_layers(self, layers: Sequence[str]) -> list[str]:
         from geowidget.engine.features import get_layer_names, sort_by_depth
 
+        if layers == "all":  # every layer that every model lists, and the head's input
+            listed = [get_layer_names(m) for m in self.models.values()]
+            layers = [v for v in listed[0] if all(v in other for other in listed[1:])]
+            layers.append(PENULTIMATE)
         if isinstance(layers, str):
             layers = [layers]
         out = list(dict.fromkeys(layers))
@@ -536,13 +542,17 @@ class Study:
                           "probes are cross-fitted on", self.probe_folds)
         return head
 
-    def _worker_spec(self) -> WorkerSpec:
-        probed = {name: [v for v in self.layers if not self._uses_head(name, v)]
-                  for name in self.models}
-        probe_head = self._probe_head() if any(probed.values()) else None
-        probes = {name: {layer: self._probe(name, layer, probe_head) for layer in layers}
-                  for name, layers in probed.items()}
-        self.probe_fits = probes
+    def _worker_spec(self, probes: Mapping[str, Mapping[str, ProbeFit]] | None = None
+                     ) -> WorkerSpec:
+        """What a worker needs; ``probes`` (per model, per probed layer) are fitted here
+        unless given (a live cube gives a mapping that fits each one when first read)."""
+        if probes is None:
+            probed = {name: [v for v in self.layers if not self._uses_head(name, v)]
+                      for name in self.models}
+            probe_head = self._probe_head() if any(probed.values()) else None
+            probes = {name: {layer: self._probe(name, layer, probe_head) for layer in layers}
+                      for name, layers in probed.items()}
+            self.probe_fits = probes
         calibration = (self.reader.head(self.calibration_size) if self.pruning == "snip"
                        else None)
         return WorkerSpec(
@@ -647,8 +657,7 @@ class Study:
                     for model in self.models:
                         unit = WorkUnit(model, cond.sparsity, cond.benchmark, cond.severity,
                                         shard.start, shard.stop)
-                        where = fingerprint(shard_fp, source_fp, unit.sparsity, unit.benchmark,
-                                            unit.severity, unit.start, unit.stop)
+                        where = unit_where(shard_fp, source_fp, unit)
                         missing = {}
                         for part, base in part_keys[model].items():
                             key = fingerprint(base, where)
@@ -856,6 +865,19 @@ class Study:
                if name in self._adversarial_reports else {}),
         }
 
+    def live(self, cache_bytes: int | None = None) -> GeometryCube:
+        """A cube of this study whose cells are computed the first time anyone reads them
+        (a view, ``slice``, ``sel``, ``values``, an analysis); returns at once.
+
+        A live cell equals the cell :meth:`run` computes (the same code, per unit), and is
+        kept in memory within ``cache_bytes`` (default a quarter of the machine's memory)
+        and, with ``cache_dir``, in the unit store, where a later process or a run finds it.
+        See :class:`geowidget.live.LiveCube`.
+        """
+        from geowidget.live import LiveCube
+
+        return LiveCube(self, cache_bytes)
+
 
 class _CubeBuilder:
     """The cube's arrays in memory, filled unit by unit and sample by sample as they arrive."""
@@ -1000,6 +1022,13 @@ class _DatasetBuilder:
         self.writer.meta["model_info"] = [st._info(name) for name in st.models]
         self.writer.finish()
         return GeometryCube.open(self.location)
+
+
+def unit_where(shard_fp: str, source_fp: str, unit: WorkUnit) -> str:
+    """What a unit's stored parts depend on besides the model and the layer: the shard's
+    inputs (``source_fp``: its ready-made corrupted copy, or ``"generated"``) and the condition."""
+    return fingerprint(shard_fp, source_fp, unit.sparsity, unit.benchmark, unit.severity,
+                       unit.start, unit.stop)
 
 
 def probe_accuracy(layer_pred: np.ndarray, labels: np.ndarray, probed: np.ndarray) -> np.ndarray:

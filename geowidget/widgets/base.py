@@ -517,6 +517,12 @@ class SlabView(SampleView):
         except Exception as err:  # a boundary: the browser must get an answer, not a hang
             return {"error": f"{type(err).__name__}: {err}"}, []
 
+    def _handle_custom_msg(self, content: Any, buffers: list) -> None:
+        requests = getattr(getattr(self._slab, "cube", None), "requests", None)
+        if requests is not None and requests.answer(self, content):
+            return  # a live cube's cell: computed off the main thread, answered from there
+        super()._handle_custom_msg(content, buffers)
+
     def _cell_request(self, msg: Any) -> tuple[int, int, int]:
         if self._slab is None:
             raise ValueError(f"this {type(self).__name__} holds no data")

@@ -1,0 +1,106 @@
+"""LiveCube: a GeometryCube whose cells the engine computes the first time anyone reads them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from geowidget.cube import GeometryCube
+from geowidget.live.arrays import LiveArrays
+from geowidget.study.study import thumbnails
+
+if TYPE_CHECKING:
+    from geowidget.live.requests import CellRequests
+    from geowidget.study.study import Study
+
+__all__ = ["LiveCube"]
+
+
+class LiveCube(GeometryCube):
+    """A cube over a Study's models, layers and conditions whose cells are computed on demand.
+
+    Made by :meth:`Study.live() <geowidget.study.Study.live>`, which returns at once: only the
+    labels and thumbnails are read. A cell is computed (see :mod:`geowidget.live.arrays`) the
+    first time a view, :meth:`slice`, :meth:`sel`, :meth:`values` or an analysis reads it, and
+    equals the cell :meth:`Study.run` computes. Everything else is a GeometryCube's.
+
+    Parameters
+    ----------
+    study : Study
+    cache_bytes : int, optional
+        Bytes of computed cells kept in memory (default a quarter of the machine's memory).
+
+    Notes
+    -----
+    ``probe_accuracy`` holds the accuracy of the cells computed so far (NaN elsewhere), and
+    ``computed`` says which cells those are. A live cube has no projections and no
+    adversarial distances (run the Study for them).
+    """
+
+    def __init__(self, study: Study, cache_bytes: int | None = None) -> None:
+        labels = np.zeros(study.n, np.int64)
+        images = None
+        for shard in study.reader:  # labels and thumbnails: no forward pass
+            labels[shard.start : shard.stop] = shard.labels.numpy()
+            thumbs = thumbnails(shard.inputs)
+            if thumbs is not None:
+                if images is None:
+                    images = np.zeros((study.n, *thumbs.shape[1:]), np.uint8)
+                images[shard.start : shard.stop] = thumbs
+        self._set_coordinates(list(study.models), study.layers, study.conditions, labels,
+                              study.class_names, None, [study._info(m) for m in study.models],
+                              study.dataset)
+        self._arrays: LiveArrays = LiveArrays(study, cache_bytes)  # type: ignore[assignment]
+        self._images = images
+        self.projections = {}
+        self.adversarial = {}
+        self._requests: CellRequests | None = None
+
+    @property
+    def live(self) -> LiveArrays:
+        """The backend: its ``stats`` (parts computed, read from the store), ``cache``."""
+        return self._arrays
+
+    @property
+    def requests(self) -> CellRequests:
+        """The worker thread that computes the cells the views ask for (see
+        :mod:`geowidget.live.requests`); started when a view first asks."""
+        if self._requests is None:
+            from geowidget.live.requests import CellRequests
+
+            self._requests = CellRequests(self._arrays)
+        return self._requests
+
+    def computed(self) -> np.ndarray:
+        """Which cells are in memory now, bool ``[M, L, K]``."""
+        live = self._arrays
+        shape = (len(self.models), len(self.layers), len(self.conditions))
+        return np.array([live.ready(m, ly, k) for m, ly, k in np.ndindex(*shape)],
+                        bool).reshape(shape)
+
+    @property
+    def probe_accuracy(self) -> np.ndarray | None:  # type: ignore[override]
+        """Held-out accuracy of each probe ``[M, L, K]`` at the cells computed so far (NaN
+        elsewhere and at layers that use the model's head); None without probe layers."""
+        live = self._arrays
+        if live.probed is None:
+            return None
+        out = np.full((len(self.models), len(self.layers), len(self.conditions)), np.nan)
+        for m, ly, k in zip(*np.nonzero(self.computed()), strict=True):
+            part = live.cache.get((m, k, self.layers[ly]))
+            if part is not None and live.probed[m, ly]:
+                out[m, ly, k] = np.mean(part["layer_pred"] == self.labels, dtype=np.float64)
+        return out
+
+    @probe_accuracy.setter
+    def probe_accuracy(self, value: Any) -> None:
+        raise AttributeError("a live cube's probe_accuracy follows its computed cells")
+
+    def __repr__(self) -> str:
+        dims = ", ".join(f"{k}: {v}" for k, v in self.shape.items())
+        done = int(self.computed().sum())
+        return (f"LiveCube({dims}; dataset={self.dataset!r}, models={self.models}, "
+                f"{done} of {self.computed().size} cells computed)")
+
+
