@@ -310,3 +310,32 @@ def test_a_view_answers_a_live_cell_from_the_worker_thread(models, data, run_cub
     # a computed cell is answered at once, on this thread, by the view itself
     assert view._slice({"m": 1, "l": 1, "k": 3}, [])[0]["cell"] == [1, 1, 3]
     assert isinstance(live, LiveCube)
+
+
+def test_a_view_of_a_live_cube_asks_for_cells_and_its_page_holds_the_computed_ones(
+        models, data, run_cube, tmp_path) -> None:
+    import base64
+    import json
+    import re
+
+    live = Study(models, data, **KW).live()
+    view = gw.PolarPlot(live)  # small enough for the budget, yet nothing is computed
+    assert view._meta["lazy"] is True and view._meta["live"] is True
+    assert live.live.stats["computed"] == 0 and "angle" not in view._arrays
+    live.cell(1, 2, 3)
+    page = view.to_html(tmp_path / "live.html").read_text()
+    assert live.computed().sum() == 1  # exporting computed nothing
+    state = json.loads(re.search(r'id="geowidget-state">(.*?)</script>', page, re.S)[1])
+    saved = state["models"][view.model_id]
+    assert "_computed" in saved["state"] and "_slab" in saved["state"]
+    paths = [".".join(map(str, p)) for p in saved["buffer_paths"]]
+    buffers = dict(zip(paths, saved["buffers"], strict=True))
+    done = np.frombuffer(base64.b64decode(buffers["_computed.cells.buffer"]), np.uint8).reshape(2, 3, 4)
+    np.testing.assert_array_equal(done, live.computed())
+    angle = np.frombuffer(base64.b64decode(buffers["_slab.angle.buffer"]),
+                          np.float32).reshape(2, 3, 4, N)
+    np.testing.assert_allclose(angle[1, 2, 3], run_cube.cell(1, 2, 3).angle, rtol=RTOL,
+                               atol=ATOL)
+    assert np.isnan(angle[0]).all()  # not computed: not in the page
+    assert "the page holds the computed cells only" in open(
+        gw.__path__[0] + "/static/widgets.js").read()

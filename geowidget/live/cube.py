@@ -79,6 +79,27 @@ class LiveCube(GeometryCube):
         return np.array([live.ready(m, ly, k) for m, ly, k in np.ndindex(*shape)],
                         bool).reshape(shape)
 
+    def export_slab(self, slab: Any) -> dict[str, np.ndarray]:
+        """What an exported page of a view of this cube holds (``GeoView.to_html``): the
+        slab's arrays at the cells computed so far (NaN, or 0, elsewhere; nothing is computed
+        for the page) as ``_slab``, and which cells those are, uint8 ``[M, L, K]``, as
+        ``_computed``: the page says that the others were not computed."""
+        done = self.computed()
+        m, ly, k, n = slab.shape
+        shapes = {"mlkn": (m, ly, k, n), "mkn": (m, k, n)}
+        full: dict[str, np.ndarray] = {}
+        for a, b, c in zip(*np.nonzero(done), strict=True):
+            for name, arr in slab.sent(slab.cell(int(a), int(b), int(c))).items():
+                dims = slab.dims()[name]
+                if name not in full:
+                    fill = np.nan if arr.dtype.kind == "f" else 0
+                    full[name] = np.full(shapes[dims], fill, arr.dtype)
+                full[name][(a, b, c) if dims == "mlkn" else (a, c)] = arr
+        for name, dims in slab.dims().items():  # no cell computed yet: empty arrays
+            if name not in full and name not in slab.stand_ins:
+                full[name] = np.full(shapes[dims], np.nan, np.float32)
+        return {"_slab": full, "_computed": {"cells": done.astype(np.uint8)}}
+
     @property
     def probe_accuracy(self) -> np.ndarray | None:  # type: ignore[override]
         """Held-out accuracy of each probe ``[M, L, K]`` at the cells computed so far (NaN

@@ -140,7 +140,10 @@ class CellRequests:
             view.send({"id": rid, "kind": "anywidget-command-response",
                        "response": response}, out)
 
-        self.submit(id(view), (m, ly, k), reply)
+        # only the view's picks supersede each other; other cells it asks for (a layer
+        # profile's) are all needed
+        owner = id(view) if msg.get("pick") is True else object()
+        self.submit(owner, (m, ly, k), reply)
         return True
 
 

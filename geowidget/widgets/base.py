@@ -460,7 +460,8 @@ class SlabView(SampleView):
         id_arrays, id_meta = self._wire_ids(slab.sample_ids)
         self._slab = slab
         m, ly, k, n = slab.shape
-        lazy = slab.nbytes() > budget
+        live = hasattr(slab.cube, "live")  # a live cube: cells computed when asked for
+        lazy = slab.nbytes() > budget or live
         # per-sample overhead kept small: uint8 labels for < 256 classes, and ids that are a
         # contiguous range are sent as their start only
         small = len(slab.class_names) <= 255
@@ -478,6 +479,7 @@ class SlabView(SampleView):
             "model_info": [{k2: str(v) for k2, v in i.items()} for i in slab.model_info],
             "shape": [m, ly, k, n],
             "lazy": bool(lazy),
+            "live": live,
             "slab": slab.dims(),
             "stand_ins": slab.stand_ins,
             "probe_accuracy": slab.probe_accuracy(),  # shown beside the layer names
@@ -541,6 +543,8 @@ class SlabView(SampleView):
     def _export(self) -> dict[str, Any]:
         if self._slab is None or not self._meta.get("lazy"):
             return {}
+        if hasattr(self._slab.cube, "live"):  # the cells a live cube computed, and which
+            return self._slab.cube.export_slab(self._slab)
         return {"_slab": self._slab.sent(self._slab.full())}
 
     # ---------------------------------------------------------------- validation

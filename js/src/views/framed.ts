@@ -5,12 +5,14 @@
 import type { Frame } from "../frame";
 import { linkView, type LinkedView, type LinkHandlers } from "../link";
 import type { Model } from "../model";
+import { progressLine } from "../live";
 import { attachPng } from "../png";
 import type { ViewContext } from "../registry";
 
 export function linkFrame(model: Model, frame: Frame, ctx: ViewContext, handlers: LinkHandlers, redrawOn: string[]): LinkedView {
   const link = linkView(model, {
     onError: (msg) => frame.notice(msg),
+    onPending: (on) => progressLine(frame.root, on),
     ...handlers,
     onSelect: (sel) => {
       frame.root.dataset.selected = String(sel.length);
