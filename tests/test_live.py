@@ -272,7 +272,7 @@ def test_requests_newest_pick_wins_and_superseded_are_not_computed(models, data)
         time.sleep(0.01)
     last = picks[-1]
     assert replies[last] == [None] and live.live.ready(*last)
-    assert len(requests.started) <= 3 and requests.started[-1] == last
+    assert len(requests.finished) <= 3 and requests.finished[-1] == last
     for cell in picks[1:-1]:
         assert isinstance(replies[cell][0], Superseded)
         assert cell not in requests.started or cell == requests.started[0]

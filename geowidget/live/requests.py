@@ -10,8 +10,9 @@ user dragging a slider asks for many cells of which only the last matters. So:
   stopped at its next batch (:class:`~geowidget.live.arrays.Cancelled`);
 - views asking for the same cell share one computation.
 
-Dragging across many values therefore computes the first pick (already running), at most one
-pick queued while it ran, and the last one.
+Dragging across many values therefore computes the last pick to the end; a pick that started
+before a newer one came is stopped within one batch, and at most two complete (one running
+when the last pick came, if it had no batch left to stop at, and the last).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class CellRequests:
     def __init__(self, arrays: LiveArrays) -> None:
         self.arrays = arrays
         self.started: list[tuple[int, int, int]] = []  # cells whose computation started
+        self.finished: list[tuple[int, int, int]] = []  # ... and ran to the end
         self._queue: dict[tuple[int, int, int], _Job] = {}  # FIFO: dicts keep their order
         self._running: _Job | None = None
         self._wake = threading.Condition()
@@ -99,6 +101,7 @@ class CellRequests:
             error: BaseException | None = None
             try:
                 self.arrays.parts(m, k, [self.arrays.layers[ly], OUTPUTS_PART], job.cancel)
+                self.finished.append(cell)
             except Cancelled as err:
                 error = Superseded(str(err))
             except Exception as err:  # a boundary: every waiter gets an answer

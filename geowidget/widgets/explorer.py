@@ -140,7 +140,9 @@ class Explorer(ipw.VBox):
 
         if not isinstance(cube, GeometryCube):
             raise TypeError(f"Explorer needs a GeometryCube, got {type(cube).__name__}")
-        self.table = EvaluationTable(cube, height=300)
+        # a live cube computes cells when shown: the views that read every cell wait for a run
+        whole = not hasattr(cube, "live")
+        self.table = EvaluationTable(cube, height=300) if whole else None
         self.polar = PolarPlot(cube, show_controls=False, thumbnails=False, **kwargs)
         self.projection: ProjectionView | None = None
         if cube.projections:
@@ -151,7 +153,7 @@ class Explorer(ipw.VBox):
         self.parallel = ParallelCoordinates(cube, show_controls=False, thumbnails=False,
                                             height=240)
         self.profile: LayerProfile | None = None
-        if len(cube.layers) > 1:
+        if len(cube.layers) > 1 and whole:
             self.profile = LayerProfile(cube, show_controls=False, thumbnails=False, height=240)
         self.attribution: AttributionView | None = None
         if net is not None and inputs is not None:
@@ -162,7 +164,7 @@ class Explorer(ipw.VBox):
         if xy is not None:
             self.modelmap = ModelMap(xy=xy, edges=edges, names=cube.models, height=260,
                                      point_model=np.arange(len(cube.models)))
-        elif len(cube.models) > 1:
+        elif len(cube.models) > 1 and whole:
             self.modelmap = ModelMap(cube, height=260)
         self.panel = SamplePanel(cube)
         self.link = link(*self.views(), keys=("model", "layer", "condition", "classes"))
@@ -192,8 +194,8 @@ class Explorer(ipw.VBox):
         row = ipw.HBox([self.panel])
         geometry = self.polar if self.projection is None else ipw.HBox([self.polar,
                                                                         self.projection])
-        children: list[Any] = [self.table, bar, geometry, ipw.HBox([self.histogram]),
-                               self.parallel]
+        children: list[Any] = [*([self.table] if whole else []), bar, geometry,
+                               ipw.HBox([self.histogram]), self.parallel]
         if self.profile is not None:
             children.append(self.profile)
         if self.attribution is not None:
@@ -221,7 +223,8 @@ class Explorer(ipw.VBox):
 
     def views(self) -> list[GeoView]:
         """The anywidget views in page order."""
-        out: list[GeoView] = [self.table, self.polar, self.histogram, self.parallel]
+        out: list[GeoView] = [*([self.table] if self.table else []), self.polar,
+                              self.histogram, self.parallel]
         if self.projection is not None:
             out.insert(2, self.projection)
         if self.profile is not None:
