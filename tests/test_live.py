@@ -101,7 +101,8 @@ def test_live_returns_at_once_and_cells_equal_the_run(full_live, run_cube) -> No
     np.testing.assert_allclose(live.values(LAYER_PRED), run_cube.values(LAYER_PRED))
 
 
-@pytest.mark.parametrize("kind", ["PolarPlot", "MarginHistogram", "ParallelCoordinates"])
+@pytest.mark.parametrize("kind", ["PolarPlot", "MarginHistogram", "ParallelCoordinates",
+                                  "LayerProfile"])
 def test_each_slab_view_sends_the_run_cells(models, data, run_cube, kind) -> None:
     live = Study(models, data, **KW).live()
     views = [getattr(gw, kind)(cube, budget=1) for cube in (live, run_cube)]  # cells on demand
@@ -120,7 +121,8 @@ def test_each_slab_view_sends_the_run_cells(models, data, run_cube, kind) -> Non
 def test_each_cube_view_sends_the_run_arrays(full_live, run_cube, kind) -> None:
     views = [getattr(gw, kind)(cube) for cube in (full_live, run_cube)]
     a, b = (v._arrays for v in views)
-    assert sorted(a) == sorted(b)
+    # a slab view of a live cube sends no cell at once (they are compared above, one by one)
+    assert set(a) <= set(b) and set(b) - set(a) <= {*ARRAYS, "angle_pred", "adversarial"}
     for name in a:
         x, y = np.asarray(a[name]), np.asarray(b[name])
         if x.dtype.kind in "fc":
@@ -224,9 +226,9 @@ def test_the_store_is_reused_by_another_process(models, data, run_cube, tmp_path
     torch.save({"models": {k: m.state_dict() for k, m in models.items()}, "data": data},
                tmp_path / "inputs.pt")
     script = f"""
-import torch, sys
-sys.path.insert(0, {str(__import__('pathlib').Path(__file__).parent.parent)!r})
-from tests.test_live import small_cnn, KW
+import runpy, torch
+here = runpy.run_path({__file__!r})
+small_cnn, KW = here["small_cnn"], here["KW"]
 from geowidget.study import Study
 saved = torch.load({str(tmp_path / 'inputs.pt')!r})
 models = {{}}
