@@ -36,6 +36,16 @@ print("CHECK", view.condition, live.live.stats["computed"])
 last"""
 
 
+def run_below(page, code: str) -> None:
+    """Type ``code`` into a new cell below the active one and run it."""
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.wait_for_timeout(200)
+    page.keyboard.press("Enter")
+    page.keyboard.type(code)
+    page.keyboard.press("Shift+Enter")
+
+
 def test_slider_drag_on_a_live_cube(browser, jupyter_lab):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(SETUP)]
@@ -62,12 +72,7 @@ def test_slider_drag_on_a_live_cube(browser, jupyter_lab):
     # a cell that prints runs while the kernel computes a cell
     page.keyboard.press("Escape")
     page.locator(".jp-Notebook .jp-CodeCell").last.click()
-    page.keyboard.press("Escape")
-    page.keyboard.press("b")
-    page.wait_for_timeout(200)
-    page.keyboard.press("Enter")
-    page.keyboard.type(PRINT)
-    page.keyboard.press("Shift+Enter")
+    run_below(page, PRINT)
     page.wait_for_function(
         "[...document.querySelectorAll('.jp-OutputArea-output')].some("
         "(o) => o.textContent.includes('ALIVE'))", timeout=20000)
@@ -78,12 +83,7 @@ def test_slider_drag_on_a_live_cube(browser, jupyter_lab):
     assert int(page.locator(root).first.get_attribute("data-drawn")) > drawn
     final = digest_of(page, root)
     assert final[1] > 0  # drawn, not blank
-    page.keyboard.press("Escape")
-    page.keyboard.press("b")
-    page.wait_for_timeout(200)
-    page.keyboard.press("Enter")
-    page.keyboard.type(CHECK)
-    page.keyboard.press("Shift+Enter")
+    run_below(page, CHECK)
     page.wait_for_function(
         "document.querySelectorAll('.gw-root[data-kind=polar][data-drawn]').length === 2",
         timeout=60000)
