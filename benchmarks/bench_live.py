@@ -6,7 +6,8 @@ statistic; every line names what each side ran):
 
 1. one new cell of a live cube (a sparsity never computed before, layer ``penultimate``, CPU)
    against its floor: one forward pass of the probe set through the model pruned to that
-   sparsity (masks precomputed, applied in place as the engine does) plus that layer's
+   sparsity (its masks computed from the model's sorted weights and applied in place, as the
+   engine does) plus that layer's
    geometry, for
    - the zoo's LeNet (``lenet-s0``) with 1,000 probe samples (target <= 1.3);
    - torchvision's ResNet-18, random weights, 256 samples at 224 px (target <= 1.3);
@@ -60,7 +61,7 @@ def new_cell_ratio(name: str, model: torch.nn.Module, x: torch.Tensor, y: torch.
     def floor() -> None:
         nonlocal worker_model
         k = next(todo_floor)
-        masks = masks_at[k]
+        masks = plan.masks(float(live.conditions[k].sparsity))  # pruning is part of a condition
         with pruned(worker_model, dict(masks)):
             feats, _, _ = extract_features(worker_model, (x, y), [node], batch_size=batch_size,
                                            device="cpu", progress=False, return_outputs=True)
@@ -72,12 +73,11 @@ def new_cell_ratio(name: str, model: torch.nn.Module, x: torch.Tensor, y: torch.
     worker = live.live._worker
     worker_model = worker.models[name]
     linear = worker_model.get_submodule(head)
-    masks_at = {k: worker.plan(name).masks(float(live.conditions[k].sparsity))
-                for k in range(1, len(levels) + 1)}
+    plan = worker.plan(name)  # the sort of the weights, made once per live cube
     todo_floor = iter(range(1, len(levels) + 1))
     ratio, best, base = paired_ratio(ours, floor, repeat=reps, warmup=1)
-    print(f"[{name}: live new cell (worker: prune, forward, geometry, outputs, cache) vs "
-          f"one pruned forward + geometry of the head layer] best {best * 1e3:.0f} ms vs "
+    print(f"[{name}: live new cell (worker: read shard, prune, forward, geometry, outputs, "
+          f"cache) vs masks + one pruned forward + geometry of the head layer] best {best * 1e3:.0f} ms vs "
           f"{base * 1e3:.0f} ms")
     report(f"{name}: new cell / forward+geometry", ratio, "<= 1.3")
 

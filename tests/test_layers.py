@@ -26,6 +26,7 @@ LAYER_OF = {
     "geowidget.cube": "cube",
     "geowidget.cube_format": "cube",
     "geowidget.study": "study",
+    "geowidget.live": "study",  # a study's units computed on demand (Study.live())
     "geowidget.analysis": "analysis",
     "geowidget.widgets": "widgets",
     "geowidget": "app",  # __init__, cli, demo, report, zoo, datasets

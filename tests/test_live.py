@@ -170,7 +170,7 @@ def test_a_cell_that_cannot_be_computed_names_its_coordinates(data) -> None:
                  progress=False).live()
     with pytest.raises(LiveCellError, match=r"model 'u', layer 'spare', condition clean") as e:
         live.slice(model="u", layer="spare")
-    assert "spare" in str(e.value.__cause__)
+    assert "spare" in str(e.value.__cause__) and "['fc1', 'spare', 'fc']" in str(e.value)
     # the cube stays usable: another layer computes
     assert live.slice(model="u", layer="penultimate").angle.shape == (N,)
 

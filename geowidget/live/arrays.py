@@ -198,8 +198,11 @@ class LiveArrays:
         except (Cancelled, ModelChangedError):
             raise
         except Exception as err:
+            modules = [n for n, _ in study.models[name].named_modules() if n]
+            hint = (f"; pick a layer among the model's modules, e.g. {modules[:12]}"
+                    if layers else "")
             raise LiveCellError(f"the cell ({where}) could not be computed: "
-                                f"{type(err).__name__}: {err}") from err
+                                f"{type(err).__name__}: {err}{hint}") from err
         finally:
             hook.remove()
         out = {p: {k: np.concatenate([piece[k] for piece in pieces[p]]) for k in pieces[p][0]}
