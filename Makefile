@@ -11,6 +11,7 @@ export GEOWIDGET_CHROMIUM := $(CHROMIUM)
 setup: $(VENV)/.installed geowidget/static/widgets.js geowidget/static/widgets.css $(CHROMIUM)
 
 # torch and torchvision are pinned: those two releases import together and install from local disk.
+# They are the `torch` extra (the engine); `dev` includes it, so this installs everything.
 $(VENV)/.installed: pyproject.toml geowidget/static/widgets.js
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -32,6 +33,7 @@ $(CHROMIUM):
 	command -v apt-get >/dev/null || { echo "Chromium missing at $(CHROMIUM) and no apt-get: install Chromium and set CHROMIUM=" >&2; exit 1; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
+# ruff and the TypeScript type check; `make test` runs them before the tests, so CI lints
 lint: setup
 	$(VENV)/bin/ruff check geowidget tests benchmarks
 	npm run typecheck
@@ -42,9 +44,8 @@ test-py: setup
 test-js: setup
 	npm test
 
-# ruff runs inside pytest (tests/test_lint.py), so a lint failure fails the suite.
-test: setup
-	npm run typecheck
+# lint first (outside pytest), then the JS and Python suites
+test: lint
 	npm test
 	$(VENV)/bin/pytest
 

@@ -133,7 +133,7 @@ def table_state(models: int, benchmarks: int, samples: int) -> tuple[dict, int]:
     sys.path.insert(0, str(ROOT))
     import geowidget as gw
     from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
-    from geowidget.widgets.base import export_state
+    from geowidget.widgets.export import export_state
 
     rng = np.random.default_rng(0)
     conds = [Condition(0.0, f"corruption{b:02d}", s) for b in range(benchmarks)

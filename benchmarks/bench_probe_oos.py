@@ -34,10 +34,10 @@ def main() -> None:
     args = parser.parse_args()
     model = zoo.load(args.model)
     test, train = zoo.probe_data(), zoo.train_data()
-    feats, y, logits = extract_features(model, test, args.layers, progress=False,
-                                        return_outputs=True)
-    train_feats, train_y, _ = extract_features(model, train, args.layers, progress=False,
-                                               return_outputs=True)
+    feats = extract_features(model, test, args.layers, progress=False)
+    y, logits = feats.labels, feats.logits
+    train_feats = extract_features(model, train, args.layers, progress=False)
+    train_y = train_feats.labels
     model_error = (logits.argmax(1) != y).double().mean().item()
     print(f"{args.model} on {len(y)} held-out digits; model error {100 * model_error:.1f} %")
     print(f"{'layer':>8} {'dims':>6} {'in-sample':>10} {'min margin':>11} {'cross-fit':>10} "

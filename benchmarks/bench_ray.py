@@ -32,7 +32,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import report  # noqa: E402
 
-from geowidget.study import Study  # noqa: E402
+from geowidget.study import RayRunner, Study  # noqa: E402
 
 # another thread count sums float32 in another order: the last bits may differ
 ROUNDING = dict(rtol=1e-5, atol=1e-6)
@@ -93,7 +93,7 @@ def main() -> None:
         kw = dict(sparsities=(0.5, 0.9), corruptions=["fog", "contrast", "gaussian_noise"],
                   severities=(3,), shard_size=512, batch_size=256, progress=False)
         t_local, local = timed(Study(models, (x, y), **kw))
-        t_ray, on_ray = timed(Study(models, (x, y), backend="ray", **kw))
+        t_ray, on_ray = timed(Study(models, (x, y), runner=RayRunner(), **kw))
         units = 4 * 6 * 2
         assert on_ray.equals(local, **ROUNDING), "Ray and local cubes differ"
 
@@ -101,8 +101,8 @@ def main() -> None:
         xs, ys = x[:1024], y[:1024]
         tkw = dict(sparsities=(), shard_size=64, batch_size=64, progress=False)
         t_tiny_local, tiny_local = timed(Study(tiny, (xs, ys), **tkw))
-        t_tiny_ray, tiny_ray = timed(Study(tiny, (xs, ys), backend="ray",
-                                           ray_remote_args={"num_cpus": 2}, **tkw))
+        t_tiny_ray, tiny_ray = timed(Study(tiny, (xs, ys),
+                                           runner=RayRunner(remote_args={"num_cpus": 2}), **tkw))
         assert tiny_ray.equals(tiny_local, **ROUNDING)
         tiny_units = 1024 // 64
         print(f"Ray {ray.__version__}: local cluster with 2 CPUs; local runner on "
@@ -119,8 +119,8 @@ def main() -> None:
         # between two sizes isolates the per-unit part
         xs2, ys2 = torch.cat([xs] * 4), torch.cat([ys] * 4)
         t_big_local, _ = timed(Study(tiny, (xs2, ys2), **tkw))
-        t_big_ray, _ = timed(Study(tiny, (xs2, ys2), backend="ray",
-                                   ray_remote_args={"num_cpus": 2}, **tkw))
+        t_big_ray, _ = timed(Study(tiny, (xs2, ys2),
+                                   runner=RayRunner(remote_args={"num_cpus": 2}), **tkw))
         per_unit = ((t_big_ray - t_big_local) - (t_tiny_ray - t_tiny_local)) / (3 * tiny_units)
         report("Ray overhead per unit, marginal (ms)", 1000 * per_unit)
     finally:

@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geowidget.widgets.base import SampleView  # noqa: E402
 from geowidget.widgets.data import sorted_unique  # noqa: E402
+from geowidget.widgets.view import SampleView  # noqa: E402
 
 
 def median_seconds(fn, reps: int = 3) -> float:

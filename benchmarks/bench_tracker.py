@@ -21,7 +21,7 @@ from timing import paired_ratio, report  # noqa: E402
 
 from geowidget import zoo  # noqa: E402
 from geowidget.engine.batches import iter_batches  # noqa: E402
-from geowidget.tracker import GeometryTracker  # noqa: E402
+from geowidget.study import GeometryTracker  # noqa: E402
 from geowidget.zoo.models import build_model  # noqa: E402
 
 

@@ -727,3 +727,11 @@ DEVICE = [
 ]
 POSITIVE_INT = [Interval(int, 1, None)]
 SEED = [Interval(int, None, None)]
+
+
+__all__ = [
+    "AnyOf", "Array", "Boolean", "Constraint", "DATA", "DEVICE", "DictOf", "ExistingFolder",
+    "Folder", "HasAttributes", "InputFile", "Instance", "Interval", "InvalidParameterError",
+    "ListOf", "MODEL", "Matches", "NewFolder", "Options", "OutputFile", "POSITIVE_INT", "SEED",
+    "check", "describe", "invalid", "make_constraint", "validate_params",
+]

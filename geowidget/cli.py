@@ -26,7 +26,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geowidget._validation import (
     DEVICE,
@@ -40,6 +40,12 @@ from geowidget._validation import (
     check,
     invalid,
 )
+
+if TYPE_CHECKING:
+    from geowidget.study import LocalRunner, RayRunner
+
+__all__ = ["DATA_NAMES", "OPTIONS", "build_parser", "check_options", "demo", "load_data",
+           "load_model", "main", "report", "runner_of", "study", "summary"]
 
 DATA_NAMES = ("mnist-probe", "mnist", "digits")
 POSITIVE = Interval(int, 1, None)
@@ -493,6 +499,21 @@ def _check_probe_options(args: argparse.Namespace) -> None:
                          "that set); pass one of them")
 
 
+def runner_of(args: argparse.Namespace) -> LocalRunner | RayRunner:
+    """The Study's runner from ``--backend``, ``--ray-address`` and ``--ray-num-gpus``."""
+    from geowidget.study import LocalRunner, RayRunner
+
+    if args.backend == "local":
+        for option, value in (("--ray-address", args.ray_address),
+                              ("--ray-num-gpus", args.ray_num_gpus)):
+            if value is not None:
+                raise ValueError(f"{option} {value!r} applies only with --backend ray")
+        return LocalRunner()
+    return RayRunner(address=args.ray_address,
+                     remote_args=None if args.ray_num_gpus is None
+                     else {"num_gpus": args.ray_num_gpus})
+
+
 def study(args: argparse.Namespace) -> int:
     """Run a Study and write its cube as Parquet."""
     check_options("study", args)  # every option, before any work
@@ -537,14 +558,12 @@ def study(args: argparse.Namespace) -> int:
         **({} if args.probe_folds is None else {"probe_folds": args.probe_folds}),
         corruptions=corruptions or None, severities=args.severities,
         batch_size=args.batch_size, device=args.device, cache_dir=args.cache_dir,
-        seed=args.seed, progress=not args.quiet, tokens=args.tokens, backend=args.backend,
-        ray_address=args.ray_address,
-        ray_remote_args=None if args.ray_num_gpus is None else {"num_gpus": args.ray_num_gpus},
+        seed=args.seed, progress=not args.quiet, tokens=args.tokens, runner=runner_of(args),
         adversarial=None if args.adversarial is None else {
             "norm": args.adversarial, "samples": args.adversarial_samples},
     )
     if args.tokens is not None:
-        _check_tokens_apply(models, data, st.layers, args.tokens)
+        _check_tokens_apply(models, data, st.plan.layers, args.tokens)
     if out.suffix != ".parquet":
         _check_own_cube(out, st.identity)
     if out.suffix == ".parquet":  # one file, assembled in memory

@@ -22,7 +22,8 @@ import numpy as np
 
 from geowidget._validation import Interval, ListOf, validate_params
 
-__all__ = ["CONDITION_CONSTRAINTS", "DIMS", "FIND_CONSTRAINTS", "SPARSITY_TOL", "Condition", "Coords"]
+__all__ = ["CONDITION_CONSTRAINTS", "DIMS", "FIND_CONSTRAINTS", "SPARSITY_TOL", "Condition", "Coords",
+           "same_sparsity"]
 
 SPARSITY_TOL = 1e-6  # sparsities closer than this are the same level
 DIMS = ("model", "layer", "condition")
@@ -274,7 +275,13 @@ class Coords:
 
 
 def same_sparsity(a: float, b: float) -> bool:
-    """Whether two sparsities are the same level (within :data:`SPARSITY_TOL`)."""
+    """Whether two sparsities are the same level (within :data:`SPARSITY_TOL`).
+
+    Examples
+    --------
+    >>> same_sparsity(0.5, 0.5 + 1e-9), same_sparsity(0.5, 0.501)
+    (True, False)
+    """
     return abs(float(a) - float(b)) <= SPARSITY_TOL
 
 

@@ -5,10 +5,9 @@ A cube holds per-sample geometry over four labelled dimensions:
 - ``model``: M models (names plus free-form descriptors such as architecture or training);
 - ``layer``: L layer names;
 - ``condition``: K evaluation conditions, each a (sparsity, benchmark, severity) triple.
-  ``benchmark="clean"`` (severity 0) is the uncorrupted data. A Study evaluates clean data
-  at every sparsity and each corruption at sparsity 0, so conditions are the computed
-  combinations only, with no empty cells;
-- ``sample``: N probe samples (ids, labels, optional thumbnails).
+  ``benchmark="clean"`` (severity 0) is the uncorrupted data. Conditions are the computed
+  combinations only, with no empty cells (a Study's default grid corrupts every sparsity);
+- ``sample``: N samples of the data measured (ids, labels, optional thumbnails).
 
 Arrays:
 
@@ -41,18 +40,22 @@ its arrays only when asked for. :meth:`~GeometryCube.slice` reads one file,
 the analyses read only the partitions and columns they need; the array attributes
 (``cube.angle``) read the whole array.
 
+The arrays and the registry of optional ones are declared in :mod:`geowidget.cube_schema`;
+the array backends (in memory, read from a dataset) in :mod:`geowidget.cube_arrays`; the
+coordinates and their lookups in :mod:`geowidget.coords`; both file forms in
+:mod:`geowidget.cube_format`. :meth:`GeometryCube.from_arrays` builds a cube from any subset
+of its arrays, and :func:`geowidget.testing.random_cube` a plausible random one.
+
 Per-sample scores (robustness, vulnerability, breakdown sparsity, PIE) are derived from
 ``pred`` and ``correct`` on demand (see :mod:`geowidget.analysis.scores`), never stored.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -73,18 +76,24 @@ from geowidget.coords import (  # noqa: F401 (re-exported: the names the cube ha
     Coords,
     same_sparsity,
 )
+from geowidget.cube_arrays import CubeArrays, DatasetArrays, MemoryArrays
+from geowidget.cube_schema import (
+    ARRAYS,
+    DIMS,
+    DTYPES,
+    LAYER_METRICS,
+    LAYER_PRED,
+    OPTIONAL,
+    OUTPUTS,
+    array_dims,
+    optional,
+)
 
-if TYPE_CHECKING:  # pyarrow is imported only when a cube is saved or opened
-    from geowidget.cube_format import CubeReader
+__all__ = ["ARRAYS", "CONDITION_CONSTRAINTS", "CONDITION_DIMS", "FIND_CONSTRAINTS", "LAYER_METRICS",
+           "LAYER_PRED", "OUTPUTS", "SPARSITY_TOL", "Condition", "Coords", "CubeSlice",
+           "GeometryCube", "same_sparsity"]
 
-LAYER_METRICS = ("angle", "angle_pred", "avh", "angle_gap", "norm", "margin")
-OUTPUTS = ("pred", "correct", "logit_margin")
-ARRAYS = LAYER_METRICS + OUTPUTS
 CONDITION_DIMS = ("sparsity", "benchmark", "severity")
-_FORMAT_VERSION = 1  # of the single-file Parquet form (to_parquet)
-LAYER_PRED = "layer_pred"  # optional: each layer's own prediction, int32 [M, L, K, N]
-_DTYPES = {**dict.fromkeys(LAYER_METRICS, np.float32), "pred": np.int32, "correct": np.bool_,
-           "logit_margin": np.float32, LAYER_PRED: np.int32}
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,13 @@ class CubeSlice:
 
     ``pred`` and ``correct`` are the layer's (its probe's at a probe layer); ``pred_model``
     and ``correct_model`` are the model's final prediction, the same at every layer.
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> s = random_cube(n=5).slice(model=1, layer="penultimate", sparsity=0.5)
+    >>> s.model, s.condition.label, s.margin.shape
+    ('model1', 'clean@0.5', (5,))
     """
 
     model: str
@@ -116,54 +132,6 @@ class CubeSlice:
 _POSITION = Interval(int, None, None)  # an index along a dimension (negative from the end)
 
 
-class _MemoryArrays:
-    """The arrays of an in-memory cube."""
-
-    location = None
-
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
-        self.arrays = arrays
-
-    def full(self, name: str) -> np.ndarray:
-        return self.arrays[name]
-
-    def block(self, name: str, mi: list[int], li: list[int], ki: list[int]) -> np.ndarray:
-        arr = self.arrays[name]
-        if name in LAYER_METRICS or name == LAYER_PRED:
-            return arr[np.ix_(mi, li, ki)]
-        return arr[np.ix_(mi, ki)]
-
-
-class _DatasetArrays:
-    """The arrays of an opened cube: read from its partitions when asked for, never kept."""
-
-    def __init__(self, reader: CubeReader, layers: list[str]) -> None:
-        self.reader, self.layers = reader, layers
-        self.location = reader.location
-        self.n = len(reader.labels)
-
-    def full(self, name: str) -> np.ndarray:
-        m, k = len(self.reader.meta["models"]), len(self.reader.meta["conditions"])
-        return self.block(name, list(range(m)), list(range(len(self.layers))), list(range(k)))
-
-    def block(self, name: str, mi: list[int], li: list[int], ki: list[int]) -> np.ndarray:
-        from geowidget.cube_format import column
-
-        layered = name in LAYER_METRICS or name == LAYER_PRED
-        shape = (len(mi), len(li), len(ki), self.n) if layered else (len(mi), len(ki), self.n)
-        out = np.empty(shape, _DTYPES[name])
-        cols = [column(name, self.layers[i]) for i in li] if layered else [name]
-        for a, m in enumerate(mi):
-            for c, k in enumerate(ki):
-                got = self.reader.read_partition(m, k, cols)
-                if layered:
-                    for b, col in enumerate(cols):
-                        out[a, b, c] = got[col]
-                else:
-                    out[a, c] = got[name]
-        return out
-
-
 class GeometryCube:
     """Per-sample geometry labelled by (model, layer, condition, sample); see the module doc.
 
@@ -185,7 +153,7 @@ class GeometryCube:
     model_info : list of dict, optional
         Free-form descriptors, one per model.
     dataset : str
-        Name of the probe set.
+        Name of the data set the samples come from.
     images : uint8 array ``[N, H, W]`` or ``[N, H, W, 3]``, optional
         Thumbnails.
     projections : dict of str to array ``[M, L, N, 2]``, optional
@@ -234,28 +202,24 @@ class GeometryCube:
     ) -> None:
         self._set_coordinates(models, layers, conditions, labels, class_names, sample_ids,
                               model_info, dataset)
-        m, ly, k, n = len(self.models), len(self.layers), len(self.conditions), len(self.labels)
         given = dict(angle=angle, angle_pred=angle_pred, avh=avh, angle_gap=angle_gap, norm=norm,
                      margin=margin, pred=pred, correct=correct, logit_margin=logit_margin)
-        arrays = {
-            name: _as_shape(name, given[name],
-                            (m, ly, k, n) if name in LAYER_METRICS else (m, k, n), _DTYPES[name])
-            for name in ARRAYS
-        }
-        if layer_pred is not None:
-            arrays[LAYER_PRED] = _as_shape(LAYER_PRED, layer_pred, (m, ly, k, n), np.int32)
-        self._arrays: _MemoryArrays | _DatasetArrays = _MemoryArrays(arrays)
-        self.probe_accuracy = (None if probe_accuracy is None else
-                               _as_shape("probe_accuracy", probe_accuracy, (m, ly, k), np.float64))
-        self._images = _check_images(images, n)
-        self.projections = {
-            str(method): _as_shape(f"projections[{method!r}]", xy, (m, ly, n, 2), np.float32)
-            for method, xy in dict(projections or {}).items()
-        }
-        self.adversarial = {
-            str(norm): _as_shape(f"adversarial[{norm!r}]", d, (m, k, n), np.float32)
-            for norm, d in dict(adversarial or {}).items()
-        }
+        arrays = {name: _as_shape(name, given[name], self._shape_of(name), DTYPES[name])
+                  for name in ARRAYS}
+        self._optional: dict[str, Any] = {}
+        extra = dict(images=images, projections=projections, layer_pred=layer_pred,
+                     probe_accuracy=probe_accuracy, adversarial=adversarial)
+        for spec in OPTIONAL:
+            value = spec.check(extra[spec.name], self.shape)
+            if spec.partitioned:  # read through the backend, like the required arrays
+                if value is not None:
+                    arrays[spec.name] = value
+            else:
+                self._optional[spec.name] = value
+        self._arrays: CubeArrays = MemoryArrays(arrays)
+
+    def _shape_of(self, name: str) -> tuple[int, ...]:
+        return tuple(self.shape[d] for d in array_dims(name))
 
     def _set_coordinates(self, models: Any, layers: Any, conditions: Any, labels: Any,
                          class_names: Any, sample_ids: Any, model_info: Any, dataset: Any) -> None:
@@ -331,11 +295,7 @@ class GeometryCube:
     @property
     def has_layer_pred(self) -> bool:
         """Whether the cube stores each layer's own prediction (it has probe layers)."""
-        if isinstance(self._arrays, _DatasetArrays):
-            return bool(self._arrays.reader.meta.get(LAYER_PRED))
-        if hasattr(self._arrays, "has_layer_pred"):  # a backend that says (a live cube's)
-            return bool(self._arrays.has_layer_pred)
-        return LAYER_PRED in self._arrays.arrays
+        return LAYER_PRED in self._arrays.names
 
     @property
     def layer_pred(self) -> np.ndarray | None:
@@ -344,11 +304,48 @@ class GeometryCube:
         return self._arrays.full(LAYER_PRED) if self.has_layer_pred else None
 
     @property
+    def probe_accuracy(self) -> np.ndarray | None:
+        """Held-out accuracy of each layer's probe, float64 ``[M, L, K]`` (NaN where a layer
+        uses the model's head), or None in a cube without probe layers."""
+        return self._optional["probe_accuracy"]
+
+    @property
+    def projections(self) -> dict[str, np.ndarray]:
+        """2-D positions of each model's clean, dense features per layer, by method:
+        ``{method: float32 [M, L, N, 2]}`` (memory-mapped when opened)."""
+        return self._optional["projections"]
+
+    @property
+    def adversarial(self) -> dict[str, np.ndarray]:
+        """Adversarial distances by norm, ``{norm: float32 [M, K, N]}`` (memory-mapped when
+        opened); NaN where not measured."""
+        return self._optional["adversarial"]
+
+    @property
     def images(self) -> np.ndarray | None:
         """uint8 thumbnails ``[N, H, W]`` or ``[N, H, W, 3]`` (memory-mapped when opened), or None."""
-        if hasattr(self._images, "read_images"):  # an opened cube's reader: map them now
-            self._images = self._images.read_images()
-        return self._images
+        images = self._optional["images"]
+        if hasattr(images, "read_images"):  # an opened cube's reader: map them now
+            images = self._optional["images"] = images.read_images()
+        return images
+
+    def _optional_values(self, at: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Every optional array of the registry (None or ``{}`` where the cube has none),
+        taken at the positions ``at[dim]`` when given (a partitioned one read only there)."""
+        out: dict[str, Any] = {}
+        for spec in OPTIONAL:
+            if spec.partitioned:
+                here = spec.name in self._arrays.names
+                out[spec.name] = None if not here else self._arrays.full(spec.name) if (
+                    at is None) else self.values(spec.name, at["model"], at["layer"],
+                                                 at["condition"], at["sample"])
+                continue
+            value = getattr(self, spec.name)
+            if at is not None and value is not None:
+                value = ({key: spec.take(v, at) for key, v in value.items()} if spec.keyed
+                         else spec.take(value, at))
+            out[spec.name] = value
+        return out
 
     @property
     def location(self) -> str | None:
@@ -377,9 +374,18 @@ class GeometryCube:
         -------
         ndarray
             ``[m, l, k, n]`` for a layer metric or ``layer_pred``, ``[m, k, n]`` for an output.
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> cube = random_cube(n=5)
+        >>> cube.values("margin", model=[1], condition=[0]).shape
+        (1, 3, 1, 5)
+        >>> cube.values("pred", sample=[0, 2]).shape
+        (2, 2, 2)
         """
-        if name not in ARRAYS and not (name == LAYER_PRED and self.has_layer_pred):
-            raise KeyError(f"unknown array {name!r}; valid: {list(ARRAYS)}")
+        if name not in self._arrays.names:
+            raise KeyError(f"unknown array {name!r}; valid: {list(self._arrays.names)}")
         caller = "GeometryCube.values"
         mi = _positions(caller, "model", model, len(self.models))
         li = _positions(caller, "layer", layer, len(self.layers))
@@ -392,6 +398,7 @@ class GeometryCube:
     # ------------------------------------------------------------------ coordinates
     @property
     def shape(self) -> dict[str, int]:
+        """The size of each dimension: ``{"model": M, "layer": L, "condition": K, "sample": N}``."""
         return {
             "model": len(self.models),
             "layer": len(self.layers),
@@ -410,9 +417,11 @@ class GeometryCube:
         return self.coords.benchmarks
 
     def model_index(self, model: str | int) -> int:
+        """Position of a model given by name or position (:meth:`Coords.index`)."""
         return self.coords.index("model", model)
 
     def layer_index(self, layer: str | int) -> int:
+        """Position of a layer given by name or position (:meth:`Coords.index`)."""
         return self.coords.index("layer", layer)
 
     @property
@@ -446,34 +455,34 @@ class GeometryCube:
         benchmark: str = "clean",
         severity: int | None = None,
     ) -> CubeSlice:
-        """Per-sample arrays of one (model, layer, condition) cell; one file read when opened."""
+        """Per-sample arrays of one (model, layer, condition) cell; one file read when opened.
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> random_cube(n=5).slice(model="model1", sparsity=0.5).angle.shape
+        (5,)
+        """
         mi, li = self.model_index(model), self.layer_index(layer)
         ki = self.condition_index(sparsity, benchmark, severity)
         return self.cell(mi, li, ki)
 
     def cell(self, model: int, layer: int, condition: int) -> CubeSlice:
-        """The cell at positions ``(model, layer, condition)``, as :meth:`slice` gives it."""
+        """The cell at positions ``(model, layer, condition)``, as :meth:`slice` gives it.
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> cube = random_cube(n=5)
+        >>> bool((cube.cell(1, 2, 0).norm == cube.norm[1, 2, 0]).all())
+        True
+        """
         model, layer, condition = (
             _positions("GeometryCube.cell", name, [value], size, one=value)[0]
             for name, value, size in (("model", model, len(self.models)),
                                       ("layer", layer, len(self.layers)),
                                       ("condition", condition, len(self.conditions))))
-        names = list(ARRAYS) + ([LAYER_PRED] if self.has_layer_pred else [])
-        if hasattr(self._arrays, "cell"):  # a backend that gives one cell itself (live)
-            arrays = self._arrays.cell(model, layer, condition, names)
-        elif isinstance(self._arrays, _DatasetArrays):
-            from geowidget.cube_format import column
-
-            cols = [column(name, self.layers[layer]) if name in LAYER_METRICS or
-                    name == LAYER_PRED else name for name in names]
-            got = self._arrays.reader.read_partition(model, condition, cols)
-            arrays = {name: got[col] for name, col in zip(names, cols, strict=True)}
-        else:
-            full = self._arrays.arrays
-            arrays = {name: full[name][model, layer, condition] for name in LAYER_METRICS}
-            arrays.update({name: full[name][model, condition] for name in OUTPUTS})
-            if LAYER_PRED in full:
-                arrays[LAYER_PRED] = full[LAYER_PRED][model, layer, condition]
+        arrays = self._arrays.cell(model, layer, condition, list(self._arrays.names))
         arrays["pred_model"], arrays["correct_model"] = arrays["pred"], arrays["correct"]
         if LAYER_PRED in arrays:  # the layer's own prediction (a probe's), not the model's
             arrays["pred"] = arrays.pop(LAYER_PRED).astype(np.int32, copy=False)
@@ -510,6 +519,12 @@ class GeometryCube:
         (not ids) or a boolean mask over the samples. Dimensions are kept even when one value
         is chosen, so the result has the same array layout as the original. An opened cube
         reads only the selected partitions.
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> random_cube(n=5).sel(model="model0", layer=[0, 2], sample=[1, 3]).shape
+        {'model': 1, 'layer': 2, 'condition': 2, 'sample': 2}
         """
         mi = self._pick(model, self.model_index, len(self.models))
         li = self._pick(layer, self.layer_index, len(self.layers))
@@ -517,7 +532,7 @@ class GeometryCube:
         if not ki:
             raise KeyError("the selection keeps no condition")
         si = self._samples(sample)
-        images = self.images
+        at = {"model": mi, "layer": li, "condition": ki, "sample": si}
         return GeometryCube(
             models=[self.models[i] for i in mi],
             layers=[self.layers[i] for i in li],
@@ -527,18 +542,13 @@ class GeometryCube:
             sample_ids=self.sample_ids[si],
             model_info=[self.model_info[i] for i in mi],
             dataset=self.dataset,
-            images=None if images is None else images[si],
-            projections={k: xy[np.ix_(mi, li, si)] for k, xy in self.projections.items()},
-            layer_pred=(self.values(LAYER_PRED, mi, li, ki, si) if self.has_layer_pred
-                        else None),
-            probe_accuracy=(None if self.probe_accuracy is None
-                            else self.probe_accuracy[np.ix_(mi, li, ki)]),
-            adversarial={k: d[np.ix_(mi, ki, si)] for k, d in self.adversarial.items()},
+            **self._optional_values(at),
             **{name: self.values(name, mi, li, ki, si) for name in ARRAYS},
         )
 
     @property
     def sparsity_values(self) -> np.ndarray:
+        """The sparsity of each condition, float ``[K]``."""
         return np.array([c.sparsity for c in self.conditions], dtype=float)
 
     @staticmethod
@@ -568,71 +578,36 @@ class GeometryCube:
 
     # ------------------------------------------------------------------ scores
     def correlations(self, target: str = "robustness", **kwargs: Any) -> Any:
-        """The paper's table: per model, r between (angle, norm, margin) and the target.
+        """The paper's table: per (model, sparsity), r between (angle, norm, margin) and the
+        target.
 
-        See :func:`geowidget.analysis.scores.correlations` for the arguments.
+        See :func:`geowidget.analysis.scores.correlations` for the arguments and the table.
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> table = random_cube(corruptions=("fog",)).correlations(ci=None)
+        >>> table.index.names
+        FrozenList(['model', 'sparsity'])
         """
         from geowidget.analysis.scores import correlations
 
         return correlations(self, target=target, **kwargs)
 
     def scores(self, sparsity: float | Sequence[float] | None = 0.0) -> Any:
-        """Per-sample scores, one row per (model, sample): a pandas DataFrame.
+        """Per-sample scores, one row per (model, sparsity, sample): a pandas DataFrame.
 
-        Columns ``robustness`` and one ``robustness:<benchmark>`` per corruption (when the cube
-        has corrupted conditions), ``vulnerability``, ``breakdown_sparsity`` and ``pie`` (at
-        the highest sparsity) when it has pruned ones. See :mod:`geowidget.analysis.scores`.
+        See :func:`geowidget.analysis.scores.score_table` for the columns and the argument.
 
-        Parameters
-        ----------
-        sparsity : float, list of float, or None
-            Whose robustness the ``robustness`` columns hold: the model pruned to this
-            sparsity, under the corruptions at that sparsity (0, the default: the dense
-            model). A list, or None for every sparsity of the cube's conditions, gives one row
-            per (model, sparsity, sample) with a ``sparsity`` column. Robustness is NaN at a
-            sparsity where the cube has no corrupted condition (a ``grid="dense-corrupted"``
-            study's pruned levels). The pruning scores are of the whole sparsity sweep, the
-            same in every row of a model and sample.
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> random_cube(sparsities=(0, 0.5), corruptions=("fog",), n=4).scores().shape
+        (8, 9)
         """
-        import pandas as pd
+        from geowidget.analysis.scores import score_table
 
-        import geowidget.analysis.scores as sc
-
-        levels = sc.condition_levels(self)
-        long = not isinstance(sparsity, int | float | np.number)
-        asked = levels if sparsity is None else [sparsity] if not long else (
-            list(sparsity) if isinstance(sparsity, Iterable) and not isinstance(sparsity, str)
-            else [sparsity])
-        at = []
-        for s in asked:
-            hits = [j for j, level in enumerate(levels) if isinstance(s, int | float | np.number)
-                    and not isinstance(s, bool) and same_sparsity(level, s)]
-            if not hits:
-                raise invalid("GeometryCube.scores", "sparsity", f"None, or one or a list of the "
-                              f"cube's sparsities {levels}", sparsity)
-            at.append(hits[0])
-        m, n, k = len(self.models), len(self.labels), len(at)
-
-        def rows(value: np.ndarray) -> np.ndarray:  # [M, N] or [M, S, N] -> one per row
-            return (value[:, at] if value.ndim == 3 else
-                    np.broadcast_to(value[:, None], (m, k, n))).ravel()
-
-        table: dict[str, Any] = {
-            "model": pd.Categorical.from_codes(np.repeat(np.arange(m), k * n), self.models),
-            "sample": np.tile(self.sample_ids, m * k),
-            "label": np.tile(self.labels, m * k),
-        }
-        if long:
-            table["sparsity"] = np.tile(np.repeat(np.asarray(levels)[at], n), m)
-        if self.corruptions:
-            table["robustness"] = rows(sc.robustness_by_sparsity(self))
-            for name in self.corruptions:
-                table[f"robustness:{name}"] = rows(sc.robustness_by_sparsity(self, benchmark=name))
-        if any(s > 0 for s in self.sparsities):
-            table["vulnerability"] = rows(sc.vulnerability(self))
-            table["breakdown_sparsity"] = rows(sc.breakdown_sparsity(self))
-            table["pie"] = rows(sc.pie(self))
-        return pd.DataFrame(table)
+        return score_table(self, sparsity=sparsity)
 
     # ------------------------------------------------------------------ tables and files
     def to_pandas(self, columns: Sequence[str] | None = None) -> Any:
@@ -644,17 +619,22 @@ class GeometryCube:
             Arrays to include (default all of ``LAYER_METRICS`` and ``OUTPUTS``); an opened
             cube reads only these. The coordinates (model, layer, sparsity, benchmark,
             severity, sample, label) are always there.
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> random_cube(n=5).to_pandas(columns=["margin"]).shape  # 2 x 3 x 2 x 5 rows
+        (60, 8)
         """
         import pandas as pd
 
         if isinstance(columns, str):  # one column, not its letters
             columns = [columns]
-        extra = [LAYER_PRED] if self.has_layer_pred else []
-        names = list(ARRAYS) + extra if columns is None else list(columns)
-        if unknown := [c for c in names if c not in ARRAYS and c not in extra]:
+        valid = list(self._arrays.names)
+        names = valid if columns is None else list(columns)
+        if unknown := [c for c in names if c not in valid]:
             raise KeyError(f"unknown column(s) {unknown} in the 'columns' parameter of "
-                           f"GeometryCube.to_pandas (got {describe(columns)}); valid: "
-                           f"{list(ARRAYS) + extra}")
+                           f"GeometryCube.to_pandas (got {describe(columns)}); valid: {valid}")
         m, ly, k, n = (len(self.models), len(self.layers), len(self.conditions), len(self.labels))
         mi, li, ki, si = (a.ravel() for a in np.indices((m, ly, k, n)))
         table: dict[str, Any] = {
@@ -666,15 +646,23 @@ class GeometryCube:
             "sample": self.sample_ids[si],
             "label": self.labels[si],
         }
+        at = {"model": mi, "layer": li, "condition": ki, "sample": si}
+
+        def long(value: np.ndarray, dims: tuple[str, ...]) -> np.ndarray:
+            """One row per (model, layer, condition, sample): repeated along missing dims."""
+            if dims == DIMS:  # already in row order
+                return np.asarray(value).ravel()
+            return np.asarray(value)[tuple(at[d] for d in dims)]
+
         for name in names:
-            values = self.values(name)
-            layered = name in LAYER_METRICS or name == LAYER_PRED
-            table[name] = values.ravel() if layered else values[mi, ki, si]
-        for method, xy in self.projections.items():  # the same position at every condition
-            for axis, coord in enumerate("xy"):
-                table[f"projection:{method}:{coord}"] = xy[mi, li, si, axis]
-        for norm, d in self.adversarial.items():  # the same distance at every layer
-            table[f"adversarial:{norm}"] = d[mi, ki, si]
+            table[name] = long(self.values(name), array_dims(name))
+        for spec in OPTIONAL:  # the keyed ones (layer_pred is among the arrays above)
+            if spec.column is None or not spec.keyed:
+                continue
+            dims = tuple(d for d in spec.dims if d != "xy")
+            for key, value in getattr(self, spec.name).items():
+                for axis, col in enumerate(spec.columns(key)):
+                    table[col] = long(value[..., axis] if "xy" in spec.dims else value, dims)
         return pd.DataFrame(table)
 
     def _meta(self) -> dict[str, Any]:
@@ -699,6 +687,10 @@ class GeometryCube:
         The new cube is written beside ``path`` and swapped in when complete: a cube already
         there (this cube's own source included) stays whole until then, and a save that
         fails leaves it as it was.
+
+        Examples
+        --------
+        >>> cube.save("runs/mnist-cube")                             # doctest: +SKIP
         """
         from geowidget.cube_format import CubeReader, CubeWriter
         from geowidget.filesystem import location, resolve
@@ -706,14 +698,13 @@ class GeometryCube:
         path = location(path, "GeometryCube.save", "path")
         with CubeWriter(path, self._meta()) as writer:
             writer.write_samples(self.labels, self.sample_ids)
-            if self.images is not None:
-                writer.write_images(self.images)
-            for method, xy in self.projections.items():
-                writer.write_projection(method, xy)
-            if self.probe_accuracy is not None:
-                writer.write_probe_accuracy(self.probe_accuracy)
-            for norm, d in self.adversarial.items():
-                writer.write_adversarial(norm, d)
+            for spec in OPTIONAL:  # layer_pred goes with the partitions
+                value = None if spec.partitioned else getattr(self, spec.name)
+                if spec.keyed:
+                    for key, v in value.items():
+                        writer.write_array(spec.name, v, key)
+                elif value is not None:
+                    writer.write_array(spec.name, value)
             for mi in range(len(self.models)):
                 for ki in range(len(self.conditions)):
                     metrics = {name: self.values(name, [mi], None, [ki])[0, :, 0]
@@ -724,15 +715,15 @@ class GeometryCube:
                                   if self.has_layer_pred else None)
                     writer.write_partition(mi, ki, metrics, outputs, layer_pred)
             writer.finish()
-        if isinstance(self._arrays, _DatasetArrays):
+        if isinstance(self._arrays, DatasetArrays):
             fs, root = resolve(path)
             source = self._arrays.reader
             if (fs.type_name, root) == (source.fs.type_name, source.root):
                 # saved onto its own source: read on from the new files (the same values)
                 reader = CubeReader(path)
-                self._arrays = _DatasetArrays(reader, self.layers)
-                if self._images is source:
-                    self._images = reader
+                self._arrays = DatasetArrays(reader, self.layers)
+                if self._optional["images"] is source:
+                    self._optional["images"] = reader
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> GeometryCube:
@@ -752,6 +743,12 @@ class GeometryCube:
             ``path`` is not a geowidget cube, partitions are missing (named), or a file is
             damaged, belongs to another cube or disagrees with the manifest (the file and
             the column are named).
+
+        Examples
+        --------
+        >>> cube = GeometryCube.open("runs/mnist-cube")              # doctest: +SKIP
+        >>> cube.slice(model=0, sparsity=0.5).margin.shape           # doctest: +SKIP
+        (1500,)
         """
         from geowidget.cube_format import CubeReader
         from geowidget.filesystem import location
@@ -764,12 +761,91 @@ class GeometryCube:
                                meta["conditions"]],
                               reader.labels, meta["class_names"], reader.sample_ids,
                               meta["model_info"], meta["dataset"])
-        cube._arrays = _DatasetArrays(reader, cube.layers)
-        cube._images = reader if meta.get("images") is not None else None
-        cube.projections = reader.read_projections()
-        cube.probe_accuracy = reader.read_probe_accuracy()
-        cube.adversarial = reader.read_adversarial()
+        cube._arrays = DatasetArrays(reader, cube.layers)
+        cube._optional = {  # the thumbnails are mapped when first asked for
+            spec.name: (reader if meta.get("images") is not None else None)
+            if spec.name == "images" else reader.read_optional(spec.name)
+            for spec in OPTIONAL if not spec.partitioned}
         return cube
+
+    @classmethod
+    def from_arrays(
+        cls,
+        coords: Coords,
+        labels: Any,
+        class_names: Sequence[str],
+        *,
+        sample_ids: Any = None,
+        model_info: Sequence[dict[str, Any]] | None = None,
+        dataset: str = "",
+        **arrays: Any,
+    ) -> GeometryCube:
+        """A cube in memory from its coordinates and any subset of its arrays.
+
+        The layer metrics and ``logit_margin`` that are not given are NaN. ``pred`` is
+        required: a prediction has no "missing" value (and a cube's predictions must be
+        class indices to be saved). ``correct`` is derived as ``pred == labels`` when not
+        given, and refused when given and different. The optional arrays of the registry
+        (``layer_pred``, ``probe_accuracy``, ``projections``, ``adversarial``, ``images``)
+        are absent unless given.
+
+        Parameters
+        ----------
+        coords : Coords
+            Models, layers and conditions.
+        labels : array of int ``[N]``
+            True classes, in ``[0, len(class_names))``.
+        class_names : list of str
+        sample_ids, model_info, dataset
+            As in the constructor.
+        **arrays
+            Any of ``angle``, ``angle_pred``, ``avh``, ``angle_gap``, ``norm``, ``margin``
+            (``[M, L, K, N]``), ``pred`` (required), ``correct``, ``logit_margin``
+            (``[M, K, N]``) and the optional arrays; a wrong shape raises ``ValueError``
+            naming the array, its shape and the expected one.
+
+        Returns
+        -------
+        GeometryCube
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> coords = Coords(["a"], ["penultimate"], [Condition()])
+        >>> cube = GeometryCube.from_arrays(coords, [0, 1, 1], ["x", "y"],
+        ...                                 pred=np.array([[[0, 1, 0]]]))
+        >>> cube.correct.tolist(), bool(np.isnan(cube.angle).all())
+        ([[[True, True, False]]], True)
+        """
+        if not isinstance(coords, Coords):
+            raise invalid("GeometryCube.from_arrays", "coords", "a geowidget.coords.Coords",
+                          coords, f"it is a {type(coords).__name__}")
+        valid = [*ARRAYS, *(spec.name for spec in OPTIONAL)]
+        if unknown := sorted(set(arrays) - set(valid)):
+            raise TypeError(f"GeometryCube.from_arrays got unknown array(s) {unknown}; "
+                            f"valid: {valid}")
+        if arrays.get("pred") is None:
+            raise TypeError("GeometryCube.from_arrays needs 'pred' (int [M, K, N]): "
+                            "predictions cannot be filled in; 'correct' is derived from it")
+        (m, ly, k), n = coords.shape, len(np.asarray(labels))
+        shapes = {"model": m, "layer": ly, "condition": k, "sample": n}
+        pred = _as_shape("pred", arrays["pred"], tuple(shapes[d] for d in array_dims("pred")),
+                         np.int32)
+        derived = pred == np.asarray(labels, dtype=np.int32)
+        if arrays.get("correct") is None:
+            arrays["correct"] = derived
+        elif not np.array_equal(_as_shape("correct", arrays["correct"], pred.shape, np.bool_),
+                                derived):
+            raise ValueError("GeometryCube.from_arrays: 'correct' disagrees with pred == labels "
+                             f"at {int((np.asarray(arrays['correct']) != derived).sum())} "
+                             "entries; leave it out to derive it")
+        for name in (*LAYER_METRICS, "logit_margin"):
+            if arrays.get(name) is None:
+                arrays[name] = np.full(tuple(shapes[d] for d in array_dims(name)), np.nan,
+                                       np.float32)
+        return cls(models=coords.models, layers=coords.layers, conditions=coords.conditions,
+                   labels=labels, class_names=class_names, sample_ids=sample_ids,
+                   model_info=model_info, dataset=dataset, **arrays)
 
     def replace(self, **changes: Any) -> GeometryCube:
         """A cube in memory with some constructor arguments changed (and checked again).
@@ -780,9 +856,8 @@ class GeometryCube:
         """
         kwargs = {name: getattr(self, name) for name in (
             "models", "layers", "conditions", "labels", "class_names", "sample_ids",
-            "model_info", "dataset", "images", "projections", "probe_accuracy",
-            "adversarial")}
-        kwargs[LAYER_PRED] = self.layer_pred
+            "model_info", "dataset")}
+        kwargs.update(self._optional_values())
         if unknown := sorted(set(changes) - set(kwargs) - set(ARRAYS)):
             raise TypeError(f"replace() got unknown field(s) {unknown}; valid: "
                             f"{sorted([*kwargs, *ARRAYS])}")
@@ -797,47 +872,32 @@ class GeometryCube:
         return GeometryCube(**{**kwargs, **changes})
 
     def load(self) -> GeometryCube:
-        """This cube in memory (an opened cube reads all of its arrays)."""
+        """This cube in memory (an opened cube reads all of its arrays).
+
+        Examples
+        --------
+        >>> in_memory = GeometryCube.open("runs/mnist-cube").load()  # doctest: +SKIP
+        """
+        if not isinstance(self, GeometryCube):  # GeometryCube.load("folder"): a common guess
+            raise TypeError(f"GeometryCube.load() reads an opened cube into memory and takes no "
+                            f"path (got {self!r}); open a saved cube folder with "
+                            f"GeometryCube.open(path)")
         return self.sel()
 
     def to_parquet(self, path: str) -> None:
         """Write one Parquet file: the long table plus the metadata for a lossless round trip.
 
         For small cubes: the labels, sample ids and thumbnails go into the schema metadata.
-        Large cubes go to a partitioned dataset with :meth:`save`.
+        Large cubes go to a partitioned dataset with :meth:`save`. See
+        :func:`geowidget.cube_format.write_parquet`.
+
+        Examples
+        --------
+        >>> cube.to_parquet("small-cube.parquet")                    # doctest: +SKIP
         """
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        from geowidget.cube_format import write_parquet
 
-        from geowidget.filesystem import location, open_atomic, resolve
-
-        table = pa.Table.from_pandas(self.to_pandas(), preserve_index=False)
-        meta = {
-            "version": _FORMAT_VERSION,
-            "models": self.models,
-            "layers": self.layers,
-            "conditions": [[c.sparsity, c.benchmark, c.severity] for c in self.conditions],
-            "labels": self.labels.tolist(),
-            "sample_ids": self.sample_ids.tolist(),
-            "class_names": self.class_names,
-            "model_info": self.model_info,
-            "dataset": self.dataset,
-            "projections": list(self.projections),
-            "probe_accuracy": (None if self.probe_accuracy is None else  # NaN as null
-                               np.where(np.isnan(self.probe_accuracy), None,
-                                        self.probe_accuracy).tolist()),
-            "adversarial": list(self.adversarial),
-        }
-        if self.images is not None:
-            meta["images"] = {
-                "shape": list(self.images.shape),
-                "data": base64.b64encode(np.ascontiguousarray(self.images).tobytes()).decode(),
-            }
-        schema_meta = dict(table.schema.metadata or {})
-        schema_meta[b"geowidget"] = json.dumps(meta).encode()
-        fs, where = resolve(location(path, "GeometryCube.to_parquet", "path"))
-        with open_atomic(fs, where) as f:  # a failed write leaves no partial file
-            pq.write_table(table.replace_schema_metadata(schema_meta), f, compression="zstd")
+        write_parquet(self, path)
 
     @classmethod
     def from_parquet(cls, path: str) -> GeometryCube:
@@ -846,93 +906,27 @@ class GeometryCube:
         Every way a file can be broken (truncated, not Parquet, metadata that is not JSON,
         misses a field or disagrees with the rows, a column of the wrong type) raises a
         ``ValueError`` that names the file.
+
+        Examples
+        --------
+        >>> cube = GeometryCube.from_parquet("small-cube.parquet")   # doctest: +SKIP
         """
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        from geowidget.cube_format import read_parquet
 
-        from geowidget.filesystem import check_regular_file, location, resolve
-
-        path = location(path, "GeometryCube.from_parquet", "path")
-        where = f"cube file {str(path)!r}"
-        check_regular_file(*resolve(path), "cube file")
-        try:
-            table = pq.read_table(path)
-        except (pa.ArrowException, OSError) as err:
-            if isinstance(err, FileNotFoundError):
-                raise
-            raise ValueError(f"{where} is not a readable Parquet file ({err})") from None
-        meta = _cube_metadata(table, where)
-        m, ly = len(meta["models"]), len(meta["layers"])
-        k, n = len(meta["conditions"]), len(meta["labels"])
-        if table.num_rows != m * ly * k * n:
-            raise ValueError(
-                f"{where} has {table.num_rows} rows but its metadata describes {m} models x "
-                f"{ly} layers x {k} conditions x {n} samples = {m * ly * k * n}"
-            )
-        columns = {name: _column(table, name, "floating", where) for name in LAYER_METRICS}
-        columns["pred"] = _column(table, "pred", "integer", where)
-        columns["correct"] = _column(table, "correct", "bool", where)
-        columns["logit_margin"] = _column(table, "logit_margin", "floating", where)
-        if LAYER_PRED in table.column_names:  # a cube with probe layers
-            columns[LAYER_PRED] = _column(table, LAYER_PRED, "integer", where)
-        classes = len(meta["class_names"])
-        for name in ("pred", LAYER_PRED):
-            pred = columns.get(name, np.zeros(0, np.int64))
-            if pred.size and (pred.min() < 0 or pred.max() >= classes):
-                odd = pred[(pred < 0) | (pred >= classes)][0]
-                raise ValueError(f"{where}: its column {name!r} holds {odd}; predictions must "
-                                 f"lie in [0, {classes}) for its {classes} class names")
-        if len(set(meta["sample_ids"])) != n:
-            raise ValueError(f"{where}: its metadata 'sample_ids' repeats ids; sample ids must "
-                             "be unique")
-        sample = _column(table, "sample", "integer", where)
-        if not np.array_equal(sample, np.tile(np.asarray(meta["sample_ids"]), m * ly * k)):
-            raise ValueError(f"{where}: its 'sample' column disagrees with the sample_ids of its "
-                             "metadata (rows out of order, or from another cube)")
-        arrays = {name: columns[name].reshape(m, ly, k, n) for name in LAYER_METRICS}
-        for name in OUTPUTS:
-            arrays[name] = columns[name].reshape(m, ly, k, n)[:, 0]
-        if LAYER_PRED in columns:
-            arrays[LAYER_PRED] = columns[LAYER_PRED].reshape(m, ly, k, n)
-        try:
-            projections = {
-                method: np.stack([
-                    _column(table, f"projection:{method}:{coord}", "floating", where)
-                    .reshape(m, ly, k, n)[:, :, 0] for coord in "xy"], axis=-1)
-                for method in meta.get("projections", [])
-            }
-            adversarial = {
-                norm: _column(table, f"adversarial:{norm}", "floating", where)
-                .reshape(m, ly, k, n)[:, 0] for norm in meta.get("adversarial", [])
-            }
-            images = None
-            if "images" in meta:
-                raw_img = base64.b64decode(meta["images"]["data"], validate=True)
-                images = np.frombuffer(raw_img, dtype=np.uint8).reshape(
-                    meta["images"]["shape"]).copy()
-            return cls(
-                models=meta["models"],
-                layers=meta["layers"],
-                conditions=[Condition(float(s), str(b), int(v)) for s, b, v in meta["conditions"]],
-                labels=np.asarray(meta["labels"]),
-                sample_ids=np.asarray(meta["sample_ids"]),
-                class_names=meta["class_names"],
-                model_info=meta["model_info"],
-                dataset=meta["dataset"],
-                images=images,
-                projections=projections,
-                probe_accuracy=(None if meta.get("probe_accuracy") is None else
-                                np.array(meta["probe_accuracy"], dtype=np.float64)),
-                adversarial=adversarial,
-                **arrays,
-            )
-        except (ValueError, TypeError, KeyError) as err:
-            raise ValueError(f"{where} holds an inconsistent cube: {err}") from None
+        return read_parquet(path, cls)
 
     # ------------------------------------------------------------------ assembly
     @classmethod
     def concat_models(cls, cubes: Iterable[GeometryCube]) -> GeometryCube:
-        """Stack cubes that share layers, conditions and samples along the model axis."""
+        """Stack cubes that share layers, conditions and samples along the model axis.
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> a, b = random_cube(models=["a"]), random_cube(models=["b", "c"], seed=1)
+        >>> GeometryCube.concat_models([a, b]).models
+        ['a', 'b', 'c']
+        """
         given = cubes
         cubes = list(cubes)
         if not cubes:
@@ -947,22 +941,20 @@ class GeometryCube:
                 raise ValueError("cubes differ in layers or conditions; cannot stack models")
             if not np.array_equal(c.sample_ids, first.sample_ids):
                 raise ValueError("cubes differ in samples; cannot stack models")
-        # a projection some cubes lack is NaN for their models
-        methods = dict.fromkeys(k for c in cubes for k in c.projections)
-        projections = {k: np.concatenate([
-            c.projections.get(k, np.full((len(c.models), len(c.layers), len(c.labels), 2),
-                                         np.nan, np.float32)) for c in cubes]) for k in methods}
-        # a cube without probe layers predicts with the model's head at every layer
-        layer_pred = None if not any(c.has_layer_pred for c in cubes) else np.concatenate([
-            c.layer_pred if c.has_layer_pred else np.repeat(c.pred[:, None], len(c.layers), 1)
-            for c in cubes])
-        accuracy = None if all(c.probe_accuracy is None for c in cubes) else np.concatenate([
-            np.full((len(c.models), len(c.layers), len(c.conditions)), np.nan)
-            if c.probe_accuracy is None else c.probe_accuracy for c in cubes])
-        norms = dict.fromkeys(k for c in cubes for k in c.adversarial)
-        adversarial = {k: np.concatenate([
-            c.adversarial.get(k, np.full((len(c.models), len(c.conditions), len(c.labels)),
-                                         np.nan, np.float32)) for c in cubes]) for k in norms}
+        optional = {}
+        for spec in OPTIONAL:
+            values = [getattr(c, spec.name) for c in cubes]
+            if "model" not in spec.dims:  # shared by every model (the samples are the same)
+                optional[spec.name] = values[0]
+            elif spec.keyed:  # a key some cubes lack is NaN for their models
+                keys = dict.fromkeys(key for v in values for key in v)
+                optional[spec.name] = {key: np.concatenate([
+                    v.get(key, spec.missing(c.shape)) for c, v in zip(cubes, values, strict=True)])
+                    for key in keys}
+            elif any(v is not None for v in values):
+                optional[spec.name] = np.concatenate([
+                    c._stand_in(spec.name) if v is None else v
+                    for c, v in zip(cubes, values, strict=True)])
         return cls(
             models=[m for c in cubes for m in c.models],
             layers=first.layers,
@@ -972,13 +964,16 @@ class GeometryCube:
             sample_ids=first.sample_ids,
             model_info=[i for c in cubes for i in c.model_info],
             dataset=first.dataset,
-            images=first.images,
-            projections=projections,
-            layer_pred=layer_pred,
-            probe_accuracy=accuracy,
-            adversarial=adversarial,
+            **optional,
             **{name: np.concatenate([c.values(name) for c in cubes]) for name in ARRAYS},
         )
+
+    def _stand_in(self, name: str) -> np.ndarray:
+        """What optional array ``name`` is in this cube, which lacks it: the model's head
+        predicts at every layer of a cube without probe layers; NaN otherwise."""
+        if name == LAYER_PRED:
+            return np.repeat(self.pred[:, None], len(self.layers), 1)
+        return optional(name).missing(self.shape)
 
     @validate_params({"rtol": [Interval(float, 0, None)], "atol": [Interval(float, 0, None)]})
     def equals(self, other: GeometryCube, *, rtol: float = 0.0, atol: float = 0.0) -> bool:
@@ -1009,30 +1004,35 @@ class GeometryCube:
         Returns
         -------
         bool
+
+        Examples
+        --------
+        >>> from geowidget.testing import random_cube
+        >>> cube = random_cube()
+        >>> cube.equals(cube.sel()), cube.equals(cube.replace(dataset="other"))
+        (True, False)
         """
         same = (self.models == other.models and self.layers == other.layers
                 and self.conditions == other.conditions and self.class_names == other.class_names
                 and self.model_info == other.model_info and self.dataset == other.dataset)
-        if not same or list(self.projections) != list(other.projections):
+        if not same or self._arrays.names != other._arrays.names:
             return False
-        if (self.has_layer_pred != other.has_layer_pred
-                or not _same_array(self.probe_accuracy, other.probe_accuracy, rtol, atol)):
-            return False
-        if not all(_same_array(np.asarray(xy), np.asarray(other.projections[k]), rtol, atol)
-                   for k, xy in self.projections.items()):
-            return False
-        if list(self.adversarial) != list(other.adversarial) or not all(
-                _same_array(np.asarray(d), np.asarray(other.adversarial[k]), rtol, atol)
-                for k, d in self.adversarial.items()):
-            return False
-        for a, b in ((self.labels, other.labels), (self.sample_ids, other.sample_ids),
-                     (self.images, other.images)):
+        for spec in OPTIONAL:  # the partitioned ones are compared with the arrays below
+            if spec.partitioned:
+                continue
+            a, b = getattr(self, spec.name), getattr(other, spec.name)
+            if not spec.keyed:
+                a, b = {"": a}, {"": b}
+            if list(a) != list(b) or not all(
+                    _same_array(_array(v), _array(b[key]), rtol, atol) for key, v in a.items()):
+                return False
+        for a, b in ((self.labels, other.labels), (self.sample_ids, other.sample_ids)):
             if not _same_array(a, b):
                 return False
         m, k = len(self.models), len(self.conditions)
         for mi in range(m):  # one model and condition at a time: bounded memory when opened
             for ki in range(k):
-                for name in ARRAYS + ((LAYER_PRED,) if self.has_layer_pred else ()):
+                for name in self._arrays.names:
                     if not _same_array(self.values(name, [mi], None, [ki]),
                                        other.values(name, [mi], None, [ki]), rtol, atol):
                         return False
@@ -1056,77 +1056,16 @@ def _same_array(a: np.ndarray | None, b: np.ndarray | None, rtol: float = 0.0,
     return bool(np.isclose(a, b, rtol=rtol, atol=atol, equal_nan=True).all())
 
 
-def _check_images(images: Any, n: int) -> np.ndarray | None:
-    if images is None:
-        return None
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.shape[0] != n:
-        raise ValueError(f"images must be uint8 with {n} rows, got {images.dtype} {images.shape}")
-    return images
+def _array(value: Any) -> np.ndarray | None:
+    return None if value is None else np.asarray(value)
 
 
 def _as_shape(name: str, value: Any, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     arr = np.asarray(value)
     if arr.shape != shape:
-        raise ValueError(f"{name} has shape {arr.shape}, expected {shape}")
+        raise ValueError(f"{name} has shape {arr.shape}, expected {shape} "
+                         f"({', '.join(array_dims(name))})")
     return arr.astype(dtype, copy=False)
-
-
-_META_FIELDS = {"models": list, "layers": list, "conditions": list, "labels": list,
-                "sample_ids": list, "class_names": list, "model_info": list, "dataset": str}
-
-
-def _cube_metadata(table: Any, where: str) -> dict[str, Any]:
-    """The cube's metadata from a Parquet table's schema, every field checked."""
-    raw = (table.schema.metadata or {}).get(b"geowidget")
-    if raw is None:
-        raise ValueError(f"{where} is a Parquet file but not a geowidget cube")
-    try:
-        meta = json.loads(raw)
-    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
-        raise ValueError(f"{where}: its geowidget metadata is not valid JSON ({err})") from None
-    if not isinstance(meta, dict):
-        raise ValueError(f"{where}: its geowidget metadata is a {type(meta).__name__}, not an "
-                         "object")
-    if meta.get("version") != _FORMAT_VERSION:
-        raise ValueError(f"{where} has cube format {meta.get('version')!r}, expected "
-                         f"{_FORMAT_VERSION}")
-    for key, kind in _META_FIELDS.items():
-        if not isinstance(meta.get(key), kind):
-            raise ValueError(f"{where}: its metadata field {key!r} should be a {kind.__name__}, "
-                             f"got {type(meta.get(key)).__name__}")
-    if not all(isinstance(c, list) and len(c) == 3 for c in meta["conditions"]):
-        raise ValueError(f"{where}: its metadata conditions must be [sparsity, benchmark, "
-                         "severity] triples")
-    if len(meta["sample_ids"]) != len(meta["labels"]):
-        raise ValueError(f"{where}: its metadata has {len(meta['labels'])} labels but "
-                         f"{len(meta['sample_ids'])} sample ids")
-    return meta
-
-
-def _column(table: Any, name: str, kind: str, where: str) -> np.ndarray:
-    """Column ``name`` as numpy, checked to hold ``kind`` values ("floating", "integer", "bool")."""
-    import pyarrow as pa
-
-    if name not in table.column_names:
-        raise ValueError(f"{where} has no column {name!r}")
-    column = table.column(name)
-    ok = {"floating": pa.types.is_floating, "integer": pa.types.is_integer,
-          "bool": pa.types.is_boolean}[kind](column.type)
-    if not ok:
-        raise ValueError(f"{where}: its column {name!r} holds {column.type}, expected {kind} "
-                         "values")
-    if column.null_count and kind != "floating":  # NaN floats are written as nulls
-        raise ValueError(f"{where}: its column {name!r} has {column.null_count} missing values")
-    return column.to_numpy()
-
-
-
-
-
-
-
-
 
 
 def _positions(

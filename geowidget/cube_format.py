@@ -31,6 +31,7 @@ cube at ``<root>``.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import io
@@ -38,7 +39,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,16 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from geowidget.coords import Condition
+from geowidget.cube_schema import (
+    ARRAYS,
+    DIMS,
+    DTYPES,
+    LAYER_PRED,
+    OPTIONAL,
+    array_dims,
+    optional,
+)
 from geowidget.filesystem import (
     STAGING_SUFFIX,
     check_regular_file,
@@ -53,6 +64,7 @@ from geowidget.filesystem import (
     is_local,
     is_orphan,
     join,
+    location,
     open_atomic,
     remove_dir,
     resolve,
@@ -62,6 +74,10 @@ from geowidget.filesystem import (
     writer_name,
 )
 
+__all__ = ["ADVERSARIAL", "FORMAT", "IMAGES", "META", "PARQUET_VERSION", "PARTS", "PROBE_ACCURACY",
+           "PROJECTIONS", "SAMPLES", "VERSION", "CubeReader", "CubeWriter", "column",
+           "partition_name", "read_parquet", "study_of", "write_parquet"]
+
 FORMAT = "geowidget-cube"
 VERSION = 3
 META = "cube.json"
@@ -70,17 +86,34 @@ IMAGES = "images.npy"
 PARTS = "parts"
 PROJECTIONS = "projections"
 PROBE_ACCURACY = "probe_accuracy.npy"
-LAYER_PRED = "layer_pred"
 ADVERSARIAL = "adversarial"
+# the files of the optional arrays stored whole: (name pattern, what a key names)
+_FILES = {"images": (IMAGES, ""), "probe_accuracy": (PROBE_ACCURACY, ""),
+          "projections": (f"{PROJECTIONS}/{{key}}.npy", "projection method"),
+          "adversarial": (f"{ADVERSARIAL}/{{key}}.npy", "norm")}
+_DIM_WORDS = {"model": "models", "layer": "layers", "condition": "conditions",
+              "sample": "samples", "xy": "2"}
 
 
 def partition_name(model: int, condition: int) -> str:
-    """Path of the (model, condition) partition, relative to the cube's root."""
+    """Path of the (model, condition) partition, relative to the cube's root.
+
+    Examples
+    --------
+    >>> partition_name(2, 13)
+    'parts/m00002-c00013.parquet'
+    """
     return f"{PARTS}/m{model:05d}-c{condition:05d}.parquet"
 
 
 def column(metric: str, layer: str) -> str:
-    """Column of a layer metric in a partition (layer names may hold any character)."""
+    """Column of a layer metric in a partition (layer names may hold any character).
+
+    Examples
+    --------
+    >>> column("margin", "features.3")
+    'margin/features.3'
+    """
     return f"{metric}/{layer}"
 
 
@@ -99,6 +132,13 @@ class CubeWriter:
         ``models``, ``layers``, ``conditions`` (``[[sparsity, benchmark, severity], ...]``),
         ``class_names``, ``model_info``, ``dataset`` and ``n`` (samples); optionally
         ``study``, the fingerprint of the study that made the cube.
+
+    Examples
+    --------
+    >>> with CubeWriter("runs/cube", meta) as writer:           # doctest: +SKIP
+    ...     writer.write_samples(labels, sample_ids)
+    ...     writer.write_partition(0, 0, metrics, outputs)
+    ...     writer.finish()
     """
 
     def __init__(self, location: str | os.PathLike, meta: dict[str, Any]) -> None:
@@ -191,21 +231,31 @@ class CubeWriter:
             yield f
         self.meta["images"] = {"shape": list(header["shape"]), "dtype": "uint8"}
 
+    def write_array(self, name: str, value: np.ndarray, key: str | None = None) -> None:
+        """One optional array of the registry (:data:`geowidget.cube_schema.OPTIONAL`), or
+        one key of a keyed one; ``layer_pred`` goes with the partitions instead."""
+        spec = optional(name)
+        pattern, what = _FILES[name]
+        if spec.keyed:
+            self._write_npy(pattern.format(key=_safe_name(what, key)), value, spec.dtype)
+            self.meta[name].append(key)
+        elif name == "images":
+            self.write_images(value)
+        else:
+            self._write_npy(pattern, value, spec.dtype)
+            self.meta[name] = True
+
     def write_projection(self, method: str, xy: np.ndarray) -> None:
         """2-D positions float32 ``[M, L, N, 2]`` of one projection method."""
-        self._write_npy(f"{PROJECTIONS}/{_safe_name('projection method', method)}.npy",
-                        xy, np.float32)
-        self.meta["projections"].append(method)
+        self.write_array(PROJECTIONS, xy, method)
 
     def write_probe_accuracy(self, accuracy: np.ndarray) -> None:
         """Held-out accuracy of each layer's probe, float64 ``[M, L, K]`` (NaN: no probe)."""
-        self._write_npy(PROBE_ACCURACY, accuracy, np.float64)
-        self.meta["probe_accuracy"] = True
+        self.write_array("probe_accuracy", accuracy)
 
     def write_adversarial(self, norm: str, distance: np.ndarray) -> None:
         """Adversarial distances float32 ``[M, K, N]`` for one norm."""
-        self._write_npy(f"{ADVERSARIAL}/{_safe_name('norm', norm)}.npy", distance, np.float32)
-        self.meta["adversarial"].append(norm)
+        self.write_array(ADVERSARIAL, distance, norm)
 
     def _write_npy(self, name: str, array: np.ndarray, dtype: Any) -> None:
         with self._open(name) as f:
@@ -282,7 +332,13 @@ def _names(fs: pafs.FileSystem, path: str) -> set[str]:
 
 def study_of(location: str | os.PathLike) -> str | None:
     """The fingerprint of the study that wrote the cube at ``location``; None when there is no
-    cube there (or an empty folder). Raises when it holds something else than a cube."""
+    cube there (or an empty folder). Raises when it holds something else than a cube.
+
+    Examples
+    --------
+    >>> study_of("runs/mnist-cube")                              # doctest: +SKIP
+    '5f0c...'
+    """
     fs, root = resolve(location)
     info = fs.get_file_info(root)
     if info.type == pafs.FileType.NotFound or (info.type == pafs.FileType.Directory
@@ -306,6 +362,12 @@ class CubeReader:
         ``location`` is not a geowidget cube (no ``cube.json``, or another format),
         partitions are missing (named in the message), or a file is damaged, of another
         cube, or disagrees with the manifest (the file and the column are named).
+
+    Examples
+    --------
+    >>> reader = CubeReader("runs/mnist-cube")                   # doctest: +SKIP
+    >>> reader.read_partition(0, 0, ["pred"])["pred"].shape      # doctest: +SKIP
+    (1500,)
     """
 
     def __init__(self, location: str | os.PathLike) -> None:
@@ -431,30 +493,24 @@ class CubeReader:
                              f"{META} declares uint8 {declared}")
         return images
 
-    def read_projections(self) -> dict[str, np.ndarray]:
-        """``{method: float32 [M, L, N, 2]}``, memory-mapped on a local disk."""
-        shape = (len(self.meta["models"]), len(self.meta["layers"]), self.meta["n"], 2)
-        return {method: self._read_array(f"{PROJECTIONS}/{method}.npy", np.float32, shape,
-                                         "models, layers, samples, 2")
-                for method in self.meta["projections"]}
-
-    def read_probe_accuracy(self) -> np.ndarray | None:
-        """Held-out probe accuracy float64 ``[M, L, K]``, or None when the cube has none."""
-        if not self.meta.get("probe_accuracy"):
+    def read_optional(self, name: str) -> Any:
+        """One optional array of the registry that is stored whole (``{key: array}`` when
+        keyed, else an array or None when the cube has none), memory-mapped on a local disk.
+        ``images`` are read by :meth:`read_images`, ``layer_pred`` with the partitions."""
+        spec = optional(name)
+        pattern, _ = _FILES[name]
+        sizes = {"model": len(self.meta["models"]), "layer": len(self.meta["layers"]),
+                 "condition": len(self.meta["conditions"]), "sample": self.meta["n"]}
+        shape, dims = spec.shape(sizes), ", ".join(_DIM_WORDS[d] for d in spec.dims)
+        if spec.keyed:  # absent in cubes written before it
+            return {key: self._read_array(pattern.format(key=key), spec.dtype, shape, dims)
+                    for key in self.meta.get(name, [])}
+        if not self.meta.get(name):
             return None
-        shape = (len(self.meta["models"]), len(self.meta["layers"]),
-                 len(self.meta["conditions"]))
-        acc = self._read_array(PROBE_ACCURACY, np.float64, shape, "models, layers, conditions")
-        if ((acc < 0) | (acc > 1)).any():  # NaN (no probe) compares False
-            raise ValueError(f"{self._path(PROBE_ACCURACY)!r} holds accuracies outside [0, 1]")
-        return acc
-
-    def read_adversarial(self) -> dict[str, np.ndarray]:
-        """``{norm: float32 [M, K, N]}``, memory-mapped on a local disk."""
-        shape = (len(self.meta["models"]), len(self.meta["conditions"]), self.meta["n"])
-        return {norm: self._read_array(f"{ADVERSARIAL}/{norm}.npy", np.float32, shape,
-                                       "models, conditions, samples")
-                for norm in self.meta.get("adversarial", [])}
+        array = self._read_array(pattern, spec.dtype, shape, dims)
+        if name == "probe_accuracy" and ((array < 0) | (array > 1)).any():  # NaN: no probe
+            raise ValueError(f"{self._path(pattern)!r} holds accuracies outside [0, 1]")
+        return array
 
     def _read_array(self, name: str, dtype: Any, shape: tuple[int, ...], dims: str
                     ) -> np.ndarray:
@@ -615,6 +671,191 @@ def _check_partition(table: pa.Table, columns: Sequence[str], meta: dict[str, An
 
 
 def _label(condition: Sequence[Any]) -> str:
-    from geowidget.cube import Condition
-
     return Condition(float(condition[0]), str(condition[1]), int(condition[2])).label
+
+
+# ------------------------------------------------------------------ the single-file form
+PARQUET_VERSION = 1  # of the single-file Parquet form (GeometryCube.to_parquet)
+_META_FIELDS = {"models": list, "layers": list, "conditions": list, "labels": list,
+                "sample_ids": list, "class_names": list, "model_info": list, "dataset": str}
+
+
+def write_parquet(cube: Any, path: str) -> None:
+    """Write ``cube`` as one Parquet file: its long table plus the metadata for a lossless
+    round trip (see :meth:`GeometryCube.to_parquet`).
+
+    The optional arrays of the registry are columns (``layer_pred``, ``projection:<method>:x``,
+    ``adversarial:<norm>``) or, where they are no column, in the metadata (``probe_accuracy``
+    with NaN as null, ``images`` in base64).
+
+    Examples
+    --------
+    >>> write_parquet(cube, "small-cube.parquet")                # doctest: +SKIP
+    """
+    table = pa.Table.from_pandas(cube.to_pandas(), preserve_index=False)
+    meta: dict[str, Any] = {
+        "version": PARQUET_VERSION,
+        "models": cube.models,
+        "layers": cube.layers,
+        "conditions": [[c.sparsity, c.benchmark, c.severity] for c in cube.conditions],
+        "labels": cube.labels.tolist(),
+        "sample_ids": cube.sample_ids.tolist(),
+        "class_names": cube.class_names,
+        "model_info": cube.model_info,
+        "dataset": cube.dataset,
+    }
+    for spec in OPTIONAL:
+        value = getattr(cube, spec.name)
+        if spec.keyed:
+            meta[spec.name] = list(value)  # the keys; the values are columns
+        elif spec.name == "images":
+            if value is not None:
+                meta["images"] = {
+                    "shape": list(value.shape),
+                    "data": base64.b64encode(np.ascontiguousarray(value).tobytes()).decode(),
+                }
+        elif spec.column is None:
+            meta[spec.name] = (None if value is None else  # NaN as null
+                               np.where(np.isnan(value), None, value).tolist())
+    schema_meta = dict(table.schema.metadata or {})
+    schema_meta[b"geowidget"] = json.dumps(meta).encode()
+    fs, where = resolve(location(path, "GeometryCube.to_parquet", "path"))
+    with open_atomic(fs, where) as f:  # a failed write leaves no partial file
+        pq.write_table(table.replace_schema_metadata(schema_meta), f, compression="zstd")
+
+
+def read_parquet(path: str, make: Callable[..., Any]) -> Any:
+    """Read a file written by :func:`write_parquet`: ``make(**arguments)`` with the
+    constructor arguments of a GeometryCube (``make`` is the cube class, passed in so that
+    this module does not import the cube).
+
+    Every way a file can be broken (truncated, not Parquet, metadata that is not JSON,
+    misses a field or disagrees with the rows, a column of the wrong type) raises a
+    ``ValueError`` that names the file.
+
+    Examples
+    --------
+    >>> cube = read_parquet("small-cube.parquet", GeometryCube)  # doctest: +SKIP
+    """
+    path = location(path, "GeometryCube.from_parquet", "path")
+    where = f"cube file {str(path)!r}"
+    fs, local = resolve(path)
+    if fs.get_file_info(local).type.name == "Directory":  # a folder save() wrote: say what reads it
+        raise ValueError(f"{where} is a folder; from_parquet reads the single file that "
+                         f"to_parquet writes. Open a cube folder (GeometryCube.save's) with "
+                         f"GeometryCube.open({str(path)!r})")
+    check_regular_file(fs, local, "cube file")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise ValueError(f"{where} is not a readable Parquet file ({err})") from None
+    meta = _cube_metadata(table, where)
+    m, ly = len(meta["models"]), len(meta["layers"])
+    k, n = len(meta["conditions"]), len(meta["labels"])
+    if table.num_rows != m * ly * k * n:
+        raise ValueError(
+            f"{where} has {table.num_rows} rows but its metadata describes {m} models x "
+            f"{ly} layers x {k} conditions x {n} samples = {m * ly * k * n}"
+        )
+    kinds = {np.dtype(np.float32): "floating", np.dtype(np.int32): "integer",
+             np.dtype(np.bool_): "bool"}
+
+    def values(name: str, dims: tuple[str, ...], dtype: Any) -> np.ndarray:
+        """Column ``name`` as an array over ``dims`` (the long table repeats it elsewhere)."""
+        full = _column(table, name, kinds[np.dtype(dtype)], where).reshape(m, ly, k, n)
+        return full[tuple(slice(None) if d in dims else 0 for d in DIMS)]
+
+    arrays = {name: values(name, array_dims(name), DTYPES[name]) for name in ARRAYS}
+    optional_values: dict[str, Any] = {}
+    for spec in OPTIONAL:
+        if spec.keyed:
+            keys = meta.get(spec.name, [])
+            optional_values[spec.name] = {key: np.stack(
+                [values(col, spec.dims, spec.dtype) for col in spec.columns(key)], axis=-1)
+                if "xy" in spec.dims else values(spec.columns(key)[0], spec.dims, spec.dtype)
+                for key in keys}
+        elif spec.column is not None:  # layer_pred: in a cube with probe layers
+            optional_values[spec.name] = (values(spec.column, spec.dims, spec.dtype)
+                                          if spec.column in table.column_names else None)
+        elif spec.name == "images":
+            optional_values["images"] = None
+            if "images" in meta:
+                raw = base64.b64decode(meta["images"]["data"], validate=True)
+                optional_values["images"] = np.frombuffer(raw, dtype=np.uint8).reshape(
+                    meta["images"]["shape"]).copy()
+        else:
+            optional_values[spec.name] = (None if meta.get(spec.name) is None else
+                                          np.array(meta[spec.name], dtype=spec.dtype))
+    classes = len(meta["class_names"])
+    for name, pred in (("pred", arrays["pred"]), (LAYER_PRED, optional_values[LAYER_PRED])):
+        if pred is not None and pred.size and (pred.min() < 0 or pred.max() >= classes):
+            odd = pred[(pred < 0) | (pred >= classes)].ravel()[0]
+            raise ValueError(f"{where}: its column {name!r} holds {odd}; predictions must "
+                             f"lie in [0, {classes}) for its {classes} class names")
+    if len(set(meta["sample_ids"])) != n:
+        raise ValueError(f"{where}: its metadata 'sample_ids' repeats ids; sample ids must "
+                         "be unique")
+    sample = _column(table, "sample", "integer", where)
+    if not np.array_equal(sample, np.tile(np.asarray(meta["sample_ids"]), m * ly * k)):
+        raise ValueError(f"{where}: its 'sample' column disagrees with the sample_ids of its "
+                         "metadata (rows out of order, or from another cube)")
+    try:
+        return make(
+            models=meta["models"],
+            layers=meta["layers"],
+            conditions=[Condition(float(s), str(b), int(v)) for s, b, v in meta["conditions"]],
+            labels=np.asarray(meta["labels"]),
+            sample_ids=np.asarray(meta["sample_ids"]),
+            class_names=meta["class_names"],
+            model_info=meta["model_info"],
+            dataset=meta["dataset"],
+            **optional_values,
+            **arrays,
+        )
+    except (ValueError, TypeError, KeyError) as err:
+        raise ValueError(f"{where} holds an inconsistent cube: {err}") from None
+
+
+def _cube_metadata(table: Any, where: str) -> dict[str, Any]:
+    """The cube's metadata from a Parquet table's schema, every field checked."""
+    raw = (table.schema.metadata or {}).get(b"geowidget")
+    if raw is None:
+        raise ValueError(f"{where} is a Parquet file but not a geowidget cube")
+    try:
+        meta = json.loads(raw)
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+        raise ValueError(f"{where}: its geowidget metadata is not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{where}: its geowidget metadata is a {type(meta).__name__}, not an "
+                         "object")
+    if meta.get("version") != PARQUET_VERSION:
+        raise ValueError(f"{where} has cube format {meta.get('version')!r}, expected "
+                         f"{PARQUET_VERSION}")
+    for key, kind in _META_FIELDS.items():
+        if not isinstance(meta.get(key), kind):
+            raise ValueError(f"{where}: its metadata field {key!r} should be a {kind.__name__}, "
+                             f"got {type(meta.get(key)).__name__}")
+    if not all(isinstance(c, list) and len(c) == 3 for c in meta["conditions"]):
+        raise ValueError(f"{where}: its metadata conditions must be [sparsity, benchmark, "
+                         "severity] triples")
+    if len(meta["sample_ids"]) != len(meta["labels"]):
+        raise ValueError(f"{where}: its metadata has {len(meta['labels'])} labels but "
+                         f"{len(meta['sample_ids'])} sample ids")
+    return meta
+
+
+def _column(table: Any, name: str, kind: str, where: str) -> np.ndarray:
+    """Column ``name`` as numpy, checked to hold ``kind`` values ("floating", "integer", "bool")."""
+    if name not in table.column_names:
+        raise ValueError(f"{where} has no column {name!r}")
+    column = table.column(name)
+    ok = {"floating": pa.types.is_floating, "integer": pa.types.is_integer,
+          "bool": pa.types.is_boolean}[kind](column.type)
+    if not ok:
+        raise ValueError(f"{where}: its column {name!r} holds {column.type}, expected {kind} "
+                         "values")
+    if column.null_count and kind != "floating":  # NaN floats are written as nulls
+        raise ValueError(f"{where}: its column {name!r} has {column.null_count} missing values")
+    return column.to_numpy()

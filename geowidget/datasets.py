@@ -96,3 +96,6 @@ def load_digits() -> ImageData:
     return ImageData(
         images, torch.from_numpy(bunch.target.astype(np.int64)), DIGIT_NAMES, "digits"
     )
+
+
+__all__ = ["DIGIT_NAMES", "ImageData", "load_digits", "load_mnist"]

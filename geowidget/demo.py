@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from geowidget._validation import Boolean, Instance, validate_params
+
 if TYPE_CHECKING:
     from geowidget.cube import GeometryCube
     from geowidget.datasets import ImageData
@@ -84,7 +86,7 @@ DEFAULT = DemoConfig()
 
 
 def _weights_path(name: str) -> Path:
-    from geowidget.zoo.build import WEIGHTS_DIR
+    from geowidget.zoo.files import WEIGHTS_DIR
 
     return WEIGHTS_DIR / f"{name}.pt"
 
@@ -188,6 +190,8 @@ def demo_study(config: DemoConfig = DEFAULT, *, progress: bool = True) -> Any:
     )
 
 
+@validate_params({"config": [Instance(DemoConfig)], "progress": [Boolean()],
+                  "refresh": [Boolean()]})
 def demo_cube(
     config: DemoConfig = DEFAULT, *, progress: bool = True, refresh: bool = False
 ) -> GeometryCube:
@@ -210,6 +214,14 @@ def demo_cube(
         and each of ``config.sparsities``, then each corruption at each severity at every
         sparsity (the Study's full grid);
         ``config.samples`` held-out MNIST digits with thumbnails.
+
+    Examples
+    --------
+    >>> import geowidget as gw
+    >>> cube = gw.demo_cube(progress=False)                    # doctest: +SKIP
+    >>> cube.coords.layers                                     # doctest: +SKIP
+    ('penultimate',)
+    >>> gw.PolarPlot(cube, model="lenet-s0")                   # doctest: +SKIP
     """
     from geowidget.cube import GeometryCube
 

@@ -276,3 +276,11 @@ def remove_dir(fs: pafs.FileSystem, path: str) -> None:
     """Delete a folder and everything in it (nothing when it is gone already)."""
     with contextlib.suppress(FileNotFoundError):
         fs.delete_dir(path)
+
+
+__all__ = [
+    "HOST", "STAGING_SUFFIX", "TMP_SUFFIX", "check_regular_file", "ensure_writable_dir",
+    "is_local", "is_orphan", "join", "location", "open_atomic", "read_bytes", "remove_dir",
+    "remove_orphans", "resolve", "swap_in", "write_atomic", "write_error", "writer_alive",
+    "writer_name",
+]

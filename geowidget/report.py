@@ -12,7 +12,7 @@ and no CDN. It holds
   page, with their in-page pickers for model, layer and condition.
 
 The views are exported by the widgets' own standalone exporter
-(:func:`geowidget.widgets.base.write_html`); this module adds the tables around them.
+(:func:`geowidget.widgets.export.write_html`); this module adds the tables around them.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def accuracy_table(cube: GeometryCube) -> str:
         cells = "".join(f"<td>{a:.3f}</td>" for a in acc)
         rows.append(f"<tr><th>{html.escape(model)}</th>{cells}</tr>")
     return (
-        '<table class="gw-accuracy"><caption>Accuracy (fraction of probe samples classified '
+        '<table class="gw-accuracy"><caption>Accuracy (fraction of samples classified '
         "correctly); condition = benchmark[-severity]@sparsity</caption>"
         f"<thead><tr><th>model</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
@@ -112,7 +112,7 @@ def report_html(cube: GeometryCube, *, title: str = "geowidget report",
             '<p class="gw-note">Robustness: fraction of (corruption, severity) pairs under '
             "which a sample stays correctly classified. Vulnerability: fraction of sparsity "
             "levels at which the pruned model's prediction differs from the dense one. "
-            "Per model, r over the probe samples, 95% bootstrap CI in brackets.</p>"
+            "Per (model, sparsity), r over the samples, 95% bootstrap CI in brackets.</p>"
         )
         parts.extend(t._repr_html_() for t in tables.values())
     parts.append("<h2>Explorer</h2>")
@@ -158,7 +158,7 @@ def write_report(
     PosixPath('report.html')
     """
     from geowidget.cube import GeometryCube
-    from geowidget.widgets.base import write_html
+    from geowidget.widgets.export import write_html
 
     out = Path(path)
     if out.suffix.lower() not in (".html", ".htm"):

@@ -8,6 +8,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from tests.optional import OPTIONAL, missing_for
+
 
 class DemoCache(NamedTuple):
     root: Path
@@ -33,3 +35,34 @@ def demo_cache(tmp_path_factory):
             os.environ.pop(CACHE_ENV, None)
         else:
             os.environ[CACHE_ENV] = old
+
+
+@pytest.fixture(scope="session")
+def notebook_cache(tmp_path_factory) -> Path:
+    """The session's executed notebooks (docs/hooks/notebook_runs.py keeps them by content):
+    tests/test_notebooks.py and the site's build share them, so each notebook runs once."""
+    return tmp_path_factory.getbasetemp() / "gw-notebooks"
+
+
+# Test modules that need an optional package which is not installed are left out at
+# collection, and the header of the run says which and why (tests/optional.py).
+_LEFT_OUT: dict[str, list[str]] = {}
+
+
+def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
+    if collection_path.suffix != ".py" or not collection_path.name.startswith("test_"):
+        return None
+    missing = missing_for(collection_path)
+    if missing:
+        _LEFT_OUT[collection_path.name] = missing
+        return True
+    return None
+
+
+def pytest_report_collectionfinish(config, start_path, items) -> list[str]:
+    if not _LEFT_OUT:
+        return []
+    extras = sorted({f"geowidget[{OPTIONAL[m]}]" for ms in _LEFT_OUT.values() for m in ms})
+    return [f"left out {len(_LEFT_OUT)} test modules whose optional packages are missing "
+            f"(install {', '.join(extras)}):",
+            *(f"  {name}: needs {', '.join(ms)}" for name, ms in sorted(_LEFT_OUT.items()))]

@@ -219,10 +219,10 @@ def test_study_stores_distances_per_model_and_sparsity(tmp_path):
     table = cube.correlations(target="adversarial", method="spearman", ci=None)
     margin = cube.margin[0, 0, cube.condition_index(0.0)]
     r = correlation(margin, d[0, cube.condition_index(0.0)], method="spearman", ci=None)[0]
-    assert table.loc["a", "rc-margin"] == pytest.approx(r) and table.loc["a", "n"] == 16
+    assert table.loc[("a", 0.0), "rc-margin"] == pytest.approx(r) and table.loc[("a", 0.0), "n"] == 16
     both = side_by_side(cube, method="spearman", ci=None)
     assert list(dict.fromkeys(both.columns.get_level_values(0))) == ["robustness", "adversarial"]
-    assert both[("adversarial", "rc-margin")]["a"] == pytest.approx(r)
+    assert both[("adversarial", "rc-margin")][("a", 0.0)] == pytest.approx(r)
     # persisted by save / open and by to_parquet / from_parquet
     cube.save(tmp_path / "cube")
     assert cube.equals(gw.GeometryCube.open(tmp_path / "cube"))
@@ -243,20 +243,14 @@ def test_study_refuses_bad_adversarial_settings():
 
 # ---------------------------------------------------------------------------- in the views
 def test_views_colour_and_brush_by_adversarial_distance():
-    from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
+    from geowidget.testing import random_cube
 
     rng = np.random.default_rng(0)
     m, k, n = 2, 2, 10
-    conds = [Condition(0.0, "clean", 0), Condition(0.5, "clean", 0)]
-    pred = rng.integers(0, 3, (m, k, n))
-    labels = rng.integers(0, 3, n)
     dist = rng.uniform(0.1, 2.0, (m, k, n)).astype(np.float32)
     dist[:, :, -2:] = np.nan  # not measured
-    cube = GeometryCube(models=["a", "b"], layers=["penultimate"], conditions=conds,
-                        labels=labels, class_names=["x", "y", "z"], pred=pred,
-                        correct=pred == labels, logit_margin=rng.normal(size=(m, k, n)),
-                        adversarial={"l2": dist},
-                        **{name: rng.normal(size=(m, 1, k, n)) for name in LAYER_METRICS})
+    cube = random_cube(["a", "b"], ["penultimate"], sparsities=(0.5,), n=n).replace(
+        adversarial={"l2": dist})
     polar = gw.PolarPlot(cube, color="adversarial", model="b", sparsity=0.5)
     assert "adversarial" in polar._meta["color_fields"] and polar.color_by == "adversarial"
     np.testing.assert_array_equal(polar.cell()["adversarial"], dist[1, 1])

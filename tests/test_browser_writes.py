@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 import traitlets as t
-from fixtures.synthetic import make_cube
 
 import geowidget as gw
 import geowidget.widgets  # noqa: F401 (imports every view module, so the walk finds them)
-from geowidget.widgets.base import BROWSER_WRITABLE_PRIVATE, GeoView
+from geowidget.widgets.view import BROWSER_WRITABLE_PRIVATE, GeoView
+from tests.fixtures.synthetic import make_cube
 
 
 def view_classes() -> list[type[GeoView]]:
@@ -29,7 +29,7 @@ def view_classes() -> list[type[GeoView]]:
             if sub not in found:
                 found.add(sub)
                 todo.append(sub)
-    bases = {"SampleView", "SlabView"}
+    bases = {"SampleView", "SlabView", "PickerView"}
     return sorted((c for c in found if c.__name__ not in bases
                    and c.__module__.startswith("geowidget.")), key=lambda c: c.__name__)
 

@@ -89,13 +89,13 @@ def test_study_cube_matches_the_python_api(cli_cube):
         for method in ("pearson", "spearman"):
             a = cube.correlations(target=target, method=method, n_boot=200)
             b = api.correlations(target=target, method=method, n_boot=200)
-            assert list(a.index) == ["mlp-s0", "lenet-s0"]
+            assert list(a.index) == [("mlp-s0", 0.0), ("lenet-s0", 0.0)]
             np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=0, atol=1e-12)
     # and the numbers are the paper's quantities: Pearson r by hand for one model and metric
     rob = np.mean([api.correct[1, k] for k, c in enumerate(api.conditions)
                    if c.benchmark != "clean" and c.sparsity == 0], axis=0)
     r = np.corrcoef(api.margin[1, 0, 0], rob)[0, 1]
-    assert np.isclose(cube.correlations(ci=None).loc["lenet-s0", "rc-margin"], r, atol=1e-10)
+    assert np.isclose(cube.correlations(ci=None).loc[("lenet-s0", 0.0), "rc-margin"], r, atol=1e-10)
 
 
 def test_study_prints_a_progress_bar_and_the_table(tmp_path, capsys):
@@ -107,9 +107,9 @@ def test_study_prints_a_progress_bar_and_the_table(tmp_path, capsys):
     assert "Pearson r with vulnerability" in captured.out
     cube = GeometryCube.from_parquet(str(out))
     assert cube.models == ["m"] and cube.shape["sample"] == 50
-    row = re.search(r"^m\s+(\S+)\s+(\S+)\s+(\S+)$", captured.out, re.M)
+    row = re.search(r"^m\s+0\.0\s+(\S+)\s+(\S+)\s+(\S+)$", captured.out, re.M)
     got = [float(v) for v in row.groups()]
-    want = cube.correlations(target="vulnerability", ci=None).loc["m"]
+    want = cube.correlations(target="vulnerability", ci=None).loc[("m", 0.0)]
     assert got == [round(want[c], 3) for c in ("rc-angle", "rc-l2", "rc-margin")]
 
 
@@ -285,7 +285,7 @@ def test_report_of_a_saved_study_holds_its_tables_and_views(cli_cube, tmp_path, 
     assert len(tables) == 4  # robustness and vulnerability, Pearson and Spearman
     first = cube.correlations(target="robustness", method="pearson", n_boot=50)
     shown = [float(v) for v in re.findall(r"<b>([+-][\d.]+)</b>", tables[0])]
-    want = [round(first.loc[m, c], 2) for m in cube.models
+    want = [round(first.loc[(m, 0.0), c], 2) for m in cube.models
             for c in ("rc-angle", "rc-l2", "rc-margin")]
     assert shown == want
     acc = re.search(r'<table class="gw-accuracy">.*?</table>', page, re.S).group(0)

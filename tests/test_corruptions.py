@@ -16,13 +16,11 @@ from geowidget.engine.corruptions import (
     CORRUPTIONS,
     IMAGENET_C,
     MNIST_C,
-    _displace,
-    _glass_offsets,
-    _mix32,
-    _Stream,
     corrupt,
     resolve_corruptions,
 )
+from geowidget.engine.corruptions.functional._blur import _displace, _glass_offsets
+from geowidget.engine.corruptions.functional._random import _mix32, _Stream
 
 
 @pytest.fixture(scope="module")

@@ -9,26 +9,21 @@ import pyarrow.parquet as pq
 import pytest
 
 from geowidget.cube import LAYER_METRICS, OUTPUTS, Condition, GeometryCube
+from geowidget.testing import random_cube
 
 CONDS = [Condition(0.0, "clean", 0), Condition(0.5, "clean", 0), Condition(0.9, "clean", 0),
          Condition(0.0, "fog", 1), Condition(0.0, "fog", 3), Condition(0.0, "rotate", 2)]
 
 
 def make_cube(m: int = 2, n: int = 30, seed: int = 0, images: bool = True) -> GeometryCube:
-    rng = np.random.default_rng(seed)
-    k = len(CONDS)
-    labels = rng.integers(0, 3, n)
-    pred = rng.integers(0, 3, (m, k, n))
-    arrays = {name: rng.normal(size=(m, 2, k, n)).astype(np.float32) for name in LAYER_METRICS}
-    arrays["angle"][0, 1, 2, :3] = np.nan  # undefined angles survive every path
-    return GeometryCube(
-        models=[f"net{i}" for i in range(m)], layers=["conv1", "penultimate"], conditions=CONDS,
-        labels=labels, class_names=["cat", "dog", "eel"], pred=pred, correct=pred == labels,
-        logit_margin=rng.normal(size=(m, k, n)), sample_ids=np.arange(n) * 7 + 3,
-        model_info=[{"architecture": "MLP", "width": 8 * (i + 1)} for i in range(m)],
-        dataset="toy", images=rng.integers(0, 256, (n, 4, 4), dtype=np.uint8) if images else None,
-        **arrays,
-    )
+    cube = random_cube([f"net{i}" for i in range(m)], ["conv1", "penultimate"], n=n, seed=seed,
+                       classes=["cat", "dog", "eel"],
+                       conditions=CONDS, sample_ids=np.arange(n) * 7 + 3)
+    angle = cube.angle.copy()
+    angle[0, 1, 2, :3] = np.nan  # undefined angles survive every path
+    thumbs = np.random.default_rng(seed).integers(0, 256, (n, 4, 4), dtype=np.uint8)
+    return cube.replace(angle=angle, dataset="toy", images=thumbs if images else None, model_info=[
+        {"architecture": "MLP", "width": 8 * (i + 1)} for i in range(m)])
 
 
 def test_coordinates_and_slice() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_cube import make_cube
 
 from geowidget.cube import LAYER_METRICS
+from tests.test_cube import make_cube
 
 
 def within(a: np.ndarray, b: np.ndarray, rtol: float, atol: float) -> bool:

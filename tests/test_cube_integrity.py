@@ -20,7 +20,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
-from test_cube import make_cube
 
 import geowidget.cube_format as cf
 from geowidget._validation import InvalidParameterError
@@ -28,6 +27,7 @@ from geowidget.cube import GeometryCube
 from geowidget.cube_format import CubeWriter, column, partition_name
 from geowidget.engine.checkpoints import Checkpoints
 from geowidget.study import Study
+from tests.test_cube import make_cube
 
 PART = partition_name(1, 2)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
 
 from geowidget.analysis.depth import layer_quantiles
 from geowidget.widgets import LayerProfile
+from tests.fixtures.synthetic import make_cube
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_layer_profile_sends_the_quantiles_and_picks(cube):
     with pytest.raises(TypeError, match=r"The 'cube' parameter of LayerProfile must be a "
                        r"geowidget.cube.GeometryCube. Got \{'angle': \[\]\} instead"):
         LayerProfile({"angle": []})
-    with pytest.raises(ValueError, match=r"The 'layer' parameter of LayerProfile must be one of"):
+    with pytest.raises(KeyError, match=r"unknown layer 'layer9'; valid: \['layer0', "):
         LayerProfile(cube, layer="layer9")
     with pytest.raises(ValueError, match=r"The 'layer' trait of LayerProfile must be an index in "
                        r"0..3"):

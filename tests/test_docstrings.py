@@ -12,17 +12,16 @@ from __future__ import annotations
 import doctest
 import importlib
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 import geowidget as gw
+from tests.docs_hooks import hook
 
 griffe = pytest.importorskip("griffe", reason="the docs extra (pip install geowidget[docs])")
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "docs" / "hooks"))
-from reference import reference_path  # noqa: E402
+reference_path = hook("reference").reference_path
 
 EXAMPLES = re.compile(r"^Examples\n-{8,}\n", re.M)
 

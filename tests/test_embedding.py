@@ -21,6 +21,8 @@ from geowidget.analysis.embedding import (
     mst,
     transform_values,
 )
+from geowidget.analysis.reducer import project
+from geowidget.coords import Coords
 from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
 
 
@@ -32,18 +34,10 @@ def make_cube(values: np.ndarray, conditions=None, seed: int = 0) -> GeometryCub
     arrays = {name: rng.random((m, 1, k, n)) for name in LAYER_METRICS}
     for i, name in enumerate(("angle", "norm", "margin")):
         arrays[name] = values[:, None, :, :, i]
-    return GeometryCube(
-        models=[f"m{i}" for i in range(m)],
-        layers=["pen"],
-        conditions=conditions,
-        labels=rng.integers(0, 3, n),
-        class_names=["a", "b", "c"],
-        pred=np.zeros((m, k, n)),
-        correct=np.ones((m, k, n), bool),
-        logit_margin=rng.random((m, k, n)),
-        model_info=[{"arch": "x", "seed": i} for i in range(m)],
-        **arrays,
-    )
+    return GeometryCube.from_arrays(
+        Coords([f"m{i}" for i in range(m)], ["pen"], conditions), rng.integers(0, 3, n),
+        ["a", "b", "c"], pred=np.zeros((m, k, n), int), logit_margin=rng.random((m, k, n)),
+        model_info=[{"arch": "x", "seed": i} for i in range(m)], **arrays)
 
 
 def random_values(m: int, n: int, k: int = 1, seed: int = 0) -> np.ndarray:
@@ -71,6 +65,51 @@ def test_zscore_embedding_matches_a_loop(cube):
             expect = (x - x.mean()) / x.std()
             np.testing.assert_allclose(emb.matrix[i, f * 40 : (f + 1) * 40], expect, atol=1e-12)
     np.testing.assert_array_equal(emb.block("norm"), emb.matrix[:, 40:80])
+
+
+def test_default_layer_is_the_cubes_default_layer():
+    rng = np.random.default_rng(8)
+    m, n = 3, 30
+
+    def cube_with(layers):
+        arrays = {name: rng.random((m, len(layers), 1, n)) for name in LAYER_METRICS}
+        return GeometryCube(models=["a", "b", "c"], layers=layers, conditions=[Condition()],
+                            labels=rng.integers(0, 2, n), class_names=["x", "y"],
+                            pred=np.zeros((m, 1, n)), correct=np.ones((m, 1, n), bool),
+                            logit_margin=rng.random((m, 1, n)), **arrays)
+
+    for layers, want in ((["conv", "penultimate", "fc"], 1), (["conv", "pool", "fc"], 2)):
+        c = cube_with(layers)
+        assert c.coords.default_layer == want
+        emb = model_embedding(c)
+        assert emb.layer == layers[want]
+        x = c.angle[1, want, 0].astype(np.float64)  # by a loop: model b, angle block
+        np.testing.assert_allclose(emb.block("angle")[1], (x - x.mean()) / x.std(), atol=1e-12)
+
+
+def test_metrics_and_the_deprecated_features_alias(cube):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        emb = model_embedding(cube, metrics=("margin", "angle"))
+        assert emb.metrics == ("margin", "angle")
+    x = cube.margin[4, 0, 0].astype(np.float64)
+    np.testing.assert_allclose(emb.matrix[4, :40], (x - x.mean()) / x.std(), atol=1e-12)
+    with pytest.warns(DeprecationWarning, match=r"model_embedding\(features=...\) is "
+                      r"deprecated; use metrics=") as record:
+        old = model_embedding(cube, features=("margin", "angle"))
+    assert record[0].filename == __file__
+    np.testing.assert_array_equal(old.matrix, emb.matrix)
+    with pytest.warns(DeprecationWarning, match="use Embedding.metrics"):
+        assert old.features == ("margin", "angle")
+    with pytest.raises(ValueError, match=r"'features' parameter of model_embedding must be None "
+                       r"when metrics= is given"):
+        model_embedding(cube, metrics=("norm",), features=("angle",))
+    sim_cube, _ = _condition_cube()
+    with pytest.warns(DeprecationWarning, match=r"benchmark_similarity\(features=...\)"):
+        old_sim = benchmark_similarity(sim_cube, features=("norm",))
+    np.testing.assert_array_equal(old_sim, benchmark_similarity(sim_cube, metrics=("norm",)))
 
 
 def test_rank_transform_gives_spearman_through_euclidean(cube):
@@ -130,16 +169,16 @@ def test_permuting_samples_consistently_changes_nothing(cube):
         d1 = distances(model_embedding(shuffled, transform=transform), metric)
         np.testing.assert_allclose(d1, d0, atol=1e-10)
     np.testing.assert_allclose(
-        layout(distances(model_embedding(shuffled))), layout(distances(model_embedding(cube))),
-        atol=1e-8,
+        project(distances=distances(model_embedding(shuffled)), method="mds"),
+        project(distances=distances(model_embedding(cube)), method="mds"), atol=1e-5,
     )
 
 
 @pytest.mark.parametrize("method", ["mds", "pca", "tsne"])
 def test_layout_is_identical_across_runs_with_the_same_seed(cube, method):
     emb = model_embedding(cube)
-    arg = emb if method == "pca" else distances(emb)
-    a, b = layout(arg, method, seed=3), layout(arg, method, seed=3)
+    arg = {"features": emb.matrix} if method == "pca" else {"distances": distances(emb)}
+    a, b = project(method=method, seed=3, **arg), project(method=method, seed=3, **arg)
     assert a.shape == (6, 2)
     np.testing.assert_array_equal(a, b)
 
@@ -196,7 +235,7 @@ def test_planted_clusters_are_recovered():
     edges = mst(d)
     assert int((truth[edges[:, 0]] != truth[edges[:, 1]]).sum()) == k - 1
     for method in ("mds", "tsne"):
-        xy = layout(d, method, seed=0)
+        xy = project(distances=d, method=method, seed=0)
         dd = cdist(xy, xy) + np.diag(np.full(len(truth), np.inf))
         assert (truth[dd.argmin(1)] == truth).all()  # 2-D nearest neighbour in the cluster
 
@@ -252,27 +291,37 @@ def test_classical_mds_recovers_planar_points_and_pca_matches_svd():
     x = np.random.default_rng(6).normal(size=(9, 20))
     emb = Embedding(x, [str(i) for i in range(9)], [{}] * 9, ("angle",), "zscore", "l",
                     np.arange(20))
-    xy = layout(emb, "pca")
+    xy = project(emb.matrix, "pca")
     xc = x - x.mean(0)
     _, s, vt = np.linalg.svd(xc, full_matrices=False)
-    np.testing.assert_allclose(np.abs(xy), np.abs(xc @ vt[:2].T), atol=1e-10)
-    # for euclidean distances, classical MDS is PCA
-    np.testing.assert_allclose(np.abs(layout(distances(x), "mds")), np.abs(xy), atol=1e-9)
+    np.testing.assert_allclose(np.abs(xy), np.abs(xc @ vt[:2].T), atol=1e-5)
+    # for euclidean distances, classical MDS is PCA, with the same orientation
+    np.testing.assert_allclose(project(distances=distances(x), method="mds"), xy, atol=1e-5)
 
 
-def test_two_models_layout():
+def test_layout_is_a_deprecated_caller_of_project():
     d = distances(np.array([[0.0, 0.0], [0.0, 2.0]]))
-    for method in ("mds", "tsne"):
-        xy = layout(d, method)
+    for method in ("mds", "tsne"):  # two points: the exact map whatever the method, as before
+        with pytest.warns(DeprecationWarning, match=r"use project\(distances=d, method=") as w:
+            xy = layout(d, method)
+        assert w[0].filename == __file__ and xy.dtype == np.float64
         assert np.linalg.norm(xy[0] - xy[1]) == pytest.approx(2.0)
+    x = np.random.default_rng(3).normal(size=(8, 5))
+    emb = Embedding(x, [str(i) for i in range(8)], [{}] * 8, ("angle",), "zscore", "l",
+                    np.arange(5))
+    with pytest.warns(DeprecationWarning):
+        np.testing.assert_allclose(layout(distances(x), "mds"),
+                                   project(distances=distances(x), method="mds"), atol=1e-6)
+        np.testing.assert_allclose(layout(emb, "pca"), project(x, "pca"), atol=1e-6)
+        np.testing.assert_array_equal(layout(distances(x), "tsne", seed=1, perplexity=2.0),
+                                      project(distances=distances(x), method="tsne", seed=1,
+                                              options={"perplexity": 2.0}))
 
 
 def test_layout_and_distance_errors():
     d = distances(np.eye(3))
-    with pytest.raises(ValueError, match=r"'method' .* one of \['mds', .* Got 'som' instead"):
-        layout(d, "som")
-    with pytest.raises(TypeError, match=r"method='pca'\) needs the embedding"):
-        layout(d, "pca")
+    with pytest.raises(ValueError, match=r"'method' .* one of \['pca', 'mds', .* Got 'som' "):
+        project(distances=d, method="som")
     with pytest.raises(ValueError, match="symmetric with a zero diagonal"):
         mst(d + np.eye(3))
     with pytest.raises(ValueError, match=r"'distances' parameter of mst must be a finite "
@@ -283,8 +332,8 @@ def test_layout_and_distance_errors():
     try:
         import umap  # noqa: F401
     except ImportError:
-        with pytest.raises(ImportError, match="needs the optional package umap-learn"):
-            layout(d, "umap")
+        with pytest.raises(ImportError, match=r"pip install 'geowidget\[umap\]'"):
+            project(distances=distances(np.eye(5)), method="umap")
 
 
 # ------------------------------------------------------------------ conditions and benchmarks
@@ -323,8 +372,8 @@ def test_model_condition_points_and_delta():
         model_embedding(cube, sparsity=None)
     with pytest.raises(KeyError, match=r"unknown benchmark\(s\) \['fog'\]"):
         model_embedding(cube, benchmark="fog")
-    with pytest.raises(ValueError, match=r"'features' .*Got \('theta',\) instead \(item 0 "):
-        model_embedding(cube, features=("theta",))
+    with pytest.raises(ValueError, match=r"'metrics' .*Got \('theta',\) instead \(item 0 "):
+        model_embedding(cube, metrics=("theta",))
     with pytest.raises(ValueError, match="'transform' .* Got 'minmax' instead"):
         model_embedding(cube, transform="minmax")
 
@@ -391,9 +440,8 @@ def _zoo_cube(names, conditions, labels, geos) -> GeometryCube:
               for f in LAYER_METRICS}
     outputs = {f: np.stack([[g[f] for g in row] for row in geos])
                for f in ("pred", "correct", "logit_margin")}
-    return GeometryCube(models=names, layers=["fc:input"], conditions=conditions,
-                        labels=labels, class_names=[str(i) for i in range(10)],
-                        **arrays, **outputs)
+    return GeometryCube.from_arrays(Coords(names, ["fc:input"], conditions), labels,
+                                    [str(i) for i in range(10)], **arrays, **outputs)
 
 
 def test_benchmark_similarity_on_the_zoo_puts_the_blur_family_together():

@@ -13,7 +13,6 @@ import time
 import numpy as np
 import pytest
 import torch
-from test_invalid_params import X, Y, net, tiny_cube
 from torch import nn
 
 import geowidget as gw
@@ -21,6 +20,9 @@ from geowidget import _validation as v
 from geowidget.analysis.training import training_scores
 from geowidget.cli import main
 from geowidget.cube import GeometryCube
+from geowidget.testing import random_cube
+from tests.optional import needs
+from tests.test_invalid_params import X, Y, net, tiny_cube
 
 
 def refused(match: str, call, *, error=v.InvalidParameterError) -> str:
@@ -150,7 +152,7 @@ def test_a_model_that_casts_its_inputs_is_not_refused() -> None:
     want = model.body[1](model.body[0](X.half().float()))
     torch.testing.assert_close(feats["body.1"], want, rtol=0, atol=0)
     refused(r"'data' parameter of Study must be inputs of the model's dtype torch.float32.*"
-            r"dtype torch.float16", lambda: gw.Study(net(), (X.half(), Y), progress=False))
+            r"dtype torch.float16", lambda: gw.Study(net(), (X.half(), Y), progress=False).run())
 
 
 def test_weight_normed_layers_are_named_before_pruning() -> None:
@@ -160,8 +162,8 @@ def test_weight_normed_layers_are_named_before_pruning() -> None:
             r"weight as a parameter.*layer '1' computes its weight from .*original0",
             lambda: gw.prune_masks(model, 0.5))
     refused(r"'models' parameter of Study .*layer '1'",
-            lambda: gw.Study({"n": model}, (X, Y), sparsities=[0.5], progress=False))
-    gw.Study({"n": model}, (X, Y), sparsities=[], progress=False)  # no pruning: fine
+            lambda: gw.Study({"n": model}, (X, Y), sparsities=[0.5], progress=False).run())
+    gw.Study({"n": model}, (X, Y), sparsities=[], progress=False).run()  # no pruning: fine
 
 
 def test_occlusion_names_an_unknown_layer_before_asking_for_weights() -> None:
@@ -185,11 +187,12 @@ class DictOut(nn.Module):
 def test_study_names_the_model_that_returns_no_logits() -> None:
     refused(r"'models' parameter of Study must be a classifier whose output is a logits "
             r"tensor.*model 'd': its forward returns a dict with keys \['scores'\]",
-            lambda: gw.Study({"d": DictOut()}, (X, Y), progress=False))
+            lambda: gw.Study({"d": DictOut()}, (X, Y), progress=False).run())
     one = nn.Sequential(nn.Flatten(), nn.Linear(4, 1))
     refused(r"'models' parameter of Study must be classifiers whose logits are \[N, C\] with "
             r"C >= 2 classes\. Got \{'one': 'Sequential'\} instead \(model 'one' returns "
-            r"logits of shape \(1, 1\)\)", lambda: gw.Study({"one": one}, (X, Y), progress=False))
+            r"logits of shape \(1, 1\)\)",
+            lambda: gw.Study({"one": one}, (X, Y), progress=False).run())
 
 
 def test_study_names_sparsities_equal_within_the_tolerance() -> None:
@@ -211,7 +214,7 @@ def test_study_names_nan_inputs_and_nan_weights() -> None:
             model.get_parameter(name).view(-1)[0] = float("inf")
         refused(rf"'models' parameter of Study must be models with finite weights.*model 'n': "
                 rf"its parameter '{re.escape(name)}' holds 1 NaN or infinite values",
-                lambda m=model: gw.Study({"n": m}, (X, Y), progress=False))
+                lambda m=model: gw.Study({"n": m}, (X, Y), progress=False).run())
 
 
 # ---------------------------------------------------------------------------- tracker
@@ -269,16 +272,16 @@ def test_parallel_axes_and_distortion_name_non_numeric_values() -> None:
                                   margin=np.array(["x"] * 10)))
 
 
-def test_layout_umap_names_too_few_points() -> None:
-    pytest.importorskip("umap")
+@needs("umap", "umap")
+def test_project_umap_names_too_few_points() -> None:
     d = np.ones((3, 3)) - np.eye(3)
-    refused(r"'method' parameter of layout must be 'mds', 'pca' or 'tsne' for fewer than 4 "
-            r"points .*Got 'umap' instead \(the distances hold 3 points\)",
-            lambda: gw.layout(d, "umap"))
+    refused(r"'method' parameter of project must be 'pca', 'mds' or 'tsne' for fewer than 4 "
+            r"points\. Got 'umap' instead \(the distances hold 3 points\)",
+            lambda: gw.project(distances=d, method="umap"))
 
 
+@needs("umap", "umap")
 def test_project_names_bad_backend_options() -> None:
-    pytest.importorskip("umap")
     x = np.random.default_rng(0).normal(size=(20, 3))
     refused(r"""'options\["n_neighbors"\]' parameter of project must be an int in \[2, inf\)\."""
             r" Got -3 instead", lambda: gw.project(x, "umap", options={"n_neighbors": -3}))
@@ -348,3 +351,16 @@ def test_cli_report_refuses_a_bootstrap_that_does_not_fit(tmp_path, capsys) -> N
     assert re.search(r"The '--n-boot' option of geowidget report must be at most \d+ for 8 "
                      r"samples .*Got 1000000000000 instead", message), message
     assert not (tmp_path / "r.html").exists()
+
+
+def test_the_common_guesses_for_reopening_a_cube_say_to_use_open(tmp_path) -> None:
+    cube = random_cube(models=1, layers=1, n=6)
+    folder = tmp_path / "cube"
+    cube.save(folder)
+    refused(r"GeometryCube\.load\(\) reads an opened cube into memory and takes no path .*"
+            r"GeometryCube\.open\(path\)", lambda: GeometryCube.load(str(folder)),
+            error=TypeError)
+    refused(r"is a folder; from_parquet reads the single file that to_parquet writes\. Open a "
+            r"cube folder .* with GeometryCube\.open\(", lambda: GeometryCube.from_parquet(
+                str(folder)), error=ValueError)
+    assert GeometryCube.open(folder).equals(cube)

@@ -7,6 +7,7 @@ import pytest
 
 from geowidget.analysis.evaluation import QUANTITIES, evaluation_grid
 from geowidget.cube import Condition, GeometryCube
+from geowidget.testing import random_cube
 
 CONDITIONS = [
     Condition(0.0, "clean", 0), Condition(0.5, "clean", 0), Condition(0.9, "clean", 0),
@@ -16,22 +17,12 @@ CONDITIONS = [
 
 
 def grid_cube(m: int = 3, n: int = 50, seed: int = 0) -> GeometryCube:
-    rng = np.random.default_rng(seed)
-    k = len(CONDITIONS)
-    shape = (m, 2, k, n)
-    labels = np.arange(n) % 4
-    pred = np.where(rng.random((m, k, n)) < rng.uniform(0.3, 0.95, (m, k, 1)), labels,
-                    (labels + 1) % 4)
-    margin = rng.normal(size=shape).astype(np.float32)
+    cube = random_cube([f"net{i}" for i in range(m)], ["a", "b"], n=n, classes=list("wxyz"),
+                       seed=seed, conditions=CONDITIONS)
+    margin = cube.margin.copy()
     margin[0, 0, 3, :5] = np.nan  # undefined margins are left out of the histograms
-    return GeometryCube(
-        models=[f"net{i}" for i in range(m)], layers=["a", "b"], conditions=CONDITIONS,
-        labels=labels, class_names=list("wxyz"),
-        angle=rng.uniform(0, np.pi, shape), angle_pred=np.zeros(shape), avh=np.zeros(shape),
-        angle_gap=np.zeros(shape), norm=rng.gamma(2.0, size=shape), margin=margin,
-        pred=pred, correct=pred == labels, logit_margin=np.zeros((m, k, n)),
-        model_info=[{"pruning": "magnitude" if i % 2 else "random"} for i in range(m)],
-    )
+    return cube.replace(margin=margin, model_info=[
+        {"pruning": "magnitude" if i % 2 else "random"} for i in range(m)])
 
 
 def brute_values(cube, quantity, model, layer, cond):
@@ -139,7 +130,9 @@ def test_sort_orders_against_a_loop():
         expected = [i for m in best_first for i, r in enumerate(g.rows) if r["model_index"] == m]
         np.testing.assert_array_equal(g.row_orders[name], expected)
     groups = {0: [0], 1: [1, 2], 2: [3]}
-    ease = {gid: np.nanmean(g.accuracy[:, cols]) for gid, cols in groups.items()}
+    # a group's score: the mean of its columns' means (as for the rows above)
+    ease = {gid: np.mean([np.nanmean(g.accuracy[:, j]) for j in cols])
+            for gid, cols in groups.items()}
     expected = [j for gid in sorted(ease, key=lambda x: -ease[x]) for j in groups[gid]]
     np.testing.assert_array_equal(g.column_orders["difficulty"], expected)
     np.testing.assert_array_equal(g.row_orders["cube"], np.arange(12))

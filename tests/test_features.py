@@ -10,7 +10,7 @@ import torchvision
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from geowidget.engine.features import extract_features, get_layer_names
+from geowidget.engine.features import Features, extract_features, get_layer_names
 from geowidget.engine.geometry import geometry
 from geowidget.engine.head import find_head, geometry_from_model
 
@@ -44,10 +44,11 @@ def resnet():
 def test_resnet18_layers_equal_a_hand_written_forward(resnet):
     x = torch.randn(10, 3, 64, 64, generator=torch.Generator().manual_seed(1))
     before = model_state(resnet)
-    feats, labels, logits = extract_features(
+    feats = extract_features(
         resnet, x, ["layer3", "layer1.0.add", "flatten", "fc:input"], batch_size=4,
-        progress=False, return_outputs=True,
+        progress=False,
     )
+    labels, logits = feats.labels, feats.logits
     assert_unchanged(resnet, before)
     m = resnet
     flags = [mod.training for mod in m.modules()]
@@ -159,11 +160,42 @@ def test_every_data_form_gives_the_same_features_and_labels(form):
         "loader": DataLoader(TensorDataset(x, y), batch_size=3),
         "imagedata": type("D", (), {"images": x, "labels": y})(),
     }[form]
-    feats, labels, logits = extract_features(model, data, "fc1", batch_size=5, progress=False,
-                                             return_outputs=True)
+    feats = extract_features(model, data, "fc1", batch_size=5, progress=False)
+    labels, logits = feats.labels, feats.logits
     torch.testing.assert_close(feats["fc1"], model.fc1(x).detach())
     assert torch.equal(labels, y)
     torch.testing.assert_close(logits, model(x).detach())
+
+
+def test_one_return_type_and_the_deprecated_return_outputs():
+    import pickle
+
+    torch.manual_seed(7)
+    model = InplaceNet()
+    x, y = torch.randn(9, 6), torch.randint(0, 3, (9,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no switch given: no warning
+        plain = extract_features(model, x, "fc1", progress=False)
+        paired = extract_features(model, (x, y), ["fc1"], progress=False)
+        early = extract_features(model, (x, y), ["fc1"], progress=False, stop_early=True)
+    for out in (plain, paired, early):
+        assert type(out) is Features and isinstance(out, dict) and list(out) == ["fc1"]
+        torch.testing.assert_close(out["fc1"], model.fc1(x).detach())
+    assert plain.labels is None and torch.equal(paired.labels, y)
+    torch.testing.assert_close(plain.logits, model(x).detach())
+    assert early.logits is None  # the pass stopped after fc1
+    back = pickle.loads(pickle.dumps(paired))  # crosses processes (Ray) whole
+    assert torch.equal(back["fc1"], paired["fc1"]) and torch.equal(back.logits, paired.logits)
+    # the old switch: the old tuple for one release, with a warning naming the new spelling
+    with pytest.warns(DeprecationWarning, match=r"out.labels, out.logits") as record:
+        feats, labels, logits = extract_features(model, (x, y), "fc1", progress=False,
+                                                 return_outputs=True)
+    assert record[0].filename == __file__
+    assert torch.equal(feats["fc1"], paired["fc1"]) and torch.equal(labels, y)
+    torch.testing.assert_close(logits, model(x).detach())
+    with pytest.warns(DeprecationWarning, match="return_outputs=...\\) is deprecated"):
+        assert type(extract_features(model, x, "fc1", progress=False,
+                                     return_outputs=False)) is Features
 
 
 def test_geometry_from_model_uses_head_input_and_head_weights():

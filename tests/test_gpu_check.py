@@ -9,12 +9,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.optional import needs
+
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "benchmarks" / "gpu_check.py")
 gpu_check = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gpu_check)
 
 
+@needs("torch", "torch")  # the script it runs measures the engine
 def test_without_cuda_it_passes_by_skipping_and_says_so() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
     out = subprocess.run([sys.executable, "benchmarks/gpu_check.py"], cwd=ROOT, env=env,

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_study import trained_digits
 
 import geowidget as gw
 from geowidget.analysis.embedding import benchmark_similarity, model_embedding
@@ -24,6 +23,7 @@ from geowidget.cube import GeometryCube
 from geowidget.engine.corruptions import corrupt
 from geowidget.engine.pruning import prune_masks, pruned
 from geowidget.study import Study
+from tests.test_study import trained_digits
 
 CORRUPTIONS, SEVERITIES, SPARSITIES = ["fog", "rotate"], (1, 4), (0.5, 0.9)
 TIE = 1e-4  # logit gap under which a float's last bits may flip an argmax
@@ -99,7 +99,8 @@ def test_pruned_robustness_equals_a_loop_over_pruned_copies(setup, cube) -> None
 
 def test_correlations_per_sparsity_match_numpy(cube, cheap) -> None:
     table = correlations(cube, sparsity=0.9, ci=None)
-    assert list(table.index) == ["net0", "net1"] and table.attrs["sparsity"] == 0.9
+    assert list(table.index) == [("net0", 0.9), ("net1", 0.9)]
+    assert table.index.names == ["model", "sparsity"] and table.attrs["sparsity"] == [0.9]
     clean = cube.condition_index(0.9, "clean")
     rob = robustness(cube, sparsity=0.9)
     for mi, model in enumerate(cube.models):
@@ -107,12 +108,12 @@ def test_correlations_per_sparsity_match_numpy(cube, cheap) -> None:
             x = getattr(cube, metric)[mi, 0, clean].astype(np.float64)
             ok = np.isfinite(x)
             r = np.corrcoef(x[ok], rob[mi][ok])[0, 1]
-            assert table.loc[model, col] == pytest.approx(r, abs=1e-12)
+            assert table.loc[(model, 0.9), col] == pytest.approx(r, abs=1e-12)
     every = correlations(cube, sparsity=None, ci=None)
     assert list(every.index) == [(m, s) for m in ("net0", "net1") for s in (0.0, 0.5, 0.9)]
-    assert every.loc[("net1", 0.9), "rc-margin"] == pytest.approx(table.loc["net1", "rc-margin"])
+    assert every.loc[("net1", 0.9), "rc-margin"] == pytest.approx(table.loc[("net1", 0.9), "rc-margin"])
     assert every.loc[("net1", 0.0), "rc-margin"] == pytest.approx(
-        correlations(cube, ci=None).loc["net1", "rc-margin"])
+        correlations(cube, ci=None).loc[("net1", 0.0), "rc-margin"])
     assert "net1 · 90%" in every._repr_html_()
     with pytest.raises(ValueError, match=r"'sparsity' parameter of correlations must be 0 with "
                                          r"target='vulnerability'.*Got 0.5"):

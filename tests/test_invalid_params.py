@@ -31,11 +31,17 @@ from torch import nn
 
 import geowidget as gw
 from geowidget import _validation as v
+from geowidget.analysis.embedding import distances, layout, mst
+from geowidget.analysis.evaluation import evaluation_grid
 from geowidget.analysis.scores import correlations
 from geowidget.cli import OPTIONS, _engine_options, build_parser, main
-from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
+from geowidget.cube import Condition, GeometryCube
 from geowidget.datasets import ImageData
+from geowidget.demo import DemoConfig
 from geowidget.engine import pruning
+from geowidget.engine.head import find_head
+from geowidget.engine.probe import cross_fit, fit_probe, linear_probe
+from geowidget.testing import random_cube
 
 # ---------------------------------------------------------------------------- valid calls
 X = torch.rand(6, 1, 2, 2)
@@ -49,15 +55,9 @@ def net() -> nn.Module:
 
 
 def tiny_cube(n: int = 8) -> GeometryCube:
-    rng = np.random.default_rng(0)
     conds = [Condition(0.0, "clean", 0), Condition(0.5, "clean", 0), Condition(0.0, "fog", 1)]
-    labels = rng.integers(0, 3, n)
-    pred = rng.integers(0, 3, (2, 3, n))
-    arrays = {name: rng.normal(size=(2, 1, 3, n)).astype(np.float32) for name in LAYER_METRICS}
-    return GeometryCube(models=["a", "b"], layers=["penultimate"], conditions=conds,
-                        labels=labels, class_names=["x", "y", "z"], pred=pred,
-                        correct=pred == labels, logit_margin=rng.normal(size=(2, 3, n)),
-                        **arrays)
+    return random_cube(["a", "b"], ["penultimate"], n=n, classes=["x", "y", "z"],
+                       conditions=conds)
 
 
 IMAGES = ImageData(X, Y, ["x", "y", "z"], "toy")
@@ -68,12 +68,12 @@ VALID = {
     gw.get_layer_names: lambda: ((net(),), {}),
     gw.geometry: lambda: ((H, Y, torch.randn(3, 4)), {}),
     gw.geometry_from_model: lambda: ((net(), (X, Y)), {"progress": False}),
-    gw.find_head: lambda: ((net(),), {}),
+    find_head: lambda: ((net(),), {}),
     gw.layer_margin: lambda: ((net(), (X, Y), "1"), {"progress": False}),
     gw.adversarial_distance: lambda: ((net(), X), {"steps": 2, "check": 0, "progress": False}),
-    gw.linear_probe: lambda: ((H, Y), {}),
-    gw.cross_fit: lambda: ((H, Y), {"folds": 2}),
-    gw.fit_probe: lambda: ((H, Y), {}),
+    linear_probe: lambda: ((H, Y), {}),
+    cross_fit: lambda: ((H, Y), {"folds": 2}),
+    fit_probe: lambda: ((H, Y), {}),
     gw.prune_masks: lambda: ((net(), 0.5), {}),
     pruning.prune_scores: lambda: ((net(),), {}),
     pruning.pruning_sweep: lambda: ((net(), [0.5]), {}),
@@ -85,33 +85,36 @@ VALID = {
     correlations: lambda: ((tiny_cube(),), {}),
     GeometryCube.sel: lambda: ((tiny_cube(),), {}),
     gw.model_embedding: lambda: ((tiny_cube(),), {}),
-    gw.distances: lambda: ((np.random.default_rng(0).normal(size=(4, 3)),), {}),
-    gw.layout: lambda: ((np.ones((3, 3)) - np.eye(3),), {}),
-    gw.mst: lambda: ((np.ones((3, 3)) - np.eye(3),), {}),
+    distances: lambda: ((np.random.default_rng(0).normal(size=(4, 3)),), {}),
+    layout: lambda: ((np.ones((3, 3)) - np.eye(3),), {}),
+    mst: lambda: ((np.ones((3, 3)) - np.eye(3),), {}),
     gw.benchmark_similarity: lambda: ((tiny_cube(),), {}),
-    gw.evaluation_grid: lambda: ((tiny_cube(),), {}),
+    evaluation_grid: lambda: ((tiny_cube(),), {}),
     gw.project: lambda: ((np.random.default_rng(0).normal(size=(10, 3)),), {}),
     gw.distortion: lambda: ((np.random.default_rng(0).normal(size=(10, 3)),
                              np.random.default_rng(1).normal(size=(10, 2))), {"k": 3}),
     gw.Checkpoints: lambda: ((net(), [net().state_dict()]), {}),
     gw.GeometryTracker: lambda: ((net(), (X, Y)), {}),
+    gw.RayRunner: lambda: ((), {}),
     gw.PolarPlot: lambda: ((tiny_cube(),), {}),
     gw.MarginHistogram: lambda: ((tiny_cube(),), {}),
     gw.ParallelCoordinates: lambda: ((tiny_cube(),), {}),
     gw.ModelMap: lambda: ((tiny_cube(),), {}),
+    # an unknown zoo model: a value let through stops the body at once, not a demo study
+    gw.demo_cube: lambda: ((DemoConfig(models=("none",)),), {"progress": False}),
     ImageData.split: lambda: ((IMAGES,), {}),
     ImageData.subset: lambda: ((IMAGES, [0, 1]), {}),
 }
 
 # Public functions of the package that take no user parameters to check.
-NO_PARAMETERS = {"load_mnist", "load_digits"}
+NO_PARAMETERS = {"load_mnist", "load_digits", "LocalRunner"}
 # Public names validated another way: widgets whose parameters are traits (checked when set,
 # from Python or the browser: tests/test_widgets_input.py), result records built by the
 # package itself, and a constant.
 NOT_DECLARED_HERE = {
     "Explorer", "AttributionView", "SideBySide", "EvaluationTable", "LayerProfile",
     "ProjectionView", "link", "GeometryCube", "Geometry", "Embedding", "Distortion",
-    "CORRUPTIONS", "AdversarialDistance",
+    "CORRUPTIONS", "AdversarialDistance", "Coords", "Condition",
 }
 
 
@@ -331,7 +334,7 @@ KNOWN_BAD = {
     gw.extract_features: {
         "model": NOT_MODULE, "data": NOT_DATA, "layers": [3, [], [3], None],
         "batch_size": NOT_POSITIVE_INT, "device": NOT_DEVICE, "progress": NOT_BOOL,
-        "return_outputs": NOT_BOOL, "dtype": NOT_DTYPE, "tokens": NOT_TOKENS,
+        "return_outputs": ["yes", 1], "dtype": NOT_DTYPE, "tokens": NOT_TOKENS,
         "stop_early": NOT_BOOL},
     gw.get_layer_names: {"model": NOT_MODULE, "blocks": NOT_BOOL},
     gw.geometry: {
@@ -354,19 +357,19 @@ KNOWN_BAD = {
         # without a probe the body refuses any probe_data: a probe shows the declaration
         "probe_data": [*NOT_PROBE_DATA, *(With(x, layer="1") for x in NOT_PROBE_DATA)],
         "probe_folds": NOT_FOLDS},
-    gw.find_head: {"model": NOT_MODULE},
+    find_head: {"model": NOT_MODULE},
     gw.layer_margin: {
         "model": NOT_MODULE, "data": NOT_DATA, "layer": [3, None, ["1"]],
         "k": NOT_POSITIVE_INT, "eps": [-1.0, NAN, "0.1", None, True],
         "batch_size": NOT_POSITIVE_INT, "device": NOT_DEVICE, "progress": NOT_BOOL},
-    gw.linear_probe: {
+    linear_probe: {
         "features": NOT_PROBE_FEATURES, "labels": NOT_PROBE_LABELS,
         "num_classes": NOT_CLASS_COUNT, "l2": [-1.0, NAN, "0", None],
         "max_iter": NOT_POSITIVE_INT, "tol": [-1.0, NAN, "0", None]},
-    gw.cross_fit: {
+    cross_fit: {
         "features": NOT_PROBE_FEATURES, "labels": NOT_PROBE_LABELS, "folds": NOT_FOLDS,
         "seed": NOT_INT, "num_classes": NOT_CLASS_COUNT},
-    gw.fit_probe: {
+    fit_probe: {
         "features": NOT_PROBE_FEATURES, "labels": NOT_PROBE_LABELS,
         "num_classes": NOT_CLASS_COUNT},
     gw.prune_masks: {
@@ -424,6 +427,7 @@ KNOWN_BAD = {
         "probe_data": NOT_PROBE_DATA, "probe_folds": NOT_FOLDS,
         "grid": ["everything", 3, None, [], [1.5], [-0.1], ["0.5"]],
         "adversarial": ["l2", 3, {3: 1}, {"norm": "l3"}, {"nrom": "l2"}, {"samples": 0}],
+        "runner": ["ray", "local", 3, gw.RayRunner, {"address": "auto"}],
         "backend": ["dask", 3, None],
         "ray_address": [3, ["auto"], b"auto", With(3, backend="ray")],
         "ray_remote_args": [["num_gpus"], {3: 1}, "num_gpus=1", With({3: 1}, backend="ray")]},
@@ -439,34 +443,39 @@ KNOWN_BAD = {
         "sparsity": NOT_CONDITION_SPARSITY, "benchmark": NOT_CONDITION_BENCHMARK,
         "severity": NOT_CONDITION_SEVERITY},
     gw.model_embedding: {
-        "cube": NOT_CUBE, "features": NOT_FEATURE_NAMES, "transform": NOT_TRANSFORM,
+        "cube": NOT_CUBE, "metrics": NOT_FEATURE_NAMES, "features": NOT_FEATURE_NAMES, "transform": NOT_TRANSFORM,
         "layer": NOT_CUBE_LAYER, "models": NOT_CUBE_MODELS, "delta": NOT_BOOL,
         "sparsity": NOT_CONDITION_SPARSITY, "benchmark": NOT_CONDITION_BENCHMARK,
         "severity": NOT_CONDITION_SEVERITY, "by": NOT_EMBEDDING_BY},
-    gw.distances: {
+    distances: {
         "embedding": [np.full((4, 3), NAN), np.ones((4, 3), int), np.ones(4), "x",
                       torch.ones(4, 3), np.ones((0, 3))],
         "metric": ["cosine", 3, None], "max_points": [1, 0, 1.5, 2.5, "10", True]},
-    gw.layout: {
+    layout: {
         "distances": [np.full((3, 3), NAN), np.ones((3, 3), int), np.ones(3), "D",
                       torch.ones(3, 3), np.ones((0, 0))],
         # two points take the exact MDS path, whatever the method
         "method": [*NOT_LAYOUT_METHOD, With("isomap", distances=np.ones((2, 2)) - np.eye(2))],
         "seed": NOT_INT, "perplexity": [0.0, -1.0, NAN, "5"],
         "max_points": [1, 0, 1.5, 2.5, "10", True]},
-    gw.mst: {"distances": [np.full((3, 3), NAN), np.ones((3, 3), int), np.ones((3, 2)), "D",
+    mst: {"distances": [np.full((3, 3), NAN), np.ones((3, 3), int), np.ones((3, 2)), "D",
                            torch.ones(3, 3), np.ones((0, 0))]},
     gw.benchmark_similarity: {
-        "cube": NOT_CUBE, "features": NOT_FEATURE_NAMES, "transform": NOT_TRANSFORM,
+        "cube": NOT_CUBE, "metrics": NOT_FEATURE_NAMES, "features": NOT_FEATURE_NAMES, "transform": NOT_TRANSFORM,
         "layer": NOT_CUBE_LAYER, "models": NOT_CUBE_MODELS, "delta": NOT_BOOL,
         "sparsity": NOT_SPARSITY, "benchmarks": [["fog"], "fog", 3, [3, 4]]},
-    gw.evaluation_grid: {
+    evaluation_grid: {
         "cube": NOT_CUBE, "quantity": ["accuracy", 3, None], "layer": NOT_CUBE_LAYER,
         "bins": [0, 256, 1.5, "10", True]},
     gw.project: {
         "features": [np.ones(10), np.ones((10, 3, 1)), "x", np.ones((0, 3))],
-        "method": ["mds", 3, None], "seed": NOT_NONNEGATIVE_INT,
-        "options": [["perplexity"], {3: 1}, "perplexity=5"]},
+        "method": ["isomap", 3, None], "seed": NOT_NONNEGATIVE_INT,
+        "options": [["perplexity"], {3: 1}, "perplexity=5"],
+        # the body checks a matrix the declaration lets through, once features are None
+        "distances": [np.ones((4, 4), int), np.ones((4, 3)), "D", torch.ones(4, 4),
+                      np.ones((0, 0)), *(With(d, features=None) for d in (
+                          np.full((4, 4), NAN), np.ones((4, 4)), -np.ones((4, 4)) + np.eye(4),
+                          np.array([[0.0, 1.0], [2.0, 0.0]])))]},
     gw.distortion: {
         "features": [np.ones(10), "x", np.ones((10, 3, 1)), np.ones((0, 3))],
         "xy": [np.ones((10, 3)), np.ones(10), "xy", np.ones((0, 2))],
@@ -477,9 +486,13 @@ KNOWN_BAD = {
         "model": NOT_MODULE, "checkpoints": [[], {}, "ckpt.pt", [3], {"a": {}}, {1.5: {}}],
         "steps": [[1.5], ["1"], [], 3, [True]]},
     gw.GeometryTracker: {
-        "model": NOT_MODULE, "probe_data": NOT_DATA, "layers": [[], [3], "1"],
+        "model": NOT_MODULE, "data": NOT_DATA, "probe_data": NOT_DATA,
+        "layers": [[], [3], "1"],
         "every": NOT_POSITIVE_INT, "run": ["a/b", "", 3], "batch_size": NOT_POSITIVE_INT,
         "tokens": NOT_TOKENS},
+    gw.RayRunner: {
+        "address": [3, ["auto"], b"auto"], "remote_args": [["num_gpus"], {3: 1}, "num_gpus=1"],
+        "max_workers": [0, -1, 1.5, "8", True], "max_restarts": [-1, 1.5, "3", None, True]},
     ImageData.split: {"test_fraction": [0.0, 1.0, 1.5, NAN, "0.3", None],
                          "seed": NOT_NONNEGATIVE_INT},
     ImageData.subset: {"index": [[1.5], np.array([0.5]), "01", np.array([True, False]),
@@ -489,9 +502,11 @@ KNOWN_BAD = {
 for _view in (gw.PolarPlot, gw.MarginHistogram, gw.ParallelCoordinates):
     KNOWN_BAD[_view] = {"model": NOT_VIEW_PICK, "layer": NOT_VIEW_PICK,
                         "sparsity": NOT_VIEW_SPARSITY, "benchmark": [3, ["fog"]],
-                        "budget": NOT_POSITIVE_INT}
+                        "severity": NOT_CONDITION_SEVERITY, "budget": NOT_POSITIVE_INT}
 KNOWN_BAD[gw.ParallelCoordinates]["axes"] = [["a"], "a", 3]
 KNOWN_BAD[gw.ModelMap] = {"by": NOT_EMBEDDING_BY, "method": NOT_LAYOUT_METHOD}
+KNOWN_BAD[gw.demo_cube] = {"config": ["default", None, {"samples": 100}, DemoConfig],
+                           "progress": NOT_BOOL, "refresh": NOT_BOOL}
 
 
 def known_bad_cases() -> list:
@@ -609,8 +624,10 @@ EQUIVALENT = {
         "the body refuses a sparsity the cube has no corrupted condition at",
     "benchmark_similarity(benchmarks): constraint 1 (a list of at least 2 items, each a str) "
     "may be empty": "the body refuses fewer than 2 benchmarks",
-    "project(features): constraint 0 (a tensor or array [N, D]) may be empty":
-        "the body asks for at least 3 rows",
+    **{f"{f}(distances): constraint 0 (a finite floating-point numpy array [P, P]) {w}":
+       "the body checks every distance matrix (reducer.check_distances), naming it"
+       for f in ("layout", "mst")
+       for w in ("any dtype", "any shape", "any values", "may be empty", "numpy or torch")},
     "Study(adversarial): constraint 1 (a dict mapping a str to an object) any entries":
         "the body refuses keys that are not the names of its settings",
     "project(options): constraint 1 (a dict mapping a str to an object) any entries":

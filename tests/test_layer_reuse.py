@@ -60,6 +60,8 @@ def test_adding_a_layer_computes_only_that_layer(data, tmp_path) -> None:
     assert first.stats["computed"] == units
 
     study = Study({"cnn": net}, data, layers=["pool_1", "penultimate"], **kw)
+    assert study.plan.layers == ["pool_1", "penultimate"]  # resolved before counting: its
+    # one forward pass (counting the classes) is not among the passes counted below
     calls, hooks = count_calls(net.conv_1, net.conv_2, net.fc)
     cube = study.run()
     for h in hooks:
@@ -112,9 +114,9 @@ class Twice(nn.Module):
 def test_stop_early_gives_the_whole_pass_features() -> None:
     net, x = SmallCNN().eval(), torch.rand(20, 1, 12, 12)
     whole = extract_features(net, x, ["pool_1", "fc1:input"], batch_size=6, progress=False)
-    feats, _, logits = extract_features(net, x, ["pool_1", "fc1:input"], batch_size=6,
-                                        progress=False, stop_early=True, return_outputs=True)
-    assert logits is None
+    feats = extract_features(net, x, ["pool_1", "fc1:input"], batch_size=6, progress=False,
+                             stop_early=True)
+    assert feats.logits is None and feats.labels is None
     for name in whole:
         assert torch.equal(feats[name], whole[name])
     with torch.no_grad():

@@ -135,7 +135,7 @@ def test_layers_all_lists_every_layer_of_every_model(models, data) -> None:
     study = Study(models, data, layers="all", sparsities=(), progress=False)
     net = models["a"]
     want = sort_by_depth(net, [*get_layer_names(net), "penultimate"], last=("penultimate",))
-    assert study.layers == want and "conv_1" in want and want[-1] == "penultimate"
+    assert study.plan.layers == want and "conv_1" in want and want[-1] == "penultimate"
     live = study.live()
     s = live.slice(model="b", layer="pool_1")
     assert s.angle.shape == (N,) and np.isfinite(s.norm).all()

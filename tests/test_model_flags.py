@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 import geowidget as gw
+from geowidget.engine.head import find_head
 from geowidget.engine.pruning import METHODS, PruningPlan, prune_scores, pruning_sweep
 
 TRIP = 1e4  # an input above this makes the user's hook raise, as a failing forward would
@@ -95,7 +96,7 @@ OPERATIONS = [
     ("extract_features, traced", lambda m, d: gw.extract_features(
         m, d, ["flatten", "bn"], batch_size=4, progress=False)),
     ("get_layer_names", lambda m, d: gw.get_layer_names(m)),
-    ("find_head", lambda m, d: gw.find_head(m)),
+    ("find_head", lambda m, d: find_head(m)),
     ("geometry_from_model", lambda m, d: gw.geometry_from_model(m, d, batch_size=4,
                                                                 progress=False)),
     ("layer_margin", lambda m, d: gw.layer_margin(m, d, "fc1", k=2, batch_size=4,

@@ -15,23 +15,29 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from geowidget import zoo
+from tests.docs_hooks import hook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+notebook_runs = hook("notebook_runs")  # the site's build runs the notebooks the same way
+
 NAMES = ["quickstart", "robustness", "pruning", "model-zoo", "bring-your-own", "projections",
          "training", "adversarial", "live"]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
+@pytest.fixture(autouse=True)
+def _shared_runs(notebook_cache, monkeypatch):
+    """Runs kept for the session, which the site's build (tests/browser/test_site.py) reuses."""
+    monkeypatch.setenv(notebook_runs.CACHE_ENV, str(notebook_cache))
+
+
 def run(name: str) -> nbformat.NotebookNode:
-    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    client = NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
-    client.execute()  # raises CellExecutionError, with the traceback, when a cell fails
-    return nb
+    """``name`` executed in a fresh kernel, once per session; raises CellExecutionError, with
+    the traceback, when a cell fails."""
+    return nbformat.read(notebook_runs.executed(NOTEBOOKS / f"{name}.ipynb"), as_version=4)
 
 
 def stdout(cell: nbformat.NotebookNode) -> str:

@@ -11,13 +11,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import torch
-from fixtures.memory import peak_rss_mb
-from test_cube import CONDS, make_cube
 
 from geowidget.analysis.scores import correlations, robustness
 from geowidget.cube import LAYER_METRICS, OUTPUTS, GeometryCube
 from geowidget.cube_format import CubeReader, CubeWriter, column, partition_name
 from geowidget.study import Study
+from tests.fixtures.memory import peak_rss_mb
+from tests.test_cube import CONDS, make_cube
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ dropdown); the LayerProfile's is checked in real Chromium (tests/browser)."""
 from __future__ import annotations
 
 import numpy as np
-from fixtures.synthetic import make_cube
 
 import geowidget as gw
 from geowidget.widgets.explorer import layer_label
+from tests.fixtures.synthetic import make_cube
 
 
 def probed_cube():

@@ -275,7 +275,7 @@ def test_views_label_layers_with_the_probe_accuracy(digits):
     assert np.array_equal(view.current()["pred"], cube.layer_pred[0, 0, 0])
     # the model's own correctness stays a colour, as the docstring shows
     model_colour = PolarPlot(cube, layer="body.2",
-                             color=cube.correct[:, None].repeat(len(cube.layers), 1))
+                             color_by=cube.correct[:, None].repeat(len(cube.layers), 1))
     assert model_colour._meta["color_kinds"]["custom"] == "categorical"
     assert np.array_equal(model_colour.cell()["custom"], cube.correct[0, 0])
     plain = Study({"net": net}, (x[:80], y[:80]), sparsities=(), progress=False).run()

@@ -6,12 +6,13 @@ import importlib.util
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
 from scipy.stats import rankdata
 from sklearn.manifold import trustworthiness
 
 import geowidget as gw
 from geowidget.analysis import projection as pj
+from tests.fixtures.synthetic import make_cube
+from tests.optional import needs
 
 
 def clusters(n: int = 120, d: int = 12, seed: int = 0) -> np.ndarray:
@@ -61,13 +62,16 @@ def test_pca_equals_numpy_svd_up_to_sign():
         np.testing.assert_allclose(xy[:, c], sign * ref[:, c], rtol=1e-5, atol=1e-4)
 
 
+@needs("torch", "torch")
 def test_pca_of_torch_tensor_matches_numpy():
-    torch = pytest.importorskip("torch")
+    import torch
+
     x = clusters()
     np.testing.assert_array_equal(gw.project(torch.from_numpy(x), "pca"), gw.project(x, "pca"))
 
 
-@pytest.mark.parametrize("method", ["tsne", "umap"])
+@pytest.mark.parametrize("method", [pytest.param("tsne", marks=needs("openTSNE", "tsne")),
+                                    pytest.param("umap", marks=needs("umap", "umap"))])
 def test_same_seed_same_positions(method):
     x = clusters(n=90, d=8)
     a = gw.project(x, method, seed=3)
@@ -80,6 +84,8 @@ def test_same_seed_same_positions(method):
     assert same.mean() > 0.9
 
 
+@needs("umap", "umap")
+@needs("torch", "torch")
 def test_umap_leaves_the_callers_threads_and_random_state():
     # umap-learn resets numba's thread count after a fit, and with it OpenMP's, which torch
     # shares: a caller's one thread became two
@@ -103,20 +109,20 @@ def test_umap_leaves_the_callers_threads_and_random_state():
 def test_project_bad_input():
     x = clusters()
     with pytest.raises(ValueError, match=r"'method' parameter of project must be one of "
-                       r"\['pca', 'tsne', 'umap'\]. Got 'mds' instead"):
-        gw.project(x, "mds")
+                       r"\['pca', 'mds', 'tsne', 'umap'\]. Got 'isomap' instead"):
+        gw.project(x, "isomap")
     bad = x.copy()
     bad[7, 2] = np.nan
     with pytest.raises(ValueError, match=r"'features' parameter of project must be finite.*"
                        r"1 rows hold NaN or Inf, first: \[7\]"):
         gw.project(bad, "pca")
-    with pytest.raises(ValueError, match=r"'features' parameter of project must be a tensor or "
-                       r"array \[N, D\]. Got a numpy.ndarray of shape \(120,\)"):
+    with pytest.raises(ValueError, match=r"'features' parameter of project must be None or a "
+                       r"tensor or array \[N, D\]. Got a numpy.ndarray of shape \(120,\)"):
         gw.project(x[:, 0], "pca")
     with pytest.raises(ValueError, match=r"'seed' parameter of project must be an int in \[0, inf\)"):
         gw.project(x, "tsne", seed=-1)
-    with pytest.raises(ValueError, match="must be an array with at least 3 rows"):
-        gw.project(x[:2], "pca")
+    with pytest.raises(ValueError, match="must be 'pca' or 'mds' for fewer than 3 points"):
+        gw.project(x[:2], "tsne")
     with pytest.raises(ValueError, match=r"'options' parameter of project must be None or empty "
                        r"for method='pca'. Got \{'perplexity': 5\} instead"):
         gw.project(x, "pca", options={"perplexity": 5})
@@ -230,7 +236,7 @@ def test_distortion_bad_input():
 def test_projection_view_positions_and_errors():
     cube = make_cube(m=2, layers=2, n=30)
     xy = np.random.default_rng(0).normal(size=(2, 2, 30, 2))
-    view = gw.ProjectionView(cube, method="pca", xy=xy, color="margin")
+    view = gw.ProjectionView(cube, method="pca", xy=xy, color_by="margin")
     np.testing.assert_array_equal(view._arrays["proj_x"], xy[..., 0].astype(np.float32))
     np.testing.assert_array_equal(view._arrays["proj_y"], xy[..., 1].astype(np.float32))
     assert view._meta["projection"] == "pca" and view.color_by == "margin"
@@ -278,8 +284,9 @@ def test_cube_projections_select_concat_and_parquet_round_trip(tmp_path):
         cube.replace(projections={"pca": pca[:, :, 1:]})
 
 
+@needs("torch", "torch")
 def test_study_stores_projections_of_the_clean_dense_features(tmp_path, monkeypatch):
-    torch = pytest.importorskip("torch")
+    import torch
     from torch import nn
 
     from geowidget.analysis import projection as pj
@@ -301,7 +308,8 @@ def test_study_stores_projections_of_the_clean_dense_features(tmp_path, monkeypa
         np.testing.assert_array_equal(cube.projections["umap"][0, li],
                                       gw.project(f, "umap", seed=0))
     view = gw.ProjectionView(cube, method="umap")
-    np.testing.assert_array_equal(view.positions, cube.projections["umap"][0, 0])
+    np.testing.assert_array_equal(view.positions,  # at the default layer
+                                  cube.projections["umap"][0, cube.coords.default_layer])
     explorer = gw.Explorer(cube)  # shows the first stored map beside the polar plot, linked
     assert explorer.projection._meta["projection"] == "pca"
     assert explorer.projection in explorer.views()

@@ -51,7 +51,8 @@ def test_global_magnitude_prunes_exactly_the_smallest_weights() -> None:
     weights = {n: net.get_parameter(n).detach() for n in ("0.weight", "3.weight", "7.weight",
                                                           "9.weight")}
     flat = torch.cat([w.abs().reshape(-1) for w in weights.values()])
-    masks = prune_masks(net, LEVELS, "global_magnitude")
+    plan = PruningPlan.from_model(net, "global_magnitude")
+    masks = {s: plan.masks(s) for s in LEVELS}
     assert list(masks[0.5]) == list(weights)
     for s in LEVELS:
         keep = torch.cat([masks[s][n].reshape(-1) for n in weights])
@@ -66,7 +67,7 @@ def test_global_magnitude_prunes_exactly_the_smallest_weights() -> None:
 
 def test_layerwise_magnitude_is_per_layer_within_one_weight() -> None:
     net = small_cnn()
-    masks = prune_masks(net, [0.3, 0.7], "layerwise_magnitude")
+    masks = {s: prune_masks(net, s, "layerwise_magnitude") for s in (0.3, 0.7)}
     total = sum(m.numel() for m in masks[0.3].values())
     for s in (0.3, 0.7):
         assert sum(int((~m).sum()) for m in masks[s].values()) == round(s * total)
@@ -209,9 +210,34 @@ def test_sparsities_as_numpy_and_torch_scalars_or_lists_of_them() -> None:
     for value in (np.float32(0.5), np.float64(0.5), torch.tensor(0.5), np.array(0.5)):
         got = prune_masks(net, value)
         assert list(got) == list(want) and all(torch.equal(got[n], want[n]) for n in want)
-    levels = prune_masks(net, np.array([0.25, 0.5]))
+    with pytest.warns(DeprecationWarning, match=r"PruningPlan.from_model\(model, method, "):
+        levels = prune_masks(net, np.array([0.25, 0.5]))
     assert list(levels) == [0.25, 0.5] and all(type(s) is float for s in levels)
     assert all(torch.equal(levels[0.5][n], want[n]) for n in want)
+
+
+def test_one_level_gives_one_dict_of_masks_and_a_list_is_deprecated() -> None:
+    import warnings
+
+    net = small_cnn()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one level: no warning
+        masks = prune_masks(net, 0.3)
+    assert set(masks) == {"0.weight", "3.weight", "7.weight", "9.weight"}
+    assert all(isinstance(m, torch.Tensor) and m.dtype == torch.bool for m in masks.values())
+    # the deprecated list still gives one dict per level for this release: the plan's masks,
+    # and the warning points at the caller's line
+    with pytest.warns(DeprecationWarning, match=r"deprecated .* plan.masks\(s\)") as record:
+        levels = prune_masks(net, [0.3, 0.6])
+    assert record[0].filename == __file__
+    plan = PruningPlan.from_model(net)
+    for s in (0.3, 0.6):
+        assert all(torch.equal(levels[s][n], plan.masks(s)[n]) for n in masks)
+    # brute force: 0.3 of the weights, the smallest |w|, are pruned
+    flat = torch.cat([net.get_parameter(n).detach().abs().reshape(-1) for n in masks])
+    keep = torch.cat([masks[n].reshape(-1) for n in masks])
+    assert int((~keep).sum()) == round(0.3 * flat.numel())
+    assert flat[~keep].max() <= flat[keep].min()
 
 
 @pytest.mark.parametrize(("args", "error", "message"), [

@@ -28,7 +28,7 @@ from torch import nn
 from geowidget.cli import main
 from geowidget.cube import GeometryCube
 from geowidget.datasets import load_mnist
-from geowidget.study import Study
+from geowidget.study import RayRunner, Study
 
 ray = pytest.importorskip("ray")
 
@@ -55,7 +55,7 @@ def _free_port() -> int:
 def cluster():
     """A local cluster with 2 CPUs; this process is connected to it as a driver.
 
-    Its files (and the address file Ray writes for ``ray_address="auto"``) stay in a
+    Its files (and the address file Ray writes for ``RayRunner(address="auto")``) stay in a
     temporary directory, so no other Ray on the machine sees it.
     """
     from ray.cluster_utils import Cluster
@@ -122,7 +122,7 @@ def units_in(store: Path) -> int:
 
 def test_ray_gives_the_local_cube(cluster, setup, reference) -> None:
     models, data = setup
-    study = Study(models, data, backend="ray", **SETTINGS)
+    study = Study(models, data, runner=RayRunner(), **SETTINGS)
     cube = study.run()
     assert cube.equals(reference, **ACROSS_PROCESSES)
     total = 2 * 3 * 4  # models x conditions x shards
@@ -142,7 +142,7 @@ def test_many_small_shards_reach_the_workers(cluster, setup, tmp_path) -> None:
     models, data = setup
     settings = dict(SETTINGS, shard_size=8, sparsities=(), corruptions=None)
     local = Study(models, data, **settings).run()
-    remote = Study(models, data, **settings, backend="ray", cache_dir=tmp_path).run()
+    remote = Study(models, data, **settings, runner=RayRunner(), cache_dir=tmp_path).run()
     assert remote.equals(local, **ACROSS_PROCESSES)
 
 
@@ -150,7 +150,7 @@ def test_a_killed_worker_is_retried_and_no_unit_is_lost_or_counted_twice(
         cluster, setup, reference, tmp_path) -> None:
     models, data = setup
     store = tmp_path / "units"
-    study = Study(slow(models, 0.05), data, backend="ray", cache_dir=store, **SETTINGS)
+    study = Study(slow(models, 0.05), data, runner=RayRunner(), cache_dir=store, **SETTINGS)
     result: dict[str, object] = {}
     thread = threading.Thread(target=lambda: result.update(cube=study.run()))
     thread.start()
@@ -176,11 +176,11 @@ def test_driver_killed_with_9_resumes_from_the_store(cluster, setup, reference, 
     store = tmp_path / "units"
     script = textwrap.dedent(f"""
         import time, torch
-        from geowidget.study import Study
+        from geowidget.study import RayRunner, Study
         d = torch.load({str(tmp_path / 'inputs.pt')!r}, weights_only=False)
         for m in d["models"].values():  # slow every forward pass down
             m.register_forward_hook(lambda *_: time.sleep(0.1))
-        Study(d["models"], (d["x"], d["y"]), backend="ray", ray_address={cluster.address!r},
+        Study(d["models"], (d["x"], d["y"]), runner=RayRunner(address={cluster.address!r}),
               cache_dir={str(store)!r}, **{SETTINGS!r}).run()
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -193,7 +193,7 @@ def test_driver_killed_with_9_resumes_from_the_store(cluster, setup, reference, 
     proc.wait()
     done = units_in(store)
     assert 3 * PARTS <= done < 24 * PARTS
-    resumed = Study(models, (x, y), backend="ray", cache_dir=store, **SETTINGS)
+    resumed = Study(models, (x, y), runner=RayRunner(), cache_dir=store, **SETTINGS)
     assert resumed.run().equals(reference, **ACROSS_PROCESSES)
     parts = resumed.part_stats
     assert parts["outputs"]["cached"] + parts["layers"]["penultimate"]["cached"] == done
@@ -202,8 +202,8 @@ def test_driver_killed_with_9_resumes_from_the_store(cluster, setup, reference, 
 
 
 def test_run_out_resumes_on_ray_and_removes_dead_writers_files(cluster, tmp_path) -> None:
-    from test_resume import HOST, SETTINGS, UNITS, dead_pid, debris
-    from test_resume import setup as small_setup
+    from tests.test_resume import HOST, SETTINGS, UNITS, dead_pid, debris
+    from tests.test_resume import setup as small_setup
 
     models, data = small_setup()
     cache, out = tmp_path / "cache", tmp_path / "cube"
@@ -212,7 +212,7 @@ def test_run_out_resumes_on_ray_and_removes_dead_writers_files(cluster, tmp_path
     (tmp_path / f".cube.w{pid}@{HOST}.{'0' * 32}.staging").mkdir()
     (cache / "ab").mkdir(exist_ok=True)
     (cache / "ab" / f"z.gwu.w{pid}@{HOST}.{'0' * 32}.tmp").write_bytes(b"half")
-    study = Study(models, data, cache_dir=cache, backend="ray", **SETTINGS)
+    study = Study(models, data, cache_dir=cache, runner=RayRunner(), **SETTINGS)
     cube = study.run(out=out)
     assert study.stats == {"computed": UNITS - 12, "cached": 12, "corrupt": 0}
     assert debris(tmp_path) == [] and sorted(p.name for p in tmp_path.iterdir()) == [
@@ -238,7 +238,15 @@ def test_cli_runs_a_study_on_ray(cluster, tmp_path) -> None:
     assert ray_cube.equals(local) and ray_cube.shape["sample"] == 50
 
 
-def test_bad_backend_input(setup, monkeypatch, tmp_path) -> None:
+def test_the_deprecated_backend_spelling_gives_the_runner_s_cube(cluster, setup) -> None:
+    models, data = setup
+    new = Study(models, data, runner=RayRunner(remote_args={"num_cpus": 1}), **SETTINGS).run()
+    with pytest.warns(DeprecationWarning, match=r"pass runner=RayRunner\(remote_args="):
+        old = Study(models, data, backend="ray", ray_remote_args={"num_cpus": 1}, **SETTINGS)
+    assert old.run().equals(new, rtol=1e-6, atol=1e-6)
+
+
+def test_bad_runner_input(setup, monkeypatch, tmp_path) -> None:
     models, data = setup
     with pytest.raises(ValueError, match=r"The 'backend' parameter of Study must be one of "
                                          r"\['local', 'ray'\]. Got 'dask' instead"):
@@ -248,24 +256,25 @@ def test_bad_backend_input(setup, monkeypatch, tmp_path) -> None:
         Study(models, data, ray_address="auto")
     with pytest.raises(ValueError, match="The 'cache_dir' parameter of Study must be a unit store "
                                          "that every node of the cluster can reach"):
-        Study(models, data, backend="ray", ray_address="auto")
-    with pytest.raises(TypeError, match=r"'ray_remote_args' parameter of Study must be None or a "
+        Study(models, data, runner=RayRunner(address="auto"))
+    with pytest.raises(TypeError, match=r"'remote_args' parameter of RayRunner must be None or a "
                                         r"dict .* Got \['num_gpus'\] instead"):
-        Study(models, data, backend="ray", ray_remote_args=["num_gpus"])
+        RayRunner(remote_args=["num_gpus"])
     port = _free_port()  # nothing listens there
-    study = Study(models, data, backend="ray", ray_address=f"127.0.0.1:{port}",
+    study = Study(models, data, runner=RayRunner(address=f"127.0.0.1:{port}"),
                   cache_dir=tmp_path, progress=False)
     start = time.time()
     with pytest.raises(ConnectionError, match=rf"cannot reach the Ray cluster at "
-                                              rf"ray_address='127.0.0.1:{port}'.*ray start --head"):
+                                              rf"address='127.0.0.1:{port}'.*ray start --head"):
         study.run()
     assert time.time() - start < 60
-    with pytest.raises(ValueError, match="ray_address must be 'auto', 'host:port'"):
-        Study(models, data, backend="ray", ray_address="nowhere", cache_dir=tmp_path,
+    with pytest.raises(ValueError, match="a Ray address must be 'auto', 'host:port'"):
+        Study(models, data, runner=RayRunner(address="nowhere"), cache_dir=tmp_path,
               progress=False).run()
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
-    with pytest.raises(ImportError, match=r"needs Ray.*pip install 'geowidget\[ray\]'"):
-        Study(models, data, backend="ray")
+    study = Study(models, data, runner=RayRunner(), progress=False)  # made: Ray not needed yet
+    with pytest.raises(ImportError, match=r"RayRunner needs Ray.*pip install 'geowidget\[ray\]'"):
+        study.run()
 
 
 def test_ray_is_not_imported_by_a_local_study(setup) -> None:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from fixtures.kill import kill_9_after_units
 from torch import nn
 
 from geowidget.cli import main
 from geowidget.cube import GeometryCube
 from geowidget.filesystem import HOST, remove_orphans, resolve, writer_name
 from geowidget.study import Study
+from tests.fixtures.kill import kill_9_after_units
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = dict(sparsities=(0.5,), corruptions=["fog"], severities=(2,), shard_size=20,

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import geowidget as gw
-from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
+from geowidget.cube import Condition, GeometryCube
+from geowidget.testing import random_cube
 from geowidget.widgets.codec import decode
 
 LEVELS = [0.0, 0.5, 0.9]
@@ -23,20 +24,10 @@ def make_cube(grid: str = "full", m: int = 2, n: int = 20, seed: int = 0) -> Geo
     conds = [Condition(s, "clean", 0) for s in LEVELS]
     conds += [Condition(s, b, v) for s in (LEVELS if grid == "full" else [0.0])
               for b, v in CORRUPTED]
-    rng = np.random.default_rng(seed)
-    k = len(conds)
-    labels = rng.integers(0, 3, n)
-    # correct with a probability that falls with sparsity, so levels differ
-    p = np.array([0.9 - 0.4 * c.sparsity for c in conds])[None, :, None]
-    pred = np.where(rng.random((m, k, n)) < p, labels, (labels + 1) % 3)
-    arrays = {name: rng.uniform(0.1, 3.0, (m, 2, k, n)).astype(np.float32)
-              for name in LAYER_METRICS}
-    return GeometryCube(
-        models=[f"net{i}" for i in range(m)], layers=["conv", "penultimate"], conditions=conds,
-        labels=labels, class_names=["a", "b", "c"], pred=pred, correct=pred == labels,
-        logit_margin=rng.normal(size=(m, k, n)), sample_ids=np.arange(n) + 100,
-        model_info=[{"pruning": "global_magnitude"} for _ in range(m)], **arrays,
-    )
+    return random_cube(models=m, layers=["conv", "penultimate"], n=n, classes=["a", "b", "c"],
+                       seed=seed, conditions=conds, sample_ids=np.arange(n) + 100).replace(
+        models=[f"net{i}" for i in range(m)],
+        model_info=[{"pruning": "global_magnitude"} for _ in range(m)])
 
 
 def brute(cube: GeometryCube, mi: int, s: float, i: int, benchmark: str | None = None) -> float:
@@ -57,9 +48,10 @@ def sent(w):
 @pytest.mark.parametrize("grid", ["full", "dense-corrupted"])
 def test_scores_per_sparsity_match_a_loop(grid: str) -> None:
     cube = make_cube(grid)
-    # the default is the dense model, one row per (model, sample), as before
+    # the default is the dense model, one row per (model, sample); the columns never change
     dense = cube.scores()
-    assert "sparsity" not in dense.columns and len(dense) == 2 * 20
+    assert len(dense) == 2 * 20 and (dense["sparsity"] == 0.0).all()
+    assert list(dense.columns) == list(cube.scores(sparsity=None).columns)
     assert dense["robustness"].tolist() == pytest.approx(
         [brute(cube, mi, 0.0, i) for mi in range(2) for i in range(20)])
     # one pruned level: that pruned model's own robustness, NaN without corruptions there
@@ -100,7 +92,7 @@ def test_scores_refuses_an_unknown_sparsity() -> None:
 @pytest.mark.parametrize("grid", ["full", "dense-corrupted"])
 def test_polar_colour_is_the_shown_sparsitys_robustness(grid: str) -> None:
     cube = make_cube(grid)
-    w = gw.PolarPlot(cube, color="robustness", model=1, sparsity=0.9, thumbnails=False)
+    w = gw.PolarPlot(cube, color_by="robustness", model=1, sparsity=0.9, thumbnails=False)
     levels = w._meta["robust_levels"]
     assert levels["sparsities"] == LEVELS
     assert levels["evaluated"] == [True, grid == "full", grid == "full"]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from geowidget import testing
 from geowidget.analysis.scores import (
     CorrelationTable,
     _rank,
@@ -17,27 +18,17 @@ from geowidget.analysis.scores import (
     robustness_per_benchmark,
     vulnerability,
 )
-from geowidget.cube import LAYER_METRICS, Condition, GeometryCube
+from geowidget.cube import Condition, GeometryCube
 
 SPARSITIES = [0.0, 0.3, 0.6, 0.9]
 BENCH = [("fog", 1), ("fog", 2), ("rotate", 1), ("rotate", 2), ("rotate", 3)]
 
 
 def random_cube(m: int = 3, n: int = 200, seed: int = 0) -> GeometryCube:
-    rng = np.random.default_rng(seed)
     conds = [Condition(s, "clean", 0) for s in SPARSITIES] + [Condition(0.0, b, v)
                                                               for b, v in BENCH]
-    k = len(conds)
-    labels = rng.integers(0, 4, n)
-    pred = np.where(rng.random((m, k, n)) < 0.7, labels, rng.integers(0, 4, (m, k, n)))
-    arrays = {name: rng.normal(size=(m, 2, k, n)).astype(np.float32) for name in LAYER_METRICS}
-    arrays["angle"] = np.abs(arrays["angle"])
-    arrays["norm"] = np.abs(arrays["norm"]) + 1
-    return GeometryCube(
-        models=[f"m{i}" for i in range(m)], layers=["conv", "penult"], conditions=conds,
-        labels=labels, class_names=list("abcd"), pred=pred, correct=pred == labels,
-        logit_margin=rng.normal(size=(m, k, n)), **arrays,
-    )
+    return testing.random_cube([f"m{i}" for i in range(m)], ["conv", "penult"], n=n,
+                               classes=list("abcd"), seed=seed, conditions=conds)
 
 
 def test_robustness_brute_force() -> None:
@@ -109,21 +100,21 @@ def test_correlations_table_matches_scipy() -> None:
     cube = random_cube()
     table = correlations(cube, target="vulnerability", method="spearman", ci=0.95, n_boot=50)
     assert isinstance(table, CorrelationTable)
-    assert list(table.index) == ["m0", "m1", "m2"]
+    assert list(table.index) == [("m0", 0.0), ("m1", 0.0), ("m2", 0.0)]
     assert list(table.columns[:3]) == ["rc-angle", "rc-angle lo", "rc-angle hi"]
     v = vulnerability(cube)
     for mi, model in enumerate(cube.models):
         for col, metric in [("rc-angle", "angle"), ("rc-l2", "norm"), ("rc-margin", "margin")]:
             ref = stats.spearmanr(getattr(cube, metric)[mi, 1, 0], v[mi])[0]
-            assert table.loc[model, col] == pytest.approx(ref, abs=1e-9)
-            assert table.loc[model, f"{col} lo"] <= table.loc[model, col] + 0.05
-        assert table.loc[model, "n"] == 200
+            assert table.loc[(model, 0.0), col] == pytest.approx(ref, abs=1e-9)
+            assert table.loc[(model, 0.0), f"{col} lo"] <= table.loc[(model, 0.0), col] + 0.05
+        assert table.loc[(model, 0.0), "n"] == 200
     html = table._repr_html_()
     assert html.count("<tr>") == 4 and "Spearman r" in html and "vulnerability" in html
     via_cube = cube.correlations(target="robustness", layer="conv", ci=None)
     ref = stats.pearsonr(cube.margin[1, 0, 0], robustness(cube)[1])[0]
-    assert via_cube.loc["m1", "rc-margin"] == pytest.approx(ref, abs=1e-9)
-    assert np.isnan(via_cube.loc["m1", "rc-margin lo"])
+    assert via_cube.loc[("m1", 0.0), "rc-margin"] == pytest.approx(ref, abs=1e-9)
+    assert np.isnan(via_cube.loc[("m1", 0.0), "rc-margin lo"])
 
 
 def test_bad_input_messages() -> None:

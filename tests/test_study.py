@@ -10,8 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from fixtures.kill import kill_9_after_units
-from fixtures.memory import peak_rss_mb
 from torch import nn
 
 from geowidget.datasets import load_mnist
@@ -19,6 +17,8 @@ from geowidget.engine.corruptions import corrupt
 from geowidget.engine.probe import linear_probe, stratified_folds
 from geowidget.engine.pruning import prune_masks
 from geowidget.study import Study
+from tests.fixtures.kill import kill_9_after_units
+from tests.fixtures.memory import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -177,18 +177,16 @@ def test_kill_9_then_resume(setup, tmp_path) -> None:
     torch.save({"models": models, "x": x, "y": y}, tmp_path / "inputs.pt")
     cache = tmp_path / "cache"
     script = textwrap.dedent(f"""
-        import sys, time, torch
-        sys.path.insert(0, {str(ROOT)!r})
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import time, torch
         from geowidget.study import Study
-        import test_study  # noqa: F401  (TinyNet for unpickling)
+        import tests.test_study  # noqa: F401  (TinyNet for unpickling)
         d = torch.load({str(tmp_path / 'inputs.pt')!r}, weights_only=False)
         for m in d["models"].values():  # slow every forward pass down
             m.register_forward_hook(lambda *_: time.sleep(0.1))
         Study(d["models"], (d["x"], d["y"]), sparsities=(0.3, 0.9), corruptions=["fog"],
               severities=(2,), progress=False, shard_size=60, cache_dir={str(cache)!r}).run()
     """)
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{Path(__file__).parent}"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     kill_9_after_units(script, cache, env)
     done = len(list(cache.rglob("*.gwu")))
     assert 3 <= done < 48  # 24 units of two parts each
@@ -228,14 +226,16 @@ def test_user_supplied_corrupted_data(setup) -> None:
 
 
 def test_bad_input_messages(setup) -> None:
+    """Parameters are refused when the study is made; what needs the data or a forward pass
+    is refused by run(), with the same message."""
     models, (x, y) = setup
     with pytest.raises(ValueError, match=r"'models' parameter of Study must be a torch.nn.Module, "
                                          r"a non-empty dict .* Got \{\} instead"):
         Study({}, (x, y))
     with pytest.raises(ValueError, match=r"different numbers of classes \{'a': 10, 'b': 3\}"):
-        Study({"a": models["net0"], "b": TinyNet(classes=3)}, (x, y))
+        Study({"a": models["net0"], "b": TinyNet(classes=3)}, (x, y), progress=False).run()  # found when run() reads data and models
     with pytest.raises(ValueError, match="data has no labels"):
-        Study(models, x)
+        Study(models, x, progress=False).run()  # found when run() reads data and models
     with pytest.raises(ValueError, match=r"'sparsities' .* Study must be a list, each a float in "
                                          r"\[0, 1\)\. Got \(0.5, 1.0\) instead \(item 1 \(1.0\)"):
         Study(models, (x, y), sparsities=(0.5, 1.0))
@@ -243,11 +243,11 @@ def test_bad_input_messages(setup) -> None:
                                          "Got 'magnitude'"):
         Study(models, (x, y), pruning="magnitude")
     with pytest.raises(ValueError, match="'corruptions' .* Study .*item 0 \\('frost'\\)"):
-        Study(models, (x, y), corruptions=["frost"])
+        Study(models, (x, y), corruptions=["frost"], progress=False).run()  # found when run() reads data and models
     with pytest.raises(ValueError, match=r"'severities' .* each an int in \[1, 5\]\. Got \(0,\)"):
         Study(models, (x, y), corruptions="mnist-c", severities=(0,))
     with pytest.raises(ValueError, match="layer 'nope' not in model 'net0'; valid"):
-        Study(models, (x, y), layers=["nope"])
+        Study(models, (x, y), layers=["nope"], progress=False).run()  # found when run() reads data and models
     with pytest.raises(ValueError, match=r"other labels than data in samples 0..120"):
         Study(models, (x, y), corruptions={"c": (x, y.flip(0))}, progress=False).run()
     with pytest.raises(TypeError, match="its value of 'a' \\(3\\) is not a torch.nn.Module"):

@@ -13,7 +13,7 @@ from torch import nn
 
 from geowidget.engine.features import extract_features
 from geowidget.engine.geometry import geometry
-from geowidget.tracker import GeometryTracker
+from geowidget.study import GeometryTracker
 
 
 class Net(nn.Module):
@@ -108,8 +108,8 @@ def test_recorded_geometry_equals_a_direct_computation_per_checkpoint(data):
     check = Net()
     for mi, step in enumerate(tracker.steps):
         check.load_state_dict(snapshots[step])
-        feats, _, logits = extract_features(check, (x, y), ["fc:input"], progress=False,
-                                            return_outputs=True)
+        feats = extract_features(check, (x, y), ["fc:input"], progress=False)
+        logits = feats.logits
         g = geometry(feats["fc:input"], y, check.fc.weight.detach(), check.fc.bias.detach())
         np.testing.assert_allclose(cube.angle[mi, 0, 0], g.angle.numpy(), rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(cube.margin[mi, 0, 0], g.margin.numpy(), rtol=1e-6, atol=1e-6)
@@ -185,13 +185,13 @@ def test_a_study_refuses_runs_that_do_not_fit(data):
     bad["body.9.weight"] = bad.pop("body.1.weight")
     with pytest.raises(ValueError, match=r"checkpoint 1 at step 1 does not fit Net: missing keys "
                        r"\['body.1.weight'\]; unexpected keys \['body.9.weight'\]"):
-        Study({"net": (Net(), [good, bad])}, (x, y), progress=False)
+        Study({"net": (Net(), [good, bad])}, (x, y), progress=False).run()  # checkpoints load in run()
     other = Net()
     other.fc = nn.Linear(32, 6)
     with pytest.raises(ValueError, match=r"the run's checkpoints disagree in their number of "
                        r"classes \(fc.weight rows\): checkpoint 0 at step 0 has 4, checkpoint 1 "
                        r"at step 1 has 6"):
-        Study({"net": (Net(), [good, other.state_dict()])}, (x, y), progress=False)
+        Study({"net": (Net(), [good, other.state_dict()])}, (x, y), progress=False).run()  # checkpoints load in run()
     with pytest.raises(TypeError, match=r"'models' parameter of Study must be .*a "
                        r"geowidget.engine.checkpoints.Checkpoints .*its value of 'net' "
                        r"\(\['ckpt_00.pt'\]\) is not"):

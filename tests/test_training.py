@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
 from scipy import stats
 
 from geowidget.analysis import training as tr
+from tests.fixtures.synthetic import make_cube
 
 # (run, step) of each model, deliberately out of order in the cube
 MEMBERS = [("a", 0), ("b", 0), ("a", 5), ("b", 3), ("a", 2), ("b", 9), ("a", 7)]

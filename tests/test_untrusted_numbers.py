@@ -7,7 +7,6 @@ or flagged: NaN where the quantity is undefined, and a warning that says so trul
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import types
 import warnings
@@ -15,10 +14,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from fixtures.synthetic import make_cube
 
 import geowidget as gw
 from geowidget.engine.geometry import geometry
+from tests.fixtures.synthetic import make_cube
+from tests.optional import needs
 
 F32_MAX = float(np.finfo(np.float32).max)
 
@@ -198,9 +198,8 @@ def test_a_study_passes_the_logit_overflow_warning_on():
 
 
 # ---------------------------------------------------------------------------- refused
+@needs("openTSNE", "tsne")
 def test_tsne_of_identical_rows_is_refused():
-    if importlib.util.find_spec("openTSNE") is None:
-        pytest.skip("needs geowidget[tsne]")
     with pytest.raises(ValueError, match=r"The 'features' parameter of project must be rows "
                        r"that are not all the same for method='tsne'.* \(all 20 rows are "
                        r"equal; PCA puts them at one point\)"):
@@ -226,11 +225,11 @@ def test_infinite_norms_and_margins_are_refused(name, values, message):
 
 @pytest.mark.parametrize("color", [[1.0, np.inf, 2.0], np.array([1.0, 2.0, 1e300])])
 def test_infinite_custom_colours_are_refused(color):
-    with pytest.raises(ValueError, match=r"The 'color' parameter of PolarPlot must be finite in "
+    with pytest.raises(ValueError, match=r"The 'color_by' parameter of PolarPlot must be finite in "
                        r"float32 \(NaN marks a missing value\). Got 1 infinite value\(s\), at "
                        r"flat positions \[\d\]."):
-        gw.PolarPlot(angle=[0.1, 0.2, 0.3], norm=[1.0, 2.0, 3.0], color=color)
-    view = gw.PolarPlot(angle=[0.1, 0.2, 0.3], norm=[1.0, 2.0, 3.0], color=[1.0, np.nan, 2.0])
+        gw.PolarPlot(angle=[0.1, 0.2, 0.3], norm=[1.0, 2.0, 3.0], color_by=color)
+    view = gw.PolarPlot(angle=[0.1, 0.2, 0.3], norm=[1.0, 2.0, 3.0], color_by=[1.0, np.nan, 2.0])
     assert view.color_by == "custom"
 
 
@@ -265,7 +264,7 @@ def test_model_keys_that_name_the_same_model_are_refused():
     with pytest.raises(ValueError, match=r"The 'models' parameter of Study must be a dict "
                        r"whose keys are distinct as names \(str\). Got \[1, '1'\] instead"):
         gw.Study({1: net_a, "1": net_b, "c": net_a}, data)
-    assert gw.Study({1: net_a, "2": net_b}, data).models.keys() == {"1", "2"}
+    assert gw.Study({1: net_a, "2": net_b}, data).plan.models.keys() == {"1", "2"}
 
 
 @pytest.mark.parametrize("value", ["yes", 1, None, [True]])
@@ -320,7 +319,7 @@ def test_cli_tokens_that_no_requested_layer_uses_is_an_error():
 def test_tracker_labels_out_of_range_are_refused_at_construction():
     net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
     x, y = torch.randn(12, 1, 4, 4), torch.arange(12) % 3
-    with pytest.raises(ValueError, match=r"The 'probe_data' parameter of GeometryTracker must "
+    with pytest.raises(ValueError, match=r"The 'data' parameter of GeometryTracker must "
                        r"hold labels in \[0, 3\) for the model's 3 classes. Got labels in "
                        r"\[10, 12\] instead."):
         gw.GeometryTracker(net, (x, y + 10))

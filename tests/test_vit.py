@@ -68,10 +68,11 @@ def hand_forward(model: VisionTransformer, x: torch.Tensor) -> tuple[list[torch.
 
 def test_cls_and_mean_tokens_equal_a_hand_written_forward(vit, images):
     flags = [m.training for m in vit.modules()]
-    feats, _, logits = extract_features(
+    feats = extract_features(
         vit, images, [*BLOCKS, "heads.head:input"], batch_size=5, progress=False,
-        return_outputs=True, tokens={BLOCKS[0]: "mean", BLOCKS[1]: "cls", BLOCKS[2]: "cls"},
+        tokens={BLOCKS[0]: "mean", BLOCKS[1]: "cls", BLOCKS[2]: "cls"},
     )
+    logits = feats.logits
     assert [m.training for m in vit.modules()] == flags
     with torch.no_grad():
         outs, hand_logits = hand_forward(vit, images)
@@ -126,11 +127,12 @@ def test_vit_b_16_blocks_head_and_cls_features():
     ]
     assert find_head(model)[0] == "heads.head"
     x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
-    feats, _, logits = extract_features(
+    feats = extract_features(
         model, x, ["encoder", "encoder.layers.encoder_layer_11", "heads.head:input"],
         tokens={"encoder": "cls", "encoder.layers.encoder_layer_11": "mean"},
-        progress=False, return_outputs=True,
+        progress=False,
     )
+    logits = feats.logits
     assert feats["encoder.layers.encoder_layer_11"].shape == (2, 768)
     # the class token after the final LayerNorm is what the head classifies
     torch.testing.assert_close(feats["encoder"], feats["heads.head:input"])
@@ -252,9 +254,9 @@ def test_a_study_of_vits_matches_the_engine(vit, images):
     labels = torch.arange(12) % 5
     cube = Study({"vit": vit}, (images, labels), layers=[BLOCKS[1], "penultimate"],
                  tokens="cls", sparsities=(0,), progress=False).run()
-    feats, _, logits = extract_features(vit, (images, labels), [BLOCKS[1], "heads.head:input"],
-                                        tokens={BLOCKS[1]: "cls"}, progress=False,
-                                        return_outputs=True)
+    feats = extract_features(vit, (images, labels), [BLOCKS[1], "heads.head:input"],
+                             tokens={BLOCKS[1]: "cls"}, progress=False)
+    logits = feats.logits
     # the study cross-fits the probe (5 folds, seed 0): each sample meets a probe that left it out
     fit = cross_fit(feats[BLOCKS[1]], labels, folds=5, seed=0, num_classes=5)
     block = fit.geometry(feats[BLOCKS[1]], labels)

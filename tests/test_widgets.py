@@ -8,11 +8,11 @@ import re
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
 
 import geowidget as gw
 from geowidget.widgets.codec import decode, encode
 from geowidget.widgets.data import MAX_POINTS, sprite_atlas
+from tests.fixtures.synthetic import make_cube
 
 
 def arrays(w):
@@ -107,7 +107,7 @@ def test_the_browser_gets_a_view_whole_in_one_message(monkeypatch):
 
     monkeypatch.setattr(widget_module.comm, "create_comm", lambda **kw: Comm(**kw))
     w = gw.PolarPlot(angle=[0.1, 0.2], norm=[1.0, 2.0], labels=[0, 1], layer=0,
-                     color="norm", thumbnails=False)
+                     color_by="norm", thumbnails=False)
     mine = [o for o in opened if o["data"]["state"].get("_kind") == "polar"]
     assert len(mine) == 1 and w.comm is not None
     state = mine[0]["data"]["state"]
@@ -134,8 +134,8 @@ def test_pickers_by_name_and_hold_sync_batches_updates():
     cube = make_cube()
     w = gw.PolarPlot(cube, model="net1", layer="layer1", sparsity=0.5)
     assert (w.model, w.layer, w.condition) == (1, 1, 1)
-    w2 = gw.PolarPlot(cube, benchmark="fog-3")
-    assert w2.condition == 2
+    w2 = gw.PolarPlot(cube, benchmark="fog")  # one severity of fog: none needed
+    assert w2.condition == 2 and gw.PolarPlot(cube, benchmark="fog", severity=3).condition == 2
     rec = Recorder(w)
     with w.hold_sync():
         w.model, w.layer, w.condition = 0, 0, 2
@@ -194,7 +194,7 @@ def test_above_the_budget_slices_are_served_on_demand():
     np.testing.assert_array_equal(got["angle"], cube.angle[1, 0, 2])
     np.testing.assert_array_equal(got["pred"], cube.pred[1, 2])
     # exported HTML has no kernel: the page answers _slice from the slab saved beside the view
-    state = gw.widgets.base.export_state([w])["models"][w.model_id]
+    state = gw.widgets.export.export_state([w])["models"][w.model_id]
     assert state["state"]["_meta"]["lazy"] is True
     assert "angle" not in state["state"]["_arrays"]
     idx = state["buffer_paths"].index(["_slab", "norm", "buffer"])
@@ -257,7 +257,7 @@ def test_request_ids_are_bounded_and_unknown_commands_answered():
 # ---------------------------------------------------------------------------- colour
 def test_colour_fields_custom_arrays_and_robustness():
     cube = make_cube(m=2, n=12)
-    w = gw.PolarPlot(cube, color="robustness")
+    w = gw.PolarPlot(cube, color_by="robustness")
     assert w.color_by == "robustness" and "robustness" in w._meta["color_fields"]
     # per (model, sparsity) [M, S, N]: the dense level is its one fog cell; the cube has no
     # corruption at 0.5, so that level is NaN (not the dense value)
@@ -265,10 +265,10 @@ def test_colour_fields_custom_arrays_and_robustness():
     np.testing.assert_allclose(got[:, 0], cube.correct[:, 2])
     assert np.isnan(got[:, 1]).all() and w._meta["robust_levels"]["level"] == [0, 1, 0]
     v = np.linspace(0, 1, 12)
-    w2 = gw.PolarPlot(cube, color=v)
+    w2 = gw.PolarPlot(cube, color_by=v)
     assert w2.color_by == "custom" and w2._meta["color_kinds"]["custom"] == "continuous"
     np.testing.assert_array_equal(arrays(w2)["custom"], v.astype(np.float32))
-    w3 = gw.PolarPlot(cube, color=np.arange(12) % 2)
+    w3 = gw.PolarPlot(cube, color_by=np.arange(12) % 2)
     assert w3._meta["color_kinds"]["custom"] == "categorical"
 
 
@@ -281,7 +281,7 @@ def test_bad_inputs_raise_clear_errors():
     fields = r"\['class', 'correct', 'pred', 'margin', 'angle', 'norm'\]"
     with pytest.raises(ValueError, match=r"The 'color_by' trait of PolarPlot must be one of "
                                          + fields + r". Got 'robustnes' instead."):
-        gw.PolarPlot(angle=[0.1], norm=[1.0], color="robustnes")
+        gw.PolarPlot(angle=[0.1], norm=[1.0], color_by="robustnes")
     w = gw.PolarPlot(angle=[0.1], norm=[1.0])
     with pytest.raises(ValueError, match=r"must be one of"):
         w.color_by = "x"
@@ -294,9 +294,9 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match=r"The 'theme' trait of PolarPlot must be one of "
                                          r"\['auto', 'light', 'dark'\]. Got 'blue' instead."):
         w.theme = "blue"
-    with pytest.raises(ValueError, match=r"The 'color' parameter of PolarPlot must be a field name "
+    with pytest.raises(ValueError, match=r"The 'color_by' parameter of PolarPlot must be a field name "
                                          r"or an array of shape \(1,\) or \(1, 1, 1, 1\)"):
-        gw.PolarPlot(angle=[0.1], norm=[1.0], color=np.zeros(3))
+        gw.PolarPlot(angle=[0.1], norm=[1.0], color_by=np.zeros(3))
     with pytest.raises(ValueError, match=r"only 1 class_names were given"):
         gw.PolarPlot(angle=[0.1, 0.2], norm=[1, 1], labels=[0, 1], class_names=["a"])
     with pytest.raises(TypeError, match=r"must be a GeometryCube, got dict"):
@@ -307,10 +307,11 @@ def test_bad_inputs_raise_clear_errors():
                                          r"\[1, inf\). Got 0 instead."):
         gw.PolarPlot(angle=[0.1], norm=[1.0], budget=0)
     cube = make_cube()
-    with pytest.raises(ValueError, match=r"The 'model' parameter of PolarPlot must be one of "
-                                         r"\['net0', 'net1'\] or an index. Got 'resnet' instead."):
+    # names are resolved by the cube's Coords: the cube's KeyError, naming the valid ones
+    with pytest.raises(KeyError, match=r"unknown model 'resnet'; valid: \['net0', 'net1'\]"):
         gw.PolarPlot(cube, model="resnet")
-    with pytest.raises(ValueError, match=r"no condition with sparsity=0.9, benchmark='clean'; valid:"):
+    with pytest.raises(KeyError, match=r"no condition with sparsity=0.9, benchmark='clean', "
+                                       r"severity=None; valid conditions: clean@0, "):
         gw.PolarPlot(cube, sparsity=0.9)
     with pytest.raises(ValueError, match=r"The 'layer' trait of PolarPlot must be an index in 0..1 "
                                          r"\(layers \['layer0', 'layer1'\]\). Got 7 instead."):
@@ -344,9 +345,10 @@ def test_empty_arrays_make_an_empty_plot():
 def test_histogram_groups_and_brush_match_brute_force():
     cube = make_cube(m=2, n=40, classes=3)
     h = gw.MarginHistogram(cube, group_by="class")
+    assert h.layer == cube.coords.default_layer == 1  # no penultimate layer: the deepest
     g = h.groups()
     for c in range(3):
-        expect = [cube.margin[0, 0, 0, i] for i in range(40) if cube.labels[i] == c]
+        expect = [cube.margin[0, 1, 0, i] for i in range(40) if cube.labels[i] == c]
         np.testing.assert_array_equal(g[f"class<{c}>"], expect)
     h.group_by = "model"
     assert list(h.groups()) == ["net0", "net1"]
@@ -355,7 +357,7 @@ def test_histogram_groups_and_brush_match_brute_force():
     h.classes = [1, 2]
     ids = h.select_range(0.8, -0.2)
     expect = [cube.sample_ids[i] for i in range(40)
-              if -0.2 <= cube.margin[0, 0, 0, i] <= 0.8 and cube.labels[i] in (1, 2)]
+              if -0.2 <= cube.margin[0, 1, 0, i] <= 0.8 and cube.labels[i] in (1, 2)]
     assert ids.tolist() == sorted(expect)
 
 
@@ -381,10 +383,10 @@ def test_polar_to_plotly_matches_the_current_view():
 
 def test_histogram_and_modelmap_to_plotly():
     cube = make_cube(n=30)
-    fig = gw.MarginHistogram(cube, group_by="none").to_plotly()
-    np.testing.assert_array_equal(fig.data[0].x, cube.margin[0, 0, 0])
+    fig = gw.MarginHistogram(cube, group_by="none").to_plotly()  # at the default layer
+    np.testing.assert_array_equal(fig.data[0].x, cube.margin[0, 1, 0])
     mm = gw.ModelMap(xy=[[0, 0], [3, 4], [1, 1]], edges=[[0, 1], [1, 2]], names=["a", "b", "c"],
-                     color={"accuracy": [0.9, 0.8, 0.7], "method": ["rand", "mag", "rand"]})
+                     color_by={"accuracy": [0.9, 0.8, 0.7], "method": ["rand", "mag", "rand"]})
     f = mm.to_plotly()
     assert list(f.data[0].x) == [0, 3, None, 3, 1, None]
     assert list(f.data[1].text) == ["a", "b", "c"]
@@ -407,7 +409,7 @@ def test_modelmap_bad_input():
         gw.ModelMap(xy=[[0, 0], [1, 1]], names=["a"])
     with pytest.raises(ValueError, match=r"The 'color_by' trait of ModelMap must be one of "
                                          r"\['acc'\]. Got 'speed' instead."):
-        gw.ModelMap(xy=[[0, 0], [1, 1]], color={"acc": [1, 2]}, color_by="speed")
+        gw.ModelMap(xy=[[0, 0], [1, 1]], color_by={"acc": [1, 2]}).color_by = "speed"
     with pytest.raises(ValueError, match=r"The 'active' trait of ModelMap must be -1 \(none\) or a "
                                          r"point index in 0..1. Got 2 instead."):
         gw.ModelMap(xy=[[0, 0], [1, 1]]).active = 2
@@ -473,7 +475,7 @@ def test_modelmap_from_a_cube_uses_the_embedding_engine():
     emb = emb_mod.model_embedding(cube, by="model")
     d = emb_mod.distances(emb)
     a = arrays(mm)
-    np.testing.assert_allclose(np.c_[a["x"], a["y"]], emb_mod.layout(d, method="mds"), rtol=1e-6,
+    np.testing.assert_allclose(np.c_[a["x"], a["y"]], gw.project(distances=d, method="mds"), rtol=1e-6,
                                atol=1e-6)
     np.testing.assert_array_equal(a["edges"], emb_mod.mst(d))
     assert mm._meta["names"] == cube.models and a["pm"].tolist() == [0, 1, 2, 3]

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from fixtures.synthetic import make_cube
 
 import geowidget as gw
-from geowidget.widgets.base import CSS_PATH, ESM_PATH
+from geowidget.widgets.export import CSS_PATH, ESM_PATH
+from tests.fixtures.synthetic import make_cube
 
 ESM = ESM_PATH.read_text(encoding="utf-8")
 

@@ -8,11 +8,11 @@ import re
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
 
 import geowidget as gw
 from geowidget.widgets.codec import encode
 from geowidget.widgets.data import IdIndex
+from tests.fixtures.synthetic import make_cube
 
 
 class Recorder:
@@ -115,9 +115,13 @@ def test_invalid_traits_from_python_keep_the_last_value(name, value, message):
         setattr(w, name, value)
     assert getattr(w, name) == before
     # as a constructor argument: the same error, or (model, layer: a name or an index) the
-    # parameter's own
-    with pytest.raises(ValueError, match=message if name not in ("model", "layer") else
-                       rf"The '{name}' parameter of PolarPlot must be"):
+    # parameter's own; a position out of range, the cube's KeyError (its Coords resolves it)
+    error, expect = ValueError, message
+    if name in ("model", "layer"):
+        error, expect = ((KeyError, rf"{name} index {value} out of range for 2 {name}s")
+                         if value == 99 else (ValueError, rf"The '{name}' parameter of PolarPlot "
+                                                           "must be"))
+    with pytest.raises(error, match=expect):
         gw.PolarPlot(make_cube(), **{name: value})
 
 
@@ -180,7 +184,7 @@ def test_millions_of_selected_ids_are_checked_sorted_and_deduplicated():
     n = 3_000_000  # benchmarks/bench_selection.py times 10,000,000
     ids = np.arange(n, dtype=np.int64) + 7
     w = gw.widgets.SamplePanel.__new__(gw.widgets.SamplePanel)  # no cube: ids only
-    gw.widgets.base.SampleView.__init__(w)
+    gw.widgets.view.SampleView.__init__(w)
     w._wire_ids(ids)
     sel = ids[::-1][: n // 2].copy()  # descending, to be sorted
     w.selected = np.concatenate([sel, sel[:10]])  # with repeats

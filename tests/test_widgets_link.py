@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
 
 import geowidget as gw
+from tests.fixtures.synthetic import make_cube
 
 
 def test_link_gives_one_id_and_keeps_keys_and_selection_equal():

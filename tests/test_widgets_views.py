@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from fixtures.synthetic import make_cube
 
 import geowidget as gw
+from tests.fixtures.synthetic import make_cube
 
 
 def test_parallel_axes_columns_and_brushing_match_brute_force():
@@ -98,7 +98,7 @@ def test_attribution_view_sends_the_engine_maps_and_follows_selection():
     with pytest.raises(ValueError, match=r"The 'field' trait of AttributionView must be one of "
                                          r"\['angle', 'margin'\]. Got 'norm' instead."):
         av.field = "norm"
-    assert not av.has_trait("model")  # the classifier is `net`: no clash with linked pickers
+    assert not av.has_trait("model")  # model= is the network: no clash with linked pickers
 
 
 def test_attribution_view_from_precomputed_maps_and_bad_input():
@@ -109,14 +109,14 @@ def test_attribution_view_from_precomputed_maps_and_bad_input():
     with pytest.raises(ValueError, match=r"must match the image \(2, 3\)"):
         gw.AttributionView(image=np.zeros((2, 3)), delta_angle=np.ones((3, 3)),
                            delta_margin=np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"with a classifier \(net\), pass images"):
+    with pytest.raises(ValueError, match=r"with a classifier \(model\), pass data: inputs"):
         gw.AttributionView(_tiny_model())
 
 
 def test_explorer_with_a_model_shows_attribution_of_the_selected_sample():
     cube = make_cube(m=1, n=6, classes=3)
     inputs = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(2))
-    ex = gw.Explorer(cube, net=_tiny_model(), inputs=inputs)
+    ex = gw.Explorer(cube, model=_tiny_model(), data=inputs)
     assert ex.attribution is not None and ex.attribution in ex.views()
     ex.polar.selected = [1004]  # sample ids of the synthetic cube start at 1000
     assert ex.attribution.sample == 4 and ex.attribution._meta["sample_id"] == 1004
@@ -129,12 +129,12 @@ def test_views_to_plotly():
     fig = pc.to_plotly()
     dims = fig.data[0].dimensions
     assert [d.label for d in dims][-3:] == ["θ (deg)", "ρ", "m"]
-    np.testing.assert_allclose(dims[-1].values, cube.margin[0, 0, 0])
+    np.testing.assert_allclose(dims[-1].values, cube.margin[0, 1, 0])  # the default layer
     assert list(dims[-1].constraintrange) == [0.0, 1.0]
     sbs = gw.SideBySide(cube, models=(0, 1))
     f2 = sbs.to_plotly()
     assert {t.subplot for t in f2.data} == {"polar", "polar2"}
-    np.testing.assert_allclose(f2.data[-1].r, cube.norm[1, 0, 0][cube.labels == 2], rtol=1e-6)
+    np.testing.assert_allclose(f2.data[-1].r, cube.norm[1, 1, 0][cube.labels == 2], rtol=1e-6)
     av = gw.AttributionView(image=np.zeros((2, 2)), delta_angle=np.array([[0.0, 0.1], [0, 0]]),
                             delta_margin=np.array([[0.0, -2.0], [0, 0]]))
     av.field = "margin"

@@ -1,7 +1,7 @@
 """The gallery: every view of the demo study, in light and dark, as live HTML for the site.
 
 Each view is exported with the widgets' own standalone exporter
-(:func:`geowidget.widgets.base.export_state`, what ``to_html()`` writes), so the page holds the
+(:func:`geowidget.widgets.export.export_state`, what ``to_html()`` writes), so the page holds the
 view's whole state (every model, layer and condition cell) and needs no kernel. The cube is
 sampled first (:func:`sample_cube`) so that a page stays small; the page says how many samples
 it shows.
@@ -58,7 +58,7 @@ def _projection(cube: Any) -> list[Any]:
         feats = gw.extract_features(zoo.load(name).eval(), images, layers=[layer],
                                     progress=False)[layer]
         xy.append(gw.project(feats, "pca"))
-    return [gw.ProjectionView(cube, method="pca", xy=np.stack(xy)[:, None], color="correct")]
+    return [gw.ProjectionView(cube, method="pca", xy=np.stack(xy)[:, None], color_by="correct")]
 
 
 def _one(name: str, **kwargs: Any) -> Callable[[Any], list[Any]]:
@@ -90,7 +90,7 @@ VIEWS = [
     View("polar", "Polar plot", "Every sample at its angle θ to its class direction and its "
          "feature norm ρ, zoomed to the data's sector. Hover a point for its image and numbers; "
          "drag a box or lasso to select; switch model, layer or condition with the pickers.",
-         _one("PolarPlot", color="correct")),
+         _one("PolarPlot", color_by="correct")),
     View("density", "Density mode", "All models and conditions of the last layer in one "
          "picture, binned in the browser: each bin in its points' mean class colour, opacity "
          "by log(count).", _density),
@@ -122,7 +122,7 @@ VIEWS = [
 
 def state_json(views: list[Any], theme: str) -> str:
     """The exported state of ``views`` drawn in ``theme``, as JSON safe inside a script tag."""
-    from geowidget.widgets.base import export_state
+    from geowidget.widgets.export import export_state
 
     for v in views:
         v.theme = theme

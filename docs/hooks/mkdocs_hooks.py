@@ -6,13 +6,18 @@
 - ``<!-- gw-view: SLUG THEME -->`` in any page is replaced by that gallery view, live.
 - The API page has one entry per name of ``geowidget.__all__``, so it cannot drift.
 - The notebooks (``notebooks/*.ipynb``, outside the docs folder) are added as pages; they
-  are the single source of the guides that run code.
+  are the single source of the guides that run code. Each page is the notebook executed by
+  :mod:`notebook_runs` (run once per content, kept with its widget state), and ``mount.js`` draws
+  its widgets from that state.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
 import gallery  # noqa: E402
+import notebook_runs  # noqa: E402
 from reference import api_page  # noqa: E402
 
 MARKER = re.compile(r"<!-- gw-view: (?P<slug>[a-z]+) (?P<theme>light|dark) -->")
@@ -34,7 +40,10 @@ CDN_LOADERS = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mermaid configura
                          # executed notebook's views from their saved state instead
                          r"|<script>\s*\(function\(\) \{\s*function addWidgetsRenderer\(\).*?</script>",
                          re.DOTALL)
+WIDGET_STATE = re.compile(r'(<script type="application/vnd\.jupyter\.widget-state\+json">)(.*?)'
+                          r"(</script>)", re.DOTALL)
 _cube: dict[str, Any] = {}
+log = logging.getLogger("mkdocs.hooks.geowidget")
 
 
 def demo() -> tuple[Any, int]:
@@ -50,7 +59,13 @@ def demo() -> tuple[Any, int]:
 @event_priority(100)  # before mkdocs-jupyter, which turns the .ipynb files into pages
 def on_files(files: Files, config: Any) -> Files:
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        files.append(File(f"notebooks/{nb.name}", str(ROOT), config["site_dir"],
+        t0 = time.perf_counter()
+        run = notebook_runs.executed(nb)
+        log.info("notebook %s: %.0f s (kept in %s)", nb.name, time.perf_counter() - t0,
+                 run.parents[1])
+        # a File read from the kept copy's folder (mkdocs-jupyter wraps it, and its wrapper
+        # loses a generated File's source path)
+        files.append(File(f"notebooks/{nb.name}", str(run.parents[1]), config["site_dir"],
                           config["use_directory_urls"]))
     for name in ("widgets.js", "widgets.css"):
         src = ROOT / "geowidget" / "static" / name
@@ -78,4 +93,7 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
 
 
 def on_post_page(output: str, page: Any, config: Any) -> str:
-    return CDN_LOADERS.sub("", output)
+    def slim(match: re.Match) -> str:
+        state = notebook_runs.page_state(json.loads(match[2]))
+        return match[1] + json.dumps(state).replace("<", "\\u003c") + match[3]
+    return WIDGET_STATE.sub(slim, CDN_LOADERS.sub("", output))

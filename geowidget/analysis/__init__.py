@@ -4,3 +4,5 @@ Each module takes a cube (or its arrays) and returns numbers, tables or layouts 
 views: per-sample scores and correlation tables, model and benchmark embeddings,
 projections and their distortion, training dynamics.
 """
+
+__all__: list[str] = []  # a namespace of modules: import from geowidget.analysis.<module>

@@ -70,3 +70,5 @@ def layer_quantiles(
         out[..., j, :] = np.where(finite[None], q, np.nan).transpose(1, 2, 3, 0)
     return out
 
+
+__all__ = ["PROFILE_METRICS", "QUANTILES", "layer_quantiles"]

@@ -18,9 +18,10 @@ x sparsities, each pruned model placed by how it sees every benchmark).
 :func:`benchmark_similarity` turns the condition embedding into the corruption-by-corruption
 similarity matrix, of the dense model or of the models pruned to one sparsity.
 
-:func:`distances` gives euclidean or ``1 - Spearman`` distances, :func:`layout` places the
-points in 2-D (classical MDS, PCA, t-SNE or UMAP; deterministic for a seed) and :func:`mst`
-returns the minimum-spanning-tree edges. Beyond ``max_points`` (2,000) points, distances
+:func:`distances` gives euclidean or ``1 - Spearman`` distances,
+:func:`~geowidget.analysis.reducer.project` (``distances=``) places the points in 2-D
+(classical MDS, t-SNE or UMAP; deterministic for a seed; :func:`layout` is its deprecated
+old name) and :func:`mst` returns the minimum-spanning-tree edges. Beyond ``max_points`` (2,000) points, distances
 and layouts work on the first 50 principal components of the embedding, so thousands of
 models stay fast.
 
@@ -28,7 +29,7 @@ Examples
 --------
 >>> emb = model_embedding(cube)                         # doctest: +SKIP
 >>> d = distances(emb)                                  # doctest: +SKIP
->>> xy, edges = layout(d, "mds"), mst(d)                # doctest: +SKIP
+>>> xy, edges = project(distances=d, method="mds"), mst(d)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -51,20 +52,30 @@ from geowidget._validation import (
     invalid,
     validate_params,
 )
+from geowidget.analysis.reducer import check_distances, classical_mds, pca, project
 from geowidget.cube import CONDITION_CONSTRAINTS, LAYER_METRICS, SPARSITY_TOL, GeometryCube
 
+__all__ = [
+    "FEATURES", "GROUPINGS", "MAX_POINTS", "METHODS", "METRICS", "REDUCED_DIMS", "TRANSFORMS",
+    "Embedding", "benchmark_similarity", "classical_mds", "distances", "layout",
+    "model_embedding", "mst", "rank_rows", "reduce", "transform_values",
+]
+
+# the per-sample metrics an embedding may use (each one block of N columns)
 FEATURES = (*LAYER_METRICS, "logit_margin")
 TRANSFORMS = ("zscore", "rank")
 GROUPINGS = ("model", "condition", "model_condition", "model_sparsity")
 METRICS = ("euclidean", "spearman")
-METHODS = ("mds", "pca", "tsne", "umap")
+METHODS = ("mds", "pca", "tsne", "umap")  # layout's (deprecated) methods
 MAX_POINTS = 2000
+_DEFAULT_METRICS = ("angle", "norm", "margin")
 REDUCED_DIMS = 50
 
 _CUBE = [Instance(GeometryCube)]
 _SELECTION = {  # parameters the cube-based embeddings share
     "cube": _CUBE,
-    "features": [Options(*FEATURES), ListOf(Options(*FEATURES))],
+    "metrics": [Options(*FEATURES), ListOf(Options(*FEATURES))],
+    "features": [None, Options(*FEATURES), ListOf(Options(*FEATURES))],  # deprecated alias
     "transform": [Options(*TRANSFORMS)],
     "layer": [None, str, Interval(int, None, None)],
     "models": [None, str, Interval(int, None, None), ListOf([str, Interval(int, None, None)])],
@@ -81,14 +92,14 @@ class Embedding:
     Attributes
     ----------
     matrix : ndarray, float64 ``[P, F * N]``
-        Row p is point p: F feature blocks of N samples each, in ``features`` order.
+        Row p is point p: F metric blocks of N samples each, in ``metrics`` order.
     labels : list of str
         One label per point (model name, condition label or ``"model | condition"``).
     info : list of dict
         Per point: ``model`` (or ``models``), ``sparsity``, ``benchmark``, ``severity`` and
         the model's descriptors from ``cube.model_info``.
-    features : tuple of str
-        Feature names, one block each.
+    metrics : tuple of str
+        Metric names, one block each (``features`` is a deprecated alias).
     transform : str
         ``"zscore"`` or ``"rank"``.
     layer : str
@@ -107,7 +118,7 @@ class Embedding:
     matrix: np.ndarray
     labels: list[str]
     info: list[dict[str, Any]]
-    features: tuple[str, ...]
+    metrics: tuple[str, ...]
     transform: str
     layer: str
     sample_ids: np.ndarray
@@ -123,12 +134,19 @@ class Embedding:
     def n_samples(self) -> int:
         return len(self.sample_ids)
 
-    def block(self, feature: str) -> np.ndarray:
-        """The ``[P, N]`` columns of one feature (or ``[P, models * N]`` for conditions)."""
-        if feature not in self.features:
-            raise KeyError(f"unknown feature {feature!r}; this embedding has {self.features}")
-        width = self.matrix.shape[1] // len(self.features)
-        i = self.features.index(feature)
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Deprecated alias of :attr:`metrics` (it warns)."""
+        warnings.warn("Embedding.features is deprecated; use Embedding.metrics (the names of "
+                      "the per-sample metrics)", DeprecationWarning, stacklevel=2)
+        return self.metrics
+
+    def block(self, metric: str) -> np.ndarray:
+        """The ``[P, N]`` columns of one metric (or ``[P, models * N]`` for conditions)."""
+        if metric not in self.metrics:
+            raise KeyError(f"unknown metric {metric!r}; this embedding has {self.metrics}")
+        width = self.matrix.shape[1] // len(self.metrics)
+        i = self.metrics.index(metric)
         return self.matrix[:, i * width : (i + 1) * width]
 
 
@@ -196,13 +214,28 @@ def _select_conditions(
     return picked
 
 
-def _selection(cube: GeometryCube, features: Sequence[str], layer: Any, models: Any,
+def _metrics(metrics: Sequence[str], features: Sequence[str] | None, caller: str
+             ) -> Sequence[str]:
+    """``metrics``, or the deprecated ``features=`` alias with a warning naming the new name."""
+    if features is None:
+        return metrics
+    if tuple(metrics) != _DEFAULT_METRICS:
+        raise invalid(caller, "features", "None when metrics= is given (features= is its "
+                      "deprecated alias)", features)
+    warnings.warn(f"{caller}(features=...) is deprecated; use metrics=... (features are a "
+                  "layer's activations; these are the names of per-sample metrics)",
+                  DeprecationWarning, stacklevel=4)
+    return features
+
+
+def _selection(cube: GeometryCube, metrics: Sequence[str], layer: Any, models: Any,
                caller: str) -> tuple[tuple[str, ...], int, list[int]]:
-    """``(features, layer index, model indices)`` of an embedding's selection."""
-    features = tuple(features) if not isinstance(features, str) else (features,)
-    if len(set(features)) != len(features):
-        raise invalid(caller, "features", "unique feature names", list(features))
-    li = cube.layer_index(len(cube.layers) - 1 if layer is None else layer)
+    """``(metrics, layer index, model indices)`` of an embedding's selection; the layer
+    defaults to the cube's default layer (``Coords.default_layer``)."""
+    metrics = tuple(metrics) if not isinstance(metrics, str) else (metrics,)
+    if len(set(metrics)) != len(metrics):
+        raise invalid(caller, "metrics", "unique metric names", list(metrics))
+    li = cube.coords.default_layer if layer is None else cube.layer_index(layer)
     mi = (
         list(range(len(cube.models)))
         if models is None
@@ -210,7 +243,7 @@ def _selection(cube: GeometryCube, features: Sequence[str], layer: Any, models: 
     )
     if not mi:
         raise ValueError("models selects no model")
-    return features, li, mi
+    return metrics, li, mi
 
 
 def _values(cube: GeometryCube, feature: str, li: int, mi: list[int], ki: list[int]
@@ -224,7 +257,7 @@ def _values(cube: GeometryCube, feature: str, li: int, mi: list[int], ki: list[i
 def model_embedding(
     cube: GeometryCube,
     *,
-    features: Sequence[str] = ("angle", "norm", "margin"),
+    metrics: Sequence[str] = _DEFAULT_METRICS,
     transform: str = "zscore",
     layer: str | int | None = None,
     by: str = "model",
@@ -233,6 +266,7 @@ def model_embedding(
     severity: int | Sequence[int] | None = None,
     models: Sequence[str | int] | None = None,
     delta: bool = False,
+    features: Sequence[str] | None = None,
 ) -> Embedding:
     """Geometric embedding of the models (or conditions) of a cube.
 
@@ -240,14 +274,15 @@ def model_embedding(
     ----------
     cube : GeometryCube
         Per-sample geometry; every point uses the same N probe samples.
-    features : sequence of str
-        Per-sample quantities, each one block of N columns: any of ``angle``,
+    metrics : sequence of str
+        Per-sample metrics, each one block of N columns: any of ``angle``,
         ``angle_pred``, ``avh``, ``angle_gap`` (radians), ``norm``, ``margin`` (signed,
         feature units) or ``logit_margin``.
     transform : {"zscore", "rank"}
         Within-point transform of each block over the samples (see the module doc).
     layer : str or int, optional
-        Cube layer; default the last one (usually the penultimate layer, the head's input).
+        Cube layer; default the cube's default layer (``cube.coords.default_layer``:
+        ``"penultimate"`` when the cube has it, else the deepest layer).
     by : {"model", "condition", "model_condition", "model_sparsity"}
         Points: one per model (needs exactly one selected condition), one per condition
         (blocks concatenated over the selected models: ``[K, F * M * N]``), one per
@@ -262,6 +297,8 @@ def model_embedding(
     delta : bool
         Embed the change from the clean, dense condition (``x - x_clean@0``) instead of
         ``x``, per model and sample: isolates what a corruption or sparsity does.
+    features : sequence of str, optional
+        Deprecated alias of ``metrics`` (it warns).
 
     Returns
     -------
@@ -277,10 +314,11 @@ def model_embedding(
     Examples
     --------
     >>> emb = model_embedding(cube, transform="rank")                 # doctest: +SKIP
-    >>> emb.matrix.shape        # 3 features x N samples per model    # doctest: +SKIP
+    >>> emb.matrix.shape        # 3 metrics x N samples per model    # doctest: +SKIP
     (12, 4500)
     """
-    features, li, mi = _selection(cube, features, layer, models, "model_embedding")
+    metrics = _metrics(metrics, features, "model_embedding")
+    metrics, li, mi = _selection(cube, metrics, layer, models, "model_embedding")
     ki = _select_conditions(cube, sparsity, benchmark, severity)
     if by == "model" and len(ki) != 1:
         labels = [cube.conditions[k].label for k in ki]
@@ -296,18 +334,18 @@ def model_embedding(
             raise ValueError(
                 "delta=True needs the clean condition at sparsity 0 in the cube"
             ) from None
-    return _embed(cube, features, transform, li, mi, ki, by, [k0] * len(ki) if delta else None)
+    return _embed(cube, metrics, transform, li, mi, ki, by, [k0] * len(ki) if delta else None)
 
 
-def _embed(cube: GeometryCube, features: tuple[str, ...], transform: str, li: int,
+def _embed(cube: GeometryCube, metrics: tuple[str, ...], transform: str, li: int,
            mi: list[int], ki: list[int], by: str, base: list[int] | None) -> Embedding:
     """The embedding of models ``mi`` at conditions ``ki``; with ``base`` (a condition per
     selected condition), of the change from it."""
     # raw values [F, M, K, N]
-    raw = np.stack([_values(cube, f, li, mi, ki) for f in features])
+    raw = np.stack([_values(cube, f, li, mi, ki) for f in metrics])
     if base is not None:
         read, where = np.unique(base, return_inverse=True)
-        raw = raw - np.stack([_values(cube, f, li, mi, read.tolist()) for f in features])[
+        raw = raw - np.stack([_values(cube, f, li, mi, read.tolist()) for f in metrics])[
             :, :, where]
     finite = np.isfinite(raw).all(axis=(0, 1, 2))
     dropped = int((~finite).sum())
@@ -348,7 +386,7 @@ def _embed(cube: GeometryCube, features: tuple[str, ...], transform: str, li: in
         matrix=matrix,
         labels=labels,
         info=info,
-        features=features,
+        metrics=metrics,
         transform=transform,
         layer=cube.layers[li],
         sample_ids=np.asarray(cube.sample_ids)[finite],
@@ -412,16 +450,12 @@ def _matrix_of(data: Embedding | np.ndarray, what: str = "embedding") -> np.ndar
 def reduce(matrix: np.ndarray, n_components: int = REDUCED_DIMS, seed: int = 0) -> np.ndarray:
     """Scores of the rows of ``matrix`` on its first ``n_components`` principal components.
 
-    Randomised SVD with a fixed seed (deterministic); euclidean distances between rows are
-    kept up to the variance in the dropped components.
+    The reducer's one PCA (:func:`geowidget.analysis.reducer.pca`: exact up to
+    ``EXACT_MAX`` columns on the smaller side, a seeded randomised SVD beyond); euclidean
+    distances between rows are kept up to the variance in the dropped components.
     """
-    from sklearn.utils.extmath import randomized_svd
-
     x = _matrix_of(matrix)
-    x = x - x.mean(axis=0)
-    k = min(n_components, *x.shape)
-    u, s, _ = randomized_svd(x, k, n_iter=4, random_state=seed)
-    return u * s
+    return pca(x, min(n_components, *x.shape), seed)
 
 
 @validate_params({"embedding": _POINTS, "metric": [Options(*METRICS)],
@@ -492,61 +526,7 @@ def _gram(x: np.ndarray) -> np.ndarray:
     return x @ x.T
 
 
-def _check_distances(d: Any) -> np.ndarray:
-    if isinstance(d, Embedding):
-        raise TypeError("expected a distance matrix; compute one with distances(embedding)")
-    d = np.asarray(d, dtype=np.float64)
-    if d.ndim != 2 or d.shape[0] != d.shape[1] or d.shape[0] == 0:
-        raise ValueError(f"distances must be a square [P, P] matrix, got shape {d.shape}")
-    if not np.isfinite(d).all():
-        raise ValueError("distances contain NaN or infinite values")
-    if (d < 0).any():
-        raise ValueError(f"distances must be >= 0, found {d.min()!r}")
-    scale = max(1.0, float(np.abs(d).max()))
-    if not np.allclose(d, d.T, atol=1e-9 * scale) or np.abs(np.diag(d)).max() > 1e-9 * scale:
-        raise ValueError("distances must be symmetric with a zero diagonal")
-    return d
-
-
 # ---------------------------------------------------------------------------- layout
-def _fix_signs(xy: np.ndarray) -> np.ndarray:
-    """Make each axis's largest-magnitude coordinate positive (removes the SVD sign)."""
-    for j in range(xy.shape[1]):
-        i = int(np.argmax(np.abs(xy[:, j])))
-        if xy[i, j] < 0:
-            xy[:, j] = -xy[:, j]
-    return xy
-
-
-def classical_mds(d: np.ndarray, n_components: int = 2) -> np.ndarray:
-    """Torgerson (classical) MDS: top eigenvectors of the double-centred ``-D²/2``.
-
-    Exact for euclidean distances (it recovers the points up to rotation), deterministic.
-    """
-    from scipy.linalg import eigh
-
-    d = _check_distances(d)
-    p = d.shape[0]
-    b = -0.5 * d**2
-    b -= b.mean(axis=0, keepdims=True)
-    b -= b.mean(axis=1, keepdims=True)
-    k = min(n_components, p)
-    if p > 500 and k < p - 1:
-        # Lanczos: O(P^2) per iteration instead of the O(P^3) dense solver; fixed start vector
-        from scipy.sparse.linalg import eigsh
-
-        vals, vecs = eigsh(b, k=k, which="LA", v0=np.ones(p) / np.sqrt(p), tol=1e-10)
-        order = np.argsort(vals)
-        vals, vecs = vals[order], vecs[:, order]
-    else:
-        vals, vecs = eigh(b, subset_by_index=[p - k, p - 1])
-    vals, vecs = vals[::-1], vecs[:, ::-1]
-    xy = vecs * np.sqrt(np.maximum(vals, 0.0))
-    if k < n_components:
-        xy = np.hstack([xy, np.zeros((p, n_components - k))])
-    return _fix_signs(xy)
-
-
 @validate_params({
     "distances": [Array(("P", "P"), dtype="floating", library="numpy", finite=True),
                   Instance("geowidget.analysis.embedding.Embedding")],
@@ -563,19 +543,22 @@ def layout(
     perplexity: float | None = None,
     max_points: int = MAX_POINTS,
 ) -> np.ndarray:
-    """2-D positions of the points; deterministic for a given ``seed``.
+    """Deprecated: 2-D positions of the points; use :func:`~geowidget.analysis.reducer.project`.
+
+    ``layout(d, method)`` is ``project(distances=d, method=method)`` (float64), and
+    ``layout(embedding, "pca")`` is ``project(embedding.matrix, "pca")``. Two points take
+    the exact map whatever the method, as before. It warns with the new spelling.
 
     Parameters
     ----------
     distances : ndarray ``[P, P]`` or Embedding
-        A distance matrix (from :func:`distances`), or the embedding itself. ``"pca"``
-        needs the embedding; the other methods accept either (an embedding is turned into
-        euclidean distances, after PCA to 50 dimensions beyond ``max_points`` points).
+        A distance matrix (from :func:`distances`), or the embedding itself (turned into
+        euclidean distances, after PCA to 50 dimensions beyond ``max_points`` points; its
+        rows for ``"pca"``).
     method : {"mds", "pca", "tsne", "umap"}
-        Classical (Torgerson) MDS, the first two principal components, t-SNE on the
-        precomputed distances (scikit-learn), or UMAP (needs ``umap-learn``).
+        As in :func:`~geowidget.analysis.reducer.project`.
     seed : int
-        Random state of t-SNE and UMAP (MDS and PCA are exact, signs fixed).
+        Random state of t-SNE and UMAP.
     perplexity : float, optional
         t-SNE perplexity; default ``min(30, (P - 1) / 3)``.
 
@@ -585,65 +568,28 @@ def layout(
 
     Examples
     --------
+    >>> import warnings
     >>> d = distances(np.array([[0.0, 0.0], [3.0, 4.0], [6.0, 8.0]]))
-    >>> np.round(layout(d, "mds"), 6)[:, 0]
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecationWarning)
+    ...     np.round(layout(d, "mds"), 6)[:, 0]
     array([ 5.,  0., -5.])
     """
-    if method == "umap":
-        try:
-            import umap  # noqa: F401
-        except ImportError as err:
-            raise ImportError(
-                "layout(method='umap') needs the optional package umap-learn "
-                "(pip install umap-learn); use method='mds', 'pca' or 'tsne' without it"
-            ) from err
-    if method == "pca":
-        if not isinstance(distances, Embedding) and not (
-            isinstance(distances, np.ndarray) and distances.ndim == 2
-            and distances.shape[0] != distances.shape[1]
-        ):
-            raise TypeError(
-                "layout(method='pca') needs the embedding (or its [P, D] matrix), not a "
-                "distance matrix; pass the Embedding, or use method='mds'"
-            )
-        x = _matrix_of(distances)
-        if x.shape[0] == 1:
-            return np.zeros((1, 2))
-        xc = x - x.mean(axis=0)
-        if x.shape[0] > max_points:
-            return _fix_signs(reduce(xc, 2))
-        u, s, _ = np.linalg.svd(xc, full_matrices=False)
-        xy = u[:, :2] * s[:2]
-        if xy.shape[1] < 2:
-            xy = np.hstack([xy, np.zeros((xy.shape[0], 2 - xy.shape[1]))])
-        return _fix_signs(xy)
+    warnings.warn(
+        "layout() is deprecated; use project(distances=d, method=...) (gw.project), or "
+        "project(embedding.matrix, 'pca') for an embedding's principal components",
+        DeprecationWarning, stacklevel=3,
+    )
+    options = None if perplexity is None else {"perplexity": perplexity}
+    if method == "pca" and isinstance(distances, Embedding):
+        return project(_matrix_of(distances), "pca").astype(np.float64)
     if isinstance(distances, Embedding):
         d = globals()["distances"](distances, "euclidean", max_points=max_points)
     else:
-        d = _check_distances(distances)
-    p = d.shape[0]
-    if p <= 2 or method == "mds":
-        return classical_mds(d)
-    if method == "tsne":
-        from sklearn.manifold import TSNE
-
-        perp = perplexity if perplexity is not None else min(30.0, (p - 1) / 3.0)
-        if not 0 < perp < p:
-            raise ValueError(f"perplexity must be in (0, {p}) for {p} points, got {perp!r}")
-        tsne = TSNE(
-            n_components=2, perplexity=perp, metric="precomputed", init="random",
-            random_state=seed, method="barnes_hut",
-        )
-        return np.asarray(tsne.fit_transform(d), dtype=np.float64)
-    if p < 4:  # UMAP's spectral start solves for 3 eigenvectors of a smaller graph
-        raise invalid("layout", "method", "'mds', 'pca' or 'tsne' for fewer than 4 points "
-                      "(UMAP's spectral initialisation needs at least 4)", method,
-                      f"the distances hold {p} points")
-    import umap
-
-    reducer = umap.UMAP(n_components=2, metric="precomputed", random_state=seed,
-                        n_neighbors=min(15, p - 1))
-    return np.asarray(reducer.fit_transform(d), dtype=np.float64)
+        d = check_distances("layout", "distances", distances)
+    if d.shape[0] <= 2:
+        method, options = "mds", None
+    return project(distances=d, method=method, seed=seed, options=options).astype(np.float64)
 
 
 # ---------------------------------------------------------------------------- MST
@@ -672,7 +618,7 @@ def mst(distances: np.ndarray) -> np.ndarray:
     array([[0, 1],
            [1, 2]])
     """
-    d = _check_distances(distances)
+    d = check_distances("mst", "distances", distances)
     p = d.shape[0]
     edges = np.empty((max(p - 1, 0), 2), dtype=np.int64)
     if p <= 1:
@@ -698,13 +644,14 @@ def mst(distances: np.ndarray) -> np.ndarray:
 def benchmark_similarity(
     cube: GeometryCube,
     *,
-    features: Sequence[str] = ("angle", "norm", "margin"),
+    metrics: Sequence[str] = _DEFAULT_METRICS,
     transform: str = "zscore",
     layer: str | int | None = None,
     sparsity: float = 0.0,
     benchmarks: Sequence[str] | None = None,
     models: Sequence[str | int] | None = None,
     delta: bool = True,
+    features: Sequence[str] | None = None,
 ) -> Any:
     """Corruption-by-corruption similarity: Pearson r between benchmark embeddings.
 
@@ -726,8 +673,8 @@ def benchmark_similarity(
         one pruned model's (e.g. ``sparsity=0.9, models=["lenet"]``).
     benchmarks : list of str, optional
         Which ones; default every benchmark but ``"clean"``.
-    features, transform, layer, models, delta
-        As in :func:`model_embedding`.
+    metrics, transform, layer, models, delta, features
+        As in :func:`model_embedding` (``features`` is the deprecated alias of ``metrics``).
 
     Returns
     -------
@@ -765,7 +712,8 @@ def benchmark_similarity(
                        "sparsity")
     if len({tuple(s) for s in severities.values()}) != 1:
         raise ValueError(f"benchmarks must share their severities, got {severities}")
-    features, li, mi = _selection(cube, features, layer, models, "benchmark_similarity")
+    metrics = _metrics(metrics, features, "benchmark_similarity")
+    metrics, li, mi = _selection(cube, metrics, layer, models, "benchmark_similarity")
     ki = _select_conditions(cube, sparsity, names, None)
     base = None
     if delta:  # the change from the clean data of the models at this sparsity
@@ -774,7 +722,7 @@ def benchmark_similarity(
         except KeyError:
             raise ValueError(f"delta=True needs the clean condition at sparsity {sparsity!r} "
                              "in the cube") from None
-    emb = _embed(cube, features, transform, li, mi, ki, "condition", base)
+    emb = _embed(cube, metrics, transform, li, mi, ki, "condition", base)
     # group the condition points by benchmark: concatenate their rows
     rows = {b: [] for b in names}
     for vec, inf in zip(emb.matrix, emb.info, strict=True):

@@ -303,3 +303,9 @@ def _column_orders(columns: list[dict[str, Any]], accuracy: np.ndarray) -> dict[
     groups = np.array([c["group"] for c in columns])
     return {"cube": np.arange(len(columns), dtype=np.int32),
             "difficulty": _group_order(groups, _mean(accuracy, 0))}
+
+
+__all__ = [
+    "COLUMN_ORDERS", "EvaluationGrid", "QUANTITIES", "ROW_ORDERS", "evaluation_grid",
+    "level_label",
+]

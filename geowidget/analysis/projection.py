@@ -1,7 +1,8 @@
 """2-D projections of latent features, and how much they distort them.
 
-:func:`project` maps features ``[N, D]`` to positions ``[N, 2]`` with PCA, t-SNE or UMAP.
-:func:`distortion` measures what such a map loses:
+:func:`project` (the one reducer, :mod:`geowidget.analysis.reducer`, re-exported here) maps
+features ``[N, D]`` to positions ``[N, 2]`` with PCA, t-SNE or UMAP. :func:`distortion`
+measures what such a map loses:
 
 - **trustworthiness** T(k) (Venna and Kaski 2001; :func:`sklearn.manifold.trustworthiness`):
   are the k nearest neighbours of a sample in 2-D also near it in the feature space? Each
@@ -41,204 +42,21 @@ True
 from __future__ import annotations
 
 import html
-import importlib.util
-import random
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from geowidget._validation import (
-    Array,
-    DictOf,
-    Interval,
-    Options,
-    check,
-    invalid,
-    validate_params,
-)
+from geowidget._validation import Array, Interval, invalid, validate_params
+from geowidget.analysis.reducer import finite_rows, project
 
+__all__ = ["METHODS", "Distortion", "distortion", "neighbours_and_ranks", "neighbour_spearman",
+           "project"]
+
+# The maps a Study stores per (model, layer) (Study(projections=...)); project itself also
+# takes "mds", which for features is "pca" (see geowidget.analysis.reducer).
 METHODS = ("pca", "tsne", "umap")
-# method -> (module it needs, the extra that installs it)
-_BACKENDS = {"tsne": ("openTSNE", "tsne"), "umap": ("umap", "umap")}
 _BLOCK_BYTES = 32 * 2**20  # one block of distance rows, float64
-
-
-def _features(caller: str, name: str, value: Any) -> np.ndarray:
-    """``value`` (numpy or torch, declared ``_FEATURES``) as a finite float64 array."""
-    x = np.asarray(value)
-    if x.dtype.kind not in "biuf":
-        raise invalid(caller, name, "numeric", value, f"its dtype is {x.dtype}")
-    x = x.astype(np.float64, copy=False)
-    bad = ~np.isfinite(x).all(axis=1)
-    if bad.any():
-        rows = np.flatnonzero(bad)
-        raise invalid(caller, name, "finite", value,
-                      f"{rows.size} rows hold NaN or Inf, first: {rows[:5].tolist()}; drop or "
-                      "fix those samples first")
-    return x
-
-
-def _require(method: str) -> None:
-    module, extra = _BACKENDS[method]
-    if importlib.util.find_spec(module) is None:
-        raise ImportError(
-            f"method={method!r} needs the {module!r} package, which is not installed; "
-            f"install it with: pip install 'geowidget[{extra}]'"
-        )
-
-
-@validate_params({
-    "features": [Array(("N", "D"), library=None)],
-    "method": [Options(*METHODS)],
-    "seed": [Interval(int, 0, None)],
-    "options": [None, DictOf(str, object)],
-})
-def project(features: Any, method: str = "pca", seed: int = 0,
-            options: dict[str, Any] | None = None) -> np.ndarray:
-    """Project features to 2-D positions with PCA, t-SNE or UMAP.
-
-    Parameters
-    ----------
-    features : ndarray or Tensor [N, D]
-        One row per sample (numpy, or a CPU torch tensor), N >= 3. Must be finite; for
-        t-SNE the rows must not all be equal.
-    method : {"pca", "tsne", "umap"}
-        ``"pca"``: the scores on the first two principal components (exact: the top
-        eigenvectors of the centred features' smaller Gram matrix, as an SVD would give;
-        each component's sign makes its largest loading positive).
-        ``"tsne"``: openTSNE (faster than scikit-learn's ``TSNE`` here, see
-        ``benchmarks/bench_project.py``; Barnes-Hut below 10,000 samples, FFT above),
-        perplexity ``min(30, (N - 1) / 3)``, PCA initialisation; needs ``geowidget[tsne]``.
-        ``"umap"``: umap-learn with ``n_neighbors=min(15, N - 1)``; needs
-        ``geowidget[umap]``. Both run on one thread by default, so that the same seed gives
-        the same positions (umap-learn does so itself with a seed); pass
-        ``options={"n_jobs": -1}`` for speed.
-    seed : int
-        Random seed of t-SNE and UMAP; the same seed gives the same positions.
-    options : dict, optional
-        Keyword arguments for ``openTSNE.TSNE`` or ``umap.UMAP`` (e.g. ``{"perplexity": 50}``,
-        ``{"n_neighbors": 30}``, ``{"n_jobs": -1}``); none for PCA.
-
-    Returns
-    -------
-    ndarray
-        float32 ``[N, 2]`` positions, in the method's own units (PCA: feature units).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> x = np.random.default_rng(0).normal(size=(100, 8))
-    >>> project(x, "pca").shape
-    (100, 2)
-    """
-    x = _features("project", "features", features)
-    if x.shape[0] < 3:
-        raise invalid("project", "features", "an array with at least 3 rows", features)
-    options = dict(options or {})
-    if method == "pca":
-        if options:
-            raise invalid("project", "options", "None or empty for method='pca'", options)
-        return _pca(x)
-    _require(method)
-    _check_options(method, options)
-    if method == "tsne":
-        if not (x != x[0]).any():  # every distance 0: openTSNE's affinities, and positions, NaN
-            raise invalid("project", "features", "rows that are not all the same for "
-                          "method='tsne', which embeds the distances between them", features,
-                          f"all {x.shape[0]} rows are equal; PCA puts them at one point")
-        return _tsne(x, seed, options)
-    return _umap(x, seed, options)
-
-
-# options the backends check late (deep inside the fit) or not at all
-_OPTIONS = {"umap": {"n_neighbors": [Interval(int, 2, None)],
-                     "min_dist": [Interval(float, 0, None)]},
-            "tsne": {"perplexity": [Interval(float, 0, None, closed="neither")]}}
-
-
-def _check_options(method: str, options: dict[str, Any]) -> None:
-    """Refuse options the backend does not take, and known ones out of range."""
-    import inspect
-
-    module = _BACKENDS[method][0]
-    cls = getattr(importlib.import_module(module), method.upper())
-    valid = [p for p in inspect.signature(cls).parameters if p not in ("self", "n_components")]
-    if unknown := sorted(set(options) - set(valid)):
-        raise invalid("project", "options", f"keyword arguments of {module}.{cls.__name__}",
-                      options, f"{unknown} are not among them; valid: {valid}")
-    for key, constraints in _OPTIONS[method].items():
-        if key in options:
-            check("project", f'options["{key}"]', options[key], constraints)
-
-
-def _pca(x: np.ndarray) -> np.ndarray:
-    from scipy.linalg import eigh
-
-    xc = x - x.mean(axis=0)
-    n, d = xc.shape
-    k = min(2, n, d)
-    # top eigenvectors of the smaller Gram matrix: one GEMM, no full SVD of [N, D]
-    if d <= n:
-        _, loadings = eigh(xc.T @ xc, subset_by_index=[d - k, d - 1])
-        loadings = loadings[:, ::-1]
-    else:
-        lam, u = eigh(xc @ xc.T, subset_by_index=[n - k, n - 1])
-        loadings = xc.T @ (u[:, ::-1] / np.sqrt(np.maximum(lam[::-1], np.finfo(float).tiny)))
-    # deterministic signs: the largest |loading| of each component is positive
-    signs = np.sign(loadings[np.abs(loadings).argmax(axis=0), np.arange(k)])
-    signs[signs == 0] = 1.0
-    xy = np.zeros((n, 2))
-    xy[:, :k] = xc @ (loadings * signs)
-    return xy.astype(np.float32)
-
-
-def _tsne(x: np.ndarray, seed: int, given: dict[str, Any]) -> np.ndarray:
-    import openTSNE
-
-    n = x.shape[0]
-    # Barnes-Hut below 10,000 samples: the FFT grid has a fixed cost that dominates small N
-    options = {"perplexity": min(30.0, (n - 1) / 3), "initialization": "pca",
-               "negative_gradient_method": "bh" if n < 10_000 else "fft",
-               "n_jobs": 1, "random_state": seed, "verbose": False}
-    options.update(given)
-    return np.asarray(openTSNE.TSNE(n_components=2, **options).fit(x), dtype=np.float32)
-
-
-def _umap(x: np.ndarray, seed: int, given: dict[str, Any]) -> np.ndarray:
-    import warnings
-
-    import umap
-
-    options = {"n_neighbors": min(15, x.shape[0] - 1), "random_state": seed}
-    options.update(given)
-    with warnings.catch_warnings(), _caller_state_kept():
-        # a fixed random_state makes UMAP single-threaded, by design; it says so each call
-        warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
-        return np.asarray(umap.UMAP(n_components=2, **options).fit_transform(x), np.float32)
-
-
-@contextmanager
-def _caller_state_kept() -> Iterator[None]:
-    """Python's ``random`` state and torch's thread count as they were before the block.
-
-    umap-learn sets numba's thread count for a fit and back to numba's default after it; with
-    numba's OpenMP layer that sets the OpenMP runtime torch shares, so a caller's
-    ``torch.set_num_threads(1)`` became 2. torch is restored only if the caller loaded it
-    (this layer never imports torch).
-    """
-    state = random.getstate()
-    torch = sys.modules.get("torch")
-    threads = None if torch is None else torch.get_num_threads()
-    try:
-        yield
-    finally:
-        random.setstate(state)
-        if threads is not None and torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
 
 
 # ---------------------------------------------------------------------- distortion
@@ -356,8 +174,8 @@ def distortion(
     >>> round(distortion(x, plane, k=10).continuity, 6)
     1.0
     """
-    x = _features("distortion", "features", features)
-    pos = _features("distortion", "xy", xy)
+    x = finite_rows("distortion", "features", features)
+    pos = finite_rows("distortion", "xy", xy)
     n = x.shape[0]
     if pos.shape[0] != n:
         raise invalid("distortion", "xy", f"of shape ({n}, 2) to match features", xy)

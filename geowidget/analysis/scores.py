@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,9 +40,16 @@ from geowidget._validation import (
     invalid,
     validate_params,
 )
+from geowidget.coords import same_sparsity
 
 if TYPE_CHECKING:
     from geowidget.cube import GeometryCube
+
+__all__ = ["CORR_METHODS", "GEOMETRY_COLUMNS", "TARGETS", "CorrelationTable", "adversarial",
+           "breakdown_sparsity", "check_bootstrap", "condition_levels", "correlation",
+           "correlations", "pie", "pruning_robustness", "robust_levels", "robustness",
+           "robustness_by_sparsity", "robustness_per_benchmark", "score_table", "side_by_side",
+           "vulnerability"]
 
 TARGETS = ("robustness", "vulnerability", "pruning_robustness", "adversarial")
 CORR_METHODS = ("pearson", "spearman")
@@ -82,6 +90,13 @@ def robustness(cube: GeometryCube, *, sparsity: float = 0.0) -> np.ndarray:
     -------
     ndarray
         Float64 ``[M, N]`` in [0, 1].
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> cube = random_cube(corruptions=("fog",), n=4)
+    >>> robustness(cube).shape
+    (2, 4)
     """
     idx = _corrupted(cube, sparsity)
     if not idx:
@@ -104,13 +119,30 @@ def _corrupted_any(cube: GeometryCube) -> list[int]:
 
 
 def robust_levels(cube: GeometryCube) -> list[float]:
-    """The sparsities at which robustness is defined (the cube has corrupted conditions)."""
+    """The sparsities at which robustness is defined (the cube has corrupted conditions).
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> robust_levels(random_cube(sparsities=(0, 0.5), corruptions=("fog",)))
+    [0.0, 0.5]
+    >>> robust_levels(random_cube(sparsities=(0, 0.5), corruptions=("fog",), grid="dense-corrupted"))
+    [0.0]
+    """
     return sorted({cube.conditions[i].sparsity for i in _corrupted_any(cube)}) if (
         cube.corruptions) else []
 
 
 def robustness_per_benchmark(cube: GeometryCube, *, sparsity: float = 0.0) -> dict[str, np.ndarray]:
-    """Robustness per corruption: ``{benchmark: [M, N]}``, the fraction over its severities."""
+    """Robustness per corruption: ``{benchmark: [M, N]}``, the fraction over its severities.
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> per = robustness_per_benchmark(random_cube(corruptions=("fog", "blur"), n=4))
+    >>> list(per), per["fog"].shape
+    (['fog', 'blur'], (2, 4))
+    """
     idx = _corrupted(cube, sparsity)
     if not idx:
         raise ValueError(_no_corruption(cube, sparsity))
@@ -123,8 +155,83 @@ def robustness_per_benchmark(cube: GeometryCube, *, sparsity: float = 0.0) -> di
 
 def condition_levels(cube: GeometryCube) -> list[float]:
     """Every sparsity of the cube's conditions, ascending: the levels of
-    :func:`robustness_by_sparsity`."""
+    :func:`robustness_by_sparsity`.
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> condition_levels(random_cube(sparsities=(0.9, 0.5)))
+    [0.0, 0.5, 0.9]
+    """
     return sorted({c.sparsity for c in cube.conditions})
+
+
+def score_table(cube: GeometryCube, sparsity: float | Sequence[float] | None = 0.0
+                ) -> pd.DataFrame:
+    """Per-sample scores, one row per (model, sparsity, sample): :meth:`GeometryCube.scores`.
+
+    Columns ``model``, ``sample`` (the id), ``label``, ``sparsity``; ``robustness`` and one
+    ``robustness:<benchmark>`` per corruption (when the cube has corrupted conditions);
+    ``vulnerability``, ``breakdown_sparsity`` and ``pie`` (at the highest sparsity) when it
+    has pruned ones. The columns are the same whatever ``sparsity`` is.
+
+    Parameters
+    ----------
+    cube : GeometryCube
+    sparsity : float, list of float, or None
+        Whose robustness the ``robustness`` columns hold: the model pruned to this
+        sparsity, under the corruptions at that sparsity (0, the default: the dense model).
+        A list, or None for every sparsity of the cube's conditions, gives the rows of each
+        level, in that order within each model. Robustness is NaN at a sparsity where the
+        cube has no corrupted condition (a ``grid="dense-corrupted"`` study's pruned
+        levels). The pruning scores are of the whole sparsity sweep, the same in every row
+        of a model and sample.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> cube = random_cube(models=1, sparsities=(0, 0.5), corruptions=("fog",), n=3)
+    >>> score_table(cube, sparsity=None)[["model", "sparsity", "sample"]].shape
+    (6, 3)
+    """
+    levels = condition_levels(cube)
+    one = isinstance(sparsity, int | float | np.number)
+    asked = levels if sparsity is None else [sparsity] if one else (
+        list(sparsity) if isinstance(sparsity, Iterable) and not isinstance(sparsity, str)
+        else [sparsity])
+    at = []
+    for s in asked:
+        hits = [j for j, level in enumerate(levels) if isinstance(s, int | float | np.number)
+                and not isinstance(s, bool) and same_sparsity(level, s)]
+        if not hits:
+            raise invalid("GeometryCube.scores", "sparsity", f"None, or one or a list of the "
+                          f"cube's sparsities {levels}", sparsity)
+        at.append(hits[0])
+    m, n, k = len(cube.models), len(cube.labels), len(at)
+
+    def rows(value: np.ndarray) -> np.ndarray:  # [M, N] or [M, S, N] -> one per row
+        return (value[:, at] if value.ndim == 3 else
+                np.broadcast_to(value[:, None], (m, k, n))).ravel()
+
+    table: dict[str, Any] = {
+        "model": pd.Categorical.from_codes(np.repeat(np.arange(m), k * n), cube.models),
+        "sample": np.tile(cube.sample_ids, m * k),
+        "label": np.tile(cube.labels, m * k),
+        "sparsity": np.tile(np.repeat(np.asarray(levels, dtype=float)[at], n), m),
+    }
+    if cube.corruptions:
+        table["robustness"] = rows(robustness_by_sparsity(cube))
+        for name in cube.corruptions:
+            table[f"robustness:{name}"] = rows(robustness_by_sparsity(cube, benchmark=name))
+    if any(s > 0 for s in cube.sparsities):
+        table["vulnerability"] = rows(vulnerability(cube))
+        table["breakdown_sparsity"] = rows(breakdown_sparsity(cube))
+        table["pie"] = rows(pie(cube))
+    return pd.DataFrame(table)
 
 
 def robustness_by_sparsity(cube: GeometryCube, *, benchmark: str | None = None) -> np.ndarray:
@@ -135,6 +242,14 @@ def robustness_by_sparsity(cube: GeometryCube, *, benchmark: str | None = None) 
     corruption's entry of :func:`robustness_per_benchmark`); NaN where the cube has no such
     corrupted condition at ``s`` (e.g. the pruned levels of a ``grid="dense-corrupted"`` study),
     so that a view never shows another sparsity's robustness in its place.
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> cube = random_cube(sparsities=(0, 0.5), corruptions=("fog",), grid="dense-corrupted", n=4)
+    >>> by = robustness_by_sparsity(cube)
+    >>> by.shape, bool(np.isnan(by[:, 1]).all())
+    ((2, 2, 4), True)
     """
     if benchmark is not None and benchmark not in cube.corruptions:
         raise invalid("robustness_by_sparsity", "benchmark",
@@ -158,6 +273,13 @@ def vulnerability(cube: GeometryCube, *, benchmark: str = "clean") -> np.ndarray
     ndarray
         Float64 ``[M, N]`` in [0, 1]: over the sparsity levels > 0, how often the pruned
         prediction differs from the dense (sparsity 0) prediction.
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> v = vulnerability(random_cube(sparsities=(0, 0.5, 0.9), n=4))
+    >>> v.shape, bool(((v >= 0) & (v <= 1)).all())
+    ((2, 4), True)
     """
     dense = _dense_index(cube) if benchmark == "clean" else cube.condition_index(0.0, benchmark)
     levels = _pruned(cube, benchmark)
@@ -180,6 +302,13 @@ def breakdown_sparsity(cube: GeometryCube, *, criterion: str = "flip") -> np.nda
     criterion : str
         ``"flip"``: the pruned prediction differs from the dense one; ``"error"``: the pruned
         prediction is wrong (samples wrong at the dense model break at sparsity 0).
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> s = breakdown_sparsity(random_cube(sparsities=(0, 0.5, 0.9), n=4))
+    >>> s.shape, bool(np.isin(s, [0.5, 0.9, np.inf]).all())
+    ((2, 4), True)
     """
     if criterion not in ("flip", "error"):
         raise ValueError(f"criterion must be 'flip' or 'error', got {criterion!r}")
@@ -210,6 +339,13 @@ def pruning_robustness(cube: GeometryCube) -> np.ndarray:
     model or the first pruned level already errs. High values: robust to pruning (the
     opposite direction of :func:`vulnerability`, so its correlations have the signs of the
     paper's pruning table directly).
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> r = pruning_robustness(random_cube(sparsities=(0, 0.5, 0.9), n=4))
+    >>> r.shape
+    (2, 4)
     """
     broke = breakdown_sparsity(cube, criterion="error")  # lowest level where it is wrong
     levels = np.array([0.0] + [s for s, _ in _pruned(cube)])
@@ -224,6 +360,13 @@ def adversarial(cube: GeometryCube, *, sparsity: float = 0.0, norm: str | None =
     From the cube's ``adversarial`` array (``Study(adversarial=...)``); NaN where it was not
     measured or every attack failed, 0 for misclassified samples. ``norm`` picks one when the
     cube has several (default: the first).
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> d = adversarial(random_cube(adversarial=True, n=4))
+    >>> d.shape, d.dtype
+    ((2, 4), dtype('float64'))
     """
     if not cube.adversarial:
         raise ValueError("the cube has no adversarial distances; run a Study with "
@@ -257,6 +400,13 @@ def pie(
         False: per model, the pruned prediction differs from the dense one (``[M, N]`` bool).
         True: treat the cube's models as one population, as Hooker et al.: the modal label of
         the pruned models differs from the modal label of the dense models (``[N]`` bool).
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> cube = random_cube(sparsities=(0, 0.5), n=4)
+    >>> pie(cube).shape, pie(cube, population=True).shape
+    ((2, 4), (4,))
     """
     dense = _dense_index(cube)
     levels = _pruned(cube)
@@ -326,7 +476,12 @@ def check_bootstrap(
     what: str = "parameter",
 ) -> None:
     """Refuse a bootstrap of ``n_boot`` resamples of ``n`` samples that would not fit in the
-    memory available now, before any of it is allocated (naming parameter ``name``)."""
+    memory available now, before any of it is allocated (naming parameter ``name``).
+
+    Examples
+    --------
+    >>> check_bootstrap(1000, 500, "correlations", "n_boot")  # 500,000 indices: fits anywhere
+    """
     free = _free_memory()
     need = n_boot * n * _BOOT_BYTES[method]
     if free is not None and need > free:
@@ -350,6 +505,12 @@ def correlation(
     Samples with a NaN in ``x`` or ``y`` are dropped. r is NaN when either is constant.
     The bootstrap resamples (x, y) pairs ``n_boot`` times with ``numpy.random.default_rng(seed)``;
     ``ci=None`` or ``n_boot=0`` skips it (lo, hi = NaN).
+
+    Examples
+    --------
+    >>> r, lo, hi = correlation(np.arange(5.0), np.arange(5.0) ** 2, method="spearman", ci=None)
+    >>> r, bool(np.isnan(lo))
+    (1.0, True)
     """
     if method not in CORR_METHODS:
         raise ValueError(f"unknown correlation method {method!r}; valid: {list(CORR_METHODS)}")
@@ -377,12 +538,19 @@ def correlation(
 
 
 class CorrelationTable(pd.DataFrame):
-    """The paper's table: one row per model; ``rc-angle``, ``rc-l2``, ``rc-margin`` with CIs.
+    """The paper's table: one row per (model, sparsity); ``rc-angle``, ``rc-l2``, ``rc-margin``.
 
-    A pandas DataFrame (index: model) with columns ``rc-angle``, ``rc-angle lo``,
+    A pandas DataFrame (index: ``(model, sparsity)``) with columns ``rc-angle``, ``rc-angle lo``,
     ``rc-angle hi`` (and the same for ``rc-l2`` and ``rc-margin``) and ``n`` (samples used).
     ``attrs`` records the target, method, ci, layer and bootstrap size. In a notebook it
     renders as a coloured table of ``r [lo, hi]``.
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> table = correlations(random_cube(corruptions=("fog",)), ci=None)
+    >>> isinstance(table, CorrelationTable), list(table.columns[:2])
+    (True, ['rc-angle', 'rc-angle lo'])
     """
 
     @property
@@ -468,8 +636,9 @@ def correlations(
     ci : float or None
         Confidence level of the percentile bootstrap interval; None skips the bootstrap.
     layer : str or int, optional
-        Layer whose geometry is used; default ``"penultimate"`` when the cube has it (a Study's
-        name for the input of the final Linear), else the cube's last layer.
+        Layer whose geometry is used; default the cube's default layer
+        (:attr:`geowidget.coords.Coords.default_layer`: ``"penultimate"`` when the cube has it,
+        else the deepest layer).
     n_boot : int
         Bootstrap resamples; at least 1 unless ``ci=None``.
     seed : int
@@ -486,7 +655,9 @@ def correlations(
     Returns
     -------
     CorrelationTable
-        Index: models, or (model, sparsity) pairs when ``sparsity`` is a list or None. Columns
+        Index: ``(model, sparsity)`` pairs (a pandas MultiIndex with levels ``model`` and
+        ``sparsity``), whatever ``sparsity`` is: ``table.loc[("lenet", 0.0)]`` is a row and
+        ``table.xs(0.0, level="sparsity")`` the table of the dense models. Columns
         ``rc-angle``, ``rc-l2``, ``rc-margin`` (angle in radians to the true class direction,
         L2 norm of the features, signed margin; on clean data at the row's sparsity), each
         with ``lo`` and ``hi`` columns, and ``n``.
@@ -499,7 +670,7 @@ def correlations(
         raise invalid("correlations", "n_boot", "at least 1 when ci is given (ci=None skips "
                       "the bootstrap)", n_boot)
     if layer is None:
-        layer = "penultimate" if "penultimate" in cube.layers else len(cube.layers) - 1
+        layer = cube.coords.default_layer
     li = cube.layer_index(layer)
     _dense_index(cube)
     if sparsity is None:
@@ -507,7 +678,8 @@ def correlations(
                   "adversarial": list(cube.sparsities)}.get(target, [0.0])
         levels = levels or [0.0]  # no corruption at all: robustness() says so below
     else:
-        levels = [float(sparsity)] if isinstance(sparsity, int | float) else list(sparsity)
+        levels = ([float(sparsity)] if isinstance(sparsity, int | float)
+                  else [float(level) for level in sparsity])
     if target not in ("robustness", "adversarial") and levels != [0.0]:
         raise invalid("correlations", "sparsity", f"0 with target={target!r} (a score of the "
                       "whole sparsity sweep, defined for the dense model)", sparsity)
@@ -537,15 +709,11 @@ def correlations(
             finite &= np.isfinite(geo["margin"][mi]) & np.isfinite(y_all[mi])
             row["n"] = int((keep & finite).sum())
             rows.append(row)
-    one = sparsity is not None and isinstance(sparsity, int | float)
     rows.sort(key=lambda r: cube.models.index(r["model"]))  # stable: each model's levels in order
-    frame = pd.DataFrame(rows)
-    frame = (frame.drop(columns="sparsity").set_index("model") if one
-             else frame.set_index(["model", "sparsity"]))
-    table = CorrelationTable(frame)
+    table = CorrelationTable(pd.DataFrame(rows).set_index(["model", "sparsity"]))
     table.attrs.update(
         target=target, method=method, ci=ci, layer=cube.layers[li], n_boot=n_boot,
-        correct_only=correct_only, sparsity=sparsity if one else levels,
+        correct_only=correct_only, sparsity=levels,
     )
     return table
 

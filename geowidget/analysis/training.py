@@ -238,3 +238,9 @@ def forgetting_correlations(
     table.attrs.update(target=target.replace("_", " "), method=method, ci=ci,
                        layer=cube.layers[_layer(cube, layer)], n_boot=n_boot)
     return table
+
+
+__all__ = [
+    "DYNAMICS", "forgetting_correlations", "forgetting_events", "forgetting_events_of",
+    "learning_step_of", "learning_steps", "run_steps", "runs", "training_scores",
+]

@@ -47,6 +47,8 @@ from geowidget.engine.features import (
 from geowidget.engine.geometry import geometry
 from geowidget.engine.head import find_head
 
+__all__ = ["Occlusion", "occluded_batch", "occlusion", "patch_positions", "pixel_map"]
+
 
 @dataclass(frozen=True)
 class Occlusion:

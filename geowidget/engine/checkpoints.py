@@ -43,6 +43,8 @@ from geowidget._validation import (
 )
 from geowidget.engine.torch_files import read_torch_file
 
+__all__ = ["Checkpoints", "as_run", "expand_runs", "step_model_name"]
+
 _WRAPPER_KEYS = ("model", "state_dict", "model_state_dict")
 _CHECKPOINT = Instance(Mapping, str, os.PathLike)  # a state dict or the path of a torch file
 

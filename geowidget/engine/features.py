@@ -48,6 +48,11 @@ from geowidget.engine.tokens import (
     token_layout,
 )
 
+__all__ = [
+    "Features", "InputDtypeError", "capture", "check_input_dtype", "dtype_named",
+    "extract_features", "forward_order", "get_layer_names", "logits_of", "sort_by_depth",
+]
+
 
 @validate_params({"model": MODEL, "blocks": [Boolean()]})
 def get_layer_names(model: nn.Module, *, blocks: bool = False) -> list[str]:
@@ -445,7 +450,7 @@ def _trace_graph(model: nn.Module, nodes: list[str]) -> tuple[nn.Module, str]:
     "batch_size": POSITIVE_INT,
     "device": DEVICE,
     "progress": [Boolean()],
-    "return_outputs": [Boolean()],
+    "return_outputs": [None, Boolean()],
     "dtype": [None, Instance("torch.dtype")],
     "tokens": TOKENS,
     "stop_early": [Boolean()],
@@ -458,11 +463,11 @@ def extract_features(
     batch_size: int = 256,
     device: str | torch.device = "auto",
     progress: bool = True,
-    return_outputs: bool = False,
+    return_outputs: bool | None = None,
     dtype: torch.dtype | None = None,
     tokens: str | Mapping[str, str] | None = None,
     stop_early: bool = False,
-) -> Any:
+) -> Features:
     """Features of named layers for every sample, in one pass over ``data``.
 
     Parameters
@@ -476,8 +481,10 @@ def extract_features(
         :func:`get_layer_names`. Unknown names raise ``ValueError`` listing the closest.
     batch_size, device, progress
         Batching, ``"auto" | "cpu" | "cuda"``, and a tqdm progress bar.
-    return_outputs : bool
-        Also return the labels (None when the data has none) and logits of the same pass.
+    return_outputs : bool, optional
+        Deprecated: the result always carries the labels and logits of the same pass
+        (``.labels``, ``.logits``). ``return_outputs=True`` still returns the old tuple
+        ``(features, labels, logits)`` for this release, with a ``DeprecationWarning``.
     dtype : torch.dtype, optional
         Cast features to this dtype (for example ``torch.float64``).
     tokens : {"cls", "mean", "flatten"} or dict of str to str, optional
@@ -488,16 +495,17 @@ def extract_features(
         without a choice, or a dict entry for a layer without tokens, raises ``ValueError``.
     stop_early : bool
         End each batch's forward pass once the layers are captured, skipping the layers
-        after them (the logits are then not computed: ``return_outputs`` gives None for
-        them). The model's first batch for these layers runs whole, to count how often each
+        after them (the logits are then not computed: ``.logits`` is None). The model's first batch for these layers runs whole, to count how often each
         runs, so a module that runs twice in a forward pass still gives its last call (a
         model whose control flow changes that count between inputs needs the whole pass).
         Layers that need tracing (graph nodes that are not modules) always run the whole pass.
 
     Returns
     -------
-    dict[str, Tensor[N, D]] or (dict, Tensor[N] | None, Tensor[N, C])
-        Flattened features on the CPU, keyed by the requested names.
+    Features
+        A dict of the flattened features ``{name: Tensor [N, D]}`` on the CPU, keyed by the
+        requested names, with ``.labels`` (``[N]``, None when the data has none) and
+        ``.logits`` (``[N, C]``, None with ``stop_early``) of the same pass.
 
     Examples
     --------
@@ -505,8 +513,8 @@ def extract_features(
     >>> model = torchvision.models.resnet18(num_classes=10)
     >>> feats = extract_features(model, torch.randn(4, 3, 64, 64), ["layer3", "avgpool"],
     ...                          progress=False)
-    >>> feats["avgpool"].shape
-    torch.Size([4, 512])
+    >>> feats["avgpool"].shape, feats.logits.shape
+    (torch.Size([4, 512]), torch.Size([4, 10]))
     """
     names = [layers] if isinstance(layers, str) else layers
     default_tokens, layer_tokens = check_tokens(tokens, names)
@@ -516,8 +524,46 @@ def extract_features(
         model, data, targets, batch_size=batch_size, device=device, progress=progress,
         dtype=dtype, tokens=default_tokens, target_tokens=target_tokens, stop_early=stop_early,
     )
-    feats = {name: feats[target] for name, target in zip(dict.fromkeys(names), targets, strict=True)}
-    return (feats, labels, logits) if return_outputs else feats
+    feats = Features({name: feats[target]
+                      for name, target in zip(dict.fromkeys(names), targets, strict=True)},
+                     labels=labels, logits=logits)
+    if return_outputs is not None:
+        warnings.warn(
+            "extract_features(return_outputs=...) is deprecated: the result always carries "
+            "the outputs; use out = extract_features(...) and out.labels, out.logits"
+            + (" (return_outputs=True still returns the tuple (features, labels, logits) "
+               "for this release)" if return_outputs else ""),
+            DeprecationWarning, stacklevel=3,
+        )
+        if return_outputs:
+            return feats, labels, logits
+    return feats
+
+
+class Features(dict):
+    """What :func:`extract_features` returns: ``{layer name: Tensor [N, D]}``, a dict, with
+    the outputs of the same forward pass as attributes.
+
+    Attributes
+    ----------
+    labels : Tensor [N] or None
+        The data's labels, None when it has none.
+    logits : Tensor [N, C] or None
+        The model's outputs, None when the pass stopped early (``stop_early=True``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> f = Features({"fc": torch.zeros(2, 3)}, labels=torch.tensor([0, 1]))
+    >>> f["fc"].shape, f.labels.tolist(), f.logits
+    (torch.Size([2, 3]), [0, 1], None)
+    """
+
+    def __init__(self, features: Mapping[str, torch.Tensor], *,
+                 labels: torch.Tensor | None = None, logits: torch.Tensor | None = None) -> None:
+        super().__init__(features)
+        self.labels = labels
+        self.logits = logits
 
 
 def _target(

@@ -36,6 +36,11 @@ import torch
 
 from geowidget._validation import Array, Boolean, Interval, Options, invalid, validate_params
 
+__all__ = [
+    "DIRECTIONS", "Geometry", "angle_between", "class_means", "geometry", "pair_distances",
+    "row_norms",
+]
+
 DIRECTIONS = ("weight", "weight_aug", "mean", "probe")
 
 

@@ -24,6 +24,8 @@ from geowidget.engine.features import extract_features
 from geowidget.engine.geometry import DIRECTIONS, Geometry, geometry
 from geowidget.engine.tokens import TOKENS
 
+__all__ = ["HEAD_NAMES", "find_head", "geometry_from_model"]
+
 HEAD_NAMES = ("fc", "classifier", "head", "heads", "last_linear", "linear", "out")
 
 
@@ -125,10 +127,11 @@ def geometry_from_model(
                       "(a named layer, direction='probe')", probe_data)
 
     def features(which: Any, what: str) -> tuple[torch.Tensor, torch.Tensor]:
-        out, labels, _ = extract_features(
+        out = extract_features(
             model, which, [name], batch_size=batch_size, device=device,
-            progress=progress, return_outputs=True, dtype=dtype, tokens=tokens,
+            progress=progress, dtype=dtype, tokens=tokens,
         )
+        labels = out.labels
         if labels is None:
             raise invalid("geometry_from_model", what, "labelled: an (inputs, labels) pair or "
                           "a Dataset of (x, y)", which, "it carries no labels")

@@ -32,6 +32,8 @@ from geowidget.engine.features import _unknown_layer_error, logits_of
 from geowidget.engine.model_state import evaluating
 from geowidget.engine.progress import progress as progress_bar
 
+__all__ = ["layer_margin"]
+
 
 @validate_params({
     "model": MODEL,

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+__all__ = ["evaluating", "preserved"]
+
 
 @contextmanager
 def preserved(

@@ -29,6 +29,11 @@ from geowidget._validation import (
 )
 from geowidget.engine.threads import torch_threads
 
+__all__ = [
+    "FOLDS", "SMALL_PROBLEM", "ProbeFit", "cross_fit", "fit_probe", "linear_probe",
+    "stratified_folds",
+]
+
 if TYPE_CHECKING:
     from geowidget.engine.geometry import Geometry
 

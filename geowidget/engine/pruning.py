@@ -29,6 +29,7 @@ never compound.
 from __future__ import annotations
 
 import math
+import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -53,6 +54,11 @@ from geowidget._validation import (
     validate_params,
 )
 from geowidget.engine.model_state import evaluating, preserved
+
+__all__ = [
+    "METHODS", "SPARSITY", "PruningPlan", "check_method", "check_sparsity", "measured_sparsity",
+    "prunable_parameters", "prune_masks", "prune_scores", "pruned", "pruning_sweep",
+]
 
 METHODS = ("global_magnitude", "layerwise_magnitude", "random", "snip", "structured_l2")
 _PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
@@ -353,23 +359,25 @@ class PruningPlan:
 @validate_params({**_SCORING, "sparsities": [SPARSITY, ListOf(SPARSITY)]})
 def prune_masks(
     model: nn.Module,
-    sparsities: float | Iterable[float],
+    sparsities: float,
     method: str = "global_magnitude",
     *,
     data: Any = None,
     layers: Sequence[str] | None = None,
     seed: int = 0,
     calibration_size: int = 256,
-) -> dict[str, torch.Tensor] | dict[float, dict[str, torch.Tensor]]:
-    """Keep-masks for one or several sparsity levels, all from one sort of the scores.
+) -> dict[str, torch.Tensor]:
+    """Keep-masks of ``model`` pruned to one sparsity level.
 
     Parameters
     ----------
     model : nn.Module
         Not modified.
-    sparsities : float or iterable of float
-        Fraction of prunable weights (channels for ``"structured_l2"``) to remove, each in [0, 1).
-        numpy and torch scalars count as floats.
+    sparsities : float
+        Fraction of prunable weights (channels for ``"structured_l2"``) to remove, in [0, 1).
+        numpy and torch scalars count as floats. A list of levels is deprecated (it returned
+        another type, one dict per level): for several levels from one sort of the scores
+        use ``plan = PruningPlan.from_model(model, method, ...)`` and ``plan.masks(s)``.
     method : str
         One of ``METHODS`` (see the module doc).
     data, layers, seed, calibration_size
@@ -377,26 +385,33 @@ def prune_masks(
 
     Returns
     -------
-    dict
-        For one float, ``{param_name: bool Tensor}`` (True = kept); for several,
-        ``{sparsity: {param_name: bool Tensor}}``.
+    dict of str to bool Tensor
+        ``{param_name: keep_mask}`` (True = kept), each mask shaped like its parameter.
 
     Examples
     --------
     >>> import torch
     >>> net = torch.nn.Sequential(torch.nn.Linear(10, 10), torch.nn.ReLU(), torch.nn.Linear(10, 2))
-    >>> masks = prune_masks(net, [0.5, 0.9])
-    >>> int(sum((~m).sum() for m in masks[0.5].values()))
+    >>> masks = prune_masks(net, 0.5)
+    >>> int(sum((~m).sum() for m in masks.values()))
     60
+    >>> plan = PruningPlan.from_model(net)              # several levels, one sort
+    >>> [int(sum((~m).sum() for m in plan.masks(s).values())) for s in (0.5, 0.9)]
+    [60, 108]
     """
-    single = isinstance(sparsities, float)  # the declaration made lists of everything else
-    levels = [sparsities] if single else sparsities
     plan = PruningPlan.from_model(
         model, method, data=data, layers=layers, seed=seed, calibration_size=calibration_size
     )
-    if single:
-        return plan.masks(levels[0])
-    return {s: plan.masks(s) for s in levels}
+    if isinstance(sparsities, float):  # the declaration made lists of everything else
+        return plan.masks(sparsities)
+    warnings.warn(
+        "prune_masks(model, [s1, s2, ...]) with a list of levels is deprecated and returns "
+        "one dict per level only for this release; use plan = PruningPlan.from_model(model, "
+        "method, ...) and plan.masks(s) for each level (one sort for all), or "
+        "prune_masks(model, s) for one level",
+        DeprecationWarning, stacklevel=3,
+    )
+    return {s: plan.masks(s) for s in sparsities}
 
 
 def measured_sparsity(masks: dict[str, torch.Tensor]) -> float:

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 
 import torch
 
+__all__ = ["torch_threads"]
+
 
 @contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:

@@ -41,6 +41,8 @@ from torch import nn
 
 from geowidget._validation import DictOf, Options, invalid
 
+__all__ = ["TOKENS", "TOKEN_MODES", "TokenLayout", "check_tokens", "reduce_tokens", "token_layout"]
+
 TOKEN_MODES = ("cls", "mean", "flatten")
 # the declaration of ``tokens=`` for validate_params: one mode, or a mode per layer
 TOKENS = [None, Options(*TOKEN_MODES), DictOf(str, Options(*TOKEN_MODES))]

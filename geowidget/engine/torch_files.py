@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+__all__ = ["read_torch_file"]
+
 
 def read_torch_file(path: str | os.PathLike, what: str) -> Any:
     """The content of a ``torch.save`` file; ``what`` names it in errors (``"--data 'd.pt'"``).

@@ -1,7 +1,8 @@
 """The live array backend: a cube's cells computed by the engine the first time they are read.
 
-:class:`LiveArrays` answers the cube backend protocol (``full``, ``block``, ``cell``) like the
-in-memory and the on-disk backends, but a cell it does not hold is computed, with the very
+:class:`LiveArrays` implements the cube's array backend protocol
+(:class:`~geowidget.cube_arrays.CubeArrays`: ``names``, ``location``, ``full``, ``block``,
+``cell``) like the in-memory and the on-disk backends, but a cell it does not hold is computed, with the very
 code a :meth:`Study.run <geowidget.study.Study.run>` runs for a unit: the study's
 :class:`~geowidget.study.runners.Worker` evaluates a one-unit
 :class:`~geowidget.study.runners.Task` per shard, so a live cell equals the run's cell.
@@ -22,11 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from geowidget.cube import _DTYPES, LAYER_METRICS, LAYER_PRED
+from geowidget.cube_schema import ARRAYS, DTYPES, LAYER_PRED, array_dims
 from geowidget.live.cache import ByteLRU, default_bytes
 from geowidget.study.runners import Task, Worker
-from geowidget.study.study import unit_where
-from geowidget.study.units import OUTPUTS_PART, WorkUnit, fingerprint
+from geowidget.study.units import OUTPUTS_PART, WorkUnit, fingerprint, unit_where
 
 if TYPE_CHECKING:
     import torch
@@ -85,7 +85,8 @@ class LiveArrays:
     Parameters
     ----------
     study : Study
-        Its models, data, layers, conditions and settings; never run whole.
+        Its models, data, layers, conditions and settings (its :attr:`~Study.plan`, resolved
+        here); never run whole.
     cache_bytes : int, optional
         Bytes of computed parts kept in memory (default a quarter of the machine's memory).
     """
@@ -94,17 +95,17 @@ class LiveArrays:
 
     def __init__(self, study: Study, cache_bytes: int | None = None) -> None:
         self.study = study
-        self.models, self.layers = list(study.models), list(study.layers)
-        self.conditions = study.conditions
-        self.n = study.n
+        plan = study.plan
+        self.models, self.layers = list(plan.models), list(plan.layers)
+        self.conditions = plan.conditions
+        self.n = plan.n
         self.cache = ByteLRU(default_bytes() if cache_bytes is None else cache_bytes)
-        probed = study._probed()
-        self.has_layer_pred = probed is not None
-        self.probed = probed
+        self.probed = plan.probed
+        self.names = ARRAYS + ((LAYER_PRED,) if plan.probed is not None else ())
         self.stats = {"computed": 0, "stored": 0}  # parts computed by the engine, read from disk
         # one computation at a time: the worker's models are pruned in place while it runs
         self.lock = threading.RLock()
-        self._signatures = {name: _signature(m) for name, m in study.models.items()}
+        self._signatures = {name: _signature(m) for name, m in plan.models.items()}
         self._worker: Worker | None = None
         self._keys: dict[tuple[str, str], str] = {}
         self._fps: dict[Any, str] = {}
@@ -116,9 +117,9 @@ class LiveArrays:
         return self.block(name, list(range(m)), list(range(ly)), list(range(k)))
 
     def block(self, name: str, mi: list[int], li: list[int], ki: list[int]) -> np.ndarray:
-        layered = name in LAYER_METRICS or name == LAYER_PRED
+        layered = "layer" in array_dims(name)
         shape = (len(mi), len(li), len(ki), self.n) if layered else (len(mi), len(ki), self.n)
-        out = np.empty(shape, _DTYPES[name])
+        out = np.empty(shape, DTYPES[name])
         for a, m in enumerate(mi):
             for c, k in enumerate(ki):
                 if layered:
@@ -133,8 +134,7 @@ class LiveArrays:
              ) -> dict[str, np.ndarray]:
         parts = self.parts(model, condition, [self.layers[layer], OUTPUTS_PART])
         ours, outputs = parts[self.layers[layer]], parts[OUTPUTS_PART]
-        return {k: ours[k] if k in LAYER_METRICS or k == LAYER_PRED else outputs[k]
-                for k in names}
+        return {k: ours[k] if "layer" in array_dims(k) else outputs[k] for k in names}
 
     # ------------------------------------------------------------------ parts
     def ready(self, model: int, layer: int, condition: int) -> bool:
@@ -166,7 +166,7 @@ class LiveArrays:
         where = (f"model {name!r}, layer{'s' if len(layers) != 1 else ''} "
                  f"{', '.join(map(repr, layers)) or '(outputs only)'}, condition {cond.label}")
         worker = self._ready_worker(name)
-        study, store = self.study, self.study.store
+        study, store = self.study, self.study.plan.store
         pieces: dict[str, list[dict[str, np.ndarray]]] = {p: [] for p in missing}
 
         def stop(module: Any, args: Any) -> None:  # a forward pre-hook: runs once per batch
@@ -198,7 +198,7 @@ class LiveArrays:
         except (Cancelled, ModelChangedError):
             raise
         except Exception as err:
-            modules = [n for n, _ in study.models[name].named_modules() if n]
+            modules = [n for n, _ in study.plan.models[name].named_modules() if n]
             hint = (f"; pick a layer among the model's modules, e.g. {modules[:12]}"
                     if layers else "")
             raise LiveCellError(f"the cell ({where}) could not be computed: "
@@ -219,14 +219,14 @@ class LiveArrays:
         if self._worker is None:
             for other in self.models:
                 self.check_model(other)
-            study = self.study
+            study, plan = self.study, self.study.plan
             probes = {m: _LazyProbes(study, m, [v for v in self.layers
-                                                if not study._uses_head(m, v)], self._head)
+                                                if not plan.uses_head(m, v)], self._head)
                       for m in self.models}
             spec = study._worker_spec(probes=probes)
             spec = dataclasses.replace(spec, models={m: copy.deepcopy(model)
-                                                     for m, model in study.models.items()})
-            self._worker = Worker(spec, study.store, own_models=True)
+                                                     for m, model in plan.models.items()})
+            self._worker = Worker(spec, plan.store, own_models=True)
         return self._worker
 
     def _head(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -236,11 +236,11 @@ class LiveArrays:
 
     def check_model(self, name: str) -> None:
         """Refuse to compute a cell of a model whose weights changed after ``live()``."""
-        model = self.study.models[name]
+        model = self.study.plan.models[name]
         signature = _signature(model)
         if signature == self._signatures[name]:
             return
-        if fingerprint(*model.state_dict().values()) != self.study.model_fp[name]:
+        if fingerprint(*model.state_dict().values()) != self.study.plan.model_fp[name]:
             raise ModelChangedError(
                 f"model {name!r} changed after live(): its weights differ from the fingerprint "
                 "taken then, so its new cells would not be comparable with the cells computed "
@@ -252,7 +252,7 @@ class LiveArrays:
                    ) -> dict[str, str]:
         """Each part's key in the unit store, the very key a run uses (parts are named by
         their own name when there is no store)."""
-        if self.study.store is None:
+        if self.study.plan.store is None:
             return {p: p for p in parts}
         if shard.start not in self._fps:
             self._fps[shard.start] = fingerprint(shard.inputs, shard.labels)

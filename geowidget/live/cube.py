@@ -8,7 +8,7 @@ import numpy as np
 
 from geowidget.cube import GeometryCube
 from geowidget.live.arrays import LiveArrays
-from geowidget.study.study import thumbnails
+from geowidget.study.shards import thumbnails
 
 if TYPE_CHECKING:
     from geowidget.live.requests import CellRequests
@@ -39,22 +39,23 @@ class LiveCube(GeometryCube):
     """
 
     def __init__(self, study: Study, cache_bytes: int | None = None) -> None:
-        labels = np.zeros(study.n, np.int64)
+        plan = study.plan  # what run() resolves first: models by name, layers, conditions
+        labels = np.zeros(plan.n, np.int64)
         images = None
-        for shard in study.reader:  # labels and thumbnails: no forward pass
+        for shard in plan.reader:  # labels and thumbnails: no forward pass
             labels[shard.start : shard.stop] = shard.labels.numpy()
             thumbs = thumbnails(shard.inputs)
             if thumbs is not None:
                 if images is None:
-                    images = np.zeros((study.n, *thumbs.shape[1:]), np.uint8)
+                    images = np.zeros((plan.n, *thumbs.shape[1:]), np.uint8)
                 images[shard.start : shard.stop] = thumbs
-        self._set_coordinates(list(study.models), study.layers, study.conditions, labels,
-                              study.class_names, None, [study._info(m) for m in study.models],
-                              study.dataset)
+        self._set_coordinates(list(plan.models), plan.layers, plan.conditions, labels,
+                              plan.class_names, None, [study._info(m) for m in plan.models],
+                              plan.dataset)
         self._arrays: LiveArrays = LiveArrays(study, cache_bytes)  # type: ignore[assignment]
-        self._images = images
-        self.projections = {}
-        self.adversarial = {}
+        # probe_accuracy is this class's own (it follows the computed cells)
+        self._optional = {"images": images, "projections": {}, "adversarial": {},
+                          "probe_accuracy": None}
         self._requests: CellRequests | None = None
 
     @property

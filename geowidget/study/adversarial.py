@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from geowidget.study.runners import WorkerSpec
     from geowidget.study.study import Study
 
+__all__ = ["DEFAULTS", "check_settings", "measure"]
+
 DEFAULTS = {"norm": "l2", "samples": 500, "steps": 100, "check": 100}
 
 
@@ -48,7 +50,7 @@ def check_settings(settings: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 def measure(study: Study, spec: WorkerSpec) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """``({norm: float32 [M, K, N]}, {model: report})`` for the study's settings."""
-    settings = study.adversarial
+    settings = check_settings(study.adversarial)
     if settings is None:
         return {}, {}
     from geowidget.engine.adversarial import adversarial_distance
@@ -57,22 +59,23 @@ def measure(study: Study, spec: WorkerSpec) -> tuple[dict[str, np.ndarray], dict
     from geowidget.study.study import _KEY_VERSION
     from geowidget.study.units import fingerprint
 
-    conds = study.conditions
-    n = min(settings["samples"], study.n)
-    x, y = study.reader.head(n)
+    plan = study.plan
+    conds = plan.conditions
+    n = min(settings["samples"], plan.n)
+    x, y = plan.reader.head(n)
     data_fp = fingerprint(x, y)
-    out = np.full((len(study.models), len(conds), study.n), np.nan, np.float32)
+    out = np.full((len(plan.models), len(conds), plan.n), np.nan, np.float32)
     reports: dict[str, Any] = {}
     worker = Worker(spec, None)  # the models on the study's device, and their pruning plans
-    for mi, name in enumerate(study.models):
+    for mi, name in enumerate(plan.models):
         per_level = []
         for ki, cond in enumerate(conds):
             if cond.benchmark != "clean":
                 continue
-            key = fingerprint("adversarial", _KEY_VERSION, study.model_fp[name], data_fp,
+            key = fingerprint("adversarial", _KEY_VERSION, plan.model_fp[name], data_fp,
                               *sorted(settings.items()), cond.sparsity, study.pruning,
-                              study.seed, study.batch_size, study.device.type)
-            found = None if study.store is None else study.store.load(key)
+                              study.seed, study.batch_size, plan.device.type)
+            found = None if plan.store is None else plan.store.load(key)
             if found is None:
                 model = worker.models[name]
                 masks = worker.plan(name).masks(cond.sparsity) if cond.sparsity > 0 else {}
@@ -80,12 +83,12 @@ def measure(study: Study, spec: WorkerSpec) -> tuple[dict[str, np.ndarray], dict
                     r = adversarial_distance(
                         model, (x, y), settings["norm"], steps=settings["steps"],
                         check=settings["check"], batch_size=study.batch_size,
-                        device=study.device, seed=study.seed, progress=False)
+                        device=plan.device, seed=study.seed, progress=False)
                 found = {"distance": r.distance.numpy(),
                          "stats": np.array([r.failed, r.first_not_smallest, int(r.checked.sum())],
                                            np.float64)}
-                if study.store is not None:
-                    study.store.save(key, found)
+                if plan.store is not None:
+                    plan.store.save(key, found)
             out[mi, ki, :n] = found["distance"]
             failed, beaten, checked = found["stats"]
             per_level.append({"sparsity": cond.sparsity, "failed": int(failed),

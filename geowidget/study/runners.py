@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from geowidget._validation import POSITIVE_INT, DictOf, Interval, validate_params
 from geowidget.engine.batches import resolve_device
 from geowidget.engine.probe import ProbeFit
 from geowidget.engine.pruning import PruningPlan
@@ -41,6 +42,9 @@ from geowidget.study.units import (
 
 if TYPE_CHECKING:
     from geowidget.study.store import UnitStore
+
+__all__ = ["CONNECT_TIMEOUT_S", "RAY_INSTALL", "LocalRunner", "RayRunner", "Task", "Worker",
+           "WorkerSpec", "check_reachable", "connect", "import_ray"]
 
 
 @dataclass(frozen=True)
@@ -150,9 +154,19 @@ class Worker:
 
 
 class LocalRunner:
-    """Runs every task in this process, one after another."""
+    """Runs every task in this process, one after another (the default runner of a Study).
+
+    Examples
+    --------
+    >>> from geowidget.study import LocalRunner
+    >>> LocalRunner()
+    LocalRunner()
+    """
 
     name = "local"
+
+    def __repr__(self) -> str:
+        return "LocalRunner()"
 
     def run(self, spec: WorkerSpec, tasks: Iterable[Task], store: UnitStore | None
             ) -> Iterator[tuple[WorkUnit, dict[str, str], dict[str, dict[str, np.ndarray]]]]:
@@ -180,7 +194,7 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError as err:
-        raise ImportError(f"backend='ray' needs Ray, which is not installed; install it with "
+        raise ImportError(f"RayRunner needs Ray, which is not installed; install it with "
                           f"{RAY_INSTALL} (or pip install 'ray>=2.9')") from err
     return ray
 
@@ -195,14 +209,14 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
     hostport = address.split("://", 1)[-1].rstrip("/")
     host, sep, port = hostport.rpartition(":")
     if not sep or not port.isdigit():
-        raise ValueError(f"ray_address must be 'auto', 'host:port' or 'ray://host:port', got "
+        raise ValueError(f"a Ray address must be 'auto', 'host:port' or 'ray://host:port', got "
                          f"{address!r}")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as err:
         raise ConnectionError(
-            f"cannot reach the Ray cluster at ray_address={address!r} ({err}); start one there "
-            "with `ray start --head`, or pass ray_address=None for a local cluster"
+            f"cannot reach the Ray cluster at address={address!r} ({err}); start one there "
+            "with `ray start --head`, or pass address=None for a local cluster"
         ) from None
 
 
@@ -216,7 +230,7 @@ def connect(ray: Any, address: str | None) -> None:
         ray.init(address=address, include_dashboard=False, configure_logging=False,
                  log_to_driver=False)
     except ConnectionError as err:
-        raise ConnectionError(f"cannot join the Ray cluster at ray_address={address!r}: {err}"
+        raise ConnectionError(f"cannot join the Ray cluster at address={address!r}: {err}"
                               ) from None
 
 
@@ -265,16 +279,37 @@ class RayRunner:
         Upper bound on the number of actors (the pool otherwise fills the cluster).
     max_restarts : int
         How often a dead actor is restarted; its tasks are retried as often.
+
+    Made with its settings only: Ray is imported, and the cluster joined, when a study runs.
+
+    Examples
+    --------
+    >>> from geowidget.study import RayRunner
+    >>> RayRunner(address="auto", remote_args={"num_gpus": 1})
+    RayRunner(address='auto', remote_args={'num_gpus': 1})
     """
 
     name = "ray"
 
+    @validate_params({
+        "address": [None, str],
+        "remote_args": [None, DictOf(str, object)],
+        "max_workers": [None, *POSITIVE_INT],
+        "max_restarts": [Interval(int, 0, None)],
+    })
     def __init__(self, address: str | None = None, remote_args: Mapping[str, Any] | None = None,
                  max_workers: int | None = None, max_restarts: int = 3) -> None:
         self.address = address
         self.remote_args = dict(remote_args) if remote_args else {"num_cpus": 1}
         self.max_workers, self.max_restarts = max_workers, max_restarts
         self.actors: list[Any] = []
+
+    def __repr__(self) -> str:
+        given = {"address": self.address,
+                 "remote_args": None if self.remote_args == {"num_cpus": 1} else self.remote_args,
+                 "max_workers": self.max_workers,
+                 "max_restarts": None if self.max_restarts == 3 else self.max_restarts}
+        return f"RayRunner({', '.join(f'{k}={v!r}' for k, v in given.items() if v is not None)})"
 
     def pool_size(self, ray: Any) -> int:
         """Actors that fit on the cluster at the requested resources (at least one)."""
@@ -291,7 +326,7 @@ class RayRunner:
             ) -> Iterator[tuple[WorkUnit, dict[str, str], None]]:
         """Yield ``(unit, keys, None)`` as units finish (in any order); parts are in the store."""
         if store is None:
-            raise ValueError("the Ray backend needs a unit store that every worker can reach")
+            raise ValueError("RayRunner needs a unit store that every worker can reach")
         ray = import_ray()
         connect(ray, self.address)
         try:
@@ -299,8 +334,8 @@ class RayRunner:
                                      max_task_retries=self.max_restarts,
                                      **self.remote_args)(_StudyActor)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"ray_remote_args {self.remote_args!r} are not valid options of "
-                             f"ray.remote: {err}") from None
+            raise ValueError(f"RayRunner(remote_args={self.remote_args!r}): not valid options "
+                             f"of ray.remote: {err}") from None
         spec_ref = ray.put(spec)
         self.actors = [actor_class.remote(spec_ref, store) for _ in range(self.pool_size(ray))]
         load = dict.fromkeys(range(len(self.actors)), 0)

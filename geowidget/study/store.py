@@ -22,6 +22,8 @@ import numpy as np
 
 import geowidget.filesystem as fsys
 
+__all__ = ["MAGIC", "SUFFIX", "UnitStore"]
+
 MAGIC = b"GWU1"
 SUFFIX = ".gwu"
 

@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -64,18 +65,26 @@ from geowidget._validation import (
     Interval,
     ListOf,
     Options,
+    check,
     invalid,
     validate_params,
 )
 from geowidget.analysis.projection import METHODS as PROJECTIONS
-from geowidget.cube import LAYER_METRICS, OUTPUTS, SPARSITY_TOL, Condition, GeometryCube
-from geowidget.engine.checkpoints import RUN_KEY, STEP_KEY, Checkpoints, as_run, expand_runs
-from geowidget.engine.corruptions import SEVERITIES, resolve_corruptions
-from geowidget.engine.model_state import evaluating
+from geowidget.cube import LAYER_METRICS, OUTPUTS, Condition, GeometryCube
+from geowidget.engine.checkpoints import RUN_KEY, STEP_KEY, Checkpoints
+from geowidget.engine.corruptions import SEVERITIES
 from geowidget.engine.probe import ProbeFit
 from geowidget.engine.pruning import METHODS, SPARSITY
-from geowidget.study.runners import LocalRunner, RayRunner, Task, WorkerSpec
-from geowidget.study.shards import Shard, ShardReader
+from geowidget.study.plan import (
+    Plan,
+    count_classes,
+    grid_sparsities,
+    name_models,
+    resolve,
+    sparsity_levels,
+)
+from geowidget.study.runners import LocalRunner, RayRunner, Task, Worker, WorkerSpec
+from geowidget.study.shards import Shard, thumbnails
 from geowidget.study.units import (
     OUTPUTS_PART,
     PENULTIMATE,
@@ -83,13 +92,16 @@ from geowidget.study.units import (
     fingerprint,
     join_parts,
     probe_key,
+    unit_where,
 )
+
+# thumbnails: defined in study.shards (a live cube reads them too), kept importable here
+__all__ = ["GRIDS", "Study", "probe_accuracy", "thumbnails"]
 
 if TYPE_CHECKING:
     from geowidget.study.store import UnitStore
 
 _KEY_VERSION = 3  # bumped when what a key stands for changes (3: motion blur along the rows)
-_THUMBNAIL_MAX = 64  # pixels; larger images get no thumbnails
 GRIDS = ("full", "dense-corrupted")
 
 
@@ -156,7 +168,7 @@ class Study:
     cache_dir : str or Path, optional
         The unit store: a directory or a ``pyarrow.fs`` URI (``s3://bucket/run``). Finished
         units are written there; a re-run computes only the missing ones. It is checked to be
-        writable when the study is made, before any work.
+        writable when :meth:`run` starts, before any unit.
     seed : int
         Seed of corruptions and of random pruning.
     shard_size : int
@@ -182,19 +194,16 @@ class Study:
         ``projections`` for :class:`geowidget.ProjectionView`; computed with
         :func:`geowidget.project` (seeded with ``seed``) after the units, and kept in the
         unit store like them.
-    backend : {"local", "ray"}
-        Where units run: in this process, or on Ray actors (``pip install 'geowidget[ray]'``)
-        that load each model once and write finished units straight to the store. Both give
-        the same cube: the same coordinates, predictions and correctness, and float geometry
-        equal to float32 rounding (an actor runs torch on one thread, so its sums may be
-        taken in another order; compare with ``cube.equals(other, rtol=1e-5, atol=1e-6)``).
-    ray_address : str, optional
-        With ``backend="ray"``: ``None`` uses the running Ray or starts a local cluster;
-        ``"auto"`` joins the cluster started on this machine (``ray start --head``);
-        ``"host:6379"`` or ``"ray://host:10001"`` a remote one. Joining a cluster needs a
-        ``cache_dir`` that every node reaches (shared storage or a ``pyarrow.fs`` URI).
-    ray_remote_args : dict, optional
-        Resources of each Ray actor, e.g. ``{"num_gpus": 1}`` (default ``{"num_cpus": 1}``).
+    runner : LocalRunner or RayRunner, optional
+        Where units run: :class:`~geowidget.study.LocalRunner` (``None``, the default) in
+        this process, or :class:`~geowidget.study.RayRunner` on Ray actors
+        (``pip install 'geowidget[ray]'``) that load each model once and write finished units
+        straight to the store. Both give the same cube: the same coordinates, predictions and
+        correctness, and float geometry equal to float32 rounding (an actor runs torch on one
+        thread, so its sums may be taken in another order; compare with
+        ``cube.equals(other, rtol=1e-5, atol=1e-6)``). A RayRunner that joins a cluster
+        (``address`` not None) needs a ``cache_dir`` that every node reaches (shared storage
+        or a ``pyarrow.fs`` URI).
     adversarial : dict, optional
         ``{"norm": "l2" or "linf", "samples": 500, "steps": 100, "check": 100}``: each
         model's adversarial distance (:func:`geowidget.adversarial_distance`) on the first
@@ -202,11 +211,29 @@ class Study:
         ``adversarial[norm]``; the guards' report goes to ``model_info["adversarial"]``.
         Needs ``pip install "geowidget[adversarial]"``.
 
+    backend : {"local", "ray"}
+        Deprecated: ``runner=LocalRunner()`` or ``runner=RayRunner()``.
+    ray_address : str, optional
+        Deprecated: ``runner=RayRunner(address=...)``.
+    ray_remote_args : dict, optional
+        Deprecated: ``runner=RayRunner(remote_args=...)``.
+
+    Notes
+    -----
+    Made as scikit-learn's estimators are: the constructor stores its parameters under their
+    names and checks them, and reads nothing (no sample, no forward pass, no checkpoint, no
+    file). The work starts in :meth:`run`, which first resolves the parameters into
+    :attr:`plan` (the models by name, the layers in the order of depth, the conditions, the
+    data's size and classes); errors that need the data or a model surface there, naming
+    the parameter and the value. The plan is resolved once: set parameters before the first
+    ``run()`` (or make a new Study, which costs nothing).
+
     Examples
     --------
-    >>> cube = Study({"lenet": net}, (x, y), sparsities=(0, .5, .9),        # doctest: +SKIP
-    ...              corruptions=["rotate", "fog"], severities=(1, 3, 5)).run()
-    >>> cube.correlations(target="robustness")                               # doctest: +SKIP
+    >>> study = Study({"lenet": net}, (x, y), sparsities=(0, .5, .9),     # doctest: +SKIP
+    ...               corruptions=["rotate", "fog"], severities=(1, 3, 5))
+    >>> cube = study.run()                                                # doctest: +SKIP
+    >>> cube.correlations(target="robustness")                            # doctest: +SKIP
     """
 
     @validate_params({
@@ -229,6 +256,7 @@ class Study:
         "probe_data": [None, *DATA],
         "probe_folds": [Interval(int, 2, None)],
         "projections": [ListOf(Options(*PROJECTIONS), min_len=0)],
+        "runner": [None, Instance(LocalRunner, RayRunner)],
         "backend": [Options("local", "ray")],
         "ray_address": [None, str],
         "ray_remote_args": [None, DictOf(str, object)],
@@ -257,144 +285,92 @@ class Study:
         probe_folds: int = 5,
         tokens: str | Mapping[str, str] | None = None,
         projections: Sequence[str] = (),
-        backend: str = "local",
+        runner: LocalRunner | RayRunner | None = None,
+        adversarial: Mapping[str, Any] | None = None,
+        backend: str | None = None,
         ray_address: str | None = None,
         ray_remote_args: Mapping[str, Any] | None = None,
-        adversarial: Mapping[str, Any] | None = None,
     ) -> None:
-        from geowidget.engine.batches import resolve_device
+        from geowidget.engine.tokens import TOKENS, check_tokens
         from geowidget.study.adversarial import check_settings
 
-        self.runner = self._check_backend(backend, ray_address, ray_remote_args, cache_dir)
-
-        if isinstance(models, nn.Module):
-            models = [models]
-        named = (dict(zip(map(str, models), models.values(), strict=True))
-                 if isinstance(models, Mapping)
-                 else {f"model{i}": m for i, m in enumerate(models)})
-        if isinstance(models, Mapping) and len(named) < len(models):  # e.g. 1 and "1"
-            same = [k for k in models if [str(o) for o in models].count(str(k)) > 1]
-            raise invalid("Study", "models", "a dict whose keys are distinct as names (str)",
-                          same, "these keys name the same model; rename them")
-        for key, value in named.items():
-            if not isinstance(value, nn.Module) and as_run(value) is None:
-                raise invalid("Study", "models", "a torch.nn.Module or a run of checkpoints "
-                              "(Checkpoints(model, [...]) or a (model, [...]) pair)", value,
-                              f"the value of {key!r}")
-        # a run of checkpoints becomes one model per step, "<run>/<step>"
-        self.models, self.runs = expand_runs(named)
-        self.pruning = pruning
-        self.sparsities = _distinct_sparsities(sparsities)
-        self.grid = grid if isinstance(grid, str) else sorted({0.0, *map(float, grid)})
-        self.corrupted_sparsities = self._check_grid(self.grid)
-        self.severities = sorted(set(severities))
-        self.batch_size, self.shard_size = batch_size, shard_size
+        # parameters as given; every check below reads nothing (no data, no forward pass)
+        self.models, self.data, self.layers = models, data, layers
+        self.sparsities, self.grid, self.pruning = sparsities, grid, pruning
+        self.corruptions, self.severities = corruptions, severities
+        self.batch_size, self.device, self.cache_dir = batch_size, device, cache_dir
+        self.seed, self.shard_size, self.progress = seed, shard_size, progress
         self.calibration_size, self.probe_samples = calibration_size, probe_samples
-        self.probe_folds = probe_folds
-        self.probe_reader = (None if probe_data is None
-                             else ShardReader(probe_data, shard_size, "probe_data"))
-        self.probe_fits: dict[str, dict[str, ProbeFit]] = {}
-        self.projections = list(dict.fromkeys(projections))
-        self.adversarial = check_settings(adversarial)
-        self._adversarial_reports: dict[str, Any] = {}
-        if self.runner.name == "ray" and device == "auto":
-            # the actors' device, not this process's: a GPU when the actors ask for one
-            gpus = float((ray_remote_args or {}).get("num_gpus", 0) or 0)
-            self.device = torch.device("cuda" if gpus > 0 else "cpu")
-        else:
-            self.device = resolve_device(device)
-        self.seed, self.progress = int(seed), bool(progress)
-        self.store = None
+        self.probe_data, self.probe_folds, self.tokens = probe_data, probe_folds, tokens
+        self.projections, self.adversarial = projections, adversarial
+        self.runner = _runner(runner, backend, ray_address, ray_remote_args)
+
+        name_models(models)
+        grid_sparsities(grid, sparsity_levels(sparsities))
+        if layers is not None and not len(layers):
+            raise ValueError("layers is empty; pass None for the penultimate layer")
+        given = [PENULTIMATE] if layers is None else [layers] if isinstance(layers, str) \
+            else list(dict.fromkeys(layers))
+        tokens_given = check("Study", "tokens", tokens, TOKENS)
+        if layers != "all":  # "all" names its layers once the models are looked at (plan)
+            check_tokens(tokens_given, given, "Study")
+        check_settings(adversarial)
         if cache_dir is not None:
             from geowidget.filesystem import location
-            from geowidget.study.store import UnitStore
 
-            self.store = UnitStore(location(cache_dir, "Study", "cache_dir"))
-            self.store.check_writable()
-
-        self.reader = ShardReader(data, shard_size, "data")
-        self.n = len(self.reader)
-        first_x, first_y = self.reader.head(1)
-        self.dataset = str(getattr(data, "name", ""))
-        self.num_classes = self._check_classes(first_x)
-        self.class_names = self._class_names(data)
-        self.layers = [PENULTIMATE] if layers is None else self._check_layers(layers)
-        self.tokens = self._check_tokens(tokens)
-        self._heads = {name: self._head(m) for name, m in self.models.items()}
-        self.benchmarks = self._check_corruptions(corruptions, first_x)
-        self.model_fp = {name: fingerprint(*m.state_dict().values())
-                         for name, m in self.models.items()}
-        self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
-        self.part_stats = self._no_part_stats()
-        self._check_weights()
-
-    # ------------------------------------------------------------------ validation
-    def _check_grid(self, grid: str | list[float]) -> list[float]:
-        """The sparsities the corruptions are evaluated at."""
-        if grid == "full":
-            return list(self.sparsities)
-        if grid == "dense-corrupted":
-            return [0.0]
-        if unknown := [s for s in grid if s not in self.sparsities]:
-            raise invalid("Study", "grid", f"'full', 'dense-corrupted' or a list of the study's "
-                          f"sparsities {self.sparsities}", grid, f"{unknown} are not among them")
-        return list(grid)
-
-    @staticmethod
-    def _check_backend(backend: str, address: str | None, remote_args: Any, cache_dir: Any
-                       ) -> LocalRunner | RayRunner:
-        from geowidget.study.runners import import_ray
-
-        if backend == "local":
-            for name, value in (("ray_address", address), ("ray_remote_args", remote_args)):
-                if value is not None:
-                    raise invalid("Study", name, "None with backend='local' (it is used only "
-                                  "with backend='ray')", value)
-            return LocalRunner()
-        import_ray()
-        if address is not None and cache_dir is None:
+            location(cache_dir, "Study", "cache_dir")
+        if (isinstance(self.runner, RayRunner) and self.runner.address is not None
+                and cache_dir is None):
             raise invalid("Study", "cache_dir", f"a unit store that every node of the cluster "
                           f"can reach (a shared path, or a pyarrow.fs URI such as "
-                          f"'s3://bucket/study') when ray_address={address!r}", cache_dir)
-        return RayRunner(address, remote_args)
+                          f"'s3://bucket/study') when the runner joins "
+                          f"address={self.runner.address!r}", cache_dir)
+        self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
+        self.probe_fits: dict[str, dict[str, ProbeFit]] = {}
+        self._plan: Plan | None = None
+        self._worker_cache: tuple[Any, Worker] | None = None
+        self._adversarial_reports: dict[str, Any] = {}
+        self._part_stats: dict[str, Any] | None = None
 
-    def _check_classes(self, probe: torch.Tensor) -> int:
-        from geowidget.engine.features import dtype_named, logits_of
+    # ------------------------------------------------------------------ resolved
+    @property
+    def plan(self) -> Plan:
+        """The parameters resolved: the models by name, layers, conditions, data size and
+        classes (:class:`~geowidget.study.plan.Plan`). Computed once, on first use (by
+        :meth:`run`, or here), which reads the first samples and runs each model once."""
+        if self._plan is None:
+            self._plan = resolve(self)
+        return self._plan
 
-        counts = {}
-        for name, m in self.models.items():
-            dev = next((p.device for p in m.parameters()), torch.device("cpu"))
-            # each module's own train flag comes back
-            with evaluating(m), torch.no_grad(), dtype_named(m, probe, "Study", "data"):
-                out = logits_of(m(probe.to(dev)), "Study", "models", f"model {name!r}: ")
-            if out.ndim != 2 or out.shape[-1] < 2:
-                raise invalid("Study", "models", "classifiers whose logits are [N, C] with C >= "
-                              "2 classes", models_of(self), f"model {name!r} returns logits "
-                              f"of shape {tuple(out.shape)}")
-            counts[name] = int(out.shape[-1])
-        if len(set(counts.values())) > 1:
-            raise ValueError(
-                f"models have different numbers of classes {counts}; a Study compares models "
-                "over the same classes"
-            )
-        return next(iter(counts.values()))
+    @property
+    def conditions(self) -> list[Condition]:
+        """The cube's conditions: clean at every sparsity, then each (corruption, severity)
+        at each sparsity of the grid."""
+        return self.plan.conditions
 
-    def _check_weights(self) -> None:
-        """Finite weights (a NaN weight would surface as NaN features, far from its cause),
-        and weights that pruning can mask when the study prunes."""
-        from geowidget.engine.pruning import prunable_parameters
+    @property
+    def part_stats(self) -> dict[str, Any]:
+        """Parts computed and loaded by the last :meth:`run`: ``{"outputs": {"computed",
+        "cached"}, "layers": {layer: {"computed", "cached"}}}`` (zeros before a run)."""
+        if self._part_stats is None:
+            self._part_stats = self._no_part_stats()
+        return self._part_stats
 
-        for name, m in self.models.items():
-            for pname, p in m.named_parameters():
-                if p.is_floating_point() and not p.is_meta and not bool(p.isfinite().all()):
-                    bad = int((~p.isfinite()).sum())
-                    raise invalid("Study", "models", "models with finite weights",
-                                  models_of(self), f"model {name!r}: its parameter {pname!r} "
-                                  f"holds {bad} NaN or infinite values")
-            if any(s > 0 for s in self.sparsities):
-                prunable_parameters(m, structured=self.pruning == "structured_l2",
-                                    caller="Study", name="models")
+    @property
+    def identity(self) -> str:
+        """A fingerprint of what this study computes (models' weights, layers, conditions,
+        samples, settings): a cube written by ``run(out=...)`` carries it, so a rerun can
+        tell its own cube from another one."""
+        p = self.plan
+        return fingerprint("study", _KEY_VERSION, sorted(p.model_fp.items()), p.layers,
+                           [c.label for c in p.conditions], p.n, p.class_names,
+                           self.pruning, self.seed, p.dataset, self._projection_methods(),
+                           p.reader.bounds, p.tokens or None)
 
+    def _projection_methods(self) -> list[str]:
+        return list(dict.fromkeys(self.projections))
+
+    # ------------------------------------------------------------------ data checks
     def _check_inputs(self, inputs: torch.Tensor, start: int) -> None:
         if inputs.is_floating_point() and not bool(inputs.isfinite().all()):
             rows = (~inputs.isfinite()).flatten(1).any(1).nonzero()[:, 0] + start
@@ -403,103 +379,14 @@ class Study:
                           "hold NaN or infinite values")
 
     def _check_labels(self, labels: torch.Tensor, what: str, start: int) -> None:
-        c = self.num_classes
+        c = self.plan.num_classes
         if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= c):
             raise ValueError(
                 f"labels must lie in [0, {c}) for {c}-class models, got range "
                 f"[{int(labels.min())}, {int(labels.max())}] in samples {start}.. of {what}"
             )
 
-    def _class_names(self, data: Any) -> list[str]:
-        names = getattr(data, "class_names", None) or getattr(data, "classes", None)
-        if names is not None and len(names) == self.num_classes:
-            return [str(c) for c in names]
-        return [str(c) for c in range(self.num_classes)]
-
-    def _check_layers(self, layers: Sequence[str]) -> list[str]:
-        from geowidget.engine.features import get_layer_names, sort_by_depth
-
-        if layers == "all":  # every layer that every model lists, and the head's input
-            listed = [get_layer_names(m) for m in self.models.values()]
-            layers = [v for v in listed[0] if all(v in other for other in listed[1:])]
-            layers.append(PENULTIMATE)
-        if isinstance(layers, str):
-            layers = [layers]
-        out = list(dict.fromkeys(layers))
-        if not out:
-            raise ValueError("layers is empty; pass None for the penultimate layer")
-        for name, m in self.models.items():
-            valid = set(get_layer_names(m)) | {n for n, _ in m.named_modules() if n}
-            for layer in out:
-                if layer != PENULTIMATE and layer not in valid and not layer.endswith(":input"):
-                    raise ValueError(
-                        f"layer {layer!r} not in model {name!r}; valid: "
-                        f"{[PENULTIMATE, *get_layer_names(m)]}"
-                    )
-        # by depth, so every view runs from the input to the output whatever order was given
-        return sort_by_depth(next(iter(self.models.values())), out, last=(PENULTIMATE,))
-
-    def _check_tokens(self, tokens: Any) -> dict[str, str]:
-        """``{layer: mode}`` over the study's layers (a string: all but the penultimate)."""
-        from geowidget._validation import check
-        from geowidget.engine.tokens import TOKENS, check_tokens
-
-        tokens = check("Study", "tokens", tokens, TOKENS)
-        default, per_layer = check_tokens(tokens, self.layers, "Study")
-        if default is not None:
-            return {v: default for v in self.layers if v != PENULTIMATE}
-        return per_layer
-
-    def _node_tokens(self, name: str) -> dict[str, str]:
-        """The model's ``{node: mode}`` for extract_features."""
-        return {self._layer_target(name, v): mode for v, mode in self.tokens.items()}
-
-    def _check_corruptions(self, spec: Any, first: torch.Tensor) -> list[tuple[str, int, Any]]:
-        """``[(benchmark, severity, reader)]``; the reader is None for generated corruptions."""
-        if spec is None:
-            return []
-        if isinstance(spec, Mapping):
-            out = []
-            for name, value in spec.items():
-                if name == "clean":
-                    raise ValueError("'clean' is reserved for the uncorrupted data")
-                items = value.items() if isinstance(value, Mapping) else [(1, value)]
-                for sev, d in items:
-                    what = f"corrupted data {name!r}"
-                    reader = ShardReader(d, self.shard_size, what, labelled=False)
-                    x, _ = reader.head(1)
-                    if len(reader) != self.n or x.shape[1:] != first.shape[1:]:
-                        raise ValueError(
-                            f"{what} has {len(reader)} inputs of shape {tuple(x.shape[1:])}, "
-                            f"expected {self.n} of shape {tuple(first.shape[1:])} (the same "
-                            "samples as data)"
-                        )
-                    out.append((str(name), int(sev), reader))
-            return out
-        channels = first.shape[1] if first.ndim == 4 else 1
-        names = resolve_corruptions(spec, channels)
-        if first.ndim != 4 or channels not in (1, 3):
-            raise ValueError(
-                f"generated corruptions need images [N, 1 or 3, H, W], got {tuple(first.shape)}"
-            )
-        return [(c, s, None) for c in names for s in self.severities]
-
     # ------------------------------------------------------------------ models
-    def _head(self, model: nn.Module) -> tuple[str, nn.Linear, str] | None:
-        from geowidget.engine.head import find_head
-
-        if PENULTIMATE not in self.layers and not any(v.endswith(":input") for v in self.layers):
-            return None
-        return find_head(model)
-
-    def _layer_target(self, model_name: str, layer: str) -> str:
-        head = self._heads[model_name]
-        return head[2] if layer == PENULTIMATE else layer
-
-    def _uses_head(self, model_name: str, layer: str) -> bool:
-        head = self._heads[model_name]
-        return head is not None and self._layer_target(model_name, layer) == head[2]
-
     def _probe(self, name: str, layer: str, head: tuple[torch.Tensor, torch.Tensor]
                ) -> ProbeFit:
         """Probes of an intermediate layer, fitted on the dense model's clean features of
@@ -507,37 +394,39 @@ class Study:
         from geowidget.engine.features import extract_features
         from geowidget.engine.probe import cross_fit, fit_probe
 
-        mode = self.tokens.get(layer)
-        cross = self.probe_reader is None
+        p = self.plan
+        mode = p.tokens.get(layer)
+        cross = p.probe_reader is None
         how = ["cross", self.probe_folds, self.seed] if cross else ["probe_data"]
-        key = fingerprint("probe", _KEY_VERSION, self.model_fp[name], layer, *head,
-                          self.batch_size, self.device.type,
+        key = fingerprint("probe", _KEY_VERSION, p.model_fp[name], layer, *head,
+                          self.batch_size, p.device.type,
                           *(() if mode is None else (mode,)), *how)
-        cached = None if self.store is None else self.store.load(key)
+        cached = None if p.store is None else p.store.load(key)
         if cached is not None:
             folds = cached["folds"] if cross else None
             fitted_on = (tuple(np.flatnonzero(folds != j) for j in range(self.probe_folds))
                          if cross else (np.arange(len(head[1])),))
             return ProbeFit(torch.from_numpy(cached["weight"]), torch.from_numpy(cached["bias"]),
                             fitted_on, folds)
-        feats = extract_features(self.models[name], head, [layer], batch_size=self.batch_size,
-                                 device=self.device, progress=False,
+        feats = extract_features(p.models[name], head, [layer], batch_size=self.batch_size,
+                                 device=p.device, progress=False,
                                  tokens=None if mode is None else {layer: mode})[layer]
         feats = feats.float().cpu()
         fit = (cross_fit(feats, head[1], folds=self.probe_folds, seed=self.seed,
-                         num_classes=self.num_classes) if cross
-               else fit_probe(feats, head[1], num_classes=self.num_classes))
-        if self.store is not None:
-            self.store.save(key, {"weight": fit.weight.numpy(), "bias": fit.bias.numpy(),
+                         num_classes=p.num_classes) if cross
+               else fit_probe(feats, head[1], num_classes=p.num_classes))
+        if p.store is not None:
+            p.store.save(key, {"weight": fit.weight.numpy(), "bias": fit.bias.numpy(),
                                   **({"folds": fit.folds} if cross else {})})
         return fit
 
     def _probe_head(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The labelled samples the probes are fitted on."""
-        reader = self.reader if self.probe_reader is None else self.probe_reader
+        p = self.plan
+        reader = p.reader if p.probe_reader is None else p.probe_reader
         head = reader.head(self.probe_samples)
         self._check_labels(head[1], reader.what, 0)
-        if self.probe_reader is None and len(head[1]) < self.probe_folds:
+        if p.probe_reader is None and len(head[1]) < self.probe_folds:
             raise invalid("Study", "probe_folds", f"at most the {len(head[1])} samples the "
                           "probes are cross-fitted on", self.probe_folds)
         return head
@@ -546,46 +435,39 @@ class Study:
                      ) -> WorkerSpec:
         """What a worker needs; ``probes`` (per model, per probed layer) are fitted here
         unless given (a live cube gives a mapping that fits each one when first read)."""
+        p = self.plan
         if probes is None:
-            probed = {name: [v for v in self.layers if not self._uses_head(name, v)]
-                      for name in self.models}
+            probed = {name: [v for v in p.layers if not p.uses_head(name, v)]
+                      for name in p.models}
             probe_head = self._probe_head() if any(probed.values()) else None
             probes = {name: {layer: self._probe(name, layer, probe_head) for layer in layers}
                       for name, layers in probed.items()}
             self.probe_fits = probes
-        calibration = (self.reader.head(self.calibration_size) if self.pruning == "snip"
+        calibration = (p.reader.head(self.calibration_size) if self.pruning == "snip"
                        else None)
         return WorkerSpec(
-            models=self.models,
-            layers={name: {v: self._layer_target(name, v) for v in self.layers}
-                    for name in self.models},
-            heads={name: None if h is None else h[0] for name, h in self._heads.items()},
+            models=p.models,
+            layers={name: {v: p.layer_target(name, v) for v in p.layers}
+                    for name in p.models},
+            heads={name: None if h is None else h[0] for name, h in p.heads.items()},
             probes=probes,
             pruning=self.pruning,
             seed=self.seed,
             calibration=calibration,
             calibration_size=self.calibration_size,
             batch_size=self.batch_size,
-            device=str(self.device),
-            tokens={name: self._node_tokens(name) for name in self.models} if self.tokens else None,
+            device=str(p.device),
+            tokens={name: p.node_tokens(name) for name in p.models} if p.tokens else None,
         )
 
     # ------------------------------------------------------------------ units
-    @property
-    def conditions(self) -> list[Condition]:
-        """The cube's conditions: clean at every sparsity, then each (corruption, severity)
-        at each sparsity of the grid."""
-        clean = [Condition(s, "clean", 0) for s in self.sparsities]
-        return clean + [Condition(p, b, s) for b, s, _ in self.benchmarks
-                        for p in self.corrupted_sparsities]
-
     def units(self) -> list[WorkUnit]:
         """Every unit of work, in execution order (shard, then condition, then model)."""
         return [
             WorkUnit(m, c.sparsity, c.benchmark, c.severity, a, b)
-            for a, b in self.reader.bounds
+            for a, b in self.plan.reader.bounds
             for c in self.conditions
-            for m in self.models
+            for m in self.plan.models
         ]
 
     def _part_keys(self, spec: WorkerSpec) -> dict[str, dict[str, str]]:
@@ -599,10 +481,11 @@ class Study:
         parts' keys as they were. Keys before the per-part store (one key per unit) are never
         looked up again: their files are ignored.
         """
+        p = self.plan
         keys = {}
-        for name in self.models:
-            model = fingerprint(_KEY_VERSION, self.model_fp[name], self.pruning, self.seed,
-                                self.batch_size, self.device.type, *(spec.calibration or ()))
+        for name in p.models:
+            model = fingerprint(_KEY_VERSION, p.model_fp[name], self.pruning, self.seed,
+                                self.batch_size, p.device.type, *(spec.calibration or ()))
             probes = spec.probes.get(name, {})
             node_tokens = (spec.tokens or {}).get(name, {})
             keys[name] = {OUTPUTS_PART: fingerprint("outputs", model)}
@@ -615,8 +498,8 @@ class Study:
 
     def _shards(self) -> Iterator[tuple[Shard, dict[tuple[str, int], torch.Tensor]]]:
         """Clean shards, each with the matching shards of the ready-made corrupted copies."""
-        given = [(b, s, iter(reader)) for b, s, reader in self.benchmarks if reader is not None]
-        for shard in self.reader:
+        given = [(b, s, iter(reader)) for b, s, reader in self.plan.benchmarks if reader is not None]
+        for shard in self.plan.reader:
             self._check_labels(shard.labels, "data", shard.start)
             self._check_inputs(shard.inputs, shard.start)
             copies = {}
@@ -651,17 +534,17 @@ class Study:
             shard_fp = fingerprint(shard.inputs, shard.labels)
             for benchmark, severity, conds in self._inputs():
                 source = copies.get((benchmark, severity))
-                source_fp = "generated" if source is None else fingerprint(source)
+                source_fp = _source_fp(source)
                 pending = []
                 for cond in conds:
-                    for model in self.models:
+                    for model in self.plan.models:
                         unit = WorkUnit(model, cond.sparsity, cond.benchmark, cond.severity,
                                         shard.start, shard.stop)
                         where = unit_where(shard_fp, source_fp, unit)
                         missing = {}
                         for part, base in part_keys[model].items():
                             key = fingerprint(base, where)
-                            arrays = None if self.store is None else self.store.load(key)
+                            arrays = self._load(key)
                             if arrays is None:
                                 missing[part] = key
                                 continue
@@ -680,7 +563,7 @@ class Study:
 
     def _no_part_stats(self) -> dict[str, Any]:
         zero = {"computed": 0, "cached": 0}
-        return {"outputs": dict(zero), "layers": {v: dict(zero) for v in self.layers}}
+        return {"outputs": dict(zero), "layers": {v: dict(zero) for v in self.plan.layers}}
 
     def _count(self, part: str, how: str) -> None:
         stats = self.part_stats
@@ -688,18 +571,109 @@ class Study:
 
     def run_unit(self, unit: WorkUnit) -> dict[str, np.ndarray]:
         """Compute one unit in this process (reads the data up to the unit's shard)."""
-        from geowidget.study.runners import Worker
         from geowidget.study.units import unit_inputs
 
-        spec = self._worker_spec()
+        worker = self._worker()
         for shard, copies in self._shards():
             if shard.start == unit.start:
-                worker = Worker(spec, None)
                 source = copies.get((unit.benchmark, unit.severity))
                 inputs = source if source is not None else unit_inputs(
                     unit, shard.inputs, seed=self.seed, device=worker.device)
                 return worker.evaluate(unit, inputs, shard.labels)
-        raise KeyError(f"no shard starts at sample {unit.start}; shards: {self.reader.bounds}")
+        raise KeyError(f"no shard starts at sample {unit.start}; shards: "
+                       f"{self.plan.reader.bounds}")
+
+    # ------------------------------------------------------------------ cells
+    def _worker(self) -> Worker:
+        """A worker over the models as they are now, writing to the unit store: its probes
+        fitted (or loaded) and its pruning plans kept from call to call, until a model's
+        weights, the device or the store change."""
+        p = self.plan
+        state = (tuple(p.model_fp.items()), p.device, id(p.store))
+        if self._worker_cache is None or self._worker_cache[0] != state:
+            self._worker_cache = (state, Worker(self._worker_spec(), p.store))
+        return self._worker_cache[1]
+
+    def _cells(self, model: str, condition: Condition, layers: Sequence[str]
+               ) -> dict[str, np.ndarray]:
+        """One model at one condition over every sample: the per-sample geometry of
+        ``layers`` (metrics and ``layer_pred`` ``[L, N]``) and the model's outputs ``[N]``.
+
+        The same parts as :meth:`run` computes, under the same store keys: parts in the
+        unit store are loaded, the missing ones computed (one forward pass per shard) and
+        stored.
+        """
+        worker = self._worker()
+        keys = self._part_keys(worker.spec)[model]
+        wanted = {part: keys[part] for part in (*layers, OUTPUTS_PART)}
+        chunks = []
+        for shard, copies in self._shards():
+            unit = WorkUnit(model, condition.sparsity, condition.benchmark, condition.severity,
+                            shard.start, shard.stop)
+            source = copies.get((unit.benchmark, unit.severity))
+            where = unit_where(fingerprint(shard.inputs, shard.labels), _source_fp(source), unit)
+            found = {part: self._load(fingerprint(base, where)) for part, base in wanted.items()}
+            missing = {part: fingerprint(wanted[part], where)
+                       for part, arrays in found.items() if arrays is None}
+            if missing:
+                task = Task((unit,), (missing,), shard.inputs if source is None else source,
+                            shard.labels, given=source is not None)
+                for _, _, parts in worker.run(task):
+                    found.update(parts)
+            chunks.append(join_parts(found, list(layers)))
+        return {k: np.concatenate([c[k] for c in chunks], axis=-1) for k in chunks[0]}
+
+    def _cell(self, model: str, layer: str, condition: Condition) -> dict[str, np.ndarray]:
+        """One cell of the cube, (model, layer, condition), from the stored parameters:
+        per-sample arrays ``[N]``, the layer's metrics and ``layer_pred`` and the model's
+        outputs (``pred``, ``correct``, ``logit_margin``), as :meth:`run` would put them in
+        the cube (loaded from the unit store when they are there)."""
+        arrays = self._cells(model, condition, [layer])
+        return {k: v[0] if v.ndim == 2 else v for k, v in arrays.items()}
+
+    def _load(self, key: str) -> dict[str, np.ndarray] | None:
+        store = self.plan.store
+        return None if store is None else store.load(key)
+
+    # ------------------------------------------------------------------ training runs
+    def count_classes(self, model: str) -> int:
+        """The number of classes model ``model`` outputs as it is now (one forward pass of
+        the first sample), e.g. to notice a head swapped during training."""
+        return count_classes(model, self.plan.models[model], self.plan.reader.head(1)[0])
+
+    def record_checkpoint(self, model: str, *, run: str, step: int
+                          ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Measure model ``model`` as it is now, dense and on the clean data, as checkpoint
+        ``step`` of training run ``run`` (what :class:`~geowidget.study.GeometryTracker`
+        records at each step).
+
+        The model's weights are fingerprinted again and its device followed (it may have
+        moved during training); layers other than the penultimate get probes fitted on these
+        weights.
+
+        Parameters
+        ----------
+        model : str
+            A model's name in :attr:`plan` (``plan.models``).
+        run : str
+            The training run, as ``model_info["run"]``.
+        step : int
+            The training step, as ``model_info["step"]``.
+
+        Returns
+        -------
+        arrays : dict of str to ndarray
+            Metrics and ``layer_pred`` ``[L, N]`` over the study's layers; ``pred``,
+            ``correct`` and ``logit_margin`` ``[N]``.
+        model_info : dict
+            As the cube's ``model_info`` describes the model, with ``run`` and ``step``.
+        """
+        p = self.plan
+        p.device = next((q.device for q in p.models[model].parameters()), p.device)
+        p.fingerprint_model(model)
+        arrays = self._cells(model, Condition(), p.layers)
+        p.runs[model] = (run, step)
+        return arrays, self._info(model)
 
     # ------------------------------------------------------------------ run
     def run(self, out: str | os.PathLike | None = None) -> GeometryCube:
@@ -733,16 +707,17 @@ class Study:
             from geowidget.filesystem import location
 
             out = location(out, "Study.run", "out")
+        p = self.plan  # the parameters resolved: the first reads of the data and the models
         self.stats = {"computed": 0, "cached": 0, "corrupt": 0}
-        self.part_stats = self._no_part_stats()
+        self._part_stats = self._no_part_stats()
         with self._unit_store(needed=out is not None) as store:
-            store_was, self.store = self.store, store
+            store_was, p.store = p.store, store
             cube: _CubeBuilder | _DatasetBuilder | None = None
             try:
                 corrupt_before = 0 if store is None else store.corrupt
                 cube = _CubeBuilder(self) if out is None else _DatasetBuilder(self, out, store)
                 spec = self._worker_spec()
-                total = len(self.reader.bounds) * len(self.conditions) * len(self.models)
+                total = len(p.reader.bounds) * len(self.conditions) * len(p.models)
                 with tqdm(total=total, desc="study",
                           disable=not self.progress, unit="unit") as bar:
                     tasks = self._tasks(spec, cube, bar)
@@ -766,26 +741,17 @@ class Study:
                     cube.abort()  # nothing half-written is left at `out`
                 raise
             finally:
-                self.store = store_was
+                p.store = store_was
         return result
-
-    @property
-    def identity(self) -> str:
-        """A fingerprint of what this study computes (models' weights, layers, conditions,
-        samples, settings): a cube written by ``run(out=...)`` carries it, so a rerun can
-        tell its own cube from another one."""
-        return fingerprint("study", _KEY_VERSION, sorted(self.model_fp.items()), self.layers,
-                           [c.label for c in self.conditions], self.n, self.class_names,
-                           self.pruning, self.seed, self.dataset, self.projections,
-                           self.reader.bounds, self.tokens or None)
 
     @contextlib.contextmanager
     def _unit_store(self, needed: bool) -> Iterator[UnitStore | None]:
         """The store of this run: ``cache_dir``, else a temporary one when the run needs one
         (workers in other processes, or a cube written to disk from the store)."""
-        if self.store is not None:
-            self.store.remove_orphans()
-            yield self.store
+        p = self.plan
+        if p.store is not None:
+            p.store.remove_orphans()
+            yield p.store
         elif needed or self.runner.name == "ray":
             from geowidget.study.store import UnitStore
 
@@ -797,27 +763,28 @@ class Study:
     def _projections(self) -> dict[str, np.ndarray]:
         """Per method, positions float32 ``[M, L, N, 2]`` of every model's clean, dense
         features at every layer; from the unit store when they are there."""
-        if not self.projections:
+        p = self.plan
+        if not self._projection_methods():
             return {}
         from geowidget.analysis.projection import project
         from geowidget.engine.features import extract_features
 
-        m, ly = len(self.models), len(self.layers)
-        out = {k: np.full((m, ly, self.n, 2), np.nan, np.float32) for k in self.projections}
-        data_fp = fingerprint(*(fingerprint(s.inputs, s.labels) for s in self.reader))
-        for mi, (name, model) in enumerate(self.models.items()):
-            nodes = {layer: self._layer_target(name, layer) for layer in self.layers}
-            keys = {(layer, k): fingerprint("projection", _KEY_VERSION, self.model_fp[name],
+        m, ly = len(p.models), len(p.layers)
+        out = {k: np.full((m, ly, p.n, 2), np.nan, np.float32) for k in self._projection_methods()}
+        data_fp = fingerprint(*(fingerprint(s.inputs, s.labels) for s in p.reader))
+        for mi, (name, model) in enumerate(p.models.items()):
+            nodes = {layer: p.layer_target(name, layer) for layer in p.layers}
+            keys = {(layer, k): fingerprint("projection", _KEY_VERSION, p.model_fp[name],
                                             data_fp, nodes[layer], k, self.seed,
-                                            self.batch_size, self.device.type)
-                    for layer in self.layers for k in self.projections}
-            found = {key: None if self.store is None else self.store.load(fp)
+                                            self.batch_size, p.device.type)
+                    for layer in p.layers for k in self._projection_methods()}
+            found = {key: None if p.store is None else p.store.load(fp)
                      for key, fp in keys.items()}
             missing = sorted({layer for (layer, _), v in found.items() if v is None})
             feats: dict[str, list[torch.Tensor]] = {nodes[v]: [] for v in missing}
-            for shard in self.reader if missing else ():
+            for shard in p.reader if missing else ():
                 got = extract_features(model, (shard.inputs, shard.labels), list(feats),
-                                       batch_size=self.batch_size, device=self.device,
+                                       batch_size=self.batch_size, device=p.device,
                                        progress=False)
                 for node, value in got.items():
                     feats[node].append(value)
@@ -825,16 +792,10 @@ class Study:
                 if arrays is None:
                     x = torch.cat(feats[nodes[layer]]).double().numpy()
                     arrays = {"xy": project(x, k, seed=self.seed)}
-                    if self.store is not None:
-                        self.store.save(keys[(layer, k)], arrays)
-                out[k][mi, self.layers.index(layer)] = arrays["xy"]
+                    if p.store is not None:
+                        p.store.save(keys[(layer, k)], arrays)
+                out[k][mi, p.layers.index(layer)] = arrays["xy"]
         return out
-
-    def _probed(self) -> np.ndarray | None:
-        """Which (model, layer) is measured with probes, bool ``[M, L]``; None when none is."""
-        mask = np.array([[not self._uses_head(name, v) for v in self.layers]
-                         for name in self.models])
-        return mask if mask.any() else None
 
     def _adversarial(self, spec: WorkerSpec) -> dict[str, np.ndarray]:
         """The adversarial unit (:mod:`geowidget.study.adversarial`); its report goes to
@@ -845,22 +806,23 @@ class Study:
         return arrays
 
     def _info(self, name: str) -> dict[str, Any]:
-        model = self.models[name]
-        head = self._heads[name]
+        p = self.plan
+        model = p.models[name]
+        head = p.heads[name]
         return {
             "architecture": type(model).__name__,
             "parameters": int(sum(p.numel() for p in model.parameters())),
             "pruning": self.pruning,
             "penultimate": None if head is None else head[2],
-            "probe_layers": [v for v in self.layers if not self._uses_head(name, v)],
+            "probe_layers": [v for v in p.layers if not p.uses_head(name, v)],
             "probes": (f"{self.probe_folds}-fold cross-fitted on the first "
-                       f"{min(self.probe_samples, self.n)} samples"
-                       if self.probe_reader is None else
-                       f"fitted on the first {min(self.probe_samples, len(self.probe_reader))} "
+                       f"{min(self.probe_samples, p.n)} samples"
+                       if p.probe_reader is None else
+                       f"fitted on the first {min(self.probe_samples, len(p.probe_reader))} "
                        "samples of probe_data"),
-            "fingerprint": self.model_fp[name][:16],
-            **({RUN_KEY: self.runs[name][0], STEP_KEY: self.runs[name][1]}
-               if name in self.runs else {}),
+            "fingerprint": p.model_fp[name][:16],
+            **({RUN_KEY: p.runs[name][0], STEP_KEY: p.runs[name][1]}
+               if name in p.runs else {}),
             **({"adversarial": self._adversarial_reports[name]}
                if name in self._adversarial_reports else {}),
         }
@@ -876,6 +838,7 @@ class Study:
         """
         from geowidget.live import LiveCube
 
+        self.plan  # noqa: B018 (resolved first, as run() does: errors name the parameter)
         return LiveCube(self, cache_bytes)
 
 
@@ -886,18 +849,18 @@ class _CubeBuilder:
 
     def __init__(self, study: Study) -> None:
         self.study = study
-        conds = study.conditions
-        m, ly, k, n = len(study.models), len(study.layers), len(conds), study.n
+        conds = study.plan.conditions
+        m, ly, k, n = len(study.plan.models), len(study.plan.layers), len(conds), study.plan.n
         self.arrays = {name: np.full((m, ly, k, n), np.nan, np.float32) for name in LAYER_METRICS}
         self.arrays["pred"] = np.zeros((m, k, n), np.int32)
         self.arrays["correct"] = np.zeros((m, k, n), bool)
         self.arrays["logit_margin"] = np.zeros((m, k, n), np.float32)
-        self.probed = study._probed()
+        self.probed = study.plan.probed
         if self.probed is not None:
             self.arrays["layer_pred"] = np.zeros((m, ly, k, n), np.int32)
         self.labels = np.zeros(n, np.int64)
         self.images: np.ndarray | None = None
-        self.model_pos = {name: i for i, name in enumerate(study.models)}
+        self.model_pos = {name: i for i, name in enumerate(study.plan.models)}
         self.cond_pos = {c: i for i, c in enumerate(conds)}
 
     def add_samples(self, shard: Shard) -> None:
@@ -905,7 +868,7 @@ class _CubeBuilder:
         thumbs = thumbnails(shard.inputs)
         if thumbs is not None:
             if self.images is None:
-                self.images = np.zeros((self.study.n, *thumbs.shape[1:]), np.uint8)
+                self.images = np.zeros((self.study.plan.n, *thumbs.shape[1:]), np.uint8)
             self.images[shard.start : shard.stop] = thumbs
 
     def add(self, unit: WorkUnit, part: str, key: str, arrays: dict[str, np.ndarray]) -> None:
@@ -915,7 +878,7 @@ class _CubeBuilder:
             for name in OUTPUTS:
                 self.arrays[name][mi, ki, sl] = arrays[name]
             return
-        li = self.study.layers.index(part)
+        li = self.study.plan.layers.index(part)
         for name in LAYER_METRICS:
             self.arrays[name][mi, li, ki, sl] = arrays[name]
         if self.probed is not None:
@@ -925,13 +888,13 @@ class _CubeBuilder:
               adversarial: dict[str, np.ndarray] | None = None) -> GeometryCube:
         st = self.study
         return GeometryCube(
-            models=list(st.models),
-            layers=st.layers,
-            conditions=st.conditions,
+            models=list(st.plan.models),
+            layers=st.plan.layers,
+            conditions=st.plan.conditions,
             labels=self.labels,
-            class_names=st.class_names,
-            model_info=[st._info(name) for name in st.models],
-            dataset=st.dataset,
+            class_names=st.plan.class_names,
+            model_info=[st._info(name) for name in st.plan.models],
+            dataset=st.plan.dataset,
             images=self.images,
             projections=projections,
             probe_accuracy=(None if self.probed is None else
@@ -955,16 +918,16 @@ class _DatasetBuilder:
 
         self.study, self.store = study, store
         self.writer = CubeWriter(out, {
-            "models": list(study.models), "layers": study.layers,
-            "conditions": [[c.sparsity, c.benchmark, c.severity] for c in study.conditions],
-            "class_names": study.class_names, "model_info": [], "dataset": study.dataset,
-            "n": study.n, "study": study.identity,
+            "models": list(study.plan.models), "layers": study.plan.layers,
+            "conditions": [[c.sparsity, c.benchmark, c.severity] for c in study.plan.conditions],
+            "class_names": study.plan.class_names, "model_info": [], "dataset": study.plan.dataset,
+            "n": study.plan.n, "study": study.identity,
         })
         self.location = out
-        self.labels = np.zeros(study.n, np.int64)
+        self.labels = np.zeros(study.plan.n, np.int64)
         self.keys: dict[tuple[int, int], dict[int, dict[str, str]]] = {}  # cell: start: part
-        self.model_pos = {name: i for i, name in enumerate(study.models)}
-        self.cond_pos = {c: i for i, c in enumerate(study.conditions)}
+        self.model_pos = {name: i for i, name in enumerate(study.plan.models)}
+        self.cond_pos = {c: i for i, c in enumerate(study.plan.conditions)}
         self._images = contextlib.ExitStack()
         self._image_stream: Any = None
 
@@ -973,7 +936,7 @@ class _DatasetBuilder:
         thumbs = thumbnails(shard.inputs)
         if thumbs is not None:
             if self._image_stream is None:
-                shape = (self.study.n, *thumbs.shape[1:])
+                shape = (self.study.plan.n, *thumbs.shape[1:])
                 self._image_stream = self._images.enter_context(self.writer.image_stream(shape))
             self._image_stream.write(np.ascontiguousarray(thumbs).tobytes())
 
@@ -996,18 +959,18 @@ class _DatasetBuilder:
             self.writer.write_projection(method, xy)
         for norm, distance in (adversarial or {}).items():
             self.writer.write_adversarial(norm, distance)
-        self.writer.write_samples(self.labels, np.arange(st.n))
-        probed = st._probed()
-        accuracy = np.full((len(st.models), len(st.layers), len(st.conditions)), np.nan)
+        self.writer.write_samples(self.labels, np.arange(st.plan.n))
+        probed = st.plan.probed
+        accuracy = np.full((len(st.plan.models), len(st.plan.layers), len(st.plan.conditions)), np.nan)
         for (mi, ki), shards in sorted(self.keys.items()):
             units = []
             for _, keys in sorted(shards.items()):
                 parts = {part: self.store.load(key) for part, key in keys.items()}
                 if any(p is None for p in parts.values()):
-                    raise RuntimeError(f"a unit of {st.conditions[ki].label} of model "
-                                       f"{list(st.models)[mi]!r} cannot be read back from "
+                    raise RuntimeError(f"a unit of {st.plan.conditions[ki].label} of model "
+                                       f"{list(st.plan.models)[mi]!r} cannot be read back from "
                                        f"{self.store!r}")
-                units.append(join_parts(parts, st.layers))
+                units.append(join_parts(parts, st.plan.layers))
             metrics = {name: np.concatenate([u[name] for u in units], axis=1)
                        for name in LAYER_METRICS}
             outputs = {name: np.concatenate([u[name] for u in units]) for name in OUTPUTS}
@@ -1019,16 +982,39 @@ class _DatasetBuilder:
             self.writer.write_partition(mi, ki, metrics, outputs, layer_pred)
         if probed is not None:
             self.writer.write_probe_accuracy(accuracy)
-        self.writer.meta["model_info"] = [st._info(name) for name in st.models]
+        self.writer.meta["model_info"] = [st._info(name) for name in st.plan.models]
         self.writer.finish()
         return GeometryCube.open(self.location)
 
 
-def unit_where(shard_fp: str, source_fp: str, unit: WorkUnit) -> str:
-    """What a unit's stored parts depend on besides the model and the layer: the shard's
-    inputs (``source_fp``: its ready-made corrupted copy, or ``"generated"``) and the condition."""
-    return fingerprint(shard_fp, source_fp, unit.sparsity, unit.benchmark, unit.severity,
-                       unit.start, unit.stop)
+def _runner(runner: LocalRunner | RayRunner | None, backend: str | None,
+            address: str | None, remote_args: Mapping[str, Any] | None
+            ) -> LocalRunner | RayRunner:
+    """The runner, from ``runner=`` or from the deprecated ``backend=`` and ``ray_*=``
+    (with a DeprecationWarning that names the new spelling)."""
+    old = {k: v for k, v in (("backend", backend), ("ray_address", address),
+                             ("ray_remote_args", remote_args)) if v is not None}
+    if not old:
+        return LocalRunner() if runner is None else runner
+    if runner is not None:
+        raise invalid("Study", "runner", f"the only way the runner is given (the deprecated "
+                      f"{', '.join(f'{k}=' for k in old)} give it too)", runner)
+    if backend != "ray":
+        for name in ("ray_address", "ray_remote_args"):
+            if name in old:
+                raise invalid("Study", name, "None with backend='local' (it is used only "
+                              "with backend='ray')", old[name])
+        new = "runner=LocalRunner() (the default)"
+        built: LocalRunner | RayRunner = LocalRunner()
+    else:
+        args = [f"{k}={v!r}" for k, v in (("address", address), ("remote_args", remote_args))
+                if v is not None]
+        new = f"runner=RayRunner({', '.join(args)})"
+        built = RayRunner(address, remote_args)
+    warnings.warn(f"Study({', '.join(f'{k}={v!r}' for k, v in old.items())}) is deprecated "
+                  f"and will be removed in the next release; pass {new} (from geowidget.study "
+                  "import LocalRunner, RayRunner)", DeprecationWarning, stacklevel=4)
+    return built
 
 
 def probe_accuracy(layer_pred: np.ndarray, labels: np.ndarray, probed: np.ndarray) -> np.ndarray:
@@ -1038,43 +1024,6 @@ def probe_accuracy(layer_pred: np.ndarray, labels: np.ndarray, probed: np.ndarra
     return np.where(probed[:, :, None], acc, np.nan)
 
 
-def thumbnails(x: torch.Tensor, chunk: int = 1024) -> np.ndarray | None:
-    """uint8 thumbnails ``[n, H, W]`` or ``[n, H, W, 3]`` of images ``[n, 1 or 3, H, W]``.
-
-    Images in [0, 1] map to 0..255 (rounded half up); an image with values outside [0, 1]
-    (normalised inputs) is scaled by its own range. None for inputs that are not small images
-    (over 64 pixels). Converted ``chunk`` images at a time, so the float temporaries stay small.
-    """
-    if x.ndim != 4 or x.shape[1] not in (1, 3) or max(x.shape[-2:]) > _THUMBNAIL_MAX:
-        return None
-    n, c, h, w = x.shape
-    out = np.empty((n, h, w, c), np.uint8)
-    lo, hi = torch.aminmax(x) if n else (torch.zeros(()), torch.zeros(()))
-    in_range = bool(lo >= 0) and bool(hi <= 1)
-    for a in range(0, n, chunk):
-        xc = x[a : a + chunk].float()
-        if not in_range:  # each image by its own range
-            lo = xc.amin(dim=(1, 2, 3), keepdim=True)
-            hi = xc.amax(dim=(1, 2, 3), keepdim=True)
-            outside = (lo < 0) | (hi > 1)
-            xc = torch.where(outside, (xc - lo) / (hi - lo).clamp_min(1e-12), xc)
-        img = (xc * 255).add_(0.5).to(torch.uint8)  # in [0.5, 255.5]: truncation rounds
-        out[a : a + chunk] = img.permute(0, 2, 3, 1).numpy()
-    return out[..., 0] if c == 1 else out
-
-
-def models_of(study: Study) -> dict[str, str]:
-    """The study's models' classes by name, for an error message (modules' reprs are long)."""
-    return {k: type(m).__name__ for k, m in study.models.items()}
-
-
-def _distinct_sparsities(sparsities: Iterable[float]) -> list[float]:
-    """The levels with 0 added, ascending; levels equal within ``SPARSITY_TOL`` are refused
-    (the cube would hold one condition twice)."""
-    levels = sorted({0.0, *sparsities})
-    for a, b in zip(levels, levels[1:], strict=False):
-        if b - a <= SPARSITY_TOL:
-            raise invalid("Study", "sparsities", f"distinct levels, more than the tolerance "
-                          f"SPARSITY_TOL={SPARSITY_TOL:g} apart", sparsities,
-                          f"{a!r} and {b!r} are equal within the tolerance")
-    return levels
+def _source_fp(source: torch.Tensor | None) -> str:
+    """A fingerprint of a shard's ready-made corrupted copy (generated corruptions: none)."""
+    return "generated" if source is None else fingerprint(source)

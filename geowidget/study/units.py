@@ -33,6 +33,9 @@ from geowidget.engine.geometry import geometry
 from geowidget.engine.probe import ProbeFit
 from geowidget.engine.pruning import pruned
 
+__all__ = ["LAYER_PARTS", "OUTPUTS_PART", "PENULTIMATE", "WorkUnit", "evaluate_unit",
+           "fingerprint", "join_parts", "probe_key", "split_parts", "unit_inputs", "unit_where"]
+
 PENULTIMATE = "penultimate"
 OUTPUTS_PART = "#outputs"  # the part of a unit holding the model's outputs ("#": no layer name)
 
@@ -205,11 +208,12 @@ def _evaluate(
 ) -> dict[str, np.ndarray]:
     targets = list(dict.fromkeys(layers.values()))
     if targets:
-        feats, _, logits = extract_features(
+        feats = extract_features(
             model, (inputs, labels), targets, batch_size=batch_size, device=device,
-            progress=False, return_outputs=True, stop_early=not outputs,
+            progress=False, stop_early=not outputs,
             tokens={n: m for n, m in (tokens or {}).items() if n in targets} or None,
         )
+        logits = feats.logits
     else:  # the outputs alone
         feats, _, logits = capture(model, (inputs, labels), [], batch_size=batch_size,
                                    device=device, progress=False)
@@ -243,3 +247,11 @@ def _evaluate(
     result["correct"] = (pred == labels).numpy()
     result["logit_margin"] = (zy[:, 0] - others.max(dim=1).values).numpy().astype(np.float32)
     return result
+
+
+def unit_where(shard_fp: str, source_fp: str, unit: WorkUnit) -> str:
+    """The part of a unit's store keys that names its samples and condition: the shard's
+    inputs (``source_fp``: its ready-made corrupted copy, or ``"generated"``) and the condition
+    (a live cube keys its parts with it too)."""
+    return fingerprint(shard_fp, source_fp, unit.sparsity, unit.benchmark, unit.severity,
+                       unit.start, unit.stop)

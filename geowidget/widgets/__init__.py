@@ -3,6 +3,7 @@
 Every view loads the one bundled module ``geowidget/static/widgets.js``.
 """
 
+from geowidget.widgets import base  # noqa: F401 (deprecated: gw.widgets.base.X still resolves)
 from geowidget.widgets.attribution import AttributionView
 from geowidget.widgets.evaluation import EvaluationTable
 from geowidget.widgets.explorer import Explorer, SamplePanel

@@ -7,8 +7,12 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
-from geowidget.widgets.base import Enum, Float, Int, SampleView, invalid
 from geowidget.widgets.codec import as_numpy
+from geowidget.widgets.deprecation import renamed
+from geowidget.widgets.traits import Enum, Float, Int, invalid
+from geowidget.widgets.view import SampleView
+
+__all__ = ["AttributionView", "display_image"]
 
 FIELDS = ("angle", "margin")
 
@@ -34,21 +38,25 @@ class AttributionView(SampleView):
     precomputed maps. Setting ``selected`` (e.g. linked from another view) shows its first
     sample.
 
+    ``model`` here is the network (the engine's meaning of the word), not the ``model``
+    position other views pick: this view has no ``model`` trait, so linking views on
+    ``"model"`` passes it by, and it follows the linked selection (``selected``) instead.
+
     Parameters
     ----------
-    net : torch.nn.Module, optional
-        The classifier (named ``net`` so it does not clash with the ``model`` index that
-        linked views share).
-    images : array-like or Tensor [N, C, H, W], optional
-        Inputs in the model's units.
+    model : torch.nn.Module, optional
+        The classifier (``net=`` is its deprecated spelling).
+    data : array-like or Tensor [N, C, H, W], or a pair (x, y), optional
+        The samples, in the model's units; a pair carries the labels too (``images=`` is the
+        deprecated spelling).
     labels : array-like of int [N], optional
-        True classes.
+        True classes, when ``data`` holds inputs only.
     sample : int
         Position of the sample shown.
     patch, stride : int
         Occlusion patch side and step, in pixels.
     layer : str, optional
-        Feature layer passed to ``occlusion``.
+        Feature layer passed to ``occlusion`` (a module name of the network).
     image, delta_angle, delta_margin : array-like [H, W], optional
         Precomputed maps instead of a classifier (Δθ in radians).
     class_names : list of str, optional
@@ -60,7 +68,7 @@ class AttributionView(SampleView):
     >>> import geowidget as gw
     >>> from geowidget.zoo import load
     >>> net, digits = load("lenet-s0"), gw.load_digits()                 # doctest: +SKIP
-    >>> gw.AttributionView(net, digits.images[:20], digits.labels[:20])  # doctest: +SKIP
+    >>> gw.AttributionView(net, (digits.images[:20], digits.labels[:20]))  # doctest: +SKIP
     """
 
     _kind = t.Unicode("attribution").tag(sync=True)
@@ -71,37 +79,48 @@ class AttributionView(SampleView):
     opacity = Float(0.6, min=0.0, max=1.0).tag(sync=True)
     scale = Int(10, min=1, max=64).tag(sync=True)
 
-    def __init__(self, net: Any = None, images: Any = None, labels: Any = None, *,
+    data_keywords = ("model", "data", "labels", "layer", "image", "delta_angle",
+                     "delta_margin", "class_names", "sample_ids")
+
+    def __init__(self, model: Any = None, data: Any = None, labels: Any = None, *,
                  sample: int = 0, patch: int = 4, stride: int = 2, layer: str | None = None,
                  image: Any = None, delta_angle: Any = None, delta_margin: Any = None,
                  class_names: list[str] | None = None, sample_ids: Any = None,
                  **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        model = renamed(kwargs, "net", "model", model, None, "AttributionView")
+        data = renamed(kwargs, "images", "data", data, None, "AttributionView")
+        if isinstance(data, tuple | list) and len(data) == 2 and labels is None:
+            data, labels = data  # the (x, y) pair of the glossary
         self._id_arrays: dict[str, np.ndarray] = {}
         self._id_meta: dict[str, Any] = {}
-        self._net, self._layer = net, layer
+        self._net, self._layer = model, layer
         self._class_names = class_names
-        if net is not None:
-            if images is None or labels is None:
-                raise ValueError("with a classifier (net), pass images [N, C, H, W] and "
-                                 "labels [N]")
-            self._images, self._labels = images, np.asarray(as_numpy(labels), np.int64)
-            if len(self._labels) != len(images):
-                raise ValueError(f"labels has {len(self._labels)} values for {len(images)} "
-                                 "images; lengths must match")
+        if model is not None:
+            if data is None or labels is None:
+                raise ValueError("with a classifier (model), pass data: inputs [N, C, H, W] and "
+                                 "labels [N], or an (x, y) pair")
+            self._images, self._labels = data, np.asarray(as_numpy(labels), np.int64)
+            if len(self._labels) != len(data):
+                raise ValueError(f"labels has {len(self._labels)} values for {len(data)} "
+                                 "inputs; lengths must match")
             self._id_arrays, self._id_meta = self._wire_ids(
                 np.arange(len(self._labels)) if sample_ids is None
                 else np.asarray(as_numpy(sample_ids), np.int64))
-            with self.hold_sync():
-                self.patch, self.stride, self.sample = patch, stride, sample
-            self._compute()
-            self.observe(lambda _: self._compute(), ["sample", "patch", "stride"])
+            for name, value in (("sample", sample), ("patch", patch), ("stride", stride)):
+                self.traits()[name]._validate(self, value)  # before the maps depend on them
+            meta, arrays = self._compute(sample, patch, stride)
         else:
             if image is None or delta_angle is None or delta_margin is None:
-                raise ValueError("pass a classifier (net) with images and labels, or image=, "
+                raise ValueError("pass a classifier (model) with data and labels, or image=, "
                                  "delta_angle= and delta_margin= maps")
-            self._show(display_image(as_numpy(image)), as_numpy(delta_angle),
-                       as_numpy(delta_margin), {"sample_id": sample})
+            meta, arrays = self._state(display_image(as_numpy(image)), as_numpy(delta_angle),
+                                       as_numpy(delta_margin), {"sample_id": sample},
+                                       patch, stride)
+        if model is not None:  # (with precomputed maps, `sample` is only the id shown)
+            kwargs["sample"] = sample
+        super().__init__(patch=patch, stride=stride, _meta=meta, _arrays=arrays, **kwargs)
+        if model is not None:
+            self.observe(self._recompute, ["sample", "patch", "stride"])
 
     @t.validate("sample")
     def _valid_sample(self, proposal: Any) -> int:
@@ -117,31 +136,38 @@ class AttributionView(SampleView):
             if hits.size:
                 self.sample = int(hits[0])
 
-    def _compute(self) -> None:
+    def _recompute(self, _change: Any = None) -> None:
+        meta, arrays = self._compute(self.sample, self.patch, self.stride)
+        with self.hold_sync():
+            self._meta, self._arrays = meta, arrays
+
+    def _compute(self, i: int, patch: int, stride: int
+                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         from geowidget.engine.attribution import occlusion
 
-        i = self.sample
         image = self._images[i]
-        occ = occlusion(self._net, image, int(self._labels[i]), patch=self.patch,
-                        stride=self.stride, layer=self._layer)
-        meta = {"sample_id": int(self._sample_ids[i]), "label": int(self._labels[i]), "base_pred": int(occ.base_pred),
+        occ = occlusion(self._net, image, int(self._labels[i]), patch=patch, stride=stride,
+                        layer=self._layer)
+        meta = {"sample_id": int(self._sample_ids[i]), "label": int(self._labels[i]),
+                "base_pred": int(occ.base_pred),
                 "base_angle_deg": float(np.degrees(occ.base_angle)),
                 "base_margin": float(occ.base_margin)}
-        self._show(display_image(as_numpy(image)), as_numpy(occ.delta_angle_map),
-                   as_numpy(occ.delta_margin_map), meta)
+        return self._state(display_image(as_numpy(image)), as_numpy(occ.delta_angle_map),
+                           as_numpy(occ.delta_margin_map), meta, patch, stride)
 
-    def _show(self, img: np.ndarray, d_angle: np.ndarray, d_margin: np.ndarray,
-              meta: dict[str, Any]) -> None:
+    def _state(self, img: np.ndarray, d_angle: np.ndarray, d_margin: np.ndarray,
+               meta: dict[str, Any], patch: int, stride: int
+               ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The metadata and arrays of one sample's maps (kept in :attr:`maps` too)."""
         if d_angle.shape != img.shape or d_margin.shape != img.shape:
             raise ValueError(f"maps {d_angle.shape}, {d_margin.shape} must match the image "
                              f"{img.shape}")
         self.maps = {"angle": np.degrees(d_angle.astype(np.float64)),
                      "margin": d_margin.astype(np.float64)}
-        with self.hold_sync():
-            self._meta = {**meta, **self._id_meta, "patch": self.patch, "stride": self.stride,
-                          "class_names": self._class_names or []}
-            self._arrays = {**self._id_arrays, "image": img, "delta": np.stack([self.maps["angle"],
-                                                             self.maps["margin"]])}
+        meta = {**meta, **self._id_meta, "patch": patch, "stride": stride,
+                "class_names": self._class_names or []}
+        return meta, {**self._id_arrays, "image": img,
+                      "delta": np.stack([self.maps["angle"], self.maps["margin"]])}
 
     def to_plotly(self) -> Any:
         """The shown map (``field``) as a plotly heatmap, symmetric about zero."""

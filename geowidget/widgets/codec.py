@@ -13,6 +13,9 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["WIRE_DTYPES", "array_from_json", "array_serialization", "array_to_json",
+           "arrays_serialization", "as_numpy", "decode", "dict_to_json", "encode", "wire_array"]
+
 WIRE_DTYPES = ("float32", "int32", "uint8")
 _INT32 = np.iinfo(np.int32)
 

@@ -22,11 +22,14 @@ from geowidget.analysis.evaluation import (
     EvaluationGrid,
     evaluation_grid,
 )
-from geowidget.widgets.base import Enum, GeoView, Int, List, SlabView, TraitValueError, invalid
-from geowidget.widgets.data import slab_from_cube
+from geowidget.widgets.slab import pick_cell
+from geowidget.widgets.traits import Enum, Int, List, TraitValueError, invalid
+from geowidget.widgets.view import PickerView
+
+__all__ = ["EvaluationTable"]
 
 
-class EvaluationTable(GeoView):
+class EvaluationTable(PickerView):
     """Accuracy and per-sample distributions of every (model x sparsity, benchmark x severity).
 
     Parameters
@@ -36,14 +39,18 @@ class EvaluationTable(GeoView):
     quantity : {"margin", "angle", "norm", "robustness"}
         The per-sample quantity of the cell histograms (see
         :mod:`geowidget.analysis.evaluation` for units). Changing it recomputes the grid.
-    layer : str or int
-        Layer of the angle, norm and margin histograms (linked views share it).
+    layer : str or int, optional
+        Layer of the angle, norm and margin histograms (linked views share it); the default
+        layer when not given.
     bins : int
         Bins per histogram (1 to 255).
     sort_rows : {"cube", "accuracy", "robustness"}
         Row order: the cube's, by mean accuracy, or by robustness (best first).
     sort_columns : {"cube", "difficulty"}
         Column order: the cube's, or easiest first.
+    model, sparsity, benchmark, severity : optional
+        A cell to start with selected (its model and condition, found as ``cube.slice``
+        finds them); none by default.
 
     Attributes
     ----------
@@ -67,41 +74,47 @@ class EvaluationTable(GeoView):
     sort_rows = Enum(ROW_ORDERS, "cube").tag(sync=True)
     sort_columns = Enum(COLUMN_ORDERS, "cube").tag(sync=True)
     bins = Int(12, min=1, max=255).tag(sync=True)
-    model = Int(0, min=0).tag(sync=True)
-    layer = Int(0, min=0).tag(sync=True)
-    condition = Int(0, min=0).tag(sync=True)
     selected_cell = List(Int(min=0), maxlen=2).tag(sync=True)
+    data_keywords = ("cube", "sparsity", "benchmark", "severity")
 
-    def __init__(self, cube: Any, *, quantity: str = "margin", layer: str | int = 0,
-                 bins: int = 12, **kwargs: Any) -> None:
+    def __init__(self, cube: Any, *, quantity: str = "margin", layer: str | int | None = None,
+                 bins: int = 12, model: str | int | None = None, sparsity: float | None = None,
+                 benchmark: str | None = None, severity: int | None = None,
+                 **kwargs: Any) -> None:
         from geowidget.cube import GeometryCube
 
         if not isinstance(cube, GeometryCube):
             raise TypeError(f"The 'cube' parameter of EvaluationTable must be a GeometryCube. "
                             f"Got {type(cube).__name__} instead.")
-        super().__init__(**kwargs)
+        self._refuse_unknown(kwargs)
         self._cube = cube
         if quantity == "robustness" and not cube.corruptions:
             raise ValueError(self._no_robustness("parameter"))
-        self.grid: EvaluationGrid = evaluation_grid(cube, quantity, layer, bins)
-        slab = slab_from_cube(cube)
-        self._names = {"models": slab.models, "layers": slab.layers,
-                       "conditions": slab.conditions}
-        with self.hold_sync():
-            self.quantity, self.bins = quantity, bins
-            self.layer = cube.layer_index(layer)
-            self._push_grid()
+        picks = pick_cell(cube.coords, model, layer, sparsity, benchmark, severity)
+        self.grid: EvaluationGrid = evaluation_grid(cube, quantity, picks["layer"], bins)
+        meta, arrays = self._grid_state()
+        if not (model is None and sparsity is None and benchmark is None and severity is None):
+            kwargs.setdefault("selected_cell", self._cell_of(
+                picks["model"], kwargs.get("condition", picks["condition"])))
+        elif kwargs.get("selected_cell") and "condition" not in kwargs:
+            m, k = self._picks_of(kwargs["selected_cell"])
+            if k is not None and k >= 0:  # else the selected_cell trait says what is wrong
+                model, kwargs["condition"] = m, k
+        super().__init__(cube.coords, model=model, layer=picks["layer"], sparsity=sparsity,
+                         benchmark=benchmark, severity=severity, quantity=quantity, bins=bins,
+                         _meta=meta, _arrays=arrays, **kwargs)
         self.observe(self._recompute, ["quantity", "layer", "bins"])
         self.observe(self._on_cell, "selected_cell")
         self.observe(self._on_pick, ["model", "condition"])
 
     # ---------------------------------------------------------------- data
-    def _push_grid(self) -> None:
+    def _grid_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The metadata and arrays of :attr:`grid` (only binned counts travel)."""
         g = self.grid
         # the codec sends uint8 or int32: one byte per count when every count fits
         counts = g.counts.astype(np.uint8 if g.counts.max(initial=0) <= 255 else np.int32)
         meta = {
-            **self._names,
+            **self._cube.coords.to_json(),
             "quantity": g.quantity,
             "layer_name": g.layer,
             "shape": [*g.shape, counts.shape[2]],
@@ -124,12 +137,13 @@ class EvaluationTable(GeoView):
             arrays[f"rows:{name}"] = order
         for name, order in g.column_orders.items():
             arrays[f"columns:{name}"] = order
-        self._meta = meta
-        self._arrays = arrays
+        return meta, arrays
 
     def _recompute(self, change: dict[str, Any]) -> None:
         self.grid = evaluation_grid(self._cube, self.quantity, self.layer, self.bins)
-        self._push_grid()
+        meta, arrays = self._grid_state()
+        with self.hold_sync():
+            self._meta, self._arrays = meta, arrays
 
     def _no_robustness(self, what: str) -> str:
         return (f"The 'quantity' {what} of EvaluationTable cannot be 'robustness' for this cube: "
@@ -161,20 +175,31 @@ class EvaluationTable(GeoView):
     def _on_cell(self, change: dict[str, Any]) -> None:
         if not change["new"]:
             return
-        r, c = change["new"]
         with self.hold_sync():
-            self.model = int(self.grid.rows[r]["model_index"])
-            self.condition = int(self.grid.condition[r, c])
+            self.model, self.condition = self._picks_of(change["new"])
+
+    def _picks_of(self, cell: Any) -> tuple[int | None, int | None]:
+        """The model and condition of grid cell ``[row, column]``; (None, None) for a value
+        that is not one (the ``selected_cell`` trait then says why)."""
+        try:
+            r, c = (int(v) for v in cell)
+            return int(self.grid.rows[r]["model_index"]), int(self.grid.condition[r, c])
+        except (TypeError, ValueError, IndexError):
+            return None, None
+
+    def _cell_of(self, model: int, condition: int) -> list[int]:
+        """``[row, column]`` of the grid cell of ``model`` at ``condition``; [] for none."""
+        for i, r in enumerate(self.grid.rows):
+            hits = np.flatnonzero(self.grid.condition[i] == condition)
+            if r["model_index"] == model and hits.size:
+                return [i, int(hits[0])]
+        return []
 
     def _on_pick(self, change: dict[str, Any]) -> None:
         """A linked view picked a model or condition: select the matching cell, if any."""
-        rows = [i for i, r in enumerate(self.grid.rows) if r["model_index"] == self.model]
-        for i in rows:
-            hits = np.flatnonzero(self.grid.condition[i] == self.condition)
-            if hits.size:
-                if self.selected_cell != [i, int(hits[0])]:
-                    self.selected_cell = [i, int(hits[0])]
-                return
+        cell = self._cell_of(self.model, self.condition)
+        if cell and self.selected_cell != cell:
+            self.selected_cell = cell
 
     def cell_info(self) -> dict[str, Any]:
         """The selected cell: model, sparsity, benchmark, severity, accuracy and its counts.
@@ -190,10 +215,3 @@ class EvaluationTable(GeoView):
                 "benchmark": col["benchmark"], "severity": col["severity"],
                 "accuracy": float(g.accuracy[r, c]), "quantity": g.quantity,
                 "edges": g.edges[c].copy(), "counts": g.counts[r, c].copy()}
-
-    @t.validate("model", "layer", "condition")
-    def _valid_pick(self, proposal: Any) -> int:
-        # the slab views' check of an index against the names in _meta, which holds the
-        # cube's models, layers and conditions here too
-        name = proposal["trait"].name
-        return SlabView._index(self, name, f"{name}s", proposal["value"])  # type: ignore[arg-type]

@@ -3,6 +3,7 @@ with selection and pickers linked both in the browser and in Python."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,10 @@ import numpy as np
 import traitlets as t
 
 from geowidget.widgets.attribution import AttributionView
-from geowidget.widgets.base import GeoView, SampleView, write_html
 from geowidget.widgets.data import sprite_atlas
+from geowidget.widgets.deprecation import renamed
 from geowidget.widgets.evaluation import EvaluationTable
+from geowidget.widgets.export import write_html
 from geowidget.widgets.histogram import MarginHistogram
 from geowidget.widgets.layerprofile import LayerProfile
 from geowidget.widgets.link import link
@@ -21,6 +23,9 @@ from geowidget.widgets.modelmap import ModelMap
 from geowidget.widgets.parallel import ParallelCoordinates
 from geowidget.widgets.polar import PolarPlot
 from geowidget.widgets.projection import ProjectionView
+from geowidget.widgets.view import GeoView, SampleView
+
+__all__ = ["ClassFilter", "Explorer", "SamplePanel", "layer_label"]
 
 
 class SamplePanel(SampleView):
@@ -29,16 +34,16 @@ class SamplePanel(SampleView):
 
     _kind = t.Unicode("panel").tag(sync=True)
 
+    data_keywords = ("cube",)
+
     def __init__(self, cube: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
         arrays, id_meta = self._wire_ids(cube.sample_ids)
         arrays["labels"] = np.asarray(cube.labels, np.int32)
         thumbs = None
         if cube.images is not None and len(cube.labels):
             arrays["atlas"], thumbs = sprite_atlas(cube.images)
-        with self.hold_sync():
-            self._meta = {"class_names": list(cube.class_names), "thumbs": thumbs, **id_meta}
-            self._arrays = arrays
+        super().__init__(_meta={"class_names": list(cube.class_names), "thumbs": thumbs,
+                                **id_meta}, _arrays=arrays, **kwargs)
 
 
 def layer_label(meta: dict[str, Any], layer: int, model: int, condition: int) -> str:
@@ -103,10 +108,15 @@ class Explorer(ipw.VBox):
     xy, edges : array-like, optional
         Model-map positions ``[M, 2]`` and edges ``[E, 2]``; computed from the cube's model
         embedding when not given and the cube holds two or more models (one model: no map).
-    net, inputs : torch.nn.Module and Tensor [N, C, H, W], optional
-        With both, an AttributionView shows occlusion maps of the first selected sample.
+    model, data : torch.nn.Module and Tensor [N, C, H, W] (or an (x, y) pair), optional
+        The network and the cube's samples as its inputs, in the cube's order; with both, an
+        AttributionView shows occlusion maps of the first selected sample. (``net=`` and
+        ``inputs=`` are their deprecated spellings.) ``model`` is the network here, as in
+        AttributionView; the shown model is picked in the Explorer's controls (or set
+        ``explorer.polar.model``), and the linked views follow.
     **kwargs
-        Passed to :class:`PolarPlot` (e.g. ``color=``, ``model=``, ``layer=``).
+        Passed to :class:`PolarPlot` (e.g. ``color_by=``, ``layer=``, ``sparsity=``,
+        ``severity=``).
 
     Attributes
     ----------
@@ -134,15 +144,25 @@ class Explorer(ipw.VBox):
 
     selected = t.Any(np.zeros(0, np.int64))
 
-    def __init__(self, cube: Any, *, xy: Any = None, edges: Any = None, net: Any = None,
-                 inputs: Any = None, **kwargs: Any) -> None:
+    def __init__(self, cube: Any, *, xy: Any = None, edges: Any = None, model: Any = None,
+                 data: Any = None, **kwargs: Any) -> None:
         from geowidget.cube import GeometryCube
 
         if not isinstance(cube, GeometryCube):
             raise TypeError(f"Explorer needs a GeometryCube, got {type(cube).__name__}")
+        model = renamed(kwargs, "net", "model", model, None, "Explorer")
+        data = renamed(kwargs, "inputs", "data", data, None, "Explorer")
+        if isinstance(model, str | int | np.integer):  # the shown model, as Explorer took it
+            warnings.warn("Explorer(model=<name or position>) as the shown model is "
+                          "deprecated: model= is the network for the attribution panel; set "
+                          "explorer.polar.model instead", DeprecationWarning, stacklevel=2)
+            kwargs["model"], model = model, None
+        # the table leads the link, so it starts at the picks the polar plot is given
+        picks = {k: kwargs[k] for k in ("model", "layer", "sparsity", "benchmark", "severity")
+                 if k in kwargs}
         # a live cube computes cells when shown: the views that read every cell wait for a run
         whole = not hasattr(cube, "live")
-        self.table = EvaluationTable(cube, height=300) if whole else None
+        self.table = EvaluationTable(cube, height=300, **picks) if whole else None
         self.polar = PolarPlot(cube, show_controls=False, thumbnails=False, **kwargs)
         self.projection: ProjectionView | None = None
         if cube.projections:
@@ -156,8 +176,9 @@ class Explorer(ipw.VBox):
         if len(cube.layers) > 1 and whole:
             self.profile = LayerProfile(cube, show_controls=False, thumbnails=False, height=240)
         self.attribution: AttributionView | None = None
-        if net is not None and inputs is not None:
-            self.attribution = AttributionView(net, inputs, cube.labels,
+        if model is not None and data is not None:
+            inputs = data[0] if isinstance(data, tuple | list) and len(data) == 2 else data
+            self.attribution = AttributionView(model, inputs, cube.labels,
                                                class_names=cube.class_names,
                                                sample_ids=cube.sample_ids)
         self.modelmap: ModelMap | None = None
@@ -194,16 +215,8 @@ class Explorer(ipw.VBox):
         row = ipw.HBox([self.panel])
         geometry = self.polar if self.projection is None else ipw.HBox([self.polar,
                                                                         self.projection])
-        children: list[Any] = [*([self.table] if whole else []), bar, geometry,
-                               ipw.HBox([self.histogram]), self.parallel]
-        if self.profile is not None:
-            children.append(self.profile)
-        if self.attribution is not None:
-            children.append(self.attribution)
-        if self.modelmap is not None:
-            children.append(self.modelmap)
-        children.append(row)
-        super().__init__(children=children)
+        super().__init__(children=[*self._leading(), bar, geometry, ipw.HBox([self.histogram]),
+                                   self.parallel, *self._below(), row])
 
     def _layer_options(self) -> list[tuple[str, int]]:
         meta, p = self.polar._meta, self.polar
@@ -223,17 +236,17 @@ class Explorer(ipw.VBox):
 
     def views(self) -> list[GeoView]:
         """The anywidget views in page order."""
-        out: list[GeoView] = [*([self.table] if self.table else []), self.polar,
-                              self.histogram, self.parallel]
-        if self.projection is not None:
-            out.insert(2, self.projection)
-        if self.profile is not None:
-            out.append(self.profile)
-        if self.modelmap is not None:
-            out.append(self.modelmap)
-        if self.attribution is not None:
-            out.append(self.attribution)
-        return [*out, self.panel]
+        beside = [] if self.projection is None else [self.projection]
+        return [*self._leading(), self.polar, *beside, self.histogram, self.parallel,
+                *self._below(), self.panel]
+
+    def _leading(self) -> list[GeoView]:
+        """The table, which a live cube's Explorer leaves out (it reads every cell)."""
+        return [] if self.table is None else [self.table]
+
+    def _below(self) -> list[GeoView]:
+        """The views shown only for some cubes or inputs, in page order."""
+        return [v for v in (self.profile, self.attribution, self.modelmap) if v is not None]
 
     def to_html(self, path: str | Path, title: str = "geowidget explorer") -> Path:
         """Write the views (with their in-browser pickers) into one standalone HTML file."""

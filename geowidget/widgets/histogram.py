@@ -8,8 +8,11 @@ import numpy as np
 import traitlets as t
 
 from geowidget._validation import validate_params
-from geowidget.widgets.base import DEFAULT_BUDGET, Enum, Int, SlabView
-from geowidget.widgets.polar import ARRAY_KEYWORDS, CELL_PARAMS, build_slab
+from geowidget.widgets.slab import CELL_PARAMS, build_slab
+from geowidget.widgets.traits import Enum, Int
+from geowidget.widgets.view import DEFAULT_BUDGET, SlabView
+
+__all__ = ["GROUPS", "LAYOUTS", "MarginHistogram"]
 
 GROUPS = ("class", "none", "model", "sparsity")
 LAYOUTS = ("auto", "stacked", "overlay", "multiples")
@@ -39,8 +42,9 @@ class MarginHistogram(SlabView):
         (the same samples measured several times, which must not be added up). A selection
         shows as the selected part of each group's bars in full colour, the rest faded, so
         the count axis always holds what is drawn.
-    model, layer, sparsity, benchmark : optional
-        The initial cell.
+    model, layer, sparsity, benchmark, severity : optional
+        The initial cell, found as ``cube.slice`` finds it (the default layer when no layer
+        is given).
     budget : int
         Bytes above which slices are fetched on demand (64 MB).
 
@@ -52,7 +56,6 @@ class MarginHistogram(SlabView):
     >>> gw.link(hist, gw.PolarPlot(demo_cube()))          # doctest: +SKIP
     """
 
-    _more_keywords = ARRAY_KEYWORDS
     _kind = t.Unicode("histogram").tag(sync=True)
     group_by = Enum(GROUPS, "class").tag(sync=True)
     bins = Int(40, min=1, max=1000).tag(sync=True)
@@ -60,35 +63,23 @@ class MarginHistogram(SlabView):
     group_layout = Enum(LAYOUTS, "auto").tag(sync=True)
 
     @validate_params(CELL_PARAMS)
-    def __init__(
-        self,
-        cube: Any = None,
-        *,
-        group_by: str = "class",
-        bins: int = 40,
-        group_layout: str = "auto",
-        model: str | int | None = None,
-        layer: str | int | None = None,
-        sparsity: float | None = None,
-        benchmark: str | None = None,
-        budget: int = DEFAULT_BUDGET,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, cube: Any = None, *, group_by: str = "class", bins: int = 40,
+                 group_layout: str = "auto", model: str | int | None = None,
+                 layer: str | int | None = None, sparsity: float | None = None,
+                 benchmark: str | None = None, severity: int | None = None,
+                 budget: int = DEFAULT_BUDGET, **kwargs: Any) -> None:
         if cube is None and "margin" in kwargs:
             n = len(np.asarray(kwargs["margin"]))
             kwargs.setdefault("angle", np.full(n, np.nan, np.float32))
             kwargs.setdefault("norm", np.full(n, np.nan, np.float32))
-        slab = build_slab(cube, kwargs)
-        super().__init__(**kwargs)
-        self._set_slab(slab, budget, {}, {})
-        picks = self._pick(model, layer, sparsity, benchmark)
-        self._apply_picks(picks, group_by=group_by, bins=bins, group_layout=group_layout)
+        super().__init__(build_slab(cube, kwargs), budget=budget, model=model, layer=layer,
+                         sparsity=sparsity, benchmark=benchmark, severity=severity,
+                         group_by=group_by, bins=bins, group_layout=group_layout, **kwargs)
 
     def select_range(self, low: float, high: float) -> np.ndarray:
         """Select (as a brush in the browser does) the samples of the shown cell with
         ``low <= m <= high`` among the shown classes; returns and sets their sample ids."""
         slab = self._slab
-        assert slab is not None
         m = self.cell()["margin"]
         lo, hi = min(low, high), max(low, high)
         keep = (m >= lo) & (m <= hi)
@@ -100,7 +91,6 @@ class MarginHistogram(SlabView):
     def groups(self) -> dict[str, np.ndarray]:
         """The margin arrays drawn now, by legend name (finite values, shown classes)."""
         slab = self._slab
-        assert slab is not None
         meta = self._meta
         mi, li, ki = self.model, self.layer, self.condition
 

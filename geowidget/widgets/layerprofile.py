@@ -9,9 +9,10 @@ import traitlets as t
 
 from geowidget._validation import Boolean, Instance, validate_params
 from geowidget.analysis.depth import PROFILE_METRICS, QUANTILES, layer_quantiles
-from geowidget.widgets.base import DEFAULT_BUDGET, SlabView
-from geowidget.widgets.data import slab_from_cube
-from geowidget.widgets.polar import CELL_PARAMS
+from geowidget.widgets.slab import CELL_PARAMS, slab_from_cube
+from geowidget.widgets.view import DEFAULT_BUDGET, SlabView
+
+__all__ = ["LayerProfile"]
 
 
 class LayerProfile(SlabView):
@@ -36,9 +37,9 @@ class LayerProfile(SlabView):
         Measured at several layers (``Study(..., layers=[...])``); with one layer each line is
         a point.
     model, layer : str or int, optional
-        The current model and layer (name or index).
-    sparsity, benchmark : optional
-        The condition the quantiles are shown for.
+        The current model and layer (name or position; the default layer when not given).
+    sparsity, benchmark, severity : optional
+        The condition the quantiles are shown for, found as ``cube.slice`` finds it.
     budget : int
         Bytes above which the per-sample cells (for the selected samples' lines) are fetched
         on demand instead of sent at once (64 MB); the quantiles are always sent.
@@ -53,29 +54,22 @@ class LayerProfile(SlabView):
     """
 
     _kind = t.Unicode("layerprofile").tag(sync=True)
+    data_keywords = ("cube", "sparsity", "benchmark", "severity", "budget", "thumbnails")
 
     @validate_params({**CELL_PARAMS, "cube": [Instance("geowidget.cube.GeometryCube")],
                       "thumbnails": [Boolean()]})
-    def __init__(
-        self,
-        cube: Any,
-        *,
-        model: str | int | None = None,
-        layer: str | int | None = None,
-        sparsity: float | None = None,
-        benchmark: str | None = None,
-        budget: int = DEFAULT_BUDGET,
-        thumbnails: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, cube: Any, *, model: str | int | None = None,
+                 layer: str | int | None = None, sparsity: float | None = None,
+                 benchmark: str | None = None, severity: int | None = None,
+                 budget: int = DEFAULT_BUDGET, thumbnails: bool = True, **kwargs: Any) -> None:
         self._quantiles = layer_quantiles(cube)  # [M, L, K, metric, quantile]
-        meta = {"metrics": list(PROFILE_METRICS), "quantiles": list(QUANTILES)}
         slab = slab_from_cube(cube)
         if not thumbnails:
             slab.images = None
-        self._set_slab(slab, budget, meta, {"profile": self._quantiles})
-        self._apply_picks(self._pick(model, layer, sparsity, benchmark))
+        super().__init__(slab, budget=budget, model=model, layer=layer, sparsity=sparsity,
+                         benchmark=benchmark, severity=severity,
+                         _meta={"metrics": list(PROFILE_METRICS), "quantiles": list(QUANTILES)},
+                         _arrays={"profile": self._quantiles}, **kwargs)
 
     def profile(self) -> dict[str, np.ndarray]:
         """What is drawn for the current condition: per metric, float32 ``[M, L, 3]`` (the

@@ -10,6 +10,7 @@ with two methods, ``pick_of(point)`` and ``point_of(picks)``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,20 @@ import numpy as np
 import traitlets as t
 
 from geowidget._validation import describe
-from geowidget.widgets.base import GeoView, SampleView, new_link_id, write_html
+from geowidget.widgets.export import write_html
+from geowidget.widgets.view import GeoView, SampleView
+
+__all__ = ["DEFAULT_KEYS", "Link", "link", "new_link_id"]
 
 DEFAULT_KEYS = ("model", "layer", "condition")
 # the names each key's values index; views linked on a key must agree on them
 _KEY_NAMES = {"model": "models", "layer": "layers", "condition": "conditions",
               "classes": "class_names"}
+
+
+def new_link_id() -> str:
+    """A fresh id for views linked in the browser (shared selection and pickers)."""
+    return uuid.uuid4().hex
 
 
 class Link(t.HasTraits):

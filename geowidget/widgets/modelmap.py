@@ -8,8 +8,12 @@ import numpy as np
 import traitlets as t
 
 from geowidget._validation import Options, validate_params
-from geowidget.widgets.base import Colors, GeoView, Int, invalid
 from geowidget.widgets.codec import as_numpy
+from geowidget.widgets.deprecation import renamed
+from geowidget.widgets.traits import Colors, Int, invalid
+from geowidget.widgets.view import GeoView
+
+__all__ = ["BY", "ModelMap", "run_paths"]
 
 BY = ("model", "condition", "model_condition", "model_sparsity")
 
@@ -38,12 +42,26 @@ def _robustness_at(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
 
 def _layout_from_cube(cube: Any, by: str, method: str, layer: Any,
                       select: dict[str, Any]) -> tuple[Any, ...]:
-    from geowidget.analysis.embedding import distances, layout, model_embedding, mst
+    from geowidget.analysis.embedding import distances, model_embedding, mst
+    from geowidget.analysis.reducer import project
 
     emb = model_embedding(cube, by=by, layer=layer, **select)
     d = distances(emb)
-    return emb.labels, list(getattr(emb, "info", [{} for _ in emb.labels])), layout(
-        d, method=method), mst(d)
+    return emb.labels, list(getattr(emb, "info", [{} for _ in emb.labels])), project(
+        distances=d, method=method if len(d) > 2 else "mds").astype(np.float64), mst(d)
+
+
+def _condition_of(coords: Any, point: dict[str, Any]) -> int:
+    """The condition a point of the embedding stands for (-1: none): its own, or the clean
+    condition at its sparsity (a point per model and sparsity)."""
+    try:
+        if "condition" in point:
+            return coords.index("condition", point["condition"])
+        if "sparsity" in point:
+            return coords.condition(point["sparsity"], "clean")
+    except KeyError:
+        pass
+    return -1
 
 
 def run_paths(cube: Any, point_model: np.ndarray) -> list[list[int]]:
@@ -77,12 +95,13 @@ class ModelMap(GeoView):
         Point index pairs to connect (e.g. MST edges).
     names : list of str, optional
         Point labels (rendered as text).
-    color : dict of str to array-like [P], optional
-        Colour fields; float arrays get a colour scale, string arrays categories. From a
-        cube, ``accuracy``, ``robustness`` (when the scores module is available) and ``method``
-        (``model_info["pruning"]`` or ``["method"]``) are filled in.
-    color_by : str, optional
-        The initial colour field.
+    color_by : str, array-like [P] or dict of str to array-like [P], optional
+        The colour: a field name, or colour fields of your own (an array is the field
+        ``"custom"``; a dict names its fields, and the first is shown). Float arrays get a
+        colour scale, string arrays categories. From a cube, ``accuracy``, ``robustness``
+        (when the scores module is available) and ``method`` (``model_info["pruning"]`` or
+        ``["method"]``) are filled in. Default: the first field. (``color=``, a dict of
+        fields, is its deprecated spelling.)
     by : {"model", "condition", "model_condition", "model_sparsity"}
         What a point is, when computing from a cube. ``"model_sparsity"``: one point per
         (model, sparsity), placed by its geometry under every benchmark (the paper's map of
@@ -97,7 +116,9 @@ class ModelMap(GeoView):
         ``by="model_condition"`` each model's points are joined in order of sparsity; with
         ``by="model"`` each training run's checkpoints (models with ``run`` and ``step`` in
         their ``model_info``) are joined in order of step, and a ``step`` colour is added.
-    sparsity, benchmark : optional
+    layer : str or int, optional
+        The layer whose geometry places the points; the default layer when not given.
+    sparsity, benchmark, severity : optional
         Condition selection passed to ``model_embedding`` when computing from a cube; for
         ``by="model_condition"`` the default is every sparsity of the clean benchmark, for
         ``by="model_sparsity"`` every sparsity and every benchmark.
@@ -113,6 +134,8 @@ class ModelMap(GeoView):
     color_by = t.Unicode("").tag(sync=True)
     active = Int(-1, min=-1).tag(sync=True)
     palette = Colors().tag(sync=True)
+    data_keywords = ("cube", "xy", "edges", "names", "by", "method", "layer", "point_model",
+                     "point_condition", "paths", "sparsity", "benchmark", "severity")
 
     @validate_params({
         "by": [Options(*BY)],
@@ -125,8 +148,7 @@ class ModelMap(GeoView):
         xy: Any = None,
         edges: Any = None,
         names: list[str] | None = None,
-        color: dict[str, Any] | None = None,
-        color_by: str | None = None,
+        color_by: Any = None,
         by: str = "model",
         method: str = "mds",
         layer: Any = None,
@@ -135,10 +157,15 @@ class ModelMap(GeoView):
         paths: list[list[int]] | None = None,
         sparsity: Any = "default",
         benchmark: Any = "clean",
+        severity: Any = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        colors: dict[str, Any] = dict(color or {})
+        shown = color_by if isinstance(color_by, str) else None
+        # the deprecated color= took the fields (a dict), and color_by= the one shown
+        given = renamed(kwargs, "color", "color_by", None if shown else color_by, None,
+                        "ModelMap")
+        colors: dict[str, Any] = ({} if given is None else dict(given)
+                                  if isinstance(given, dict) else {"custom": given})
         info: list[dict[str, Any]] = []
         if xy is None:
             if cube is None:
@@ -147,7 +174,8 @@ class ModelMap(GeoView):
                 sparsity = None if by in ("model_condition", "model_sparsity") else 0.0
             if by == "model_sparsity" and benchmark == "clean":
                 benchmark = None
-            select = {"sparsity": sparsity, "benchmark": benchmark}
+            select = {"sparsity": sparsity, "benchmark": benchmark, "severity": severity}
+            layer = cube.coords.default_layer if layer is None else layer
             labels, info, xy, edges_c = _layout_from_cube(cube, by, method, layer, select)
             names = list(labels) if names is None else names
             edges = edges_c if edges is None else edges
@@ -179,12 +207,7 @@ class ModelMap(GeoView):
             for i, d in enumerate(info):
                 if "model" in d and d["model"] in cube.models:
                     pm[i] = cube.models.index(d["model"])
-                if "sparsity" in d or "benchmark" in d:
-                    try:
-                        pk[i] = cube.condition_index(float(d.get("sparsity", 0.0)),
-                                                     str(d.get("benchmark", "clean")))
-                    except KeyError:
-                        pk[i] = -1
+                pk[i] = _condition_of(cube.coords, d)
                 d["_m"], d["_k"] = int(pm[i]), int(pk[i])
             colors.setdefault("accuracy", _accuracy(cube, info))
             if (cube.corruptions or by == "model_sparsity") and (pm >= 0).any():  # own sparsity
@@ -242,12 +265,10 @@ class ModelMap(GeoView):
         self._xy = pos
         self._edges = e
         self._colors = colors
-        with self.hold_sync():
-            self._meta = {"names": names, "color_fields": fields, "color_kinds": kinds,
-                          "category_names": cat_names}
-            self._arrays = arrays
-            self.color_by = color_by if color_by is not None else (fields[0] if fields else "")
-            self.active = self.active  # given before the points: check it now
+        meta = {"names": names, "color_fields": fields, "color_kinds": kinds,
+                "category_names": cat_names}
+        super().__init__(_meta=meta, _arrays=arrays, color_by=shown if shown is not None
+                         else (fields[0] if fields else ""), **kwargs)
 
     @t.validate("color_by")
     def _valid_color(self, proposal: Any) -> str:

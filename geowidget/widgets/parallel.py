@@ -9,16 +9,18 @@ import traitlets as t
 
 from geowidget._validation import invalid as invalid_param
 from geowidget._validation import validate_params
-from geowidget.widgets.base import DEFAULT_BUDGET, Dict, SlabView, invalid
 from geowidget.widgets.codec import as_numpy
-from geowidget.widgets.data import ADVERSARIAL
-from geowidget.widgets.polar import (
-    ARRAY_KEYWORDS,
+from geowidget.widgets.slab import (
+    ADVERSARIAL,
     CELL_PARAMS,
     build_slab,
     robustness_of,
     robustness_shown,
 )
+from geowidget.widgets.traits import Dict, invalid
+from geowidget.widgets.view import DEFAULT_BUDGET, SlabView
+
+__all__ = ["ParallelCoordinates"]
 
 
 class ParallelCoordinates(SlabView):
@@ -40,8 +42,9 @@ class ParallelCoordinates(SlabView):
         Extra (or, without a cube, all) axes, in order.
     labels, class_names, sample_ids : optional
         Per-sample classes and ids when no cube is given.
-    model, layer, sparsity, benchmark : optional
-        The initial cell.
+    model, layer, sparsity, benchmark, severity : optional
+        The initial cell, found as ``cube.slice`` finds it (the default layer when no layer
+        is given).
 
     Examples
     --------
@@ -50,23 +53,16 @@ class ParallelCoordinates(SlabView):
     >>> gw.ParallelCoordinates(demo_cube())               # doctest: +SKIP
     """
 
-    _more_keywords = ARRAY_KEYWORDS
+    data_keywords = (*SlabView.data_keywords, "axes")
     _kind = t.Unicode("parallel").tag(sync=True)
     ranges = Dict().tag(sync=True)
 
     @validate_params({**CELL_PARAMS, "axes": [None, dict]})
-    def __init__(
-        self,
-        cube: Any = None,
-        *,
-        axes: dict[str, Any] | None = None,
-        model: str | int | None = None,
-        layer: str | int | None = None,
-        sparsity: float | None = None,
-        benchmark: str | None = None,
-        budget: int = DEFAULT_BUDGET,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, cube: Any = None, *, axes: dict[str, Any] | None = None,
+                 model: str | int | None = None, layer: str | int | None = None,
+                 sparsity: float | None = None, benchmark: str | None = None,
+                 severity: int | None = None, budget: int = DEFAULT_BUDGET,
+                 **kwargs: Any) -> None:
         plain = dict(axes or {})
         if cube is None:
             if not plain:
@@ -76,7 +72,6 @@ class ParallelCoordinates(SlabView):
             kwargs.setdefault("angle", nan)
             kwargs.setdefault("norm", nan)
         slab = build_slab(cube, kwargs)
-        super().__init__(**kwargs)
         n = slab.n
         specs: list[dict[str, Any]] = []
         extra: dict[str, np.ndarray] = {}
@@ -106,8 +101,9 @@ class ParallelCoordinates(SlabView):
                                     f"{arr[:3].tolist()}")
             extra[f"ax_{i}"] = arr.astype(np.float32)
             specs.append({"name": str(name), "source": "plain", "key": f"ax_{i}"})
-        self._set_slab(slab, budget, {"axes": specs, **meta}, extra)
-        self._apply_picks(self._pick(model, layer, sparsity, benchmark))
+        super().__init__(slab, budget=budget, model=model, layer=layer, sparsity=sparsity,
+                         benchmark=benchmark, severity=severity,
+                         _meta={"axes": specs, **meta}, _arrays=extra, **kwargs)
 
     @t.validate("ranges")
     def _valid_ranges(self, proposal: Any) -> dict[str, list[float]]:
@@ -144,7 +140,7 @@ class ParallelCoordinates(SlabView):
         """Brush from Python: set ``ranges`` and select the samples inside all of them."""
         self.ranges = ranges
         cols = self.columns()
-        keep = np.ones(self._slab.n if self._slab else 0, bool)
+        keep = np.ones(self._slab.n, bool)
         for name, (lo, hi) in self.ranges.items():
             v = cols[name]
             keep &= (v >= min(lo, hi)) & (v <= max(lo, hi))
@@ -162,5 +158,4 @@ class ParallelCoordinates(SlabView):
             if name in self.ranges:
                 dim["constraintrange"] = sorted(self.ranges[name])
             dims.append(dim)
-        labels = self._slab.labels if self._slab is not None else None
-        return go.Figure(go.Parcoords(dimensions=dims, line={"color": labels}))
+        return go.Figure(go.Parcoords(dimensions=dims, line={"color": self._slab.labels}))

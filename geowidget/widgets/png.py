@@ -34,6 +34,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+__all__ = ["HEADLESS_WIDTH", "MAX_SCALE", "VIAS", "PngExport", "PngRequests", "check_scale",
+           "chromium_executable", "open_target", "png_size", "render_headless"]
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_SCALE = 10.0
 HEADLESS_WIDTH = 840  # CSS px of the page a headless export lays the view out in

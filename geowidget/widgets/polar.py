@@ -7,78 +7,73 @@ from typing import Any
 import numpy as np
 import traitlets as t
 
-from geowidget._validation import POSITIVE_INT, Interval, validate_params
-from geowidget.widgets.base import DEFAULT_BUDGET, Bool, Enum, Float, Int, SlabView, invalid
+from geowidget._validation import validate_params
+from geowidget.widgets import slab as _slab
 from geowidget.widgets.codec import as_numpy
-from geowidget.widgets.data import ADVERSARIAL, Slab, slab_from_arrays, slab_from_cube
+from geowidget.widgets.deprecation import moved, renamed
+from geowidget.widgets.slab import ADVERSARIAL, Slab
+from geowidget.widgets.traits import Bool, Enum, Float, Int, invalid
+from geowidget.widgets.view import DEFAULT_BUDGET, SlabView
+
+__all__ = ["ANGLE_TO", "BASE_FIELDS", "PolarPlot", "color_fields"]
 
 BASE_FIELDS = ("class", "correct", "pred", "margin", "angle", "norm")
 ANGLE_TO = ("true", "pred")
-# the constructor parameters of the slab views that pick a cell, and the byte budget
-CELL_PARAMS: dict[str, list] = {
-    "model": [None, str, Interval(int, 0, None)],
-    "layer": [None, str, Interval(int, 0, None)],
-    "sparsity": [None, Interval(float, 0, 1)],
-    "benchmark": [None, str],
-    "budget": POSITIVE_INT,
-}
-# the plain-array keywords of the slab views, and `thumbnails` (send the images or not)
-ARRAY_KEYWORDS = ("angle", "norm", "margin", "labels", "pred", "angle_pred", "class_names",
-                  "sample_ids", "images", "thumbnails")
+# the slab plumbing the views share lived here
+__getattr__ = moved(__name__, dict.fromkeys(("ARRAY_KEYWORDS", "CELL_PARAMS", "build_slab",
+                                             "robustness_of", "robustness_shown"),
+                                            "geowidget.widgets.slab"))
 
 
-def robustness_of(cube: Any, benchmark: str | None = None
-                  ) -> tuple[np.ndarray, dict[str, Any]] | None:
-    """Per-sample robustness of every (model, sparsity) for the views, or None when the cube
-    has no corrupted condition.
+def color_fields(slab: Slab, color_by: Any, owner: str) -> tuple[str, dict[str, Any],
+                                                                 dict[str, np.ndarray]]:
+    """The colour a slab view starts with, and what it sends for its colour fields.
 
-    Returns ``(values, levels)``: float32 ``[M, S, N]`` over the cube's sparsity levels (see
-    :func:`geowidget.analysis.scores.robustness_by_sparsity`; NaN at a level without
-    corruptions, optionally of one ``benchmark``), and the meta the browser reads them with:
-    ``{"sparsities": [S], "level": [K] (condition k shows level level[k]), "evaluated": [S]}``.
-    A view at condition k thus shows the robustness of the model at k's own sparsity.
+    ``color_by`` is a field name or a per-sample array (``[N]``, or ``[M, L, K, N]`` per
+    cell, added to the slab's per-cell arrays); an array becomes the field ``"custom"``.
+    Returns ``(color_by, meta, arrays)``: the field name, ``color_fields`` / ``color_kinds``
+    (and ``robust_levels``) for the metadata, and the arrays sent once.
     """
-    if cube is None or not cube.corruptions or hasattr(cube, "live"):
-        return None  # (a live cube's robustness would compute every condition's outputs)
-    from geowidget.analysis.scores import condition_levels, robustness_by_sparsity
-
-    levels = condition_levels(cube)
-    values = robustness_by_sparsity(cube, benchmark=benchmark).astype(np.float32)
-    meta = {"sparsities": levels,
-            "level": [levels.index(c.sparsity) for c in cube.conditions],
-            "evaluated": [bool(np.isfinite(values[:, j]).any()) for j in range(len(levels))]}
-    return values, meta
-
-
-def robustness_shown(view: Any, key: str) -> np.ndarray:
-    """A robustness array a view sent (``[M, S, N]``, see :func:`robustness_of`) at its shown
-    model and condition: ``[N]``, the robustness at the shown condition's sparsity."""
-    level = view._meta["robust_levels"]["level"][view.condition]
-    return np.asarray(view._arrays[key])[view.model, level]
-
-
-def build_slab(data: Any, kwargs: dict[str, Any]) -> Slab:
-    """A slab from a GeometryCube or from the plain-array keyword arguments (consumed)."""
-    given = {k: kwargs.pop(k) for k in ARRAY_KEYWORDS[:-1] if k in kwargs}
-    thumbnails = kwargs.pop("thumbnails", True)
-    if data is not None:
-        from geowidget.cube import GeometryCube
-
-        if not isinstance(data, GeometryCube):
-            raise TypeError(
-                f"the first argument must be a GeometryCube, got {type(data).__name__}; "
-                "for plain arrays pass angle=..., norm=..., labels=... as keywords"
+    m, ly, k, n = slab.shape
+    fields = list(BASE_FIELDS)
+    kinds = {"class": "categorical", "correct": "categorical", "pred": "categorical",
+             "margin": "diverging", "angle": "continuous", "norm": "continuous"}
+    arrays: dict[str, np.ndarray] = {}
+    meta: dict[str, Any] = {}
+    rob = _slab.robustness_of(slab.cube)
+    if rob is not None:  # per (model, sparsity): the browser reads the shown one's level
+        fields.append("robustness")
+        kinds["robustness"] = "continuous"
+        arrays["robustness"], meta["robust_levels"] = rob
+    if ADVERSARIAL in slab.extra:  # the cube's adversarial distances, per cell
+        fields.append(ADVERSARIAL)
+        kinds[ADVERSARIAL] = "continuous"
+    if not isinstance(color_by, str):
+        arr = as_numpy(color_by)
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f"The 'color_by' parameter of {owner} must be a field name or a "
+                            f"numeric array. Got an array of dtype {arr.dtype} instead.")
+        kinds["custom"] = "continuous" if arr.dtype.kind == "f" else "categorical"
+        with np.errstate(over="ignore"):  # beyond float32: refused just below
+            values = arr.astype(np.float32)
+        if np.isinf(values).any():  # it would span the colour range alone
+            at = np.flatnonzero(np.isinf(values.ravel()))
+            raise ValueError(f"The 'color_by' parameter of {owner} must be finite in float32 "
+                             f"(NaN marks a missing value). Got {at.size} infinite "
+                             f"value(s), at flat positions {at[:3].tolist()}.")
+        if arr.shape == (n,):
+            arrays["custom"] = values  # one value per sample, whatever the cell
+        elif arr.shape == (m, ly, k, n):
+            slab.extra["custom"] = ("mlkn", values)  # per cell: sent with the cell
+        else:
+            raise ValueError(
+                f"The 'color_by' parameter of {owner} must be a field name or an array of "
+                f"shape ({n},) or {(m, ly, k, n)} (one value per sample, optionally per "
+                f"model, layer, condition). Got shape {arr.shape} instead."
             )
-        if given:
-            raise ValueError(f"pass either a GeometryCube or arrays, not both (got {sorted(given)})")
-        slab = slab_from_cube(data)
-    elif "angle" not in given or "norm" not in given:
-        raise ValueError("pass a GeometryCube, or at least angle=... and norm=... arrays")
-    else:
-        slab = slab_from_arrays(**given)
-    if not thumbnails:
-        slab.images = None
-    return slab
+        fields.append("custom")
+        color_by = "custom"
+    return color_by, {**meta, "color_fields": fields, "color_kinds": kinds}, arrays
 
 
 class PolarPlot(SlabView):
@@ -93,22 +88,24 @@ class PolarPlot(SlabView):
     cube : GeometryCube, optional
         The data; or pass plain arrays as keywords ``angle`` (radians), ``norm``, ``margin``,
         ``labels``, ``pred``, ``angle_pred``, ``class_names``, ``sample_ids``, ``images``.
-    color : str or array-like, default "class"
+    color_by : str or array-like, default "class"
         A field name (``class``, ``correct``, ``pred``, ``margin``, ``angle``, ``norm``, and
         ``robustness`` when the scores module can compute it from a cube, ``adversarial``
         when the cube has adversarial distances) or a per-sample array
         ``[N]`` or ``[M, L, K, N]``: float values get a colour bar, integer values categories.
         NaN values are drawn as a "missing" category and counted in the legend. At a layer
         measured with a linear probe, ``correct`` and ``pred`` are the probe's; colour by the
-        model's own with ``color=cube.correct[:, None].repeat(len(cube.layers), 1)``.
+        model's own with ``color_by=cube.correct[:, None].repeat(len(cube.layers), 1)``.
+        (``color=`` is its deprecated spelling.)
     angle_to : {"true", "pred"}
         Measure θ to the true class direction or to the predicted class direction.
     normalize : bool
         Divide ρ by the largest finite ρ of the shown slice, so the disc has radius 1.
     model, layer : str or int, optional
-        Initial model and layer (name or index).
-    sparsity, benchmark : optional
-        Initial condition.
+        Initial model and layer (name or position); the default layer when not given.
+    sparsity, benchmark, severity : optional
+        Initial condition, found as ``cube.slice`` finds it (sparsity within a tolerance;
+        ``severity`` needed only when several conditions match).
     classes : list of int, optional
         Classes to show (all by default).
     palette : list of str, optional
@@ -132,7 +129,6 @@ class PolarPlot(SlabView):
     'class'
     """
 
-    _more_keywords = ARRAY_KEYWORDS
     _kind = t.Unicode("polar").tag(sync=True)
     color_by = t.Unicode("class").tag(sync=True)
     angle_to = Enum(ANGLE_TO, "true").tag(sync=True)
@@ -144,66 +140,20 @@ class PolarPlot(SlabView):
     # cell's own range, so that several plots share one scale (SideBySide); [] for none
     shared_range = t.List().tag(sync=True)
 
-    @validate_params(CELL_PARAMS)
-    def __init__(
-        self,
-        cube: Any = None,
-        *,
-        color: Any = "class",
-        angle_to: str = "true",
-        normalize: bool = False,
-        model: str | int | None = None,
-        layer: str | int | None = None,
-        sparsity: float | None = None,
-        benchmark: str | None = None,
-        budget: int = DEFAULT_BUDGET,
-        **kwargs: Any,
-    ) -> None:
-        slab = build_slab(cube, kwargs)
-        super().__init__(**kwargs)
-        m, ly, k, n = slab.shape
-        fields = list(BASE_FIELDS)
-        kinds = {"class": "categorical", "correct": "categorical", "pred": "categorical",
-                 "margin": "diverging", "angle": "continuous", "norm": "continuous"}
-        extra: dict[str, np.ndarray] = {}
-        meta: dict[str, Any] = {}
-        rob = robustness_of(slab.cube)
-        if rob is not None:  # per (model, sparsity): the browser reads the shown one's level
-            fields.append("robustness")
-            kinds["robustness"] = "continuous"
-            extra["robustness"], meta["robust_levels"] = rob
-        if ADVERSARIAL in slab.extra:  # the cube's adversarial distances, per cell
-            fields.append(ADVERSARIAL)
-            kinds[ADVERSARIAL] = "continuous"
-        if not isinstance(color, str):
-            arr = as_numpy(color)
-            if arr.dtype.kind not in "fiub":
-                raise TypeError(f"The 'color' parameter of PolarPlot must be a field name or a "
-                                f"numeric array. Got an array of dtype {arr.dtype} instead.")
-            kinds["custom"] = "continuous" if arr.dtype.kind == "f" else "categorical"
-            with np.errstate(over="ignore"):  # beyond float32: refused just below
-                values = arr.astype(np.float32)
-            if np.isinf(values).any():  # it would span the colour range alone
-                at = np.flatnonzero(np.isinf(values.ravel()))
-                raise ValueError(f"The 'color' parameter of PolarPlot must be finite in float32 "
-                                 f"(NaN marks a missing value). Got {at.size} infinite "
-                                 f"value(s), at flat positions {at[:3].tolist()}.")
-            if arr.shape == (n,):
-                extra["custom"] = values  # one value per sample, whatever the cell
-            elif arr.shape == (m, ly, k, n):
-                slab.extra["custom"] = ("mlkn", values)  # per cell: sent with the cell
-            else:
-                raise ValueError(
-                    f"The 'color' parameter of PolarPlot must be a field name or an array of "
-                    f"shape ({n},) or {(m, ly, k, n)} (one value per sample, optionally per "
-                    f"model, layer, condition). Got shape {arr.shape} instead."
-                )
-            fields.append("custom")
-            color = "custom"
-        meta.update(color_fields=fields, color_kinds=kinds)
-        self._set_slab(slab, budget, meta, extra)
-        picks = self._pick(model, layer, sparsity, benchmark)
-        self._apply_picks(picks, color_by=color, angle_to=angle_to, normalize=normalize)
+    @validate_params(_slab.CELL_PARAMS)
+    def __init__(self, cube: Any = None, *, color_by: Any = "class", angle_to: str = "true",
+                 normalize: bool = False, model: str | int | None = None,
+                 layer: str | int | None = None, sparsity: float | None = None,
+                 benchmark: str | None = None, severity: int | None = None,
+                 budget: int = DEFAULT_BUDGET, **kwargs: Any) -> None:
+        color_by = renamed(kwargs, "color", "color_by", color_by, "class", type(self).__name__)
+        slab = _slab.build_slab(cube, kwargs)
+        color_by, meta, arrays = color_fields(slab, color_by, type(self).__name__)
+        super().__init__(slab, budget=budget, model=model, layer=layer, sparsity=sparsity,
+                         benchmark=benchmark, severity=severity, color_by=color_by,
+                         angle_to=angle_to, normalize=normalize,
+                         _meta={**meta, **kwargs.pop("_meta", {})},
+                         _arrays={**arrays, **kwargs.pop("_arrays", {})}, **kwargs)
 
     @t.validate("color_by")
     def _valid_color(self, proposal: Any) -> str:
@@ -236,7 +186,6 @@ class PolarPlot(SlabView):
         with a robustness colour, ``robustness`` of the shown model at the shown condition's
         sparsity (NaN where the cube has no corruption at that sparsity)."""
         slab = self._slab
-        assert slab is not None
         cell = self.cell()
         theta = cell["angle_pred" if self.angle_to == "pred" else "angle"]
         rho = cell["norm"].astype(np.float64)
@@ -250,7 +199,7 @@ class PolarPlot(SlabView):
                "margin": cell["margin"], "label": slab.labels,
                "pred": cell["pred"], "ids": slab.sample_ids, "visible": visible}
         if "robust_levels" in self._meta:
-            out["robustness"] = robustness_shown(self, "robustness")
+            out["robustness"] = _slab.robustness_shown(self, "robustness")
         return out
 
     def to_plotly(self) -> Any:

@@ -16,6 +16,9 @@ import traitlets as t
 
 from geowidget.widgets.codec import as_numpy
 from geowidget.widgets.polar import PolarPlot
+from geowidget.widgets.slab import build_slab
+
+__all__ = ["ProjectionView", "cube_projection"]
 
 
 def cube_projection(cube: Any, method: str) -> np.ndarray:
@@ -47,18 +50,18 @@ class ProjectionView(PolarPlot):
         one map per (model, layer), or one map when the data has one model and one layer.
         NaN rows are drawn as missing.
     **kwargs
-        As for :class:`PolarPlot` (``color``, ``model``, ``layer``, ``sparsity``,
-        ``benchmark``, ``classes``, ``palette``, ``budget``, ...). The positions stay those of
+        As for :class:`PolarPlot` (``color_by``, ``model``, ``layer``, ``sparsity``,
+        ``benchmark``, ``severity``, ``classes``, ``palette``, ``budget``, ...). The positions stay those of
         the clean, dense model as the condition changes; the colours follow the condition.
 
     Examples
     --------
-    >>> view = ProjectionView(cube, method="umap", color="margin")      # doctest: +SKIP
+    >>> view = ProjectionView(cube, method="umap", color_by="margin")      # doctest: +SKIP
     >>> gw.link(view, gw.PolarPlot(cube))                               # doctest: +SKIP
     """
 
-    _more_keywords = (*PolarPlot._more_keywords, "xy")
     _kind = t.Unicode("projection").tag(sync=True)
+    data_keywords = (*PolarPlot.data_keywords, "method", "xy")
 
     def __init__(self, cube: Any = None, method: str = "umap", *, xy: Any = None,
                  **kwargs: Any) -> None:
@@ -70,16 +73,12 @@ class ProjectionView(PolarPlot):
             if cube is None:
                 raise ValueError("pass a GeometryCube with stored projections, or xy=positions")
             positions = cube_projection(cube, method)
-        super().__init__(cube, **kwargs)
-        m, ly, _, n = self._slab.shape  # type: ignore[union-attr]
-        pos = self._positions(positions, m, ly, n)
-        arrays = dict(self._arrays)
-        arrays["proj_x"] = np.ascontiguousarray(pos[..., 0])
-        arrays["proj_y"] = np.ascontiguousarray(pos[..., 1])
-        self._xy = pos
-        with self.hold_sync():
-            self._meta = {**self._meta, "projection": method}
-            self._arrays = arrays
+        slab = build_slab(cube, kwargs)
+        m, ly, _, n = slab.shape
+        self._xy = self._positions(positions, m, ly, n)
+        super().__init__(slab, _meta={"projection": method},
+                         _arrays={"proj_x": np.ascontiguousarray(self._xy[..., 0]),
+                                  "proj_y": np.ascontiguousarray(self._xy[..., 1])}, **kwargs)
 
     def _positions(self, value: np.ndarray, m: int, ly: int, n: int) -> np.ndarray:
         if value.dtype.kind not in "fiu":
@@ -104,7 +103,7 @@ class ProjectionView(PolarPlot):
         import plotly.graph_objects as go
 
         xy = self.positions
-        labels = self._slab.labels  # type: ignore[union-attr]
+        labels = self._slab.labels
         names = self._meta["class_names"]
         fig = go.Figure()
         for c in np.unique(labels):

@@ -9,9 +9,11 @@ import ipywidgets as ipw
 import numpy as np
 import traitlets as t
 
-from geowidget.widgets.base import write_html
+from geowidget.widgets.export import write_html
 from geowidget.widgets.link import link
 from geowidget.widgets.polar import PolarPlot
+
+__all__ = ["SideBySide", "shared_ranges"]
 
 
 def shared_ranges(cube: Any, models: list[int]) -> list[list[float]]:
@@ -47,7 +49,8 @@ class SideBySide(ipw.HBox):
         look shrunken. ``False`` fits each panel to its own data (its shape, not its size).
         Normalising ρ (``normalize=True``) is per panel either way.
     **kwargs
-        Passed to both :class:`PolarPlot` views.
+        Passed to both :class:`PolarPlot` views (``layer``, ``benchmark``, ``severity``,
+        ``color_by``, ...).
 
     Examples
     --------
@@ -62,6 +65,11 @@ class SideBySide(ipw.HBox):
     def __init__(self, cube: Any, models: tuple[Any, Any] = (0, 1), *,
                  sparsities: tuple[float, float] | None = None, shared_scale: bool = True,
                  **kwargs: Any) -> None:
+        from geowidget.cube import GeometryCube
+
+        if not isinstance(cube, GeometryCube):
+            raise TypeError(f"The 'cube' parameter of SideBySide must be a GeometryCube. Got "
+                            f"{type(cube).__name__} instead.")
         if len(models) != 2:
             raise ValueError(f"models must name two models, got {models!r}")
         if not isinstance(shared_scale, bool | np.bool_):
@@ -69,11 +77,11 @@ class SideBySide(ipw.HBox):
         keys = ["layer", "classes"] if sparsities is not None else ["layer", "condition",
                                                                     "classes"]
         sp = sparsities or (None, None)
+        if shared_scale:
+            kwargs["shared_range"] = shared_ranges(
+                cube, [cube.coords.index("model", m) for m in models])
         self.left = PolarPlot(cube, model=models[0], sparsity=sp[0], **kwargs)
         self.right = PolarPlot(cube, model=models[1], sparsity=sp[1], **kwargs)
-        if shared_scale:
-            shared = shared_ranges(cube, [self.left.model, self.right.model])
-            self.left.shared_range = self.right.shared_range = shared
         self.link = link(self.left, self.right, keys=keys)
         self._mirror = t.dlink((self.link, "selected"), (self, "selected"))
         super().__init__(children=[self.left, self.right])

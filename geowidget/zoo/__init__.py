@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=1)
 def _manifest() -> dict[str, dict[str, Any]]:
-    from geowidget.zoo.build import MANIFEST, WEIGHTS_DIR
+    from geowidget.zoo.files import MANIFEST, WEIGHTS_DIR
 
     path = WEIGHTS_DIR / MANIFEST
     if not path.exists():
@@ -91,7 +91,7 @@ def load(name: str) -> nn.Module:
     """
     import torch
 
-    from geowidget.zoo.build import WEIGHTS_DIR
+    from geowidget.zoo.files import WEIGHTS_DIR
     from geowidget.zoo.models import build_model
 
     desc = info(name)
@@ -121,7 +121,7 @@ def load_run(name: str) -> Checkpoints:
     import torch
 
     from geowidget.engine.checkpoints import Checkpoints
-    from geowidget.zoo.build import WEIGHTS_DIR
+    from geowidget.zoo.files import WEIGHTS_DIR
     from geowidget.zoo.models import build_model
 
     desc = info(name)
@@ -142,7 +142,7 @@ def load_all(names_: list[str] | None = None) -> dict[str, nn.Module]:
 @lru_cache(maxsize=1)
 def _split() -> tuple[ImageData, ImageData]:
     from geowidget.datasets import load_mnist
-    from geowidget.zoo.build import SPLIT
+    from geowidget.zoo.files import SPLIT
 
     return load_mnist().split(SPLIT["test_fraction"], SPLIT["seed"])
 

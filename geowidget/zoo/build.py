@@ -27,13 +27,10 @@ from typing import Any
 import torch
 
 from geowidget.engine.threads import torch_threads
+from geowidget.zoo.files import MANIFEST, SPLIT, WEIGHTS_DIR
 from geowidget.zoo.models import build_model
 from geowidget.zoo.mpt import find_subnetwork, weight_density
 from geowidget.zoo.training import accuracy, train_classifier
-
-WEIGHTS_DIR = Path(__file__).with_name("weights")
-MANIFEST = "manifest.json"
-SPLIT = {"dataset": "mnist", "test_fraction": 0.3, "seed": 0}
 
 ZOO_SPECS: list[dict[str, Any]] = [
     {"name": "mlp-s0", "arch": "mlp", "width": 128, "training": "standard", "seed": 0},
@@ -192,3 +189,9 @@ def build(
     }
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
+
+
+__all__ = [
+    "DEFAULTS", "MANIFEST", "SPLIT", "WEIGHTS_DIR", "ZOO_SPECS", "build", "spec", "train_one",
+    "train_run",
+]

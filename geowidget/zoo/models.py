@@ -238,3 +238,9 @@ def build_model(arch: str, width: int | None = None, *, seed: int | None = None)
     if arch == "vit":
         return vit(64 if width is None else width, seed=seed)
     raise ValueError(f"unknown architecture {arch!r}; valid: {list(ARCHITECTURES)}")
+
+
+__all__ = [
+    "ARCHITECTURES", "DigitViT", "LeNet", "MLP", "WideCNN", "build_model", "lenet", "mlp", "vit",
+    "wide_cnn",
+]

@@ -200,3 +200,6 @@ def weight_density(model: nn.Module) -> float:
         raise ValueError("model has no nn.Linear or nn.Conv2d layer")
     nonzero = sum(int((m.weight != 0).sum()) for _, m in layers)
     return nonzero / sum(m.weight.numel() for _, m in layers)
+
+
+__all__ = ["find_subnetwork", "topk_mask", "weight_density"]

@@ -156,3 +156,6 @@ def accuracy(
         out = model(images[start : start + batch_size])
         hits += int((out.argmax(1) == labels[start : start + batch_size]).sum())
     return hits / images.shape[0]
+
+
+__all__ = ["accuracy", "train_classifier"]

@@ -1,7 +1,7 @@
 // Decoded view data shared by the sample views: metadata, arrays, labels, ids, thumbnails.
 
 import { decode, encode, type Encoded, type WireArray } from "./codec";
-import type { Model } from "./model";
+import type { AnyModel, GeoTraits, SampleTraits } from "./model";
 import type { Dims, Shape4 } from "./store";
 import type { Atlas, AtlasInfo } from "./thumbs";
 
@@ -39,7 +39,7 @@ export interface ViewData {
   atlas: Atlas | null;
 }
 
-export function readData(model: Model): ViewData {
+export function readData(model: AnyModel<GeoTraits>): ViewData {
   const meta = (model.get("_meta") ?? {}) as Meta;
   const raw = (model.get("_arrays") ?? {}) as Record<string, Encoded>;
   const arrays: Record<string, WireArray> = {};
@@ -66,14 +66,14 @@ function rangeIds(start: number, n: number): Int32Array {
 }
 
 /** Selected ids from the model's `selected` trait. */
-export function readSelected(model: Model): Int32Array {
-  const v = model.get("selected") as Encoded | null;
+export function readSelected(model: AnyModel<SampleTraits>): Int32Array {
+  const v = model.get("selected");
   if (!v) return new Int32Array(0);
   const d = decode(v).data;
   return d instanceof Int32Array ? d : Int32Array.from(d);
 }
 
-export function writeSelected(model: Model, ids: ArrayLike<number>): void {
+export function writeSelected(model: AnyModel<Partial<Pick<SampleTraits, "selected">>>, ids: ArrayLike<number>): void {
   model.set("selected", encode(Int32Array.from(ids)));
   model.save_changes();
 }

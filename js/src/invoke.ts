@@ -2,7 +2,7 @@
 // with `@anywidget.experimental.command` methods. Hosts without it (marimo) get the same wire
 // format over `model.send` and `msg:custom`, so the Python side is one set of commands.
 
-import type { Model } from "./model";
+import type { AnyModel } from "./model";
 
 export interface InvokeOptions {
   signal?: AbortSignal;
@@ -19,7 +19,7 @@ function requestId(): string {
 }
 
 /** anywidget's command protocol spoken directly over the model's custom messages. */
-export function wireInvoke(model: Model): Invoke {
+export function wireInvoke(model: AnyModel): Invoke {
   return (name, msg, options = {}) => new Promise((resolve, reject) => {
     const { signal } = options;
     if (signal?.aborted) { reject(signal.reason ?? new Error("aborted")); return; }
@@ -39,7 +39,7 @@ export function wireInvoke(model: Model): Invoke {
 
 /** The host's invoke while it works; the wire protocol when there is none, or from the first
  * time the host says it does not support it. */
-export function hostInvoke(model: Model, host?: Invoke): Invoke {
+export function hostInvoke(model: AnyModel, host?: Invoke): Invoke {
   const wire = wireInvoke(model);
   let useWire = !host;
   return async (name, msg, options) => {

@@ -14,11 +14,14 @@ import { decode, type Encoded, type WireArray } from "./codec";
 import { readData, writeSelected, type ViewData } from "./data";
 import type { Invoke } from "./invoke";
 import { LastPicture, Superseded } from "./live";
-import type { Model } from "./model";
+import type { AnyModel, GeoTraits, SlabTraits } from "./model";
 import { idMask } from "./selection";
 import { Cell, checkCell, SliceStore, type Shape4 } from "./store";
 import type { Atlas } from "./thumbs";
 import { cellPickers, type Pickers } from "./views/pickers";
+
+/** What linkView reads: every view's traits, and a sample or slab view's where it has them. */
+export type LinkTraits = GeoTraits & Partial<Pick<SlabTraits, "selected" | "model" | "layer" | "condition">>;
 
 export interface LinkHandlers {
   /** Draw the view. */
@@ -84,10 +87,11 @@ function same(a: unknown, b: unknown): boolean {
   return a === b || JSON.stringify(a) === JSON.stringify(b);
 }
 
-export function linkView(model: Model, handlers: LinkHandlers, options: LinkOptions = {}): LinkedView {
+export function linkView(model: AnyModel<LinkTraits>, handlers: LinkHandlers, options: LinkOptions = {}): LinkedView {
   const data = readData(model);
   const { meta } = data;
   const link = String(model.get("_link") ?? "");
+  const traits = model as AnyModel; // the `_link_keys` name traits of any view
   const isSlab = !!meta.slab && !!meta.shape;
   const samples = model.get("selected") !== undefined;
   const abort = new AbortController();
@@ -134,7 +138,7 @@ export function linkView(model: Model, handlers: LinkHandlers, options: LinkOpti
   }
 
   function current(): [number, number, number] {
-    return [model.get("model"), model.get("layer"), model.get("condition")];
+    return [model.get("model")!, model.get("layer")!, model.get("condition")!]; // a slab view's
   }
 
   function cell(m?: number, l?: number, k?: number): Cell | undefined {
@@ -214,7 +218,7 @@ export function linkView(model: Model, handlers: LinkHandlers, options: LinkOpti
   }
 
   // ---------------------------------------------------------------- bus
-  const linkKeys = () => ((model.get("_link_keys") as string[] | undefined) ?? []);
+  const linkKeys = () => model.get("_link_keys") ?? [];
   const listener = (e: BusEvent) => {
     if (e.type === "select" && samples) {
       const ids = knownOnly(e.detail.ids as Int32Array);
@@ -226,7 +230,7 @@ export function linkView(model: Model, handlers: LinkHandlers, options: LinkOpti
       applying = true;
       try {
         for (const key of linkKeys()) {
-          if (key in e.detail && !same(model.get(key), e.detail[key])) { model.set(key, e.detail[key]); changed = true; }
+          if (key in e.detail && !same(traits.get(key), e.detail[key])) { traits.set(key, e.detail[key]); changed = true; }
         }
       } finally {
         applying = false;
@@ -240,7 +244,7 @@ export function linkView(model: Model, handlers: LinkHandlers, options: LinkOpti
   if (data.atlas) publish(link, { type: "atlas", source: listener, detail: data.atlas as unknown as Record<string, unknown> });
 
   // ---------------------------------------------------------------- model events
-  const pickers: Pickers | null = isSlab && options.pickerBar ? cellPickers(model, meta, options.pickerBar, () => {}) : null;
+  const pickers: Pickers | null = isSlab && options.pickerBar ? cellPickers(model as AnyModel<SlabTraits>, meta, options.pickerBar, () => {}) : null;
   const on = (event: string, fn: (...args: any[]) => void) => { // eslint-disable-line @typescript-eslint/no-explicit-any
     model.on(event, fn);
     cleanups.push(() => model.off(event, fn));
@@ -249,7 +253,7 @@ export function linkView(model: Model, handlers: LinkHandlers, options: LinkOpti
   for (const key of watched) {
     on(`change:${key}`, () => {
       pickers?.sync();
-      if (!applying && linkKeys().includes(key)) publish(link, { type: "pick", source: listener, detail: { [key]: model.get(key) } });
+      if (!applying && linkKeys().includes(key)) publish(link, { type: "pick", source: listener, detail: { [key]: traits.get(key) } });
       schedule();
     });
   }

@@ -7,7 +7,7 @@
 
 import { h } from "./dom";
 import type { Frame } from "./frame";
-import type { Model } from "./model";
+import type { AnyModel } from "./model";
 
 /** Canvases above this side (px) are refused: WebGL and most browsers stop there. */
 export const MAX_SIDE = 8192;
@@ -157,7 +157,7 @@ interface PngRequest { kind?: string; id?: unknown; scale?: unknown }
  * width, height}` and the PNG as one buffer, or `{..., error}`), and `root.__geowidgetPng` for
  * headless exports. Returns the cleanup.
  */
-export function attachPng(model: Model, frame: Frame, draw: () => void): () => void {
+export function attachPng(model: AnyModel, frame: Frame, draw: () => void): () => void {
   const kind = frame.root.dataset.kind ?? "view";
   const button = h("button", { "data-tool": "png", title: `download a PNG (${DEFAULT_SCALE}x)` }, "png");
   button.addEventListener("click", async () => {

@@ -1,7 +1,7 @@
 // Renderer registry: `_kind` -> view.
 
-import type { Invoke } from "./invoke";
-import type { Model } from "./model";
+import type { ViewContext } from "./context";
+import type { AnyModel } from "./model";
 import { renderAttribution } from "./views/attribution";
 import { renderEvalTable } from "./views/evaltable";
 import { renderHistogram } from "./views/histogram";
@@ -12,17 +12,9 @@ import { renderParallel } from "./views/parallel";
 import { renderPolar } from "./views/polar";
 import { renderProjection } from "./views/projection";
 
-/** What the host gives a view besides its model and element. */
-export interface ViewContext {
-  /** Request / response with the kernel (or the page's stand-in for it). */
-  invoke?: Invoke;
-  /** Draw points with Canvas2D even where WebGL2 exists (tests, benchmarks). */
-  forceCanvas2d?: boolean;
-  /** false in pages with no kernel (`to_html`): views leave out controls only Python answers. */
-  kernel?: boolean;
-}
-
-export type Renderer = (model: Model, el: HTMLElement, ctx: ViewContext) => { dispose(): void };
+/** A view's renderer. The traits of a model are known once its `_kind` picked the renderer,
+ * so the table takes any model; each renderer types its own (`AnyModel<PolarTraits>`, ...). */
+export type Renderer = (model: AnyModel<any>, el: HTMLElement, ctx: ViewContext) => { dispose(): void }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export const RENDERERS: Record<string, Renderer> = {
   polar: renderPolar,

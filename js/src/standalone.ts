@@ -7,7 +7,7 @@
 import { decode, type Encoded } from "./codec";
 import type { Meta } from "./data";
 import { hostInvoke } from "./invoke";
-import type { Handler, Model } from "./model";
+import type { AnyModel, Handler } from "./model";
 import { RENDERERS } from "./registry";
 import { cellOffset, checkCell, type Shape4 } from "./store";
 
@@ -38,24 +38,34 @@ export function putBuffers(state: Record<string, unknown>, paths: (string | numb
   });
 }
 
-export class LocalModel implements Model {
+export class LocalModel implements AnyModel {
   private attrs: Record<string, unknown>;
   private handlers = new Map<string, Set<Handler>>();
   readonly sent: unknown[] = [];
   saves = 0;
+  /** anywidget's lookup of other models: here, those of the same page. */
+  readonly widget_manager: AnyModel["widget_manager"];
 
-  constructor(state: Record<string, unknown>) {
+  constructor(state: Record<string, unknown>, page: Record<string, LocalModel> = {}) {
     this.attrs = { ...state };
+    this.widget_manager = {
+      get_model: async (id: string) => {
+        if (!(id in page)) throw new Error(`no model ${JSON.stringify(id)} in this page; valid: ${Object.keys(page).join(", ")}`);
+        return page[id];
+      },
+    };
   }
 
-  get(key: string): any { // eslint-disable-line @typescript-eslint/no-explicit-any
-    return this.attrs[key];
+  // keys are trait names (strings); PropertyKey is what AnyModel<T>'s `keyof T` may be
+  get(key: PropertyKey): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return this.attrs[key as string];
   }
 
-  set(key: string, value: unknown): void {
-    const old = this.attrs[key];
-    this.attrs[key] = value;
-    if (old !== value) this.emit(`change:${key}`);
+  set(key: PropertyKey, value: unknown): void {
+    const name = key as string;
+    const old = this.attrs[name];
+    this.attrs[name] = value;
+    if (old !== value) this.emit(`change:${name}`);
   }
 
   on(event: string, cb: Handler): void {
@@ -122,7 +132,7 @@ export function standalone(root: HTMLElement, saved: SavedState): { models: Reco
   for (const [id, m] of Object.entries(saved.models)) {
     const state = JSON.parse(JSON.stringify(m.state)) as Record<string, unknown>;
     putBuffers(state, m.buffer_paths, m.buffers.map(b64ToView));
-    models[id] = new LocalModel(state);
+    models[id] = new LocalModel(state, models);
   }
   for (const id of saved.views) {
     const model = models[id];

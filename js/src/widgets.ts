@@ -1,12 +1,12 @@
 // The one ES module every geowidget view loads (anywidget `_esm`); `_kind` picks the renderer.
 
 import { hostInvoke, type Invoke } from "./invoke";
-import type { Model } from "./model";
+import type { AnyModel, GeoTraits } from "./model";
 import { RENDERERS } from "./registry";
 export { standalone } from "./standalone";
 
 interface RenderProps {
-  model: Model;
+  model: AnyModel<GeoTraits>;
   el: HTMLElement;
   experimental?: { invoke?: Invoke };
 }

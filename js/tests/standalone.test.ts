@@ -22,6 +22,14 @@ describe("standalone model shim", () => {
     expect(m.sent).toEqual([{ type: "slice" }]);
   });
 
+  it("finds the other models of its page through widget_manager, as anywidget's model does", async () => {
+    const page: Record<string, LocalModel> = {};
+    page.a = new LocalModel({ height: 200 }, page);
+    page.b = new LocalModel({ height: 300 }, page);
+    expect((await page.a.widget_manager.get_model("b")).get("height")).toBe(300);
+    await expect(page.b.widget_manager.get_model("c")).rejects.toThrow('no model "c" in this page; valid: a, b');
+  });
+
   it("puts buffers back at their paths", () => {
     const state: Record<string, unknown> = { _arrays: { angle: { dtype: "float32", shape: [1] } } };
     const dv = new DataView(new Float32Array([1.5]).buffer);

@@ -6,13 +6,11 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from servers import ROOT, free_port, jupyter_env, jupyter_server, server
 
-sys.path.insert(0, str(ROOT / "tests"))
+from tests.browser.servers import ROOT, free_port, jupyter_env, jupyter_server, server
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

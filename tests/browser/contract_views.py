@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from fixtures.synthetic import make_cube
 
 import geowidget as gw
+from tests.fixtures.synthetic import make_cube
 
 KINDS = ("polar", "histogram", "parallel", "modelmap", "attribution", "panel", "evaltable",
          "projection", "layerprofile")
@@ -43,7 +43,7 @@ def linked_views(budget: int) -> gw.Link:
         gw.ParallelCoordinates(cube, budget=budget, height=240),
         gw.ModelMap(xy=[[0.0, 0.0], [1.0, 1.0]], edges=[[0, 1]], names=cube.models,
                     point_model=np.arange(2), height=220,
-                    color={"accuracy": [0.9, 0.7], "method": ["random", "magnitude"]}),
+                    color_by={"accuracy": [0.9, 0.7], "method": ["random", "magnitude"]}),
         gw.AttributionView(net, inputs, cube.labels, class_names=cube.class_names,
                            sample_ids=cube.sample_ids, patch=3, stride=2, scale=8),
         gw.widgets.SamplePanel(cube),

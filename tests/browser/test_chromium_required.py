@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.optional import needs
+
 ROOT = Path(__file__).resolve().parents[2]
 TARGET = "tests/browser/test_render.py::test_points_land_where_the_polar_frame_says"
 
 
+@needs("playwright", "png")  # the browser test it runs imports playwright
 def test_missing_chromium_fails_under_ci(tmp_path):
     env = {**os.environ, "CI": "true", "GEOWIDGET_CHROMIUM": str(tmp_path / "no-chromium"),
            "PATH": str(tmp_path)}  # nothing to find on PATH

@@ -18,8 +18,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from gw_page import digest_of, run_all, wait_digest_change, wait_drawn, write_notebook
-from servers import ROOT, free_port, jupyter_env, jupyter_server, server
+
+from tests.browser.gw_page import digest_of, run_all, wait_digest_change, wait_drawn, write_notebook
+from tests.browser.servers import ROOT, free_port, jupyter_env, jupyter_server, server
 
 POLAR, HIST = ".gw-root[data-kind=polar]", ".gw-root[data-kind=histogram]"
 WAIT = 60000
@@ -28,15 +29,14 @@ NODE = ROOT / "node_modules"
 
 def client_cells() -> list[str]:
     return [
-        f"import sys\nsys.path.insert(0, {str(ROOT / 'tests')!r})\nimport torch\n"
-        "import geowidget as gw\nfrom fixtures.synthetic import make_cube\n"
+        "import torch\nimport geowidget as gw\nfrom tests.fixtures.synthetic import make_cube\n"
         "cube = make_cube(m=2, layers=2, n=60, classes=3)",
         "# a progress bar that closes itself when done\n"
         "net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))\n"
         "x, y = torch.rand(40, 1, 4, 4), torch.zeros(40, dtype=torch.long)\n"
         "feats = gw.extract_features(net, (x, y), layers=['0'], batch_size=8, progress=True)\n"
         "print('features', tuple(feats['0'].shape))",
-        "polar = gw.PolarPlot(cube, point_size=5.0, height=300)\npolar",
+        "polar = gw.PolarPlot(cube, layer=0, point_size=5.0, height=300)\npolar",
         "hist = gw.MarginHistogram(cube, group_by='none', height=220)\n"
         "linked = gw.link(polar, hist)\nhist",
     ]

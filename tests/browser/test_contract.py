@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from contract_views import KINDS, MODES, contract_cube, linked_views
-from gw_page import (
+
+from geowidget.analysis.evaluation import evaluation_grid
+from tests.browser.contract_views import KINDS, MODES, contract_cube, linked_views
+from tests.browser.gw_page import (
     box_of,
     dataset,
     digest_of,
@@ -27,8 +29,6 @@ from gw_page import (
     wait_drawn,
     write_notebook,
 )
-
-from geowidget.analysis.evaluation import evaluation_grid
 
 HERE = Path(__file__).resolve().parent
 WAIT = 30000
@@ -44,8 +44,7 @@ def exported(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def lab_page(browser, jupyter_lab):
     cells = [
-        f"import sys\nsys.path[:0] = [{str(HERE.parent)!r}, {str(HERE)!r}]\n"
-        "from contract_views import MODES, linked_views\n"
+        "from tests.browser.contract_views import MODES, linked_views\n"
         "links = {mode: linked_views(budget) for mode, budget in MODES.items()}",
         "links['full']",
         "links['lazy']",

@@ -8,10 +8,17 @@ import math
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
-from gw_page import canvas_digest, hex_rgb, open_html, plot_box, read_pixels, sector_xy
 
 import geowidget as gw
+from tests.browser.gw_page import (
+    canvas_digest,
+    hex_rgb,
+    open_html,
+    plot_box,
+    read_pixels,
+    sector_xy,
+)
+from tests.fixtures.synthetic import make_cube
 
 PALETTE = ["#4477AA", "#EE6677", "#228833"]  # first colours of js/src/colors.ts
 N = 3000
@@ -178,7 +185,7 @@ def test_selection_is_drawn_over_the_density(browser, tmp_path, cloud):
 
 def test_a_client_without_webgl_draws_and_a_picker_redraws(browser, tmp_path):
     cube = make_cube(m=1, layers=2, n=50)
-    ctx, page = open_view(browser, gw.PolarPlot(cube, point_size=6.0).to_html(
+    ctx, page = open_view(browser, gw.PolarPlot(cube, layer=0, point_size=6.0).to_html(
         tmp_path / "n.html"), NO_WEBGL)
     assert state(page)["backend"] == "canvas2d"
     before = canvas_digest(page)

@@ -5,17 +5,13 @@ the counts on hover."""
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import numpy as np
-from gw_page import read_pixels, rerun_last_cell, run_all_in_lab, write_notebook
 
-TESTS = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(TESTS))
-from test_evaluation import grid_cube  # noqa: E402
-
-import geowidget as gw  # noqa: E402
+import geowidget as gw
+from geowidget.analysis.evaluation import evaluation_grid
+from tests.browser.gw_page import read_pixels, rerun_last_cell, run_all_in_lab, write_notebook
+from tests.test_evaluation import grid_cube
 
 # js/src/colors.ts VIRIDIS, and the table's 64 colour steps (js/src/views/evaltable.ts)
 VIRIDIS = ["#440154", "#482878", "#3E4989", "#31688E", "#26828E",
@@ -110,9 +106,7 @@ def test_exported_table_draws_sorts_and_hovers(page, tmp_path):
 
 
 NOTEBOOK = [
-    """import sys
-sys.path.insert(0, {tests!r})
-from test_evaluation import grid_cube
+    """from tests.test_evaluation import grid_cube
 import geowidget as gw
 cube = grid_cube(m=3)
 table = gw.EvaluationTable(cube)
@@ -123,14 +117,13 @@ gw.link(table, polar)""",
 
 
 def test_cell_click_reaches_python_and_the_linked_polar(browser, jupyter_lab):
-    write_notebook(jupyter_lab["root"] / "evaltable.ipynb",
-                   [src.format(tests=str(TESTS)) for src in NOTEBOOK])
+    write_notebook(jupyter_lab["root"] / "evaltable.ipynb", NOTEBOOK)
     page = run_all_in_lab(browser, jupyter_lab, "evaltable.ipynb",
                           ready=".gw-root[data-kind=evaltable][data-drawn]")
     wait_drawn(page, "polar", timeout=30000)
     assert "CHECK [] 0 0" in rerun_last_cell(page)
     cube = grid_cube(m=3)  # the kernel's cube, rebuilt here from the same seed
-    grid = gw.evaluation_grid(cube)
+    grid = evaluation_grid(cube)
     r, c = 4, 1  # net1 at sparsity 0.5 under fog-1
     model, condition = int(grid.rows[r]["model_index"]), int(grid.condition[r, c])
     assert condition >= 0 and (model, condition) != (0, 0)

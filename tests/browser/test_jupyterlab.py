@@ -7,7 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
-from gw_page import canvas_digest, drag, plot_box, run_all_in_lab
+from tests.browser.gw_page import canvas_digest, drag, plot_box, run_all_in_lab
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "widgets_e2e.ipynb"
 

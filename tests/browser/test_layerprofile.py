@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
-from gw_page import canvas_digest, hex_rgb, open_html, plot_box, read_pixels
 
 import geowidget as gw
 from geowidget.analysis.depth import layer_quantiles
+from tests.browser.gw_page import canvas_digest, hex_rgb, open_html, plot_box, read_pixels
+from tests.fixtures.synthetic import make_cube
 
 PALETTE = ["#4477AA", "#EE6677", "#228833", "#CCBB44"]  # first colours of js/src/colors.ts
 PAD, GAP = 28, 34  # js/src/scales.ts, js/src/views/layerprofile.ts

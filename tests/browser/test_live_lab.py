@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 
 import nbformat
-from gw_page import digest_of, run_all_in_lab
+
+from tests.browser.gw_page import digest_of, run_all_in_lab
 
 SETUP = """\
 import time

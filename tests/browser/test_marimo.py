@@ -13,8 +13,8 @@ from __future__ import annotations
 import sys
 import textwrap
 
-from gw_page import CANVAS_DIGEST, drag
-from servers import ROOT, free_port, server
+from tests.browser.gw_page import CANVAS_DIGEST, drag
+from tests.browser.servers import free_port, server
 
 APP = '''
 import marimo
@@ -24,13 +24,11 @@ app = marimo.App()
 
 @app.cell
 def _():
-    import sys
-    sys.path.insert(0, {tests!r})
     import marimo as mo
     import geowidget as gw
-    from fixtures.synthetic import make_cube
+    from tests.fixtures.synthetic import make_cube
     cube = make_cube(m=2, layers=2, n=60, classes=3)
-    polar = mo.ui.anywidget(gw.PolarPlot(cube, point_size=5.0, height=320, budget=1))
+    polar = mo.ui.anywidget(gw.PolarPlot(cube, layer=0, point_size=5.0, height=320, budget=1))
     polar
     return mo, polar
 
@@ -47,7 +45,7 @@ if __name__ == "__main__":
 '''
 
 def test_marimo_app(browser, tmp_path, bundle):
-    (tmp_path / "app.py").write_text(textwrap.dedent(APP.format(tests=str(ROOT / "tests"))))
+    (tmp_path / "app.py").write_text(textwrap.dedent(APP.format()))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "marimo", "run", "app.py", "--host", "127.0.0.1", "--port",

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
-from gw_page import open_html, plot_box, polar_sector, read_pixels, sector_xy
 from PIL import Image
 
 import geowidget as gw
+from tests.browser.gw_page import open_html, plot_box, polar_sector, read_pixels, sector_xy
+from tests.fixtures.synthetic import make_cube
 
 
 def shoot(page, name: str, part: str = ".gw-root") -> None:
@@ -209,7 +209,7 @@ def test_side_by_side_shares_one_radius_scale(page, tmp_path):
         assert (t0, t1) == pytest.approx((theta.min(), theta.max()))
         assert (r0, r1) == pytest.approx((norm[:, li].min(), norm[:, li].max()))
     for shared in (True, False):
-        sbs = gw.SideBySide(cube, models=(0, 1), shared_scale=shared)
+        sbs = gw.SideBySide(cube, models=(0, 1), shared_scale=shared, layer=0)
         open_html(page, sbs.to_html(tmp_path / f"sbs-{shared}.html"))
         page.wait_for_function("document.querySelectorAll('.gw-root[data-drawn]').length === 2")
         left, right = page.evaluate(SECTORS)

@@ -10,11 +10,11 @@ import time
 
 import numpy as np
 import pytest
-from gw_page import hex_rgb, open_html, sector_xy
 from PIL import Image
 
 import geowidget as gw
 from geowidget.widgets import png as png_module
+from tests.browser.gw_page import hex_rgb, open_html, sector_xy
 
 PALETTE = ["#4477AA", "#EE6677", "#228833", "#CCBB44"]  # first colours of js/src/colors.ts
 # off the grid's rings (1, 2, 3, 4) and spokes (every 30 degrees), which the image draws on top

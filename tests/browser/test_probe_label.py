@@ -4,10 +4,10 @@ model and condition, in real Chromium."""
 from __future__ import annotations
 
 import numpy as np
-from fixtures.synthetic import make_cube
-from gw_page import open_html
 
 import geowidget as gw
+from tests.browser.gw_page import open_html
+from tests.fixtures.synthetic import make_cube
 
 
 def option_texts(page) -> list[str]:

@@ -5,10 +5,10 @@ inside are recomputed here from the documented frames."""
 from __future__ import annotations
 
 import numpy as np
-from fixtures.synthetic import make_cube
-from gw_page import PAD, drag, plot_box, polar_xy, selected_ids
 
 import geowidget as gw
+from tests.browser.gw_page import PAD, drag, plot_box, polar_xy, selected_ids
+from tests.fixtures.synthetic import make_cube
 
 
 def xy_screen(x, y, width, height):

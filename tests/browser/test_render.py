@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
-from gw_page import (
+
+import geowidget as gw
+from tests.browser.gw_page import (
     canvas_digest,
     drag,
     hex_rgb,
@@ -16,8 +17,7 @@ from gw_page import (
     sector_xy,
     selected_ids,
 )
-
-import geowidget as gw
+from tests.fixtures.synthetic import make_cube
 
 PALETTE = ["#4477AA", "#EE6677", "#228833", "#CCBB44"]  # first colours of js/src/colors.ts
 THETA = np.radians([10.0, 60.0, 120.0, 170.0])
@@ -87,7 +87,7 @@ def test_without_webgl_the_canvas2d_fallback_draws_the_same(browser, tmp_path, f
 
 def test_slice_switch_redraws_in_the_browser(page, tmp_path):
     cube = make_cube(m=2, layers=2, n=40)
-    w = gw.PolarPlot(cube, point_size=6.0)
+    w = gw.PolarPlot(cube, layer=0, point_size=6.0)  # the default layer is the deepest
     open_html(page, w.to_html(tmp_path / "s.html"))
     before = canvas_digest(page)
     page.select_option("select[data-picker=layer]", "1")
@@ -206,7 +206,7 @@ def test_colour_by_correct_and_pred(browser, tmp_path, color, expect):
     ctx = browser.new_context(viewport={"width": 700, "height": 700})
     page = ctx.new_page()
     w = gw.PolarPlot(angle=THETA, norm=RHO, labels=[0, 1, 2, 3], pred=[0, 0, 2, 0],
-                     point_size=8.0, color=color)
+                     point_size=8.0, color_by=color)
     open_html(page, w.to_html(tmp_path / "c.html"))
     _, _, pw, ph = plot_box(page)
     xs, ys = sector_xy(THETA, RHO, pw, ph)
@@ -259,7 +259,7 @@ def test_dark_theme_zoom_and_tooltip(browser, tmp_path):
 
 
 def test_two_views_of_one_model_and_cleanup(page, tmp_path):
-    w = gw.PolarPlot(make_cube(m=1, layers=2, n=30))
+    w = gw.PolarPlot(make_cube(m=1, layers=2, n=30), layer=0)
     open_html(page, w.to_html(tmp_path / "t.html"))
     n_handlers = page.evaluate("""() => {
         const m = Object.values(window.geowidget.models)[0];
@@ -373,10 +373,10 @@ def test_modelmap_draws_trajectories(page, tmp_path):
 
 @pytest.mark.parametrize(("kwargs", "expect", "tol"), [
     # margin: diverging map symmetric about 0 (Tol BuRd ends, white-ish middle)
-    ({"margin": [-1.0, 0.0, 1.0, -1.0], "color": "margin"},
+    ({"margin": [-1.0, 0.0, 1.0, -1.0], "color_by": "margin"},
      ["#B2182B", "#F7F7F7", "#2166AC", "#B2182B"], 6),
     # integer colour array: categories, cycling after 20 colours
-    ({"color": np.array([0, 5, 21, 1])}, [PALETTE[0], "#AA3377", PALETTE[1], PALETTE[1]], 3),
+    ({"color_by": np.array([0, 5, 21, 1])}, [PALETTE[0], "#AA3377", PALETTE[1], PALETTE[1]], 3),
 ])
 def test_continuous_and_custom_category_colours(browser, tmp_path, kwargs, expect, tol):
     ctx = browser.new_context(viewport={"width": 700, "height": 700})
@@ -473,7 +473,7 @@ def test_custom_colour_per_cell_follows_the_cell_when_cells_come_on_demand(brows
     colour = np.zeros(shape, np.int64)
     colour[0, 0, 0] = [0, 1, 2, 3]
     colour[0, 1, 0] = [3, 3, 1, 0]
-    w = gw.PolarPlot(cube, color=colour, budget=1, point_size=8.0)
+    w = gw.PolarPlot(cube, layer=0, color_by=colour, budget=1, point_size=8.0)
     assert w._meta["lazy"] and "custom" not in w._arrays
     ctx = browser.new_context(viewport={"width": 700, "height": 700})
     page = ctx.new_page()

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gw_page import canvas_digest, drag, open_html, plot_box, selected_ids
 
 from geowidget.cli import main
+from tests.browser.gw_page import canvas_digest, drag, open_html, plot_box, selected_ids
 
 KINDS = ("polar", "histogram", "parallel", "modelmap")
 

@@ -3,10 +3,9 @@ showing another sparsity's robustness (the values are checked in tests/test_robu
 
 from __future__ import annotations
 
-from fixtures.synthetic import make_cube
-from gw_page import open_html
-
 import geowidget as gw
+from tests.browser.gw_page import open_html
+from tests.fixtures.synthetic import make_cube
 
 NOTE = ('robustness: not evaluated at sparsity 50% (no corruptions there; a Study with '
         'grid="full" corrupts every sparsity)')
@@ -19,7 +18,7 @@ def texts(page, kind: str) -> list[str]:
 
 def test_polar_and_parallel_say_robustness_is_not_evaluated_there(page, tmp_path):
     cube = make_cube(m=1, layers=1, n=40)  # fog at sparsity 0 only: a dense-corrupted cube
-    polar = gw.PolarPlot(cube, color="robustness", sparsity=0.5)
+    polar = gw.PolarPlot(cube, color_by="robustness", sparsity=0.5)
     open_html(page, polar.to_html(tmp_path / "polar.html"))
     assert texts(page, "polar") == [NOTE]
     legend = page.evaluate("document.querySelector('.gw-root[data-kind=polar] "

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures.synthetic import make_cube
-from gw_page import canvas_digest, open_html, plot_box, selected_ids
 
 import geowidget as gw
+from tests.browser.gw_page import canvas_digest, open_html, plot_box, selected_ids
+from tests.fixtures.synthetic import make_cube
 
 THEMES = {"light": (255, 255, 255), "dark": (17, 17, 17)}  # js/src/theme.ts backgrounds
 

@@ -5,12 +5,22 @@ import { diverging, extent, symmetric } from "../colors";
 import { decode, type Encoded } from "../codec";
 import { h, select } from "../dom";
 import { linkView } from "../link";
-import type { Model } from "../model";
-import type { ViewContext } from "../registry";
+import type { AnyModel, SampleTraits } from "../model";
+import type { ViewContext } from "../context";
 import { formatNumber } from "../scales";
 import { resolveTheme } from "../theme";
 
-export function renderAttribution(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
+/** AttributionView's synced traits (geowidget/widgets/attribution.py). */
+export interface AttributionTraits extends SampleTraits {
+  sample: number;
+  patch: number;
+  stride: number;
+  field: "angle" | "margin";
+  opacity: number;
+  scale: number;
+}
+
+export function renderAttribution(model: AnyModel<AttributionTraits>, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
   const root = h("div", { class: "gw-root" });
   root.dataset.kind = "attribution";
   const bar = h("div", { class: "gw-bar" });
@@ -30,8 +40,8 @@ export function renderAttribution(model: Model, el: HTMLElement, ctx: ViewContex
   root.dataset.link = link.link;
   root.dataset.selected = String(link.selected().length);
 
-  bar.append(select("map", [{ value: "angle", text: "Δθ (degrees)" }, { value: "margin", text: "Δm" }], model.get("field"), (v) => { model.set("field", v); model.save_changes(); }));
-  const num = (key: string, label: string) => {
+  bar.append(select("map", [{ value: "angle", text: "Δθ (degrees)" }, { value: "margin", text: "Δm" }], model.get("field"), (v) => { model.set("field", v as AttributionTraits["field"]); model.save_changes(); }));
+  const num = (key: "patch" | "stride", label: string) => {
     const wrap = h("label", { class: "gw-picker" });
     const inp = h("input", { type: "number", min: "1", step: "1", "data-picker": key });
     inp.value = String(model.get(key));

@@ -10,12 +10,25 @@ import { decode, type Encoded, type WireArray } from "../codec";
 import { viridis, type RGB } from "../colors";
 import { h, select } from "../dom";
 import { Frame } from "../frame";
-import type { Model } from "../model";
-import type { ViewContext } from "../registry";
+import type { AnyModel, GeoTraits } from "../model";
+import type { ViewContext } from "../context";
 import { wrapText } from "../labels";
 import { fitText, formatNumber } from "../scales";
 import type { Theme } from "../theme";
 import { linkFrame } from "./framed";
+
+/** EvaluationTable's synced traits (geowidget/widgets/evaluation.py). */
+export interface EvalTableTraits extends GeoTraits {
+  quantity: "margin" | "angle" | "norm" | "robustness";
+  sort_rows: "cube" | "accuracy" | "robustness";
+  sort_columns: "cube" | "difficulty";
+  bins: number;
+  model: number;
+  layer: number;
+  condition: number;
+  /** [row, column] of the clicked cell; [] for none. */
+  selected_cell: number[];
+}
 
 export interface Grid {
   rows: number;
@@ -304,7 +317,7 @@ function orderOf(arrays: Record<string, WireArray>, kind: "rows" | "columns", na
   return a && a.length === n ? a : Array.from({ length: n }, (_, i) => i);
 }
 
-export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void; handle: EvalTableHandle } {
+export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void; handle: EvalTableHandle } {
   let placed: Placed | null = null;
   let painted = ""; // what the canvas shows: a repaint only when this changes
   const frame = new Frame(el, model.get("theme"), model.get("height"), {
@@ -338,8 +351,8 @@ export function renderEvalTable(model: Model, el: HTMLElement, ctx: ViewContext 
 
   if (model.get("show_controls")) {
     const meta = model.get("_meta") as { row_orders?: string[]; column_orders?: string[] };
-    const pick = (label: string, key: string, options: string[]) => {
-      frame.bar.append(select(label, options.map((v) => ({ value: v, text: v })), String(model.get(key)), (v) => { model.set(key, v); model.save_changes(); }));
+    const pick = (label: string, key: "sort_rows" | "sort_columns" | "quantity", options: string[]) => {
+      frame.bar.append(select(label, options.map((v) => ({ value: v, text: v })), String(model.get(key)), (v) => { model.set(key, v as EvalTableTraits[typeof key]); model.save_changes(); }));
     };
     pick("rows by", "sort_rows", meta.row_orders ?? ["cube"]);
     pick("columns by", "sort_columns", meta.column_orders ?? ["cube"]);

@@ -3,13 +3,13 @@
 // pickers go in the bar when controls are shown, and the toolbar gets the PNG export (png.ts).
 
 import type { Frame } from "../frame";
-import { linkView, type LinkedView, type LinkHandlers } from "../link";
-import type { Model } from "../model";
+import { linkView, type LinkedView, type LinkHandlers, type LinkTraits } from "../link";
 import { progressLine } from "../live";
+import type { AnyModel } from "../model";
 import { attachPng } from "../png";
-import type { ViewContext } from "../registry";
+import type { ViewContext } from "../context";
 
-export function linkFrame(model: Model, frame: Frame, ctx: ViewContext, handlers: LinkHandlers, redrawOn: string[]): LinkedView {
+export function linkFrame(model: AnyModel<LinkTraits>, frame: Frame, ctx: ViewContext, handlers: LinkHandlers, redrawOn: string[]): LinkedView {
   const link = linkView(model, {
     onError: (msg) => frame.notice(msg),
     onPending: (on) => progressLine(frame.root, on),

@@ -4,12 +4,19 @@
 import { categorical, paletteFor } from "../colors";
 import { h, s, select } from "../dom";
 import { Frame } from "../frame";
-import type { Model } from "../model";
-import type { ViewContext } from "../registry";
+import type { AnyModel, SlabTraits } from "../model";
+import type { ViewContext } from "../context";
 import { formatNumber, linear, niceTicks, PAD } from "../scales";
 import { histogram, inRange, zeroAlignedRange, type Histogram } from "../binning";
 import { linkFrame } from "./framed";
 import { stepSlider } from "./steps";
+
+/** MarginHistogram's synced traits (geowidget/widgets/histogram.py). */
+export interface HistogramTraits extends SlabTraits {
+  group_by: "class" | "none" | "model" | "sparsity";
+  bins: number;
+  group_layout: "auto" | "stacked" | "overlay" | "multiples";
+}
 
 interface Group { name: string; values: Float32Array; mask: Uint8Array | null; color: [number, number, number] }
 
@@ -36,7 +43,7 @@ export function histYMax(counts: ArrayLike<number>[], stacked: boolean): number 
   return top;
 }
 
-export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
+export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
   let invX: ((px: number) => number) | null = null;
 
   const frame = new Frame(el, model.get("theme"), model.get("height"), {
@@ -58,9 +65,9 @@ export function renderHistogram(model: Model, el: HTMLElement, ctx: ViewContext 
     const groups = [{ value: "class", text: "per class" }, { value: "none", text: "all" }];
     if (meta.models.length > 1) groups.push({ value: "model", text: "models" });
     if (meta.conditions.length > 1) groups.push({ value: "sparsity", text: "levels" });
-    frame.bar.append(select("group", groups, model.get("group_by"), (v) => { model.set("group_by", v); model.save_changes(); }));
+    frame.bar.append(select("group", groups, model.get("group_by"), (v) => { model.set("group_by", v as HistogramTraits["group_by"]); model.save_changes(); }));
     const layouts = ["auto", "stacked", "overlay", "multiples"].map((v) => ({ value: v, text: v }));
-    frame.bar.append(select("layout", layouts, model.get("group_layout") ?? "auto", (v) => { model.set("group_layout", v); model.save_changes(); }));
+    frame.bar.append(select("layout", layouts, model.get("group_layout") ?? "auto", (v) => { model.set("group_layout", v as HistogramTraits["group_layout"]); model.save_changes(); }));
   }
   const steps = model.get("show_controls") ? stepSlider(model, meta, frame.bar) : null;
 

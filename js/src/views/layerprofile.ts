@@ -7,11 +7,14 @@ import { categorical } from "../colors";
 import { s } from "../dom";
 import { Frame } from "../frame";
 import { keepApart, textBox, textWidth } from "../labels";
-import type { Model } from "../model";
-import type { ViewContext } from "../registry";
+import type { AnyModel, SlabTraits } from "../model";
+import type { ViewContext } from "../context";
 import { formatNumber, niceTicks, PAD } from "../scales";
 import { linkFrame } from "./framed";
 import { layerLabel } from "./layerlabel";
+
+/** LayerProfile's synced traits (geowidget/widgets/layerprofile.py): a slab view's. */
+export type LayerProfileTraits = SlabTraits;
 
 const MAX_SAMPLE_LINES = 8;
 const TITLES: Record<string, string> = { angle: "θ to class (°)", norm: "ρ (L2 norm)", margin: "margin m" };
@@ -36,7 +39,7 @@ export function layerAt(geom: ProfileGeometry, px: number, py: number): number {
   return best;
 }
 
-export function renderLayerProfile(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
+export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
   let geom: ProfileGeometry | null = null;
 
   const frame = new Frame(el, model.get("theme"), model.get("height"), {

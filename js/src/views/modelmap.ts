@@ -6,14 +6,22 @@ import { categorical, extent, paletteFor } from "../colors";
 import { s, select } from "../dom";
 import { Frame } from "../frame";
 import { linkView } from "../link";
-import type { Model } from "../model";
+import type { AnyModel, GeoTraits } from "../model";
 import { attachPng } from "../png";
 import { placeLabels, type LabelRequest } from "../labels";
 import { colorBar } from "../legend";
 import { PointLayer, pointScreen, type DrawSpec } from "../points";
-import type { ViewContext } from "../registry";
+import type { ViewContext } from "../context";
 import { formatNumber, pan, xyCamera, zoomAt, type Camera } from "../scales";
 import { nearest } from "../selection";
+
+/** ModelMap's synced traits (geowidget/widgets/modelmap.py). */
+export interface ModelMapTraits extends GeoTraits {
+  color_by: string;
+  /** The point picked, -1 for none. */
+  active: number;
+  palette: string[];
+}
 
 interface MapMeta {
   names: string[];
@@ -22,7 +30,7 @@ interface MapMeta {
   category_names: Record<string, string[]>;
 }
 
-export function renderModelMap(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
+export function renderModelMap(model: AnyModel<ModelMapTraits>, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
   const link = linkView(model, {
     redraw: () => draw(),
     // a point stands for a model (and a condition): follow the picks of linked views

@@ -3,12 +3,15 @@
 
 import { h } from "../dom";
 import { linkView } from "../link";
-import type { Model } from "../model";
-import type { ViewContext } from "../registry";
+import type { AnyModel, SampleTraits } from "../model";
+import type { ViewContext } from "../context";
 import { formatNumber } from "../scales";
 import { drawTile } from "../thumbs";
 
-export function renderPanel(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
+/** SamplePanel's synced traits (geowidget/widgets/explorer.py): a sample view's. */
+export type PanelTraits = SampleTraits;
+
+export function renderPanel(model: AnyModel<PanelTraits>, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
   const root = h("div", { class: "gw-root gw-panel" });
   root.dataset.kind = "panel";
   const img = h("canvas");

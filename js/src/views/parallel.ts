@@ -6,11 +6,17 @@ import { bandHeight, bandOffsets, levels } from "../bands";
 import { categorical, paletteFor } from "../colors";
 import { s } from "../dom";
 import { Frame } from "../frame";
-import type { Model } from "../model";
-import type { ViewContext } from "../registry";
+import type { AnyModel, SlabTraits } from "../model";
+import type { ViewContext } from "../context";
 import { robustNote, robustOffset } from "../robust";
 import { fitText, formatNumber, PAD } from "../scales";
 import { linkFrame } from "./framed";
+
+/** ParallelCoordinates' synced traits (geowidget/widgets/parallel.py). */
+export interface ParallelTraits extends SlabTraits {
+  /** Brushed range per axis name. */
+  ranges: Record<string, number[]>;
+}
 
 export interface AxisSpec {
   name: string;
@@ -35,7 +41,7 @@ export function brushed(columns: ArrayLike<number>[], ranges: ([number, number] 
   return out;
 }
 
-export function renderParallel(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
+export function renderParallel(model: AnyModel<ParallelTraits>, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void } {
   let geom: { x: number[]; lo: number[]; hi: number[]; top: number; bottom: number; geoms: AxisGeom[] } | null = null;
 
   const frame = new Frame(el, model.get("theme"), model.get("height"), {

@@ -3,7 +3,7 @@
 
 import { benchLabel, findCondition, type Meta } from "../data";
 import { select } from "../dom";
-import type { Model } from "../model";
+import type { AnyModel, SlabTraits } from "../model";
 import { debounce } from "../timing";
 import { levelSlider, SLIDER_AT, type Slider } from "../live";
 import { layerLabel } from "./layerlabel";
@@ -13,10 +13,10 @@ export interface Pickers {
   dispose(): void;
 }
 
-export function cellPickers(model: Model, meta: Meta, bar: HTMLElement, onPick: () => void): Pickers {
+export function cellPickers(model: AnyModel<SlabTraits>, meta: Meta, bar: HTMLElement, onPick: () => void): Pickers {
   const save = debounce(() => model.save_changes(), 60);
   const nodes: HTMLElement[] = [];
-  const set = (key: string, v: number) => { model.set(key, v); onPick(); save(); };
+  const set = (key: "model" | "layer" | "condition", v: number) => { model.set(key, v); onPick(); save(); };
   if (meta.models.length > 1) {
     nodes.push(select("model", meta.models.map((m, i) => ({ value: String(i), text: m })), String(model.get("model")), (v) => set("model", +v)));
   }

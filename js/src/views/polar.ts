@@ -5,12 +5,12 @@ import type { ViewData } from "../data";
 import { h, s, select } from "../dom";
 import { Frame } from "../frame";
 import type { LinkedView } from "../link";
-import type { Model } from "../model";
+import type { AnyModel, SlabTraits } from "../model";
 import { DEFAULT_THRESHOLD, type DensitySetting } from "../density";
 import { colorBar } from "../legend";
 import { firstApart, textBox, textWidth } from "../labels";
 import { PointLayer, pointScreen, pointsInView, type AttrRef, type ColorMode, type DrawSpec } from "../points";
-import type { ViewContext } from "../registry";
+import type { ViewContext } from "../context";
 import { formatNumber, niceTicks, pan, polarCamera, polarSector, sectorCamera, xyCamera, zoomAt, type Camera, type Sector } from "../scales";
 import { robustNote, robustOffset } from "../robust";
 import { nearest, selectPolygon } from "../selection";
@@ -18,6 +18,18 @@ import type { Cell } from "../store";
 import { drawTile } from "../thumbs";
 import { linkFrame } from "./framed";
 import { stepSlider } from "./steps";
+
+/** PolarPlot's synced traits (geowidget/widgets/polar.py); ProjectionView has the same. */
+export interface PolarTraits extends SlabTraits {
+  color_by: string;
+  angle_to: "true" | "pred";
+  normalize: boolean;
+  point_size: number;
+  density: DensitySetting;
+  density_threshold: number;
+  /** Per layer, the [θ min, θ max, ρ min, ρ max] several plots share; [] for none. */
+  shared_range: number[][];
+}
 
 /** The data's angle and radius ranges in the shown cell (visible classes, finite points), and
  * how many points that is. */
@@ -46,7 +58,7 @@ export interface Positions {
 const OK = "#4477AA";
 const BAD = "#EE6677";
 
-export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}, positions?: Positions): { dispose(): void; handle: PolarHandle } {
+export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: ViewContext = {}, positions?: Positions): { dispose(): void; handle: PolarHandle } {
   let camera: Camera | null = null; // null: a fitted frame (`fit`)
   let fit: "data" | "disc" = "data"; // polar: around the data's range, or the full half disc
   let current: DrawSpec | null = null;
@@ -458,7 +470,7 @@ export function renderPolar(model: Model, el: HTMLElement, ctx: ViewContext = {}
   if (model.get("show_controls")) {
     const fields = meta.color_fields ?? ["class"];
     frame.bar.append(select("color", fields.map((f) => ({ value: f, text: f })), model.get("color_by"), (v) => { model.set("color_by", v); model.save_changes(); }));
-    frame.bar.append(select("angle to", [{ value: "true", text: "true class" }, { value: "pred", text: "predicted" }], model.get("angle_to"), (v) => { model.set("angle_to", v); model.save_changes(); }));
+    frame.bar.append(select("angle to", [{ value: "true", text: "true class" }, { value: "pred", text: "predicted" }], model.get("angle_to"), (v) => { model.set("angle_to", v as PolarTraits["angle_to"]); model.save_changes(); }));
     const lab = h("label", { class: "gw-picker" });
     const box = h("input", { type: "checkbox", "data-picker": "normalize" });
     box.checked = !!model.get("normalize");

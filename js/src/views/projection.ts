@@ -4,17 +4,18 @@
 // lasso here selects the same samples in the polar plot and the other way round.
 
 import { decode, type Encoded } from "../codec";
-import type { Model } from "../model";
+import type { Meta } from "../data";
+import type { AnyModel } from "../model";
 import type { AttrRef } from "../points";
-import type { ViewContext } from "../registry";
-import { renderPolar, type PolarHandle } from "./polar";
+import type { ViewContext } from "../context";
+import { renderPolar, type PolarHandle, type PolarTraits } from "./polar";
 
-export function renderProjection(model: Model, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void; handle: PolarHandle } {
+export function renderProjection(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: ViewContext = {}): { dispose(): void; handle: PolarHandle } {
   const arrays = (model.get("_arrays") ?? {}) as Record<string, Encoded>;
   // positions [M, L, N] per coordinate, sent once; a cell is an offset into them
   const x = decode(arrays.proj_x).data as Float32Array;
   const y = decode(arrays.proj_y).data as Float32Array;
-  const meta = model.get("_meta") as { shape: [number, number, number, number]; projection: string };
+  const meta = model.get("_meta") as Meta & { projection: string };
   const [, L, , N] = meta.shape;
   return renderPolar(model, el, ctx, {
     kind: "projection",

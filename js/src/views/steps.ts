@@ -8,7 +8,7 @@
 
 import type { Meta } from "../data";
 import { h } from "../dom";
-import type { Model } from "../model";
+import type { AnyModel, SlabTraits } from "../model";
 
 export interface Run {
   name: string;
@@ -47,7 +47,7 @@ export interface StepSlider {
 }
 
 /** A step slider with play / pause in `bar`, or null when no model belongs to a run. */
-export function stepSlider(model: Model, meta: Meta, bar: HTMLElement, intervalMs = 500): StepSlider | null {
+export function stepSlider(model: AnyModel<SlabTraits>, meta: Meta, bar: HTMLElement, intervalMs = 500): StepSlider | null {
   const runs = runsOf(meta);
   if (!runs.length) return null;
   const wrap = h("span", { class: "gw-picker gw-steps" });
