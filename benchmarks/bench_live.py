@@ -63,8 +63,8 @@ def new_cell_ratio(name: str, model: torch.nn.Module, x: torch.Tensor, y: torch.
         k = next(todo_floor)
         masks = plan.masks(float(live.conditions[k].sparsity))  # pruning is part of a condition
         with pruned(worker_model, dict(masks)):
-            feats, _, _ = extract_features(worker_model, (x, y), [node], batch_size=batch_size,
-                                           device="cpu", progress=False, return_outputs=True)
+            feats = extract_features(worker_model, (x, y), [node], batch_size=batch_size,
+                                     device="cpu", progress=False)  # outputs included
             w = linear.weight.detach().float()
             b = None if linear.bias is None else linear.bias.detach().float()
             geometry(feats[node].float(), y, w, b)
