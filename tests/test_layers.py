@@ -23,10 +23,10 @@ PACKAGE = ROOT / "geowidget"
 PACKAGES = {
     "geowidget.engine": "engine",
     "geowidget.study": "study",
+    "geowidget.live": "study",  # a study's units computed on demand (Study.live())
     "geowidget.analysis": "analysis",
     "geowidget.widgets": "widgets",
     "geowidget.zoo": "data",
-    "geowidget.live": "app",  # Study.live(): a study's progress drawn by views as it runs
 }
 
 # top-level module -> layer, one by one (no catch-all)

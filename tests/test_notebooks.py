@@ -24,7 +24,7 @@ NOTEBOOKS = ROOT / "notebooks"
 notebook_runs = hook("notebook_runs")  # the site's build runs the notebooks the same way
 
 NAMES = ["quickstart", "robustness", "pruning", "model-zoo", "bring-your-own", "projections",
-         "training", "adversarial"]
+         "training", "adversarial", "live"]
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -176,3 +176,15 @@ def test_adversarial():
     assert len(re.findall(r"Spearman r\(margin, distance\) = [-+\d.]+ \[", spearman)) == 4
     assert widgets(nb) == 2  # the side-by-side polar plots, the parallel coordinates
     print(f"adversarial notebook: {elapsed:.0f} s")
+
+
+def test_live():
+    nb = run("live")
+    out = stdout(nb.cells[-1])
+    assert float(re.search(r"direct computation \(degrees\): ([\d.e+-]+)", out).group(1)) < 1e-3
+    live_acc, direct = map(float, re.search(r"accuracy: live ([\d.]+), direct ([\d.]+)",
+                                            out).groups())
+    assert abs(live_acc - direct) < 1e-4 and 0.8 < direct <= 1
+    done, total = map(int, re.search(r"cells computed: (\d+) of (\d+)", out).groups())
+    assert total == 13 * 10 and done == 4 + 9  # four layers at 0.5, then nine more sparsities
+    assert widgets(nb) == 2  # the polar plot and the Explorer

@@ -138,8 +138,7 @@ def resolve(study: Study) -> Plan:
     first_x, _ = reader.head(1)
     num_classes = _common_classes(models, first_x)
     layers = ([PENULTIMATE] if study.layers is None
-              else _check_layers(models, [study.layers] if isinstance(study.layers, str)
-                                 else study.layers))
+              else _check_layers(models, study.layers))
     _check_weights(models, study.pruning, levels)
     store = None
     if study.cache_dir is not None:
@@ -270,10 +269,14 @@ def _class_names(data: Any, num_classes: int) -> list[str]:
     return [str(c) for c in range(num_classes)]
 
 
-def _check_layers(models: Mapping[str, nn.Module], layers: Sequence[str]) -> list[str]:
+def _check_layers(models: Mapping[str, nn.Module], layers: str | Sequence[str]) -> list[str]:
     from geowidget.engine.features import get_layer_names, sort_by_depth
 
-    out = list(dict.fromkeys(layers))
+    if layers == "all":  # every layer that every model lists, and the head's input
+        listed = [get_layer_names(m) for m in models.values()]
+        layers = [v for v in listed[0] if all(v in other for other in listed[1:])]
+        layers.append(PENULTIMATE)
+    out = list(dict.fromkeys([layers] if isinstance(layers, str) else layers))
     for name, m in models.items():
         valid = set(get_layer_names(m)) | {n for n, _ in m.named_modules() if n}
         for layer in out:

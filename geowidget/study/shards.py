@@ -13,12 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from geowidget.engine.batches import count_samples, iter_batches
 
-__all__ = ["Shard", "ShardReader"]
+__all__ = ["Shard", "ShardReader", "thumbnails"]
+
+_THUMBNAIL_MAX = 64  # pixels; larger images get no thumbnails
 
 
 @dataclass(frozen=True)
@@ -126,3 +129,27 @@ class ShardReader:
                 break
         return torch.cat(xs), torch.cat(ys)
 
+
+def thumbnails(x: torch.Tensor, chunk: int = 1024) -> np.ndarray | None:
+    """uint8 thumbnails ``[n, H, W]`` or ``[n, H, W, 3]`` of images ``[n, 1 or 3, H, W]``.
+
+    Images in [0, 1] map to 0..255 (rounded half up); an image with values outside [0, 1]
+    (normalised inputs) is scaled by its own range. None for inputs that are not small images
+    (over 64 pixels). Converted ``chunk`` images at a time, so the float temporaries stay small.
+    """
+    if x.ndim != 4 or x.shape[1] not in (1, 3) or max(x.shape[-2:]) > _THUMBNAIL_MAX:
+        return None
+    n, c, h, w = x.shape
+    out = np.empty((n, h, w, c), np.uint8)
+    lo, hi = torch.aminmax(x) if n else (torch.zeros(()), torch.zeros(()))
+    in_range = bool(lo >= 0) and bool(hi <= 1)
+    for a in range(0, n, chunk):
+        xc = x[a : a + chunk].float()
+        if not in_range:  # each image by its own range
+            lo = xc.amin(dim=(1, 2, 3), keepdim=True)
+            hi = xc.amax(dim=(1, 2, 3), keepdim=True)
+            outside = (lo < 0) | (hi > 1)
+            xc = torch.where(outside, (xc - lo) / (hi - lo).clamp_min(1e-12), xc)
+        img = (xc * 255).add_(0.5).to(torch.uint8)  # in [0.5, 255.5]: truncation rounds
+        out[a : a + chunk] = img.permute(0, 2, 3, 1).numpy()
+    return out[..., 0] if c == 1 else out

@@ -84,7 +84,7 @@ from geowidget.study.plan import (
     sparsity_levels,
 )
 from geowidget.study.runners import LocalRunner, RayRunner, Task, Worker, WorkerSpec
-from geowidget.study.shards import Shard
+from geowidget.study.shards import Shard, thumbnails
 from geowidget.study.units import (
     KEY_VERSION,
     OUTPUTS_PART,
@@ -93,14 +93,15 @@ from geowidget.study.units import (
     fingerprint,
     join_parts,
     probe_key,
+    unit_where,
 )
 
+# thumbnails: defined in study.shards (a live cube reads them too), kept importable here
 __all__ = ["GRIDS", "Study", "probe_accuracy", "thumbnails"]
 
 if TYPE_CHECKING:
     from geowidget.study.store import UnitStore
 
-_THUMBNAIL_MAX = 64  # pixels; larger images get no thumbnails
 GRIDS = ("full", "dense-corrupted")
 
 
@@ -125,8 +126,10 @@ class Study:
     data : (inputs, labels), ImageData, Dataset or DataLoader
         The probe set, with labels, read shard by shard in its order. Inputs
         ``[N, C, H, W]`` in [0, 1] when corruptions are generated.
-    layers : list of str, optional
+    layers : list of str or "all", optional
         Layers to measure. ``None`` takes the penultimate layer only (label ``"penultimate"``);
+        ``"all"`` every name :func:`geowidget.get_layer_names` lists for every model, and
+        ``"penultimate"``;
         a list may include ``"penultimate"`` and any name :func:`geowidget.get_layer_names`
         lists, which use a linear probe (see the module doc). They are measured and stored
         in the order of depth (the first model's forward pass; ``"penultimate"`` last),
@@ -308,7 +311,9 @@ class Study:
             raise ValueError("layers is empty; pass None for the penultimate layer")
         given = [PENULTIMATE] if layers is None else [layers] if isinstance(layers, str) \
             else list(dict.fromkeys(layers))
-        check_tokens(check("Study", "tokens", tokens, TOKENS), given, "Study")
+        tokens_given = check("Study", "tokens", tokens, TOKENS)
+        if layers != "all":  # "all" names its layers once the models are looked at (plan)
+            check_tokens(tokens_given, given, "Study")
         check_settings(adversarial)
         if cache_dir is not None:
             from geowidget.filesystem import location
@@ -426,14 +431,18 @@ class Study:
                           "probes are cross-fitted on", self.probe_folds)
         return head
 
-    def _worker_spec(self) -> WorkerSpec:
+    def _worker_spec(self, probes: Mapping[str, Mapping[str, ProbeFit]] | None = None
+                     ) -> WorkerSpec:
+        """What a worker needs; ``probes`` (per model, per probed layer) are fitted here
+        unless given (a live cube gives a mapping that fits each one when first read)."""
         p = self.plan
-        probed = {name: [v for v in p.layers if not p.uses_head(name, v)]
-                  for name in p.models}
-        probe_head = self._probe_head() if any(probed.values()) else None
-        probes = {name: {layer: self._probe(name, layer, probe_head) for layer in layers}
-                  for name, layers in probed.items()}
-        self.probe_fits = probes
+        if probes is None:
+            probed = {name: [v for v in p.layers if not p.uses_head(name, v)]
+                      for name in p.models}
+            probe_head = self._probe_head() if any(probed.values()) else None
+            probes = {name: {layer: self._probe(name, layer, probe_head) for layer in layers}
+                      for name, layers in probed.items()}
+            self.probe_fits = probes
         calibration = (p.reader.head(self.calibration_size) if self.pruning == "snip"
                        else None)
         return WorkerSpec(
@@ -531,7 +540,7 @@ class Study:
                     for model in self.plan.models:
                         unit = WorkUnit(model, cond.sparsity, cond.benchmark, cond.severity,
                                         shard.start, shard.stop)
-                        where = _where(shard_fp, source_fp, unit)
+                        where = unit_where(shard_fp, source_fp, unit)
                         missing = {}
                         for part, base in part_keys[model].items():
                             key = fingerprint(base, where)
@@ -602,7 +611,7 @@ class Study:
             unit = WorkUnit(model, condition.sparsity, condition.benchmark, condition.severity,
                             shard.start, shard.stop)
             source = copies.get((unit.benchmark, unit.severity))
-            where = _where(fingerprint(shard.inputs, shard.labels), _source_fp(source), unit)
+            where = unit_where(fingerprint(shard.inputs, shard.labels), _source_fp(source), unit)
             found = {part: self._load(fingerprint(base, where)) for part, base in wanted.items()}
             missing = {part: fingerprint(wanted[part], where)
                        for part, arrays in found.items() if arrays is None}
@@ -821,6 +830,20 @@ class Study:
                if name in self._adversarial_reports else {}),
         }
 
+    def live(self, cache_bytes: int | None = None) -> GeometryCube:
+        """A cube of this study whose cells are computed the first time anyone reads them
+        (a view, ``slice``, ``sel``, ``values``, an analysis); returns at once.
+
+        A live cell equals the cell :meth:`run` computes (the same code, per unit), and is
+        kept in memory within ``cache_bytes`` (default a quarter of the machine's memory)
+        and, with ``cache_dir``, in the unit store, where a later process or a run finds it.
+        See :class:`geowidget.live.LiveCube`.
+        """
+        from geowidget.live import LiveCube
+
+        self.plan  # noqa: B018 (resolved first, as run() does: errors name the parameter)
+        return LiveCube(self, cache_bytes)
+
 
 class _CubeBuilder:
     """The cube's arrays in memory, filled unit by unit and sample by sample as they arrive."""
@@ -1004,37 +1027,6 @@ def probe_accuracy(layer_pred: np.ndarray, labels: np.ndarray, probed: np.ndarra
     return np.where(probed[:, :, None], acc, np.nan)
 
 
-def thumbnails(x: torch.Tensor, chunk: int = 1024) -> np.ndarray | None:
-    """uint8 thumbnails ``[n, H, W]`` or ``[n, H, W, 3]`` of images ``[n, 1 or 3, H, W]``.
-
-    Images in [0, 1] map to 0..255 (rounded half up); an image with values outside [0, 1]
-    (normalised inputs) is scaled by its own range. None for inputs that are not small images
-    (over 64 pixels). Converted ``chunk`` images at a time, so the float temporaries stay small.
-    """
-    if x.ndim != 4 or x.shape[1] not in (1, 3) or max(x.shape[-2:]) > _THUMBNAIL_MAX:
-        return None
-    n, c, h, w = x.shape
-    out = np.empty((n, h, w, c), np.uint8)
-    lo, hi = torch.aminmax(x) if n else (torch.zeros(()), torch.zeros(()))
-    in_range = bool(lo >= 0) and bool(hi <= 1)
-    for a in range(0, n, chunk):
-        xc = x[a : a + chunk].float()
-        if not in_range:  # each image by its own range
-            lo = xc.amin(dim=(1, 2, 3), keepdim=True)
-            hi = xc.amax(dim=(1, 2, 3), keepdim=True)
-            outside = (lo < 0) | (hi > 1)
-            xc = torch.where(outside, (xc - lo) / (hi - lo).clamp_min(1e-12), xc)
-        img = (xc * 255).add_(0.5).to(torch.uint8)  # in [0.5, 255.5]: truncation rounds
-        out[a : a + chunk] = img.permute(0, 2, 3, 1).numpy()
-    return out[..., 0] if c == 1 else out
-
-
 def _source_fp(source: torch.Tensor | None) -> str:
     """A fingerprint of a shard's ready-made corrupted copy (generated corruptions: none)."""
     return "generated" if source is None else fingerprint(source)
-
-
-def _where(shard_fp: str, source_fp: str, unit: WorkUnit) -> str:
-    """The part of a unit's store keys that names its samples and condition."""
-    return fingerprint(shard_fp, source_fp, unit.sparsity, unit.benchmark, unit.severity,
-                       unit.start, unit.stop)

@@ -35,7 +35,7 @@ from geowidget.engine.pruning import pruned
 
 __all__ = ["KEY_VERSION", "LAYER_PARTS", "OUTPUTS_PART", "PENULTIMATE", "WorkUnit",
            "evaluate_unit", "fingerprint", "join_parts", "probe_key", "split_parts",
-           "unit_inputs"]
+           "unit_inputs", "unit_where"]
 
 PENULTIMATE = "penultimate"
 OUTPUTS_PART = "#outputs"  # the part of a unit holding the model's outputs ("#": no layer name)
@@ -253,3 +253,11 @@ def _evaluate(
     result["correct"] = (pred == labels).numpy()
     result["logit_margin"] = (zy[:, 0] - others.max(dim=1).values).numpy().astype(np.float32)
     return result
+
+
+def unit_where(shard_fp: str, source_fp: str, unit: WorkUnit) -> str:
+    """The part of a unit's store keys that names its samples and condition: the shard's
+    inputs (``source_fp``: its ready-made corrupted copy, or ``"generated"``) and the condition
+    (a live cube keys its parts with it too)."""
+    return fingerprint(shard_fp, source_fp, unit.sparsity, unit.benchmark, unit.severity,
+                       unit.start, unit.stop)

@@ -160,7 +160,9 @@ class Explorer(ipw.VBox):
         # the table leads the link, so it starts at the picks the polar plot is given
         picks = {k: kwargs[k] for k in ("model", "layer", "sparsity", "benchmark", "severity")
                  if k in kwargs}
-        self.table = EvaluationTable(cube, height=300, **picks)
+        # a live cube computes cells when shown: the views that read every cell wait for a run
+        whole = not hasattr(cube, "live")
+        self.table = EvaluationTable(cube, height=300, **picks) if whole else None
         self.polar = PolarPlot(cube, show_controls=False, thumbnails=False, **kwargs)
         self.projection: ProjectionView | None = None
         if cube.projections:
@@ -171,7 +173,7 @@ class Explorer(ipw.VBox):
         self.parallel = ParallelCoordinates(cube, show_controls=False, thumbnails=False,
                                             height=240)
         self.profile: LayerProfile | None = None
-        if len(cube.layers) > 1:
+        if len(cube.layers) > 1 and whole:
             self.profile = LayerProfile(cube, show_controls=False, thumbnails=False, height=240)
         self.attribution: AttributionView | None = None
         if model is not None and data is not None:
@@ -183,7 +185,7 @@ class Explorer(ipw.VBox):
         if xy is not None:
             self.modelmap = ModelMap(xy=xy, edges=edges, names=cube.models, height=260,
                                      point_model=np.arange(len(cube.models)))
-        elif len(cube.models) > 1:
+        elif len(cube.models) > 1 and whole:
             self.modelmap = ModelMap(cube, height=260)
         self.panel = SamplePanel(cube)
         self.link = link(*self.views(), keys=("model", "layer", "condition", "classes"))
@@ -216,7 +218,7 @@ class Explorer(ipw.VBox):
         row = ipw.HBox([self.panel])
         geometry = self.polar if self.projection is None else ipw.HBox([self.polar,
                                                                         self.projection])
-        super().__init__(children=[self.table, bar, geometry, ipw.HBox([self.histogram]),
+        super().__init__(children=[*self._leading(), bar, geometry, ipw.HBox([self.histogram]),
                                    self.parallel, *self._below(), row])
 
     def _layer_options(self) -> list[tuple[str, int]]:
@@ -238,8 +240,12 @@ class Explorer(ipw.VBox):
     def views(self) -> list[GeoView]:
         """The anywidget views in page order."""
         beside = [] if self.projection is None else [self.projection]
-        return [self.table, self.polar, *beside, self.histogram, self.parallel, *self._below(),
-                self.panel]
+        return [*self._leading(), self.polar, *beside, self.histogram, self.parallel,
+                *self._below(), self.panel]
+
+    def _leading(self) -> list[GeoView]:
+        """The table, which a live cube's Explorer leaves out (it reads every cell)."""
+        return [] if self.table is None else [self.table]
 
     def _below(self) -> list[GeoView]:
         """The views shown only for some cubes or inputs, in page order."""

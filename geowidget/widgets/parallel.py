@@ -78,7 +78,10 @@ class ParallelCoordinates(SlabView):
         meta: dict[str, Any] = {}
         if cube is not None:
             for i, name in enumerate(cube.corruptions):  # per (model, sparsity), see polar
-                extra[f"rob_{i}"], meta["robust_levels"] = robustness_of(cube, benchmark=name)
+                rob = robustness_of(cube, benchmark=name)
+                if rob is None:  # a live cube: it would compute every condition's outputs
+                    break
+                extra[f"rob_{i}"], meta["robust_levels"] = rob
                 specs.append({"name": f"R({name})", "source": "rob", "key": f"rob_{i}"})
             specs += [{"name": "θ (deg)", "source": "metric", "key": "angle", "degrees": True},
                       {"name": "ρ", "source": "metric", "key": "norm"},

@@ -361,8 +361,8 @@ def robustness_of(cube: Any, benchmark: str | None = None
     ``{"sparsities": [S], "level": [K] (condition k shows level level[k]), "evaluated": [S]}``.
     A view at condition k thus shows the robustness of the model at k's own sparsity.
     """
-    if cube is None or not cube.corruptions:
-        return None
+    if cube is None or not cube.corruptions or hasattr(cube, "live"):
+        return None  # (a live cube's robustness would compute every condition's outputs)
     from geowidget.analysis.scores import condition_levels, robustness_by_sparsity
 
     levels = condition_levels(cube)

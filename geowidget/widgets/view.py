@@ -359,7 +359,8 @@ class SlabView(SampleView, PickerView):
         """The metadata and arrays every slab view sends (its ids indexed on the way)."""
         id_arrays, id_meta = self._wire_ids(slab.sample_ids)
         m, ly, k, n = slab.shape
-        lazy = slab.nbytes() > budget
+        live = hasattr(slab.cube, "live")  # a live cube: cells computed when asked for
+        lazy = slab.nbytes() > budget or live
         # per-sample overhead kept small: uint8 labels for < 256 classes, and ids that are a
         # contiguous range are sent as their start only
         small = len(slab.class_names) <= 255
@@ -375,6 +376,7 @@ class SlabView(SampleView, PickerView):
             "model_info": [{k2: str(v) for k2, v in i.items()} for i in slab.model_info],
             "shape": [m, ly, k, n],
             "lazy": bool(lazy),
+            "live": live,
             "slab": slab.dims(),
             "stand_ins": slab.stand_ins,
             "probe_accuracy": slab.probe_accuracy(),  # shown beside the layer names
@@ -406,6 +408,12 @@ class SlabView(SampleView, PickerView):
         except Exception as err:  # a boundary: the browser must get an answer, not a hang
             return {"error": f"{type(err).__name__}: {err}"}, []
 
+    def _handle_custom_msg(self, content: Any, buffers: list) -> None:
+        requests = getattr(self._slab.cube, "requests", None)
+        if requests is not None and requests.answer(self, content):
+            return  # a live cube's cell: computed off the main thread, answered from there
+        super()._handle_custom_msg(content, buffers)
+
     def _cell_request(self, msg: Any) -> tuple[int, int, int]:
         if not isinstance(msg, dict):
             raise TypeError(f"a slice request is {{'m': int, 'l': int, 'k': int}}, got "
@@ -422,6 +430,8 @@ class SlabView(SampleView, PickerView):
     def _export(self) -> dict[str, Any]:
         if not self._meta.get("lazy"):
             return {}
+        if hasattr(self._slab.cube, "live"):  # the cells a live cube computed, and which
+            return self._slab.cube.export_slab(self._slab)
         return {"_slab": self._slab.sent(self._slab.full())}
 
     @t.validate("classes")

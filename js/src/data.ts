@@ -19,6 +19,8 @@ export interface Meta {
   class_names: string[];
   shape: Shape4;
   lazy: boolean;
+  /** The cells come from a live cube: computed by the kernel when first asked for (live.ts). */
+  live?: boolean;
   slab?: Record<string, Dims>; // slab views: the per-cell arrays and their dims
   stand_ins?: Record<string, string>; // slab arrays not sent, and what stands in (store.ts)
   thumbs: AtlasInfo | null;

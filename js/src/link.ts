@@ -13,6 +13,7 @@ import { publish, shared, subscribe, type BusEvent } from "./bus";
 import { decode, type Encoded, type WireArray } from "./codec";
 import { readData, writeSelected, type ViewData } from "./data";
 import type { Invoke } from "./invoke";
+import { LastPicture, Superseded } from "./live";
 import type { AnyModel, GeoTraits, SlabTraits } from "./model";
 import { idMask } from "./selection";
 import { Cell, checkCell, SliceStore, type Shape4 } from "./store";
@@ -36,6 +37,8 @@ export interface LinkHandlers {
   onChange?(name: string): void;
   /** The kernel refused a value from this view. */
   onError?(message: string): void;
+  /** The current cell is being computed (a live cube) while the last picture stays shown. */
+  onPending?(on: boolean): void;
 }
 
 export interface LinkOptions {
@@ -102,6 +105,7 @@ export function linkView(model: AnyModel<LinkTraits>, handlers: LinkHandlers, op
   let mask: Uint8Array | null = null;
   let idSet: Set<number> | null = null;
   const wanted = new Set<string>();
+  const last = new LastPicture<Cell>();
 
   // ---------------------------------------------------------------- slices
   const store = isSlab ? new SliceStore(meta.shape as Shape4, meta.slab!, !!meta.lazy, data.arrays,
@@ -115,9 +119,12 @@ export function linkView(model: AnyModel<LinkTraits>, handlers: LinkHandlers, op
     const onAbort = () => timer.abort(new Error("the view was closed"));
     abort.signal.addEventListener("abort", onAbort);
     try {
-      const [resp, buffers] = await options.invoke!("_slice", { m, l, k }, { signal: timer.signal });
-      const r = (resp ?? {}) as { error?: string; names?: string[]; specs?: { dtype: string; shape: number[] }[] };
-      if (r.error) throw new Error(r.error);
+      // `pick`: the view's current cell, which a newer pick supersedes in a live kernel
+      const [cm, cl, ck] = current();
+      const pick = cm === m && cl === l && ck === k;
+      const [resp, buffers] = await options.invoke!("_slice", { m, l, k, pick }, { signal: timer.signal });
+      const r = (resp ?? {}) as { error?: string; superseded?: boolean; names?: string[]; specs?: { dtype: string; shape: number[] }[] };
+      if (r.error) throw r.superseded ? new Superseded(r.error) : new Error(r.error);
       if (!r.names || !r.specs || r.names.length !== r.specs.length || buffers.length < r.names.length) {
         throw new Error("malformed reply (no names, specs or buffers)");
       }
@@ -140,6 +147,9 @@ export function linkView(model: AnyModel<LinkTraits>, handlers: LinkHandlers, op
     const [a, b, c] = [m ?? cm, l ?? cl, k ?? ck];
     let hit: Cell | undefined;
     try { hit = store.get(a, b, c); } catch { return undefined; }
+    if (hit && meta.live && m === undefined && l === undefined && k === undefined) {
+      return last.pick(hit, false, (on) => handlers.onPending?.(on));
+    }
     if (hit) return hit;
     const key = SliceStore.key(a, b, c);
     wanted.add(key);
@@ -147,7 +157,9 @@ export function linkView(model: AnyModel<LinkTraits>, handlers: LinkHandlers, op
       () => { if (disposed) return; if (wanted.has(key)) schedule(); else dropped++; },
       () => { if (!disposed) schedule(); },
     );
-    return undefined;
+    if (!meta.live || m !== undefined || l !== undefined || k !== undefined) return undefined;
+    // a live cube: the last picture stays while this cell is computed (live.ts)
+    return last.pick(undefined, !!store.error(a, b, c), (on) => handlers.onPending?.(on));
   }
 
   function status(): string {

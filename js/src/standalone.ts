@@ -111,6 +111,10 @@ export class LocalModel implements AnyModel {
     } catch (err) {
       return [{ error: (err as Error).message }, []];
     }
+    const computed = (this.attrs._computed as Record<string, Encoded> | undefined)?.cells; // a live cube's page
+    if (computed && !decode(computed).data[(m * shape[1] + l) * shape[2] + k]) {
+      return [{ error: `cell (${m}, ${l}, ${k}) was not computed by the live cube when this page was exported; the page holds the computed cells only` }, []];
+    }
     const names: string[] = [], specs: { dtype: string; shape: number[] }[] = [], buffers: DataView[] = [];
     for (const [name, dims] of Object.entries(meta.slab)) {
       const full = decode(slab[name]);

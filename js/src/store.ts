@@ -5,6 +5,7 @@
 // fetched once (concurrent asks share the request), errors are remembered per cell, and at
 // most `maxCells` fetched cells are kept, least recently used first out.
 
+import { isSuperseded } from "./live";
 import type { WireArray } from "./codec";
 import type { AttrRef } from "./points";
 
@@ -145,7 +146,8 @@ export class SliceStore {
       },
     ).catch((err: unknown) => {
       this.pending.delete(key);
-      this.errors.set(key, err instanceof Error ? err.message : String(err));
+      // a request a newer pick superseded is no error of the cell: it may be asked again
+      if (!isSuperseded(err)) this.errors.set(key, err instanceof Error ? err.message : String(err));
       throw err;
     });
     this.pending.set(key, p);

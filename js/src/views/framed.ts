@@ -4,6 +4,7 @@
 
 import type { Frame } from "../frame";
 import { linkView, type LinkedView, type LinkHandlers, type LinkTraits } from "../link";
+import { progressLine } from "../live";
 import type { AnyModel } from "../model";
 import { attachPng } from "../png";
 import type { ViewContext } from "../context";
@@ -11,6 +12,7 @@ import type { ViewContext } from "../context";
 export function linkFrame(model: AnyModel<LinkTraits>, frame: Frame, ctx: ViewContext, handlers: LinkHandlers, redrawOn: string[]): LinkedView {
   const link = linkView(model, {
     onError: (msg) => frame.notice(msg),
+    onPending: (on) => progressLine(frame.root, on),
     ...handlers,
     onSelect: (sel) => {
       frame.root.dataset.selected = String(sel.length);

@@ -5,6 +5,7 @@ import { benchLabel, findCondition, type Meta } from "../data";
 import { select } from "../dom";
 import type { AnyModel, SlabTraits } from "../model";
 import { debounce } from "../timing";
+import { levelSlider, SLIDER_AT, type Slider } from "../live";
 import { layerLabel } from "./layerlabel";
 
 export interface Pickers {
@@ -27,8 +28,15 @@ export function cellPickers(model: AnyModel<SlabTraits>, meta: Meta, bar: HTMLEl
   const benches = Array.from(new Set(conds.map(benchLabel)));
   const cur = conds[model.get("condition")] ?? conds[0];
   let spSel: HTMLSelectElement | null = null;
+  let spSlider: Slider | null = null;
   let bSel: HTMLSelectElement | null = null;
-  if (sparsities.length > 1) {
+  if (sparsities.length >= SLIDER_AT) { // a long grid: a slider (live.ts)
+    spSlider = levelSlider("sparsity", sparsities, cur?.sparsity ?? 0, (v) => {
+      const c = conds[model.get("condition")];
+      set("condition", findCondition(conds, v, c ? benchLabel(c) : "clean"));
+    });
+    nodes.push(spSlider.node);
+  } else if (sparsities.length > 1) {
     const node = select("sparsity", sparsities.map((s) => ({ value: String(s), text: String(s) })), String(cur?.sparsity ?? 0), (v) => {
       const c = conds[model.get("condition")];
       set("condition", findCondition(conds, +v, c ? benchLabel(c) : "clean"));
@@ -56,6 +64,7 @@ export function cellPickers(model: AnyModel<SlabTraits>, meta: Meta, bar: HTMLEl
     });
     const c = conds[model.get("condition")];
     if (c && spSel) spSel.value = String(c.sparsity);
+    if (c && spSlider) spSlider.set(c.sparsity);
     if (c && bSel) bSel.value = benchLabel(c);
   };
   return { sync, dispose: () => save.flush() };

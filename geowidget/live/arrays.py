@@ -1,0 +1,274 @@
+"""The live array backend: a cube's cells computed by the engine the first time they are read.
+
+:class:`LiveArrays` implements the cube's array backend protocol
+(:class:`~geowidget.cube_arrays.CubeArrays`: ``names``, ``location``, ``full``, ``block``,
+``cell``) like the in-memory and the on-disk backends, but a cell it does not hold is computed, with the very
+code a :meth:`Study.run <geowidget.study.Study.run>` runs for a unit: the study's
+:class:`~geowidget.study.runners.Worker` evaluates a one-unit
+:class:`~geowidget.study.runners.Task` per shard, so a live cell equals the run's cell.
+
+What it computes is kept as the study's parts, one per (model, condition, layer) and one per
+(model, condition) for the model's outputs: in memory (:class:`~geowidget.live.cache.ByteLRU`)
+and, when the study has a ``cache_dir``, in its unit store under the run's own keys, so a
+later process (a live cube or a run) reuses them.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from geowidget.cube_schema import ARRAYS, DTYPES, LAYER_PRED, array_dims
+from geowidget.live.cache import ByteLRU, default_bytes
+from geowidget.study.runners import Task, Worker
+from geowidget.study.units import OUTPUTS_PART, WorkUnit, fingerprint, unit_where
+
+if TYPE_CHECKING:
+    import torch
+
+    from geowidget.engine.probe import ProbeFit
+    from geowidget.study.study import Study
+
+__all__ = ["Cancelled", "LiveArrays", "LiveCellError", "ModelChangedError"]
+
+
+class Cancelled(Exception):
+    """A computation that a newer request superseded, stopped at a batch boundary."""
+
+
+class LiveCellError(RuntimeError):
+    """A cell the engine could not compute; the message names the cell's coordinates."""
+
+
+class ModelChangedError(RuntimeError):
+    """A model whose weights changed after ``live()``: its cells would not be comparable."""
+
+
+def _signature(model: Any) -> tuple[tuple[int, int], ...]:
+    """Cheap change detector: each tensor's storage and in-place version counter (an optimiser
+    step or ``load_state_dict`` bumps the counter, a reassigned ``.data`` moves the storage)."""
+    return tuple((t.data_ptr(), t._version) for t in model.state_dict().values())
+
+
+class _LazyProbes(Mapping):
+    """A model's probes by layer, each fitted (or read from the store) when first read: a
+    live cube fits only the probes of the layers someone looks at."""
+
+    def __init__(self, study: Study, name: str, layers: list[str],
+                 head: Callable[[], tuple[torch.Tensor, torch.Tensor]]) -> None:
+        self.study, self.name, self.layers, self.head = study, name, layers, head
+        self.fits: dict[str, ProbeFit] = {}
+
+    def __getitem__(self, layer: str) -> ProbeFit:
+        if layer not in self.layers:
+            raise KeyError(layer)
+        if layer not in self.fits:
+            self.fits[layer] = self.study._probe(self.name, layer, self.head())
+            self.study.probe_fits.setdefault(self.name, {})[layer] = self.fits[layer]
+        return self.fits[layer]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+
+class LiveArrays:
+    """The arrays of a live cube: each part computed once, then kept (see the module doc).
+
+    Parameters
+    ----------
+    study : Study
+        Its models, data, layers, conditions and settings (its :attr:`~Study.plan`, resolved
+        here); never run whole.
+    cache_bytes : int, optional
+        Bytes of computed parts kept in memory (default a quarter of the machine's memory).
+    """
+
+    location = None
+
+    def __init__(self, study: Study, cache_bytes: int | None = None) -> None:
+        self.study = study
+        plan = study.plan
+        self.models, self.layers = list(plan.models), list(plan.layers)
+        self.conditions = plan.conditions
+        self.n = plan.n
+        self.cache = ByteLRU(default_bytes() if cache_bytes is None else cache_bytes)
+        self.probed = plan.probed
+        self.names = ARRAYS + ((LAYER_PRED,) if plan.probed is not None else ())
+        self.stats = {"computed": 0, "stored": 0}  # parts computed by the engine, read from disk
+        # one computation at a time: the worker's models are pruned in place while it runs
+        self.lock = threading.RLock()
+        self._signatures = {name: _signature(m) for name, m in plan.models.items()}
+        self._worker: Worker | None = None
+        self._keys: dict[tuple[str, str], str] = {}
+        self._fps: dict[Any, str] = {}
+        self._probe_head: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    # ------------------------------------------------------------------ protocol
+    def full(self, name: str) -> np.ndarray:
+        m, ly, k = len(self.models), len(self.layers), len(self.conditions)
+        return self.block(name, list(range(m)), list(range(ly)), list(range(k)))
+
+    def block(self, name: str, mi: list[int], li: list[int], ki: list[int]) -> np.ndarray:
+        layered = "layer" in array_dims(name)
+        shape = (len(mi), len(li), len(ki), self.n) if layered else (len(mi), len(ki), self.n)
+        out = np.empty(shape, DTYPES[name])
+        for a, m in enumerate(mi):
+            for c, k in enumerate(ki):
+                if layered:
+                    parts = self.parts(m, k, [self.layers[i] for i in li])
+                    for b, i in enumerate(li):
+                        out[a, b, c] = parts[self.layers[i]][name]
+                else:
+                    out[a, c] = self.parts(m, k, [OUTPUTS_PART])[OUTPUTS_PART][name]
+        return out
+
+    def cell(self, model: int, layer: int, condition: int, names: list[str]
+             ) -> dict[str, np.ndarray]:
+        parts = self.parts(model, condition, [self.layers[layer], OUTPUTS_PART])
+        ours, outputs = parts[self.layers[layer]], parts[OUTPUTS_PART]
+        return {k: ours[k] if "layer" in array_dims(k) else outputs[k] for k in names}
+
+    # ------------------------------------------------------------------ parts
+    def ready(self, model: int, layer: int, condition: int) -> bool:
+        """Whether the cell is in memory (reading it computes nothing)."""
+        return all((model, condition, p) in self.cache
+                   for p in (self.layers[layer], OUTPUTS_PART))
+
+    def parts(self, model: int, condition: int, parts: list[str],
+              cancel: threading.Event | None = None) -> dict[str, dict[str, np.ndarray]]:
+        """``{part: {array: [N]}}`` of (model, condition), computing the missing parts in one
+        forward pass per shard. ``cancel``, once set, stops it at the next batch."""
+        got = {p: self.cache.get((model, condition, p)) for p in dict.fromkeys(parts)}
+        if all(v is not None for v in got.values()):
+            return got  # type: ignore[return-value]
+        with self.lock:  # another thread may have computed them meanwhile
+            got = {p: self.cache.get((model, condition, p)) for p in got}
+            missing = [p for p, v in got.items() if v is None]
+            if missing and OUTPUTS_PART not in missing and \
+                    (model, condition, OUTPUTS_PART) not in self.cache:
+                missing.append(OUTPUTS_PART)  # the same forward pass gives them
+            if missing:
+                got.update(self._compute(model, condition, missing, cancel))
+        return got  # type: ignore[return-value]
+
+    def _compute(self, mi: int, ki: int, missing: list[str], cancel: threading.Event | None
+                 ) -> dict[str, dict[str, np.ndarray]]:
+        name, cond = self.models[mi], self.conditions[ki]
+        layers = [p for p in missing if p != OUTPUTS_PART]
+        where = (f"model {name!r}, layer{'s' if len(layers) != 1 else ''} "
+                 f"{', '.join(map(repr, layers)) or '(outputs only)'}, condition {cond.label}")
+        worker = self._ready_worker(name)
+        study, store = self.study, self.study.plan.store
+        pieces: dict[str, list[dict[str, np.ndarray]]] = {p: [] for p in missing}
+
+        def stop(module: Any, args: Any) -> None:  # a forward pre-hook: runs once per batch
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"the cell ({where}) was superseded by a newer request")
+
+        hook = worker.models[name].register_forward_pre_hook(stop)
+        try:
+            for shard, copies in study._shards():
+                unit = WorkUnit(name, cond.sparsity, cond.benchmark, cond.severity,
+                                shard.start, shard.stop)
+                source = copies.get((cond.benchmark, cond.severity))
+                keys = self._unit_keys(unit, shard, source, missing)
+                found = {}
+                for part, key in keys.items():
+                    arrays = None if store is None else store.load(key)
+                    if arrays is not None:
+                        found[part] = arrays
+                        self.stats["stored"] += 1
+                todo = {p: k for p, k in keys.items() if p not in found}
+                if todo:
+                    task = Task((unit,), (todo,), shard.inputs if source is None else source,
+                                shard.labels, given=source is not None)
+                    for _, _, parts in worker.run(task):  # the run's own path for a unit
+                        found.update(parts)
+                    self.stats["computed"] += len(todo)
+                for part in missing:
+                    pieces[part].append(found[part])
+        except (Cancelled, ModelChangedError):
+            raise
+        except Exception as err:
+            modules = [n for n, _ in study.plan.models[name].named_modules() if n]
+            hint = (f"; pick a layer among the model's modules, e.g. {modules[:12]}"
+                    if layers else "")
+            raise LiveCellError(f"the cell ({where}) could not be computed: "
+                                f"{type(err).__name__}: {err}{hint}") from err
+        finally:
+            hook.remove()
+        out = {p: {k: np.concatenate([piece[k] for piece in pieces[p]]) for k in pieces[p][0]}
+               for p in missing}
+        for part, arrays in out.items():
+            self.cache.put((mi, ki, part), arrays)
+        return out
+
+    # ------------------------------------------------------------------ the engine's side
+    def _ready_worker(self, name: str) -> Worker:
+        """The worker, on copies of the models taken at the first computation (pruning then
+        swaps weights in the copies, never in the user's models, while the notebook runs)."""
+        self.check_model(name)
+        if self._worker is None:
+            for other in self.models:
+                self.check_model(other)
+            study, plan = self.study, self.study.plan
+            probes = {m: _LazyProbes(study, m, [v for v in self.layers
+                                                if not plan.uses_head(m, v)], self._head)
+                      for m in self.models}
+            spec = study._worker_spec(probes=probes)
+            spec = dataclasses.replace(spec, models={m: copy.deepcopy(model)
+                                                     for m, model in plan.models.items()})
+            self._worker = Worker(spec, plan.store, own_models=True)
+        return self._worker
+
+    def _head(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._probe_head is None:
+            self._probe_head = self.study._probe_head()
+        return self._probe_head
+
+    def check_model(self, name: str) -> None:
+        """Refuse to compute a cell of a model whose weights changed after ``live()``."""
+        model = self.study.plan.models[name]
+        signature = _signature(model)
+        if signature == self._signatures[name]:
+            return
+        if fingerprint(*model.state_dict().values()) != self.study.plan.model_fp[name]:
+            raise ModelChangedError(
+                f"model {name!r} changed after live(): its weights differ from the fingerprint "
+                "taken then, so its new cells would not be comparable with the cells computed "
+                "before; this live cube refuses to mix them. Make a new Study (or call "
+                "study.live() on a Study of the changed model) to see the new weights")
+        self._signatures[name] = signature  # touched in place, but the same weights
+
+    def _unit_keys(self, unit: WorkUnit, shard: Any, source: Any, parts: list[str]
+                   ) -> dict[str, str]:
+        """Each part's key in the unit store, the very key a run uses (parts are named by
+        their own name when there is no store)."""
+        if self.study.plan.store is None:
+            return {p: p for p in parts}
+        if shard.start not in self._fps:
+            self._fps[shard.start] = fingerprint(shard.inputs, shard.labels)
+        src = (shard.start, unit.benchmark, unit.severity)
+        if source is not None and src not in self._fps:
+            self._fps[src] = fingerprint(source)
+        where = unit_where(self._fps[shard.start],
+                           "generated" if source is None else self._fps[src], unit)
+        return {p: fingerprint(self._base_key(unit.model, p), where) for p in parts}
+
+    def _base_key(self, name: str, part: str) -> str:
+        if (name, part) not in self._keys:
+            assert self._worker is not None
+            spec = self._worker.spec
+            only = {m: ({} if m != name or part == OUTPUTS_PART
+                        else {part: spec.layers[m][part]}) for m in self.models}
+            keys = self.study._part_keys(dataclasses.replace(spec, layers=only))
+            self._keys[(name, part)] = keys[name][part]
+        return self._keys[(name, part)]

@@ -1,0 +1,71 @@
+// Live cubes in the browser: the kernel computes a cell the first time a view asks for it.
+// While it computes, the view keeps its last picture under a thin progress line (never a blank
+// plot, and never an older pick once a newer one is drawn); a request that a newer pick
+// superseded is answered "superseded", which is not an error of the cell (it can be asked
+// again). A long grid of sparsities is picked with a slider instead of a list.
+
+import { h } from "./dom";
+
+/** At this many sparsity levels or more, the sparsity picker is a slider. */
+export const SLIDER_AT = 8;
+
+/** An error for a request that a newer pick superseded; the slice store does not remember
+ * it as the cell's error. */
+export class Superseded extends Error {
+  readonly superseded = true;
+}
+
+export function isSuperseded(err: unknown): boolean {
+  return !!err && typeof err === "object" && (err as { superseded?: unknown }).superseded === true;
+}
+
+/** The cell shown while the current one is computed: the last one drawn (see the header). */
+export class LastPicture<T> {
+  private last: T | undefined;
+
+  /** `current` when it is there (and remember it); else the last one drawn, or undefined when
+   * the current cell failed (its error is then shown). `pending` is told which it was. */
+  pick(current: T | undefined, failed: boolean, pending: (on: boolean) => void): T | undefined {
+    if (current !== undefined) {
+      this.last = current;
+      pending(false);
+      return current;
+    }
+    pending(!failed && this.last !== undefined);
+    return failed ? undefined : this.last;
+  }
+}
+
+/** Show or hide the thin progress line of a view's root. */
+export function progressLine(root: HTMLElement, on: boolean): void {
+  if (on) root.dataset.computing = "true";
+  else delete root.dataset.computing;
+}
+
+export interface Slider {
+  node: HTMLLabelElement;
+  /** Move the thumb to `value` (the nearest level) without calling back. */
+  set(value: number): void;
+}
+
+/** A slider over `levels` (ascending); `onChange` gets the level picked, on every move. */
+export function levelSlider(label: string, levels: number[], value: number, onChange: (v: number) => void): Slider {
+  const wrap = h("label", { class: "gw-picker gw-slider" });
+  const input = h("input", { type: "range", min: "0", max: String(levels.length - 1), step: "1" }) as HTMLInputElement;
+  input.setAttribute("data-picker", label);
+  const shown = h("span", { class: "gw-slider-value" });
+  const nearest = (v: number) => levels.reduce((best, x, i) => (Math.abs(x - v) < Math.abs(levels[best] - v) ? i : best), 0);
+  const set = (v: number) => {
+    const i = nearest(v);
+    input.value = String(i);
+    shown.textContent = String(levels[i]);
+  };
+  set(value);
+  input.addEventListener("input", () => {
+    const v = levels[+input.value];
+    shown.textContent = String(v);
+    onChange(v);
+  });
+  wrap.append(h("span", {}, label), input, shown);
+  return { node: wrap, set };
+}

@@ -1,0 +1,343 @@
+"""Live cubes (geowidget.live): cells computed on demand equal the cells of Study.run.
+
+The run is the independent computation: it evaluates whole units (every layer and the
+outputs in one pass per shard), a live cube one cell at a time, the first time it is read.
+Floats are compared within rtol=1e-5, atol=1e-6 (float32 sums taken in another order), the
+integer and boolean arrays exactly.
+"""
+
+from __future__ import annotations
+
+import collections
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import geowidget as gw
+from geowidget.cube import ARRAYS, LAYER_PRED
+from geowidget.engine.features import get_layer_names, sort_by_depth
+from geowidget.live import ByteLRU, LiveCellError, LiveCube, ModelChangedError
+from geowidget.live.requests import CellRequests, Superseded
+from geowidget.study import Study
+
+N, SHARD, BATCH = 60, 25, 16
+RTOL, ATOL = 1e-5, 1e-6
+KW = dict(layers=["pool_1", "fc1", "penultimate"], sparsities=(0.7,),
+          corruptions=["fog"], severities=(1,), shard_size=SHARD, batch_size=BATCH,
+          progress=False)
+
+
+def small_cnn(seed: int = 0) -> nn.Module:
+    """Named layers conv_1, relu_1, pool_1, flat, fc1, relu_2 and the head fc."""
+    torch.manual_seed(seed)
+    layers = {"conv_1": nn.Conv2d(1, 4, 3, padding=1), "relu_1": nn.ReLU(),
+              "pool_1": nn.MaxPool2d(2), "flat": nn.Flatten(), "fc1": nn.Linear(144, 16),
+              "relu_2": nn.ReLU(), "fc": nn.Linear(16, 10)}
+    return nn.Sequential(collections.OrderedDict(layers)).eval()
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(N, 1, 12, 12, generator=g), torch.arange(N) % 10
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, nn.Module]:
+    return {"a": small_cnn(0), "b": small_cnn(1)}
+
+
+@pytest.fixture(scope="module")
+def run_cube(models, data) -> gw.GeometryCube:
+    return Study(models, data, **KW).run()
+
+
+@pytest.fixture(scope="module")
+def full_live(models, data) -> LiveCube:
+    """A live cube every cell of which was read once (the views of whole cubes read them)."""
+    return Study(models, data, **KW).live()
+
+
+def assert_cells_equal(got, want) -> None:
+    for name in (*ARRAYS, "pred_model", "correct_model"):
+        a, b = getattr(got, name), getattr(want, name)
+        if a.dtype.kind == "f":
+            np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=name)
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_live_returns_at_once_and_cells_equal_the_run(full_live, run_cube) -> None:
+    live = full_live
+    assert isinstance(live, gw.GeometryCube) and live.live.stats["computed"] == 0
+    assert live.computed().sum() == 0 and live.shape == run_cube.shape
+    # probe layers and the head's layer, dense and pruned, clean and corrupted
+    picks = [("a", "pool_1", 0.0, "clean", 0), ("b", "fc1", 0.7, "clean", 0),
+             ("a", "penultimate", 0.7, "fog", 1), ("b", "pool_1", 0.7, "fog", 1)]
+    for model, layer, sp, bench, sev in picks:
+        got = live.slice(model=model, layer=layer, sparsity=sp, benchmark=bench, severity=sev)
+        want = run_cube.slice(model=model, layer=layer, sparsity=sp, benchmark=bench,
+                              severity=sev)
+        assert_cells_equal(got, want)
+    assert live.computed().sum() == len(picks)
+    # a cell of a computed (model, condition) reuses its outputs: one layer part more
+    before = dict(live.live.stats)
+    live.slice(model="a", layer="fc1", sparsity=0.0)
+    assert live.live.stats["computed"] - before["computed"] == -(-N // SHARD)  # one per shard
+    # the rest on demand: the whole cube equals the run's, probe accuracy included (it
+    # follows the computed cells, so it is compared once every cell is)
+    for name in ARRAYS:
+        np.testing.assert_allclose(live.values(name), run_cube.values(name), rtol=RTOL,
+                                   atol=ATOL, err_msg=name)
+    assert live.computed().all()
+    assert live.equals(run_cube, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(live.probe_accuracy, run_cube.probe_accuracy, equal_nan=True)
+    np.testing.assert_allclose(live.values(LAYER_PRED), run_cube.values(LAYER_PRED))
+
+
+@pytest.mark.parametrize("kind", ["PolarPlot", "MarginHistogram", "ParallelCoordinates",
+                                  "LayerProfile"])
+def test_each_slab_view_sends_the_run_cells(models, data, run_cube, kind) -> None:
+    live = Study(models, data, **KW).live()
+    views = [getattr(gw, kind)(cube, budget=1) for cube in (live, run_cube)]  # cells on demand
+    for m, ly, k in [(0, 0, 0), (1, 2, 3), (0, 1, 2)]:
+        (meta_live, bufs_live), (meta_run, bufs_run) = (
+            v._slice({"m": m, "l": ly, "k": k}, []) for v in views)
+        assert "error" not in meta_live and meta_live["names"] == meta_run["names"]
+        for name, spec, a, b in zip(meta_live["names"], meta_live["specs"], bufs_live,
+                                    bufs_run, strict=True):
+            a = np.frombuffer(a, spec["dtype"])
+            b = np.frombuffer(b, spec["dtype"])
+            np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL, err_msg=f"{kind} {name}")
+
+
+@pytest.mark.parametrize("kind", ["LayerProfile", "EvaluationTable", "ModelMap"])
+def test_each_cube_view_sends_the_run_arrays(full_live, run_cube, kind) -> None:
+    views = [getattr(gw, kind)(cube) for cube in (full_live, run_cube)]
+    a, b = (v._arrays for v in views)
+    # a slab view of a live cube sends no cell at once (they are compared above, one by one)
+    assert set(a) <= set(b) and set(b) - set(a) <= {*ARRAYS, "angle_pred", "adversarial"}
+    for name in a:
+        x, y = np.asarray(a[name]), np.asarray(b[name])
+        if x.dtype.kind in "fc":
+            np.testing.assert_allclose(x, y, rtol=RTOL, atol=ATOL, err_msg=f"{kind} {name}")
+        else:
+            np.testing.assert_array_equal(x, y, err_msg=f"{kind} {name}")
+
+
+def test_layers_all_lists_every_layer_of_every_model(models, data) -> None:
+    study = Study(models, data, layers="all", sparsities=(), progress=False)
+    net = models["a"]
+    want = sort_by_depth(net, [*get_layer_names(net), "penultimate"], last=("penultimate",))
+    assert study.plan.layers == want and "conv_1" in want and want[-1] == "penultimate"
+    live = study.live()
+    s = live.slice(model="b", layer="pool_1")
+    assert s.angle.shape == (N,) and np.isfinite(s.norm).all()
+
+
+class TupleOut(nn.Module):  # a layer whose output is not a tensor
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Linear(144, 16)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.pair(x)[0])
+
+    def pair(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.body(x.flatten(1)), x
+
+
+class Unused(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(144, 16)
+        self.spare = nn.Linear(16, 16)  # never called by forward
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.relu(self.fc1(x.flatten(1))))
+
+
+def test_a_cell_that_cannot_be_computed_names_its_coordinates(data) -> None:
+    live = Study({"u": Unused()}, data, layers=["spare", "penultimate"], sparsities=(),
+                 progress=False).live()
+    with pytest.raises(LiveCellError, match=r"model 'u', layer 'spare', condition clean") as e:
+        live.slice(model="u", layer="spare")
+    assert "spare" in str(e.value.__cause__) and "['fc1', 'spare', 'fc']" in str(e.value)
+    # the cube stays usable: another layer computes
+    assert live.slice(model="u", layer="penultimate").angle.shape == (N,)
+
+
+def test_outside_the_grid_is_a_clear_error(models, data) -> None:
+    live = Study(models, data, **KW).live()
+    with pytest.raises(KeyError, match=r"0\.5"):
+        live.slice(model="a", layer="fc1", sparsity=0.5)
+    with pytest.raises(KeyError, match="severity"):
+        live.slice(model="a", layer="fc1", benchmark="fog", severity=5)
+    assert live.live.stats["computed"] == 0
+
+
+def test_a_model_changed_after_live_is_refused(data) -> None:
+    net = small_cnn(0)
+    live = Study({"n": net}, data, layers=["fc1", "penultimate"], sparsities=(0.5,),
+                 progress=False).live()
+    before = live.slice(model="n", layer="fc1", sparsity=0.5).angle.copy()
+    with torch.no_grad():
+        net.fc1.weight.mul_(1.0)  # touched in place, same values: still the same model
+    live.slice(model="n", layer="fc1", sparsity=0.0)
+    with torch.no_grad():
+        net.fc1.weight.add_(0.5)
+    with pytest.raises(ModelChangedError, match=r"model 'n' changed after live\(\)"):
+        live.values("angle")  # the cells not computed yet
+    # cells computed before stay as they were (the live cube computes on its own copy)
+    np.testing.assert_array_equal(live.slice(model="n", layer="fc1", sparsity=0.5).angle, before)
+
+
+def test_the_cache_is_bounded_in_bytes(models, data) -> None:
+    lru = ByteLRU(100)
+    lru.put("a", {"x": np.zeros(10, np.float32)})  # 40 bytes
+    lru.put("b", {"x": np.zeros(10, np.float32)})
+    lru.get("a")  # a is now the most recent
+    lru.put("c", {"x": np.zeros(10, np.float32)})
+    assert lru.keys() == ["a", "c"] and lru.nbytes == 80
+    lru.put("big", {"x": np.zeros(30, np.float32)})  # larger than the bound: not kept
+    assert "big" not in lru and lru.nbytes == 80
+    with pytest.raises(ValueError, match="cache_bytes"):
+        ByteLRU(-1)
+    cell = 4 * N * 7 + 4 * N  # a layer part (6 float32 + layer_pred) ... and more outputs
+    live = Study(models, data, **KW).live(cache_bytes=3 * cell)
+    for k in range(4):
+        live.slice(model="a", layer="fc1", sparsity=0.0 if k < 2 else 0.7)
+        live.cell(0, 1, k)
+    assert live.live.cache.nbytes <= 3 * cell
+    computed = live.live.stats["computed"]
+    live.cell(0, 1, 0)  # evicted long ago: computed again, the same values
+    assert live.live.stats["computed"] > computed
+
+
+def test_the_store_is_reused_by_another_process(models, data, run_cube, tmp_path) -> None:
+    torch.save({"models": {k: m.state_dict() for k, m in models.items()}, "data": data},
+               tmp_path / "inputs.pt")
+    script = f"""
+import runpy, torch
+here = runpy.run_path({__file__!r})
+small_cnn, KW = here["small_cnn"], here["KW"]
+from geowidget.study import Study
+saved = torch.load({str(tmp_path / 'inputs.pt')!r})
+models = {{}}
+for k, sd in saved["models"].items():
+    models[k] = small_cnn(); models[k].load_state_dict(sd)
+live = Study(models, saved["data"], cache_dir={str(tmp_path / 'store')!r}, **KW).live()
+live.slice(model="b", layer="fc1", sparsity=0.7, benchmark="fog", severity=1)
+print(live.live.stats["computed"])
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split()[-1]) > 0
+    live = Study(models, data, cache_dir=tmp_path / "store", **KW).live()
+    got = live.slice(model="b", layer="fc1", sparsity=0.7, benchmark="fog", severity=1)
+    assert live.live.stats == {"computed": 0, "stored": 2 * -(-N // SHARD)}
+    assert_cells_equal(got, run_cube.slice(model="b", layer="fc1", sparsity=0.7,
+                                           benchmark="fog", severity=1))
+    # and a run of the same study reads the live cube's parts
+    study = Study(models, data, cache_dir=tmp_path / "store", **KW)
+    study.run()
+    assert study.part_stats["layers"]["fc1"]["cached"] >= -(-N // SHARD)
+
+
+def test_requests_newest_pick_wins_and_superseded_are_not_computed(models, data) -> None:
+    live = Study(models, data, **KW).live()
+    requests = CellRequests(live.live)
+    replies: dict[tuple, list] = {}
+    gate = threading.Event()
+    original = live.live.parts
+
+    def slow_parts(*args, **kwargs):  # the first computation waits until the drag is over
+        gate.wait(10)
+        return original(*args, **kwargs)
+
+    live.live.parts = slow_parts
+    picks = [(0, ly, k) for ly in range(3) for k in range(2)]
+    for cell in picks:  # one view drags across six conditions
+        requests.submit("view", cell, lambda err, c=cell: replies.setdefault(c, []).append(err))
+    gate.set()
+    deadline = time.time() + 60
+    while not requests.idle() and time.time() < deadline:
+        time.sleep(0.01)
+    last = picks[-1]
+    assert replies[last] == [None] and live.live.ready(*last)
+    assert len(requests.finished) <= 3 and requests.finished[-1] == last
+    for cell in picks[1:-1]:
+        assert isinstance(replies[cell][0], Superseded)
+        assert cell not in requests.started or cell == requests.started[0]
+
+
+def test_a_superseded_running_cell_stops_at_a_batch_and_restores_weights(models, data) -> None:
+    live = Study(models, data, **KW).live()
+    cancel = threading.Event()
+    cancel.set()
+    from geowidget.live import Cancelled
+
+    with pytest.raises(Cancelled, match="superseded"):
+        live.live.parts(0, 1, ["fc1"], cancel)  # sparsity 0.7: pruned in the worker's copy
+    worker = live.live._worker
+    for (name, p), q in zip(worker.models["a"].state_dict().items(),
+                            models["a"].state_dict().values(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0, msg=name)
+    assert not live.live.ready(0, 1, 1)
+
+
+def test_a_view_answers_a_live_cell_from_the_worker_thread(models, data, run_cube) -> None:
+    live = Study(models, data, **KW).live()
+    view = gw.PolarPlot(live, budget=1)
+    sent: list = []
+    done = threading.Event()
+    view.send = lambda content, buffers=None: (sent.append((content, buffers)), done.set())
+    view._handle_custom_msg({"kind": "anywidget-command", "id": "r1", "name": "_slice",
+                             "msg": {"m": 1, "l": 1, "k": 3}}, [])
+    assert done.wait(60)
+    content, buffers = sent[0]
+    assert content["id"] == "r1" and content["response"]["cell"] == [1, 1, 3]
+    names = content["response"]["names"]
+    angle = np.frombuffer(buffers[names.index("angle")], np.float32)
+    np.testing.assert_allclose(angle, run_cube.cell(1, 1, 3).angle, rtol=RTOL, atol=ATOL)
+    # a computed cell is answered at once, on this thread, by the view itself
+    assert view._slice({"m": 1, "l": 1, "k": 3}, [])[0]["cell"] == [1, 1, 3]
+    assert isinstance(live, LiveCube)
+
+
+def test_a_view_of_a_live_cube_asks_for_cells_and_its_page_holds_the_computed_ones(
+        models, data, run_cube, tmp_path) -> None:
+    import base64
+    import json
+    import re
+
+    live = Study(models, data, **KW).live()
+    view = gw.PolarPlot(live)  # small enough for the budget, yet nothing is computed
+    assert view._meta["lazy"] is True and view._meta["live"] is True
+    assert live.live.stats["computed"] == 0 and "angle" not in view._arrays
+    live.cell(1, 2, 3)
+    page = view.to_html(tmp_path / "live.html").read_text()
+    assert live.computed().sum() == 1  # exporting computed nothing
+    state = json.loads(re.search(r'id="geowidget-state">(.*?)</script>', page, re.S)[1])
+    saved = state["models"][view.model_id]
+    assert "_computed" in saved["state"] and "_slab" in saved["state"]
+    paths = [".".join(map(str, p)) for p in saved["buffer_paths"]]
+    buffers = dict(zip(paths, saved["buffers"], strict=True))
+    done = np.frombuffer(base64.b64decode(buffers["_computed.cells.buffer"]), np.uint8).reshape(2, 3, 4)
+    np.testing.assert_array_equal(done, live.computed())
+    angle = np.frombuffer(base64.b64decode(buffers["_slab.angle.buffer"]),
+                          np.float32).reshape(2, 3, 4, N)
+    np.testing.assert_allclose(angle[1, 2, 3], run_cube.cell(1, 2, 3).angle, rtol=RTOL,
+                               atol=ATOL)
+    assert np.isnan(angle[0]).all()  # not computed: not in the page
+    assert "the page holds the computed cells only" in open(
+        gw.__path__[0] + "/static/widgets.js").read()
