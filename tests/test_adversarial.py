@@ -21,9 +21,16 @@ def linear(d: int = 12, c: int = 4) -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(d, c)).eval()
 
 
-def relu_net() -> nn.Module:
-    torch.manual_seed(0)
+def relu_net(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(5, 16), nn.ReLU(), nn.Linear(16, 3)).eval()
+
+
+def relu_draw(entropy: int, nets: int = 2, points: int = 40) -> list[tuple[nn.Module, torch.Tensor]]:
+    """``nets`` small ReLU nets with ``points`` inputs each, all drawn from ``entropy``."""
+    seeds = np.random.SeedSequence(entropy).generate_state(2 * nets).tolist()
+    return [(relu_net(a), torch.rand(points, 5, generator=torch.Generator().manual_seed(b)))
+            for a, b in zip(seeds[::2], seeds[1::2], strict=True)]
 
 
 def closed_form_l2(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -85,20 +92,32 @@ def brute_force(model: nn.Module, x: torch.Tensor, directions: int = 2000,
     return out
 
 
-def test_relu_net_attack_against_brute_force_and_first_order_margin():
+ABOVE = 1e-4  # relative float tolerance: both bisections resolve finer (2**-16, 8 * 2**-20)
+
+
+def test_relu_net_attack_never_above_brute_force_on_a_fresh_draw():
+    # A fresh draw of nets and points on every run, not one seeded set: the attack's
+    # distance is never larger than the search's, on every point of every draw. Measured
+    # over 1,000 other points (benchmarks/bench_adversarial_search.py --entropy 22): none above
+    # (24 before the multi-start search).
+    # To reproduce a failure: relu_draw(<the entropy in the message>).
+    entropy = np.random.SeedSequence().entropy
+    for k, (model, x) in enumerate(relu_draw(entropy)):
+        r = adversarial_distance(model, x, "l2", bounds=(-10, 10), check=len(x), progress=False)
+        brute = brute_force(model, x)
+        assert bool(r.success.all()) and bool(torch.isfinite(brute).all()), entropy
+        ratio = (r.distance / brute).numpy()
+        above = np.flatnonzero(ratio > 1 + ABOVE)
+        print(f"entropy {entropy}, net {k}: attack / brute force median {np.median(ratio):.4f}, "
+              f"max {ratio.max():.5f}")
+        assert len(above) == 0, (f"relu_draw({entropy}) net {k}: points {above.tolist()} "
+                                 f"above the search by {ratio[above] - 1}")
+        assert np.median(ratio) <= 1.0, (entropy, ratio)
+
+
+def test_first_order_margin_at_the_input_estimates_the_distance():
     model, x = relu_net(), torch.rand(24, 5)
     r = adversarial_distance(model, x, "l2", bounds=(-10, 10), check=24, progress=False)
-    brute = brute_force(model, x)
-    assert bool(r.success.all()) and bool(torch.isfinite(brute).all())
-    ratio = (r.distance / brute).numpy()
-    # Never larger than the search, within 1%: the search's own bisection resolves 8 * 2**-20,
-    # the attack's 2**-16 of its distance, so 1% is room for another platform's floats (the
-    # measured maximum is 0.998, median 0.98). Without the projection rounds the attacks
-    # landed 4% above on the median sample and up to 11% above. Not every draw of points is
-    # this clean: on 200 points (torch.manual_seed(5)) 3 land 2-4.5% above the search, at
-    # other local minima of the boundary (see the design notes).
-    print("attack / brute force: median", np.median(ratio), "max", ratio.max())
-    assert ratio.max() <= 1.01 and np.median(ratio) <= 1.0, ratio
     # the first-order margin (Elsayed et al. 2018) at the input: a local estimate
     y = model(x).argmax(1)
     lm = gw.layer_margin(model, (x, y), "0:input", k=2, progress=False).numpy()

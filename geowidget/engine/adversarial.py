@@ -10,20 +10,31 @@ The attacks come from foolbox (``pip install "geowidget[adversarial]"``), batche
 Both stay within ``bounds`` (the valid pixel range). Each attack's adversarial is then pulled
 back to the boundary by a bisection along the segment from the clean input (``REFINE``
 forward passes, batched): DDN's norm moves in steps of 5% and DeepFool overshoots by 2%, so
-without it every distance would carry that slack. Then ``ROUNDS`` boundary-projection rounds
-(``_project``, batched) shorten it: the boundary is linearised at the found point, rays from
-the clean input turned toward that plane's nearest point are bisected back to the boundary,
-and a ray's point is kept only where it is adversarial and shorter. The attacks stop at a
-point of the boundary that is not its local minimum (DDN follows the cross-entropy gradient,
-DeepFool's steps are greedy); the rounds walk along the boundary to one. A minimum-norm
-attack gives an upper bound on the true distance, and a weak attack misleads silently, so
-the result is guarded:
+without it every distance would carry that slack. The attacks stop at a point of the
+boundary that is not its nearest (DDN follows the cross-entropy gradient, DeepFool's steps
+are greedy), so each result is then shortened along the boundary:
+
+- the first attack (every sample): ``PROJECTIONS`` boundary-projection rounds
+  (``_project``): the boundary is linearised at the found point, rays from the clean input
+  turned toward that plane's nearest point are bisected back to the boundary, and a ray's
+  point is kept only where it is adversarial and shorter;
+- the second attack (the checked subsample) is thorough, a multi-start search: its own
+  result, the first attack's and ``RESTARTS`` random restarts (the shortest of ``STARTS``
+  random rays to the boundary, ``_restart``) are each refined ``SCREEN`` rounds (``_refine``:
+  a boundary projection, then a local search of ``SEARCH`` random rays around the point,
+  ``_search``, that finds the way along the kinks of a piecewise linear boundary where the
+  projection stalls), and the shortest of them ``ROUNDS`` rounds more. The restarts find
+  other local minima of the distance than the attacks' (other classes, other linear pieces).
+
+A minimum-norm attack gives an upper bound on the true distance, and a weak attack misleads
+silently, so the result is guarded:
 
 - every returned perturbation is checked with a forward pass (``verified``); one that does
   not change the prediction counts as a failure, not as a distance;
 - the second attack runs on a random subsample (``check`` samples) and the smaller verified
   distance is kept; ``first_not_smallest`` says how often the second attack beat the first
-  (by more than a relative 1e-3);
+  (by more than a relative 1e-3). Pass ``check`` >= the number of samples for the tightest
+  distances;
 - a sample where every attack failed gets NaN and ``success=False``, never 0 or inf.
 
 Samples the model misclassifies (prediction != label) get distance 0.
@@ -46,8 +57,16 @@ from geowidget.engine.progress import progress as progress_bar
 NORMS = ("l2", "linf")
 INSTALL = 'pip install "geowidget[adversarial]"'
 REFINE = 16  # bisection steps toward the boundary: 2**-16 of the found distance
-ROUNDS = 3  # boundary-projection rounds after each attack (see _project)
-TURNS = (1.0, 0.25)  # how far each round turns the ray toward the projected point
+PROJECTIONS = 3  # boundary-projection rounds after the first attack (see _project)
+ROUNDS = 12  # rounds after the second: a boundary projection, then a local search (_refine)
+TURNS = (1.0, 0.25)  # how far each projection turns the ray toward the projected point
+SEARCH = 8  # random rays per sample and round of the local search (see _search)
+SPREAD = (0.3, 1e-5, 1.0)  # the local search's angle: start, floor, ceiling (radians, about)
+WINDOW, SEARCH_STEPS = 2.0, 8  # its bisection: over [1 - WINDOW * angle, 1] of the ray
+GROW, SHRINK = 2.0, 0.5  # the angle after a round that did / did not shorten the distance
+STARTS = 64  # random rays per sample for the restarts of the second attack (see _restart)
+RESTARTS = 8  # the shortest of them refined as restarts, SCREEN rounds, then the best to the end
+SCREEN = 4
 TIE = 1e-3  # relative: the second attack "beats" the first only by more than this
 ATTACKS = {"l2": ("DDN", "L2DeepFool"), "linf": ("LInfFMN", "LinfDeepFool")}
 
@@ -130,19 +149,25 @@ def _along(x: torch.Tensor, delta: torch.Tensor, t: torch.Tensor) -> torch.Tenso
     return x + t.view(-1, *[1] * (x.ndim - 1)) * delta
 
 
-def _bisect(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-            delta: torch.Tensor) -> torch.Tensor:
+def _bisect(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Tensor,
+            low: float | torch.Tensor = 0.0, steps: int = REFINE) -> torch.Tensor:
     """``delta`` scaled back to the boundary along the segment from ``x`` (batched).
 
-    Where ``x + delta`` does not change the prediction, ``delta`` is returned unchanged.
+    The bisection runs over the scale ``t`` in ``[low, 1]`` (``low`` per sample or one
+    number): where ``x + low * delta`` changes the prediction already, ``low * delta`` is
+    returned, an adversarial shorter than ``delta``. Where ``x + delta`` does not change the
+    prediction, ``delta`` is returned unchanged.
     """
     flips = lambda t: model(_along(x, delta, t)).argmax(1) != y  # noqa: E731
-    # bisection on t in [0, 1]: hi stays adversarial, lo not (where x + delta is adversarial)
-    lo, hi = torch.zeros(len(x), device=x.device), torch.ones(len(x), device=x.device)
-    for _ in range(REFINE):
+    # bisection on t: hi stays adversarial (where x + delta is), lo is the other end
+    lo = torch.zeros(len(x), device=x.device) + low
+    hi = torch.ones(len(x), device=x.device)
+    for _ in range(steps):
         mid = (lo + hi) / 2
         adv_mid = flips(mid)
         hi, lo = torch.where(adv_mid, mid, hi), torch.where(adv_mid, lo, mid)
+    if not isinstance(low, float) or low > 0:
+        hi = torch.where(flips(lo), lo, hi)
     return delta * hi.view(-1, *[1] * (x.ndim - 1))
 
 
@@ -184,21 +209,129 @@ def _project(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Te
     return delta
 
 
+def _unit(t: torch.Tensor, norm: str) -> torch.Tensor:
+    """``t`` scaled to size 1 in ``norm``, per sample."""
+    return t / _size(t, norm).view(-1, *[1] * (t.ndim - 1)).clamp_min(1e-12)
+
+
+def _shortest(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cand: torch.Tensor,
+              norm: str, keep: int = 1, low: float | torch.Tensor = 0.0,
+              steps: int = REFINE) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(delta, size)``: per sample, the ``keep`` shortest candidates that flip the prediction.
+
+    ``cand`` is ``[N * k, ...]`` (sample-major), each bisected back to the boundary along its
+    segment from ``x`` (over ``[low, 1]`` of it, see ``_bisect``). Returns ``[keep * N, ...]`` and ``[keep * N]`` (rank-major: the
+    shortest of every sample first); size is inf where a candidate does not flip.
+    """
+    k = len(cand) // len(x)
+    xs, ys = x.repeat_interleave(k, 0), y.repeat_interleave(k)
+    with torch.no_grad():
+        cand = _bisect(model, xs, ys, cand, low, steps)
+        flips = model(xs + cand).argmax(1) != ys
+    size = torch.where(flips, _size(cand, norm), torch.inf).view(len(x), k)
+    best, pick = size.topk(keep, dim=1, largest=False)
+    rows = torch.arange(len(x), device=x.device)[None]
+    return cand.view(len(x), k, *x.shape[1:])[rows, pick.T].flatten(0, 1), best.T.flatten()
+
+
+def _search(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Tensor,
+            spread: torch.Tensor, norm: str, bounds: tuple[float, float],
+            gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """One local-search round: ``(delta, spread)``, ``delta`` shorter where a ray found one.
+
+    ``SEARCH`` rays from ``x``, turned from ``delta``'s direction by random directions at
+    about the angle ``spread`` (per sample), at the current length and clipped to
+    ``bounds``, are bisected back to the boundary; the shortest that changes the prediction
+    replaces ``delta`` where it is shorter. The angle grows after a success and shrinks
+    after a failure. Why: the boundary projection follows one linearisation, and at a kink
+    of a piecewise linear boundary (where the nearest point often lies) it stalls; random
+    rays around the point still find the way along the kink.
+    """
+    shape = [-1, *[1] * (x.ndim - 1)]
+    size = _size(delta, norm)
+    noise = torch.randn((len(x) * SEARCH, *x.shape[1:]), generator=gen, device=x.device)
+    rays = _unit(delta, norm).repeat_interleave(SEARCH, 0)
+    rays = _unit(rays + spread.repeat_interleave(SEARCH).view(shape) * _unit(noise, norm), norm)
+    xs, length = x.repeat_interleave(SEARCH, 0), size.repeat_interleave(SEARCH).view(shape)
+    # a ray turned by a small angle meets the boundary near the current length: bisect
+    # only that window (a ray flipping below it still gives a shorter adversarial)
+    low = (1 - WINDOW * spread).clamp_min(0.0).repeat_interleave(SEARCH)
+    cand, new = _shortest(model, x, y, (xs + length * rays).clamp(*bounds) - xs, norm,
+                          low=low, steps=SEARCH_STEPS)
+    better = new < size
+    lo, hi = SPREAD[1:]
+    spread = torch.where(better, spread * GROW, spread * SHRINK).clamp(lo, hi)
+    return torch.where(better.view(shape), cand, delta), spread
+
+
+def _refine(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Tensor,
+            norm: str, bounds: tuple[float, float], gen: torch.Generator,
+            rounds: int = ROUNDS) -> torch.Tensor:
+    """``rounds`` rounds of a boundary projection and a local search; never lengthens."""
+    spread = torch.full((len(x),), SPREAD[0], device=x.device)
+    for _ in range(rounds):
+        delta = _project(model, x, y, delta, norm, bounds)
+        delta, spread = _search(model, x, y, delta, spread, norm, bounds, gen)
+    with torch.no_grad():  # the search's coarse bisections leave slack: back to the boundary
+        return _bisect(model, x, y, delta)
+
+
+def _restart(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str,
+             bounds: tuple[float, float], gen: torch.Generator) -> torch.Tensor:
+    """Starts away from the attacks' local minimum: the ``RESTARTS`` shortest of ``STARTS``
+    random rays per sample, ``[RESTARTS * N, ...]`` (rank-major).
+
+    Each ray runs from ``x`` to the edge of the ``bounds`` box and is bisected back to the
+    boundary; rays that never change the prediction give ``delta`` of zero (not adversarial).
+    """
+    lo, hi = bounds
+    reach = (hi - lo) * (x[0].numel() ** 0.5 if norm == "l2" else 1.0)  # past every box edge
+    noise = torch.randn((len(x) * STARTS, *x.shape[1:]), generator=gen, device=x.device)
+    xs = x.repeat_interleave(STARTS, 0)
+    cand, size = _shortest(model, x, y, (xs + reach * _unit(noise, norm)).clamp(lo, hi) - xs,
+                           norm, keep=RESTARTS)
+    return torch.where(torch.isfinite(size).view(-1, *[1] * (x.ndim - 1)), cand, 0.0)
+
+
 def _attack(fmodel: Any, attack: Any, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-            norm: str, bounds: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(distance, verified)``: the attack's perturbation size, checked by a forward pass."""
+            norm: str, bounds: tuple[float, float], gen: torch.Generator,
+            thorough: bool = False, start: torch.Tensor | None = None,
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(distance, verified, delta)``: the attack's perturbation, checked by a forward pass.
+
+    The attack's adversarial is bisected back to the boundary, then shortened by
+    ``PROJECTIONS`` boundary projections (the first attack, on every sample), or, where
+    ``thorough`` (the second attack, on the checked subsample), refined together with
+    ``RESTARTS`` random restarts (``_restart``) for ``SCREEN`` rounds of ``_refine``, the
+    shortest of them then for ``ROUNDS`` more; ``start`` (the first attack's perturbation)
+    joins the restarts. ``verified`` says the attack's own perturbation (or, where
+    ``thorough``, a restart's) changed the prediction.
+    """
     if len(x) == 0:
-        return x.new_zeros(0), torch.zeros(0, dtype=torch.bool, device=x.device)
+        return x.new_zeros(0), torch.zeros(0, dtype=torch.bool, device=x.device), x
     _, adv, _ = attack(fmodel, x, y, epsilons=None)
     with torch.no_grad():
         delta = adv.detach() - x
         verified = model(x + delta).argmax(1) != y
         delta = _bisect(model, x, y, delta)
-    for _ in range(ROUNDS):
-        delta = _project(model, x, y, delta, norm, bounds)
+    if not thorough:
+        for _ in range(PROJECTIONS):
+            delta = _project(model, x, y, delta, norm, bounds)
+    else:  # every start refined a few rounds, as one batch; the best of them to the end
+        starts = [delta, _restart(model, x, y, norm, bounds, gen)]
+        starts += [] if start is None else [start]
+        n, k = len(x), sum(len(d) for d in starts) // len(x)
+        xs, ys = x.repeat(k, *[1] * (x.ndim - 1)), y.repeat(k)
+        every = _refine(model, xs, ys, torch.cat(starts), norm, bounds, gen, rounds=SCREEN)
+        with torch.no_grad():
+            ok = model(xs + every).argmax(1) != ys
+        size = torch.where(ok, _size(every, norm), torch.inf).view(k, n)
+        delta = every.view(k, n, *x.shape[1:])[size.argmin(0), torch.arange(n, device=x.device)]
+        verified = verified | ok.view(k, n)[1:].any(0)
+        delta = _refine(model, x, y, delta, norm, bounds, gen)
     with torch.no_grad():
         final = model(x + delta).argmax(1) != y  # the forward pass that verifies the result
-    return _size(delta, norm), verified & final
+    return _size(delta, norm), verified & final, delta
 
 
 def _check_logits(model: nn.Module, out: Any, n: int) -> None:
@@ -251,12 +384,16 @@ def adversarial_distance(
         Iterations of the first attack (the second runs ``min(steps, 50)``).
     check : int
         Correctly classified samples (chosen at random with ``seed``) the second attack runs
-        on; 0 skips it. At least the number of samples gives the tightest distances (the
-        smaller of both attacks on each; the first alone lands above it on some samples).
+        on (with random restarts and a local search, about 15x the first attack's forward
+        passes per sample); 0 skips it. At least the number of samples gives the tightest
+        distances (the smaller of both attacks on each; the first alone lands above it on
+        some samples).
     batch_size : int
         Samples attacked together.
     device, seed, progress
-        Where to run; the subsample's seed; a progress bar over batches.
+        Where to run; the seed of the subsample and of the second attack's random rays (the
+        distances also depend on ``batch_size``, within the refinement's precision); a
+        progress bar over batches.
 
     Returns
     -------
@@ -274,8 +411,9 @@ def adversarial_distance(
     fb = _foolbox("adversarial_distance")
     dev = resolve_device(device)
     first, second = _make_attacks(fb, norm, steps)
+    gen = torch.Generator(device=dev).manual_seed(seed)
     n = count_samples(data)
-    parts: dict[str, list[torch.Tensor]] = {k: [] for k in ("d1", "v1", "correct", "y")}
+    parts: dict[str, list[torch.Tensor]] = {k: [] for k in ("d1", "v1", "correct", "y", "delta")}
     inputs: list[torch.Tensor] = []
     keep_inputs = check > 0
     with evaluating(model):
@@ -293,12 +431,14 @@ def adversarial_distance(
             correct = pred == y
             d = torch.zeros(len(xb), device=dev)
             found = torch.ones(len(xb), dtype=torch.bool, device=dev)
-            d[correct], found[correct] = _attack(fmodel, first, model, xb[correct], y[correct],
-                                                 norm, (lo, hi))
+            delta = torch.zeros_like(xb)
+            d[correct], found[correct], delta[correct] = _attack(
+                fmodel, first, model, xb[correct], y[correct], norm, (lo, hi), gen)
             for key, value in (("d1", d), ("v1", found), ("correct", correct), ("y", y)):
                 parts[key].append(value.detach().cpu())
-            if keep_inputs:
+            if keep_inputs:  # the second attack's inputs, and the first's result as a start
                 inputs.append(xb.detach().cpu())
+                parts["delta"].append(delta.detach().cpu())
         d1, v1 = torch.cat(parts["d1"]), torch.cat(parts["v1"])
         correct, y = torch.cat(parts["correct"]), torch.cat(parts["y"])
         second_d = torch.full_like(d1, torch.nan)
@@ -308,11 +448,12 @@ def adversarial_distance(
             rng = np.random.default_rng(seed)
             pick = torch.from_numpy(np.sort(rng.choice(pool, min(check, len(pool)),
                                                        replace=False)))
-            x_all = torch.cat(inputs)
+            x_all, delta_all = torch.cat(inputs), torch.cat(parts["delta"])
             for a in range(0, len(pick), batch_size):  # batched, like the first attack
                 idx = pick[a: a + batch_size]
-                d2, v2 = _attack(fmodel, second, model, x_all[idx].to(dev), y[idx].to(dev), norm,
-                                (lo, hi))
+                d2, v2, _ = _attack(fmodel, second, model, x_all[idx].to(dev), y[idx].to(dev),
+                                    norm, (lo, hi), gen, thorough=True,
+                                    start=delta_all[idx].to(dev))
                 second_d[idx] = torch.where(v2.cpu(), d2.cpu(), torch.nan)
             checked[pick] = True
     best = torch.where(v1, d1, torch.inf)
