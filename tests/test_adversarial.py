@@ -283,3 +283,26 @@ def test_views_colour_and_brush_by_adversarial_distance():
     plain = cube.replace(adversarial={})
     assert "adversarial" not in gw.PolarPlot(plain)._meta["color_fields"]
     assert "adv l2" not in [a["name"] for a in gw.ParallelCoordinates(plain)._meta["axes"]]
+
+
+def test_stored_distances_are_keyed_by_the_attacks_version(tmp_path, monkeypatch):
+    """A unit store keeps distances across runs; an attack that finds other distances (a new
+    VERSION) must measure again, never reuse an older attack's."""
+    from geowidget.engine import adversarial as attack
+
+    torch.manual_seed(2)
+    x = torch.rand(8, 1, 4, 4)
+    net = small_study_net()
+    y = net(x).argmax(1)
+    kw = {"adversarial": {"norm": "l2", "samples": 8, "steps": 10, "check": 0},
+          "progress": False, "cache_dir": tmp_path / "store"}
+    first = gw.Study({"a": net}, (x, y), **kw).run()
+    calls = []
+    real = attack.adversarial_distance
+    monkeypatch.setattr(attack, "adversarial_distance",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = gw.Study({"a": net}, (x, y), **kw).run()
+    assert calls == [] and again.equals(first)  # read from the store
+    monkeypatch.setattr(attack, "VERSION", attack.VERSION + 1)
+    gw.Study({"a": net}, (x, y), **kw).run()
+    assert len(calls) == len(first.sparsities) > 1  # every level measured again by the "new" one

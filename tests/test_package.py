@@ -19,12 +19,6 @@ from tests.test_layers import MODULES, NAMES
 ROOT = Path(__file__).resolve().parents[1]
 STUB = ROOT / "geowidget" / "__init__.pyi"
 
-# Modules that other branches of this wave give an ``__all__`` (each owner adds it to the
-# files it owns). The lead empties this list after merging them; a module listed here
-# that has an ``__all__`` (or is gone) fails the test, so the list cannot go stale.
-PENDING_ALL = {
-    "geowidget.engine.adversarial",
-}
 
 
 @needs("torch", "torch")  # the engine's names
@@ -96,8 +90,7 @@ def declares_all(path: Path) -> list[str] | None:
 
 def test_every_module_declares_all():
     without = {n for n, p in zip(NAMES, MODULES, strict=True) if declares_all(p) is None}
-    assert without - PENDING_ALL == set(), "modules without __all__"
-    assert PENDING_ALL - without == set(), "have __all__ (or are gone): remove from PENDING_ALL"
+    assert without == set(), "modules without __all__"
 
 
 def _needs_of(name: str) -> list[pytest.MarkDecorator]:
@@ -106,8 +99,7 @@ def _needs_of(name: str) -> list[pytest.MarkDecorator]:
     return [needs(m, OPTIONAL[m]) for m in missing]
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=_needs_of(n)) for n in NAMES
-                                  if n not in PENDING_ALL])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_needs_of(n)) for n in NAMES])
 def test_every_name_in_all_exists(name):
     module = importlib.import_module(name)
     missing = [n for n in module.__all__ if not hasattr(module, n)]

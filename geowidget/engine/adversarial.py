@@ -54,7 +54,12 @@ from geowidget.engine.batches import count_samples, iter_batches, resolve_device
 from geowidget.engine.model_state import evaluating
 from geowidget.engine.progress import progress as progress_bar
 
+__all__ = ["NORMS", "VERSION", "AdversarialDistance", "adversarial_distance"]
+
 NORMS = ("l2", "linf")
+# bumped when the attack changes what it finds (2: the multi-start second attack), so that a
+# Study's stored distances are never those of an older attack
+VERSION = 2
 INSTALL = 'pip install "geowidget[adversarial]"'
 REFINE = 16  # bisection steps toward the boundary: 2**-16 of the found distance
 PROJECTIONS = 3  # boundary-projection rounds after the first attack (see _project)

@@ -53,7 +53,7 @@ def measure(study: Study, spec: WorkerSpec) -> tuple[dict[str, np.ndarray], dict
     settings = check_settings(study.adversarial)
     if settings is None:
         return {}, {}
-    from geowidget.engine.adversarial import adversarial_distance
+    from geowidget.engine import adversarial as attack
     from geowidget.engine.pruning import pruned
     from geowidget.study.runners import Worker
     from geowidget.study.units import KEY_VERSION, fingerprint
@@ -71,15 +71,15 @@ def measure(study: Study, spec: WorkerSpec) -> tuple[dict[str, np.ndarray], dict
         for ki, cond in enumerate(conds):
             if cond.benchmark != "clean":
                 continue
-            key = fingerprint("adversarial", KEY_VERSION, plan.model_fp[name], data_fp,
-                              *sorted(settings.items()), cond.sparsity, study.pruning,
+            key = fingerprint("adversarial", KEY_VERSION, attack.VERSION, plan.model_fp[name],
+                              data_fp, *sorted(settings.items()), cond.sparsity, study.pruning,
                               study.seed, study.batch_size, plan.device.type)
             found = None if plan.store is None else plan.store.load(key)
             if found is None:
                 model = worker.models[name]
                 masks = worker.plan(name).masks(cond.sparsity) if cond.sparsity > 0 else {}
                 with pruned(model, masks):
-                    r = adversarial_distance(
+                    r = attack.adversarial_distance(
                         model, (x, y), settings["norm"], steps=settings["steps"],
                         check=settings["check"], batch_size=study.batch_size,
                         device=plan.device, seed=study.seed, progress=False)
