@@ -266,6 +266,8 @@ class _StudyActor:
 class RayRunner:
     """Runs tasks on a pool of Ray actors; finished units go straight to the (shared) store.
 
+    Made with its settings only: Ray is imported, and the cluster joined, when a study runs.
+
     Parameters
     ----------
     address : str, optional
@@ -279,8 +281,6 @@ class RayRunner:
         Upper bound on the number of actors (the pool otherwise fills the cluster).
     max_restarts : int
         How often a dead actor is restarted; its tasks are retried as often.
-
-    Made with its settings only: Ray is imported, and the cluster joined, when a study runs.
 
     Examples
     --------
