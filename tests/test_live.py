@@ -341,3 +341,43 @@ def test_a_view_of_a_live_cube_asks_for_cells_and_its_page_holds_the_computed_on
     assert np.isnan(angle[0]).all()  # not computed: not in the page
     assert "the page holds the computed cells only" in open(
         gw.__path__[0] + "/static/widgets.js").read()
+
+
+def test_save_writes_only_the_computed_cells(models, data, run_cube, tmp_path) -> None:
+    live = Study(models, data, **KW).live()
+    with pytest.raises(ValueError, match="no cell of this live cube was computed yet"):
+        live.save(tmp_path / "empty")
+    fc1, pen = run_cube.layer_index("fc1"), run_cube.layer_index("penultimate")
+    live.cell(0, fc1, 0)
+    live.cell(0, pen, 2)
+    computed = live.live.stats["computed"]
+    live.save(tmp_path / "cube")
+    assert live.live.stats["computed"] == computed  # saving computed nothing
+    saved = gw.GeometryCube.open(tmp_path / "cube")
+    assert saved.models == ["a"] and saved.layers == run_cube.layers
+    assert saved.conditions == [run_cube.conditions[0], run_cube.conditions[2]]
+    want = run_cube.sel(model="a")
+    done = {(fc1, 0), (pen, 1)}  # (layer, saved condition) of the computed cells
+    for name in ("angle", "angle_pred", "avh", "angle_gap", "norm", "margin"):
+        got, ref = getattr(saved, name), getattr(want, name)[:, :, [0, 2]]
+        for li in range(len(saved.layers)):
+            for c in range(2):
+                if (li, c) in done:
+                    np.testing.assert_allclose(got[0, li, c], ref[0, li, c], rtol=RTOL,
+                                               atol=ATOL, err_msg=name)
+                else:
+                    assert np.isnan(got[0, li, c]).all(), (name, li, c)
+    for name in ("pred", "correct", "logit_margin"):  # the outputs of both conditions
+        np.testing.assert_allclose(getattr(saved, name), getattr(want, name)[:, [0, 2]],
+                                   rtol=RTOL, atol=ATOL, err_msg=name)
+    np.testing.assert_array_equal(saved.labels, run_cube.labels)
+    assert saved.layer_pred[0, fc1, 0].tolist() == want.layer_pred[0, fc1, 0].tolist()
+    assert (saved.layer_pred[0, pen, 0] == 0).all()
+    acc = saved.probe_accuracy
+    assert acc[0, fc1, 0] == pytest.approx(want.probe_accuracy[0, fc1, 0], abs=1e-12)
+    assert np.isnan(acc[0, pen, 0]) and np.isnan(acc[0, fc1, 1])
+    # model b at another condition: the pairs (a, 1), (b, 0), (b, 2) have no outputs
+    live.cell(1, fc1, 1)
+    with pytest.raises(ValueError, match=r"\[\('a', 'clean@0.7'\), \('b', 'clean@0'\), \('b', 'fog-1@0'\)\]"
+                       r".*live\.slice\('a', 'penultimate', 0.7, 'clean', 0\)"):
+        live.save(tmp_path / "cube2")
