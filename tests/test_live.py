@@ -381,3 +381,40 @@ def test_save_writes_only_the_computed_cells(models, data, run_cube, tmp_path) -
     with pytest.raises(ValueError, match=r"\[\('a', 'clean@0.7'\), \('b', 'clean@0'\), \('b', 'fog-1@0'\)\]"
                        r".*live\.slice\('a', 'penultimate', 0.7, 'clean', 0\)"):
         live.save(tmp_path / "cube2")
+
+
+def test_a_cell_superseded_after_its_forward_pass_skips_the_geometry(models, data,
+                                                                    monkeypatch) -> None:
+    """The cancel flag is set by a forward hook on the last batch of the first shard: the
+    forward pass ends, and no layer's geometry runs (a spy counts the calls)."""
+    import geowidget.study.units as units
+    from geowidget.engine.probe import ProbeFit
+    from geowidget.live import Cancelled
+
+    calls = []
+    head_geometry, probe_geometry = units.geometry, ProbeFit.geometry
+    monkeypatch.setattr(units, "geometry", lambda *a, **k: calls.append("head")
+                        or head_geometry(*a, **k))
+    monkeypatch.setattr(ProbeFit, "geometry", lambda self, *a, **k: calls.append("probe")
+                        or probe_geometry(self, *a, **k))
+    live = Study(models, data, **KW).live()
+    worker = live.live._ready_worker("a")
+    cancel, batches = threading.Event(), []
+
+    def last_batch(module, args, output) -> None:
+        batches.append(len(args[0]))
+        if len(args[0]) == SHARD % BATCH:  # the forward pass of the first shard is over
+            cancel.set()
+
+    hook = worker.models["a"].register_forward_hook(last_batch)
+    layers = ["penultimate", "fc1"]
+    with pytest.raises(Cancelled, match="superseded"):
+        live.live.parts(0, 1, layers, cancel)  # sparsity 0.7: pruned in the worker's copy
+    assert batches == [BATCH, SHARD % BATCH] and calls == []
+    for (name, p), q in zip(worker.models["a"].state_dict().items(),
+                            models["a"].state_dict().values(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0, msg=name)
+    hook.remove()
+    live.live.parts(0, 1, layers)  # not cancelled: one geometry per layer and shard
+    assert sorted(calls) == ["head"] * -(-N // SHARD) + ["probe"] * -(-N // SHARD)
+    assert live.live.ready(0, live.layer_index("fc1"), 1)

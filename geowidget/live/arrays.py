@@ -38,7 +38,8 @@ __all__ = ["Cancelled", "LiveArrays", "LiveCellError", "ModelChangedError"]
 
 
 class Cancelled(Exception):
-    """A computation that a newer request superseded, stopped at a batch boundary."""
+    """A computation that a newer request superseded, stopped before its next forward batch
+    or its next layer's geometry."""
 
 
 class LiveCellError(RuntimeError):
@@ -145,7 +146,8 @@ class LiveArrays:
     def parts(self, model: int, condition: int, parts: list[str],
               cancel: threading.Event | None = None) -> dict[str, dict[str, np.ndarray]]:
         """``{part: {array: [N]}}`` of (model, condition), computing the missing parts in one
-        forward pass per shard. ``cancel``, once set, stops it at the next batch."""
+        forward pass per shard. ``cancel``, once set, stops it at the next forward batch or
+        before the next layer's geometry."""
         got = {p: self.cache.get((model, condition, p)) for p in dict.fromkeys(parts)}
         if all(v is not None for v in got.values()):
             return got  # type: ignore[return-value]
@@ -169,7 +171,7 @@ class LiveArrays:
         study, store = self.study, self.study.plan.store
         pieces: dict[str, list[dict[str, np.ndarray]]] = {p: [] for p in missing}
 
-        def stop(module: Any, args: Any) -> None:  # a forward pre-hook: runs once per batch
+        def stop(*hook_args: Any) -> None:  # before each batch and each layer's geometry
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"the cell ({where}) was superseded by a newer request")
 
@@ -190,7 +192,7 @@ class LiveArrays:
                 if todo:
                     task = Task((unit,), (todo,), shard.inputs if source is None else source,
                                 shard.labels, given=source is not None)
-                    for _, _, parts in worker.run(task):  # the run's own path for a unit
+                    for _, _, parts in worker.run(task):  # the run's own path
                         found.update(parts)
                     self.stats["computed"] += len(todo)
                 for part in missing:
