@@ -418,3 +418,33 @@ def test_a_cell_superseded_after_its_forward_pass_skips_the_geometry(models, dat
     live.live.parts(0, 1, layers)  # not cancelled: one geometry per layer and shard
     assert sorted(calls) == ["head"] * -(-N // SHARD) + ["probe"] * -(-N // SHARD)
     assert live.live.ready(0, live.layer_index("fc1"), 1)
+
+
+def test_reading_many_cells_shows_a_bar_over_the_missing_ones(models, data, monkeypatch) -> None:
+    import geowidget.live.arrays as arrays
+    from geowidget.engine.progress import progress
+
+    bars = []
+
+    def spy(*args, **kwargs):
+        bar = progress(*args, **kwargs)
+        bars.append((kwargs, bar))
+        return bar
+
+    monkeypatch.setattr(arrays, "progress", spy)
+    live = Study(models, data, **{**KW, "progress": True}).live()
+    fc1 = live.layer_index("fc1")
+    live.cell(0, fc1, 0)
+    live.cell(1, fc1, 1)
+    angle = live.angle  # every cell: 2 models x 3 layers x 4 conditions, 2 of them computed
+    m, ly, k = len(live.models), len(live.layers), len(live.conditions)
+    assert angle.shape == (m, ly, k, N) and not np.isnan(angle).all()
+    kwargs, bar = bars[-1]
+    assert kwargs["total"] == m * ly * k - 2 and not kwargs["disable"] and kwargs["unit"] == "cell"
+    assert bar.n == m * ly * k - 2
+    np.testing.assert_array_equal(live.angle, angle)  # nothing left to compute: no bar
+    assert bars[-1][0]["total"] == 0 and bars[-1][0]["disable"]
+    quiet, before = Study(models, data, **KW).live(), len(bars)  # progress=False: no bar
+    quiet.sel(model="a", layer=["fc1", "pool_1"])
+    assert bars[before][0]["total"] == 2 * k and bars[before][0]["disable"]
+    assert all(kw["disable"] for kw, _ in bars[before:])

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geowidget.cube_schema import ARRAYS, DTYPES, LAYER_PRED, array_dims
+from geowidget.engine.progress import progress
 from geowidget.live.cache import ByteLRU, default_bytes
 from geowidget.study.runners import Task, Worker
 from geowidget.study.units import OUTPUTS_PART, WorkUnit, fingerprint, unit_where
@@ -118,18 +119,33 @@ class LiveArrays:
         return self.block(name, list(range(m)), list(range(ly)), list(range(k)))
 
     def block(self, name: str, mi: list[int], li: list[int], ki: list[int]) -> np.ndarray:
+        """The array ``name`` over the given positions, computing the missing cells (a
+        progress bar counts them when there are two or more and the study's ``progress``
+        is on)."""
         layered = "layer" in array_dims(name)
         shape = (len(mi), len(li), len(ki), self.n) if layered else (len(mi), len(ki), self.n)
         out = np.empty(shape, DTYPES[name])
-        for a, m in enumerate(mi):
-            for c, k in enumerate(ki):
-                if layered:
-                    parts = self.parts(m, k, [self.layers[i] for i in li])
-                    for b, i in enumerate(li):
-                        out[a, b, c] = parts[self.layers[i]][name]
-                else:
-                    out[a, c] = self.parts(m, k, [OUTPUTS_PART])[OUTPUTS_PART][name]
+        missing = {(m, k): self._missing(m, k, li if layered else []) for m in mi for k in ki}
+        total = sum(missing.values())
+        with progress(total=total, desc="live cells", unit="cell",
+                      disable=total < 2 or not self.study.progress) as bar:
+            for a, m in enumerate(mi):
+                for c, k in enumerate(ki):
+                    if layered:
+                        parts = self.parts(m, k, [self.layers[i] for i in li])
+                        for b, i in enumerate(li):
+                            out[a, b, c] = parts[self.layers[i]][name]
+                    else:
+                        out[a, c] = self.parts(m, k, [OUTPUTS_PART])[OUTPUTS_PART][name]
+                    bar.update(missing[(m, k)])
         return out
+
+    def _missing(self, model: int, condition: int, li: list[int]) -> int:
+        """How many of the cells (model, li, condition) are not in memory; with no layers,
+        whether the (model, condition)'s outputs are not."""
+        if not li:
+            return int((model, condition, OUTPUTS_PART) not in self.cache)
+        return sum(not self.ready(model, i, condition) for i in li)
 
     def cell(self, model: int, layer: int, condition: int, names: list[str]
              ) -> dict[str, np.ndarray]:
