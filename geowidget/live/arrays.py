@@ -208,7 +208,7 @@ class LiveArrays:
                 if todo:
                     task = Task((unit,), (todo,), shard.inputs if source is None else source,
                                 shard.labels, given=source is not None)
-                    for _, _, parts in worker.run(task):  # the run's own path
+                    for _, _, parts in worker.run(task, check=stop):  # the run's own path
                         found.update(parts)
                     self.stats["computed"] += len(todo)
                 for part in missing:
