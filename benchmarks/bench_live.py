@@ -137,7 +137,9 @@ def drag(name: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) ->
     done = threading.Event()
     answered = {}
     picks = list(range(3, 23))
+    asked = {}
     for k in picks:
+        asked[k] = time.perf_counter()
         requests.submit("slider", (0, 0, k),
                         lambda err, k=k: (answered.__setitem__(k, (err, time.perf_counter())),
                                           k == picks[-1] and done.set()))
@@ -147,8 +149,10 @@ def drag(name: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) ->
     err, at = answered[picks[-1]]
     print(f"[{name}, {len(x)} samples, one cell {one * 1e3:.0f} ms: "
           f"slider drag: 20 sparsities at 10 Hz, one view; started {len(requests.started)} "
-          f"(each stopped within a batch when the next pick came), computed to the end: "
-          f"{requests.finished}]")
+          f"(each stopped within a batch or before a layer's geometry when the next pick "
+          f"came), computed to the end: {requests.finished}; a finished pick answered in "
+          f"{np.median([answered[c[2]][1] - asked[c[2]] for c in requests.finished]) * 1e3:.0f}"
+          f" ms (median): a cell done within the 100 ms between picks is never superseded]")
     report(f"{name} drag: cells computed to the end",
            float(len(requests.finished)), "<= 3")
     report(f"{name} drag: last pick to its answer / one cell", (at - last) / one, "")

@@ -341,3 +341,110 @@ def test_a_view_of_a_live_cube_asks_for_cells_and_its_page_holds_the_computed_on
     assert np.isnan(angle[0]).all()  # not computed: not in the page
     assert "the page holds the computed cells only" in open(
         gw.__path__[0] + "/static/widgets.js").read()
+
+
+def test_save_writes_only_the_computed_cells(models, data, run_cube, tmp_path) -> None:
+    live = Study(models, data, **KW).live()
+    with pytest.raises(ValueError, match="no cell of this live cube was computed yet"):
+        live.save(tmp_path / "empty")
+    fc1, pen = run_cube.layer_index("fc1"), run_cube.layer_index("penultimate")
+    live.cell(0, fc1, 0)
+    live.cell(0, pen, 2)
+    computed = live.live.stats["computed"]
+    live.save(tmp_path / "cube")
+    assert live.live.stats["computed"] == computed  # saving computed nothing
+    saved = gw.GeometryCube.open(tmp_path / "cube")
+    assert saved.models == ["a"] and saved.layers == run_cube.layers
+    assert saved.conditions == [run_cube.conditions[0], run_cube.conditions[2]]
+    want = run_cube.sel(model="a")
+    done = {(fc1, 0), (pen, 1)}  # (layer, saved condition) of the computed cells
+    for name in ("angle", "angle_pred", "avh", "angle_gap", "norm", "margin"):
+        got, ref = getattr(saved, name), getattr(want, name)[:, :, [0, 2]]
+        for li in range(len(saved.layers)):
+            for c in range(2):
+                if (li, c) in done:
+                    np.testing.assert_allclose(got[0, li, c], ref[0, li, c], rtol=RTOL,
+                                               atol=ATOL, err_msg=name)
+                else:
+                    assert np.isnan(got[0, li, c]).all(), (name, li, c)
+    for name in ("pred", "correct", "logit_margin"):  # the outputs of both conditions
+        np.testing.assert_allclose(getattr(saved, name), getattr(want, name)[:, [0, 2]],
+                                   rtol=RTOL, atol=ATOL, err_msg=name)
+    np.testing.assert_array_equal(saved.labels, run_cube.labels)
+    assert saved.layer_pred[0, fc1, 0].tolist() == want.layer_pred[0, fc1, 0].tolist()
+    assert (saved.layer_pred[0, pen, 0] == 0).all()
+    acc = saved.probe_accuracy
+    assert acc[0, fc1, 0] == pytest.approx(want.probe_accuracy[0, fc1, 0], abs=1e-12)
+    assert np.isnan(acc[0, pen, 0]) and np.isnan(acc[0, fc1, 1])
+    # model b at another condition: the pairs (a, 1), (b, 0), (b, 2) have no outputs
+    live.cell(1, fc1, 1)
+    with pytest.raises(ValueError, match=r"\[\('a', 'clean@0.7'\), \('b', 'clean@0'\), \('b', 'fog-1@0'\)\]"
+                       r".*live\.slice\('a', 'penultimate', 0.7, 'clean', 0\)"):
+        live.save(tmp_path / "cube2")
+
+
+def test_a_cell_superseded_after_its_forward_pass_skips_the_geometry(models, data,
+                                                                    monkeypatch) -> None:
+    """The cancel flag is set by a forward hook on the last batch of the first shard: the
+    forward pass ends, and no layer's geometry runs (a spy counts the calls)."""
+    import geowidget.study.units as units
+    from geowidget.engine.probe import ProbeFit
+    from geowidget.live import Cancelled
+
+    calls = []
+    head_geometry, probe_geometry = units.geometry, ProbeFit.geometry
+    monkeypatch.setattr(units, "geometry", lambda *a, **k: calls.append("head")
+                        or head_geometry(*a, **k))
+    monkeypatch.setattr(ProbeFit, "geometry", lambda self, *a, **k: calls.append("probe")
+                        or probe_geometry(self, *a, **k))
+    live = Study(models, data, **KW).live()
+    worker = live.live._ready_worker("a")
+    cancel, batches = threading.Event(), []
+
+    def last_batch(module, args, output) -> None:
+        batches.append(len(args[0]))
+        if len(args[0]) == SHARD % BATCH:  # the forward pass of the first shard is over
+            cancel.set()
+
+    hook = worker.models["a"].register_forward_hook(last_batch)
+    layers = ["penultimate", "fc1"]
+    with pytest.raises(Cancelled, match="superseded"):
+        live.live.parts(0, 1, layers, cancel)  # sparsity 0.7: pruned in the worker's copy
+    assert batches == [BATCH, SHARD % BATCH] and calls == []
+    for (name, p), q in zip(worker.models["a"].state_dict().items(),
+                            models["a"].state_dict().values(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0, msg=name)
+    hook.remove()
+    live.live.parts(0, 1, layers)  # not cancelled: one geometry per layer and shard
+    assert sorted(calls) == ["head"] * -(-N // SHARD) + ["probe"] * -(-N // SHARD)
+    assert live.live.ready(0, live.layer_index("fc1"), 1)
+
+
+def test_reading_many_cells_shows_a_bar_over_the_missing_ones(models, data, monkeypatch) -> None:
+    import geowidget.live.arrays as arrays
+    from geowidget.engine.progress import progress
+
+    bars = []
+
+    def spy(*args, **kwargs):
+        bar = progress(*args, **kwargs)
+        bars.append((kwargs, bar))
+        return bar
+
+    monkeypatch.setattr(arrays, "progress", spy)
+    live = Study(models, data, **{**KW, "progress": True}).live()
+    fc1 = live.layer_index("fc1")
+    live.cell(0, fc1, 0)
+    live.cell(1, fc1, 1)
+    angle = live.angle  # every cell: 2 models x 3 layers x 4 conditions, 2 of them computed
+    m, ly, k = len(live.models), len(live.layers), len(live.conditions)
+    assert angle.shape == (m, ly, k, N) and not np.isnan(angle).all()
+    kwargs, bar = bars[-1]
+    assert kwargs["total"] == m * ly * k - 2 and not kwargs["disable"] and kwargs["unit"] == "cell"
+    assert bar.n == m * ly * k - 2
+    np.testing.assert_array_equal(live.angle, angle)  # nothing left to compute: no bar
+    assert bars[-1][0]["total"] == 0 and bars[-1][0]["disable"]
+    quiet, before = Study(models, data, **KW).live(), len(bars)  # progress=False: no bar
+    quiet.sel(model="a", layer=["fc1", "pool_1"])
+    assert bars[before][0]["total"] == 2 * k and bars[before][0]["disable"]
+    assert all(kw["disable"] for kw, _ in bars[before:])

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from geowidget.cube_schema import ARRAYS, DTYPES, LAYER_PRED, array_dims
+from geowidget.engine.progress import progress
 from geowidget.live.cache import ByteLRU, default_bytes
 from geowidget.study.runners import Task, Worker
 from geowidget.study.units import OUTPUTS_PART, WorkUnit, fingerprint, unit_where
@@ -38,7 +39,8 @@ __all__ = ["Cancelled", "LiveArrays", "LiveCellError", "ModelChangedError"]
 
 
 class Cancelled(Exception):
-    """A computation that a newer request superseded, stopped at a batch boundary."""
+    """A computation that a newer request superseded, stopped before its next forward batch
+    or its next layer's geometry."""
 
 
 class LiveCellError(RuntimeError):
@@ -117,18 +119,33 @@ class LiveArrays:
         return self.block(name, list(range(m)), list(range(ly)), list(range(k)))
 
     def block(self, name: str, mi: list[int], li: list[int], ki: list[int]) -> np.ndarray:
+        """The array ``name`` over the given positions, computing the missing cells (a
+        progress bar counts them when there are two or more and the study's ``progress``
+        is on)."""
         layered = "layer" in array_dims(name)
         shape = (len(mi), len(li), len(ki), self.n) if layered else (len(mi), len(ki), self.n)
         out = np.empty(shape, DTYPES[name])
-        for a, m in enumerate(mi):
-            for c, k in enumerate(ki):
-                if layered:
-                    parts = self.parts(m, k, [self.layers[i] for i in li])
-                    for b, i in enumerate(li):
-                        out[a, b, c] = parts[self.layers[i]][name]
-                else:
-                    out[a, c] = self.parts(m, k, [OUTPUTS_PART])[OUTPUTS_PART][name]
+        missing = {(m, k): self._missing(m, k, li if layered else []) for m in mi for k in ki}
+        total = sum(missing.values())
+        with progress(total=total, desc="live cells", unit="cell",
+                      disable=total < 2 or not self.study.progress) as bar:
+            for a, m in enumerate(mi):
+                for c, k in enumerate(ki):
+                    if layered:
+                        parts = self.parts(m, k, [self.layers[i] for i in li])
+                        for b, i in enumerate(li):
+                            out[a, b, c] = parts[self.layers[i]][name]
+                    else:
+                        out[a, c] = self.parts(m, k, [OUTPUTS_PART])[OUTPUTS_PART][name]
+                    bar.update(missing[(m, k)])
         return out
+
+    def _missing(self, model: int, condition: int, li: list[int]) -> int:
+        """How many of the cells (model, li, condition) are not in memory; with no layers,
+        whether the (model, condition)'s outputs are not."""
+        if not li:
+            return int((model, condition, OUTPUTS_PART) not in self.cache)
+        return sum(not self.ready(model, i, condition) for i in li)
 
     def cell(self, model: int, layer: int, condition: int, names: list[str]
              ) -> dict[str, np.ndarray]:
@@ -145,7 +162,8 @@ class LiveArrays:
     def parts(self, model: int, condition: int, parts: list[str],
               cancel: threading.Event | None = None) -> dict[str, dict[str, np.ndarray]]:
         """``{part: {array: [N]}}`` of (model, condition), computing the missing parts in one
-        forward pass per shard. ``cancel``, once set, stops it at the next batch."""
+        forward pass per shard. ``cancel``, once set, stops it at the next forward batch or
+        before the next layer's geometry."""
         got = {p: self.cache.get((model, condition, p)) for p in dict.fromkeys(parts)}
         if all(v is not None for v in got.values()):
             return got  # type: ignore[return-value]
@@ -169,7 +187,7 @@ class LiveArrays:
         study, store = self.study, self.study.plan.store
         pieces: dict[str, list[dict[str, np.ndarray]]] = {p: [] for p in missing}
 
-        def stop(module: Any, args: Any) -> None:  # a forward pre-hook: runs once per batch
+        def stop(*hook_args: Any) -> None:  # before each batch and each layer's geometry
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"the cell ({where}) was superseded by a newer request")
 
@@ -190,7 +208,7 @@ class LiveArrays:
                 if todo:
                     task = Task((unit,), (todo,), shard.inputs if source is None else source,
                                 shard.labels, given=source is not None)
-                    for _, _, parts in worker.run(task):  # the run's own path for a unit
+                    for _, _, parts in worker.run(task, check=stop):  # the run's own path
                         found.update(parts)
                     self.stats["computed"] += len(todo)
                 for part in missing:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geowidget.cube import GeometryCube
+from geowidget.cube_schema import DTYPES, LAYER_METRICS, LAYER_PRED, OUTPUTS
 from geowidget.live.arrays import LiveArrays
 from geowidget.study.shards import thumbnails
+from geowidget.study.units import OUTPUTS_PART
 
 if TYPE_CHECKING:
     from geowidget.live.requests import CellRequests
@@ -79,6 +82,89 @@ class LiveCube(GeometryCube):
         shape = (len(self.models), len(self.layers), len(self.conditions))
         return np.array([live.ready(m, ly, k) for m, ly, k in np.ndindex(*shape)],
                         bool).reshape(shape)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the cells computed so far as a cube folder (:meth:`GeometryCube.open` reads it).
+
+        Nothing is computed. The folder holds the models and the conditions at which the
+        model's outputs were computed (a cell's first read computes them for its (model,
+        condition)), every layer: the metrics of a cell not computed are NaN, its
+        ``probe_accuracy`` NaN and its ``layer_pred`` 0 (the format holds class indices only;
+        the NaN accuracy says it is no prediction). ``pred`` and ``correct`` have no missing value, so every (model,
+        condition) of the folder must have its outputs: when the models and conditions that
+        have some lack some pairs, the save is refused, naming the pairs and how to compute
+        them (or select a part of the cube with ``live.sel(...)``, which computes its cells).
+        A cell evicted from memory (``cache_bytes``) counts as not computed, as in
+        :meth:`computed`.
+
+        Examples
+        --------
+        >>> live = study.live()                                       # doctest: +SKIP
+        >>> live.slice("lenet", "penultimate", 0.5, "fog", 2)         # doctest: +SKIP
+        >>> live.save("cube/")  # what was computed so far            # doctest: +SKIP
+        """
+        self._computed_cube("LiveCube.save").save(path)
+
+    def _computed_cube(self, caller: str) -> GeometryCube:
+        """The cells in memory now, as an in-memory cube (see :meth:`save`)."""
+        live = self._arrays
+        m, ly, k = len(self.models), len(self.layers), len(self.conditions)
+        # one look at each part, so an eviction between two reads cannot tear a cell
+        got = {(a, c, p): live.cache.get((a, c, p)) for a, c in np.ndindex(m, k)
+               for p in (*self.layers, OUTPUTS_PART)}
+        outputs = np.array([[got[(a, c, OUTPUTS_PART)] is not None for c in range(k)]
+                            for a in range(m)], bool).reshape(m, k)
+        if not outputs.any():
+            raise ValueError(f"{caller}: no cell of this live cube was computed yet, so there is "
+                             "nothing to write; read some cells first (a view, "
+                             "live.cell(model, layer, condition), live.sel(...))")
+        mi, ki = np.flatnonzero(outputs.any(1)), np.flatnonzero(outputs.any(0))
+        lacking = [(self.models[a], self.conditions[c].label)
+                   for a in mi for c in ki if not outputs[a, c]]
+        if lacking:
+            a, c = next((a, c) for a in mi for c in ki if not outputs[a, c])
+            cond = self.conditions[c]
+            raise ValueError(
+                f"{caller}: the models {[self.models[a] for a in mi]} and conditions "
+                f"{[self.conditions[c].label for c in ki]} have cells computed, but no cell of "
+                f"(model, condition) {lacking} was computed, and a cube's pred and correct have "
+                f"no missing value; compute one cell of each (e.g. live.slice("
+                f"{self.models[a]!r}, {self.layers[self.coords.default_layer]!r}, {cond.sparsity!r}, "
+                f"{cond.benchmark!r}, {cond.severity!r})), or save a part whose cells are all "
+                "computed, e.g. live.sel(model=..., sparsity=..., benchmark=..., "
+                "severity=...).save(path) (sel computes the cells it selects)")
+        arrays: dict[str, np.ndarray] = {}
+        for name in (*LAYER_METRICS, LAYER_PRED):
+            fill = 0 if name == LAYER_PRED else np.nan  # the format holds classes only
+            arrays[name] = np.full((len(mi), ly, len(ki), len(self.labels)), fill, DTYPES[name])
+        for name in OUTPUTS:
+            arrays[name] = np.zeros((len(mi), len(ki), len(self.labels)), DTYPES[name])
+        done = np.zeros((len(mi), ly, len(ki)), bool)
+        for a, mm in enumerate(mi):
+            for c, kk in enumerate(ki):
+                for name, value in got[(mm, kk, OUTPUTS_PART)].items():
+                    arrays[name][a, c] = value
+                for b, layer in enumerate(self.layers):
+                    part = got[(mm, kk, layer)]
+                    if part is not None:
+                        done[a, b, c] = True
+                        for name in (*LAYER_METRICS, LAYER_PRED):
+                            if name in part:
+                                arrays[name][a, b, c] = part[name]
+        if live.probed is None:
+            arrays.pop(LAYER_PRED)
+            accuracy = None
+        else:
+            probed = live.probed[np.ix_(mi, np.arange(ly))][:, :, None]
+            hits = np.mean(arrays[LAYER_PRED] == self.labels, axis=-1, dtype=np.float64)
+            accuracy = np.where(done & probed, hits, np.nan)
+        images = self._optional["images"]
+        return GeometryCube(
+            models=[self.models[a] for a in mi], layers=self.layers,
+            conditions=[self.conditions[c] for c in ki], labels=self.labels,
+            class_names=self.class_names, sample_ids=self.sample_ids,
+            model_info=[self.model_info[a] for a in mi], dataset=self.dataset,
+            images=images, probe_accuracy=accuracy, **arrays)
 
     def export_slab(self, slab: Any) -> dict[str, np.ndarray]:
         """What an exported page of a view of this cube holds (``GeoView.to_html``): the

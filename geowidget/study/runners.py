@@ -20,7 +20,7 @@ import copy
 import os
 import socket
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -118,10 +118,11 @@ class Worker:
             )
         return self._plans[model]
 
-    def run(self, task: Task) -> Iterator[tuple[WorkUnit, dict[str, str],
-                                                dict[str, dict[str, np.ndarray]]]]:
+    def run(self, task: Task, check: Callable[[], None] | None = None
+            ) -> Iterator[tuple[WorkUnit, dict[str, str], dict[str, dict[str, np.ndarray]]]]:
         """Evaluate the missing parts of a task's units; each part is written to the store
-        before its unit is yielded with ``{part: arrays}``."""
+        before its unit is yielded with ``{part: arrays}``. ``check`` is called before each
+        layer's geometry (see :func:`~geowidget.study.units.evaluate_unit`)."""
         first = task.units[0]
         inputs = task.inputs if task.given else unit_inputs(
             first, task.inputs, seed=self.spec.seed, device=self.device
@@ -129,7 +130,7 @@ class Worker:
         for unit, keys in zip(task.units, task.keys, strict=True):
             layers = [v for v in self.spec.layers[unit.model] if v in keys]
             arrays = self.evaluate(unit, inputs, task.labels, layers=layers,
-                                   outputs=OUTPUTS_PART in keys)
+                                   outputs=OUTPUTS_PART in keys, check=check)
             parts = split_parts(arrays, layers)
             if self.store is not None:
                 for part, key in keys.items():
@@ -137,7 +138,8 @@ class Worker:
             yield unit, keys, parts
 
     def evaluate(self, unit: WorkUnit, inputs: torch.Tensor, labels: torch.Tensor, *,
-                 layers: list[str] | None = None, outputs: bool = True) -> dict[str, np.ndarray]:
+                 layers: list[str] | None = None, outputs: bool = True,
+                 check: Callable[[], None] | None = None) -> dict[str, np.ndarray]:
         """One unit, on inputs that are already the unit's (corrupted) inputs: the geometry
         of ``layers`` (default every layer of the study) and, with ``outputs``, the model's
         outputs."""
@@ -149,7 +151,7 @@ class Worker:
             layers=nodes if layers is None else {v: nodes[v] for v in layers},
             head=spec.heads[unit.model], probes=spec.probes.get(unit.model), masks=masks,
             batch_size=spec.batch_size, device=self.device,
-            tokens=(spec.tokens or {}).get(unit.model), outputs=outputs,
+            tokens=(spec.tokens or {}).get(unit.model), outputs=outputs, check=check,
         )
 
 

@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +124,7 @@ def evaluate_unit(
     device: torch.device | str = "cpu",
     tokens: Mapping[str, str] | None = None,
     outputs: bool = True,
+    check: Callable[[], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-sample geometry and outputs of one unit; depends on its arguments only.
 
@@ -157,6 +158,9 @@ def evaluate_unit(
     outputs : bool
         Also compute the model's outputs (``pred``, ``correct``, ``logit_margin``). Without
         them the forward pass stops once the layers are captured.
+    check : callable, optional
+        Called after the forward pass and before each layer's geometry; what it raises stops
+        the unit there (a live cube's superseded cell), the weights restored.
 
     Returns
     -------
@@ -175,7 +179,7 @@ def evaluate_unit(
     context = pruned(model, dict(masks)) if masks else contextlib.nullcontext(model)
     with context:
         return _evaluate(model, inputs, labels, layers, head, probes or {}, batch_size, device,
-                         tokens, np.arange(unit.start, unit.stop), outputs)
+                         tokens, np.arange(unit.start, unit.stop), outputs, check)
 
 
 LAYER_PARTS = (*LAYER_METRICS, "layer_pred")  # what a layer's stored part holds
@@ -211,6 +215,7 @@ def _evaluate(
     tokens: Mapping[str, str] | None,
     positions: np.ndarray,
     outputs: bool = True,
+    check: Callable[[], None] | None = None,
 ) -> dict[str, np.ndarray]:
     targets = list(dict.fromkeys(layers.values()))
     if targets:
@@ -225,6 +230,8 @@ def _evaluate(
                                    device=device, progress=False)
     out: dict[str, list[np.ndarray]] = {k: [] for k in LAYER_PARTS}
     for layer, node in layers.items():
+        if check is not None:
+            check()
         h = feats[node].float().cpu()
         with warnings.catch_warnings():
             # NaN angles of zero-norm features are recorded; other warnings (logits beyond
