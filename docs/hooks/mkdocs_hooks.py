@@ -59,6 +59,10 @@ def demo() -> tuple[Any, int]:
 @event_priority(100)  # before mkdocs-jupyter, which turns the .ipynb files into pages
 def on_files(files: Files, config: Any) -> Files:
     for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        if nb.stem in notebook_runs.KERNEL_ONLY:  # prose and code: its widgets need a kernel
+            files.append(File(f"notebooks/{nb.name}", str(ROOT), config["site_dir"],
+                              config["use_directory_urls"]))
+            continue
         t0 = time.perf_counter()
         run = notebook_runs.executed(nb)
         log.info("notebook %s: %.0f s (kept in %s)", nb.name, time.perf_counter() - t0,

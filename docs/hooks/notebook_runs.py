@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 CACHE_ENV = "GEOWIDGET_NOTEBOOK_CACHE"  # the folder of executed notebooks
 TIMEOUT = 600  # s per cell
 SHARED_MIN = 1024  # base64 characters: smaller buffers are kept in place
+# Guides whose widgets compute each pick on demand (a live cube): without a kernel their views
+# have nothing to draw, so the site shows their prose and code, not a run's dead widgets.
+KERNEL_ONLY = ("live",)
 
 
 def cache_dir() -> Path:

@@ -32,7 +32,9 @@ reference_path = hook("reference").reference_path
 notebook_runs = hook("notebook_runs")
 
 MB = 2**20
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+# the guides rendered with their run's widgets (a live cube's guide needs a kernel)
+NOTEBOOKS = sorted(nb for nb in (ROOT / "notebooks").glob("*.ipynb")
+                   if nb.stem not in notebook_runs.KERNEL_ONLY)
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 # (pixels unlike the canvas's first pixel, hash): a blank canvas, filled or clear, has no ink;
