@@ -739,12 +739,9 @@ def read_parquet(path: str, make: Callable[..., Any]) -> Any:
     """
     path = location(path, "GeometryCube.from_parquet", "path")
     where = f"cube file {str(path)!r}"
-    fs, local = resolve(path)
-    if fs.get_file_info(local).type.name == "Directory":  # a folder save() wrote: say what reads it
-        raise ValueError(f"{where} is a folder; from_parquet reads the single file that "
-                         f"to_parquet writes. Open a cube folder (GeometryCube.save's) with "
-                         f"GeometryCube.open({str(path)!r})")
-    check_regular_file(fs, local, "cube file")
+    check_regular_file(*resolve(path), "cube file", folder_hint=(
+        f"from_parquet reads the single file that to_parquet writes. Open a cube folder "
+        f"(GeometryCube.save's) with GeometryCube.open({str(path)!r})"))
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as err:

@@ -181,9 +181,11 @@ def write_atomic(fs: pafs.FileSystem, path: str, payload: bytes) -> None:
         f.write(payload)
 
 
-def check_regular_file(fs: pafs.FileSystem | None, path: str, what: str = "file") -> None:
+def check_regular_file(fs: pafs.FileSystem | None, path: str, what: str = "file",
+                       folder_hint: str = "") -> None:
     """Raise at once when the local ``path`` (``fs`` None or local) is a FIFO, a device, a
-    socket or a folder: reading one could block forever or never end."""
+    socket or a folder: reading one could block forever or never end. ``folder_hint`` says
+    what reads a folder, for the callers that users give one by mistake."""
     if fs is not None and not is_local(fs):
         return
     try:
@@ -194,6 +196,8 @@ def check_regular_file(fs: pafs.FileSystem | None, path: str, what: str = "file"
         kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
                 else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
                 else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        if folder_hint and stat.S_ISDIR(mode):
+            raise ValueError(f"{what} {path!r} is a folder; {folder_hint}")
         raise ValueError(f"{what} {path!r} is {kind}, not a regular file")
 
 
