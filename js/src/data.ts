@@ -79,7 +79,7 @@ export function writeSelected(model: AnyModel<Partial<Pick<SampleTraits, "select
 }
 
 /** Benchmark label of a condition without the sparsity, e.g. "fog-3" or "clean". */
-export function benchLabel(c: Condition): string {
+export function benchLabel(c: Pick<Condition, "benchmark" | "severity">): string {
   return c.benchmark === "clean" ? "clean" : `${c.benchmark}-${c.severity}`;
 }
 
