@@ -2,7 +2,8 @@
 // While it computes, the view keeps its last picture under a thin progress line (never a blank
 // plot, and never an older pick once a newer one is drawn); a request that a newer pick
 // superseded is answered "superseded", which is not an error of the cell (it can be asked
-// again). A long grid of sparsities is picked with a slider instead of a list.
+// again). A long grid of sparsities is picked with a slider instead of a list (views/pickers.ts
+// also slides over severities and a checkpoint run's steps).
 
 import { h } from "./dom";
 
@@ -80,6 +81,7 @@ export function levelSlider(label: string, levels: number[], value: number, onCh
   const setLevels = (next: number[], v: number) => {
     grid = next;
     input.max = String(Math.max(0, grid.length - 1));
+    input.style.width = `${Math.min(160, 40 + 16 * grid.length)}px`; // a few levels: a short track
     show(nearestLevel(grid, v));
   };
   setLevels(levels, value);

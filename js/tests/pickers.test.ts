@@ -84,7 +84,7 @@ describe("the condition picked", () => {
 });
 
 describe("the run picker", () => {
-  const info = [{ run: "a", step: "10" }, { run: "b", step: "0" }, { arch: "x" },
+  const info: Record<string, string>[] = [{ run: "a", step: "10" }, { run: "b", step: "0" }, { arch: "x" },
     { run: "a", step: "0" }, { run: "b", step: "10" }, { run: "a", step: "20" }];
   const models = ["a/10", "b/0", "lone", "a/0", "b/10", "a/20"];
 
