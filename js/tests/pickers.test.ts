@@ -73,6 +73,13 @@ describe("the condition picked", () => {
     expect(pickCondition(conds, 0.5, "clean", 3)).toBe(at(0.5, "clean", 0));
   });
 
+  it("takes the nearest sparsity with that benchmark where the grid is not full", () => {
+    const sparse = [cond(0), cond(0.5), cond(0.9), cond(0, "fog", 3), cond(0.5, "fog", 3)];
+    expect(pickCondition(sparse, 0.9, "fog", 3)).toBe(4);
+    expect(pickCondition(sparse, 0.2, "fog", 3)).toBe(3);
+    expect(pickCondition(sparse, 0.9, "clean", 0)).toBe(2);
+  });
+
   it("lists each benchmark's severities and every sparsity", () => {
     const g = conditionGrid(conds);
     expect(g.sparsities).toEqual(levels(12));

@@ -63,6 +63,16 @@ def test_sparsity_and_severity_sliders_pick_with_the_keyboard(page, tmp_path, th
     assert trait(page, "condition") == cube.coords.condition(SPARSITIES[11], "clean", 0)
     shoot(page, f"sliders-{theme}")
     assert page.evaluate(f"document.querySelector('{ROOT}').dataset.theme") == theme
+
+    # a condition off the grid (the kernel refuses one; a page's model could still hold it):
+    # the view says so and the sliders stay where they were
+    k = len(cube.coords.conditions)
+    page.evaluate(f"""() => Object.values(window.geowidget.models)
+        .find((m) => m.get('_kind') === 'polar').set('condition', {k})""")
+    page.wait_for_function(f"document.querySelector('{ROOT} .gw-msg').textContent.includes("
+                           f"'out of range for shape [1, 1, {k}]')")
+    assert sparsity.get_attribute("aria-valuetext") == f"sparsity {SPARSITIES[11]:g}"
+    assert page.locator(f"{ROOT} select[data-picker=benchmark]").input_value() == "clean"
     assert not page.errors
 
 
