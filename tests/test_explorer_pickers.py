@@ -157,3 +157,27 @@ def test_the_condition_dropdown_is_deprecated_but_still_picks(cube):
     with pytest.raises(KeyError, match="no control 'colour'; the controls are"):
         ex.controls["colour"]
 
+
+
+def test_a_live_cube_gets_the_sliders_and_moving_them_computes_nothing():
+    torch = pytest.importorskip("torch")
+    from collections import OrderedDict
+
+    from geowidget.study import Study
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(OrderedDict(flat=torch.nn.Flatten(), fc1=torch.nn.Linear(16, 8),
+                                            relu=torch.nn.ReLU(), fc=torch.nn.Linear(8, 3)))
+    data = torch.rand(12, 1, 4, 4), torch.arange(12) % 3
+    sparsities = [i / 12 for i in range(12)]
+    live = Study({"a": model.eval()}, data, layers=["fc1", "penultimate"],
+                 sparsities=sparsities, corruptions=["fog"], severities=SEVERITIES,
+                 progress=False).live()
+    ex = gw.Explorer(live)
+    c = ex.controls
+    assert isinstance(c["sparsity"], ipw.SelectionSlider)
+    c["sparsity"].value = c["sparsity"].options[7][1]
+    c["benchmark"].value = "fog"
+    c["severity"].value = 4
+    assert ex.polar.condition == position(live, sparsities[7], "fog", 4)
+    assert not live.computed().any()  # the browser asks for the cell it shows, not the pickers
