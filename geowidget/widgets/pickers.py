@@ -115,11 +115,6 @@ class CellPickers:
         view.observe(self._follow_condition, "condition")
         self._follow_condition()
 
-    @property
-    def controls(self) -> dict[str, ipw.Widget]:
-        """The model pickers, then the condition pickers."""
-        return {**self.models, **self.conditions}
-
     # ---------------------------------------------------------------- conditions
     def _bench_text(self, benchmark: str) -> str:
         sevs = self._severities[benchmark]
