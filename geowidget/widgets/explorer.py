@@ -21,6 +21,7 @@ from geowidget.widgets.layerprofile import LayerProfile
 from geowidget.widgets.link import link
 from geowidget.widgets.modelmap import ModelMap
 from geowidget.widgets.parallel import ParallelCoordinates
+from geowidget.widgets.pickers import CellPickers, Controls
 from geowidget.widgets.polar import PolarPlot
 from geowidget.widgets.projection import ProjectionView
 from geowidget.widgets.view import GeoView, SampleView
@@ -125,10 +126,13 @@ class Explorer(ipw.VBox):
         has two or more layers; ``modelmap`` and ``attribution`` may be None)
     projection : ProjectionView or None
         Beside the polar plot when the cube holds projections (the first one stored).
-    controls : dict of str to ipywidgets.Dropdown
-        The model, layer and condition pickers; at a probe layer, the layer's entry shows its
-        probe's held-out accuracy for the shown model and condition
-        (e.g. ``"conv2 · probe 88.1% held-out"``).
+    controls : dict of str to ipywidgets widget
+        The pickers, as the views' own read: ``"model"`` (or, for checkpoint runs, ``"run"``
+        and a ``"step"`` slider), ``"layer"``, and the condition as ``"sparsity"`` (a slider
+        over a long grid), ``"benchmark"`` and ``"severity"`` (a slider, when a benchmark has
+        several); see :class:`~geowidget.widgets.pickers.CellPickers`. At a probe layer, the
+        layer's entry shows its probe's held-out accuracy for the shown model and condition
+        (e.g. ``"conv2 · probe 88.1% held-out"``). ``controls["condition"]`` is deprecated.
     link : Link
         The link between the views.
     selected : numpy.ndarray
@@ -193,27 +197,25 @@ class Explorer(ipw.VBox):
         self._themes = [t.dlink((self.polar, "theme"), (v, "theme"))
                         for v in self.views() if v is not self.polar and v.has_trait("theme")]
         meta = self.polar._meta
-        self.controls = {
-            "model": ipw.Dropdown(options=[(m, i) for i, m in enumerate(meta["models"])],
-                                  value=self.polar.model, description="model"),
-            "layer": ipw.Dropdown(options=self._layer_options(), value=self.polar.layer,
-                                  description="layer"),
-            "condition": ipw.Dropdown(
-                options=[(c["label"], i) for i, c in enumerate(meta["conditions"])],
-                value=self.polar.condition, description="condition"),
-        }
+        # the model (or run and step), layer and condition (sparsity, benchmark, severity)
+        self._pickers = CellPickers(self.polar, cube)
+        layer = ipw.Dropdown(options=self._layer_options(), value=self.polar.layer,
+                             description="layer")
+        self._layer_tie = t.link((layer, "value"), (self.polar, "layer"))
+        self.controls = Controls(self.polar, {**self._pickers.models, "layer": layer,
+                                              **self._pickers.conditions})
         self.class_picker = ClassFilter(meta["class_names"])
         self.color_picker = ipw.Dropdown(options=meta["color_fields"], value=self.polar.color_by,
                                          description="colour")
-        self._controls = [t.link((ctl, "value"), (self.polar, key))
-                          for key, ctl in self.controls.items()]
+        self._controls = [self._layer_tie]
         self._controls.append(t.link((self.color_picker, "value"), (self.polar, "color_by")))
         self._controls.append(t.link((self.class_picker, "value"), (self.polar, "classes"),
                                      transform=(list, tuple)))
         self._controls.append(t.dlink((self.link, "selected"), (self, "selected")))
         if meta.get("probe_accuracy") is not None:  # a probe's accuracy is per model, condition
             self.polar.observe(self._relabel_layers, ["model", "condition"])
-        bar = ipw.VBox([ipw.HBox([*self.controls.values(), self.color_picker]),
+        bar = ipw.VBox([ipw.HBox([*self.controls.values(), self.color_picker],
+                                 layout=ipw.Layout(flex_flow="row wrap")),
                         self.class_picker])
         row = ipw.HBox([self.panel])
         geometry = self.polar if self.projection is None else ipw.HBox([self.polar,
@@ -229,13 +231,12 @@ class Explorer(ipw.VBox):
     def _relabel_layers(self, _change: Any = None) -> None:
         """Show the held-out accuracies of the shown model and condition's probes."""
         picker, layer = self.controls["layer"], self.polar.layer
-        tie = self._controls[list(self.controls).index("layer")]
-        tie.unlink()  # new options reset the picker to layer 0: not a pick to pass on
+        self._layer_tie.unlink()  # new options reset the picker to layer 0: not a pick to pass on
         try:
             picker.options = self._layer_options()
             picker.value = layer
         finally:
-            tie.link()
+            self._layer_tie.link()
 
     def views(self) -> list[GeoView]:
         """The anywidget views in page order."""

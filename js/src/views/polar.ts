@@ -18,7 +18,6 @@ import { nearest, selectPolygon } from "../selection";
 import type { Cell } from "../store";
 import { drawTile } from "../thumbs";
 import { linkFrame } from "./framed";
-import { stepSlider } from "./steps";
 
 /** PolarPlot's synced traits (geowidget/widgets/polar.py); ProjectionView has the same. */
 export interface PolarTraits extends SlabTraits {
@@ -500,7 +499,6 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
     lab.append(box, h("span", {}, "normalise ρ"));
     if (!positions) frame.bar.append(lab);
   }
-  const steps = model.get("show_controls") ? stepSlider(model, meta, frame.bar) : null;
 
   const handle: PolarHandle = {
     spec: () => current, layer, frame, draw, data, link,
@@ -510,7 +508,6 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
   return {
     handle,
     dispose() {
-      steps?.dispose();
       link.dispose();
       layer.destroy();
       frame.destroy();
