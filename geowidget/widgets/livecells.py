@@ -32,7 +32,8 @@ Cell = tuple[int, int, int]  # (model, layer, condition) positions
 
 def is_live(cube: Any) -> bool:
     """Whether ``cube`` computes its cells when read (a live cube)."""
-    return cube is not None and hasattr(cube, "live") and hasattr(cube, "requests")
+    # the class's: reading the instance's `requests` would start its worker
+    return cube is not None and hasattr(cube, "live") and hasattr(type(cube), "requests")
 
 
 def cells_computed(cube: Any) -> np.ndarray:
