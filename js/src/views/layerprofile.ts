@@ -201,12 +201,25 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
         const col = categorical(m, pal);
         const rgba = (alpha: number) => `rgba(${col[0]},${col[1]},${col[2]},${alpha})`;
         if (Q > 1) {
+          // one band per run of layers with both ends defined: never across a layer without
+          // values (a live cube's layer not computed yet, an undefined angle)
           c.fillStyle = rgba(m === cur ? 0.18 : 0.07);
-          c.beginPath();
-          for (let l = 0; l < L; l++) c.lineTo(x(l), y(quantile(m, l, j, Q - 1)));
-          for (let l = L - 1; l >= 0; l--) c.lineTo(x(l), y(quantile(m, l, j, 0)));
-          c.closePath();
-          c.fill();
+          const lo = (l: number) => y(quantile(m, l, j, 0)), hi = (l: number) => y(quantile(m, l, j, Q - 1));
+          for (let a = 0; a < L; a++) {
+            if (!Number.isFinite(lo(a)) || !Number.isFinite(hi(a))) continue;
+            let b = a;
+            while (b + 1 < L && Number.isFinite(lo(b + 1)) && Number.isFinite(hi(b + 1))) b++;
+            if (b > a) {
+              c.beginPath();
+              for (let l = a; l <= b; l++) c.lineTo(x(l), hi(l));
+              for (let l = b; l >= a; l--) c.lineTo(x(l), lo(l));
+              c.closePath();
+              c.fill();
+            } else { // a layer alone: its band is a bar
+              c.fillRect(x(a) - 3, Math.min(lo(a), hi(a)), 6, Math.abs(hi(a) - lo(a)));
+            }
+            a = b;
+          }
         }
         c.strokeStyle = rgba(m === cur ? 1 : 0.55);
         c.lineWidth = m === cur ? 2.5 : 1.2;
