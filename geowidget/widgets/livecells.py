@@ -17,6 +17,8 @@ Other cubes hold every cell: :func:`is_live` is False and the views read them wh
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import warnings
 import weakref
@@ -56,7 +58,11 @@ def outputs_computed(cube: Any) -> np.ndarray:
 class Refresh:
     """Call ``view.<method>()`` shortly after cells of ``cube`` were computed, at most once per
     ``delay`` seconds (a block read computing many cells refreshes a few times, not once per
-    cell), on a timer thread, for as long as the view lives.
+    cell), for as long as the view lives.
+
+    In a kernel the call runs on the kernel's event loop (the main thread, between messages:
+    widget traits are set there only, never from two threads at once); where no loop runs (a
+    script, a test) on a timer thread.
 
     Parameters
     ----------
@@ -75,6 +81,10 @@ class Refresh:
         self._listeners: list[Callable[[int, int], None]] = cube.live.listeners
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
+        try:  # a kernel's loop (views are made in a cell, on its thread)
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
         self._listeners.append(self._told)
 
     def _told(self, model: int, condition: int) -> None:
@@ -95,12 +105,19 @@ class Refresh:
     def _fire(self) -> None:
         with self._lock:
             self._timer = None
+        if self._loop is None:
+            self._call()
+            return
+        with contextlib.suppress(RuntimeError):  # a closed loop: the kernel is shutting down
+            self._loop.call_soon_threadsafe(self._call)
+
+    def _call(self) -> None:
         view = self._view()
         if view is None:
             return
         try:
             getattr(view, self._method)()
-        except Exception as err:  # a timer thread: say it, never fail silently
+        except Exception as err:  # off the caller's stack: say it, never fail silently
             warnings.warn(f"geowidget: refreshing {type(view).__name__} failed: "
                           f"{type(err).__name__}: {err}", RuntimeWarning, stacklevel=1)
 
