@@ -81,10 +81,7 @@ class Refresh:
         self._listeners: list[Callable[[int, int], None]] = cube.live.listeners
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
-        try:  # a kernel's loop (views are made in a cell, on its thread)
-            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self._loop = None
+        self._loop = _kernel_loop()
         self._listeners.append(self._told)
 
     def _told(self, model: int, condition: int) -> None:
@@ -120,6 +117,22 @@ class Refresh:
         except Exception as err:  # off the caller's stack: say it, never fail silently
             warnings.warn(f"geowidget: refreshing {type(view).__name__} failed: "
                           f"{type(err).__name__}: {err}", RuntimeWarning, stacklevel=1)
+
+
+def _kernel_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop of the Jupyter kernel this runs in (views are made in a cell, on its
+    main thread), or None: elsewhere a loop may run that nothing serves while code blocks."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 class Sweep:
