@@ -22,6 +22,16 @@ def live_cube():
     return Study({"a": small_cnn(0), "b": small_cnn(1)}, data, **KW).live()
 
 
+def corner(page, r: int, c: int) -> list[int]:
+    """RGBA near the top-right corner of table cell (r, c), scrolled into view (no text and
+    no bars are drawn there)."""
+    x, y = page.evaluate(
+        "([r, c]) => { const t = document.querySelector('.gw-root[data-kind=evaltable]')"
+        ".__geowidget; t.cellPoint(r, c); const L = t.layout();"
+        " return [L.x(c) + L.cellW - 4, L.y(r) + 3]; }", [r, c])
+    return read_pixels(page, [(x, y)], kind="evaltable")[0]
+
+
 def test_a_live_table_marks_the_cells_not_computed(page, tmp_path) -> None:
     live = live_cube()
     layer = live.coords.default_layer
@@ -39,12 +49,7 @@ def test_a_live_table_marks_the_cells_not_computed(page, tmp_path) -> None:
     assert got == ((g.condition >= 0) & ~done).astype(int).ravel().tolist()
     for (r, c), computed in [((0, 0), True), ((0, 1), False), ((1, 0), False)]:
         assert bool(done[r, c]) is computed
-        page.evaluate("([r, c]) => document.querySelector('.gw-root[data-kind=evaltable]')"
-                      ".__geowidget.cellPoint(r, c)", [r, c])
-        x0, y0 = page.evaluate(
-            "([r, c]) => { const L = document.querySelector('.gw-root[data-kind=evaltable]')"
-            ".__geowidget.layout(); return [L.x(c) + L.cellW - 4, L.y(r) + 3]; }", [r, c])
-        rgba = read_pixels(page, [(x0, y0)], kind="evaltable")[0]
+        rgba = corner(page, r, c)
         if computed:  # the accuracy's colour; not computed: the background, no colour
             finite = g.accuracy[np.isfinite(g.accuracy)]
             # the colour domain: the computed accuracies' range, [0, 1] when they are one value
