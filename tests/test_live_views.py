@@ -119,16 +119,16 @@ def test_the_profile_asks_for_the_shown_layers_and_a_new_pick_supersedes(live,
 
     live.live.parts = held
     view = gw.LayerProfile(live, model="b", sparsity=0.7, benchmark="fog", severity=1)
-    first = [(1, ly, 3) for ly in range(3)]
+    first = [(1, ly, 3) for ly in (2, 0, 1)]  # the shown layer (penultimate) first
     state = view._arrays["cell_state"]
     assert state.shape == (2, 3, 4) and [state[c] for c in first] == [2, 2, 2]  # computing
     assert np.isnan(view._arrays["profile"]).all()
     wait(lambda: requests.started == [first[0]])
     view.condition = 0  # model b, clean@0: the older sweep's cells are superseded
-    second = [(1, ly, 0) for ly in range(3)]
+    second = [(1, ly, 0) for ly in (2, 0, 1)]
     gate.set()
     wait(lambda: requests.idle() and (view._arrays["cell_state"][1, :, 0] == 1).all())
-    assert set(requests.finished) == set(second)  # the cells came through the requests
+    assert requests.finished == second  # the cells came through the requests, in order
     assert not {first[1], first[2]} & set(requests.started)  # never started
     assert first[0] not in requests.finished  # stopped at its first batch
     state = view._arrays["cell_state"]

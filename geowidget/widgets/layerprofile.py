@@ -92,8 +92,10 @@ class LayerProfile(SlabView):
             self._ask()
 
     def _ask(self, _change: Any = None) -> None:
-        """Ask for every layer of the shown (model, condition) (a live cube)."""
-        self._sweep.ask([(self.model, ly, self.condition) for ly in range(len(self.coords.layers))])
+        """Ask for every layer of the shown (model, condition) (a live cube), the shown layer
+        first: the cell the linked views show too."""
+        layers = [self.layer, *(ly for ly in range(len(self.coords.layers)) if ly != self.layer)]
+        self._sweep.ask([(self.model, ly, self.condition) for ly in layers])
         self._update()
 
     def _update(self) -> None:
