@@ -119,8 +119,10 @@ def test_each_slab_view_sends_the_run_cells(models, data, run_cube, kind) -> Non
 
 @pytest.mark.parametrize("kind", ["LayerProfile", "EvaluationTable", "ModelMap"])
 def test_each_cube_view_sends_the_run_arrays(full_live, run_cube, kind) -> None:
+    full_live.values("angle")  # every cell computed: these views show the computed ones
     views = [getattr(gw, kind)(cube) for cube in (full_live, run_cube)]
     a, b = (v._arrays for v in views)
+    a = {k: v for k, v in a.items() if k not in ("cell_state", "computed")}  # live: all done
     # a slab view of a live cube sends no cell at once (they are compared above, one by one)
     assert set(a) <= set(b) and set(b) - set(a) <= {*ARRAYS, "angle_pred", "adversarial"}
     for name in a:

@@ -112,6 +112,9 @@ class LiveArrays:
         self._keys: dict[tuple[str, str], str] = {}
         self._fps: dict[Any, str] = {}
         self._probe_head: tuple[torch.Tensor, torch.Tensor] | None = None
+        # called with (model, condition) once parts of that pair are kept, on the computing
+        # thread: views of the cube refresh (they must return quickly)
+        self.listeners: list[Callable[[int, int], None]] = []
 
     # ------------------------------------------------------------------ protocol
     def full(self, name: str) -> np.ndarray:
@@ -158,6 +161,11 @@ class LiveArrays:
         """Whether the cell is in memory (reading it computes nothing)."""
         return all((model, condition, p) in self.cache
                    for p in (self.layers[layer], OUTPUTS_PART))
+
+    def has_outputs(self, model: int, condition: int) -> bool:
+        """Whether the (model, condition)'s outputs are in memory (reading them computes
+        nothing)."""
+        return (model, condition, OUTPUTS_PART) in self.cache
 
     def parts(self, model: int, condition: int, parts: list[str],
               cancel: threading.Event | None = None) -> dict[str, dict[str, np.ndarray]]:
@@ -227,6 +235,8 @@ class LiveArrays:
                for p in missing}
         for part, arrays in out.items():
             self.cache.put((mi, ki, part), arrays)
+        for tell in list(self.listeners):
+            tell(mi, ki)
         return out
 
     # ------------------------------------------------------------------ the engine's side

@@ -19,6 +19,7 @@ from geowidget.widgets.export import write_html
 from geowidget.widgets.histogram import MarginHistogram
 from geowidget.widgets.layerprofile import LayerProfile
 from geowidget.widgets.link import link
+from geowidget.widgets.livecells import is_live
 from geowidget.widgets.modelmap import ModelMap
 from geowidget.widgets.parallel import ParallelCoordinates
 from geowidget.widgets.pickers import CellPickers, Controls
@@ -138,6 +139,16 @@ class Explorer(ipw.VBox):
     selected : numpy.ndarray
         The shared selection (sample ids).
 
+    Notes
+    -----
+    On a live cube (``Study.live()``) every view computes what it shows when it shows it: the
+    polar plot, histogram and parallel coordinates their cell, the layer profile the layers of
+    the shown model and condition, all on the cube's request worker (the kernel stays free);
+    the table shows the cells computed so far and marks the others not computed; colouring by
+    robustness computes the shown model's corrupted conditions at its sparsity (and the
+    parallel coordinates' robustness axes with them); the model map computes each model's
+    cell it is placed by when the Explorer is made (see :class:`ModelMap`).
+
     Examples
     --------
     >>> import geowidget as gw
@@ -164,9 +175,8 @@ class Explorer(ipw.VBox):
         # the table leads the link, so it starts at the picks the polar plot is given
         picks = {k: kwargs[k] for k in ("model", "layer", "sparsity", "benchmark", "severity")
                  if k in kwargs}
-        # a live cube computes cells when shown: the views that read every cell wait for a run
-        whole = not hasattr(cube, "live")
-        self.table = EvaluationTable(cube, height=300, **picks) if whole else None
+        # on a live cube the table shows the cells computed so far (livecells.py)
+        self.table = EvaluationTable(cube, height=300, **picks)
         self.polar = PolarPlot(cube, show_controls=False, thumbnails=False, **kwargs)
         self.projection: ProjectionView | None = None
         if cube.projections:
@@ -177,7 +187,7 @@ class Explorer(ipw.VBox):
         self.parallel = ParallelCoordinates(cube, show_controls=False, thumbnails=False,
                                             height=240)
         self.profile: LayerProfile | None = None
-        if len(cube.layers) > 1 and whole:
+        if len(cube.layers) > 1:
             self.profile = LayerProfile(cube, show_controls=False, thumbnails=False, height=240)
         self.attribution: AttributionView | None = None
         if model is not None and data is not None:
@@ -189,10 +199,14 @@ class Explorer(ipw.VBox):
         if xy is not None:
             self.modelmap = ModelMap(xy=xy, edges=edges, names=cube.models, height=260,
                                      point_model=np.arange(len(cube.models)))
-        elif len(cube.models) > 1 and whole:
+        elif len(cube.models) > 1:  # on a live cube: computes the cells it is placed by
             self.modelmap = ModelMap(cube, height=260)
         self.panel = SamplePanel(cube)
         self.link = link(*self.views(), keys=("model", "layer", "condition", "classes"))
+        # a live cube computes robustness when asked: colouring by it asks for the axes too
+        self._robust = (t.dlink((self.polar, "color_by"), (self.parallel, "compute_robustness"),
+                                lambda field: field == "robustness")
+                        if is_live(cube) else None)
         # every view follows the polar plot's theme (the one Explorer(theme=) sets)
         self._themes = [t.dlink((self.polar, "theme"), (v, "theme"))
                         for v in self.views() if v is not self.polar and v.has_trait("theme")]
@@ -245,7 +259,7 @@ class Explorer(ipw.VBox):
                 *self._below(), self.panel]
 
     def _leading(self) -> list[GeoView]:
-        """The table, which a live cube's Explorer leaves out (it reads every cell)."""
+        """The evaluation table."""
         return [] if self.table is None else [self.table]
 
     def _below(self) -> list[GeoView]:

@@ -59,6 +59,15 @@ export function readData(model: AnyModel<GeoTraits>): ViewData {
   };
 }
 
+/** Read `_meta` and `_arrays` anew into `data`, in place, so every holder of `data` sees
+ * them: a live cube's views are sent new arrays as cells get computed (robustness, the layer
+ * profile). */
+export function refreshData(model: AnyModel<GeoTraits>, data: ViewData): void {
+  const fresh = readData(model);
+  Object.assign(data.meta, fresh.meta);
+  Object.assign(data.arrays, fresh.arrays);
+}
+
 function rangeIds(start: number, n: number): Int32Array {
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) out[i] = start + i;
