@@ -4,7 +4,10 @@ condition and model through the cube's Coords and follow them when set elsewhere
 
 from __future__ import annotations
 
+import time
+
 import ipywidgets as ipw
+import numpy as np
 import pytest
 import traitlets as t
 
@@ -176,8 +179,21 @@ def test_a_live_cube_gets_the_sliders_and_moving_them_computes_nothing():
     ex = gw.Explorer(live)
     c = ex.controls
     assert isinstance(c["sparsity"], ipw.SelectionSlider)
+    shown = [ex.polar.condition]
     c["sparsity"].value = c["sparsity"].options[7][1]
+    shown.append(ex.polar.condition)
     c["benchmark"].value = "fog"
+    shown.append(ex.polar.condition)
     c["severity"].value = 4
-    assert ex.polar.condition == position(live, sparsities[7], "fog", 4)
-    assert not live.computed().any()  # the browser asks for the cell it shows, not the pickers
+    final = position(live, sparsities[7], "fog", 4)
+    assert ex.polar.condition == final
+    shown.append(final)
+    # the layer profile asks for the shown condition's layers (a newer pick supersedes the
+    # older ones that have not started); nothing else of the grid is computed
+    deadline = time.monotonic() + 120
+    while not live.requests.idle() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live.requests.idle()
+    computed = live.computed()
+    assert set(np.flatnonzero(computed.any(axis=(0, 1)))) <= set(shown), shown
+    assert computed[0, :, final].all()  # both layers of the last pick, for the profile
