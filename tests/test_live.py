@@ -343,17 +343,11 @@ def test_a_view_of_a_live_cube_asks_for_cells_and_its_page_holds_the_computed_on
         gw.__path__[0] + "/static/widgets.js").read()
 
 
-def test_save_writes_only_the_computed_cells(models, data, run_cube, tmp_path) -> None:
-    live = Study(models, data, **KW).live()
-    with pytest.raises(ValueError, match="no cell of this live cube was computed yet"):
-        live.save(tmp_path / "empty")
+def check_saved(path, run_cube) -> None:
+    """The folder holds model a at conditions 0 and 2 with the cells (a, fc1, 0) and
+    (a, penultimate, 2) equal to the run's, NaN (or 0) elsewhere."""
     fc1, pen = run_cube.layer_index("fc1"), run_cube.layer_index("penultimate")
-    live.cell(0, fc1, 0)
-    live.cell(0, pen, 2)
-    computed = live.live.stats["computed"]
-    live.save(tmp_path / "cube")
-    assert live.live.stats["computed"] == computed  # saving computed nothing
-    saved = gw.GeometryCube.open(tmp_path / "cube")
+    saved = gw.GeometryCube.open(path)
     assert saved.models == ["a"] and saved.layers == run_cube.layers
     assert saved.conditions == [run_cube.conditions[0], run_cube.conditions[2]]
     want = run_cube.sel(model="a")
@@ -376,11 +370,51 @@ def test_save_writes_only_the_computed_cells(models, data, run_cube, tmp_path) -
     acc = saved.probe_accuracy
     assert acc[0, fc1, 0] == pytest.approx(want.probe_accuracy[0, fc1, 0], abs=1e-12)
     assert np.isnan(acc[0, pen, 0]) and np.isnan(acc[0, fc1, 1])
+
+
+def test_save_writes_only_the_computed_cells(models, data, run_cube, tmp_path) -> None:
+    live = Study(models, data, **KW).live()
+    with pytest.raises(ValueError, match="no cell of this live cube was computed yet"):
+        live.save(tmp_path / "empty")
+    fc1, pen = run_cube.layer_index("fc1"), run_cube.layer_index("penultimate")
+    live.cell(0, fc1, 0)
+    live.cell(0, pen, 2)
+    computed = live.live.stats["computed"]
+    live.save(tmp_path / "cube")
+    assert live.live.stats["computed"] == computed  # saving computed nothing
+    check_saved(tmp_path / "cube", run_cube)
     # model b at another condition: the pairs (a, 1), (b, 0), (b, 2) have no outputs
     live.cell(1, fc1, 1)
     with pytest.raises(ValueError, match=r"\[\('a', 'clean@0.7'\), \('b', 'clean@0'\), \('b', 'fog-1@0'\)\]"
                        r".*live\.slice\('a', 'penultimate', 0.7, 'clean', 0\)"):
         live.save(tmp_path / "cube2")
+
+
+def test_save_reads_cells_evicted_from_memory_back_from_the_store(models, data, run_cube,
+                                                                  tmp_path) -> None:
+    """No part fits a 1-byte memory bound: the computed cells live in the unit store only,
+    and computed(), probe_accuracy and save() find them there (computing nothing)."""
+    fc1, pen = run_cube.layer_index("fc1"), run_cube.layer_index("penultimate")
+    live = Study(models, data, cache_dir=tmp_path / "store", **KW).live(cache_bytes=1)
+    live.cell(0, fc1, 0)
+    live.cell(0, pen, 2)
+    assert len(live.live.cache) == 0
+    want = np.zeros(live.computed().shape, bool)
+    want[0, fc1, 0] = want[0, pen, 2] = True
+    np.testing.assert_array_equal(live.computed(), want)
+    acc = live.probe_accuracy
+    assert acc[0, fc1, 0] == pytest.approx(run_cube.probe_accuracy[0, fc1, 0], abs=1e-12)
+    assert np.isnan(acc[0, fc1, 1])
+    stats = dict(live.live.stats)
+    live.save(tmp_path / "cube")
+    assert live.live.stats == stats  # nothing computed, nothing counted as read for a cell
+    check_saved(tmp_path / "cube", run_cube)
+    # without a store, an evicted cell is gone: not computed, and nothing to save
+    gone = Study(models, data, **KW).live(cache_bytes=1)
+    gone.cell(0, fc1, 0)
+    assert not gone.computed().any()
+    with pytest.raises(ValueError, match="no cell of this live cube was computed yet"):
+        gone.save(tmp_path / "gone")
 
 
 def test_a_cell_superseded_after_its_forward_pass_skips_the_geometry(models, data,
@@ -448,3 +482,182 @@ def test_reading_many_cells_shows_a_bar_over_the_missing_ones(models, data, monk
     quiet.sel(model="a", layer=["fc1", "pool_1"])
     assert bars[before][0]["total"] == 2 * k and bars[before][0]["disable"]
     assert all(kw["disable"] for kw, _ in bars[before:])
+
+
+class FakeClock:
+    """Seconds that move only when the test says: the settle of a drag, without a race."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeArrays:
+    """A live backend whose cells compute in no time, or (``blocked``) only once the test
+    sets ``gate``, stopping when cancelled, as a real cell does at its next operation."""
+
+    layers = ["layer"]
+
+    def __init__(self, blocked: bool = False) -> None:
+        self.blocked, self.gate = blocked, threading.Event()
+        self.running = threading.Event()
+
+    def parts(self, m, k, parts, cancel):
+        from geowidget.live import Cancelled
+
+        self.running.set()
+        while self.blocked and not self.gate.is_set():
+            if cancel.wait(0.01):
+                raise Cancelled("superseded")
+        return {}
+
+
+class Replies:
+    """Each cell's replies, and an event per cell set by its first reply."""
+
+    def __init__(self) -> None:
+        self.got: dict[tuple, list] = collections.defaultdict(list)
+        self.events: dict[tuple, threading.Event] = collections.defaultdict(threading.Event)
+
+    def to(self, cell):
+        return lambda err: (self.got[cell].append(err), self.events[cell].set())
+
+    def wait(self, cell) -> list:
+        assert self.events[cell].wait(30), f"no reply for {cell}"
+        return self.got[cell]
+
+
+def drag(requests, clock, replies, cells, interval=0.1, wait_first=False) -> None:
+    """One view's picks of ``cells``, ``interval`` seconds apart by the clock."""
+    for i, cell in enumerate(cells):
+        requests.submit("view", cell, replies.to(cell))
+        if i == 0 and wait_first:  # a cell faster than the picks: done before the next
+            replies.wait(cell)
+        clock.now += interval
+
+
+def settle(requests, clock, seconds) -> None:
+    clock.now += seconds
+    with requests._wake:  # the worker waits for the clock: let it look again
+        requests._wake.notify_all()
+
+
+def test_a_drag_faster_than_its_cells_computes_the_first_pick_and_the_last() -> None:
+    """20 picks 100 ms apart, each cell done before the next pick: the first (a lone pick)
+    and the last (once the view is quiet for SETTLE) are computed, the others superseded
+    before they start."""
+    from geowidget.live.requests import SETTLE
+
+    clock, replies = FakeClock(), Replies()
+    requests = CellRequests(FakeArrays(), clock=clock)
+    picks = [(0, 0, k) for k in range(20)]
+    drag(requests, clock, replies, picks, wait_first=True)
+    last = picks[-1]
+    assert requests.started == [picks[0]]  # the last pick waits: the view was not quiet
+    clock.now -= 0.1  # back to the time of the last pick
+    settle(requests, clock, SETTLE * 0.99)
+    assert not replies.events[last].wait(0.3) and requests.started == [picks[0]]
+    settle(requests, clock, SETTLE)
+    assert replies.wait(last) == [None]
+    assert requests.finished == requests.started == [picks[0], last]
+    assert replies.got[picks[0]] == [None]
+    for cell in picks[1:-1]:
+        assert [type(e) for e in replies.got[cell]] == [Superseded], cell
+
+
+def test_a_drag_slower_than_its_cells_stops_the_first_and_computes_the_last() -> None:
+    clock, replies = FakeClock(), Replies()
+    arrays = FakeArrays(blocked=True)
+    requests = CellRequests(arrays, clock=clock)
+    picks = [(0, 0, k) for k in range(20)]
+    requests.submit("view", picks[0], replies.to(picks[0]))
+    assert arrays.running.wait(30)  # a lone pick starts at once (the clock stands still)
+    drag(requests, clock, replies, picks[1:])
+    assert [type(e) for e in replies.wait(picks[0])] == [Superseded]  # stopped
+    arrays.gate.set()
+    settle(requests, clock, 1.0)
+    assert replies.wait(picks[-1]) == [None]
+    assert requests.started == [picks[0], picks[-1]] and requests.finished == [picks[-1]]
+    assert all(type(replies.got[c][0]) is Superseded for c in picks[1:-1])
+
+
+def test_a_lone_pick_and_other_requests_start_at_once() -> None:
+    """The clock moves only where the test says: what starts, starts without a settle."""
+    from geowidget.live.requests import SETTLE
+
+    clock, replies = FakeClock(), Replies()
+    requests = CellRequests(FakeArrays(), clock=clock)
+    requests.submit("view", (0, 0, 0), replies.to((0, 0, 0)))
+    assert replies.wait((0, 0, 0)) == [None]  # a click, at time 0
+    clock.now += SETTLE  # the view was quiet for SETTLE: its next pick is lone again
+    requests.submit("view", (0, 0, 1), replies.to((0, 0, 1)))
+    assert replies.wait((0, 0, 1)) == [None]
+    # a layer profile's cells (one owner each, as CellRequests.answer asks): none delayed
+    cells = [(0, 0, k) for k in range(2, 6)]
+    for cell in cells:
+        requests.submit(object(), cell, replies.to(cell))
+    assert [replies.wait(c) for c in cells] == [[None]] * 4
+    # a pick half a settle after the view's previous one waits for the view to be quiet
+    clock.now += SETTLE / 2
+    requests.submit("view", (0, 0, 6), replies.to((0, 0, 6)))
+    assert not replies.events[(0, 0, 6)].wait(0.3) and (0, 0, 6) not in requests.started
+    settle(requests, clock, SETTLE)
+    assert replies.wait((0, 0, 6)) == [None]
+    assert requests.started == [(0, 0, k) for k in range(7)]
+    with pytest.raises(ValueError, match="settle must be a number of seconds >= 0, got -1"):
+        CellRequests(FakeArrays(), settle=-1)
+
+
+def restored(worker, models) -> None:
+    for (name, p), q in zip(worker.models["a"].state_dict().items(),
+                            models["a"].state_dict().values(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0, msg=name)
+
+
+def test_a_superseded_cell_stops_inside_a_probe_fit(models, data, run_cube,
+                                                    monkeypatch) -> None:
+    """The flag is set in the 3rd L-BFGS evaluation of fc1's probe fit (a spy on the loss):
+    the fit stops at its next operation, not at its end (hundreds of evaluations)."""
+    from geowidget.live import Cancelled
+
+    cancel, losses = threading.Event(), []
+    loss = torch.nn.functional.cross_entropy
+
+    def spy(*args, **kwargs):
+        losses.append(1)
+        if len(losses) == 3:
+            cancel.set()
+        return loss(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", spy)
+    live = Study(models, data, **KW).live()
+    with pytest.raises(Cancelled, match="superseded"):
+        live.live.parts(0, 1, ["fc1"], cancel)  # sparsity 0.7: pruned in the worker's copy
+    assert len(losses) == 3 and not live.live.ready(0, live.layer_index("fc1"), 1)
+    restored(live.live._worker, models)
+    live.live.parts(0, 1, ["fc1"])  # not cancelled: the fit runs to its end, as the run's
+    assert len(losses) > 20
+    np.testing.assert_allclose(live.cell(0, live.layer_index("fc1"), 1).angle,
+                               run_cube.cell(0, run_cube.layer_index("fc1"), 1).angle,
+                               rtol=RTOL, atol=ATOL)
+
+
+def test_a_superseded_cell_stops_inside_a_layers_geometry(models, data, monkeypatch) -> None:
+    """The flag is set while the head's geometry computes its class distances: the chunk
+    loop that follows never runs (a spy on its angle step)."""
+    import geowidget.engine.head_geometry as hg
+    from geowidget.live import Cancelled
+
+    cancel, steps = threading.Event(), []
+    distances, exact = hg.pair_distances, hg._exact_where_flat
+    monkeypatch.setattr(hg, "pair_distances", lambda w: (cancel.set(), distances(w))[1])
+    monkeypatch.setattr(hg, "_exact_where_flat", lambda *a: steps.append(1) or exact(*a))
+    live = Study(models, data, **KW).live()
+    with pytest.raises(Cancelled, match="superseded"):
+        live.live.parts(0, 1, ["penultimate"], cancel)
+    assert steps == [] and len(live.live.cache) == 0
+    restored(live.live._worker, models)
+    live.live.parts(0, 1, ["penultimate"])
+    assert len(steps) == 2 * -(-N // SHARD)  # true and predicted class, per shard

@@ -7,17 +7,22 @@ user dragging a slider asks for many cells of which only the last matters. So:
 - one worker thread per live cube computes the cells asked for, one at a time;
 - a view's new request supersedes its older ones: those not started are answered
   "superseded" at once and never computed; a running one that no other view waits for is
-  stopped at its next batch (:class:`~geowidget.live.arrays.Cancelled`);
-- views asking for the same cell share one computation.
+  stopped at its next torch operation (:class:`~geowidget.live.arrays.Cancelled`);
+- views asking for the same cell share one computation;
+- a pick that comes less than :data:`SETTLE` after the view's previous pick (the view is being
+  dragged) waits until the view has been quiet for ``SETTLE``: a newer pick supersedes it
+  before it starts. A lone pick (a click) starts at once, and requests that are not picks (a
+  layer profile's several cells) are never delayed.
 
-Dragging across many values therefore computes the last pick to the end; a pick that started
-before a newer one came is stopped within one batch, and at most two complete (one running
-when the last pick came, if it had no batch left to stop at, and the last).
+Dragging across many values therefore computes the first pick (it was lone; when cells are
+slower than the picks it is stopped when the second comes) and the last, ``SETTLE`` after it,
+whatever the speed of a cell against the interval between picks.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,9 +30,14 @@ from typing import Any
 from geowidget.live.arrays import Cancelled, LiveArrays
 from geowidget.study.units import OUTPUTS_PART
 
-__all__ = ["SUPERSEDED", "CellRequests", "Superseded"]
+__all__ = ["SETTLE", "SUPERSEDED", "CellRequests", "Superseded"]
 
 SUPERSEDED = "superseded by a newer pick"
+# Seconds a view must be quiet before a pick that follows another this closely starts. A
+# slider drag sends picks 16 to 100 ms apart (60 to 10 Hz) and a busy browser or kernel
+# delays some of them, so twice the slowest drag's interval tells a drag from a pause; it is
+# added only after the last pick of a drag, never to a lone pick.
+SETTLE = 0.2
 Reply = Callable[[BaseException | None], None]  # None: the cell is ready in the cache
 
 
@@ -36,6 +46,10 @@ class _Job:
     cell: tuple[int, int, int]
     waiters: dict[Hashable, Reply] = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
+    due: dict[Hashable, float] = field(default_factory=dict)  # per waiter: start from then
+
+    def ready(self, now: float) -> bool:
+        return min(self.due.values()) <= now
 
 
 class CellRequests:
@@ -45,35 +59,53 @@ class CellRequests:
     ----------
     arrays : LiveArrays
         The live backend the cells are computed by.
+    settle : float
+        Seconds a view must be quiet before a pick that followed its previous pick by less
+        starts (:data:`SETTLE`).
+    clock : callable
+        Seconds, monotonic (tests give a clock of their own).
     """
 
-    def __init__(self, arrays: LiveArrays) -> None:
-        self.arrays = arrays
+    def __init__(self, arrays: LiveArrays, settle: float = SETTLE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if not settle >= 0:
+            raise ValueError(f"settle must be a number of seconds >= 0, got {settle!r}")
+        self.arrays, self.settle, self.clock = arrays, settle, clock
         self.started: list[tuple[int, int, int]] = []  # cells whose computation started
         self.finished: list[tuple[int, int, int]] = []  # ... and ran to the end
         self._queue: dict[tuple[int, int, int], _Job] = {}  # FIFO: dicts keep their order
         self._running: _Job | None = None
+        self._picked: dict[Hashable, float] = {}  # each owner's last request, while recent
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
 
     def submit(self, owner: Hashable, cell: tuple[int, int, int], reply: Reply) -> None:
         """Ask for ``cell`` (model, layer, condition) on behalf of ``owner`` (a view);
         ``reply(None)`` once it is in the cache, ``reply(error)`` if it failed or was
-        superseded by a newer request of the same owner (:class:`Superseded`)."""
+        superseded by a newer request of the same owner (:class:`Superseded`). A request
+        that comes less than ``settle`` after the owner's previous one waits until the owner
+        has been quiet for ``settle``."""
         dropped: list[Reply] = []
         with self._wake:
+            now = self.clock()
+            last = self._picked.get(owner)
+            self._picked = {o: t for o, t in self._picked.items() if now - t < self.settle}
+            self._picked[owner] = now
+            due = now + self.settle if last is not None and now - last < self.settle else now
             jobs = [*self._queue.values(), *([self._running] if self._running else [])]
             for job in jobs:
                 if job.cell != cell and owner in job.waiters:
                     dropped.append(job.waiters.pop(owner))
+                    job.due.pop(owner, None)
                     if not job.waiters:
                         if job is self._running:
-                            job.cancel.set()  # stopped at its next batch
+                            job.cancel.set()  # stopped at its next torch operation
                         else:
                             del self._queue[job.cell]
             running = self._running if self._running and self._running.cell == cell else None
             job = running or self._queue.setdefault(cell, _Job(cell))
             job.waiters[owner] = reply
+            job.due[owner] = due
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._work, name="geowidget-live",
                                                 daemon=True)
@@ -90,11 +122,17 @@ class CellRequests:
     def _work(self) -> None:
         while True:
             with self._wake:
-                while not self._queue:
-                    if not self._wake.wait(timeout=30):
+                while True:
+                    now = self.clock()
+                    cell = next((c for c, j in self._queue.items() if j.ready(now)), None)
+                    if cell is not None:
+                        break
+                    if self._queue:  # settling picks: wait until the first is due
+                        first = min(min(j.due.values()) for j in self._queue.values())
+                        self._wake.wait(timeout=max(first - now, 1e-3))
+                    elif not self._wake.wait(timeout=30):
                         self._thread = None  # idle: the next request starts a new thread
                         return
-                cell = next(iter(self._queue))
                 job = self._running = self._queue.pop(cell)
                 self.started.append(cell)
             m, ly, k = cell
@@ -111,7 +149,7 @@ class CellRequests:
                 waiters = list(job.waiters.values())
                 requeue = isinstance(error, Superseded) and waiters
                 if requeue:  # asked again while it was being cancelled: compute it anew
-                    self._queue[cell] = _Job(cell, job.waiters)
+                    self._queue[cell] = _Job(cell, job.waiters, due=job.due)
             if not requeue:
                 for reply in waiters:
                     reply(error)
