@@ -495,22 +495,29 @@ class FakeClock:
 
 
 class FakeArrays:
-    """A live backend whose cells compute in no time, or (``blocked``) only once the test
-    sets ``gate``, stopping when cancelled, as a real cell does at its next operation."""
+    """A live backend whose cells compute in no time, except the ``blocked`` ones: they wait
+    for the test to set ``gate``, and stop when cancelled, as a real cell does at its next
+    operation."""
 
     layers = ["layer"]
 
-    def __init__(self, blocked: bool = False) -> None:
-        self.blocked, self.gate = blocked, threading.Event()
-        self.running = threading.Event()
+    def __init__(self, blocked=()) -> None:
+        self.blocked, self.gate = set(blocked), threading.Event()
+        self.running: dict[tuple, threading.Event] = collections.defaultdict(threading.Event)
+        self.done: set[tuple] = set()
+
+    def ready(self, m, ly, k) -> bool:
+        return (m, ly, k) in self.done
 
     def parts(self, m, k, parts, cancel):
         from geowidget.live import Cancelled
 
-        self.running.set()
-        while self.blocked and not self.gate.is_set():
+        cell = (m, 0, k)
+        self.running[cell].set()
+        while cell in self.blocked and not self.gate.is_set():
             if cancel.wait(0.01):
                 raise Cancelled("superseded")
+        self.done.add(cell)
         return {}
 
 
@@ -532,7 +539,7 @@ class Replies:
 def drag(requests, clock, replies, cells, interval=0.1, wait_first=False) -> None:
     """One view's picks of ``cells``, ``interval`` seconds apart by the clock."""
     for i, cell in enumerate(cells):
-        requests.submit("view", cell, replies.to(cell))
+        requests.submit("view", cell, replies.to(cell), pick=True)
         if i == 0 and wait_first:  # a cell faster than the picks: done before the next
             replies.wait(cell)
         clock.now += interval
@@ -569,11 +576,11 @@ def test_a_drag_faster_than_its_cells_computes_the_first_pick_and_the_last() -> 
 
 def test_a_drag_slower_than_its_cells_stops_the_first_and_computes_the_last() -> None:
     clock, replies = FakeClock(), Replies()
-    arrays = FakeArrays(blocked=True)
-    requests = CellRequests(arrays, clock=clock)
     picks = [(0, 0, k) for k in range(20)]
-    requests.submit("view", picks[0], replies.to(picks[0]))
-    assert arrays.running.wait(30)  # a lone pick starts at once (the clock stands still)
+    arrays = FakeArrays(blocked=[picks[0]])
+    requests = CellRequests(arrays, clock=clock)
+    requests.submit("view", picks[0], replies.to(picks[0]), pick=True)
+    assert arrays.running[picks[0]].wait(30)  # a lone pick starts at once (the clock stands still)
     drag(requests, clock, replies, picks[1:])
     assert [type(e) for e in replies.wait(picks[0])] == [Superseded]  # stopped
     arrays.gate.set()
@@ -589,23 +596,25 @@ def test_a_lone_pick_and_other_requests_start_at_once() -> None:
 
     clock, replies = FakeClock(), Replies()
     requests = CellRequests(FakeArrays(), clock=clock)
-    requests.submit("view", (0, 0, 0), replies.to((0, 0, 0)))
+    requests.submit("view", (0, 0, 0), replies.to((0, 0, 0)), pick=True)
     assert replies.wait((0, 0, 0)) == [None]  # a click, at time 0
     clock.now += SETTLE  # the view was quiet for SETTLE: its next pick is lone again
-    requests.submit("view", (0, 0, 1), replies.to((0, 0, 1)))
+    requests.submit("view", (0, 0, 1), replies.to((0, 0, 1)), pick=True)
     assert replies.wait((0, 0, 1)) == [None]
-    # a layer profile's cells (one owner each, as CellRequests.answer asks): none delayed
+    # a layer profile's cells (not picks; one owner per cell), asked twice: none delayed
     cells = [(0, 0, k) for k in range(2, 6)]
-    for cell in cells:
-        requests.submit(object(), cell, replies.to(cell))
-    assert [replies.wait(c) for c in cells] == [[None]] * 4
+    for again in (0, 10):
+        for i, cell in enumerate(cells):
+            cell = (0, 0, cell[2] + again)
+            requests.submit(("profile", i), cell, replies.to(cell))
+        assert [replies.wait((0, 0, c[2] + again)) for c in cells] == [[None]] * 4
     # a pick half a settle after the view's previous one waits for the view to be quiet
     clock.now += SETTLE / 2
-    requests.submit("view", (0, 0, 6), replies.to((0, 0, 6)))
+    requests.submit("view", (0, 0, 6), replies.to((0, 0, 6)), pick=True)
     assert not replies.events[(0, 0, 6)].wait(0.3) and (0, 0, 6) not in requests.started
     settle(requests, clock, SETTLE)
     assert replies.wait((0, 0, 6)) == [None]
-    assert requests.started == [(0, 0, k) for k in range(7)]
+    assert requests.started == [(0, 0, k) for k in (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 6)]
     with pytest.raises(ValueError, match="settle must be a number of seconds >= 0, got -1"):
         CellRequests(FakeArrays(), settle=-1)
 
@@ -661,3 +670,118 @@ def test_a_superseded_cell_stops_inside_a_layers_geometry(models, data, monkeypa
     restored(live.live._worker, models)
     live.live.parts(0, 1, ["penultimate"])
     assert len(steps) == 2 * -(-N // SHARD)  # true and predicted class, per shard
+
+
+def wait_idle(requests) -> None:
+    deadline = time.monotonic() + 30
+    while not requests.idle():
+        assert time.monotonic() < deadline, "the requests never went idle"
+        time.sleep(0.01)
+
+
+def test_neighbours_are_computed_ahead_and_give_way_to_a_request() -> None:
+    """Once a pick is answered and the view is quiet, its neighbours are computed; a request
+    stops the one running, and a pick of it joins it."""
+    from geowidget.live.requests import SETTLE
+
+    clock, replies = FakeClock(), Replies()
+    arrays = FakeArrays(blocked=[(0, 0, 2)])  # the second neighbour of cell 0 waits
+    ahead = lambda cell: [(0, 0, cell[2] + 1), (0, 0, cell[2] + 2)]  # noqa: E731
+    requests = CellRequests(arrays, clock=clock, ahead=ahead)
+    requests.submit("view", (0, 0, 0), replies.to((0, 0, 0)), pick=True)
+    assert replies.wait((0, 0, 0)) == [None]
+    assert not arrays.running[(0, 0, 1)].wait(0.3)  # not while the view may be dragged
+    settle(requests, clock, SETTLE)
+    assert arrays.running[(0, 0, 2)].wait(30)  # computed ahead, without a request
+    assert requests.prefetched == [(0, 0, 1)] and requests.started == [(0, 0, 0)]
+    clock.now += 1  # a lone pick of another cell stops it
+    requests.submit("view", (0, 0, 5), replies.to((0, 0, 5)), pick=True)
+    assert replies.wait((0, 0, 5)) == [None]
+    settle(requests, clock, SETTLE)
+    wait_idle(requests)
+    assert requests.prefetched == [(0, 0, 1), (0, 0, 6), (0, 0, 7)]
+    assert not arrays.ready(0, 0, 2) and requests.finished == [(0, 0, 0), (0, 0, 5)]
+    # a pick of the cell being computed ahead joins it; a request that is not a pick is
+    # answered but computes nothing ahead
+    arrays.blocked = {(0, 0, 8)}
+    requests.submit(object(), (0, 0, 3), replies.to((0, 0, 3)), pick=False)
+    assert replies.wait((0, 0, 3)) == [None]
+    clock.now += 1
+    requests.submit("view", (0, 0, 7), replies.to((0, 0, 7)), pick=True)
+    assert replies.wait((0, 0, 7)) == [None]
+    settle(requests, clock, SETTLE)
+    assert arrays.running[(0, 0, 8)].wait(30)
+    requests.submit("other view", (0, 0, 8), replies.to((0, 0, 8)), pick=True)
+    arrays.gate.set()
+    assert replies.wait((0, 0, 8)) == [None]
+    settle(requests, clock, SETTLE)
+    wait_idle(requests)
+    assert requests.finished == [(0, 0, 0), (0, 0, 5), (0, 0, 3), (0, 0, 7), (0, 0, 8)]
+    assert requests.prefetched == [(0, 0, 1), (0, 0, 6), (0, 0, 7), (0, 0, 9), (0, 0, 10)]
+
+
+def test_the_neighbours_of_a_cell(models, data) -> None:
+    """Against a brute-force walk over the conditions: the next and the previous sparsity
+    at the cell's benchmark and severity, then the corruption's next severity."""
+    study = Study(models, data, **{**KW, "sparsities": (0.3, 0.7), "severities": (1, 2)})
+    live = study.live()
+    conds = live.conditions
+    for k, here in enumerate(conds):
+        same = [i for i, c in enumerate(conds)
+                if (c.benchmark, c.severity) == (here.benchmark, here.severity)]
+        up = [i for i in same if conds[i].sparsity > here.sparsity]
+        down = [i for i in same if conds[i].sparsity < here.sparsity]
+        want = [min(up, key=lambda i: conds[i].sparsity)] if up else []
+        want += [max(down, key=lambda i: conds[i].sparsity)] if down else []
+        if here.benchmark != "clean":
+            worse = [i for i, c in enumerate(conds) if c.benchmark == here.benchmark
+                     and c.sparsity == here.sparsity and c.severity > here.severity]
+            want += [min(worse, key=lambda i: conds[i].severity)] if worse else []
+        assert live._neighbours((1, 2, k)) == [(1, 2, i) for i in want], here
+    fog1 = live.coords.condition(0.3, "fog", 1)
+    assert live._neighbours((0, 0, fog1)) == [(0, 0, live.coords.condition(0.7, "fog", 1)),
+                                              (0, 0, live.coords.condition(0, "fog", 1)),
+                                              (0, 0, live.coords.condition(0.3, "fog", 2))]
+
+
+class FakeView:
+    """What CellRequests.answer uses of a view: its request check, its answer and send."""
+
+    def __init__(self) -> None:
+        self.replies = Replies()
+
+    def _cell_request(self, msg):
+        return msg["m"], msg["l"], msg["k"]
+
+    def _slice(self, msg, buffers):
+        return {"cell": [msg["m"], msg["l"], msg["k"]]}, []
+
+    def send(self, content, buffers=None) -> None:
+        self.replies.to(content["id"])(content["response"])
+
+    def pick(self, requests, k: int) -> bool:
+        return requests.answer(self, {"kind": "anywidget-command", "id": f"k{k}",
+                                      "name": "_slice",
+                                      "msg": {"m": 0, "l": 0, "k": k, "pick": True}})
+
+
+def test_a_pick_of_a_computed_cell_supersedes_the_views_waiting_pick() -> None:
+    """The view answers a computed cell itself, at once; the pick it replaces is answered
+    superseded and never computed, and the computed cell's neighbours are computed ahead."""
+    from geowidget.live.requests import SETTLE
+
+    clock, view = FakeClock(), FakeView()
+    arrays = FakeArrays()
+    arrays.done.add((0, 0, 3))
+    requests = CellRequests(arrays, clock=clock, ahead=lambda c: [(0, 0, c[2] + 1)])
+    assert view.pick(requests, 1)  # lone: computed at once, answered by the worker
+    assert view.replies.wait("k1") == [{"cell": [0, 0, 1]}]
+    clock.now += 0.05
+    assert view.pick(requests, 2)  # dragged on: waits for the view to be quiet
+    clock.now += 0.05
+    assert not view.pick(requests, 3)  # computed: the view answers it itself
+    assert view.replies.wait("k2")[0]["superseded"] is True
+    settle(requests, clock, SETTLE)
+    wait_idle(requests)
+    assert requests.started == [(0, 0, 1)] and requests.prefetched == [(0, 0, 4)]
+    assert not arrays.ready(0, 0, 2)

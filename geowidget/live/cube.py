@@ -73,8 +73,25 @@ class LiveCube(GeometryCube):
         if self._requests is None:
             from geowidget.live.requests import CellRequests
 
-            self._requests = CellRequests(self._arrays)
+            self._requests = CellRequests(self._arrays, ahead=self._neighbours)
         return self._requests
+
+    def _neighbours(self, cell: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+        """The cells a user is likely to pick after ``cell`` (model, layer, condition): the
+        next and the previous sparsity at its benchmark and severity, and the next severity
+        of its corruption at its sparsity."""
+        m, ly, k = cell
+        here = self.conditions[k]
+        levels = sorted(self.coords.find(benchmark=here.benchmark, severity=here.severity),
+                        key=lambda i: self.conditions[i].sparsity)
+        at = levels.index(k)
+        out = levels[at + 1 : at + 2] + levels[max(at - 1, 0) : at]
+        if here.benchmark != "clean":
+            worse = [i for i in self.coords.find(sparsity=here.sparsity,
+                                                 benchmark=here.benchmark)
+                     if self.conditions[i].severity > here.severity]
+            out += sorted(worse, key=lambda i: self.conditions[i].severity)[:1]
+        return [(m, ly, i) for i in out]
 
     def computed(self) -> np.ndarray:
         """Which cells are kept now, bool ``[M, L, K]``: in memory, or evicted from memory
