@@ -19,8 +19,8 @@ statistic; every line names what each side ran):
    answer against one new cell's compute time (``--resnet-drag``: on ResNet-18 too, where a
    cell is slower than the picks);
 4. neighbours computed ahead: the time from a pick of the next sparsity, made after the
-   idle time that follows a pick, to its answer, with and without; and the time a pick of
-   another cell takes while a neighbour is being computed ahead, against one new cell.
+   idle time that follows a pick, to its answer, with and without; and how soon a cell being
+   computed (ahead) stops once a request sets its flag: the delay it adds to a pick.
 
 Run: ``.venv/bin/python benchmarks/bench_live.py [--reps 5] [--no-resnet] [--resnet-drag]``.
 """
@@ -141,9 +141,9 @@ def drag(name: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) ->
     a view's are: a pick within SETTLE of the previous one waits for the view to be quiet."""
     from geowidget.live.requests import SETTLE, CellRequests
 
-    levels = np.round(np.linspace(0.05, 0.95, 27), 4)
-    live = Study({name: model}, (x, y), sparsities=levels, progress=False, batch_size=64,
-                 shard_size=len(x), device="cpu").live()
+    levels = np.round(np.linspace(0.05, 0.95, 30), 4)
+    live = Study({name: model}, (x, y), sparsities=levels, progress=False,
+                 batch_size=min(256, len(x)), shard_size=len(x), device="cpu").live()
     live.cell(0, 0, 0)  # the worker's copies of the models
     live.cell(0, 0, 1)  # the pruning plan (a sort of the weights, once)
     one = one_cell(live, [2, 3, 4])
@@ -155,11 +155,15 @@ def drag(name: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) ->
         last = time.perf_counter()
         requests.submit("slider", (0, 0, k),
                         lambda err, k=k: (answered.__setitem__(k, (err, time.perf_counter())),
-                                          k == picks[-1] and done.set()))
+                                          k == picks[-1] and done.set()), pick=True)
         time.sleep(0.1)
     done.wait(600)
+    while not requests.idle():  # the last pick's neighbours
+        time.sleep(0.005)
+    one = float(np.median([one, one_cell(live, [27, 28, 29])]))  # load moves: before, after
     err, at = answered[picks[-1]]
-    print(f"[{name}, {len(x)} samples, one new cell {one * 1e3:.0f} ms (median of 3): slider "
+    print(f"[{name}, {len(x)} samples, one new cell {one * 1e3:.0f} ms (3 before the drag, 3 "
+          f"after: the mean of the two medians): slider "
           f"drag, 20 sparsities at 10 Hz, one view, settle {SETTLE * 1e3:.0f} ms; picks "
           f"started {[c[2] for c in requests.started]}, computed to the end "
           f"{[c[2] for c in requests.finished]}, computed ahead to the end (neighbours, "
@@ -174,8 +178,8 @@ def drag(name: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) ->
 
 def ahead(x: torch.Tensor, y: torch.Tensor, picks: int) -> None:
     """Time from a pick of the next sparsity to its answer, with the neighbours computed
-    ahead in the idle time after the previous pick, and without; and how long a pick of
-    another cell waits for a cell being computed ahead to stop."""
+    ahead in the idle time after the previous pick, and without; and how soon a cell being
+    computed stops when a request comes."""
     import geowidget as gw
     from geowidget import zoo
     from geowidget.live.requests import CellRequests
@@ -217,27 +221,45 @@ def ahead(x: torch.Tensor, y: torch.Tensor, picks: int) -> None:
             time.sleep(0.25)  # more than a settle: the next pick is lone
             times[with_ahead].append(ask(view, sent, f"b{i}", k + 1))
     on, off = (float(np.median(times[w])) for w in (True, False))
-    live, view, sent = sides[True]
-    # a pick that comes while a neighbour is being computed ahead: it waits for that to stop
-    waits = []
-    for i in range(picks):
-        k = 4 * picks + 4 + 4 * i
-        ask(view, sent, f"c{i}", k)  # its neighbours k + 1 and k - 1 start computing ahead
-        while (job := live.requests._running) is None or job.waiters:
-            time.sleep(0.0005)
-        time.sleep(0.002)
-        waits.append(ask(view, sent, f"d{i}", k + 2))  # neither: stops the one ahead
-        while not live.requests.idle():
-            time.sleep(0.005)
-    one = one_cell(live, [8 * picks + 4 + j for j in range(3)])
+    live = sides[True][0]
+    while not live.requests.idle():  # the last pick's neighbours
+        time.sleep(0.005)
+    one = one_cell(live, [4 * picks + 2 + j for j in range(3)])
+    stops = stop_latency(live, [4 * picks + 6 + j for j in range(picks)], one)
     print(f"[lenet, {len(x)} samples, {picks} pairs: a pick of the next sparsity after the "
           f"idle time, answered in {on * 1e3:.1f} ms (median) with the neighbours computed "
-          f"ahead, {off * 1e3:.0f} ms without; a pick of another cell while a neighbour was "
-          f"being computed ahead answered in {np.median(waits) * 1e3:.0f} ms (median), one "
-          f"new cell {one * 1e3:.0f} ms]")
+          f"ahead, {off * 1e3:.0f} ms without (one new cell {one * 1e3:.0f} ms); a cell "
+          f"being computed (ahead) stopped {np.median(stops) * 1e3:.1f} ms (median; max "
+          f"{max(stops) * 1e3:.1f} ms) after a request set its flag, the delay a pick sees]")
     report("next sparsity after idle: with ahead / without", on / off, "< 1")
-    report("pick while computing ahead: answer / one new cell", float(np.median(waits)) / one,
-           "~ 1")
+    report("stop of a cell computed ahead / one new cell", float(np.median(stops)) / one,
+           "<< 1")
+
+
+def stop_latency(live, ks: list[int], one: float) -> list[float]:
+    """Seconds from setting a running cell's cancel flag (at a spread of moments within its
+    computation) to the end of its stop, cleanup included."""
+    from geowidget.live import Cancelled
+
+    out = []
+    for i, k in enumerate(ks):
+        flag, ended = threading.Event(), []
+
+        def compute(k=k, flag=flag, ended=ended) -> None:
+            try:
+                live.live.parts(0, k, [live.layers[0], OUTPUT], flag)
+            except Cancelled:
+                pass
+            ended.append(time.perf_counter())
+
+        worker = threading.Thread(target=compute)
+        worker.start()
+        time.sleep(one * (i + 1) / (len(ks) + 1))
+        start = time.perf_counter()
+        flag.set()
+        worker.join()
+        out.append(ended[0] - start)
+    return out
 
 
 def main() -> None:

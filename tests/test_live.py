@@ -785,3 +785,30 @@ def test_a_pick_of_a_computed_cell_supersedes_the_views_waiting_pick() -> None:
     wait_idle(requests)
     assert requests.started == [(0, 0, 1)] and requests.prefetched == [(0, 0, 4)]
     assert not arrays.ready(0, 0, 2)
+
+
+def test_a_notebook_read_stops_a_cell_computed_ahead(models, data, run_cube) -> None:
+    """The neighbour computed ahead waits (inside its computation, holding the cube's lock)
+    until it is stopped: the notebook's read stops it instead of waiting for it."""
+    from geowidget.live.requests import SETTLE
+
+    clock, replies = FakeClock(), Replies()
+    live = Study(models, data, **KW).live()
+    requests = CellRequests(live.live, clock=clock, ahead=lambda cell: [(0, 0, 1)])
+    compute, running = live.live._compute, threading.Event()
+
+    def held(mi, ki, missing, cancel):
+        if (mi, ki) == (0, 1) and cancel is not None:  # the cell computed ahead
+            running.set()
+            cancel.wait(30)
+        return compute(mi, ki, missing, cancel)
+
+    live.live._compute = held
+    requests.submit("view", (0, 0, 0), replies.to((0, 0, 0)), pick=True)
+    assert replies.wait((0, 0, 0)) == [None]
+    settle(requests, clock, SETTLE)
+    assert running.wait(30)
+    got = live.cell(1, 2, 3)  # the notebook reads another cell: it stops the one ahead
+    np.testing.assert_allclose(got.angle, run_cube.cell(1, 2, 3).angle, rtol=RTOL, atol=ATOL)
+    wait_idle(requests)
+    assert requests.prefetched == [] and not live.live.ready(0, 0, 1)

@@ -140,6 +140,9 @@ class LiveArrays:
         # the store keys (one per shard) of each (model, condition, part) this cube computed or
         # read, so a part evicted from memory is still found (``kept``)
         self._stored: dict[tuple[int, int, str], tuple[str, ...]] = {}
+        # called before a computation waits for the lock: stops a cell being computed ahead
+        # (set by the cube's CellRequests), so a notebook read never waits for one
+        self.give_way: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------ protocol
     def full(self, name: str) -> np.ndarray:
@@ -217,6 +220,8 @@ class LiveArrays:
         got = {p: self.cache.get((model, condition, p)) for p in dict.fromkeys(parts)}
         if all(v is not None for v in got.values()):
             return got  # type: ignore[return-value]
+        if self.give_way is not None:
+            self.give_way()
         with self.lock:  # another thread may have computed them meanwhile
             got = {p: self.cache.get((model, condition, p)) for p in got}
             missing = [p for p, v in got.items() if v is None]

@@ -12,11 +12,16 @@ user dragging a slider asks for many cells of which only the last matters. So:
 - a pick that comes less than :data:`SETTLE` after the view's previous pick (the view is being
   dragged) waits until the view has been quiet for ``SETTLE``: a newer pick supersedes it
   before it starts. A lone pick (a click) starts at once, and requests that are not picks (a
-  layer profile's several cells) are never delayed.
+  layer profile's several cells) are never delayed;
+- in idle time (a pick answered, nothing asked for, no pick for ``SETTLE``) the neighbours of
+  the last pick are computed ahead (``ahead``), one at a time; any request stops the one
+  running at its next torch operation, and a pick of it joins it, and so does a computation
+  that the notebook asks for (``live.cell``, an analysis).
 
 Dragging across many values therefore computes the first pick (it was lone; when cells are
 slower than the picks it is stopped when the second comes) and the last, ``SETTLE`` after it,
-whatever the speed of a cell against the interval between picks.
+whatever the speed of a cell against the interval between picks. A pick of a computed cell is
+answered by the view at once, and supersedes the view's waiting pick.
 """
 
 from __future__ import annotations
@@ -89,6 +94,8 @@ class CellRequests:
         self._picked: dict[Hashable, float] = {}  # each owner's last pick, while recent
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
+        if ahead is not None:
+            arrays.give_way = self.give_way
 
     def submit(self, owner: Hashable, cell: tuple[int, int, int], reply: Reply,
                pick: bool = False) -> None:
@@ -141,6 +148,15 @@ class CellRequests:
                     else:
                         del self._queue[job.cell]
         return dropped
+
+    def give_way(self) -> None:
+        """Stop the cell being computed ahead, if any, for a computation another thread
+        (the notebook's) needs now."""
+        with self._wake:
+            job = self._running
+            if job is not None and not job.waiters and \
+                    threading.current_thread() is not self._thread:
+                job.cancel.set()
 
     def idle(self) -> bool:
         """Whether nothing is queued, running or left to compute ahead."""
