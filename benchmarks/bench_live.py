@@ -282,7 +282,7 @@ def main() -> None:
         net = torchvision.models.resnet18(num_classes=10).eval()
         g = torch.Generator().manual_seed(0)
         x = torch.rand(256, 3, 224, 224, generator=g)
-        new_cell_ratio("resnet18", net, x, torch.arange(256) % 10, max(args.reps // 2, 2), 64)
+        new_cell_ratio("resnet18", net, x, torch.arange(256) % 10, max(args.reps // 2, 3), 64)
     switch_ratio(args.reps)
     drag("lenet", zoo.load("lenet-s0"), d.images[:1000], d.labels[:1000])
     ahead(d.images[:1000], d.labels[:1000], args.reps)
