@@ -812,3 +812,16 @@ def test_a_notebook_read_stops_a_cell_computed_ahead(models, data, run_cube) -> 
     np.testing.assert_allclose(got.angle, run_cube.cell(1, 2, 3).angle, rtol=RTOL, atol=ATOL)
     wait_idle(requests)
     assert requests.prefetched == [] and not live.live.ready(0, 0, 1)
+
+
+def test_inputs_that_are_not_finite_are_refused_at_each_read(models, data) -> None:
+    """Each shard's inputs are checked until they pass once (a live cube reads them for every
+    cell): a NaN sample fails every read, naming it."""
+    x, y = data
+    bad = x.clone()
+    bad[SHARD + 5, 0, 0, 0] = float("nan")  # in the second shard
+    live = Study(models, (bad, y), **KW).live()
+    for _ in range(2):
+        with pytest.raises(LiveCellError, match=rf"samples \[{SHARD + 5}\] hold NaN"):
+            live.cell(0, live.layer_index("penultimate"), 0)  # the head's layer: no probe
+    assert live.live._checked == {0}  # the first shard passed; the second never did

@@ -140,6 +140,7 @@ class LiveArrays:
         # the store keys (one per shard) of each (model, condition, part) this cube computed or
         # read, so a part evicted from memory is still found (``kept``)
         self._stored: dict[tuple[int, int, str], tuple[str, ...]] = {}
+        self._checked: set[int] = set()  # shards whose labels and inputs were checked
         # called before a computation waits for the lock: stops a cell being computed ahead
         # (set by the cube's CellRequests), so a notebook read never waits for one
         self.give_way: Callable[[], None] | None = None
@@ -249,7 +250,7 @@ class LiveArrays:
 
         try:
             with _StopWhenSet(stop) if cancel is not None else contextlib.nullcontext():
-                for shard, copies in study._shards():
+                for shard, copies in study._shards(self._checked):
                     unit = WorkUnit(name, cond.sparsity, cond.benchmark, cond.severity,
                                     shard.start, shard.stop)
                     source = copies.get((cond.benchmark, cond.severity))
