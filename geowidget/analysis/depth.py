@@ -26,6 +26,7 @@ def layer_quantiles(
     cube: GeometryCube,
     metrics: Sequence[str] = PROFILE_METRICS,
     quantiles: Sequence[float] = QUANTILES,
+    cells: np.ndarray | None = None,
 ) -> np.ndarray:
     """Quantiles of each metric over the probe samples, per model, layer and condition.
 
@@ -36,6 +37,9 @@ def layer_quantiles(
         Layer metrics of the cube (``angle`` in radians, ``norm``, signed ``margin``, ...).
     quantiles : sequence of float
         In [0, 1], ascending.
+    cells : bool ndarray [M, L, K], optional
+        Only these cells, read one at a time (a live cube's computed ones); NaN elsewhere.
+        Default: every cell, read whole.
 
     Returns
     -------
@@ -62,13 +66,25 @@ def layer_quantiles(
     out = np.full((m, ly, k, len(metrics), qs.size), np.nan, np.float32)
     if n == 0:
         return out
+    if cells is not None and np.shape(cells) != (m, ly, k):
+        raise ValueError(f"The 'cells' parameter of layer_quantiles must be a bool array of "
+                         f"shape [M, L, K] = {[m, ly, k]}. Got shape {np.shape(cells)} instead.")
     for j, name in enumerate(metrics):
-        values = getattr(cube, name).astype(np.float64)
-        finite = np.isfinite(values).any(axis=-1)
-        with np.errstate(invalid="ignore"):
-            q = np.nanquantile(np.where(finite[..., None], values, 0.0), qs, axis=-1)
-        out[..., j, :] = np.where(finite[None], q, np.nan).transpose(1, 2, 3, 0)
+        if cells is None:
+            out[..., j, :] = _quantiles(getattr(cube, name), qs)
+            continue
+        for a, b, c in zip(*np.nonzero(cells), strict=True):
+            out[a, b, c, j] = _quantiles(cube.values(name, [a], [b], [c])[0, 0, 0], qs)
     return out
+
+
+def _quantiles(values: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """Quantiles ``qs`` over the last axis's finite values: ``[..., Q]``, NaN where none is."""
+    values = values.astype(np.float64)
+    finite = np.isfinite(values).any(axis=-1)
+    with np.errstate(invalid="ignore"):
+        q = np.nanquantile(np.where(finite[..., None], values, 0.0), qs, axis=-1)
+    return np.moveaxis(np.where(finite[None], q, np.nan), 0, -1)
 
 
 __all__ = ["PROFILE_METRICS", "QUANTILES", "layer_quantiles"]

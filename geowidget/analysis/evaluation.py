@@ -127,7 +127,8 @@ class EvaluationGrid:
     "bins": [Interval(int, 1, 255)],
 })
 def evaluation_grid(
-    cube: GeometryCube, quantity: str = "margin", layer: str | int = 0, bins: int = 12
+    cube: GeometryCube, quantity: str = "margin", layer: str | int = 0, bins: int = 12,
+    cells: np.ndarray | None = None,
 ) -> EvaluationGrid:
     """Accuracy and per-sample histograms of every (model x sparsity, benchmark x severity).
 
@@ -140,6 +141,12 @@ def evaluation_grid(
         Layer of ``angle``, ``norm`` and ``margin`` (name or position).
     bins : int
         Bins per histogram, 1 to 255.
+    cells : bool ndarray [M, K], optional
+        The (model, condition) pairs that may be read (a live cube's computed ones), one at a
+        time; a grid cell that needs another one is left out: accuracy NaN, no counts, its
+        ``condition`` kept (the cube has it, it was not read). With ``"robustness"`` a cell
+        needs every corrupted condition its robustness averages over. Default: every pair,
+        read whole.
 
     Returns
     -------
@@ -162,13 +169,20 @@ def evaluation_grid(
         for j, c in enumerate(columns):
             condition[i, j] = by_level[r["sparsity"]].get((c["benchmark"], c["severity"]), -1)
     model = np.array([r["model_index"] for r in rows], dtype=np.intp)
+    if cells is not None and np.shape(cells) != (len(cube.models), len(cube.conditions)):
+        raise ValueError(f"The 'cells' parameter of evaluation_grid must be a bool array of "
+                         f"shape [M, K] = {[len(cube.models), len(cube.conditions)]}. Got shape "
+                         f"{np.shape(cells)} instead.")
     have = condition >= 0
+    if cells is not None:
+        have &= np.asarray(cells, bool)[model[:, None], np.maximum(condition, 0)]
+    values, known = _quantity(cube, quantity, li, rows, columns, condition, cells)
+    if known is not None:  # robustness: every corrupted condition it averages over is there
+        have &= known
     accuracy = np.full(condition.shape, np.nan, np.float32)
-    correct = cube.correct
     ri, ci = np.nonzero(have)
-    accuracy[ri, ci] = correct[model[ri], condition[ri, ci]].mean(axis=-1, dtype=np.float64)
-
-    values = _quantity(cube, quantity, li, rows, columns, condition)
+    correct = _reader(cube, "correct", None, cells)
+    accuracy[ri, ci] = correct(model[ri], condition[ri, ci]).mean(axis=-1, dtype=np.float64)
     n = len(cube.labels)
     edges = np.zeros((len(columns), bins + 1))
     counts = np.zeros((len(rows), len(columns), bins), np.uint16 if n < 2**16 else np.uint32)
@@ -219,32 +233,74 @@ def _columns(cube: GeometryCube) -> list[dict[str, Any]]:
     return columns
 
 
+def _reader(cube: GeometryCube, name: str, li: int | None, cells: np.ndarray | None) -> Any:
+    """``read(models, conditions)``: array ``name`` (at layer ``li``) of those (model,
+    condition) pairs, ``[len, N]``; the whole array read once, or, with ``cells``, one pair at
+    a time (a live cube reads only what it holds)."""
+    if cells is None:
+        arr = getattr(cube, name)
+        return lambda mi, ki: arr[mi, ki] if li is None else arr[mi, li, ki]
+    layer = None if li is None else [li]
+
+    def read(mi: np.ndarray, ki: np.ndarray) -> np.ndarray:
+        out = [cube.values(name, [int(m)], layer, [int(k)]) for m, k in zip(mi, ki, strict=True)]
+        return np.array([v.reshape(-1) for v in out]).reshape(len(out), len(cube.labels))
+
+    return read
+
+
 def _quantity(cube: GeometryCube, quantity: str, li: int, rows: list[dict[str, Any]],
-              columns: list[dict[str, Any]], condition: np.ndarray) -> Any:
-    """``values(rows, j)``: the quantity of those rows in column ``j``, ``[len(rows), N]``."""
+              columns: list[dict[str, Any]], condition: np.ndarray, cells: np.ndarray | None
+              ) -> tuple[Any, np.ndarray | None]:
+    """``values(rows, j)``: the quantity of those rows in column ``j``, ``[len(rows), N]``;
+    and, with ``cells``, which grid cells it can be read at without another pair."""
     model = np.array([r["model_index"] for r in rows], dtype=np.intp)
     if quantity != "robustness":
-        arr = getattr(cube, quantity)  # [M, L, K, N]
-        return lambda present, j: arr[model[present], li, condition[present, j]]
+        read = _reader(cube, quantity, li, cells)
+        return lambda present, j: read(model[present], condition[present, j]), None
 
-    from geowidget.analysis.scores import robustness, robustness_per_benchmark
+    from geowidget.analysis.scores import (
+        robustness,
+        robustness_conditions,
+        robustness_of_model,
+        robustness_per_benchmark,
+    )
 
     # per sparsity level: {benchmark: [M, N]}, "clean" holding the robustness over all
     per_level: dict[float, dict[str, np.ndarray]] = {}
+    n = len(cube.labels)
     for s in {r["sparsity"] for r in rows}:
-        if cube.find_conditions(sparsity=s, benchmark=cube.corruptions):
+        if not cube.find_conditions(sparsity=s, benchmark=cube.corruptions):
+            continue
+        if cells is None:
             per_level[s] = {"clean": robustness(cube, sparsity=s),
                             **robustness_per_benchmark(cube, sparsity=s)}
-    n = len(cube.labels)
+            continue
+        per_level[s] = {}
+        for bench in dict.fromkeys(c["benchmark"] for c in columns):
+            idx = robustness_conditions(cube, s, None if bench == "clean" else bench)
+            per = np.full((len(cube.models), n), np.nan)
+            for m in range(len(cube.models)):  # the models whose outputs are all there
+                if idx and np.asarray(cells, bool)[m, idx].all():
+                    per[m] = robustness_of_model(cube, m, s, None if bench == "clean" else bench)
+            per_level[s][bench] = per
     nan = np.full(n, np.nan)
 
     def values(present: np.ndarray, j: int) -> np.ndarray:
         bench = columns[j]["benchmark"]
         out = [per_level.get(rows[i]["sparsity"], {}).get(bench) for i in present]
         return np.array([nan if v is None else v[model[i]] for i, v in zip(present, out,
-                                                                            strict=True)])
+                                                                            strict=True)]
+                        ).reshape(len(present), n)
 
-    return values
+    if cells is None:
+        return values, None
+    # a level without corruptions has no robustness to wait for (NaN, as in a whole read)
+    known = np.array([[rows[i]["sparsity"] not in per_level
+                       or not np.isnan(per_level[rows[i]["sparsity"]][c["benchmark"]][
+                           model[i]]).all() for c in columns] for i in range(len(rows))],
+                     bool).reshape(len(rows), len(columns))
+    return values, known
 
 
 def _shared_edges(quantity: str, block: np.ndarray, bins: int) -> np.ndarray:

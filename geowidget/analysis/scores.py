@@ -48,7 +48,9 @@ if TYPE_CHECKING:
 __all__ = ["CORR_METHODS", "GEOMETRY_COLUMNS", "TARGETS", "CorrelationTable", "adversarial",
            "breakdown_sparsity", "check_bootstrap", "condition_levels", "correlation",
            "correlations", "pie", "pruning_robustness", "robust_levels", "robustness",
-           "robustness_by_sparsity", "robustness_per_benchmark", "score_table", "side_by_side",
+           "robustness_by_sparsity", "robustness_conditions", "robustness_of_model",
+           "robustness_per_benchmark",
+           "score_table", "side_by_side",
            "vulnerability"]
 
 TARGETS = ("robustness", "vulnerability", "pruning_robustness", "adversarial")
@@ -151,6 +153,42 @@ def robustness_per_benchmark(cube: GeometryCube, *, sparsity: float = 0.0) -> di
         sel = cube.find_conditions(sparsity=sparsity, benchmark=name)
         out[name] = cube.values("correct", condition=sel).mean(axis=1, dtype=np.float64)
     return out
+
+
+def robustness_conditions(cube: GeometryCube, sparsity: float,
+                          benchmark: str | None = None) -> list[int]:
+    """The conditions a robustness at ``sparsity`` averages over: every corrupted one there
+    (:func:`robustness`), or ``benchmark``'s severities (:func:`robustness_per_benchmark`).
+    A view of a live cube reads or computes exactly these, one model at a time.
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> cube = random_cube(sparsities=(0, 0.5), corruptions=("fog", "blur"), severities=(1, 2))
+    >>> [cube.conditions[k].label for k in robustness_conditions(cube, 0.5, "fog")]
+    ['fog-1@0.5', 'fog-2@0.5']
+    """
+    return cube.find_conditions(sparsity=sparsity,
+                                benchmark=cube.corruptions if benchmark is None else benchmark)
+
+
+def robustness_of_model(cube: GeometryCube, model: int, sparsity: float,
+                        benchmark: str | None = None) -> np.ndarray:
+    """One model's row of :func:`robustness` (or, with ``benchmark``, of
+    :func:`robustness_per_benchmark`) at ``sparsity``, float64 ``[N]``, reading that model's
+    outputs at :func:`robustness_conditions` only.
+
+    Examples
+    --------
+    >>> from geowidget.testing import random_cube
+    >>> cube = random_cube(corruptions=("fog",), n=4)
+    >>> bool(np.array_equal(robustness_of_model(cube, 1, 0.0), robustness(cube)[1]))
+    True
+    """
+    idx = robustness_conditions(cube, sparsity, benchmark)
+    if not idx:
+        raise ValueError(_no_corruption(cube, sparsity))
+    return cube.values("correct", [model], None, idx)[0].mean(axis=0, dtype=np.float64)
 
 
 def condition_levels(cube: GeometryCube) -> list[float]:

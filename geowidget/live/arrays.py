@@ -144,6 +144,9 @@ class LiveArrays:
         # called before a computation waits for the lock: stops a cell being computed ahead
         # (set by the cube's CellRequests), so a notebook read never waits for one
         self.give_way: Callable[[], None] | None = None
+        # called with (model, condition) once parts of that pair are kept, on the computing
+        # thread: views of the cube refresh (they must return quickly)
+        self.listeners: list[Callable[[int, int], None]] = []
 
     # ------------------------------------------------------------------ protocol
     def full(self, name: str) -> np.ndarray:
@@ -212,6 +215,10 @@ class LiveArrays:
                    or ((model, condition, p) in self._stored
                        and all(store.exists(key) for key in self._stored[(model, condition, p)]))
                    for p in (self.layers[layer], OUTPUTS_PART))
+    def has_outputs(self, model: int, condition: int) -> bool:
+        """Whether the (model, condition)'s outputs are in memory (reading them computes
+        nothing)."""
+        return (model, condition, OUTPUTS_PART) in self.cache
 
     def parts(self, model: int, condition: int, parts: list[str],
               cancel: threading.Event | None = None) -> dict[str, dict[str, np.ndarray]]:
@@ -286,6 +293,8 @@ class LiveArrays:
             self.cache.put((mi, ki, part), arrays)
             if store is not None:
                 self._stored[(mi, ki, part)] = tuple(stored[part])
+        for tell in list(self.listeners):
+            tell(mi, ki)
         return out
 
     # ------------------------------------------------------------------ the engine's side

@@ -26,9 +26,11 @@ answered by the view at once, and supersedes the view's waiting pick.
 
 from __future__ import annotations
 
+import atexit
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +59,17 @@ class _Job:
 
     def ready(self, now: float) -> bool:
         return min(self.due.values()) <= now
+
+
+_WORKERS: weakref.WeakSet[CellRequests] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_workers() -> None:
+    """At exit, stop each live cube's worker thread and wait for it: a daemon thread still
+    inside a torch operation while the interpreter finalizes aborts the process."""
+    for requests in list(_WORKERS):
+        requests.stop()
 
 
 class CellRequests:
@@ -96,6 +109,8 @@ class CellRequests:
         self._thread: threading.Thread | None = None
         if ahead is not None:
             arrays.give_way = self.give_way
+        self._stopped = False
+        _WORKERS.add(self)
 
     def submit(self, owner: Hashable, cell: tuple[int, int, int], reply: Reply,
                pick: bool = False) -> None:
@@ -107,6 +122,9 @@ class CellRequests:
         owner's previous pick waits until the owner has been quiet for ``settle``, and once
         computed its neighbours are computed ahead; other requests never wait."""
         with self._wake:
+            if self._stopped:
+                raise RuntimeError("the live cube's request worker was stopped (the "
+                                   "interpreter is exiting)")
             due = self._picked_at(owner) if pick else self.clock()
             self._next.clear()  # nothing ahead while asked: the request first
             dropped = self._supersede(owner, cell)
@@ -149,6 +167,21 @@ class CellRequests:
                         del self._queue[job.cell]
         return dropped
 
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop for good (at the interpreter's exit): nothing queued or ahead starts, the
+        running cell stops at its next torch operation, and no reply is sent; waits up to
+        ``timeout`` seconds for the thread to end."""
+        with self._wake:
+            self._stopped = True
+            self._queue.clear()
+            self._next.clear()
+            if self._running is not None:
+                self._running.cancel.set()
+            thread = self._thread
+            self._wake.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
     def give_way(self) -> None:
         """Stop the cell being computed ahead, if any, for a computation another thread
         (the notebook's) needs now."""
@@ -167,6 +200,9 @@ class CellRequests:
         """The next job: the first request due, else a cell to compute ahead; None to stop
         the thread (idle for 30 s)."""
         while True:
+            if self._stopped:
+                self._thread = None
+                return None
             now = self.clock()
             cell = next((c for c, j in self._queue.items() if j.ready(now)), None)
             if cell is not None:
@@ -231,10 +267,10 @@ class CellRequests:
                     (self.finished if waiters else self.prefetched).append(cell)
                     if job.pick:
                         self._look_ahead(cell)
-                requeue = isinstance(error, Superseded) and waiters
+                requeue = isinstance(error, Superseded) and waiters and not self._stopped
                 if requeue:  # asked again while it was being cancelled: compute it anew
                     self._queue[cell] = _Job(cell, job.waiters, due=job.due, pick=job.pick)
-            if not requeue:
+            if not requeue and not self._stopped:
                 for reply in waiters:
                     reply(error)
 

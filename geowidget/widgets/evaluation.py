@@ -6,10 +6,16 @@ quantity, with bins shared per column. The grid is computed once in Python
 few KB for a typical cube, never the per-sample arrays. Sorting switches between orders sent
 with the grid, in the browser. Clicking a cell sets ``model`` and ``condition`` here and in
 every linked view (:func:`geowidget.link`), and ``selected_cell`` in Python.
+
+On a live cube (``Study.live()``) the table shows the cells computed so far and marks the
+others "not computed" (it computes none itself); it refreshes as cells get computed, by a
+view, a notebook cell or an analysis. Clicking a cell that is not computed picks it, and the
+linked views compute it.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -22,6 +28,7 @@ from geowidget.analysis.evaluation import (
     EvaluationGrid,
     evaluation_grid,
 )
+from geowidget.widgets.livecells import Refresh, cells_computed, is_live, outputs_computed
 from geowidget.widgets.slab import pick_cell
 from geowidget.widgets.traits import Enum, Int, List, TraitValueError, invalid
 from geowidget.widgets.view import PickerView
@@ -51,6 +58,9 @@ class EvaluationTable(PickerView):
     model, sparsity, benchmark, severity : optional
         A cell to start with selected (its model and condition, found as ``cube.slice``
         finds them); none by default.
+
+    On a live cube the numbers are those of the cells computed so far (see the module doc):
+    ``computed()`` says which grid cells those are.
 
     Attributes
     ----------
@@ -88,10 +98,12 @@ class EvaluationTable(PickerView):
                             f"Got {type(cube).__name__} instead.")
         self._refuse_unknown(kwargs)
         self._cube = cube
+        self._grid_lock = threading.Lock()
         if quantity == "robustness" and not cube.corruptions:
             raise ValueError(self._no_robustness("parameter"))
         picks = pick_cell(cube.coords, model, layer, sparsity, benchmark, severity)
-        self.grid: EvaluationGrid = evaluation_grid(cube, quantity, picks["layer"], bins)
+        self.grid: EvaluationGrid = evaluation_grid(cube, quantity, picks["layer"], bins,
+                                                    cells=self._cells(quantity, picks["layer"]))
         meta, arrays = self._grid_state()
         if not (model is None and sparsity is None and benchmark is None and severity is None):
             kwargs.setdefault("selected_cell", self._cell_of(
@@ -106,6 +118,23 @@ class EvaluationTable(PickerView):
         self.observe(self._recompute, ["quantity", "layer", "bins"])
         self.observe(self._on_cell, "selected_cell")
         self.observe(self._on_pick, ["model", "condition"])
+        if is_live(cube):  # redrawn as cells get computed, whoever computes them
+            self._refresh = Refresh(cube, self, "_recompute")
+
+    def _cells(self, quantity: str, layer: int) -> np.ndarray | None:
+        """The (model, condition) pairs the grid may read, ``[M, K]``: on a live cube the
+        computed ones (their outputs for robustness, else their cell at ``layer``); None
+        (every one) on other cubes."""
+        if not is_live(self._cube):
+            return None
+        if quantity == "robustness":
+            return outputs_computed(self._cube)
+        return cells_computed(self._cube)[:, layer, :]
+
+    def computed(self) -> np.ndarray:
+        """Which grid cells hold numbers, bool ``[R, C]``: on a live cube the computed ones
+        (the others are marked "not computed"); on other cubes every cell the cube has."""
+        return (self.grid.condition >= 0) & np.isfinite(self.grid.accuracy)
 
     # ---------------------------------------------------------------- data
     def _grid_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -125,6 +154,7 @@ class EvaluationTable(PickerView):
             "column_groups": list(dict.fromkeys(c["benchmark"] for c in g.columns)),
             "row_orders": list(g.row_orders),
             "column_orders": list(g.column_orders),
+            "live": is_live(self._cube),
         }
         arrays: dict[str, np.ndarray] = {
             "accuracy": g.accuracy,
@@ -133,17 +163,21 @@ class EvaluationTable(PickerView):
             "condition": g.condition,
             "row_model": np.array([r["model_index"] for r in g.rows], np.int32),
         }
+        if is_live(self._cube):  # which cells hold numbers; the others are not computed yet
+            arrays["computed"] = self.computed().astype(np.uint8)
         for name, order in g.row_orders.items():
             arrays[f"rows:{name}"] = order
         for name, order in g.column_orders.items():
             arrays[f"columns:{name}"] = order
         return meta, arrays
 
-    def _recompute(self, change: dict[str, Any]) -> None:
-        self.grid = evaluation_grid(self._cube, self.quantity, self.layer, self.bins)
-        meta, arrays = self._grid_state()
-        with self.hold_sync():
-            self._meta, self._arrays = meta, arrays
+    def _recompute(self, change: dict[str, Any] | None = None) -> None:
+        with self._grid_lock:  # a live cube's refresh comes from a timer thread
+            self.grid = evaluation_grid(self._cube, self.quantity, self.layer, self.bins,
+                                        cells=self._cells(self.quantity, self.layer))
+            meta, arrays = self._grid_state()
+            with self.hold_sync():
+                self._meta, self._arrays = meta, arrays
 
     def _no_robustness(self, what: str) -> str:
         return (f"The 'quantity' {what} of EvaluationTable cannot be 'robustness' for this cube: "
@@ -213,5 +247,6 @@ class EvaluationTable(PickerView):
         row, col = g.rows[r], g.columns[c]
         return {"model": row["model"], "sparsity": row["sparsity"],
                 "benchmark": col["benchmark"], "severity": col["severity"],
+                "computed": bool(self.computed()[r, c]),
                 "accuracy": float(g.accuracy[r, c]), "quantity": g.quantity,
                 "edges": g.edges[c].copy(), "counts": g.counts[r, c].copy()}

@@ -19,8 +19,10 @@ from geowidget.widgets.export import write_html
 from geowidget.widgets.histogram import MarginHistogram
 from geowidget.widgets.layerprofile import LayerProfile
 from geowidget.widgets.link import link
+from geowidget.widgets.livecells import is_live
 from geowidget.widgets.modelmap import ModelMap
 from geowidget.widgets.parallel import ParallelCoordinates
+from geowidget.widgets.pickers import CellPickers, Controls
 from geowidget.widgets.polar import PolarPlot
 from geowidget.widgets.projection import ProjectionView
 from geowidget.widgets.view import GeoView, SampleView
@@ -125,14 +127,27 @@ class Explorer(ipw.VBox):
         has two or more layers; ``modelmap`` and ``attribution`` may be None)
     projection : ProjectionView or None
         Beside the polar plot when the cube holds projections (the first one stored).
-    controls : dict of str to ipywidgets.Dropdown
-        The model, layer and condition pickers; at a probe layer, the layer's entry shows its
-        probe's held-out accuracy for the shown model and condition
-        (e.g. ``"conv2 · probe 88.1% held-out"``).
+    controls : dict of str to ipywidgets widget
+        The pickers, as the views' own read: ``"model"`` (or, for checkpoint runs, ``"run"``
+        and a ``"step"`` slider), ``"layer"``, and the condition as ``"sparsity"`` (a slider
+        over a long grid), ``"benchmark"`` and ``"severity"`` (a slider, when a benchmark has
+        several); see :class:`~geowidget.widgets.pickers.CellPickers`. At a probe layer, the
+        layer's entry shows its probe's held-out accuracy for the shown model and condition
+        (e.g. ``"conv2 · probe 88.1% held-out"``). ``controls["condition"]`` is deprecated.
     link : Link
         The link between the views.
     selected : numpy.ndarray
         The shared selection (sample ids).
+
+    Notes
+    -----
+    On a live cube (``Study.live()``) every view computes what it shows when it shows it: the
+    polar plot, histogram and parallel coordinates their cell, the layer profile the layers of
+    the shown model and condition, all on the cube's request worker (the kernel stays free);
+    the table shows the cells computed so far and marks the others not computed; colouring by
+    robustness computes the shown model's corrupted conditions at its sparsity (and the
+    parallel coordinates' robustness axes with them); the model map computes each model's
+    cell it is placed by when the Explorer is made (see :class:`ModelMap`).
 
     Examples
     --------
@@ -160,9 +175,8 @@ class Explorer(ipw.VBox):
         # the table leads the link, so it starts at the picks the polar plot is given
         picks = {k: kwargs[k] for k in ("model", "layer", "sparsity", "benchmark", "severity")
                  if k in kwargs}
-        # a live cube computes cells when shown: the views that read every cell wait for a run
-        whole = not hasattr(cube, "live")
-        self.table = EvaluationTable(cube, height=300, **picks) if whole else None
+        # on a live cube the table shows the cells computed so far (livecells.py)
+        self.table = EvaluationTable(cube, height=300, **picks)
         self.polar = PolarPlot(cube, show_controls=False, thumbnails=False, **kwargs)
         self.projection: ProjectionView | None = None
         if cube.projections:
@@ -173,7 +187,7 @@ class Explorer(ipw.VBox):
         self.parallel = ParallelCoordinates(cube, show_controls=False, thumbnails=False,
                                             height=240)
         self.profile: LayerProfile | None = None
-        if len(cube.layers) > 1 and whole:
+        if len(cube.layers) > 1:
             self.profile = LayerProfile(cube, show_controls=False, thumbnails=False, height=240)
         self.attribution: AttributionView | None = None
         if model is not None and data is not None:
@@ -185,35 +199,37 @@ class Explorer(ipw.VBox):
         if xy is not None:
             self.modelmap = ModelMap(xy=xy, edges=edges, names=cube.models, height=260,
                                      point_model=np.arange(len(cube.models)))
-        elif len(cube.models) > 1 and whole:
+        elif len(cube.models) > 1:  # on a live cube: computes the cells it is placed by
             self.modelmap = ModelMap(cube, height=260)
         self.panel = SamplePanel(cube)
         self.link = link(*self.views(), keys=("model", "layer", "condition", "classes"))
+        # a live cube computes robustness when asked: colouring by it asks for the axes too
+        self._robust = (t.dlink((self.polar, "color_by"), (self.parallel, "compute_robustness"),
+                                lambda field: field == "robustness")
+                        if is_live(cube) else None)
         # every view follows the polar plot's theme (the one Explorer(theme=) sets)
         self._themes = [t.dlink((self.polar, "theme"), (v, "theme"))
                         for v in self.views() if v is not self.polar and v.has_trait("theme")]
         meta = self.polar._meta
-        self.controls = {
-            "model": ipw.Dropdown(options=[(m, i) for i, m in enumerate(meta["models"])],
-                                  value=self.polar.model, description="model"),
-            "layer": ipw.Dropdown(options=self._layer_options(), value=self.polar.layer,
-                                  description="layer"),
-            "condition": ipw.Dropdown(
-                options=[(c["label"], i) for i, c in enumerate(meta["conditions"])],
-                value=self.polar.condition, description="condition"),
-        }
+        # the model (or run and step), layer and condition (sparsity, benchmark, severity)
+        self._pickers = CellPickers(self.polar, cube)
+        layer = ipw.Dropdown(options=self._layer_options(), value=self.polar.layer,
+                             description="layer")
+        self._layer_tie = t.link((layer, "value"), (self.polar, "layer"))
+        self.controls = Controls(self.polar, {**self._pickers.models, "layer": layer,
+                                              **self._pickers.conditions})
         self.class_picker = ClassFilter(meta["class_names"])
         self.color_picker = ipw.Dropdown(options=meta["color_fields"], value=self.polar.color_by,
                                          description="colour")
-        self._controls = [t.link((ctl, "value"), (self.polar, key))
-                          for key, ctl in self.controls.items()]
+        self._controls = [self._layer_tie]
         self._controls.append(t.link((self.color_picker, "value"), (self.polar, "color_by")))
         self._controls.append(t.link((self.class_picker, "value"), (self.polar, "classes"),
                                      transform=(list, tuple)))
         self._controls.append(t.dlink((self.link, "selected"), (self, "selected")))
         if meta.get("probe_accuracy") is not None:  # a probe's accuracy is per model, condition
             self.polar.observe(self._relabel_layers, ["model", "condition"])
-        bar = ipw.VBox([ipw.HBox([*self.controls.values(), self.color_picker]),
+        bar = ipw.VBox([ipw.HBox([*self.controls.values(), self.color_picker],
+                                 layout=ipw.Layout(flex_flow="row wrap")),
                         self.class_picker])
         row = ipw.HBox([self.panel])
         geometry = self.polar if self.projection is None else ipw.HBox([self.polar,
@@ -229,13 +245,12 @@ class Explorer(ipw.VBox):
     def _relabel_layers(self, _change: Any = None) -> None:
         """Show the held-out accuracies of the shown model and condition's probes."""
         picker, layer = self.controls["layer"], self.polar.layer
-        tie = self._controls[list(self.controls).index("layer")]
-        tie.unlink()  # new options reset the picker to layer 0: not a pick to pass on
+        self._layer_tie.unlink()  # new options reset the picker to layer 0: not a pick to pass on
         try:
             picker.options = self._layer_options()
             picker.value = layer
         finally:
-            tie.link()
+            self._layer_tie.link()
 
     def views(self) -> list[GeoView]:
         """The anywidget views in page order."""
@@ -244,7 +259,7 @@ class Explorer(ipw.VBox):
                 *self._below(), self.panel]
 
     def _leading(self) -> list[GeoView]:
-        """The table, which a live cube's Explorer leaves out (it reads every cell)."""
+        """The evaluation table."""
         return [] if self.table is None else [self.table]
 
     def _below(self) -> list[GeoView]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,7 @@ import traitlets as t
 
 from geowidget._validation import Boolean, Instance, validate_params
 from geowidget.analysis.depth import PROFILE_METRICS, QUANTILES, layer_quantiles
+from geowidget.widgets.livecells import Refresh, Sweep, cells_computed, is_live
 from geowidget.widgets.slab import CELL_PARAMS, slab_from_cube
 from geowidget.widgets.view import DEFAULT_BUDGET, SlabView
 
@@ -30,6 +32,12 @@ class LayerProfile(SlabView):
     meets a probe that saw it; the penultimate layer against the model's own head (see
     :mod:`geowidget.analysis.depth`). A probe layer's label shows its probe's held-out accuracy
     (for the current model and condition) on hover, and the current layer's in the legend.
+
+    On a live cube (``Study.live()``) the lines are drawn from the cells computed so far: the
+    view asks the cube's request worker for every layer of the shown (model, condition) (off
+    the kernel's main thread; another pick supersedes the cells not started yet), draws each
+    layer as it arrives, under a progress line while some are computing, and names the layers
+    not computed (other models are drawn at the layers computed for them).
 
     Parameters
     ----------
@@ -62,14 +70,54 @@ class LayerProfile(SlabView):
                  layer: str | int | None = None, sparsity: float | None = None,
                  benchmark: str | None = None, severity: int | None = None,
                  budget: int = DEFAULT_BUDGET, thumbnails: bool = True, **kwargs: Any) -> None:
-        self._quantiles = layer_quantiles(cube)  # [M, L, K, metric, quantile]
+        # a live cube: the cells computed so far (the others are asked for, below)
+        self._done = cells_computed(cube)
+        # [M, L, K, metric, quantile]
+        self._quantiles = layer_quantiles(cube, cells=self._done if is_live(cube) else None)
         slab = slab_from_cube(cube)
         if not thumbnails:
             slab.images = None
+        arrays: dict[str, np.ndarray] = {"profile": self._quantiles}
+        if is_live(cube):
+            arrays["cell_state"] = self._done.astype(np.uint8)
         super().__init__(slab, budget=budget, model=model, layer=layer, sparsity=sparsity,
                          benchmark=benchmark, severity=severity,
                          _meta={"metrics": list(PROFILE_METRICS), "quantiles": list(QUANTILES)},
-                         _arrays={"profile": self._quantiles}, **kwargs)
+                         _arrays=arrays, **kwargs)
+        if is_live(cube):
+            self._lock = threading.Lock()  # updates come from the kernel and a timer thread
+            self._refresh = Refresh(cube, self, "_update")
+            self._sweep = Sweep(self, cube, "profile", self._refresh.schedule)
+            self.observe(self._ask, ["model", "condition"])
+            self._ask()
+
+    def _ask(self, _change: Any = None) -> None:
+        """Ask for every layer of the shown (model, condition) (a live cube), the shown layer
+        first: the cell the linked views show too."""
+        layers = [self.layer, *(ly for ly in range(len(self.coords.layers)) if ly != self.layer)]
+        self._sweep.ask([(self.model, ly, self.condition) for ly in layers])
+        self._update()
+
+    def _update(self) -> None:
+        """Add the cells computed since the last update, and send what is drawn (a live cube)."""
+        cube = self._slab.cube
+        with self._lock:
+            new = cells_computed(cube) & ~self._done
+            if new.any():
+                q = layer_quantiles(cube, cells=new)
+                self._quantiles[new] = q[new]
+                self._done |= new
+            state = self._sweep.state(self._done.shape, self._done)
+            errors = {f"{m},{ly},{k}": msg for (m, ly, k), msg in self._sweep.failed.items()}
+            with self.hold_sync():
+                self._meta = {**self._meta, "cell_errors": errors}
+                self._arrays = {**self._arrays, "profile": self._quantiles.copy(),
+                                "cell_state": state}
+
+    def computed(self) -> np.ndarray:
+        """Which cells the lines are drawn from, bool ``[M, L, K]`` (every one, except on a
+        live cube)."""
+        return self._done.copy()
 
     def profile(self) -> dict[str, np.ndarray]:
         """What is drawn for the current condition: per metric, float32 ``[M, L, 3]`` (the

@@ -10,6 +10,8 @@ import traitlets as t
 from geowidget._validation import Options, validate_params
 from geowidget.widgets.codec import as_numpy
 from geowidget.widgets.deprecation import renamed
+from geowidget.widgets.livecells import is_live
+from geowidget.widgets.slab import robustness_of
 from geowidget.widgets.traits import Colors, Int, invalid
 from geowidget.widgets.view import GeoView
 
@@ -31,13 +33,29 @@ def _accuracy(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
 def _robustness_at(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
     """Mean robustness of each point's model pruned to the point's sparsity (every ``by`` with
     models: a point at condition k is the model at k's sparsity); NaN where the cube has no
-    corrupted condition at that sparsity, and for points without a model."""
+    corrupted condition at that sparsity, and for points without a model. On a live cube, of
+    the (model, sparsity) pairs whose corrupted conditions are all computed (NaN elsewhere):
+    the map computes no corrupted condition for its colour."""
     from geowidget.analysis.scores import robust_levels, robustness
 
     levels = robust_levels(cube)
-    by_level = {s: robustness(cube, sparsity=s).mean(axis=1) for s in levels}
+    if is_live(cube):
+        values, meta = robustness_of(cube)  # type: ignore[misc]
+        by_level = {s: values[:, meta["sparsities"].index(s)].mean(axis=1) for s in levels}
+    else:
+        by_level = {s: robustness(cube, sparsity=s).mean(axis=1) for s in levels}
     return np.array([by_level[d["sparsity"]][d["_m"]] if d.get("sparsity") in by_level
                      and d["_m"] >= 0 else np.nan for d in info])
+
+
+def _live_note(cube: Any, layer: Any, info: list[dict[str, Any]]) -> str:
+    """What a live cube's map is placed by (the cells it computed) and coloured by."""
+    name = cube.layers[cube.coords.index("layer", layer)]
+    conditions = sorted({cube.conditions[d["_k"]].label for d in info if d.get("_k", -1) >= 0})
+    where = f" at {', '.join(conditions[:4])}{' …' if len(conditions) > 4 else ''}" if (
+        conditions) else ""
+    return (f"live cube: placed by layer {name}{where}, the cells computed for this map; "
+            "robustness from the cells computed so far")
 
 
 def _layout_from_cube(cube: Any, by: str, method: str, layer: Any,
@@ -122,6 +140,14 @@ class ModelMap(GeoView):
         Condition selection passed to ``model_embedding`` when computing from a cube; for
         ``by="model_condition"`` the default is every sparsity of the clean benchmark, for
         ``by="model_sparsity"`` every sparsity and every benchmark.
+
+    Notes
+    -----
+    On a live cube (``Study.live()``) the map computes the cells it is placed by, and only
+    those (by default each model's cell at the default layer, clean and dense), with a
+    progress bar; its robustness colour comes from the (model, sparsity) pairs whose corrupted
+    conditions are computed already (the others are marked not computed), and the view says
+    so under the map.
 
     Examples
     --------
@@ -265,8 +291,13 @@ class ModelMap(GeoView):
         self._xy = pos
         self._edges = e
         self._colors = colors
-        meta = {"names": names, "color_fields": fields, "color_kinds": kinds,
-                "category_names": cat_names}
+        meta: dict[str, Any] = {"names": names, "color_fields": fields, "color_kinds": kinds,
+                                "category_names": cat_names}
+        if is_live(cube) and info:  # what the map is based on, said under it
+            meta["note"] = _live_note(cube, layer, info)
+            meta["robustness_missing"] = ("not computed (a live cube: it needs the outputs of "
+                                          "every corrupted condition at the point's sparsity, "
+                                          "e.g. colour a linked view by robustness)")
         super().__init__(_meta=meta, _arrays=arrays, color_by=shown if shown is not None
                          else (fields[0] if fields else ""), **kwargs)
 

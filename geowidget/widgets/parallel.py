@@ -10,14 +10,16 @@ import traitlets as t
 from geowidget._validation import invalid as invalid_param
 from geowidget._validation import validate_params
 from geowidget.widgets.codec import as_numpy
+from geowidget.widgets.livecells import is_live
 from geowidget.widgets.slab import (
     ADVERSARIAL,
     CELL_PARAMS,
+    LiveRobustness,
     build_slab,
     robustness_of,
     robustness_shown,
 )
-from geowidget.widgets.traits import Dict, invalid
+from geowidget.widgets.traits import Bool, Dict, invalid
 from geowidget.widgets.view import DEFAULT_BUDGET, SlabView
 
 __all__ = ["ParallelCoordinates"]
@@ -45,6 +47,11 @@ class ParallelCoordinates(SlabView):
     model, layer, sparsity, benchmark, severity : optional
         The initial cell, found as ``cube.slice`` finds it (the default layer when no layer
         is given).
+    compute_robustness : bool
+        On a live cube (``Study.live()``), compute the robustness axes of the shown model and
+        sparsity (the outputs of every corrupted condition there, on the cube's request
+        worker) now and at each pick; until then they are drawn empty and marked not
+        computed. Other cubes hold them whole (this does nothing there).
 
     Examples
     --------
@@ -56,6 +63,7 @@ class ParallelCoordinates(SlabView):
     data_keywords = (*SlabView.data_keywords, "axes")
     _kind = t.Unicode("parallel").tag(sync=True)
     ranges = Dict().tag(sync=True)
+    compute_robustness = Bool(False).tag(sync=True)
 
     @validate_params({**CELL_PARAMS, "axes": [None, dict]})
     def __init__(self, cube: Any = None, *, axes: dict[str, Any] | None = None,
@@ -79,8 +87,7 @@ class ParallelCoordinates(SlabView):
         if cube is not None:
             for i, name in enumerate(cube.corruptions):  # per (model, sparsity), see polar
                 rob = robustness_of(cube, benchmark=name)
-                if rob is None:  # a live cube: it would compute every condition's outputs
-                    break
+                assert rob is not None  # the cube has corruptions
                 extra[f"rob_{i}"], meta["robust_levels"] = rob
                 specs.append({"name": f"R({name})", "source": "rob", "key": f"rob_{i}"})
             specs += [{"name": "θ (deg)", "source": "metric", "key": "angle", "degrees": True},
@@ -104,6 +111,10 @@ class ParallelCoordinates(SlabView):
         super().__init__(slab, budget=budget, model=model, layer=layer, sparsity=sparsity,
                          benchmark=benchmark, severity=severity,
                          _meta={"axes": specs, **meta}, _arrays=extra, **kwargs)
+        if "robust_levels" in meta and is_live(cube):  # computed when asked for
+            keys = {f"rob_{i}": name for i, name in enumerate(cube.corruptions)}
+            self._robust = LiveRobustness(self, keys, lambda view: view.compute_robustness)
+            self.observe(self._robust.ask, "compute_robustness")
 
     @t.validate("ranges")
     def _valid_ranges(self, proposal: Any) -> dict[str, list[float]]:

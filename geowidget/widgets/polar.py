@@ -11,6 +11,7 @@ from geowidget._validation import validate_params
 from geowidget.widgets import slab as _slab
 from geowidget.widgets.codec import as_numpy
 from geowidget.widgets.deprecation import moved, renamed
+from geowidget.widgets.livecells import is_live
 from geowidget.widgets.slab import ADVERSARIAL, Slab
 from geowidget.widgets.traits import Bool, Enum, Float, Int, invalid
 from geowidget.widgets.view import DEFAULT_BUDGET, SlabView
@@ -90,7 +91,9 @@ class PolarPlot(SlabView):
         ``labels``, ``pred``, ``angle_pred``, ``class_names``, ``sample_ids``, ``images``.
     color_by : str or array-like, default "class"
         A field name (``class``, ``correct``, ``pred``, ``margin``, ``angle``, ``norm``, and
-        ``robustness`` when the scores module can compute it from a cube, ``adversarial``
+        ``robustness`` when the scores module can compute it from a cube (on a live cube
+        computed for the shown model and sparsity when picked, see
+        :class:`~geowidget.widgets.slab.LiveRobustness`), ``adversarial``
         when the cube has adversarial distances) or a per-sample array
         ``[N]`` or ``[M, L, K, N]``: float values get a colour bar, integer values categories.
         NaN values are drawn as a "missing" category and counted in the legend. At a layer
@@ -154,6 +157,10 @@ class PolarPlot(SlabView):
                          angle_to=angle_to, normalize=normalize,
                          _meta={**meta, **kwargs.pop("_meta", {})},
                          _arrays={**arrays, **kwargs.pop("_arrays", {})}, **kwargs)
+        if "robust_levels" in meta and is_live(slab.cube):  # computed when shown
+            self._robust = _slab.LiveRobustness(self, {"robustness": None},
+                                                lambda view: view.color_by == "robustness")
+            self.observe(self._robust.ask, "color_by")
 
     @t.validate("color_by")
     def _valid_color(self, proposal: Any) -> str:

@@ -18,11 +18,14 @@ Plain arrays ``[N]`` become a slab with ``M = L = K = 1``. The slab views share 
 the keywords that pick their first cell (:data:`CELL_PARAMS`, resolved by :func:`pick_cell`
 through the slab's Coords, as ``cube.slice`` resolves them), the plain-array keywords
 (:data:`ARRAY_KEYWORDS`, read by :func:`build_slab`), and the per-(model, sparsity)
-robustness they colour by (:func:`robustness_of`, :func:`robustness_shown`).
+robustness they colour by (:func:`robustness_of`, :func:`robustness_shown`; on a live cube
+computed on demand, :class:`LiveRobustness`).
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,10 +35,11 @@ from geowidget._validation import POSITIVE_INT, Interval
 from geowidget.coords import CONDITION_CONSTRAINTS, Condition, Coords
 from geowidget.widgets.codec import as_numpy
 from geowidget.widgets.data import check_points
+from geowidget.widgets.livecells import Refresh, Sweep, is_live, outputs_computed
 
-__all__ = ["ADVERSARIAL", "ARRAY_KEYWORDS", "CELL_PARAMS", "DIMS", "SLAB_METRICS", "Slab",
-           "build_slab", "pick_cell", "robustness_of", "robustness_shown", "slab_from_arrays",
-           "slab_from_cube"]
+__all__ = ["ADVERSARIAL", "ARRAY_KEYWORDS", "CELL_PARAMS", "DIMS", "SLAB_METRICS",
+           "LiveRobustness", "Slab", "build_slab", "pick_cell", "robustness_of",
+           "robustness_shown", "slab_from_arrays", "slab_from_cube"]
 
 SLAB_METRICS = ("angle", "angle_pred", "norm", "margin")
 DIMS = ("mlkn", "mkn")
@@ -360,17 +364,100 @@ def robustness_of(cube: Any, benchmark: str | None = None
     corruptions, optionally of one ``benchmark``), and the meta the browser reads them with:
     ``{"sparsities": [S], "level": [K] (condition k shows level level[k]), "evaluated": [S]}``.
     A view at condition k thus shows the robustness of the model at k's own sparsity.
+
+    On a live cube nothing is computed: a (model, sparsity) has its robustness when the outputs
+    of every corrupted condition it averages over are computed (NaN until then), and
+    ``levels["computed"]`` (``[M][S]`` bools) says which; :class:`LiveRobustness` computes
+    the shown one's on demand.
     """
-    if cube is None or not cube.corruptions or hasattr(cube, "live"):
-        return None  # (a live cube's robustness would compute every condition's outputs)
-    from geowidget.analysis.scores import condition_levels, robustness_by_sparsity
+    if cube is None or not cube.corruptions:
+        return None
+    from geowidget.analysis.scores import (
+        condition_levels,
+        robustness_by_sparsity,
+        robustness_conditions,
+        robustness_of_model,
+    )
 
     levels = condition_levels(cube)
-    values = robustness_by_sparsity(cube, benchmark=benchmark).astype(np.float32)
-    meta = {"sparsities": levels,
-            "level": [levels.index(c.sparsity) for c in cube.conditions],
-            "evaluated": [bool(np.isfinite(values[:, j]).any()) for j in range(len(levels))]}
+    meta: dict[str, Any] = {"sparsities": levels,
+                            "level": [levels.index(c.sparsity) for c in cube.conditions]}
+    if not is_live(cube):
+        values = robustness_by_sparsity(cube, benchmark=benchmark).astype(np.float32)
+        meta["evaluated"] = [bool(np.isfinite(values[:, j]).any()) for j in range(len(levels))]
+        return values, meta
+    done = outputs_computed(cube)
+    values = np.full((len(cube.models), len(levels), len(cube.labels)), np.nan, np.float32)
+    have = np.zeros(values.shape[:2], bool)
+    meta["evaluated"] = []
+    for j, s in enumerate(levels):
+        idx = robustness_conditions(cube, s, benchmark)
+        meta["evaluated"].append(bool(idx))
+        for m in range(len(cube.models)):
+            if idx and done[m, idx].all():
+                values[m, j] = robustness_of_model(cube, m, s, benchmark)
+                have[m, j] = True
+    meta["computed"] = have.tolist()
     return values, meta
+
+
+class LiveRobustness:
+    """A view's robustness (a colour, axes) on a live cube, computed on demand.
+
+    While ``wanted(view)`` is true, every pick of a model or condition asks the cube's request
+    worker (:class:`~geowidget.widgets.livecells.Sweep`) for the cells the shown (model,
+    sparsity)'s robustness averages over (every corrupted condition at that sparsity, at the
+    shown layer), and the view's arrays ``keys`` (name -> benchmark, None for every
+    corruption; see :func:`robustness_of`) and ``robust_levels`` are sent anew as they arrive,
+    with ``robust_levels["computing"]`` the number of cells still asked for and
+    ``["failed"]`` the first error.
+
+    Parameters
+    ----------
+    view : SlabView
+    keys : dict of str to str or None
+    wanted : callable
+        ``wanted(view)``: whether the view shows robustness now.
+    """
+
+    def __init__(self, view: Any, keys: dict[str, str | None], wanted: Any) -> None:
+        self._view, self._keys, self._wanted = weakref.ref(view), keys, wanted
+        self._cube = view._slab.cube
+        self._lock = threading.Lock()
+        self._refresh = Refresh(self._cube, self, "update")
+        self._sweep = Sweep(view, self._cube, "robustness", self._refresh.schedule)
+        view.observe(self.ask, ["model", "condition"])
+        self.ask()
+
+    def ask(self, _change: Any = None) -> None:
+        """Ask for the shown (model, sparsity)'s cells, when the view shows robustness."""
+        from geowidget.analysis.scores import robustness_conditions
+
+        view = self._view()
+        if view is None or not self._wanted(view):
+            return
+        sparsity = self._cube.conditions[view.condition].sparsity
+        live = self._cube.live  # the outputs are what robustness reads
+        self._sweep.ask([(view.model, view.layer, k)
+                         for k in robustness_conditions(self._cube, sparsity)],
+                        ready=lambda m, _ly, k: live.has_outputs(m, k))
+        self.update()
+
+    def update(self) -> None:
+        """Send the robustness of the (model, sparsity) pairs computed so far."""
+        view = self._view()
+        if view is None:
+            return
+        with self._lock:
+            arrays, levels = {}, None
+            for key, benchmark in self._keys.items():
+                arrays[key], levels = robustness_of(self._cube, benchmark)  # type: ignore[misc]
+            assert levels is not None
+            levels["computing"] = len(self._sweep.pending)
+            levels["failed"] = next(iter(self._sweep.failed.values()), "")
+            with view.hold_sync():
+                view._meta = {**view._meta, "robust_levels": levels}
+                view._arrays = {**view._arrays, **arrays}
 
 
 def robustness_shown(view: Any, key: str) -> np.ndarray:

@@ -59,6 +59,15 @@ export function readData(model: AnyModel<GeoTraits>): ViewData {
   };
 }
 
+/** Read `_meta` and `_arrays` anew into `data`, in place, so every holder of `data` sees
+ * them: a live cube's views are sent new arrays as cells get computed (robustness, the layer
+ * profile). */
+export function refreshData(model: AnyModel<GeoTraits>, data: ViewData): void {
+  const fresh = readData(model);
+  Object.assign(data.meta, fresh.meta);
+  Object.assign(data.arrays, fresh.arrays);
+}
+
 function rangeIds(start: number, n: number): Int32Array {
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) out[i] = start + i;
@@ -79,13 +88,17 @@ export function writeSelected(model: AnyModel<Partial<Pick<SampleTraits, "select
 }
 
 /** Benchmark label of a condition without the sparsity, e.g. "fog-3" or "clean". */
-export function benchLabel(c: Condition): string {
+export function benchLabel(c: Pick<Condition, "benchmark" | "severity">): string {
   return c.benchmark === "clean" ? "clean" : `${c.benchmark}-${c.severity}`;
 }
 
-/** Condition index for (sparsity, benchmark label); falls back to the first with that benchmark. */
+/** Condition index for (sparsity, benchmark label); where the grid has no such condition, the
+ * one with that benchmark label at the nearest sparsity (the first of a tie). */
 export function findCondition(conds: Condition[], sparsity: number, bench: string): number {
-  let i = conds.findIndex((c) => benchLabel(c) === bench && Math.abs(c.sparsity - sparsity) < 1e-9);
-  if (i < 0) i = conds.findIndex((c) => benchLabel(c) === bench);
-  return Math.max(0, i);
+  let best = -1;
+  conds.forEach((c, i) => {
+    if (benchLabel(c) !== bench) return;
+    if (best < 0 || Math.abs(c.sparsity - sparsity) < Math.abs(conds[best].sparsity - sparsity) - 1e-9) best = i;
+  });
+  return Math.max(0, best);
 }

@@ -2,7 +2,8 @@
 // While it computes, the view keeps its last picture under a thin progress line (never a blank
 // plot, and never an older pick once a newer one is drawn); a request that a newer pick
 // superseded is answered "superseded", which is not an error of the cell (it can be asked
-// again). A long grid of sparsities is picked with a slider instead of a list.
+// again). A long grid of sparsities is picked with a slider instead of a list (views/pickers.ts
+// also slides over severities and a checkpoint run's steps).
 
 import { h } from "./dom";
 
@@ -44,28 +45,50 @@ export function progressLine(root: HTMLElement, on: boolean): void {
 
 export interface Slider {
   node: HTMLLabelElement;
+  input: HTMLInputElement;
   /** Move the thumb to `value` (the nearest level) without calling back. */
   set(value: number): void;
+  /** Slide over other `levels` (another benchmark's severities), at the one nearest `value`,
+   * without calling back. */
+  setLevels(levels: number[], value: number): void;
 }
 
-/** A slider over `levels` (ascending); `onChange` gets the level picked, on every move. */
+/** A level as the slider shows it: float noise dropped (0.30000001 reads 0.3). */
+export function levelText(v: number): string {
+  return String(+v.toPrecision(6));
+}
+
+/** The position in `levels` of the level nearest `v` (the first of a tie). */
+export function nearestLevel(levels: number[], v: number): number {
+  return levels.reduce((best, x, i) => (Math.abs(x - v) < Math.abs(levels[best] - v) ? i : best), 0);
+}
+
+/** A slider over `levels` (ascending); `onChange` gets the level picked, on every move. Only
+ * levels of the grid can be picked, one step per arrow key; the level shows beside the thumb
+ * and is what a screen reader reads (`aria-valuetext`). */
 export function levelSlider(label: string, levels: number[], value: number, onChange: (v: number) => void): Slider {
   const wrap = h("label", { class: "gw-picker gw-slider" });
-  const input = h("input", { type: "range", min: "0", max: String(levels.length - 1), step: "1" }) as HTMLInputElement;
+  const input = h("input", { type: "range", min: "0", step: "1" }) as HTMLInputElement;
   input.setAttribute("data-picker", label);
-  const shown = h("span", { class: "gw-slider-value" });
-  const nearest = (v: number) => levels.reduce((best, x, i) => (Math.abs(x - v) < Math.abs(levels[best] - v) ? i : best), 0);
-  const set = (v: number) => {
-    const i = nearest(v);
+  input.setAttribute("aria-label", label); // named even where a host restyles or drops the <label>
+  const shown = h("span", { class: "gw-slider-value", "aria-hidden": "true" });
+  let grid = levels;
+  const show = (i: number) => {
     input.value = String(i);
-    shown.textContent = String(levels[i]);
+    shown.textContent = levelText(grid[i]);
+    input.setAttribute("aria-valuetext", `${label} ${shown.textContent}`);
   };
-  set(value);
+  const setLevels = (next: number[], v: number) => {
+    grid = next;
+    input.max = String(Math.max(0, grid.length - 1));
+    input.style.width = `${Math.min(160, 40 + 16 * grid.length)}px`; // a few levels: a short track
+    show(nearestLevel(grid, v));
+  };
+  setLevels(levels, value);
   input.addEventListener("input", () => {
-    const v = levels[+input.value];
-    shown.textContent = String(v);
-    onChange(v);
+    show(+input.value);
+    onChange(grid[+input.value]);
   });
   wrap.append(h("span", {}, label), input, shown);
-  return { node: wrap, set };
+  return { node: wrap, input, set: (v) => show(nearestLevel(grid, v)), setLevels };
 }

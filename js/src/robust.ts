@@ -8,6 +8,11 @@ export interface RobustLevels {
   sparsities: number[];
   level: number[]; // per condition: the index of its sparsity in `sparsities`
   evaluated: boolean[]; // per level: whether the cube has corrupted conditions there
+  // a live cube: per model and level whether it is computed, the cells still asked for
+  // (the shown model and level's), and the first error
+  computed?: boolean[][];
+  computing?: number;
+  failed?: string;
 }
 
 /** Where the shown (model, condition)'s robustness starts in an [M, S, N] array. */
@@ -17,13 +22,18 @@ export function robustOffset(meta: Meta, model: number, condition: number, n: nu
   return (model * r.sparsities.length + (r.level[condition] ?? 0)) * n;
 }
 
-/** What a view says when the shown condition's sparsity has no corrupted conditions (its
- * robustness values are all NaN); null when robustness is defined there. */
-export function robustNote(meta: Meta, condition: number): string | null {
+/** What a view says when the shown model's robustness at the shown condition's sparsity is
+ * not there (its values are all NaN): the cube has no corrupted condition there, or (a live
+ * cube) it is not computed yet, or being computed; null when it is there. */
+export function robustNote(meta: Meta, condition: number, model = 0): string | null {
   const r = meta.robust_levels as RobustLevels | undefined;
   if (!r) return null;
   const j = r.level[condition];
-  if (j == null || r.evaluated[j]) return null;
+  if (j == null) return null;
   const s = r.sparsities[j];
-  return `robustness: not evaluated at sparsity ${Math.round(100 * s)}% (no corruptions there; a Study with grid="full" corrupts every sparsity)`;
+  if (!r.evaluated[j]) return `robustness: not evaluated at sparsity ${Math.round(100 * s)}% (no corruptions there; a Study with grid="full" corrupts every sparsity)`;
+  if (!r.computed || r.computed[model]?.[j]) return null;
+  if (r.failed) return `robustness: not computed, ${r.failed}`;
+  if (r.computing) return `robustness: computing (${r.computing} corrupted condition${r.computing > 1 ? "s" : ""} to go)…`;
+  return `robustness: not computed yet for ${meta.models[model] ?? "this model"} at sparsity ${Math.round(100 * s)}% (a live cube; it needs every corrupted condition there)`;
 }

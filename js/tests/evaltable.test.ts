@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { accuracyDomain, columnMax, hitCell, layoutGrid, MIN_CELL_W, windowRows, type Grid } from "../src/views/evaltable";
+import { accuracyDomain, columnMax, hitCell, layoutGrid, MIN_CELL_W, notComputed, windowRows, type Grid } from "../src/views/evaltable";
 
 function grid(rows: number, cols: number, bins = 4): Grid {
   const acc = new Float32Array(rows * cols);
@@ -85,5 +85,13 @@ describe("table window", () => {
       expect(bottom(shown - 1) + 2).toBe(height); // the window ends at the last shown row
       expect(bottom(shown) + 2).toBeGreaterThan(maxH); // the next row would be cut
     }
+  });
+});
+
+describe("a live cube's table", () => {
+  it("marks the cells the cube has but has not computed, not the ones it never evaluated", () => {
+    const condition = Int32Array.from([0, 1, -1, 3]);
+    const computed = Uint8Array.from([1, 0, 0, 0]);
+    expect(Array.from(notComputed(condition, computed))).toEqual([0, 1, 0, 1]);
   });
 });

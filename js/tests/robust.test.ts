@@ -28,3 +28,21 @@ describe("robustNote", () => {
     expect(robustNote({ ...meta, robust_levels: undefined } as Meta, 2)).toBeNull();
   });
 });
+
+describe("robustNote on a live cube", () => {
+  const live = (extra: Record<string, unknown>) => ({
+    ...meta,
+    robust_levels: { ...(meta.robust_levels as object), computed: [[true, false, false], [false, false, false]], ...extra },
+  }) as unknown as Meta;
+  it("says nothing where the shown model's level is computed", () => {
+    expect(robustNote(live({ computing: 0 }), 0, 0)).toBeNull();
+  });
+  it("says computing, not computed or the error where it is not", () => {
+    expect(robustNote(live({ computing: 2 }), 1, 0)).toBe("robustness: computing (2 corrupted conditions to go)…");
+    expect(robustNote(live({ computing: 0 }), 0, 1)).toBe("robustness: not computed yet for b at sparsity 0% (a live cube; it needs every corrupted condition there)");
+    expect(robustNote(live({ computing: 0, failed: "LiveCellError: boom" }), 4, 0)).toBe("robustness: not computed, LiveCellError: boom");
+  });
+  it("still says not evaluated where the level has no corruptions", () => {
+    expect(robustNote(live({ computing: 1 }), 2, 0)).toMatch(/^robustness: not evaluated at sparsity 90%/);
+  });
+});

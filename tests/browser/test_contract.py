@@ -203,7 +203,7 @@ def check_evaltable(page, link, host):
     page.wait_for_function(
         f"([m, b]) => document.querySelector(\"{polar} select[data-picker=model]\").value === m"
         f" && document.querySelector(\"{polar} select[data-picker=benchmark]\").value === b",
-        arg=[str(target), "fog-3"], timeout=WAIT)
+        arg=[str(target), "fog"], timeout=WAIT)  # fog at severity 3: the benchmark "fog"
     # picking the other model in the polar plot outlines its cell at the same condition
     page.locator(f"{polar} select[data-picker=model]").select_option(str(1 - target))
     page.wait_for_function(

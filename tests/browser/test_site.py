@@ -321,11 +321,14 @@ def test_every_page_loads_without_errors_and_every_widget_draws(site, open_page,
 
 def test_a_gallery_page_is_ready_in_under_2_s(open_page):
     open_page("gallery/polar/").close()  # warm the server's and browser's file caches
-    t0 = time.perf_counter()
-    pg = open_page("gallery/polar/")
-    wait_ready(pg)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 2.0, f"gallery page ready after {elapsed:.2f} s"
+    times = []
+    for _ in range(3):  # the best of three: a load spike on a shared CI machine is not the page
+        t0 = time.perf_counter()
+        pg = open_page("gallery/polar/")
+        wait_ready(pg)
+        times.append(time.perf_counter() - t0)
+        pg.close()
+    assert min(times) < 2.0, f"gallery page ready after {min(times):.2f} s (best of {times})"
 
 
 @pytest.mark.parametrize("path", ["gallery/polar/", "notebooks/quickstart/"])

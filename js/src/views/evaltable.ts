@@ -4,7 +4,9 @@
 // takes the table as shown (the window of it the view shows, when it scrolls).
 //
 // Cell (r, c) of the grid: accuracy[r * C + c] (NaN: not evaluated), counts[(r * C + c) * B + b]
-// for the B bins whose edges are edges[c * (B + 1) + b] (shared by the column).
+// for the B bins whose edges are edges[c * (B + 1) + b] (shared by the column). A live cube's
+// table sends `computed` [R, C] too: a cell the cube has but has not computed yet is drawn
+// dashed and says "not computed" (never as a number, never blank like a cell not evaluated).
 
 import { decode, type Encoded, type WireArray } from "../codec";
 import { viridis, type RGB } from "../colors";
@@ -42,6 +44,8 @@ export interface Grid {
   rowGroups: Int32Array | number[];
   colGroups: Int32Array | number[];
   colGroupLabels: string[];
+  /** A live cube's cells that are not computed yet (1), [R * C]; none for other cubes. */
+  notComputed?: Uint8Array;
 }
 
 export interface Layout {
@@ -231,12 +235,30 @@ export function drawGrid(ctx: CanvasRenderingContext2D, g: Grid, L: Placed, o: D
     ctx.fillStyle = css(colours[k]);
     for (const i of cells) ctx.fillRect(L.x(i % g.cols), L.y((i / g.cols) | 0), W - 1, H - 1);
   }
-  if (empty.length) {
+  const waiting = empty.filter((i) => g.notComputed?.[i]);
+  const never = g.notComputed ? empty.filter((i) => !g.notComputed![i]) : empty;
+  if (never.length) {
     ctx.strokeStyle = theme.grid;
     ctx.lineWidth = 1;
     ctx.beginPath();
-    for (const i of empty) ctx.rect(L.x(i % g.cols) + 1.5, L.y((i / g.cols) | 0) + 1.5, W - 4, H - 4);
+    for (const i of never) ctx.rect(L.x(i % g.cols) + 1.5, L.y((i / g.cols) | 0) + 1.5, W - 4, H - 4);
     ctx.stroke();
+  }
+  if (waiting.length) {
+    // dashed, with the words where they fit: a cell to compute, not an empty one
+    ctx.strokeStyle = theme.muted;
+    ctx.lineWidth = 1;
+    ctx.setLineDash([3, 3]);
+    ctx.beginPath();
+    for (const i of waiting) ctx.rect(L.x(i % g.cols) + 1.5, L.y((i / g.cols) | 0) + 1.5, W - 4, H - 4);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = theme.muted;
+    ctx.font = "9px system-ui, sans-serif";
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    const words = ["not computed", "n/c"].find((t) => ctx.measureText(t).width <= W - 6) ?? "";
+    if (words) for (const i of waiting) ctx.fillText(words, L.x(i % g.cols) + W / 2, L.y((i / g.cols) | 0) + H / 2);
   }
   // histograms in the lower part of each cell, in the cell's contrasting colour
   const barTop = Math.round(0.42 * H), barH = H - barTop - 2;
@@ -395,6 +417,7 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
       rowGroups: meta.rows.map((r) => r.group),
       colGroups: meta.columns.map((c) => c.group),
       colGroupLabels: meta.column_groups,
+      notComputed: arrays.computed ? notComputed(arrays.condition as Int32Array, arrays.computed as Uint8Array) : undefined,
       quantity: meta.layer_name && meta.quantity !== "robustness" ? `${meta.quantity} at ${meta.layer_name}` : meta.quantity,
     };
   }
@@ -501,7 +524,7 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
     if (c2) for (let x = 0; x < 120; x++) { const c = viridis(x / 119); c2.fillStyle = `rgb(${c[0]},${c[1]},${c[2]})`; c2.fillRect(x, 0, 1, 10); }
     frame.legend.replaceChildren(
       h("span", {}, `accuracy ${(100 * domain[0]).toFixed(1)}%`), bar, h("span", {}, `${(100 * domain[1]).toFixed(1)}%`),
-      h("span", {}, ` · bars: ${grid.quantity} (bins shared per column) · empty: not evaluated`),
+      h("span", {}, ` · bars: ${grid.quantity} (bins shared per column) · empty: not evaluated${grid.notComputed ? " · dashed: not computed yet (a live cube computes a cell when a view shows it)" : ""}`),
     );
   }
 
@@ -530,7 +553,7 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
     const acc = grid.accuracy[i];
     const col = (model.get("_meta") as { columns: { benchmark: string; severity: number }[] }).columns[cell.col];
     const lines = [`${grid.rowLabels[cell.row]}`, `${col.benchmark}${col.benchmark === "clean" ? "" : ` severity ${col.severity}`}`];
-    if (!Number.isFinite(acc)) lines.push("not evaluated");
+    if (!Number.isFinite(acc)) lines.push(grid.notComputed?.[i] ? "not computed yet: click to show it, which computes it" : "not evaluated");
     else {
       let total = 0;
       for (let b = 0; b < B; b++) total += grid.counts[i * B + b];
@@ -563,4 +586,11 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
       frame.destroy();
     },
   };
+}
+
+/** A live cube's table: 1 where the cube has the cell (condition >= 0) but not its numbers. */
+export function notComputed(condition: Int32Array, computed: Uint8Array): Uint8Array {
+  const out = new Uint8Array(condition.length);
+  for (let i = 0; i < out.length; i++) out[i] = condition[i] >= 0 && !computed[i] ? 1 : 0;
+  return out;
 }

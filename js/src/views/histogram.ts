@@ -9,7 +9,6 @@ import type { ViewContext } from "../context";
 import { formatNumber, linear, niceTicks, PAD } from "../scales";
 import { histogram, inRange, zeroAlignedRange, type Histogram } from "../binning";
 import { linkFrame } from "./framed";
-import { stepSlider } from "./steps";
 import { cellName, cellNotice, showDegenerate } from "./degenerate";
 
 /** MarginHistogram's synced traits (geowidget/widgets/histogram.py). */
@@ -85,7 +84,6 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
     const layouts = ["auto", "stacked", "overlay", "multiples"].map((v) => ({ value: v, text: v }));
     frame.bar.append(select("layout", layouts, model.get("group_layout") ?? "auto", (v) => { model.set("group_layout", v as HistogramTraits["group_layout"]); model.save_changes(); }));
   }
-  const steps = model.get("show_controls") ? stepSlider(model, meta, frame.bar) : null;
 
   function classMask(): Uint8Array | null {
     const cls = model.get("classes") as number[];
@@ -344,7 +342,6 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
   (frame.root as unknown as { __geowidget: unknown }).__geowidget = { layout: () => drawn };
   return {
     dispose() {
-      steps?.dispose();
       link.dispose();
       frame.destroy();
     },

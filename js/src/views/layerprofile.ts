@@ -1,7 +1,10 @@
 // LayerProfile: angle, norm and margin along the layers. Per model a median line in a 10-90 %
 // band (quantiles computed in Python, `profile` [M, L, K, metric, quantile]); each selected
 // sample is its own line for the current model; clicking a layer makes it the current layer
-// (linked views follow through the link's picks).
+// (linked views follow through the link's picks). On a live cube the kernel sends the
+// quantiles of the cells computed so far and `cell_state` [M, L, K] (0 not computed,
+// 1 computed, 2 computing, 3 failed) anew as cells arrive: the layers of the shown model that
+// are computing keep the progress line on, and the legend names the ones not drawn.
 
 import { categorical } from "../colors";
 import { s } from "../dom";
@@ -10,6 +13,8 @@ import { keepApart, textBox, textWidth } from "../labels";
 import type { AnyModel, SlabTraits } from "../model";
 import type { ViewContext } from "../context";
 import { formatNumber, niceTicks, PAD } from "../scales";
+import { refreshData } from "../data";
+import { progressLine } from "../live";
 import { linkFrame } from "./framed";
 import { layerLabel } from "./layerlabel";
 import { cellName, cellNotice, showDegenerate } from "./degenerate";
@@ -54,18 +59,42 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
   }, []);
   frame.root.dataset.kind = "layerprofile";
   const g2d = frame.canvas.getContext("2d");
-  const link = linkFrame(model, frame, ctx, { redraw: draw }, ["palette"]);
+  const link = linkFrame(model, frame, ctx, {
+    redraw: draw,
+    onChange: (name) => { if (name === "_arrays" || name === "_meta") refreshData(model, link.data); }, // a live cube's cells
+  }, ["palette", "_arrays", "_meta"]);
   const { meta, ids } = link.data;
   const [M, L, K, N] = meta.shape;
   const metrics = (meta.metrics as string[]) ?? ["angle", "norm", "margin"];
   const Q = ((meta.quantiles as number[]) ?? [0.1, 0.5, 0.9]).length;
-  const profile = link.data.arrays.profile as Float32Array;
+  const profile = () => link.data.arrays.profile as Float32Array;
   const mid = Math.floor(Q / 2);
+
+  /** A live cube's cell (m, l, k): 0 not computed, 1 computed, 2 computing, 3 failed; 1 for
+   * every cell of other cubes. */
+  function state(m: number, l: number, k: number): number {
+    const st = link.data.arrays.cell_state as Uint8Array | undefined;
+    return st ? st[(m * L + l) * K + k] : 1;
+  }
+
+  /** The layers of the shown model and condition that are not drawn, and why (a live cube). */
+  function notDrawn(): { computing: number[]; missing: number[]; failed: string[] } {
+    const m = model.get("model") as number, k = model.get("condition") as number;
+    const out = { computing: [] as number[], missing: [] as number[], failed: [] as string[] };
+    const errors = (meta.cell_errors ?? {}) as Record<string, string>;
+    for (let l = 0; l < L; l++) {
+      const st = state(m, l, k);
+      if (st === 2) out.computing.push(l);
+      else if (st === 0) out.missing.push(l);
+      else if (st === 3) out.failed.push(`layer ${meta.layers[l]}: ${errors[`${m},${l},${k}`] ?? "failed"}`);
+    }
+    return out;
+  }
 
   /** Quantile q of metric j for model m at layer l (current condition), in display units. */
   function quantile(m: number, l: number, j: number, q: number): number {
     const k = model.get("condition") as number;
-    const v = profile[((((m * L + l) * K + k) * metrics.length + j) * Q) + q];
+    const v = profile()[((((m * L + l) * K + k) * metrics.length + j) * Q) + q];
     return metrics[j] === "angle" ? (v * 180) / Math.PI : v;
   }
 
@@ -90,7 +119,7 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
     const k = model.get("condition") as number, cur = model.get("model") as number;
     const out: string[] = [];
     for (let m = 0; m < M; m++) for (let l = 0; l < L; l++) {
-      if (!Number.isNaN(quantile(m, l, j, mid))) continue;
+      if (!Number.isNaN(quantile(m, l, j, mid)) || state(m, l, k) !== 1) continue; // a live cube's cell not computed: not degenerate
       const where = `${cellName(meta, m, k)}, layer ${meta.layers[l]}`;
       const counted = m === cur ? cellNotice(link.cell(m, l, k), where) : "";
       out.push(counted || `${where}: θ not drawn, the angle is undefined for at least half the samples`);
@@ -111,12 +140,15 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
     const c = g2d;
     if (!c) return;
     frame.clear2d(c);
-    if (M === 0 || L === 0 || !profile) { frame.message("nothing to show (no models or layers)"); return; }
+    if (M === 0 || L === 0 || !profile()) { frame.message("nothing to show (no models or layers)"); return; }
+    const absent = notDrawn();
+    if (meta.live) progressLine(frame.root, absent.computing.length > 0);
+    frame.root.dataset.computingLayers = String(absent.computing.length);
     const chosen = selectedPositions();
     const lines = chosen.map((i) => metrics.map((_, j) => sampleLine(i, j)));
     if (lines.some((ls) => ls.some((x) => x === null))) { frame.message(link.status() || "loading slices…"); return; }
     frame.message("");
-    showDegenerate(frame, undefinedAngles());
+    showDegenerate(frame, [...absent.failed, ...undefinedAngles()]);
     const W = frame.width, H = frame.height;
     const gap = 34, top = PAD, bottom = H - PAD - 14;
     const pw = (W - 2 * PAD - gap * (metrics.length - 1)) / metrics.length;
@@ -169,12 +201,25 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
         const col = categorical(m, pal);
         const rgba = (alpha: number) => `rgba(${col[0]},${col[1]},${col[2]},${alpha})`;
         if (Q > 1) {
+          // one band per run of layers with both ends defined: never across a layer without
+          // values (a live cube's layer not computed yet, an undefined angle)
           c.fillStyle = rgba(m === cur ? 0.18 : 0.07);
-          c.beginPath();
-          for (let l = 0; l < L; l++) c.lineTo(x(l), y(quantile(m, l, j, Q - 1)));
-          for (let l = L - 1; l >= 0; l--) c.lineTo(x(l), y(quantile(m, l, j, 0)));
-          c.closePath();
-          c.fill();
+          const lo = (l: number) => y(quantile(m, l, j, 0)), hi = (l: number) => y(quantile(m, l, j, Q - 1));
+          for (let a = 0; a < L; a++) {
+            if (!Number.isFinite(lo(a)) || !Number.isFinite(hi(a))) continue;
+            let b = a;
+            while (b + 1 < L && Number.isFinite(lo(b + 1)) && Number.isFinite(hi(b + 1))) b++;
+            if (b > a) {
+              c.beginPath();
+              for (let l = a; l <= b; l++) c.lineTo(x(l), hi(l));
+              for (let l = b; l >= a; l--) c.lineTo(x(l), lo(l));
+              c.closePath();
+              c.fill();
+            } else { // a layer alone: its band is a bar
+              c.fillRect(x(a) - 3, Math.min(lo(a), hi(a)), 6, Math.abs(hi(a) - lo(a)));
+            }
+            a = b;
+          }
         }
         c.strokeStyle = rgba(m === cur ? 1 : 0.55);
         c.lineWidth = m === cur ? 2.5 : 1.2;
@@ -193,13 +238,13 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
       c.setLineDash([]);
     });
     geom = { x: xs, panels, top, bottom };
-    drawLegend(chosen);
+    drawLegend(chosen, absent);
     frame.root.dataset.layer = String(curLayer);
     frame.root.dataset.lines = String(chosen.length);
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);
   }
 
-  function drawLegend(chosen: number[]): void {
+  function drawLegend(chosen: number[], absent: ReturnType<typeof notDrawn>): void {
     const Lg = frame.legend;
     Lg.replaceChildren();
     const pal = (model.get("palette") as string[]) ?? [];
@@ -222,6 +267,19 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
       note.className = "gw-note";
       note.dataset.probe = String(layer);
       note.textContent = probed;
+      Lg.append(note);
+    }
+    // a live cube: the shown model's layers that are not drawn yet
+    const names = (ls: number[]) => (ls.length > 4 ? `${ls.length} layers` : ls.map((l) => meta.layers[l]).join(", "));
+    const parts = [
+      absent.computing.length ? `computing ${names(absent.computing)}…` : "",
+      absent.missing.length ? `not computed: ${names(absent.missing)}` : "",
+    ].filter(Boolean);
+    if (parts.length) {
+      const note = document.createElement("span");
+      note.className = "gw-note";
+      note.dataset.live = absent.computing.length ? "computing" : "not-computed";
+      note.textContent = `${meta.models[model.get("model") as number]}: ${parts.join(" · ")}`;
       Lg.append(note);
     }
     if (chosen.length) {

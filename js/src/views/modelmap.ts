@@ -73,7 +73,7 @@ export function renderModelMap(model: AnyModel<ModelMapTraits>, el: HTMLElement,
       for (const f of meta.color_fields) {
         const v = arr[`c_${f}`]?.[i];
         if (v === undefined) continue;
-        if (f === "robustness" && !Number.isFinite(v)) { lines.push(`robustness: ${NOT_EVALUATED}`); continue; }
+        if (f === "robustness" && !Number.isFinite(v)) { lines.push(`robustness: ${notEvaluated}`); continue; }
         lines.push(meta.color_kinds[f] === "categorical" ? `${f}: ${meta.category_names[f]?.[v] ?? v}` : `${f}: ${formatNumber(v)}`);
       }
       frame.showTip(px, py, lines);
@@ -108,7 +108,8 @@ export function renderModelMap(model: AnyModel<ModelMapTraits>, el: HTMLElement,
   }
 
   // a point whose robustness is NaN: the cube has no corruptions at its sparsity (or no model)
-  const NOT_EVALUATED = "not evaluated (no corruptions at this point's sparsity)";
+  // (a live cube's map: or not computed yet, as the kernel says)
+  const notEvaluated = (link.data.meta.robustness_missing as string | undefined) ?? "not evaluated (no corruptions at this point's sparsity)";
 
   function draw(): void {
     frame.setThemeSetting(model.get("theme"));
@@ -183,7 +184,13 @@ export function renderModelMap(model: AnyModel<ModelMapTraits>, el: HTMLElement,
     if (field === "robustness" && val) for (let i = 0; i < P; i++) if (!Number.isFinite(val[i])) unset++;
     if (unset) {
       const note = document.createElement("span"); note.className = "gw-note"; note.dataset.robust = "not-evaluated";
-      note.textContent = `${unset} point${unset > 1 ? "s" : ""}: robustness ${NOT_EVALUATED}`;
+      note.textContent = `${unset} point${unset > 1 ? "s" : ""}: robustness ${notEvaluated}`;
+      frame.legend.append(note);
+    }
+    const based = link.data.meta.note as string | undefined; // a live cube's map: what it is placed by
+    if (based) {
+      const note = document.createElement("span"); note.className = "gw-note"; note.dataset.live = "based-on";
+      note.textContent = based;
       frame.legend.append(note);
     }
     frame.root.dataset.drawn = String(Number(frame.root.dataset.drawn ?? "0") + 1);

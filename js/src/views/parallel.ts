@@ -9,6 +9,7 @@ import { Frame } from "../frame";
 import type { AnyModel, SlabTraits } from "../model";
 import type { ViewContext } from "../context";
 import { classLegend } from "../legend";
+import { refreshData } from "../data";
 import { robustNote, robustOffset } from "../robust";
 import { fitText, formatNumber, PAD } from "../scales";
 import { linkFrame } from "./framed";
@@ -74,7 +75,10 @@ export function renderParallel(model: AnyModel<ParallelTraits>, el: HTMLElement,
   }, ["box"]);
   frame.root.dataset.kind = "parallel";
   const g2d = frame.canvas.getContext("2d");
-  const link = linkFrame(model, frame, ctx, { redraw: draw }, ["classes", "palette", "ranges"]);
+  const link = linkFrame(model, frame, ctx, {
+    redraw: draw,
+    onChange: (name) => { if (name === "_arrays" || name === "_meta") refreshData(model, link.data); }, // a live cube's robustness
+  }, ["classes", "palette", "ranges", "_arrays", "_meta"]);
   const data = link.data;
   const { meta, labels, ids } = data;
   const n = meta.shape[3];
@@ -208,7 +212,7 @@ export function renderParallel(model: AnyModel<ParallelTraits>, el: HTMLElement,
         g.append(s("text", { x: x[a] + 4, y: y(a, hi[a]) + 3, class: "gw-tick gw-halo" }, formatNumber(hi[a])));
         g.append(s("text", { x: x[a] + 4, y: y(a, lo[a]) + 3, class: "gw-tick gw-halo" }, formatNumber(lo[a])));
       }
-      const why = ax.source === "rob" ? robustNote(meta, model.get("condition")) : null;
+      const why = ax.source === "rob" ? robustNote(meta, model.get("condition"), model.get("model")) : null;
       if (why) {
         // no value on this axis at this sparsity: say so on the axis, not with empty space
         const t = s("text", { x: x[a] + 4, y: (top + bottom) / 2, class: "gw-tick gw-halo", "data-robust": "not-evaluated" }, "n/a");

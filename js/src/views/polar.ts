@@ -1,7 +1,7 @@
 // PolarPlot: samples at (theta, rho) on a half disc, class direction pointing right.
 
 import { categorical, extent, MISSING, paletteFor, symmetric, type ScaleKind } from "../colors";
-import type { ViewData } from "../data";
+import { refreshData, type ViewData } from "../data";
 import { h, s, select } from "../dom";
 import { Frame } from "../frame";
 import type { LinkedView } from "../link";
@@ -18,7 +18,6 @@ import { nearest, selectPolygon } from "../selection";
 import type { Cell } from "../store";
 import { drawTile } from "../thumbs";
 import { linkFrame } from "./framed";
-import { stepSlider } from "./steps";
 
 /** PolarPlot's synced traits (geowidget/widgets/polar.py); ProjectionView has the same. */
 export interface PolarTraits extends SlabTraits {
@@ -94,9 +93,12 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
   layer.resize(frame.width, frame.height, frame.dpr);
   const link = linkFrame(model, frame, ctx, {
     redraw: draw,
-    onChange: (name) => { if (name === "normalize") camera = null; },
+    onChange: (name) => {
+      if (name === "normalize") camera = null;
+      if (name === "_arrays" || name === "_meta") refreshData(model, link.data); // a live cube's robustness
+    },
     onSelect: (sel) => showSelected(sel.length),
-  }, ["color_by", "angle_to", "normalize", "classes", "palette", "point_size", "density", "density_threshold", "shared_range"]);
+  }, ["color_by", "angle_to", "normalize", "classes", "palette", "point_size", "density", "density_threshold", "shared_range", "_arrays", "_meta"]);
   const data = link.data;
   const { meta, labels } = data;
   const n = meta.shape[3];
@@ -428,7 +430,7 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
       const it = item(MISSING, `missing (${missing})`);
       it.dataset.missing = String(missing);
     }
-    const why = field === "robustness" ? robustNote(meta, model.get("condition")) : null;
+    const why = field === "robustness" ? robustNote(meta, model.get("condition"), model.get("model")) : null;
     if (why) L.append(h("span", { class: "gw-note", "data-robust": "not-evaluated" }, why));
     const plan = layer.plan;
     if (plan.mode === "density") {
@@ -500,7 +502,6 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
     lab.append(box, h("span", {}, "normalise ρ"));
     if (!positions) frame.bar.append(lab);
   }
-  const steps = model.get("show_controls") ? stepSlider(model, meta, frame.bar) : null;
 
   const handle: PolarHandle = {
     spec: () => current, layer, frame, draw, data, link,
@@ -510,7 +511,6 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
   return {
     handle,
     dispose() {
-      steps?.dispose();
       link.dispose();
       layer.destroy();
       frame.destroy();

@@ -8,6 +8,7 @@
 
 import type { Meta } from "../data";
 import { h } from "../dom";
+import { levelSlider } from "../live";
 import type { AnyModel, SlabTraits } from "../model";
 
 export interface Run {
@@ -46,27 +47,33 @@ export interface StepSlider {
   dispose(): void;
 }
 
-/** A step slider with play / pause in `bar`, or null when no model belongs to a run. */
-export function stepSlider(model: AnyModel<SlabTraits>, meta: Meta, bar: HTMLElement, intervalMs = 500): StepSlider | null {
+/** The run that model `m` belongs to, and its position there; null for a model of no run. */
+export function runAt(runs: Run[], m: number): { run: Run; i: number } | null {
+  const run = runs.find((r) => r.models.includes(m));
+  return run ? { run, i: run.models.indexOf(m) } : null;
+}
+
+/** A step slider with play / pause (a `levelSlider` over the run's steps), put in the bar by
+ * `place` (appended by default), or null when no model belongs to a run. */
+export function stepSlider(model: AnyModel<SlabTraits>, meta: Meta, bar: HTMLElement, intervalMs = 500,
+  place: (node: HTMLElement) => void = (node) => bar.append(node)): StepSlider | null {
   const runs = runsOf(meta);
   if (!runs.length) return null;
   const wrap = h("span", { class: "gw-picker gw-steps" });
-  const button = h("button", { type: "button", "data-step-play": "", title: "play the run through its steps" }, "▶");
-  const range = h("input", { type: "range", min: "0", step: "1", "data-picker": "step" });
-  const text = h("span", { class: "gw-step-label" });
-  wrap.append(h("span", {}, "step"), button, range, text);
-  bar.append(wrap);
+  const button = h("button", { type: "button", "data-step-play": "", title: "play the run through its steps",
+    "aria-label": "play the run through its steps" }, "▶");
+  const slider = levelSlider("step", runs[0].steps, runs[0].steps[0], (step) => {
+    const cur = current();
+    if (cur) show(cur.run.steps.indexOf(step), false);
+  });
+  const range = slider.input;
+  wrap.append(button, slider.node);
+  place(wrap);
 
   let timer: ReturnType<typeof setInterval> | null = null;
 
-  function runOf(m: number): Run | undefined {
-    return runs.find((r) => r.models.includes(m));
-  }
-
   function current(): { run: Run; i: number } | null {
-    const m = model.get("model") as number;
-    const run = runOf(m) ?? null;
-    return run ? { run, i: run.models.indexOf(m) } : null;
+    return runAt(runs, model.get("model") as number);
   }
 
   function sync(): void {
@@ -74,10 +81,8 @@ export function stepSlider(model: AnyModel<SlabTraits>, meta: Meta, bar: HTMLEle
     wrap.classList.toggle("off", !cur);
     range.disabled = !cur;
     button.disabled = !cur;
-    if (!cur) { text.textContent = "—"; pause(); return; }
-    range.max = String(cur.run.steps.length - 1);
-    range.value = String(cur.i);
-    text.textContent = `${cur.run.steps[cur.i]} (${cur.run.name})`;
+    if (!cur) { pause(); return; }
+    slider.setLevels(cur.run.steps, cur.run.steps[cur.i]);
     wrap.dataset.step = String(cur.run.steps[cur.i]);
   }
 
@@ -94,6 +99,7 @@ export function stepSlider(model: AnyModel<SlabTraits>, meta: Meta, bar: HTMLEle
     clearInterval(timer);
     timer = null;
     button.textContent = "▶";
+    button.setAttribute("aria-label", "play the run through its steps");
     wrap.dataset.playing = "false";
     model.save_changes();
   }
@@ -103,6 +109,7 @@ export function stepSlider(model: AnyModel<SlabTraits>, meta: Meta, bar: HTMLEle
     if (!cur || timer !== null) return;
     if (cur.i >= cur.run.models.length - 1) show(0, false); // from the start again
     button.textContent = "❚❚";
+    button.setAttribute("aria-label", "pause");
     wrap.dataset.playing = "true";
     timer = setInterval(() => {
       const now = current();
@@ -112,7 +119,6 @@ export function stepSlider(model: AnyModel<SlabTraits>, meta: Meta, bar: HTMLEle
   }
 
   button.addEventListener("click", (e) => { e.preventDefault(); if (timer === null) play(); else pause(); });
-  range.addEventListener("input", () => show(Number(range.value), false));
   range.addEventListener("change", () => { pause(); show(Number(range.value), true); });
   const onModel = () => sync();
   model.on("change:model", onModel);
