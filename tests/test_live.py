@@ -345,17 +345,11 @@ def test_a_view_of_a_live_cube_asks_for_cells_and_its_page_holds_the_computed_on
         gw.__path__[0] + "/static/widgets.js").read()
 
 
-def test_save_writes_only_the_computed_cells(models, data, run_cube, tmp_path) -> None:
-    live = Study(models, data, **KW).live()
-    with pytest.raises(ValueError, match="no cell of this live cube was computed yet"):
-        live.save(tmp_path / "empty")
+def check_saved(path, run_cube) -> None:
+    """The folder holds model a at conditions 0 and 2 with the cells (a, fc1, 0) and
+    (a, penultimate, 2) equal to the run's, NaN (or 0) elsewhere."""
     fc1, pen = run_cube.layer_index("fc1"), run_cube.layer_index("penultimate")
-    live.cell(0, fc1, 0)
-    live.cell(0, pen, 2)
-    computed = live.live.stats["computed"]
-    live.save(tmp_path / "cube")
-    assert live.live.stats["computed"] == computed  # saving computed nothing
-    saved = gw.GeometryCube.open(tmp_path / "cube")
+    saved = gw.GeometryCube.open(path)
     assert saved.models == ["a"] and saved.layers == run_cube.layers
     assert saved.conditions == [run_cube.conditions[0], run_cube.conditions[2]]
     want = run_cube.sel(model="a")
@@ -378,11 +372,51 @@ def test_save_writes_only_the_computed_cells(models, data, run_cube, tmp_path) -
     acc = saved.probe_accuracy
     assert acc[0, fc1, 0] == pytest.approx(want.probe_accuracy[0, fc1, 0], abs=1e-12)
     assert np.isnan(acc[0, pen, 0]) and np.isnan(acc[0, fc1, 1])
+
+
+def test_save_writes_only_the_computed_cells(models, data, run_cube, tmp_path) -> None:
+    live = Study(models, data, **KW).live()
+    with pytest.raises(ValueError, match="no cell of this live cube was computed yet"):
+        live.save(tmp_path / "empty")
+    fc1, pen = run_cube.layer_index("fc1"), run_cube.layer_index("penultimate")
+    live.cell(0, fc1, 0)
+    live.cell(0, pen, 2)
+    computed = live.live.stats["computed"]
+    live.save(tmp_path / "cube")
+    assert live.live.stats["computed"] == computed  # saving computed nothing
+    check_saved(tmp_path / "cube", run_cube)
     # model b at another condition: the pairs (a, 1), (b, 0), (b, 2) have no outputs
     live.cell(1, fc1, 1)
     with pytest.raises(ValueError, match=r"\[\('a', 'clean@0.7'\), \('b', 'clean@0'\), \('b', 'fog-1@0'\)\]"
                        r".*live\.slice\('a', 'penultimate', 0.7, 'clean', 0\)"):
         live.save(tmp_path / "cube2")
+
+
+def test_save_reads_cells_evicted_from_memory_back_from_the_store(models, data, run_cube,
+                                                                  tmp_path) -> None:
+    """No part fits a 1-byte memory bound: the computed cells live in the unit store only,
+    and computed(), probe_accuracy and save() find them there (computing nothing)."""
+    fc1, pen = run_cube.layer_index("fc1"), run_cube.layer_index("penultimate")
+    live = Study(models, data, cache_dir=tmp_path / "store", **KW).live(cache_bytes=1)
+    live.cell(0, fc1, 0)
+    live.cell(0, pen, 2)
+    assert len(live.live.cache) == 0
+    want = np.zeros(live.computed().shape, bool)
+    want[0, fc1, 0] = want[0, pen, 2] = True
+    np.testing.assert_array_equal(live.computed(), want)
+    acc = live.probe_accuracy
+    assert acc[0, fc1, 0] == pytest.approx(run_cube.probe_accuracy[0, fc1, 0], abs=1e-12)
+    assert np.isnan(acc[0, fc1, 1])
+    stats = dict(live.live.stats)
+    live.save(tmp_path / "cube")
+    assert live.live.stats == stats  # nothing computed, nothing counted as read for a cell
+    check_saved(tmp_path / "cube", run_cube)
+    # without a store, an evicted cell is gone: not computed, and nothing to save
+    gone = Study(models, data, **KW).live(cache_bytes=1)
+    gone.cell(0, fc1, 0)
+    assert not gone.computed().any()
+    with pytest.raises(ValueError, match="no cell of this live cube was computed yet"):
+        gone.save(tmp_path / "gone")
 
 
 def test_a_cell_superseded_after_its_forward_pass_skips_the_geometry(models, data,
@@ -450,3 +484,366 @@ def test_reading_many_cells_shows_a_bar_over_the_missing_ones(models, data, monk
     quiet.sel(model="a", layer=["fc1", "pool_1"])
     assert bars[before][0]["total"] == 2 * k and bars[before][0]["disable"]
     assert all(kw["disable"] for kw, _ in bars[before:])
+
+
+class FakeClock:
+    """Seconds that move only when the test says: the settle of a drag, without a race."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeArrays:
+    """A live backend whose cells compute in no time, except the ``blocked`` ones: they wait
+    for the test to set ``gate``, and stop when cancelled, as a real cell does at its next
+    operation."""
+
+    layers = ["layer"]
+
+    def __init__(self, blocked=()) -> None:
+        self.blocked, self.gate = set(blocked), threading.Event()
+        self.running: dict[tuple, threading.Event] = collections.defaultdict(threading.Event)
+        self.done: set[tuple] = set()
+
+    def ready(self, m, ly, k) -> bool:
+        return (m, ly, k) in self.done
+
+    def parts(self, m, k, parts, cancel):
+        from geowidget.live import Cancelled
+
+        cell = (m, 0, k)
+        self.running[cell].set()
+        while cell in self.blocked and not self.gate.is_set():
+            if cancel.wait(0.01):
+                raise Cancelled("superseded")
+        self.done.add(cell)
+        return {}
+
+
+class Replies:
+    """Each cell's replies, and an event per cell set by its first reply."""
+
+    def __init__(self) -> None:
+        self.got: dict[tuple, list] = collections.defaultdict(list)
+        self.events: dict[tuple, threading.Event] = collections.defaultdict(threading.Event)
+
+    def to(self, cell):
+        return lambda err: (self.got[cell].append(err), self.events[cell].set())
+
+    def wait(self, cell) -> list:
+        assert self.events[cell].wait(30), f"no reply for {cell}"
+        return self.got[cell]
+
+
+def drag(requests, clock, replies, cells, interval=0.1, wait_first=False) -> None:
+    """One view's picks of ``cells``, ``interval`` seconds apart by the clock."""
+    for i, cell in enumerate(cells):
+        requests.submit("view", cell, replies.to(cell), pick=True)
+        if i == 0 and wait_first:  # a cell faster than the picks: done before the next
+            replies.wait(cell)
+        clock.now += interval
+
+
+def settle(requests, clock, seconds) -> None:
+    clock.now += seconds
+    with requests._wake:  # the worker waits for the clock: let it look again
+        requests._wake.notify_all()
+
+
+def test_a_drag_faster_than_its_cells_computes_the_first_pick_and_the_last() -> None:
+    """20 picks 100 ms apart, each cell done before the next pick: the first (a lone pick)
+    and the last (once the view is quiet for SETTLE) are computed, the others superseded
+    before they start."""
+    from geowidget.live.requests import SETTLE
+
+    clock, replies = FakeClock(), Replies()
+    requests = CellRequests(FakeArrays(), clock=clock)
+    picks = [(0, 0, k) for k in range(20)]
+    drag(requests, clock, replies, picks, wait_first=True)
+    last = picks[-1]
+    assert requests.started == [picks[0]]  # the last pick waits: the view was not quiet
+    clock.now -= 0.1  # back to the time of the last pick
+    settle(requests, clock, SETTLE * 0.99)
+    assert not replies.events[last].wait(0.3) and requests.started == [picks[0]]
+    settle(requests, clock, SETTLE)
+    assert replies.wait(last) == [None]
+    assert requests.finished == requests.started == [picks[0], last]
+    assert replies.got[picks[0]] == [None]
+    for cell in picks[1:-1]:
+        assert [type(e) for e in replies.got[cell]] == [Superseded], cell
+
+
+def test_a_drag_slower_than_its_cells_stops_the_first_and_computes_the_last() -> None:
+    clock, replies = FakeClock(), Replies()
+    picks = [(0, 0, k) for k in range(20)]
+    arrays = FakeArrays(blocked=[picks[0]])
+    requests = CellRequests(arrays, clock=clock)
+    requests.submit("view", picks[0], replies.to(picks[0]), pick=True)
+    assert arrays.running[picks[0]].wait(30)  # a lone pick starts at once (the clock stands still)
+    drag(requests, clock, replies, picks[1:])
+    assert [type(e) for e in replies.wait(picks[0])] == [Superseded]  # stopped
+    arrays.gate.set()
+    settle(requests, clock, 1.0)
+    assert replies.wait(picks[-1]) == [None]
+    assert requests.started == [picks[0], picks[-1]] and requests.finished == [picks[-1]]
+    assert all(type(replies.got[c][0]) is Superseded for c in picks[1:-1])
+
+
+def test_a_lone_pick_and_other_requests_start_at_once() -> None:
+    """The clock moves only where the test says: what starts, starts without a settle."""
+    from geowidget.live.requests import SETTLE
+
+    clock, replies = FakeClock(), Replies()
+    requests = CellRequests(FakeArrays(), clock=clock)
+    requests.submit("view", (0, 0, 0), replies.to((0, 0, 0)), pick=True)
+    assert replies.wait((0, 0, 0)) == [None]  # a click, at time 0
+    clock.now += SETTLE  # the view was quiet for SETTLE: its next pick is lone again
+    requests.submit("view", (0, 0, 1), replies.to((0, 0, 1)), pick=True)
+    assert replies.wait((0, 0, 1)) == [None]
+    # a layer profile's cells (not picks; one owner per cell), asked twice: none delayed
+    cells = [(0, 0, k) for k in range(2, 6)]
+    for again in (0, 10):
+        for i, cell in enumerate(cells):
+            cell = (0, 0, cell[2] + again)
+            requests.submit(("profile", i), cell, replies.to(cell))
+        assert [replies.wait((0, 0, c[2] + again)) for c in cells] == [[None]] * 4
+    # a pick half a settle after the view's previous one waits for the view to be quiet
+    clock.now += SETTLE / 2
+    requests.submit("view", (0, 0, 6), replies.to((0, 0, 6)), pick=True)
+    assert not replies.events[(0, 0, 6)].wait(0.3) and (0, 0, 6) not in requests.started
+    settle(requests, clock, SETTLE)
+    assert replies.wait((0, 0, 6)) == [None]
+    assert requests.started == [(0, 0, k) for k in (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 6)]
+    with pytest.raises(ValueError, match="settle must be a number of seconds >= 0, got -1"):
+        CellRequests(FakeArrays(), settle=-1)
+
+
+def restored(worker, models) -> None:
+    for (name, p), q in zip(worker.models["a"].state_dict().items(),
+                            models["a"].state_dict().values(), strict=True):
+        torch.testing.assert_close(p, q, rtol=0, atol=0, msg=name)
+
+
+def test_a_superseded_cell_stops_inside_a_probe_fit(models, data, run_cube,
+                                                    monkeypatch) -> None:
+    """The flag is set in the 3rd L-BFGS evaluation of fc1's probe fit (a spy on the loss):
+    the fit stops at its next operation, not at its end (hundreds of evaluations)."""
+    from geowidget.live import Cancelled
+
+    cancel, losses = threading.Event(), []
+    loss = torch.nn.functional.cross_entropy
+
+    def spy(*args, **kwargs):
+        losses.append(1)
+        if len(losses) == 3:
+            cancel.set()
+        return loss(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", spy)
+    live = Study(models, data, **KW).live()
+    with pytest.raises(Cancelled, match="superseded"):
+        live.live.parts(0, 1, ["fc1"], cancel)  # sparsity 0.7: pruned in the worker's copy
+    assert len(losses) == 3 and not live.live.ready(0, live.layer_index("fc1"), 1)
+    restored(live.live._worker, models)
+    live.live.parts(0, 1, ["fc1"])  # not cancelled: the fit runs to its end, as the run's
+    assert len(losses) > 20
+    np.testing.assert_allclose(live.cell(0, live.layer_index("fc1"), 1).angle,
+                               run_cube.cell(0, run_cube.layer_index("fc1"), 1).angle,
+                               rtol=RTOL, atol=ATOL)
+
+
+def test_a_superseded_cell_stops_inside_a_layers_geometry(models, data, monkeypatch) -> None:
+    """The flag is set while the head's geometry computes its class distances: the chunk
+    loop that follows never runs (a spy on its angle step)."""
+    import geowidget.engine.head_geometry as hg
+    from geowidget.live import Cancelled
+
+    cancel, steps = threading.Event(), []
+    distances, exact = hg.pair_distances, hg._exact_where_flat
+    monkeypatch.setattr(hg, "pair_distances", lambda w: (cancel.set(), distances(w))[1])
+    monkeypatch.setattr(hg, "_exact_where_flat", lambda *a: steps.append(1) or exact(*a))
+    live = Study(models, data, **KW).live()
+    with pytest.raises(Cancelled, match="superseded"):
+        live.live.parts(0, 1, ["penultimate"], cancel)
+    assert steps == [] and len(live.live.cache) == 0
+    restored(live.live._worker, models)
+    live.live.parts(0, 1, ["penultimate"])
+    assert len(steps) == 2 * -(-N // SHARD)  # true and predicted class, per shard
+
+
+def wait_idle(requests) -> None:
+    deadline = time.monotonic() + 30
+    while not requests.idle():
+        assert time.monotonic() < deadline, "the requests never went idle"
+        time.sleep(0.01)
+
+
+def test_neighbours_are_computed_ahead_and_give_way_to_a_request() -> None:
+    """Once a pick is answered and the view is quiet, its neighbours are computed; a request
+    stops the one running, and a pick of it joins it."""
+    from geowidget.live.requests import SETTLE
+
+    clock, replies = FakeClock(), Replies()
+    arrays = FakeArrays(blocked=[(0, 0, 2)])  # the second neighbour of cell 0 waits
+    ahead = lambda cell: [(0, 0, cell[2] + 1), (0, 0, cell[2] + 2)]  # noqa: E731
+    requests = CellRequests(arrays, clock=clock, ahead=ahead)
+    requests.submit("view", (0, 0, 0), replies.to((0, 0, 0)), pick=True)
+    assert replies.wait((0, 0, 0)) == [None]
+    assert not arrays.running[(0, 0, 1)].wait(0.3)  # not while the view may be dragged
+    settle(requests, clock, SETTLE)
+    assert arrays.running[(0, 0, 2)].wait(30)  # computed ahead, without a request
+    assert requests.prefetched == [(0, 0, 1)] and requests.started == [(0, 0, 0)]
+    clock.now += 1  # a lone pick of another cell stops it
+    requests.submit("view", (0, 0, 5), replies.to((0, 0, 5)), pick=True)
+    assert replies.wait((0, 0, 5)) == [None]
+    settle(requests, clock, SETTLE)
+    wait_idle(requests)
+    assert requests.prefetched == [(0, 0, 1), (0, 0, 6), (0, 0, 7)]
+    assert not arrays.ready(0, 0, 2) and requests.finished == [(0, 0, 0), (0, 0, 5)]
+    # a pick of the cell being computed ahead joins it; a request that is not a pick is
+    # answered but computes nothing ahead
+    arrays.blocked = {(0, 0, 8)}
+    requests.submit(object(), (0, 0, 3), replies.to((0, 0, 3)), pick=False)
+    assert replies.wait((0, 0, 3)) == [None]
+    clock.now += 1
+    requests.submit("view", (0, 0, 7), replies.to((0, 0, 7)), pick=True)
+    assert replies.wait((0, 0, 7)) == [None]
+    settle(requests, clock, SETTLE)
+    assert arrays.running[(0, 0, 8)].wait(30)
+    requests.submit("other view", (0, 0, 8), replies.to((0, 0, 8)), pick=True)
+    arrays.gate.set()
+    assert replies.wait((0, 0, 8)) == [None]
+    settle(requests, clock, SETTLE)
+    wait_idle(requests)
+    assert requests.finished == [(0, 0, 0), (0, 0, 5), (0, 0, 3), (0, 0, 7), (0, 0, 8)]
+    assert requests.prefetched == [(0, 0, 1), (0, 0, 6), (0, 0, 7), (0, 0, 9), (0, 0, 10)]
+
+
+def test_the_neighbours_of_a_cell(models, data) -> None:
+    """Against a brute-force walk over the conditions: the next and the previous sparsity
+    at the cell's benchmark and severity, then the corruption's next severity."""
+    study = Study(models, data, **{**KW, "sparsities": (0.3, 0.7), "severities": (1, 2)})
+    live = study.live()
+    conds = live.conditions
+    for k, here in enumerate(conds):
+        same = [i for i, c in enumerate(conds)
+                if (c.benchmark, c.severity) == (here.benchmark, here.severity)]
+        up = [i for i in same if conds[i].sparsity > here.sparsity]
+        down = [i for i in same if conds[i].sparsity < here.sparsity]
+        want = [min(up, key=lambda i: conds[i].sparsity)] if up else []
+        want += [max(down, key=lambda i: conds[i].sparsity)] if down else []
+        if here.benchmark != "clean":
+            worse = [i for i, c in enumerate(conds) if c.benchmark == here.benchmark
+                     and c.sparsity == here.sparsity and c.severity > here.severity]
+            want += [min(worse, key=lambda i: conds[i].severity)] if worse else []
+        assert live._neighbours((1, 2, k)) == [(1, 2, i) for i in want], here
+    fog1 = live.coords.condition(0.3, "fog", 1)
+    assert live._neighbours((0, 0, fog1)) == [(0, 0, live.coords.condition(0.7, "fog", 1)),
+                                              (0, 0, live.coords.condition(0, "fog", 1)),
+                                              (0, 0, live.coords.condition(0.3, "fog", 2))]
+
+
+class FakeView:
+    """What CellRequests.answer uses of a view: its request check, its answer and send."""
+
+    def __init__(self) -> None:
+        self.replies = Replies()
+
+    def _cell_request(self, msg):
+        return msg["m"], msg["l"], msg["k"]
+
+    def _slice(self, msg, buffers):
+        return {"cell": [msg["m"], msg["l"], msg["k"]]}, []
+
+    def send(self, content, buffers=None) -> None:
+        self.replies.to(content["id"])(content["response"])
+
+    def pick(self, requests, k: int) -> bool:
+        return requests.answer(self, {"kind": "anywidget-command", "id": f"k{k}",
+                                      "name": "_slice",
+                                      "msg": {"m": 0, "l": 0, "k": k, "pick": True}})
+
+
+def test_a_pick_of_a_computed_cell_supersedes_the_views_waiting_pick() -> None:
+    """The view answers a computed cell itself, at once; the pick it replaces is answered
+    superseded and never computed, and the computed cell's neighbours are computed ahead."""
+    from geowidget.live.requests import SETTLE
+
+    clock, view = FakeClock(), FakeView()
+    arrays = FakeArrays()
+    arrays.done.add((0, 0, 3))
+    requests = CellRequests(arrays, clock=clock, ahead=lambda c: [(0, 0, c[2] + 1)])
+    assert view.pick(requests, 1)  # lone: computed at once, answered by the worker
+    assert view.replies.wait("k1") == [{"cell": [0, 0, 1]}]
+    clock.now += 0.05
+    assert view.pick(requests, 2)  # dragged on: waits for the view to be quiet
+    clock.now += 0.05
+    assert not view.pick(requests, 3)  # computed: the view answers it itself
+    assert view.replies.wait("k2")[0]["superseded"] is True
+    settle(requests, clock, SETTLE)
+    wait_idle(requests)
+    assert requests.started == [(0, 0, 1)] and requests.prefetched == [(0, 0, 4)]
+    assert not arrays.ready(0, 0, 2)
+
+
+def test_a_notebook_read_stops_a_cell_computed_ahead(models, data, run_cube) -> None:
+    """The neighbour computed ahead waits (inside its computation, holding the cube's lock)
+    until it is stopped: the notebook's read stops it instead of waiting for it."""
+    from geowidget.live.requests import SETTLE
+
+    clock, replies = FakeClock(), Replies()
+    live = Study(models, data, **KW).live()
+    requests = CellRequests(live.live, clock=clock, ahead=lambda cell: [(0, 0, 1)])
+    compute, running = live.live._compute, threading.Event()
+
+    def held(mi, ki, missing, cancel):
+        if (mi, ki) == (0, 1) and cancel is not None:  # the cell computed ahead
+            running.set()
+            cancel.wait(30)
+        return compute(mi, ki, missing, cancel)
+
+    live.live._compute = held
+    requests.submit("view", (0, 0, 0), replies.to((0, 0, 0)), pick=True)
+    assert replies.wait((0, 0, 0)) == [None]
+    settle(requests, clock, SETTLE)
+    assert running.wait(30)
+    got = live.cell(1, 2, 3)  # the notebook reads another cell: it stops the one ahead
+    np.testing.assert_allclose(got.angle, run_cube.cell(1, 2, 3).angle, rtol=RTOL, atol=ATOL)
+    wait_idle(requests)
+    assert requests.prefetched == [] and not live.live.ready(0, 0, 1)
+
+
+def test_inputs_that_are_not_finite_are_refused_at_each_read(models, data) -> None:
+    """Each shard's inputs are checked until they pass once (a live cube reads them for every
+    cell): a NaN sample fails every read, naming it."""
+    x, y = data
+    bad = x.clone()
+    bad[SHARD + 5, 0, 0, 0] = float("nan")  # in the second shard
+    live = Study(models, (bad, y), **KW).live()
+    for _ in range(2):
+        with pytest.raises(LiveCellError, match=rf"samples \[{SHARD + 5}\] hold NaN"):
+            live.cell(0, live.layer_index("penultimate"), 0)  # the head's layer: no probe
+    assert live.live._checked == {0}  # the first shard passed; the second never did
+
+
+def test_at_exit_the_worker_stops_its_running_cell_and_ends() -> None:
+    """A daemon thread inside a torch operation when the interpreter finalizes aborts the
+    process, so at exit (``_stop_workers``) each worker stops its cell and ends."""
+    from geowidget.live.requests import _WORKERS
+
+    clock, replies = FakeClock(), Replies()
+    arrays = FakeArrays(blocked=[(0, 0, 0)])
+    requests = CellRequests(arrays, clock=clock)
+    assert requests in _WORKERS
+    requests.submit("view", (0, 0, 0), replies.to((0, 0, 0)))
+    requests.submit("other", (0, 0, 1), replies.to((0, 0, 1)))
+    assert arrays.running[(0, 0, 0)].wait(30)
+    thread = requests._thread
+    requests.stop()
+    assert not thread.is_alive() and requests.idle()
+    assert not arrays.done and replies.got == {}  # stopped, nothing else started, no reply
+    with pytest.raises(RuntimeError, match="request worker was stopped"):
+        requests.submit("view", (0, 0, 2), replies.to((0, 0, 2)))

@@ -73,14 +73,33 @@ class LiveCube(GeometryCube):
         if self._requests is None:
             from geowidget.live.requests import CellRequests
 
-            self._requests = CellRequests(self._arrays)
+            self._requests = CellRequests(self._arrays, ahead=self._neighbours)
         return self._requests
 
+    def _neighbours(self, cell: tuple[int, int, int]) -> list[tuple[int, int, int]]:
+        """The cells a user is likely to pick after ``cell`` (model, layer, condition): the
+        next and the previous sparsity at its benchmark and severity, and the next severity
+        of its corruption at its sparsity."""
+        m, ly, k = cell
+        here = self.conditions[k]
+        levels = sorted(self.coords.find(benchmark=here.benchmark, severity=here.severity),
+                        key=lambda i: self.conditions[i].sparsity)
+        at = levels.index(k)
+        out = levels[at + 1 : at + 2] + levels[max(at - 1, 0) : at]
+        if here.benchmark != "clean":
+            worse = [i for i in self.coords.find(sparsity=here.sparsity,
+                                                 benchmark=here.benchmark)
+                     if self.conditions[i].severity > here.severity]
+            out += sorted(worse, key=lambda i: self.conditions[i].severity)[:1]
+        return [(m, ly, i) for i in out]
+
     def computed(self) -> np.ndarray:
-        """Which cells are in memory now, bool ``[M, L, K]``."""
+        """Which cells are kept now, bool ``[M, L, K]``: in memory, or evicted from memory
+        but in the unit store (``cache_dir``) where this cube wrote or found them. Reading
+        them computes nothing."""
         live = self._arrays
         shape = (len(self.models), len(self.layers), len(self.conditions))
-        return np.array([live.ready(m, ly, k) for m, ly, k in np.ndindex(*shape)],
+        return np.array([live.is_kept(m, ly, k) for m, ly, k in np.ndindex(*shape)],
                         bool).reshape(shape)
 
     def save(self, path: str | os.PathLike) -> None:
@@ -94,8 +113,9 @@ class LiveCube(GeometryCube):
         condition) of the folder must have its outputs: when the models and conditions that
         have some lack some pairs, the save is refused, naming the pairs and how to compute
         them (or select a part of the cube with ``live.sel(...)``, which computes its cells).
-        A cell evicted from memory (``cache_bytes``) counts as not computed, as in
-        :meth:`computed`.
+        A cell evicted from memory (``cache_bytes``) is read back from the unit store when
+        the study has a ``cache_dir`` (see :meth:`computed`), and counts as not computed
+        without one.
 
         Examples
         --------
@@ -106,11 +126,11 @@ class LiveCube(GeometryCube):
         self._computed_cube("LiveCube.save").save(path)
 
     def _computed_cube(self, caller: str) -> GeometryCube:
-        """The cells in memory now, as an in-memory cube (see :meth:`save`)."""
+        """The cells kept now, as an in-memory cube (see :meth:`save`)."""
         live = self._arrays
         m, ly, k = len(self.models), len(self.layers), len(self.conditions)
         # one look at each part, so an eviction between two reads cannot tear a cell
-        got = {(a, c, p): live.cache.get((a, c, p)) for a, c in np.ndindex(m, k)
+        got = {(a, c, p): live.kept(a, c, p) for a, c in np.ndindex(m, k)
                for p in (*self.layers, OUTPUTS_PART)}
         outputs = np.array([[got[(a, c, OUTPUTS_PART)] is not None for c in range(k)]
                             for a in range(m)], bool).reshape(m, k)
@@ -196,8 +216,8 @@ class LiveCube(GeometryCube):
             return None
         out = np.full((len(self.models), len(self.layers), len(self.conditions)), np.nan)
         for m, ly, k in zip(*np.nonzero(self.computed()), strict=True):
-            part = live.cache.get((m, k, self.layers[ly]))
-            if part is not None and live.probed[m, ly]:
+            part = live.kept(m, k, self.layers[ly]) if live.probed[m, ly] else None
+            if part is not None:
                 out[m, ly, k] = np.mean(part["layer_pred"] == self.labels, dtype=np.float64)
         return out
 

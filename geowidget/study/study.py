@@ -496,12 +496,18 @@ class Study:
                                                 node_tokens.get(node))
         return keys
 
-    def _shards(self) -> Iterator[tuple[Shard, dict[tuple[str, int], torch.Tensor]]]:
-        """Clean shards, each with the matching shards of the ready-made corrupted copies."""
+    def _shards(self, checked: set[int] | None = None
+                ) -> Iterator[tuple[Shard, dict[tuple[str, int], torch.Tensor]]]:
+        """Clean shards, each with the matching shards of the ready-made corrupted copies.
+        ``checked``: the starts of the shards whose labels and inputs were checked already
+        (a live cube reads the shards once per cell; each is checked once), updated here."""
         given = [(b, s, iter(reader)) for b, s, reader in self.plan.benchmarks if reader is not None]
         for shard in self.plan.reader:
-            self._check_labels(shard.labels, "data", shard.start)
-            self._check_inputs(shard.inputs, shard.start)
+            if checked is None or shard.start not in checked:
+                self._check_labels(shard.labels, "data", shard.start)
+                self._check_inputs(shard.inputs, shard.start)
+                if checked is not None:
+                    checked.add(shard.start)
             copies = {}
             for b, s, it in given:
                 other = next(it)
