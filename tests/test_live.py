@@ -847,3 +847,22 @@ def test_at_exit_the_worker_stops_its_running_cell_and_ends() -> None:
     assert not arrays.done and replies.got == {}  # stopped, nothing else started, no reply
     with pytest.raises(RuntimeError, match="request worker was stopped"):
         requests.submit("view", (0, 0, 2), replies.to((0, 0, 2)))
+
+
+def test_probes_are_fitted_on_a_copy_not_the_users_model(data, run_cube) -> None:
+    # the probes' fit runs on the request worker's thread: a hook the notebook puts on its own
+    # model after live() (to inspect it) must never see the cube's batches, and the pruned
+    # copy the worker evaluates at that moment must not be what the probe is fitted on
+    model = small_cnn(0)
+    live = Study({"a": model, "b": small_cnn(1)}, data, **KW).live()
+    live.slice(model="a", layer="penultimate", sparsity=0.0)  # the worker's copies exist now
+    seen = []
+    hook = model.fc1.register_forward_hook(lambda m, a, out: seen.append(out.shape[0]))
+    try:
+        # pool_1 and fc1 are probed layers: their probes are fitted first, inside a pruned unit
+        for layer in ("pool_1", "fc1"):
+            got = live.slice(model="a", layer=layer, sparsity=0.7)
+            assert_cells_equal(got, run_cube.slice(model="a", layer=layer, sparsity=0.7))
+    finally:
+        hook.remove()
+    assert seen == []

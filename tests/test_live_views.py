@@ -10,7 +10,6 @@ checked against ``numpy.histogram``.
 
 from __future__ import annotations
 
-import collections
 import threading
 import time
 from collections.abc import Callable
@@ -22,20 +21,13 @@ from torch import nn
 
 import geowidget as gw
 from geowidget.study import Study
+from tests.test_live import small_cnn
 
 N = 60
 RTOL, ATOL = 1e-5, 1e-6
 KW = dict(layers=["pool_1", "fc1", "penultimate"], sparsities=(0.7,), corruptions=["fog"],
           severities=(1,), shard_size=30, batch_size=30, progress=False)
 # conditions: 0 clean@0, 1 clean@0.7, 2 fog-1@0, 3 fog-1@0.7; layers 0 pool_1, 1 fc1, 2 penultimate
-
-
-def small_cnn(seed: int) -> nn.Module:
-    torch.manual_seed(seed)
-    layers = {"conv_1": nn.Conv2d(1, 4, 3, padding=1), "relu_1": nn.ReLU(),
-              "pool_1": nn.MaxPool2d(2), "flat": nn.Flatten(), "fc1": nn.Linear(144, 16),
-              "relu_2": nn.ReLU(), "fc": nn.Linear(16, 10)}
-    return nn.Sequential(collections.OrderedDict(layers)).eval()
 
 
 @pytest.fixture(scope="module")

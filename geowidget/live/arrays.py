@@ -84,18 +84,24 @@ class _StopWhenSet(TorchFunctionMode):
 
 class _LazyProbes(Mapping):
     """A model's probes by layer, each fitted (or read from the store) when first read: a
-    live cube fits only the probes of the layers someone looks at."""
+    live cube fits only the probes of the layers someone looks at.
+
+    They are fitted on ``model``, a dense copy of the user's model taken with the worker's: a
+    fit runs on the worker thread (never the user's model, which the notebook may be running
+    or hooking meanwhile), inside a unit whose own copy is pruned at that moment."""
 
     def __init__(self, study: Study, name: str, layers: list[str],
-                 head: Callable[[], tuple[torch.Tensor, torch.Tensor]]) -> None:
+                 head: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+                 model: torch.nn.Module | None) -> None:
         self.study, self.name, self.layers, self.head = study, name, layers, head
+        self.model = model
         self.fits: dict[str, ProbeFit] = {}
 
     def __getitem__(self, layer: str) -> ProbeFit:
         if layer not in self.layers:
             raise KeyError(layer)
         if layer not in self.fits:
-            self.fits[layer] = self.study._probe(self.name, layer, self.head())
+            self.fits[layer] = self.study._probe(self.name, layer, self.head(), self.model)
             self.study.probe_fits.setdefault(self.name, {})[layer] = self.fits[layer]
         return self.fits[layer]
 
@@ -306,9 +312,11 @@ class LiveArrays:
             for other in self.models:
                 self.check_model(other)
             study, plan = self.study, self.study.plan
-            probes = {m: _LazyProbes(study, m, [v for v in self.layers
-                                                if not plan.uses_head(m, v)], self._head)
+            probed = {m: [v for v in self.layers if not plan.uses_head(m, v)]
                       for m in self.models}
+            probes = {m: _LazyProbes(study, m, layers, self._head,
+                                     copy.deepcopy(plan.models[m]) if layers else None)
+                      for m, layers in probed.items()}
             spec = study._worker_spec(probes=probes)
             spec = dataclasses.replace(spec, models={m: copy.deepcopy(model)
                                                      for m, model in plan.models.items()})

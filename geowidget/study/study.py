@@ -387,10 +387,11 @@ class Study:
             )
 
     # ------------------------------------------------------------------ models
-    def _probe(self, name: str, layer: str, head: tuple[torch.Tensor, torch.Tensor]
-               ) -> ProbeFit:
+    def _probe(self, name: str, layer: str, head: tuple[torch.Tensor, torch.Tensor],
+               model: torch.nn.Module | None = None) -> ProbeFit:
         """Probes of an intermediate layer, fitted on the dense model's clean features of
-        ``head``: cross-fitted when it is the start of ``data``, one probe on ``probe_data``."""
+        ``head``: cross-fitted when it is the start of ``data``, one probe on ``probe_data``.
+        ``model`` is the dense model to run (default the user's model ``name``)."""
         from geowidget.engine.features import extract_features
         from geowidget.engine.probe import cross_fit, fit_probe
 
@@ -408,7 +409,8 @@ class Study:
                          if cross else (np.arange(len(head[1])),))
             return ProbeFit(torch.from_numpy(cached["weight"]), torch.from_numpy(cached["bias"]),
                             fitted_on, folds)
-        feats = extract_features(p.models[name], head, [layer], batch_size=self.batch_size,
+        model = p.models[name] if model is None else model
+        feats = extract_features(model, head, [layer], batch_size=self.batch_size,
                                  device=p.device, progress=False,
                                  tokens=None if mode is None else {layer: mode})[layer]
         feats = feats.float().cpu()
