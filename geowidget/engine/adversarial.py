@@ -72,6 +72,7 @@ GROW, SHRINK = 2.0, 0.5  # the angle after a round that did / did not shorten th
 STARTS = 64  # random rays per sample for the restarts of the second attack (see _restart)
 RESTARTS = 8  # the shortest of them refined as restarts, SCREEN rounds, then the best to the end
 SCREEN = 4
+SCAN, SCAN_RATIO = 12, 0.7  # the restarts' scan for a ray's first crossing (_first_crossing)
 TIE = 1e-3  # relative: the second attack "beats" the first only by more than this
 ATTACKS = {"l2": ("DDN", "L2DeepFool"), "linf": ("LInfFMN", "LinfDeepFool")}
 
@@ -281,6 +282,40 @@ def _refine(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Ten
         return _bisect(model, x, y, delta)
 
 
+def _to_edge(x: torch.Tensor, rays: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
+    """``rays`` scaled to end on the edge of the ``bounds`` box (per ray, its direction kept).
+
+    Clamping a long ray to the box instead would bend it toward the box's corners, so that
+    random rays would cover few directions.
+    """
+    lo, hi = bounds
+    flat, start = rays.flatten(1), x.flatten(1)
+    room = torch.where(flat > 0, (hi - start) / flat, (lo - start) / flat)
+    room = torch.where(flat != 0, room, torch.inf).amin(1).clamp_min(0.0)
+    return rays * room.view(-1, *[1] * (x.ndim - 1))
+
+
+def _first_crossing(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(delta, low)``: each segment cut to its first scanned point that flips, ``low`` the
+    scanned point before it (as a share of the cut segment), to bisect between (batched).
+
+    A long ray can cross the boundary several times (into another class and out again); a
+    bisection over the whole of it lands on any one crossing, often a far one. The scan runs
+    over ``SCAN`` points spaced by the ratio ``SCAN_RATIO`` up to the ray's end, so the
+    bisection that follows sees one crossing unless the boundary turns within a step.
+    """
+    shape = [-1, *[1] * (x.ndim - 1)]
+    ts = SCAN_RATIO ** torch.arange(SCAN - 1, -1, -1, device=x.device, dtype=x.dtype)
+    with torch.no_grad():
+        flips = torch.stack([model(_along(x, delta, t.expand(len(x)))).argmax(1) != y
+                             for t in ts], 1)
+    first = torch.where(flips.any(1), flips.float().argmax(1), len(ts) - 1)
+    end = ts[first]
+    low = torch.where(first > 0, ts[(first - 1).clamp_min(0)] / end, 0.0)
+    return delta * end.view(shape), low
+
+
 def _restart(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str,
              bounds: tuple[float, float], gen: torch.Generator) -> torch.Tensor:
     """Starts away from the attacks' local minimum: the ``RESTARTS`` shortest of ``STARTS``
@@ -289,13 +324,34 @@ def _restart(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str,
     Each ray runs from ``x`` to the edge of the ``bounds`` box and is bisected back to the
     boundary; rays that never change the prediction give ``delta`` of zero (not adversarial).
     """
-    lo, hi = bounds
-    reach = (hi - lo) * (x[0].numel() ** 0.5 if norm == "l2" else 1.0)  # past every box edge
     noise = torch.randn((len(x) * STARTS, *x.shape[1:]), generator=gen, device=x.device)
-    xs = x.repeat_interleave(STARTS, 0)
-    cand, size = _shortest(model, x, y, (xs + reach * _unit(noise, norm)).clamp(lo, hi) - xs,
-                           norm, keep=RESTARTS)
+    xs, ys = x.repeat_interleave(STARTS, 0), y.repeat_interleave(STARTS)
+    rays, low = _first_crossing(model, xs, ys, _to_edge(xs, _unit(noise, norm), bounds))
+    cand, size = _shortest(model, x, y, rays, norm, keep=STARTS, low=low)  # rank-major
+    with torch.no_grad():
+        rival = model(x.repeat(STARTS, *[1] * (x.ndim - 1)) + cand).argmax(1)
+    # round robin over the classes the rays reach: the shortest ray into each class, then
+    # the second shortest into each, ...; a class reached by few rays still gets its start
+    pick = _by_class(size.view(STARTS, -1).T, rival.view(STARTS, -1).T)[:, :RESTARTS]
+    rows = torch.arange(len(x), device=x.device)
+    cand = cand.view(STARTS, len(x), *x.shape[1:])[pick.T, rows].flatten(0, 1)
+    size = size.view(STARTS, -1)[pick.T, rows].flatten()
     return torch.where(torch.isfinite(size).view(-1, *[1] * (x.ndim - 1)), cand, 0.0)
+
+
+def _by_class(size: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    """Per row, the columns of ``size`` (ascending per row) in round-robin order over
+    ``label``: the first of each label by size, then the second of each, ...; inf last."""
+    k = size.shape[1]
+    pos = torch.arange(k, device=size.device).expand_as(size)
+    group = label.argsort(dim=1, stable=True)  # by label, each label's columns still by size
+    lab = label.gather(1, group)
+    new = torch.ones_like(lab, dtype=torch.bool)
+    new[:, 1:] = lab[:, 1:] != lab[:, :-1]
+    first = torch.where(new, pos, 0).cummax(1).values
+    rank = torch.empty_like(pos).scatter_(1, group, pos - first)  # rank within the label
+    key = torch.where(torch.isfinite(size), rank * k + pos, 2 * k * k)
+    return key.argsort(dim=1, stable=True)
 
 
 def _attack(fmodel: Any, attack: Any, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
