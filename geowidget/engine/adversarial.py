@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+import os
 
 import numpy as np
 import torch
@@ -69,9 +70,20 @@ SEARCH = 8  # random rays per sample and round of the local search (see _search)
 SPREAD = (0.3, 1e-5, 1.0)  # the local search's angle: start, floor, ceiling (radians, about)
 WINDOW, SEARCH_STEPS = 2.0, 8  # its bisection: over [1 - WINDOW * angle, 1] of the ray
 GROW, SHRINK = 2.0, 0.5  # the angle after a round that did / did not shorten the distance
-STARTS = 64  # random rays per sample for the restarts of the second attack (see _restart)
-RESTARTS = 8  # the shortest of them refined as restarts, SCREEN rounds, then the best to the end
+STARTS = int(os.environ.get('STARTS', 64))  # random rays per sample for the restarts of the second attack (see _restart)
+RESTARTS = int(os.environ.get('RESTARTS', 8))  # the shortest of them refined as restarts, SCREEN rounds, then the best to the end
 SCREEN = 4
+POLICY = os.environ.get('POLICY', 'best1')
+RSTEPS = int(os.environ.get('RSTEPS', 16))
+PROBES = int(os.environ.get('PROBES', 2048))
+PROBE_ROUNDS = int(os.environ.get('PROBE_ROUNDS', 2))
+PROBE_REFINE = int(os.environ.get('PROBE_REFINE', 4))
+CHUNK_ROWS = 1 << 16
+USE_SCAN = int(os.environ.get('USE_SCAN', 1))
+FINALISTS = int(os.environ.get('FINALISTS', 3))
+PROBE_ALL = int(os.environ.get('PROBE_ALL', 1))
+CONE = int(os.environ.get('CONE', 1))
+RANK = os.environ.get('RANK_BY', 'plane')
 SCAN, SCAN_RATIO = 12, 0.7  # the restarts' scan for a ray's first crossing (_first_crossing)
 TIE = 1e-3  # relative: the second attack "beats" the first only by more than this
 ATTACKS = {"l2": ("DDN", "L2DeepFool"), "linf": ("LInfFMN", "LinfDeepFool")}
@@ -177,6 +189,30 @@ def _bisect(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Ten
     return delta * hi.view(-1, *[1] * (x.ndim - 1))
 
 
+def _plane(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Tensor,
+           norm: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(distance, u)``: the boundary linearised at ``x + delta``, and its nearest point to ``x``.
+
+    The margin of the strongest other class over the label, and its gradient ``g``, give a
+    plane; its point nearest to ``x`` in ``norm`` is ``x + distance * u``, ``u`` of unit
+    size along the dual of ``g``. ``distance`` is inf where the plane does not lie on the
+    far side of ``x`` (or the gradient vanishes). One forward and one backward pass.
+    """
+    b = (x + delta).detach().requires_grad_(True)
+    with torch.enable_grad():
+        z = model(b)
+        rival = z.detach().scatter(1, y[:, None], -torch.inf).argmax(1)
+        margin = z.gather(1, rival[:, None]) - z.gather(1, y[:, None])
+        (grad,) = torch.autograd.grad(margin.sum(), b)
+    g = grad.flatten(1)
+    # the plane margin(b) + g . (p - b) = 0, at p = x + s * u: s * (g . u) = g . delta - margin
+    r = (g * delta.flatten(1)).sum(1) - margin.detach().flatten()
+    u = g / g.norm(dim=1, keepdim=True).clamp_min(1e-12) if norm == "l2" else g.sign()
+    slope = (g * u).sum(1)
+    distance = torch.where((r > 0) & (slope > 0), r / slope.clamp_min(1e-30), torch.inf)
+    return distance, u.view_as(x)
+
+
 def _project(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Tensor,
              norm: str, bounds: tuple[float, float]) -> torch.Tensor:
     """One boundary-projection round: a shorter adversarial ``delta`` where one is found.
@@ -190,18 +226,8 @@ def _project(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Te
     shorter, so a round never makes a distance larger.
     """
     shape = [-1, *[1] * (x.ndim - 1)]
-    b = (x + delta).detach().requires_grad_(True)
-    with torch.enable_grad():
-        z = model(b)
-        rival = z.detach().scatter(1, y[:, None], -torch.inf).argmax(1)
-        margin = z.gather(1, rival[:, None]) - z.gather(1, y[:, None])
-        (grad,) = torch.autograd.grad(margin.sum(), b)
-    g = grad.flatten(1)
-    # the plane margin(b) + g . (p - b) = 0 lies on the far side of x where r > 0; its
-    # nearest point to x is x + r * u, u of unit norm along the dual of g
-    r = (g * delta.flatten(1)).sum(1) - margin.detach().flatten()
-    useful = (r > 0) & (g.abs().amax(1) > 0)
-    u = (g / g.norm(dim=1, keepdim=True).clamp_min(1e-12) if norm == "l2" else g.sign()).view_as(x)
+    plane, u = _plane(model, x, y, delta, norm)
+    useful = torch.isfinite(plane)
     size = _size(delta, norm)
     here = delta / size.view(shape).clamp_min(1e-12)
     for turn in TURNS:
@@ -316,6 +342,52 @@ def _first_crossing(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: t
     return delta * end.view(shape), low
 
 
+def _probe(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Tensor,
+           norm: str, bounds: tuple[float, float], gen: torch.Generator) -> torch.Tensor:
+    shape = [-1, *[1] * (x.ndim - 1)]
+    size = _size(delta, norm)
+    n = len(x)
+    best = size.clone()
+    found = delta.clone()
+    chunk = max(1, CHUNK_ROWS // max(n, 1))
+    for a in range(0, PROBES, chunk):
+        k = min(chunk, PROBES - a)
+        noise = torch.randn((n * k, *x.shape[1:]), generator=gen, device=x.device)
+        xs, ys = x.repeat_interleave(k, 0), y.repeat_interleave(k)
+        if CONE:
+            w = 10 ** (torch.rand((n * k,), generator=gen, device=x.device) * 2 - 1.5)
+            dirs = _unit(_unit(delta, norm).repeat_interleave(k, 0) + w.view(shape) * _unit(noise, norm), norm)
+        else:
+            dirs = _unit(noise, norm)
+        pts = (xs + size.repeat_interleave(k).view(shape) * dirs).clamp(*bounds) - xs
+        with torch.no_grad():
+            flips = model(xs + pts).argmax(1) != ys
+        hit = flips.nonzero().flatten()
+        if len(hit) == 0:
+            continue
+        with torch.no_grad():
+            cand = _bisect(model, xs[hit], ys[hit], pts[hit])
+            ok = model(xs[hit] + cand).argmax(1) != ys[hit]
+        s_ = torch.where(ok, _size(cand, norm), torch.inf)
+        owner = hit // k
+        for_sample = torch.full((n,), torch.inf, device=x.device).scatter_reduce(0, owner, s_, "amin")
+        better = for_sample < best
+        # the row of each sample's shortest hit
+        is_min = (s_ == for_sample[owner]) & better[owner]
+        rows = torch.nonzero(is_min).flatten()
+        found[owner[rows]] = cand[rows]
+        best = torch.where(better, for_sample, best)
+    improved = best < size
+    if bool(improved.any()):
+        i = improved.nonzero().flatten()
+        found[i] = _refine(model, x[i], y[i], found[i], norm, bounds, gen, rounds=PROBE_REFINE)
+        with torch.no_grad():
+            ok = model(x + found).argmax(1) != y
+        keep = ok & (_size(found, norm) < size)
+        delta = torch.where(keep.view(shape), found, delta)
+    return delta
+
+
 def _restart(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str,
              bounds: tuple[float, float], gen: torch.Generator) -> torch.Tensor:
     """Starts away from the attacks' local minimum: the ``RESTARTS`` shortest of ``STARTS``
@@ -326,13 +398,21 @@ def _restart(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str,
     """
     noise = torch.randn((len(x) * STARTS, *x.shape[1:]), generator=gen, device=x.device)
     xs, ys = x.repeat_interleave(STARTS, 0), y.repeat_interleave(STARTS)
-    rays, low = _first_crossing(model, xs, ys, _to_edge(xs, _unit(noise, norm), bounds))
-    cand, size = _shortest(model, x, y, rays, norm, keep=STARTS, low=low)  # rank-major
+    if USE_SCAN:
+        rays, low = _first_crossing(model, xs, ys, _to_edge(xs, _unit(noise, norm), bounds))
+    else:
+        rays, low = _to_edge(xs, _unit(noise, norm), bounds), 0.0
+    cand, size = _shortest(model, x, y, rays, norm, keep=STARTS, low=low, steps=RSTEPS)  # rank-major
+    xk, yk = x.repeat(STARTS, *[1] * (x.ndim - 1)), y.repeat(STARTS)
     with torch.no_grad():
-        rival = model(x.repeat(STARTS, *[1] * (x.ndim - 1)) + cand).argmax(1)
-    # round robin over the classes the rays reach: the shortest ray into each class, then
-    # the second shortest into each, ...; a class reached by few rays still gets its start
-    pick = _by_class(size.view(STARTS, -1).T, rival.view(STARTS, -1).T)[:, :RESTARTS]
+        rival = model(xk + cand).argmax(1)
+    # ranked by how near the boundary's plane at the ray's point comes to x (where the
+    # refinement from it heads), not by where the random ray happened to cross; round robin
+    # over the classes the rays reach: the best ray into each class, then the second, ...
+    plane = torch.where(torch.isfinite(size), _plane(model, xk, yk, cand, norm)[0], torch.inf)
+    if RANK == "size":
+        plane = size
+    pick = _by_class(plane.view(STARTS, -1).T, rival.view(STARTS, -1).T)[:, :RESTARTS]
     rows = torch.arange(len(x), device=x.device)
     cand = cand.view(STARTS, len(x), *x.shape[1:])[pick.T, rows].flatten(0, 1)
     size = size.view(STARTS, -1)[pick.T, rows].flatten()
@@ -340,18 +420,20 @@ def _restart(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str,
 
 
 def _by_class(size: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-    """Per row, the columns of ``size`` (ascending per row) in round-robin order over
-    ``label``: the first of each label by size, then the second of each, ...; inf last."""
+    """Per row, the columns of ``size`` in round-robin order over ``label``: the smallest
+    of each label (by size), then the second smallest of each, ...; inf last."""
     k = size.shape[1]
     pos = torch.arange(k, device=size.device).expand_as(size)
+    order = size.argsort(dim=1, stable=True)
+    size, label = size.gather(1, order), label.gather(1, order)
     group = label.argsort(dim=1, stable=True)  # by label, each label's columns still by size
     lab = label.gather(1, group)
     new = torch.ones_like(lab, dtype=torch.bool)
     new[:, 1:] = lab[:, 1:] != lab[:, :-1]
     first = torch.where(new, pos, 0).cummax(1).values
     rank = torch.empty_like(pos).scatter_(1, group, pos - first)  # rank within the label
-    key = torch.where(torch.isfinite(size), rank * k + pos, 2 * k * k)
-    return key.argsort(dim=1, stable=True)
+    key = torch.where(torch.isfinite(size), rank * k + pos if POLICY == 'rr' else torch.where(rank == 0, pos, k + pos), 2 * k * k)
+    return order.gather(1, key.argsort(dim=1, stable=True))
 
 
 def _attack(fmodel: Any, attack: Any, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
@@ -387,9 +469,22 @@ def _attack(fmodel: Any, attack: Any, model: nn.Module, x: torch.Tensor, y: torc
         with torch.no_grad():
             ok = model(xs + every).argmax(1) != ys
         size = torch.where(ok, _size(every, norm), torch.inf).view(k, n)
-        delta = every.view(k, n, *x.shape[1:])[size.argmin(0), torch.arange(n, device=x.device)]
+        f = min(FINALISTS, k)
+        top = size.topk(f, dim=0, largest=False).indices  # [f, n]
+        cols = torch.arange(n, device=x.device)
+        fin = every.view(k, n, *x.shape[1:])[top, cols[None]].flatten(0, 1)  # rank-major
         verified = verified | ok.view(k, n)[1:].any(0)
-        delta = _refine(model, x, y, delta, norm, bounds, gen)
+        xf, yf = x.repeat(f, *[1] * (x.ndim - 1)), y.repeat(f)
+        fin = _refine(model, xf, yf, fin, norm, bounds, gen)
+        if PROBE_ALL:
+            for _ in range(PROBE_ROUNDS):
+                fin = _probe(model, xf, yf, fin, norm, bounds, gen)
+        with torch.no_grad():
+            okf = model(xf + fin).argmax(1) != yf
+        sf = torch.where(okf, _size(fin, norm), torch.inf).view(f, n)
+        delta = fin.view(f, n, *x.shape[1:])[sf.argmin(0), cols]
+        for _ in range(0 if PROBE_ALL else PROBE_ROUNDS):
+            delta = _probe(model, x, y, delta, norm, bounds, gen)
     with torch.no_grad():
         final = model(x + delta).argmax(1) != y  # the forward pass that verifies the result
     return _size(delta, norm), verified & final, delta
