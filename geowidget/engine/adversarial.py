@@ -44,7 +44,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-import os
 
 import numpy as np
 import torch
@@ -58,9 +57,10 @@ from geowidget.engine.progress import progress as progress_bar
 __all__ = ["NORMS", "VERSION", "AdversarialDistance", "adversarial_distance"]
 
 NORMS = ("l2", "linf")
-# bumped when the attack changes what it finds (2: the multi-start second attack), so that a
-# Study's stored distances are never those of an older attack
-VERSION = 2
+# bumped when the attack changes what it finds (2: the multi-start second attack; 3: its
+# restarts by class, finalists and probes), so that a Study's stored distances are never
+# those of an older attack
+VERSION = 3
 INSTALL = 'pip install "geowidget[adversarial]"'
 REFINE = 16  # bisection steps toward the boundary: 2**-16 of the found distance
 PROJECTIONS = 3  # boundary-projection rounds after the first attack (see _project)
@@ -70,21 +70,13 @@ SEARCH = 8  # random rays per sample and round of the local search (see _search)
 SPREAD = (0.3, 1e-5, 1.0)  # the local search's angle: start, floor, ceiling (radians, about)
 WINDOW, SEARCH_STEPS = 2.0, 8  # its bisection: over [1 - WINDOW * angle, 1] of the ray
 GROW, SHRINK = 2.0, 0.5  # the angle after a round that did / did not shorten the distance
-STARTS = int(os.environ.get('STARTS', 64))  # random rays per sample for the restarts of the second attack (see _restart)
-RESTARTS = int(os.environ.get('RESTARTS', 8))  # the shortest of them refined as restarts, SCREEN rounds, then the best to the end
-SCREEN = 4
-POLICY = os.environ.get('POLICY', 'best1')
-RSTEPS = int(os.environ.get('RSTEPS', 16))
-PROBES = int(os.environ.get('PROBES', 2048))
-PROBE_ROUNDS = int(os.environ.get('PROBE_ROUNDS', 2))
-PROBE_REFINE = int(os.environ.get('PROBE_REFINE', 4))
-CHUNK_ROWS = 1 << 16
-USE_SCAN = int(os.environ.get('USE_SCAN', 1))
-FINALISTS = int(os.environ.get('FINALISTS', 3))
-PROBE_ALL = int(os.environ.get('PROBE_ALL', 1))
-CONE = int(os.environ.get('CONE', 1))
-RANK = os.environ.get('RANK_BY', 'plane')
-SCAN, SCAN_RATIO = 12, 0.7  # the restarts' scan for a ray's first crossing (_first_crossing)
+STARTS = 64  # random rays per sample for the restarts of the second attack (see _restart)
+RESTARTS = 8  # of them refined as restarts (the best into each class first)
+SCREEN = 4  # rounds every start of the second attack is refined
+FINALISTS = 3  # starts refined ROUNDS more and probed (the best into each class first)
+PROBES, PROBE_ROUNDS, PROBE_REFINE = 512, 2, 4  # rays per probe round, rounds, refinement
+CONE = (10 ** -1.5, 10 ** 0.5)  # the probe's turn: log-uniform weight of a random direction
+PROBE_ELEMENTS = 1 << 24  # input elements per probe chunk (memory bound, 64 MB in float32)
 TIE = 1e-3  # relative: the second attack "beats" the first only by more than this
 ATTACKS = {"l2": ("DDN", "L2DeepFool"), "linf": ("LInfFMN", "LinfDeepFool")}
 
@@ -309,10 +301,11 @@ def _refine(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Ten
 
 
 def _to_edge(x: torch.Tensor, rays: torch.Tensor, bounds: tuple[float, float]) -> torch.Tensor:
-    """``rays`` scaled to end on the edge of the ``bounds`` box (per ray, its direction kept).
+    """``rays`` scaled to end on the edge of the ``bounds`` box, each keeping its direction.
 
-    Clamping a long ray to the box instead would bend it toward the box's corners, so that
-    random rays would cover few directions.
+    Clamping a long ray to the box instead bends it toward the box's corners: in 5
+    dimensions, random rays clamped so covered few directions, and the restarts missed the
+    classes that lie between them.
     """
     lo, hi = bounds
     flat, start = rays.flatten(1), x.flatten(1)
@@ -321,119 +314,100 @@ def _to_edge(x: torch.Tensor, rays: torch.Tensor, bounds: tuple[float, float]) -
     return rays * room.view(-1, *[1] * (x.ndim - 1))
 
 
-def _first_crossing(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Tensor
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(delta, low)``: each segment cut to its first scanned point that flips, ``low`` the
-    scanned point before it (as a share of the cut segment), to bisect between (batched).
+def _by_class(rank: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+    """Per row, the columns in the order starts are taken: the best (smallest ``rank``) of
+    each ``label`` first, by rank, then the others by rank; inf ranks last.
 
-    A long ray can cross the boundary several times (into another class and out again); a
-    bisection over the whole of it lands on any one crossing, often a far one. The scan runs
-    over ``SCAN`` points spaced by the ratio ``SCAN_RATIO`` up to the ray's end, so the
-    bisection that follows sees one crossing unless the boundary turns within a step.
+    Why: the nearest boundary may be to a class that few starts reach (the untargeted
+    attacks aim at the strongest other class, random rays mostly cross into the commonest),
+    so every class reached gets its best start before any class gets a second.
     """
-    shape = [-1, *[1] * (x.ndim - 1)]
-    ts = SCAN_RATIO ** torch.arange(SCAN - 1, -1, -1, device=x.device, dtype=x.dtype)
+    k = rank.shape[1]
+    pos = torch.arange(k, device=rank.device).expand_as(rank)
+    order = rank.argsort(dim=1, stable=True)
+    label = label.gather(1, order)
+    group = label.argsort(dim=1, stable=True)  # by label, each label's columns still by rank
+    first = torch.ones_like(label, dtype=torch.bool)
+    first[:, 1:] = label.gather(1, group)[:, 1:] != label.gather(1, group)[:, :-1]
+    best = torch.zeros_like(first).scatter_(1, group, first)  # the best of its label
+    finite = torch.isfinite(rank.gather(1, order))
+    key = torch.where(finite, torch.where(best, pos, k + pos), 2 * k + pos)
+    return order.gather(1, key.argsort(dim=1))
+
+
+def _labels(model: nn.Module, x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        flips = torch.stack([model(_along(x, delta, t.expand(len(x)))).argmax(1) != y
-                             for t in ts], 1)
-    first = torch.where(flips.any(1), flips.float().argmax(1), len(ts) - 1)
-    end = ts[first]
-    low = torch.where(first > 0, ts[(first - 1).clamp_min(0)] / end, 0.0)
-    return delta * end.view(shape), low
-
-
-def _probe(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Tensor,
-           norm: str, bounds: tuple[float, float], gen: torch.Generator) -> torch.Tensor:
-    shape = [-1, *[1] * (x.ndim - 1)]
-    size = _size(delta, norm)
-    n = len(x)
-    best = size.clone()
-    found = delta.clone()
-    chunk = max(1, CHUNK_ROWS // max(n, 1))
-    for a in range(0, PROBES, chunk):
-        k = min(chunk, PROBES - a)
-        noise = torch.randn((n * k, *x.shape[1:]), generator=gen, device=x.device)
-        xs, ys = x.repeat_interleave(k, 0), y.repeat_interleave(k)
-        if CONE:
-            w = 10 ** (torch.rand((n * k,), generator=gen, device=x.device) * 2 - 1.5)
-            dirs = _unit(_unit(delta, norm).repeat_interleave(k, 0) + w.view(shape) * _unit(noise, norm), norm)
-        else:
-            dirs = _unit(noise, norm)
-        pts = (xs + size.repeat_interleave(k).view(shape) * dirs).clamp(*bounds) - xs
-        with torch.no_grad():
-            flips = model(xs + pts).argmax(1) != ys
-        hit = flips.nonzero().flatten()
-        if len(hit) == 0:
-            continue
-        with torch.no_grad():
-            cand = _bisect(model, xs[hit], ys[hit], pts[hit])
-            ok = model(xs[hit] + cand).argmax(1) != ys[hit]
-        s_ = torch.where(ok, _size(cand, norm), torch.inf)
-        owner = hit // k
-        for_sample = torch.full((n,), torch.inf, device=x.device).scatter_reduce(0, owner, s_, "amin")
-        better = for_sample < best
-        # the row of each sample's shortest hit
-        is_min = (s_ == for_sample[owner]) & better[owner]
-        rows = torch.nonzero(is_min).flatten()
-        found[owner[rows]] = cand[rows]
-        best = torch.where(better, for_sample, best)
-    improved = best < size
-    if bool(improved.any()):
-        i = improved.nonzero().flatten()
-        found[i] = _refine(model, x[i], y[i], found[i], norm, bounds, gen, rounds=PROBE_REFINE)
-        with torch.no_grad():
-            ok = model(x + found).argmax(1) != y
-        keep = ok & (_size(found, norm) < size)
-        delta = torch.where(keep.view(shape), found, delta)
-    return delta
+        return model(x + delta).argmax(1)
 
 
 def _restart(model: nn.Module, x: torch.Tensor, y: torch.Tensor, norm: str,
              bounds: tuple[float, float], gen: torch.Generator) -> torch.Tensor:
-    """Starts away from the attacks' local minimum: the ``RESTARTS`` shortest of ``STARTS``
-    random rays per sample, ``[RESTARTS * N, ...]`` (rank-major).
+    """Starts away from the attacks' local minimum: ``RESTARTS`` of ``STARTS`` random rays
+    per sample, ``[RESTARTS * N, ...]`` (rank-major).
 
-    Each ray runs from ``x`` to the edge of the ``bounds`` box and is bisected back to the
-    boundary; rays that never change the prediction give ``delta`` of zero (not adversarial).
+    Each ray runs from ``x`` to the edge of the ``bounds`` box (``_to_edge``) and is
+    bisected back to the boundary. The rays are ranked by how near to ``x`` the boundary's
+    plane at their point comes (``_plane``: where a refinement from there heads, rather
+    than where the random ray happened to cross) and taken class by class (``_by_class``).
+    Rays that never change the prediction give ``delta`` of zero (not adversarial).
     """
     noise = torch.randn((len(x) * STARTS, *x.shape[1:]), generator=gen, device=x.device)
-    xs, ys = x.repeat_interleave(STARTS, 0), y.repeat_interleave(STARTS)
-    if USE_SCAN:
-        rays, low = _first_crossing(model, xs, ys, _to_edge(xs, _unit(noise, norm), bounds))
-    else:
-        rays, low = _to_edge(xs, _unit(noise, norm), bounds), 0.0
-    cand, size = _shortest(model, x, y, rays, norm, keep=STARTS, low=low, steps=RSTEPS)  # rank-major
+    xs = x.repeat_interleave(STARTS, 0)
+    cand, size = _shortest(model, x, y, _to_edge(xs, _unit(noise, norm), bounds), norm,
+                           keep=STARTS)  # every ray, rank-major
     xk, yk = x.repeat(STARTS, *[1] * (x.ndim - 1)), y.repeat(STARTS)
-    with torch.no_grad():
-        rival = model(xk + cand).argmax(1)
-    # ranked by how near the boundary's plane at the ray's point comes to x (where the
-    # refinement from it heads), not by where the random ray happened to cross; round robin
-    # over the classes the rays reach: the best ray into each class, then the second, ...
     plane = torch.where(torch.isfinite(size), _plane(model, xk, yk, cand, norm)[0], torch.inf)
-    if RANK == "size":
-        plane = size
-    pick = _by_class(plane.view(STARTS, -1).T, rival.view(STARTS, -1).T)[:, :RESTARTS]
+    pick = _by_class(plane.view(STARTS, -1).T, _labels(model, xk, cand).view(STARTS, -1).T)
+    pick = pick[:, :RESTARTS].T
     rows = torch.arange(len(x), device=x.device)
-    cand = cand.view(STARTS, len(x), *x.shape[1:])[pick.T, rows].flatten(0, 1)
-    size = size.view(STARTS, -1)[pick.T, rows].flatten()
+    cand = cand.view(STARTS, len(x), *x.shape[1:])[pick, rows].flatten(0, 1)
+    size = size.view(STARTS, -1)[pick, rows].flatten()
     return torch.where(torch.isfinite(size).view(-1, *[1] * (x.ndim - 1)), cand, 0.0)
 
 
-def _by_class(size: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-    """Per row, the columns of ``size`` in round-robin order over ``label``: the smallest
-    of each label (by size), then the second smallest of each, ...; inf last."""
-    k = size.shape[1]
-    pos = torch.arange(k, device=size.device).expand_as(size)
-    order = size.argsort(dim=1, stable=True)
-    size, label = size.gather(1, order), label.gather(1, order)
-    group = label.argsort(dim=1, stable=True)  # by label, each label's columns still by size
-    lab = label.gather(1, group)
-    new = torch.ones_like(lab, dtype=torch.bool)
-    new[:, 1:] = lab[:, 1:] != lab[:, :-1]
-    first = torch.where(new, pos, 0).cummax(1).values
-    rank = torch.empty_like(pos).scatter_(1, group, pos - first)  # rank within the label
-    key = torch.where(torch.isfinite(size), rank * k + pos if POLICY == 'rr' else torch.where(rank == 0, pos, k + pos), 2 * k * k)
-    return order.gather(1, key.argsort(dim=1, stable=True))
+def _probe(model: nn.Module, x: torch.Tensor, y: torch.Tensor, delta: torch.Tensor,
+           norm: str, bounds: tuple[float, float], gen: torch.Generator) -> torch.Tensor:
+    """One probe round: ``delta`` shorter where a nearer boundary point lies around it.
+
+    ``PROBES`` rays per sample, turned from ``delta``'s direction by random directions at
+    angles spread from about 2 to 70 degrees (a log-uniform weight in ``CONE``), are tried
+    at the current length: one forward pass each, as a ray changes the prediction only if
+    it crosses the boundary before that length. The rays that do are bisected back to the
+    boundary, and the shortest is refined ``PROBE_REFINE`` rounds (``_refine``). Why: the
+    refinement stops at a local minimum of the distance, and the better ones it misses lie
+    near it (another kink of the boundary 10-50 degrees away, where a boundary "spike"
+    toward ``x`` covers 1e-5 of all directions at that length, far more of this cone).
+    Never lengthens; rays are clipped to ``bounds``.
+    """
+    shape = [-1, *[1] * (x.ndim - 1)]
+    n, size = len(x), _size(delta, norm)
+    best, found = size.clone(), delta.clone()
+    here = _unit(delta, norm)
+    chunk = max(1, PROBE_ELEMENTS // max(1, n * x[0].numel()))  # rays per chunk, bounded memory
+    for a in range(0, PROBES, chunk):
+        k = min(chunk, PROBES - a)
+        noise = torch.randn((n * k, *x.shape[1:]), generator=gen, device=x.device)
+        lo, hi = np.log10(CONE)
+        turn = 10 ** (lo + (hi - lo) * torch.rand(n * k, generator=gen, device=x.device))
+        rays = _unit(here.repeat_interleave(k, 0) + turn.view(shape) * _unit(noise, norm), norm)
+        xs, ys = x.repeat_interleave(k, 0), y.repeat_interleave(k)
+        rays = (xs + size.repeat_interleave(k).view(shape) * rays).clamp(*bounds) - xs
+        hit = torch.nonzero(_labels(model, xs, rays) != ys).flatten()
+        if len(hit) == 0:
+            continue
+        with torch.no_grad():
+            cand = _bisect(model, xs[hit], ys[hit], rays[hit])
+        new = torch.where(_labels(model, xs[hit], cand) != ys[hit], _size(cand, norm), torch.inf)
+        owner = hit // k
+        shortest = best.scatter_reduce(0, owner, new, "amin")
+        take = torch.nonzero((new == shortest[owner]) & (new < best[owner])).flatten()
+        found[owner[take]], best = cand[take], shortest
+    improved = torch.nonzero(best < size).flatten()
+    if len(improved):
+        found[improved] = _refine(model, x[improved], y[improved], found[improved], norm,
+                                  bounds, gen, rounds=PROBE_REFINE)
+    keep = (_labels(model, x, found) != y) & (_size(found, norm) < size)
+    return torch.where(keep.view(shape), found, delta)
 
 
 def _attack(fmodel: Any, attack: Any, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
@@ -444,11 +418,12 @@ def _attack(fmodel: Any, attack: Any, model: nn.Module, x: torch.Tensor, y: torc
 
     The attack's adversarial is bisected back to the boundary, then shortened by
     ``PROJECTIONS`` boundary projections (the first attack, on every sample), or, where
-    ``thorough`` (the second attack, on the checked subsample), refined together with
-    ``RESTARTS`` random restarts (``_restart``) for ``SCREEN`` rounds of ``_refine``, the
-    shortest of them then for ``ROUNDS`` more; ``start`` (the first attack's perturbation)
-    joins the restarts. ``verified`` says the attack's own perturbation (or, where
-    ``thorough``, a restart's) changed the prediction.
+    ``thorough`` (the second attack, on the checked subsample), searched from many starts:
+    the attack's result, ``start`` (the first attack's perturbation) and ``RESTARTS``
+    random restarts (``_restart``) are refined ``SCREEN`` rounds (``_refine``);
+    ``FINALISTS`` of them (by class, ``_by_class``) ``ROUNDS`` more, each then probed
+    ``PROBE_ROUNDS`` times (``_probe``); the shortest is kept. ``verified`` says the
+    attack's own perturbation (or, where ``thorough``, a restart's) changed the prediction.
     """
     if len(x) == 0:
         return x.new_zeros(0), torch.zeros(0, dtype=torch.bool, device=x.device), x
@@ -460,31 +435,25 @@ def _attack(fmodel: Any, attack: Any, model: nn.Module, x: torch.Tensor, y: torc
     if not thorough:
         for _ in range(PROJECTIONS):
             delta = _project(model, x, y, delta, norm, bounds)
-    else:  # every start refined a few rounds, as one batch; the best of them to the end
+    else:  # all batched: every start a few rounds, the finalists to the end
         starts = [delta, _restart(model, x, y, norm, bounds, gen)]
         starts += [] if start is None else [start]
         n, k = len(x), sum(len(d) for d in starts) // len(x)
         xs, ys = x.repeat(k, *[1] * (x.ndim - 1)), y.repeat(k)
         every = _refine(model, xs, ys, torch.cat(starts), norm, bounds, gen, rounds=SCREEN)
-        with torch.no_grad():
-            ok = model(xs + every).argmax(1) != ys
-        size = torch.where(ok, _size(every, norm), torch.inf).view(k, n)
-        f = min(FINALISTS, k)
-        top = size.topk(f, dim=0, largest=False).indices  # [f, n]
-        cols = torch.arange(n, device=x.device)
-        fin = every.view(k, n, *x.shape[1:])[top, cols[None]].flatten(0, 1)  # rank-major
+        flips = _labels(model, xs, every)
+        ok = flips != ys
         verified = verified | ok.view(k, n)[1:].any(0)
+        size = torch.where(ok, _size(every, norm), torch.inf).view(k, n)
+        f, cols = min(FINALISTS, k), torch.arange(n, device=x.device)
+        top = _by_class(size.T, flips.view(k, n).T)[:, :f].T
         xf, yf = x.repeat(f, *[1] * (x.ndim - 1)), y.repeat(f)
-        fin = _refine(model, xf, yf, fin, norm, bounds, gen)
-        if PROBE_ALL:
-            for _ in range(PROBE_ROUNDS):
-                fin = _probe(model, xf, yf, fin, norm, bounds, gen)
-        with torch.no_grad():
-            okf = model(xf + fin).argmax(1) != yf
-        sf = torch.where(okf, _size(fin, norm), torch.inf).view(f, n)
-        delta = fin.view(f, n, *x.shape[1:])[sf.argmin(0), cols]
-        for _ in range(0 if PROBE_ALL else PROBE_ROUNDS):
-            delta = _probe(model, x, y, delta, norm, bounds, gen)
+        every = _refine(model, xf, yf, every.view(k, n, *x.shape[1:])[top, cols].flatten(0, 1),
+                        norm, bounds, gen)
+        for _ in range(PROBE_ROUNDS):
+            every = _probe(model, xf, yf, every, norm, bounds, gen)
+        size = torch.where(_labels(model, xf, every) != yf, _size(every, norm), torch.inf)
+        delta = every.view(f, n, *x.shape[1:])[size.view(f, n).argmin(0), cols]
     with torch.no_grad():
         final = model(x + delta).argmax(1) != y  # the forward pass that verifies the result
     return _size(delta, norm), verified & final, delta
