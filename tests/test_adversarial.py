@@ -15,6 +15,7 @@ from geowidget.engine.adversarial import (
     TIE,
     _bisect,
     _by_class,
+    _plane,
     _project,
     _to_edge,
     adversarial_distance,
@@ -151,6 +152,26 @@ def test_restarts_take_the_best_start_of_every_class_first():
         finite = [j for j in by_rank if np.isfinite(r[j]) and j not in firsts]
         assert got[:len(firsts) + len(finite)] == firsts + finite
         assert sorted(got) == list(range(12))
+
+
+def test_the_restarts_plane_distance_is_exact_on_a_linear_model():
+    model, x = linear(), torch.rand(40, 12)
+    lin = model[1]
+    with torch.no_grad():
+        y = model(x).argmax(1)
+        delta = torch.randn(40, 12, generator=torch.Generator().manual_seed(5))
+        z = lin(x + delta)
+        rival = z.scatter(1, y[:, None], -torch.inf).argmax(1)  # strongest other class there
+        gap = (lin(x).gather(1, y[:, None]) - lin(x).gather(1, rival[:, None])).flatten()
+        w = lin.weight[y] - lin.weight[rival]
+    for norm, dual in (("l2", w.norm(dim=1)), ("linf", w.abs().sum(1))):
+        dist, u = _plane(model, x, y, delta, norm)
+        # the plane z_rival = z_y of a linear model is the boundary itself: gap / ||w||_dual
+        np.testing.assert_allclose(dist.numpy(), (gap / dual).numpy(), rtol=1e-4)
+        with torch.no_grad():  # and x + dist * u lies on it
+            on = lin(x + dist[:, None] * u)
+            np.testing.assert_allclose(on.gather(1, y[:, None]).numpy(),
+                                       on.gather(1, rival[:, None]).numpy(), atol=1e-4)
 
 
 def test_random_rays_keep_their_direction_to_the_edge_of_the_box():

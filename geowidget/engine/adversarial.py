@@ -19,12 +19,16 @@ are greedy), so each result is then shortened along the boundary:
   turned toward that plane's nearest point are bisected back to the boundary, and a ray's
   point is kept only where it is adversarial and shorter;
 - the second attack (the checked subsample) is thorough, a multi-start search: its own
-  result, the first attack's and ``RESTARTS`` random restarts (the shortest of ``STARTS``
-  random rays to the boundary, ``_restart``) are each refined ``SCREEN`` rounds (``_refine``:
-  a boundary projection, then a local search of ``SEARCH`` random rays around the point,
-  ``_search``, that finds the way along the kinks of a piecewise linear boundary where the
-  projection stalls), and the shortest of them ``ROUNDS`` rounds more. The restarts find
-  other local minima of the distance than the attacks' (other classes, other linear pieces).
+  result, the first attack's and ``RESTARTS`` random restarts (``_restart``: of ``STARTS``
+  random rays to the edge of the box, bisected back to the boundary, the best into each
+  class first) are each refined ``SCREEN`` rounds (``_refine``: a boundary projection, then
+  a local search of ``SEARCH`` random rays around the point, ``_search``, that finds the
+  way along the kinks of a piecewise linear boundary where the projection stalls);
+  ``FINALISTS`` of them (again by class) ``ROUNDS`` rounds more, each then probed by a cone
+  of ``PROBES`` rays around its direction (``_probe``) for a nearby local minimum; the
+  shortest is kept. The restarts find other local minima of the distance than the attacks'
+  (other classes, other linear pieces): the nearest boundary may be to a class neither
+  attack aims at.
 
 A minimum-norm attack gives an upper bound on the true distance, and a weak attack misleads
 silently, so the result is guarded:
@@ -509,8 +513,8 @@ def adversarial_distance(
         Iterations of the first attack (the second runs ``min(steps, 50)``).
     check : int
         Correctly classified samples (chosen at random with ``seed``) the second attack runs
-        on (with random restarts and a local search, about 15x the first attack's forward
-        passes per sample); 0 skips it. At least the number of samples gives the tightest
+        on (a multi-start search, about 40x the first attack's forward passes per sample);
+        0 skips it. At least the number of samples gives the tightest
         distances (the smaller of both attacks on each; the first alone lands above it on
         some samples).
     batch_size : int
