@@ -46,6 +46,7 @@ Samples the model misclassifies (prediction != label) get distance 0.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +79,7 @@ STARTS = 64  # random rays per sample for the restarts of the second attack (see
 RESTARTS = 8  # of them refined as restarts (the best into each class first)
 SCREEN = 4  # rounds every start of the second attack is refined
 FINALISTS = 3  # starts refined ROUNDS more and probed (the best into each class first)
+DISTINCT = 20.0  # degrees between the finalists' directions, where the starts allow it
 PROBES, PROBE_ROUNDS, PROBE_REFINE = 512, 2, 4  # rays per probe round, rounds, refinement
 CONE = (10 ** -1.5, 10 ** 0.5)  # the probe's turn: log-uniform weight of a random direction
 PROBE_ELEMENTS = 1 << 24  # input elements per probe chunk (memory bound, 64 MB in float32)
@@ -339,6 +341,30 @@ def _by_class(rank: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
     return order.gather(1, key.argsort(dim=1))
 
 
+def _distinct(order: torch.Tensor, delta: torch.Tensor, f: int) -> torch.Tensor:
+    """``[n, f]``: per row, ``f`` columns taken greedily in ``order`` (``[n, k]``), each the
+    first in order more than ``DISTINCT`` degrees from every one already taken (if none is,
+    the first in order not taken). ``delta`` is ``[k, n, ...]``, the columns' points.
+
+    Why: the starts that lead after screening often sit in one basin of the distance, a few
+    degrees apart; the finalists should be local minima from different ones.
+    """
+    k, n = delta.shape[:2]
+    u = torch.nn.functional.normalize(delta.flatten(2).transpose(0, 1), dim=2)  # [n, k, d]
+    close = u @ u.transpose(1, 2) > math.cos(math.radians(DISTINCT))  # [n, k, k]
+    rows, cols = torch.arange(n, device=order.device), torch.arange(k, device=order.device)
+    rank = torch.empty_like(order).scatter_(1, order, cols.expand(n, k))  # of each column
+    taken = torch.zeros(n, k, dtype=torch.bool, device=order.device)
+    near = torch.zeros_like(taken)
+    picks = []
+    for _ in range(min(f, k)):  # f steps, batched over samples
+        pick = (rank + k * near.long() + 2 * k * taken.long()).argmin(1)
+        picks.append(pick)
+        taken[rows, pick] = True
+        near |= close[rows, pick]
+    return torch.stack(picks, 1)
+
+
 def _labels(model: nn.Module, x: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         return model(x + delta).argmax(1)
@@ -450,7 +476,8 @@ def _attack(fmodel: Any, attack: Any, model: nn.Module, x: torch.Tensor, y: torc
         verified = verified | ok.view(k, n)[1:].any(0)
         size = torch.where(ok, _size(every, norm), torch.inf).view(k, n)
         f, cols = min(FINALISTS, k), torch.arange(n, device=x.device)
-        top = _by_class(size.T, flips.view(k, n).T)[:, :f].T
+        top = _distinct(_by_class(size.T, flips.view(k, n).T), every.view(k, n, *x.shape[1:]),
+                        f).T
         xf, yf = x.repeat(f, *[1] * (x.ndim - 1)), y.repeat(f)
         every = _refine(model, xf, yf, every.view(k, n, *x.shape[1:])[top, cols].flatten(0, 1),
                         norm, bounds, gen)
