@@ -15,6 +15,7 @@ from geowidget.engine.adversarial import (
     TIE,
     _bisect,
     _by_class,
+    _distinct,
     _plane,
     _project,
     _to_edge,
@@ -121,13 +122,15 @@ def attack_above_brute_force(entropy: int) -> list[str]:
 
 
 # Fixed draws, so the suite is deterministic: entropy 22 and 2888... were measured to pass;
-# 9932... and 8646... are fresh draws the attack failed before its restarts went by class,
-# its finalists were probed and its random rays kept their direction to the box edge (two
-# points 18% and 45% above the search; seven points up to 29% above). Over fresh draws see
-# benchmarks/bench_adversarial_search.py and the design notes.
+# the others are fresh draws the attack failed before its restarts went by class, its rays
+# kept their direction to the box edge and its finalists were probed (9932...: two points
+# 18% and 45% above the search; 8646...: seven points up to 29% above) and, the last, before
+# its finalists came from distinct directions (2534...: one point 1.8% above). Over fresh
+# draws see benchmarks/bench_adversarial_search.py --draws and the design notes.
 @pytest.mark.parametrize("entropy", [22, 2888102551302883767488435409952664376,
                                      99325628822326816188838211290896984281,
-                                     86467622889882418142328046934739909757])
+                                     86467622889882418142328046934739909757,
+                                     253449922807925961766020088054121391423])
 def test_relu_net_attack_never_above_brute_force(entropy):
     assert attack_above_brute_force(entropy) == [], f"relu_draw({entropy})"
 
@@ -152,6 +155,21 @@ def test_restarts_take_the_best_start_of_every_class_first():
         finite = [j for j in by_rank if np.isfinite(r[j]) and j not in firsts]
         assert got[:len(firsts) + len(finite)] == firsts + finite
         assert sorted(got) == list(range(12))
+
+
+def test_finalists_come_from_distinct_directions():
+    deg = np.radians
+    # four starts in the plane, preferred in the order 0, 1, 2, 3: 1 is 5 degrees from 0,
+    # 2 is 30, 3 is 90; with 20 degrees apart the finalists are 0, 2, 3, else 0, 1 fill in
+    angles = [0.0, deg(5), deg(30), deg(90)]
+    delta = torch.tensor([[np.cos(a), np.sin(a)] for a in angles], dtype=torch.float32)
+    delta = torch.stack([delta, 2 * delta], 1)  # [k, n=2, 2]: the length does not matter
+    order = torch.tensor([[0, 1, 2, 3], [1, 0, 2, 3]])
+    assert _distinct(order, delta, 3).tolist() == [[0, 2, 3], [1, 2, 3]]
+    assert _distinct(order, delta, 4).tolist() == [[0, 2, 3, 1], [1, 2, 3, 0]]
+    # all in one direction: the order itself
+    same = torch.ones(4, 2, 2)
+    assert _distinct(order, same, 3).tolist() == [[0, 1, 2], [1, 0, 2]]
 
 
 def test_the_restarts_plane_distance_is_exact_on_a_linear_model():

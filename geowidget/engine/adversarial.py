@@ -24,7 +24,7 @@ are greedy), so each result is then shortened along the boundary:
   class first) are each refined ``SCREEN`` rounds (``_refine``: a boundary projection, then
   a local search of ``SEARCH`` random rays around the point, ``_search``, that finds the
   way along the kinks of a piecewise linear boundary where the projection stalls);
-  ``FINALISTS`` of them (again by class) ``ROUNDS`` rounds more, each then probed by a cone
+  ``FINALISTS`` of them (again by class, in distinct directions) ``ROUNDS`` rounds more, each then probed by a cone
   of ``PROBES`` rays around its direction (``_probe``) for a nearby local minimum; the
   shortest is kept. The restarts find other local minima of the distance than the attacks'
   (other classes, other linear pieces): the nearest boundary may be to a class neither
@@ -451,7 +451,8 @@ def _attack(fmodel: Any, attack: Any, model: nn.Module, x: torch.Tensor, y: torc
     ``thorough`` (the second attack, on the checked subsample), searched from many starts:
     the attack's result, ``start`` (the first attack's perturbation) and ``RESTARTS``
     random restarts (``_restart``) are refined ``SCREEN`` rounds (``_refine``);
-    ``FINALISTS`` of them (by class, ``_by_class``) ``ROUNDS`` more, each then probed
+    ``FINALISTS`` of them (by class, ``_by_class``, in distinct directions, ``_distinct``)
+    ``ROUNDS`` more, each then probed
     ``PROBE_ROUNDS`` times (``_probe``); the shortest is kept. ``verified`` says the
     attack's own perturbation (or, where ``thorough``, a restart's) changed the prediction.
     """
