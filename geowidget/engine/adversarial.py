@@ -24,9 +24,9 @@ are greedy), so each result is then shortened along the boundary:
   class first) are each refined ``SCREEN`` rounds (``_refine``: a boundary projection, then
   a local search of ``SEARCH`` random rays around the point, ``_search``, that finds the
   way along the kinks of a piecewise linear boundary where the projection stalls);
-  ``FINALISTS`` of them (again by class, in distinct directions) ``ROUNDS`` rounds more, each then probed by a cone
-  of ``PROBES`` rays around its direction (``_probe``) for a nearby local minimum; the
-  shortest is kept. The restarts find other local minima of the distance than the attacks'
+  ``FINALISTS`` of them (again by class, in distinct directions) ``ROUNDS`` rounds more,
+  each then probed by a cone of ``PROBES`` rays around its direction (``_probe``) for a
+  nearby local minimum; the shortest is kept. The restarts find other local minima of the distance than the attacks'
   (other classes, other linear pieces): the nearest boundary may be to a class neither
   attack aims at.
 
@@ -63,7 +63,7 @@ __all__ = ["NORMS", "VERSION", "AdversarialDistance", "adversarial_distance"]
 
 NORMS = ("l2", "linf")
 # bumped when the attack changes what it finds (2: the multi-start second attack; 3: its
-# restarts by class, finalists and probes), so that a Study's stored distances are never
+# restarts by class, distinct finalists and probes), so that a Study's stored distances are never
 # those of an older attack
 VERSION = 3
 INSTALL = 'pip install "geowidget[adversarial]"'
