@@ -26,9 +26,9 @@ are greedy), so each result is then shortened along the boundary:
   way along the kinks of a piecewise linear boundary where the projection stalls);
   ``FINALISTS`` of them (again by class, in distinct directions) ``ROUNDS`` rounds more,
   each then probed by a cone of ``PROBES`` rays around its direction (``_probe``) for a
-  nearby local minimum; the shortest is kept. The restarts find other local minima of the distance than the attacks'
-  (other classes, other linear pieces): the nearest boundary may be to a class neither
-  attack aims at.
+  nearby local minimum; the shortest is kept. The restarts find other local minima of the
+  distance than the attacks' (other classes, other linear pieces): the nearest boundary may
+  be to a class neither attack aims at.
 
 A minimum-norm attack gives an upper bound on the true distance, and a weak attack misleads
 silently, so the result is guarded:
