@@ -232,11 +232,28 @@ class Coords:
             hits = []
         if len(hits) == 1:
             return hits[0]
-        valid = ", ".join(c.label for c in self.conditions)
         what = f"sparsity={sparsity!r}, benchmark={benchmark!r}, severity={severity!r}"
         if not hits:
-            raise KeyError(f"no condition with {what}; valid conditions: {valid}")
-        raise KeyError(f"{len(hits)} conditions match {what}; pass severity. Valid: {valid}")
+            raise KeyError(f"no condition with {what}: {self._why_none(sparsity, benchmark, severity)}")
+        severities = sorted(self.conditions[i].severity for i in hits)
+        raise KeyError(f"{len(hits)} conditions match {what}; pass severity, one of {severities}")
+
+    def _why_none(self, sparsity: float, benchmark: str, severity: int | None) -> str:
+        """Which part of a pick is off this grid, and the grid's values nearest to it."""
+        if benchmark not in self.benchmarks:
+            return f"no benchmark {benchmark!r}; this cube has {list(self.benchmarks)}"
+        bench = [c for c in self.conditions if c.benchmark == benchmark]
+        levels = sorted({c.sparsity for c in bench})
+        at = [c for c in bench if same_sparsity(c.sparsity, sparsity)]
+        if not at:
+            below = [s for s in levels if s < sparsity][-1:]
+            above = [s for s in levels if s > sparsity][:1]
+            nearest = " and ".join(f"{s:g}" for s in below + above)
+            return (f"sparsity {sparsity:g} is not on the grid of {benchmark!r}; the nearest levels "
+                    f"are {nearest} (grid: {', '.join(f'{s:g}' for s in levels)})")
+        have = sorted({c.severity for c in at})
+        return (f"{benchmark!r} at sparsity {sparsity:g} has severity {have[0]}" if len(have) == 1
+                else f"{benchmark!r} at sparsity {sparsity:g} has severities {have}")
 
     # ---------------------------------------------------------------- derived coordinates
     def subset(self, models: Sequence[int] | None = None, layers: Sequence[int] | None = None,

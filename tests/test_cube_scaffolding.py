@@ -247,3 +247,25 @@ def test_the_cube_modules_import_no_circle() -> None:
 
     for module in cube_layer:
         visit(module, ())
+
+
+def test_an_off_grid_pick_names_the_part_that_is_off_and_the_nearest_values() -> None:
+    levels = [0.0, 0.25, 0.5, 0.75]
+    coords = Coords(["a"], ["penultimate"],
+                    [Condition(s, "clean", 0) for s in levels]
+                    + [Condition(s, "fog", v) for s in levels[:2] for v in (1, 3)])
+    with pytest.raises(KeyError, match=r"sparsity 0.6 is not on the grid of 'clean'; the nearest "
+                                        r"levels are 0.5 and 0.75 \(grid: 0, 0.25, 0.5, 0.75\)"):
+        coords.condition(0.6)
+    with pytest.raises(KeyError, match=r"sparsity 0.5 is not on the grid of 'fog'; the nearest "
+                                        r"levels are 0.25 \(grid: 0, 0.25\)"):
+        coords.condition(0.5, "fog", 1)
+    with pytest.raises(KeyError, match=r"'fog' at sparsity 0.25 has severities \[1, 3\]"):
+        coords.condition(0.25, "fog", 2)
+    with pytest.raises(KeyError, match=r"2 conditions match .*; pass severity, one of \[1, 3\]"):
+        coords.condition(0.25, "fog")
+    with pytest.raises(KeyError, match=r"no benchmark 'snow'; this cube has \['clean', 'fog'\]"):
+        coords.condition(0.0, "snow", 1)
+    want = [i for i, c in enumerate(coords.conditions)
+            if (c.sparsity, c.benchmark, c.severity) == (0.25, "fog", 3)]
+    assert [coords.condition(0.25, "fog", 3)] == want

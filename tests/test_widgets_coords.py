@@ -341,3 +341,9 @@ def test_old_import_paths_warn_and_give_the_same_object(module, name, new):
                                                 rf"import {name} from geowidget\.widgets\.{new}$"):
         value = getattr(old, name)
     assert value is getattr(importlib.import_module(f"geowidget.widgets.{new}"), name)
+
+
+def test_explorer_names_itself_for_a_misspelt_keyword(severities):
+    with pytest.raises(TypeError, match=r"Explorer got unexpected keyword argument\(s\) "
+                                        r"\['layr'\]; valid: \[.*'data'.*'layer'.*'xy'"):
+        gw.Explorer(severities, layr="fc1")

@@ -167,6 +167,12 @@ class Explorer(ipw.VBox):
             raise TypeError(f"Explorer needs a GeometryCube, got {type(cube).__name__}")
         model = renamed(kwargs, "net", "model", model, None, "Explorer")
         data = renamed(kwargs, "inputs", "data", data, None, "Explorer")
+        # the polar plot takes the rest: a misspelt keyword is named as Explorer's
+        own = {"xy", "edges", "model", "data"}
+        shown = (set(PolarPlot.keywords()) | {"color"}) - {"show_controls", "thumbnails"}
+        if unknown := sorted(set(kwargs) - shown):
+            raise TypeError(f"Explorer got unexpected keyword argument(s) {unknown}; "
+                            f"valid: {sorted(own | shown - {'color'})}")
         if isinstance(model, str | int | np.integer):  # the shown model, as Explorer took it
             warnings.warn("Explorer(model=<name or position>) as the shown model is "
                           "deprecated: model= is the network for the attribution panel; set "
