@@ -110,6 +110,9 @@ def random_cube(
     layer_names = ([*(f"layer{i}" for i in range(layers - 1)), "penultimate"]
                    if isinstance(layers, int) else layers)
     if conditions is None:
+        if off := [s for s in sparsities if not 0.0 <= float(s) < 1.0]:
+            raise ValueError(f"random_cube: sparsities must lie in [0, 1) as a Study's do, "
+                             f"got {off}")
         levels = sorted({0.0, *(float(s) for s in sparsities)})
         corrupted = levels if grid == "full" else [0.0]
         conditions = [Condition(s) for s in levels] + [

@@ -146,6 +146,9 @@ def test_random_cube_round_trips_and_refuses_bad_settings(tmp_path) -> None:
         random_cube(grid="some")
     with pytest.raises(ValueError, match=r"2 classes or more and n >= 1, got 1 classes"):
         random_cube(classes=1)
+    with pytest.raises(ValueError, match=r"sparsities must lie in \[0, 1\) as a Study's do, "
+                                         r"got \[1.0\]"):
+        random_cube(sparsities=(0.5, 1.0))
 
 
 # ---------------------------------------------------------------------------- the registry
