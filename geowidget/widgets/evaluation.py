@@ -59,9 +59,6 @@ class EvaluationTable(PickerView):
         A cell to start with selected (its model and condition, found as ``cube.slice``
         finds them); none by default.
 
-    On a live cube the numbers are those of the cells computed so far (see the module doc):
-    ``computed()`` says which grid cells those are.
-
     Attributes
     ----------
     grid : EvaluationGrid
@@ -71,6 +68,11 @@ class EvaluationTable(PickerView):
         Setting it from Python selects that cell and sets ``model`` and ``condition``.
     model, condition : int
         The cube's model and condition of the selected cell; follow linked views.
+
+    Notes
+    -----
+    On a live cube the numbers are those of the cells computed so far (see the module doc):
+    ``computed()`` says which grid cells those are.
 
     Examples
     --------
