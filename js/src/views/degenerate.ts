@@ -55,3 +55,22 @@ export function showDegenerate(frame: Frame, lines: string[]): void {
   box.replaceChildren(...text.map((t) => h("div", {}, t)));
   box.dataset.degenerate = String(text.length);
 }
+
+/** The shown cell is not there (failed, not computed, or being fetched without a last
+ * picture): the plot is emptied, so no earlier cell's marks stay under the new labels, and
+ * `text` says why. `clear` empties the view's canvas. */
+export function showUnavailable(frame: Frame, text: string, clear: () => void): void {
+  clear();
+  frame.overlay.replaceChildren();
+  frame.legend.replaceChildren();
+  frame.hideTip();
+  showDegenerate(frame, []);
+  frame.message(text);
+  frame.root.dataset.unavailable = "true";
+}
+
+/** The shown cell is drawn again (the counterpart of showUnavailable). */
+export function showAvailable(frame: Frame): void {
+  frame.message("");
+  delete frame.root.dataset.unavailable;
+}
