@@ -6,6 +6,7 @@ never keep the previous cell's numbers after a switch."""
 from __future__ import annotations
 
 import re
+import threading
 
 import numpy as np
 import torch
@@ -80,9 +81,29 @@ def test_a_switch_refreshes_the_panel_and_an_uncomputed_cell_empties_the_plots(p
     layers = list(live.coords.layers)  # fc1, pool_1, penultimate
     shown, other, missing = (layers.index(x) for x in ("penultimate", "fc1", "pool_1"))
     first, second = live.cell(0, shown, 0), live.cell(0, other, 0)  # pool_1 is not computed
-    explorer = gw.Explorer(live, theme="light")
+    gate, original = threading.Event(), live.live.parts
+
+    def held(*args, **kwargs):  # the layer profile's sweep waits: pool_1 stays not computed
+        if threading.current_thread().name == "geowidget-live":
+            gate.wait(30)
+        return original(*args, **kwargs)
+
+    live.live.parts = held
+    try:
+        explorer = gw.Explorer(live, theme="light")
+        path = explorer.to_html(tmp_path / "explorer.html")
+        assert not live.computed()[0, missing, 0]
+    finally:
+        gate.set()
     page.set_viewport_size({"width": 1200, "height": 1600})
-    open_html(page, explorer.to_html(tmp_path / "explorer.html"))
+    open_html(page, path)
+    # the robustness axis says why it is empty: the page holds no fog cell
+    parallel = ".gw-root[data-kind=parallel]"
+    mark = page.evaluate(f"document.querySelector('{parallel} [data-robust]').dataset.robust")
+    assert mark == "not computed"
+    assert page.inner_text(f"{parallel} .gw-degenerate") == (
+        "robustness: not computed yet for a at sparsity 0% (a live cube; it needs every "
+        "corrupted condition there); this page was exported before it was computed")
     # hover the sample farthest from the others (the nearest point within 8 px is hovered)
     xy = polar_points(first, page)
     gap = np.linalg.norm(xy[:, None] - xy[None], axis=2) + np.eye(len(xy)) * 1e9
