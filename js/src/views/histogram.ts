@@ -8,6 +8,7 @@ import type { AnyModel, SlabTraits } from "../model";
 import type { ViewContext } from "../context";
 import { formatNumber, linear, niceTicks, PAD } from "../scales";
 import { histogram, inRange, zeroAlignedRange, type Histogram } from "../binning";
+import { LOADING } from "../link";
 import { linkFrame } from "./framed";
 import { cellName, cellNotice, showAvailable, showDegenerate, showUnavailable } from "./degenerate";
 
@@ -158,7 +159,7 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
     const gs = n === 0 ? [] : groups();
     if (!gs) {
       drawn = null;
-      showUnavailable(frame, link.status() || "loading slice…", () => frame.clear2d(ctx));
+      showUnavailable(frame, link.status() || LOADING, () => frame.clear2d(ctx));
       return;
     }
     const layout = layoutOf(gs.length);
