@@ -9,6 +9,12 @@ const meta = {
   robust_levels: { sparsities: [0, 0.5, 0.9], level: [0, 1, 2, 0, 1], evaluated: [true, true, false] },
 } as unknown as Meta;
 
+// a live cube's levels: model a's sparsity 0 computed, nothing else
+const live = (extra: Record<string, unknown>) => ({
+  ...meta,
+  robust_levels: { ...(meta.robust_levels as object), computed: [[true, false, false], [false, false, false]], ...extra },
+}) as unknown as Meta;
+
 describe("robustOffset", () => {
   it("reads the shown model at the level of the shown condition's sparsity in [M, S, N]", () => {
     const n = 4;
@@ -30,10 +36,6 @@ describe("robustNote", () => {
 });
 
 describe("robustNote on a live cube", () => {
-  const live = (extra: Record<string, unknown>) => ({
-    ...meta,
-    robust_levels: { ...(meta.robust_levels as object), computed: [[true, false, false], [false, false, false]], ...extra },
-  }) as unknown as Meta;
   it("says nothing where the shown model's level is computed", () => {
     expect(robustNote(live({ computing: 0 }), 0, 0)).toBeNull();
   });
@@ -48,10 +50,6 @@ describe("robustNote on a live cube", () => {
 });
 
 describe("robustState", () => {
-  const live = (extra: Record<string, unknown>) => ({
-    ...meta,
-    robust_levels: { ...(meta.robust_levels as object), computed: [[true, false, false], [false, false, false]], ...extra },
-  }) as unknown as Meta;
   it("names why the axis is empty, the word the parallel coordinates write on it", () => {
     expect(robustState(meta, 2)).toBe("not evaluated");
     expect(robustState(meta, 1)).toBeNull();
