@@ -22,7 +22,8 @@ class MarginHistogram(SlabView):
     """Histogram of the signed margin m, per class or overlaid for several models or levels.
 
     Bins are equal width with a bin edge on m = 0; the negative (misclassified) side is
-    shaded. Brushing an x range in the browser selects the samples of the shown cell whose
+    shaded. The axis spans every sample's margin (its title gives the lowest and highest),
+    so no outlier is cut off and the counts equal the other views'. Brushing an x range in the browser selects the samples of the shown cell whose
     margin lies in it (``widget.selected`` gets their sample ids).
 
     Parameters

@@ -80,6 +80,9 @@ export interface LinkedView {
   dispose(): void;
 }
 
+/** status() while the shown cell is on its way from the kernel. */
+export const LOADING = "loading slice…";
+
 const PICKS = ["model", "layer", "condition"];
 const EMPTY = new Int32Array(0);
 
@@ -168,8 +171,10 @@ export function linkView(model: AnyModel<LinkTraits>, handlers: LinkHandlers, op
     try { checkCell(store.shape, m, l, k); } catch (e) { return (e as Error).message; }
     if (store.get(m, l, k)) return "";
     const err = store.error(m, l, k);
-    if (err) return `slice (${m}, ${l}, ${k}) failed: ${err}`;
-    return options.invoke ? "loading slice…" : `slice (${m}, ${l}, ${k}) is not in this page, and there is no kernel to ask`;
+    // the cell by its coordinates, as the pickers name them
+    const where = `model ${meta.models[m] ?? m}, layer ${meta.layers[l] ?? l}, ${meta.conditions[k]?.label ?? `condition ${k}`}`;
+    if (err) return `${where}: not shown, ${err}`;
+    return options.invoke ? LOADING : `${where} is not in this page, and there is no kernel to ask`;
   }
 
   // ---------------------------------------------------------------- drawing

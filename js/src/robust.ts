@@ -22,18 +22,31 @@ export function robustOffset(meta: Meta, model: number, condition: number, n: nu
   return (model * r.sparsities.length + (r.level[condition] ?? 0)) * n;
 }
 
-/** What a view says when the shown model's robustness at the shown condition's sparsity is
- * not there (its values are all NaN): the cube has no corrupted condition there, or (a live
- * cube) it is not computed yet, or being computed; null when it is there. */
-export function robustNote(meta: Meta, condition: number, model = 0): string | null {
+/** Why the shown model's robustness at the shown condition's sparsity is not there: the cube
+ * has no corrupted condition there, or (a live cube) it failed, is being computed, or is not
+ * computed; null when it is there. */
+export type RobustState = "not evaluated" | "failed" | "computing" | "not computed";
+
+export function robustState(meta: Meta, condition: number, model = 0): RobustState | null {
   const r = meta.robust_levels as RobustLevels | undefined;
   if (!r) return null;
   const j = r.level[condition];
   if (j == null) return null;
-  const s = r.sparsities[j];
-  if (!r.evaluated[j]) return `robustness: not evaluated at sparsity ${Math.round(100 * s)}% (no corruptions there; a Study with grid="full" corrupts every sparsity)`;
+  if (!r.evaluated[j]) return "not evaluated";
   if (!r.computed || r.computed[model]?.[j]) return null;
-  if (r.failed) return `robustness: not computed, ${r.failed}`;
-  if (r.computing) return `robustness: computing (${r.computing} corrupted condition${r.computing > 1 ? "s" : ""} to go)…`;
+  if (r.failed) return "failed";
+  return r.computing ? "computing" : "not computed";
+}
+
+/** What a view says when the shown model's robustness at the shown condition's sparsity is
+ * not there (its values are all NaN), see robustState; null when it is there. */
+export function robustNote(meta: Meta, condition: number, model = 0): string | null {
+  const state = robustState(meta, condition, model);
+  if (!state) return null;
+  const r = meta.robust_levels as RobustLevels;
+  const s = r.sparsities[r.level[condition]];
+  if (state === "not evaluated") return `robustness: not evaluated at sparsity ${Math.round(100 * s)}% (no corruptions there; a Study with grid="full" corrupts every sparsity)`;
+  if (state === "failed") return `robustness: not computed, ${r.failed}`;
+  if (state === "computing") return `robustness: computing (${r.computing} corrupted condition${r.computing! > 1 ? "s" : ""} to go)…`;
   return `robustness: not computed yet for ${meta.models[model] ?? "this model"} at sparsity ${Math.round(100 * s)}% (a live cube; it needs every corrupted condition there)`;
 }

@@ -60,7 +60,7 @@ describe("linkView", () => {
     const view = linkView(model, { redraw: () => {} }, { invoke: hostInvoke(model) });
     view.cell();
     await tick();
-    expect(view.status()).toBe("slice (0, 0, 0) failed: this page holds no slab for this view");
+    expect(view.status()).toMatch(/^model .*, layer .*: not shown, this page holds no slab for this view$/);
     const noKernel = linkView(new LocalModel(slabState([1, 1, 1, 2], true)), { redraw: () => {} });
     expect(noKernel.cell()).toBeUndefined();
     expect(noKernel.status()).toMatch(/not in this page, and there is no kernel to ask/);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Meta } from "../src/data";
-import { robustNote, robustOffset } from "../src/robust";
+import { robustNote, robustOffset, robustState } from "../src/robust";
 
 // 2 models, 3 sparsity levels, conditions: clean@0, clean@0.5, clean@0.9, fog@0, fog@0.5
 const meta = {
@@ -8,6 +8,12 @@ const meta = {
   shape: [2, 1, 5, 4], lazy: false, thumbs: null,
   robust_levels: { sparsities: [0, 0.5, 0.9], level: [0, 1, 2, 0, 1], evaluated: [true, true, false] },
 } as unknown as Meta;
+
+// a live cube's levels: model a's sparsity 0 computed, nothing else
+const live = (extra: Record<string, unknown>) => ({
+  ...meta,
+  robust_levels: { ...(meta.robust_levels as object), computed: [[true, false, false], [false, false, false]], ...extra },
+}) as unknown as Meta;
 
 describe("robustOffset", () => {
   it("reads the shown model at the level of the shown condition's sparsity in [M, S, N]", () => {
@@ -30,10 +36,6 @@ describe("robustNote", () => {
 });
 
 describe("robustNote on a live cube", () => {
-  const live = (extra: Record<string, unknown>) => ({
-    ...meta,
-    robust_levels: { ...(meta.robust_levels as object), computed: [[true, false, false], [false, false, false]], ...extra },
-  }) as unknown as Meta;
   it("says nothing where the shown model's level is computed", () => {
     expect(robustNote(live({ computing: 0 }), 0, 0)).toBeNull();
   });
@@ -44,5 +46,17 @@ describe("robustNote on a live cube", () => {
   });
   it("still says not evaluated where the level has no corruptions", () => {
     expect(robustNote(live({ computing: 1 }), 2, 0)).toMatch(/^robustness: not evaluated at sparsity 90%/);
+  });
+});
+
+describe("robustState", () => {
+  it("names why the axis is empty, the word the parallel coordinates write on it", () => {
+    expect(robustState(meta, 2)).toBe("not evaluated");
+    expect(robustState(meta, 1)).toBeNull();
+    expect(robustState(live({ computing: 0 }), 0, 0)).toBeNull();
+    expect(robustState(live({ computing: 0 }), 0, 1)).toBe("not computed");
+    expect(robustState(live({ computing: 3 }), 1, 0)).toBe("computing");
+    expect(robustState(live({ computing: 3, failed: "boom" }), 1, 0)).toBe("failed");
+    expect(robustState(live({ computing: 0 }), 2, 0)).toBe("not evaluated");
   });
 });

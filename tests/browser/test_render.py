@@ -250,8 +250,8 @@ def test_dark_theme_zoom_and_tooltip(browser, tmp_path):
     tip = page.inner_text(".gw-tip")
     c = cube.slice()
     assert f"sample {cube.sample_ids[i]}" in tip
-    assert f"class: {cube.class_names[cube.labels[i]]}" in tip
-    assert f"pred: {cube.class_names[c.pred[i]]}" in tip
+    assert f"label: {cube.class_names[cube.labels[i]]}" in tip
+    assert f"prediction: {cube.class_names[c.pred[i]]}" in tip
     assert f"θ = {float(np.degrees(c.angle[i])):.4g}°" in tip
     assert f"ρ = {float(c.norm[i]):.4g}" in tip and f"m = {float(c.margin[i]):.4g}" in tip
     assert page.locator(".gw-tip canvas").count() == 1  # thumbnail from the atlas

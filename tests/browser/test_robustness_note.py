@@ -28,5 +28,7 @@ def test_polar_and_parallel_say_robustness_is_not_evaluated_there(page, tmp_path
     page.wait_for_function("!document.querySelector('.gw-root[data-kind=polar] [data-robust]')")
     parallel = gw.ParallelCoordinates(cube, sparsity=0.5)
     open_html(page, parallel.to_html(tmp_path / "parallel.html"), kind="parallel")
-    assert texts(page, "parallel") == ["n/a" + NOTE]  # the axis mark, its title on hover
+    # the axis mark says why, its title (on hover) and the line above the plot in full
+    assert texts(page, "parallel") == ["not evaluated" + NOTE]
+    assert page.inner_text(".gw-root[data-kind=parallel] .gw-degenerate") == NOTE
     assert page.errors == []

@@ -3,6 +3,7 @@
 
 import { h } from "../dom";
 import type { Frame } from "../frame";
+import { LOADING } from "../link";
 import type { Cell } from "../store";
 
 /** Counts of one cell: samples with a NaN angle, with a zero norm, and all samples. */
@@ -54,4 +55,26 @@ export function showDegenerate(frame: Frame, lines: string[]): void {
   }
   box.replaceChildren(...text.map((t) => h("div", {}, t)));
   box.dataset.degenerate = String(text.length);
+}
+
+/** The shown cell is not there: `text` (link.status()) says why. Once it failed (or the page
+ * cannot have it) the plot is emptied, so no earlier cell's marks stay under the new labels;
+ * while it is on its way from the kernel (LOADING, a moment) the picture stays under the
+ * message, so stepping through cells does not flash an empty plot. `clear` empties the
+ * view's canvas. */
+export function showUnavailable(frame: Frame, text: string, clear: () => void): void {
+  frame.message(text);
+  if (text === LOADING) return;
+  clear();
+  frame.overlay.replaceChildren();
+  frame.legend.replaceChildren();
+  frame.hideTip();
+  showDegenerate(frame, []);
+  frame.root.dataset.unavailable = "true";
+}
+
+/** The shown cell is drawn again (the counterpart of showUnavailable). */
+export function showAvailable(frame: Frame): void {
+  frame.message("");
+  delete frame.root.dataset.unavailable;
 }

@@ -8,8 +8,9 @@ import type { AnyModel, SlabTraits } from "../model";
 import type { ViewContext } from "../context";
 import { formatNumber, linear, niceTicks, PAD } from "../scales";
 import { histogram, inRange, zeroAlignedRange, type Histogram } from "../binning";
+import { LOADING } from "../link";
 import { linkFrame } from "./framed";
-import { cellName, cellNotice, showDegenerate } from "./degenerate";
+import { cellName, cellNotice, showAvailable, showDegenerate, showUnavailable } from "./degenerate";
 
 /** MarginHistogram's synced traits (geowidget/widgets/histogram.py). */
 export interface HistogramTraits extends SlabTraits {
@@ -156,7 +157,11 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
     if (!ctx) return;
     shown = [];
     const gs = n === 0 ? [] : groups();
-    if (!gs) { frame.message(link.status() || "loading slice…"); return; }
+    if (!gs) {
+      drawn = null;
+      showUnavailable(frame, link.status() || LOADING, () => frame.clear2d(ctx));
+      return;
+    }
     const layout = layoutOf(gs.length);
     // small multiples need room: at least 34 px a panel
     const want = layout === "multiples" ? Math.max(model.get("height"), 2 * PAD + 20 + gs.length * 34) : model.get("height");
@@ -165,13 +170,15 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
     frame.clear2d(ctx);
     frame.legend.replaceChildren();
     if (n === 0) { frame.message("no samples to show (empty arrays)"); return; }
-    frame.message("");
+    showAvailable(frame);
     const bins = Math.max(1, model.get("bins") ?? 40);
     let lo = Infinity, hi = -Infinity;
     for (const g of gs) for (let i = 0; i < g.values.length; i++) {
       if (g.mask && !g.mask[i]) continue;
       const v = g.values[i]; if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; }
     }
+    // the axis spans every sample's margin (no sample is cut off), and its title says so
+    const span = lo <= hi ? `; samples span ${formatNumber(lo)} … ${formatNumber(hi)}` : "";
     if (!(lo <= hi)) { lo = -1; hi = 1; }
     [lo, hi] = zeroAlignedRange(lo, hi, bins);
     const hists: Histogram[] = gs.map((g) => histogram(g.values, bins, lo, hi, g.mask ?? undefined));
@@ -204,6 +211,8 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
         ? `each panel has its own count scale: ${gs[dominant].name} peaks at ${peaks[dominant]}, the others at ≤ ${others}`
         : `count scale shared: ${gs[dominant].name} peaks at ${peaks[dominant]}, the others at ≤ ${others} (layout "multiples" scales each panel apart)`);
     }
+    const clipped = hists.reduce((sum, hh) => sum + hh.clipped, 0);
+    if (clipped) notes.push(`${clipped} samples outside the axis are counted in its end bins`);
     showDegenerate(frame, [...new Set(notes)]);
     if (lo < 0) {
       ctx.fillStyle = frame.theme.dark ? "rgba(238,102,119,0.16)" : "rgba(238,102,119,0.12)";
@@ -295,7 +304,7 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
       const y = yIn(0);
       for (const t of niceTicks(0, ymax, 4)) g.append(s("text", { x: PAD + 14, y: y(t) + 3, "text-anchor": "end", class: "gw-tick" }, formatNumber(t)));
     }
-    g.append(s("text", { x: W / 2, y: H - 4, "text-anchor": "middle", class: "gw-axis-title" }, "margin m (signed)"));
+    g.append(s("text", { x: W / 2, y: H - 4, "text-anchor": "middle", class: "gw-axis-title" }, `margin m (signed${span})`));
     g.append(s("text", { x: 10, y: PAD + (H - 2 * PAD) / 2, "text-anchor": "middle", class: "gw-axis-title", transform: `rotate(-90 10 ${PAD + (H - 2 * PAD) / 2})` }, "samples"));
     drawn = {
       layout, lo, hi, bins, ymax, ymaxs, x0: x(lo), x1: x(hi), panels,

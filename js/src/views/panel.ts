@@ -34,6 +34,13 @@ export function renderPanel(model: AnyModel<PanelTraits>, el: HTMLElement, ctx: 
   root.dataset.link = link.link;
 
   const show = (d: Record<string, unknown>) => {
+    if (d.cleared) {
+      // the view it was hovered in switched to a cell it does not draw yet: no old numbers
+      img.style.display = "none";
+      text.textContent = `sample ${d.id}: not in the shown cell yet; hover a point to see a sample`;
+      delete root.dataset.focus;
+      return;
+    }
     const names = (d.names as string[]) ?? data.meta.class_names;
     const i = d.index as number;
     if (data.atlas && i >= 0) { img.style.display = "block"; drawTile(img, data.atlas, i, 4); }

@@ -10,10 +10,10 @@ import type { AnyModel, SlabTraits } from "../model";
 import type { ViewContext } from "../context";
 import { classLegend } from "../legend";
 import { refreshData } from "../data";
-import { robustNote, robustOffset } from "../robust";
+import { robustNote, robustOffset, robustState } from "../robust";
 import { fitText, formatNumber, PAD } from "../scales";
 import { linkFrame } from "./framed";
-import { cellName, cellNotice, showDegenerate } from "./degenerate";
+import { cellName, cellNotice, showAvailable, showDegenerate, showUnavailable } from "./degenerate";
 
 /** ParallelCoordinates' synced traits (geowidget/widgets/parallel.py). */
 export interface ParallelTraits extends SlabTraits {
@@ -103,6 +103,14 @@ export function renderParallel(model: AnyModel<ParallelTraits>, el: HTMLElement,
     });
   }
 
+  /** How robustness that is not computed gets computed: in a kernel, by asking for it; an
+   * exported page (it holds the cells computed before) cannot. */
+  function robustHint(): string {
+    if (robustState(meta, model.get("condition"), model.get("model")) !== "not computed") return "";
+    if ((model as AnyModel).get("_computed") !== undefined) return "; this page was exported before it was computed";
+    return "; colour a linked polar plot by robustness, or ParallelCoordinates(compute_robustness=True), to compute it";
+  }
+
   function applyRanges(): void {
     const cols = columns();
     if (!cols) return;
@@ -136,13 +144,16 @@ export function renderParallel(model: AnyModel<ParallelTraits>, el: HTMLElement,
     const ctx = g2d;
     if (!ctx) return;
     const cols = n === 0 || axes.length === 0 ? [] : columns();
-    if (!cols) { frame.message(link.status()); return; }
+    if (!cols) { geom = null; showUnavailable(frame, link.status(), () => frame.clear2d(ctx)); return; }
     frame.clear2d(ctx);
     if (n === 0 || axes.length === 0) { frame.message("no samples to show (empty arrays)"); return; }
-    frame.message("");
-    if (axes.some((ax) => ax.key === "angle")) {
-      showDegenerate(frame, [cellNotice(link.cell(), cellName(meta, model.get("model"), model.get("condition")))]);
-    }
+    showAvailable(frame);
+    const where = cellName(meta, model.get("model"), model.get("condition"));
+    const robust = axes.some((ax) => ax.source === "rob") ? robustNote(meta, model.get("condition"), model.get("model")) : null;
+    showDegenerate(frame, [
+      axes.some((ax) => ax.key === "angle") ? cellNotice(link.cell(), where) : "",
+      robust ? `${robust}${robustHint()}` : "",
+    ]);
     // titles: one row, or two staggered rows (shortened) when they would run into each other
     const family = getComputedStyle(frame.svg).fontFamily || "sans-serif";
     ctx.font = `10px ${family}`;
@@ -212,11 +223,12 @@ export function renderParallel(model: AnyModel<ParallelTraits>, el: HTMLElement,
         g.append(s("text", { x: x[a] + 4, y: y(a, hi[a]) + 3, class: "gw-tick gw-halo" }, formatNumber(hi[a])));
         g.append(s("text", { x: x[a] + 4, y: y(a, lo[a]) + 3, class: "gw-tick gw-halo" }, formatNumber(lo[a])));
       }
-      const why = ax.source === "rob" ? robustNote(meta, model.get("condition"), model.get("model")) : null;
+      const why = ax.source === "rob" ? robustState(meta, model.get("condition"), model.get("model")) : null;
       if (why) {
-        // no value on this axis at this sparsity: say so on the axis, not with empty space
-        const t = s("text", { x: x[a] + 4, y: (top + bottom) / 2, class: "gw-tick gw-halo", "data-robust": "not-evaluated" }, "n/a");
-        t.append(s("title", {}, why));
+        // no value on this axis at this sparsity: say why on the axis (the line above the
+        // plot says it in full), not with empty space
+        const t = s("text", { x: x[a] + 4, y: (top + bottom) / 2, class: "gw-tick gw-halo", "data-robust": why }, why);
+        t.append(s("title", {}, robust ?? why));
         g.append(t);
       }
       const r = ranges[ax.name];

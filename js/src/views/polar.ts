@@ -8,7 +8,7 @@ import type { LinkedView } from "../link";
 import type { AnyModel, SlabTraits } from "../model";
 import { DEFAULT_THRESHOLD, type DensitySetting } from "../density";
 import { colorBar } from "../legend";
-import { cellName, cellNotice, showDegenerate } from "./degenerate";
+import { cellName, cellNotice, showAvailable, showDegenerate, showUnavailable } from "./degenerate";
 import { apart, firstApart, textBox, textWidth } from "../labels";
 import { PointLayer, pointScreen, pointsInView, type AttrRef, type ColorMode, type DrawSpec } from "../points";
 import type { ViewContext } from "../context";
@@ -278,8 +278,14 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
       return;
     }
     const spec = buildSpec();
-    if (!spec) { frame.message(link.status()); return; }
-    frame.message("");
+    if (!spec) {
+      current = null;
+      showUnavailable(frame, link.status(), () => layer.draw(emptySpec(), frame.theme.bg));
+      refocus();
+      return;
+    }
+    showAvailable(frame);
+    refocus();
     const angleName = model.get("angle_to") === "pred" ? "angle_pred" : "angle";
     showDegenerate(frame, [cellNotice(cell(), cellName(meta, model.get("model"), model.get("condition")), angleName)]);
     current = spec;
@@ -470,22 +476,47 @@ export function renderPolar(model: AnyModel<PolarTraits>, el: HTMLElement, ctx: 
     if (i < 0) { frame.hideTip(); return; }
     const c = cell();
     if (!c) return;
-    const theta = c.get(model.get("angle_to") === "pred" ? "angle_pred" : "angle")[i];
-    const pred = c.get<Int32Array>("pred")[i];
-    const rho = c.get("norm")[i], margin = c.get("margin")[i];
+    const d = sampleDetail(i, c);
     const lines = [
-      `sample ${data.ids[i]}`,
-      `class: ${meta.class_names[labels[i]] ?? labels[i]}`,
-      `pred: ${meta.class_names[pred] ?? pred}`,
-      `θ = ${formatNumber((theta * 180) / Math.PI)}°`,
-      `ρ = ${formatNumber(rho)}`,
-      `m = ${formatNumber(margin)}`,
+      `sample ${d.id}`,
+      `label: ${meta.class_names[labels[i]] ?? labels[i]}`, // the words of the sample panel (panel.ts)
+      `prediction: ${meta.class_names[d.pred] ?? d.pred}`,
+      `θ = ${formatNumber((d.theta * 180) / Math.PI)}°`,
+      `ρ = ${formatNumber(d.rho)}`,
+      `m = ${formatNumber(d.margin)}`,
     ];
     const atlas = link.atlas();
     let thumb: HTMLCanvasElement | undefined;
     if (atlas) { thumb = h("canvas"); drawTile(thumb, atlas, i, 3); }
     frame.showTip(x, y, lines, thumb);
-    link.focus({ index: i, id: data.ids[i], label: labels[i], pred, theta, rho, margin, names: meta.class_names });
+    focused = i;
+    link.focus(d);
+  }
+
+  /** Sample i's numbers in cell c: what the tooltip shows and the sample panel gets. */
+  function sampleDetail(i: number, c: Cell) {
+    const pred = c.get<Int32Array>("pred")[i];
+    const theta = c.get(model.get("angle_to") === "pred" ? "angle_pred" : "angle")[i];
+    return { index: i, id: data.ids[i], label: labels[i], pred, theta, rho: c.get("norm")[i], margin: c.get("margin")[i], names: meta.class_names };
+  }
+
+  // The sample hovered last, and the pick (cell and angle) its numbers are of: when the pick
+  // changes, the tooltip goes (the point moved) and the sample panel gets the new cell's
+  // numbers, or is cleared while the new cell is not drawn (never the old cell's numbers).
+  let focused = -1;
+  let focusKey = "";
+  function refocus(): void {
+    const key = `${model.get("model")},${model.get("layer")},${model.get("condition")},${model.get("angle_to")}`;
+    const fresh = link.status() === ""; // the picked cell itself is drawn, not the last picture
+    const next = fresh ? key : `${key} (not drawn)`;
+    if (next === focusKey) return;
+    const before = focusKey;
+    focusKey = next;
+    if (!before) return; // the first draw
+    frame.hideTip();
+    if (focused < 0) return;
+    const c = fresh ? cell() : undefined;
+    link.focus(c ? sampleDetail(focused, c) : { index: focused, id: data.ids[focused], cleared: true });
   }
 
   draw();
