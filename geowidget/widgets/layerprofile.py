@@ -114,6 +114,11 @@ class LayerProfile(SlabView):
                 self._arrays = {**self._arrays, "profile": self._quantiles.copy(),
                                 "cell_state": state}
 
+    def _shown_cells(self) -> tuple[Any, list[tuple[int, int, int]]]:
+        """Every layer of the shown model and condition."""
+        return self._slab.cube, [(self.model, ly, self.condition)
+                                 for ly in range(len(self.coords.layers))]
+
     def computed(self) -> np.ndarray:
         """Which cells the lines are drawn from, bool ``[M, L, K]`` (every one, except on a
         live cube)."""

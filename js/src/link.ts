@@ -11,7 +11,7 @@
 
 import { publish, shared, subscribe, type BusEvent } from "./bus";
 import { decode, type Encoded, type WireArray } from "./codec";
-import { readData, writeSelected, type ViewData } from "./data";
+import { cellText, readData, writeSelected, type ViewData } from "./data";
 import type { Invoke } from "./invoke";
 import { LastPicture, Superseded } from "./live";
 import type { AnyModel, GeoTraits, SlabTraits } from "./model";
@@ -168,8 +168,9 @@ export function linkView(model: AnyModel<LinkTraits>, handlers: LinkHandlers, op
     try { checkCell(store.shape, m, l, k); } catch (e) { return (e as Error).message; }
     if (store.get(m, l, k)) return "";
     const err = store.error(m, l, k);
-    if (err) return `slice (${m}, ${l}, ${k}) failed: ${err}`;
-    return options.invoke ? "loading slice…" : `slice (${m}, ${l}, ${k}) is not in this page, and there is no kernel to ask`;
+    // the page's own answer names the cell already; a kernel's error gets its coordinates
+    if (err) return err.startsWith(cellText(meta, m, l, k)) ? err : `${cellText(meta, m, l, k)}: ${err}`;
+    return options.invoke ? "loading slice…" : `${cellText(meta, m, l, k)}: not in this page, and there is no kernel to ask`;
   }
 
   // ---------------------------------------------------------------- drawing
