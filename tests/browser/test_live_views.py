@@ -59,9 +59,11 @@ def test_a_live_table_marks_the_cells_not_computed(page, tmp_path) -> None:
         if computed:
             assert f"accuracy {100 * g.accuracy[r, c]:.2f}%" in text
         else:
-            assert "not computed yet" in text and "accuracy" not in text
+            # a page computes nothing any more: it says when the cell was not computed
+            assert "not computed when this page was exported" in text and "accuracy" not in text
     legend = page.locator(".gw-root[data-kind=evaltable] .gw-legend").inner_text()
-    assert "dashed: not computed yet" in legend
+    assert "dashed: not computed when this page was exported" in legend
+    assert "accuracy: chance (10.0%)" in legend  # the colour scale, from chance to 100 %
     assert not page.errors
 
 

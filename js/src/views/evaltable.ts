@@ -531,12 +531,13 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
     const c2 = bar.getContext("2d");
     if (c2) for (let x = 0; x < 120; x++) { const c = viridis(x / 119); c2.fillStyle = `rgb(${c[0]},${c[1]},${c[2]})`; c2.fillRect(x, 0, 1, 10); }
     const chance = domain[0] > 0;
-    const scale = h("span", {}, `accuracy ${(100 * domain[0]).toFixed(chance ? 1 : 0)}%`);
-    scale.title = chance ? `The colour runs from chance (1 in ${grid.classes} classes, ${(100 * domain[0]).toFixed(1)}%; below it too) to 100%, the same in every table and as cells get computed`
+    const scale = h("span", {}, chance ? `accuracy: chance (${(100 * domain[0]).toFixed(1)}%)` : "accuracy: 0%");
+    scale.title = chance ? `The colour runs from chance (1 in ${grid.classes} classes; accuracies below it take its colour) to 100%: the same in every table of this cube, and as cells get computed`
       : "The colour runs from 0% to 100%";
     frame.legend.replaceChildren(
-      scale, bar, h("span", {}, "100%"), h("span", {}, chance ? " (from chance to 100%)" : ""),
-      h("span", {}, ` · bars: ${grid.quantity} (bins shared per column) · empty: not evaluated${grid.notComputed ? " · dashed: not computed yet (a live cube computes a cell when a view shows it)" : ""}`),
+      scale, bar, h("span", {}, "100%"),
+      h("span", {}, ` · bars: ${grid.quantity} (bins shared per column) · empty: not evaluated${!grid.notComputed ? ""
+        : ctx.kernel === false ? " · dashed: not computed when this page was exported" : " · dashed: not computed yet (a live cube computes a cell when a view shows it)"}`),
     );
   }
 
@@ -565,7 +566,10 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
     const acc = grid.accuracy[i];
     const col = (model.get("_meta") as { columns: { benchmark: string; severity: number }[] }).columns[cell.col];
     const lines = [`${grid.rowLabels[cell.row]}`, `${col.benchmark}${col.benchmark === "clean" ? "" : ` severity ${col.severity}`}`];
-    if (!Number.isFinite(acc)) lines.push(grid.notComputed?.[i] ? "not computed yet: click to show it, which computes it" : "not evaluated");
+    if (!Number.isFinite(acc)) {
+      lines.push(!grid.notComputed?.[i] ? "not evaluated"
+        : ctx.kernel === false ? "not computed when this page was exported" : "not computed yet: click to show it, which computes it");
+    }
     else {
       let total = 0;
       for (let b = 0; b < B; b++) total += grid.counts[i * B + b];
