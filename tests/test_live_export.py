@@ -11,6 +11,7 @@ import re
 import warnings
 
 import numpy as np
+import pytest
 
 import geowidget as gw
 from geowidget.analysis.depth import PROFILE_METRICS
@@ -24,11 +25,16 @@ study_args, run_cube = views.study_args, views.run_cube  # the fixtures: the sam
 # conditions: 0 clean@0, 1 clean@0.7, 2 fog-1@0, 3 fog-1@0.7
 
 
+def page_state(path, view) -> dict:
+    """The saved state of ``view`` in the page at ``path``."""
+    page = path.read_text()
+    return json.loads(re.search(r'id="geowidget-state">(.*?)</script>', page, re.S)[1])[
+        "models"][view.model_id]
+
+
 def saved(path, view) -> dict[str, np.ndarray]:
     """The arrays a page holds for ``view``, by their dotted path (``_slab.angle``, ...)."""
-    page = path.read_text()
-    state = json.loads(re.search(r'id="geowidget-state">(.*?)</script>', page, re.S)[1])
-    model = state["models"][view.model_id]
+    model = page_state(path, view)
     out = {}
     for where, b64 in zip(model["buffer_paths"], model["buffers"], strict=True):
         spec = model["state"]
@@ -56,6 +62,10 @@ def test_an_exported_view_computes_the_cell_it_shows(study_args, run_cube, tmp_p
         assert got[f"_slab.{name}"].shape == (1, N)  # one row: the computed cell only
         np.testing.assert_allclose(got[f"_slab.{name}"][0], getattr(cell, name), rtol=RTOL,
                                    atol=ATOL, err_msg=name)
+    # the layer picker's probe accuracy: the computed cell's, the run's within rounding
+    accuracy = page_state(path, view)["state"]["_meta"]["probe_accuracy"]
+    assert accuracy[1][fc1][3] == pytest.approx(run_cube.probe_accuracy[1, fc1, 3], abs=1e-4)
+    assert accuracy[0][fc1][3] is None  # not computed: no accuracy to show
 
 
 def test_a_page_holds_the_computed_cells_only(study_args, run_cube, tmp_path) -> None:

@@ -135,6 +135,9 @@ class EvaluationTable(PickerView):
         """The picked cell (the one outlined, and the one linked views show)."""
         return self._cube, [(self.model, self.layer, self.condition)]
 
+    def _cells_computed(self) -> None:
+        self._recompute()
+
     def computed(self) -> np.ndarray:
         """Which grid cells hold numbers, bool ``[R, C]``: on a live cube the computed ones
         (the others are marked "not computed"); on other cubes every cell the cube has."""

@@ -119,6 +119,10 @@ class LayerProfile(SlabView):
         return self._slab.cube, [(self.model, ly, self.condition)
                                  for ly in range(len(self.coords.layers))]
 
+    def _cells_computed(self) -> None:
+        super()._cells_computed()
+        self._update()
+
     def computed(self) -> np.ndarray:
         """Which cells the lines are drawn from, bool ``[M, L, K]`` (every one, except on a
         live cube)."""

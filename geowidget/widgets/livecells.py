@@ -102,10 +102,6 @@ class Refresh:
                 self._timer.daemon = True
                 self._timer.start()
 
-    def now(self) -> None:
-        """Refresh at once, on the calling thread (an export reads the cells computed now)."""
-        self._call()
-
     def _fire(self) -> None:
         with self._lock:
             self._timer = None
@@ -127,8 +123,9 @@ class Refresh:
 
 
 def compute_shown(views: Sequence[Any]) -> None:
-    """Compute the cells ``views`` of live cubes show now (``view._shown_cells()``), then
-    refresh the views that summarise computed cells: an exported page shows the picture the
+    """Compute the cells ``views`` of live cubes show now (``view._shown_cells()``), then tell
+    the views (``view._cells_computed()``: the table, the layer profile and the probes'
+    accuracies read the computed cells anew): an exported page shows the picture the
     user asked for, not a blank plot, even where no browser ever asked for its cell (a
     script). One read per (model, condition) of a cube, with the cube's progress bar over
     its missing cells; a cell that cannot be computed is said in a warning, and its page says
@@ -143,9 +140,8 @@ def compute_shown(views: Sequence[Any]) -> None:
     for (_, m, k), (cube, layers) in groups.items():
         _compute(cube, m, sorted(set(layers)), k)
     for view in views:
-        refresh = getattr(view, "_refresh", None)
-        if isinstance(refresh, Refresh):
-            refresh.now()
+        if is_live(view._shown_cells()[0]):
+            view._cells_computed()
 
 
 def _compute(cube: Any, m: int, layers: list[int], k: int) -> None:
