@@ -184,8 +184,9 @@ export function accuracyStep(v: number, domain: [number, number]): number {
   return Math.round(Math.min(1, Math.max(0, t)) * (STEPS - 1));
 }
 
-/** The selected cell's outline: a dark ring between two light ones. */
-export const SELECTED_OUTLINE = { border: "2px solid #111111", boxShadow: "inset 0 0 0 1px #ffffff, 0 0 0 1px #ffffff" };
+/** The selected cell's outline, two-tone: a dark ring around the cell (seen on light cells and
+ * a light page) and a light one on its edge (seen on dark cells and a dark page). */
+export const SELECTED_OUTLINE = { border: "2px solid #111111", boxShadow: "inset 0 0 0 1px #ffffff" };
 
 function css(c: RGB): string {
   return `rgb(${c[0]},${c[1]},${c[2]})`;
@@ -493,7 +494,7 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
     if (!grid.rows || !grid.cols) frame.message("no models or conditions to show");
     else frame.message("");
     hoverBox.style.border = `1px solid ${frame.theme.muted}`;
-    // two-tone: a dark ring between light ones shows on any cell colour, either theme
+    // two-tone: shows on any cell colour, either theme
     Object.assign(selectBox.style, SELECTED_OUTLINE);
     const sel = selectedCell();
     mark(selectBox, sel);
@@ -521,8 +522,9 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
 
   function mark(box: HTMLDivElement, cell: { row: number; col: number } | null): void {
     if (!cell || !placed) { box.style.display = "none"; return; }
-    box.style.left = `${placed.x(cell.col)}px`; box.style.top = `${placed.y(cell.row)}px`;
-    box.style.width = `${placed.cellW - 1}px`; box.style.height = `${placed.cellH - 1}px`;
+    const out = box === selectBox ? 2 : 0; // the dark ring lies around the cell, off its number
+    box.style.left = `${placed.x(cell.col) - out}px`; box.style.top = `${placed.y(cell.row) - out}px`;
+    box.style.width = `${placed.cellW - 1 + 2 * out}px`; box.style.height = `${placed.cellH - 1 + 2 * out}px`;
     box.style.display = "block";
   }
 
