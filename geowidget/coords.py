@@ -23,7 +23,7 @@ import numpy as np
 from geowidget._validation import Interval, ListOf, validate_params
 
 __all__ = ["CONDITION_CONSTRAINTS", "DIMS", "FIND_CONSTRAINTS", "SPARSITY_TOL", "Condition", "Coords",
-           "same_sparsity"]
+           "same_sparsity", "sparsity_text"]
 
 SPARSITY_TOL = 1e-6  # sparsities closer than this are the same level
 DIMS = ("model", "layer", "condition")
@@ -300,6 +300,20 @@ def same_sparsity(a: float, b: float) -> bool:
     (True, False)
     """
     return abs(float(a) - float(b)) <= SPARSITY_TOL
+
+
+def sparsity_text(value: float, levels: Sequence[float] | None = None) -> str:
+    """A sparsity as the views write it: a percent with the fewest decimals (0 to 3) that keep
+    every two of ``levels`` (the grid's sparsities) apart; the browser's ``sparsityText`` is
+    the same rule.
+
+    >>> sparsity_text(0.409, [0.409, 0.412]), sparsity_text(0.409091, [0, 0.409091])
+    ('40.9%', '41%')
+    """
+    uniq = {float(f"{v:.9g}") for v in (levels if levels is not None else [value])}
+    digits = next((d for d in range(3) if len({f"{100 * v:.{d}f}" for v in uniq}) == len(uniq)),
+                  3)
+    return f"{100 * value:.{digits}f}%"
 
 
 def _condition(value: Any) -> Condition:

@@ -40,6 +40,8 @@ def test_a_long_grid_gets_sliders_for_sparsity_and_severity(cube):
     assert list(c) == ["model", "layer", "sparsity", "benchmark", "severity"]
     assert isinstance(c["sparsity"], ipw.SelectionSlider) and len(SPARSITIES) >= SLIDER_AT
     assert [v for _, v in c["sparsity"].options] == SPARSITIES
+    # the labels: percents, as the browser's slider and the table rows write them (by hand)
+    assert [t for t, _ in c["sparsity"].options] == [f"{100 * s:.0f}%" for s in SPARSITIES]
     assert isinstance(c["severity"], ipw.SelectionSlider)
     assert [v for _, v in c["benchmark"].options] == ["clean", "fog", "noise"]
     assert c["severity"].layout.display == "none"  # clean: one severity, the slider hides

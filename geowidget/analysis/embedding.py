@@ -421,7 +421,7 @@ def _by_sparsity(cube: GeometryCube, z: np.ndarray, mi: list[int], ki: list[int]
         method = str(cube.model_info[m].get("pruning", ""))
         for s, js in sorted(order.items()):
             rows.append(z[:, a, js].reshape(-1))
-            labels.append(f"{cube.models[m]} · {level_label(method, s)}")
+            labels.append(f"{cube.models[m]} · {level_label(method, s, list(order))}")
             info.append({**cube.model_info[m], "model": cube.models[m], "sparsity": s,
                          "benchmark": "clean", "benchmarks": [b for b, _ in first],
                          "conditions": [cube.conditions[ki[j]].label for j in js]})

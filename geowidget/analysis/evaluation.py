@@ -37,12 +37,14 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from geowidget._validation import Instance, Interval, Options, validate_params
+from geowidget.coords import sparsity_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -205,9 +207,11 @@ def evaluation_grid(
     )
 
 
-def level_label(method: str, sparsity: float) -> str:
-    """How a pruning level reads in tables and maps: ``"dense"`` or ``"<method> 90%"``."""
-    return "dense" if sparsity == 0 else f"{method} {sparsity:.0%}".strip()
+def level_label(method: str, sparsity: float, levels: Sequence[float] | None = None) -> str:
+    """How a pruning level reads in tables and maps: ``"dense"`` or ``"<method> 90%"``, the
+    percent with the decimals that tell the grid's ``levels`` apart
+    (:func:`~geowidget.coords.sparsity_text`)."""
+    return "dense" if sparsity == 0 else f"{method} {sparsity_text(sparsity, levels)}".strip()
 
 
 def _rows(cube: GeometryCube) -> list[dict[str, Any]]:
@@ -217,7 +221,7 @@ def _rows(cube: GeometryCube) -> list[dict[str, Any]]:
     for m, name in enumerate(cube.models):
         method = str(cube.model_info[m].get("pruning", "")) if pruned else ""
         for s in levels:
-            tail = f" · {level_label(method, s)}" if pruned else ""
+            tail = f" · {level_label(method, s, levels)}" if pruned else ""
             rows.append({"model": name, "model_index": m, "sparsity": float(s),
                          "method": method, "label": name + tail, "group": m})
     return rows

@@ -133,6 +133,13 @@ class EvaluationTable(PickerView):
             return outputs_computed(self._cube)
         return cells_computed(self._cube)[:, layer, :]
 
+    def _shown_cells(self) -> tuple[Any, list[tuple[int, int, int]]]:
+        """The picked cell (the one outlined, and the one linked views show)."""
+        return self._cube, [(self.model, self.layer, self.condition)]
+
+    def _cells_computed(self) -> None:
+        self._recompute()
+
     def computed(self) -> np.ndarray:
         """Which grid cells hold numbers, bool ``[R, C]``: on a live cube the computed ones
         (the others are marked "not computed"); on other cubes every cell the cube has."""
@@ -157,6 +164,7 @@ class EvaluationTable(PickerView):
             "row_orders": list(g.row_orders),
             "column_orders": list(g.column_orders),
             "live": is_live(self._cube),
+            "classes": len(self._cube.class_names),  # the colour scale starts at chance
         }
         arrays: dict[str, np.ndarray] = {
             "accuracy": g.accuracy,

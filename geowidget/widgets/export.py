@@ -18,6 +18,7 @@ from ipywidgets.widgets.widget import _remove_buffers
 
 from geowidget.widgets import png as png_export
 from geowidget.widgets.codec import arrays_serialization
+from geowidget.widgets.livecells import compute_shown
 
 if TYPE_CHECKING:
     from geowidget.widgets.view import GeoView
@@ -61,7 +62,10 @@ def save_png(view: GeoView, path: str | Path, scale: float = 3.0, via: str = "au
 
 def export_state(views: list[GeoView], show_controls: bool | None = None) -> dict[str, Any]:
     """Synced state of ``views``, buffers base64-encoded, with every cell included: a lazy
-    view's slab goes in ``_slab``, which the page's model answers ``_slice`` requests from."""
+    view's slab goes in ``_slab``, which the page's model answers ``_slice`` requests from.
+    A view of a live cube holds the cells computed so far, the ones it shows computed first
+    (:func:`~geowidget.widgets.livecells.compute_shown`)."""
+    compute_shown(views)
     models: dict[str, Any] = {}
     for w in views:
         state = w.get_state()

@@ -30,14 +30,17 @@ class LayerProfile(SlabView):
     Intermediate layers are measured as a Study measures them: against linear probes
     cross-fitted once per (model, layer) on the dense model's clean features, so that no sample
     meets a probe that saw it; the penultimate layer against the model's own head (see
-    :mod:`geowidget.analysis.depth`). A probe layer's label shows its probe's held-out accuracy
-    (for the current model and condition) on hover, and the current layer's in the legend.
+    :mod:`geowidget.analysis.depth`). Every layer is named under the panels (slanted where the
+    names would touch); hovering a probe layer's name says that it is measured with a probe
+    fitted out of sample, and the probe's held-out accuracy (current model and condition).
 
     On a live cube (``Study.live()``) the lines are drawn from the cells computed so far: the
     view asks the cube's request worker for every layer of the shown (model, condition) (off
     the kernel's main thread; another pick supersedes the cells not started yet), draws each
     layer as it arrives, under a progress line while some are computing, and names the layers
-    not computed (other models are drawn at the layers computed for them).
+    not computed (other models are drawn at the layers computed for them). ``to_html``
+    computes the shown model's layers at the shown condition first; the page names the layers
+    of other picks "not computed when this page was exported" (a page computes nothing).
 
     Parameters
     ----------
@@ -113,6 +116,15 @@ class LayerProfile(SlabView):
                 self._meta = {**self._meta, "cell_errors": errors}
                 self._arrays = {**self._arrays, "profile": self._quantiles.copy(),
                                 "cell_state": state}
+
+    def _shown_cells(self) -> tuple[Any, list[tuple[int, int, int]]]:
+        """Every layer of the shown model and condition."""
+        return self._slab.cube, [(self.model, ly, self.condition)
+                                 for ly in range(len(self.coords.layers))]
+
+    def _cells_computed(self) -> None:
+        super()._cells_computed()
+        self._update()
 
     def computed(self) -> np.ndarray:
         """Which cells the lines are drawn from, bool ``[M, L, K]`` (every one, except on a

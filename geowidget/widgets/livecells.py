@@ -27,7 +27,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Refresh", "Sweep", "cells_computed", "is_live", "outputs_computed"]
+from geowidget.coords import sparsity_text
+from geowidget.cube_schema import LAYER_METRICS
+
+__all__ = ["Refresh", "Sweep", "cells_computed", "compute_shown", "is_live", "outputs_computed"]
 
 Cell = tuple[int, int, int]  # (model, layer, condition) positions
 
@@ -117,6 +120,49 @@ class Refresh:
         except Exception as err:  # off the caller's stack: say it, never fail silently
             warnings.warn(f"geowidget: refreshing {type(view).__name__} failed: "
                           f"{type(err).__name__}: {err}", RuntimeWarning, stacklevel=1)
+
+
+def compute_shown(views: Sequence[Any]) -> None:
+    """Compute the cells ``views`` of live cubes show now (``view._shown_cells()``), then tell
+    the views (``view._cells_computed()``: the table, the layer profile and the probes'
+    accuracies read the computed cells anew): an exported page shows the picture the
+    user asked for, not a blank plot, even where no browser ever asked for its cell (a
+    script). One read per (model, condition) of a cube, with the cube's progress bar over
+    its missing cells; a cell that cannot be computed is said in a warning, and its page says
+    it was not computed."""
+    groups: dict[tuple[int, int, int], tuple[Any, list[int]]] = {}
+    for view in views:
+        cube, cells = view._shown_cells()
+        if not is_live(cube):
+            continue
+        for m, ly, k in cells:
+            groups.setdefault((id(cube), m, k), (cube, []))[1].append(ly)
+    for (_, m, k), (cube, layers) in groups.items():
+        _compute(cube, m, sorted(set(layers)), k)
+    for view in views:
+        if is_live(view._shown_cells()[0]):
+            view._cells_computed()
+
+
+def _compute(cube: Any, m: int, layers: list[int], k: int) -> None:
+    """Compute cells (m, layers, k) of a live cube; where that fails, each layer alone, so one
+    layer that cannot be computed leaves the others computed (and is said in a warning)."""
+    try:  # any layered array: its read computes every part of these cells
+        cube.live.block(LAYER_METRICS[0], [m], layers, [k])
+        return
+    except Exception as err:
+        if len(layers) == 1:
+            cond = cube.conditions[k]
+            levels = [c.sparsity for c in cube.conditions]
+            warnings.warn(f"geowidget: the page is exported without the cell of model "
+                          f"{cube.models[m]!r}, layer {cube.layers[layers[0]]!r}, sparsity "
+                          f"{sparsity_text(cond.sparsity, levels)}, benchmark "
+                          f"{cond.benchmark!r}, severity {cond.severity}: it could not be "
+                          f"computed ({type(err).__name__}: {err})", RuntimeWarning,
+                          stacklevel=4)
+            return
+    for ly in layers:
+        _compute(cube, m, [ly], k)
 
 
 def _kernel_loop() -> asyncio.AbstractEventLoop | None:

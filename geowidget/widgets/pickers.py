@@ -26,16 +26,12 @@ import ipywidgets as ipw
 import traitlets as t
 
 from geowidget.analysis.training import runs
+from geowidget.coords import sparsity_text
 from geowidget.widgets.view import PickerView
 
 __all__ = ["SLIDER_AT", "CellPickers", "Controls"]
 
 SLIDER_AT = 8  # at this many sparsity levels or more, a slider (as js/src/live.ts)
-
-
-def _level_text(value: float) -> str:
-    """A level as the sliders show it: float noise dropped (as levelText in live.ts)."""
-    return f"{float(value):.6g}"
 
 
 def _nearest(levels: list[Any], value: float) -> Any:
@@ -100,7 +96,8 @@ class CellPickers:
         self._sparsities = sorted({c.sparsity for c in conds})
         self._severities = {b: sorted({conds[i].severity for i in coords.find(benchmark=b)})
                             for b in coords.benchmarks}
-        sparsity_options = [(_level_text(s), s) for s in self._sparsities]
+        # a percent with the decimals the grid needs, as the browser's pickers write it
+        sparsity_options = [(sparsity_text(s, self._sparsities), s) for s in self._sparsities]
         kind = ipw.SelectionSlider if len(self._sparsities) >= SLIDER_AT else ipw.Dropdown
         self.conditions: dict[str, ipw.Widget] = {
             "sparsity": kind(options=sparsity_options, description="sparsity"),

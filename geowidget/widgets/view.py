@@ -164,6 +164,15 @@ class GeoView(anywidget.AnyWidget):
         """Extra state for the standalone page (the slab of a lazy view)."""
         return {}
 
+    def _shown_cells(self) -> tuple[Any, list[tuple[int, int, int]]]:
+        """The cube and the (model, layer, condition) cells this view shows now: an export
+        computes them first where the cube is live (none for a view of no cube)."""
+        return None, []
+
+    def _cells_computed(self) -> None:
+        """Read what a live cube computed anew (an export calls it once the cells of
+        :meth:`_shown_cells` are computed, before it takes the state)."""
+
     def to_html(self, path: str | Path, title: str = "geowidget") -> Path:
         """Write one standalone, interactive HTML file that works offline with no kernel.
 
@@ -426,6 +435,13 @@ class SlabView(SampleView, PickerView):
                                  f"got {describe(v)}")
             out.append(v)
         return out[0], out[1], out[2]
+
+    def _shown_cells(self) -> tuple[Any, list[tuple[int, int, int]]]:
+        return self._slab.cube, [(self.model, self.layer, self.condition)]
+
+    def _cells_computed(self) -> None:
+        # the layer labels' probe accuracies: those of the cells computed now
+        self._meta = {**self._meta, "probe_accuracy": self._slab.probe_accuracy()}
 
     def _export(self) -> dict[str, Any]:
         if not self._meta.get("lazy"):

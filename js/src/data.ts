@@ -102,3 +102,33 @@ export function findCondition(conds: Condition[], sparsity: number, bench: strin
   });
   return Math.max(0, best);
 }
+
+/** The decimals a sparsity is written with as a percent: the fewest (0 to 3) that keep every
+ * two levels of the grid apart (0.409091 and 0.418182 read 40.9% and 41.8%, not 41% twice). */
+export function sparsityDecimals(levels: ArrayLike<number>): number {
+  const uniq = Array.from(new Set(Array.from(levels, (v) => +v.toPrecision(9))));
+  for (let d = 0; d < 3; d++) {
+    if (new Set(uniq.map((v) => (100 * v).toFixed(d))).size === uniq.length) return d;
+  }
+  return 3;
+}
+
+/** A sparsity as every view writes it (slider, pickers, table rows, messages): a percent
+ * with the decimals of its grid (`sparsityDecimals`), e.g. "40.9%". */
+export function sparsityText(v: number, levels: ArrayLike<number> = [v]): string {
+  return `${(100 * v).toFixed(sparsityDecimals(levels))}%`;
+}
+
+/** The sparsity levels of a cube's conditions. */
+export function sparsityLevels(conds: Condition[]): number[] {
+  return Array.from(new Set(conds.map((c) => c.sparsity))).sort((a, b) => a - b);
+}
+
+/** A cell by its coordinates, for messages: "lenet · relu3 · sparsity 40.9% · gaussian_noise
+ * severity 3" (never its indices). */
+export function cellText(meta: Pick<Meta, "models" | "layers" | "conditions">, m: number, l: number, k: number): string {
+  const c = meta.conditions[k];
+  const where = c ? [`sparsity ${sparsityText(c.sparsity, sparsityLevels(meta.conditions))}`,
+    c.benchmark === "clean" ? "clean" : `${c.benchmark} severity ${c.severity}`] : [`condition ${k}`];
+  return [meta.models[m] ?? `model ${m}`, meta.layers[l] ?? `layer ${l}`, ...where].join(" · ");
+}

@@ -11,7 +11,7 @@
 
 import { publish, shared, subscribe, type BusEvent } from "./bus";
 import { decode, type Encoded, type WireArray } from "./codec";
-import { readData, writeSelected, type ViewData } from "./data";
+import { cellText, readData, writeSelected, type ViewData } from "./data";
 import type { Invoke } from "./invoke";
 import { LastPicture, Superseded } from "./live";
 import type { AnyModel, GeoTraits, SlabTraits } from "./model";
@@ -171,10 +171,10 @@ export function linkView(model: AnyModel<LinkTraits>, handlers: LinkHandlers, op
     try { checkCell(store.shape, m, l, k); } catch (e) { return (e as Error).message; }
     if (store.get(m, l, k)) return "";
     const err = store.error(m, l, k);
-    // the cell by its coordinates, as the pickers name them
-    const where = `model ${meta.models[m] ?? m}, layer ${meta.layers[l] ?? l}, ${meta.conditions[k]?.label ?? `condition ${k}`}`;
-    if (err) return `${where}: not shown, ${err}`;
-    return options.invoke ? LOADING : `${where} is not in this page, and there is no kernel to ask`;
+    // the cell by its coordinates, as the pickers name them; the page's own answer names it already
+    const where = cellText(meta, m, l, k);
+    if (err) return err.startsWith(where) ? err : `${where}: ${err}`;
+    return options.invoke ? LOADING : `${where}: not in this page, and there is no kernel to ask`;
   }
 
   // ---------------------------------------------------------------- drawing

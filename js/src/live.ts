@@ -64,9 +64,12 @@ export function nearestLevel(levels: number[], v: number): number {
 }
 
 /** A slider over `levels` (ascending); `onChange` gets the level picked, on every move. Only
- * levels of the grid can be picked, one step per arrow key; the level shows beside the thumb
- * and is what a screen reader reads (`aria-valuetext`). */
-export function levelSlider(label: string, levels: number[], value: number, onChange: (v: number) => void): Slider {
+ * levels of the grid can be picked, one step per arrow key; the level shows beside the thumb,
+ * written by `text` (a sparsity as a percent, data.ts's sparsityText), in a box as wide as
+ * the widest level's text, so the controls after it never move, and is what a screen reader
+ * reads (`aria-valuetext`). */
+export function levelSlider(label: string, levels: number[], value: number, onChange: (v: number) => void,
+  text: (v: number) => string = levelText): Slider {
   const wrap = h("label", { class: "gw-picker gw-slider" });
   const input = h("input", { type: "range", min: "0", step: "1" }) as HTMLInputElement;
   input.setAttribute("data-picker", label);
@@ -75,13 +78,15 @@ export function levelSlider(label: string, levels: number[], value: number, onCh
   let grid = levels;
   const show = (i: number) => {
     input.value = String(i);
-    shown.textContent = levelText(grid[i]);
+    shown.textContent = text(grid[i]);
     input.setAttribute("aria-valuetext", `${label} ${shown.textContent}`);
   };
   const setLevels = (next: number[], v: number) => {
     grid = next;
     input.max = String(Math.max(0, grid.length - 1));
     input.style.width = `${Math.min(160, 40 + 16 * grid.length)}px`; // a few levels: a short track
+    // digits are tabular (the stylesheet), so a width in ch fits every level's text
+    shown.style.minWidth = `${Math.max(1, ...grid.map((x) => text(x).length))}ch`;
     show(nearestLevel(grid, v));
   };
   setLevels(levels, value);

@@ -5,7 +5,7 @@
 // wire format as the Python `_slice` command.
 
 import { decode, type Encoded } from "./codec";
-import type { Meta } from "./data";
+import { cellText, type Meta } from "./data";
 import { hostInvoke } from "./invoke";
 import type { AnyModel, Handler } from "./model";
 import { RENDERERS } from "./registry";
@@ -111,14 +111,17 @@ export class LocalModel implements AnyModel {
     } catch (err) {
       return [{ error: (err as Error).message }, []];
     }
-    const computed = (this.attrs._computed as Record<string, Encoded> | undefined)?.cells; // a live cube's page
-    if (computed && !decode(computed).data[(m * shape[1] + l) * shape[2] + k]) {
-      return [{ error: `cell (${m}, ${l}, ${k}) was not computed by the live cube when this page was exported; the page holds the computed cells only` }, []];
-    }
     const names: string[] = [], specs: { dtype: string; shape: number[] }[] = [], buffers: DataView[] = [];
+    const index = (this.attrs._computed as Record<string, Encoded> | undefined)?.index; // a live cube's page
+    // a live cube's page holds the cells computed when it was exported, one row each
+    const row = index ? decode(index).data[(m * shape[1] + l) * shape[2] + k] : -1;
+    if (index && row < 0) {
+      return [{ error: `${cellText(meta, m, l, k)}: not computed when this page was exported (the page holds the cells computed then)` }, []];
+    }
     for (const [name, dims] of Object.entries(meta.slab)) {
+      if (!slab[name]) continue; // a stand-in: not sent
       const full = decode(slab[name]);
-      const at = cellOffset(shape, dims, m, l, k);
+      const at = index ? row * shape[3] : cellOffset(shape, dims, m, l, k);
       const part = full.data.subarray(at, at + shape[3]);
       names.push(name);
       specs.push({ dtype: full.dtype, shape: [shape[3]] });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { accuracyDomain, columnMax, hitCell, layoutGrid, MIN_CELL_W, notComputed, windowRows, type Grid } from "../src/views/evaltable";
+import { viridis } from "../src/colors";
+import { accuracyDomain, accuracyStep, columnMax, hitCell, layoutGrid, MIN_CELL_W, notComputed, STEPS, windowRows, type Grid } from "../src/views/evaltable";
 
 function grid(rows: number, cols: number, bins = 4): Grid {
   const acc = new Float32Array(rows * cols);
@@ -14,6 +15,7 @@ function grid(rows: number, cols: number, bins = 4): Grid {
     rowGroups: Array.from({ length: rows }, (_, i) => Math.floor(i / 2)),
     colGroups: Array.from({ length: cols }, (_, i) => Math.floor(i / 3)),
     colGroupLabels: Array.from({ length: cols }, (_, i) => `g${i}`),
+    classes: 10,
   };
 }
 
@@ -59,7 +61,7 @@ describe("evaluation grid layout", () => {
     expect(G.y(3) - G.y(2)).toBe(G.cellH + 3);
   });
 
-  it("scales bars per column and colours over the finite accuracies", () => {
+  it("scales bars per column", () => {
     const g = grid(3, 2, 4);
     const max = columnMax(g);
     for (let c = 0; c < 2; c++) {
@@ -67,8 +69,34 @@ describe("evaluation grid layout", () => {
       for (let r = 0; r < 3; r++) for (let b = 0; b < 4; b++) m = Math.max(m, g.counts[(r * 2 + c) * 4 + b]);
       expect(max[c]).toBe(m);
     }
-    expect(accuracyDomain(new Float32Array([NaN, 0.5, 0.9, 0.7]))).toEqual([0.5, Math.fround(0.9)]);
-    expect(accuracyDomain(new Float32Array([NaN]))).toEqual([0, 1]);
+  });
+});
+
+describe("accuracy colours", () => {
+  const colour = (v: number, classes: number) => viridis(accuracyStep(v, accuracyDomain(classes)) / (STEPS - 1));
+  const distance = (a: number[], b: number[]) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+
+  it("run from chance to 100 %, whatever cells are computed", () => {
+    expect(accuracyDomain(10)).toEqual([0.1, 1]);
+    expect(accuracyDomain(2)).toEqual([0.5, 1]);
+    expect(accuracyDomain(NaN)).toEqual([0, 1]); // classes unknown
+    expect(accuracyDomain(1)).toEqual([0, 1]);
+    // the ends of the ramp: chance (and below) darkest, 100 % brightest
+    expect(accuracyStep(0.1, accuracyDomain(10))).toBe(0);
+    expect(accuracyStep(0.02, accuracyDomain(10))).toBe(0);
+    expect(accuracyStep(1, accuracyDomain(10))).toBe(STEPS - 1);
+    // by hand: 0.55 is half way from 0.1 to 1
+    expect(accuracyStep(0.55, accuracyDomain(10))).toBe(Math.round(0.5 * (STEPS - 1)));
+  });
+
+  it("draw a 1.5-point gap as a small step, not a collapse", () => {
+    // 89.0 % and 90.5 %, ten classes (the review's cells): a few % of the ramp's length apart
+    const ramp = distance(viridis(0), viridis(1));
+    const gap = distance(colour(0.89, 10), colour(0.905, 10));
+    expect(gap).toBeGreaterThan(0);
+    expect(gap / ramp).toBeLessThan(0.05);
+    // a real collapse (90 % to 30 %) is far along the ramp
+    expect(distance(colour(0.9, 10), colour(0.3, 10)) / ramp).toBeGreaterThan(0.4);
   });
 });
 

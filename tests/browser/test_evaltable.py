@@ -27,9 +27,9 @@ def viridis(t: float) -> list[int]:
     return [round(a + (b - a) * f) for a, b in zip(stops[i], stops[i + 1], strict=True)]
 
 
-def expected_colour(acc: np.ndarray, v: float) -> list[int]:
-    finite = acc[np.isfinite(acc)]
-    lo, hi = float(finite.min()), float(finite.max())
+def expected_colour(classes: int, v: float) -> list[int]:
+    """The colour of accuracy ``v``: the scale runs from chance (1 / classes) to 100 %."""
+    lo, hi = 1.0 / classes, 1.0
     step = round(min(1.0, max(0.0, (v - lo) / (hi - lo))) * (STEPS - 1))
     return viridis(step / (STEPS - 1))
 
@@ -79,7 +79,7 @@ def test_exported_table_draws_sorts_and_hovers(page, tmp_path):
             "([r, c]) => { const L = document.querySelector('.gw-root[data-kind=evaltable]')"
             ".__geowidget.layout(); return [L.x(c) + L.cellW - 4, L.y(r) + 3]; }", [r, c])
         rgba = read_pixels(page, [(x0, y0)], kind="evaltable")[0]
-        assert rgba[:3] == expected_colour(g.accuracy, float(g.accuracy[r, c])), (r, c)
+        assert rgba[:3] == expected_colour(len(cube.class_names), float(g.accuracy[r, c])), (r, c)
     # sorting happens in the browser, in the order computed in Python
     page.locator(".gw-root[data-kind=evaltable] select[data-picker='rows by']").select_option(
         "accuracy")
@@ -151,7 +151,8 @@ def test_to_png_draws_the_table_as_shown(browser, tmp_path):
     from geowidget.widgets.png import HEADLESS_WIDTH
 
     margin = 8  # js/src/png.ts
-    table = gw.EvaluationTable(grid_cube(m=2))
+    cube = grid_cube(m=2)
+    table = gw.EvaluationTable(cube)
     export = table.to_png(tmp_path / "table.png", scale=2)
     img = np.asarray(Image.open(io.BytesIO((tmp_path / "table.png").read_bytes())).convert("RGB"))
     # the same page, laid out as the headless export lays it out
@@ -170,5 +171,6 @@ def test_to_png_draws_the_table_as_shown(browser, tmp_path):
     g = table.grid
     for (x, y), (r, c) in zip(corners, [(0, 0), (1, 1), (3, 3)], strict=True):
         px = img[int((y + margin) * 2), int((x + margin) * 2)]
-        assert np.abs(px.astype(int) - expected_colour(g.accuracy, float(g.accuracy[r, c]))).max() \
+        assert np.abs(px.astype(int) - expected_colour(len(cube.class_names),
+                                                         float(g.accuracy[r, c]))).max() \
             <= 2, (r, c)

@@ -1,19 +1,16 @@
 """A live cube's table and layer profile in a browser (exported pages): the table fills the
 computed cells with their accuracy's colour and says "not computed" for the others; the
-profile keeps its progress line on while layers of the shown model compute, and names them."""
+profile's page names the layers not computed when it was exported, with no progress line."""
 
 from __future__ import annotations
 
-import threading
-
-import numpy as np
 import torch
 
 import geowidget as gw
 from geowidget.study import Study
 from tests.browser.gw_page import read_pixels
 from tests.browser.test_evaltable import cell_point, expected_colour, wait_drawn
-from tests.test_live_views import KW, N, small_cnn, wait
+from tests.test_live_views import KW, N, small_cnn
 
 
 def live_cube():
@@ -51,10 +48,8 @@ def test_a_live_table_marks_the_cells_not_computed(page, tmp_path) -> None:
         assert bool(done[r, c]) is computed
         rgba = corner(page, r, c)
         if computed:  # the accuracy's colour; not computed: the background, no colour
-            finite = g.accuracy[np.isfinite(g.accuracy)]
-            # the colour domain: the computed accuracies' range, [0, 1] when they are one value
-            domain = finite if finite.min() < finite.max() else np.array([0.0, 1.0])
-            assert rgba[:3] == expected_colour(domain, float(g.accuracy[r, c]))
+            # the colour domain: chance to 100 %, whatever is computed
+            assert rgba[:3] == expected_colour(len(live.class_names), float(g.accuracy[r, c]))
         else:
             assert rgba[:3] == [255, 255, 255], (r, c, rgba)
         page.mouse.move(*cell_point(page, r, c))
@@ -64,37 +59,33 @@ def test_a_live_table_marks_the_cells_not_computed(page, tmp_path) -> None:
         if computed:
             assert f"accuracy {100 * g.accuracy[r, c]:.2f}%" in text
         else:
-            assert "not computed yet" in text and "accuracy" not in text
+            # a page computes nothing any more: it says when the cell was not computed
+            assert "not computed when this page was exported" in text and "accuracy" not in text
     legend = page.locator(".gw-root[data-kind=evaltable] .gw-legend").inner_text()
-    assert "dashed: not computed yet" in legend
+    assert "dashed: not computed when this page was exported" in legend
+    assert "accuracy: chance (10.0%)" in legend  # the colour scale, from chance to 100 %
     assert not page.errors
 
 
-def test_a_live_profile_shows_its_layers_computing(page, tmp_path) -> None:
+def test_an_exported_live_profile_says_what_was_not_computed(page, tmp_path) -> None:
+    """A page can never finish a computation: the export computes the shown model's layers,
+    and a pick in the page of a condition not computed then says so, with no progress line."""
     live = live_cube()
     view = gw.LayerProfile(live, model="a", theme="light")
-    wait(lambda: (view._arrays["cell_state"][0, :, 0] == 1).all())
-    gate = threading.Event()
-    original = live.live.parts
-
-    def held(*args, **kwargs):  # the worker's cells wait; the page's export reads at once
-        if threading.current_thread().name == "geowidget-live":
-            gate.wait(30)
-        return original(*args, **kwargs)
-
-    live.live.parts = held
-    try:
-        view.condition = 2  # fog-1@0: its three layers are asked for, and held
-        assert (view._arrays["cell_state"][0, :, 2] == 2).all()
-        assert np.isnan(view._arrays["profile"][0, :, 2]).all()  # nothing to draw yet
-        view.to_html(tmp_path / "profile.html")
-    finally:
-        gate.set()
+    view.to_html(tmp_path / "profile.html")  # no browser asked: the export computes them
+    assert live.computed()[0, :, 0].all() and not live.computed()[0, :, 2].any()
     page.goto((tmp_path / "profile.html").as_uri())
     wait_drawn(page, "layerprofile")
     root = page.locator(".gw-root[data-kind=layerprofile]")
-    assert root.get_attribute("data-computing") == "true"
-    assert root.get_attribute("data-computing-layers") == "3"
-    note = root.locator(".gw-note[data-live=computing]").inner_text()
-    assert note == f"a: computing {', '.join(live.layers)}…"
+    assert root.get_attribute("data-computing") is None
+    assert root.locator(".gw-note[data-live]").count() == 0  # every layer drawn
+    page.select_option(".gw-root[data-kind=layerprofile] select[data-picker=benchmark]", "fog")
+    note = root.locator(".gw-note[data-live]")
+    note.wait_for()
+    assert note.inner_text() == ("a: not computed when this page was exported: "
+                                 f"{', '.join(live.layers)}")
+    assert root.get_attribute("data-computing") is None
+    assert root.get_attribute("data-computing-layers") == "0"
+    assert "computing" not in root.locator(".gw-legend").inner_text().replace(
+        "not computed", "")
     assert not page.errors

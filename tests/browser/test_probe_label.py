@@ -34,7 +34,7 @@ def test_the_layer_picker_labels_probe_layers_with_their_accuracy(browser, tmp_p
     ctx.close()
 
 
-def test_the_layer_profile_labels_probe_layers_with_their_accuracy(page, tmp_path):
+def test_the_layer_profile_explains_probe_layers_on_hover(page, tmp_path):
     cube = make_cube(m=1, layers=2, n=40)
     accuracy = np.full((1, 2, 3), np.nan)
     accuracy[0, 0] = [0.8812, 0.5, 0.25]
@@ -43,16 +43,20 @@ def test_the_layer_profile_labels_probe_layers_with_their_accuracy(page, tmp_pat
               kind="layerprofile")
     hover = """() => Array.from(document.querySelectorAll(
         '.gw-root[data-kind=layerprofile] text.gw-layer title')).map((t) => t.textContent)"""
-    note = """() => Array.from(document.querySelectorAll(
-        '.gw-root[data-kind=layerprofile] .gw-note[data-probe]')).map((t) => t.textContent)"""
-    # every panel's layer labels, on hover; the current layer's in the legend
-    assert page.evaluate(hover) == ["layer0 · probe 88.1% held-out", "layer1"] * 3
-    assert page.evaluate(note) == ["layer0 · probe 88.1% held-out"]
+    legend = "() => document.querySelector('.gw-root[data-kind=layerprofile] .gw-legend').innerText"
+    # every panel's layer labels explain the probe on hover; no stray note beside the model
+    titles = page.evaluate(hover)
+    assert len(titles) == 6 and titles[1::2] == ["layer1"] * 3
+    assert all(t.startswith("layer0: measured with a linear probe") and "out of sample" in t
+               and "88.1% of the samples right (held-out accuracy)" in t for t in titles[::2])
+    assert "held-out" not in page.evaluate(legend)
     page.select_option("select[data-picker=sparsity]", "0.5")
     page.wait_for_function("document.querySelector('.gw-root[data-kind=layerprofile] "
-                           ".gw-note[data-probe]').textContent.includes('50.0%')")
-    assert page.evaluate(hover) == ["layer0 · probe 50.0% held-out", "layer1"] * 3
-    page.select_option("select[data-picker=layer]", "1")  # the head's layer: no probe note
-    page.wait_for_function("!document.querySelector('.gw-root[data-kind=layerprofile] "
-                           ".gw-note[data-probe]')")
+                           "text.gw-layer title').textContent.includes('50.0%')")
+    assert "held-out" not in page.evaluate(legend)
+    # the picker's option says the accuracy, its tooltip what it is
+    option = page.evaluate("""() => { const o = document.querySelector(
+        'select[data-picker=layer] option'); return [o.textContent, o.title]; }""")
+    assert option[0] == "layer0 · probe 50.0% held-out"
+    assert option[1].startswith("layer0: measured with a linear probe")
     assert page.errors == []

@@ -141,8 +141,8 @@ def test_a_switch_refreshes_the_panel_and_an_uncomputed_cell_empties_the_plots(p
         legend = page.evaluate(f"document.querySelectorAll('{root} .gw-legend *').length")
         assert (marks, legend) == (0, 0), kind
         msg = page.inner_text(f"{root} .gw-msg")
-        assert msg.startswith("model a, layer pool_1, clean@0: not shown, "), msg
-        assert "was not computed" in msg
+        assert msg.startswith("a · pool_1 · sparsity 0% · clean: "), msg  # by its coordinates
+        assert "not computed" in msg and "(0, " not in msg
     text = panel_text(page)
     assert "θ =" not in text and f"sample {sid}: not in the shown cell yet" in text
     assert page.errors == []

@@ -53,10 +53,10 @@ def test_sparsity_and_severity_sliders_pick_with_the_keyboard(page, tmp_path, th
         page.keyboard.press("ArrowRight")
     assert trait(page, "condition") == cube.coords.condition(SPARSITIES[5], "fog", 3)
     shown = page.locator(f"{ROOT} .gw-slider:has(input[data-picker=sparsity]) .gw-slider-value")
-    assert shown.inner_text() == f"{SPARSITIES[5]:g}"
+    assert shown.inner_text() == f"{100 * SPARSITIES[5]:.0f}%"  # 41.67 %: whole percents part them
     page.keyboard.press("End")
     assert trait(page, "condition") == cube.coords.condition(SPARSITIES[11], "fog", 3)
-    assert sparsity.get_attribute("aria-valuetext") == f"sparsity {SPARSITIES[11]:g}"
+    assert sparsity.get_attribute("aria-valuetext") == f"sparsity {100 * SPARSITIES[11]:.0f}%"
     shoot(page, f"sliders-fog-{theme}")
     page.select_option(f"{ROOT} select[data-picker=benchmark]", "clean")
     assert not severity.is_visible()
@@ -71,7 +71,7 @@ def test_sparsity_and_severity_sliders_pick_with_the_keyboard(page, tmp_path, th
         .find((m) => m.get('_kind') === 'polar').set('condition', {k})""")
     page.wait_for_function(f"document.querySelector('{ROOT} .gw-msg').textContent.includes("
                            f"'out of range for shape [1, 1, {k}]')")
-    assert sparsity.get_attribute("aria-valuetext") == f"sparsity {SPARSITIES[11]:g}"
+    assert sparsity.get_attribute("aria-valuetext") == f"sparsity {100 * SPARSITIES[11]:.0f}%"
     assert page.locator(f"{ROOT} select[data-picker=benchmark]").input_value() == "clean"
     assert not page.errors
 

@@ -46,6 +46,8 @@ export interface Grid {
   colGroupLabels: string[];
   /** A live cube's cells that are not computed yet (1), [R * C]; none for other cubes. */
   notComputed?: Uint8Array;
+  /** The number of classes (chance accuracy is 1 / classes). */
+  classes: number;
 }
 
 export interface Layout {
@@ -167,12 +169,12 @@ export function hitCell(g: Grid, L: Placed, x: number, y: number): { row: number
   return row >= 0 && col >= 0 ? { row, col } : null;
 }
 
-/** [min, max] of the finite accuracies ([0, 1] when there are none or one value). */
-export function accuracyDomain(acc: Float32Array): [number, number] {
-  let lo = Infinity, hi = -Infinity;
-  for (let i = 0; i < acc.length; i++) { const v = acc[i]; if (Number.isFinite(v)) { if (v < lo) lo = v; if (v > hi) hi = v; } }
-  if (!(lo < hi)) return [0, 1];
-  return [lo, hi];
+/** The accuracy colour scale: from chance (1 / classes, the darkest colour; anything below
+ * it too) to 100 %, whatever cells are shown. Fixed, so a colour means the same accuracy in
+ * every table of the cube and as a live cube's cells get computed, and a gap of a point or
+ * two between cells looks like one ([0, 1] when the number of classes is unknown). */
+export function accuracyDomain(classes: number): [number, number] {
+  return Number.isFinite(classes) && classes >= 2 ? [1 / classes, 1] : [0, 1];
 }
 
 /** Colour of an accuracy: viridis over the domain, in 64 steps (one fill per step). */
@@ -181,6 +183,10 @@ export function accuracyStep(v: number, domain: [number, number]): number {
   const t = (v - domain[0]) / (domain[1] - domain[0]);
   return Math.round(Math.min(1, Math.max(0, t)) * (STEPS - 1));
 }
+
+/** The selected cell's outline, two-tone: a dark ring around the cell (seen on light cells and
+ * a light page) and a light one on its edge (seen on dark cells and a dark page). */
+export const SELECTED_OUTLINE = { border: "2px solid #111111", boxShadow: "inset 0 0 0 1px #ffffff" };
 
 function css(c: RGB): string {
   return `rgb(${c[0]},${c[1]},${c[2]})`;
@@ -400,6 +406,7 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
     const meta = model.get("_meta") as {
       shape: [number, number, number]; rows: { label: string; group: number }[];
       columns: { label: string; group: number; benchmark: string; severity: number }[]; column_groups: string[]; quantity: string; layer_name: string;
+      classes?: number;
     };
     const raw = (model.get("_arrays") ?? {}) as Record<string, Encoded>;
     const arrays: Record<string, WireArray> = {};
@@ -418,6 +425,7 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
       colGroups: meta.columns.map((c) => c.group),
       colGroupLabels: meta.column_groups,
       notComputed: arrays.computed ? notComputed(arrays.condition as Int32Array, arrays.computed as Uint8Array) : undefined,
+      classes: Number(meta.classes),
       quantity: meta.layer_name && meta.quantity !== "robustness" ? `${meta.quantity} at ${meta.layer_name}` : meta.quantity,
     };
   }
@@ -486,7 +494,8 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
     if (!grid.rows || !grid.cols) frame.message("no models or conditions to show");
     else frame.message("");
     hoverBox.style.border = `1px solid ${frame.theme.muted}`;
-    selectBox.style.border = `2px solid ${frame.theme.fg}`;
+    // two-tone: shows on any cell colour, either theme
+    Object.assign(selectBox.style, SELECTED_OUTLINE);
     const sel = selectedCell();
     mark(selectBox, sel);
     selectBox.dataset.selectedCell = sel ? `${sel.row},${sel.col}` : "";
@@ -504,7 +513,7 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
       canvas2d.setTransform(dpr, 0, 0, dpr, -dx * dpr, -dy * dpr);
       canvas2d.fillStyle = frame.theme.bg;
       canvas2d.fillRect(dx, dy, w, hgt);
-      const domain = accuracyDomain(grid.accuracy);
+      const domain = accuracyDomain(grid.classes);
       drawGrid(canvas2d, grid, L, { theme: frame.theme, domain, colMax: columnMax(grid) });
       drawLegend(domain);
     }
@@ -513,8 +522,9 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
 
   function mark(box: HTMLDivElement, cell: { row: number; col: number } | null): void {
     if (!cell || !placed) { box.style.display = "none"; return; }
-    box.style.left = `${placed.x(cell.col)}px`; box.style.top = `${placed.y(cell.row)}px`;
-    box.style.width = `${placed.cellW - 1}px`; box.style.height = `${placed.cellH - 1}px`;
+    const out = box === selectBox ? 2 : 0; // the dark ring lies around the cell, off its number
+    box.style.left = `${placed.x(cell.col) - out}px`; box.style.top = `${placed.y(cell.row) - out}px`;
+    box.style.width = `${placed.cellW - 1 + 2 * out}px`; box.style.height = `${placed.cellH - 1 + 2 * out}px`;
     box.style.display = "block";
   }
 
@@ -522,9 +532,14 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
     const bar = h("canvas", { class: "gw-colorbar", width: "120", height: "10" });
     const c2 = bar.getContext("2d");
     if (c2) for (let x = 0; x < 120; x++) { const c = viridis(x / 119); c2.fillStyle = `rgb(${c[0]},${c[1]},${c[2]})`; c2.fillRect(x, 0, 1, 10); }
+    const chance = domain[0] > 0;
+    const scale = h("span", {}, chance ? `accuracy: chance (${(100 * domain[0]).toFixed(1)}%)` : "accuracy: 0%");
+    scale.title = chance ? `The colour runs from chance (1 in ${grid.classes} classes; accuracies below it take its colour) to 100%: the same in every table of this cube, and as cells get computed`
+      : "The colour runs from 0% to 100%";
     frame.legend.replaceChildren(
-      h("span", {}, `accuracy ${(100 * domain[0]).toFixed(1)}%`), bar, h("span", {}, `${(100 * domain[1]).toFixed(1)}%`),
-      h("span", {}, ` · bars: ${grid.quantity} (bins shared per column) · empty: not evaluated${grid.notComputed ? " · dashed: not computed yet (a live cube computes a cell when a view shows it)" : ""}`),
+      scale, bar, h("span", {}, "100%"),
+      h("span", {}, ` · bars: ${grid.quantity} (bins shared per column) · empty: not evaluated${!grid.notComputed ? ""
+        : ctx.kernel === false ? " · dashed: not computed when this page was exported" : " · dashed: not computed yet (a live cube computes a cell when a view shows it)"}`),
     );
   }
 
@@ -553,7 +568,10 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
     const acc = grid.accuracy[i];
     const col = (model.get("_meta") as { columns: { benchmark: string; severity: number }[] }).columns[cell.col];
     const lines = [`${grid.rowLabels[cell.row]}`, `${col.benchmark}${col.benchmark === "clean" ? "" : ` severity ${col.severity}`}`];
-    if (!Number.isFinite(acc)) lines.push(grid.notComputed?.[i] ? "not computed yet: click to show it, which computes it" : "not evaluated");
+    if (!Number.isFinite(acc)) {
+      lines.push(!grid.notComputed?.[i] ? "not evaluated"
+        : ctx.kernel === false ? "not computed when this page was exported" : "not computed yet: click to show it, which computes it");
+    }
     else {
       let total = 0;
       for (let b = 0; b < B; b++) total += grid.counts[i * B + b];

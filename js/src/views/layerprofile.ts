@@ -9,14 +9,14 @@
 import { categorical } from "../colors";
 import { s } from "../dom";
 import { Frame } from "../frame";
-import { keepApart, textBox, textWidth } from "../labels";
+import { keepApart, textWidth } from "../labels";
 import type { AnyModel, SlabTraits } from "../model";
 import type { ViewContext } from "../context";
 import { formatNumber, niceTicks, PAD } from "../scales";
 import { refreshData } from "../data";
 import { progressLine } from "../live";
 import { linkFrame } from "./framed";
-import { layerLabel } from "./layerlabel";
+import { layerTitle } from "./layerlabel";
 import { cellName, cellNotice, showDegenerate } from "./degenerate";
 
 /** LayerProfile's synced traits (geowidget/widgets/layerprofile.py): a slab view's. */
@@ -77,15 +77,17 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
     return st ? st[(m * L + l) * K + k] : 1;
   }
 
-  /** The layers of the shown model and condition that are not drawn, and why (a live cube). */
+  /** The layers of the shown model and condition that are not drawn, and why (a live cube). In
+   * an exported page nothing computes any more: a layer asked for and not there when the
+   * page was written is one not computed. */
   function notDrawn(): { computing: number[]; missing: number[]; failed: string[] } {
     const m = model.get("model") as number, k = model.get("condition") as number;
     const out = { computing: [] as number[], missing: [] as number[], failed: [] as string[] };
     const errors = (meta.cell_errors ?? {}) as Record<string, string>;
     for (let l = 0; l < L; l++) {
       const st = state(m, l, k);
-      if (st === 2) out.computing.push(l);
-      else if (st === 0) out.missing.push(l);
+      if (st === 2 && ctx.kernel !== false) out.computing.push(l);
+      else if (st === 0 || st === 2) out.missing.push(l);
       else if (st === 3) out.failed.push(`layer ${meta.layers[l]}: ${errors[`${m},${l},${k}`] ?? "failed"}`);
     }
     return out;
@@ -150,14 +152,17 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
     frame.message("");
     showDegenerate(frame, [...absent.failed, ...undefinedAngles()]);
     const W = frame.width, H = frame.height;
-    const gap = 34, top = PAD, bottom = H - PAD - 14;
+    const gap = 34, top = PAD;
     const pw = (W - 2 * PAD - gap * (metrics.length - 1)) / metrics.length;
     const panels: [number, number][] = metrics.map((_, j) => [PAD + 12 + j * (pw + gap), PAD + 12 + j * (pw + gap) + pw - 12]);
+    const font = frame.labelFont;
+    const names = meta.layers.map(shortName);
+    const axis = layerAxis(names.map((t) => textWidth(t, font)), L > 1 ? (panels[0][1] - panels[0][0]) / (L - 1) : Infinity, model.get("layer") as number);
+    const bottom = H - PAD - axis.height;
     const xs: number[] = [];
     const g = frame.overlay;
     const pal = (model.get("palette") as string[]) ?? [];
     const cur = model.get("model") as number, curLayer = model.get("layer") as number;
-    const font = frame.labelFont;
     metrics.forEach((name, j) => {
       const [a, b] = panels[j];
       const x = (l: number) => (L === 1 ? (a + b) / 2 : a + (l * (b - a)) / (L - 1));
@@ -184,15 +189,14 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
       }
       g.append(s("rect", { x: x(curLayer) - 5, y: top, width: 10, height: bottom - top, fill: "rgba(120,120,120,0.15)", "data-current-layer": curLayer }));
       g.append(s("text", { x: (a + b) / 2, y: top - 6, "text-anchor": "middle" }, TITLES[name] ?? name));
-      // layer names under the panel, inside it (the first starts at its left edge, the last
-      // ends at its right one), the current one's first, as many as stand apart; each full
-      // name on hover
-      const anchor = (l: number) => (L === 1 ? "middle" : l === 0 ? "start" : l === L - 1 ? "end" : "middle");
-      const names = meta.layers.map(shortName);
-      const boxes = names.map((t, l) => textBox(x(l), bottom + 12, textWidth(t, font), 11, anchor(l)));
-      for (const l of keepApart(boxes, 4, curLayer)) {
-        const label = s("text", { x: x(l), y: bottom + 12, "text-anchor": anchor(l), class: "gw-layer" }, names[l]);
-        label.append(s("title", {}, layerLabel(meta, l, cur, model.get("condition") as number)));
+      // layer names under the panel: every one, level or slanted as the width allows (layerAxis),
+      // each explained on hover (a probe layer's probe)
+      const anchor = (l: number) => (axis.angle ? "end" : L === 1 ? "middle" : l === 0 ? "start" : l === L - 1 ? "end" : "middle");
+      for (const l of axis.shown) {
+        const at = { x: x(l), y: bottom + (axis.angle ? 8 : 12) };
+        const label = s("text", { ...at, "text-anchor": anchor(l), class: "gw-layer",
+          ...(axis.angle ? { transform: `rotate(${-axis.angle} ${at.x} ${at.y})` } : {}) }, names[l]);
+        label.append(s("title", {}, layerTitle(meta, l, cur, model.get("condition") as number)));
         g.append(label);
       }
       // bands and medians: other models first, the current one on top
@@ -259,21 +263,11 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
       it.addEventListener("click", () => { model.set("model", m); model.save_changes(); });
       Lg.append(it);
     });
-    // the current layer's probe, if it has one: what its margins and "correct" are measured by
-    const layer = model.get("layer") as number;
-    const probed = layerLabel(meta, layer, model.get("model") as number, model.get("condition") as number);
-    if (probed !== meta.layers[layer]) {
-      const note = document.createElement("span");
-      note.className = "gw-note";
-      note.dataset.probe = String(layer);
-      note.textContent = probed;
-      Lg.append(note);
-    }
     // a live cube: the shown model's layers that are not drawn yet
     const names = (ls: number[]) => (ls.length > 4 ? `${ls.length} layers` : ls.map((l) => meta.layers[l]).join(", "));
     const parts = [
       absent.computing.length ? `computing ${names(absent.computing)}…` : "",
-      absent.missing.length ? `not computed: ${names(absent.missing)}` : "",
+      absent.missing.length ? `${ctx.kernel === false ? "not computed when this page was exported" : "not computed"}: ${names(absent.missing)}` : "",
     ].filter(Boolean);
     if (parts.length) {
       const note = document.createElement("span");
@@ -310,6 +304,23 @@ function polyline(c: CanvasRenderingContext2D, n: number, x: (l: number) => numb
     pen = true;
   }
   c.stroke();
+}
+
+/** How the layer names stand under a panel whose layers are `dx` px apart (names `widths` px
+ * wide, text 11 px high): level when each fits its slot; else slanted 45° when the slant
+ * leaves 11 px between neighbours, else upright (90°); where even that is too tight, every
+ * n-th name (the current layer's always; every name shows on hover). `height`: the px the
+ * names take below the axis. */
+export function layerAxis(widths: number[], dx: number, current = -1): { angle: 0 | 45 | 90; shown: number[]; height: number } {
+  const L = widths.length, TEXT_H = 11, GAP = 4;
+  const every = Array.from({ length: L }, (_, l) => l);
+  // level: neighbours centred dx apart, the ends inside the panel (first left-, last right-aligned)
+  const level = every.every((l) => l === L - 1 || (l === 0 ? widths[0] : widths[l] / 2) + (l + 1 === L - 1 ? widths[l + 1] : widths[l + 1] / 2) + GAP <= dx);
+  const longest = Math.max(0, ...widths);
+  if (L <= 1 || level) return { angle: 0, shown: every, height: 14 };
+  if (dx * Math.SQRT1_2 >= TEXT_H) return { angle: 45, shown: every, height: 12 + longest * Math.SQRT1_2 };
+  const boxes = widths.map((_, l) => ({ x: l * dx - TEXT_H / 2, y: 0, w: TEXT_H, h: 1 }));
+  return { angle: 90, shown: dx >= TEXT_H ? every : keepApart(boxes, 0, current), height: 12 + longest };
 }
 
 /** A layer name short enough for an axis label: its last dotted part. */

@@ -11,12 +11,12 @@
 // The models of a checkpoint run (model_info with run and step, steps.ts) are picked as a run
 // and a step slider (with play); other models as a list.
 
-import { benchLabel, findCondition, type Condition, type Meta } from "../data";
+import { benchLabel, findCondition, sparsityText, type Condition, type Meta } from "../data";
 import { select } from "../dom";
 import type { AnyModel, SlabTraits } from "../model";
 import { debounce } from "../timing";
 import { levelSlider, nearestLevel, SLIDER_AT, type Slider } from "../live";
-import { layerLabel } from "./layerlabel";
+import { layerLabel, layerTitle } from "./layerlabel";
 import { runAt, runsOf, stepSlider, type Run, type StepSlider } from "./steps";
 
 export interface Pickers {
@@ -115,8 +115,16 @@ export function cellPickers(model: AnyModel<SlabTraits>, meta: Meta, bar: HTMLEl
   } else if (plan.model === "select") {
     nodes.push(select("model", meta.models.map((m, i) => ({ value: String(i), text: m })), String(model.get("model")), (v) => set("model", +v)));
   }
+  // a probe layer's option says its probe's held-out accuracy; its tooltip says what that is
+  const labelLayers = (s: HTMLSelectElement) => {
+    const [m, k] = [model.get("model"), model.get("condition")];
+    Array.from(s.options).forEach((o, i) => { o.text = layerLabel(meta, i, m, k); o.title = layerTitle(meta, i, m, k); });
+    s.title = layerTitle(meta, +s.value, m, k);
+  };
   if (meta.layers.length > 1) {
-    nodes.push(select("layer", meta.layers.map((_, i) => ({ value: String(i), text: layerLabel(meta, i, model.get("model"), model.get("condition")) })), String(model.get("layer")), (v) => set("layer", +v)));
+    const node = select("layer", meta.layers.map((name, i) => ({ value: String(i), text: name })), String(model.get("layer")), (v) => set("layer", +v));
+    labelLayers(node.querySelector("select")!);
+    nodes.push(node);
   }
 
   // the condition: each control changes its own dimension and keeps the others
@@ -130,10 +138,10 @@ export function cellPickers(model: AnyModel<SlabTraits>, meta: Meta, bar: HTMLEl
   let bSel: HTMLSelectElement | null = null;
   let sevSlider: Slider | null = null;
   if (plan.sparsity === "slider") {
-    spSlider = levelSlider("sparsity", grid.sparsities, cur?.sparsity ?? 0, (v) => pick({ sparsity: v }));
+    spSlider = levelSlider("sparsity", grid.sparsities, cur?.sparsity ?? 0, (v) => pick({ sparsity: v }), (v) => sparsityText(v, grid.sparsities));
     nodes.push(spSlider.node);
   } else if (plan.sparsity === "select") {
-    const node = select("sparsity", grid.sparsities.map((s) => ({ value: String(s), text: String(s) })), String(cur?.sparsity ?? 0), (v) => pick({ sparsity: +v }));
+    const node = select("sparsity", grid.sparsities.map((s) => ({ value: String(s), text: sparsityText(s, grid.sparsities) })), String(cur?.sparsity ?? 0), (v) => pick({ sparsity: +v }));
     spSel = node.querySelector("select");
     nodes.push(node);
   }
@@ -158,7 +166,7 @@ export function cellPickers(model: AnyModel<SlabTraits>, meta: Meta, bar: HTMLEl
       const key = s.getAttribute("data-picker")!;
       if (key === "model" || key === "layer") s.value = String(model.get(key));
       // the probe's accuracy follows the model and condition shown
-      if (key === "layer") Array.from(s.options).forEach((o, i) => { o.text = layerLabel(meta, i, model.get("model"), model.get("condition")); });
+      if (key === "layer") labelLayers(s);
     });
     const g = groupOf(model.get("model"));
     if (runSel && g >= 0) runSel.value = String(g);
