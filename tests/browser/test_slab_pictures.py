@@ -79,11 +79,12 @@ def test_a_switch_refreshes_the_panel_and_an_uncomputed_cell_empties_the_plots(p
     data = torch.rand(N, 1, 12, 12, generator=g), torch.arange(N) % 10
     live = Study({"a": small_cnn(0)}, data, **KW).live()
     layers = list(live.coords.layers)  # fc1, pool_1, penultimate
-    shown, other, missing = (layers.index(x) for x in ("penultimate", "fc1", "pool_1"))
-    first, second = live.cell(0, shown, 0), live.cell(0, other, 0)  # pool_1 is not computed
+    shown, other = (layers.index(x) for x in ("penultimate", "fc1"))
+    first, second = live.cell(0, shown, 0), live.cell(0, other, 0)
+    fog = live.coords.condition(0.0, "fog", 1)  # the export computes the shown condition only
     gate, original = threading.Event(), live.live.parts
 
-    def held(*args, **kwargs):  # the layer profile's sweep waits: pool_1 stays not computed
+    def held(*args, **kwargs):  # the views' requests wait: fog stays not computed
         if threading.current_thread().name == "geowidget-live":
             gate.wait(30)
         return original(*args, **kwargs)
@@ -92,7 +93,7 @@ def test_a_switch_refreshes_the_panel_and_an_uncomputed_cell_empties_the_plots(p
     try:
         explorer = gw.Explorer(live, theme="light")
         path = explorer.to_html(tmp_path / "explorer.html")
-        assert not live.computed()[0, missing, 0]
+        assert not live.computed()[:, :, fog].any()
     finally:
         gate.set()
     page.set_viewport_size({"width": 1200, "height": 1600})
@@ -131,8 +132,8 @@ def test_a_switch_refreshes_the_panel_and_an_uncomputed_cell_empties_the_plots(p
     assert f"sample {sid}" in text and all(line in text for line in numbers(second, i)), text
     assert numbers(first, i)[2] != numbers(second, i)[2]  # the check can tell them apart
 
-    # a layer not computed when the page was exported: empty plots that name the cell
-    page.select_option(".gw-root[data-kind=polar] select[data-picker=layer]", str(missing))
+    # a condition not computed when the page was exported: empty plots that name the cell
+    page.select_option(".gw-root[data-kind=polar] select[data-picker=benchmark]", "fog")
     for kind in ("polar", "histogram", "parallel"):
         root = f".gw-root[data-kind={kind}]"
         page.wait_for_function(f"document.querySelector('{root}').dataset.unavailable === 'true'")
@@ -141,7 +142,7 @@ def test_a_switch_refreshes_the_panel_and_an_uncomputed_cell_empties_the_plots(p
         legend = page.evaluate(f"document.querySelectorAll('{root} .gw-legend *').length")
         assert (marks, legend) == (0, 0), kind
         msg = page.inner_text(f"{root} .gw-msg")
-        assert msg.startswith("a · pool_1 · sparsity 0% · clean: "), msg  # by its coordinates
+        assert msg.startswith("a · fc1 · sparsity 0% · fog severity 1: "), msg  # coordinates
         assert "not computed" in msg and "(0, " not in msg
     text = panel_text(page)
     assert "θ =" not in text and f"sample {sid}: not in the shown cell yet" in text
