@@ -354,7 +354,7 @@ def test_histogram_groups_and_brush_match_brute_force():
     h.group_by = "model"
     assert list(h.groups()) == ["net0", "net1"]
     h.group_by = "sparsity"
-    assert list(h.groups()) == ["sparsity 0.0", "sparsity 0.5"]
+    assert list(h.groups()) == ["sparsity 0%", "sparsity 50%"]
     h.classes = [1, 2]
     ids = h.select_range(0.8, -0.2)
     expect = [cube.sample_ids[i] for i in range(40)

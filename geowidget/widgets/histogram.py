@@ -8,6 +8,7 @@ import numpy as np
 import traitlets as t
 
 from geowidget._validation import validate_params
+from geowidget.coords import sparsity_text
 from geowidget.widgets.slab import CELL_PARAMS, build_slab
 from geowidget.widgets.traits import Enum, Int
 from geowidget.widgets.view import DEFAULT_BUDGET, SlabView
@@ -105,9 +106,10 @@ class MarginHistogram(SlabView):
                 out[name] = margin(i, ki)[shown]
         elif self.group_by == "sparsity":
             bench = meta["conditions"][ki]["benchmark"]
+            levels = [c["sparsity"] for c in meta["conditions"]]
             for i, c in enumerate(meta["conditions"]):
-                if c["benchmark"] == bench:
-                    out[f"sparsity {c['sparsity']}"] = margin(mi, i)[shown]
+                if c["benchmark"] == bench:  # named as the browser names the panel
+                    out[f"sparsity {sparsity_text(c['sparsity'], levels)}"] = margin(mi, i)[shown]
         elif self.group_by == "class":
             for c, name in enumerate(meta["class_names"]):
                 if self.classes and c not in self.classes:

@@ -2,7 +2,7 @@
 // meta.robust_levels.sparsities, and the shown condition k reads the level of its own sparsity
 // (level[k]), so that a pruned model is coloured by its own robustness, never the dense one's.
 
-import type { Meta } from "./data";
+import { sparsityLevels, sparsityText, type Meta } from "./data";
 
 export interface RobustLevels {
   sparsities: number[];
@@ -45,8 +45,8 @@ export function robustNote(meta: Meta, condition: number, model = 0): string | n
   if (!state) return null;
   const r = meta.robust_levels as RobustLevels;
   const s = r.sparsities[r.level[condition]];
-  if (state === "not evaluated") return `robustness: not evaluated at sparsity ${Math.round(100 * s)}% (no corruptions there; a Study with grid="full" corrupts every sparsity)`;
+  if (state === "not evaluated") return `robustness: not evaluated at sparsity ${sparsityText(s, sparsityLevels(meta.conditions))} (no corruptions there; a Study with grid="full" corrupts every sparsity)`;
   if (state === "failed") return `robustness: not computed, ${r.failed}`;
   if (state === "computing") return `robustness: computing (${r.computing} corrupted condition${r.computing! > 1 ? "s" : ""} to go)…`;
-  return `robustness: not computed yet for ${meta.models[model] ?? "this model"} at sparsity ${Math.round(100 * s)}% (a live cube; it needs every corrupted condition there)`;
+  return `robustness: not computed yet for ${meta.models[model] ?? "this model"} at sparsity ${sparsityText(s, sparsityLevels(meta.conditions))} (a live cube; it needs every corrupted condition there)`;
 }

@@ -59,7 +59,7 @@ def test_histogram_levels_boundary_and_scale(page, tmp_path, cube):
     open_html(page, w.to_html(tmp_path / "h.html"), kind="histogram")
     got = page.evaluate("document.querySelector('.gw-root[data-kind=histogram]').__geowidget.layout()")
     names = [g["name"] for g in got["groups"]]
-    dead = names.index("sparsity 0.9")
+    dead = names.index("sparsity 90%")
     counts = np.array(got["groups"][dead]["counts"])
     edges = np.linspace(got["lo"], got["hi"], got["bins"] + 1)
     # all 500 margins (exactly 0) in the bin starting at 0: the m >= 0 side, not misclassified
@@ -71,13 +71,13 @@ def test_histogram_levels_boundary_and_scale(page, tmp_path, cube):
     others = max(p for i, p in enumerate(peaks) if i != dead)
     text = notices(page, "histogram")
     assert expected(cube, **DEAD) in text
-    assert (f"each panel has its own count scale: sparsity 0.9 peaks at 500, the others at ≤ {others}"
+    assert (f"each panel has its own count scale: sparsity 90% peaks at 500, the others at ≤ {others}"
             in text)
     # overlaid, the scale stays shared and the notice says so
     w.group_layout = "overlay"
     open_html(page, w.to_html(tmp_path / "h2.html"), kind="histogram")
     text = notices(page, "histogram")
-    assert any(t.startswith("count scale shared: sparsity 0.9 peaks at 500") for t in text)
+    assert any(t.startswith("count scale shared: sparsity 90% peaks at 500") for t in text)
     assert page.errors == []
 
 
@@ -89,7 +89,7 @@ def test_histogram_brush_selects_by_the_panel_it_is_drawn_in(page, tmp_path, cub
     open_html(page, w.to_html(tmp_path / "h.html"), kind="histogram")
     lay = page.evaluate("document.querySelector('.gw-root[data-kind=histogram]').__geowidget.layout()")
     left, top, _, _ = plot_box(page, "histogram")
-    first = [g["name"] for g in lay["groups"]].index("sparsity 0")
+    first = [g["name"] for g in lay["groups"]].index("sparsity 0%")
     a, b = lay["panels"][first]
     px = lambda v: lay["x0"] + (v - lay["lo"]) / (lay["hi"] - lay["lo"]) * (lay["x1"] - lay["x0"])  # noqa: E731
     page.mouse.move(left + px(-0.5), top + a + 5)
@@ -105,6 +105,6 @@ def test_histogram_brush_selects_by_the_panel_it_is_drawn_in(page, tmp_path, cub
     want = int(((m0 >= -0.5 - 0.05) & (m0 <= 1.0 + 0.05)).sum())
     want_in = int(((m0 >= -0.5 + 0.05) & (m0 <= 1.0 - 0.05)).sum())
     assert want_in <= got <= want and got < 500, (got, want_in, want)
-    dead = [g["name"] for g in lay["groups"]].index("sparsity 0.9")
+    dead = [g["name"] for g in lay["groups"]].index("sparsity 90%")
     # the same samples, all at margin 0 in the dead level, are its selected part
     assert sum(lay["groups"][dead]["selected"]) == got

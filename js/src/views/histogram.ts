@@ -9,6 +9,7 @@ import type { ViewContext } from "../context";
 import { formatNumber, linear, niceTicks, PAD } from "../scales";
 import { histogram, inRange, zeroAlignedRange, type Histogram } from "../binning";
 import { LOADING } from "../link";
+import { sparsityLevels, sparsityText } from "../data";
 import { linkFrame } from "./framed";
 import { cellName, cellNotice, showAvailable, showDegenerate, showUnavailable } from "./degenerate";
 
@@ -119,7 +120,7 @@ export function renderHistogram(model: AnyModel<HistogramTraits>, el: HTMLElemen
       meta.conditions.forEach((c, i) => {
         if (c.benchmark !== bench) return;
         const v = margins(m, l, i);
-        if (v) out.push({ name: `sparsity ${c.sparsity}`, values: v, mask, color: categorical(out.length, pal) });
+        if (v) out.push({ name: `sparsity ${sparsityText(c.sparsity, sparsityLevels(meta.conditions))}`, values: v, mask, color: categorical(out.length, pal) });
       });
       if (!out.length) return null;
     } else {
