@@ -246,11 +246,13 @@ class Coords:
         levels = sorted({c.sparsity for c in bench})
         at = [c for c in bench if same_sparsity(c.sparsity, sparsity)]
         if not at:
-            below = [s for s in levels if s < sparsity][-1:]
-            above = [s for s in levels if s > sparsity][:1]
-            nearest = " and ".join(f"{s:g}" for s in below + above)
-            return (f"sparsity {sparsity:g} is not on the grid of {benchmark!r}; the nearest levels "
-                    f"are {nearest} (grid: {', '.join(f'{s:g}' for s in levels)})")
+            # the neighbours below and above, the nearer first, each as the views show it
+            near = sorted([s for s in levels if s < sparsity][-1:]
+                          + [s for s in levels if s > sparsity][:1], key=lambda s: abs(s - sparsity))
+            shown = " and ".join(f"{s:g} (shown as {sparsity_text(s, levels)})" for s in near)
+            return (f"sparsity {sparsity:g} is not on the grid of {benchmark!r}; the nearest "
+                    f"level{' is' if len(near) == 1 else 's are'} {shown} "
+                    f"(grid: {', '.join(f'{s:g}' for s in levels)})")
         have = sorted({c.severity for c in at})
         return (f"{benchmark!r} at sparsity {sparsity:g} has severity {have[0]}" if len(have) == 1
                 else f"{benchmark!r} at sparsity {sparsity:g} has severities {have}")

@@ -257,11 +257,15 @@ def test_an_off_grid_pick_names_the_part_that_is_off_and_the_nearest_values() ->
     coords = Coords(["a"], ["penultimate"],
                     [Condition(s, "clean", 0) for s in levels]
                     + [Condition(s, "fog", v) for s in levels[:2] for v in (1, 3)])
+    # the nearer neighbour first, each as the views write it (a percent)
     with pytest.raises(KeyError, match=r"sparsity 0.6 is not on the grid of 'clean'; the nearest "
-                                        r"levels are 0.5 and 0.75 \(grid: 0, 0.25, 0.5, 0.75\)"):
+                                        r"levels are 0.5 \(shown as 50%\) and 0.75 \(shown as "
+                                        r"75%\) \(grid: 0, 0.25, 0.5, 0.75\)"):
         coords.condition(0.6)
+    with pytest.raises(KeyError, match=r"levels are 0.75 \(shown as 75%\) and 0.5 "):
+        coords.condition(0.7)
     with pytest.raises(KeyError, match=r"sparsity 0.5 is not on the grid of 'fog'; the nearest "
-                                        r"levels are 0.25 \(grid: 0, 0.25\)"):
+                                        r"level is 0.25 \(shown as 25%\) \(grid: 0, 0.25\)"):
         coords.condition(0.5, "fog", 1)
     with pytest.raises(KeyError, match=r"'fog' at sparsity 0.25 has severities \[1, 3\]"):
         coords.condition(0.25, "fog", 2)

@@ -312,7 +312,7 @@ def test_bad_inputs_raise_clear_errors():
         gw.PolarPlot(cube, model="resnet")
     with pytest.raises(KeyError, match=r"no condition with sparsity=0.9, benchmark='clean', "
                                        r"severity=None: sparsity 0.9 is not on the grid of "
-                                       r"'clean'; the nearest levels are "):
+                                       r"'clean'; the nearest level is 0.5 \(shown as 50%\)"):
         gw.PolarPlot(cube, sparsity=0.9)
     with pytest.raises(ValueError, match=r"The 'layer' trait of PolarPlot must be an index in 0..1 "
                                          r"\(layers \['layer0', 'layer1'\]\). Got 7 instead."):
