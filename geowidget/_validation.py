@@ -707,6 +707,22 @@ def check(
     raise invalid(caller, name, expected, value, detail, what=what)
 
 
+def unknown_keyword_hint(kwargs: dict[str, Any], sig: inspect.Signature) -> str:
+    """"; did you mean 'sparsities'? valid: [...]" for a keyword ``sig`` does not take; "" when
+    every keyword is known (the error is another one: a missing or doubled argument)."""
+    import difflib
+
+    names = [p.name for p in sig.parameters.values() if p.name != "self"
+             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return ""
+    unknown = [k for k in kwargs if k not in names and k != "self"]
+    if not unknown:
+        return ""
+    close = difflib.get_close_matches(unknown[0], names, n=1)
+    return (f"; did you mean {close[0]!r}?" if close else "") + f" Valid keywords: {names}"
+
+
 def validate_params(constraints: dict[str, list[Any]]) -> Callable[[Callable], Callable]:
     """Decorator: check the declared parameters of every call, then call with converted values.
 
@@ -730,7 +746,11 @@ def validate_params(constraints: dict[str, list[Any]]) -> Callable[[Callable], C
 
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            bound = sig.bind(*args, **kwargs)
+            try:
+                bound = sig.bind(*args, **kwargs)
+            except TypeError as err:  # Python's message names neither the call nor the choices
+                hint = unknown_keyword_hint(kwargs, sig) if "keyword" in str(err) else ""
+                raise TypeError(f"{caller}: {err}{hint}") from None
             name_of = type(bound.arguments["self"]).__name__ + suffix if method else caller
             for name, value in bound.arguments.items():
                 if name in compiled:

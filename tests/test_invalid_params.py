@@ -253,6 +253,37 @@ def test_invalid_value_names_the_parameter(func, name, value) -> None:
     assert refusal_problem(func, name, value) is None
 
 
+def signature_of(func) -> inspect.Signature:
+    return inspect.signature(func.__init__ if inspect.isclass(func) else func)
+
+
+# the functions whose every keyword is declared (the views take traits as **kwargs: their own
+# refusal, naming the valid ones, is tested in test_widgets_coords)
+def optional_keywords(func) -> list[str]:
+    params = signature_of(func).parameters
+    return [n for n in constraints_of(func)
+            if len(n) > 3 and params[n].default is not inspect.Parameter.empty]
+
+
+TYPO_CASES = [f for f in VALID if optional_keywords(f) and not any(
+    p.kind is p.VAR_KEYWORD for p in signature_of(f).parameters.values())]
+
+
+@pytest.mark.parametrize("func", TYPO_CASES, ids=caller_name)
+def test_a_misspelt_keyword_names_the_call_and_the_nearest_keyword(func) -> None:
+    params = signature_of(func).parameters
+    # an optional keyword, its last two letters swapped ("sparsitise"), or its last dropped
+    name = optional_keywords(func)[0]
+    typo = name[:-2] + name[-1] + name[-2]
+    typo = typo if typo != name else name[:-1]
+    with pytest.raises(TypeError) as err:
+        call_with(func, typo, params[name].default)
+    said = str(err.value)
+    assert said.startswith(f"{func.__qualname__.removesuffix('.__init__')}: got an unexpected "
+                           f"keyword argument {typo!r}; did you mean {name!r}? Valid keywords: ["
+                           ), said
+
+
 def test_valid_calls_are_valid() -> None:
     """The base calls above pass validation, so each generated case tests only its value."""
     for func, make in VALID.items():
