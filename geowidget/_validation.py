@@ -219,7 +219,15 @@ class Options(Constraint):
                 return value
         except (TypeError, ValueError):  # unhashable or array-valued comparisons
             pass
-        raise _Mismatch
+        raise _Mismatch(self.nearest(value), rank=0 if self.nearest(value) else 1)
+
+    def nearest(self, value: Any) -> str:
+        """"did you mean 'gaussian_noise'?" for a misspelt string option, else ""."""
+        import difflib
+
+        words = [o for o in self.options if isinstance(o, str)]
+        close = difflib.get_close_matches(value, words, n=1) if isinstance(value, str) else []
+        return f"did you mean {close[0]!r}?" if close else ""
 
     def __str__(self) -> str:
         return f"one of {self.options!r}"
@@ -344,8 +352,9 @@ class ListOf(Constraint):
         for i, item in enumerate(items):
             try:
                 out.append(self.item.convert(item))
-            except _Mismatch:
-                raise _Mismatch(f"item {i} ({describe(item)}) is not {self.item}") from None
+            except _Mismatch as err:  # the item's own detail where it has one (a near option)
+                why = f": {err.detail}" if err.detail else f" is not {self.item}"
+                raise _Mismatch(f"item {i} ({describe(item)}){why}", err.rank) from None
         return out
 
     def __str__(self) -> str:

@@ -1056,3 +1056,16 @@ def test_checkpoint_files_that_are_not_plain_tensors_are_named(tmp_path) -> None
     with pytest.raises(ValueError, match="checkpoint 2: '.*noise.pt' is not a file written by "
                                          "torch.save"):
         run.state_dict(2)
+
+
+def test_a_misspelt_option_suggests_the_nearest_one() -> None:
+    names = ["gaussian_noise", "shot_noise", "fog"]
+    for value, hint in [("gausian_noise", "gaussian_noise"), ("fgo", "fog")]:
+        with pytest.raises(ValueError, match=rf"\(did you mean '{hint}'\?\)"):
+            v.check("f", "corruptions", value, [v.Options(*names)])
+        # inside a list, the item names itself and the hint replaces the list of options
+        with pytest.raises(ValueError, match=rf"\(item 1 \('{value}'\): did you mean '{hint}'\?\)"):
+            v.check("f", "corruptions", ["fog", value], [v.ListOf(v.Options(*names))])
+    with pytest.raises(ValueError) as err:  # nothing near: no suggestion, the options are listed
+        v.check("f", "corruptions", "zzz", [v.Options(*names)])
+    assert "did you mean" not in str(err.value) and "one of ['gaussian_noise'" in str(err.value)

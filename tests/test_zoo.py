@@ -227,7 +227,8 @@ def test_shipped_zoo_is_complete_small_and_loads_safely():
         states = torch.load(WEIGHTS_DIR / f"{n}.pt", weights_only=True)
         assert list(states) == zoo.info(n)["checkpoints"]
         assert all(isinstance(v, torch.Tensor) for st in states.values() for v in st.values())
-    with pytest.raises(KeyError, match="unknown zoo model 'vgg'; valid: .*'lenet-s0'"):
+    with pytest.raises(KeyError, match=r"unknown zoo model 'vgg'; models: \[.*'lenet-s0'.*\] \(zoo.load\), "
+                                      r"training runs: \['lenet-run-s2'\] \(zoo.load_run\)"):
         zoo.load("vgg")
 
 

@@ -79,7 +79,8 @@ def info(name: str) -> dict[str, Any]:
     has ``checkpoints``, its steps."""
     manifest = _manifest()
     if name not in manifest:
-        raise KeyError(f"unknown zoo model {name!r}; valid: {list(manifest)}")
+        raise KeyError(f"unknown zoo model {name!r}; models: {names()} (zoo.load), training "
+                       f"runs: {runs()} (zoo.load_run)")
     return dict(manifest[name])
 
 
