@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 import geowidget as gw
+from geowidget.coords import sparsity_text
 from tests.browser.gw_page import open_html, plot_box, polar_sector, read_pixels, sector_xy
 from tests.fixtures.synthetic import make_cube
 
@@ -190,7 +191,9 @@ def test_histogram_hides_the_picker_it_groups_by(page, demo_cache, tmp_path):
                         ".__geowidget.layout()")
     sparsities = sorted({c.sparsity for c in demo_cache.cube.conditions
                          if c.benchmark == "clean"})
-    assert [g["name"] for g in lay["groups"]] == [f"sparsity {s:g}" for s in sparsities]
+    levels = [c.sparsity for c in demo_cache.cube.conditions]  # written as every view writes it
+    assert [g["name"] for g in lay["groups"]] == [f"sparsity {sparsity_text(s, levels)}"
+                                                  for s in sparsities]
     assert lay["layout"] == "overlay"
 
 
