@@ -166,7 +166,12 @@ export function renderModelMap(model: AnyModel<ModelMapTraits>, el: HTMLElement,
     for (let e = 0; e + 1 < edges.length; e += 2) {
       const a = pointScreen(spec, edges[e]), b = pointScreen(spec, edges[e + 1]);
       if (a && b) {
-        g.append(s("line", { x1: a[0], y1: a[1], x2: b[0], y2: b[1], stroke: frame.theme.muted, "stroke-width": 1.2 }));
+        // from ring to ring: an edge over a dot would hide its colour
+        const len = Math.hypot(b[0] - a[0], b[1] - a[1]), cut = spec.size / 2 + 1.1;
+        if (len > 2 * cut) {
+          const ux = ((b[0] - a[0]) / len) * cut, uy = ((b[1] - a[1]) / len) * cut;
+          g.append(s("line", { x1: a[0] + ux, y1: a[1] + uy, x2: b[0] - ux, y2: b[1] - uy, stroke: frame.theme.muted, "stroke-width": 1.2 }));
+        }
         lines.push([a[0], a[1], b[0], b[1]]);
       }
     }
