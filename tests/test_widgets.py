@@ -484,8 +484,10 @@ def test_modelmap_from_a_cube_uses_the_embedding_engine():
     for i in range(4):
         expect = sum(bool(cube.correct[i, 0, j]) for j in range(40)) / 40
         assert a["c_accuracy"][i] == pytest.approx(expect)
-    assert mm._meta["category_names"]["method"] == ["random", "magnitude"]
-    assert a["c_method"].tolist() == [0, 1, 0, 1]
+    # the points are the dense models (sparsity 0): pruned by no method (the pruned points'
+    # methods: tests/test_modelmap_colors.py)
+    assert mm._meta["category_names"]["method"] == ["dense"]
+    assert a["c_method"].tolist() == [0, 0, 0, 0]
 
 
 def test_modelmap_pruning_trajectories():

@@ -8,6 +8,7 @@ import numpy as np
 import traitlets as t
 
 from geowidget._validation import Options, validate_params
+from geowidget.coords import SPARSITY_TOL
 from geowidget.widgets.codec import as_numpy
 from geowidget.widgets.deprecation import renamed
 from geowidget.widgets.livecells import is_live
@@ -46,6 +47,17 @@ def _robustness_at(cube: Any, info: list[dict[str, Any]]) -> np.ndarray:
         by_level = {s: robustness(cube, sparsity=s).mean(axis=1) for s in levels}
     return np.array([by_level[d["sparsity"]][d["_m"]] if d.get("sparsity") in by_level
                      and d["_m"] >= 0 else np.nan for d in info])
+
+
+def _method_of(cube: Any, point: dict[str, Any]) -> str:
+    """The pruning method of a point's model, ``"dense"`` at sparsity 0 (an unpruned model
+    was pruned by no method), ``""`` for a point without a model."""
+    if point["_m"] < 0:
+        return ""
+    if abs(float(point.get("sparsity", np.nan))) <= SPARSITY_TOL:
+        return "dense"
+    info = cube.model_info[point["_m"]]
+    return str(info.get("pruning", info.get("method", "")))
 
 
 def _live_note(cube: Any, layer: Any, info: list[dict[str, Any]]) -> str:
@@ -238,8 +250,7 @@ class ModelMap(GeoView):
             colors.setdefault("accuracy", _accuracy(cube, info))
             if (cube.corruptions or by == "model_sparsity") and (pm >= 0).any():  # own sparsity
                 colors.setdefault("robustness", _robustness_at(cube, info))
-            methods = [str(cube.model_info[d["_m"]].get("pruning", cube.model_info[d["_m"]].get(
-                "method", "")) if d["_m"] >= 0 else "") for d in info]
+            methods = [_method_of(cube, d) for d in info]
             if any(methods):
                 colors.setdefault("method", np.array(methods))
             if by == "model" and paths is None:
@@ -293,6 +304,8 @@ class ModelMap(GeoView):
         self._colors = colors
         meta: dict[str, Any] = {"names": names, "color_fields": fields, "color_kinds": kinds,
                                 "category_names": cat_names}
+        if cube is not None:  # the accuracy colour starts at chance, as the table's
+            meta["classes"] = len(cube.class_names)
         if is_live(cube) and info:  # what the map is based on, said under it
             meta["note"] = _live_note(cube, layer, info)
             meta["robustness_missing"] = ("not computed (a live cube: it needs the outputs of "

@@ -168,6 +168,9 @@ export class Frame {
     let drag: { start: Point; last: Point; poly: Point[]; moved: boolean } | null = null;
     let hoverPending = false;
     let hoverAt: Point = [0, 0];
+    // a hover waits for the next frame: one still pending when the pointer presses or leaves
+    // is dropped, or its tooltip would come back after the leave hid it
+    let inside = false;
     const down = (e: PointerEvent) => {
       if (e.button !== 0) return;
       const p = this.local(e);
@@ -179,9 +182,10 @@ export class Frame {
       const p = this.local(e);
       if (!drag) {
         hoverAt = p;
+        inside = true;
         if (!hoverPending) {
           hoverPending = true;
-          requestAnimationFrame(() => { hoverPending = false; this.hooks.onHover?.(hoverAt[0], hoverAt[1]); });
+          requestAnimationFrame(() => { hoverPending = false; if (inside && !drag) this.hooks.onHover?.(hoverAt[0], hoverAt[1]); });
         }
         return;
       }
@@ -214,7 +218,7 @@ export class Frame {
       const p = this.local(e);
       this.hooks.onZoom(Math.exp(-e.deltaY * 0.0015), p[0], p[1]);
     };
-    const leave = () => { this.hideTip(); this.hooks.onLeave?.(); };
+    const leave = () => { inside = false; this.hideTip(); this.hooks.onLeave?.(); };
     this.plot.addEventListener("pointerdown", down);
     this.plot.addEventListener("pointermove", move);
     this.plot.addEventListener("pointerup", up);

@@ -115,6 +115,19 @@ export function formatNumber(v: number): string {
   return Number(v.toPrecision(4)).toString();
 }
 
+/** An accuracy (a fraction) as a user reads it everywhere: a percent with one decimal. */
+export function formatPercent(v: number): string {
+  return Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : String(v);
+}
+
+/** The accuracy colour scale of every view: from chance (1 / classes, the darkest colour;
+ * anything below it too) to 100 %, whatever values are shown. Fixed, so a colour means the
+ * same accuracy in every view of the cube and as a live cube's cells get computed, and a gap
+ * of a point or two looks like one ([0, 1] when the number of classes is unknown). */
+export function accuracyDomain(classes: number): [number, number] {
+  return Number.isFinite(classes) && classes >= 2 ? [1 / classes, 1] : [0, 1];
+}
+
 /** Linear map from [d0, d1] to [r0, r1]. */
 export function linear(d0: number, d1: number, r0: number, r1: number): (v: number) => number {
   const k = d1 === d0 ? 0 : (r1 - r0) / (d1 - d0);

@@ -62,3 +62,21 @@ describe("ticks and colours", () => {
     expect(() => hexToRgb("red")).toThrow(/not a hex colour/);
   });
 });
+
+describe("accuracy as a user reads it", () => {
+  it("is a percent with one decimal", async () => {
+    const { formatPercent } = await import("../src/scales");
+    expect(formatPercent(0.885)).toBe("88.5%");
+    expect(formatPercent(0.145)).toBe("14.5%");
+    expect(formatPercent(1)).toBe("100.0%");
+    expect(formatPercent(0.1)).toBe("10.0%");
+    expect(formatPercent(NaN)).toBe("NaN");
+  });
+
+  it("one scale for the table and the map: the table's accuracyDomain is the shared one", async () => {
+    const shared = await import("../src/scales");
+    const table = await import("../src/views/evaltable");
+    expect(table.accuracyDomain).toBe(shared.accuracyDomain);
+    expect(shared.accuracyDomain(10)).toEqual([0.1, 1]);
+  });
+});

@@ -10,12 +10,13 @@
 
 import { decode, type Encoded, type WireArray } from "../codec";
 import { viridis, type RGB } from "../colors";
+import { accuracyLegend } from "../legend";
 import { h, select } from "../dom";
 import { Frame } from "../frame";
 import type { AnyModel, GeoTraits } from "../model";
 import type { ViewContext } from "../context";
 import { wrapText } from "../labels";
-import { fitText, formatNumber } from "../scales";
+import { accuracyDomain, fitText, formatNumber, formatPercent } from "../scales";
 import type { Theme } from "../theme";
 import { linkFrame } from "./framed";
 
@@ -169,13 +170,8 @@ export function hitCell(g: Grid, L: Placed, x: number, y: number): { row: number
   return row >= 0 && col >= 0 ? { row, col } : null;
 }
 
-/** The accuracy colour scale: from chance (1 / classes, the darkest colour; anything below
- * it too) to 100 %, whatever cells are shown. Fixed, so a colour means the same accuracy in
- * every table of the cube and as a live cube's cells get computed, and a gap of a point or
- * two between cells looks like one ([0, 1] when the number of classes is unknown). */
-export function accuracyDomain(classes: number): [number, number] {
-  return Number.isFinite(classes) && classes >= 2 ? [1 / classes, 1] : [0, 1];
-}
+// the accuracy colour scale (shared with the model map); re-exported for the table's callers
+export { accuracyDomain };
 
 /** Colour of an accuracy: viridis over the domain, in 64 steps (one fill per step). */
 export const STEPS = 64;
@@ -529,15 +525,8 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
   }
 
   function drawLegend(domain: [number, number]): void {
-    const bar = h("canvas", { class: "gw-colorbar", width: "120", height: "10" });
-    const c2 = bar.getContext("2d");
-    if (c2) for (let x = 0; x < 120; x++) { const c = viridis(x / 119); c2.fillStyle = `rgb(${c[0]},${c[1]},${c[2]})`; c2.fillRect(x, 0, 1, 10); }
-    const chance = domain[0] > 0;
-    const scale = h("span", {}, chance ? `accuracy: chance (${(100 * domain[0]).toFixed(1)}%)` : "accuracy: 0%");
-    scale.title = chance ? `The colour runs from chance (1 in ${grid.classes} classes; accuracies below it take its colour) to 100%: the same in every table of this cube, and as cells get computed`
-      : "The colour runs from 0% to 100%";
     frame.legend.replaceChildren(
-      scale, bar, h("span", {}, "100%"),
+      ...accuracyLegend(domain, grid.classes),
       h("span", {}, ` · bars: ${grid.quantity} (bins shared per column) · empty: not evaluated${!grid.notComputed ? ""
         : ctx.kernel === false ? " · dashed: not computed when this page was exported" : " · dashed: not computed yet (a live cube computes a cell when a view shows it)"}`),
     );
@@ -575,7 +564,7 @@ export function renderEvalTable(model: AnyModel<EvalTableTraits>, el: HTMLElemen
     else {
       let total = 0;
       for (let b = 0; b < B; b++) total += grid.counts[i * B + b];
-      lines.push(`accuracy ${(100 * acc).toFixed(2)}%`, `${grid.quantity}: ${total} samples`);
+      lines.push(`accuracy ${formatPercent(acc)}`, `${grid.quantity}: ${total} samples`);
       const e = grid.edges, base = cell.col * (B + 1);
       for (let b = 0; b < B; b++) lines.push(`  [${formatNumber(e[base + b])}, ${formatNumber(e[base + b + 1])}${b === B - 1 ? "]" : ")"}  ${grid.counts[i * B + b]}`);
     }

@@ -9,10 +9,10 @@ import { linkView } from "../link";
 import type { AnyModel, GeoTraits } from "../model";
 import { attachPng } from "../png";
 import { placeLabels, type LabelRequest, type Segment } from "../labels";
-import { colorBar } from "../legend";
+import { accuracyLegend, colorBar } from "../legend";
 import { PointLayer, pointScreen, type DrawSpec } from "../points";
 import type { ViewContext } from "../context";
-import { formatNumber, pan, xyCamera, zoomAt, type Camera } from "../scales";
+import { accuracyDomain, formatNumber, formatPercent, pan, xyCamera, zoomAt, type Camera } from "../scales";
 import { nearest } from "../selection";
 
 /** ModelMap's synced traits (geowidget/widgets/modelmap.py). */
@@ -74,7 +74,8 @@ export function renderModelMap(model: AnyModel<ModelMapTraits>, el: HTMLElement,
         const v = arr[`c_${f}`]?.[i];
         if (v === undefined) continue;
         if (f === "robustness" && !Number.isFinite(v)) { lines.push(`robustness: ${notEvaluated}`); continue; }
-        lines.push(meta.color_kinds[f] === "categorical" ? `${f}: ${meta.category_names[f]?.[v] ?? v}` : `${f}: ${formatNumber(v)}`);
+        lines.push(meta.color_kinds[f] === "categorical" ? `${f}: ${meta.category_names[f]?.[v] ?? v}`
+          : `${f}: ${f === "accuracy" ? formatPercent(v) : formatNumber(v)}`);
       }
       frame.showTip(px, py, lines);
     },
@@ -109,6 +110,7 @@ export function renderModelMap(model: AnyModel<ModelMapTraits>, el: HTMLElement,
 
   // a point whose robustness is NaN: the cube has no corruptions at its sparsity (or no model)
   // (a live cube's map: or not computed yet, as the kernel says)
+  const classes = Number(link.data.meta.classes); // NaN without a cube: the accuracy scale is [0, 1]
   const notEvaluated = (link.data.meta.robustness_missing as string | undefined) ?? "not evaluated (no corruptions at this point's sparsity)";
 
   function draw(): void {
@@ -131,7 +133,8 @@ export function renderModelMap(model: AnyModel<ModelMapTraits>, el: HTMLElement,
       sel: active >= 0 ? sel : null,
       mode: kind === "categorical" ? "custom-category" : "continuous",
       scale: "continuous",
-      domain: val ? extent(val) : [0, 1],
+      // accuracy on the table's scale (chance to 100 %), so one colour is one accuracy in both
+      domain: field === "accuracy" ? accuracyDomain(classes) : val ? extent(val) : [0, 1],
       palette: paletteFor(model.get("palette") as string[], frame.theme),
       classVisible: new Uint8Array([1]),
       camera: cam, size: 10, ok: "#4477AA", bad: "#EE6677",
@@ -163,9 +166,20 @@ export function renderModelMap(model: AnyModel<ModelMapTraits>, el: HTMLElement,
     for (let e = 0; e + 1 < edges.length; e += 2) {
       const a = pointScreen(spec, edges[e]), b = pointScreen(spec, edges[e + 1]);
       if (a && b) {
-        g.append(s("line", { x1: a[0], y1: a[1], x2: b[0], y2: b[1], stroke: frame.theme.muted, "stroke-width": 1.2 }));
+        // from ring to ring: an edge over a dot would hide its colour
+        const len = Math.hypot(b[0] - a[0], b[1] - a[1]), cut = spec.size / 2 + 1.1;
+        if (len > 2 * cut) {
+          const ux = ((b[0] - a[0]) / len) * cut, uy = ((b[1] - a[1]) / len) * cut;
+          g.append(s("line", { x1: a[0] + ux, y1: a[1] + uy, x2: b[0] - ux, y2: b[1] - uy, stroke: frame.theme.muted, "stroke-width": 1.2 }));
+        }
         lines.push([a[0], a[1], b[0], b[1]]);
       }
+    }
+    // a ring around each dot in the page's text colour: a dark dot on a dark page and a light
+    // one on a white page stay visible
+    for (let i = 0; i < P; i++) {
+      const q = pointScreen(spec, i);
+      if (q) g.append(s("circle", { class: "gw-dot-ring", cx: q[0], cy: q[1], r: spec.size / 2 + 0.5, fill: "none", stroke: frame.theme.fg, "stroke-width": 1.2 }));
     }
     drawLabels(g, active, lines);
     frame.legend.replaceChildren();
@@ -177,6 +191,8 @@ export function renderModelMap(model: AnyModel<ModelMapTraits>, el: HTMLElement,
         const t = document.createElement("span"); t.textContent = name;
         it.append(sw, t); frame.legend.append(it);
       });
+    } else if (val && field === "accuracy") {
+      frame.legend.append(...accuracyLegend(spec.domain, classes));
     } else if (val) {
       frame.legend.append(colorBar(field, spec.domain, "continuous"));
     }
