@@ -50,7 +50,8 @@ def test_study_stores_layers_by_depth() -> None:
     y = torch.arange(24) % 3
     given = ["penultimate", "fc", "conv1"]
     cube = Study({"net": net}, (x, y), layers=given, progress=False).run()
-    assert cube.layers == ["conv1", "fc", "penultimate"]
+    # the penultimate layer is the input of the head the study finds (``fc``, by its name)
+    assert cube.layers == ["conv1", "penultimate", "fc"]
     # each layer's numbers moved with its name: as a study of that layer alone gives them
     for name in ("fc", "penultimate"):
         alone = Study({"net": net}, (x, y), layers=[name], progress=False).run()
@@ -58,3 +59,30 @@ def test_study_stores_layers_by_depth() -> None:
         for field in ("angle", "norm", "margin"):
             np.testing.assert_allclose(getattr(cube, field)[0, li], getattr(alone, field)[0, 0],
                                        rtol=1e-4, atol=1e-5)
+
+
+def test_penultimate_sits_at_the_heads_input() -> None:
+    """The penultimate layer is the head's input: with ``layers="all"`` it comes right
+    before the head (the logits), as the model's own module order places the head."""
+    from geowidget.zoo.models import lenet
+
+    torch.manual_seed(0)
+    net = lenet(seed=0).eval()
+    x, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
+    cube = Study({"lenet": net}, (x, y), layers="all", sparsities=(), progress=False).run()
+    # independent: the modules in the order torch.fx's trace calls them, the head the last
+    # Linear the model registers
+    traced = torch.fx.symbolic_trace(net)
+    called = [str(n.target) for n in traced.graph.nodes if n.op == "call_module"]
+    head = [n for n, m in net.named_modules() if isinstance(m, nn.Linear)][-1]
+    assert head == "fc" and called[-1] == head
+    assert cube.layers == [*called[:-1], "penultimate", head]
+    # its numbers are the head's geometry, as a study of the penultimate layer alone gives
+    alone = Study({"lenet": net}, (x, y), sparsities=(), progress=False).run()
+    li = cube.layers.index("penultimate")
+    for field in ("angle", "norm", "margin"):
+        np.testing.assert_allclose(getattr(cube, field)[0, li], getattr(alone, field)[0, 0],
+                                   rtol=1e-4, atol=1e-5)
+    # a model without a Linear head keeps it last (nothing to place it before)
+    assert sort_by_depth(net, ["fc1", "penultimate", "conv1"], last=("penultimate",)) == \
+        ["conv1", "fc1", "penultimate"]

@@ -594,12 +594,14 @@ def forward_order(model: nn.Module) -> list[str]:
     return _graph_node_names(model) or [n for n, _ in model.named_modules() if n]
 
 
-def sort_by_depth(model: nn.Module, layers: Sequence[str], last: Sequence[str] = ()) -> list[str]:
+def sort_by_depth(model: nn.Module, layers: Sequence[str], last: Sequence[str] = (),
+                  at: Mapping[str, str] | None = None) -> list[str]:
     """``layers`` from the input to the output of ``model``, by :func:`forward_order`.
 
-    ``"<module>:input"`` comes just before the module; names in ``last`` (such as the
-    penultimate layer, the head's input) come last; names the order does not know keep their
-    given order after the known ones.
+    ``"<module>:input"`` comes just before the module; a name in ``at`` takes the depth of
+    the layer it maps to (``{"penultimate": "fc:input"}``: the head's input, before the
+    logits); names in ``last`` come last; names the order does not know keep their given
+    order after the known ones.
     """
     order = forward_order(model)
     first = {}
@@ -607,10 +609,12 @@ def sort_by_depth(model: nn.Module, layers: Sequence[str], last: Sequence[str] =
         parts = node.split(".")
         for k in range(1, len(parts) + 1):
             first.setdefault(".".join(parts[:k]), i)
+    at = dict(at or {})
 
     def depth(layer: str) -> tuple[int, float]:
         if layer in last:
             return (2, float(list(last).index(layer)))
+        layer = at.get(layer, layer)
         base, shift = (layer[:-len(":input")], -0.5) if layer.endswith(":input") else (layer, 0.0)
         return (0, first[base] + shift) if base in first else (1, 0.0)
 
