@@ -86,3 +86,20 @@ def test_penultimate_sits_at_the_heads_input() -> None:
     # a model without a Linear head keeps it last (nothing to place it before)
     assert sort_by_depth(net, ["fc1", "penultimate", "conv1"], last=("penultimate",)) == \
         ["conv1", "fc1", "penultimate"]
+
+
+def test_modules_named_with_digits_are_placed_by_their_own_calls() -> None:
+    """The traced graph's node names drop a module name's "_<digits>" ("relu_2" is the node
+    "relu_1"); a layer named after a module is that module, at its own depth."""
+    from collections import OrderedDict
+
+    names = ["conv_1", "relu_1", "pool_1", "flat", "fc1", "relu_2", "fc"]
+    mods = [nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(144, 16), nn.ReLU(), nn.Linear(16, 10)]
+    net = nn.Sequential(OrderedDict(zip(names, mods, strict=True))).eval()
+    # independent: an nn.Sequential calls its modules in definition order
+    assert [n for n, _ in net.named_modules() if n] == names
+    assert sort_by_depth(net, names[::-1]) == names
+    assert sort_by_depth(net, ["penultimate", "pool_1", "relu_2", "fc", "fc1"],
+                         at={"penultimate": "fc:input"}) == \
+        ["pool_1", "fc1", "relu_2", "penultimate", "fc"]

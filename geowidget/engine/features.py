@@ -124,6 +124,27 @@ def _trace_node_names(model: nn.Module) -> list[str]:
     return [n for n in eval_nodes if n not in ("x", "input")]
 
 
+def _module_calls(model: nn.Module) -> dict[str, int]:
+    """``{module name: place in the graph's nodes}`` of the modules the forward pass calls
+    (:func:`forward_order`'s places), or ``{}`` when the model does not trace."""
+
+    def make() -> dict[str, int]:
+        nodes = _graph_node_names(model)
+        if not nodes:
+            return {}
+        try:
+            with evaluating(model):
+                graph = torch.fx.Tracer().trace(model)
+        except Exception:  # noqa: BLE001 -- any tracing failure means "no module places"
+            return {}
+        inner = [n for n in graph.nodes if n.op not in ("placeholder", "output")]
+        if len(inner) != len(nodes):  # not the same graph: its places would not line up
+            return {}
+        return {str(n.target): i for i, n in enumerate(inner) if n.op == "call_module"}
+
+    return dict(_cached(model, "calls", make))
+
+
 def _unknown_layer_error(
     model: nn.Module, layer: Any, valid: Sequence[str], caller: str = "extract_features",
     param: str = "layers",
@@ -604,7 +625,13 @@ def sort_by_depth(model: nn.Module, layers: Sequence[str], last: Sequence[str] =
     order after the known ones.
     """
     order = forward_order(model)
-    first = {}
+    first: dict[str, int] = {}
+    # a module by its own name first: the graph's names drop a trailing "_<digits>"
+    # ("relu_2" reads "relu_1"), and a name that is a module means that module
+    for name, i in sorted(_module_calls(model).items(), key=lambda kv: kv[1]):
+        parts = name.split(".")
+        for k in range(1, len(parts) + 1):
+            first.setdefault(".".join(parts[:k]), i)
     for i, node in enumerate(order):
         parts = node.split(".")
         for k in range(1, len(parts) + 1):
