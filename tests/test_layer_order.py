@@ -50,7 +50,8 @@ def test_study_stores_layers_by_depth() -> None:
     y = torch.arange(24) % 3
     given = ["penultimate", "fc", "conv1"]
     cube = Study({"net": net}, (x, y), layers=given, progress=False).run()
-    assert cube.layers == ["conv1", "fc", "penultimate"]
+    # the penultimate layer is the input of the head the study finds (``fc``, by its name)
+    assert cube.layers == ["conv1", "penultimate", "fc"]
     # each layer's numbers moved with its name: as a study of that layer alone gives them
     for name in ("fc", "penultimate"):
         alone = Study({"net": net}, (x, y), layers=[name], progress=False).run()
@@ -58,3 +59,47 @@ def test_study_stores_layers_by_depth() -> None:
         for field in ("angle", "norm", "margin"):
             np.testing.assert_allclose(getattr(cube, field)[0, li], getattr(alone, field)[0, 0],
                                        rtol=1e-4, atol=1e-5)
+
+
+def test_penultimate_sits_at_the_heads_input() -> None:
+    """The penultimate layer is the head's input: with ``layers="all"`` it comes right
+    before the head (the logits), as the model's own module order places the head."""
+    from geowidget.zoo.models import lenet
+
+    torch.manual_seed(0)
+    net = lenet(seed=0).eval()
+    x, y = torch.rand(20, 1, 28, 28), torch.arange(20) % 10
+    cube = Study({"lenet": net}, (x, y), layers="all", sparsities=(), progress=False).run()
+    # independent: the modules in the order torch.fx's trace calls them, the head the last
+    # Linear the model registers
+    traced = torch.fx.symbolic_trace(net)
+    called = [str(n.target) for n in traced.graph.nodes if n.op == "call_module"]
+    head = [n for n, m in net.named_modules() if isinstance(m, nn.Linear)][-1]
+    assert head == "fc" and called[-1] == head
+    assert cube.layers == [*called[:-1], "penultimate", head]
+    # its numbers are the head's geometry, as a study of the penultimate layer alone gives
+    alone = Study({"lenet": net}, (x, y), sparsities=(), progress=False).run()
+    li = cube.layers.index("penultimate")
+    for field in ("angle", "norm", "margin"):
+        np.testing.assert_allclose(getattr(cube, field)[0, li], getattr(alone, field)[0, 0],
+                                   rtol=1e-4, atol=1e-5)
+    # a model without a Linear head keeps it last (nothing to place it before)
+    assert sort_by_depth(net, ["fc1", "penultimate", "conv1"], last=("penultimate",)) == \
+        ["conv1", "fc1", "penultimate"]
+
+
+def test_modules_named_with_digits_are_placed_by_their_own_calls() -> None:
+    """The traced graph's node names drop a module name's "_<digits>" ("relu_2" is the node
+    "relu_1"); a layer named after a module is that module, at its own depth."""
+    from collections import OrderedDict
+
+    names = ["conv_1", "relu_1", "pool_1", "flat", "fc1", "relu_2", "fc"]
+    mods = [nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(144, 16), nn.ReLU(), nn.Linear(16, 10)]
+    net = nn.Sequential(OrderedDict(zip(names, mods, strict=True))).eval()
+    # independent: an nn.Sequential calls its modules in definition order
+    assert [n for n, _ in net.named_modules() if n] == names
+    assert sort_by_depth(net, names[::-1]) == names
+    assert sort_by_depth(net, ["penultimate", "pool_1", "relu_2", "fc", "fc1"],
+                         at={"penultimate": "fc:input"}) == \
+        ["pool_1", "fc1", "relu_2", "penultimate", "fc"]

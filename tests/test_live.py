@@ -136,8 +136,10 @@ def test_each_cube_view_sends_the_run_arrays(full_live, run_cube, kind) -> None:
 def test_layers_all_lists_every_layer_of_every_model(models, data) -> None:
     study = Study(models, data, layers="all", sparsities=(), progress=False)
     net = models["a"]
-    want = sort_by_depth(net, [*get_layer_names(net), "penultimate"], last=("penultimate",))
-    assert study.plan.layers == want and "conv_1" in want and want[-1] == "penultimate"
+    want = sort_by_depth(net, [*get_layer_names(net), "penultimate"],
+                         at={"penultimate": "fc:input"})
+    assert study.plan.layers == want and "conv_1" in want
+    assert want.index("penultimate") + 1 == want.index("fc")  # the head's input, then the head
     live = study.live()
     s = live.slice(model="b", layer="pool_1")
     assert s.angle.shape == (N,) and np.isfinite(s.norm).all()

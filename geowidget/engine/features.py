@@ -124,6 +124,27 @@ def _trace_node_names(model: nn.Module) -> list[str]:
     return [n for n in eval_nodes if n not in ("x", "input")]
 
 
+def _module_calls(model: nn.Module) -> dict[str, int]:
+    """``{module name: place in the graph's nodes}`` of the modules the forward pass calls
+    (:func:`forward_order`'s places), or ``{}`` when the model does not trace."""
+
+    def make() -> dict[str, int]:
+        nodes = _graph_node_names(model)
+        if not nodes:
+            return {}
+        try:
+            with evaluating(model):
+                graph = torch.fx.Tracer().trace(model)
+        except Exception:  # noqa: BLE001 -- any tracing failure means "no module places"
+            return {}
+        inner = [n for n in graph.nodes if n.op not in ("placeholder", "output")]
+        if len(inner) != len(nodes):  # not the same graph: its places would not line up
+            return {}
+        return {str(n.target): i for i, n in enumerate(inner) if n.op == "call_module"}
+
+    return dict(_cached(model, "calls", make))
+
+
 def _unknown_layer_error(
     model: nn.Module, layer: Any, valid: Sequence[str], caller: str = "extract_features",
     param: str = "layers",
@@ -594,23 +615,33 @@ def forward_order(model: nn.Module) -> list[str]:
     return _graph_node_names(model) or [n for n, _ in model.named_modules() if n]
 
 
-def sort_by_depth(model: nn.Module, layers: Sequence[str], last: Sequence[str] = ()) -> list[str]:
+def sort_by_depth(model: nn.Module, layers: Sequence[str], last: Sequence[str] = (),
+                  at: Mapping[str, str] | None = None) -> list[str]:
     """``layers`` from the input to the output of ``model``, by :func:`forward_order`.
 
-    ``"<module>:input"`` comes just before the module; names in ``last`` (such as the
-    penultimate layer, the head's input) come last; names the order does not know keep their
-    given order after the known ones.
+    ``"<module>:input"`` comes just before the module; a name in ``at`` takes the depth of
+    the layer it maps to (``{"penultimate": "fc:input"}``: the head's input, before the
+    logits); names in ``last`` come last; names the order does not know keep their given
+    order after the known ones.
     """
     order = forward_order(model)
-    first = {}
+    first: dict[str, int] = {}
+    # a module by its own name first: the graph's names drop a trailing "_<digits>"
+    # ("relu_2" reads "relu_1"), and a name that is a module means that module
+    for name, i in sorted(_module_calls(model).items(), key=lambda kv: kv[1]):
+        parts = name.split(".")
+        for k in range(1, len(parts) + 1):
+            first.setdefault(".".join(parts[:k]), i)
     for i, node in enumerate(order):
         parts = node.split(".")
         for k in range(1, len(parts) + 1):
             first.setdefault(".".join(parts[:k]), i)
+    at = dict(at or {})
 
     def depth(layer: str) -> tuple[int, float]:
         if layer in last:
             return (2, float(list(last).index(layer)))
+        layer = at.get(layer, layer)
         base, shift = (layer[:-len(":input")], -0.5) if layer.endswith(":input") else (layer, 0.0)
         return (0, first[base] + shift) if base in first else (1, 0.0)
 

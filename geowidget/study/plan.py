@@ -58,7 +58,7 @@ class Plan:
         Classes every model outputs.
     class_names : list of str
     layers : list of str
-        The cube's layers, in the order of depth (``"penultimate"`` last).
+        The cube's layers, in the order of depth (``"penultimate"`` at the head's input).
     tokens : dict of str to str
         Per layer, how its token output becomes one vector per sample.
     heads : dict of str to (str, nn.Linear, str) or None
@@ -285,8 +285,16 @@ def _check_layers(models: Mapping[str, nn.Module], layers: str | Sequence[str]) 
                     f"layer {layer!r} not in model {name!r}; valid: "
                     f"{[PENULTIMATE, *get_layer_names(m)]}"
                 )
-    # by depth, so every view runs from the input to the output whatever order was given
-    return sort_by_depth(next(iter(models.values())), out, last=(PENULTIMATE,))
+    # by depth, so every view runs from the input to the output whatever order was given;
+    # the penultimate layer is the head's input, so it sits just before the head (the logits)
+    first = next(iter(models.values()))
+    try:
+        head_input = _head(first)[2] if PENULTIMATE in out else None
+    except ValueError:  # no head: the plan reports that where the head is needed
+        head_input = None
+    if head_input is None:
+        return sort_by_depth(first, out, last=(PENULTIMATE,))
+    return sort_by_depth(first, out, at={PENULTIMATE: head_input})
 
 
 def _check_tokens(tokens: Any, layers: list[str]) -> dict[str, str]:

@@ -132,7 +132,7 @@ class Study:
         ``"penultimate"``;
         a list may include ``"penultimate"`` and any name :func:`geowidget.get_layer_names`
         lists, which use a linear probe (see the module doc). They are measured and stored
-        in the order of depth (the first model's forward pass; ``"penultimate"`` last),
+        in the order of depth (the first model's forward pass; ``"penultimate"`` at the head's input),
         whatever order they are given in.
     sparsities : sequence of float
         Pruning levels in [0, 1); 0 (the dense model) is always included.

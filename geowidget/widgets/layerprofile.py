@@ -85,7 +85,8 @@ class LayerProfile(SlabView):
             arrays["cell_state"] = self._done.astype(np.uint8)
         super().__init__(slab, budget=budget, model=model, layer=layer, sparsity=sparsity,
                          benchmark=benchmark, severity=severity,
-                         _meta={"metrics": list(PROFILE_METRICS), "quantiles": list(QUANTILES)},
+                         _meta={"metrics": list(PROFILE_METRICS), "quantiles": list(QUANTILES),
+                                "head_layers": measured_by_head(cube)},
                          _arrays=arrays, **kwargs)
         if is_live(cube):
             self._lock = threading.Lock()  # updates come from the kernel and a timer thread
@@ -136,3 +137,21 @@ class LayerProfile(SlabView):
         10 %, 50 % and 90 % quantiles of each model at each layer; angles in radians)."""
         q = self._quantiles[:, :, self.condition]
         return {name: q[:, :, j] for j, name in enumerate(PROFILE_METRICS)}
+
+
+def measured_by_head(cube: Any) -> list[bool]:
+    """Per layer, whether every model's angle and margin there are measured against the
+    model's own head (the penultimate layer) rather than a linear probe's class directions.
+
+    A live cube knows it from its plan (before any cell is computed); a stored cube from
+    ``probe_accuracy``, which is finite exactly at the probe layers' cells.
+    """
+    live = getattr(cube, "_arrays", None)
+    if is_live(cube) and hasattr(live, "probed"):
+        probed = live.probed
+    else:
+        acc = cube.probe_accuracy
+        probed = None if acc is None else np.isfinite(np.asarray(acc)).any(axis=2)
+    if probed is None:  # no probe layers: every layer is the models' own
+        return [True] * len(cube.layers)
+    return [not bool(np.asarray(probed)[:, ly].any()) for ly in range(len(cube.layers))]

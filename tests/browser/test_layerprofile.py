@@ -11,7 +11,7 @@ from tests.browser.gw_page import canvas_digest, hex_rgb, open_html, plot_box, r
 from tests.fixtures.synthetic import make_cube
 
 PALETTE = ["#4E79A7", "#F28E2B", "#E15759", "#76B7B2"]  # first colours of js/src/colors.ts
-PAD, GAP = 28, 34  # js/src/scales.ts, js/src/views/layerprofile.ts
+PAD, GAP, INSET = 28, 34, 12  # js/src/scales.ts, js/src/views/layerprofile.ts
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def profile_frame(q, width, height, metric):
     pw = (width - 2 * PAD - GAP * 2) / 3
     a = PAD + 12 + metric * (pw + GAP)
     b = a + pw - 12
-    xs = a + np.arange(ly) * (b - a) / (ly - 1)
+    xs = a + INSET + np.arange(ly) * (b - a - 2 * INSET) / (ly - 1)
     scale = 180 / np.pi if metric == 0 else 1.0
     vals = np.concatenate([q[:, :, metric, 0].ravel(), q[:, :, metric, -1].ravel()]) * scale
     lo, hi = vals.min(), vals.max()
@@ -84,6 +84,75 @@ def test_selected_samples_are_their_own_lines(page, tmp_path, cube):
     assert canvas_digest(page, kind="layerprofile")[0] != without[0]
     legend = page.evaluate(f"{root}.querySelector('.gw-legend').textContent")
     assert "samples 1003, 1007" in legend
+
+
+def test_the_legend_says_what_theta_is_measured_against_and_an_absent_condition_is_a_notice(
+        page, tmp_path):
+    import threading
+
+    import torch
+
+    from geowidget.study import Study
+    from geowidget.widgets.layerprofile import measured_by_head
+    from tests.test_live_views import KW, N, small_cnn
+
+    g = torch.Generator().manual_seed(0)
+    data = torch.rand(N, 1, 12, 12, generator=g), torch.arange(N) % 10
+    study = Study({"a": small_cnn(0)}, data, **KW)
+    live = study.live()
+    layers = list(live.coords.layers)
+    assert layers == ["pool_1", "fc1", "penultimate"]  # KW's layers, by depth
+    # the head layer: the one whose features are the head's input (independent: by name)
+    want = [v == "penultimate" for v in layers]
+    assert measured_by_head(live) == want
+    assert measured_by_head(study.run()) == want
+    fog = live.coords.condition(0.0, "fog", 1)
+    gate, original = threading.Event(), live.live.parts
+
+    def held(*args, **kwargs):  # the view's requests wait: fog stays not computed
+        if threading.current_thread().name == "geowidget-live":
+            gate.wait(30)
+        return original(*args, **kwargs)
+
+    live.live.parts = held
+    try:
+        path = gw.LayerProfile(live, height=360, theme="dark").to_html(tmp_path / "p.html")
+        assert not live.computed()[:, :, fog].any()
+    finally:
+        gate.set()
+    open_html(page, path, kind="layerprofile")
+    root = ".gw-root[data-kind=layerprofile]"
+    legend = page.evaluate(f"document.querySelector('{root} .gw-legend').textContent")
+    page.screenshot(path=str(tmp_path / "legend.png"))
+    assert "line: median, band: 10–90 % of the samples" in legend
+    assert ("θ, m to the class direction: a linear probe's at italic layers (fitted out of "
+            "sample), the model's head's at penultimate") in legend
+    # one axis of names per panel; the probe layers' names in italics, the head's upright
+    styles = page.evaluate(f"""() => [...document.querySelectorAll('{root} text.gw-layer')]
+        .map((t) => [t.firstChild.textContent, t.getAttribute('font-style') || 'normal'])""")
+    assert styles == [[v, "normal" if v == "penultimate" else "italic"] for v in layers] * 3
+    assert page.evaluate(f"document.querySelector('{root}').dataset.unavailable") is None
+    # a condition not computed when the page was exported: a centred notice, no empty axes
+    page.select_option(f"{root} select[data-picker=benchmark]", "fog")
+    page.wait_for_function(f"document.querySelector('{root}').dataset.unavailable === 'true'")
+    msg = page.locator(f"{root} .gw-msg")
+    assert msg.inner_text() == ("a at fog-1@0: not computed when this page was exported: "
+                                + ", ".join(layers))
+    assert page.evaluate(f"document.querySelectorAll('{root} svg g *').length") == 0
+    colours = page.evaluate(f"""() => {{ const c = document.querySelector('{root} canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const seen = new Set(); for (let i = 0; i < d.length; i += 4)
+          seen.add(d[i] + ',' + d[i + 1] + ',' + d[i + 2]); return [...seen]; }}""")
+    assert len(colours) == 1  # the background alone: no axes, no band, no line
+    box, plot = msg.bounding_box(), page.locator(f"{root} .gw-plot").bounding_box()
+    centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    assert abs(centre[0] - (plot["x"] + plot["width"] / 2)) < 0.1 * plot["width"]
+    assert abs(centre[1] - (plot["y"] + plot["height"] / 2)) < 0.2 * plot["height"]
+    page.screenshot(path=str(tmp_path / "notice.png"))
+    page.select_option(f"{root} select[data-picker=benchmark]", "clean")
+    page.wait_for_function(f"document.querySelector('{root}').dataset.unavailable === undefined")
+    assert canvas_digest(page, kind="layerprofile")[1] > 500
+    assert page.errors == []
 
 
 # ---------------------------------------------------------------- the step slider

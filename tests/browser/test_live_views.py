@@ -80,10 +80,12 @@ def test_an_exported_live_profile_says_what_was_not_computed(page, tmp_path) -> 
     assert root.get_attribute("data-computing") is None
     assert root.locator(".gw-note[data-live]").count() == 0  # every layer drawn
     page.select_option(".gw-root[data-kind=layerprofile] select[data-picker=benchmark]", "fog")
-    note = root.locator(".gw-note[data-live]")
-    note.wait_for()
-    assert note.inner_text() == ("a: not computed when this page was exported: "
-                                 f"{', '.join(live.layers)}")
+    # nothing of fog is there: the centred notice of the other views, not empty axes
+    page.wait_for_function("document.querySelector('.gw-root[data-kind=layerprofile]')"
+                           ".dataset.unavailable === 'true'")
+    fog = live.coords.conditions[2].label
+    assert root.locator(".gw-msg").inner_text() == (
+        f"a at {fog}: not computed when this page was exported: {', '.join(live.layers)}")
     assert root.get_attribute("data-computing") is None
     assert root.get_attribute("data-computing-layers") == "0"
     assert "computing" not in root.locator(".gw-legend").inner_text().replace(

@@ -17,13 +17,16 @@ import { refreshData } from "../data";
 import { progressLine } from "../live";
 import { linkFrame } from "./framed";
 import { layerTitle } from "./layerlabel";
-import { cellName, cellNotice, showDegenerate } from "./degenerate";
+import { cellName, cellNotice, showAvailable, showDegenerate, showUnavailable } from "./degenerate";
 
 /** LayerProfile's synced traits (geowidget/widgets/layerprofile.py): a slab view's. */
 export type LayerProfileTraits = SlabTraits;
 
 const MAX_SAMPLE_LINES = 8;
-const TITLES: Record<string, string> = { angle: "θ to class (°)", norm: "ρ (L2 norm)", margin: "margin m" };
+const TITLES: Record<string, string> = { angle: "θ to the class direction (°)", norm: "ρ (L2 norm)", margin: "margin m" };
+/** px between a panel's edge and its first and last layer: the points and their tick labels
+ * clear of the y-axis labels and the panel's end. */
+const INSET = 12;
 
 export interface ProfileGeometry {
   /** x of each layer, in CSS px. */
@@ -69,6 +72,9 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
   const Q = ((meta.quantiles as number[]) ?? [0.1, 0.5, 0.9]).length;
   const profile = () => link.data.arrays.profile as Float32Array;
   const mid = Math.floor(Q / 2);
+  // per layer: measured against the model's own head (true) or a linear probe (false)
+  const headLayers = (meta.head_layers as boolean[] | undefined) ?? Array.from({ length: L }, () => true);
+  const probes = headLayers.some((h) => !h);
 
   /** A live cube's cell (m, l, k): 0 not computed, 1 computed, 2 computing, 3 failed; 1 for
    * every cell of other cubes. */
@@ -149,7 +155,15 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
     const chosen = selectedPositions();
     const lines = chosen.map((i) => metrics.map((_, j) => sampleLine(i, j)));
     if (lines.some((ls) => ls.some((x) => x === null))) { frame.message(link.status() || "loading slices…"); return; }
-    frame.message("");
+    const k = model.get("condition") as number;
+    const drawn = metrics.some((_, j) => Array.from({ length: M * L }, (_, i) => quantile(Math.floor(i / L), i % L, j, mid)).some(Number.isFinite));
+    if (!drawn && (absent.missing.length || absent.computing.length)) {
+      // nothing of this condition is there (an exported page's condition not computed, a live
+      // cube's first cells on their way): a centred notice, not empty axes
+      showUnavailable(frame, `${cellName(meta, model.get("model") as number, k)}: ${absentText(absent)}`, () => frame.clear2d(c));
+      return;
+    }
+    showAvailable(frame);
     showDegenerate(frame, [...absent.failed, ...undefinedAngles()]);
     const W = frame.width, H = frame.height;
     const gap = 34, top = PAD;
@@ -157,7 +171,7 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
     const panels: [number, number][] = metrics.map((_, j) => [PAD + 12 + j * (pw + gap), PAD + 12 + j * (pw + gap) + pw - 12]);
     const font = frame.labelFont;
     const names = meta.layers.map(shortName);
-    const axis = layerAxis(names.map((t) => textWidth(t, font)), L > 1 ? (panels[0][1] - panels[0][0]) / (L - 1) : Infinity, model.get("layer") as number);
+    const axis = layerAxis(names.map((t) => textWidth(t, font)), L > 1 ? (panels[0][1] - panels[0][0] - 2 * INSET) / (L - 1) : Infinity, model.get("layer") as number);
     const bottom = H - PAD - axis.height;
     const xs: number[] = [];
     const g = frame.overlay;
@@ -165,7 +179,7 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
     const cur = model.get("model") as number, curLayer = model.get("layer") as number;
     metrics.forEach((name, j) => {
       const [a, b] = panels[j];
-      const x = (l: number) => (L === 1 ? (a + b) / 2 : a + (l * (b - a)) / (L - 1));
+      const x = (l: number) => (L === 1 ? (a + b) / 2 : a + INSET + (l * (b - a - 2 * INSET)) / (L - 1));
       for (let l = 0; l < L; l++) xs.push(x(l));
       // y range over every band and sample line, with 0 in view for the margin
       let lo = Infinity, hi = -Infinity;
@@ -194,7 +208,9 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
       const anchor = (l: number) => (axis.angle ? "end" : L === 1 ? "middle" : l === 0 ? "start" : l === L - 1 ? "end" : "middle");
       for (const l of axis.shown) {
         const at = { x: x(l), y: bottom + (axis.angle ? 8 : 12) };
-        const label = s("text", { ...at, "text-anchor": anchor(l), class: "gw-layer",
+        // a probe layer's name in italics (the legend says why), when the cube has both kinds
+        const label = s("text", { ...at, "text-anchor": anchor(l), class: probes && !headLayers[l] ? "gw-layer gw-probe-layer" : "gw-layer",
+          ...(probes && !headLayers[l] ? { "font-style": "italic", fill: frame.theme.muted } : {}),
           ...(axis.angle ? { transform: `rotate(${-axis.angle} ${at.x} ${at.y})` } : {}) }, names[l]);
         label.append(s("title", {}, layerTitle(meta, l, cur, model.get("condition") as number)));
         g.append(label);
@@ -263,17 +279,34 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
       it.addEventListener("click", () => { model.set("model", m); model.save_changes(); });
       Lg.append(it);
     });
+    // what the band covers, and what θ and m are measured against at each layer
+    const quantiles = (meta.quantiles as number[]) ?? [0.1, 0.5, 0.9];
+    const band = document.createElement("span");
+    band.className = "item gw-band";
+    const bsw = document.createElement("span");
+    bsw.className = "sw";
+    Object.assign(bsw.style, { background: "rgba(120,120,120,0.35)", borderRadius: "0", width: "14px" });
+    band.append(bsw, document.createTextNode(`line: median, band: ${pct(quantiles[0])}–${pct(quantiles[quantiles.length - 1])} % of the samples`));
+    Lg.append(band);
+    const heads = meta.layers.filter((_, l) => headLayers[l]);
+    const against = document.createElement("span");
+    against.className = "item gw-against";
+    if (probes) {
+      const em = document.createElement("i");
+      em.textContent = "italic";
+      against.append(document.createTextNode("θ, m to the class direction: a linear probe's at "), em,
+        document.createTextNode(` layers (fitted out of sample), the model's head's at ${heads.length ? heads.join(", ") : "none"}`));
+    } else {
+      against.textContent = "θ, m to the class direction of the model's head";
+    }
+    Lg.append(against);
     // a live cube: the shown model's layers that are not drawn yet
-    const names = (ls: number[]) => (ls.length > 4 ? `${ls.length} layers` : ls.map((l) => meta.layers[l]).join(", "));
-    const parts = [
-      absent.computing.length ? `computing ${names(absent.computing)}…` : "",
-      absent.missing.length ? `${ctx.kernel === false ? "not computed when this page was exported" : "not computed"}: ${names(absent.missing)}` : "",
-    ].filter(Boolean);
-    if (parts.length) {
+    const text = absentText(absent);
+    if (text) {
       const note = document.createElement("span");
       note.className = "gw-note";
       note.dataset.live = absent.computing.length ? "computing" : "not-computed";
-      note.textContent = `${meta.models[model.get("model") as number]}: ${parts.join(" · ")}`;
+      note.textContent = `${meta.models[model.get("model") as number]}: ${text}`;
       Lg.append(note);
     }
     if (chosen.length) {
@@ -283,6 +316,15 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
       it.textContent = `- - samples ${chosen.map((i) => ids[i]).join(", ")}${more > 0 ? ` (+${more} not drawn)` : ""}`;
       Lg.append(it);
     }
+  }
+
+  /** The shown model's layers not drawn yet, in words ("" when every one is). */
+  function absentText(absent: ReturnType<typeof notDrawn>): string {
+    const names = (ls: number[]) => (ls.length > 4 ? `${ls.length} layers` : ls.map((l) => meta.layers[l]).join(", "));
+    return [
+      absent.computing.length ? `computing ${names(absent.computing)}…` : "",
+      absent.missing.length ? `${ctx.kernel === false ? "not computed when this page was exported" : "not computed"}: ${names(absent.missing)}` : "",
+    ].filter(Boolean).join(" · ");
   }
 
   draw();
@@ -321,6 +363,11 @@ export function layerAxis(widths: number[], dx: number, current = -1): { angle: 
   if (dx * Math.SQRT1_2 >= TEXT_H) return { angle: 45, shown: every, height: 12 + longest * Math.SQRT1_2 };
   const boxes = widths.map((_, l) => ({ x: l * dx - TEXT_H / 2, y: 0, w: TEXT_H, h: 1 }));
   return { angle: 90, shown: dx >= TEXT_H ? every : keepApart(boxes, 0, current), height: 12 + longest };
+}
+
+/** A quantile as a percent: 0.1 -> "10". */
+function pct(q: number): string {
+  return String(Math.round(q * 1000) / 10);
 }
 
 /** A layer name short enough for an axis label: its last dotted part. */
