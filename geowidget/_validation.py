@@ -226,7 +226,9 @@ class Options(Constraint):
         import difflib
 
         words = [o for o in self.options if isinstance(o, str)]
-        close = difflib.get_close_matches(value, words, n=1) if isinstance(value, str) else []
+        # 0.7: a typo ("gausian_noise", "foog"), not another word ("isomap" is not "umap")
+        close = (difflib.get_close_matches(value, words, n=1, cutoff=0.7)
+                 if isinstance(value, str) else [])
         return f"did you mean {close[0]!r}?" if close else ""
 
     def __str__(self) -> str:

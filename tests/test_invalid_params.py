@@ -1060,12 +1060,13 @@ def test_checkpoint_files_that_are_not_plain_tensors_are_named(tmp_path) -> None
 
 def test_a_misspelt_option_suggests_the_nearest_one() -> None:
     names = ["gaussian_noise", "shot_noise", "fog"]
-    for value, hint in [("gausian_noise", "gaussian_noise"), ("fgo", "fog")]:
+    for value, hint in [("gausian_noise", "gaussian_noise"), ("foog", "fog")]:
         with pytest.raises(ValueError, match=rf"\(did you mean '{hint}'\?\)"):
             v.check("f", "corruptions", value, [v.Options(*names)])
         # inside a list, the item names itself and the hint replaces the list of options
         with pytest.raises(ValueError, match=rf"\(item 1 \('{value}'\): did you mean '{hint}'\?\)"):
             v.check("f", "corruptions", ["fog", value], [v.ListOf(v.Options(*names))])
-    with pytest.raises(ValueError) as err:  # nothing near: no suggestion, the options are listed
-        v.check("f", "corruptions", "zzz", [v.Options(*names)])
-    assert "did you mean" not in str(err.value) and "one of ['gaussian_noise'" in str(err.value)
+    for far in ("zzz", "isomap"):  # nothing near: no suggestion, the options are listed
+        with pytest.raises(ValueError) as err:
+            v.check("f", "method", far, [v.Options("pca", "mds", "tsne", "umap")])
+        assert "did you mean" not in str(err.value) and "one of ['pca'" in str(err.value)

@@ -57,7 +57,7 @@ def test_a_live_table_marks_the_cells_not_computed(page, tmp_path) -> None:
         tip.wait_for(state="visible")
         text = tip.inner_text()
         if computed:
-            assert f"accuracy {100 * g.accuracy[r, c]:.2f}%" in text
+            assert f"accuracy {100 * g.accuracy[r, c]:.1f}%" in text
         else:
             # a page computes nothing any more: it says when the cell was not computed
             assert "not computed when this page was exported" in text and "accuracy" not in text

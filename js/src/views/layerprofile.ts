@@ -282,7 +282,7 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
     // what the band covers, and what θ and m are measured against at each layer
     const quantiles = (meta.quantiles as number[]) ?? [0.1, 0.5, 0.9];
     const band = document.createElement("span");
-    band.className = "item gw-band";
+    band.className = "gw-key gw-band"; // a key, not a model to click
     const bsw = document.createElement("span");
     bsw.className = "sw";
     Object.assign(bsw.style, { background: "rgba(120,120,120,0.35)", borderRadius: "0", width: "14px" });
@@ -290,7 +290,7 @@ export function renderLayerProfile(model: AnyModel<LayerProfileTraits>, el: HTML
     Lg.append(band);
     const heads = meta.layers.filter((_, l) => headLayers[l]);
     const against = document.createElement("span");
-    against.className = "item gw-against";
+    against.className = "gw-key gw-against";
     if (probes) {
       const em = document.createElement("i");
       em.textContent = "italic";
