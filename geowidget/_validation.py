@@ -207,6 +207,16 @@ class Interval(Constraint):
         return out
 
 
+def did_you_mean(value: Any, words: list[str]) -> str:
+    """"did you mean 'gaussian_noise'?" for a string that is a typo of one of ``words``, else
+    "" (cutoff 0.7: a typo such as "gausian_noise" or "foog", not another word: "isomap" is
+    not "umap")."""
+    import difflib
+
+    close = difflib.get_close_matches(value, words, n=1, cutoff=0.7) if isinstance(value, str) else []
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
 class Options(Constraint):
     """One of a fixed set of values (strings, usually)."""
 
@@ -219,17 +229,8 @@ class Options(Constraint):
                 return value
         except (TypeError, ValueError):  # unhashable or array-valued comparisons
             pass
-        raise _Mismatch(self.nearest(value), rank=0 if self.nearest(value) else 1)
-
-    def nearest(self, value: Any) -> str:
-        """"did you mean 'gaussian_noise'?" for a misspelt string option, else ""."""
-        import difflib
-
-        words = [o for o in self.options if isinstance(o, str)]
-        # 0.7: a typo ("gausian_noise", "foog"), not another word ("isomap" is not "umap")
-        close = (difflib.get_close_matches(value, words, n=1, cutoff=0.7)
-                 if isinstance(value, str) else [])
-        return f"did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(value, [o for o in self.options if isinstance(o, str)])
+        raise _Mismatch(hint, rank=0 if hint else 1)
 
     def __str__(self) -> str:
         return f"one of {self.options!r}"
@@ -721,8 +722,6 @@ def check(
 def unknown_keyword_hint(kwargs: dict[str, Any], sig: inspect.Signature) -> str:
     """"; did you mean 'sparsities'? valid: [...]" for a keyword ``sig`` does not take; "" when
     every keyword is known (the error is another one: a missing or doubled argument)."""
-    import difflib
-
     names = [p.name for p in sig.parameters.values() if p.name != "self"
              and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
@@ -730,8 +729,8 @@ def unknown_keyword_hint(kwargs: dict[str, Any], sig: inspect.Signature) -> str:
     unknown = [k for k in kwargs if k not in names and k != "self"]
     if not unknown:
         return ""
-    close = difflib.get_close_matches(unknown[0], names, n=1)
-    return (f"; did you mean {close[0]!r}?" if close else "") + f" Valid keywords: {names}"
+    hint = did_you_mean(unknown[0], names)
+    return (f"; {hint}" if hint else "") + f" Valid keywords: {names}"
 
 
 def validate_params(constraints: dict[str, list[Any]]) -> Callable[[Callable], Callable]:

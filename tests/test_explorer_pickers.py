@@ -4,8 +4,6 @@ condition and model through the cube's Coords and follow them when set elsewhere
 
 from __future__ import annotations
 
-import time
-
 import ipywidgets as ipw
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ import traitlets as t
 import geowidget as gw
 from geowidget.testing import random_cube
 from geowidget.widgets.pickers import SLIDER_AT
+from tests.test_live_views import wait
 
 SPARSITIES = [round(i / 12, 4) for i in range(12)]
 SEVERITIES = [1, 2, 3, 4, 5]
@@ -192,10 +191,7 @@ def test_a_live_cube_gets_the_sliders_and_moving_them_computes_nothing():
     shown.append(final)
     # the layer profile asks for the shown condition's layers (a newer pick supersedes the
     # older ones that have not started); nothing else of the grid is computed
-    deadline = time.monotonic() + 120
-    while not live.requests.idle() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert live.requests.idle()
+    wait(live.requests.idle, timeout=120)
     computed = live.computed()
     assert set(np.flatnonzero(computed.any(axis=(0, 1)))) <= set(shown), shown
     assert computed[0, :, final].all()  # both layers of the last pick, for the profile
